@@ -1,0 +1,119 @@
+# attn — GNU Makefile. `make` builds the library, the CLI and the tests into build/.
+#   make test      install missing Debian packages, build, run every test (also under ASan/UBSan)
+#   make demo      the default job
+#   make bench     the benchmarks
+#   make SAN=1     sanitizer build into build-san/
+#   make install PREFIX=/usr/local
+.DEFAULT_GOAL := all
+
+PREFIX ?= /usr/local
+SAN ?= 0
+ifeq ($(SAN),1)
+BUILD ?= build-san
+SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+else
+BUILD ?= build
+SANFLAGS :=
+endif
+PY ?= /usr/bin/python3
+
+CC ?= cc
+CXX ?= c++
+WARN := -Wall -Wextra -Werror
+CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -O3 -g $(WARN) -fPIC -fvisibility=hidden -fopenmp \
+               -Iinclude -Isrc/core $(SANFLAGS)
+CFLAGS ?=
+CFLAGS_ALL := $(CFLAGS_BASE) $(CFLAGS)
+LDLIBS_LIB := -fopenmp -lm -lpthread
+# Extension points for mk/*.mk fragments (one per component, so they never collide):
+#   LIB_LDLIBS   libraries libattn needs (also listed in attn.pc)
+#   CLI_LDLIBS   libraries the attn command needs beyond libattn
+#   CLI_EXTRA    extra objects/archives linked into the attn command (e.g. the C++ tokenizer shim)
+#   TEST_LDLIBS  libraries the C test binary needs
+LIB_LDLIBS :=
+CLI_LDLIBS :=
+CLI_EXTRA :=
+TEST_LDLIBS :=
+ISA_AVX2 := -mavx2 -mfma
+ISA_AVX512 := -mavx2 -mfma -mavx512f -mavx512bw -mavx512dq -mavx512vl
+
+# Optional dependencies, reported at build time.
+HAVE_CRITERION := $(shell pkg-config --exists criterion && echo 1)
+HAVE_MPI := $(shell command -v mpicc >/dev/null 2>&1 && echo 1)
+
+LIB_SRC := $(shell find src -name '*.c' | sort)
+LIB_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRC))
+CLI_SRC := $(shell find tools/attn -name '*.c' 2>/dev/null | sort)
+CLI_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(CLI_SRC))
+TEST_SRC := $(shell find tests/c -name '*.c' | sort)
+TEST_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(TEST_SRC))
+DEPS := $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d)
+
+-include $(sort $(wildcard mk/*.mk))
+
+.PHONY: all lib cli tests test demo bench install uninstall clean features deps
+all: features lib cli tests
+
+features:
+	@echo "attn: build=$(BUILD) cc=$$($(CC) -dumpfullversion) criterion=$(if $(HAVE_CRITERION),yes,no) mpi=$(if $(HAVE_MPI),yes,no) cpu=$$(grep -o -m1 -E 'avx512f|avx2' /proc/cpuinfo | head -1)"
+
+lib: $(BUILD)/libattn.a $(BUILD)/libattn.so
+cli: $(BUILD)/attn
+tests: $(BUILD)/test_attn
+
+$(BUILD)/obj/%_avx512.o: %_avx512.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $(ISA_AVX512) -MMD -MP -c $< -o $@
+$(BUILD)/obj/%_avx2.o: %_avx2.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $(ISA_AVX2) -MMD -MP -c $< -o $@
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
+
+$(BUILD)/libattn.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+$(BUILD)/libattn.so: $(LIB_OBJ)
+	$(CC) -shared -Wl,-soname,libattn.so.0 $(SANFLAGS) -o $@ $^ $(LIB_LDLIBS) $(LDLIBS_LIB)
+
+$(BUILD)/attn: $(CLI_OBJ) $(CLI_EXTRA) $(BUILD)/libattn.a
+	$(CXX) $(SANFLAGS) -o $@ $(CLI_OBJ) $(CLI_EXTRA) $(BUILD)/libattn.a $(CLI_LDLIBS) $(LIB_LDLIBS) $(LDLIBS_LIB)
+
+$(BUILD)/obj/tests/c/%.o: CFLAGS_ALL += -Wno-missing-field-initializers
+$(BUILD)/test_attn: $(TEST_OBJ) $(BUILD)/libattn.a
+	$(CC) $(SANFLAGS) -o $@ $(TEST_OBJ) $(BUILD)/libattn.a -lcriterion $(TEST_LDLIBS) $(LIB_LDLIBS) $(LDLIBS_LIB)
+
+deps:
+	@scripts/deps.sh
+
+test: deps
+	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory SAN=1 lib tests
+	@PY=$(PY) scripts/run_tests.sh
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@$(BUILD)/attn demo
+
+bench: all
+	@$(BUILD)/attn bench attention
+
+install: lib
+	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 644 include/attn.h $(DESTDIR)$(PREFIX)/include/attn.h
+	install -m 644 $(BUILD)/libattn.a $(DESTDIR)$(PREFIX)/lib/libattn.a
+	install -m 755 $(BUILD)/libattn.so $(DESTDIR)$(PREFIX)/lib/libattn.so.0
+	ln -sf libattn.so.0 $(DESTDIR)$(PREFIX)/lib/libattn.so
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|0.1.0|' -e 's|@LIBS_PRIVATE@|$(LIB_LDLIBS)|' attn.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/attn.pc
+	@if [ -f $(BUILD)/attn ]; then install -d $(DESTDIR)$(PREFIX)/bin && install -m 755 $(BUILD)/attn $(DESTDIR)$(PREFIX)/bin/attn; fi
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/include/attn.h $(DESTDIR)$(PREFIX)/lib/libattn.a \
+	      $(DESTDIR)$(PREFIX)/lib/libattn.so $(DESTDIR)$(PREFIX)/lib/libattn.so.0 \
+	      $(DESTDIR)$(PREFIX)/lib/pkgconfig/attn.pc $(DESTDIR)$(PREFIX)/bin/attn
+
+clean:
+	rm -rf build build-san
+
+-include $(DEPS)

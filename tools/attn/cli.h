@@ -1,0 +1,16 @@
+/* cli.h — what the attn command's subcommands share. */
+#ifndef ATTN_CLI_H
+#define ATTN_CLI_H
+
+#include "attn.h"
+
+/* A subcommand: argv[0] is its own name. Returns the process exit status. */
+typedef int (*attn_cli_fn)(int argc, char **argv);
+
+int cli_demo(int argc, char **argv);
+int cli_bench(int argc, char **argv);
+
+/* Print "attn <cmd>: <what>: <library message>" to stderr and return 1. */
+int cli_error(const char *cmd, const char *what, int status);
+
+#endif

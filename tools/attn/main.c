@@ -1,0 +1,49 @@
+/* main.c — the attn command: dispatch to subcommands. */
+#include "cli.h"
+
+#include <stdio.h>
+#include <string.h>
+
+typedef struct {
+    const char *name;
+    attn_cli_fn fn;
+    const char *help;
+} command;
+
+static const command commands[] = {
+    {"demo", cli_demo, "run the default job"},
+    {"bench", cli_bench, "benchmarks: attn bench attention|gemm|..."},
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: attn <command> [options]\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].help);
+    fprintf(f, "\nattn %s; `attn <command> --help` for a command's options\n", attn_version());
+}
+
+int cli_error(const char *cmd, const char *what, int status)
+{
+    const char *detail = attn_last_error();
+    fprintf(stderr, "attn %s: %s: %s%s%s\n", cmd, what, attn_status_string(status),
+            detail[0] ? " — " : "", detail);
+    return 1;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("attn %s\n", attn_version());
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(argv[1], commands[i].name)) return commands[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "attn: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return 2;
+}
