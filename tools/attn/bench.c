@@ -1,14 +1,31 @@
-/* bench.c — `attn bench <what>`: dispatch to the benchmark programs. */
+/* bench.c — `attn bench <what>`: dispatch to the benchmark programs (bench_*.c). A benchmark
+ * not linked in says so. */
 #include "cli.h"
 
 #include <stdio.h>
 #include <string.h>
 
+__attribute__((weak)) int bench_attention(int argc, char **argv);
+__attribute__((weak)) int bench_gemm(int argc, char **argv);
+__attribute__((weak)) int bench_train(int argc, char **argv);
+
 int cli_bench(int argc, char **argv)
 {
+    struct {
+        const char *name;
+        int (*fn)(int, char **);
+    } benches[] = {{"attention", bench_attention}, {"gemm", bench_gemm}, {"train", bench_train}};
     if (argc < 2) {
         fprintf(stderr, "usage: attn bench <attention|gemm|train> [options]\n");
         return 2;
+    }
+    for (size_t i = 0; i < sizeof benches / sizeof benches[0]; i++) {
+        if (strcmp(argv[1], benches[i].name)) continue;
+        if (!benches[i].fn) {
+            fprintf(stderr, "attn bench: '%s' is not built into this attn\n", argv[1]);
+            return 2;
+        }
+        return benches[i].fn(argc - 1, argv + 1);
     }
     fprintf(stderr, "attn bench: unknown benchmark '%s'\n", argv[1]);
     return 2;
