@@ -237,6 +237,181 @@ ATTN_API int attn_sgemm(attn_trans trans_a, attn_trans trans_b, int64_t M, int64
 /* @@ text metrics (BLEU, chrF) @@                                                            */
 /* ------------------------------------------------------------------------------------------ */
 
+/* BLEU and chrF, computed the way sacreBLEU (2.x) computes them by default, so scores compare
+ * with published ones. Strings are UTF-8, one segment (sentence) each.
+ *
+ * Multiple references: refs holds n_refs × n strings, refs[r·n + i] = reference r of segment i
+ * (one reference set after another, as sacreBLEU's list of reference streams).
+ *
+ * BLEU: n-grams up to 4 over tokens; clipped counts (a hypothesis n-gram counts at most as
+ * often as in the reference where it occurs most); reference length = the closest reference
+ * length per segment (ties: the shorter); brevity penalty exp(1 − ref_len/hyp_len) when
+ * hyp_len < ref_len; score = 100 · BP · exp(mean log precision).
+ * Smoothing ATTN_BLEU_SMOOTH_EXP (sacreBLEU's default, mteval's): only matters when an n-gram
+ * order has no match; its precision becomes 1/(2^k · total), k = 1, 2, … for each such order
+ * in turn. With no match at all (every order) the score is 0. ATTN_BLEU_SMOOTH_NONE: an order
+ * with no match gives score 0 (Papineni et al.; NLTK's corpus_bleu without smoothing). An order
+ * with no n-gram at all (total 0) gives 0 under both.
+ *
+ * Tokenisers: ATTN_BLEU_TOKENIZE_13A is mteval-v13a as sacreBLEU implements it (the default);
+ * ATTN_BLEU_TOKENIZE_NONE splits on whitespace only (for text already tokenised).
+ * Lowercasing is a simple code point mapping covering Latin (ASCII, Latin-1, Extended-A,
+ * Extended Additional), Greek and Cyrillic; other scripts are left as they are (sacreBLEU uses
+ * Python's str.lower, which also knows the rest of Unicode and Greek final sigma). */
+
+#define ATTN_BLEU_MAX_ORDER 4
+
+typedef enum attn_bleu_tokenize {
+    ATTN_BLEU_TOKENIZE_13A = 0, /* mteval-v13a: punctuation split, numbers kept, &quot; etc. */
+    ATTN_BLEU_TOKENIZE_NONE = 1 /* whitespace split only */
+} attn_bleu_tokenize;
+
+typedef enum attn_bleu_smooth {
+    ATTN_BLEU_SMOOTH_EXP = 0, /* sacreBLEU's default */
+    ATTN_BLEU_SMOOTH_NONE = 1 /* any order without a match → 0 */
+} attn_bleu_smooth;
+
+/* Zero-initialised options are sacreBLEU's defaults: 13a, cased, exp smoothing. */
+typedef struct attn_bleu_options {
+    attn_bleu_tokenize tokenize;
+    int lowercase;          /* nonzero: case-insensitive */
+    attn_bleu_smooth smooth;
+} attn_bleu_options;
+
+typedef struct attn_bleu_result {
+    double score;                               /* 0..100 */
+    double precisions[ATTN_BLEU_MAX_ORDER];     /* percent, after smoothing, per n = 1..4 */
+    double bp;                                  /* brevity penalty */
+    int64_t matches[ATTN_BLEU_MAX_ORDER];       /* clipped matching n-grams, summed over segments */
+    int64_t totals[ATTN_BLEU_MAX_ORDER];        /* hypothesis n-grams */
+    int64_t hyp_len;                            /* hypothesis tokens */
+    int64_t ref_len;                            /* closest reference tokens */
+} attn_bleu_result;
+
+/* Corpus BLEU of n hypotheses (n ≥ 1) against n_refs (≥ 1) reference sets. opt NULL: defaults.
+ * Fails (ATTN_E_FORMAT) on a NULL or invalid-UTF-8 segment, naming it. */
+ATTN_API int attn_bleu_corpus(const char *const *hyps, const char *const *refs, int64_t n,
+                              int n_refs, const attn_bleu_options *opt, attn_bleu_result *out);
+
+/* Fill score, precisions and bp of r from its counts (matches, totals, hyp_len, ref_len), e.g.
+ * after adding up the counts of several batches or processes. */
+ATTN_API int attn_bleu_from_counts(attn_bleu_result *r, attn_bleu_smooth smooth);
+
+/* The tokens BLEU sees for one segment, joined by single spaces (13a and/or lowercase as in
+ * opt). Writes at most out_cap bytes including the NUL; *out_len receives the length without
+ * the NUL. out NULL: only *out_len. A too small buffer fails (ATTN_E_ARG), writing nothing. */
+ATTN_API int attn_bleu_tokenize_line(const char *text, const attn_bleu_options *opt, char *out,
+                                     size_t out_cap, size_t *out_len);
+
+/* chrF (Popović 2015) as sacreBLEU's CHRF defaults: character n-grams n = 1..6 of each
+ * segment with all whitespace removed, statistics summed over the corpus, precision and recall
+ * averaged over the orders where both hypothesis and reference have n-grams, then
+ * F_β = (1+β²)·P·R / (β²·P + R), reported ×100. With several references a segment takes the
+ * statistics of the reference giving it the best chrF (the first, on ties). Characters are
+ * Unicode code points. */
+
+#define ATTN_CHRF_MAX_ORDER 10
+
+/* Zero-initialised options are sacreBLEU's defaults: order 6, β = 2, cased, no whitespace. */
+typedef struct attn_chrf_options {
+    int char_order;         /* 1..ATTN_CHRF_MAX_ORDER; 0: 6 */
+    double beta;            /* > 0; 0: 2 */
+    int lowercase;
+    int include_whitespace; /* nonzero: keep whitespace inside the n-grams */
+} attn_chrf_options;
+
+typedef struct attn_chrf_result {
+    double score;                           /* 0..100 */
+    int order;                              /* orders used (the option's char_order) */
+    int64_t hyp[ATTN_CHRF_MAX_ORDER];       /* hypothesis character n-grams per order */
+    int64_t ref[ATTN_CHRF_MAX_ORDER];       /* reference character n-grams per order */
+    int64_t match[ATTN_CHRF_MAX_ORDER];     /* clipped matches per order */
+} attn_chrf_result;
+
+ATTN_API int attn_chrf_corpus(const char *const *hyps, const char *const *refs, int64_t n,
+                              int n_refs, const attn_chrf_options *opt, attn_chrf_result *out);
+
+/* ------------------------------------------------------------------------------------------ */
+/* @@ data and text @@                                                                        */
+/* ------------------------------------------------------------------------------------------ */
+
+/* UTF-8 validation (RFC 3629: no overlong forms, no surrogates, nothing above U+10FFFF).
+ * Valid: ATTN_OK. Invalid: ATTN_E_FORMAT, *bad_offset (may be NULL) = byte offset of the
+ * first byte of the first invalid sequence, and a message giving that offset. */
+ATTN_API int attn_utf8_validate(const char *s, size_t len, size_t *bad_offset);
+
+/* Zero-initialised options: <br> → space, entities decoded, whitespace collapsed. */
+typedef struct attn_text_clean_options {
+    int br_newline;     /* nonzero: <br>, <br/>, <br /> (any case) become '\n' instead of ' ' */
+    int keep_entities;  /* nonzero: leave HTML entities as they are */
+    int keep_spaces;    /* nonzero: do not collapse or trim whitespace */
+} attn_text_clean_options;
+
+/* Clean review-style text (IMDb): HTML line breaks → space (or newline), the entities &amp;
+ * &lt; &gt; &quot; &apos; &#39; &nbsp; &#NNN; &#xHH; decoded (code points that are invalid,
+ * NUL or surrogates are left as written, as are unknown names), then runs of ASCII whitespace
+ * (space, TAB, CR, LF, VT, FF) collapsed to one space — or one '\n' if the run holds a
+ * newline and br_newline is set — and trimmed at both ends. Other characters are kept: case,
+ * punctuation, U+0085, non-breaking spaces. The output is never longer than the input: out
+ * needs at most len + 1 bytes, and may be the same buffer as in (in-place). *out_len: length
+ * without the NUL. out_cap too small: ATTN_E_ARG, nothing written. */
+ATTN_API int attn_text_clean(const char *in, size_t len, const attn_text_clean_options *opt,
+                             char *out, size_t out_cap, size_t *out_len);
+
+/* IMDb (Large Movie Review Dataset, Maas et al. 2011). A loaded set owns all its strings;
+ * treat the struct as read-only and release it with attn_imdb_free. Texts are verbatim (HTML
+ * line breaks and entities kept): clean them with attn_text_clean. */
+typedef struct attn_imdb {
+    int64_t n;
+    char **text;        /* [n] review, UTF-8, NUL-terminated */
+    int8_t *label;      /* [n] 0 negative (rating ≤ 4), 1 positive (rating ≥ 7) */
+    int8_t *rating;     /* [n] 1..10 from the file name; 0 when unknown */
+    char **movie;       /* [n] IMDb movie id ("tt0406816"); "" when unknown */
+    char **name;        /* [n] review file, e.g. "neg/0_3"; "" when unknown */
+    void *priv_;        /* owned storage */
+} attn_imdb;
+
+/* From `LABEL<TAB>TEXT` lines (gzip or plain; LF ends; LABEL 0 or 1), and optionally the
+ * matching ids file (NULL: none) with lines `<neg|pos>/<id>_<rating><TAB><movie id>`, one per
+ * review, in the same order. Errors name the file and line (1-based): missing or unreadable
+ * file, a line with no TAB, a label other than 0/1, invalid UTF-8 (with the byte column), an
+ * ids file whose line count or labels disagree with the reviews. */
+ATTN_API int attn_imdb_load(const char *tsv_path, const char *ids_path, attn_imdb **out);
+
+/* From the original aclImdb layout: split_dir is aclImdb/train or aclImdb/test, holding
+ * pos/<id>_<rating>.txt and neg/<id>_<rating>.txt. Movie ids come from line id+1 of
+ * urls_pos.txt / urls_neg.txt when those files are present. Reviews are ordered as the .tsv
+ * files: by id, then negative before positive. */
+ATTN_API int attn_imdb_load_dir(const char *split_dir, attn_imdb **out);
+
+ATTN_API void attn_imdb_free(attn_imdb *d);
+
+/* A validation split that keeps each movie on one side: review i goes to validation
+ * (is_val[i] = 1) when a hash of (its movie id, seed) falls below `fraction` of the hash
+ * range, so about that fraction of the movies (not exactly of the reviews) is held out. A
+ * review without movie id is hashed by its name, or its index when that is unknown too. The
+ * split depends only on the ids, the seed and the fraction (64-bit FNV-1a, then a
+ * splitmix64 finaliser). *n_val (may be NULL): validation reviews. fraction in [0, 1]. */
+ATTN_API int attn_imdb_split_by_movie(const attn_imdb *d, double fraction, uint64_t seed,
+                                      uint8_t *is_val, int64_t *n_val);
+
+/* Parallel text (e.g. Multi30k): line i of the source file translates to line i of the target
+ * file. Lines end with LF (a CR before it is dropped); a last line without LF counts. Both
+ * files (gzip or plain) must be valid UTF-8 and have the same number of lines. */
+typedef struct attn_parallel {
+    int64_t n;
+    char **src;         /* [n] source sentences, NUL-terminated */
+    char **tgt;         /* [n] target sentences */
+    void *priv_;
+} attn_parallel;
+
+ATTN_API int attn_parallel_load(const char *src_path, const char *tgt_path, attn_parallel **out);
+ATTN_API void attn_parallel_free(attn_parallel *p);
+
+/* The lines of one text file (gzip or plain), same rules as attn_parallel_load, returned as an
+ * attn_parallel whose tgt is NULL. */
+ATTN_API int attn_lines_load(const char *path, attn_parallel **out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,26 @@
+# mk/text.mk — the text part: zlib for the dataset loaders, and the SentencePiece shim
+# (C++17, outside libattn) for the attn command and its own test program.
+LIB_LDLIBS += -lz
+
+TEXT_SHIM_OBJ := $(BUILD)/obj/tools/text/spm_shim.o
+TEXT_SPM_LIBS := -lsentencepiece -lsentencepiece_train
+CLI_EXTRA += $(BUILD)/libattn_text.a
+CLI_LDLIBS += $(TEXT_SPM_LIBS)
+
+$(TEXT_SHIM_OBJ): tools/text/spm_shim.cc tools/text/spm.h include/attn.h
+	@mkdir -p $(dir $@)
+	$(CXX) -std=c++17 -O2 -g -Wall -Wextra -Werror -fPIC -Iinclude -Itools/text $(SANFLAGS) -c $< -o $@
+
+$(BUILD)/libattn_text.a: $(TEXT_SHIM_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+# The shim's test program: C, linked with the C++ runtime (kept out of build/test_attn).
+$(BUILD)/obj/tests/text/%.o: tests/text/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -Itools/text -MMD -MP -c $< -o $@
+
+$(BUILD)/test_spm: $(BUILD)/obj/tests/text/test_spm.o $(BUILD)/libattn_text.a $(BUILD)/libattn.a
+	$(CC) $(SANFLAGS) -o $@ $< $(BUILD)/libattn_text.a $(BUILD)/libattn.a $(TEXT_SPM_LIBS) -lstdc++ $(LIB_LDLIBS) $(LDLIBS_LIB)
+
+tests: $(BUILD)/test_spm
