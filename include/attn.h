@@ -255,9 +255,8 @@ ATTN_API int attn_sgemm(attn_trans trans_a, attn_trans trans_b, int64_t M, int64
  *
  * Tokenisers: ATTN_BLEU_TOKENIZE_13A is mteval-v13a as sacreBLEU implements it (the default);
  * ATTN_BLEU_TOKENIZE_NONE splits on whitespace only (for text already tokenised).
- * Lowercasing is a simple code point mapping covering Latin (ASCII, Latin-1, Extended-A,
- * Extended Additional), Greek and Cyrillic; other scripts are left as they are (sacreBLEU uses
- * Python's str.lower, which also knows the rest of Unicode and Greek final sigma). */
+ * Lowercasing maps each code point as Python's str.lower does (Unicode 14 tables), except
+ * that a final capital sigma becomes σ, not ς (str.lower looks at the neighbours). */
 
 #define ATTN_BLEU_MAX_ORDER 4
 

@@ -18,8 +18,8 @@ ATTN_INTERNAL int attn_utf8_encode(uint32_t cp, char *out);
 /* Whitespace as Python's str.isspace / str.split() see it. */
 ATTN_INTERNAL int attn_unicode_is_space(uint32_t cp);
 
-/* Simple lowercase mapping (Latin, Greek, Cyrillic); other code points unchanged. U+0130 maps
- * to 'i' here; attn_utf8_lower adds the combining dot as Python does. */
+/* Unicode simple lowercase mapping (as Python's str.lower, one code point at a time). U+0130
+ * maps to 'i' here; attn_utf8_lower adds the combining dot as Python does. */
 ATTN_INTERNAL uint32_t attn_unicode_lower(uint32_t cp);
 
 /* Growable byte buffer. */

@@ -1,7 +1,9 @@
-/* utf8.c — UTF-8 decoding and validation, Python-compatible whitespace, simple lowercasing. */
+/* utf8.c — UTF-8 decoding and validation, Python-compatible whitespace, lowercasing. */
 #include "text_internal.h"
 
 #include <string.h>
+
+#include "lower_table.h"
 
 int attn_utf8_decode(const unsigned char *s, size_t n, uint32_t *cp)
 {
@@ -89,38 +91,17 @@ int attn_unicode_is_space(uint32_t cp)
 uint32_t attn_unicode_lower(uint32_t cp)
 {
     if (cp < 0x80) return (cp >= 'A' && cp <= 'Z') ? cp + 32 : cp;
-    if (cp >= 0xC0 && cp <= 0xDE && cp != 0xD7) return cp + 32; /* Latin-1 */
-    if (cp >= 0x100 && cp <= 0x17F) {                          /* Latin Extended-A */
-        if (cp == 0x130) return 'i';
-        if (cp == 0x178) return 0xFF;
-        if ((cp >= 0x139 && cp <= 0x148) || (cp >= 0x179 && cp <= 0x17E))
-            return (cp & 1) ? cp + 1 : cp;
-        if (cp == 0x131 || cp == 0x138 || cp == 0x149 || cp == 0x17F) return cp;
-        return (cp & 1) ? cp : cp + 1;
+    if (cp == 0x130) return 'i';
+    size_t lo = 0, hi = sizeof lower_runs / sizeof lower_runs[0];
+    while (lo < hi) { /* the run with the largest first <= cp */
+        size_t mid = (lo + hi) / 2;
+        if (lower_runs[mid].first <= cp) lo = mid + 1;
+        else hi = mid;
     }
-    if (cp >= 0x386 && cp <= 0x3AB) { /* Greek */
-        if (cp >= 0x391 && cp <= 0x3AB && cp != 0x3A2) return cp + 32;
-        if (cp == 0x386) return 0x3AC;
-        if (cp >= 0x388 && cp <= 0x38A) return cp + 37;
-        if (cp == 0x38C) return 0x3CC;
-        if (cp == 0x38E || cp == 0x38F) return cp + 63;
-        return cp;
-    }
-    if (cp >= 0x400 && cp <= 0x42F) return cp < 0x410 ? cp + 80 : cp + 32; /* Cyrillic */
-    if (cp >= 0x460 && cp <= 0x4FF) { /* Cyrillic pairs, as far as they are regular */
-        if ((cp >= 0x460 && cp <= 0x481) || (cp >= 0x48A && cp <= 0x4BF) ||
-            (cp >= 0x4D0 && cp <= 0x4FF))
-            return (cp & 1) ? cp : cp + 1;
-        if (cp == 0x4C0) return 0x4CF;
-        if (cp >= 0x4C1 && cp <= 0x4CE) return (cp & 1) ? cp + 1 : cp;
-        return cp;
-    }
-    if (cp >= 0x1E00 && cp <= 0x1EFF) { /* Latin Extended Additional */
-        if (cp == 0x1E9E) return 0xDF;
-        if (cp >= 0x1E96 && cp <= 0x1E9F) return cp;
-        return (cp & 1) ? cp : cp + 1;
-    }
-    return cp;
+    if (lo == 0) return cp;
+    const struct lower_run *r = &lower_runs[lo - 1];
+    if (cp > r->last || (cp - r->first) % r->step != 0) return cp;
+    return (uint32_t)((int32_t)cp + r->delta);
 }
 
 int attn_buf_reserve(attn_buf *b, size_t extra)
