@@ -9,7 +9,7 @@ CLI_LDLIBS += $(TEXT_SPM_LIBS)
 
 $(TEXT_SHIM_OBJ): tools/text/spm_shim.cc tools/text/spm.h include/attn.h
 	@mkdir -p $(dir $@)
-	$(CXX) -std=c++17 -O2 -g -Wall -Wextra -Werror -fPIC -Iinclude -Itools/text $(SANFLAGS) -c $< -o $@
+	$(CXX) -std=c++17 -O2 -g -Wall -Wextra -Werror -fPIC -Iinclude -Itools/text $(SANFLAGS) -MMD -MP -c $< -o $@
 
 $(BUILD)/libattn_text.a: $(TEXT_SHIM_OBJ)
 	@rm -f $@
@@ -24,3 +24,4 @@ $(BUILD)/test_spm: $(BUILD)/obj/tests/text/test_spm.o $(BUILD)/libattn_text.a $(
 	$(CC) $(SANFLAGS) -o $@ $< $(BUILD)/libattn_text.a $(BUILD)/libattn.a $(TEXT_SPM_LIBS) -lstdc++ $(LIB_LDLIBS) $(LDLIBS_LIB)
 
 tests: $(BUILD)/test_spm
+DEPS += $(TEXT_SHIM_OBJ:.o=.d) $(BUILD)/obj/tests/text/test_spm.d
