@@ -25,3 +25,13 @@ $(BUILD)/test_spm: $(BUILD)/obj/tests/text/test_spm.o $(BUILD)/libattn_text.a $(
 
 tests: $(BUILD)/test_spm
 DEPS += $(TEXT_SHIM_OBJ:.o=.d) $(BUILD)/obj/tests/text/test_spm.d
+
+# libFuzzer target for cleaning, UTF-8, the BLEU tokeniser, BLEU/chrF and the loaders (clang).
+#   make fuzz-text && build/fuzz_text -max_total_time=60
+FUZZ_CC ?= clang
+FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Iinclude -Isrc/core
+.PHONY: fuzz-text
+fuzz-text: $(BUILD)/fuzz_text
+$(BUILD)/fuzz_text: tests/fuzz/fuzz_text.c $(filter src/text/% src/data/% src/core/error.c,$(LIB_SRC)) include/attn.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_text.c $(filter src/text/% src/data/% src/core/error.c,$(LIB_SRC)) -lz -lm
