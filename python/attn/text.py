@@ -157,3 +157,112 @@ def utf8_error(data):
     if st != -7:
         check(st)
     return off.value
+
+
+# ---- datasets ------------------------------------------------------------------------------
+
+class _Imdb(ctypes.Structure):
+    _fields_ = [("n", ctypes.c_int64),
+                ("text", ctypes.POINTER(ctypes.c_char_p)),
+                ("label", ctypes.POINTER(ctypes.c_int8)),
+                ("rating", ctypes.POINTER(ctypes.c_int8)),
+                ("movie", ctypes.POINTER(ctypes.c_char_p)),
+                ("name", ctypes.POINTER(ctypes.c_char_p)),
+                ("priv_", ctypes.c_void_p)]
+
+
+class _Parallel(ctypes.Structure):
+    _fields_ = [("n", ctypes.c_int64),
+                ("src", ctypes.POINTER(ctypes.c_char_p)),
+                ("tgt", ctypes.POINTER(ctypes.c_char_p)),
+                ("priv_", ctypes.c_void_p)]
+
+
+lib.attn_imdb_load.argtypes = [ctypes.c_char_p, ctypes.c_char_p,
+                               ctypes.POINTER(ctypes.POINTER(_Imdb))]
+lib.attn_imdb_load_dir.argtypes = [ctypes.c_char_p, ctypes.POINTER(ctypes.POINTER(_Imdb))]
+lib.attn_imdb_free.argtypes = [ctypes.POINTER(_Imdb)]
+lib.attn_imdb_free.restype = None
+lib.attn_imdb_split_by_movie.argtypes = [ctypes.POINTER(_Imdb), ctypes.c_double, ctypes.c_uint64,
+                                         ctypes.POINTER(ctypes.c_uint8),
+                                         ctypes.POINTER(ctypes.c_int64)]
+lib.attn_parallel_load.argtypes = [ctypes.c_char_p, ctypes.c_char_p,
+                                   ctypes.POINTER(ctypes.POINTER(_Parallel))]
+lib.attn_lines_load.argtypes = [ctypes.c_char_p, ctypes.POINTER(ctypes.POINTER(_Parallel))]
+lib.attn_parallel_free.argtypes = [ctypes.POINTER(_Parallel)]
+lib.attn_parallel_free.restype = None
+
+
+def _path(p):
+    return None if p is None else str(p).encode()
+
+
+def _strings(arr, n):
+    return [arr[i].decode("utf-8") for i in range(n)]
+
+
+class Imdb:
+    """An IMDb split loaded by libattn: .text, .label, .rating, .movie, .name (lists, raw text)."""
+
+    def __init__(self, ptr):
+        self._ptr = ptr
+        d = ptr.contents
+        n = d.n
+        self.text = _strings(d.text, n)
+        self.label = [d.label[i] for i in range(n)]
+        self.rating = [d.rating[i] for i in range(n)]
+        self.movie = _strings(d.movie, n)
+        self.name = _strings(d.name, n)
+
+    def __len__(self):
+        return len(self.text)
+
+    def split_by_movie(self, fraction, seed=0):
+        """List of booleans: True = validation; each movie on one side (hash of its id)."""
+        n = len(self.text)
+        mask = (ctypes.c_uint8 * max(n, 1))()
+        nv = ctypes.c_int64()
+        check(lib.attn_imdb_split_by_movie(self._ptr, float(fraction), int(seed), mask,
+                                           ctypes.byref(nv)))
+        return [bool(mask[i]) for i in range(n)]
+
+    def __del__(self):
+        if getattr(self, "_ptr", None):
+            lib.attn_imdb_free(self._ptr)
+            self._ptr = None
+
+
+def load_imdb(tsv_path, ids_path=None):
+    """IMDb from LABEL<TAB>TEXT lines (gzip or plain) and optionally the matching .ids file."""
+    p = ctypes.POINTER(_Imdb)()
+    check(lib.attn_imdb_load(_path(tsv_path), _path(ids_path), ctypes.byref(p)))
+    return Imdb(p)
+
+
+def load_imdb_dir(split_dir):
+    """IMDb from the original aclImdb/<split> folder (pos/, neg/, urls_*.txt)."""
+    p = ctypes.POINTER(_Imdb)()
+    check(lib.attn_imdb_load_dir(_path(split_dir), ctypes.byref(p)))
+    return Imdb(p)
+
+
+def load_parallel(src_path, tgt_path):
+    """Aligned sentence pairs (e.g. Multi30k): (list of source lines, list of target lines)."""
+    p = ctypes.POINTER(_Parallel)()
+    check(lib.attn_parallel_load(_path(src_path), _path(tgt_path), ctypes.byref(p)))
+    try:
+        d = p.contents
+        return _strings(d.src, d.n), _strings(d.tgt, d.n)
+    finally:
+        lib.attn_parallel_free(p)
+
+
+def load_lines(path):
+    """The lines of a text file (gzip or plain), split on LF only."""
+    p = ctypes.POINTER(_Parallel)()
+    check(lib.attn_lines_load(_path(path), ctypes.byref(p)))
+    try:
+        d = p.contents
+        return _strings(d.src, d.n)
+    finally:
+        lib.attn_parallel_free(p)
