@@ -35,3 +35,13 @@ fuzz-text: $(BUILD)/fuzz_text
 $(BUILD)/fuzz_text: tests/fuzz/fuzz_text.c $(filter src/text/% src/data/% src/core/error.c,$(LIB_SRC)) include/attn.h
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_text.c $(filter src/text/% src/data/% src/core/error.c,$(LIB_SRC)) -lz -lm
+
+# libFuzzer target for loading SentencePiece models from bytes (clang; SentencePiece itself is
+# not instrumented, so seed it with real models).
+.PHONY: fuzz-spm
+fuzz-spm: $(BUILD)/fuzz_spm
+$(BUILD)/fuzz_spm: tests/fuzz/fuzz_spm.c tools/text/spm_shim.cc tools/text/spm.h
+	@mkdir -p $(BUILD)/obj/fuzz
+	clang++ -std=c++17 -O1 -g -fsanitize=fuzzer-no-link,address -Iinclude -Itools/text -c tools/text/spm_shim.cc -o $(BUILD)/obj/fuzz/spm_shim.o
+	$(FUZZ_CC) -std=c11 -O1 -g -fsanitize=fuzzer,address -Iinclude -Itools/text -c tests/fuzz/fuzz_spm.c -o $(BUILD)/obj/fuzz/fuzz_spm.o
+	clang++ -fsanitize=fuzzer,address -o $@ $(BUILD)/obj/fuzz/fuzz_spm.o $(BUILD)/obj/fuzz/spm_shim.o $(TEXT_SPM_LIBS)

@@ -182,13 +182,15 @@ int make_args(const char *fn, const attn_spm_train_options *opt,
     return ATTN_OK;
 }
 
-int load_serialized(const char *fn, std::string bytes, attn_spm **out)
+// what: the model's origin for messages (a path, "the trained model", "memory").
+int load_serialized(const char *fn, const char *what, std::string bytes, attn_spm **out)
 {
     auto *sp = new attn_spm;
     auto s = sp->proc.LoadFromSerializedProto(bytes);
     if (!s.ok()) {
         delete sp;
-        return from_status(fn, s);
+        return fail(ATTN_E_FORMAT, "%s: %s: not a SentencePiece model (%s)", fn, what,
+                    s.ToString().c_str());
     }
     sp->bytes = std::move(bytes);
     *out = sp;
@@ -207,7 +209,7 @@ int train(const char *fn, sentencepiece::SentenceIterator *it, const attn_spm_tr
     auto s = sentencepiece::SentencePieceTrainer::Train(kw, it, &model);
     sentencepiece::logging::SetMinLogLevel(old_level);
     if (!s.ok()) return from_status(fn, s);
-    return load_serialized(fn, std::move(model), out);
+    return load_serialized(fn, "the trained model", std::move(model), out);
 }
 
 bool model_ok(const char *fn, const attn_spm *sp, int *st)
@@ -266,10 +268,7 @@ int attn_spm_load_file(const char *path, attn_spm **out)
         if (!in) return fail(ATTN_E_IO, "%s: cannot open %s", fn, path);
         std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
         if (in.bad()) return fail(ATTN_E_IO, "%s: cannot read %s", fn, path);
-        int st = load_serialized(fn, std::move(bytes), out);
-        if (st != ATTN_OK) return fail(st, "%s: %s: not a SentencePiece model (%s)", fn, path,
-                                       std::string(last_error).c_str());
-        return st;
+        return load_serialized(fn, path, std::move(bytes), out);
     });
 }
 
@@ -281,7 +280,8 @@ int attn_spm_load_bytes(const void *data, size_t size, attn_spm **out)
         *out = nullptr;
         if (!data && size) return fail(ATTN_E_ARG, "%s: data is NULL", fn);
         if (size == 0) return fail(ATTN_E_FORMAT, "%s: empty model", fn);
-        return load_serialized(fn, std::string(static_cast<const char *>(data), size), out);
+        return load_serialized(fn, "memory", std::string(static_cast<const char *>(data), size),
+                               out);
     });
 }
 
