@@ -432,6 +432,19 @@ def check_api():
                                             for x in (q4, k4, v4)), enable_gqa=True)
     report(o.shape == (2, 8, 6, 7) and np.array_equal(o.transpose(0, 2, 1, 3), r),
            "layout='blhe' (through strides) equals the contiguous [B, H, L, E] computation")
+    # packed qkv [B, L, 3, H, E]: q, k, v are strided views of one buffer, read in place
+    qkv = rng.standard_normal((2, 8, 3, 6, 4)).astype(np.float32)
+    pq, pk, pv = qkv[:, :, 0], qkv[:, :, 1], qkv[:, :, 2]
+    o = attn.scaled_dot_product_attention(pq, pk, pv, layout="blhe", is_causal=True)
+    r = attn.scaled_dot_product_attention(*(np.ascontiguousarray(x.transpose(0, 2, 1, 3))
+                                            for x in (pq, pk, pv)), is_causal=True)
+    g = attn.scaled_dot_product_attention_backward(pq, pk, pv, o, layout="blhe", is_causal=True)
+    gr = attn.scaled_dot_product_attention_backward(
+        *(np.ascontiguousarray(x.transpose(0, 2, 1, 3)) for x in (pq, pk, pv, o)),
+        is_causal=True)
+    report(np.array_equal(o.transpose(0, 2, 1, 3), r) and
+           all(np.array_equal(a.transpose(0, 2, 1, 3), b) for a, b in zip(g, gr)),
+           "packed qkv [B, L, 3, H, E] views (layout='blhe'): same forward and backward")
     t1 = attn.scaled_dot_product_attention(q4, k4, v4, layout="blhe", enable_gqa=True,
                                            num_threads=1, is_causal=True)
     t2 = attn.scaled_dot_product_attention(q4, k4, v4, layout="blhe", enable_gqa=True,
