@@ -13,7 +13,9 @@ Masks follow PyTorch: a bool attn_mask is True where a query may attend, a float
 to the scores; either broadcasts to the scores' shape ([Lq, Lk], [B|1, Lq, Lk], ...) through
 zero strides, not copies. The extensions beyond PyTorch are keyword-only: causal alignment,
 per-batch key lengths, sliding window, ALiBi slopes, soft-capping, the dropout stream, the
-kernel, and returning the attention weights or the row log-sum-exp.
+kernel, and returning the attention weights or the row log-sum-exp. Unlike PyTorch, an
+explicit scale must be > 0, attn_mask and is_causal may be combined, and a query row with
+nothing to attend gives 0 (and gradient 0) instead of NaN.
 """
 import ctypes
 
@@ -170,6 +172,9 @@ class _Call:
                 raise ValueError(f"softcap={softcap} must be > 0 (None: off)")
             o.softcap = float(softcap)
         o.dropout_p = float(dropout_p)
+        for n, x in (("seed", seed), ("offset", offset)):
+            if not 0 <= int(x) < 1 << 64:
+                raise ValueError(f"{n}={x} must be in [0, 2**64)")
         o.seed, o.offset = int(seed), int(offset)
         if kernel not in _KERNELS:
             raise ValueError(f"kernel={kernel!r} must be one of {sorted(_KERNELS)}")

@@ -631,6 +631,11 @@ Test(sdpa_errors, overflowing_sizes)
     k.stride[3] = q.stride[3] = 0;
     EXPECT_FAIL(attn_sdpa_forward(&q, &k, &v, &f->opt, &o, NULL, NULL), ATTN_E_OVERFLOW,
                 "attn_sdpa_forward");
+    /* B·Hkv·Lk·E = 2^61 fits in 64 bits but not in memory */
+    k.shape[2] = v.shape[2] = (int64_t)1 << 40;
+    k.shape[3] = q.shape[3] = (int64_t)1 << 19;
+    EXPECT_FAIL(attn_sdpa_forward(&q, &k, &v, &f->opt, &o, NULL, NULL), ATTN_E_OVERFLOW,
+                "exceed the address space");
     /* a view whose span does not fit in 64 bits */
     attn_tensor q2 = f->tq;
     q2.shape[0] = (int64_t)1 << 40, q2.stride[0] = (int64_t)1 << 40;
