@@ -22,10 +22,14 @@ import os
 import sys
 import time
 
-import numpy as np
-import torch
+# Many tiny parallel calls on a shared 2-core machine: threads that sleep at barriers instead
+# of spinning (read by libgomp when it loads, so before torch and attn).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-import attn
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+import attn  # noqa: E402
 
 torch.set_num_threads(1)
 
