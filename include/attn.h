@@ -197,6 +197,12 @@ ATTN_API int attn_sdpa_backward(const attn_tensor *q, const attn_tensor *k, cons
                                 const attn_sdpa_options *opt, attn_tensor *dq, attn_tensor *dk,
                                 attn_tensor *dv, attn_tensor *dbias);
 
+/* Dropout keep-mask of elements start .. start+n-1 of stream (seed, offset) at drop probability
+ * p ∈ [0, 1]: keep[i] = attn_dropout_keep(seed, offset, start + i, p). For a [B, Hq, Lq, Lk]
+ * problem, start = 0 and n = B·Hq·Lq·Lk give the mask attn_sdpa_forward applies. */
+ATTN_API int attn_dropout_mask_fill(uint64_t seed, uint64_t offset, uint64_t start, int64_t n,
+                                    float p, uint8_t *keep);
+
 /* @@ sdpa-fused: declarations of the fused kernel extras (varlen, merge, weights on demand) @@ */
 
 /* ------------------------------------------------------------------------------------------ */

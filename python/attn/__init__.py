@@ -3,6 +3,8 @@
 Float32 NumPy arrays in and out. Bad arguments raise ValueError with the library's message.
 """
 from ._lib import check, set_isa, isa_supported, set_num_threads, lib  # noqa: F401
+from .sdpa import (scaled_dot_product_attention, scaled_dot_product_attention_backward,  # noqa: F401
+                   dropout_mask)
 
 
 def version():
