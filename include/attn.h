@@ -217,6 +217,57 @@ ATTN_API int attn_sgemm(attn_trans trans_a, attn_trans trans_b, int64_t M, int64
 /* @@ additive attention @@                                                                   */
 /* ------------------------------------------------------------------------------------------ */
 
+/*
+ * Additive (Bahdanau, "concat") attention:
+ *   e_ij = vᵀ · tanh(W_q·q_i + W_k·k_j + b)       −∞ where key j is masked for query i
+ *   w_ij = softmax_j(e_ij);   out_i = Σ_j w_ij · values_j
+ *
+ * q: [B, Lq, Dq]   k: [B, Lk, Dk]   values: [B, Lk, Dv]   out: [B, Lq, Dv]
+ * weights: [B, Lq, Lk]. Views with any strides. Parameters are contiguous:
+ * W_q: [A, Dq]   W_k: [A, Dk]   b: [A] (NULL: no bias)   v: [A]
+ * A query row with no key left to attend gets output 0, weights 0 and gradient 0.
+ */
+typedef struct attn_additive_params {
+    int64_t A;  /* attention width (rows of W_q and W_k) */
+    float *w_q; /* [A, Dq] */
+    float *w_k; /* [A, Dk] */
+    float *b;   /* [A] or NULL */
+    float *v;   /* [A] */
+} attn_additive_params;
+
+/* Zero-initialised options: no mask, library thread count. */
+typedef struct attn_additive_options {
+    const attn_bool_tensor *mask; /* [B|1, Lq|1, Lk|1], nonzero = attend; NULL: none     */
+    const int32_t *key_lengths;   /* [B]: keys j ≥ key_lengths[b] are padding (clamped to [0, Lk]) */
+    int num_threads;              /* 0: attn_get_num_threads()                            */
+} attn_additive_options;
+
+/* What backward needs from forward: the projections W_q·q + b [B, Lq, A], W_k·k [B, Lk, A]
+ * and the weights [B, Lq, Lk]. The tanh activations [B, Lq, Lk, A] are recomputed. */
+typedef struct attn_additive_cache attn_additive_cache;
+
+/* Allocate a cache for these sizes (ATTN_E_NOMEM, ATTN_E_OVERFLOW). */
+ATTN_API int attn_additive_cache_create(int64_t B, int64_t Lq, int64_t Lk, int64_t A,
+                                        attn_additive_cache **cache);
+ATTN_API void attn_additive_cache_free(attn_additive_cache *cache);
+
+/* Forward. weights: [B, Lq, Lk] view or NULL. cache: from attn_additive_cache_create with the
+ * same B, Lq, Lk, A, filled for backward; NULL for inference (temporaries are allocated). */
+ATTN_API int attn_additive_forward(const attn_tensor *q, const attn_tensor *k,
+                                   const attn_tensor *values, const attn_additive_params *p,
+                                   const attn_additive_options *opt, attn_tensor *out,
+                                   attn_tensor *weights, attn_additive_cache *cache);
+
+/* Backward from dout [B, Lq, Dv], with the cache of the forward on the same inputs, params and
+ * options. dq, dk, dvalues: overwritten (any may be NULL to skip). grads: same layout as p
+ * (grads->A == p->A), accumulated; NULL or NULL fields skip. */
+ATTN_API int attn_additive_backward(const attn_tensor *q, const attn_tensor *k,
+                                    const attn_tensor *values, const attn_additive_params *p,
+                                    const attn_additive_options *opt,
+                                    const attn_additive_cache *cache, const attn_tensor *dout,
+                                    attn_tensor *dq, attn_tensor *dk, attn_tensor *dvalues,
+                                    attn_additive_params *grads);
+
 /* ------------------------------------------------------------------------------------------ */
 /* @@ multi-head attention @@                                                                 */
 /* ------------------------------------------------------------------------------------------ */

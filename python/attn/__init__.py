@@ -7,3 +7,4 @@ from ._lib import check, set_isa, isa_supported, set_num_threads, lib  # noqa: F
 
 def version():
     return lib.attn_version().decode()
+from . import additive  # noqa: F401  additive attention, positional encodings, GRU

@@ -1,0 +1,102 @@
+"""Additive (Bahdanau) attention, positional encodings (sinusoidal, learned, RoPE, ALiBi) and the
+GRU (torch.nn.GRU layout), over NumPy float32 arrays."""
+import ctypes
+
+import numpy as np
+
+from ._lib import lib, check, view, bool_view, as_f32, fptr, Tensor
+
+_p = ctypes.POINTER
+_f = _p(ctypes.c_float)
+_i32p = _p(ctypes.c_int32)
+
+
+class AdditiveParams(ctypes.Structure):
+    _fields_ = [("A", ctypes.c_int64), ("w_q", _f), ("w_k", _f), ("b", _f), ("v", _f)]
+
+
+class AdditiveOptions(ctypes.Structure):
+    _fields_ = [("mask", ctypes.c_void_p), ("key_lengths", _i32p), ("num_threads", ctypes.c_int)]
+
+
+lib.attn_additive_cache_create.argtypes = [ctypes.c_int64] * 4 + [_p(ctypes.c_void_p)]
+lib.attn_additive_cache_free.argtypes = [ctypes.c_void_p]
+lib.attn_additive_cache_free.restype = None
+lib.attn_additive_forward.argtypes = [_p(Tensor)] * 3 + [_p(AdditiveParams), _p(AdditiveOptions),
+                                                        _p(Tensor), _p(Tensor), ctypes.c_void_p]
+lib.attn_additive_backward.argtypes = [_p(Tensor)] * 3 + [_p(AdditiveParams), _p(AdditiveOptions),
+                                                         ctypes.c_void_p] + [_p(Tensor)] * 4 + \
+    [_p(AdditiveParams)]
+
+
+def _ref(t):
+    return None if t is None else ctypes.byref(t)
+
+
+def _i32(a):
+    return None if a is None else np.ascontiguousarray(a, dtype=np.int32)
+
+
+class AdditiveContext:
+    """What additive_attention_backward needs: the inputs and the library's cache."""
+
+    def __init__(self):
+        self.handle = ctypes.c_void_p()
+
+    def __del__(self):
+        if self.handle:
+            lib.attn_additive_cache_free(self.handle)
+            self.handle = ctypes.c_void_p()
+
+
+def _additive_setup(ctx):
+    q, k, values = ctx.q, ctx.k, ctx.values
+    prm = AdditiveParams(ctx.w_q.shape[0], fptr(ctx.w_q), fptr(ctx.w_k), fptr(ctx.b), fptr(ctx.v))
+    opt = AdditiveOptions()
+    ctx._keep = []
+    if ctx.mask is not None:
+        mv = bool_view(ctx.mask, "mask")
+        ctx._keep.append(mv)
+        opt.mask = ctypes.cast(ctypes.pointer(mv), ctypes.c_void_p)
+    if ctx.key_lengths is not None:
+        opt.key_lengths = ctx.key_lengths.ctypes.data_as(_i32p)
+    return view(q, "q"), view(k, "k"), view(values, "values"), prm, opt
+
+
+def additive_attention(q, k, values, w_q, w_k, v, b=None, mask=None, key_lengths=None,
+                       return_context=False):
+    """out [B, Lq, Dv], weights [B, Lq, Lk] (and a context for backward if asked).
+
+    q [B, Lq, Dq], k [B, Lk, Dk], values [B, Lk, Dv], w_q [A, Dq], w_k [A, Dk], v [A], b [A];
+    mask bool [B|1, Lq|1, Lk] (True = attend); key_lengths int [B]."""
+    ctx = AdditiveContext()
+    ctx.q, ctx.k, ctx.values = as_f32(q, "q"), as_f32(k, "k"), as_f32(values, "values")
+    ctx.w_q = np.ascontiguousarray(w_q, dtype=np.float32)
+    ctx.w_k = np.ascontiguousarray(w_k, dtype=np.float32)
+    ctx.v = np.ascontiguousarray(v, dtype=np.float32)
+    ctx.b = None if b is None else np.ascontiguousarray(b, dtype=np.float32)
+    ctx.mask = None if mask is None else np.asarray(mask, dtype=np.bool_)
+    ctx.key_lengths = _i32(key_lengths)
+    B, Lq, Lk = ctx.q.shape[0], ctx.q.shape[1], ctx.k.shape[1]
+    Dv = ctx.values.shape[2]
+    out = np.empty((B, Lq, Dv), np.float32)
+    weights = np.empty((B, Lq, Lk), np.float32)
+    tq, tk, tv, prm, opt = _additive_setup(ctx)
+    check(lib.attn_additive_cache_create(B, Lq, Lk, ctx.w_q.shape[0], ctypes.byref(ctx.handle)))
+    check(lib.attn_additive_forward(tq, tk, tv, prm, opt, view(out), view(weights), ctx.handle))
+    return (out, weights, ctx) if return_context else (out, weights)
+
+
+def additive_attention_backward(ctx, dout):
+    """Gradients as a dict: dq, dk, dvalues, dw_q, dw_k, db, dv."""
+    dout = as_f32(dout, "dout")
+    g = {"dq": np.empty(ctx.q.shape, np.float32), "dk": np.empty(ctx.k.shape, np.float32),
+         "dvalues": np.empty(ctx.values.shape, np.float32),
+         "dw_q": np.zeros_like(ctx.w_q), "dw_k": np.zeros_like(ctx.w_k),
+         "db": np.zeros(ctx.w_q.shape[0], np.float32), "dv": np.zeros_like(ctx.v)}
+    tq, tk, tv, prm, opt = _additive_setup(ctx)
+    grads = AdditiveParams(ctx.w_q.shape[0], fptr(g["dw_q"]), fptr(g["dw_k"]), fptr(g["db"]),
+                           fptr(g["dv"]))
+    check(lib.attn_additive_backward(tq, tk, tv, prm, opt, ctx.handle, view(dout), view(g["dq"]),
+                                     view(g["dk"]), view(g["dvalues"]), grads))
+    return g
