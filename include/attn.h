@@ -276,6 +276,53 @@ ATTN_API int attn_additive_backward(const attn_tensor *q, const attn_tensor *k,
 /* @@ positional encodings @@                                                                 */
 /* ------------------------------------------------------------------------------------------ */
 
+/* Sinusoidal table ("Attention is all you need") into out [L, d], contiguous:
+ *   PE[pos, 2i] = sin(pos / base^(2i/d)),  PE[pos, 2i+1] = cos(pos / base^(2i/d)),
+ * pos = offset + row. An odd d ends with a sine column. base 0: 10000. */
+ATTN_API int attn_posenc_sinusoidal(float *out, int64_t L, int64_t d, int64_t offset, float base);
+
+/* Learned absolute positions: y[b, l, :] = x[b, l, :] + table[offset + l, :].
+ * x, y: [B, L, D] views (y may be x for in place). table: [max_len, D] contiguous;
+ * offset + L must not exceed max_len. */
+ATTN_API int attn_posenc_learned_forward(const attn_tensor *x, const float *table, int64_t max_len,
+                                         int64_t offset, attn_tensor *y);
+/* dx = dy (overwritten; NULL skips; may be dy), dtable[offset + l, :] += Σ_b dy[b, l, :]. */
+ATTN_API int attn_posenc_learned_backward(const attn_tensor *dy, int64_t max_len, int64_t offset,
+                                          attn_tensor *dx, float *dtable);
+
+/* Rotary position embedding (RoPE) on x: [B, H, L, E] (any strides, e.g. attn_tensor_blhe).
+ * Pair p = (x_a, x_b) of feature i ∈ [0, R/2) at position pos is rotated by the angle
+ * pos·θ_i, θ_i = base^(−2i/R), R = rotary_dim:
+ *   (x_a, x_b) → (x_a·cos − x_b·sin, x_a·sin + x_b·cos)
+ * HALF (GPT-NeoX, LLaMA): a = i, b = i + R/2.  INTERLEAVED (GPT-J): a = 2i, b = 2i + 1.
+ * Features ≥ R pass through unchanged. pos = offset + l (+ batch_offsets[b]); apply to Q and K
+ * with the same options, e.g. offset = tokens already in the KV cache when decoding. */
+typedef enum attn_rope_pairing {
+    ATTN_ROPE_HALF = 0,
+    ATTN_ROPE_INTERLEAVED = 1
+} attn_rope_pairing;
+
+/* Zero-initialised: HALF pairing, base 10000, offset 0, rotate all of E. */
+typedef struct attn_rope_options {
+    attn_rope_pairing pairing;
+    float base;                     /* 0: 10000                                            */
+    int64_t offset;                 /* position of row l = 0, ≥ 0                           */
+    const int32_t *batch_offsets;   /* [B] extra per-batch offsets ≥ 0, or NULL             */
+    int64_t rotary_dim;             /* R: 0 = E; else even and ≤ E (partial rotary)         */
+    int num_threads;                /* 0: attn_get_num_threads()                            */
+} attn_rope_options;
+
+/* y = rope(x). y has x's shape; it may be x itself (in place), any other overlap is undefined. */
+ATTN_API int attn_rope_forward(const attn_tensor *x, const attn_rope_options *opt, attn_tensor *y);
+/* dx = rope⁻¹(dy): the inverse rotation (the transpose of the forward). dx may be dy. */
+ATTN_API int attn_rope_backward(const attn_tensor *dy, const attn_rope_options *opt,
+                                attn_tensor *dx);
+
+/* ALiBi slopes for H heads (Press et al.) into slopes[H], for attn_sdpa_options.alibi_slopes:
+ * slope_h = 2^(−8(h+1)/H) when H is a power of two; otherwise the n = 2^⌊log₂H⌋ slopes of n
+ * heads followed by every other slope of 2n heads (the 1st, 3rd, …) up to H in all. */
+ATTN_API int attn_alibi_slopes(float *slopes, int64_t H);
+
 /* ------------------------------------------------------------------------------------------ */
 /* @@ safetensors @@                                                                          */
 /* ------------------------------------------------------------------------------------------ */

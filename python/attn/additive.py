@@ -100,3 +100,74 @@ def additive_attention_backward(ctx, dout):
     check(lib.attn_additive_backward(tq, tk, tv, prm, opt, ctx.handle, view(dout), view(g["dq"]),
                                      view(g["dk"]), view(g["dvalues"]), grads))
     return g
+
+
+# ---------------------------------------------------------------- positional encodings
+class RopeOptions(ctypes.Structure):
+    _fields_ = [("pairing", ctypes.c_int), ("base", ctypes.c_float), ("offset", ctypes.c_int64),
+                ("batch_offsets", _i32p), ("rotary_dim", ctypes.c_int64),
+                ("num_threads", ctypes.c_int)]
+
+
+lib.attn_posenc_sinusoidal.argtypes = [_f, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64,
+                                       ctypes.c_float]
+lib.attn_posenc_learned_forward.argtypes = [_p(Tensor), _f, ctypes.c_int64, ctypes.c_int64,
+                                            _p(Tensor)]
+lib.attn_posenc_learned_backward.argtypes = [_p(Tensor), ctypes.c_int64, ctypes.c_int64,
+                                             _p(Tensor), _f]
+lib.attn_rope_forward.argtypes = [_p(Tensor), _p(RopeOptions), _p(Tensor)]
+lib.attn_rope_backward.argtypes = [_p(Tensor), _p(RopeOptions), _p(Tensor)]
+lib.attn_alibi_slopes.argtypes = [_f, ctypes.c_int64]
+
+ROPE_PAIRING = {"half": 0, "neox": 0, "interleaved": 1, "gptj": 1}
+
+
+def sinusoidal(L, d, offset=0, base=0.0):
+    """The [L, d] sinusoidal table of "Attention is all you need" (base 0 = 10000)."""
+    out = np.empty((L, d), np.float32)
+    check(lib.attn_posenc_sinusoidal(fptr(out), L, d, offset, base))
+    return out
+
+
+def learned_positions(x, table, offset=0):
+    """x [B, L, D] + table[offset:offset+L]."""
+    x = as_f32(x, "x")
+    table = np.ascontiguousarray(table, dtype=np.float32)
+    y = np.empty(x.shape, np.float32)
+    check(lib.attn_posenc_learned_forward(view(x), fptr(table), table.shape[0], offset, view(y)))
+    return y
+
+
+def learned_positions_backward(dy, table_shape, offset=0):
+    """(dx, dtable) for learned_positions."""
+    dy = as_f32(dy, "dy")
+    dx = np.empty(dy.shape, np.float32)
+    dtable = np.zeros(table_shape, np.float32)
+    check(lib.attn_posenc_learned_backward(view(dy), table_shape[0], offset, view(dx),
+                                           fptr(dtable)))
+    return dx, dtable
+
+
+def _rope_opts(pairing, base, offset, batch_offsets, rotary_dim):
+    opt = RopeOptions(ROPE_PAIRING[pairing], base, offset, None, rotary_dim, 0)
+    bo = _i32(batch_offsets)
+    if bo is not None:
+        opt.batch_offsets = bo.ctypes.data_as(_i32p)
+    return opt, bo
+
+
+def rope(x, pairing="half", base=0.0, offset=0, batch_offsets=None, rotary_dim=0, backward=False):
+    """Rotary embedding of x [B, H, L, E] ("half" = GPT-NeoX/LLaMA, "interleaved" = GPT-J);
+    backward=True applies the inverse rotation (the gradient)."""
+    x = as_f32(x, "x")
+    y = np.empty(x.shape, np.float32)
+    opt, _keep = _rope_opts(pairing, base, offset, batch_offsets, rotary_dim)
+    f = lib.attn_rope_backward if backward else lib.attn_rope_forward
+    check(f(view(x), ctypes.byref(opt), view(y)))
+    return y
+
+
+def alibi_slopes(H):
+    s = np.empty(H, np.float32)
+    check(lib.attn_alibi_slopes(fptr(s), H))
+    return s

@@ -118,6 +118,78 @@ def test_additive():
         q, k, vals, w_q, w_k, v, mask=np.ones((2, 3, 5), bool)))
 
 
+# ---------------------------------------------------------------- positional encodings
+def test_posenc():
+    for L, d, off in [(7, 8, 0), (5, 7, 3), (1, 1, 0), (50, 33, 1000)]:
+        pos = torch.arange(off, off + L)[:, None].double()
+        i2 = torch.arange(0, d, 2).double()
+        ang = pos / torch.pow(10000.0, i2 / d)
+        ref = torch.zeros(L, d)
+        ref[:, 0::2] = torch.sin(ang)
+        ref[:, 1::2] = torch.cos(ang)[:, : d // 2]
+        report(f"sinusoidal L={L} d={d} off={off}", A.sinusoidal(L, d, off), ref.numpy(), atol=2e-6)
+    # learned absolute embedding
+    x, table = rand(3, 4, 5), rand(10, 5)
+    tx, tt = (torch.tensor(a.astype(np.float64), requires_grad=True) for a in (x, table))
+    y = tx + tt[2:6][None]
+    dy = rand(3, 4, 5)
+    (y * torch.tensor(dy.astype(np.float64))).sum().backward()
+    report("learned forward", A.learned_positions(x, table, 2), y.detach().numpy(), atol=1e-6)
+    dx, dtab = A.learned_positions_backward(dy, table.shape, 2)
+    report("learned dx", dx, tx.grad.numpy(), atol=1e-6)
+    report("learned dtable", dtab, tt.grad.numpy(), atol=1e-5)
+    expect_error("learned past-table", lambda: A.learned_positions(x, table, 7))
+    # RoPE, both pairings, offsets, partial rotary, BLHE layout
+    for pairing in ("half", "interleaved"):
+        for (B, H, L, E, off, R, bo) in [(2, 3, 5, 8, 0, 0, None), (1, 2, 4, 6, 17, 0, None),
+                                         (2, 1, 3, 10, 5, 4, [0, 9])]:
+            x = rand(B, H, L, E)
+            Rr = R or E
+            pos = off + torch.arange(L)[None, :].double().expand(B, L)
+            if bo is not None:
+                pos = pos + torch.tensor(bo)[:, None].double()
+            inv = torch.pow(10000.0, -torch.arange(0, Rr, 2).double() / Rr)
+            ang = pos[:, None, :, None] * inv  # [B, 1, L, R/2]
+            tx = torch.tensor(x.astype(np.float64), requires_grad=True)
+            if pairing == "half":
+                a, b = tx[..., : Rr // 2], tx[..., Rr // 2: Rr]
+            else:
+                a, b = tx[..., 0:Rr:2], tx[..., 1:Rr:2]
+            ra = a * torch.cos(ang) - b * torch.sin(ang)
+            rb = a * torch.sin(ang) + b * torch.cos(ang)
+            if pairing == "half":
+                rot = torch.cat([ra, rb], -1)
+            else:
+                rot = torch.stack([ra, rb], -1).flatten(-2)
+            y = torch.cat([rot, tx[..., Rr:]], -1)
+            dy = rand(B, H, L, E)
+            (y * torch.tensor(dy.astype(np.float64))).sum().backward()
+            label = f"rope {pairing} B={B} H={H} L={L} E={E} off={off} R={Rr} bo={bo}"
+            got = A.rope(x, pairing, offset=off, batch_offsets=bo, rotary_dim=R)
+            report(label + " fwd", got, y.detach().numpy(), atol=1e-5)
+            report(label + " grad", A.rope(dy, pairing, offset=off, batch_offsets=bo, rotary_dim=R,
+                                           backward=True), tx.grad.numpy(), atol=1e-5)
+    # [B, L, H, E] memory seen as [B, H, L, E]
+    xb = rand(2, 5, 3, 8)
+    got = A.rope(xb.transpose(0, 2, 1, 3), "half", offset=4)
+    want = A.rope(np.ascontiguousarray(xb.transpose(0, 2, 1, 3)), "half", offset=4)
+    report("rope blhe-view fwd", got, want, atol=0)
+    expect_error("rope odd-rotary", lambda: A.rope(rand(1, 1, 2, 6), rotary_dim=3))
+    # ALiBi slopes vs Press et al.
+    import math
+
+    def slopes(n):
+        def p2(n):
+            start = 2 ** (-2 ** -(math.log2(n) - 3))
+            return [start * start ** i for i in range(n)]
+        if math.log2(n).is_integer():
+            return p2(n)
+        c = 2 ** math.floor(math.log2(n))
+        return p2(c) + slopes(2 * c)[0::2][: n - c]
+    for H in (1, 2, 6, 8, 12, 16, 20):
+        report(f"alibi H={H}", A.alibi_slopes(H), np.array(slopes(H)), atol=1e-7)
+
+
 def main():
     torch.manual_seed(0)
     for name, fn in list(globals().items()):
