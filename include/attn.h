@@ -324,6 +324,68 @@ ATTN_API int attn_rope_backward(const attn_tensor *dy, const attn_rope_options *
 ATTN_API int attn_alibi_slopes(float *slopes, int64_t H);
 
 /* ------------------------------------------------------------------------------------------ */
+/* @@ gru @@                                                                                  */
+/* ------------------------------------------------------------------------------------------ */
+/*
+ * GRU as torch.nn.GRU, per layer and direction, gate order (r, z, n):
+ *   r = σ(W_ir x + b_ir + W_hr h + b_hr)      z = σ(W_iz x + b_iz + W_hz h + b_hz)
+ *   n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn))      h' = (1 − z) ⊙ n + z ⊙ h
+ * x: [L, B, In] ([B, L, In] if batch_first)   y: [L, B, D·H] ([B, L, D·H])
+ * h0, h_n: [num_layers·D, B, H] (index layer·D + direction)   D = 2 if bidirectional else 1.
+ * Layer l > 0 reads layer l−1's y (width D·H). Variable lengths follow packed sequences:
+ * sequence b runs over its first lengths[b] steps, the reverse direction starts at its own last
+ * token, y is 0 past the end, and h_n holds each sequence's last state. No inter-layer dropout.
+ *
+ * Parameters live in one flat float array (gradients in another of the same layout) holding
+ * the tensors of PyTorch's state_dict in its order: for each layer l, for each direction
+ * (suffix "" then "_reverse"): weight_ih_l{l} [3H, In_l], weight_hh_l{l} [3H, H],
+ * bias_ih_l{l} [3H], bias_hh_l{l} [3H] (no biases if no_bias). attn_gru_param_info lists them.
+ */
+typedef struct attn_gru_config {
+    int64_t input_size;  /* In */
+    int64_t hidden_size; /* H */
+    int num_layers;      /* ≥ 1 */
+    int bidirectional;   /* nonzero: D = 2 */
+    int batch_first;     /* nonzero: x and y are [B, L, ·] */
+    int no_bias;         /* nonzero: no bias tensors (PyTorch bias=False) */
+    int num_threads;     /* 0: attn_get_num_threads() */
+} attn_gru_config;
+
+typedef struct attn_param_info {
+    char name[48];    /* state_dict key, e.g. "weight_hh_l1_reverse" */
+    int ndim;         /* 1 or 2 */
+    int64_t shape[2];
+    int64_t offset;   /* in floats, into the flat parameter array */
+    int64_t numel;
+} attn_param_info;
+
+/* Number of tensors and total floats of the flat parameter array. */
+ATTN_API int attn_gru_num_params(const attn_gru_config *cfg, int *num_tensors, int64_t *num_floats);
+/* Name, shape and place of tensor `index` (0 ≤ index < num_tensors). */
+ATTN_API int attn_gru_param_info(const attn_gru_config *cfg, int index, attn_param_info *info);
+
+/* Activations kept for backward (gates and states of every step and layer, a copy of x, h0 and
+ * the lengths), for sequences of at most L steps and exactly B rows. */
+typedef struct attn_gru_cache attn_gru_cache;
+ATTN_API int attn_gru_cache_create(const attn_gru_config *cfg, int64_t L, int64_t B,
+                                   attn_gru_cache **cache);
+ATTN_API void attn_gru_cache_free(attn_gru_cache *cache);
+
+/* Forward. h0 NULL: zeros. lengths [B] in [0, L] or NULL (all L). h_n NULL: not returned.
+ * cache NULL: inference (temporaries allocated); else filled for backward. */
+ATTN_API int attn_gru_forward(const attn_gru_config *cfg, const float *params, const attn_tensor *x,
+                              const attn_tensor *h0, const int32_t *lengths, attn_tensor *y,
+                              attn_tensor *h_n, attn_gru_cache *cache);
+
+/* Backward through time from dy (shape of y, NULL: 0) and dh_n (shape of h_n, NULL: 0), with
+ * the cache of the forward. dx, dh0 overwritten (NULL: skipped); dparams accumulated (NULL:
+ * skipped). Entries of dy past a sequence's length are ignored. */
+ATTN_API int attn_gru_backward(const attn_gru_config *cfg, const float *params,
+                               const attn_gru_cache *cache, const attn_tensor *dy,
+                               const attn_tensor *dh_n, attn_tensor *dx, attn_tensor *dh0,
+                               float *dparams);
+
+/* ------------------------------------------------------------------------------------------ */
 /* @@ safetensors @@                                                                          */
 /* ------------------------------------------------------------------------------------------ */
 

@@ -171,3 +171,102 @@ def alibi_slopes(H):
     s = np.empty(H, np.float32)
     check(lib.attn_alibi_slopes(fptr(s), H))
     return s
+
+
+# ---------------------------------------------------------------- GRU (torch.nn.GRU layout)
+class GruConfig(ctypes.Structure):
+    _fields_ = [("input_size", ctypes.c_int64), ("hidden_size", ctypes.c_int64),
+                ("num_layers", ctypes.c_int), ("bidirectional", ctypes.c_int),
+                ("batch_first", ctypes.c_int), ("no_bias", ctypes.c_int),
+                ("num_threads", ctypes.c_int)]
+
+
+class ParamInfo(ctypes.Structure):
+    _fields_ = [("name", ctypes.c_char * 48), ("ndim", ctypes.c_int),
+                ("shape", ctypes.c_int64 * 2), ("offset", ctypes.c_int64),
+                ("numel", ctypes.c_int64)]
+
+
+lib.attn_gru_num_params.argtypes = [_p(GruConfig), _p(ctypes.c_int), _p(ctypes.c_int64)]
+lib.attn_gru_param_info.argtypes = [_p(GruConfig), ctypes.c_int, _p(ParamInfo)]
+lib.attn_gru_cache_create.argtypes = [_p(GruConfig), ctypes.c_int64, ctypes.c_int64,
+                                      _p(ctypes.c_void_p)]
+lib.attn_gru_cache_free.argtypes = [ctypes.c_void_p]
+lib.attn_gru_cache_free.restype = None
+lib.attn_gru_forward.argtypes = [_p(GruConfig), _f, _p(Tensor), _p(Tensor), _i32p, _p(Tensor),
+                                 _p(Tensor), ctypes.c_void_p]
+lib.attn_gru_backward.argtypes = [_p(GruConfig), _f, ctypes.c_void_p, _p(Tensor), _p(Tensor),
+                                  _p(Tensor), _p(Tensor), _f]
+
+
+class GRU:
+    """torch.nn.GRU over NumPy: parameters in one flat float32 array laid out as the
+    state_dict (see .table); forward(x, h0, lengths) and backward(dy, dh_n)."""
+
+    def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
+                 bidirectional=False):
+        self.cfg = GruConfig(input_size, hidden_size, num_layers, int(bidirectional),
+                             int(batch_first), int(not bias), 0)
+        self.D = 2 if bidirectional else 1
+        nt, nf = ctypes.c_int(), ctypes.c_int64()
+        check(lib.attn_gru_num_params(self.cfg, ctypes.byref(nt), ctypes.byref(nf)))
+        self.table = []
+        for i in range(nt.value):
+            info = ParamInfo()
+            check(lib.attn_gru_param_info(self.cfg, i, ctypes.byref(info)))
+            shape = tuple(info.shape[: info.ndim])
+            self.table.append((info.name.decode(), shape, info.offset))
+        self.params = np.zeros(nf.value, np.float32)
+        self._cache = ctypes.c_void_p()
+        self._cache_key = None
+
+    def __del__(self):
+        if self._cache:
+            lib.attn_gru_cache_free(self._cache)
+
+    def load_state_dict(self, sd):
+        for name, shape, off in self.table:
+            a = np.asarray(sd[name], np.float32)
+            if a.shape != shape:
+                raise ValueError(f"{name}: shape {a.shape}, expected {shape}")
+            self.params[off: off + a.size] = a.ravel()
+
+    def unflatten(self, flat):
+        """dict name -> array view of a flat array (parameters or gradients)."""
+        return {n: flat[o: o + int(np.prod(s))].reshape(s) for n, s, o in self.table}
+
+    def forward(self, x, h0=None, lengths=None):
+        x = as_f32(x, "x")
+        L, B = (x.shape[1], x.shape[0]) if self.cfg.batch_first else (x.shape[0], x.shape[1])
+        H = self.cfg.hidden_size
+        y = np.empty((B, L, self.D * H) if self.cfg.batch_first else (L, B, self.D * H),
+                     np.float32)
+        h_n = np.empty((self.cfg.num_layers * self.D, B, H), np.float32)
+        if self._cache_key != (L, B):
+            if self._cache:
+                lib.attn_gru_cache_free(self._cache)
+                self._cache = ctypes.c_void_p()
+            check(lib.attn_gru_cache_create(self.cfg, L, B, ctypes.byref(self._cache)))
+            self._cache_key = (L, B)
+        lens = _i32(lengths)
+        self._h0 = None if h0 is None else as_f32(h0, "h0")
+        check(lib.attn_gru_forward(self.cfg, fptr(self.params), view(x),
+                                   None if h0 is None else view(self._h0),
+                                   None if lens is None else lens.ctypes.data_as(_i32p),
+                                   view(y), view(h_n), self._cache))
+        self._x_shape = x.shape
+        return y, h_n
+
+    def backward(self, dy=None, dh_n=None):
+        """(dx, dh0, dparams flat) for the last forward."""
+        dx = np.empty(self._x_shape, np.float32)
+        B = self._cache_key[1]
+        dh0 = np.empty((self.cfg.num_layers * self.D, B, self.cfg.hidden_size), np.float32)
+        dparams = np.zeros_like(self.params)
+        dy = None if dy is None else as_f32(dy, "dy")
+        dh_n = None if dh_n is None else as_f32(dh_n, "dh_n")
+        check(lib.attn_gru_backward(self.cfg, fptr(self.params), self._cache,
+                                    None if dy is None else view(dy),
+                                    None if dh_n is None else view(dh_n), view(dx), view(dh0),
+                                    fptr(dparams)))
+        return dx, dh0, dparams

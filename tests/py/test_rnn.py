@@ -190,6 +190,64 @@ def test_posenc():
         report(f"alibi H={H}", A.alibi_slopes(H), np.array(slopes(H)), atol=1e-7)
 
 
+# ---------------------------------------------------------------- GRU vs torch.nn.GRU
+def check_gru(label, In, H, layers, bidir, batch_first, L, B, lengths=None, use_h0=True,
+              bias=True):
+    tg = torch.nn.GRU(In, H, num_layers=layers, bidirectional=bidir, batch_first=batch_first,
+                      bias=bias).double()
+    g = A.GRU(In, H, layers, bias=bias, batch_first=batch_first, bidirectional=bidir)
+    sd = {k: v.detach().numpy() for k, v in tg.state_dict().items()}
+    if [n for n, _, _ in g.table] != list(sd.keys()):
+        print(f"FAIL gru {label} names: {[n for n, _, _ in g.table]} vs {list(sd.keys())}")
+        results["fail"] += 1
+        return
+    g.load_state_dict(sd)
+    # the C side holds float32 weights: give torch exactly those values
+    with torch.no_grad():
+        for k, v in tg.state_dict().items():
+            v.copy_(torch.tensor(sd[k].astype(np.float32).astype(np.float64)))
+    D = 2 if bidir else 1
+    x = rand(*((B, L, In) if batch_first else (L, B, In)))
+    h0 = rand(layers * D, B, H) if use_h0 else None
+    y, h_n = g.forward(x, h0, lengths)
+    tx = torch.tensor(x.astype(np.float64), requires_grad=True)
+    th0 = torch.tensor(h0.astype(np.float64), requires_grad=True) if use_h0 else None
+    if lengths is not None:
+        packed = torch.nn.utils.rnn.pack_padded_sequence(tx, torch.tensor(lengths),
+                                                         batch_first=batch_first,
+                                                         enforce_sorted=False)
+        tyo, th_n = tg(packed, th0)
+        ty, _ = torch.nn.utils.rnn.pad_packed_sequence(tyo, batch_first=batch_first,
+                                                       total_length=L)
+    else:
+        ty, th_n = tg(tx, th0)
+    dy, dh_n = rand(*y.shape), rand(*h_n.shape)
+    # dy is nonzero at padding too: both sides must ignore it there
+    ((ty * torch.tensor(dy.astype(np.float64))).sum() +
+     (th_n * torch.tensor(dh_n.astype(np.float64))).sum()).backward()
+    dx, dh0, dp = g.backward(dy, dh_n)
+    report(f"gru {label} y", y, ty.detach().numpy(), atol=1e-5)
+    report(f"gru {label} h_n", h_n, th_n.detach().numpy(), atol=1e-5)
+    report(f"gru {label} dx", dx, tx.grad.numpy(), rtol=1e-4)
+    if use_h0:
+        report(f"gru {label} dh0", dh0, th0.grad.numpy(), rtol=1e-4)
+    grads = g.unflatten(dp)
+    for name, p in tg.named_parameters():
+        report(f"gru {label} d{name}", grads[name], p.grad.numpy(), rtol=1e-4)
+
+
+def test_gru():
+    check_gru("1layer", 4, 5, 1, False, False, 6, 3)
+    check_gru("2layer-bidir", 3, 4, 2, True, False, 5, 2)
+    check_gru("bidir-batchfirst-noh0", 5, 3, 1, True, True, 4, 3, use_h0=False)
+    check_gru("3layer-bidir-varlen", 3, 4, 3, True, False, 7, 4, lengths=[7, 3, 5, 1])
+    check_gru("2layer-varlen-batchfirst", 6, 5, 2, False, True, 5, 3, lengths=[2, 5, 4])
+    check_gru("nobias-bidir", 3, 3, 1, True, False, 4, 2, bias=False)
+    g = A.GRU(3, 4)
+    expect_error("gru bad-input-width", lambda: g.forward(rand(5, 2, 4)))
+    expect_error("gru bad-length", lambda: g.forward(rand(5, 2, 3), lengths=[6, 1]))
+
+
 def main():
     torch.manual_seed(0)
     for name, fn in list(globals().items()):
