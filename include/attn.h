@@ -385,6 +385,64 @@ ATTN_API int attn_gru_backward(const attn_gru_config *cfg, const float *params,
                                const attn_tensor *dh_n, attn_tensor *dx, attn_tensor *dh0,
                                float *dparams);
 
+/*
+ * Bahdanau decoder step (Bahdanau et al. 2015, with a GRU), for one time step of B rows:
+ *   ctx, α = additive_attention(q = s_prev, k = values = enc)      ctx: [B, De], α: [B, Lk]
+ *   s      = GRUCell([emb; ctx], s_prev)                           (torch.nn.GRUCell)
+ *   out    = W_out·[s; ctx; emb] + b_out                           out: [B, Do]
+ * s_prev, s: [B, H]   enc: [B, Lk, De] (any strides)   emb: [B, Dm]. [B, ·] arrays are
+ * contiguous. opt masks encoder positions (key_lengths for padded source sentences; a mask
+ * must be [B|1, 1, Lk]).
+ */
+typedef struct attn_bahdanau_config {
+    int64_t hidden_size; /* H  */
+    int64_t enc_size;    /* De */
+    int64_t emb_size;    /* Dm */
+    int64_t attn_size;   /* A  */
+    int64_t out_size;    /* Do */
+    int num_threads;     /* 0: attn_get_num_threads() */
+} attn_bahdanau_config;
+
+/* All contiguous. Gradients use the same struct. */
+typedef struct attn_bahdanau_params {
+    float *attn_w_q;  /* [A, H]            */
+    float *attn_w_k;  /* [A, De]           */
+    float *attn_b;    /* [A] or NULL       */
+    float *attn_v;    /* [A]               */
+    float *weight_ih; /* [3H, Dm + De]     GRU cell, gates r, z, n */
+    float *weight_hh; /* [3H, H]           */
+    float *bias_ih;   /* [3H] or NULL      */
+    float *bias_hh;   /* [3H] or NULL      */
+    float *w_out;     /* [Do, H + De + Dm] */
+    float *b_out;     /* [Do] or NULL      */
+} attn_bahdanau_params;
+
+typedef struct attn_bahdanau_cache attn_bahdanau_cache;
+ATTN_API int attn_bahdanau_cache_create(const attn_bahdanau_config *cfg, int64_t B, int64_t Lk,
+                                        attn_bahdanau_cache **cache);
+ATTN_API void attn_bahdanau_cache_free(attn_bahdanau_cache *cache);
+
+/* One step. weights: [B, Lk] contiguous or NULL; ctx [B, De] and out [B, Do] required. cache:
+ * for backward, or NULL for inference. s may not alias s_prev. */
+ATTN_API int attn_bahdanau_step_forward(const attn_bahdanau_config *cfg,
+                                        const attn_bahdanau_params *p,
+                                        const attn_additive_options *opt, const float *s_prev,
+                                        const attn_tensor *enc, const float *emb, float *s,
+                                        float *ctx, float *weights, float *out,
+                                        attn_bahdanau_cache *cache);
+
+/* Backward of one step, given dout [B, Do] (NULL: 0) and ds [B, H], the gradient reaching s
+ * from later steps (NULL: 0). ds_prev [B, H] and demb [B, Dm] are overwritten (NULL: skipped);
+ * denc [B, Lk, De] is ACCUMULATED (+=, the encoder outputs feed every step; NULL: skipped);
+ * grads accumulated (NULL or NULL fields: skipped). */
+ATTN_API int attn_bahdanau_step_backward(const attn_bahdanau_config *cfg,
+                                         const attn_bahdanau_params *p,
+                                         const attn_additive_options *opt, const float *s_prev,
+                                         const attn_tensor *enc, const float *emb,
+                                         const attn_bahdanau_cache *cache, const float *dout,
+                                         const float *ds, float *ds_prev, attn_tensor *denc,
+                                         float *demb, attn_bahdanau_params *grads);
+
 /* ------------------------------------------------------------------------------------------ */
 /* @@ safetensors @@                                                                          */
 /* ------------------------------------------------------------------------------------------ */

@@ -270,3 +270,95 @@ class GRU:
                                     None if dh_n is None else view(dh_n), view(dx), view(dh0),
                                     fptr(dparams)))
         return dx, dh0, dparams
+
+
+# ---------------------------------------------------------------- Bahdanau decoder step
+class BahdanauConfig(ctypes.Structure):
+    _fields_ = [("hidden_size", ctypes.c_int64), ("enc_size", ctypes.c_int64),
+                ("emb_size", ctypes.c_int64), ("attn_size", ctypes.c_int64),
+                ("out_size", ctypes.c_int64), ("num_threads", ctypes.c_int)]
+
+
+BAHDANAU_FIELDS = ["attn_w_q", "attn_w_k", "attn_b", "attn_v", "weight_ih", "weight_hh",
+                   "bias_ih", "bias_hh", "w_out", "b_out"]
+
+
+class BahdanauParams(ctypes.Structure):
+    _fields_ = [(n, _f) for n in BAHDANAU_FIELDS]
+
+
+lib.attn_bahdanau_cache_create.argtypes = [_p(BahdanauConfig), ctypes.c_int64, ctypes.c_int64,
+                                           _p(ctypes.c_void_p)]
+lib.attn_bahdanau_cache_free.argtypes = [ctypes.c_void_p]
+lib.attn_bahdanau_cache_free.restype = None
+lib.attn_bahdanau_step_forward.argtypes = [_p(BahdanauConfig), _p(BahdanauParams),
+                                           _p(AdditiveOptions), _f, _p(Tensor), _f, _f, _f, _f, _f,
+                                           ctypes.c_void_p]
+lib.attn_bahdanau_step_backward.argtypes = [_p(BahdanauConfig), _p(BahdanauParams),
+                                            _p(AdditiveOptions), _f, _p(Tensor), _f,
+                                            ctypes.c_void_p, _f, _f, _f, _p(Tensor), _f,
+                                            _p(BahdanauParams)]
+
+
+class BahdanauStep:
+    """One decoder step; params: dict of the BAHDANAU_FIELDS arrays (biases may be None)."""
+
+    def __init__(self, hidden_size, enc_size, emb_size, attn_size, out_size, params):
+        self.cfg = BahdanauConfig(hidden_size, enc_size, emb_size, attn_size, out_size, 0)
+        self.params = {n: None if params.get(n) is None else
+                       np.ascontiguousarray(params[n], dtype=np.float32) for n in BAHDANAU_FIELDS}
+        self._cache = ctypes.c_void_p()
+        self._key = None
+
+    def __del__(self):
+        if self._cache:
+            lib.attn_bahdanau_cache_free(self._cache)
+
+    def _struct(self, d):
+        return BahdanauParams(*[fptr(d[n]) if d.get(n) is not None else None
+                                for n in BAHDANAU_FIELDS])
+
+    def _opt(self, key_lengths):
+        opt = AdditiveOptions()
+        self._lens = _i32(key_lengths)
+        if self._lens is not None:
+            opt.key_lengths = self._lens.ctypes.data_as(_i32p)
+        return opt
+
+    def forward(self, s_prev, enc, emb, key_lengths=None):
+        """(s, ctx, weights, out)."""
+        self.s_prev = np.ascontiguousarray(s_prev, dtype=np.float32)
+        self.enc = as_f32(enc, "enc")
+        self.emb = np.ascontiguousarray(emb, dtype=np.float32)
+        B, Lk = self.enc.shape[0], self.enc.shape[1]
+        c = self.cfg
+        if self._key != (B, Lk):
+            if self._cache:
+                lib.attn_bahdanau_cache_free(self._cache)
+                self._cache = ctypes.c_void_p()
+            check(lib.attn_bahdanau_cache_create(c, B, Lk, ctypes.byref(self._cache)))
+            self._key = (B, Lk)
+        s = np.empty((B, c.hidden_size), np.float32)
+        ctx = np.empty((B, c.enc_size), np.float32)
+        w = np.empty((B, Lk), np.float32)
+        out = np.empty((B, c.out_size), np.float32)
+        self.key_lengths = key_lengths
+        check(lib.attn_bahdanau_step_forward(c, self._struct(self.params), self._opt(key_lengths),
+                                             fptr(self.s_prev), view(self.enc), fptr(self.emb),
+                                             fptr(s), fptr(ctx), fptr(w), fptr(out), self._cache))
+        return s, ctx, w, out
+
+    def backward(self, dout, ds=None):
+        """(ds_prev, denc, demb, grads dict) for the last forward."""
+        dout = np.ascontiguousarray(dout, dtype=np.float32)
+        ds = None if ds is None else np.ascontiguousarray(ds, dtype=np.float32)
+        ds_prev = np.empty_like(self.s_prev)
+        denc = np.zeros(self.enc.shape, np.float32)
+        demb = np.empty_like(self.emb)
+        grads = {n: np.zeros_like(v) for n, v in self.params.items() if v is not None}
+        check(lib.attn_bahdanau_step_backward(self.cfg, self._struct(self.params),
+                                              self._opt(self.key_lengths), fptr(self.s_prev),
+                                              view(self.enc), fptr(self.emb), self._cache,
+                                              fptr(dout), fptr(ds), fptr(ds_prev), view(denc),
+                                              fptr(demb), self._struct(grads)))
+        return ds_prev, denc, demb, grads

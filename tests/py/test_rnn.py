@@ -248,6 +248,54 @@ def test_gru():
     expect_error("gru bad-length", lambda: g.forward(rand(5, 2, 3), lengths=[6, 1]))
 
 
+# ---------------------------------------------------------------- Bahdanau decoder step
+def test_bahdanau():
+    B, Lk, H, De, Dm, Ad, Do = 3, 6, 5, 4, 3, 7, 6
+    prm = {"attn_w_q": rand(Ad, H, scale=0.5), "attn_w_k": rand(Ad, De, scale=0.5),
+           "attn_b": rand(Ad), "attn_v": rand(Ad), "weight_ih": rand(3 * H, Dm + De, scale=0.5),
+           "weight_hh": rand(3 * H, H, scale=0.5), "bias_ih": rand(3 * H), "bias_hh": rand(3 * H),
+           "w_out": rand(Do, H + De + Dm, scale=0.5), "b_out": rand(Do)}
+    step = A.BahdanauStep(H, De, Dm, Ad, Do, prm)
+    s_prev, enc, emb = rand(B, H), rand(B, Lk, De), rand(B, Dm)
+    lens = [6, 2, 4]
+    s, ctx, w, out = step.forward(s_prev, enc, emb, key_lengths=lens)
+    dout, ds = rand(B, Do), rand(B, H)
+    ds_prev, denc, demb, grads = step.backward(dout, ds)
+    T = {n: torch.tensor(v.astype(np.float64), requires_grad=True) for n, v in prm.items()}
+    ts, tenc, temb = (torch.tensor(a.astype(np.float64), requires_grad=True)
+                      for a in (s_prev, enc, emb))
+    allowed = torch.tensor(np.arange(Lk)[None, None, :] < np.array(lens)[:, None, None])
+    tctx, tw = torch_additive(ts[:, None, :], tenc, tenc, T["attn_w_q"], T["attn_w_k"],
+                              T["attn_v"], T["attn_b"], allowed)
+    tctx, tw = tctx[:, 0], tw[:, 0]
+    cell = torch.nn.GRUCell(Dm + De, H).double()
+    with torch.no_grad():
+        for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+            getattr(cell, n).copy_(T[n])
+    # use the functional form so gradients reach T
+    x = torch.cat([temb, tctx], 1)
+    gi = x @ T["weight_ih"].T + T["bias_ih"]
+    gh = ts @ T["weight_hh"].T + T["bias_hh"]
+    r = torch.sigmoid(gi[:, :H] + gh[:, :H])
+    z = torch.sigmoid(gi[:, H:2 * H] + gh[:, H:2 * H])
+    n = torch.tanh(gi[:, 2 * H:] + r * gh[:, 2 * H:])
+    tsn = (1 - z) * n + z * ts
+    report("bahdanau gru-cell-vs-torch.nn.GRUCell", tsn.detach().numpy(),
+           cell(x, ts).detach().numpy(), atol=1e-12)
+    tout = torch.cat([tsn, tctx, temb], 1) @ T["w_out"].T + T["b_out"]
+    ((tout * torch.tensor(dout.astype(np.float64))).sum() +
+     (tsn * torch.tensor(ds.astype(np.float64))).sum()).backward()
+    report("bahdanau s", s, tsn.detach().numpy(), atol=1e-5)
+    report("bahdanau ctx", ctx, tctx.detach().numpy(), atol=1e-5)
+    report("bahdanau weights", w, tw.detach().numpy(), atol=1e-5)
+    report("bahdanau out", out, tout.detach().numpy(), atol=1e-5)
+    report("bahdanau ds_prev", ds_prev, ts.grad.numpy(), rtol=1e-4)
+    report("bahdanau denc", denc, tenc.grad.numpy(), rtol=1e-4)
+    report("bahdanau demb", demb, temb.grad.numpy(), rtol=1e-4)
+    for name in A.BAHDANAU_FIELDS:
+        report(f"bahdanau d{name}", grads[name], T[name].grad.numpy(), rtol=1e-4)
+
+
 def main():
     torch.manual_seed(0)
     for name, fn in list(globals().items()):
