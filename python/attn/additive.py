@@ -362,3 +362,16 @@ class BahdanauStep:
                                               fptr(dout), fptr(ds), fptr(ds_prev), view(denc),
                                               fptr(demb), self._struct(grads)))
         return ds_prev, denc, demb, grads
+
+
+def gru(x, state_dict, h0=None, lengths=None, batch_first=False):
+    """One-shot torch.nn.GRU forward from a state_dict (sizes read from its shapes):
+    returns (y, h_n). For training keep a GRU object (forward + backward)."""
+    names = list(state_dict)
+    layers = 1 + max(int(n.split("_l")[1].split("_")[0]) for n in names)
+    bidir = any(n.endswith("_reverse") for n in names)
+    w = np.asarray(state_dict["weight_ih_l0"])
+    g = GRU(w.shape[1], w.shape[0] // 3, layers, bias="bias_ih_l0" in state_dict,
+            batch_first=batch_first, bidirectional=bidir)
+    g.load_state_dict(state_dict)
+    return g.forward(x, h0, lengths)

@@ -243,6 +243,17 @@ def test_gru():
     check_gru("3layer-bidir-varlen", 3, 4, 3, True, False, 7, 4, lengths=[7, 3, 5, 1])
     check_gru("2layer-varlen-batchfirst", 6, 5, 2, False, True, 5, 3, lengths=[2, 5, 4])
     check_gru("nobias-bidir", 3, 3, 1, True, False, 4, 2, bias=False)
+    # the one-shot helper from a state_dict, at the package level
+    tg = torch.nn.GRU(4, 3, num_layers=2, bidirectional=True)
+    sd = {k: v.detach().numpy().astype(np.float32) for k, v in tg.state_dict().items()}
+    with torch.no_grad():
+        for k, v in tg.state_dict().items():
+            v.copy_(torch.tensor(sd[k].astype(np.float64)))
+    x = rand(5, 2, 4)
+    y, h_n = attn.gru(x, sd)
+    ty, th = tg(torch.tensor(x.astype(np.float64)))
+    report("gru attn.gru(state_dict) y", y, ty.detach().numpy(), atol=1e-5)
+    report("gru attn.gru(state_dict) h_n", h_n, th.detach().numpy(), atol=1e-5)
     g = A.GRU(3, 4)
     expect_error("gru bad-input-width", lambda: g.forward(rand(5, 2, 4)))
     expect_error("gru bad-length", lambda: g.forward(rand(5, 2, 3), lengths=[6, 1]))
