@@ -226,11 +226,13 @@ ATTN_API int attn_sgemm(attn_trans trans_a, attn_trans trans_b, int64_t M, int64
  * weights: [B, Lq, Lk]. Views with any strides. Parameters are contiguous:
  * W_q: [A, Dq]   W_k: [A, Dk]   b: [A] (NULL: no bias)   v: [A]
  * A query row with no key left to attend gets output 0, weights 0 and gradient 0.
+ * W_k NULL: k already holds the projected keys W_k·k ([B, Lk, A], Dk = A) — a decoder projects
+ * the encoder outputs once per sentence rather than at every step — and dk is ∂/∂(that).
  */
 typedef struct attn_additive_params {
     int64_t A;  /* attention width (rows of W_q and W_k) */
     float *w_q; /* [A, Dq] */
-    float *w_k; /* [A, Dk] */
+    float *w_k; /* [A, Dk], or NULL: k is pre-projected */
     float *b;   /* [A] or NULL */
     float *v;   /* [A] */
 } attn_additive_params;
@@ -422,26 +424,42 @@ ATTN_API int attn_bahdanau_cache_create(const attn_bahdanau_config *cfg, int64_t
                                         attn_bahdanau_cache **cache);
 ATTN_API void attn_bahdanau_cache_free(attn_bahdanau_cache *cache);
 
-/* One step. weights: [B, Lk] contiguous or NULL; ctx [B, De] and out [B, Do] required. cache:
- * for backward, or NULL for inference. s may not alias s_prev. */
+/* Projected encoder keys enc_proj = enc·W_kᵀ [B, Lk, A] (any strides), computed once per source
+ * sentence and passed to every step, which then skips W_k. Its backward takes the gradient
+ * collected over all steps: denc += denc_proj·W_k, grads->attn_w_k += denc_projᵀ·enc. */
+ATTN_API int attn_bahdanau_project_keys(const attn_bahdanau_config *cfg,
+                                        const attn_bahdanau_params *p, const attn_tensor *enc,
+                                        attn_tensor *enc_proj);
+ATTN_API int attn_bahdanau_project_keys_backward(const attn_bahdanau_config *cfg,
+                                                 const attn_bahdanau_params *p,
+                                                 const attn_tensor *enc,
+                                                 const attn_tensor *denc_proj, attn_tensor *denc,
+                                                 attn_bahdanau_params *grads);
+
+/* One step. enc_proj: from attn_bahdanau_project_keys, or NULL to project enc here.
+ * weights: [B, Lk] contiguous or NULL; ctx [B, De] and out [B, Do] required. cache: for
+ * backward, or NULL for inference. s may not alias s_prev. */
 ATTN_API int attn_bahdanau_step_forward(const attn_bahdanau_config *cfg,
                                         const attn_bahdanau_params *p,
                                         const attn_additive_options *opt, const float *s_prev,
-                                        const attn_tensor *enc, const float *emb, float *s,
-                                        float *ctx, float *weights, float *out,
-                                        attn_bahdanau_cache *cache);
+                                        const attn_tensor *enc, const attn_tensor *enc_proj,
+                                        const float *emb, float *s, float *ctx, float *weights,
+                                        float *out, attn_bahdanau_cache *cache);
 
-/* Backward of one step, given dout [B, Do] (NULL: 0) and ds [B, H], the gradient reaching s
- * from later steps (NULL: 0). ds_prev [B, H] and demb [B, Dm] are overwritten (NULL: skipped);
- * denc [B, Lk, De] is ACCUMULATED (+=, the encoder outputs feed every step; NULL: skipped);
- * grads accumulated (NULL or NULL fields: skipped). */
+/* Backward of one step (same inputs as the forward), given dout [B, Do] (NULL: 0) and ds
+ * [B, H], the gradient reaching s from later steps (NULL: 0). ds_prev [B, H] and demb [B, Dm]
+ * are overwritten (NULL: skipped). denc [B, Lk, De] and denc_proj [B, Lk, A] are ACCUMULATED
+ * (+=: the encoder outputs feed every step; NULL: skipped); with enc_proj the keys' gradient
+ * goes to denc_proj (and through attn_bahdanau_project_keys_backward to enc and W_k), without
+ * it straight to denc and grads->attn_w_k. grads accumulated (NULL or NULL fields: skipped). */
 ATTN_API int attn_bahdanau_step_backward(const attn_bahdanau_config *cfg,
                                          const attn_bahdanau_params *p,
                                          const attn_additive_options *opt, const float *s_prev,
-                                         const attn_tensor *enc, const float *emb,
-                                         const attn_bahdanau_cache *cache, const float *dout,
-                                         const float *ds, float *ds_prev, attn_tensor *denc,
-                                         float *demb, attn_bahdanau_params *grads);
+                                         const attn_tensor *enc, const attn_tensor *enc_proj,
+                                         const float *emb, const attn_bahdanau_cache *cache,
+                                         const float *dout, const float *ds, float *ds_prev,
+                                         attn_tensor *denc, attn_tensor *denc_proj, float *demb,
+                                         attn_bahdanau_params *grads);
 
 /* ------------------------------------------------------------------------------------------ */
 /* @@ safetensors @@                                                                          */

@@ -68,11 +68,12 @@ def additive_attention(q, k, values, w_q, w_k, v, b=None, mask=None, key_lengths
     """out [B, Lq, Dv], weights [B, Lq, Lk] (and a context for backward if asked).
 
     q [B, Lq, Dq], k [B, Lk, Dk], values [B, Lk, Dv], w_q [A, Dq], w_k [A, Dk], v [A], b [A];
+    w_k None: k holds projected keys [B, Lk, A] (then dk is the gradient w.r.t. them);
     mask bool [B|1, Lq|1, Lk] (True = attend); key_lengths int [B]."""
     ctx = AdditiveContext()
     ctx.q, ctx.k, ctx.values = as_f32(q, "q"), as_f32(k, "k"), as_f32(values, "values")
     ctx.w_q = np.ascontiguousarray(w_q, dtype=np.float32)
-    ctx.w_k = np.ascontiguousarray(w_k, dtype=np.float32)
+    ctx.w_k = None if w_k is None else np.ascontiguousarray(w_k, dtype=np.float32)
     ctx.v = np.ascontiguousarray(v, dtype=np.float32)
     ctx.b = None if b is None else np.ascontiguousarray(b, dtype=np.float32)
     ctx.mask = None if mask is None else np.asarray(mask, dtype=np.bool_)
@@ -92,7 +93,8 @@ def additive_attention_backward(ctx, dout):
     dout = as_f32(dout, "dout")
     g = {"dq": np.empty(ctx.q.shape, np.float32), "dk": np.empty(ctx.k.shape, np.float32),
          "dvalues": np.empty(ctx.values.shape, np.float32),
-         "dw_q": np.zeros_like(ctx.w_q), "dw_k": np.zeros_like(ctx.w_k),
+         "dw_q": np.zeros_like(ctx.w_q),
+         "dw_k": None if ctx.w_k is None else np.zeros_like(ctx.w_k),
          "db": np.zeros(ctx.w_q.shape[0], np.float32), "dv": np.zeros_like(ctx.v)}
     tq, tk, tv, prm, opt = _additive_setup(ctx)
     grads = AdditiveParams(ctx.w_q.shape[0], fptr(g["dw_q"]), fptr(g["dw_k"]), fptr(g["db"]),
@@ -292,12 +294,12 @@ lib.attn_bahdanau_cache_create.argtypes = [_p(BahdanauConfig), ctypes.c_int64, c
 lib.attn_bahdanau_cache_free.argtypes = [ctypes.c_void_p]
 lib.attn_bahdanau_cache_free.restype = None
 lib.attn_bahdanau_step_forward.argtypes = [_p(BahdanauConfig), _p(BahdanauParams),
-                                           _p(AdditiveOptions), _f, _p(Tensor), _f, _f, _f, _f, _f,
-                                           ctypes.c_void_p]
+                                           _p(AdditiveOptions), _f, _p(Tensor), _p(Tensor), _f, _f,
+                                           _f, _f, _f, ctypes.c_void_p]
 lib.attn_bahdanau_step_backward.argtypes = [_p(BahdanauConfig), _p(BahdanauParams),
-                                            _p(AdditiveOptions), _f, _p(Tensor), _f,
-                                            ctypes.c_void_p, _f, _f, _f, _p(Tensor), _f,
-                                            _p(BahdanauParams)]
+                                            _p(AdditiveOptions), _f, _p(Tensor), _p(Tensor), _f,
+                                            ctypes.c_void_p, _f, _f, _f, _p(Tensor), _p(Tensor),
+                                            _f, _p(BahdanauParams)]
 
 
 class BahdanauStep:
@@ -344,7 +346,8 @@ class BahdanauStep:
         out = np.empty((B, c.out_size), np.float32)
         self.key_lengths = key_lengths
         check(lib.attn_bahdanau_step_forward(c, self._struct(self.params), self._opt(key_lengths),
-                                             fptr(self.s_prev), view(self.enc), fptr(self.emb),
+                                             fptr(self.s_prev), view(self.enc), None,
+                                             fptr(self.emb),
                                              fptr(s), fptr(ctx), fptr(w), fptr(out), self._cache))
         return s, ctx, w, out
 
@@ -358,9 +361,9 @@ class BahdanauStep:
         grads = {n: np.zeros_like(v) for n, v in self.params.items() if v is not None}
         check(lib.attn_bahdanau_step_backward(self.cfg, self._struct(self.params),
                                               self._opt(self.key_lengths), fptr(self.s_prev),
-                                              view(self.enc), fptr(self.emb), self._cache,
+                                              view(self.enc), None, fptr(self.emb), self._cache,
                                               fptr(dout), fptr(ds), fptr(ds_prev), view(denc),
-                                              fptr(demb), self._struct(grads)))
+                                              None, fptr(demb), self._struct(grads)))
         return ds_prev, denc, demb, grads
 
 

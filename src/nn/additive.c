@@ -67,9 +67,8 @@ static int check_params(const char *fn, const char *name, const attn_additive_pa
 {
     if (!p) return attn_fail(ATTN_E_ARG, "%s: %s is NULL", fn, name);
     if (p->A < 1) return attn_fail(ATTN_E_ARG, "%s: %s->A=%lld must be >= 1", fn, name, (long long)p->A);
-    if (need_all && (!p->w_q || !p->w_k || !p->v))
-        return attn_fail(ATTN_E_ARG, "%s: %s->%s is NULL", fn, name,
-                         !p->w_q ? "w_q" : !p->w_k ? "w_k" : "v");
+    if (need_all && (!p->w_q || !p->v))
+        return attn_fail(ATTN_E_ARG, "%s: %s->%s is NULL", fn, name, !p->w_q ? "w_q" : "v");
     return ATTN_OK;
 }
 
@@ -89,6 +88,9 @@ static int problem_init(const char *fn, const attn_tensor *q, const attn_tensor 
     if (k->shape[0] != pr->B || values->shape[0] != pr->B)
         return attn_fail(ATTN_E_SHAPE, "%s: batch sizes differ: q %lld, k %lld, values %lld", fn,
                          (long long)pr->B, (long long)k->shape[0], (long long)values->shape[0]);
+    if (!p->w_k && pr->Dk != pr->A)
+        return attn_fail(ATTN_E_SHAPE, "%s: w_k is NULL, so k holds projected keys, but k.shape[2]=%lld != A=%lld",
+                         fn, (long long)pr->Dk, (long long)pr->A);
     if (values->shape[1] != pr->Lk)
         return attn_fail(ATTN_E_SHAPE, "%s: values.shape[1]=%lld but k has %lld keys", fn,
                          (long long)values->shape[1], (long long)pr->Lk);
@@ -183,7 +185,8 @@ int attn_additive_forward(const attn_tensor *q, const attn_tensor *k, const attn
     float *tmp = pack_scratch(&pr);
     int st = tmp ? ATTN_OK : attn_fail(ATTN_E_NOMEM, "%s: cannot allocate scratch", fn);
     if (st == ATTN_OK) st = rnn_project(q, p->w_q, p->b, pr.A, c->qp, tmp, pr.threads);
-    if (st == ATTN_OK) st = rnn_project(k, p->w_k, NULL, pr.A, c->kp, tmp, pr.threads);
+    if (st == ATTN_OK && p->w_k) st = rnn_project(k, p->w_k, NULL, pr.A, c->kp, tmp, pr.threads);
+    if (st == ATTN_OK && !p->w_k) rnn_pack3(k, c->kp); /* keys projected by the caller */
     free(tmp);
     if (st == ATTN_OK) {
         const int64_t rows = pr.B * pr.Lq;
@@ -307,9 +310,10 @@ int attn_additive_backward(const attn_tensor *q, const attn_tensor *k, const att
     /* qp = W_q·q + b, kp = W_k·k */
     st = rnn_project_backward(q, p->w_q, A, dqp, dq, grads ? grads->w_q : NULL,
                               grads ? grads->b : NULL, tmp, pr.threads);
-    if (st == ATTN_OK)
+    if (st == ATTN_OK && p->w_k)
         st = rnn_project_backward(k, p->w_k, A, dkp, dk, grads ? grads->w_k : NULL, NULL, tmp,
                                   pr.threads);
+    if (st == ATTN_OK && !p->w_k && dk) rnn_unpack3(dkp, dk);
 done:
     free(dqp);
     free(dvp);

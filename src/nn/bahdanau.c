@@ -95,16 +95,18 @@ static attn_tensor rows_as_3d(const float *data, int64_t B, int64_t W)
     return attn_tensor_make((float *)data, 3, shape);
 }
 
-static attn_additive_params attn_part(const attn_bahdanau_params *p, int64_t A)
+/* The attention's parameters; W_k left out when the keys come projected. */
+static attn_additive_params attn_part(const attn_bahdanau_params *p, int64_t A, int projected)
 {
-    attn_additive_params a = {A, p->attn_w_q, p->attn_w_k, p->attn_b, p->attn_v};
+    attn_additive_params a = {A, p->attn_w_q, projected ? NULL : p->attn_w_k, p->attn_b, p->attn_v};
     return a;
 }
 
 /* Common validation; *B and *Lk from enc. */
 static int check_call(const char *fn, const attn_bahdanau_config *cfg, const attn_bahdanau_params *p,
                       const attn_additive_options *opt, const float *s_prev,
-                      const attn_tensor *enc, const float *emb, int64_t *B, int64_t *Lk)
+                      const attn_tensor *enc, const attn_tensor *enc_proj, const float *emb,
+                      int64_t *B, int64_t *Lk)
 {
     ATTN_TRY(check_config(fn, cfg));
     ATTN_TRY(check_params(fn, p));
@@ -115,20 +117,72 @@ static int check_call(const char *fn, const attn_bahdanau_config *cfg, const att
         return attn_fail(ATTN_E_SHAPE, "%s: enc.shape[2]=%lld but enc_size=%lld", fn,
                          (long long)enc->shape[2], (long long)cfg->enc_size);
     *B = enc->shape[0], *Lk = enc->shape[1];
+    if (enc_proj) ATTN_TRY(rnn_check3(fn, "enc_proj", enc_proj, *B, *Lk, cfg->attn_size));
     if (opt && opt->mask && opt->mask->ndim == 3 && opt->mask->shape[1] != 1)
         return attn_fail(ATTN_E_SHAPE, "%s: mask.shape[1]=%lld must be 1 (one query per step)", fn,
                          (long long)opt->mask->shape[1]);
     return ATTN_OK;
 }
 
+int attn_bahdanau_project_keys(const attn_bahdanau_config *cfg, const attn_bahdanau_params *p,
+                               const attn_tensor *enc, attn_tensor *enc_proj)
+{
+    static const char fn[] = "attn_bahdanau_project_keys";
+    ATTN_TRY(check_config(fn, cfg));
+    ATTN_TRY(check_params(fn, p));
+    ATTN_TRY(rnn_check3(fn, "enc", enc, enc ? enc->shape[0] : 0, enc ? enc->shape[1] : 0,
+                        cfg->enc_size));
+    const int64_t B = enc->shape[0], Lk = enc->shape[1], A = cfg->attn_size;
+    ATTN_TRY(rnn_check3(fn, "enc_proj", enc_proj, B, Lk, A));
+    float *y = attn_aligned_alloc((size_t)(B * Lk * (A + cfg->enc_size)) * sizeof(float));
+    if (!y) return attn_fail(ATTN_E_NOMEM, "%s: cannot allocate scratch", fn);
+    int st = rnn_project(enc, p->attn_w_k, NULL, A, y, y + B * Lk * A,
+                         attn_resolve_threads(cfg->num_threads));
+    if (st == ATTN_OK) rnn_unpack3(y, enc_proj);
+    free(y);
+    return st;
+}
+
+int attn_bahdanau_project_keys_backward(const attn_bahdanau_config *cfg,
+                                        const attn_bahdanau_params *p, const attn_tensor *enc,
+                                        const attn_tensor *denc_proj, attn_tensor *denc,
+                                        attn_bahdanau_params *grads)
+{
+    static const char fn[] = "attn_bahdanau_project_keys_backward";
+    ATTN_TRY(check_config(fn, cfg));
+    ATTN_TRY(check_params(fn, p));
+    ATTN_TRY(rnn_check3(fn, "enc", enc, enc ? enc->shape[0] : 0, enc ? enc->shape[1] : 0,
+                        cfg->enc_size));
+    const int64_t B = enc->shape[0], Lk = enc->shape[1], A = cfg->attn_size, De = cfg->enc_size;
+    ATTN_TRY(rnn_check3(fn, "denc_proj", denc_proj, B, Lk, A));
+    if (denc) ATTN_TRY(rnn_check3(fn, "denc", denc, B, Lk, De));
+    /* dy [B·Lk, A] | dx [B, Lk, De] | pack scratch [B·Lk, De] */
+    float *dy = attn_aligned_alloc((size_t)(B * Lk * (A + 2 * De)) * sizeof(float));
+    if (!dy) return attn_fail(ATTN_E_NOMEM, "%s: cannot allocate scratch", fn);
+    float *dx = dy + B * Lk * A, *tmp = dx + B * Lk * De;
+    rnn_pack3(denc_proj, dy);
+    int64_t shape[3] = {B, Lk, De};
+    attn_tensor tdx = attn_tensor_make(dx, 3, shape);
+    int st = rnn_project_backward(enc, p->attn_w_k, A, dy, denc ? &tdx : NULL,
+                                  grads ? grads->attn_w_k : NULL, NULL, tmp,
+                                  attn_resolve_threads(cfg->num_threads));
+    if (st == ATTN_OK && denc)
+        for (int64_t b = 0; b < B; b++)
+            for (int64_t j = 0; j < Lk; j++)
+                for (int64_t e = 0; e < De; e++) RNN_AT3(denc, b, j, e) += dx[(b * Lk + j) * De + e];
+    free(dy);
+    return st;
+}
+
 int attn_bahdanau_step_forward(const attn_bahdanau_config *cfg, const attn_bahdanau_params *p,
                                const attn_additive_options *opt, const float *s_prev,
-                               const attn_tensor *enc, const float *emb, float *s, float *ctx,
-                               float *weights, float *out, attn_bahdanau_cache *cache)
+                               const attn_tensor *enc, const attn_tensor *enc_proj,
+                               const float *emb, float *s, float *ctx, float *weights, float *out,
+                               attn_bahdanau_cache *cache)
 {
     static const char fn[] = "attn_bahdanau_step_forward";
     int64_t B, Lk;
-    ATTN_TRY(check_call(fn, cfg, p, opt, s_prev, enc, emb, &B, &Lk));
+    ATTN_TRY(check_call(fn, cfg, p, opt, s_prev, enc, enc_proj, emb, &B, &Lk));
     ATTN_REQUIRE_NONNULL(fn, s);
     ATTN_REQUIRE_NONNULL(fn, ctx);
     ATTN_REQUIRE_NONNULL(fn, out);
@@ -145,10 +199,11 @@ int attn_bahdanau_step_forward(const attn_bahdanau_config *cfg, const attn_bahda
     c->filled = 0;
     attn_tensor q = rows_as_3d(s_prev, B, H), tctx = rows_as_3d(ctx, B, De);
     attn_tensor tw = rows_as_3d(weights, B, Lk);
-    attn_additive_params ap = attn_part(p, cfg->attn_size);
+    attn_additive_params ap = attn_part(p, cfg->attn_size, enc_proj != NULL);
     attn_additive_options o = opt ? *opt : (attn_additive_options){0};
     o.num_threads = cfg->num_threads;
-    int st = attn_additive_forward(&q, enc, enc, &ap, &o, &tctx, weights ? &tw : NULL, c->att);
+    int st = attn_additive_forward(&q, enc_proj ? enc_proj : enc, enc, &ap, &o, &tctx,
+                                   weights ? &tw : NULL, c->att);
     if (st == ATTN_OK) {
         for (int64_t b = 0; b < B; b++) {
             memcpy(c->xin + b * X, emb + b * Dm, (size_t)Dm * sizeof(float));
@@ -184,31 +239,38 @@ int attn_bahdanau_step_forward(const attn_bahdanau_config *cfg, const attn_bahda
 
 int attn_bahdanau_step_backward(const attn_bahdanau_config *cfg, const attn_bahdanau_params *p,
                                 const attn_additive_options *opt, const float *s_prev,
-                                const attn_tensor *enc, const float *emb,
-                                const attn_bahdanau_cache *cache, const float *dout,
-                                const float *ds, float *ds_prev, attn_tensor *denc, float *demb,
+                                const attn_tensor *enc, const attn_tensor *enc_proj,
+                                const float *emb, const attn_bahdanau_cache *cache,
+                                const float *dout, const float *ds, float *ds_prev,
+                                attn_tensor *denc, attn_tensor *denc_proj, float *demb,
                                 attn_bahdanau_params *grads)
 {
     static const char fn[] = "attn_bahdanau_step_backward";
     int64_t B, Lk;
-    ATTN_TRY(check_call(fn, cfg, p, opt, s_prev, enc, emb, &B, &Lk));
+    ATTN_TRY(check_call(fn, cfg, p, opt, s_prev, enc, enc_proj, emb, &B, &Lk));
     ATTN_REQUIRE_NONNULL(fn, cache);
     if (cache->B != B || cache->Lk != Lk || memcmp(&cache->cfg, cfg, sizeof *cfg) != 0)
         return attn_fail(ATTN_E_SHAPE, "%s: cache was made for B=%lld, Lk=%lld or another config",
                          fn, (long long)cache->B, (long long)cache->Lk);
     if (!cache->filled) return attn_fail(ATTN_E_STATE, "%s: the cache holds no forward pass", fn);
     if (denc) ATTN_TRY(rnn_check3(fn, "denc", denc, B, Lk, cfg->enc_size));
+    if (denc_proj) {
+        if (!enc_proj)
+            return attn_fail(ATTN_E_ARG, "%s: denc_proj given but the step had no enc_proj", fn);
+        ATTN_TRY(rnn_check3(fn, "denc_proj", denc_proj, B, Lk, cfg->attn_size));
+    }
     const int64_t H = cfg->hidden_size, De = cfg->enc_size, Dm = cfg->emb_size,
                   Do = cfg->out_size, F = H + De + Dm, X = Dm + De;
     const int threads = attn_resolve_threads(cfg->num_threads);
     const attn_bahdanau_cache *c = cache;
     /* dfeat [B, F] | dh [B, H] | dgi [B, 3H] | dgh [B, 3H] | dxin [B, X] | dq [B, H] |
-     * dk, dvals [B, Lk, De] */
-    const int64_t n_small = B * (F + H + 6 * H + X + H), n_enc = B * Lk * De;
-    float *buf = attn_aligned_alloc((size_t)(n_small + 2 * n_enc) * sizeof(float));
+     * dk [B, Lk, Dk] | dvals [B, Lk, De] */
+    const int64_t Dk = enc_proj ? cfg->attn_size : De;
+    const int64_t n_small = B * (F + H + 6 * H + X + H), n_k = B * Lk * Dk, n_enc = B * Lk * De;
+    float *buf = attn_aligned_alloc((size_t)(n_small + n_k + n_enc) * sizeof(float));
     if (!buf) return attn_fail(ATTN_E_NOMEM, "%s: cannot allocate scratch", fn);
     float *dfeat = buf, *dh = dfeat + B * F, *dgi = dh + B * H, *dgh = dgi + 3 * B * H;
-    float *dxin = dgh + 3 * B * H, *dq = dxin + B * X, *dk = dq + B * H, *dvals = dk + n_enc;
+    float *dxin = dgh + 3 * B * H, *dq = dxin + B * X, *dk = dq + B * H, *dvals = dk + n_k;
     int st = ATTN_OK;
     /* out = feat·W_outᵀ + b_out */
     if (dout) {
@@ -253,27 +315,35 @@ int attn_bahdanau_step_backward(const attn_bahdanau_config *cfg, const attn_bahd
         attn_tensor q = rows_as_3d(s_prev, B, H), tdq = rows_as_3d(dq, B, H);
         attn_tensor tdctx = rows_as_3d(dfeat + H, B, De);
         tdctx.stride[0] = F;
-        int64_t es[3] = {B, Lk, De};
-        attn_tensor tdk = attn_tensor_make(dk, 3, es), tdv = attn_tensor_make(dvals, 3, es);
-        attn_additive_params ap = attn_part(p, cfg->attn_size);
+        int64_t es[3] = {B, Lk, De}, ks[3] = {B, Lk, Dk};
+        attn_tensor tdk = attn_tensor_make(dk, 3, ks), tdv = attn_tensor_make(dvals, 3, es);
+        attn_additive_params ap = attn_part(p, cfg->attn_size, enc_proj != NULL);
         attn_additive_params ag = {cfg->attn_size, NULL, NULL, NULL, NULL};
-        if (grads) ag = (attn_additive_params){cfg->attn_size, grads->attn_w_q, grads->attn_w_k,
-                                               grads->attn_b, grads->attn_v};
+        if (grads) ag = (attn_additive_params){cfg->attn_size, grads->attn_w_q,
+                                               enc_proj ? NULL : grads->attn_w_k, grads->attn_b,
+                                               grads->attn_v};
         attn_additive_options o = opt ? *opt : (attn_additive_options){0};
         o.num_threads = cfg->num_threads;
-        st = attn_additive_backward(&q, enc, enc, &ap, &o, c->att, &tdctx, &tdq,
-                                    denc ? &tdk : NULL, denc ? &tdv : NULL, &ag);
+        const int want_dk = enc_proj ? denc_proj != NULL : denc != NULL;
+        st = attn_additive_backward(&q, enc_proj ? enc_proj : enc, enc, &ap, &o, c->att, &tdctx,
+                                    &tdq, want_dk ? &tdk : NULL, denc ? &tdv : NULL, &ag);
     }
     if (st == ATTN_OK) {
         if (ds_prev)
             for (int64_t i = 0; i < B * H; i++) ds_prev[i] = dh[i] + dq[i];
+        /* enc is the values (and, unprojected, the keys) */
         if (denc)
             for (int64_t b = 0; b < B; b++)
                 for (int64_t j = 0; j < Lk; j++)
                     for (int64_t e = 0; e < De; e++) {
                         int64_t i = (b * Lk + j) * De + e;
-                        RNN_AT3(denc, b, j, e) += dk[i] + dvals[i];
+                        RNN_AT3(denc, b, j, e) += dvals[i] + (enc_proj ? 0.0f : dk[i]);
                     }
+        if (denc_proj)
+            for (int64_t b = 0; b < B; b++)
+                for (int64_t j = 0; j < Lk; j++)
+                    for (int64_t a = 0; a < Dk; a++)
+                        RNN_AT3(denc_proj, b, j, a) += dk[(b * Lk + j) * Dk + a];
     }
     free(buf);
     return st;

@@ -546,7 +546,7 @@ static void bd_teardown(bd_case *c)
 static double bd_loss(void *ctx)
 {
     bd_case *c = ctx;
-    cr_assert_eq(attn_bahdanau_step_forward(&c->cfg, &c->p, &c->opt, c->s_prev, &c->tenc, c->emb,
+    cr_assert_eq(attn_bahdanau_step_forward(&c->cfg, &c->p, &c->opt, c->s_prev, &c->tenc, NULL, c->emb,
                                             c->s, c->ctx, NULL, c->out, NULL),
                  ATTN_OK, "%s", attn_last_error());
     return dot(c->out, c->Ro, c->B * 3) + dot(c->s, c->Rs, c->B * 3);
@@ -559,7 +559,7 @@ Test(rnn, bahdanau_step_gradients_match_finite_differences)
     attn_bahdanau_cache *cache;
     cr_assert_eq(attn_bahdanau_cache_create(&c.cfg, c.B, c.Lk, &cache), ATTN_OK);
     float w[8];
-    cr_assert_eq(attn_bahdanau_step_forward(&c.cfg, &c.p, &c.opt, c.s_prev, &c.tenc, c.emb, c.s,
+    cr_assert_eq(attn_bahdanau_step_forward(&c.cfg, &c.p, &c.opt, c.s_prev, &c.tenc, NULL, c.emb, c.s,
                                             c.ctx, w, c.out, cache), ATTN_OK, "%s", attn_last_error());
     cr_expect_eq(w[4 + 2], 0.0f); /* batch 1 has two source tokens */
     cr_expect_eq(w[4 + 3], 0.0f);
@@ -569,8 +569,8 @@ Test(rnn, bahdanau_step_gradients_match_finite_differences)
     attn_bahdanau_params gp = {g[0], g[1], g[2], g[3], g[4], g[5], g[6], g[7], g[8], g[9]};
     attn_tensor tdenc = c.tenc;
     tdenc.data = denc;
-    cr_assert_eq(attn_bahdanau_step_backward(&c.cfg, &c.p, &c.opt, c.s_prev, &c.tenc, c.emb, cache,
-                                             c.Ro, c.Rs, ds_prev, &tdenc, demb, &gp),
+    cr_assert_eq(attn_bahdanau_step_backward(&c.cfg, &c.p, &c.opt, c.s_prev, &c.tenc, NULL, c.emb, cache,
+                                             c.Ro, c.Rs, ds_prev, &tdenc, NULL, demb, &gp),
                  ATTN_OK, "%s", attn_last_error());
     EXPECT_FD("bahdanau ds_prev", bd_loss, &c, c.s_prev, c.B * 3, ds_prev);
     EXPECT_FD("bahdanau denc", bd_loss, &c, c.enc, c.B * c.Lk * 3, denc);
@@ -602,33 +602,90 @@ Test(rnn, bahdanau_error_paths)
     big.hidden_size = INT64_MAX / 8;
     EXPECT_ERR(attn_bahdanau_cache_create(&big, 2, 4, &cache), ATTN_E_OVERFLOW, fc);
     attn_bahdanau_cache_free(NULL);
-    EXPECT_ERR(attn_bahdanau_step_forward(&c.cfg, &c.p, NULL, NULL, &c.tenc, c.emb, c.s, c.ctx, NULL, c.out, NULL),
+    EXPECT_ERR(attn_bahdanau_step_forward(&c.cfg, &c.p, NULL, NULL, &c.tenc, NULL, c.emb, c.s, c.ctx, NULL, c.out, NULL),
                ATTN_E_ARG, ff);
-    EXPECT_ERR(attn_bahdanau_step_forward(&c.cfg, &c.p, NULL, c.s_prev, &c.tenc, c.emb, c.s_prev, c.ctx, NULL, c.out, NULL),
+    EXPECT_ERR(attn_bahdanau_step_forward(&c.cfg, &c.p, NULL, c.s_prev, &c.tenc, NULL, c.emb, c.s_prev, c.ctx, NULL, c.out, NULL),
                ATTN_E_ARG, ff);
     attn_bahdanau_params bad = c.p;
     bad.weight_hh = NULL;
-    EXPECT_ERR(attn_bahdanau_step_forward(&c.cfg, &bad, NULL, c.s_prev, &c.tenc, c.emb, c.s, c.ctx, NULL, c.out, NULL),
+    EXPECT_ERR(attn_bahdanau_step_forward(&c.cfg, &bad, NULL, c.s_prev, &c.tenc, NULL, c.emb, c.s, c.ctx, NULL, c.out, NULL),
                ATTN_E_ARG, ff);
     attn_tensor t = c.tenc;
     t.shape[2] = 2;
-    EXPECT_ERR(attn_bahdanau_step_forward(&c.cfg, &c.p, NULL, c.s_prev, &t, c.emb, c.s, c.ctx, NULL, c.out, NULL),
+    EXPECT_ERR(attn_bahdanau_step_forward(&c.cfg, &c.p, NULL, c.s_prev, &t, NULL, c.emb, c.s, c.ctx, NULL, c.out, NULL),
                ATTN_E_SHAPE, ff);
     cr_assert_eq(attn_bahdanau_cache_create(&c.cfg, c.B, c.Lk + 1, &cache), ATTN_OK);
-    EXPECT_ERR(attn_bahdanau_step_forward(&c.cfg, &c.p, NULL, c.s_prev, &c.tenc, c.emb, c.s, c.ctx, NULL, c.out, cache),
+    EXPECT_ERR(attn_bahdanau_step_forward(&c.cfg, &c.p, NULL, c.s_prev, &c.tenc, NULL, c.emb, c.s, c.ctx, NULL, c.out, cache),
                ATTN_E_SHAPE, ff);
     attn_bahdanau_cache_free(cache);
     cr_assert_eq(attn_bahdanau_cache_create(&c.cfg, c.B, c.Lk, &cache), ATTN_OK);
-    EXPECT_ERR(attn_bahdanau_step_backward(&c.cfg, &c.p, NULL, c.s_prev, &c.tenc, c.emb, cache, c.Ro, NULL, NULL, NULL, NULL, NULL),
+    EXPECT_ERR(attn_bahdanau_step_backward(&c.cfg, &c.p, NULL, c.s_prev, &c.tenc, NULL, c.emb, cache, c.Ro, NULL, NULL, NULL, NULL, NULL, NULL),
                ATTN_E_STATE, fb);
-    EXPECT_ERR(attn_bahdanau_step_backward(&c.cfg, &c.p, NULL, c.s_prev, &c.tenc, c.emb, NULL, c.Ro, NULL, NULL, NULL, NULL, NULL),
+    EXPECT_ERR(attn_bahdanau_step_backward(&c.cfg, &c.p, NULL, c.s_prev, &c.tenc, NULL, c.emb, NULL, c.Ro, NULL, NULL, NULL, NULL, NULL, NULL),
                ATTN_E_ARG, fb);
-    cr_assert_eq(attn_bahdanau_step_forward(&c.cfg, &c.p, NULL, c.s_prev, &c.tenc, c.emb, c.s, c.ctx, NULL, c.out, cache),
+    cr_assert_eq(attn_bahdanau_step_forward(&c.cfg, &c.p, NULL, c.s_prev, &c.tenc, NULL, c.emb, c.s, c.ctx, NULL, c.out, cache),
                  ATTN_OK);
     attn_tensor td = c.tenc;
     td.shape[1] = 3;
-    EXPECT_ERR(attn_bahdanau_step_backward(&c.cfg, &c.p, NULL, c.s_prev, &c.tenc, c.emb, cache, c.Ro, NULL, NULL, &td, NULL, NULL),
+    EXPECT_ERR(attn_bahdanau_step_backward(&c.cfg, &c.p, NULL, c.s_prev, &c.tenc, NULL, c.emb, cache, c.Ro, NULL, NULL, &td, NULL, NULL, NULL),
                ATTN_E_SHAPE, fb);
     attn_bahdanau_cache_free(cache);
+    bd_teardown(&c);
+}
+
+/* Keys projected once (attn_bahdanau_project_keys) give the same step and, through
+ * attn_bahdanau_project_keys_backward, the same gradients as projecting inside the step. */
+Test(rnn, bahdanau_projected_keys_match_unprojected)
+{
+    bd_case c;
+    bd_setup(&c);
+    const int64_t B = c.B, Lk = c.Lk, A = 4, De = 3, n_enc = B * Lk * De;
+    attn_bahdanau_cache *c1, *c2;
+    cr_assert_eq(attn_bahdanau_cache_create(&c.cfg, B, Lk, &c1), ATTN_OK);
+    cr_assert_eq(attn_bahdanau_cache_create(&c.cfg, B, Lk, &c2), ATTN_OK);
+    float s1[6], s2[6], x1[6], x2[6], o1[6], o2[6];
+    float *kp = zeros(B * Lk * A), *dkp = zeros(B * Lk * A);
+    int64_t ks[3] = {B, Lk, A};
+    attn_tensor tkp = attn_tensor_make(kp, 3, ks), tdkp = attn_tensor_make(dkp, 3, ks);
+    cr_assert_eq(attn_bahdanau_project_keys(&c.cfg, &c.p, &c.tenc, &tkp), ATTN_OK, "%s", attn_last_error());
+    cr_assert_eq(attn_bahdanau_step_forward(&c.cfg, &c.p, &c.opt, c.s_prev, &c.tenc, NULL, c.emb,
+                                            s1, x1, NULL, o1, c1), ATTN_OK);
+    cr_assert_eq(attn_bahdanau_step_forward(&c.cfg, &c.p, &c.opt, c.s_prev, &c.tenc, &tkp, c.emb,
+                                            s2, x2, NULL, o2, c2), ATTN_OK, "%s", attn_last_error());
+    for (int i = 0; i < 6; i++) {
+        cr_expect(fabsf(s1[i] - s2[i]) < 1e-6f && fabsf(x1[i] - x2[i]) < 1e-6f &&
+                  fabsf(o1[i] - o2[i]) < 1e-6f);
+    }
+    float *de1 = zeros(n_enc), *de2 = zeros(n_enc), *gk1 = zeros(A * De), *gk2 = zeros(A * De);
+    attn_bahdanau_params g1 = {0}, g2 = {0};
+    g1.attn_w_k = gk1, g2.attn_w_k = gk2;
+    attn_tensor td1 = c.tenc, td2 = c.tenc;
+    td1.data = de1, td2.data = de2;
+    cr_assert_eq(attn_bahdanau_step_backward(&c.cfg, &c.p, &c.opt, c.s_prev, &c.tenc, NULL, c.emb, c1,
+                                             c.Ro, c.Rs, NULL, &td1, NULL, NULL, &g1), ATTN_OK);
+    cr_assert_eq(attn_bahdanau_step_backward(&c.cfg, &c.p, &c.opt, c.s_prev, &c.tenc, &tkp, c.emb, c2,
+                                             c.Ro, c.Rs, NULL, &td2, &tdkp, NULL, &g2),
+                 ATTN_OK, "%s", attn_last_error());
+    for (int i = 0; i < A * De; i++) cr_expect_eq(gk2[i], 0.0f); /* W_k untouched by the step */
+    cr_assert_eq(attn_bahdanau_project_keys_backward(&c.cfg, &c.p, &c.tenc, &tdkp, &td2, &g2), ATTN_OK,
+                 "%s", attn_last_error());
+    double e = 0;
+    for (int64_t i = 0; i < n_enc; i++) e = fmax(e, fabs(de1[i] - de2[i]));
+    for (int i = 0; i < A * De; i++) e = fmax(e, fabs(gk1[i] - gk2[i]));
+    cr_expect(e < 1e-5, "projected vs unprojected gradients differ by %g", e);
+    static const char fp[] = "attn_bahdanau_project_keys", fpb[] = "attn_bahdanau_project_keys_backward";
+    attn_tensor bad = tkp;
+    bad.shape[2] = 3;
+    EXPECT_ERR(attn_bahdanau_project_keys(&c.cfg, &c.p, &c.tenc, &bad), ATTN_E_SHAPE, fp);
+    EXPECT_ERR(attn_bahdanau_project_keys(&c.cfg, &c.p, NULL, &tkp), ATTN_E_ARG, fp);
+    EXPECT_ERR(attn_bahdanau_project_keys_backward(&c.cfg, &c.p, &c.tenc, &bad, &td2, &g2), ATTN_E_SHAPE, fpb);
+    EXPECT_ERR(attn_bahdanau_step_forward(&c.cfg, &c.p, &c.opt, c.s_prev, &c.tenc, &bad, c.emb, s2, x2,
+                                          NULL, o2, c2), ATTN_E_SHAPE, "attn_bahdanau_step_forward");
+    EXPECT_ERR(attn_bahdanau_step_backward(&c.cfg, &c.p, &c.opt, c.s_prev, &c.tenc, NULL, c.emb, c1,
+                                           c.Ro, c.Rs, NULL, NULL, &tdkp, NULL, NULL),
+               ATTN_E_ARG, "attn_bahdanau_step_backward");
+    free(kp), free(dkp), free(de1), free(de2), free(gk1), free(gk2);
+    attn_bahdanau_cache_free(c1);
+    attn_bahdanau_cache_free(c2);
     bd_teardown(&c);
 }

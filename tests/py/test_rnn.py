@@ -113,6 +113,16 @@ def test_additive():
     out2, w2 = A.additive_attention(np.ascontiguousarray(q), np.ascontiguousarray(k), vals, w_q,
                                     w_k, v)
     report("additive strided-views out", out, out2, atol=1e-6)
+    # keys projected by the caller (w_k None): same output; dk is the gradient w.r.t. k·W_kᵀ
+    kp = np.ascontiguousarray(k) @ w_k.T
+    out3, w3, c3 = A.additive_attention(q, kp, vals, w_q, None, v, return_context=True)
+    report("additive preprojected out", out3, out2, atol=1e-5)
+    dout = rand(*out3.shape)
+    g3 = A.additive_attention_backward(c3, dout)
+    _, _, c2 = A.additive_attention(q, k, vals, w_q, w_k, v, return_context=True)
+    g2 = A.additive_attention_backward(c2, dout)
+    report("additive preprojected dk", g3["dk"] @ w_k, g2["dk"], rtol=1e-5)
+    report("additive preprojected dq", g3["dq"], g2["dq"], rtol=1e-5)
     expect_error("additive bad-shape", lambda: A.additive_attention(q, k, vals[:, :4], w_q, w_k, v))
     expect_error("additive bad-mask", lambda: A.additive_attention(
         q, k, vals, w_q, w_k, v, mask=np.ones((2, 3, 5), bool)))
