@@ -689,3 +689,52 @@ Test(rnn, bahdanau_projected_keys_match_unprojected)
     attn_bahdanau_cache_free(c2);
     bd_teardown(&c);
 }
+
+/* Results do not depend on the thread count: bit-identical for 1 and 3 threads. */
+Test(rnn, thread_count_does_not_change_results)
+{
+    add_case c;
+    add_setup(&c);
+    float *o1 = zeros(c.B * c.Lq * c.Dv), *dq1 = zeros(c.B * c.Lq * c.Dq), *gv1 = zeros(c.A);
+    float *o3 = zeros(c.B * c.Lq * c.Dv), *dq3 = zeros(c.B * c.Lq * c.Dq), *gv3 = zeros(c.A);
+    float *outs[2] = {o1, o3}, *dqs[2] = {dq1, dq3}, *gvs[2] = {gv1, gv3};
+    int threads[2] = {1, 3};
+    for (int r = 0; r < 2; r++) {
+        attn_additive_cache *cache;
+        cr_assert_eq(attn_additive_cache_create(c.B, c.Lq, c.Lk, c.A, &cache), ATTN_OK);
+        c.opt.num_threads = threads[r];
+        attn_tensor to = c.tout, tdq = c.tq, tR = c.tout;
+        to.data = outs[r], tdq.data = dqs[r], tR.data = c.R;
+        attn_additive_params g = {c.A, NULL, NULL, NULL, gvs[r]};
+        cr_assert_eq(attn_additive_forward(&c.tq, &c.tk, &c.tv, &c.p, &c.opt, &to, NULL, cache), ATTN_OK);
+        cr_assert_eq(attn_additive_backward(&c.tq, &c.tk, &c.tv, &c.p, &c.opt, cache, &tR, &tdq, NULL,
+                                            NULL, &g), ATTN_OK);
+        attn_additive_cache_free(cache);
+    }
+    cr_expect(memcmp(o1, o3, (size_t)(c.B * c.Lq * c.Dv) * sizeof(float)) == 0);
+    cr_expect(memcmp(dq1, dq3, (size_t)(c.B * c.Lq * c.Dq) * sizeof(float)) == 0);
+    cr_expect(memcmp(gv1, gv3, (size_t)c.A * sizeof(float)) == 0);
+    free(o1), free(dq1), free(gv1), free(o3), free(dq3), free(gv3);
+    add_teardown(&c);
+
+    gru_case g;
+    gru_setup(&g, 0);
+    float *y1 = zeros(g.ny), *dp1 = zeros(g.nparams), *dp3 = zeros(g.nparams);
+    float *dps[2] = {dp1, dp3};
+    for (int r = 0; r < 2; r++) {
+        g.cfg.num_threads = threads[r];
+        attn_gru_cache *cache;
+        cr_assert_eq(attn_gru_cache_create(&g.cfg, g.L, g.B, &cache), ATTN_OK);
+        cr_assert_eq(attn_gru_forward(&g.cfg, g.params, &g.tx, &g.th0, g.lens, &g.ty, &g.thn, cache),
+                     ATTN_OK);
+        if (r == 0) memcpy(y1, g.y, (size_t)g.ny * sizeof(float));
+        attn_tensor tdy = g.ty;
+        tdy.data = g.Ry;
+        cr_assert_eq(attn_gru_backward(&g.cfg, g.params, cache, &tdy, NULL, NULL, NULL, dps[r]), ATTN_OK);
+        attn_gru_cache_free(cache);
+    }
+    cr_expect(memcmp(y1, g.y, (size_t)g.ny * sizeof(float)) == 0);
+    cr_expect(memcmp(dp1, dp3, (size_t)g.nparams * sizeof(float)) == 0);
+    free(y1), free(dp1), free(dp3);
+    gru_teardown(&g);
+}
