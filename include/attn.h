@@ -338,10 +338,11 @@ ATTN_API int attn_alibi_slopes(float *slopes, int64_t H);
  * sequence b runs over its first lengths[b] steps, the reverse direction starts at its own last
  * token, y is 0 past the end, and h_n holds each sequence's last state. No inter-layer dropout.
  *
- * Parameters live in one flat float array (gradients in another of the same layout) holding
- * the tensors of PyTorch's state_dict in its order: for each layer l, for each direction
- * (suffix "" then "_reverse"): weight_ih_l{l} [3H, In_l], weight_hh_l{l} [3H, H],
- * bias_ih_l{l} [3H], bias_hh_l{l} [3H] (no biases if no_bias). attn_gru_param_info lists them.
+ * Parameters are passed as a table of pointers, one contiguous tensor each, in the order of
+ * PyTorch's state_dict: for each layer l, for each direction (suffix "" then "_reverse"):
+ * weight_ih_l{l} [3H, In_l], weight_hh_l{l} [3H, H], bias_ih_l{l} [3H], bias_hh_l{l} [3H]
+ * (no biases if no_bias). attn_gru_param_info gives each one's name and shape, and an offset
+ * for keeping them all in one flat array. Gradients use a table of the same order.
  */
 typedef struct attn_gru_config {
     int64_t input_size;  /* In */
@@ -353,18 +354,19 @@ typedef struct attn_gru_config {
     int num_threads;     /* 0: attn_get_num_threads() */
 } attn_gru_config;
 
-typedef struct attn_param_info {
+typedef struct attn_gru_tensor_info {
     char name[48];    /* state_dict key, e.g. "weight_hh_l1_reverse" */
     int ndim;         /* 1 or 2 */
     int64_t shape[2];
-    int64_t offset;   /* in floats, into the flat parameter array */
+    int64_t offset;   /* in floats, when all tensors are kept in one flat array in this order */
     int64_t numel;
-} attn_param_info;
+} attn_gru_tensor_info;
 
-/* Number of tensors and total floats of the flat parameter array. */
+/* Number of tensors and their total number of floats. */
 ATTN_API int attn_gru_num_params(const attn_gru_config *cfg, int *num_tensors, int64_t *num_floats);
 /* Name, shape and place of tensor `index` (0 ≤ index < num_tensors). */
-ATTN_API int attn_gru_param_info(const attn_gru_config *cfg, int index, attn_param_info *info);
+ATTN_API int attn_gru_param_info(const attn_gru_config *cfg, int index,
+                                 attn_gru_tensor_info *info);
 
 /* Activations kept for backward (gates and states of every step and layer, a copy of x, h0 and
  * the lengths), for sequences of at most L steps and exactly B rows. */
@@ -375,17 +377,18 @@ ATTN_API void attn_gru_cache_free(attn_gru_cache *cache);
 
 /* Forward. h0 NULL: zeros. lengths [B] in [0, L] or NULL (all L). h_n NULL: not returned.
  * cache NULL: inference (temporaries allocated); else filled for backward. */
-ATTN_API int attn_gru_forward(const attn_gru_config *cfg, const float *params, const attn_tensor *x,
-                              const attn_tensor *h0, const int32_t *lengths, attn_tensor *y,
-                              attn_tensor *h_n, attn_gru_cache *cache);
+ATTN_API int attn_gru_forward(const attn_gru_config *cfg, const float *const *params,
+                              const attn_tensor *x, const attn_tensor *h0, const int32_t *lengths,
+                              attn_tensor *y, attn_tensor *h_n, attn_gru_cache *cache);
 
 /* Backward through time from dy (shape of y, NULL: 0) and dh_n (shape of h_n, NULL: 0), with
- * the cache of the forward. dx, dh0 overwritten (NULL: skipped); dparams accumulated (NULL:
- * skipped). Entries of dy past a sequence's length are ignored. */
-ATTN_API int attn_gru_backward(const attn_gru_config *cfg, const float *params,
+ * the cache of the forward. dx, dh0 overwritten (NULL: skipped); dparams: table like params,
+ * accumulated (NULL table or NULL entries: skipped). Entries of dy past a sequence's length
+ * are ignored. */
+ATTN_API int attn_gru_backward(const attn_gru_config *cfg, const float *const *params,
                                const attn_gru_cache *cache, const attn_tensor *dy,
                                const attn_tensor *dh_n, attn_tensor *dx, attn_tensor *dh0,
-                               float *dparams);
+                               float *const *dparams);
 
 /*
  * Bahdanau decoder step (Bahdanau et al. 2015, with a GRU), for one time step of B rows:

@@ -183,22 +183,22 @@ class GruConfig(ctypes.Structure):
                 ("num_threads", ctypes.c_int)]
 
 
-class ParamInfo(ctypes.Structure):
+class TensorInfo(ctypes.Structure):
     _fields_ = [("name", ctypes.c_char * 48), ("ndim", ctypes.c_int),
                 ("shape", ctypes.c_int64 * 2), ("offset", ctypes.c_int64),
                 ("numel", ctypes.c_int64)]
 
 
 lib.attn_gru_num_params.argtypes = [_p(GruConfig), _p(ctypes.c_int), _p(ctypes.c_int64)]
-lib.attn_gru_param_info.argtypes = [_p(GruConfig), ctypes.c_int, _p(ParamInfo)]
+lib.attn_gru_param_info.argtypes = [_p(GruConfig), ctypes.c_int, _p(TensorInfo)]
 lib.attn_gru_cache_create.argtypes = [_p(GruConfig), ctypes.c_int64, ctypes.c_int64,
                                       _p(ctypes.c_void_p)]
 lib.attn_gru_cache_free.argtypes = [ctypes.c_void_p]
 lib.attn_gru_cache_free.restype = None
-lib.attn_gru_forward.argtypes = [_p(GruConfig), _f, _p(Tensor), _p(Tensor), _i32p, _p(Tensor),
-                                 _p(Tensor), ctypes.c_void_p]
-lib.attn_gru_backward.argtypes = [_p(GruConfig), _f, ctypes.c_void_p, _p(Tensor), _p(Tensor),
-                                  _p(Tensor), _p(Tensor), _f]
+lib.attn_gru_forward.argtypes = [_p(GruConfig), _p(_f), _p(Tensor), _p(Tensor), _i32p,
+                                 _p(Tensor), _p(Tensor), ctypes.c_void_p]
+lib.attn_gru_backward.argtypes = [_p(GruConfig), _p(_f), ctypes.c_void_p, _p(Tensor), _p(Tensor),
+                                  _p(Tensor), _p(Tensor), _p(_f)]
 
 
 class GRU:
@@ -214,7 +214,7 @@ class GRU:
         check(lib.attn_gru_num_params(self.cfg, ctypes.byref(nt), ctypes.byref(nf)))
         self.table = []
         for i in range(nt.value):
-            info = ParamInfo()
+            info = TensorInfo()
             check(lib.attn_gru_param_info(self.cfg, i, ctypes.byref(info)))
             shape = tuple(info.shape[: info.ndim])
             self.table.append((info.name.decode(), shape, info.offset))
@@ -225,6 +225,12 @@ class GRU:
     def __del__(self):
         if self._cache:
             lib.attn_gru_cache_free(self._cache)
+
+    def _table(self, flat):
+        """C array of float* to each tensor of a flat array (keep flat alive)."""
+        base = flat.ctypes.data
+        return (_f * len(self.table))(*[ctypes.cast(base + 4 * off, _f)
+                                        for _, _, off in self.table])
 
     def load_state_dict(self, sd):
         for name, shape, off in self.table:
@@ -252,7 +258,7 @@ class GRU:
             self._cache_key = (L, B)
         lens = _i32(lengths)
         self._h0 = None if h0 is None else as_f32(h0, "h0")
-        check(lib.attn_gru_forward(self.cfg, fptr(self.params), view(x),
+        check(lib.attn_gru_forward(self.cfg, self._table(self.params), view(x),
                                    None if h0 is None else view(self._h0),
                                    None if lens is None else lens.ctypes.data_as(_i32p),
                                    view(y), view(h_n), self._cache))
@@ -267,10 +273,10 @@ class GRU:
         dparams = np.zeros_like(self.params)
         dy = None if dy is None else as_f32(dy, "dy")
         dh_n = None if dh_n is None else as_f32(dh_n, "dh_n")
-        check(lib.attn_gru_backward(self.cfg, fptr(self.params), self._cache,
+        check(lib.attn_gru_backward(self.cfg, self._table(self.params), self._cache,
                                     None if dy is None else view(dy),
                                     None if dh_n is None else view(dh_n), view(dx), view(dh0),
-                                    fptr(dparams)))
+                                    self._table(dparams)))
         return dx, dh0, dparams
 
 

@@ -69,6 +69,32 @@ static gru_slot slot_of(const attn_gru_config *cfg, int l, int d)
     return s;
 }
 
+/* The tensors of (layer l, direction d) in a table of pointers in attn_gru_param_info order. */
+typedef struct gru_w { const float *w_ih, *w_hh, *b_ih, *b_hh; } gru_w;
+typedef struct gru_g { float *w_ih, *w_hh, *b_ih, *b_hh; } gru_g;
+
+static int tensor_base(const attn_gru_config *cfg, int l, int d)
+{
+    return (l * dirs(cfg) + d) * (cfg->no_bias ? 2 : 4);
+}
+
+static gru_w weights_of(const attn_gru_config *cfg, const float *const *t, int l, int d)
+{
+    const int i = tensor_base(cfg, l, d);
+    gru_w w = {t[i], t[i + 1], cfg->no_bias ? NULL : t[i + 2], cfg->no_bias ? NULL : t[i + 3]};
+    return w;
+}
+
+static gru_g grads_of(const attn_gru_config *cfg, float *const *t, int l, int d)
+{
+    gru_g g = {NULL, NULL, NULL, NULL};
+    if (!t) return g;
+    const int i = tensor_base(cfg, l, d);
+    g.w_ih = t[i], g.w_hh = t[i + 1];
+    if (!cfg->no_bias) g.b_ih = t[i + 2], g.b_hh = t[i + 3];
+    return g;
+}
+
 int attn_gru_num_params(const attn_gru_config *cfg, int *num_tensors, int64_t *num_floats)
 {
     static const char fn[] = "attn_gru_num_params";
@@ -83,7 +109,7 @@ int attn_gru_num_params(const attn_gru_config *cfg, int *num_tensors, int64_t *n
     return ATTN_OK;
 }
 
-int attn_gru_param_info(const attn_gru_config *cfg, int index, attn_param_info *info)
+int attn_gru_param_info(const attn_gru_config *cfg, int index, attn_gru_tensor_info *info)
 {
     static const char fn[] = "attn_gru_param_info";
     int n;
@@ -204,13 +230,17 @@ static int64_t step_index(const attn_gru_cache *c, int l, int d, int64_t t)
     return (((int64_t)l * c->D + d) * c->Lmax + t) * c->B;
 }
 
-int attn_gru_forward(const attn_gru_config *cfg, const float *params, const attn_tensor *x,
+int attn_gru_forward(const attn_gru_config *cfg, const float *const *params, const attn_tensor *x,
                      const attn_tensor *h0, const int32_t *lengths, attn_tensor *y,
                      attn_tensor *h_n, attn_gru_cache *cache)
 {
     static const char fn[] = "attn_gru_forward";
     ATTN_TRY(check_config(fn, cfg));
     ATTN_REQUIRE_NONNULL(fn, params);
+    int ntensors;
+    ATTN_TRY(attn_gru_num_params(cfg, &ntensors, NULL));
+    for (int i = 0; i < ntensors; i++)
+        if (!params[i]) return attn_fail(ATTN_E_ARG, "%s: params[%d] is NULL", fn, i);
     ATTN_TRY(attn_check_view(fn, "x", x, 3));
     attn_tensor xt = time_major(x, cfg->batch_first);
     const int64_t L = xt.shape[0], B = xt.shape[1], H = cfg->hidden_size;
@@ -243,12 +273,11 @@ int attn_gru_forward(const attn_gru_config *cfg, const float *params, const attn
         const int64_t In = layer_in(cfg, l), W = D * H;
         float *out = layer_out(c, l);
         for (int d = 0; d < D && st == ATTN_OK; d++) {
-            gru_slot s = slot_of(cfg, l, d);
-            const float *b_ih = cfg->no_bias ? NULL : params + s.b_ih;
-            const float *b_hh = cfg->no_bias ? NULL : params + s.b_hh;
+            const gru_w w = weights_of(cfg, params, l, d);
+            const float *b_ih = w.b_ih, *b_hh = w.b_hh;
             /* gi = X·W_ihᵀ + b_ih over all steps */
             st = attn_sgemm(ATTN_NO_TRANS, ATTN_TRANS, L * B, 3 * H, In, 1.0f, in, In,
-                            params + s.w_ih, In, 0.0f, c->gi, 3 * H, threads);
+                            w.w_ih, In, 0.0f, c->gi, 3 * H, threads);
             if (st) break;
             if (b_ih)
                 for (int64_t r = 0; r < L * B; r++)
@@ -260,7 +289,7 @@ int attn_gru_forward(const attn_gru_config *cfg, const float *params, const attn
                 const int64_t t = d == 0 ? k : L - 1 - k, si = step_index(c, l, d, t);
                 const uint8_t *act = c->act + t * B;
                 memcpy(c->hprev + si * H, c->h, (size_t)(B * H) * sizeof(float));
-                st = rnn_gru_cell(B, H, c->gi + t * B * 3 * H, 3 * H, c->h, H, params + s.w_hh, b_hh,
+                st = rnn_gru_cell(B, H, c->gi + t * B * 3 * H, 3 * H, c->h, H, w.w_hh, b_hh,
                                   c->gh, c->gates + si * 4 * H, c->h, H, act, threads);
                 for (int64_t b = 0; b < B; b++)
                     for (int64_t u = 0; u < H; u++)
@@ -281,13 +310,17 @@ int attn_gru_forward(const attn_gru_config *cfg, const float *params, const attn
     return st;
 }
 
-int attn_gru_backward(const attn_gru_config *cfg, const float *params, const attn_gru_cache *cache,
-                      const attn_tensor *dy, const attn_tensor *dh_n, attn_tensor *dx,
-                      attn_tensor *dh0, float *dparams)
+int attn_gru_backward(const attn_gru_config *cfg, const float *const *params,
+                      const attn_gru_cache *cache, const attn_tensor *dy, const attn_tensor *dh_n,
+                      attn_tensor *dx, attn_tensor *dh0, float *const *dparams)
 {
     static const char fn[] = "attn_gru_backward";
     ATTN_TRY(check_config(fn, cfg));
     ATTN_REQUIRE_NONNULL(fn, params);
+    int ntensors;
+    ATTN_TRY(attn_gru_num_params(cfg, &ntensors, NULL));
+    for (int i = 0; i < ntensors; i++)
+        if (!params[i]) return attn_fail(ATTN_E_ARG, "%s: params[%d] is NULL", fn, i);
     ATTN_REQUIRE_NONNULL(fn, cache);
     const attn_gru_cache *c = cache;
     const int D = dirs(cfg), NL = cfg->num_layers;
@@ -319,8 +352,8 @@ int attn_gru_backward(const attn_gru_config *cfg, const float *params, const att
         const float *in = l == 0 ? c->x : layer_out(c, l - 1);
         memset(din, 0, (size_t)(L * B * In) * sizeof *din);
         for (int d = 0; d < D && st == ATTN_OK; d++) {
-            gru_slot s = slot_of(cfg, l, d);
-            float *g = dparams;
+            const gru_w w = weights_of(cfg, params, l, d);
+            const gru_g g = grads_of(cfg, dparams, l, d);
             for (int64_t b = 0; b < B; b++)
                 for (int64_t u = 0; u < H; u++)
                     dh[b * H + u] = dh_n ? RNN_AT3(dh_n, (int64_t)l * D + d, b, u) : 0.0f;
@@ -331,10 +364,9 @@ int attn_gru_backward(const attn_gru_config *cfg, const float *params, const att
                     if (act[b])
                         for (int64_t u = 0; u < H; u++)
                             dh[b * H + u] += dcur[(t * B + b) * W + d * H + u];
-                st = rnn_gru_cell_backward(B, H, c->hprev + si * H, H, params + s.w_hh,
+                st = rnn_gru_cell_backward(B, H, c->hprev + si * H, H, w.w_hh,
                                            c->gates + si * 4 * H, dh, dgi + t * B * 3 * H, 3 * H,
-                                           dgh, g ? g + s.w_hh : NULL,
-                                           g && !cfg->no_bias ? g + s.b_hh : NULL, act, threads);
+                                           dgh, g.w_hh, g.b_hh, act, threads);
             }
             if (st) break;
             if (dh0)
@@ -344,13 +376,13 @@ int attn_gru_backward(const attn_gru_config *cfg, const float *params, const att
             /* gi = X·W_ihᵀ + b_ih: dX += dgi·W_ih, dW_ih += dgiᵀ·X, db_ih += Σ dgi */
             if (l > 0 || dx)
                 st = attn_sgemm(ATTN_NO_TRANS, ATTN_NO_TRANS, L * B, In, 3 * H, 1.0f, dgi, 3 * H,
-                                params + s.w_ih, In, 1.0f, din, In, threads);
-            if (st == ATTN_OK && g)
+                                w.w_ih, In, 1.0f, din, In, threads);
+            if (st == ATTN_OK && g.w_ih)
                 st = attn_sgemm(ATTN_TRANS, ATTN_NO_TRANS, 3 * H, In, L * B, 1.0f, dgi, 3 * H, in,
-                                In, 1.0f, g + s.w_ih, In, threads);
-            if (g && !cfg->no_bias)
+                                In, 1.0f, g.w_ih, In, threads);
+            if (g.b_ih)
                 for (int64_t r = 0; r < L * B; r++)
-                    for (int64_t u = 0; u < 3 * H; u++) g[s.b_ih + u] += dgi[r * 3 * H + u];
+                    for (int64_t u = 0; u < 3 * H; u++) g.b_ih[u] += dgi[r * 3 * H + u];
         }
         if (l > 0) memcpy(dcur, din, (size_t)(L * B * W) * sizeof *dcur);
     }

@@ -359,7 +359,21 @@ Test(rnn, learned_positions_gradients_and_errors)
 
 /* ---------------------------------------------------------------- GRU */
 
+/* Pointers to each tensor of a flat parameter array, in attn_gru_param_info order. */
+static int gru_table(const attn_gru_config *cfg, float *flat, float **tab)
+{
+    int n;
+    cr_assert_eq(attn_gru_num_params(cfg, &n, NULL), ATTN_OK);
+    for (int i = 0; i < n; i++) {
+        attn_gru_tensor_info info;
+        cr_assert_eq(attn_gru_param_info(cfg, i, &info), ATTN_OK);
+        tab[i] = flat + info.offset;
+    }
+    return n;
+}
+
 typedef struct gru_case {
+    float *ptab[32];
     attn_gru_config cfg;
     int64_t L, B, nparams, ny, nh;
     float *params, *x, *h0, *y, *hn, *Ry, *Rh;
@@ -373,6 +387,7 @@ static void gru_setup(gru_case *c, int batch_first)
     c->L = 4, c->B = 3;
     cr_assert_eq(attn_gru_num_params(&c->cfg, NULL, &c->nparams), ATTN_OK);
     c->params = rand_buf(c->nparams, 0.6f);
+    gru_table(&c->cfg, c->params, c->ptab);
     const int64_t H = 3, D = 2, In = 3;
     c->x = rand_buf(c->L * c->B * In, 1);
     c->h0 = rand_buf(2 * D * c->B * H, 1);
@@ -394,7 +409,7 @@ static void gru_teardown(gru_case *c)
 static double gru_loss(void *ctx)
 {
     gru_case *c = ctx;
-    cr_assert_eq(attn_gru_forward(&c->cfg, c->params, &c->tx, &c->th0, c->lens, &c->ty, &c->thn, NULL),
+    cr_assert_eq(attn_gru_forward(&c->cfg, (const float *const *)c->ptab, &c->tx, &c->th0, c->lens, &c->ty, &c->thn, NULL),
                  ATTN_OK, "%s", attn_last_error());
     return dot(c->y, c->Ry, c->ny) + dot(c->hn, c->Rh, c->nh);
 }
@@ -405,7 +420,7 @@ static void gru_fd(int batch_first)
     gru_setup(&c, batch_first);
     attn_gru_cache *cache;
     cr_assert_eq(attn_gru_cache_create(&c.cfg, c.L, c.B, &cache), ATTN_OK);
-    cr_assert_eq(attn_gru_forward(&c.cfg, c.params, &c.tx, &c.th0, c.lens, &c.ty, &c.thn, cache),
+    cr_assert_eq(attn_gru_forward(&c.cfg, (const float *const *)c.ptab, &c.tx, &c.th0, c.lens, &c.ty, &c.thn, cache),
                  ATTN_OK, "%s", attn_last_error());
     /* padding steps of y are zero (row 1 has one step) */
     for (int64_t t = 1; t < c.L; t++)
@@ -416,7 +431,10 @@ static void gru_fd(int batch_first)
     float *dx = zeros(c.L * c.B * 3), *dh0 = zeros(c.nh), *dp = zeros(c.nparams);
     attn_tensor tdy = c.ty, tdhn = c.thn, tdx = c.tx, tdh0 = c.th0;
     tdy.data = c.Ry, tdhn.data = c.Rh, tdx.data = dx, tdh0.data = dh0;
-    cr_assert_eq(attn_gru_backward(&c.cfg, c.params, cache, &tdy, &tdhn, &tdx, &tdh0, dp), ATTN_OK,
+    float *gtab[32];
+    gru_table(&c.cfg, dp, gtab);
+    cr_assert_eq(attn_gru_backward(&c.cfg, (const float *const *)c.ptab, cache, &tdy, &tdhn, &tdx,
+                                   &tdh0, gtab), ATTN_OK,
                  "%s", attn_last_error());
     EXPECT_FD(batch_first ? "gru(bf) dx" : "gru dx", gru_loss, &c, c.x, c.L * c.B * 3, dx);
     EXPECT_FD(batch_first ? "gru(bf) dh0" : "gru dh0", gru_loss, &c, c.h0, c.nh, dh0);
@@ -437,7 +455,7 @@ Test(rnn, gru_param_table)
     cr_assert_eq(attn_gru_num_params(&cfg, &n, &total), ATTN_OK);
     cr_expect_eq(n, 16);
     cr_expect_eq(total, 2 * (12 * 5 + 12 * 4 + 24) + 2 * (12 * 8 + 12 * 4 + 24));
-    attn_param_info info;
+    attn_gru_tensor_info info;
     cr_assert_eq(attn_gru_param_info(&cfg, 5, &info), ATTN_OK);
     cr_expect_str_eq(info.name, "weight_hh_l0_reverse");
     cr_expect_eq(info.shape[0], 12);
@@ -473,31 +491,36 @@ Test(rnn, gru_error_paths)
     EXPECT_ERR(attn_gru_cache_create(&c.cfg, INT64_MAX / 2, 3, &cache), ATTN_E_OVERFLOW, fc);
     attn_gru_cache_free(NULL);
     EXPECT_ERR(attn_gru_forward(&c.cfg, NULL, &c.tx, NULL, NULL, &c.ty, NULL, NULL), ATTN_E_ARG, ff);
-    EXPECT_ERR(attn_gru_forward(&c.cfg, c.params, NULL, NULL, NULL, &c.ty, NULL, NULL), ATTN_E_ARG, ff);
+    float *keep = c.ptab[5];
+    c.ptab[5] = NULL; /* one tensor missing */
+    EXPECT_ERR(attn_gru_forward(&c.cfg, (const float *const *)c.ptab, &c.tx, NULL, NULL, &c.ty, NULL, NULL),
+               ATTN_E_ARG, ff);
+    c.ptab[5] = keep;
+    EXPECT_ERR(attn_gru_forward(&c.cfg, (const float *const *)c.ptab, NULL, NULL, NULL, &c.ty, NULL, NULL), ATTN_E_ARG, ff);
     attn_tensor t = c.tx;
     t.shape[2] = 2;
-    EXPECT_ERR(attn_gru_forward(&c.cfg, c.params, &t, NULL, NULL, &c.ty, NULL, NULL), ATTN_E_SHAPE, ff);
+    EXPECT_ERR(attn_gru_forward(&c.cfg, (const float *const *)c.ptab, &t, NULL, NULL, &c.ty, NULL, NULL), ATTN_E_SHAPE, ff);
     t = c.ty, t.shape[2] = 3;
-    EXPECT_ERR(attn_gru_forward(&c.cfg, c.params, &c.tx, NULL, NULL, &t, NULL, NULL), ATTN_E_SHAPE, ff);
+    EXPECT_ERR(attn_gru_forward(&c.cfg, (const float *const *)c.ptab, &c.tx, NULL, NULL, &t, NULL, NULL), ATTN_E_SHAPE, ff);
     t = c.th0, t.shape[0] = 2;
-    EXPECT_ERR(attn_gru_forward(&c.cfg, c.params, &c.tx, &t, NULL, &c.ty, NULL, NULL), ATTN_E_SHAPE, ff);
+    EXPECT_ERR(attn_gru_forward(&c.cfg, (const float *const *)c.ptab, &c.tx, &t, NULL, &c.ty, NULL, NULL), ATTN_E_SHAPE, ff);
     int32_t bad_lens[3] = {4, 5, 1};
-    EXPECT_ERR(attn_gru_forward(&c.cfg, c.params, &c.tx, NULL, bad_lens, &c.ty, NULL, NULL), ATTN_E_ARG, ff);
+    EXPECT_ERR(attn_gru_forward(&c.cfg, (const float *const *)c.ptab, &c.tx, NULL, bad_lens, &c.ty, NULL, NULL), ATTN_E_ARG, ff);
     attn_gru_config cfg = c.cfg;
     cfg.num_threads = -2;
-    EXPECT_ERR(attn_gru_forward(&cfg, c.params, &c.tx, NULL, NULL, &c.ty, NULL, NULL), ATTN_E_ARG, ff);
+    EXPECT_ERR(attn_gru_forward(&cfg, (const float *const *)c.ptab, &c.tx, NULL, NULL, &c.ty, NULL, NULL), ATTN_E_ARG, ff);
     /* a cache of other sizes; backward before a forward */
     cr_assert_eq(attn_gru_cache_create(&c.cfg, 2, 3, &cache), ATTN_OK);
-    EXPECT_ERR(attn_gru_forward(&c.cfg, c.params, &c.tx, NULL, NULL, &c.ty, NULL, cache), ATTN_E_SHAPE, ff);
-    EXPECT_ERR(attn_gru_backward(&c.cfg, c.params, cache, NULL, NULL, NULL, NULL, NULL), ATTN_E_STATE, fb);
+    EXPECT_ERR(attn_gru_forward(&c.cfg, (const float *const *)c.ptab, &c.tx, NULL, NULL, &c.ty, NULL, cache), ATTN_E_SHAPE, ff);
+    EXPECT_ERR(attn_gru_backward(&c.cfg, (const float *const *)c.ptab, cache, NULL, NULL, NULL, NULL, NULL), ATTN_E_STATE, fb);
     attn_gru_cache_free(cache);
     cr_assert_eq(attn_gru_cache_create(&c.cfg, 4, 3, &cache), ATTN_OK);
-    cr_assert_eq(attn_gru_forward(&c.cfg, c.params, &c.tx, NULL, NULL, &c.ty, NULL, cache), ATTN_OK);
-    EXPECT_ERR(attn_gru_backward(&c.cfg, c.params, NULL, NULL, NULL, NULL, NULL, NULL), ATTN_E_ARG, fb);
+    cr_assert_eq(attn_gru_forward(&c.cfg, (const float *const *)c.ptab, &c.tx, NULL, NULL, &c.ty, NULL, cache), ATTN_OK);
+    EXPECT_ERR(attn_gru_backward(&c.cfg, (const float *const *)c.ptab, NULL, NULL, NULL, NULL, NULL, NULL), ATTN_E_ARG, fb);
     t = c.ty, t.shape[0] = 3;
-    EXPECT_ERR(attn_gru_backward(&c.cfg, c.params, cache, &t, NULL, NULL, NULL, NULL), ATTN_E_SHAPE, fb);
+    EXPECT_ERR(attn_gru_backward(&c.cfg, (const float *const *)c.ptab, cache, &t, NULL, NULL, NULL, NULL), ATTN_E_SHAPE, fb);
     cfg = c.cfg, cfg.hidden_size = 4;
-    EXPECT_ERR(attn_gru_backward(&cfg, c.params, cache, NULL, NULL, NULL, NULL, NULL), ATTN_E_SHAPE, fb);
+    EXPECT_ERR(attn_gru_backward(&cfg, (const float *const *)c.ptab, cache, NULL, NULL, NULL, NULL, NULL), ATTN_E_SHAPE, fb);
     attn_gru_cache_free(cache);
     gru_teardown(&c);
 }
@@ -725,12 +748,15 @@ Test(rnn, thread_count_does_not_change_results)
         g.cfg.num_threads = threads[r];
         attn_gru_cache *cache;
         cr_assert_eq(attn_gru_cache_create(&g.cfg, g.L, g.B, &cache), ATTN_OK);
-        cr_assert_eq(attn_gru_forward(&g.cfg, g.params, &g.tx, &g.th0, g.lens, &g.ty, &g.thn, cache),
+        cr_assert_eq(attn_gru_forward(&g.cfg, (const float *const *)g.ptab, &g.tx, &g.th0, g.lens, &g.ty, &g.thn, cache),
                      ATTN_OK);
         if (r == 0) memcpy(y1, g.y, (size_t)g.ny * sizeof(float));
         attn_tensor tdy = g.ty;
         tdy.data = g.Ry;
-        cr_assert_eq(attn_gru_backward(&g.cfg, g.params, cache, &tdy, NULL, NULL, NULL, dps[r]), ATTN_OK);
+        float *gtab[32];
+        gru_table(&g.cfg, dps[r], gtab);
+        cr_assert_eq(attn_gru_backward(&g.cfg, (const float *const *)g.ptab, cache, &tdy, NULL, NULL,
+                                       NULL, gtab), ATTN_OK);
         attn_gru_cache_free(cache);
     }
     cr_expect(memcmp(y1, g.y, (size_t)g.ny * sizeof(float)) == 0);
