@@ -20,6 +20,13 @@ struct attn_bahdanau_cache {
     float *gi, *gh;           /* [B, 3H] scratch */
 };
 
+/* Same sizes (the thread count may differ). */
+static int same_sizes(const attn_bahdanau_config *a, const attn_bahdanau_config *b)
+{
+    return a->hidden_size == b->hidden_size && a->enc_size == b->enc_size &&
+           a->emb_size == b->emb_size && a->attn_size == b->attn_size && a->out_size == b->out_size;
+}
+
 static int check_config(const char *fn, const attn_bahdanau_config *cfg)
 {
     if (!cfg) return attn_fail(ATTN_E_ARG, "%s: cfg is NULL", fn);
@@ -181,14 +188,14 @@ int attn_bahdanau_step_forward(const attn_bahdanau_config *cfg, const attn_bahda
                                attn_bahdanau_cache *cache)
 {
     static const char fn[] = "attn_bahdanau_step_forward";
-    int64_t B, Lk;
+    int64_t B = 0, Lk = 0;
     ATTN_TRY(check_call(fn, cfg, p, opt, s_prev, enc, enc_proj, emb, &B, &Lk));
     ATTN_REQUIRE_NONNULL(fn, s);
     ATTN_REQUIRE_NONNULL(fn, ctx);
     ATTN_REQUIRE_NONNULL(fn, out);
     if (s == s_prev) return attn_fail(ATTN_E_ARG, "%s: s must not alias s_prev", fn);
     if (cache && (cache->B != B || cache->Lk != Lk ||
-                  memcmp(&cache->cfg, cfg, sizeof *cfg) != 0))
+                  !same_sizes(&cache->cfg, cfg)))
         return attn_fail(ATTN_E_SHAPE, "%s: cache was made for B=%lld, Lk=%lld or another config",
                          fn, (long long)cache->B, (long long)cache->Lk);
     const int64_t H = cfg->hidden_size, De = cfg->enc_size, Dm = cfg->emb_size,
@@ -246,10 +253,10 @@ int attn_bahdanau_step_backward(const attn_bahdanau_config *cfg, const attn_bahd
                                 attn_bahdanau_params *grads)
 {
     static const char fn[] = "attn_bahdanau_step_backward";
-    int64_t B, Lk;
+    int64_t B = 0, Lk = 0;
     ATTN_TRY(check_call(fn, cfg, p, opt, s_prev, enc, enc_proj, emb, &B, &Lk));
     ATTN_REQUIRE_NONNULL(fn, cache);
-    if (cache->B != B || cache->Lk != Lk || memcmp(&cache->cfg, cfg, sizeof *cfg) != 0)
+    if (cache->B != B || cache->Lk != Lk || !same_sizes(&cache->cfg, cfg))
         return attn_fail(ATTN_E_SHAPE, "%s: cache was made for B=%lld, Lk=%lld or another config",
                          fn, (long long)cache->B, (long long)cache->Lk);
     if (!cache->filled) return attn_fail(ATTN_E_STATE, "%s: the cache holds no forward pass", fn);
