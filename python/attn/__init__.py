@@ -10,3 +10,4 @@ from .sdpa import (scaled_dot_product_attention, scaled_dot_product_attention_ba
 def version():
     return lib.attn_version().decode()
 from . import text  # noqa: F401,E402
+from .additive import (additive_attention, additive_attention_backward, sinusoidal, learned_positions, learned_positions_backward, rope, alibi_slopes, GRU, gru, BahdanauStep)  # noqa: F401,E501
