@@ -7,3 +7,4 @@ from ._lib import check, set_isa, isa_supported, set_num_threads, lib  # noqa: F
 
 def version():
     return lib.attn_version().decode()
+from .mha import MultiheadAttention  # noqa: F401,E402  (also loads attn.nn)
