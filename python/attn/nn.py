@@ -439,3 +439,34 @@ def schedule_lr(kind, base_lr, step, warmup_steps=0, total_steps=0, min_ratio=0.
     kinds = {"constant": 0, "invsqrt": 1, "cosine": 2}
     s = Schedule(kinds[kind], base_lr, warmup_steps, total_steps, min_ratio)
     return lib.attn_schedule_lr(ctypes.byref(s), step)
+
+
+class TransformerEncoder(Module):
+    """num_layers TransformerEncoderLayers named layers.0., layers.1., ... (as torch's
+    nn.TransformerEncoder without a final norm)."""
+    struct_name = "attn_encoder_layer"
+
+    def __init__(self, num_layers, d_model, nhead, dim_feedforward=2048, dropout=0.1,
+                 activation="relu", layer_norm_eps=1e-5, batch_first=False, norm_first=False,
+                 seed=0):
+        super().__init__(seed)
+        size = lib.attn_nn_sizeof(b"attn_encoder_layer")
+        self.struct = ctypes.create_string_buffer(size * num_layers)
+        self.layers = [ctypes.byref(self.struct, i * size) for i in range(num_layers)]
+        cfg = TransformerConfig(d_model, nhead, dim_feedforward, dropout, ACT[activation],
+                                layer_norm_eps, int(batch_first), int(norm_first))
+        for i, layer in enumerate(self.layers):
+            check(lib.attn_encoder_layer_init(layer, self.params.ptr, f"layers.{i}.".encode(),
+                                              ctypes.byref(cfg)))
+
+    def forward(self, src, mask=None, src_key_padding_mask=None):
+        self._begin()
+        a, keep = mha_args(src_key_padding_mask, mask)
+        x = self._input("src", src)
+        for layer in self.layers:
+            y = VarP()
+            check(lib.attn_encoder_layer_forward(self.tape.ptr, layer, x, ctypes.byref(a),
+                                                 ctypes.byref(y)))
+            x = y
+        self._out = x
+        return var_data(x)

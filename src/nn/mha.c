@@ -142,6 +142,10 @@ static int project_kv_backward(attn_tape *t, const mha_ctx *c, int i, attn_var *
     if (x->requires_grad && !(dx = attn_var_grad(t, x))) return ATTN_E_NOMEM;
     const float *w = proj_w(m, i, 0);
     float *dw = proj_w(m, i, 1), *db = proj_b(m, i, 1);
+    /* When every key row carries the key bias (no extra rows), it adds q_i·b_k to the whole
+     * score row i, which softmax ignores: its gradient is exactly 0. Return that 0 rather than
+     * float roundoff, which Adam would turn into steps of size lr. */
+    if (i == 1 && Sx == S) db = NULL;
     if (!m->cfg.batch_first || Sx == S) {
         ATTN_TRY(attn_dense_backward(S * N, in, E, x->data, in, w, dbuf, E, dx, in, dw, db, threads));
     } else {
