@@ -395,6 +395,10 @@ ATTN_API int attn_tape_reset(attn_tape *t);
 /* Training mode (dropout active): 1 at creation. */
 ATTN_API void attn_tape_set_training(attn_tape *t, int training);
 ATTN_API int attn_tape_training(const attn_tape *t);
+/* The dropout stream: seed, and the offset the next dropout call will use (each call takes
+ * one). Read it to checkpoint, set it to replay a step exactly. */
+ATTN_API void attn_tape_set_rng(attn_tape *t, uint64_t seed, uint64_t offset);
+ATTN_API void attn_tape_get_rng(const attn_tape *t, uint64_t *seed, uint64_t *offset);
 ATTN_API int attn_tape_num_threads(const attn_tape *t);
 /* Bytes of arena in use / reserved. */
 ATTN_API size_t attn_tape_arena_used(const attn_tape *t);

@@ -108,6 +108,17 @@ void attn_tape_set_training(attn_tape *t, int training)
 {
     if (t) t->training = training != 0;
 }
+void attn_tape_set_rng(attn_tape *t, uint64_t seed, uint64_t offset)
+{
+    if (t) t->seed = seed, t->offset = offset;
+}
+
+void attn_tape_get_rng(const attn_tape *t, uint64_t *seed, uint64_t *offset)
+{
+    if (t && seed) *seed = t->seed;
+    if (t && offset) *offset = t->offset;
+}
+
 int attn_tape_training(const attn_tape *t) { return t ? t->training : 0; }
 int attn_tape_num_threads(const attn_tape *t) { return t ? attn_resolve_threads(t->threads) : 0; }
 int attn_tape_threads(const attn_tape *t) { return attn_resolve_threads(t->threads); }
