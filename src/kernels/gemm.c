@@ -1,34 +1,278 @@
-/* gemm.c — single-precision matrix product (portable placeholder, replaced by the tiled,
- * multi-threaded kernel). */
-#include "internal.h"
+/* gemm.c — attn_sgemm: single-precision C = alpha·op(A)·op(B) + beta·C, row-major.
+ *
+ * Goto/BLIS blocking, written for row-major C. The micro-kernel (gemm_internal.h) keeps an
+ * MR×NR tile of C in registers, broadcasting A and loading B as vectors along N:
+ *
+ *   for jc over N in blocks of nc                       B block kc×nc: in L2, shared
+ *     for pc over K in blocks of kc                     (K never split across threads)
+ *       pack op(B)[pc:pc+kc, jc:jc+nc] into NR-wide panels      (threads split the panels)
+ *       barrier
+ *       for each MR×NR tile of C[:, jc:jc+nc], i-major  (threads split the tile range)
+ *         pack op(A)[i:i+MR, pc:pc+kc] when i changes   (MR×kc panel: in L1)
+ *         micro-kernel: C tile = alpha·Σ_k A·B + (pc = 0 ? beta : 1)·C tile
+ *       barrier
+ *
+ * Each C element is the sum of the same K-blocks in the same order whatever thread computes
+ * its tile, so results are bit-identical for any thread count. When few rows of A share each
+ * B panel, packing B costs more than it saves: the kernel then reads B in place (B not
+ * transposed) or the product is done as dot products (C = A·Bᵀ with B rows contiguous). */
+#include "gemm_internal.h"
 
-int attn_sgemm(attn_trans ta, attn_trans tb, int64_t M, int64_t N, int64_t K, float alpha,
-               const float *A, int64_t lda, const float *B, int64_t ldb, float beta, float *C,
-               int64_t ldc, int num_threads)
+#include <omp.h>
+#include <string.h>
+
+#define KC_MAX 384                 /* K block: A panel MR×kc in L1 */
+#define B_BLOCK_FLOATS (384 * 384) /* kc×nc B block: 576 KB, half-to-most of a 1–1.25 MB L2 */
+
+/* ------------------------------------------------------------------------------------------ */
+/* Portable micro-kernel: 4×16, plain C the compiler can vectorise with baseline SSE.          */
+/* ------------------------------------------------------------------------------------------ */
+
+#define P_MR 4
+#define P_NR 16
+
+static void portable_kernel(int64_t kc, const float *a, const float *b, int64_t bs, float *c,
+                            int64_t ldc, int mr, int nr, float alpha, float beta)
 {
-    static const char fn[] = "attn_sgemm";
-    if (M < 0 || N < 0 || K < 0) return attn_fail(ATTN_E_ARG, "%s: negative size", fn);
-    if (M == 0 || N == 0) return ATTN_OK;
-    ATTN_REQUIRE_NONNULL(fn, C);
-    if (K > 0) {
-        ATTN_REQUIRE_NONNULL(fn, A);
-        ATTN_REQUIRE_NONNULL(fn, B);
+    float acc[P_MR][P_NR];
+    memset(acc, 0, sizeof acc);
+    for (int64_t k = 0; k < kc; k++) {
+        for (int i = 0; i < P_MR; i++) {
+            float ai = a[i];
+            for (int j = 0; j < P_NR; j++) acc[i][j] += ai * b[j];
+        }
+        a += P_MR;
+        b += bs;
     }
-    if (ldc < N || lda < (ta ? M : K) || ldb < (tb ? K : N))
-        return attn_fail(ATTN_E_ARG, "%s: leading dimension too small", fn);
-    int nt = attn_resolve_threads(num_threads);
-#pragma omp parallel for num_threads(nt) schedule(static)
-    for (int64_t i = 0; i < M; i++) {
-        for (int64_t j = 0; j < N; j++) {
-            float acc = 0;
-            for (int64_t p = 0; p < K; p++) {
-                float a = ta ? A[p * lda + i] : A[i * lda + p];
-                float b = tb ? B[j * ldb + p] : B[p * ldb + j];
-                acc += a * b;
+    for (int i = 0; i < mr; i++)
+        for (int j = 0; j < nr; j++) {
+            float r = alpha * acc[i][j];
+            if (beta != 0.0f) r += beta * c[i * ldc + j];
+            c[i * ldc + j] = r;
+        }
+}
+
+static const attn_gemm_arch portable_arch = {P_MR, P_NR, portable_kernel, NULL};
+
+static const attn_gemm_arch *pick_arch(void)
+{
+    switch (attn_get_isa()) {
+    case ATTN_ISA_AVX512: return &attn_gemm_arch_avx512;
+    case ATTN_ISA_AVX2: return &attn_gemm_arch_avx2;
+    default: return &portable_arch;
+    }
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Packing                                                                                    */
+/* ------------------------------------------------------------------------------------------ */
+
+typedef struct gemm_job {
+    const attn_gemm_arch *arch;
+    int ta, tb;
+    int64_t M, N, K;
+    float alpha, beta;
+    const float *A, *B;
+    int64_t lda, ldb, ldc;
+    float *C;
+    int64_t kcb, nk; /* K blocks: nk blocks of kcb (the last may be shorter) */
+    int64_t nc;      /* N block, a multiple of NR */
+    int direct_b;    /* full B panels read in place (B not transposed) */
+    float *bpack;    /* [kcb × nc] */
+    float *apack;    /* per thread [kcb × MR] */
+} gemm_job;
+
+/* dst[k*MR + i] = op(A)[i0 + i][p0 + k], zero for i ≥ mr. */
+static void pack_a(const gemm_job *g, float *dst, int64_t i0, int mr, int64_t p0, int64_t kc)
+{
+    const int MR = g->arch->mr;
+    if (!g->ta) {
+        for (int i = 0; i < mr; i++) {
+            const float *row = g->A + (i0 + i) * g->lda + p0;
+            for (int64_t k = 0; k < kc; k++) dst[k * MR + i] = row[k];
+        }
+    } else {
+        for (int64_t k = 0; k < kc; k++)
+            memcpy(dst + k * MR, g->A + (p0 + k) * g->lda + i0, (size_t)mr * sizeof(float));
+    }
+    if (mr < MR)
+        for (int64_t k = 0; k < kc; k++)
+            for (int i = mr; i < MR; i++) dst[k * MR + i] = 0.0f;
+}
+
+/* dst[k*NR + j] = op(B)[p0 + k][j0 + j], zero for j ≥ nr. */
+static void pack_b(const gemm_job *g, float *dst, int64_t j0, int nr, int64_t p0, int64_t kc)
+{
+    const int NR = g->arch->nr;
+    if (!g->tb) {
+        for (int64_t k = 0; k < kc; k++) {
+            memcpy(dst + k * NR, g->B + (p0 + k) * g->ldb + j0, (size_t)nr * sizeof(float));
+            for (int j = nr; j < NR; j++) dst[k * NR + j] = 0.0f;
+        }
+    } else {
+        /* Transposing: walk k in chunks so the destination lines stay in L1. */
+        for (int64_t kb = 0; kb < kc; kb += 64) {
+            int64_t ke = kb + 64 < kc ? kb + 64 : kc;
+            for (int j = 0; j < nr; j++) {
+                const float *row = g->B + (j0 + j) * g->ldb + p0;
+                for (int64_t k = kb; k < ke; k++) dst[k * NR + j] = row[k];
             }
-            float *c = &C[i * ldc + j];
-            *c = beta == 0.0f ? alpha * acc : alpha * acc + beta * *c;
+            for (int64_t k = kb; k < ke; k++)
+                for (int j = nr; j < NR; j++) dst[k * NR + j] = 0.0f;
         }
     }
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Blocked product: the body every thread runs                                                */
+/* ------------------------------------------------------------------------------------------ */
+
+static void gemm_blocked(const gemm_job *g, int tid, int nt)
+{
+    const int MR = g->arch->mr, NR = g->arch->nr;
+    float *ap = g->apack + (int64_t)tid * g->kcb * MR;
+    const int64_t nip = (g->M + MR - 1) / MR;
+    for (int64_t jc = 0; jc < g->N; jc += g->nc) {
+        const int64_t ncur = g->N - jc < g->nc ? g->N - jc : g->nc;
+        const int64_t njp = (ncur + NR - 1) / NR;
+        for (int64_t pb = 0; pb < g->nk; pb++) {
+            const int64_t p0 = pb * g->kcb;
+            const int64_t kc = g->K - p0 < g->kcb ? g->K - p0 : g->kcb;
+            const float beta = pb == 0 ? g->beta : 1.0f;
+
+            for (int64_t jp = njp * tid / nt; jp < njp * (tid + 1) / nt; jp++) {
+                const int64_t j0 = jc + jp * NR;
+                const int nr = (int)(g->N - j0 < NR ? g->N - j0 : NR);
+                if (g->direct_b && nr == NR) continue;
+                pack_b(g, g->bpack + jp * NR * kc, j0, nr, p0, kc);
+            }
+#pragma omp barrier
+            const int64_t ntiles = nip * njp;
+            const int64_t t0 = ntiles * tid / nt, t1 = ntiles * (tid + 1) / nt;
+            int64_t packed_ip = -1;
+            for (int64_t t = t0; t < t1; t++) {
+                const int64_t ip = t / njp, jp = t % njp;
+                const int64_t i0 = ip * MR, j0 = jc + jp * NR;
+                const int mr = (int)(g->M - i0 < MR ? g->M - i0 : MR);
+                const int nr = (int)(g->N - j0 < NR ? g->N - j0 : NR);
+                if (ip != packed_ip) {
+                    pack_a(g, ap, i0, mr, p0, kc);
+                    packed_ip = ip;
+                }
+                const float *bp;
+                int64_t bs;
+                if (g->direct_b && nr == NR) {
+                    bp = g->B + p0 * g->ldb + j0;
+                    bs = g->ldb;
+                } else {
+                    bp = g->bpack + jp * NR * kc;
+                    bs = NR;
+                }
+                g->arch->kernel(kc, ap, bp, bs, g->C + i0 * g->ldc + j0, g->ldc, mr, nr,
+                                g->alpha, beta);
+            }
+#pragma omp barrier
+        }
+    }
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Special cases                                                                              */
+/* ------------------------------------------------------------------------------------------ */
+
+/* alpha = 0 or K = 0: C = beta·C without reading A or B (beta = 0 writes zeros). */
+static void scale_c(float *C, int64_t ldc, int64_t M, int64_t N, float beta)
+{
+    for (int64_t i = 0; i < M; i++) {
+        float *c = C + i * ldc;
+        if (beta == 0.0f)
+            memset(c, 0, (size_t)N * sizeof(float));
+        else
+            for (int64_t j = 0; j < N; j++) c[j] *= beta;
+    }
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Front end                                                                                  */
+/* ------------------------------------------------------------------------------------------ */
+
+/* A matrix stored rows×cols with row stride ld: ld ≥ max(1, cols), and its extent addressable. */
+static int check_matrix(const char *fn, const char *name, int64_t rows, int64_t cols, int64_t ld)
+{
+    int64_t need = cols > 1 ? cols : 1;
+    if (ld < need)
+        return attn_fail(ATTN_E_ARG, "%s: ld%s=%lld is smaller than %lld (the stored row length)",
+                         fn, name, (long long)ld, (long long)need);
+    if (rows == 0 || cols == 0) return ATTN_OK;
+    int64_t span;
+    if (attn_mul_overflow(rows - 1, ld, &span) || __builtin_add_overflow(span, cols, &span) ||
+        span > (int64_t)(PTRDIFF_MAX / (int64_t)sizeof(float)))
+        return attn_fail(ATTN_E_OVERFLOW, "%s: %s (%lld×%lld, ld %lld) exceeds the address space",
+                         fn, name, (long long)rows, (long long)cols, (long long)ld);
+    return ATTN_OK;
+}
+
+int attn_sgemm(attn_trans trans_a, attn_trans trans_b, int64_t M, int64_t N, int64_t K,
+               float alpha, const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
+               float *C, int64_t ldc, int num_threads)
+{
+    static const char fn[] = "attn_sgemm";
+    if (trans_a != ATTN_NO_TRANS && trans_a != ATTN_TRANS)
+        return attn_fail(ATTN_E_ARG, "%s: trans_a=%d is not ATTN_NO_TRANS or ATTN_TRANS", fn,
+                         (int)trans_a);
+    if (trans_b != ATTN_NO_TRANS && trans_b != ATTN_TRANS)
+        return attn_fail(ATTN_E_ARG, "%s: trans_b=%d is not ATTN_NO_TRANS or ATTN_TRANS", fn,
+                         (int)trans_b);
+    if (M < 0 || N < 0 || K < 0)
+        return attn_fail(ATTN_E_ARG, "%s: negative size M=%lld N=%lld K=%lld", fn, (long long)M,
+                         (long long)N, (long long)K);
+    if (num_threads < 0)
+        return attn_fail(ATTN_E_ARG, "%s: num_threads=%d is negative", fn, num_threads);
+    const int ta = trans_a == ATTN_TRANS, tb = trans_b == ATTN_TRANS;
+    ATTN_TRY(check_matrix(fn, "a", ta ? K : M, ta ? M : K, lda));
+    ATTN_TRY(check_matrix(fn, "b", tb ? N : K, tb ? K : N, ldb));
+    ATTN_TRY(check_matrix(fn, "c", M, N, ldc));
+    if (M > 0 && N > 0) ATTN_REQUIRE_NONNULL(fn, C);
+    if (M > 0 && K > 0) ATTN_REQUIRE_NONNULL(fn, A);
+    if (K > 0 && N > 0) ATTN_REQUIRE_NONNULL(fn, B);
+    if (M == 0 || N == 0) return ATTN_OK;
+    if (K == 0 || alpha == 0.0f) {
+        scale_c(C, ldc, M, N, beta);
+        return ATTN_OK;
+    }
+
+    gemm_job g = {.arch = pick_arch(), .ta = ta, .tb = tb, .M = M, .N = N, .K = K,
+                  .alpha = alpha, .beta = beta, .A = A, .B = B, .lda = lda, .ldb = ldb,
+                  .ldc = ldc, .C = C};
+    const int MR = g.arch->mr, NR = g.arch->nr;
+    g.nk = (K + KC_MAX - 1) / KC_MAX;
+    g.kcb = (K + g.nk - 1) / g.nk;
+    int64_t nc_max = B_BLOCK_FLOATS / g.kcb / NR * NR;
+    if (nc_max < NR) nc_max = NR;
+    int64_t nbn = (N + nc_max - 1) / nc_max;
+    g.nc = ((N + nbn - 1) / nbn + NR - 1) / NR * NR;
+    g.direct_b = !tb && M <= 2 * MR;
+
+    /* Threads: no more than there are tiles in a block, and one for small products. */
+    int nt = attn_resolve_threads(num_threads);
+    const int64_t tiles = ((M + MR - 1) / MR) * ((g.nc + NR - 1) / NR);
+    if (nt > tiles) nt = (int)tiles;
+    if ((double)M * (double)N * (double)K < 262144.0) nt = 1;
+
+    size_t bfloats = (size_t)g.kcb * (size_t)g.nc, afloats = (size_t)g.kcb * (size_t)MR;
+    float *work = attn_aligned_alloc((bfloats + (size_t)nt * afloats) * sizeof(float));
+    if (work == NULL)
+        return attn_fail(ATTN_E_NOMEM, "%s: cannot allocate %zu bytes of packing workspace", fn,
+                         (bfloats + (size_t)nt * afloats) * sizeof(float));
+    g.bpack = work;
+    g.apack = work + bfloats;
+
+    if (nt == 1) {
+        gemm_blocked(&g, 0, 1);
+    } else {
+#pragma omp parallel num_threads(nt)
+        gemm_blocked(&g, omp_get_thread_num(), omp_get_num_threads());
+    }
+    free(work);
     return ATTN_OK;
 }
