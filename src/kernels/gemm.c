@@ -78,7 +78,7 @@ typedef struct gemm_job {
     int64_t kcb, nk; /* K blocks: nk blocks of kcb (the last may be shorter) */
     int64_t nc;      /* N block, a multiple of NR */
     int direct_b;    /* full B panels read in place (B not transposed) */
-    float *bpack;    /* [kcb × nc] */
+    float *bpack;    /* 2 × [kcb × nc] */
     float *apack;    /* per thread [kcb × MR] */
 } gemm_job;
 
@@ -92,8 +92,10 @@ static void pack_a(const gemm_job *g, float *dst, int64_t i0, int mr, int64_t p0
             for (int64_t k = 0; k < kc; k++) dst[k * MR + i] = row[k];
         }
     } else {
-        for (int64_t k = 0; k < kc; k++)
-            memcpy(dst + k * MR, g->A + (p0 + k) * g->lda + i0, (size_t)mr * sizeof(float));
+        for (int64_t k = 0; k < kc; k++) {
+            const float *col = g->A + (p0 + k) * g->lda + i0;
+            for (int i = 0; i < mr; i++) dst[k * MR + i] = col[i];
+        }
     }
     if (mr < MR)
         for (int64_t k = 0; k < kc; k++)
@@ -132,46 +134,56 @@ static void gemm_blocked(const gemm_job *g, int tid, int nt)
     const int MR = g->arch->mr, NR = g->arch->nr;
     float *ap = g->apack + (int64_t)tid * g->kcb * MR;
     const int64_t nip = (g->M + MR - 1) / MR;
+    int64_t block = 0;
     for (int64_t jc = 0; jc < g->N; jc += g->nc) {
         const int64_t ncur = g->N - jc < g->nc ? g->N - jc : g->nc;
         const int64_t njp = (ncur + NR - 1) / NR;
-        for (int64_t pb = 0; pb < g->nk; pb++) {
+        /* Tiles are handed out dynamically (the machine may be shared): whole rows of tiles
+         * when there are enough, else single tiles. Which thread computes a tile does not
+         * change its value. */
+        const int64_t chunk = nip >= 4 * nt ? njp : 1;
+        const int64_t nchunks = (nip * njp + chunk - 1) / chunk;
+        for (int64_t pb = 0; pb < g->nk; pb++, block++) {
             const int64_t p0 = pb * g->kcb;
             const int64_t kc = g->K - p0 < g->kcb ? g->K - p0 : g->kcb;
             const float beta = pb == 0 ? g->beta : 1.0f;
+            /* Two B buffers: packing block b+1 can start while others still compute block b
+             * (block b−1's buffer is free: every thread passed the barrier of block b). */
+            float *bpack = g->bpack + (block & 1) * g->kcb * g->nc;
 
             for (int64_t jp = njp * tid / nt; jp < njp * (tid + 1) / nt; jp++) {
                 const int64_t j0 = jc + jp * NR;
                 const int nr = (int)(g->N - j0 < NR ? g->N - j0 : NR);
                 if (g->direct_b && nr == NR) continue;
-                pack_b(g, g->bpack + jp * NR * kc, j0, nr, p0, kc);
+                pack_b(g, bpack + jp * NR * kc, j0, nr, p0, kc);
             }
 #pragma omp barrier
-            const int64_t ntiles = nip * njp;
-            const int64_t t0 = ntiles * tid / nt, t1 = ntiles * (tid + 1) / nt;
             int64_t packed_ip = -1;
-            for (int64_t t = t0; t < t1; t++) {
-                const int64_t ip = t / njp, jp = t % njp;
-                const int64_t i0 = ip * MR, j0 = jc + jp * NR;
-                const int mr = (int)(g->M - i0 < MR ? g->M - i0 : MR);
-                const int nr = (int)(g->N - j0 < NR ? g->N - j0 : NR);
-                if (ip != packed_ip) {
-                    pack_a(g, ap, i0, mr, p0, kc);
-                    packed_ip = ip;
+#pragma omp for schedule(dynamic, 1) nowait
+            for (int64_t ch = 0; ch < nchunks; ch++) {
+                int64_t t1 = (ch + 1) * chunk < nip * njp ? (ch + 1) * chunk : nip * njp;
+                for (int64_t t = ch * chunk; t < t1; t++) {
+                    const int64_t ip = t / njp, jp = t % njp;
+                    const int64_t i0 = ip * MR, j0 = jc + jp * NR;
+                    const int mr = (int)(g->M - i0 < MR ? g->M - i0 : MR);
+                    const int nr = (int)(g->N - j0 < NR ? g->N - j0 : NR);
+                    if (ip != packed_ip) {
+                        pack_a(g, ap, i0, mr, p0, kc);
+                        packed_ip = ip;
+                    }
+                    const float *bp;
+                    int64_t bs;
+                    if (g->direct_b && nr == NR) {
+                        bp = g->B + p0 * g->ldb + j0;
+                        bs = g->ldb;
+                    } else {
+                        bp = bpack + jp * NR * kc;
+                        bs = NR;
+                    }
+                    g->arch->kernel(kc, ap, bp, bs, g->C + i0 * g->ldc + j0, g->ldc, mr, nr,
+                                    g->alpha, beta);
                 }
-                const float *bp;
-                int64_t bs;
-                if (g->direct_b && nr == NR) {
-                    bp = g->B + p0 * g->ldb + j0;
-                    bs = g->ldb;
-                } else {
-                    bp = g->bpack + jp * NR * kc;
-                    bs = NR;
-                }
-                g->arch->kernel(kc, ap, bp, bs, g->C + i0 * g->ldc + j0, g->ldc, mr, nr,
-                                g->alpha, beta);
             }
-#pragma omp barrier
         }
     }
 }
@@ -259,7 +271,7 @@ int attn_sgemm(attn_trans trans_a, attn_trans trans_b, int64_t M, int64_t N, int
     if (nt > tiles) nt = (int)tiles;
     if ((double)M * (double)N * (double)K < 262144.0) nt = 1;
 
-    size_t bfloats = (size_t)g.kcb * (size_t)g.nc, afloats = (size_t)g.kcb * (size_t)MR;
+    size_t bfloats = 2 * (size_t)g.kcb * (size_t)g.nc, afloats = (size_t)g.kcb * (size_t)MR;
     float *work = attn_aligned_alloc((bfloats + (size_t)nt * afloats) * sizeof(float));
     if (work == NULL)
         return attn_fail(ATTN_E_NOMEM, "%s: cannot allocate %zu bytes of packing workspace", fn,
