@@ -52,7 +52,7 @@ static void portable_kernel(int64_t kc, const float *a, const float *b, int64_t 
         }
 }
 
-static const attn_gemm_arch portable_arch = {P_MR, P_NR, portable_kernel, NULL};
+static const attn_gemm_arch portable_arch = {P_MR, P_NR, portable_kernel, NULL, NULL};
 
 static const attn_gemm_arch *pick_arch(void)
 {
@@ -111,6 +111,8 @@ static void pack_b(const gemm_job *g, float *dst, int64_t j0, int nr, int64_t p0
             memcpy(dst + k * NR, g->B + (p0 + k) * g->ldb + j0, (size_t)nr * sizeof(float));
             for (int j = nr; j < NR; j++) dst[k * NR + j] = 0.0f;
         }
+    } else if (g->arch->pack_bt) {
+        g->arch->pack_bt(kc, nr, g->B + j0 * g->ldb + p0, g->ldb, dst);
     } else {
         /* Transposing: walk k in chunks so the destination lines stay in L1. */
         for (int64_t kb = 0; kb < kc; kb += 64) {
@@ -263,7 +265,9 @@ int attn_sgemm(attn_trans trans_a, attn_trans trans_b, int64_t M, int64_t N, int
     if (nc_max < NR) nc_max = NR;
     int64_t nbn = (N + nc_max - 1) / nc_max;
     g.nc = ((N + nbn - 1) / nbn + NR - 1) / NR * NR;
-    g.direct_b = !tb && M <= 2 * MR;
+    /* B in place when few row panels share it: up to 16 unless ldb is a multiple of 1024
+     * floats, whose rows would crowd into few cache sets. */
+    g.direct_b = !tb && (M <= 2 * MR || (M <= 16 * MR && (ldb & 1023) != 0));
 
     /* Threads: no more than there are tiles in a block, and one for small products. */
     int nt = attn_resolve_threads(num_threads);

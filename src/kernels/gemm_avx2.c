@@ -86,4 +86,40 @@ static void kernel(int64_t kc, const float *a, const float *b, int64_t bs, float
     }
 }
 
-const attn_gemm_arch attn_gemm_arch_avx2 = {MR, NR, kernel, NULL};
+/* In-register 8×8 transpose: r[i] row i in, r[c] column c out. */
+static inline void transpose8(__m256 r[8])
+{
+    __m256 t[8], u[8];
+    for (int i = 0; i < 4; i++) {
+        t[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+    for (int i = 0; i < 2; i++) { /* u[4i+e], lane l: rows 4i..4i+3, element 4l+e */
+        u[4 * i] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], 0x44);
+        u[4 * i + 1] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], 0xEE);
+        u[4 * i + 2] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0x44);
+        u[4 * i + 3] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0xEE);
+    }
+    for (int e = 0; e < 4; e++) {
+        r[e] = _mm256_permute2f128_ps(u[e], u[4 + e], 0x20);
+        r[4 + e] = _mm256_permute2f128_ps(u[e], u[4 + e], 0x31);
+    }
+}
+
+static void pack_bt(int64_t kc, int nr, const float *b, int64_t ldb, float *dst)
+{
+    for (int64_t k0 = 0; k0 < kc; k0 += 8) {
+        const int kk = kc - k0 < 8 ? (int)(kc - k0) : 8;
+        const __m256i km = lane_mask(kk);
+        for (int j0 = 0; j0 < NR; j0 += 8) {
+            __m256 r[8];
+            for (int j = 0; j < 8; j++)
+                r[j] = j0 + j < nr ? _mm256_maskload_ps(b + (j0 + j) * ldb + k0, km)
+                                   : _mm256_setzero_ps();
+            transpose8(r);
+            for (int k = 0; k < kk; k++) _mm256_storeu_ps(dst + (k0 + k) * NR + j0, r[k]);
+        }
+    }
+}
+
+const attn_gemm_arch attn_gemm_arch_avx2 = {MR, NR, kernel, pack_bt, NULL};

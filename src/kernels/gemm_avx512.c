@@ -76,4 +76,49 @@ static void kernel(int64_t kc, const float *a, const float *b, int64_t bs, float
     }
 }
 
-const attn_gemm_arch attn_gemm_arch_avx512 = {MR, NR, kernel, NULL};
+/* In-register 16×16 transpose: r[i] row i in, r[c] column c out. Three rounds of shuffles:
+ * pairs of rows interleaved, then quads within 128-bit lanes, then 128-bit lanes across
+ * registers. */
+static inline void transpose16(__m512 r[16])
+{
+    __m512 t[16];
+    for (int i = 0; i < 8; i++) {
+        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+    for (int i = 0; i < 4; i++) { /* r[4i+e], lane l: rows 4i..4i+3, element 4l+e */
+        r[4 * i] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], 0x44);
+        r[4 * i + 1] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], 0xEE);
+        r[4 * i + 2] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0x44);
+        r[4 * i + 3] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0xEE);
+    }
+    for (int e = 0; e < 4; e++) {
+        __m512 a = _mm512_shuffle_f32x4(r[e], r[4 + e], 0x88);
+        __m512 b = _mm512_shuffle_f32x4(r[e], r[4 + e], 0xDD);
+        __m512 c = _mm512_shuffle_f32x4(r[8 + e], r[12 + e], 0x88);
+        __m512 d = _mm512_shuffle_f32x4(r[8 + e], r[12 + e], 0xDD);
+        t[e] = _mm512_shuffle_f32x4(a, c, 0x88);
+        t[8 + e] = _mm512_shuffle_f32x4(a, c, 0xDD);
+        t[4 + e] = _mm512_shuffle_f32x4(b, d, 0x88);
+        t[12 + e] = _mm512_shuffle_f32x4(b, d, 0xDD);
+    }
+    for (int i = 0; i < 16; i++) r[i] = t[i];
+}
+
+static void pack_bt(int64_t kc, int nr, const float *b, int64_t ldb, float *dst)
+{
+    for (int64_t k0 = 0; k0 < kc; k0 += 16) {
+        const int kk = kc - k0 < 16 ? (int)(kc - k0) : 16;
+        const __mmask16 km = (__mmask16)((1u << kk) - 1);
+        for (int j0 = 0; j0 < NR; j0 += 16) {
+            __m512 r[16];
+            for (int j = 0; j < 16; j++)
+                r[j] = j0 + j < nr ? _mm512_maskz_loadu_ps(km, b + (j0 + j) * ldb + k0)
+                                   : _mm512_setzero_ps();
+            transpose16(r);
+            for (int k = 0; k < kk; k++) _mm512_storeu_ps(dst + (k0 + k) * NR + j0, r[k]);
+        }
+    }
+}
+
+const attn_gemm_arch attn_gemm_arch_avx512 = {MR, NR, kernel, pack_bt, NULL};

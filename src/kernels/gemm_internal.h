@@ -26,9 +26,14 @@ typedef void (*attn_gemm_ukernel)(int64_t kc, const float *a, const float *b, in
 typedef void (*attn_gemm_dotrow)(int64_t K, const float *a, const float *b, int64_t ldb,
                                  float *c, int64_t n, float alpha, float beta);
 
+/* Pack an NR-column panel of op(B) = Bᵀ: dst[k*NR + j] = b[j*ldb + k] for k < kc, j < nr,
+ * and 0 for nr ≤ j < NR (b points at the panel's first stored row). */
+typedef void (*attn_gemm_pack_bt)(int64_t kc, int nr, const float *b, int64_t ldb, float *dst);
+
 typedef struct attn_gemm_arch {
     int mr, nr;               /* micro-tile */
     attn_gemm_ukernel kernel;
+    attn_gemm_pack_bt pack_bt; /* NULL: the driver's scalar loop */
     attn_gemm_dotrow dotrow;  /* NULL: the driver's portable loop */
 } attn_gemm_arch;
 
