@@ -4,17 +4,11 @@
  * Ragged tiles use masked loads/stores; fewer rows use a kernel compiled for that count. */
 #include "gemm_internal.h"
 
-#include <immintrin.h>
+#include "gemm_transpose8.h"
 
 #define MR 6
 #define NV 2 /* ymm per row */
 #define NR (8 * NV)
-
-static inline __m256i lane_mask(int left)
-{
-    const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    return _mm256_cmpgt_epi32(_mm256_set1_epi32(left), idx);
-}
 
 static inline __attribute__((always_inline)) void tile(const int rows, int64_t kc, const float *a,
                                                        const float *b, int64_t bs, float *c,
@@ -49,7 +43,7 @@ static inline __attribute__((always_inline)) void tile(const int rows, int64_t k
         return;
     }
     __m256i mask[NV];
-    for (int v = 0; v < NV; v++) mask[v] = lane_mask(nr - 8 * v);
+    for (int v = 0; v < NV; v++) mask[v] = gemm_lane_mask8(nr - 8 * v);
     for (int i = 0; i < rows && i < mr; i++) {
         float *ci = c + i * ldc;
         for (int v = 0; v < NV; v++) {
@@ -86,40 +80,75 @@ static void kernel(int64_t kc, const float *a, const float *b, int64_t bs, float
     }
 }
 
-/* In-register 8×8 transpose: r[i] row i in, r[c] column c out. */
-static inline void transpose8(__m256 r[8])
-{
-    __m256 t[8], u[8];
-    for (int i = 0; i < 4; i++) {
-        t[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);
-        t[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);
-    }
-    for (int i = 0; i < 2; i++) { /* u[4i+e], lane l: rows 4i..4i+3, element 4l+e */
-        u[4 * i] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], 0x44);
-        u[4 * i + 1] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], 0xEE);
-        u[4 * i + 2] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0x44);
-        u[4 * i + 3] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0xEE);
-    }
-    for (int e = 0; e < 4; e++) {
-        r[e] = _mm256_permute2f128_ps(u[e], u[4 + e], 0x20);
-        r[4 + e] = _mm256_permute2f128_ps(u[e], u[4 + e], 0x31);
-    }
-}
-
 static void pack_bt(int64_t kc, int nr, const float *b, int64_t ldb, float *dst)
 {
     for (int64_t k0 = 0; k0 < kc; k0 += 8) {
         const int kk = kc - k0 < 8 ? (int)(kc - k0) : 8;
-        const __m256i km = lane_mask(kk);
+        const __m256i km = gemm_lane_mask8(kk);
         for (int j0 = 0; j0 < NR; j0 += 8) {
             __m256 r[8];
             for (int j = 0; j < 8; j++)
                 r[j] = j0 + j < nr ? _mm256_maskload_ps(b + (j0 + j) * ldb + k0, km)
                                    : _mm256_setzero_ps();
-            transpose8(r);
+            gemm_transpose8(r);
             for (int k = 0; k < kk; k++) _mm256_storeu_ps(dst + (k0 + k) * NR + j0, r[k]);
         }
     }
 }
 
-const attn_gemm_arch attn_gemm_arch_avx2 = {MR, NR, kernel, pack_bt, NULL};
+static inline float hsum8(__m256 v)
+{
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+/* One row of C = a·Bᵀ: four rows of B at a time, each summed in 8 lanes along k, then
+ * reduced across lanes in a fixed order. */
+static void dotrow(int64_t K, const float *a, const float *b, int64_t ldb, float *c, int64_t n,
+                   float alpha, float beta)
+{
+    const int64_t kfull = K / 8 * 8;
+    const __m256i tail = gemm_lane_mask8((int)(K - kfull));
+    int64_t j = 0;
+    for (; j + 4 <= n; j += 4) {
+        const float *b0 = b + j * ldb, *b1 = b0 + ldb, *b2 = b1 + ldb, *b3 = b2 + ldb;
+        __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+        for (int64_t k = 0; k < kfull; k += 8) {
+            __m256 av = _mm256_loadu_ps(a + k);
+            s0 = _mm256_fmadd_ps(av, _mm256_loadu_ps(b0 + k), s0);
+            s1 = _mm256_fmadd_ps(av, _mm256_loadu_ps(b1 + k), s1);
+            s2 = _mm256_fmadd_ps(av, _mm256_loadu_ps(b2 + k), s2);
+            s3 = _mm256_fmadd_ps(av, _mm256_loadu_ps(b3 + k), s3);
+        }
+        if (kfull < K) {
+            __m256 av = _mm256_maskload_ps(a + kfull, tail);
+            s0 = _mm256_fmadd_ps(av, _mm256_maskload_ps(b0 + kfull, tail), s0);
+            s1 = _mm256_fmadd_ps(av, _mm256_maskload_ps(b1 + kfull, tail), s1);
+            s2 = _mm256_fmadd_ps(av, _mm256_maskload_ps(b2 + kfull, tail), s2);
+            s3 = _mm256_fmadd_ps(av, _mm256_maskload_ps(b3 + kfull, tail), s3);
+        }
+        float r[4] = {hsum8(s0), hsum8(s1), hsum8(s2), hsum8(s3)};
+        for (int q = 0; q < 4; q++)
+            c[j + q] = beta != 0.0f ? alpha * r[q] + beta * c[j + q] : alpha * r[q];
+    }
+    for (; j < n; j++) {
+        const float *bj = b + j * ldb;
+        __m256 s = _mm256_setzero_ps();
+        for (int64_t k = 0; k < kfull; k += 8)
+            s = _mm256_fmadd_ps(_mm256_loadu_ps(a + k), _mm256_loadu_ps(bj + k), s);
+        if (kfull < K)
+            s = _mm256_fmadd_ps(_mm256_maskload_ps(a + kfull, tail),
+                                _mm256_maskload_ps(bj + kfull, tail), s);
+        float r = hsum8(s);
+        c[j] = beta != 0.0f ? alpha * r + beta * c[j] : alpha * r;
+    }
+}
+
+static void pack_a(int trans, int64_t kc, int mr, const float *a, int64_t lda, float *dst)
+{
+    gemm_pack_a8(MR, trans, kc, mr, a, lda, dst);
+}
+
+const attn_gemm_arch attn_gemm_arch_avx2 = {MR, NR, kernel, pack_a, pack_bt, dotrow};

@@ -6,7 +6,7 @@
  * row count so no FMA is spent on padding. */
 #include "gemm_internal.h"
 
-#include <immintrin.h>
+#include "gemm_transpose8.h"
 
 #define MR 6
 #define NV 4 /* zmm per row */
@@ -121,4 +121,52 @@ static void pack_bt(int64_t kc, int nr, const float *b, int64_t ldb, float *dst)
     }
 }
 
-const attn_gemm_arch attn_gemm_arch_avx512 = {MR, NR, kernel, pack_bt, NULL};
+/* One row of C = a·Bᵀ: four rows of B at a time, each summed in 16 lanes along k, then
+ * reduced across lanes in a fixed order. */
+static void dotrow(int64_t K, const float *a, const float *b, int64_t ldb, float *c, int64_t n,
+                   float alpha, float beta)
+{
+    int64_t j = 0;
+    for (; j + 4 <= n; j += 4) {
+        const float *b0 = b + j * ldb, *b1 = b0 + ldb, *b2 = b1 + ldb, *b3 = b2 + ldb;
+        __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+        int64_t k = 0;
+        for (; k + 16 <= K; k += 16) {
+            __m512 av = _mm512_loadu_ps(a + k);
+            s0 = _mm512_fmadd_ps(av, _mm512_loadu_ps(b0 + k), s0);
+            s1 = _mm512_fmadd_ps(av, _mm512_loadu_ps(b1 + k), s1);
+            s2 = _mm512_fmadd_ps(av, _mm512_loadu_ps(b2 + k), s2);
+            s3 = _mm512_fmadd_ps(av, _mm512_loadu_ps(b3 + k), s3);
+        }
+        if (k < K) {
+            __mmask16 m = (__mmask16)((1u << (K - k)) - 1);
+            __m512 av = _mm512_maskz_loadu_ps(m, a + k);
+            s0 = _mm512_fmadd_ps(av, _mm512_maskz_loadu_ps(m, b0 + k), s0);
+            s1 = _mm512_fmadd_ps(av, _mm512_maskz_loadu_ps(m, b1 + k), s1);
+            s2 = _mm512_fmadd_ps(av, _mm512_maskz_loadu_ps(m, b2 + k), s2);
+            s3 = _mm512_fmadd_ps(av, _mm512_maskz_loadu_ps(m, b3 + k), s3);
+        }
+        float r[4] = {_mm512_reduce_add_ps(s0), _mm512_reduce_add_ps(s1),
+                      _mm512_reduce_add_ps(s2), _mm512_reduce_add_ps(s3)};
+        for (int q = 0; q < 4; q++)
+            c[j + q] = beta != 0.0f ? alpha * r[q] + beta * c[j + q] : alpha * r[q];
+    }
+    for (; j < n; j++) {
+        const float *bj = b + j * ldb;
+        __m512 s = _mm512_setzero_ps();
+        for (int64_t k = 0; k < K; k += 16) {
+            __mmask16 m = K - k >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (K - k)) - 1);
+            s = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, a + k), _mm512_maskz_loadu_ps(m, bj + k),
+                                s);
+        }
+        float r = _mm512_reduce_add_ps(s);
+        c[j] = beta != 0.0f ? alpha * r + beta * c[j] : alpha * r;
+    }
+}
+
+static void pack_a(int trans, int64_t kc, int mr, const float *a, int64_t lda, float *dst)
+{
+    gemm_pack_a8(MR, trans, kc, mr, a, lda, dst);
+}
+
+const attn_gemm_arch attn_gemm_arch_avx512 = {MR, NR, kernel, pack_a, pack_bt, dotrow};

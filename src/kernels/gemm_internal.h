@@ -30,9 +30,15 @@ typedef void (*attn_gemm_dotrow)(int64_t K, const float *a, const float *b, int6
  * and 0 for nr ≤ j < NR (b points at the panel's first stored row). */
 typedef void (*attn_gemm_pack_bt)(int64_t kc, int nr, const float *b, int64_t ldb, float *dst);
 
+/* Pack an MR-row panel of op(A): dst[k*MR + i] for k < kc, zero for mr ≤ i < MR. trans = 0:
+ * row i at a + i*lda; trans = 1: op(A)[i][k] at a + k*lda + i. */
+typedef void (*attn_gemm_pack_a)(int trans, int64_t kc, int mr, const float *a, int64_t lda,
+                                 float *dst);
+
 typedef struct attn_gemm_arch {
     int mr, nr;               /* micro-tile */
     attn_gemm_ukernel kernel;
+    attn_gemm_pack_a pack_a;  /* NULL: the driver's scalar loop */
     attn_gemm_pack_bt pack_bt; /* NULL: the driver's scalar loop */
     attn_gemm_dotrow dotrow;  /* NULL: the driver's portable loop */
 } attn_gemm_arch;
