@@ -41,24 +41,31 @@ static inline void gemm_pack_a8(const int MR, int trans, int64_t kc, int mr, con
     const __m256i rows = gemm_lane_mask8(mr), keep = gemm_lane_mask8(MR);
     if (trans) {
         int64_t k = 0;
+        if (mr == 8) /* a full row-vector: plain loads (masked ones are slow on some cores) */
+            for (; k + 1 < kc; k++) _mm256_storeu_ps(dst + k * MR, _mm256_loadu_ps(a + k * lda));
         for (; k + 1 < kc; k++) /* 8-wide stores overlap the next k's slot, rewritten next */
             _mm256_storeu_ps(dst + k * MR, _mm256_maskload_ps(a + k * lda, rows));
         if (k < kc) _mm256_maskstore_ps(dst + k * MR, keep, _mm256_maskload_ps(a + k * lda, rows));
         return;
     }
-    for (int64_t k0 = 0; k0 < kc; k0 += 8) {
-        const int kk = kc - k0 < 8 ? (int)(kc - k0) : 8;
-        const __m256i km = gemm_lane_mask8(kk);
-        __m256 r[8];
+    __m256 r[8];
+    int64_t k0 = 0;
+    for (; k0 + 8 < kc; k0 += 8) { /* full 8×8 blocks, not the last */
         for (int i = 0; i < 8; i++)
-            r[i] = i < mr ? _mm256_maskload_ps(a + i * lda + k0, km) : _mm256_setzero_ps();
+            r[i] = i < mr ? _mm256_loadu_ps(a + i * lda + k0) : _mm256_setzero_ps();
         gemm_transpose8(r);
-        for (int k = 0; k < kk; k++) {
-            if (k0 + k + 1 < kc)
-                _mm256_storeu_ps(dst + (k0 + k) * MR, r[k]);
-            else
-                _mm256_maskstore_ps(dst + (k0 + k) * MR, keep, r[k]);
-        }
+        for (int k = 0; k < 8; k++) _mm256_storeu_ps(dst + (k0 + k) * MR, r[k]);
+    }
+    const int kk = (int)(kc - k0);
+    const __m256i km = gemm_lane_mask8(kk);
+    for (int i = 0; i < 8; i++)
+        r[i] = i < mr ? _mm256_maskload_ps(a + i * lda + k0, km) : _mm256_setzero_ps();
+    gemm_transpose8(r);
+    for (int k = 0; k < kk; k++) {
+        if (k + 1 < kk)
+            _mm256_storeu_ps(dst + (k0 + k) * MR, r[k]);
+        else
+            _mm256_maskstore_ps(dst + (k0 + k) * MR, keep, r[k]);
     }
 }
 
