@@ -279,3 +279,118 @@ Test(flash, decode_shapes)
                 .mask = 1};
     check_case(&c3, 1, "rows path mask blhe");
 }
+
+/* ---- determinism --------------------------------------------------------------------------- */
+
+/* Forward and backward with 1, 2 and 7 threads must give the same bits. */
+static void check_threads(const fcase *c, const char *name)
+{
+    fbufs f;
+    make(c, &f);
+    const int64_t no = c->B * c->Hq * c->Lq * c->Ev, nl = c->B * c->Hq * c->Lq;
+    const int64_t nq = c->B * c->Hq * c->Lq * c->E, nk = c->B * c->Hkv * c->Lk * c->E;
+    const int64_t nv = c->B * c->Hkv * c->Lk * c->Ev;
+    float *o1 = NULL, *l1 = NULL, *q1 = NULL, *k1 = NULL, *v1 = NULL;
+    static const int th[] = {1, 2, 7};
+    f.opt.kernel = ATTN_KERNEL_FLASH;
+    for (int t = 0; t < 3; t++) {
+        f.opt.num_threads = th[t];
+        cr_assert_eq(attn_sdpa_forward(&f.tq, &f.tk, &f.tv, &f.opt, &f.to, f.lse, NULL), 0);
+        cr_assert_eq(attn_sdpa_backward(&f.tq, &f.tk, &f.tv, &f.to, f.lse, &f.tdo, &f.opt, &f.tdq,
+                                        &f.tdk, &f.tdv, NULL),
+                     0, "%s", attn_last_error());
+        if (t == 0) {
+            o1 = copy(f.o, no), l1 = copy(f.lse, nl), q1 = copy(f.dq, nq), k1 = copy(f.dk, nk);
+            v1 = copy(f.dv, nv);
+            continue;
+        }
+        cr_expect(!memcmp(o1, f.o, (size_t)no * 4), "%s: out differs at %d threads", name, th[t]);
+        cr_expect(!memcmp(l1, f.lse, (size_t)nl * 4), "%s: lse differs at %d threads", name, th[t]);
+        cr_expect(!memcmp(q1, f.dq, (size_t)nq * 4), "%s: dq differs at %d threads", name, th[t]);
+        cr_expect(!memcmp(k1, f.dk, (size_t)nk * 4), "%s: dk differs at %d threads", name, th[t]);
+        cr_expect(!memcmp(v1, f.dv, (size_t)nv * 4), "%s: dv differs at %d threads", name, th[t]);
+    }
+    free(o1), free(l1), free(q1), free(k1), free(v1);
+    release(&f);
+}
+
+Test(flash, bit_identical_across_threads)
+{
+    fcase a = {.B = 1, .Hq = 3, .Hkv = 1, .Lq = 200, .Lk = 300, .E = 32, .Ev = 32, .causal = 1,
+               .dropout = 0.1f};
+    check_threads(&a, "split backward (few heads), causal, dropout");
+    fcase b = {.B = 2, .Hq = 8, .Hkv = 8, .Lq = 70, .Lk = 90, .E = 16, .Ev = 16, .lengths = 1};
+    check_threads(&b, "many heads");
+    fcase d = {.B = 1, .Hq = 2, .Hkv = 2, .Lq = 3, .Lk = 5000, .E = 32, .Ev = 32};
+    check_threads(&d, "decode split");
+}
+
+/* ---- finite differences ---------------------------------------------------------------------- */
+
+/* loss = Σ dout ∘ out: its gradient w.r.t. x[idx] by central differences (float forward, step
+ * chosen for float) vs the analytic one. */
+Test(flash, finite_differences)
+{
+    fcase c = {.B = 1, .Hq = 2, .Hkv = 1, .Lq = 9, .Lk = 11, .E = 5, .Ev = 6, .causal = 1,
+               .align = 1, .softcap = 3, .alibi = 1, .bias = 1};
+    fbufs f;
+    make(&c, &f);
+    f.opt.kernel = ATTN_KERNEL_FLASH;
+    const int64_t no = c.B * c.Hq * c.Lq * c.Ev;
+    cr_assert_eq(attn_sdpa_forward(&f.tq, &f.tk, &f.tv, &f.opt, &f.to, f.lse, NULL), 0);
+    cr_assert_eq(attn_sdpa_backward(&f.tq, &f.tk, &f.tv, &f.to, f.lse, &f.tdo, &f.opt, &f.tdq,
+                                    &f.tdk, &f.tdv, &f.tdbias),
+                 0, "%s", attn_last_error());
+    float *out = malloc((size_t)no * sizeof(float));
+    attn_tensor tout = attn_tensor_4d(out, c.B, c.Hq, c.Lq, c.Ev);
+    struct {
+        float *x, *g;
+        int64_t n;
+        const char *name;
+    } vars[] = {{f.q, f.dq, c.B * c.Hq * c.Lq * c.E, "q"},
+                {f.k, f.dk, c.B * c.Hkv * c.Lk * c.E, "k"},
+                {f.v, f.dv, c.B * c.Hkv * c.Lk * c.Ev, "v"},
+                {f.bias, f.dbias, c.B * c.Hq * c.Lq * c.Lk, "bias"}};
+    for (int vi = 0; vi < 4; vi++)
+        for (int64_t idx = 0; idx < vars[vi].n; idx += 7) {
+            double lp[2];
+            const float save = vars[vi].x[idx], h = 1e-2f;
+            for (int sgn = 0; sgn < 2; sgn++) {
+                vars[vi].x[idx] = save + (sgn ? -h : h);
+                cr_assert_eq(attn_sdpa_forward(&f.tq, &f.tk, &f.tv, &f.opt, &tout, NULL, NULL), 0);
+                double s = 0;
+                for (int64_t i = 0; i < no; i++) s += (double)out[i] * f.dout[i];
+                lp[sgn] = s;
+            }
+            vars[vi].x[idx] = save;
+            double num = (lp[0] - lp[1]) / (2.0 * h), ana = vars[vi].g[idx];
+            cr_expect(fabs(num - ana) <= 2e-3 + 2e-2 * fabs(ana), "d%s[%lld]: analytic %g numeric %g",
+                      vars[vi].name, (long long)idx, ana, num);
+        }
+    free(out);
+    release(&f);
+}
+
+/* ---- fully masked rows -------------------------------------------------------------------- */
+
+Test(flash, rows_with_nothing_to_attend)
+{
+    fcase c = {.B = 1, .Hq = 1, .Hkv = 1, .Lq = 70, .Lk = 40, .E = 8, .Ev = 8, .causal = 1,
+               .align = 1};
+    fbufs f;
+    make(&c, &f);
+    f.opt.kernel = ATTN_KERNEL_FLASH;
+    cr_assert_eq(attn_sdpa_forward(&f.tq, &f.tk, &f.tv, &f.opt, &f.to, f.lse, NULL), 0);
+    cr_assert_eq(attn_sdpa_backward(&f.tq, &f.tk, &f.tv, &f.to, f.lse, &f.tdo, &f.opt, &f.tdq,
+                                    &f.tdk, &f.tdv, NULL),
+                 0);
+    for (int64_t i = 0; i < 30; i++) { /* rows i < Lq − Lk see no key */
+        cr_expect(f.lse[i] == -INFINITY, "lse[%lld]=%g", (long long)i, f.lse[i]);
+        for (int64_t e = 0; e < 8; e++) {
+            cr_expect(f.o[i * 8 + e] == 0.0f);
+            cr_expect(f.dq[i * 8 + e] == 0.0f);
+        }
+    }
+    for (int64_t i = 0; i < 70 * 8; i++) cr_expect(isfinite(f.o[i]) && isfinite(f.dq[i]));
+    release(&f);
+}
