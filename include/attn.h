@@ -204,6 +204,59 @@ ATTN_API int attn_dropout_mask_fill(uint64_t seed, uint64_t offset, uint64_t sta
                                     float p, uint8_t *keep);
 
 /* @@ sdpa-fused: declarations of the fused kernel extras (varlen, merge, weights on demand) @@ */
+/* The fused kernel serves every option above with E, Ev ≤ 256 (AUTO falls back to the reference
+ * beyond). Its results are bit-identical for any thread count: the work split and every
+ * summation order depend only on the problem. The functions below run on the fused kernel. */
+
+/* Forward over a slice of the keys. k, v hold keys [key_offset, key_offset + n) of a sequence of
+ * total_keys keys (n = k->shape[2]); positions (causal, window, ALiBi, alignment), masks and
+ * bias (broadcast against total_keys), key lengths and the dropout index all refer to the whole
+ * sequence. out and lse ([B, Hq, Lq], required) are attention over the slice alone; rows with
+ * no key of the slice get 0 and −∞. attn_sdpa_merge of all slices gives the full attention. */
+ATTN_API int attn_sdpa_forward_partial(const attn_tensor *q, const attn_tensor *k,
+                                       const attn_tensor *v, const attn_sdpa_options *opt,
+                                       int64_t key_offset, int64_t total_keys, attn_tensor *out,
+                                       float *lse);
+
+/* Combine n partial results (outs[s]: [B, Hq, Lq, Ev] views; lses[s]: [B, Hq, Lq] contiguous):
+ *   lse = log Σ_s exp(lse_s),   out = Σ_s exp(lse_s − lse) · out_s   (sums in double).
+ * Rows whose every lse is −∞ get 0 and −∞. lse may be NULL; out may be one of outs. */
+ATTN_API int attn_sdpa_merge(int n, const attn_tensor *outs, const float *const *lses,
+                             attn_tensor *out, float *lse);
+
+/* Variable-length batches, as FlashAttention's varlen API: nseq sequences packed along L.
+ * q: [1, Hq, total_q, E], k: [1, Hkv, total_k, E], v: [1, Hkv, total_k, Ev], out like q with Ev
+ * (e.g. attn_tensor_blhe(data, 1, total, H, E) for packed [total, H, E] memory). Sequence s owns
+ * query rows [cu_seqlens_q[s], cu_seqlens_q[s+1]) and keys [cu_seqlens_k[s], cu_seqlens_k[s+1])
+ * and attends only within itself, positions counted from its own start. Options: scale, causal,
+ * align, window, alibi_slopes, softcap, dropout (sequence s draws stream (seed, offset + s) with
+ * b = 0, as a separate call would), threads; mask, bias and key_lengths are rejected. lse:
+ * [Hq, total_q] contiguous or NULL (forward), required with out in backward. */
+ATTN_API int attn_sdpa_forward_varlen(const attn_tensor *q, const attn_tensor *k,
+                                      const attn_tensor *v, const int32_t *cu_seqlens_q,
+                                      const int32_t *cu_seqlens_k, int nseq,
+                                      const attn_sdpa_options *opt, attn_tensor *out, float *lse);
+ATTN_API int attn_sdpa_backward_varlen(const attn_tensor *q, const attn_tensor *k,
+                                       const attn_tensor *v, const attn_tensor *out,
+                                       const float *lse, const attn_tensor *dout,
+                                       const int32_t *cu_seqlens_q, const int32_t *cu_seqlens_k,
+                                       int nseq, const attn_sdpa_options *opt, attn_tensor *dq,
+                                       attn_tensor *dk, attn_tensor *dv);
+
+/* Attention weights on demand (before dropout) of query rows [row_begin, row_end) of head
+ * (b, h), recomputed tile by tile from q, k and the forward's lse ([B, Hq, Lq]; NULL: computed
+ * here for those rows) — for visualisation without holding Lq×Lk of every head. weights: 2-d
+ * view [row_end − row_begin, Lk]. k also serves as v for validation (v's width is not used). */
+ATTN_API int attn_sdpa_weights(const attn_tensor *q, const attn_tensor *k,
+                               const attn_sdpa_options *opt, const float *lse, int64_t b, int64_t h,
+                               int64_t row_begin, int64_t row_end, attn_tensor *weights);
+
+/* Forward that also returns each row's entropy −Σ_j P_ij log P_ij of the weights (nats, before
+ * dropout; 0 for a row with nothing to attend), computed in the same pass. entropy: [B, Hq, Lq]
+ * contiguous; lse may be NULL. */
+ATTN_API int attn_sdpa_forward_entropy(const attn_tensor *q, const attn_tensor *k,
+                                       const attn_tensor *v, const attn_sdpa_options *opt,
+                                       attn_tensor *out, float *lse, float *entropy);
 
 /* ------------------------------------------------------------------------------------------ */
 /* @@ gemm @@                                                                                 */
