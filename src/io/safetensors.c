@@ -87,6 +87,37 @@ invalid:
     return 0;
 }
 
+/* Up to 40 bytes of header text before byte `at`, printable ASCII only, for messages. */
+static const char *context_before(const uint8_t *h, size_t at, char out[48])
+{
+    size_t from = at > 40 ? at - 40 : 0, k = 0;
+    for (size_t i = from; i < at; i++) out[k++] = (h[i] >= 0x20 && h[i] < 0x7F) ? (char)h[i] : '?';
+    out[k] = '\0';
+    return out;
+}
+
+/* A number token h[start, end) of the header: every number in a safetensors header is a
+ * shape or an offset, so it must be a plain integer (no fraction, exponent or leading zero,
+ * which cJSON would accept) and at most 2^53 (larger values do not survive as doubles). */
+static int check_integer_token(const char *fn, const char *path, const uint8_t *h, size_t start, size_t end)
+{
+    const char *why = NULL;
+    size_t d0 = start + (h[start] == '-'), digits = 0;
+    for (size_t i = start; i < end; i++) {
+        if (h[i] == '.' || h[i] == 'e' || h[i] == 'E') why = "is not an integer";
+        if (h[i] >= '0' && h[i] <= '9') digits++;
+    }
+    static const char max_exact[] = "9007199254740992"; /* 2^53 */
+    if (!why && d0 + 1 < end && h[d0] == '0' && h[d0 + 1] >= '0' && h[d0 + 1] <= '9') why = "has a leading zero";
+    if (!why && (digits > 16 || (digits == 16 && end - d0 == 16 && memcmp(h + d0, max_exact, 16) > 0)))
+        why = "exceeds 2^53";
+    if (!why) return ATTN_OK;
+    char ctx[48];
+    return attn_fail(ATTN_E_FORMAT, FMT_PREFIX "header: number '%.*s' at byte %zu %s (after '%s')", fn, path,
+                     (int)(end - start > 24 ? 24 : end - start), (const char *)h + start, start, why,
+                     context_before(h, start, ctx));
+}
+
 /* One pass over the header text: strings free of raw control bytes and "\u0000" (C strings
  * cannot hold it), no control bytes between tokens besides JSON whitespace, numbers without
  * fraction or exponent (every number in a safetensors header is an integer), and a bounded
@@ -95,6 +126,7 @@ static int lex_check(const char *fn, const char *path, const uint8_t *h, size_t 
 {
     size_t values = 0;
     size_t i = 0;
+    char ctx[48];
     while (i < n) {
         uint8_t c = h[i];
         if (c == '"') {
@@ -102,13 +134,13 @@ static int lex_check(const char *fn, const char *path, const uint8_t *h, size_t 
             i++;
             while (i < n && h[i] != '"') {
                 if (h[i] < 0x20)
-                    return attn_fail(ATTN_E_FORMAT, FMT_PREFIX "header: control byte 0x%02x inside a string at byte %zu",
-                                     fn, path, h[i], i);
+                    return attn_fail(ATTN_E_FORMAT, FMT_PREFIX "header: control byte 0x%02x inside a string at byte %zu (after '%s')",
+                                     fn, path, h[i], i, context_before(h, i, ctx));
                 if (h[i] == '\\') {
                     if (i + 1 < n && h[i + 1] == 'u' && i + 5 < n && h[i + 2] == '0' && h[i + 3] == '0' &&
                         h[i + 4] == '0' && h[i + 5] == '0')
-                        return attn_fail(ATTN_E_FORMAT, FMT_PREFIX "header: string holds \\u0000 at byte %zu",
-                                         fn, path, i);
+                        return attn_fail(ATTN_E_FORMAT, FMT_PREFIX "header: string holds \\u0000 at byte %zu (after '%s')",
+                                         fn, path, i, context_before(h, i, ctx));
                     i++; /* skip the escaped byte (a quote or backslash must not end the scan) */
                 }
                 i++;
@@ -118,15 +150,12 @@ static int lex_check(const char *fn, const char *path, const uint8_t *h, size_t 
             size_t start = i;
             values++;
             while (i < n && (h[i] == '-' || h[i] == '+' || h[i] == '.' || h[i] == 'e' || h[i] == 'E' ||
-                             (h[i] >= '0' && h[i] <= '9'))) {
-                if (h[i] == '.' || h[i] == 'e' || h[i] == 'E')
-                    return attn_fail(ATTN_E_FORMAT,
-                                     FMT_PREFIX "header: number at byte %zu is not an integer (shapes and offsets are integers)",
-                                     fn, path, start);
+                             (h[i] >= '0' && h[i] <= '9')))
                 i++;
-            }
+            ATTN_TRY(check_integer_token(fn, path, h, start, i));
         } else if (c < 0x20 && c != ' ' && c != '\t' && c != '\n' && c != '\r') {
-            return attn_fail(ATTN_E_FORMAT, FMT_PREFIX "header: control byte 0x%02x at byte %zu", fn, path, c, i);
+            return attn_fail(ATTN_E_FORMAT, FMT_PREFIX "header: control byte 0x%02x at byte %zu (after '%s')", fn, path,
+                             c, i, context_before(h, i, ctx));
         } else {
             if (c == '{' || c == '[' || c == 't' || c == 'f' || c == 'n') values++;
             i++;
@@ -510,7 +539,8 @@ int attn_st_open(const char *path, attn_st_reader **out)
     if (!st) return attn_fail(ATTN_E_NOMEM, "%s: out of memory", fn);
     int status = ATTN_OK;
     uint8_t *header = NULL;
-    st->fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: opening a FIFO must not wait for a writer (it is then refused below). */
+    st->fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (st->fd < 0) {
         status = attn_fail(ATTN_E_IO, "%s: %.200s: cannot open: %s", fn, path, strerror(errno));
         goto fail;
@@ -524,6 +554,8 @@ int attn_st_open(const char *path, attn_st_reader **out)
         status = attn_fail(ATTN_E_IO, "%s: %.200s: not a regular file", fn, path);
         goto fail;
     }
+    int fl = fcntl(st->fd, F_GETFL);
+    if (fl >= 0) (void)fcntl(st->fd, F_SETFL, fl & ~O_NONBLOCK);
     uint64_t size = (uint64_t)sb.st_size;
     if (size < 8) {
         status = attn_fail(ATTN_E_FORMAT, "%s: %.200s: %llu bytes, too short for the 8-byte header length", fn, path,
