@@ -1,6 +1,7 @@
 /* fuzz_safetensors.c — libFuzzer target for the safetensors reader (and writer round trip).
  *
- * Each input is a whole file opened from memory. Every accessor is exercised; a file that
+ * Each input is a whole file opened from memory, and also as a file (an in-memory memfd opened
+ * by its /proc path), which must give the same verdict. Every accessor is exercised; a file that
  * opens must describe tensors whose bytes lie inside the input, and when all its tensors
  * convert to float32, writing them back and reading the result must give the same values
  * bit for bit. Any violation aborts (a finding); sanitizers catch the rest.
@@ -8,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "attn.h"
 
@@ -82,10 +85,41 @@ static void round_trip(attn_st_reader *st, float **vals, size_t len)
     attn_st_writer_free(w);
 }
 
+/* The file reader on the same bytes: same status, and the same tensors when it opens. */
+static void same_from_file(const unsigned char *data, size_t size, int status, const attn_st_reader *mem)
+{
+    static int fd = -1;
+    if (fd < 0) fd = memfd_create("fuzz_safetensors", 0);
+    CHECK(fd >= 0);
+    CHECK(ftruncate(fd, 0) == 0);
+    CHECK(size == 0 || pwrite(fd, data, size, 0) == (ssize_t)size);
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+    attn_st_reader *st = NULL;
+    int s = attn_st_open(path, &st);
+    CHECK(s == status);
+    if (s != ATTN_OK) return;
+    CHECK(attn_st_count(st) == attn_st_count(mem));
+    for (int64_t i = 0; i < attn_st_count(st); i++) {
+        attn_st_entry a, b;
+        CHECK(attn_st_info(st, i, &a) == ATTN_OK && attn_st_info(mem, i, &b) == ATTN_OK);
+        CHECK(strcmp(a.name, b.name) == 0 && a.nbytes == b.nbytes);
+        unsigned char *x = malloc((size_t)a.nbytes + 1), *y = malloc((size_t)a.nbytes + 1);
+        CHECK(x && y);
+        CHECK(attn_st_read_raw(st, a.name, x, a.nbytes) == ATTN_OK);
+        CHECK(attn_st_read_raw(mem, a.name, y, a.nbytes) == ATTN_OK);
+        CHECK(memcmp(x, y, (size_t)a.nbytes) == 0);
+        free(x);
+        free(y);
+    }
+    attn_st_close(st);
+}
+
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 {
     attn_st_reader *st = NULL;
     int status = attn_st_open_memory(data, size, &st);
+    same_from_file(data, size, status, st);
     if (status != ATTN_OK) {
         CHECK(st == NULL);
         CHECK(status == ATTN_E_FORMAT || status == ATTN_E_NOMEM);

@@ -19,6 +19,13 @@ def pack(header_obj, buf, pad=True):
     return struct.pack("<Q", len(h)) + h + buf
 
 
+def pack_text(text, buf):
+    """A header given as raw JSON text (for what json.dumps cannot produce), padded."""
+    h = text.encode()
+    h += b" " * (-len(h) % 8)
+    return struct.pack("<Q", len(h)) + h + buf
+
+
 def layout(tensors, metadata=None):
     """tensors: list of (name, dtype, shape, bytes) -> file bytes, laid out in list order."""
     header, buf, off = {}, b"", 0
@@ -46,7 +53,16 @@ seeds = {
                      ("ids", "I64", (1,), struct.pack("<q", 7)), ("mask", "BOOL", (3,), b"\x01\x00\x01")],
                     {"a": "1", "é": "ü"}),
     "4d": layout([("q", "F32", (1, 2, 1, 1), f32[:2].tobytes())]),
+    "offsets_unsorted": layout([("b", "F32", (1,), f32[:1].tobytes()), ("a", "F32", (2,), f32[1:3].tobytes())]),
+    "escapes": layout([("q\"\\\n\u00e9", "F32", (1, 1, 1), f32[:1].tobytes())], {"k\t": "v\u2028"}),
+    "many_dims": layout([("m", "F32", (1,) * 64, f32[:1].tobytes())]),
+    "i_dtypes": layout([("u", "U16", (2,), b"\1\2\3\4"), ("c", "C64", (1,), b"\0" * 8), ("e", "F8_E4M3", (1,), b"\x38")]),
     # invalid
+    "bad_leading_zero": pack_text('{"a":{"dtype":"F32","shape":[01],"data_offsets":[0,4]}}', b"\0" * 4),
+    "bad_gap": pack({"a": {"dtype": "F32", "shape": [1], "data_offsets": [4, 8]}}, b"\0" * 8),
+    "bad_meta_value": pack({"__metadata__": {"k": 1}}, b""),
+    "bad_dup_name": pack_text('{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},'
+                              '"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}', b"\0" * 8),
     "bad_header_len": struct.pack("<Q", 1 << 40) + b"{}",
     "bad_json": pack({}, b"")[:8] + b"{\"a\":",
     "bad_overlap": pack({"a": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]},
