@@ -5,6 +5,7 @@ Float32 NumPy arrays in and out. Bad arguments raise ValueError with the library
 from ._lib import check, set_isa, isa_supported, set_num_threads, lib  # noqa: F401
 from .sdpa import (scaled_dot_product_attention, scaled_dot_product_attention_backward,  # noqa: F401
                    dropout_mask)
+from . import safetensors  # noqa: F401
 
 
 def version():
