@@ -13,6 +13,8 @@ typedef struct {
 static const command commands[] = {
     {"demo", cli_demo, "run the default job"},
     {"bench", cli_bench, "benchmarks: attn bench attention|gemm|..."},
+    {"viz", cli_viz, "see what a model attends to: heatmaps, attention.html, metrics"},
+    {"plot", cli_plot, "training curves: attn plot metrics.csv --out loss.png"},
 };
 
 static void usage(FILE *f)

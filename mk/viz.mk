@@ -1,0 +1,12 @@
+# mk/viz.mk — the visualisation layer of the attn command (tools/attn/viz_*.c) needs cairo and
+# cJSON; libattn does not. The page's script and style live in tools/attn/viz_page.{js,css} and
+# are turned into a C header at build time, so they stay readable (and checkable by node).
+VIZ_PKGS := cairo libcjson
+CLI_LDLIBS += $(shell pkg-config --libs $(VIZ_PKGS))
+$(BUILD)/obj/tools/attn/viz_%.o: CFLAGS_ALL += $(shell pkg-config --cflags $(VIZ_PKGS)) -I$(BUILD)/gen
+
+$(BUILD)/gen/viz_page.h: tools/attn/viz_page.js tools/attn/viz_page.css scripts/embed_text.sh
+	@mkdir -p $(dir $@)
+	scripts/embed_text.sh viz_page_js tools/attn/viz_page.js viz_page_css tools/attn/viz_page.css > $@.tmp
+	mv $@.tmp $@
+$(BUILD)/obj/tools/attn/viz_html.o: $(BUILD)/gen/viz_page.h
