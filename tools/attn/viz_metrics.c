@@ -19,7 +19,7 @@ static int layer_matrix(const viz_record *r, viz_kind kind, int layer, int heads
             return viz_fail(ATTN_E_ARG, "viz_rollout: %s layer %d has no head %d (rollout needs "
                                         "every head of every layer)", viz_kind_name(kind), layer, h);
         const float *w = r->maps[m].w;
-        for (size_t k = 0; k < (size_t)n * n; k++) a[k] += w[k] / heads;
+        for (size_t k = 0; k < (size_t)n * n; k++) a[k] += (double)w[k] / heads;
     }
     for (int i = 0; i < n; i++) {
         double *row = a + (size_t)i * n, s = 0;
