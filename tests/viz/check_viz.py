@@ -354,6 +354,11 @@ html = open(os.path.join(render, "attention.html"), encoding="utf-8").read()
 urls = [u for u in ("http://", "https://", "//cdn", "<link", "src=") if u in html.replace("http://www.w3.org/2000/svg", "")]
 check("attention.html has no external references", not urls, " ".join(urls))
 check("attention.html: data cannot close its script early", html.count("</script>") == 2)
+start = html.index('<script id="attn-data" type="application/json">') + len('<script id="attn-data" type="application/json">')
+page = json.loads(html[start:html.index("</script>", start)])
+check("attention.html data: every map, metrics, rollout with the chosen pool",
+      len(page["maps"]) == len(maps) and len(page["metrics"]) == len(maps) and
+      [r["pool"] for r in page["rollout"]] == [0, 0] and page["source"] == SRC)
 
 # ---- malformed input --------------------------------------------------------------------------
 def bad(name, text, expect):

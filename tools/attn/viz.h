@@ -145,8 +145,8 @@ int viz_tokens_png(const char *const *tokens, const double *score, int n, const 
 
 /* ---- the page ----------------------------------------------------------------------------- */
 /* attention.html: self-contained (inline script, style and data; no network). Head view,
- * model view, rollout and metrics. */
-int viz_html_write(const viz_record *r, const char *path);
+ * model view, rollout (token scores as viz_rollout_scores with `pool`) and metrics. */
+int viz_html_write(const viz_record *r, const char *path, int pool);
 
 /* Everything into dir (created if missing): attention.json, attention.html, for each map
  * <kind>_L<l>_H<h>.png and .svg, for each kind and layer <kind>_L<l>_grid.png, rollout and

@@ -22,10 +22,10 @@ static void put_html_text(viz_buf *b, const char *s)
     }
 }
 
-int viz_html_write(const viz_record *r, const char *path)
+int viz_html_write(const viz_record *r, const char *path, int pool)
 {
     if (!r || !path) return viz_fail(ATTN_E_ARG, "viz_html_write: NULL argument");
-    cJSON *tree = viz_json_tree(r, 1, VIZ_POOL_MEAN);
+    cJSON *tree = viz_json_tree(r, 1, pool);
     char *json = tree ? viz_json_print_html_safe(tree) : NULL;
     cJSON_Delete(tree);
     if (!json) return viz_fail(ATTN_E_NOMEM, "viz_html_write: %s", path);

@@ -115,7 +115,7 @@ int viz_render_all(const viz_record *r, const char *dir, int pool)
     snprintf(path, sizeof path, "%s/attention.json", dir);
     if ((st = viz_json_write(r, path))) return st;
     snprintf(path, sizeof path, "%s/attention.html", dir);
-    if ((st = viz_html_write(r, path))) return st;
+    if ((st = viz_html_write(r, path, pool))) return st;
     cJSON *index = viz_json_tree(r, 1, pool);
     if (!index) return viz_fail(ATTN_E_NOMEM, "viz_render_all");
     cJSON_DeleteItemFromObjectCaseSensitive(index, "maps");
