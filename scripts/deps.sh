@@ -14,6 +14,7 @@ zlib1g-dev
 libcjson-dev
 libopenblas-dev
 libcairo2-dev
+libfontconfig-dev
 python3-pil
 chromium
 libsentencepiece-dev

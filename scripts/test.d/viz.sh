@@ -6,6 +6,7 @@
 #      and checks the head view, model view, rollout and metrics table; screenshots go to
 #      out/viz-test/. Missing chromium or node is a failure, not a skip (scripts/deps.sh installs
 #      chromium).
+#   3. when build-san/attn exists (make SAN=1 tests builds it), step 1 again under ASan+UBSan.
 # Ends with "N passed, N failed".
 set -u
 cd "$(dirname "$0")/../.."
@@ -36,6 +37,15 @@ fi
 "$PY" tests/viz/check_viz.py "$ATTN" "$OUT/cli" > "$OUT/check_viz.log" 2>&1
 cat "$OUT/check_viz.log"
 add_counts "$OUT/check_viz.log"
+
+# The same checks under AddressSanitizer + UBSan (leaks included) when the sanitizer build exists.
+if [ -x build-san/attn ]; then
+    echo "== under ASan+UBSan: build-san/attn"
+    ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:abort_on_error=0 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+        "$PY" tests/viz/check_viz.py build-san/attn "$OUT/san" > "$OUT/check_viz_san.log" 2>&1
+    grep -v '^ok' "$OUT/check_viz_san.log"
+    add_counts "$OUT/check_viz_san.log"
+fi
 
 browser_ok=1
 if [ ! -x /usr/bin/chromium ]; then

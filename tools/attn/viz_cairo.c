@@ -4,6 +4,7 @@
 #include "viz_draw.h"
 
 #include <cairo-svg.h>
+#include <fontconfig/fontconfig.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,12 @@ void viz_colormap(double t, double rgb[3])
     double f = x - i;
     for (int c = 0; c < 3; c++)
         rgb[c] = ((1 - f) * cmap_stops[i][c] + f * cmap_stops[i + 1][c]) / 255.0;
+}
+
+void viz_release_caches(void)
+{
+    cairo_debug_reset_static_data();
+    FcFini(); /* fontconfig's caches; it re-initialises itself if used again */
 }
 
 /* ---- shared drawing helpers --------------------------------------------------------------- */

@@ -112,7 +112,7 @@ static int synthetic_record(uint64_t seed, viz_record **out)
     return 0;
 }
 
-int cli_viz(int argc, char **argv)
+static int viz_main(int argc, char **argv)
 {
     for (int a = 1; a < argc; a++) {
         if (!strcmp(argv[a], "--model")) {
@@ -170,4 +170,11 @@ int cli_viz(int argc, char **argv)
     if (out) printf("attn viz: wrote %s/attention.html and %d heatmaps\n", out, r->n_maps);
     viz_record_free(r);
     return 0;
+}
+
+int cli_viz(int argc, char **argv)
+{
+    int rc = viz_main(argc, argv);
+    viz_release_caches();
+    return rc;
 }

@@ -41,4 +41,7 @@ int viz_write_file(const char *path, const char *data, size_t len);
 /* Read a whole file (NUL-terminated); ATTN_E_IO on failure. */
 int viz_read_file(const char *path, char **data, size_t *len);
 
+/* Free cairo's (and through it fontconfig's) caches: for leak checkers, at the end of a command. */
+void viz_release_caches(void);
+
 #endif

@@ -301,7 +301,7 @@ int viz_plot_csv(const char *csv_path, const char *png_path)
     return viz_surface_close(&c);
 }
 
-int cli_plot(int argc, char **argv)
+static int plot_main(int argc, char **argv)
 {
     const char *csv = NULL, *out = "loss.png";
     for (int a = 1; a < argc; a++) {
@@ -328,4 +328,11 @@ int cli_plot(int argc, char **argv)
     }
     printf("attn plot: wrote %s\n", out);
     return 0;
+}
+
+int cli_plot(int argc, char **argv)
+{
+    int rc = plot_main(argc, argv);
+    viz_release_caches();
+    return rc;
 }
