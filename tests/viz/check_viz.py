@@ -430,8 +430,13 @@ p = run("plot", csv2, "--out", os.path.join(OUT, "loss2.png"))
 _, _, ppx2 = read_png(os.path.join(OUT, "loss2.png")) if p.returncode == 0 else (0, 0, None)
 check("attn plot without a val column: loss only", p.returncode == 0 and
       count_colour(ppx2, (31, 89, 179)) > 100 and count_colour(ppx2, (217, 94, 13)) == 0)
+csv3 = os.path.join(OUT, "metrics_live.csv")
+with open(csv3, "w") as f:  # a diverged step and a cut-off last line, as a live log may have
+    f.write("step,loss,lr,tokens_per_s,val_metric\n0,2.0,0.001,10,\n1,nan,0.001,10,\n2,1.2,0.001,10,0.5\n3,1.")
+p = run("plot", csv3, "--out", os.path.join(OUT, "loss3.png"))
+check("attn plot skips nan and a cut-off last line", p.returncode == 0 and "3 rows" not in p.stderr, p.stderr.strip())
 for name, text, expect in [("no loss column", "step,acc\n1,2\n", '"step" and "loss"'),
-                           ("a bad number", "step,loss\n1,abc\n", "line 2 column loss: 'abc'"),
+                           ("a bad number", "step,loss\n1,abc\n", "line 2 column loss: 'abc' is not a number"),
                            ("a ragged row", "step,loss\n1,2,3\n", "line 2: 3 fields"),
                            ("an empty file", "", "empty file")]:
     path = os.path.join(OUT, "bad.csv")

@@ -155,8 +155,9 @@ int viz_html_write(const viz_record *r, const char *path, int pool);
 int viz_render_all(const viz_record *r, const char *dir, int pool);
 
 /* ---- training curves ---------------------------------------------------------------------- */
-/* metrics.csv with a header row naming the columns (step and loss required; val_metric drawn
- * on a second axis when present; empty cells skipped) → a PNG of loss (and val) against step. */
+/* metrics.csv with a header row naming the columns (step and loss required; val_metric, or the
+ * first val* column, drawn on a second axis when present; empty, nan and inf cells skipped; a
+ * cut-off last line of a log still being written ignored) → a PNG of loss (and val) vs step. */
 int viz_plot_csv(const char *csv_path, const char *png_path);
 
 /* ---- CLI ---------------------------------------------------------------------------------- */

@@ -52,6 +52,7 @@ static int csv_read(const char *path, csv_table *t)
     }
     char *save = NULL, *field[PLOT_MAX_COLS + 1];
     int lineno = 0, cap = 0;
+    int cut_off = len > 0 && text[len - 1] != '\n'; /* the last line has no newline yet */
     for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
         lineno++;
         if (strspn(line, " \t\r") == strlen(line)) continue;
@@ -69,6 +70,8 @@ static int csv_read(const char *path, csv_table *t)
             if (st) break;
             continue;
         }
+        /* The last line of a log still being written may be cut short: leave it out. */
+        if (n != t->ncols && cut_off && !save[0]) break;
         if (n != t->ncols) {
             st = viz_fail(ATTN_E_FORMAT, "%s line %d: %d fields but the header has %d", path,
                           lineno, n > PLOT_MAX_COLS ? n - 1 : n, t->ncols);
@@ -88,11 +91,12 @@ static int csv_read(const char *path, csv_table *t)
             if (field[c][0]) {
                 char *end;
                 x = strtod(field[c], &end);
-                if (*end || !isfinite(x)) {
-                    st = viz_fail(ATTN_E_FORMAT, "%s line %d column %s: '%s' is not a finite number",
+                if (*end) {
+                    st = viz_fail(ATTN_E_FORMAT, "%s line %d column %s: '%s' is not a number",
                                   path, lineno, t->names[c], field[c]);
                     break;
                 }
+                if (!isfinite(x)) x = NAN; /* a diverged loss ("nan", "inf"): not drawn */
             }
             t->v[(size_t)t->nrows * t->ncols + c] = x;
         }
