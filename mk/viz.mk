@@ -16,3 +16,10 @@ $(BUILD)/obj/tools/attn/viz_html.o: $(BUILD)/gen/viz_page.h
 ifeq ($(SAN),1)
 tests: $(BUILD)/attn
 endif
+
+# tests/c/test_viz.c unit-tests the cairo-free part (records, JSON, rollout, metrics): those
+# objects and cJSON join the C test binary (normal and sanitizer builds).
+VIZ_TEST_OBJ := $(BUILD)/obj/tools/attn/viz_record.o $(BUILD)/obj/tools/attn/viz_json.o \
+                $(BUILD)/obj/tools/attn/viz_metrics.o
+TEST_LDLIBS += $(VIZ_TEST_OBJ) $(shell pkg-config --libs libcjson) -lm
+$(BUILD)/test_attn: $(VIZ_TEST_OBJ)

@@ -70,6 +70,10 @@ void viz_record_free(viz_record *r);
  * must be finite and >= 0, and (kind, layer, head) must be new. */
 int viz_record_add_map(viz_record *r, viz_kind kind, int layer, int head, const float *w,
                        int rows, int cols);
+/* Every head of one layer at once, as attention kernels return them: w: [H, rows, cols]
+ * (e.g. one batch row of attn_sdpa_forward's weights [B, H, Lq, Lk]). */
+int viz_record_add_heads(viz_record *r, viz_kind kind, int layer, const float *w, int heads,
+                         int rows, int cols);
 /* Gold alignment: spans[t] for each target token, 0 <= lo <= hi <= n_src. */
 int viz_record_set_alignment(viz_record *r, const viz_span *spans);
 /* Index of the map (kind, layer, head) or -1; the number of layers / heads of a kind (max + 1,
@@ -77,6 +81,12 @@ int viz_record_set_alignment(viz_record *r, const viz_span *spans);
 int viz_record_find(const viz_record *r, viz_kind kind, int layer, int head);
 int viz_record_layers(const viz_record *r, viz_kind kind);
 int viz_record_heads(const viz_record *r, viz_kind kind);
+
+/* A record for one example of the date task (tools/attn/dates.h): one token per character of
+ * the source and of the 10-character ISO target, alignment from the example's spans, no maps
+ * yet. A model whose tokens are not exactly these characters builds its own record. */
+struct dates_example;
+int viz_record_from_dates(const struct dates_example *ex, viz_record **out);
 
 /* ---- attention.json ----------------------------------------------------------------------- */
 /* {"format":"attn-attention","version":1,"title":..,"source":[..],"target":[..],

@@ -227,3 +227,15 @@ int viz_record_set_alignment(viz_record *r, const viz_span *spans)
     r->align = a;
     return 0;
 }
+
+int viz_record_add_heads(viz_record *r, viz_kind kind, int layer, const float *w, int heads,
+                         int rows, int cols)
+{
+    if (!w || heads <= 0 || heads > VIZ_MAX_HEADS)
+        return viz_fail(ATTN_E_ARG, "viz_record_add_heads: weights NULL or heads=%d", heads);
+    for (int h = 0; h < heads; h++) {
+        int st = viz_record_add_map(r, kind, layer, h, w + (size_t)h * rows * cols, rows, cols);
+        if (st) return st;
+    }
+    return 0;
+}
