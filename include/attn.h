@@ -957,6 +957,12 @@ ATTN_API void attn_optim_free(attn_optim *o);
 /* One update of every parameter in the table with learning rate lr. */
 ATTN_API int attn_optim_step(attn_optim *o, float lr);
 ATTN_API int64_t attn_optim_steps(const attn_optim *o); /* steps taken */
+/* The state buffers of parameter i (same numel as the parameter): SGD's momentum buffer or
+ * Adam's first moment in *first, Adam's second moment in *second; NULL where none is kept.
+ * For saving and restoring a training run. */
+ATTN_API int attn_optim_state(attn_optim *o, int i, float **first, float **second);
+/* Set the step count (bias corrections depend on it) when restoring. */
+ATTN_API int attn_optim_set_steps(attn_optim *o, int64_t steps);
 
 typedef enum attn_schedule_kind {
     ATTN_SCHEDULE_CONSTANT = 0,
@@ -979,6 +985,76 @@ ATTN_API float attn_schedule_lr(const attn_schedule *s, int64_t step);
 /* torch.nn.utils.clip_grad_norm_ (2-norm): total = ‖all grads‖; if max_norm > 0 the grads are
  * scaled by min(1, max_norm/(total + 1e-6)). *total_norm (may be NULL) receives the norm before. */
 ATTN_API int attn_clip_grad_norm(attn_params *P, float max_norm, float *total_norm);
+
+/* ------------------------------------------------------------------------------------------ */
+/* @@ checkpoints @@                                                                          */
+/* ------------------------------------------------------------------------------------------ */
+
+/* A parameter table to and from a safetensors file: tensor names are the parameters' names
+ * (PyTorch state_dict names), shapes theirs; meta is a NULL-terminated list of key, value
+ * strings stored as metadata (may be NULL). Written atomically. */
+ATTN_API int attn_checkpoint_save(const attn_params *P, const char *path,
+                                  const char *const *meta);
+/* Load every parameter of P from an open reader: each must be present with the same shape;
+ * a tensor of the file that P lacks is an error too (strict), naming it. */
+ATTN_API int attn_checkpoint_load(attn_params *P, const attn_st_reader *st);
+
+/* Optimiser state beside a checkpoint: "<param>.state1" / "<param>.state2" tensors and the
+ * step count in metadata "optim.steps", plus the caller's metadata. */
+ATTN_API int attn_optim_save(attn_optim *o, const attn_params *P, const char *path,
+                             const char *const *meta);
+ATTN_API int attn_optim_load(attn_optim *o, const attn_params *P, const attn_st_reader *st);
+
+/* ------------------------------------------------------------------------------------------ */
+/* @@ models @@                                                                               */
+/* ------------------------------------------------------------------------------------------ */
+
+/*
+ * The encoder–decoder Transformer ("Attention is all you need"): torch.nn.Transformer plus token
+ * embeddings, sinusoidal positions and an output projection. Batch first. Parameter names:
+ *   src_embed.weight, tgt_embed.weight (shared as "embed.weight" when share_embeddings),
+ *   encoder.layers.<i>.*, encoder.norm.*, decoder.layers.<i>.*, decoder.norm.*,
+ *   generator.weight, generator.bias
+ * (the layer names are torch.nn.TransformerEncoderLayer / DecoderLayer's). Source positions
+ * holding pad_id are masked out as keys; the decoder's self-attention is causal.
+ */
+typedef struct attn_seq2seq_config {
+    int64_t src_vocab, tgt_vocab;
+    int64_t d_model, nhead, num_encoder_layers, num_decoder_layers, dim_feedforward;
+    int64_t max_len;          /* longest sequence the position table covers */
+    float dropout;
+    attn_activation activation;
+    int norm_first;
+    int share_embeddings;     /* one table for source and target (needs equal vocabularies) */
+    int32_t pad_id;
+} attn_seq2seq_config;
+
+typedef struct attn_seq2seq {
+    attn_seq2seq_config cfg;
+    attn_params *P; /* owned */
+    attn_embedding src_embed, tgt_embed;
+    attn_encoder_layer *enc;
+    attn_decoder_layer *dec;
+    attn_layernorm enc_norm, dec_norm;
+    attn_linear generator;
+    float *pos; /* [max_len, d_model] sinusoidal table */
+} attn_seq2seq;
+
+/* Build the model with freshly initialised parameters (seed), torch's initialisation. */
+ATTN_API int attn_seq2seq_create(const attn_seq2seq_config *cfg, uint64_t seed, attn_seq2seq **out);
+ATTN_API void attn_seq2seq_free(attn_seq2seq *m);
+/* memory [N, S, d] from src ids [N, S]. */
+ATTN_API int attn_seq2seq_encode(attn_tape *t, const attn_seq2seq *m, const int32_t *src,
+                                 int64_t N, int64_t S, attn_var **memory);
+/* logits [N, T, tgt_vocab] from memory (of src) and decoder input ids tgt [N, T]. */
+ATTN_API int attn_seq2seq_decode(attn_tape *t, const attn_seq2seq *m, attn_var *memory,
+                                 const int32_t *src, int64_t S, const int32_t *tgt, int64_t T,
+                                 attn_var **logits);
+/* The configuration as metadata pairs "attn.config.<field>" → value (NULL-terminated list of
+ * key, value; strings live in `buf`, cap bytes) and back. */
+ATTN_API int attn_seq2seq_config_to_meta(const attn_seq2seq_config *cfg, char *buf, size_t cap,
+                                         const char **kv, int kv_cap);
+ATTN_API int attn_seq2seq_config_from_reader(const attn_st_reader *st, attn_seq2seq_config *cfg);
 
 /* ------------------------------------------------------------------------------------------ */
 /* @@ text metrics (BLEU, chrF) @@                                                            */

@@ -158,3 +158,23 @@ int attn_clip_grad_norm(attn_params *P, float max_norm, float *total_norm)
         }
     return ATTN_OK;
 }
+
+/* State access for checkpoints: buffers of parameter i (NULL when the optimiser keeps none). */
+int attn_optim_state(attn_optim *o, int i, float **first, float **second)
+{
+    ATTN_REQUIRE_NONNULL("attn_optim_state", o);
+    if (i < 0 || i >= o->count)
+        return attn_fail(ATTN_E_ARG, "attn_optim_state: parameter %d out of range [0, %d)", i,
+                         o->count);
+    if (first) *first = o->m[i];
+    if (second) *second = o->v[i];
+    return ATTN_OK;
+}
+
+int attn_optim_set_steps(attn_optim *o, int64_t steps)
+{
+    ATTN_REQUIRE_NONNULL("attn_optim_set_steps", o);
+    if (steps < 0) return attn_fail(ATTN_E_ARG, "attn_optim_set_steps: steps=%lld < 0", (long long)steps);
+    o->steps = steps;
+    return ATTN_OK;
+}
