@@ -1056,6 +1056,33 @@ ATTN_API int attn_seq2seq_config_to_meta(const attn_seq2seq_config *cfg, char *b
                                          const char **kv, int kv_cap);
 ATTN_API int attn_seq2seq_config_from_reader(const attn_st_reader *st, attn_seq2seq_config *cfg);
 
+/*
+ * A decoder-only causal language model (GPT-style): token embedding "wte.weight" [V, d] and
+ * learned positions "wpe.weight" [context, d], n_layer pre-norm blocks with causal
+ * self-attention and a GELU MLP (torch.nn.TransformerEncoderLayer with norm_first=True,
+ * activation="gelu": names "h.<i>.self_attn.*", "h.<i>.linear1.*", "h.<i>.norm1.*", …), a final
+ * LayerNorm "ln_f.*", and an output projection tied to wte.
+ */
+typedef struct attn_gpt_config {
+    int64_t vocab, context, n_layer, n_head, d_model;
+    float dropout;
+} attn_gpt_config;
+
+typedef struct attn_gpt {
+    attn_gpt_config cfg;
+    attn_params *P; /* owned */
+    attn_embedding wte, wpe;
+    attn_encoder_layer *h;
+    attn_layernorm ln_f;
+    attn_linear head; /* weight = wte.weight, no bias */
+} attn_gpt;
+
+ATTN_API int attn_gpt_create(const attn_gpt_config *cfg, uint64_t seed, attn_gpt **out);
+ATTN_API void attn_gpt_free(attn_gpt *m);
+/* logits [N, T, vocab] for ids [N, T], T ≤ context. */
+ATTN_API int attn_gpt_forward(attn_tape *t, const attn_gpt *m, const int32_t *ids, int64_t N,
+                              int64_t T, attn_var **logits);
+
 /* ------------------------------------------------------------------------------------------ */
 /* @@ text metrics (BLEU, chrF) @@                                                            */
 /* ------------------------------------------------------------------------------------------ */
