@@ -416,7 +416,14 @@ ATTN_API int attn_tape_backward(attn_tape *t, attn_var *y, const float *dy);
 
 /* ---- stateless ops (x: any shape; features along the last dimension) ----------------------- */
 
-ATTN_API int attn_op_add(attn_tape *t, attn_var *a, attn_var *b, attn_var **out); /* same shape */
+/* a + b, b broadcast to a's shape (NumPy rules, b.ndim ≤ a.ndim, each of b's dims 1 or a's),
+ * e.g. positional encodings [L, 1, E] onto [L, N, E]. The output has a's shape. */
+ATTN_API int attn_op_add(attn_tape *t, attn_var *a, attn_var *b, attn_var **out);
+/* alpha·x (e.g. embeddings times √d_model). */
+ATTN_API int attn_op_scale(attn_tape *t, attn_var *x, float alpha, attn_var **out);
+/* The same elements under another shape (same count); shares x's data, no copy. */
+ATTN_API int attn_op_reshape(attn_tape *t, attn_var *x, int ndim, const int64_t *shape,
+                             attn_var **out);
 ATTN_API int attn_op_relu(attn_tape *t, attn_var *x, attn_var **out);
 /* approximate 0: x·Φ(x) with erf (torch's default); 1: the tanh form (approximate='tanh'). */
 ATTN_API int attn_op_gelu(attn_tape *t, attn_var *x, int approximate, attn_var **out);

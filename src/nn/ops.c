@@ -1,10 +1,9 @@
-/* ops.c — elementwise ops on the tape: add, ReLU, GELU, dropout, softmax. */
+/* ops.c — elementwise ops on the tape: ReLU, GELU, dropout, softmax. */
 #include "nn_internal.h"
 
 /* An op of one input x and one output y of the same shape (ctx of every op here). */
 typedef struct unary_ctx {
     attn_var *x, *y;
-    attn_var *b;   /* second input of add */
     int approx;    /* GELU: tanh form */
     float p;       /* dropout */
     uint64_t seed, offset;
@@ -31,43 +30,6 @@ static int unary_grads(attn_tape *t, unary_ctx *c, float **dx)
     if (!c->y->grad || !c->x->requires_grad) return ATTN_OK;
     *dx = attn_var_grad(t, c->x);
     return *dx ? ATTN_OK : ATTN_E_NOMEM;
-}
-
-/* ---- add ------------------------------------------------------------------------------------ */
-
-static int add_backward(attn_tape *t, void *p)
-{
-    unary_ctx *c = p;
-    if (!c->y->grad) return ATTN_OK;
-    attn_var *in[2] = {c->x, c->b};
-    for (int k = 0; k < 2; k++) {
-        if (!in[k]->requires_grad) continue;
-        float *d = attn_var_grad(t, in[k]);
-        if (!d) return ATTN_E_NOMEM;
-        const float *g = c->y->grad;
-#pragma omp parallel for num_threads(attn_tape_threads(t)) schedule(static)
-        for (int64_t i = 0; i < c->y->numel; i++) d[i] += g[i];
-    }
-    return ATTN_OK;
-}
-
-int attn_op_add(attn_tape *t, attn_var *a, attn_var *b, attn_var **out)
-{
-    static const char fn[] = "attn_op_add";
-    ATTN_REQUIRE_NONNULL(fn, out);
-    ATTN_TRY(attn_check_var(fn, "b", b));
-    ATTN_TRY(attn_check_var(fn, "a", a));
-    if (a->ndim != b->ndim || memcmp(a->shape, b->shape, (size_t)a->ndim * sizeof *a->shape))
-        return attn_fail(ATTN_E_SHAPE, "%s: a and b differ in shape", fn);
-    attn_var *y;
-    unary_ctx *c;
-    ATTN_TRY(unary_begin(t, fn, a, add_backward, &y, &c));
-    c->b = b;
-    y->requires_grad = a->requires_grad || b->requires_grad;
-#pragma omp parallel for num_threads(attn_tape_threads(t)) schedule(static)
-    for (int64_t i = 0; i < y->numel; i++) y->data[i] = a->data[i] + b->data[i];
-    *out = y;
-    return ATTN_OK;
 }
 
 /* ---- ReLU ------------------------------------------------------------------------------------ */

@@ -256,19 +256,31 @@ static int build_op(attn_tape *t, attn_var **in, void *ctx, attn_var **out)
         int st = attn_op_add(t, in[0], in[0], &y);
         return st ? st : attn_op_gelu(t, y, 0, out);
     }
-    default: return attn_op_dropout(t, in[0], o->p, out);
+    case 6: return attn_op_dropout(t, in[0], o->p, out);
+    case 7:
+    case 8: return attn_op_add(t, in[0], in[1], out); /* b broadcast */
+    default: { /* scale, then reshape twice, then a nonlinearity */
+        attn_var *y;
+        int64_t flat[1] = {30}, two[2] = {3, 10};
+        int st = attn_op_scale(t, in[0], -1.5f, &y);
+        if (!st) st = attn_op_reshape(t, y, 1, flat, &y);
+        if (!st) st = attn_op_reshape(t, y, 2, two, &y);
+        return st ? st : attn_op_gelu(t, y, 1, out);
+    }
     }
 }
 
 Test(nn_fd, elementwise_ops)
 {
-    for (int which = 0; which <= 6; which++) {
+    for (int which = 0; which <= 9; which++) {
         op_ctx o = {which, 0.4f};
         fd_case c = {0};
         set_input(&c, 0, 2, 5, 6, 0, 0, 2);
         if (which == 0) /* keep away from ReLU's kink */
             for (int i = 0; i < 30; i++) c.in[0][i] += c.in[0][i] > 0 ? 0.1f : -0.1f;
         if (which == 4) set_input(&c, 1, 2, 5, 6, 0, 0, 1);
+        if (which == 7) set_input(&c, 1, 1, 6, 0, 0, 0, 1);
+        if (which == 8) set_input(&c, 1, 2, 5, 1, 0, 0, 1);
         c.build = build_op, c.ctx = &o;
         check_grads(&c);
         free_case(&c);
@@ -513,6 +525,12 @@ Test(nn, tape_contracts)
     cr_expect(strstr(attn_last_error(), "in_features=64") != NULL);
     cr_expect_eq(attn_tape_input(t, NULL, 0, bshape, 0, &bad), ATTN_E_ARG);
     cr_expect_eq(attn_op_dropout(t, bad, 1.0f, &out), ATTN_E_ARG);
+    attn_var *b4;
+    int64_t four = 4, twelve[2] = {4, 4};
+    cr_assert_eq(attn_tape_input(t, NULL, 1, &four, 0, &b4), ATTN_OK);
+    cr_expect_eq(attn_op_add(t, bad, b4, &out), ATTN_E_SHAPE);
+    cr_expect(strstr(attn_last_error(), "does not broadcast") != NULL);
+    cr_expect_eq(attn_op_reshape(t, bad, 2, twelve, &out), ATTN_E_SHAPE);
     /* backward from a variable that needs no gradient */
     cr_expect_eq(attn_tape_reset(t), ATTN_OK);
     cr_assert_eq(attn_tape_input(t, NULL, 2, bshape, 0, &bad), ATTN_OK);

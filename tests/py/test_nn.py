@@ -15,6 +15,7 @@ import attn
 from attn import nn
 
 torch.manual_seed(0)
+torch.set_num_threads(1)
 rng = np.random.default_rng(99)
 passed = failed = 0
 worst = {"fwd": 0.0, "grad": 0.0}
