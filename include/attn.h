@@ -335,6 +335,9 @@ ATTN_API int attn_mha_forward(attn_tape *t, const attn_mha *m, attn_var *query, 
  * regenerated in backward; attn_tape_set_training(t, 0) turns every dropout off.
  * Threads: the tape's thread count is passed to attn_sgemm, attn_sdpa_* and OpenMP loops;
  * results are bit-identical for a fixed count.
+ * Lifetimes: a recording keeps pointers to the layer structs and parameters it used; keep them
+ * in place until attn_tape_reset. Weight tying is sharing an attn_param between two layers
+ * (e.g. attn_linear head = {E, V, emb.weight, NULL}): both gradients add into it.
  */
 
 /* ---- the parameter table: the single list of (name, shape, data, grad) ------------------ */
@@ -553,7 +556,8 @@ typedef enum attn_optim_kind {
 } attn_optim_kind;
 
 /* Zero fields are zero, except beta1/beta2/eps: 0 → 0.9 / 0.999 / 1e-8. Adam's update is
- * p −= lr·m̂ / (√v̂ + eps) with bias corrections, eps outside the square root (as torch). */
+ * p −= lr·m̂ / (√v̂ + eps) with bias corrections, eps outside the square root (as torch).
+ * Note torch's AdamW defaults to weight_decay 0.01; here 0 means none. */
 typedef struct attn_optim_config {
     attn_optim_kind kind;
     float momentum, dampening, weight_decay;

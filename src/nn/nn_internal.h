@@ -1,4 +1,13 @@
-/* nn_internal.h — what the ops and layers of src/nn share: the tape's nodes and arena. */
+/* nn_internal.h — what the ops and layers of src/nn share: the tape's nodes and arena.
+ *
+ * Writing an op (see ops.c for the shortest examples):
+ *   forward: validate inputs (attn_check_var), make the output with attn_tape_var (requires_grad
+ *   = any input's), compute it, put what backward needs in a ctx struct from attn_tape_alloc
+ *   (pointers to the input/output variables, small caches such as row statistics), then
+ *   attn_tape_record(t, op_backward, ctx).
+ *   backward(t, ctx): return at once if the output's grad is NULL (no gradient reached it); for
+ *   each input with requires_grad, dx = attn_var_grad(t, x) (zeroed on first use) and ADD the
+ *   contribution; parameter gradients add into param->grad. Never allocate outside the arena. */
 #ifndef ATTN_NN_INTERNAL_H
 #define ATTN_NN_INTERNAL_H
 
