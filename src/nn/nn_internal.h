@@ -37,6 +37,12 @@ ATTN_INTERNAL uint64_t attn_tape_next_offset(attn_tape *t);
 ATTN_INTERNAL uint64_t attn_tape_seed(const attn_tape *t);
 ATTN_INTERNAL int attn_tape_threads(const attn_tape *t);
 
+/* Parallel loops run threaded only above this much work (elements): below it, waking threads
+ * costs more than it saves. Elementwise loops give the same result either way. */
+#define ATTN_WORTH_THREADS(work) ((int64_t)(work) >= 32768)
+/* Threads for a kernel call (gemm, attention) of about `flops` multiply-adds: one below ~1M. */
+static inline int attn_threads_for(int threads, double flops) { return flops < 1e6 ? 1 : threads; }
+
 /* Checks shared by the ops. */
 ATTN_INTERNAL int attn_check_var(const char *fn, const char *name, const attn_var *v);
 /* Rows of a variable viewed as [rows, last]. */

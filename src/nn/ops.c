@@ -40,7 +40,7 @@ static int relu_backward(attn_tape *t, void *p)
     float *dx;
     ATTN_TRY(unary_grads(t, c, &dx));
     if (!dx) return ATTN_OK;
-#pragma omp parallel for num_threads(attn_tape_threads(t)) schedule(static)
+#pragma omp parallel for if(ATTN_WORTH_THREADS(c->y->numel)) num_threads(attn_tape_threads(t)) schedule(static)
     for (int64_t i = 0; i < c->y->numel; i++)
         if (c->x->data[i] > 0) dx[i] += c->y->grad[i];
     return ATTN_OK;
@@ -53,7 +53,7 @@ int attn_op_relu(attn_tape *t, attn_var *x, attn_var **out)
     attn_var *y;
     unary_ctx *c;
     ATTN_TRY(unary_begin(t, fn, x, relu_backward, &y, &c));
-#pragma omp parallel for num_threads(attn_tape_threads(t)) schedule(static)
+#pragma omp parallel for if(ATTN_WORTH_THREADS(y->numel)) num_threads(attn_tape_threads(t)) schedule(static)
     for (int64_t i = 0; i < y->numel; i++) y->data[i] = x->data[i] > 0 ? x->data[i] : 0.0f;
     *out = y;
     return ATTN_OK;
@@ -88,7 +88,7 @@ static int gelu_backward(attn_tape *t, void *p)
     float *dx;
     ATTN_TRY(unary_grads(t, c, &dx));
     if (!dx) return ATTN_OK;
-#pragma omp parallel for num_threads(attn_tape_threads(t)) schedule(static)
+#pragma omp parallel for if(ATTN_WORTH_THREADS(c->y->numel)) num_threads(attn_tape_threads(t)) schedule(static)
     for (int64_t i = 0; i < c->y->numel; i++) {
         double y, d;
         gelu(c->x->data[i], c->approx, &y, &d);
@@ -105,7 +105,7 @@ int attn_op_gelu(attn_tape *t, attn_var *x, int approximate, attn_var **out)
     unary_ctx *c;
     ATTN_TRY(unary_begin(t, fn, x, gelu_backward, &y, &c));
     c->approx = approximate != 0;
-#pragma omp parallel for num_threads(attn_tape_threads(t)) schedule(static)
+#pragma omp parallel for if(ATTN_WORTH_THREADS(y->numel)) num_threads(attn_tape_threads(t)) schedule(static)
     for (int64_t i = 0; i < y->numel; i++) {
         double v;
         gelu(x->data[i], c->approx, &v, NULL);
@@ -124,7 +124,7 @@ static int dropout_backward(attn_tape *t, void *p)
     ATTN_TRY(unary_grads(t, c, &dx));
     if (!dx) return ATTN_OK;
     const float scale = 1.0f / (1.0f - c->p);
-#pragma omp parallel for num_threads(attn_tape_threads(t)) schedule(static)
+#pragma omp parallel for if(ATTN_WORTH_THREADS(c->y->numel)) num_threads(attn_tape_threads(t)) schedule(static)
     for (int64_t i = 0; i < c->y->numel; i++)
         if (attn_dropout_keep(c->seed, c->offset, (uint64_t)i, c->p)) dx[i] += scale * c->y->grad[i];
     return ATTN_OK;
@@ -146,7 +146,7 @@ int attn_op_dropout(attn_tape *t, attn_var *x, float p, attn_var **out)
     ATTN_TRY(unary_begin(t, fn, x, dropout_backward, &y, &c));
     c->p = p, c->seed = attn_tape_seed(t), c->offset = attn_tape_next_offset(t);
     const float scale = 1.0f / (1.0f - p);
-#pragma omp parallel for num_threads(attn_tape_threads(t)) schedule(static)
+#pragma omp parallel for if(ATTN_WORTH_THREADS(y->numel)) num_threads(attn_tape_threads(t)) schedule(static)
     for (int64_t i = 0; i < y->numel; i++)
         y->data[i] = attn_dropout_keep(c->seed, c->offset, (uint64_t)i, p) ? x->data[i] * scale : 0;
     *out = y;
@@ -163,7 +163,7 @@ static int softmax_backward(attn_tape *t, void *p)
     if (!dx) return ATTN_OK;
     const int64_t C = c->y->shape[c->y->ndim - 1], rows = attn_var_rows(c->y);
     /* dx = y ⊙ (dy − Σ y·dy) */
-#pragma omp parallel for num_threads(attn_tape_threads(t)) schedule(static)
+#pragma omp parallel for if(ATTN_WORTH_THREADS(rows * C)) num_threads(attn_tape_threads(t)) schedule(static)
     for (int64_t r = 0; r < rows; r++) {
         const float *y = c->y->data + r * C, *dy = c->y->grad + r * C;
         double dot = 0;
@@ -181,7 +181,7 @@ int attn_op_softmax(attn_tape *t, attn_var *x, attn_var **out)
     unary_ctx *c;
     ATTN_TRY(unary_begin(t, fn, x, softmax_backward, &y, &c));
     const int64_t C = x->shape[x->ndim - 1], rows = attn_var_rows(x);
-#pragma omp parallel for num_threads(attn_tape_threads(t)) schedule(static)
+#pragma omp parallel for if(ATTN_WORTH_THREADS(rows * C)) num_threads(attn_tape_threads(t)) schedule(static)
     for (int64_t r = 0; r < rows; r++) {
         const float *a = x->data + r * C;
         float m = -INFINITY;

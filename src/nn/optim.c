@@ -68,7 +68,7 @@ int64_t attn_optim_steps(const attn_optim *o) { return o ? o->steps : 0; }
 static void sgd(const attn_optim_config *c, int first, float lr, int64_t n, float *p,
                 const float *g, float *buf, int threads)
 {
-#pragma omp parallel for num_threads(threads) schedule(static)
+#pragma omp parallel for if(ATTN_WORTH_THREADS(n)) num_threads(threads) schedule(static)
     for (int64_t i = 0; i < n; i++) {
         float d = g[i] + c->weight_decay * p[i];
         if (buf) {
@@ -88,7 +88,7 @@ static void adam(const attn_optim_config *c, int64_t t, float lr, int64_t n, flo
     const double bc1 = 1 - pow(c->beta1, (double)t), bc2 = sqrt(1 - pow(c->beta2, (double)t));
     const double step = lr / bc1;
     const int decoupled = c->kind == ATTN_OPTIM_ADAMW;
-#pragma omp parallel for num_threads(threads) schedule(static)
+#pragma omp parallel for if(ATTN_WORTH_THREADS(n)) num_threads(threads) schedule(static)
     for (int64_t i = 0; i < n; i++) {
         double pi = p[i], gi = g[i];
         if (decoupled) pi *= 1 - (double)lr * c->weight_decay;

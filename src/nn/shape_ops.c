@@ -28,14 +28,14 @@ static int add_backward(attn_tape *t, void *p)
     if (c->a->requires_grad) {
         float *da = attn_var_grad(t, c->a);
         if (!da) return ATTN_E_NOMEM;
-#pragma omp parallel for num_threads(threads) schedule(static)
+#pragma omp parallel for if(ATTN_WORTH_THREADS(n)) num_threads(threads) schedule(static)
         for (int64_t i = 0; i < n; i++) da[i] += g[i];
     }
     if (c->b->requires_grad) {
         float *db = attn_var_grad(t, c->b);
         if (!db) return ATTN_E_NOMEM;
         if (c->same) {
-#pragma omp parallel for num_threads(threads) schedule(static)
+#pragma omp parallel for if(ATTN_WORTH_THREADS(n)) num_threads(threads) schedule(static)
             for (int64_t i = 0; i < n; i++) db[i] += g[i];
         } else { /* reduce over the broadcast dims, in element order (deterministic) */
             double *acc = attn_tape_calloc(t, (size_t)c->b->numel * sizeof *acc);
@@ -75,10 +75,10 @@ int attn_op_add(attn_tape *t, attn_var *a, attn_var *b, attn_var **out)
     const int64_t n = a->numel;
     float *y = c->y->data;
     if (c->same) {
-#pragma omp parallel for num_threads(attn_tape_threads(t)) schedule(static)
+#pragma omp parallel for if(ATTN_WORTH_THREADS(n)) num_threads(attn_tape_threads(t)) schedule(static)
         for (int64_t i = 0; i < n; i++) y[i] = a->data[i] + b->data[i];
     } else {
-#pragma omp parallel for num_threads(attn_tape_threads(t)) schedule(static)
+#pragma omp parallel for if(ATTN_WORTH_THREADS(n)) num_threads(attn_tape_threads(t)) schedule(static)
         for (int64_t i = 0; i < n; i++) y[i] = a->data[i] + b->data[b_offset(c, i)];
     }
     ATTN_TRY(attn_tape_record(t, add_backward, c));
@@ -97,7 +97,7 @@ static int scale_backward(attn_tape *t, void *p)
     if (!c->y->grad || !c->x->requires_grad) return ATTN_OK;
     float *dx = attn_var_grad(t, c->x);
     if (!dx) return ATTN_E_NOMEM;
-#pragma omp parallel for num_threads(attn_tape_threads(t)) schedule(static)
+#pragma omp parallel for if(ATTN_WORTH_THREADS(c->x->numel)) num_threads(attn_tape_threads(t)) schedule(static)
     for (int64_t i = 0; i < c->x->numel; i++) dx[i] += c->alpha * c->y->grad[i];
     return ATTN_OK;
 }
@@ -112,7 +112,7 @@ int attn_op_scale(attn_tape *t, attn_var *x, float alpha, attn_var **out)
     if (!c) return ATTN_E_NOMEM;
     ATTN_TRY(attn_tape_var(t, x->ndim, x->shape, x->requires_grad, &c->y));
     c->x = x, c->alpha = alpha;
-#pragma omp parallel for num_threads(attn_tape_threads(t)) schedule(static)
+#pragma omp parallel for if(ATTN_WORTH_THREADS(x->numel)) num_threads(attn_tape_threads(t)) schedule(static)
     for (int64_t i = 0; i < x->numel; i++) c->y->data[i] = alpha * x->data[i];
     ATTN_TRY(attn_tape_record(t, scale_backward, c));
     *out = c->y;
