@@ -572,6 +572,11 @@ ATTN_API void attn_optim_free(attn_optim *o);
 /* One update of every parameter in the table with learning rate lr. */
 ATTN_API int attn_optim_step(attn_optim *o, float lr);
 ATTN_API int64_t attn_optim_steps(const attn_optim *o); /* steps taken */
+/* The state of parameter i (table order), for checkpoints: *m = momentum buffer (SGD) or first
+ * moment (Adam), *v = second moment (Adam); NULL where the method keeps none. The buffers hold
+ * numel floats and may be written to restore a state; so may the step count. */
+ATTN_API int attn_optim_state(attn_optim *o, int i, float **m, float **v);
+ATTN_API int attn_optim_set_steps(attn_optim *o, int64_t steps);
 
 typedef enum attn_schedule_kind {
     ATTN_SCHEDULE_CONSTANT = 0,

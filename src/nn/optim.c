@@ -63,6 +63,25 @@ int attn_optim_create(attn_params *P, const attn_optim_config *cfg, attn_optim *
 
 int64_t attn_optim_steps(const attn_optim *o) { return o ? o->steps : 0; }
 
+int attn_optim_state(attn_optim *o, int i, float **m, float **v)
+{
+    static const char fn[] = "attn_optim_state";
+    ATTN_REQUIRE_NONNULL(fn, o);
+    if (i < 0 || i >= o->count)
+        return attn_fail(ATTN_E_ARG, "%s: i=%d outside [0, %d)", fn, i, o->count);
+    if (m) *m = o->m[i];
+    if (v) *v = o->v[i];
+    return ATTN_OK;
+}
+
+int attn_optim_set_steps(attn_optim *o, int64_t steps)
+{
+    ATTN_REQUIRE_NONNULL("attn_optim_set_steps", o);
+    if (steps < 0) return attn_fail(ATTN_E_ARG, "attn_optim_set_steps: steps=%lld < 0", (long long)steps);
+    o->steps = steps;
+    return ATTN_OK;
+}
+
 /* SGD: d = g + wd·p; buf = d (first step) or μ·buf + (1−τ)·d; d = d + μ·buf (nesterov) or buf;
  * p −= lr·d. */
 static void sgd(const attn_optim_config *c, int first, float lr, int64_t n, float *p,

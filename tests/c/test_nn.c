@@ -587,6 +587,12 @@ Test(nn, optimiser_errors_and_sgd_step)
     cr_assert_eq(attn_optim_step(o, 0.1f), ATTN_OK); /* buf = 1.5 g; p -= 0.15 g */
     for (int i = 0; i < 3; i++) cr_expect_float_eq(w->data[i], 1.0f - 0.25f * i, 1e-6);
     cr_expect_eq(attn_optim_steps(o), 2);
+    float *mom, *v2;
+    cr_assert_eq(attn_optim_state(o, 0, &mom, &v2), ATTN_OK);
+    cr_expect_float_eq(mom[2], 3.0f, 1e-6); /* 0.5·2 + 2 */
+    cr_expect_null(v2);
+    cr_expect_eq(attn_optim_state(o, 1, &mom, &v2), ATTN_E_ARG);
+    cr_expect_eq(attn_optim_set_steps(o, -1), ATTN_E_ARG);
     cr_expect_eq(attn_optim_step(o, -1.0f), ATTN_E_ARG);
     cr_expect_eq(attn_params_add(P, "", "late", 1, shape, ATTN_INIT_ZEROS, 0, NULL), ATTN_OK);
     cr_expect_eq(attn_optim_step(o, 0.1f), ATTN_E_STATE);
@@ -601,4 +607,43 @@ Test(nn, optimiser_errors_and_sgd_step)
     attn_schedule s = {ATTN_SCHEDULE_INVSQRT, 1.0f, 4, 0, 0};
     cr_expect_float_eq(attn_schedule_lr(&s, 2), 0.5f, 1e-7);
     cr_expect_float_eq(attn_schedule_lr(&s, 16), 0.5f, 1e-7);
+}
+
+Test(nn, mha_errors)
+{
+    attn_params *P;
+    attn_tape *t;
+    attn_mha m;
+    attn_mha_config cfg = {.embed_dim = 8, .num_heads = 2, .kdim = 4};
+    cr_assert_eq(attn_params_create(1, &P), ATTN_OK);
+    cr_assert_eq(attn_mha_init(&m, P, "", &cfg), ATTN_OK);
+    cr_expect_not_null(attn_params_find(P, "k_proj_weight"));
+    cr_expect_null(attn_params_find(P, "in_proj_weight"));
+    cr_assert_eq(attn_tape_create(NULL, &t), ATTN_OK);
+    attn_var *q, *k, *k2, *v, *vbad, *out, *w;
+    int64_t qs[3] = {3, 2, 8}, ks[3] = {5, 2, 4}, k2s[3] = {5, 2, 8}, vs[3] = {5, 2, 8},
+            vb[3] = {4, 2, 8};
+    cr_assert_eq(attn_tape_input(t, NULL, 3, qs, 1, &q), ATTN_OK);
+    cr_assert_eq(attn_tape_input(t, NULL, 3, ks, 1, &k), ATTN_OK);
+    cr_assert_eq(attn_tape_input(t, NULL, 3, k2s, 1, &k2), ATTN_OK);
+    cr_assert_eq(attn_tape_input(t, NULL, 3, vs, 1, &v), ATTN_OK);
+    cr_assert_eq(attn_tape_input(t, NULL, 3, vb, 1, &vbad), ATTN_OK);
+    cr_expect_eq(attn_mha_forward(t, &m, q, k, v, NULL, &out, NULL), ATTN_OK, "%s", attn_last_error());
+    cr_expect_eq(attn_mha_forward(t, &m, q, k2, v, NULL, &out, NULL), ATTN_E_SHAPE);
+    cr_expect(strstr(attn_last_error(), "kdim=4") != NULL);
+    cr_expect_eq(attn_mha_forward(t, &m, q, k, vbad, NULL, &out, NULL), ATTN_E_SHAPE);
+    attn_mha_args a = {.need_weights = 1};
+    cr_expect_eq(attn_mha_forward(t, &m, q, k, v, &a, &out, NULL), ATTN_E_ARG);
+    cr_expect_eq(attn_mha_forward(t, &m, q, k, v, &a, &out, &w), ATTN_OK);
+    cr_expect_eq(w->ndim, 3);
+    cr_expect_eq(w->shape[0], 2);
+    cr_expect_eq(w->shape[2], 5);
+    /* the averaged weights of each query row sum to 1 */
+    for (int r = 0; r < 6; r++) {
+        double s = 0;
+        for (int j = 0; j < 5; j++) s += w->data[r * 5 + j];
+        cr_expect_float_eq(s, 1.0, 1e-5);
+    }
+    attn_tape_free(t);
+    attn_params_free(P);
 }
