@@ -731,6 +731,9 @@ ATTN_API int attn_st_writer_serialize(const attn_st_writer *w, void *dst, int64_
  * regenerated in backward; attn_tape_set_training(t, 0) turns every dropout off.
  * Threads: the tape's thread count is passed to attn_sgemm, attn_sdpa_* and OpenMP loops;
  * results are bit-identical for a fixed count.
+ * Lifetimes: a recording keeps pointers to the layer structs and parameters it used; keep them
+ * in place until attn_tape_reset. Weight tying is sharing an attn_param between two layers
+ * (e.g. attn_linear head = {E, V, emb.weight, NULL}): both gradients add into it.
  */
 
 /* ---- the parameter table: the single list of (name, shape, data, grad) ------------------ */
@@ -812,7 +815,14 @@ ATTN_API int attn_tape_backward(attn_tape *t, attn_var *y, const float *dy);
 
 /* ---- stateless ops (x: any shape; features along the last dimension) ----------------------- */
 
-ATTN_API int attn_op_add(attn_tape *t, attn_var *a, attn_var *b, attn_var **out); /* same shape */
+/* a + b, b broadcast to a's shape (NumPy rules, b.ndim ≤ a.ndim, each of b's dims 1 or a's),
+ * e.g. positional encodings [L, 1, E] onto [L, N, E]. The output has a's shape. */
+ATTN_API int attn_op_add(attn_tape *t, attn_var *a, attn_var *b, attn_var **out);
+/* alpha·x (e.g. embeddings times √d_model). */
+ATTN_API int attn_op_scale(attn_tape *t, attn_var *x, float alpha, attn_var **out);
+/* The same elements under another shape (same count); shares x's data, no copy. */
+ATTN_API int attn_op_reshape(attn_tape *t, attn_var *x, int ndim, const int64_t *shape,
+                             attn_var **out);
 ATTN_API int attn_op_relu(attn_tape *t, attn_var *x, attn_var **out);
 /* approximate 0: x·Φ(x) with erf (torch's default); 1: the tanh form (approximate='tanh'). */
 ATTN_API int attn_op_gelu(attn_tape *t, attn_var *x, int approximate, attn_var **out);
@@ -942,7 +952,8 @@ typedef enum attn_optim_kind {
 } attn_optim_kind;
 
 /* Zero fields are zero, except beta1/beta2/eps: 0 → 0.9 / 0.999 / 1e-8. Adam's update is
- * p −= lr·m̂ / (√v̂ + eps) with bias corrections, eps outside the square root (as torch). */
+ * p −= lr·m̂ / (√v̂ + eps) with bias corrections, eps outside the square root (as torch).
+ * Note torch's AdamW defaults to weight_decay 0.01; here 0 means none. */
 typedef struct attn_optim_config {
     attn_optim_kind kind;
     float momentum, dampening, weight_decay;
@@ -957,11 +968,10 @@ ATTN_API void attn_optim_free(attn_optim *o);
 /* One update of every parameter in the table with learning rate lr. */
 ATTN_API int attn_optim_step(attn_optim *o, float lr);
 ATTN_API int64_t attn_optim_steps(const attn_optim *o); /* steps taken */
-/* The state buffers of parameter i (same numel as the parameter): SGD's momentum buffer or
- * Adam's first moment in *first, Adam's second moment in *second; NULL where none is kept.
- * For saving and restoring a training run. */
-ATTN_API int attn_optim_state(attn_optim *o, int i, float **first, float **second);
-/* Set the step count (bias corrections depend on it) when restoring. */
+/* The state of parameter i (table order), for checkpoints: *m = momentum buffer (SGD) or first
+ * moment (Adam), *v = second moment (Adam); NULL where the method keeps none. The buffers hold
+ * numel floats and may be written to restore a state; so may the step count. */
+ATTN_API int attn_optim_state(attn_optim *o, int i, float **m, float **v);
 ATTN_API int attn_optim_set_steps(attn_optim *o, int64_t steps);
 
 typedef enum attn_schedule_kind {
