@@ -23,9 +23,8 @@
 #define KC_MAX 384                 /* K block: A panel MR×kc in L1 */
 #define B_BLOCK_FLOATS (384 * 384) /* kc×nc B block: 576 KB, half-to-most of a 1–1.25 MB L2 */
 #define A_PANELS 8                 /* row panels of A packed together (one run of lines per k) */
-#ifndef DOT_MAX_M
-#define DOT_MAX_M 4 /* A·Bᵀ with at most this many rows: dot products */
-#endif
+#define DOT_MAX 4    /* at most this many rows (A·Bᵀ) or columns (op(A) = A): dot products */
+#define NARROW_N 32  /* up to this many columns, the AVX-512 path uses the narrower AVX2 tile */
 
 /* ------------------------------------------------------------------------------------------ */
 /* Portable micro-kernel: 4×16, plain C the compiler can vectorise with baseline SSE.          */
@@ -269,54 +268,85 @@ static void scale_c(float *C, int64_t ldc, int64_t M, int64_t N, float beta)
     }
 }
 
-/* C = op(A)·Bᵀ with a few rows: dot products of contiguous rows, no packing of B. Threads
- * take runs of DOT_COLS columns; every element is computed the same way wherever it falls. */
+/* Few rows or few columns: C[i][j] = alpha·(row i of op(A))·(column j of op(B)) + beta·C as
+ * dot products of contiguous vectors, no packing — whichever operand is not already
+ * contiguous along k is tiny and gathered first. Threads take runs of DOT_COLS columns (few
+ * rows) or DOT_ROWS rows (few columns); every element is computed the same way wherever it
+ * falls. */
 #define DOT_COLS 64
+#define DOT_ROWS 16
 
 typedef struct dot_job {
     const attn_gemm_arch *arch;
     int64_t M, N, K;
     float alpha, beta;
-    const float *A, *B;
+    const float *A, *B; /* rows of op(A), rows of op(B)ᵀ: both contiguous along k */
     int64_t lda, ldb, ldc;
     float *C;
-    int64_t next; /* next run of columns (atomic) */
+    int by_rows; /* share out rows (else columns) */
+    int64_t next; /* next run (atomic) */
 } dot_job;
 
 static void gemm_dot_run(void *job, int tid)
 {
     (void)tid;
     dot_job *d = job;
-    const int64_t runs = (d->N + DOT_COLS - 1) / DOT_COLS;
+    const int64_t step = d->by_rows ? DOT_ROWS : DOT_COLS;
+    const int64_t runs = ((d->by_rows ? d->M : d->N) + step - 1) / step;
     for (;;) {
         const int64_t r = __atomic_fetch_add(&d->next, 1, __ATOMIC_RELAXED);
         if (r >= runs) break;
-        const int64_t j0 = r * DOT_COLS, n = d->N - j0 < DOT_COLS ? d->N - j0 : DOT_COLS;
-        for (int64_t i = 0; i < d->M; i++)
+        int64_t i0 = 0, i1 = d->M, j0 = 0, n = d->N;
+        if (d->by_rows) {
+            i0 = r * step;
+            i1 = i0 + step < d->M ? i0 + step : d->M;
+        } else {
+            j0 = r * step;
+            n = d->N - j0 < step ? d->N - j0 : step;
+        }
+        for (int64_t i = i0; i < i1; i++)
             d->arch->dotrow(d->K, d->A + i * d->lda, d->B + j0 * d->ldb, d->ldb,
                             d->C + i * d->ldc + j0, n, d->alpha, d->beta);
     }
 }
 
-static int gemm_dot(const attn_gemm_arch *arch, int ta, int64_t M, int64_t N, int64_t K,
+/* Transpose a rows×cols matrix (row stride ld) into a new contiguous cols×rows one. */
+static float *gather_transposed(const float *x, int64_t rows, int64_t cols, int64_t ld)
+{
+    float *t = attn_aligned_alloc((size_t)(rows * cols) * sizeof(float));
+    if (t == NULL) {
+        attn_fail(ATTN_E_NOMEM, "attn_sgemm: cannot allocate %lld floats of workspace",
+                  (long long)(rows * cols));
+        return NULL;
+    }
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t c = 0; c < cols; c++) t[c * rows + r] = x[r * ld + c];
+    return t;
+}
+
+static int gemm_dot(const attn_gemm_arch *arch, int ta, int tb, int64_t M, int64_t N, int64_t K,
                     float alpha, const float *A, int64_t lda, const float *B, int64_t ldb,
                     float beta, float *C, int64_t ldc, int nt)
 {
-    float *arows = NULL;
-    if (ta) { /* gather the few columns of the stored A into rows */
-        arows = attn_aligned_alloc((size_t)(M * K) * sizeof(float));
-        if (arows == NULL)
-            return attn_fail(ATTN_E_NOMEM, "attn_sgemm: cannot allocate %lld floats of workspace",
-                             (long long)(M * K));
-        for (int64_t k = 0; k < K; k++)
-            for (int64_t i = 0; i < M; i++) arows[i * K + k] = A[k * lda + i];
-        A = arows;
+    float *at = NULL, *bt = NULL;
+    if (ta) { /* the few columns of the stored A [K, M] become rows */
+        if ((at = gather_transposed(A, K, M, lda)) == NULL) return ATTN_E_NOMEM;
+        A = at;
         lda = K;
     }
-    dot_job d = {arch, M, N, K, alpha, beta, A, B, lda, ldb, ldc, C, 0};
-    const int64_t runs = (N + DOT_COLS - 1) / DOT_COLS;
+    if (!tb) { /* the few columns of B [K, N] become rows */
+        if ((bt = gather_transposed(B, K, N, ldb)) == NULL) {
+            free(at);
+            return ATTN_E_NOMEM;
+        }
+        B = bt;
+        ldb = K;
+    }
+    dot_job d = {arch, M, N, K, alpha, beta, A, B, lda, ldb, ldc, C, M > N, 0};
+    const int64_t runs = M > N ? (M + DOT_ROWS - 1) / DOT_ROWS : (N + DOT_COLS - 1) / DOT_COLS;
     attn_gemm_run(gemm_dot_run, &d, nt < runs ? nt : (int)runs);
-    free(arows);
+    free(at);
+    free(bt);
     return ATTN_OK;
 }
 
@@ -372,8 +402,9 @@ int attn_sgemm(attn_trans trans_a, attn_trans trans_b, int64_t M, int64_t N, int
     int nt = attn_resolve_threads(num_threads);
     if ((double)M * (double)N * (double)K < 262144.0) nt = 1;
     const attn_gemm_arch *arch = pick_arch();
-    if (tb && arch->dotrow && M <= DOT_MAX_M)
-        return gemm_dot(arch, ta, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, nt);
+    if (arch == &attn_gemm_arch_avx512 && N <= NARROW_N) arch = &attn_gemm_arch_avx2;
+    if (arch->dotrow && ((tb && M <= DOT_MAX) || (!ta && N <= DOT_MAX)))
+        return gemm_dot(arch, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, nt);
 
     gemm_job g = {.arch = arch, .ta = ta, .tb = tb, .M = M, .N = N, .K = K,
                   .alpha = alpha, .beta = beta, .A = A, .B = B, .lda = lda, .ldb = ldb,

@@ -226,7 +226,9 @@ Test(gemm, bit_identical_across_thread_counts, .timeout = 120)
             expect_thread_invariant(OPS[op][0], OPS[op][1], 9, 1100, 400);
             expect_thread_invariant(OPS[op][0], OPS[op][1], 1000, 20, 70);
             expect_thread_invariant(OPS[op][0], OPS[op][1], 50, 2000, 1100); /* 4×3 blocks */
-            expect_thread_invariant(OPS[op][0], OPS[op][1], 3, 700, 300);    /* dot path (NT) */
+            expect_thread_invariant(OPS[op][0], OPS[op][1], 3, 700, 300);  /* dots by columns */
+            expect_thread_invariant(OPS[op][0], OPS[op][1], 900, 3, 500);  /* dots by rows */
+            expect_thread_invariant(OPS[op][0], OPS[op][1], 700, 30, 400); /* narrow tile */
         }
     }
     cr_assert_eq(attn_set_isa(ATTN_ISA_AUTO), ATTN_OK);
