@@ -265,9 +265,16 @@ ATTN_API int attn_sdpa_forward_entropy(const attn_tensor *q, const attn_tensor *
 typedef enum attn_trans { ATTN_NO_TRANS = 0, ATTN_TRANS = 1 } attn_trans;
 
 /* C = alpha·op(A)·op(B) + beta·C, row-major. op(A): [M, K], op(B): [K, N], C: [M, N].
- * lda, ldb, ldc are row strides in elements of A, B, C as stored. beta = 0 ignores C's old
- * contents (NaN included). num_threads 0: the library default. The result for each element
- * does not depend on the thread count (bit-identical). */
+ * A is stored [M, K] (ATTN_NO_TRANS) or [K, M] (ATTN_TRANS), B [K, N] or [N, K]; lda, ldb, ldc
+ * are the row strides in elements of A, B, C as stored (≥ the stored row length, ≥ 1).
+ * beta = 0 ignores C's old contents (NaN included); alpha = 0 or K = 0 reads neither A nor B.
+ * num_threads 0: the library default. The result for each element does not depend on the
+ * thread count, and is the same run to run (bit-identical): K is never split across threads.
+ * It may differ in the last bits between SIMD paths (attn_set_isa) and between shapes.
+ * Allocates a packing workspace per call (ATTN_E_NOMEM if that fails). Errors: ATTN_E_ARG for
+ * negative sizes, an unknown trans value, a NULL pointer to a non-empty matrix, a leading
+ * dimension too small, num_threads < 0; ATTN_E_OVERFLOW when a matrix's extent does not fit
+ * the address space. C is not touched on error. */
 ATTN_API int attn_sgemm(attn_trans trans_a, attn_trans trans_b, int64_t M, int64_t N, int64_t K,
                         float alpha, const float *A, int64_t lda, const float *B, int64_t ldb,
                         float beta, float *C, int64_t ldc, int num_threads);
