@@ -203,17 +203,16 @@ static void fwd_rows(const flash_seg *sg, const flash_ops *ops, fwd_ws *w, int64
                 for (int64_t e = 0; e < E; e++) w->qrow[e] = q[e * p->qs[3]];
                 q = w->qrow;
             }
-            ops->dots(bc, E, q, key_row(sg, b, hk, j0), p->ks[2], p->scale, s);
+            /* only the keys the row may attend: [ja, jz) of the tile */
+            const int64_t ja = w->lo[c] > j0 ? w->lo[c] - j0 : 0;
+            const int64_t jz = w->hi[c] < j1 ? w->hi[c] - j0 : bc;
+            for (int64_t jj = 0; jj < flash_pad(bc); jj++) s[jj] = -INFINITY;
+            ops->dots(jz - ja, E, q, key_row(sg, b, hk, j0 + ja), p->ks[2], p->scale, s + ja);
             float mx = -INFINITY;
-            for (int64_t jj = 0; jj < bc; jj++) {
-                const int64_t j = j0 + jj;
-                if (j < w->lo[c] || j >= w->hi[c])
-                    s[jj] = -INFINITY;
-                else if (elementwise)
-                    s[jj] = sdpa_adjust(p, b, h, i0 + c, j, s[jj]);
+            for (int64_t jj = ja; jj < jz; jj++) {
+                if (elementwise) s[jj] = sdpa_adjust(p, b, h, i0 + c, j0 + jj, s[jj]);
                 if (s[jj] > mx) mx = s[jj];
             }
-            for (int64_t jj = bc; jj < flash_pad(bc); jj++) s[jj] = -INFINITY;
             float *o = w->ot + c * Evp;
             if (mx == -INFINITY) continue;
             if (mx > w->m[c]) {
@@ -386,7 +385,7 @@ int flash_forward_segs(const char *fn, flash_seg *segs, int64_t nseg, int thread
             const int64_t ns = seg_splits(sg);
             if (ns == 1) continue;
             const int64_t rows = p->B * p->Hq * p->Lq;
-#pragma omp parallel for num_threads(nt) schedule(static)
+#pragma omp parallel for num_threads(nt) schedule(static) if (rows > 4096)
             for (int64_t r = 0; r < rows; r++) {
                 const int64_t i = r % p->Lq, h = (r / p->Lq) % p->Hq, b = r / (p->Lq * p->Hq);
                 const float *rowp[FLASH_SPLIT_MAX];
