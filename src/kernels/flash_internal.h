@@ -14,7 +14,7 @@
 
 #include "sdpa_internal.h"
 
-#define FLASH_BR 64      /* query rows per tile */
+#define FLASH_BR 128      /* query rows per tile */
 #define FLASH_BC 64      /* keys per tile */
 #define FLASH_MAX_E 256  /* widest E and Ev served */
 #define FLASH_PAD 16     /* every padded width is a multiple of this (the widest vector) */
