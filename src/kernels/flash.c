@@ -39,15 +39,6 @@ static inline const float *value_row(const flash_seg *sg, int64_t b, int64_t hk,
     return p->v + b * p->vs[0] + hk * p->vs[1] + (j - sg->kbase) * p->vs[2];
 }
 
-/* Dropout multiplier of weight (b, h, i, j): 0 or 1/(1−p). */
-static inline float keep_scale(const attn_sdpa_problem *p, int64_t b, int64_t h, int64_t i,
-                               int64_t j)
-{
-    return attn_dropout_keep(p->seed, p->offset, sdpa_dropout_index(p, b, h, i, j), p->dropout_p)
-               ? p->dropout_scale
-               : 0.0f;
-}
-
 /* Per-thread scratch. */
 typedef struct fwd_ws {
     float *qp;  /* [E][BR]   Qᵀ of the tile */
@@ -157,11 +148,11 @@ static void fwd_tile(const flash_seg *sg, const flash_ops *ops, fwd_ws *w, int64
             ops->softmax_cols(w->s, FLASH_BR, bc, brp, w->m, w->l, w->al);
         ops->scale_cols(w->ot, FLASH_BR, Ev, brp, w->al);
         if (p->dropout_p > 0)
-            for (int64_t c = 0; c < br; c++)
-                for (int64_t jj = 0; jj < bc; jj++) {
-                    float *x = w->s + jj * FLASH_BR + c;
-                    if (*x != 0) *x *= keep_scale(p, b, h, i0 + c, j0 + jj);
-                }
+            for (int64_t c = 0; c < br; c++) {
+                float ks[FLASH_BC];
+                flash_dropout_row(p, b, h, i0 + c, j0, bc, ks);
+                for (int64_t jj = 0; jj < bc; jj++) w->s[jj * FLASH_BR + c] *= ks[jj];
+            }
         ops->gemm(Ev, brp, bc, value_row(sg, b, hk, j0), p->vs[3], p->vs[2], w->s, FLASH_BR,
                   w->ot, FLASH_BR, 1.0f, 1);
     }
@@ -225,10 +216,11 @@ static void fwd_rows(const flash_seg *sg, const flash_ops *ops, fwd_ws *w, int64
             float sum = 0;
             for (int64_t jj = 0; jj < bc; jj++) sum += s[jj];
             w->l[c] += sum;
-            for (int64_t jj = 0; jj < bc; jj++) {
+            float ks[FLASH_BC];
+            if (p->dropout_p > 0) flash_dropout_row(p, b, h, i0 + c, j0, bc, ks);
+            for (int64_t jj = ja; jj < jz; jj++) {
                 float x = s[jj];
-                if (x == 0) continue;
-                if (p->dropout_p > 0) x *= keep_scale(p, b, h, i0 + c, j0 + jj);
+                if (p->dropout_p > 0) x *= ks[jj];
                 if (x != 0) ops->axpy(Ev, x, value_row(sg, b, hk, j0 + jj), o);
             }
         }

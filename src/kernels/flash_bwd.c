@@ -17,14 +17,6 @@
 
 #define FLASH_BWD_UNITS 8 /* split key ranges until there are at least this many tasks */
 
-static inline float keep_scale(const attn_sdpa_problem *p, int64_t b, int64_t h, int64_t i,
-                               int64_t j)
-{
-    return attn_dropout_keep(p->seed, p->offset, sdpa_dropout_index(p, b, h, i, j), p->dropout_p)
-               ? p->dropout_scale
-               : 0.0f;
-}
-
 typedef struct bwd_ws {
     float *kp, *kt, *vp, *dkt, *dvt, *s, *dp, *z, *raw;
     float *qrow, *dorow; /* one query row and its dO, contiguous (row path) */
@@ -155,14 +147,11 @@ static void bwd_pair(const bwd_ctx *cx, int64_t si, bwd_ws *w, float *dqb, int64
     const float *Z = S;
     if (p->dropout_p > 0) {
         for (int64_t c = 0; c < br; c++) {
-            float *zr = w->z + c * FLASH_BC, *dpr = dP + c * FLASH_BC;
+            float *zr = w->z + c * FLASH_BC, *dpr = dP + c * FLASH_BC, ks[FLASH_BC];
             const float *pr = S + c * FLASH_BC;
+            flash_dropout_row(p, b, h, i0 + c, j0, bc, ks);
             for (int64_t jj = 0; jj < bcp; jj++) {
-                if (pr[jj] == 0 || jj >= bc) {
-                    zr[jj] = 0;
-                    continue;
-                }
-                float k = keep_scale(p, b, h, i0 + c, j0 + jj);
+                const float k = jj < bc ? ks[jj] : 0.0f;
                 zr[jj] = pr[jj] * k;
                 dpr[jj] *= k;
             }
@@ -240,13 +229,14 @@ static void bwd_rows_tile(const bwd_ctx *cx, int64_t si, bwd_ws *w, float *dqb, 
             ops->exp_rows(s, 0, 1, bcp, &L);
             for (int64_t jj = 0; jj < bc; jj++) dp[jj] = 0;
             ops->dots(jz - ja, Ev, w->dorow, v + ja * p->vs[2], p->vs[2], 1.0f, dp + ja);
+            float kss[FLASH_BC];
+            if (p->dropout_p > 0) flash_dropout_row(p, b, h, i, j0, bc, kss);
             for (int64_t jj = 0; jj < bc; jj++) {
-                float ks = 1.0f;
                 if (s[jj] == 0) {
                     dp[jj] = 0;
                     continue;
                 }
-                if (p->dropout_p > 0) ks = keep_scale(p, b, h, i, j0 + jj);
+                const float ks = p->dropout_p > 0 ? kss[jj] : 1.0f;
                 z[jj] = s[jj] * ks;
                 if (z[jj] != 0) ops->axpy(Ev, z[jj], w->dorow, w->dvt + jj * Evp);
                 float ds = s[jj] * (dp[jj] * ks - D);

@@ -63,6 +63,26 @@ typedef struct flash_seg {
 
 static inline int64_t flash_pad(int64_t n) { return (n + FLASH_PAD - 1) / FLASH_PAD * FLASH_PAD; }
 
+/* Dropout multipliers (0 or 1/(1−p)) of keys j0 .. j0+n−1 of row (b, h, i): the stream of
+ * attn_dropout_keep, one Philox block per 4 consecutive indices instead of one per element. */
+static inline void flash_dropout_row(const attn_sdpa_problem *p, int64_t b, int64_t h, int64_t i,
+                                     int64_t j0, int64_t n, float *ks)
+{
+    uint64_t idx = sdpa_dropout_index(p, b, h, i, j0), have = UINT64_MAX;
+    const uint32_t key[2] = {(uint32_t)p->seed, (uint32_t)(p->seed >> 32)};
+    uint32_t r[4] = {0, 0, 0, 0};
+    for (int64_t t = 0; t < n; t++, idx++) {
+        if (idx >> 2 != have) {
+            have = idx >> 2;
+            const uint32_t ctr[4] = {(uint32_t)have, (uint32_t)(have >> 32), (uint32_t)p->offset,
+                                     (uint32_t)(p->offset >> 32)};
+            attn_philox4x32(ctr, key, r);
+        }
+        const float u = (float)(r[idx & 3] >> 8) * (1.0f / 16777216.0f);
+        ks[t] = u >= p->dropout_p ? p->dropout_scale : 0.0f;
+    }
+}
+
 /* Forward of every segment; out pointers are in each segment's problem. */
 ATTN_INTERNAL int flash_forward_segs(const char *fn, flash_seg *segs, int64_t nseg, int threads,
                                      const flash_ops *ops);
