@@ -20,7 +20,6 @@
 #define FLASH_SPLIT_LQ 16     /* query lengths up to this are "decoding": keys get split */
 #define FLASH_SPLIT_KEYS 1024 /* keys per split, at least */
 #define FLASH_SPLIT_MAX 64
-#define FLASH_ROWS_MAX 4 /* tiles of at most this many rows use the row-at-a-time path */
 
 int attn_sdpa_flash_supported(const attn_sdpa_problem *p)
 {
@@ -285,7 +284,7 @@ static void run_task(const flash_seg *segs, const fwd_task *t, const flash_ops *
         d.ent = sg->ent ? sg->ent + lo : NULL;
         d.ls = 1;
     }
-    if (br <= FLASH_ROWS_MAX && !d.ent && p->ks[3] == 1 && p->vs[3] == 1)
+    if (flash_rows_path(p) && !d.ent)
         fwd_rows(sg, ops, w, t->b, t->h, i0, br, ks, ke, &d);
     else
         fwd_tile(sg, ops, w, t->b, t->h, i0, br, ks, ke, &d);

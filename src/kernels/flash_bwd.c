@@ -186,16 +186,9 @@ static void bwd_pair(const bwd_ctx *cx, int64_t si, bwd_ws *w, float *dqb, int64
 }
 
 
-/* Few query rows per kv head (group·Lq ≤ FLASH_BWD_ROWS, e.g. decoding): no packing; per
- * query row, scores and dP by dot products over K and V read in place, gradients by axpy.
- * dK, dV of the key tile accumulate row-major in dkt, dvt. Needs unit element strides. */
-#define FLASH_BWD_ROWS 16
-
-static int rows_path(const attn_sdpa_problem *p)
-{
-    return p->group * p->Lq <= FLASH_BWD_ROWS && p->ks[3] == 1 && p->vs[3] == 1;
-}
-
+/* Few query rows (flash_rows_path, e.g. decoding): no packing; per query row, scores and dP
+ * by dot products over K and V read in place, gradients by axpy. dK, dV of the key tile
+ * accumulate row-major in dkt, dvt. */
 static void bwd_rows_tile(const bwd_ctx *cx, int64_t si, bwd_ws *w, float *dqb, int64_t b,
                           int64_t hk, int64_t j0, int64_t bc)
 {
@@ -239,7 +232,7 @@ static void bwd_rows_tile(const bwd_ctx *cx, int64_t si, bwd_ws *w, float *dqb, 
                 const float ks = p->dropout_p > 0 ? kss[jj] : 1.0f;
                 z[jj] = s[jj] * ks;
                 if (z[jj] != 0) ops->axpy(Ev, z[jj], w->dorow, w->dvt + jj * Evp);
-                float ds = s[jj] * (dp[jj] * ks - D);
+                float ds = s[jj] == 1.0f ? 0.0f : s[jj] * (dp[jj] * ks - D);
                 if (bs->dbias) {
                     const attn_tensor *db = bs->dbias;
                     const int64_t j = j0 + jj;
@@ -271,7 +264,7 @@ static void bwd_task_run(const bwd_ctx *cx, const bwd_task *t, bwd_ws *w, float 
     const int64_t E = p->E, Ev = p->Ev, Ep = flash_pad(E), b = t->b, hk = t->hk;
     const int64_t nkt = (sg->kend - sg->kbase + FLASH_BC - 1) / FLASH_BC;
     const int64_t nqt = (p->Lq + FLASH_BR - 1) / FLASH_BR;
-    const int rows = rows_path(p);
+    const int rows = flash_rows_path(p);
     row_ranges(sg, b, w);
     memset(dqb, 0, (size_t)(p->group * p->Lq * Ep) * sizeof(float));
     for (int64_t kt = t->chunk; kt < nkt; kt += t->nchunk) {

@@ -18,6 +18,7 @@
 #define FLASH_BC 64      /* keys per tile */
 #define FLASH_MAX_E 256  /* widest E and Ev served */
 #define FLASH_PAD 16     /* every padded width is a multiple of this (the widest vector) */
+#define FLASH_ROWS_MAX 8 /* query lengths up to this use the row-at-a-time paths */
 
 typedef struct flash_ops {
     attn_isa isa;
@@ -34,7 +35,8 @@ typedef struct flash_ops {
     void (*scale_cols)(float *X, int64_t ldx, int64_t rows, int64_t ncols, const float *alpha);
     /* S[r][c] = exp(S[r][c] − lse[r]) (lse = +∞ gives 0). */
     void (*exp_rows)(float *S, int64_t lds, int64_t rows, int64_t ncols, const float *lse);
-    /* dP[r][c] = P[r][c] · (dP[r][c] − D[r]). */
+    /* dP[r][c] = P[r][c] · (dP[r][c] − D[r]), and exactly 0 where P = 1 (a row that attends
+     * one key: dP − D is then rounding noise of two ways to compute the same number). */
     void (*ds_rows)(const float *P, float *dP, int64_t ld, int64_t rows, int64_t ncols,
                     const float *D);
     /* Decoding: s[j] = alpha · Σ_e q[e]·K(j, e) for j < n, K rows at k + j·ldk (contiguous e). */
@@ -60,6 +62,14 @@ typedef struct flash_seg {
     float *lse, *ent;
     int64_t lse_bs, lse_hs;
 } flash_seg;
+
+/* Whether a problem takes the row-at-a-time paths (dot products over E instead of tiles), in
+ * forward and backward alike: both then compute every score with the same arithmetic, so a
+ * row attending a single key gets P = exp(S − lse) = 1 exactly in backward. */
+static inline int flash_rows_path(const attn_sdpa_problem *p)
+{
+    return p->Lq <= FLASH_ROWS_MAX && p->ks[3] == 1 && p->vs[3] == 1;
+}
 
 static inline int64_t flash_pad(int64_t n) { return (n + FLASH_PAD - 1) / FLASH_PAD * FLASH_PAD; }
 
