@@ -270,7 +270,8 @@ Test(sdpa, layouts_agree)
         for (int64_t l = 0; l < 6; l++)
             for (int64_t e = 0; e < 5; e++) {
                 if (l < 4)
-                    for (int64_t h = 0; h < 3; h++) b.q[((bb * 4 + l) * 3 + h) * 5 + e] = a.q[((bb * 3 + h) * 4 + l) * 5 + e];
+                    for (int64_t h = 0; h < 3; h++)
+                        b.q[((bb * 4 + l) * 3 + h) * 5 + e] = a.q[((bb * 3 + h) * 4 + l) * 5 + e];
                 b.k[(bb * 6 + l) * 5 + e] = a.k[(bb * 6 + l) * 5 + e];
                 if (e < 3) b.v[(bb * 6 + l) * 3 + e] = a.v[(bb * 6 + l) * 3 + e];
             }
@@ -284,7 +285,8 @@ Test(sdpa, layouts_agree)
         for (int64_t h = 0; h < 3; h++)
             for (int64_t l = 0; l < 4; l++)
                 for (int64_t e = 0; e < 3; e++)
-                    cr_expect_eq(oa[((bb * 3 + h) * 4 + l) * 3 + e], ob[((bb * 4 + l) * 3 + h) * 3 + e]);
+                    cr_expect_eq(oa[((bb * 3 + h) * 4 + l) * 3 + e],
+                                 ob[((bb * 4 + l) * 3 + h) * 3 + e]);
     cr_expect(guard_intact(oa, no(&a)) && guard_intact(ob, no(&b)));
     free(oa), free(ob);
     free_problem(&a), free_problem(&b);
@@ -461,8 +463,15 @@ static fixture *fx(void)
     return f;
 }
 
-static int fwd(fixture *f) { return attn_sdpa_forward(&f->tq, &f->tk, &f->tv, &f->opt, &f->to, f->lse, NULL); }
-static int fwd_w(fixture *f) { return attn_sdpa_forward(&f->tq, &f->tk, &f->tv, &f->opt, &f->to, f->lse, &f->tw); }
+static int fwd(fixture *f)
+{
+    return attn_sdpa_forward(&f->tq, &f->tk, &f->tv, &f->opt, &f->to, f->lse, NULL);
+}
+
+static int fwd_w(fixture *f)
+{
+    return attn_sdpa_forward(&f->tq, &f->tk, &f->tv, &f->opt, &f->to, f->lse, &f->tw);
+}
 static int bwd(fixture *f)
 {
     return attn_sdpa_backward(&f->tq, &f->tk, &f->tv, NULL, NULL, &f->tdo, &f->opt, &f->tdq,

@@ -222,8 +222,8 @@ def torch_attention(c, d, dtype):
     if bias is not None:
         r["dbias"] = bias.grad
     r = {n: t.detach().double().numpy() for n, t in r.items()}
-    # Size of the terms each gradient sums (Σ|term|): dS = P⊙dP − P⊙(Σ P⊙dP) cancels, exactly
-    # so with one key, and a gradient's own largest element can then be 0 while float32
+    # Size of the terms each gradient sums (Σ|term|): dS = P⊙dP − P⊙(Σ P⊙dP) cancels,
+    # exactly so with one key, and a gradient's own largest element can then be 0 while float32
     # rounding of its terms is not. Gradients are measured relative to this.
     with torch.no_grad():
         dp = torch.matmul(dout, ve.transpose(-1, -2))
@@ -407,13 +407,21 @@ def check_dropout():
     q = rng.standard_normal((2, 4, 33, 16)).astype(np.float32)
     k = rng.standard_normal((2, 4, 45, 16)).astype(np.float32)
     v = rng.standard_normal((2, 4, 45, 8)).astype(np.float32)
-    a = attn.scaled_dot_product_attention(q, k, v, dropout_p=0.3, seed=11, offset=5)
-    b = attn.scaled_dot_product_attention(q, k, v, dropout_p=0.3, seed=11, offset=5)
-    c = attn.scaled_dot_product_attention(q, k, v, dropout_p=0.3, seed=12, offset=5)
-    e = attn.scaled_dot_product_attention(q, k, v, dropout_p=0.3, seed=11, offset=6)
-    report(np.array_equal(a, b), "dropout: same (seed, offset) gives identical outputs")
-    report(not np.array_equal(a, c) and not np.array_equal(a, e),
-           "dropout: another seed or offset gives other outputs")
+    for kernel in KERNELS:
+        run = lambda **kw: attn.scaled_dot_product_attention(q, k, v, dropout_p=0.3,  # noqa
+                                                              kernel=kernel, **kw)
+        a, b = run(seed=11, offset=5), run(seed=11, offset=5)
+        c, e = run(seed=12, offset=5), run(seed=11, offset=6)
+        report(np.array_equal(a, b),
+               f"dropout ({kernel}): same (seed, offset) gives identical outputs")
+        report(not np.array_equal(a, c) and not np.array_equal(a, e),
+               f"dropout ({kernel}): another seed or offset gives other outputs")
+        g1 = attn.scaled_dot_product_attention_backward(q, k, v, a, dropout_p=0.3, seed=11,
+                                                        offset=5, kernel=kernel)
+        g2 = attn.scaled_dot_product_attention_backward(q, k, v, a, dropout_p=0.3, seed=11,
+                                                        offset=5, kernel=kernel)
+        report(all(np.array_equal(x, y) for x, y in zip(g1, g2)),
+               f"dropout ({kernel}): backward is reproducible bit for bit")
     for p in (0.1, 0.5, 0.9):
         m = attn.dropout_mask(4, 8, 128, 256, p, seed=3, offset=1)
         n = m.size
@@ -469,10 +477,18 @@ def check_api():
            all(np.array_equal(a.transpose(0, 2, 1, 3), b) for a, b in zip(g, gr)),
            "packed qkv [B, L, 3, H, E] views (layout='blhe'): same forward and backward")
     t1 = attn.scaled_dot_product_attention(q4, k4, v4, layout="blhe", enable_gqa=True,
-                                           num_threads=1, is_causal=True)
+                                           num_threads=1, is_causal=True, kernel="reference")
     t2 = attn.scaled_dot_product_attention(q4, k4, v4, layout="blhe", enable_gqa=True,
-                                           num_threads=2, is_causal=True)
+                                           num_threads=2, is_causal=True, kernel="reference")
     report(np.array_equal(t1, t2), "reference kernel: 1 and 2 threads give identical results")
+    if "flash" in KERNELS:
+        qb = rng.standard_normal((2, 4, 200, 32)).astype(np.float32)
+        runs = [attn.scaled_dot_product_attention(qb, qb, qb, num_threads=n, kernel="flash",
+                                                  is_causal=True) for n in (2, 2, 1)]
+        report(np.array_equal(runs[0], runs[1]), "flash kernel: bit-identical for a fixed "
+               "thread count")
+        report(np.abs(runs[0] - runs[2]).max() < 1e-5,
+               "flash kernel: 1 and 2 threads agree within rounding")
 
     def raises(fn, words, what):
         try:
@@ -509,8 +525,13 @@ def check_api():
         "return_dbias without an additive mask")
 
 
+KERNELS = ["reference"]
+
+
 def main():
     t0 = time.time()
+    if detect_flash():
+        KERNELS.append("flash")
     one = os.environ.get("ATTN_SEED")
     if one is not None:
         run_grid([int(one)], verbose=True)
