@@ -17,6 +17,7 @@ with one key, so a gradient can be 0 while float32 rounding of its terms is not.
 
 Every case is built from its seed alone. Environment:
   ATTN_SEED=s     replay the single case s, printing its parameters
+  ATTN_TOL_FACTOR=f  allowed multiple of PyTorch's float32 error (default 2)
   ATTN_CASES=n    number of grid cases (default 1080: each (Lq, Lk) pair 30 times)
 Counts at the end are checks: one per (case, kernel, ISA, tensor) of the grid, plus one per
 named extra check.
@@ -55,6 +56,8 @@ GRAD_TENSORS = ("dq", "dk", "dv", "dbias")
 FLOOR = {"out": 1e-5, "weights": 1e-5, "lse": 1e-5, "dq": 1e-4, "dk": 1e-4, "dv": 1e-4,
          "dbias": 1e-4}
 
+# our error may be this many times PyTorch's own float32 error (the floors aside)
+TOL_FACTOR = float(os.environ.get("ATTN_TOL_FACTOR", "2"))
 passed = failed = 0
 
 
@@ -369,7 +372,7 @@ def run_grid(seeds, verbose):
                     continue
                 sc = truth.get("mag_" + name, 0.0) / 10
                 err = error(name, ours[name], ref, sc)
-                limit = max(FLOOR[name], 2 * error(name, t32[name], ref, sc))
+                limit = max(FLOOR[name], TOL_FACTOR * error(name, t32[name], ref, sc))
                 key = (kernel, isa, name)
                 ratio = err / limit
                 if key not in worst or ratio > worst[key][0]:
