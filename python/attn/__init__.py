@@ -7,4 +7,4 @@ from ._lib import check, set_isa, isa_supported, set_num_threads, lib  # noqa: F
 
 def version():
     return lib.attn_version().decode()
-from .additive import (additive_attention, additive_attention_backward, sinusoidal, learned_positions, learned_positions_backward, rope, alibi_slopes, GRU, gru, BahdanauStep)  # noqa: F401,E501
+from .additive import (additive_attention, additive_attention_backward, sinusoidal, learned_positions, learned_positions_backward, rope, alibi_slopes, GRU, gru, BahdanauStep, BahdanauDecoder)  # noqa: F401,E501

@@ -764,3 +764,85 @@ Test(rnn, thread_count_does_not_change_results)
     free(y1), free(dp1), free(dp3);
     gru_teardown(&g);
 }
+
+/* The whole decoder (T steps, keys projected once) against finite differences. */
+typedef struct dec_case {
+    bd_case bd;
+    int64_t T;
+    float *embs, *out, *Rout, *s_last, *Rs;
+    attn_tensor temb, tout;
+} dec_case;
+
+static double dec_loss(void *ctx)
+{
+    dec_case *d = ctx;
+    bd_case *c = &d->bd;
+    cr_assert_eq(attn_bahdanau_decoder_forward(&c->cfg, &c->p, &c->opt, &c->tenc, c->s_prev, &d->temb,
+                                               &d->tout, NULL, d->s_last, NULL),
+                 ATTN_OK, "%s", attn_last_error());
+    return dot(d->out, d->Rout, c->B * d->T * 3) + dot(d->s_last, d->Rs, c->B * 3);
+}
+
+Test(rnn, bahdanau_decoder_gradients_match_finite_differences)
+{
+    dec_case d;
+    bd_case *c = &d.bd;
+    bd_setup(c);
+    d.T = 3;
+    const int64_t B = c->B, T = d.T, Lk = c->Lk, Dm = 2, Do = 3, H = 3;
+    /* emb stored [T, B, Dm] and seen as [B, T, Dm]: a strided view */
+    d.embs = rand_buf(T * B * Dm, 1), d.out = zeros(B * T * Do), d.Rout = rand_buf(B * T * Do, 1);
+    d.s_last = zeros(B * H), d.Rs = rand_buf(B * H, 1);
+    d.temb = (attn_tensor){d.embs, 3, {B, T, Dm}, {Dm, B * Dm, 1}};
+    int64_t so[3] = {B, T, Do};
+    d.tout = attn_tensor_make(d.out, 3, so);
+    attn_bahdanau_decoder_cache *cache;
+    cr_assert_eq(attn_bahdanau_decoder_cache_create(&c->cfg, B, T, Lk, &cache), ATTN_OK);
+    float *w = zeros(B * T * Lk);
+    int64_t sw[3] = {B, T, Lk};
+    attn_tensor tw = attn_tensor_make(w, 3, sw);
+    cr_assert_eq(attn_bahdanau_decoder_forward(&c->cfg, &c->p, &c->opt, &c->tenc, c->s_prev, &d.temb,
+                                               &d.tout, &tw, d.s_last, cache),
+                 ATTN_OK, "%s", attn_last_error());
+    for (int64_t t = 0; t < T; t++) cr_expect_eq(w[(1 * T + t) * Lk + 3], 0.0f); /* past length 2 */
+    float *denc = zeros(B * Lk * 3), *ds0 = zeros(B * H), *demb = zeros(T * B * Dm);
+    float *g[10];
+    for (int i = 0; i < 10; i++) g[i] = zeros(c->wn[i]);
+    attn_bahdanau_params gp = {g[0], g[1], g[2], g[3], g[4], g[5], g[6], g[7], g[8], g[9]};
+    attn_tensor tdenc = c->tenc, tdemb = d.temb, tR = d.tout;
+    tdenc.data = denc, tdemb.data = demb, tR.data = d.Rout;
+    cr_assert_eq(attn_bahdanau_decoder_backward(&c->cfg, &c->p, &c->opt, &c->tenc, c->s_prev, &d.temb,
+                                                cache, &tR, d.Rs, &tdenc, ds0, &tdemb, &gp),
+                 ATTN_OK, "%s", attn_last_error());
+    EXPECT_FD("decoder ds0", dec_loss, &d, c->s_prev, B * H, ds0);
+    EXPECT_FD("decoder denc", dec_loss, &d, c->enc, B * Lk * 3, denc);
+    EXPECT_FD("decoder demb", dec_loss, &d, d.embs, T * B * Dm, demb);
+    for (int i = 0; i < 10; i++) {
+        char label[64];
+        snprintf(label, sizeof label, "decoder param %d", i);
+        EXPECT_FD(label, dec_loss, &d, c->w[i], c->wn[i], g[i]);
+    }
+    static const char fc[] = "attn_bahdanau_decoder_cache_create", ff[] = "attn_bahdanau_decoder_forward",
+                      fb[] = "attn_bahdanau_decoder_backward";
+    attn_bahdanau_decoder_cache *bad = NULL;
+    EXPECT_ERR(attn_bahdanau_decoder_cache_create(&c->cfg, B, 0, Lk, &bad), ATTN_E_ARG, fc);
+    EXPECT_ERR(attn_bahdanau_decoder_cache_create(&c->cfg, B, T, Lk, NULL), ATTN_E_ARG, fc);
+    EXPECT_ERR(attn_bahdanau_decoder_cache_create(&c->cfg, INT64_MAX / 4, T, Lk, &bad), ATTN_E_OVERFLOW, fc);
+    attn_bahdanau_decoder_cache_free(NULL);
+    attn_tensor t = d.tout;
+    t.shape[1] = 2;
+    EXPECT_ERR(attn_bahdanau_decoder_forward(&c->cfg, &c->p, &c->opt, &c->tenc, c->s_prev, &d.temb, &t,
+                                             NULL, NULL, cache), ATTN_E_SHAPE, ff);
+    EXPECT_ERR(attn_bahdanau_decoder_forward(&c->cfg, &c->p, &c->opt, &c->tenc, NULL, &d.temb, &d.tout,
+                                             NULL, NULL, cache), ATTN_E_ARG, ff);
+    EXPECT_ERR(attn_bahdanau_decoder_backward(&c->cfg, &c->p, &c->opt, &c->tenc, c->s_prev, &d.temb,
+                                              NULL, &tR, NULL, NULL, NULL, NULL, NULL), ATTN_E_ARG, fb);
+    t = tR, t.shape[2] = 4;
+    EXPECT_ERR(attn_bahdanau_decoder_backward(&c->cfg, &c->p, &c->opt, &c->tenc, c->s_prev, &d.temb,
+                                              cache, &t, NULL, NULL, NULL, NULL, NULL), ATTN_E_SHAPE, fb);
+    for (int i = 0; i < 10; i++) free(g[i]);
+    free(denc), free(ds0), free(demb), free(w);
+    free(d.embs), free(d.out), free(d.Rout), free(d.s_last), free(d.Rs);
+    attn_bahdanau_decoder_cache_free(cache);
+    bd_teardown(c);
+}
