@@ -603,6 +603,38 @@ ATTN_API int attn_bahdanau_step_backward(const attn_bahdanau_config *cfg,
                                          attn_tensor *denc, attn_tensor *denc_proj, float *demb,
                                          attn_bahdanau_params *grads);
 
+/* A whole teacher-forced decoder pass: T Bahdanau steps from s0, the keys projected once.
+ * enc: [B, Lk, De]   s0, s_last: [B, H] contiguous   emb: [B, T, Dm] (step t reads emb[:, t])
+ * out: [B, T, Do]   weights: [B, T, Lk] (the alignment matrix) or NULL.
+ * Views with any strides. The cache holds every step (T step caches and T+1 states). */
+typedef struct attn_bahdanau_decoder_cache attn_bahdanau_decoder_cache;
+ATTN_API int attn_bahdanau_decoder_cache_create(const attn_bahdanau_config *cfg, int64_t B,
+                                                int64_t T, int64_t Lk,
+                                                attn_bahdanau_decoder_cache **cache);
+ATTN_API void attn_bahdanau_decoder_cache_free(attn_bahdanau_decoder_cache *cache);
+
+/* s_last NULL: not returned. cache NULL: inference (temporaries allocated). */
+ATTN_API int attn_bahdanau_decoder_forward(const attn_bahdanau_config *cfg,
+                                           const attn_bahdanau_params *p,
+                                           const attn_additive_options *opt,
+                                           const attn_tensor *enc, const float *s0,
+                                           const attn_tensor *emb, attn_tensor *out,
+                                           attn_tensor *weights, float *s_last,
+                                           attn_bahdanau_decoder_cache *cache);
+
+/* Backward through all T steps from dout [B, T, Do] (NULL: 0) and ds_last [B, H] (NULL: 0).
+ * denc [B, Lk, De], ds0 [B, H] and demb [B, T, Dm] are overwritten (NULL: skipped); grads
+ * accumulated (NULL or NULL fields: skipped). */
+ATTN_API int attn_bahdanau_decoder_backward(const attn_bahdanau_config *cfg,
+                                            const attn_bahdanau_params *p,
+                                            const attn_additive_options *opt,
+                                            const attn_tensor *enc, const float *s0,
+                                            const attn_tensor *emb,
+                                            const attn_bahdanau_decoder_cache *cache,
+                                            const attn_tensor *dout, const float *ds_last,
+                                            attn_tensor *denc, float *ds0, attn_tensor *demb,
+                                            attn_bahdanau_params *grads);
+
 /* ------------------------------------------------------------------------------------------ */
 /* @@ safetensors @@                                                                          */
 /* ------------------------------------------------------------------------------------------ */

@@ -11,5 +11,5 @@ from . import safetensors  # noqa: F401
 def version():
     return lib.attn_version().decode()
 from . import text  # noqa: F401,E402
-from .additive import (additive_attention, additive_attention_backward, sinusoidal, learned_positions, learned_positions_backward, rope, alibi_slopes, GRU, gru, BahdanauStep)  # noqa: F401,E501
+from .additive import (additive_attention, additive_attention_backward, sinusoidal, learned_positions, learned_positions_backward, rope, alibi_slopes, GRU, gru, BahdanauStep, BahdanauDecoder)  # noqa: F401,E501
 from .mha import MultiheadAttention  # noqa: F401,E402  (also loads attn.nn)

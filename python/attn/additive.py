@@ -384,3 +384,64 @@ def gru(x, state_dict, h0=None, lengths=None, batch_first=False):
             batch_first=batch_first, bidirectional=bidir)
     g.load_state_dict(state_dict)
     return g.forward(x, h0, lengths)
+
+
+lib.attn_bahdanau_decoder_cache_create.argtypes = [_p(BahdanauConfig), ctypes.c_int64,
+                                                   ctypes.c_int64, ctypes.c_int64,
+                                                   _p(ctypes.c_void_p)]
+lib.attn_bahdanau_decoder_cache_free.argtypes = [ctypes.c_void_p]
+lib.attn_bahdanau_decoder_cache_free.restype = None
+lib.attn_bahdanau_decoder_forward.argtypes = [_p(BahdanauConfig), _p(BahdanauParams),
+                                              _p(AdditiveOptions), _p(Tensor), _f, _p(Tensor),
+                                              _p(Tensor), _p(Tensor), _f, ctypes.c_void_p]
+lib.attn_bahdanau_decoder_backward.argtypes = [_p(BahdanauConfig), _p(BahdanauParams),
+                                               _p(AdditiveOptions), _p(Tensor), _f, _p(Tensor),
+                                               ctypes.c_void_p, _p(Tensor), _f, _p(Tensor), _f,
+                                               _p(Tensor), _p(BahdanauParams)]
+
+
+class BahdanauDecoder(BahdanauStep):
+    """T teacher-forced steps: forward(enc, s0, emb [B, T, Dm]) -> (out [B, T, Do],
+    weights [B, T, Lk], s_last); backward(dout, ds_last) -> (denc, ds0, demb, grads)."""
+
+    def __del__(self):
+        if self._cache:
+            lib.attn_bahdanau_decoder_cache_free(self._cache)
+            self._cache = ctypes.c_void_p()
+
+    def forward(self, enc, s0, emb, key_lengths=None):
+        self.enc = as_f32(enc, "enc")
+        self.s0 = np.ascontiguousarray(s0, dtype=np.float32)
+        self.emb = as_f32(emb, "emb")
+        B, Lk = self.enc.shape[0], self.enc.shape[1]
+        T = self.emb.shape[1]
+        c = self.cfg
+        if self._key != (B, T, Lk):
+            if self._cache:
+                lib.attn_bahdanau_decoder_cache_free(self._cache)
+                self._cache = ctypes.c_void_p()
+            check(lib.attn_bahdanau_decoder_cache_create(c, B, T, Lk, ctypes.byref(self._cache)))
+            self._key = (B, T, Lk)
+        out = np.empty((B, T, c.out_size), np.float32)
+        w = np.empty((B, T, Lk), np.float32)
+        s_last = np.empty((B, c.hidden_size), np.float32)
+        self.key_lengths = key_lengths
+        check(lib.attn_bahdanau_decoder_forward(c, self._struct(self.params),
+                                                self._opt(key_lengths), view(self.enc),
+                                                fptr(self.s0), view(self.emb), view(out), view(w),
+                                                fptr(s_last), self._cache))
+        return out, w, s_last
+
+    def backward(self, dout, ds_last=None):
+        dout = as_f32(dout, "dout")
+        ds_last = None if ds_last is None else np.ascontiguousarray(ds_last, dtype=np.float32)
+        denc = np.empty(self.enc.shape, np.float32)
+        ds0 = np.empty_like(self.s0)
+        demb = np.empty(self.emb.shape, np.float32)
+        grads = {n: np.zeros_like(v) for n, v in self.params.items() if v is not None}
+        check(lib.attn_bahdanau_decoder_backward(self.cfg, self._struct(self.params),
+                                                 self._opt(self.key_lengths), view(self.enc),
+                                                 fptr(self.s0), view(self.emb), self._cache,
+                                                 view(dout), fptr(ds_last), view(denc),
+                                                 fptr(ds0), view(demb), self._struct(grads)))
+        return denc, ds0, demb, grads

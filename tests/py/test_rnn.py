@@ -328,6 +328,55 @@ def test_bahdanau():
         report(f"bahdanau d{name}", grads[name], T[name].grad.numpy(), rtol=1e-4)
 
 
+def torch_bahdanau_step(T, ts, tenc, temb, allowed, H):
+    tctx, tw = torch_additive(ts[:, None, :], tenc, tenc, T["attn_w_q"], T["attn_w_k"],
+                              T["attn_v"], T["attn_b"], allowed)
+    tctx, tw = tctx[:, 0], tw[:, 0]
+    x = torch.cat([temb, tctx], 1)
+    gi = x @ T["weight_ih"].T + T["bias_ih"]
+    gh = ts @ T["weight_hh"].T + T["bias_hh"]
+    r = torch.sigmoid(gi[:, :H] + gh[:, :H])
+    z = torch.sigmoid(gi[:, H:2 * H] + gh[:, H:2 * H])
+    n = torch.tanh(gi[:, 2 * H:] + r * gh[:, 2 * H:])
+    s = (1 - z) * n + z * ts
+    out = torch.cat([s, tctx, temb], 1) @ T["w_out"].T + T["b_out"]
+    return s, tctx, tw, out
+
+
+def test_bahdanau_decoder():
+    B, Lk, H, De, Dm, Ad, Do, Tn = 3, 5, 4, 6, 3, 5, 4, 4
+    prm = {"attn_w_q": rand(Ad, H, scale=0.5), "attn_w_k": rand(Ad, De, scale=0.5),
+           "attn_b": rand(Ad), "attn_v": rand(Ad), "weight_ih": rand(3 * H, Dm + De, scale=0.5),
+           "weight_hh": rand(3 * H, H, scale=0.5), "bias_ih": rand(3 * H), "bias_hh": rand(3 * H),
+           "w_out": rand(Do, H + De + Dm, scale=0.5), "b_out": rand(Do)}
+    dec = attn.BahdanauDecoder(H, De, Dm, Ad, Do, prm)
+    enc, s0, emb = rand(B, Lk, De), rand(B, H), rand(B, Tn, Dm)
+    lens = [5, 3, 1]
+    out, w, s_last = dec.forward(enc, s0, emb, key_lengths=lens)
+    dout, ds_last = rand(*out.shape), rand(B, H)
+    denc, ds0, demb, grads = dec.backward(dout, ds_last)
+    T = {n: torch.tensor(v.astype(np.float64), requires_grad=True) for n, v in prm.items()}
+    tenc, ts0, temb = (torch.tensor(a.astype(np.float64), requires_grad=True)
+                       for a in (enc, s0, emb))
+    allowed = torch.tensor(np.arange(Lk)[None, None, :] < np.array(lens)[:, None, None])
+    s, outs, ws = ts0, [], []
+    for t in range(Tn):
+        s, _, tw, to = torch_bahdanau_step(T, s, tenc, temb[:, t], allowed, H)
+        outs.append(to)
+        ws.append(tw)
+    tout, tw = torch.stack(outs, 1), torch.stack(ws, 1)
+    ((tout * torch.tensor(dout.astype(np.float64))).sum() +
+     (s * torch.tensor(ds_last.astype(np.float64))).sum()).backward()
+    report("decoder out", out, tout.detach().numpy(), atol=1e-5)
+    report("decoder weights", w, tw.detach().numpy(), atol=1e-5)
+    report("decoder s_last", s_last, s.detach().numpy(), atol=1e-5)
+    report("decoder denc", denc, tenc.grad.numpy(), rtol=1e-4)
+    report("decoder ds0", ds0, ts0.grad.numpy(), rtol=1e-4)
+    report("decoder demb", demb, temb.grad.numpy(), rtol=1e-4)
+    for name in A.BAHDANAU_FIELDS:
+        report(f"decoder d{name}", grads[name], T[name].grad.numpy(), rtol=1e-4)
+
+
 def main():
     torch.manual_seed(0)
     for name, fn in list(globals().items()):
