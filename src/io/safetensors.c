@@ -593,6 +593,7 @@ int attn_st_open_memory(const void *buf, size_t len, attn_st_reader **out)
     ATTN_REQUIRE_NONNULL(fn, out);
     *out = NULL;
     if (!buf && len > 0) return attn_fail(ATTN_E_ARG, "%s: buf is NULL", fn);
+    if ((uint64_t)len > (uint64_t)INT64_MAX) return attn_fail(ATTN_E_ARG, "%s: len %zu is too large", fn, len);
     attn_st_reader *st = reader_new("<memory>");
     if (!st) return attn_fail(ATTN_E_NOMEM, "%s: out of memory", fn);
     int status;
