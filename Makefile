@@ -55,7 +55,7 @@ DEPS := $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d)
 all: features lib cli tests
 
 features:
-	@echo "attn: build=$(BUILD) cc=$$($(CC) -dumpfullversion) criterion=$(if $(HAVE_CRITERION),yes,no) mpi=$(if $(HAVE_MPI),yes,no) cpu=$$(grep -o -m1 -E 'avx512f|avx2' /proc/cpuinfo | head -1)"
+	@echo "attn: build=$(BUILD) cc=$$($(CC) -dumpfullversion) criterion=$(if $(HAVE_CRITERION),yes,no) mpi=$(if $(DIST_MPI),yes,no) cpu=$$(grep -o -m1 -E 'avx512f|avx2' /proc/cpuinfo | head -1)"
 
 lib: $(BUILD)/libattn.a $(BUILD)/libattn.so
 cli: $(BUILD)/attn

@@ -14,6 +14,9 @@ zlib1g-dev
 libcjson-dev
 libopenblas-dev
 libcairo2-dev
+libfontconfig-dev
+python3-pil
+chromium
 libsentencepiece-dev
 sentencepiece
 python3-nltk

@@ -9,13 +9,14 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 make --no-print-directory install PREFIX="$tmp/prefix" >/dev/null || { echo "install failed"; echo "0 passed, 1 failed"; exit 1; }
 export PKG_CONFIG_PATH="$tmp/prefix/lib/pkgconfig"
+export LD_LIBRARY_PATH="$tmp/prefix/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 
 # The README example sits between the markers "<!-- example:begin -->" and "<!-- example:end -->".
 sed -n '/<!-- example:begin -->/,/<!-- example:end -->/p' README.md | sed -e '1,2d' -e '$d' | sed '$d' > "$tmp/readme_example.c"
 check() {
     name=$1
     src=$2
-    if cc -std=c11 -Wall -Wextra -Werror -o "$tmp/$name" "$src" $(pkg-config --cflags --libs --static attn) \
+    if cc -std=c11 -Wall -Wextra -Werror -o "$tmp/$name" "$src" $(pkg-config --cflags --libs attn) -lm \
         && "$tmp/$name" > "$tmp/$name.out" 2>&1; then
         echo "ok   $name"
         pass=$((pass + 1))

@@ -9,6 +9,10 @@ typedef int (*attn_cli_fn)(int argc, char **argv);
 
 int cli_demo(int argc, char **argv);
 int cli_bench(int argc, char **argv);
+int cli_bleu(int argc, char **argv); /* text_cli.c */
+int cli_spm(int argc, char **argv);  /* text_cli.c */
+int cli_viz(int argc, char **argv);  /* viz_cli.c */
+int cli_plot(int argc, char **argv); /* viz_plot.c */
 
 /* Print "attn <cmd>: <what>: <library message>" to stderr and return 1. */
 int cli_error(const char *cmd, const char *what, int status);

@@ -1,0 +1,25 @@
+# mk/viz.mk — the visualisation layer of the attn command (tools/attn/viz_*.c) needs cairo and
+# cJSON; libattn does not. The page's script and style live in tools/attn/viz_page.{js,css} and
+# are turned into a C header at build time, so they stay readable (and checkable by node).
+VIZ_PKGS := cairo fontconfig libcjson
+CLI_LDLIBS += $(shell pkg-config --libs $(VIZ_PKGS))
+$(BUILD)/obj/tools/attn/viz_%.o: CFLAGS_ALL += $(shell pkg-config --cflags $(VIZ_PKGS)) -I$(BUILD)/gen
+
+$(BUILD)/gen/viz_page.h: tools/attn/viz_page.js tools/attn/viz_page.css scripts/embed_text.sh
+	@mkdir -p $(dir $@)
+	scripts/embed_text.sh viz_page_js tools/attn/viz_page.js viz_page_css tools/attn/viz_page.css > $@.tmp
+	mv $@.tmp $@
+$(BUILD)/obj/tools/attn/viz_html.o: $(BUILD)/gen/viz_page.h
+
+# The sanitizer build (`make SAN=1 tests`, part of `make test`) also builds build-san/attn, so
+# scripts/test.d/viz.sh can run the viz command-line checks under ASan+UBSan with leak checks.
+ifeq ($(SAN),1)
+tests: $(BUILD)/attn
+endif
+
+# tests/c/test_viz.c unit-tests the cairo-free part (records, JSON, rollout, metrics): those
+# objects and cJSON join the C test binary (normal and sanitizer builds).
+VIZ_TEST_OBJ := $(BUILD)/obj/tools/attn/viz_record.o $(BUILD)/obj/tools/attn/viz_json.o \
+                $(BUILD)/obj/tools/attn/viz_metrics.o
+TEST_LDLIBS += $(VIZ_TEST_OBJ) $(shell pkg-config --libs libcjson) -lm
+$(BUILD)/test_attn: $(VIZ_TEST_OBJ)

@@ -1,0 +1,165 @@
+// viz_page.test.js — open attention.html (written by `attn viz`) from disk in Debian's chromium
+// and check the head view, the model view, the rollout and the metrics table behave.
+//   node tests/browser/viz_page.test.js DIR/attention.html SCREENSHOT.png
+// Prints one line per check and ends with "N passed, N failed"; exit status 1 on any failure.
+'use strict';
+
+const fs = require('fs');
+const os = require('os');
+const path = require('path');
+const { chromium } = require('playwright-core');
+
+const htmlPath = path.resolve(process.argv[2] || 'out/viz-test/attention.html');
+const shotPath = path.resolve(process.argv[3] || 'out/viz-test/screenshot.png');
+let passed = 0;
+let failed = 0;
+function check(name, ok, detail) {
+  if (ok) passed++; else failed++;
+  console.log((ok ? 'ok   ' : 'FAIL ') + name + (detail !== undefined ? ' (' + detail + ')' : ''));
+}
+
+async function main() {
+  const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'attn-chromium-'));
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: '/usr/bin/chromium',
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+           '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    viewport: { width: 1280, height: 900 },
+  });
+  const errors = [];
+  const requests = [];
+  try {
+    const page = context.pages()[0] || await context.newPage();
+    page.on('console', m => { if (m.type() === 'error') errors.push(m.text()); });
+    page.on('pageerror', e => errors.push(String(e)));
+    page.on('request', r => { if (!r.url().startsWith('file:')) requests.push(r.url()); });
+    await page.goto('file://' + htmlPath);
+    await page.waitForSelector('body[data-ready="1"]', { timeout: 10000 });
+    const data = await page.evaluate(() => JSON.parse(document.getElementById('attn-data').textContent));
+    const kindsOf = k => data.maps.filter(m => m.kind === k);
+    const count = (k, key) => Math.max(...kindsOf(k).map(m => m[key])) + 1;
+    const rowsOf = k => (k === 'cross' || k === 'decoder-self' ? data.target : data.source).length;
+    const colsOf = k => (k === 'decoder-self' ? data.target : data.source).length;
+    const lines = sel => page.locator('#head-svg line.attn-line' + (sel || '')).count();
+    const visible = () => page.locator('#head-svg line.attn-line:not(.hidden)').count();
+
+    // Head view, default: first kind, layer 0, every head on.
+    const kind0 = data.maps[0].kind, H = count(kind0, 'head'), R = rowsOf(kind0), C = colsOf(kind0);
+    check('head view: one line per token pair per head', await lines() === R * C * H,
+          (await lines()) + ' lines, want ' + R * C * H);
+    let perHead = true;
+    for (let h = 0; h < H; h++) perHead = perHead && await lines('[data-head="' + h + '"]') === R * C;
+    check('head view: every head draws rows × cols lines', perHead);
+    const opac = await page.evaluate(() => [...document.querySelectorAll('#head-svg line.attn-line')]
+      .map(l => [Number(l.dataset.head), Number(l.dataset.row), Number(l.dataset.col), Number(l.getAttribute('stroke-opacity'))]));
+    const map0 = h => data.maps.find(m => m.kind === kind0 && m.layer === 0 && m.head === h);
+    const maxErr = Math.max(...opac.map(([h, i, j, o]) => Math.abs(o - Math.min(1, map0(h).weights[i][j]))));
+    check('head view: line opacity is the weight', maxErr < 1e-6, 'max error ' + maxErr);
+    const colours = await page.evaluate(() => new Set([...document.querySelectorAll('#head-svg line.attn-line')].map(l => l.getAttribute('stroke'))).size);
+    check('head view: one colour per head', colours === H, colours + ' colours');
+
+    // Head toggles.
+    await page.click('.head-toggle[data-head="0"]');
+    check('toggle head 0 off removes its lines', await lines() === R * C * (H - 1) && await lines('[data-head="0"]') === 0);
+    check('toggle shows pressed state', await page.getAttribute('.head-toggle[data-head="0"]', 'aria-pressed') === 'false');
+    await page.click('#heads-none');
+    check('no heads: no lines', await lines() === 0);
+    await page.click('.head-toggle[data-head="1"]');
+    check('only head 1: its lines alone', await lines() === R * C && await lines('[data-head="1"]') === R * C);
+
+    // Layer switch changes what is drawn.
+    const sig = () => page.evaluate(() => [...document.querySelectorAll('#head-svg line.attn-line')].map(l => l.getAttribute('stroke-opacity')).join(','));
+    const before = await sig();
+    if (count(kind0, 'layer') > 1) {
+      await page.selectOption('#layer-select', '1');
+      const after = await sig();
+      const want = data.maps.find(m => m.kind === kind0 && m.layer === 1 && m.head === 1);
+      const got = await page.evaluate(() => [...document.querySelectorAll('#head-svg line.attn-line')].map(l => [Number(l.dataset.row), Number(l.dataset.col), Number(l.getAttribute('stroke-opacity'))]));
+      const err = Math.max(...got.map(([i, j, o]) => Math.abs(o - Math.min(1, want.weights[i][j]))));
+      check('layer switch redraws with that layer\'s weights', after !== before && err < 1e-6 &&
+            await page.getAttribute('#head-svg', 'data-layer') === '1', 'max error ' + err);
+    } else {
+      check('layer switch (record has one layer)', false, 'the test record needs two layers');
+    }
+
+    // Kind switch: cross-attention has target rows and source columns.
+    if (data.maps.some(m => m.kind === 'cross')) {
+      await page.selectOption('#kind-select', 'cross');
+      const want = rowsOf('cross') * colsOf('cross') * count('cross', 'head');
+      check('kind switch to cross: target × source lines for every head', await lines() === want,
+            (await lines()) + ' vs ' + want);
+    }
+    const kind = await page.getAttribute('#head-svg', 'data-kind');
+    const Hk = count(kind, 'head'), Rk = rowsOf(kind), Ck = colsOf(kind);
+
+    // Hover isolates a token's lines.
+    await page.hover('.hv-token[data-side="left"][data-index="2"]');
+    const rowsShown = await page.evaluate(() => [...new Set([...document.querySelectorAll('#head-svg line.attn-line:not(.hidden)')].map(l => l.dataset.row))]);
+    check('hover on a query token keeps only its lines', await visible() === Ck * Hk &&
+          rowsShown.length === 1 && rowsShown[0] === '2', (await visible()) + ' visible');
+    await page.hover('.hv-token[data-side="right"][data-index="1"]');
+    const colsShown = await page.evaluate(() => [...new Set([...document.querySelectorAll('#head-svg line.attn-line:not(.hidden)')].map(l => l.dataset.col))]);
+    check('hover on a key token keeps only its lines', await visible() === Rk * Hk &&
+          colsShown.length === 1 && colsShown[0] === '1');
+    await page.mouse.move(5, 5);
+    check('leaving the token shows every line again', await visible() === Rk * Ck * Hk);
+
+    // Model view: layers × heads panels; click opens one large.
+    const L = count(kind, 'layer');
+    check('model view: one panel per layer × head', await page.locator('canvas.mv-cell').count() === L * Hk,
+          (await page.locator('canvas.mv-cell').count()) + ' panels, want ' + L * Hk);
+    check('model view: large view hidden at first', await page.isHidden('#mv-large'));
+    const small = await page.locator(`canvas.mv-cell[data-layer="${L - 1}"][data-head="${Hk - 1}"]`).boundingBox();
+    await page.click(`canvas.mv-cell[data-layer="${L - 1}"][data-head="${Hk - 1}"]`);
+    const big = await page.locator('#mv-large-canvas').boundingBox();
+    check('model view: click opens that head large', await page.isVisible('#mv-large') &&
+          await page.getAttribute('#mv-large', 'data-layer') === String(L - 1) &&
+          await page.getAttribute('#mv-large', 'data-head') === String(Hk - 1) &&
+          big && small && big.width > 2 * small.width, big && small ? `${small.width}px → ${big.width}px` : 'no box');
+    // The large picture's darkest cell is where the weight is largest (sample cell centres).
+    const m = data.maps.find(x => x.kind === kind && x.layer === L - 1 && x.head === Hk - 1);
+    let arg = [0, 0];
+    m.weights.forEach((row, i) => row.forEach((w, j) => { if (w > m.weights[arg[0]][arg[1]]) arg = [i, j]; }));
+    check('model view: large panel drawn with labels and colours', await page.evaluate(() => {
+      const c = document.getElementById('mv-large-canvas');
+      const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+      let dark = 0;
+      for (let k = 0; k < d.length; k += 4) if (d[k] + d[k + 1] + d[k + 2] < 200) dark++;
+      return dark > 50;
+    }));
+    await page.click('#mv-close');
+    check('model view: close hides the large view', await page.isHidden('#mv-large'));
+
+    // Rollout and metrics.
+    const nRoll = (data.rollout || []).length;
+    check('rollout: one shaded token per source token', nRoll > 0 &&
+          await page.locator('.rollout-token').count() === nRoll * data.source.length);
+    check('metrics: one row per head', await page.locator('#metrics-table tr.metrics-row').count() === data.maps.length);
+    if (data.best_alignment >= 0) {
+      const b = data.metrics[data.best_alignment];
+      const row = page.locator(`#metrics-table tr.metrics-row.best[data-kind="${b.kind}"][data-layer="${b.layer}"][data-head="${b.head}"]`);
+      check('metrics: best-aligned head highlighted', await row.count() === 1);
+    }
+
+    fs.mkdirSync(path.dirname(shotPath), { recursive: true });
+    await page.selectOption('#kind-select', kind0);
+    await page.click(`canvas.mv-cell[data-layer="0"][data-head="0"]`);
+    await page.hover('.hv-token[data-side="left"][data-index="1"]');
+    await page.screenshot({ path: shotPath, fullPage: true });
+    check('screenshot written', fs.statSync(shotPath).size > 10000, shotPath);
+    check('no console errors', errors.length === 0, errors.join(' | '));
+    check('no network requests', requests.length === 0, requests.join(' '));
+  } finally {
+    await context.close();
+    fs.rmSync(profile, { recursive: true, force: true });
+  }
+}
+
+main().catch(e => {
+  failed++;
+  console.log('FAIL browser test crashed: ' + (e && e.stack || e));
+}).finally(() => {
+  console.log(passed + ' passed, ' + failed + ' failed');
+  process.exitCode = failed ? 1 : 0;
+});

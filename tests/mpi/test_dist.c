@@ -1,0 +1,120 @@
+/* test_dist.c — the MPI layer under mpirun: all-reduce sums and their fixed order, broadcast,
+ * configuration checks, exchanges, and a dying rank that must produce an error, not a hang.
+ *   mpirun -np N build/test_dist [normal|mismatch|die]
+ * Prints "N passed, N failed" from rank 0; exit status nonzero on failure. */
+#include "dist.h"
+
+#include "attn.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static int passed, failed;
+
+static void check(dist_ctx *c, int ok, const char *what)
+{
+    double bad = ok ? 0 : 1;
+    dist_allreduce_sum_double(c, &bad);
+    if (dist_rank(c) == 0) printf("%s %s\n", bad == 0 ? "ok  " : "FAIL", what);
+    if (bad == 0)
+        passed++;
+    else
+        failed++;
+}
+
+/* value of element i on rank r: varied magnitudes so the order of additions shows in the bits */
+static float value(int r, size_t i)
+{
+    return attn_philox_uniform(7, (uint64_t)r, i) * powf(10.0f, (float)((i + (size_t)r) % 7) - 3.0f);
+}
+
+int main(int argc, char **argv)
+{
+    dist_ctx *c;
+    if (dist_init(&argc, &argv, &c)) {
+        fprintf(stderr, "%s\n", dist_error());
+        return 1;
+    }
+    const char *mode = argc > 1 ? argv[1] : "normal";
+    int P = dist_size(c), R = dist_rank(c);
+
+    if (!strcmp(mode, "die") || !strcmp(mode, "hang")) {
+        /* rank 1 leaves without a word, or stops answering; rank 0 must report it, not hang */
+        if (R == 1 && !strcmp(mode, "die")) _exit(3);
+        if (R == 1) sleep(600);
+        float x[4] = {1, 2, 3, 4};
+        int st = dist_allreduce_sum(c, x, 4);
+        if (R == 0) printf("rank 0 got status %d: %s\n", st, dist_error());
+        if (st) dist_abort(c, dist_error());
+        dist_finalize(c);
+        return 0;
+    }
+    if (!strcmp(mode, "mismatch")) {
+        int cfg[2] = {64, R == P - 1 ? 3 : 2}; /* the last rank was started differently */
+        int st = dist_check_same(c, cfg, sizeof cfg, "configuration");
+        if (R == 0) printf("status %d: %s\n", st, dist_error());
+        int ok = st == ATTN_E_STATE && strstr(dist_error(), "rank") != NULL;
+        dist_finalize(c);
+        return ok ? 0 : 1;
+    }
+
+    /* all-reduce of uneven sizes equals the sum in the documented order */
+    size_t sizes[] = {1, 3, 7, 1000, 100003};
+    for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+        size_t n = sizes[k];
+        float *x = malloc(n * sizeof *x), *y = malloc(n * sizeof *y);
+        for (size_t i = 0; i < n; i++) x[i] = y[i] = value(R, i);
+        int st = dist_allreduce_sum(c, x, n);
+        size_t block = (n + (size_t)P - 1) / (size_t)P;
+        int exact = st == 0;
+        double maxerr = 0;
+        for (size_t i = 0; i < n; i++) {
+            int b = (int)(i / block); /* block b: x_b + x_{b+1} + … in ring order */
+            float want = value(b % P, i);
+            double ref = 0;
+            for (int s = 1; s < P; s++) want = value((b + s) % P, i) + want;
+            for (int r = 0; r < P; r++) ref += value(r, i);
+            if (x[i] != want) exact = 0;
+            double e = fabs(x[i] - ref) / (fabs(ref) + 1e-30);
+            if (e > maxerr) maxerr = e;
+        }
+        char what[128];
+        snprintf(what, sizeof what, "allreduce n=%zu ranks=%d: fixed order, bit for bit (rel err vs double %.1e)", n, P, maxerr);
+        check(c, exact && maxerr < 1e-5, what);
+        /* run to run identical */
+        for (size_t i = 0; i < n; i++) y[i] = value(R, i);
+        dist_allreduce_sum(c, y, n);
+        check(c, memcmp(x, y, n * sizeof *x) == 0, "allreduce twice gives the same bits");
+        free(x), free(y);
+    }
+    double d = R + 0.5;
+    dist_allreduce_sum_double(c, &d);
+    check(c, d == P * (P - 1) / 2.0 + 0.5 * P, "allreduce of a double");
+
+    char msg[32] = "";
+    if (R == P - 1) snprintf(msg, sizeof msg, "hello from %d", R);
+    dist_bcast(c, msg, sizeof msg, P - 1);
+    char want[32];
+    snprintf(want, sizeof want, "hello from %d", P - 1);
+    check(c, !strcmp(msg, want), "broadcast from the last rank");
+
+    int cfg[3] = {1, 2, 3};
+    check(c, dist_check_same(c, cfg, sizeof cfg, "configuration") == 0, "same configuration accepted");
+
+    /* ring exchange: after P-1 steps every rank has seen every other rank's block */
+    int token = R, got = -1, seen = 1 << R;
+    for (int s = 0; s < P - 1; s++) {
+        dist_exchange_start(c, &token, &got, sizeof token, (R + 1) % P, (R + P - 1) % P);
+        dist_exchange_wait(c);
+        token = got;
+        seen |= 1 << got;
+    }
+    check(c, seen == (1 << P) - 1, "ring exchange visits every rank");
+
+    if (R == 0) printf("%d passed, %d failed\n", passed, failed);
+    dist_finalize(c);
+    return failed ? 1 : 0;
+}

@@ -1,0 +1,447 @@
+/* viz_cairo.c — heatmaps (one head, or every head of a layer) and token shading, drawn with
+ * cairo into PNG or SVG. Sizes follow the token counts; labels are measured before the picture
+ * is sized, so long tokens never run off the edge. */
+#include "viz_draw.h"
+
+#include <cairo-svg.h>
+#include <fontconfig/fontconfig.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- colour ------------------------------------------------------------------------------- */
+
+/* Cream → amber → red → plum → ink. The stops were chosen so that CIELAB lightness L* falls in
+ * equal steps (98.8, 87.4, …, 7.4): equal weight differences look equally different. */
+static const unsigned char cmap_stops[9][3] = {
+    {255, 252, 235}, {242, 217, 153}, {229, 179, 102}, {217, 138, 70}, {199, 98, 62},
+    {168, 62, 74},   {125, 36, 88},   {76, 20, 85},    {30, 10, 60}};
+
+void viz_colormap(double t, double rgb[3])
+{
+    if (!(t >= 0)) t = 0; /* NaN too */
+    if (t > 1) t = 1;
+    double x = t * 8;
+    int i = (int)x;
+    if (i > 7) i = 7;
+    double f = x - i;
+    for (int c = 0; c < 3; c++)
+        rgb[c] = ((1 - f) * cmap_stops[i][c] + f * cmap_stops[i + 1][c]) / 255.0;
+}
+
+void viz_release_caches(void)
+{
+    cairo_debug_reset_static_data();
+    FcFini(); /* fontconfig's caches; it re-initialises itself if used again */
+}
+
+/* ---- shared drawing helpers --------------------------------------------------------------- */
+
+void viz_display_token(const char *tok, char *out, size_t cap)
+{
+    size_t o = 0;
+    if (!tok[0]) {
+        snprintf(out, cap, "∅");
+        return;
+    }
+    for (const unsigned char *p = (const unsigned char *)tok; *p && o + 8 < cap;) {
+        if (*p == ' ') {
+            memcpy(out + o, "␣", 3); /* a visible space */
+            o += 3;
+            p++;
+        } else if (*p < 0x20 || *p == 0x7f) {
+            o += (size_t)snprintf(out + o, cap - o, "\\x%02x", *p);
+            p++;
+        } else {
+            size_t n = *p < 0x80 ? 1 : *p < 0xE0 ? 2 : *p < 0xF0 ? 3 : 4;
+            if (o + n + 4 >= cap || o >= VIZ_LABEL_BYTES) {
+                memcpy(out + o, "…", 3);
+                o += 3;
+                break;
+            }
+            memcpy(out + o, p, n);
+            o += n;
+            p += n;
+        }
+    }
+    out[o] = 0;
+}
+
+double viz_text_width(cairo_t *cr, const char *s)
+{
+    cairo_text_extents_t e;
+    cairo_text_extents(cr, s, &e);
+    return e.x_advance;
+}
+
+void viz_set_font(cairo_t *cr, double size, int bold)
+{
+    cairo_select_font_face(cr, "sans-serif", CAIRO_FONT_SLANT_NORMAL,
+                           bold ? CAIRO_FONT_WEIGHT_BOLD : CAIRO_FONT_WEIGHT_NORMAL);
+    cairo_set_font_size(cr, size);
+}
+
+/* Widest label among tokens at the current font. */
+static double max_label_width(cairo_t *cr, const char *const *tok, int n)
+{
+    char buf[VIZ_LABEL_BYTES + 16];
+    double w = 0;
+    for (int i = 0; i < n; i++) {
+        viz_display_token(tok[i], buf, sizeof buf);
+        double x = viz_text_width(cr, buf);
+        if (x > w) w = x;
+    }
+    return w;
+}
+
+double viz_nice_step(double range, int target_ticks)
+{
+    if (!(range > 0)) return 1;
+    double raw = range / target_ticks, p = pow(10, floor(log10(raw))), f = raw / p;
+    return (f < 1.5 ? 1 : f < 3 ? 2 : f < 7 ? 5 : 10) * p;
+}
+
+/* A scratch context for measuring text before the real surface exists. */
+cairo_t *viz_measure_context(void)
+{
+    cairo_surface_t *s = cairo_image_surface_create(CAIRO_FORMAT_ARGB32, 1, 1);
+    cairo_t *cr = cairo_create(s);
+    cairo_surface_destroy(s); /* the context keeps its own reference */
+    return cr;
+}
+
+int viz_surface_open(viz_canvas *c, const char *path, int svg, int w, int h)
+{
+    c->path = path;
+    c->svg = svg;
+    c->surface = svg ? cairo_svg_surface_create(path, w, h)
+                     : cairo_image_surface_create(CAIRO_FORMAT_ARGB32, w, h);
+    if (cairo_surface_status(c->surface) != CAIRO_STATUS_SUCCESS) {
+        int st = viz_fail(ATTN_E_IO, "cannot create %s (%dx%d): %s", path, w, h,
+                          cairo_status_to_string(cairo_surface_status(c->surface)));
+        cairo_surface_destroy(c->surface);
+        c->surface = NULL;
+        return st;
+    }
+    c->cr = cairo_create(c->surface);
+    cairo_set_source_rgb(c->cr, 1, 1, 1);
+    cairo_paint(c->cr);
+    return 0;
+}
+
+int viz_surface_close(viz_canvas *c)
+{
+    cairo_status_t s = cairo_status(c->cr);
+    cairo_destroy(c->cr);
+    if (s == CAIRO_STATUS_SUCCESS && !c->svg) s = cairo_surface_write_to_png(c->surface, c->path);
+    cairo_surface_finish(c->surface);
+    if (s == CAIRO_STATUS_SUCCESS) s = cairo_surface_status(c->surface);
+    cairo_surface_destroy(c->surface);
+    if (s != CAIRO_STATUS_SUCCESS)
+        return viz_fail(ATTN_E_IO, "writing %s failed: %s", c->path, cairo_status_to_string(s));
+    return 0;
+}
+
+/* Vertical colour bar of height h at (x, y), 0 at the bottom, vmax at the top, with ticks. */
+void viz_colorbar(cairo_t *cr, double x, double y, double w, double h, double vmax, double fs)
+{
+    const int steps = 64;
+    double rgb[3];
+    for (int k = 0; k < steps; k++) {
+        viz_colormap((k + 0.5) / steps, rgb);
+        cairo_set_source_rgb(cr, rgb[0], rgb[1], rgb[2]);
+        cairo_rectangle(cr, x, y + h - (k + 1) * h / steps, w, h / steps + 0.5);
+        cairo_fill(cr);
+    }
+    cairo_set_source_rgb(cr, 0.3, 0.3, 0.3);
+    cairo_set_line_width(cr, 1);
+    cairo_rectangle(cr, x + 0.5, y + 0.5, w - 1, h - 1);
+    cairo_stroke(cr);
+    viz_set_font(cr, fs, 0);
+    double step = viz_nice_step(vmax, 4);
+    for (double v = 0; v <= vmax * (1 + 1e-9); v += step) {
+        double ty = y + h - v / vmax * h;
+        char lab[32];
+        snprintf(lab, sizeof lab, "%.3g", v);
+        cairo_move_to(cr, x + w, ty);
+        cairo_line_to(cr, x + w + 4, ty);
+        cairo_stroke(cr);
+        cairo_move_to(cr, x + w + 6, ty + fs * 0.35);
+        cairo_show_text(cr, lab);
+    }
+}
+
+/* Cells of a [rows, cols] matrix at (x0, y0), cell size cs, colour scale [0, vmax]. Labels when
+ * fs > 0: row tokens right-aligned left of the cells, column tokens rotated above them. */
+static void draw_matrix(cairo_t *cr, const viz_matrix *mx, double x0, double y0, double cs,
+                        double vmax, double fs)
+{
+    double rgb[3];
+    for (int i = 0; i < mx->rows; i++)
+        for (int j = 0; j < mx->cols; j++) {
+            viz_colormap(mx->w[(size_t)i * mx->cols + j] / vmax, rgb);
+            cairo_set_source_rgb(cr, rgb[0], rgb[1], rgb[2]);
+            /* Overlap by a hair so no seams show between cells. */
+            cairo_rectangle(cr, x0 + j * cs, y0 + i * cs, cs + 0.02, cs + 0.02);
+            cairo_fill(cr);
+        }
+    cairo_set_source_rgb(cr, 0.6, 0.6, 0.6);
+    cairo_set_line_width(cr, 1);
+    cairo_rectangle(cr, x0 - 0.5, y0 - 0.5, mx->cols * cs + 1, mx->rows * cs + 1);
+    cairo_stroke(cr);
+    if (fs <= 0) return;
+    char buf[VIZ_LABEL_BYTES + 16];
+    viz_set_font(cr, fs, 0);
+    cairo_set_source_rgb(cr, 0.1, 0.1, 0.1);
+    for (int i = 0; i < mx->rows; i++) {
+        viz_display_token(mx->row_tok[i], buf, sizeof buf);
+        cairo_move_to(cr, x0 - 4 - viz_text_width(cr, buf), y0 + (i + 0.5) * cs + fs * 0.35);
+        cairo_show_text(cr, buf);
+    }
+    for (int j = 0; j < mx->cols; j++) {
+        viz_display_token(mx->col_tok[j], buf, sizeof buf);
+        cairo_save(cr);
+        cairo_move_to(cr, x0 + (j + 0.5) * cs + fs * 0.35, y0 - 4);
+        cairo_rotate(cr, -M_PI / 2);
+        cairo_show_text(cr, buf);
+        cairo_restore(cr);
+    }
+}
+
+static viz_matrix map_matrix(const viz_record *r, const viz_map *m)
+{
+    return (viz_matrix){viz_row_tokens(r, m->kind), m->rows, viz_col_tokens(r, m->kind), m->cols,
+                        m->w};
+}
+
+static double matrix_max(const viz_matrix *mx)
+{
+    double v = 0;
+    for (size_t k = 0; k < (size_t)mx->rows * mx->cols; k++)
+        if (mx->w[k] > v) v = mx->w[k];
+    return v > 0 ? v : 1;
+}
+
+static const char *axis_note(viz_kind k)
+{
+    switch (k) {
+    case VIZ_CROSS: return "rows: target tokens (queries) · columns: source tokens (keys)";
+    case VIZ_DEC_SELF: return "rows: target tokens (queries) · columns: target tokens (keys)";
+    default: return "rows: source tokens (queries) · columns: source tokens (keys)";
+    }
+}
+
+int viz_matrix_write(const viz_matrix *mx, const char *title, const char *note, const char *path,
+                     int svg, viz_layout *layout)
+{
+    int big = mx->rows > mx->cols ? mx->rows : mx->cols;
+    double cs = floor(520.0 / big);
+    cs = cs < 4 ? 4 : cs > 32 ? 32 : cs;
+    double fs = cs >= 9 ? (cs * 0.62 < 13 ? cs * 0.62 : 13) : 0; /* no labels when cramped */
+    if (fs > 0 && fs < 7) fs = 7;
+    cairo_t *mc = viz_measure_context();
+    double lw = 0, lh = 0;
+    if (fs > 0) {
+        viz_set_font(mc, fs, 0);
+        lw = max_label_width(mc, mx->row_tok, mx->rows);
+        lh = max_label_width(mc, mx->col_tok, mx->cols);
+    }
+    viz_set_font(mc, 14, 1);
+    double tw = viz_text_width(mc, title);
+    viz_set_font(mc, 11, 0);
+    double nw = viz_text_width(mc, note);
+    cairo_destroy(mc);
+    const double pad = 14, bar_w = 14, bar_gap = 18, tick_w = 44;
+    double x0 = ceil(pad + lw + 6), y0 = ceil(pad + 22 + 16 + lh + 6);
+    double pw = mx->cols * cs, ph = mx->rows * cs;
+    double w = x0 + pw + bar_gap + bar_w + tick_w + pad;
+    double need = (tw > nw ? tw : nw) + 2 * pad;
+    if (w < need) w = need;
+    double h = y0 + (ph > 120 ? ph : 120) + pad;
+    viz_canvas c;
+    int st = viz_surface_open(&c, path, svg, (int)ceil(w), (int)ceil(h));
+    if (st) return st;
+    cairo_t *cr = c.cr;
+    double vmax = matrix_max(mx);
+    viz_set_font(cr, 14, 1);
+    cairo_set_source_rgb(cr, 0, 0, 0);
+    cairo_move_to(cr, pad, pad + 12);
+    cairo_show_text(cr, title);
+    viz_set_font(cr, 11, 0);
+    cairo_set_source_rgb(cr, 0.35, 0.35, 0.35);
+    cairo_move_to(cr, pad, pad + 30);
+    cairo_show_text(cr, note);
+    draw_matrix(cr, mx, x0, y0, cs, vmax, fs);
+    viz_colorbar(cr, x0 + pw + bar_gap, y0, bar_w, ph > 120 ? ph : 120, vmax, 10);
+    if (layout) *layout = (viz_layout){(int)ceil(w), (int)ceil(h), x0, y0, cs, cs, vmax};
+    return viz_surface_close(&c);
+}
+
+int viz_heatmap_write(const viz_record *r, int map, const char *path, int svg, viz_layout *layout)
+{
+    if (!r || !path) return viz_fail(ATTN_E_ARG, "viz_heatmap_write: NULL argument");
+    if (map < 0 || map >= r->n_maps)
+        return viz_fail(ATTN_E_ARG, "viz_heatmap_write: map %d not in [0, %d)", map, r->n_maps);
+    const viz_map *m = &r->maps[map];
+    char title[512];
+    snprintf(title, sizeof title, "%s%s%s · layer %d · head %d", r->title ? r->title : "",
+             r->title ? " — " : "", viz_kind_name(m->kind), m->layer, m->head);
+    viz_matrix mx = map_matrix(r, m);
+    return viz_matrix_write(&mx, title, axis_note(m->kind), path, svg, layout);
+}
+
+int viz_grid_write(const viz_record *r, viz_kind kind, int layer, const char *path, int svg)
+{
+    if (!r || !path) return viz_fail(ATTN_E_ARG, "viz_grid_write: NULL argument");
+    int heads = viz_record_heads(r, kind);
+    if (layer < 0 || layer >= viz_record_layers(r, kind) || heads == 0)
+        return viz_fail(ATTN_E_ARG, "viz_grid_write: no %s maps in layer %d", viz_kind_name(kind),
+                        layer);
+    int rows, cols;
+    viz_kind_dims(r, kind, &rows, &cols);
+    int big = rows > cols ? rows : cols;
+    double cs = floor(260.0 / big);
+    cs = cs < 3 ? 3 : cs > 22 ? 22 : cs;
+    double fs = cs >= 9 ? (cs * 0.62 < 11 ? cs * 0.62 : 11) : 0;
+    if (fs > 0 && fs < 7) fs = 7;
+    cairo_t *mc = viz_measure_context();
+    double lw = 0, lh = 0;
+    if (fs > 0) {
+        viz_set_font(mc, fs, 0);
+        lw = max_label_width(mc, viz_row_tokens(r, kind), rows);
+        lh = max_label_width(mc, viz_col_tokens(r, kind), cols);
+    }
+    char title[512];
+    snprintf(title, sizeof title, "%s%s%s · layer %d · all %d heads", r->title ? r->title : "",
+             r->title ? " — " : "", viz_kind_name(kind), layer, heads);
+    viz_set_font(mc, 14, 1);
+    double tw = viz_text_width(mc, title);
+    cairo_destroy(mc);
+    int per_row = heads <= 4 ? heads : heads <= 8 ? (heads + 1) / 2 : 4;
+    int grid_rows = (heads + per_row - 1) / per_row;
+    const double pad = 14, gap = 16, head_title = 16;
+    double panel_w = lw + 6 + cols * cs, panel_h = head_title + lh + 6 + rows * cs;
+    double top = pad + 24;
+    double w = pad + per_row * panel_w + (per_row - 1) * gap + 18 + 14 + 44 + pad;
+    if (w < tw + 2 * pad) w = tw + 2 * pad;
+    double h = top + grid_rows * panel_h + (grid_rows - 1) * gap + pad;
+    double vmax = 0;
+    for (int hh = 0; hh < heads; hh++) {
+        int m = viz_record_find(r, kind, layer, hh);
+        if (m < 0) continue;
+        viz_matrix mx = map_matrix(r, &r->maps[m]);
+        if (matrix_max(&mx) > vmax) vmax = matrix_max(&mx);
+    }
+    viz_canvas c;
+    int st = viz_surface_open(&c, path, svg, (int)ceil(w), (int)ceil(h));
+    if (st) return st;
+    cairo_t *cr = c.cr;
+    viz_set_font(cr, 14, 1);
+    cairo_set_source_rgb(cr, 0, 0, 0);
+    cairo_move_to(cr, pad, pad + 12);
+    cairo_show_text(cr, title);
+    for (int hh = 0; hh < heads; hh++) {
+        double px = pad + (hh % per_row) * (panel_w + gap), py = top + (hh / per_row) * (panel_h + gap);
+        viz_set_font(cr, 11, 1);
+        cairo_set_source_rgb(cr, 0.2, 0.2, 0.2);
+        cairo_move_to(cr, px + lw + 6, py + 11);
+        char ht[32];
+        snprintf(ht, sizeof ht, "head %d", hh);
+        cairo_show_text(cr, ht);
+        int m = viz_record_find(r, kind, layer, hh);
+        if (m < 0) continue; /* a missing head leaves its panel empty */
+        viz_matrix mx = map_matrix(r, &r->maps[m]);
+        draw_matrix(cr, &mx, px + lw + 6, py + head_title + lh + 6, cs, vmax, fs);
+    }
+    double bx = pad + per_row * panel_w + (per_row - 1) * gap + 18;
+    double by = top + head_title + lh + 6, bh = rows * cs > 100 ? rows * cs : 100;
+    viz_colorbar(cr, bx, by, 14, bh, vmax, 10);
+    return viz_surface_close(&c);
+}
+
+int viz_tokens_png(const char *const *tokens, const double *score, int n, const char *title,
+                   const char *path)
+{
+    if (!tokens || !score || !path || n <= 0)
+        return viz_fail(ATTN_E_ARG, "viz_tokens_png: NULL argument or n=%d", n);
+    double vmax = 0;
+    for (int i = 0; i < n; i++) {
+        if (!tokens[i]) return viz_fail(ATTN_E_ARG, "viz_tokens_png: token %d is NULL", i);
+        if (!isfinite(score[i]) || score[i] < 0)
+            return viz_fail(ATTN_E_ARG, "viz_tokens_png: score[%d]=%g (finite, >= 0)", i, score[i]);
+        if (score[i] > vmax) vmax = score[i];
+    }
+    if (vmax <= 0) vmax = 1;
+    const double fs = 16, pad = 16, box_h = 28, gap = 4, width = 760;
+    char buf[VIZ_LABEL_BYTES + 16];
+    /* Lay the tokens out first, wrapping at the width. */
+    double *bx = malloc((size_t)n * 2 * sizeof *bx);
+    if (!bx) return viz_fail(ATTN_E_NOMEM, "viz_tokens_png");
+    double *by = bx + n;
+    cairo_t *mc = viz_measure_context();
+    viz_set_font(mc, fs, 0);
+    double x = pad, y = pad + 30;
+    for (int i = 0; i < n; i++) {
+        viz_display_token(tokens[i], buf, sizeof buf);
+        double bw = viz_text_width(mc, buf) + 10;
+        if (x + bw > width - pad && x > pad) {
+            x = pad;
+            y += box_h + gap;
+        }
+        bx[i] = x;
+        by[i] = y;
+        x += bw + gap;
+    }
+    cairo_destroy(mc);
+    double h = y + box_h + 24 + 14 + 24 + pad;
+    viz_canvas c;
+    int st = viz_surface_open(&c, path, 0, (int)width, (int)ceil(h));
+    if (st) {
+        free(bx);
+        return st;
+    }
+    cairo_t *cr = c.cr;
+    viz_set_font(cr, 14, 1);
+    cairo_set_source_rgb(cr, 0, 0, 0);
+    cairo_move_to(cr, pad, pad + 12);
+    cairo_show_text(cr, title ? title : "token scores");
+    viz_set_font(cr, fs, 0);
+    double rgb[3];
+    for (int i = 0; i < n; i++) {
+        viz_display_token(tokens[i], buf, sizeof buf);
+        double bw = viz_text_width(cr, buf) + 10, t = score[i] / vmax;
+        viz_colormap(t, rgb);
+        cairo_set_source_rgb(cr, rgb[0], rgb[1], rgb[2]);
+        cairo_rectangle(cr, bx[i], by[i], bw, box_h);
+        cairo_fill(cr);
+        double lum = 0.2126 * rgb[0] + 0.7152 * rgb[1] + 0.0722 * rgb[2];
+        if (lum < 0.45) cairo_set_source_rgb(cr, 1, 1, 1);
+        else cairo_set_source_rgb(cr, 0.05, 0.05, 0.05);
+        cairo_move_to(cr, bx[i] + 5, by[i] + box_h / 2 + fs * 0.35);
+        cairo_show_text(cr, buf);
+    }
+    /* Horizontal colour scale under the text. */
+    double sy = y + box_h + 24, sw = 300;
+    for (int k = 0; k < 64; k++) {
+        viz_colormap((k + 0.5) / 64, rgb);
+        cairo_set_source_rgb(cr, rgb[0], rgb[1], rgb[2]);
+        cairo_rectangle(cr, pad + k * sw / 64, sy, sw / 64 + 0.5, 14);
+        cairo_fill(cr);
+    }
+    cairo_set_source_rgb(cr, 0.3, 0.3, 0.3);
+    cairo_set_line_width(cr, 1);
+    viz_set_font(cr, 10, 0);
+    double step = viz_nice_step(vmax, 4);
+    for (double v = 0; v <= vmax * (1 + 1e-9); v += step) {
+        double tx = pad + v / vmax * sw;
+        char lab[32];
+        snprintf(lab, sizeof lab, "%.3g", v);
+        cairo_move_to(cr, tx, sy + 14);
+        cairo_line_to(cr, tx, sy + 18);
+        cairo_stroke(cr);
+        cairo_move_to(cr, tx - viz_text_width(cr, lab) / 2, sy + 28);
+        cairo_show_text(cr, lab);
+    }
+    free(bx);
+    return viz_surface_close(&c);
+}
