@@ -658,8 +658,9 @@ ATTN_API int attn_bahdanau_decoder_backward(const attn_bahdanau_config *cfg,
  *   - names are unique, "__metadata__" appears at most once, is an object of strings with
  *     unique keys.
  * A malformed file gives ATTN_E_FORMAT naming the tensor and field; a file that cannot be
- * opened or read gives ATTN_E_IO naming the path. No allocation is sized by the header
- * beyond the file's own size.
+ * opened or read gives ATTN_E_IO naming the path. Opening allocates nothing sized by a
+ * number in the file: the header buffer is bounded by the file's size, and the parse by at
+ * most 4,194,304 JSON values (~300 MB) and 1,000 levels of nesting.
  *
  * Known dtypes: BOOL U8 I8 F8_E5M2 F8_E4M3 F8_E8M0 I16 U16 F16 BF16 I32 U32 F32 I64 U64 F64 C64.
  * attn_st_read_f32 converts F32 (exact), F16 and BF16 (exact widening, NaN payloads kept) and
