@@ -202,14 +202,20 @@ char *viz_json_print_html_safe(void *tree)
 {
     char *s = cJSON_PrintUnformatted((cJSON *)tree);
     if (!s) return NULL;
-    size_t extra = 0, n = 0;
-    for (; s[n]; n++) extra += s[n] == '<' && s[n + 1] == '/';
-    char *out = malloc(n + extra + 1);
+    /* '<' occurs only inside JSON strings; written as \u003c no "</script>" or "<!--" can end
+     * or confuse the <script> element that holds the data. */
+    size_t lt = 0, n = 0;
+    for (; s[n]; n++) lt += s[n] == '<';
+    char *out = malloc(n + 5 * lt + 1);
     if (out) {
         size_t o = 0;
         for (size_t i = 0; i < n; i++) {
-            out[o++] = s[i];
-            if (s[i] == '<' && s[i + 1] == '/') out[o++] = '\\'; /* "<\/" inside a string */
+            if (s[i] == '<') {
+                memcpy(out + o, "\\u003c", 6);
+                o += 6;
+            } else {
+                out[o++] = s[i];
+            }
         }
         out[o] = 0;
     }

@@ -1,6 +1,6 @@
 /* viz_page.js — the script of attention.html (inlined by viz_html.c; no network, no framework).
  *
- * Reads the record from <script id="attn-data" type="application/json"> and builds:
+ * Reads the record from the JSON script element #attn-data and builds:
  *   head view   source/target tokens in two columns, one line per (query, key) pair of each
  *               selected head, opacity = weight, colour = head; layer select, head toggles,
  *               hovering a token keeps only its lines;
