@@ -61,7 +61,8 @@
   document.getElementById('title').textContent = data.title || 'attention';
 
   /* ---- head view ------------------------------------------------------------------------ */
-  const state = { kind: kinds[0], layer: 0, heads: new Set(), hover: null };
+  /* Cross-attention first when there is some: it is what a translation model's output rests on. */
+  const state = { kind: kinds.includes('cross') ? 'cross' : kinds[0], layer: 0, heads: new Set(), hover: null };
   const kindSel = document.getElementById('kind-select');
   const layerSel = document.getElementById('layer-select');
   const toggles = document.getElementById('head-toggles');
@@ -228,6 +229,9 @@
     for (const t of rows) lw = Math.max(lw, ctx0.measureText(shown(t)).width);
     for (const t of cols) lh = Math.max(lh, ctx0.measureText(shown(t)).width);
     const x0 = Math.ceil(lw) + 10, y0 = Math.ceil(lh) + 10, vmax = maxOf(m);
+    canvas.dataset.x0 = String(x0);
+    canvas.dataset.y0 = String(y0);
+    canvas.dataset.cell = String(cell);
     canvas.width = x0 + m.cols * cell + 70;
     canvas.height = y0 + Math.max(m.rows * cell, 100) + 10;
     const ctx = canvas.getContext('2d');
