@@ -189,6 +189,17 @@ static void draw_matrix(cairo_t *cr, const viz_matrix *mx, double x0, double y0,
     cairo_set_line_width(cr, 1);
     cairo_rectangle(cr, x0 - 0.5, y0 - 0.5, mx->cols * cs + 1, mx->rows * cs + 1);
     cairo_stroke(cr);
+    /* Gold alignment: a thin teal frame around each row's aligned span, inside the cells'
+     * edges so cell centres keep their colour. */
+    for (int i = 0; mx->gold && i < mx->rows; i++) {
+        if (mx->gold[i].lo >= mx->gold[i].hi) continue;
+        double lw = cs >= 8 ? 1.5 : 1;
+        cairo_set_source_rgb(cr, 0.0, 0.62, 0.60);
+        cairo_set_line_width(cr, lw);
+        cairo_rectangle(cr, x0 + mx->gold[i].lo * cs + lw / 2, y0 + i * cs + lw / 2,
+                        (mx->gold[i].hi - mx->gold[i].lo) * cs - lw, cs - lw);
+        cairo_stroke(cr);
+    }
     if (fs <= 0) return;
     char buf[VIZ_LABEL_BYTES + 16];
     viz_set_font(cr, fs, 0);
@@ -211,7 +222,7 @@ static void draw_matrix(cairo_t *cr, const viz_matrix *mx, double x0, double y0,
 static viz_matrix map_matrix(const viz_record *r, const viz_map *m)
 {
     return (viz_matrix){viz_row_tokens(r, m->kind), m->rows, viz_col_tokens(r, m->kind), m->cols,
-                        m->w};
+                        m->w, m->kind == VIZ_CROSS ? r->align : NULL};
 }
 
 static double matrix_max(const viz_matrix *mx)
@@ -225,7 +236,7 @@ static double matrix_max(const viz_matrix *mx)
 static const char *axis_note(viz_kind k)
 {
     switch (k) {
-    case VIZ_CROSS: return "rows: target tokens (queries) · columns: source tokens (keys)";
+    case VIZ_CROSS: return "rows: target tokens (queries) · columns: source tokens (keys) · teal frames: gold alignment";
     case VIZ_DEC_SELF: return "rows: target tokens (queries) · columns: target tokens (keys)";
     default: return "rows: source tokens (queries) · columns: source tokens (keys)";
     }

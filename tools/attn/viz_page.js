@@ -242,6 +242,13 @@
         ctx.fillStyle = rgb(colormap(m.weights[i][j] / vmax));
         ctx.fillRect(x0 + j * cell, y0 + i * cell, cell, cell);
       }
+    if (kind === 'cross' && data.alignment) { /* gold alignment: teal frames, as in the PNGs */
+      ctx.strokeStyle = 'rgb(0,158,153)';
+      ctx.lineWidth = 1.5;
+      data.alignment.forEach(([lo, hi], i) => {
+        if (hi > lo) ctx.strokeRect(x0 + lo * cell + 0.75, y0 + i * cell + 0.75, (hi - lo) * cell - 1.5, cell - 1.5);
+      });
+    }
     ctx.fillStyle = '#222';
     ctx.font = Math.min(12, cell) + 'px monospace';
     ctx.textAlign = 'right';
