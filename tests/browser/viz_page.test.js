@@ -49,6 +49,8 @@ async function main() {
     check('head view starts on cross-attention when there is some',
           kind0 === (data.maps.some(m => m.kind === 'cross') ? 'cross' : data.maps[0].kind), kind0);
     const H = count(kind0, 'head'), R = rowsOf(kind0), C = colsOf(kind0);
+    check('head view draws every pair (no threshold at this size)',
+          await page.getAttribute('#head-svg', 'data-threshold') === '0');
     check('head view: one line per token pair per head', await lines() === R * C * H,
           (await lines()) + ' lines, want ' + R * C * H);
     let perHead = true;

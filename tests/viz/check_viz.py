@@ -197,7 +197,7 @@ for f in heat:
     w = m["weights"]
     rows, cols = w.shape
     W, H, px = read_png(os.path.join(render, f["path"]))
-    cell = min(32, max(4, 520 // max(rows, cols)))
+    cell = min(32, max(1, 520 // max(rows, cols)))
     if (W, H) != (f["width"], f["height"]) or f["cell_w"] != cell or \
             W < f["x0"] + cols * cell + 30 or H < f["y0"] + rows * cell:
         size_ok = False
@@ -244,6 +244,27 @@ bf = next(f for f in bi["files"] if f["what"] == "heatmap")
 bw, bh, _ = read_png(os.path.join(OUT, "big", bf["path"]))
 check("sizes adapt to token counts", p.returncode == 0 and bf["cell_w"] == 8 and bw > W and bh > H,
       f"60 tokens: cell {bf['cell_w']}, {bw}x{bh} vs 8 tokens {W}x{H}")
+# Past 16384 cells a map is drawn as one scaled image: still exact cells, and a small SVG.
+n = 200
+hw = rng.random((n, n)).astype(np.float32) * 0.5
+hw[137, 42] = 1.0
+huge = {"source": [f"t{i}" for i in range(n)],
+        "maps": [{"kind": "encoder-self", "layer": 0, "head": 0, "weights": hw.tolist()}]}
+huge_json = os.path.join(OUT, "huge.json")
+json.dump(huge, open(huge_json, "w"))
+p = run("viz", "--from-json", huge_json, "--out", os.path.join(OUT, "huge"))
+hi_ = json.load(open(os.path.join(OUT, "huge", "index.json")))
+hf = next(f for f in hi_["files"] if f["what"] == "heatmap")
+_, _, hpx = read_png(os.path.join(OUT, "huge", hf["path"]))
+ys = (hf["y0"] + (np.arange(n) + 0.5) * hf["cell_h"]).astype(int)
+xs = (hf["x0"] + (np.arange(n) + 0.5) * hf["cell_w"]).astype(int)
+hl = luminance(hpx[np.ix_(ys, xs)].astype(np.float64))
+svg_size = os.path.getsize(os.path.join(OUT, "huge", hf["path"][:-4] + ".svg"))
+ET.parse(os.path.join(OUT, "huge", hf["path"][:-4] + ".svg"))
+check("200×200 map (image path): darkest cell (137, 42), darkness follows weight, small SVG",
+      p.returncode == 0 and np.unravel_index(np.argmin(hl), hl.shape) == (137, 42) and
+      np.corrcoef(hl.ravel(), hw.ravel().astype(np.float64))[0, 1] < -0.95 and svg_size < 2_000_000,
+      f"cell {hf['cell_w']}, svg {svg_size} bytes")
 
 # ---- other pictures ---------------------------------------------------------------------------
 ok = True

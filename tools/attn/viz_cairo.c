@@ -6,6 +6,7 @@
 #include <cairo-svg.h>
 #include <fontconfig/fontconfig.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -177,14 +178,42 @@ static void draw_matrix(cairo_t *cr, const viz_matrix *mx, double x0, double y0,
                         double vmax, double fs)
 {
     double rgb[3];
-    for (int i = 0; i < mx->rows; i++)
-        for (int j = 0; j < mx->cols; j++) {
-            viz_colormap(mx->w[(size_t)i * mx->cols + j] / vmax, rgb);
-            cairo_set_source_rgb(cr, rgb[0], rgb[1], rgb[2]);
-            /* Overlap by a hair so no seams show between cells. */
-            cairo_rectangle(cr, x0 + j * cs, y0 + i * cs, cs + 0.02, cs + 0.02);
-            cairo_fill(cr);
+    if ((size_t)mx->rows * mx->cols > VIZ_VECTOR_CELLS) {
+        /* Big maps: one pixel per cell in an image, scaled up without smoothing (an SVG then
+         * holds one embedded picture instead of millions of rectangles). */
+        cairo_surface_t *img = cairo_image_surface_create(CAIRO_FORMAT_RGB24, mx->cols, mx->rows);
+        if (cairo_surface_status(img) == CAIRO_STATUS_SUCCESS) {
+            cairo_surface_flush(img);
+            unsigned char *px = cairo_image_surface_get_data(img);
+            int stride = cairo_image_surface_get_stride(img);
+            for (int i = 0; i < mx->rows; i++) {
+                uint32_t *row = (uint32_t *)(px + (size_t)i * stride);
+                for (int j = 0; j < mx->cols; j++) {
+                    viz_colormap(mx->w[(size_t)i * mx->cols + j] / vmax, rgb);
+                    row[j] = (uint32_t)lround(rgb[0] * 255) << 16 |
+                             (uint32_t)lround(rgb[1] * 255) << 8 | (uint32_t)lround(rgb[2] * 255);
+                }
+            }
+            cairo_surface_mark_dirty(img);
+            cairo_save(cr);
+            cairo_translate(cr, x0, y0);
+            cairo_scale(cr, cs, cs);
+            cairo_set_source_surface(cr, img, 0, 0);
+            cairo_pattern_set_filter(cairo_get_source(cr), CAIRO_FILTER_NEAREST);
+            cairo_paint(cr);
+            cairo_restore(cr);
         }
+        cairo_surface_destroy(img);
+    } else {
+        for (int i = 0; i < mx->rows; i++)
+            for (int j = 0; j < mx->cols; j++) {
+                viz_colormap(mx->w[(size_t)i * mx->cols + j] / vmax, rgb);
+                cairo_set_source_rgb(cr, rgb[0], rgb[1], rgb[2]);
+                /* Overlap by a hair so no seams show between cells. */
+                cairo_rectangle(cr, x0 + j * cs, y0 + i * cs, cs + 0.02, cs + 0.02);
+                cairo_fill(cr);
+            }
+    }
     cairo_set_source_rgb(cr, 0.6, 0.6, 0.6);
     cairo_set_line_width(cr, 1);
     cairo_rectangle(cr, x0 - 0.5, y0 - 0.5, mx->cols * cs + 1, mx->rows * cs + 1);
@@ -247,7 +276,7 @@ int viz_matrix_write(const viz_matrix *mx, const char *title, const char *note, 
 {
     int big = mx->rows > mx->cols ? mx->rows : mx->cols;
     double cs = floor(520.0 / big);
-    cs = cs < 4 ? 4 : cs > 32 ? 32 : cs;
+    cs = cs < 1 ? 1 : cs > 32 ? 32 : cs; /* 4096 tokens still fit in 4096 px */
     double fs = cs >= 9 ? (cs * 0.62 < 13 ? cs * 0.62 : 13) : 0; /* no labels when cramped */
     if (fs > 0 && fs < 7) fs = 7;
     cairo_t *mc = viz_measure_context();
@@ -312,7 +341,7 @@ int viz_grid_write(const viz_record *r, viz_kind kind, int layer, const char *pa
     viz_kind_dims(r, kind, &rows, &cols);
     int big = rows > cols ? rows : cols;
     double cs = floor(260.0 / big);
-    cs = cs < 3 ? 3 : cs > 22 ? 22 : cs;
+    cs = cs < 1 ? 1 : cs > 22 ? 22 : cs;
     double fs = cs >= 9 ? (cs * 0.62 < 11 ? cs * 0.62 : 11) : 0;
     if (fs > 0 && fs < 7) fs = 7;
     cairo_t *mc = viz_measure_context();

@@ -157,8 +157,16 @@ static void add_extras(cJSON *root, const viz_record *r, int pool)
         cJSON_AddStringToObject(o, "kind", viz_kind_name(kinds[k]));
         cJSON_AddNumberToObject(o, "pool", pool);
         cJSON *rows = cJSON_AddArrayToObject(o, "matrix");
-        for (int i = 0; i < n; i++)
-            cJSON_AddItemToArray(rows, cJSON_CreateDoubleArray(mat + (size_t)i * n, n));
+        viz_buf b = {0};
+        for (int i = 0; i < n; i++) { /* 12 significant digits: plenty, and half the bytes */
+            b.len = 0;
+            viz_buf_puts(&b, "[");
+            for (int j = 0; j < n; j++)
+                viz_buf_printf(&b, "%s%.12g", j ? "," : "", mat[(size_t)i * n + j]);
+            viz_buf_puts(&b, "]");
+            if (!b.oom) cJSON_AddItemToArray(rows, cJSON_CreateRaw(b.s));
+        }
+        free(b.s);
         cJSON_AddItemToObject(o, "scores", cJSON_CreateDoubleArray(score, n));
         cJSON_AddItemToArray(ro, o);
     }

@@ -131,6 +131,13 @@
     }
     const g = svgEl('g', { id: 'hv-lines' });
     svg.appendChild(g);
+    /* Every pair gets its line up to LINE_BUDGET lines; past that (long inputs) lines fainter
+     * than 2% are left out, and the page says so. */
+    const LINE_BUDGET = 60000;
+    const threshold = rows.length * cols.length * state.heads.size > LINE_BUDGET ? 0.02 : 0;
+    svg.dataset.threshold = String(threshold);
+    document.getElementById('hv-note').textContent = threshold ?
+      'Long input: lines with weight below ' + threshold + ' are not drawn.' : '';
     for (const h of [...state.heads].sort((a, b) => a - b)) {
       const m = findMap(kind, state.layer, h);
       if (!m) continue;
@@ -138,6 +145,7 @@
       for (let i = 0; i < m.rows; i++)
         for (let j = 0; j < m.cols; j++) {
           const w = m.weights[i][j];
+          if (w < threshold) continue;
           g.appendChild(svgEl('line', {
             class: 'attn-line', 'data-head': String(h), 'data-row': String(i), 'data-col': String(j),
             'data-weight': String(w), x1: String(leftX + gap), y1: String(top + i * step - 4),
