@@ -117,7 +117,7 @@ def luminance(px):
 
 # ---- a record with known weights -------------------------------------------------------------
 rng = np.random.default_rng(1234)
-SRC = ["The", "café", "日本", 'say "hi"', "back\\slash", "</script>", "tab\there", "end"]
+SRC = ["The", "café", "日本", 'say "hi"', "back\\slash", "</script>", "tab\there", "end " * 30]
 TGT = ["Le", "café", "</b>", "fin", "<!--<script>"]
 ALIGN = [[0, 1], [1, 2], [0, 0], [7, 8], [6, 8]]  # target 2 unaligned
 
@@ -242,8 +242,10 @@ p = run("viz", "--from-json", big_json, "--out", os.path.join(OUT, "big"))
 bi = json.load(open(os.path.join(OUT, "big", "index.json")))
 bf = next(f for f in bi["files"] if f["what"] == "heatmap")
 bw, bh, _ = read_png(os.path.join(OUT, "big", bf["path"]))
-check("sizes adapt to token counts", p.returncode == 0 and bf["cell_w"] == 8 and bw > W and bh > H,
-      f"60 tokens: cell {bf['cell_w']}, {bw}x{bh} vs 8 tokens {W}x{H}")
+check("sizes adapt to token counts (cells shrink, labels measured)", p.returncode == 0 and
+      bf["cell_w"] == 8 and diag["cell_w"] == 32 and bw >= bf["x0"] + 60 * 8 and bh >= bf["y0"] + 60 * 8
+      and diag["x0"] > bf["x0"],  # the long token label widens the left margin
+      f"60 tokens: cell {bf['cell_w']}, {bw}x{bh}; 8 tokens: cell {diag['cell_w']}, {W}x{H}")
 # Past 16384 cells a map is drawn as one scaled image: still exact cells, and a small SVG.
 n = 200
 hw = rng.random((n, n)).astype(np.float32) * 0.5

@@ -149,7 +149,8 @@ int viz_heatmap_write(const viz_record *r, int map, const char *path, int svg, v
 /* Every head of one layer of a kind side by side, one shared colour scale. */
 int viz_grid_write(const viz_record *r, viz_kind kind, int layer, const char *path, int svg);
 /* Text with each token shaded by its score (darker = larger), e.g. rollout scores of a
- * classifier. Scores must be finite and >= 0; the scale runs from 0 to their maximum. */
+ * classifier. Tokens valid UTF-8; scores finite and >= 0; the scale runs from 0 to their
+ * maximum. */
 int viz_tokens_png(const char *const *tokens, const double *score, int n, const char *title,
                    const char *path);
 

@@ -45,7 +45,12 @@ void viz_display_token(const char *tok, char *out, size_t cap)
         snprintf(out, cap, "∅");
         return;
     }
-    for (const unsigned char *p = (const unsigned char *)tok; *p && o + 8 < cap;) {
+    for (const unsigned char *p = (const unsigned char *)tok; *p;) {
+        if (o >= VIZ_LABEL_BYTES || o + 12 >= cap) { /* room left for one more and "…" */
+            memcpy(out + o, "…", 3);
+            o += 3;
+            break;
+        }
         if (*p == ' ') {
             memcpy(out + o, "␣", 3); /* a visible space */
             o += 3;
@@ -54,12 +59,7 @@ void viz_display_token(const char *tok, char *out, size_t cap)
             o += (size_t)snprintf(out + o, cap - o, "\\x%02x", *p);
             p++;
         } else {
-            size_t n = *p < 0x80 ? 1 : *p < 0xE0 ? 2 : *p < 0xF0 ? 3 : 4;
-            if (o + n + 4 >= cap || o >= VIZ_LABEL_BYTES) {
-                memcpy(out + o, "…", 3);
-                o += 3;
-                break;
-            }
+            size_t n = *p < 0x80 ? 1 : *p < 0xE0 ? 2 : *p < 0xF0 ? 3 : 4; /* valid UTF-8 */
             memcpy(out + o, p, n);
             o += n;
             p += n;
@@ -407,6 +407,8 @@ int viz_tokens_png(const char *const *tokens, const double *score, int n, const 
     double vmax = 0;
     for (int i = 0; i < n; i++) {
         if (!tokens[i]) return viz_fail(ATTN_E_ARG, "viz_tokens_png: token %d is NULL", i);
+        if (!viz_utf8_valid(tokens[i]))
+            return viz_fail(ATTN_E_FORMAT, "viz_tokens_png: token %d is not valid UTF-8", i);
         if (!isfinite(score[i]) || score[i] < 0)
             return viz_fail(ATTN_E_ARG, "viz_tokens_png: score[%d]=%g (finite, >= 0)", i, score[i]);
         if (score[i] > vmax) vmax = score[i];

@@ -23,7 +23,8 @@ int viz_surface_close(viz_canvas *c);
 cairo_t *viz_measure_context(void);
 void viz_set_font(cairo_t *cr, double size, int bold);
 double viz_text_width(cairo_t *cr, const char *s);
-/* A token as shown: spaces as "␣", control bytes as \xNN, empty as "∅", long ones cut. */
+/* A token (valid UTF-8) as shown: spaces as "␣", control bytes as \xNN, empty as "∅", long
+ * ones cut with "…". cap >= 16. */
 void viz_display_token(const char *tok, char *out, size_t cap);
 /* A tick step of 1, 2 or 5 × 10^k giving about target_ticks ticks over range. */
 double viz_nice_step(double range, int target_ticks);

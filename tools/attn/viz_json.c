@@ -238,14 +238,13 @@ int viz_json_write(const viz_record *r, const char *path)
     char *s = root ? cJSON_Print(root) : NULL;
     cJSON_Delete(root);
     if (!s) return viz_fail(ATTN_E_NOMEM, "viz_json_write: %s", path);
-    size_t n = strlen(s);
-    s[n] = 0;
-    int st = viz_write_file(path, s, n);
-    if (!st) {
-        FILE *f = fopen(path, "ab"); /* end with a newline */
-        if (!f || fputc('\n', f) == EOF || fclose(f)) st = viz_fail(ATTN_E_IO, "writing %s", path);
-    }
+    viz_buf b = {0};
+    viz_buf_puts(&b, s);
+    viz_buf_puts(&b, "\n");
     cJSON_free(s);
+    int st = b.oom ? viz_fail(ATTN_E_NOMEM, "viz_json_write: %s", path)
+                   : viz_write_file(path, b.s, b.len);
+    free(b.s);
     return st;
 }
 
