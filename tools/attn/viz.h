@@ -10,6 +10,14 @@
  * viz_last_error() ("what and where"); nothing prints except the *_print functions; free
  * functions accept NULL. Tokens are UTF-8 strings, validated when added.
  *
+ * Typical use on the model side (`attn viz --model M`, through viz_run_model):
+ *     viz_record *r;
+ *     viz_record_from_dates(&ex, &r);                    // or viz_record_create(...)
+ *     viz_record_add_heads(r, VIZ_CROSS, l, w, H, Lt, Ls); // per layer, w: [H, Lt, Ls]
+ *     viz_render_all(r, "out/viz", VIZ_POOL_MEAN);       // html, json, png, svg, index
+ *     viz_metrics_print(stdout, r);
+ *     viz_record_free(r);
+ *
  * Which tokens index a map's rows (queries) and columns (keys):
  *   VIZ_ENC_SELF  source × source     VIZ_DEC_SELF  target × target
  *   VIZ_CROSS     target × source     VIZ_CLS_SELF  source × source (a classifier's input)

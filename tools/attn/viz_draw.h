@@ -6,7 +6,7 @@
 
 #include <cairo.h>
 
-#define VIZ_LABEL_BYTES 48 /* labels longer than this are cut with "…" */
+#define VIZ_LABEL_BYTES 32 /* labels longer than this are cut with "…" */
 #define VIZ_VECTOR_CELLS 16384 /* maps with more cells are drawn as one scaled image */
 
 typedef struct viz_canvas {
