@@ -1,6 +1,6 @@
 // viz_page.test.js — open attention.html (written by `attn viz`) from disk in Debian's chromium
 // and check the head view, the model view, the rollout and the metrics table behave.
-//   node tests/browser/viz_page.test.js DIR/attention.html SCREENSHOT.png
+//   node tests/browser/viz_page.test.js DIR/attention.html SCREENSHOT.png [smoke]
 // Prints one line per check and ends with "N passed, N failed"; exit status 1 on any failure.
 'use strict';
 
@@ -45,6 +45,14 @@ async function main() {
     const visible = () => page.locator('#head-svg line.attn-line:not(.hidden)').count();
 
     // Head view, default: first kind, layer 0, every head on.
+    if (process.argv[4] === 'smoke') { // any record: it loads, draws every pair, no errors
+      const k = await page.getAttribute('#head-svg', 'data-kind');
+      const want = rowsOf(k) * colsOf(k) * count(k, 'head');
+      check('smoke: head view draws every pair of ' + k, await lines() === want, (await lines()) + ' vs ' + want);
+      check('smoke: model view panels', await page.locator('canvas.mv-cell').count() === data.maps.filter(m => m.kind === k).length);
+      check('smoke: no console errors', errors.length === 0, errors.join(' | '));
+      return;
+    }
     const kind0 = await page.getAttribute('#head-svg', 'data-kind');
     check('head view starts on cross-attention when there is some',
           kind0 === (data.maps.some(m => m.kind === 'cross') ? 'cross' : data.maps[0].kind), kind0);

@@ -268,6 +268,26 @@ check("200×200 map (image path): darkest cell (137, 42), darkness follows weigh
       np.corrcoef(hl.ravel(), hw.ravel().astype(np.float64))[0, 1] < -0.95 and svg_size < 2_000_000,
       f"cell {hf['cell_w']}, svg {svg_size} bytes")
 
+# Records of one kind only (decoder-only; a classifier with a [CLS] position): rendered for the
+# browser smoke test, and the classifier's token scores are the rollout row of position 0.
+dec = {"source": [], "target": ["a", "b", "c"], "maps": [
+    {"kind": "decoder-self", "layer": 0, "head": 0, "weights": [[1, 0, 0], [0.5, 0.5, 0], [0.2, 0.3, 0.5]]}]}
+cls_w = [[0.2, 0.5, 0.3], [0.1, 0.8, 0.1], [0.3, 0.3, 0.4]]
+cls = {"source": ["[CLS]", "good", "movie"], "maps": [
+    {"kind": "classifier-self", "layer": 0, "head": h, "weights": cls_w} for h in range(2)]}
+ok = True
+for name, rec, extra in (("decoder-only", dec, []), ("classifier", cls, ["--pool", "0"])):
+    path = os.path.join(OUT, name + ".json")
+    json.dump(rec, open(path, "w"))
+    p = run("viz", "--from-json", path, "--out", os.path.join(OUT, name), *extra)
+    ok = ok and p.returncode == 0
+ci = json.load(open(os.path.join(OUT, "classifier", "index.json")))
+a = f32(cls_w) + np.eye(3)  # the record holds float32 weights
+a /= a.sum(axis=1, keepdims=True)
+check("one-kind records render; classifier scores = rollout row of [CLS]", ok and
+      np.abs(np.array(ci["rollout"][0]["scores"]) - a[0]).max() < 1e-9 and
+      os.path.exists(os.path.join(OUT, "classifier", "classifier-self_tokens.png")))
+
 # ---- other pictures ---------------------------------------------------------------------------
 ok = True
 for name, f in files.items():
