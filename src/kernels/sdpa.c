@@ -4,6 +4,14 @@
 
 #include <string.h>
 
+static int broadcast_ndim(const char *fn, const char *name, int ndim)
+{
+    if (ndim != 4)
+        return attn_fail(ATTN_E_SHAPE, "%s: %s must have 4 dimensions [B|1, Hq|1, Lq|1, Lk|1], has %d",
+                         fn, name, ndim);
+    return ATTN_OK;
+}
+
 /* Element strides of a mask/bias view broadcast to [B, Hq, Lq, Lk]: each dim must be 1 or the
  * full size; size-1 dims get stride 0. */
 static int broadcast_strides(const char *fn, const char *name, int ndim, const int64_t *shape,
@@ -52,6 +60,15 @@ int attn_sdpa_problem_init(const char *fn, const attn_tensor *q, const attn_tens
     int64_t n;
     int64_t dims[4] = {p->B, p->Hq, p->Lq, p->Lk};
     ATTN_TRY(attn_checked_numel(fn, dims, 4, &n));
+    /* ... and every per-thread scratch size and output element count (views of broadcast
+     * inputs may have zero strides, so their own checks do not bound these products) */
+    int64_t width = p->E > p->Ev ? p->E : p->Ev;
+    int64_t qo[4] = {p->B, p->Hq, p->Lq, width}, kv[4] = {p->B, p->Hkv, p->Lk, width};
+    ATTN_TRY(attn_checked_numel(fn, qo, 4, &n));
+    ATTN_TRY(attn_checked_numel(fn, kv, 4, &n));
+    if (n > (int64_t)(PTRDIFF_MAX / 8))
+        return attn_fail(ATTN_E_OVERFLOW, "%s: k/v of %lld elements exceed the address space", fn,
+                         (long long)n);
     if (out) {
         ATTN_TRY(attn_check_view(fn, "out", out, 4));
         if (out->shape[0] != p->B || out->shape[1] != p->Hq || out->shape[2] != p->Lq ||
@@ -85,13 +102,16 @@ int attn_sdpa_problem_init(const char *fn, const attn_tensor *q, const attn_tens
     }
     const int64_t full[4] = {p->B, p->Hq, p->Lq, p->Lk};
     if (opt->mask) {
-        ATTN_TRY(attn_check_bool_view(fn, "mask", opt->mask, opt->mask->ndim));
+        /* ndim first: a view with ndim > 4 must not be read past its shape array */
+        ATTN_TRY(broadcast_ndim(fn, "mask", opt->mask->ndim));
+        ATTN_TRY(attn_check_bool_view(fn, "mask", opt->mask, 4));
         ATTN_TRY(broadcast_strides(fn, "mask", opt->mask->ndim, opt->mask->shape,
                                    opt->mask->stride, full, p->ms));
         p->mask = opt->mask->data;
     }
     if (opt->bias) {
-        ATTN_TRY(attn_check_view(fn, "bias", opt->bias, opt->bias->ndim));
+        ATTN_TRY(broadcast_ndim(fn, "bias", opt->bias->ndim));
+        ATTN_TRY(attn_check_view(fn, "bias", opt->bias, 4));
         ATTN_TRY(broadcast_strides(fn, "bias", opt->bias->ndim, opt->bias->shape,
                                    opt->bias->stride, full, p->bs));
         p->bias = opt->bias->data;
@@ -109,8 +129,9 @@ int attn_sdpa_problem_init(const char *fn, const attn_tensor *q, const attn_tens
     p->dropout_p = opt->dropout_p;
     p->dropout_scale = 1.0f / (1.0f - opt->dropout_p);
     p->seed = opt->seed, p->offset = opt->offset;
-    if (opt->num_threads < 0)
-        return attn_fail(ATTN_E_ARG, "%s: num_threads=%d must be >= 0", fn, opt->num_threads);
+    if (opt->num_threads < 0 || opt->num_threads > 4096)
+        return attn_fail(ATTN_E_ARG, "%s: num_threads=%d must be in [0, 4096]", fn,
+                         opt->num_threads);
     p->threads = attn_resolve_threads(opt->num_threads);
     if (opt->kernel < ATTN_KERNEL_AUTO || opt->kernel > ATTN_KERNEL_FLASH)
         return attn_fail(ATTN_E_ARG, "%s: unknown kernel %d", fn, (int)opt->kernel);

@@ -13,6 +13,8 @@ typedef struct {
 static const command commands[] = {
     {"demo", cli_demo, "run the default job"},
     {"bench", cli_bench, "benchmarks: attn bench attention|gemm|..."},
+    {"bleu", cli_bleu, "BLEU and chrF of a translation: attn bleu HYP REF [REF...]"},
+    {"spm", cli_spm, "SentencePiece: attn spm train|encode|decode --model FILE"},
     {"viz", cli_viz, "see what a model attends to: heatmaps, attention.html, metrics"},
     {"plot", cli_plot, "training curves: attn plot metrics.csv --out loss.png"},
 };

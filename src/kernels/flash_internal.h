@@ -1,0 +1,111 @@
+/* flash_internal.h — the fused attention kernel's pieces: the SIMD primitives each ISA file
+ * provides, and the "segment" that forward and backward work on.
+ *
+ * Layout of the work (FlashAttention-2): the forward keeps, per query tile, Qᵀ packed once and
+ * the scores transposed (keys × queries), so the online softmax runs down columns with plain
+ * vector ops and K, V are read in place (any strides). The backward keeps, per key tile, Kᵀ,
+ * K and Vᵀ packed once and walks all query tiles of the kv-head's group.
+ *
+ * Every product is C[M×N] (+)= alpha · A[M×K] · B[K×N] with A read element by element through
+ * two strides (so it may be a strided input or a transposed view) and B, C row-major with N a
+ * multiple of the vector length (buffers are zero padded). */
+#ifndef ATTN_FLASH_INTERNAL_H
+#define ATTN_FLASH_INTERNAL_H
+
+#include "sdpa_internal.h"
+
+#define FLASH_BR 64      /* query rows per tile */
+#define FLASH_BC 64      /* keys per tile */
+#define FLASH_MAX_E 256  /* widest E and Ev served */
+#define FLASH_PAD 16     /* every padded width is a multiple of this (the widest vector) */
+
+typedef struct flash_ops {
+    attn_isa isa;
+    /* C = alpha·A·B (acc = 0) or C += alpha·A·B (acc = 1); A(m, k) = A[m·ars + k·acs];
+     * N a multiple of FLASH_PAD; B and C rows may be read up to N. */
+    void (*gemm)(int64_t M, int64_t N, int64_t K, const float *A, int64_t ars, int64_t acs,
+                 const float *B, int64_t ldb, float *C, int64_t ldc, float alpha, int acc);
+    /* Online softmax down the columns of S [rows × ncols] (ncols padded): for each column c,
+     * m_new = max(m[c], max_r S[r][c]); alpha[c] = exp(m[c] − m_new); S ← exp(S − m_new);
+     * l[c] = l[c]·alpha[c] + Σ_r S[r][c]; m[c] = m_new. −∞ everywhere stays 0 without NaN. */
+    void (*softmax_cols)(float *S, int64_t lds, int64_t rows, int64_t ncols, float *m, float *l,
+                         float *alpha);
+    /* X[r][c] *= alpha[c] for rows × ncols. */
+    void (*scale_cols)(float *X, int64_t ldx, int64_t rows, int64_t ncols, const float *alpha);
+    /* S[r][c] = exp(S[r][c] − lse[r]) (lse = +∞ gives 0). */
+    void (*exp_rows)(float *S, int64_t lds, int64_t rows, int64_t ncols, const float *lse);
+    /* dP[r][c] = P[r][c] · (dP[r][c] − D[r]). */
+    void (*ds_rows)(const float *P, float *dP, int64_t ld, int64_t rows, int64_t ncols,
+                    const float *D);
+    /* Decoding: s[j] = alpha · Σ_e q[e]·K(j, e) for j < n, K rows at k + j·ldk (contiguous e). */
+    void (*dots)(int64_t n, int64_t E, const float *q, const float *k, int64_t ldk, float alpha,
+                 float *s);
+    /* o[e] += w · v[e] for e < n. */
+    void (*axpy)(int64_t n, float w, const float *v, float *o);
+} flash_ops;
+
+ATTN_INTERNAL const flash_ops *flash_ops_portable(void);
+ATTN_INTERNAL const flash_ops *flash_ops_avx2(void);
+ATTN_INTERNAL const flash_ops *flash_ops_avx512(void);
+/* The primitives for attn_get_isa(). */
+ATTN_INTERNAL const flash_ops *flash_ops_current(void);
+
+/* A piece of work: one validated problem (B, Lq, Lk positions, options) whose keys present in
+ * memory are [kbase, kend): k and v address key kbase. lse rows are at
+ * lse[b·lse_bs + h·lse_hs + i]; ent likewise (NULL: not wanted). Varlen calls make one segment
+ * per sequence; partial (key-slice) calls set kbase/kend. */
+typedef struct flash_seg {
+    attn_sdpa_problem p;
+    int64_t kbase, kend;
+    float *lse, *ent;
+    int64_t lse_bs, lse_hs;
+} flash_seg;
+
+static inline int64_t flash_pad(int64_t n) { return (n + FLASH_PAD - 1) / FLASH_PAD * FLASH_PAD; }
+
+/* Forward of every segment; out pointers are in each segment's problem. */
+ATTN_INTERNAL int flash_forward_segs(const char *fn, flash_seg *segs, int64_t nseg, int threads,
+                                     const flash_ops *ops);
+
+/* Backward of every segment. For segment s, do_[s] etc. are views of the same shapes as its
+ * problem; lse as in the segment (must be set: the caller recomputes it when missing). */
+typedef struct flash_bwd_seg {
+    const flash_seg *seg;
+    const float *o;
+    int64_t os[4];
+    const float *dout;
+    int64_t dos[4];
+    float *dq, *dk, *dv;
+    int64_t dqs[4], dks[4], dvs[4];
+    const attn_tensor *dbias; /* NULL: none */
+} flash_bwd_seg;
+
+ATTN_INTERNAL int flash_backward_segs(const char *fn, const flash_bwd_seg *segs, int64_t nseg,
+                                      int threads, const flash_ops *ops);
+
+/* Merge n partial results (row_s, lse_s) of one query row into (out, lse): out = Σ_s w_s·row_s
+ * with w_s = exp(lse_s − lse), lse = log Σ_s exp(lse_s). w: scratch of n doubles. Rows whose
+ * every lse is −∞ give 0 and −∞. Shared by the split decoder and attn_sdpa_merge. */
+static inline void flash_merge_row(int64_t n, const float *const *rows, const float *lses,
+                                   int64_t ev, double *w, float *out, float *lse)
+{
+    float m = -INFINITY;
+    for (int64_t s = 0; s < n; s++)
+        if (lses[s] > m) m = lses[s];
+    if (m == -INFINITY) {
+        for (int64_t e = 0; e < ev; e++) out[e] = 0;
+        if (lse) *lse = -INFINITY;
+        return;
+    }
+    double sum = 0;
+    for (int64_t s = 0; s < n; s++) sum += w[s] = lses[s] == -INFINITY ? 0 : exp((double)lses[s] - m);
+    for (int64_t e = 0; e < ev; e++) {
+        double acc = 0;
+        for (int64_t s = 0; s < n; s++)
+            if (w[s] != 0) acc += w[s] * rows[s][e];
+        out[e] = (float)(acc / sum);
+    }
+    if (lse) *lse = (float)(m + log(sum));
+}
+
+#endif

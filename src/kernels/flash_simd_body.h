@@ -1,0 +1,196 @@
+/* flash_simd_body.h — the fused kernel's primitives written once over a vector type, included
+ * by flash_avx2.c and flash_avx512.c after they define (for their own ISA):
+ *   VF, VL (floats per vector), MR × NR (register block: MR rows × NR vectors),
+ *   V_ZERO(), V_LOAD(p), V_STORE(p, v), V_SET1(x), V_FMA(a, b, c) = a·b + c, V_MUL, V_ADD,
+ *   V_SUB, V_MAX, v_exp(x) (exp with −∞ → 0), v_hsum(v), V_EQ_NEGINF_SEL0(v) (−∞ lanes → 0),
+ *   FLASH_OPS_NAME (the accessor's name) and FLASH_OPS_ISA.
+ * Every function here is static; only the accessor leaves the file. */
+
+#define FLASH_AI static inline __attribute__((always_inline))
+
+/* C[mr × nr·VL] (+)= alpha · A[mr × K] · B[K × nr·VL], accumulators in registers. */
+FLASH_AI void kern(const int mr, const int nr, int64_t K, const float *A, int64_t ars,
+                   int64_t acs, const float *B, int64_t ldb, float *C, int64_t ldc, float alpha,
+                   int acc)
+{
+    VF c[MR][NR];
+#pragma GCC unroll 8
+    for (int m = 0; m < mr; m++)
+#pragma GCC unroll 8
+        for (int n = 0; n < nr; n++) c[m][n] = V_ZERO();
+    const float *a0 = A;
+    for (int64_t k = 0; k < K; k++, a0 += acs, B += ldb) {
+        VF b[NR];
+#pragma GCC unroll 8
+        for (int n = 0; n < nr; n++) b[n] = V_LOAD(B + n * VL);
+#pragma GCC unroll 8
+        for (int m = 0; m < mr; m++) {
+            VF a = V_SET1(a0[m * ars]);
+#pragma GCC unroll 8
+            for (int n = 0; n < nr; n++) c[m][n] = V_FMA(a, b[n], c[m][n]);
+        }
+    }
+    VF al = V_SET1(alpha);
+#pragma GCC unroll 8
+    for (int m = 0; m < mr; m++)
+#pragma GCC unroll 8
+        for (int n = 0; n < nr; n++) {
+            float *cp = C + m * ldc + n * VL;
+            V_STORE(cp, acc ? V_FMA(c[m][n], al, V_LOAD(cp)) : V_MUL(c[m][n], al));
+        }
+}
+
+typedef void (*kern_fn)(int64_t K, const float *A, int64_t ars, int64_t acs, const float *B,
+                        int64_t ldb, float *C, int64_t ldc, float alpha, int acc);
+
+#define KERN_INST(mr, nr)                                                                      \
+    static __attribute__((noinline)) void kern_##mr##_##nr(int64_t K, const float *A,          \
+                                                           int64_t ars, int64_t acs,           \
+                                                           const float *B, int64_t ldb,        \
+                                                           float *C, int64_t ldc, float alpha, \
+                                                           int acc)                            \
+    {                                                                                          \
+        kern(mr, nr, K, A, ars, acs, B, ldb, C, ldc, alpha, acc);                              \
+    }
+#if NR == 4
+#define KERN_ROW(mr) KERN_INST(mr, 1) KERN_INST(mr, 2) KERN_INST(mr, 3) KERN_INST(mr, 4)
+#define KERN_PTRS(mr) {kern_##mr##_1, kern_##mr##_2, kern_##mr##_3, kern_##mr##_4}
+#elif NR == 2
+#define KERN_ROW(mr) KERN_INST(mr, 1) KERN_INST(mr, 2)
+#define KERN_PTRS(mr) {kern_##mr##_1, kern_##mr##_2}
+#else
+#error "NR must be 2 or 4"
+#endif
+#if MR != 6
+#error "MR must be 6"
+#endif
+KERN_ROW(1)
+KERN_ROW(2)
+KERN_ROW(3)
+KERN_ROW(4)
+KERN_ROW(5)
+KERN_ROW(6)
+static const kern_fn kerns[6][NR] = {KERN_PTRS(1), KERN_PTRS(2), KERN_PTRS(3),
+                                     KERN_PTRS(4), KERN_PTRS(5), KERN_PTRS(6)};
+
+static void gemm_simd(int64_t M, int64_t N, int64_t K, const float *A, int64_t ars, int64_t acs,
+                      const float *B, int64_t ldb, float *C, int64_t ldc, float alpha, int acc)
+{
+    const int64_t nv = N / VL;
+    for (int64_t v0 = 0; v0 < nv; v0 += NR) {
+        int nr = nv - v0 < NR ? (int)(nv - v0) : NR;
+        for (int64_t m0 = 0; m0 < M; m0 += MR) {
+            int mr = M - m0 < MR ? (int)(M - m0) : MR;
+            kerns[mr - 1][nr - 1](K, A + m0 * ars, ars, acs, B + v0 * VL, ldb,
+                                  C + m0 * ldc + v0 * VL, ldc, alpha, acc);
+        }
+    }
+}
+
+static void softmax_cols_simd(float *S, int64_t lds, int64_t rows, int64_t ncols, float *m,
+                              float *l, float *alpha)
+{
+    const VF ninf = V_SET1(-INFINITY);
+    for (int64_t c = 0; c < ncols; c += VL) {
+        VF mold = V_LOAD(m + c), mx = mold;
+        for (int64_t r = 0; r < rows; r++) mx = V_MAX(mx, V_LOAD(S + r * lds + c));
+        VF use = V_EQ_NEGINF_SEL0(mx);
+        VF al = v_exp(V_SUB(mold, use));
+        VF s0 = V_ZERO(), s1 = V_ZERO();
+        int64_t r = 0;
+        for (; r + 1 < rows; r += 2) {
+            float *p0 = S + r * lds + c, *p1 = p0 + lds;
+            VF e0 = v_exp(V_SUB(V_LOAD(p0), use)), e1 = v_exp(V_SUB(V_LOAD(p1), use));
+            V_STORE(p0, e0);
+            V_STORE(p1, e1);
+            s0 = V_ADD(s0, e0);
+            s1 = V_ADD(s1, e1);
+        }
+        if (r < rows) {
+            float *p0 = S + r * lds + c;
+            VF e0 = v_exp(V_SUB(V_LOAD(p0), use));
+            V_STORE(p0, e0);
+            s0 = V_ADD(s0, e0);
+        }
+        V_STORE(l + c, V_FMA(V_LOAD(l + c), al, V_ADD(s0, s1)));
+        V_STORE(alpha + c, al);
+        V_STORE(m + c, mx);
+        (void)ninf;
+    }
+}
+
+static void scale_cols_simd(float *X, int64_t ldx, int64_t rows, int64_t ncols, const float *alpha)
+{
+    for (int64_t c = 0; c < ncols; c += VL) {
+        VF al = V_LOAD(alpha + c);
+        for (int64_t r = 0; r < rows; r++) V_STORE(X + r * ldx + c, V_MUL(V_LOAD(X + r * ldx + c), al));
+    }
+}
+
+static void exp_rows_simd(float *S, int64_t lds, int64_t rows, int64_t ncols, const float *lse)
+{
+    for (int64_t r = 0; r < rows; r++) {
+        VF L = V_SET1(lse[r]);
+        float *s = S + r * lds;
+        for (int64_t c = 0; c < ncols; c += VL) V_STORE(s + c, v_exp(V_SUB(V_LOAD(s + c), L)));
+    }
+}
+
+static void ds_rows_simd(const float *P, float *dP, int64_t ld, int64_t rows, int64_t ncols,
+                         const float *D)
+{
+    for (int64_t r = 0; r < rows; r++) {
+        VF d = V_SET1(D[r]);
+        const float *p = P + r * ld;
+        float *dp = dP + r * ld;
+        for (int64_t c = 0; c < ncols; c += VL)
+            V_STORE(dp + c, V_MUL(V_LOAD(p + c), V_SUB(V_LOAD(dp + c), d)));
+    }
+}
+
+static void dots_simd(int64_t n, int64_t E, const float *q, const float *k, int64_t ldk,
+                      float alpha, float *s)
+{
+    const int64_t Ev = E / VL * VL;
+    int64_t j = 0;
+    for (; j + 4 <= n; j += 4) {
+        const float *k0 = k + j * ldk, *k1 = k0 + ldk, *k2 = k1 + ldk, *k3 = k2 + ldk;
+        VF a0 = V_ZERO(), a1 = V_ZERO(), a2 = V_ZERO(), a3 = V_ZERO();
+        for (int64_t e = 0; e < Ev; e += VL) {
+            VF qv = V_LOAD(q + e);
+            a0 = V_FMA(qv, V_LOAD(k0 + e), a0);
+            a1 = V_FMA(qv, V_LOAD(k1 + e), a1);
+            a2 = V_FMA(qv, V_LOAD(k2 + e), a2);
+            a3 = V_FMA(qv, V_LOAD(k3 + e), a3);
+        }
+        float t0 = v_hsum(a0), t1 = v_hsum(a1), t2 = v_hsum(a2), t3 = v_hsum(a3);
+        for (int64_t e = Ev; e < E; e++) {
+            t0 += q[e] * k0[e], t1 += q[e] * k1[e], t2 += q[e] * k2[e], t3 += q[e] * k3[e];
+        }
+        s[j] = alpha * t0, s[j + 1] = alpha * t1, s[j + 2] = alpha * t2, s[j + 3] = alpha * t3;
+    }
+    for (; j < n; j++) {
+        const float *k0 = k + j * ldk;
+        VF a0 = V_ZERO();
+        for (int64_t e = 0; e < Ev; e += VL) a0 = V_FMA(V_LOAD(q + e), V_LOAD(k0 + e), a0);
+        float t0 = v_hsum(a0);
+        for (int64_t e = Ev; e < E; e++) t0 += q[e] * k0[e];
+        s[j] = alpha * t0;
+    }
+}
+
+static void axpy_simd(int64_t n, float w, const float *v, float *o)
+{
+    const VF wv = V_SET1(w);
+    int64_t e = 0;
+    for (; e + VL <= n; e += VL) V_STORE(o + e, V_FMA(wv, V_LOAD(v + e), V_LOAD(o + e)));
+    for (; e < n; e++) o[e] += w * v[e];
+}
+
+const flash_ops *FLASH_OPS_NAME(void)
+{
+    static const flash_ops ops = {FLASH_OPS_ISA,  gemm_simd,     softmax_cols_simd,
+                                  scale_cols_simd, exp_rows_simd, ds_rows_simd,
+                                  dots_simd,       axpy_simd};
+    return &ops;
+}

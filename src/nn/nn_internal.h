@@ -1,0 +1,49 @@
+/* nn_internal.h — what the ops and layers of src/nn share: the tape's nodes and arena. */
+#ifndef ATTN_NN_INTERNAL_H
+#define ATTN_NN_INTERNAL_H
+
+#include "internal.h"
+
+#include <string.h>
+
+/* A recorded operation: backward(t, ctx) reads the gradient of the op's output(s) and
+ * accumulates (+=) into the gradients of its inputs that require one. */
+typedef int (*attn_backward_fn)(attn_tape *t, void *ctx);
+
+/* Arena memory (64-byte aligned, valid until attn_tape_reset), NULL when out of memory
+ * (the message is set). */
+ATTN_INTERNAL void *attn_tape_alloc(attn_tape *t, size_t bytes);
+ATTN_INTERNAL void *attn_tape_calloc(attn_tape *t, size_t bytes);
+/* Copy of `bytes` bytes into the arena (NULL src: zeros). */
+ATTN_INTERNAL void *attn_tape_copy(attn_tape *t, const void *src, size_t bytes);
+/* A new variable in the arena (data uninitialised), requires_grad as given. */
+ATTN_INTERNAL int attn_tape_var(attn_tape *t, int ndim, const int64_t *shape, int requires_grad,
+                                attn_var **out);
+/* Record a node. ctx lives in the arena. */
+ATTN_INTERNAL int attn_tape_record(attn_tape *t, attn_backward_fn fn, void *ctx);
+/* The gradient buffer of v, allocated zeroed on first use (backward only). NULL on no memory. */
+ATTN_INTERNAL float *attn_var_grad(attn_tape *t, attn_var *v);
+/* Next dropout stream offset and the seed. */
+ATTN_INTERNAL uint64_t attn_tape_next_offset(attn_tape *t);
+ATTN_INTERNAL uint64_t attn_tape_seed(const attn_tape *t);
+ATTN_INTERNAL int attn_tape_threads(const attn_tape *t);
+
+/* Checks shared by the ops. */
+ATTN_INTERNAL int attn_check_var(const char *fn, const char *name, const attn_var *v);
+/* Rows of a variable viewed as [rows, last]. */
+static inline int64_t attn_var_rows(const attn_var *v) { return v->numel / v->shape[v->ndim - 1]; }
+
+/* Dense linear maps on raw buffers, shared by Linear and the attention projections.
+ * y[rows, out] = x[rows, in] (row stride ldx)·Wᵀ + b, y row stride ldy. */
+ATTN_INTERNAL int attn_dense_forward(int64_t rows, int64_t in, int64_t out, const float *x,
+                                     int64_t ldx, const float *w, const float *b, float *y,
+                                     int64_t ldy, int threads);
+/* dx += dy·W; dW += dyᵀ·x; db += Σ_rows dy. Any of dx, dw, db may be NULL. */
+ATTN_INTERNAL int attn_dense_backward(int64_t rows, int64_t in, int64_t out, const float *x,
+                                      int64_t ldx, const float *w, const float *dy, int64_t ldy,
+                                      float *dx, int64_t lddx, float *dw, float *db, int threads);
+
+/* Random init helpers (Philox). */
+ATTN_INTERNAL float attn_normal_sample(uint64_t seed, uint64_t offset, uint64_t index);
+
+#endif

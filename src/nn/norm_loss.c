@@ -1,0 +1,198 @@
+/* norm_loss.c — LayerNorm and softmax cross-entropy on the tape. */
+#include "nn_internal.h"
+
+/* ---- LayerNorm -------------------------------------------------------------------------------- */
+
+int attn_layernorm_init(attn_layernorm *n, attn_params *P, const char *prefix, int64_t dim,
+                        float eps, int elementwise_affine)
+{
+    static const char fn[] = "attn_layernorm_init";
+    ATTN_REQUIRE_NONNULL(fn, n);
+    if (dim < 1) return attn_fail(ATTN_E_ARG, "%s: dim=%lld must be >= 1", fn, (long long)dim);
+    if (!(eps > 0) || isinf(eps))
+        return attn_fail(ATTN_E_ARG, "%s: eps=%g must be finite and > 0", fn, (double)eps);
+    memset(n, 0, sizeof *n);
+    n->dim = dim, n->eps = eps;
+    if (elementwise_affine) {
+        ATTN_TRY(attn_params_add(P, prefix, "weight", 1, &dim, ATTN_INIT_ONES, 0, &n->weight));
+        ATTN_TRY(attn_params_add(P, prefix, "bias", 1, &dim, ATTN_INIT_ZEROS, 0, &n->bias));
+    }
+    return ATTN_OK;
+}
+
+typedef struct layernorm_ctx {
+    const attn_layernorm *n;
+    attn_var *x, *y;
+    float *mean, *rstd; /* [rows] */
+} layernorm_ctx;
+
+/* With x̂ = (x − μ)·r and y = x̂·w + b, per row of D:
+ *   dw += Σ_rows dy·x̂     db += Σ_rows dy
+ *   g = dy·w              dx = r·(g − mean(g) − x̂·mean(g·x̂)) */
+static int layernorm_backward(attn_tape *t, void *p)
+{
+    layernorm_ctx *c = p;
+    if (!c->y->grad) return ATTN_OK;
+    const int64_t D = c->n->dim, rows = attn_var_rows(c->x);
+    const float *w = c->n->weight ? c->n->weight->data : NULL;
+    const int threads = attn_tape_threads(t);
+    if (c->n->weight) { /* parameter grads: per column, rows in order */
+        float *dw = c->n->weight->grad, *db = c->n->bias->grad;
+#pragma omp parallel for num_threads(threads) schedule(static)
+        for (int64_t d = 0; d < D; d++) {
+            double sw = 0, sb = 0;
+            for (int64_t r = 0; r < rows; r++) {
+                double xh = ((double)c->x->data[r * D + d] - c->mean[r]) * c->rstd[r];
+                sw += c->y->grad[r * D + d] * xh;
+                sb += c->y->grad[r * D + d];
+            }
+            dw[d] += (float)sw;
+            db[d] += (float)sb;
+        }
+    }
+    if (!c->x->requires_grad) return ATTN_OK;
+    float *dx = attn_var_grad(t, c->x);
+    if (!dx) return ATTN_E_NOMEM;
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (int64_t r = 0; r < rows; r++) {
+        const float *x = c->x->data + r * D, *dy = c->y->grad + r * D;
+        double mg = 0, mgx = 0;
+        for (int64_t d = 0; d < D; d++) {
+            double g = dy[d] * (w ? w[d] : 1.0);
+            double xh = ((double)x[d] - c->mean[r]) * c->rstd[r];
+            mg += g, mgx += g * xh;
+        }
+        mg /= D, mgx /= D;
+        for (int64_t d = 0; d < D; d++) {
+            double g = dy[d] * (w ? w[d] : 1.0);
+            double xh = ((double)x[d] - c->mean[r]) * c->rstd[r];
+            dx[r * D + d] += (float)(c->rstd[r] * (g - mg - xh * mgx));
+        }
+    }
+    return ATTN_OK;
+}
+
+int attn_layernorm_forward(attn_tape *t, const attn_layernorm *n, attn_var *x, attn_var **out)
+{
+    static const char fn[] = "attn_layernorm_forward";
+    ATTN_REQUIRE_NONNULL(fn, t);
+    ATTN_REQUIRE_NONNULL(fn, n);
+    ATTN_REQUIRE_NONNULL(fn, out);
+    ATTN_TRY(attn_check_var(fn, "x", x));
+    const int64_t D = n->dim;
+    if (x->shape[x->ndim - 1] != D)
+        return attn_fail(ATTN_E_SHAPE, "%s: x.shape[-1]=%lld but dim=%lld", fn,
+                         (long long)x->shape[x->ndim - 1], (long long)D);
+    const int64_t rows = attn_var_rows(x);
+    attn_var *y;
+    ATTN_TRY(attn_tape_var(t, x->ndim, x->shape, 1, &y));
+    layernorm_ctx *c = attn_tape_alloc(t, sizeof *c);
+    float *mean = attn_tape_alloc(t, (size_t)rows * sizeof(float));
+    float *rstd = attn_tape_alloc(t, (size_t)rows * sizeof(float));
+    if (!c || !mean || !rstd) return ATTN_E_NOMEM;
+    const float *w = n->weight ? n->weight->data : NULL, *b = n->bias ? n->bias->data : NULL;
+#pragma omp parallel for num_threads(attn_tape_threads(t)) schedule(static)
+    for (int64_t r = 0; r < rows; r++) {
+        const float *xr = x->data + r * D;
+        double mu = 0, var = 0;
+        for (int64_t d = 0; d < D; d++) mu += xr[d];
+        mu /= D;
+        for (int64_t d = 0; d < D; d++) var += (xr[d] - mu) * (xr[d] - mu);
+        var /= D;
+        double rs = 1.0 / sqrt(var + n->eps);
+        mean[r] = (float)mu, rstd[r] = (float)rs;
+        for (int64_t d = 0; d < D; d++) {
+            double v = (xr[d] - mu) * rs;
+            if (w) v = v * w[d] + b[d];
+            y->data[r * D + d] = (float)v;
+        }
+    }
+    c->n = n, c->x = x, c->y = y, c->mean = mean, c->rstd = rstd;
+    ATTN_TRY(attn_tape_record(t, layernorm_backward, c));
+    *out = y;
+    return ATTN_OK;
+}
+
+/* ---- cross-entropy ------------------------------------------------------------------------------ */
+
+typedef struct ce_ctx {
+    attn_var *logits, *loss;
+    int32_t *targets;
+    float *lse; /* [rows] log Σ exp(logits) */
+    attn_ce_options opt;
+    int64_t valid;
+} ce_ctx;
+
+/* ∂loss/∂logit_rc = (p_rc − (1−ε)·[c = target_r] − ε/C) / valid, 0 on ignored rows. */
+static int ce_backward(attn_tape *t, void *p)
+{
+    ce_ctx *c = p;
+    if (!c->loss->grad || !c->logits->requires_grad || c->valid == 0) return ATTN_OK;
+    float *dx = attn_var_grad(t, c->logits);
+    if (!dx) return ATTN_E_NOMEM;
+    const int64_t C = c->logits->shape[c->logits->ndim - 1], rows = attn_var_rows(c->logits);
+    const double g = c->loss->grad[0] / (double)c->valid, eps = c->opt.label_smoothing;
+#pragma omp parallel for num_threads(attn_tape_threads(t)) schedule(static)
+    for (int64_t r = 0; r < rows; r++) {
+        if (c->targets[r] == c->opt.ignore_index) continue;
+        const float *x = c->logits->data + r * C;
+        for (int64_t j = 0; j < C; j++) {
+            double pj = exp((double)x[j] - c->lse[r]);
+            double d = pj - eps / C - (j == c->targets[r] ? 1 - eps : 0);
+            dx[r * C + j] += (float)(g * d);
+        }
+    }
+    return ATTN_OK;
+}
+
+int attn_op_cross_entropy(attn_tape *t, attn_var *logits, const int32_t *targets,
+                          const attn_ce_options *opt, attn_var **loss)
+{
+    static const char fn[] = "attn_op_cross_entropy";
+    static const attn_ce_options defaults = {-100, 0};
+    ATTN_REQUIRE_NONNULL(fn, t);
+    ATTN_REQUIRE_NONNULL(fn, targets);
+    ATTN_REQUIRE_NONNULL(fn, loss);
+    ATTN_TRY(attn_check_var(fn, "logits", logits));
+    if (!opt) opt = &defaults;
+    if (!(opt->label_smoothing >= 0 && opt->label_smoothing <= 1))
+        return attn_fail(ATTN_E_ARG, "%s: label_smoothing=%g must be in [0, 1]", fn,
+                         (double)opt->label_smoothing);
+    const int64_t C = logits->shape[logits->ndim - 1], rows = attn_var_rows(logits);
+    int64_t valid = 0;
+    for (int64_t r = 0; r < rows; r++) {
+        if (targets[r] == opt->ignore_index) continue;
+        if (targets[r] < 0 || targets[r] >= C)
+            return attn_fail(ATTN_E_ARG, "%s: targets[%lld]=%d outside [0, %lld) and not ignore_index %d",
+                             fn, (long long)r, (int)targets[r], (long long)C, (int)opt->ignore_index);
+        valid++;
+    }
+    int64_t one = 1;
+    attn_var *y;
+    ATTN_TRY(attn_tape_var(t, 1, &one, logits->requires_grad, &y));
+    ce_ctx *c = attn_tape_calloc(t, sizeof *c);
+    float *lse = attn_tape_alloc(t, (size_t)rows * sizeof(float));
+    int32_t *tg = attn_tape_copy(t, targets, (size_t)rows * sizeof *targets);
+    if (!c || !lse || !tg) return ATTN_E_NOMEM;
+    const double eps = opt->label_smoothing;
+    double total = 0;
+    /* per-row losses summed in row order (deterministic) */
+    for (int64_t r = 0; r < rows; r++) {
+        const float *x = logits->data + r * C;
+        float m = -INFINITY;
+        for (int64_t j = 0; j < C; j++) m = x[j] > m ? x[j] : m;
+        double s = 0, sum_x = 0;
+        for (int64_t j = 0; j < C; j++) s += exp((double)x[j] - m), sum_x += x[j];
+        double l = m + log(s);
+        lse[r] = (float)l;
+        if (targets[r] == opt->ignore_index) continue;
+        double nll = l - x[targets[r]];
+        double smooth = l - sum_x / C; /* mean_c(−log p_c) */
+        total += (1 - eps) * nll + eps * smooth;
+    }
+    y->data[0] = valid ? (float)(total / valid) : 0.0f;
+    c->logits = logits, c->loss = y, c->targets = tg, c->lse = lse, c->opt = *opt, c->valid = valid;
+    ATTN_TRY(attn_tape_record(t, ce_backward, c));
+    *loss = y;
+    return ATTN_OK;
+}

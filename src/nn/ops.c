@@ -1,0 +1,234 @@
+/* ops.c — elementwise ops on the tape: add, ReLU, GELU, dropout, softmax. */
+#include "nn_internal.h"
+
+/* An op of one input x and one output y of the same shape (ctx of every op here). */
+typedef struct unary_ctx {
+    attn_var *x, *y;
+    attn_var *b;   /* second input of add */
+    int approx;    /* GELU: tanh form */
+    float p;       /* dropout */
+    uint64_t seed, offset;
+} unary_ctx;
+
+/* New y shaped like x, and its ctx recorded with backward fn. */
+static int unary_begin(attn_tape *t, const char *fn, attn_var *x, attn_backward_fn bwd,
+                       attn_var **y, unary_ctx **ctx)
+{
+    ATTN_REQUIRE_NONNULL(fn, t);
+    ATTN_TRY(attn_check_var(fn, "x", x));
+    ATTN_TRY(attn_tape_var(t, x->ndim, x->shape, x->requires_grad, y));
+    unary_ctx *c = attn_tape_calloc(t, sizeof *c);
+    if (!c) return ATTN_E_NOMEM;
+    c->x = x, c->y = *y;
+    *ctx = c;
+    return attn_tape_record(t, bwd, c);
+}
+
+/* The gradient to accumulate into (NULL with status 0: nothing to do). */
+static int unary_grads(attn_tape *t, unary_ctx *c, float **dx)
+{
+    *dx = NULL;
+    if (!c->y->grad || !c->x->requires_grad) return ATTN_OK;
+    *dx = attn_var_grad(t, c->x);
+    return *dx ? ATTN_OK : ATTN_E_NOMEM;
+}
+
+/* ---- add ------------------------------------------------------------------------------------ */
+
+static int add_backward(attn_tape *t, void *p)
+{
+    unary_ctx *c = p;
+    if (!c->y->grad) return ATTN_OK;
+    attn_var *in[2] = {c->x, c->b};
+    for (int k = 0; k < 2; k++) {
+        if (!in[k]->requires_grad) continue;
+        float *d = attn_var_grad(t, in[k]);
+        if (!d) return ATTN_E_NOMEM;
+        const float *g = c->y->grad;
+#pragma omp parallel for num_threads(attn_tape_threads(t)) schedule(static)
+        for (int64_t i = 0; i < c->y->numel; i++) d[i] += g[i];
+    }
+    return ATTN_OK;
+}
+
+int attn_op_add(attn_tape *t, attn_var *a, attn_var *b, attn_var **out)
+{
+    static const char fn[] = "attn_op_add";
+    ATTN_REQUIRE_NONNULL(fn, out);
+    ATTN_TRY(attn_check_var(fn, "b", b));
+    ATTN_TRY(attn_check_var(fn, "a", a));
+    if (a->ndim != b->ndim || memcmp(a->shape, b->shape, (size_t)a->ndim * sizeof *a->shape))
+        return attn_fail(ATTN_E_SHAPE, "%s: a and b differ in shape", fn);
+    attn_var *y;
+    unary_ctx *c;
+    ATTN_TRY(unary_begin(t, fn, a, add_backward, &y, &c));
+    c->b = b;
+    y->requires_grad = a->requires_grad || b->requires_grad;
+#pragma omp parallel for num_threads(attn_tape_threads(t)) schedule(static)
+    for (int64_t i = 0; i < y->numel; i++) y->data[i] = a->data[i] + b->data[i];
+    *out = y;
+    return ATTN_OK;
+}
+
+/* ---- ReLU ------------------------------------------------------------------------------------ */
+
+static int relu_backward(attn_tape *t, void *p)
+{
+    unary_ctx *c = p;
+    float *dx;
+    ATTN_TRY(unary_grads(t, c, &dx));
+    if (!dx) return ATTN_OK;
+#pragma omp parallel for num_threads(attn_tape_threads(t)) schedule(static)
+    for (int64_t i = 0; i < c->y->numel; i++)
+        if (c->x->data[i] > 0) dx[i] += c->y->grad[i];
+    return ATTN_OK;
+}
+
+int attn_op_relu(attn_tape *t, attn_var *x, attn_var **out)
+{
+    static const char fn[] = "attn_op_relu";
+    ATTN_REQUIRE_NONNULL(fn, out);
+    attn_var *y;
+    unary_ctx *c;
+    ATTN_TRY(unary_begin(t, fn, x, relu_backward, &y, &c));
+#pragma omp parallel for num_threads(attn_tape_threads(t)) schedule(static)
+    for (int64_t i = 0; i < y->numel; i++) y->data[i] = x->data[i] > 0 ? x->data[i] : 0.0f;
+    *out = y;
+    return ATTN_OK;
+}
+
+/* ---- GELU ------------------------------------------------------------------------------------ */
+
+#define SQRT_2_OVER_PI 0.7978845608028654
+#define GELU_C 0.044715
+
+/* GELU(x) and its derivative, in double. Exact: x·Φ(x), Φ' = φ. Tanh form:
+ * ½x(1 + tanh(u)), u = √(2/π)(x + c·x³). */
+static void gelu(double x, int approx, double *y, double *dy)
+{
+    if (approx) {
+        double u = SQRT_2_OVER_PI * (x + GELU_C * x * x * x);
+        double th = tanh(u);
+        *y = 0.5 * x * (1 + th);
+        if (dy)
+            *dy = 0.5 * (1 + th) +
+                  0.5 * x * (1 - th * th) * SQRT_2_OVER_PI * (1 + 3 * GELU_C * x * x);
+    } else {
+        double cdf = 0.5 * (1 + erf(x * M_SQRT1_2));
+        *y = x * cdf;
+        if (dy) *dy = cdf + x * exp(-0.5 * x * x) * (0.5 * M_2_SQRTPI * M_SQRT1_2);
+    }
+}
+
+static int gelu_backward(attn_tape *t, void *p)
+{
+    unary_ctx *c = p;
+    float *dx;
+    ATTN_TRY(unary_grads(t, c, &dx));
+    if (!dx) return ATTN_OK;
+#pragma omp parallel for num_threads(attn_tape_threads(t)) schedule(static)
+    for (int64_t i = 0; i < c->y->numel; i++) {
+        double y, d;
+        gelu(c->x->data[i], c->approx, &y, &d);
+        dx[i] += (float)(d * c->y->grad[i]);
+    }
+    return ATTN_OK;
+}
+
+int attn_op_gelu(attn_tape *t, attn_var *x, int approximate, attn_var **out)
+{
+    static const char fn[] = "attn_op_gelu";
+    ATTN_REQUIRE_NONNULL(fn, out);
+    attn_var *y;
+    unary_ctx *c;
+    ATTN_TRY(unary_begin(t, fn, x, gelu_backward, &y, &c));
+    c->approx = approximate != 0;
+#pragma omp parallel for num_threads(attn_tape_threads(t)) schedule(static)
+    for (int64_t i = 0; i < y->numel; i++) {
+        double v;
+        gelu(x->data[i], c->approx, &v, NULL);
+        y->data[i] = (float)v;
+    }
+    *out = y;
+    return ATTN_OK;
+}
+
+/* ---- dropout: keep element i iff uniform(seed, offset, i) ≥ p; kept ones scaled 1/(1−p) ---- */
+
+static int dropout_backward(attn_tape *t, void *p)
+{
+    unary_ctx *c = p;
+    float *dx;
+    ATTN_TRY(unary_grads(t, c, &dx));
+    if (!dx) return ATTN_OK;
+    const float scale = 1.0f / (1.0f - c->p);
+#pragma omp parallel for num_threads(attn_tape_threads(t)) schedule(static)
+    for (int64_t i = 0; i < c->y->numel; i++)
+        if (attn_dropout_keep(c->seed, c->offset, (uint64_t)i, c->p)) dx[i] += scale * c->y->grad[i];
+    return ATTN_OK;
+}
+
+int attn_op_dropout(attn_tape *t, attn_var *x, float p, attn_var **out)
+{
+    static const char fn[] = "attn_op_dropout";
+    ATTN_REQUIRE_NONNULL(fn, t);
+    ATTN_REQUIRE_NONNULL(fn, out);
+    ATTN_TRY(attn_check_var(fn, "x", x));
+    if (!(p >= 0 && p < 1)) return attn_fail(ATTN_E_ARG, "%s: p=%g must be in [0, 1)", fn, (double)p);
+    if (p == 0 || !attn_tape_training(t)) { /* identity: no node, the same variable */
+        *out = x;
+        return ATTN_OK;
+    }
+    attn_var *y;
+    unary_ctx *c;
+    ATTN_TRY(unary_begin(t, fn, x, dropout_backward, &y, &c));
+    c->p = p, c->seed = attn_tape_seed(t), c->offset = attn_tape_next_offset(t);
+    const float scale = 1.0f / (1.0f - p);
+#pragma omp parallel for num_threads(attn_tape_threads(t)) schedule(static)
+    for (int64_t i = 0; i < y->numel; i++)
+        y->data[i] = attn_dropout_keep(c->seed, c->offset, (uint64_t)i, p) ? x->data[i] * scale : 0;
+    *out = y;
+    return ATTN_OK;
+}
+
+/* ---- softmax along the last dimension ------------------------------------------------------- */
+
+static int softmax_backward(attn_tape *t, void *p)
+{
+    unary_ctx *c = p;
+    float *dx;
+    ATTN_TRY(unary_grads(t, c, &dx));
+    if (!dx) return ATTN_OK;
+    const int64_t C = c->y->shape[c->y->ndim - 1], rows = attn_var_rows(c->y);
+    /* dx = y ⊙ (dy − Σ y·dy) */
+#pragma omp parallel for num_threads(attn_tape_threads(t)) schedule(static)
+    for (int64_t r = 0; r < rows; r++) {
+        const float *y = c->y->data + r * C, *dy = c->y->grad + r * C;
+        double dot = 0;
+        for (int64_t j = 0; j < C; j++) dot += (double)y[j] * dy[j];
+        for (int64_t j = 0; j < C; j++) dx[r * C + j] += (float)(y[j] * (dy[j] - dot));
+    }
+    return ATTN_OK;
+}
+
+int attn_op_softmax(attn_tape *t, attn_var *x, attn_var **out)
+{
+    static const char fn[] = "attn_op_softmax";
+    ATTN_REQUIRE_NONNULL(fn, out);
+    attn_var *y;
+    unary_ctx *c;
+    ATTN_TRY(unary_begin(t, fn, x, softmax_backward, &y, &c));
+    const int64_t C = x->shape[x->ndim - 1], rows = attn_var_rows(x);
+#pragma omp parallel for num_threads(attn_tape_threads(t)) schedule(static)
+    for (int64_t r = 0; r < rows; r++) {
+        const float *a = x->data + r * C;
+        float m = -INFINITY;
+        for (int64_t j = 0; j < C; j++) m = a[j] > m ? a[j] : m;
+        double s = 0;
+        for (int64_t j = 0; j < C; j++) s += m == -INFINITY ? 0 : exp((double)a[j] - m);
+        for (int64_t j = 0; j < C; j++)
+            y->data[r * C + j] = s > 0 ? (float)(exp((double)a[j] - m) / s) : 0.0f;
+    }
+    *out = y;
+    return ATTN_OK;
+}

@@ -1,0 +1,302 @@
+/* test_spm.c — the SentencePiece shim (tools/text/spm.h): training, the fixed special ids,
+ * encode/decode round trips, byte fallback, loading from a file and from memory, error paths.
+ * Trains tiny models on a few hundred Multi30k lines when the data folder is there (the
+ * ATTN_DATA_DIR environment variable, or ../shared/data), else on generated sentences.
+ * Prints one line per check and ends with "N passed, N failed". */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "spm.h"
+
+static int passed, failed;
+
+#define CHECK(cond, ...)                                                                       \
+    do {                                                                                       \
+        if (cond) {                                                                            \
+            passed++;                                                                          \
+            printf("ok   ");                                                                   \
+        } else {                                                                               \
+            failed++;                                                                          \
+            printf("FAIL ");                                                                   \
+        }                                                                                      \
+        printf(__VA_ARGS__);                                                                   \
+        printf("\n");                                                                          \
+    } while (0)
+
+enum { N_TRAIN = 400, N_TEST = 60, N_ALL = N_TRAIN + N_TEST };
+
+static char *lines[N_ALL];
+static char tmpdir[256];
+
+/* First N_ALL lines of multi30k/train.en, or generated sentences. */
+static const char *load_sentences(void)
+{
+    const char *env = getenv("ATTN_DATA_DIR");
+    const char *dirs[] = {env, "../shared/data", "../../shared/data"};
+    for (size_t d = 0; d < sizeof dirs / sizeof dirs[0]; d++) {
+        if (!dirs[d]) continue;
+        char path[512];
+        snprintf(path, sizeof path, "%s/multi30k/train.en", dirs[d]);
+        FILE *f = fopen(path, "r");
+        if (!f) continue;
+        char buf[4096];
+        int n = 0;
+        while (n < N_ALL && fgets(buf, sizeof buf, f)) {
+            buf[strcspn(buf, "\n")] = '\0';
+            lines[n++] = strdup(buf);
+        }
+        fclose(f);
+        if (n == N_ALL) return "multi30k/train.en";
+        for (int i = 0; i < n; i++) free(lines[i]);
+    }
+    static const char *subj[] = {"A man", "Two dogs", "The girl", "Several people", "A woman"};
+    static const char *verb[] = {"is running", "are playing", "sits", "walks", "is jumping"};
+    static const char *place[] = {"on the beach.", "in a park.", "near the river.", "at night.",
+                                  "with a red ball."};
+    for (int i = 0; i < N_ALL; i++) {
+        char buf[256];
+        snprintf(buf, sizeof buf, "%s %s %s", subj[i % 5], verb[(i / 5) % 5], place[(i / 25) % 5]);
+        lines[i] = strdup(buf);
+    }
+    return "generated sentences";
+}
+
+/* encode then decode; 1 if the text comes back unchanged. */
+static int round_trip(const attn_spm *sp, const char *text, int *saw_unk, int *n_bytes)
+{
+    int64_t n;
+    if (attn_spm_encode(sp, text, NULL, 0, &n) != ATTN_OK) return 0;
+    int32_t *ids = malloc((size_t)(n ? n : 1) * sizeof *ids);
+    int ok = attn_spm_encode(sp, text, ids, n, &n) == ATTN_OK;
+    for (int64_t i = 0; ok && i < n; i++) {
+        if (ids[i] == ATTN_SPM_UNK_ID && saw_unk) *saw_unk = 1;
+        const char *piece;
+        if (attn_spm_id_to_piece(sp, ids[i], &piece) != ATTN_OK) ok = 0;
+        else if (n_bytes && strncmp(piece, "<0x", 3) == 0) (*n_bytes)++;
+    }
+    size_t len;
+    ok = ok && attn_spm_decode(sp, ids, n, NULL, 0, &len) == ATTN_OK;
+    char *out = malloc(len + 1);
+    ok = ok && attn_spm_decode(sp, ids, n, out, len + 1, &len) == ATTN_OK && strcmp(out, text) == 0;
+    if (!ok) printf("     round trip of \"%s\" gave \"%s\"\n", text, out ? out : "");
+    free(out);
+    free(ids);
+    return ok;
+}
+
+static int same_encoding(const attn_spm *a, const attn_spm *b, const char *text)
+{
+    int32_t x[1024], y[1024];
+    int64_t nx, ny;
+    if (attn_spm_encode(a, text, x, 1024, &nx) != ATTN_OK) return 0;
+    if (attn_spm_encode(b, text, y, 1024, &ny) != ATTN_OK) return 0;
+    return nx == ny && memcmp(x, y, (size_t)nx * sizeof x[0]) == 0;
+}
+
+static void test_model(const char *label, attn_spm_model_type type, attn_spm_normalization norm)
+{
+    const char *control[] = {"<cls>", "<mask>"};
+    const char *user[] = {"<sep>"};
+    attn_spm_train_options o = {0};
+    o.model_type = type;
+    o.normalization = norm;
+    o.vocab_size = 420;
+    o.control_symbols = control;
+    o.n_control_symbols = 2;
+    o.user_symbols = user;
+    o.n_user_symbols = 1;
+    o.seed = 1;
+    attn_spm *sp = NULL;
+    int st = attn_spm_train((const char *const *)lines, N_TRAIN, &o, &sp);
+    CHECK(st == ATTN_OK && sp, "%s: train on %d sentences (%s)", label, N_TRAIN,
+          st ? attn_spm_last_error() : "");
+    if (!sp) return;
+
+    int32_t vocab = 0;
+    attn_spm_vocab_size(sp, &vocab);
+    CHECK(vocab > 4 + 3 + 256 && vocab <= 420, "%s: vocab size %d in (263, 420]", label, vocab);
+
+    const char *expect[] = {"<pad>", "<unk>", "<s>", "</s>", "<cls>", "<mask>", "<sep>"};
+    int ids_ok = 1;
+    for (int i = 0; i < 7; i++) {
+        const char *piece;
+        int32_t id;
+        ids_ok &= attn_spm_id_to_piece(sp, i, &piece) == ATTN_OK && strcmp(piece, expect[i]) == 0;
+        ids_ok &= attn_spm_piece_to_id(sp, expect[i], &id) == ATTN_OK && id == i;
+    }
+    CHECK(ids_ok, "%s: ids 0..6 are <pad> <unk> <s> </s> <cls> <mask> <sep>", label);
+
+    int all_pieces = 1;
+    for (int32_t i = 0; i < vocab; i++) {
+        const char *piece = NULL;
+        all_pieces &= attn_spm_id_to_piece(sp, i, &piece) == ATTN_OK && piece && piece[0];
+    }
+    CHECK(all_pieces, "%s: every id has a non-empty piece string", label);
+
+    int rt = 0, unk = 0;
+    for (int i = N_TRAIN; i < N_ALL; i++) rt += round_trip(sp, lines[i], &unk, NULL);
+    CHECK(rt == N_TEST && !unk, "%s: decode(encode(x)) == x on %d/%d held-out lines, no <unk>",
+          label, rt, N_TEST);
+
+    const char *odd = "Ein Hund 🐕 läuft über die Brücke ☃ — « ok » 漢字";
+    int bytes = 0;
+    unk = 0;
+    CHECK(round_trip(sp, odd, &unk, &bytes) && !unk && bytes >= 4,
+          "%s: unseen characters (emoji, CJK) fall back to %d byte pieces and round-trip", label,
+          bytes);
+
+    int64_t n;
+    int32_t ids[64];
+    st = attn_spm_encode(sp, "a <sep> b", ids, 64, &n);
+    int has_sep = 0;
+    for (int64_t i = 0; st == ATTN_OK && i < n; i++) has_sep |= ids[i] == 6;
+    CHECK(has_sep, "%s: user symbol <sep> is encoded as its id", label);
+    st = attn_spm_encode(sp, "<cls>", ids, 64, &n);
+    int has_cls = 0;
+    for (int64_t i = 0; st == ATTN_OK && i < n; i++) has_cls |= ids[i] == 4;
+    CHECK(st == ATTN_OK && !has_cls, "%s: control symbol text <cls> is not encoded as its id",
+          label);
+
+    /* file and memory round trips */
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s.model", tmpdir, label);
+    CHECK(attn_spm_save_file(sp, path) == ATTN_OK, "%s: save to %s", label, path);
+    attn_spm *from_file = NULL, *from_mem = NULL;
+    st = attn_spm_load_file(path, &from_file);
+    CHECK(st == ATTN_OK, "%s: load from file (%s)", label, st ? attn_spm_last_error() : "");
+    size_t size = 0;
+    attn_spm_serialize(sp, NULL, 0, &size);
+    unsigned char *bytes_buf = malloc(size);
+    st = attn_spm_serialize(sp, bytes_buf, size, &size);
+    CHECK(st == ATTN_OK && size > 1000, "%s: serialize to %zu bytes", label, size);
+    st = attn_spm_load_bytes(bytes_buf, size, &from_mem);
+    CHECK(st == ATTN_OK, "%s: load from memory", label);
+    if (from_file && from_mem) {
+        int same = 1;
+        for (int i = N_TRAIN; i < N_ALL; i++)
+            same &= same_encoding(from_file, from_mem, lines[i]) && same_encoding(sp, from_mem, lines[i]);
+        same &= same_encoding(from_file, from_mem, odd);
+        size_t s2 = 0;
+        attn_spm_serialize(from_mem, NULL, 0, &s2);
+        unsigned char *b2 = malloc(s2);
+        attn_spm_serialize(from_mem, b2, s2, &s2);
+        CHECK(same, "%s: file-loaded, memory-loaded and trained models encode alike", label);
+        CHECK(s2 == size && memcmp(b2, bytes_buf, size) == 0,
+              "%s: memory-loaded model serializes to the same bytes", label);
+        free(b2);
+    }
+    CHECK(attn_spm_serialize(sp, bytes_buf, size - 1, &size) == ATTN_E_ARG,
+          "%s: serialize into a short buffer fails", label);
+    free(bytes_buf);
+    attn_spm_free(from_file);
+    attn_spm_free(from_mem);
+
+    /* error paths */
+    st = attn_spm_encode(sp, lines[0], ids, 1, &n);
+    CHECK(st == ATTN_E_ARG && n > 1, "%s: encode into a 1-id buffer fails (%s)", label,
+          attn_spm_last_error());
+    int32_t bad[2] = {5, vocab};
+    size_t len;
+    st = attn_spm_decode(sp, bad, 2, NULL, 0, &len);
+    CHECK(st == ATTN_E_ARG && strstr(attn_spm_last_error(), "outside"),
+          "%s: decode of id %d fails (%s)", label, vocab, attn_spm_last_error());
+    bad[1] = -1;
+    CHECK(attn_spm_decode(sp, bad, 2, NULL, 0, &len) == ATTN_E_ARG, "%s: decode of id -1 fails",
+          label);
+    const char *piece;
+    CHECK(attn_spm_id_to_piece(sp, vocab, &piece) == ATTN_E_ARG, "%s: id_to_piece(vocab) fails",
+          label);
+    attn_spm_free(sp);
+}
+
+static void test_errors(void)
+{
+    attn_spm *sp = (attn_spm *)1;
+    char path[512];
+    snprintf(path, sizeof path, "%s/missing.model", tmpdir);
+    int st = attn_spm_load_file(path, &sp);
+    CHECK(st == ATTN_E_IO && sp == NULL && strstr(attn_spm_last_error(), "missing.model"),
+          "load of a missing file fails naming it (%s)", attn_spm_last_error());
+    unsigned char junk[64];
+    for (int i = 0; i < 64; i++) junk[i] = (unsigned char)(i * 37 + 11);
+    st = attn_spm_load_bytes(junk, sizeof junk, &sp);
+    CHECK(st < 0 && sp == NULL, "load of 64 junk bytes fails (%s)", attn_spm_last_error());
+    snprintf(path, sizeof path, "%s/junk.model", tmpdir);
+    FILE *f = fopen(path, "wb");
+    fwrite("not a model\n", 1, 12, f);
+    fclose(f);
+    st = attn_spm_load_file(path, &sp);
+    CHECK(st < 0 && strstr(attn_spm_last_error(), "junk.model"),
+          "load of a text file fails naming it (%s)", attn_spm_last_error());
+    attn_spm_train_options o = {0};
+    o.vocab_size = 100;
+    st = attn_spm_train((const char *const *)lines, N_TRAIN, &o, &sp);
+    CHECK(st == ATTN_E_ARG, "vocab_size 100 (< 4 + 256 bytes) is refused (%s)",
+          attn_spm_last_error());
+    const char *comma[] = {"a,b"};
+    o.vocab_size = 400;
+    o.user_symbols = comma;
+    o.n_user_symbols = 1;
+    st = attn_spm_train((const char *const *)lines, N_TRAIN, &o, &sp);
+    CHECK(st == ATTN_E_ARG, "a user symbol with a comma is refused");
+    snprintf(path, sizeof path, "%s/no-such-corpus.txt", tmpdir);
+    st = attn_spm_train_file(path, NULL, &sp);
+    CHECK(st == ATTN_E_IO && strstr(attn_spm_last_error(), "no-such-corpus"),
+          "training on a missing file fails naming it");
+    o.n_user_symbols = 0;
+    o.vocab_size = 100000;
+    o.hard_vocab_limit = 1;
+    st = attn_spm_train((const char *const *)lines, 50, &o, &sp);
+    CHECK(st < 0 && sp == NULL, "an unreachable hard vocab size fails with a message (%s)",
+          attn_spm_last_error());
+    int32_t v;
+    CHECK(attn_spm_vocab_size(NULL, &v) == ATTN_E_ARG, "NULL model is refused");
+    attn_spm_free(NULL);
+    CHECK(1, "attn_spm_free(NULL) is harmless");
+}
+
+static void test_train_file(void)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/corpus.txt", tmpdir);
+    FILE *f = fopen(path, "w");
+    for (int i = 0; i < N_TRAIN; i++) fprintf(f, "%s\n", lines[i]);
+    fclose(f);
+    attn_spm_train_options o = {0};
+    o.model_type = ATTN_SPM_BPE;
+    o.vocab_size = 400;
+    o.normalization = ATTN_SPM_NORM_IDENTITY;
+    attn_spm *a = NULL, *b = NULL;
+    int st = attn_spm_train_file(path, &o, &a);
+    CHECK(st == ATTN_OK, "train from a file (%s)", st ? attn_spm_last_error() : "");
+    st = attn_spm_train((const char *const *)lines, N_TRAIN, &o, &b);
+    int same = a && b;
+    for (int i = N_TRAIN; same && i < N_ALL; i++) same &= same_encoding(a, b, lines[i]);
+    CHECK(same, "BPE from the file equals BPE from the same sentences in memory");
+    attn_spm_free(a);
+    attn_spm_free(b);
+}
+
+int main(void)
+{
+    const char *src = load_sentences();
+    printf("sentences: %s\n", src);
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/attn_spm_XXXXXX");
+    if (!mkdtemp(tmpdir)) {
+        perror("mkdtemp");
+        printf("0 passed, 1 failed\n");
+        return 1;
+    }
+    test_model("bpe-identity", ATTN_SPM_BPE, ATTN_SPM_NORM_IDENTITY);
+    test_model("unigram-nfkc", ATTN_SPM_UNIGRAM, ATTN_SPM_NORM_NMT_NFKC);
+    test_train_file();
+    test_errors();
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+    if (system(cmd) != 0) printf("note: could not remove %s\n", tmpdir);
+    for (int i = 0; i < N_ALL; i++) free(lines[i]);
+    printf("%d passed, %d failed\n", passed, failed);
+    return failed ? 1 : 0;
+}

@@ -1,0 +1,205 @@
+/* bench_attention.c — `attn bench attention`: scaled dot-product attention, fused vs reference.
+ *
+ *   attn bench attention [--shapes S1,S2,...] [--threads N] [--kernel flash|reference]
+ *                        [--pass fwd|bwd|both] [--reps N]
+ *
+ * One line per case: shape, kernel, pass, threads, median ms, GFLOP/s and % of the FMA peak
+ * measured at start (decoding, S6: GB/s and % of the measured memory bandwidth instead), and the
+ * case's peak resident set (VmHWM, reset before each case) next to the size of its inputs and
+ * outputs. FLOPs: 4·B·H·Lq·Lk·E forward (halved for causal; S7 counts only unmasked keys),
+ * 2.5× that backward. */
+#include "attn.h"
+#include "bench_util.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct shape {
+    const char *name;
+    int64_t B, H, Lq, Lk, E;
+    int causal, decode, lengths;
+} shape;
+
+static const shape shapes[] = {
+    {"S1", 1, 8, 512, 512, 64, 0, 0, 0},      {"S2", 1, 8, 2048, 2048, 64, 0, 0, 0},
+    {"S3", 1, 8, 2048, 2048, 64, 1, 0, 0},    {"S4", 1, 8, 8192, 8192, 64, 1, 0, 0},
+    {"S5", 1, 16, 2048, 2048, 128, 1, 0, 0},  {"S6", 1, 32, 1, 4096, 128, 0, 1, 0},
+    {"S7", 4, 12, 512, 512, 64, 0, 0, 1},
+};
+#define NSHAPES (int)(sizeof shapes / sizeof shapes[0])
+
+/* Peak RSS since the last reset, MB: VmHWM, reset through /proc/self/clear_refs. */
+static int hwm_reset(void)
+{
+    FILE *f = fopen("/proc/self/clear_refs", "w");
+    if (!f) return 0;
+    int ok = fputs("5", f) >= 0;
+    return fclose(f) == 0 && ok;
+}
+
+static double hwm_mb(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    double kb = -1;
+    while (f && fgets(line, sizeof line, f))
+        if (!strncmp(line, "VmHWM:", 6)) kb = strtod(line + 6, NULL);
+    if (f) fclose(f);
+    return kb < 0 ? bench_peak_rss_mb() : kb / 1024.0;
+}
+
+static float *filled(int64_t n, unsigned seed)
+{
+    float *p = malloc((size_t)n * sizeof *p);
+    if (!p) return NULL;
+    unsigned s = seed;
+    for (int64_t i = 0; i < n; i++) {
+        s = s * 1664525u + 1013904223u;
+        p[i] = (float)((s >> 8) * (1.0 / 16777216.0)) * 2 - 1;
+    }
+    return p;
+}
+
+/* Run one case; returns 0, or 1 on a library error. */
+static int run_case(const shape *s, attn_kernel kernel, int bwd, int threads, int reps_opt,
+                    double peak, double *bw)
+{
+    const int64_t B = s->B, H = s->H, Lq = s->Lq, Lk = s->Lk, E = s->E;
+    const char *kname = kernel == ATTN_KERNEL_REFERENCE ? "reference" : "flash";
+    double flops = 4.0 * B * H * Lq * Lk * E * (s->causal ? 0.5 : 1.0);
+    int32_t lens[16];
+    if (s->lengths) {
+        double kept = 0;
+        for (int64_t b = 0; b < B; b++) lens[b] = (int32_t)(b < B / 2 ? Lk : Lk / 2), kept += lens[b];
+        flops *= kept / ((double)B * Lk);
+    }
+    if (bwd) flops *= 2.5;
+    if (kernel == ATTN_KERNEL_REFERENCE && flops > 3e9) {
+        printf("shape=%s kernel=%s pass=%s threads=%d skipped=too_slow\n", s->name, kname,
+               bwd ? "bwd" : "fwd", threads);
+        return 0;
+    }
+    hwm_reset();
+    const int64_t nq = B * H * Lq * E, nk = B * H * Lk * E;
+    float *q = filled(nq, 1), *k = filled(nk, 2), *v = filled(nk, 3), *o = calloc((size_t)nq, 4);
+    float *lse = calloc((size_t)(B * H * Lq), 4);
+    float *dout = bwd ? filled(nq, 4) : NULL;
+    float *dq = bwd ? calloc((size_t)nq, 4) : NULL, *dk = bwd ? calloc((size_t)nk, 4) : NULL;
+    float *dv = bwd ? calloc((size_t)nk, 4) : NULL;
+    double io_mb = (3.0 * nq + 2.0 * nk + B * H * Lq) * 4 / 1048576.0;
+    if (bwd) io_mb += (2.0 * nq + 2.0 * nk) * 4 / 1048576.0;
+    int rc = 0;
+    if (!q || !k || !v || !o || !lse || (bwd && (!dout || !dq || !dk || !dv))) {
+        fprintf(stderr, "bench attention: out of memory for %s\n", s->name);
+        rc = 1;
+        goto done;
+    }
+    attn_tensor tq = attn_tensor_4d(q, B, H, Lq, E), tk = attn_tensor_4d(k, B, H, Lk, E);
+    attn_tensor tv = attn_tensor_4d(v, B, H, Lk, E), to = attn_tensor_4d(o, B, H, Lq, E);
+    attn_tensor tdo = attn_tensor_4d(dout, B, H, Lq, E), tdq = attn_tensor_4d(dq, B, H, Lq, E);
+    attn_tensor tdk = attn_tensor_4d(dk, B, H, Lk, E), tdv = attn_tensor_4d(dv, B, H, Lk, E);
+    attn_sdpa_options opt;
+    memset(&opt, 0, sizeof opt);
+    opt.causal = s->causal;
+    opt.key_lengths = s->lengths ? lens : NULL;
+    opt.kernel = kernel;
+    opt.num_threads = threads;
+    int st = attn_sdpa_forward(&tq, &tk, &tv, &opt, &to, lse, NULL);
+    double times[64];
+    int reps = reps_opt, n = 0;
+    for (int r = 0; st == 0 && r < (reps ? reps : 64); r++) {
+        double t0 = bench_now();
+        if (bwd)
+            st = attn_sdpa_backward(&tq, &tk, &tv, &to, lse, &tdo, &opt, &tdq, &tdk, &tdv, NULL);
+        else
+            st = attn_sdpa_forward(&tq, &tk, &tv, &opt, &to, lse, NULL);
+        times[n++] = bench_now() - t0;
+        if (!reps) { /* about a second of repetitions, 3 to 64 */
+            double sum = 0;
+            for (int i = 0; i < n; i++) sum += times[i];
+            if (n >= 3 && sum > 1.0) break;
+        }
+    }
+    if (st != 0) {
+        fprintf(stderr, "bench attention: %s: %s\n", s->name, attn_last_error());
+        rc = 1;
+        goto done;
+    }
+    double t = bench_median(times, n);
+    printf("shape=%s kernel=%s pass=%s threads=%d ms=%.3f reps=%d", s->name, kname,
+           bwd ? "bwd" : "fwd", threads, t * 1e3, n);
+    if (s->decode && !bwd) {
+        if (*bw <= 0) *bw = bench_mem_bandwidth_gbs(threads);
+        double bytes = 4.0 * (2.0 * nk + 2.0 * nq);
+        printf(" gbs=%.2f peak_gbs=%.2f pct_peak=%.1f", bytes / t * 1e-9, *bw,
+               100 * bytes / t * 1e-9 / *bw);
+    } else {
+        printf(" gflops=%.2f peak_gflops=%.2f pct_peak=%.1f", flops / t * 1e-9, peak,
+               100 * flops / t * 1e-9 / peak);
+    }
+    printf(" rss_mb=%.1f io_mb=%.1f\n", hwm_mb(), io_mb);
+    fflush(stdout);
+done:
+    free(q), free(k), free(v), free(o), free(lse), free(dout), free(dq), free(dk), free(dv);
+    return rc;
+}
+
+int bench_attention(int argc, char **argv)
+{
+    const char *list = "S1,S2,S3,S4,S5,S6,S7", *pass = "both";
+    int threads = attn_get_num_threads(), reps = 0;
+    attn_kernel kernel = ATTN_KERNEL_FLASH;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            printf("usage: attn bench attention [--shapes S1,...,S7] [--threads N] "
+                   "[--kernel flash|reference] [--pass fwd|bwd|both] [--reps N]\n");
+            return 0;
+        }
+        if (!val) {
+            fprintf(stderr, "bench attention: %s needs a value\n", a);
+            return 2;
+        }
+        i++;
+        if (!strcmp(a, "--shapes")) list = val;
+        else if (!strcmp(a, "--threads")) threads = atoi(val);
+        else if (!strcmp(a, "--reps")) reps = atoi(val);
+        else if (!strcmp(a, "--pass")) pass = val;
+        else if (!strcmp(a, "--kernel")) {
+            if (!strcmp(val, "flash")) kernel = ATTN_KERNEL_FLASH;
+            else if (!strcmp(val, "reference")) kernel = ATTN_KERNEL_REFERENCE;
+            else {
+                fprintf(stderr, "bench attention: unknown kernel '%s'\n", val);
+                return 2;
+            }
+        } else {
+            fprintf(stderr, "bench attention: unknown option '%s'\n", a);
+            return 2;
+        }
+    }
+    if (threads < 1 || reps < 0 || reps > 64 ||
+        (strcmp(pass, "fwd") && strcmp(pass, "bwd") && strcmp(pass, "both"))) {
+        fprintf(stderr, "bench attention: bad --threads, --reps or --pass\n");
+        return 2;
+    }
+    double peak = bench_peak_gflops(threads), bw = 0;
+    printf("# attention: isa=%s threads=%d peak_gflops=%.1f\n", attn_isa_name(attn_get_isa()),
+           threads, peak);
+    int rc = 0;
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", list);
+    for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+        const shape *s = NULL;
+        for (int i = 0; i < NSHAPES; i++)
+            if (!strcmp(tok, shapes[i].name)) s = &shapes[i];
+        if (!s) {
+            fprintf(stderr, "bench attention: unknown shape '%s' (S1..S7)\n", tok);
+            return 2;
+        }
+        if (strcmp(pass, "bwd")) rc |= run_case(s, kernel, 0, threads, reps, peak, &bw);
+        if (strcmp(pass, "fwd") && !s->decode) rc |= run_case(s, kernel, 1, threads, reps, peak, &bw);
+    }
+    return rc;
+}

@@ -1,0 +1,223 @@
+/* bench_gemm.c — `attn bench gemm`: attn_sgemm against OpenBLAS's cblas_sgemm, side by side.
+ *
+ * For each shape both implementations run on the same operands: one warm-up, then --reps timed
+ * repetitions back to back; the line quotes the median (and min/max, to show the noise). The
+ * two implementations are kept apart by a short pause so neither one's spinning worker threads
+ * steal the other's cores. Shapes are M×N×K: C[M,N] = op(A)[M,K]·op(B)[K,N]. */
+#include "bench_util.h"
+#include "cli.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#pragma weak openblas_set_num_threads
+#pragma weak openblas_get_corename
+
+/* Square products, the Transformer Linear layer (X[4096,384], W 384↔1536) forward and
+ * backward, and skinny products (decoding one token, a few rows). */
+static const char default_shapes[] =
+    "512,1024,2048,"
+    "4096x1536x384:NN,4096x1536x384:NT,4096x384x1536:NN,4096x384x1536:NT,1536x384x4096:TN,"
+    "384x1536x4096:TN,1x1536x384:NN,1x1536x384:NT,16x1536x384:NN,16x1536x384:NT,"
+    "4096x64x64:NN,64x64x4096:TN";
+
+typedef struct {
+    int64_t M, N, K;
+    int ta, tb;
+} shape;
+
+static int parse_shape(const char *s, shape *out)
+{
+    long long m, n, k;
+    char op[3] = "NN";
+    int used = 0;
+    if (sscanf(s, "%lldx%lldx%lld%n", &m, &n, &k, &used) == 3) {
+    } else if (sscanf(s, "%lld%n", &m, &used) == 1) {
+        n = k = m;
+    } else {
+        return -1;
+    }
+    if (s[used] == ':') {
+        if (strlen(s + used + 1) != 2) return -1;
+        memcpy(op, s + used + 1, 2);
+    } else if (s[used] != '\0') {
+        return -1;
+    }
+    if (m < 1 || n < 1 || k < 1) return -1;
+    if ((op[0] != 'N' && op[0] != 'T') || (op[1] != 'N' && op[1] != 'T')) return -1;
+    *out = (shape){m, n, k, op[0] == 'T', op[1] == 'T'};
+    return 0;
+}
+
+static float *random_matrix(int64_t n, unsigned *state)
+{
+    float *p = malloc((size_t)n * sizeof *p);
+    if (!p) return NULL;
+    for (int64_t i = 0; i < n; i++) {
+        *state = *state * 1664525u + 1013904223u;
+        p[i] = (float)((*state >> 8) * (2.0 / 16777216.0) - 1.0);
+    }
+    return p;
+}
+
+static void run_attn(const shape *s, const float *A, const float *B, float *C, int threads)
+{
+    int64_t lda = s->ta ? s->M : s->K, ldb = s->tb ? s->K : s->N;
+    int rc = attn_sgemm(s->ta ? ATTN_TRANS : ATTN_NO_TRANS, s->tb ? ATTN_TRANS : ATTN_NO_TRANS,
+                        s->M, s->N, s->K, 1.0f, A, lda, B, ldb, 0.0f, C, s->N, threads);
+    if (rc) cli_error("bench gemm", "attn_sgemm", rc);
+}
+
+static void run_openblas(const shape *s, const float *A, const float *B, float *C)
+{
+    int lda = (int)(s->ta ? s->M : s->K), ldb = (int)(s->tb ? s->K : s->N);
+    cblas_sgemm(CblasRowMajor, s->ta ? CblasTrans : CblasNoTrans,
+                s->tb ? CblasTrans : CblasNoTrans, (int)s->M, (int)s->N, (int)s->K, 1.0f, A, lda,
+                B, ldb, 0.0f, C, (int)s->N);
+}
+
+static void pause_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* Time `reps` runs of one implementation; median, min and max in ms. */
+static void time_impl(int openblas, const shape *s, const float *A, const float *B, float *C,
+                      int threads, int reps, double out[3])
+{
+    double t[256];
+    if (reps > 256) reps = 256;
+    openblas ? run_openblas(s, A, B, C) : run_attn(s, A, B, C, threads); /* warm-up */
+    /* Tiny products: time batches so the clock resolution does not matter. */
+    int inner = 1;
+    double flops = 2.0 * s->M * s->N * s->K;
+    while (inner < 4096 && flops * inner < 2e7) inner *= 2;
+    for (int r = 0; r < reps; r++) {
+        double t0 = bench_now();
+        for (int i = 0; i < inner; i++)
+            openblas ? run_openblas(s, A, B, C) : run_attn(s, A, B, C, threads);
+        t[r] = (bench_now() - t0) * 1e3 / inner;
+    }
+    double lo = t[0], hi = t[0];
+    for (int r = 1; r < reps; r++) lo = t[r] < lo ? t[r] : lo, hi = t[r] > hi ? t[r] : hi;
+    out[0] = bench_median(t, reps);
+    out[1] = lo;
+    out[2] = hi;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: attn bench gemm [--threads N] [--reps R] [--shapes LIST] [--isa NAME]\n"
+            "  --threads N    threads for both libraries (default 2)\n"
+            "  --reps R       timed repetitions per shape, median quoted (default 7)\n"
+            "  --shapes LIST  comma-separated S (square) or MxNxK[:OP], OP in NN NT TN TT\n"
+            "                 (default %s)\n"
+            "  --isa NAME     force attn's path: portable, avx2, avx512 (default: best)\n"
+            "  --no-openblas  time attn only\n",
+            default_shapes);
+}
+
+int bench_gemm(int argc, char **argv)
+{
+    int threads = 2, reps = 7, with_openblas = 1;
+    const char *shapes = default_shapes;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            usage(stdout);
+            return 0;
+        } else if (!strcmp(a, "--threads") && i + 1 < argc) {
+            threads = atoi(argv[++i]);
+        } else if (!strcmp(a, "--reps") && i + 1 < argc) {
+            reps = atoi(argv[++i]);
+        } else if (!strcmp(a, "--shapes") && i + 1 < argc) {
+            shapes = argv[++i];
+        } else if (!strcmp(a, "--no-openblas")) {
+            with_openblas = 0;
+        } else if (!strcmp(a, "--isa") && i + 1 < argc) {
+            const char *n = argv[++i];
+            attn_isa isa = !strcmp(n, "portable") ? ATTN_ISA_PORTABLE
+                           : !strcmp(n, "avx2")   ? ATTN_ISA_AVX2
+                           : !strcmp(n, "avx512") ? ATTN_ISA_AVX512
+                                                  : ATTN_ISA_AUTO;
+            int rc = attn_set_isa(isa);
+            if (rc) return cli_error("bench gemm", "--isa", rc);
+        } else {
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (threads < 1 || reps < 1) {
+        usage(stderr);
+        return 2;
+    }
+    if (openblas_set_num_threads) openblas_set_num_threads(threads);
+    double peak = bench_peak_gflops(threads);
+    printf("# attn bench gemm: threads=%d reps=%d isa=%s openblas_core=%s peak_gflops=%.1f\n",
+           threads, reps, attn_isa_name(attn_get_isa()),
+           openblas_get_corename ? openblas_get_corename() : "?", peak);
+    printf("# shape=MxNxK: C[M,N] = op(A)[M,K]·op(B)[K,N]; ms = median (min..max) of reps\n");
+
+    char *list = strdup(shapes);
+    if (!list) return 1;
+    int status = 0;
+    unsigned seed = 12345;
+    for (char *save = NULL, *tok = strtok_r(list, ",", &save); tok;
+         tok = strtok_r(NULL, ",", &save)) {
+        shape s;
+        if (parse_shape(tok, &s)) {
+            fprintf(stderr, "attn bench gemm: bad shape '%s'\n", tok);
+            status = 2;
+            break;
+        }
+        float *A = random_matrix(s.M * s.K, &seed), *B = random_matrix(s.K * s.N, &seed);
+        float *C = malloc((size_t)(s.M * s.N) * sizeof *C);
+        float *C2 = malloc((size_t)(s.M * s.N) * sizeof *C2);
+        if (!A || !B || !C || !C2) {
+            fprintf(stderr, "attn bench gemm: out of memory for %s\n", tok);
+            free(A), free(B), free(C), free(C2);
+            status = 1;
+            break;
+        }
+        char op[3] = {s.ta ? 'T' : 'N', s.tb ? 'T' : 'N', 0};
+        double flops = 2.0 * s.M * s.N * s.K, ta[3], tb[3] = {0, 0, 0};
+        time_impl(0, &s, A, B, C, threads, reps, ta);
+        if (with_openblas) {
+            pause_ms(150);
+            time_impl(1, &s, A, B, C2, threads, reps, tb);
+            pause_ms(150);
+        }
+        const char *names[2] = {"attn", "openblas"};
+        double *times[2] = {ta, tb};
+        for (int k = 0; k < 1 + with_openblas; k++) {
+            double g = flops / (times[k][0] * 1e-3) * 1e-9;
+            printf("shape=%lldx%lldx%lld op=%s threads=%d impl=%s ms=%.4f ms_min=%.4f "
+                   "ms_max=%.4f gflops=%.1f peak_gflops=%.1f pct_peak=%.1f\n",
+                   (long long)s.M, (long long)s.N, (long long)s.K, op, threads, names[k],
+                   times[k][0], times[k][1], times[k][2], g, peak, 100.0 * g / peak);
+        }
+        if (with_openblas) {
+            double maxerr = 0, maxref = 0;
+            for (int64_t i = 0; i < s.M * s.N; i++) {
+                double d = fabs((double)C[i] - C2[i]);
+                maxerr = d > maxerr ? d : maxerr;
+                maxref = fabs(C2[i]) > maxref ? fabs(C2[i]) : maxref;
+            }
+            printf("shape=%lldx%lldx%lld op=%s threads=%d ratio_attn_over_openblas=%.3f "
+                   "max_abs_diff=%.3g max_abs=%.3g\n",
+                   (long long)s.M, (long long)s.N, (long long)s.K, op, threads, tb[0] / ta[0],
+                   maxerr, maxref);
+        }
+        fflush(stdout);
+        free(A), free(B), free(C), free(C2);
+    }
+    free(list);
+    printf("# peak_rss_mb=%.1f\n", bench_peak_rss_mb());
+    return status;
+}
