@@ -843,6 +843,13 @@ ATTN_API int attn_tape_num_threads(const attn_tape *t);
 ATTN_API size_t attn_tape_arena_used(const attn_tape *t);
 ATTN_API size_t attn_tape_arena_capacity(const attn_tape *t);
 
+/* An observer sees every attention map a multi-head attention computes on this tape: the
+ * weights w [N, H, L, S'] of module m before dropout (valid during the call only). For
+ * visualisation: with an observer set, attention runs on the path that returns weights. */
+typedef void (*attn_attention_observer)(void *ctx, const attn_mha *m, const float *w, int64_t N,
+                                        int64_t H, int64_t L, int64_t S);
+ATTN_API void attn_tape_set_observer(attn_tape *t, attn_attention_observer fn, void *ctx);
+
 /* A leaf: data (NULL: zeros) copied into the arena. requires_grad: its grad is filled in
  * backward (read it from (*out)->grad; NULL if no gradient reached it = zero). */
 ATTN_API int attn_tape_input(attn_tape *t, const float *data, int ndim, const int64_t *shape,
