@@ -91,7 +91,6 @@ static void gemm_simd(int64_t M, int64_t N, int64_t K, const float *A, int64_t a
 static void softmax_cols_simd(float *S, int64_t lds, int64_t rows, int64_t ncols, float *m,
                               float *l, float *alpha)
 {
-    const VF ninf = V_SET1(-INFINITY);
     for (int64_t c = 0; c < ncols; c += VL) {
         VF mold = V_LOAD(m + c), mx = mold;
         for (int64_t r = 0; r < rows; r++) mx = V_MAX(mx, V_LOAD(S + r * lds + c));
@@ -116,7 +115,6 @@ static void softmax_cols_simd(float *S, int64_t lds, int64_t rows, int64_t ncols
         V_STORE(l + c, V_FMA(V_LOAD(l + c), al, V_ADD(s0, s1)));
         V_STORE(alpha + c, al);
         V_STORE(m + c, mx);
-        (void)ninf;
     }
 }
 
