@@ -787,6 +787,8 @@ struct attn_param {
     int64_t numel;
     float *data; /* owned by the table */
     float *grad; /* owned by the table; zeroed at creation */
+    int no_weight_decay; /* set to 1 and the optimisers apply no weight decay to it (torch: a
+                          * param group with weight_decay=0, usual for biases and norms) */
 };
 
 typedef enum attn_init {

@@ -91,9 +91,7 @@ int attn_tape_reset(attn_tape *t)
 {
     ATTN_REQUIRE_NONNULL("attn_tape_reset", t);
     if (t->arena->prev) { /* coalesce into one chunk of the high-water size */
-        size_t cap = 0;
-        for (chunk *c = t->arena; c; c = c->prev) cap += c->cap;
-        if (cap < t->peak) cap = t->peak;
+        size_t cap = t->peak; /* a step like the last one fits exactly: same requests, same rounding */
         chunk *one = chunk_new(cap, NULL);
         if (!one) return attn_fail(ATTN_E_NOMEM, "attn_tape_reset: out of memory (%zu bytes)", cap);
         chunks_free(t->arena);
