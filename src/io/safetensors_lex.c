@@ -1,5 +1,5 @@
 /* safetensors_lex.c — checks on the header text that the JSON parser does not make: UTF-8,
- * control bytes, "\\u0000", numbers that are not plain integers ≤ 2^53, and a cap on the
+ * control bytes, "\u0000", numbers that are not plain integers ≤ 2^53, and a cap on the
  * number of values (so the parse tree stays bounded). */
 #include "st_internal.h"
 
