@@ -648,7 +648,8 @@ ATTN_API int attn_bahdanau_decoder_backward(const attn_bahdanau_config *cfg,
  * The reader trusts nothing in the file. attn_st_open checks, before any tensor is read:
  *   - 2 ≤ N ≤ ATTN_ST_MAX_HEADER and N ≤ file size − 8; the header starts with '{';
  *   - the header is valid UTF-8 and one well-formed JSON object (trailing spaces allowed),
- *     with no control characters, no "\u0000" and no non-integer numbers;
+ *     with no control characters, no "\u0000", and numbers only as plain integers (no
+ *     fraction, exponent or leading zero, at most 2^53);
  *   - every entry is an object with a known dtype string, a shape array of at most
  *     ATTN_ST_MAX_NDIM integers in [0, 2^53], data_offsets two such integers with
  *     begin ≤ end; numel and numel × dtype size do not overflow and equal end − begin;
