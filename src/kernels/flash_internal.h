@@ -46,6 +46,47 @@ typedef struct flash_ops {
     void (*axpy)(int64_t n, float w, const float *v, float *o);
 } flash_ops;
 
+/* Scores of large magnitude keep little absolute precision in a float dot product: a logit of
+ * 100 carries ~1e-5 of rounding, which the softmax turns into a relative error of the weights
+ * (and PyTorch's float32 matmul, summing in another order, may be luckier). When the largest
+ * |score| of a tile exceeds FLASH_EXACT_ABOVE, the tile's scores are recomputed with double
+ * sums. Realistic logits never take this branch; the scan costs 1/E of the tile's product. */
+#define FLASH_EXACT_ABOVE 16.0f
+
+/* C = alpha·A·B with double sums, for the M × n (unpadded) block, if any |C| > the limit. */
+static inline void flash_exact_gemm(int64_t M, int64_t n, int64_t K, const float *A, int64_t ars,
+                                    int64_t acs, const float *B, int64_t ldb, float *C,
+                                    int64_t ldc, float alpha)
+{
+    float amax = 0;
+    for (int64_t i = 0; i < M; i++)
+        for (int64_t j = 0; j < n; j++) {
+            float a = C[i * ldc + j] < 0 ? -C[i * ldc + j] : C[i * ldc + j];
+            if (a > amax) amax = a;
+        }
+    if (!(amax > FLASH_EXACT_ABOVE)) return;
+    for (int64_t i = 0; i < M; i++)
+        for (int64_t j = 0; j < n; j++) {
+            double acc = 0;
+            for (int64_t k = 0; k < K; k++) acc += (double)A[i * ars + k * acs] * B[k * ldb + j];
+            C[i * ldc + j] = (float)(acc * alpha);
+        }
+}
+
+/* s[j] = alpha·q·K(j) with double sums for j < n, if any |s[j]| > the limit. */
+static inline void flash_exact_dots(int64_t n, int64_t E, const float *q, const float *k,
+                                    int64_t ldk, float alpha, float *s)
+{
+    float amax = 0;
+    for (int64_t j = 0; j < n; j++) amax = s[j] > amax ? s[j] : (-s[j] > amax ? -s[j] : amax);
+    if (!(amax > FLASH_EXACT_ABOVE)) return;
+    for (int64_t j = 0; j < n; j++) {
+        double acc = 0;
+        for (int64_t e = 0; e < E; e++) acc += (double)q[e] * k[j * ldk + e];
+        s[j] = (float)(acc * alpha);
+    }
+}
+
 ATTN_INTERNAL const flash_ops *flash_ops_portable(void);
 ATTN_INTERNAL const flash_ops *flash_ops_avx2(void);
 ATTN_INTERNAL const flash_ops *flash_ops_avx512(void);
