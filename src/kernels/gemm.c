@@ -428,8 +428,11 @@ int attn_sgemm(attn_trans trans_a, attn_trans trans_b, int64_t M, int64_t N, int
      * enough for every thread, else single row panels × runs of column panels. */
     const int64_t nip = (M + MR - 1) / MR, njp_max = g.nc / NR;
     if (nip >= 4 * (int64_t)nt) {
-        /* at least ~8 items per thread, so a late or slow thread costs little */
-        const int64_t rpc = nip / (8 * (int64_t)nt) > 1 ? nip / (8 * (int64_t)nt) : 1;
+        /* Several items per thread, so a late or slow thread costs little — but each item
+         * streams its column block's packed B (K × nc) once: with many K blocks, fewer and
+         * taller items. */
+        const int64_t per = (g.nk >= 4 ? 2 : 8) * (int64_t)nt;
+        const int64_t rpc = nip / per > 1 ? nip / per : 1;
         g.rpc = rpc < A_PANELS ? rpc : A_PANELS;
         g.njg = 1;
         g.jpg = njp_max;
