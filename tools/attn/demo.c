@@ -96,6 +96,7 @@ static int usage(void)
     fprintf(stderr,
             "usage: attn demo [--steps N] [--batch N] [--threads N] [--seed N] [--lr X]\n"
             "                 [--out DIR] [--resume] [--save-every N] [--eval N]\n"
+            "                 [--heads N] [--d-model N]\n"
             "Trains a Transformer to translate English dates to ISO 8601 and reports exact match\n"
             "on held-out dates. Writes DIR/model.safetensors and DIR/metrics.csv (DIR: out/demo).\n");
     return 2;
@@ -302,6 +303,8 @@ int cli_demo(int argc, char **argv)
         else if (!strcmp(s, "--out") && more) c.out_dir = argv[++a];
         else if (!strcmp(s, "--eval") && more) c.eval_n = atoi(argv[++a]);
         else if (!strcmp(s, "--save-every") && more) c.save_every = atol(argv[++a]);
+        else if (!strcmp(s, "--heads") && more) c.model.nhead = atol(argv[++a]);
+        else if (!strcmp(s, "--d-model") && more) c.model.d_model = atol(argv[++a]);
         else if (!strcmp(s, "--resume")) c.resume = 1;
         else return usage();
     }
