@@ -479,3 +479,148 @@ Test(models_dates, iso_validation)
     cr_expect(!dates_iso_valid("2023/01/01"));
     cr_expect(!dates_iso_valid(""));
 }
+
+/* ---- decoding (tools/attn/seq2seq_decode.c, compiled in) ------------------------------------ */
+
+#include "../../tools/attn/seq2seq_decode.c"
+
+enum { XV = 5, XPAD = 0, XBOS = 1, XEOS = 2, XL = 3, XS = 6 };
+
+/* A tiny model with sharp output distributions: tgt vocabulary XV. */
+static attn_seq2seq *tiny_model(uint64_t seed)
+{
+    attn_seq2seq_config c = {.src_vocab = 7, .tgt_vocab = XV, .d_model = 8, .nhead = 2,
+                             .num_encoder_layers = 1, .num_decoder_layers = 2,
+                             .dim_feedforward = 16, .max_len = 8, .norm_first = 1,
+                             .pad_id = XPAD};
+    attn_seq2seq *m;
+    cr_assert_eq(attn_seq2seq_create(&c, seed, &m), ATTN_OK, "%s", attn_last_error());
+    for (int64_t i = 0; i < m->generator.weight->numel; i++) m->generator.weight->data[i] *= 4;
+    return m;
+}
+
+/* Every complete hypothesis y (|y| ≤ XL tokens other than EOS, then EOS) scored by running the
+ * decoder on BOS + y: sum of log p(y_t | BOS y_<t) + log p(EOS | BOS y), length-normalised by
+ * GNMT's ((5 + |y| + 1)/6)^α. Returns the best; ids in best[], length in *best_len. */
+static double exhaustive_best(attn_tape *t, const attn_seq2seq *m, const int32_t *src, float alpha,
+                              int32_t *best, int64_t *best_len)
+{
+    const int64_t R = 64, T = XL + 1, d = m->cfg.d_model; /* 4^3 sequences of length XL */
+    static const int32_t alphabet[4] = {0, 1, 3, 4};      /* every id but EOS */
+    int32_t *seqs = malloc((size_t)(R * T) * sizeof *seqs), *srcR = malloc((size_t)(R * XS) * 4);
+    cr_assert(seqs && srcR);
+    for (int64_t r = 0; r < R; r++) {
+        seqs[r * T] = XBOS;
+        for (int j = 0; j < XL; j++) seqs[r * T + 1 + j] = alphabet[(r >> (2 * j)) & 3];
+        memcpy(srcR + r * XS, src, XS * sizeof *src);
+    }
+    attn_var *mem1, *memory, *logits;
+    cr_assert_eq(attn_tape_reset(t), ATTN_OK);
+    cr_assert_eq(attn_seq2seq_encode(t, m, src, 1, XS, &mem1), ATTN_OK, "%s", attn_last_error());
+    float *mem = malloc((size_t)(R * XS * d) * sizeof *mem);
+    for (int64_t r = 0; r < R; r++) memcpy(mem + r * XS * d, mem1->data, (size_t)(XS * d) * 4);
+    int64_t shape[3] = {R, XS, d};
+    cr_assert_eq(attn_tape_input(t, mem, 3, shape, 0, &memory), ATTN_OK);
+    cr_assert_eq(attn_seq2seq_decode(t, m, memory, srcR, XS, seqs, T, &logits), ATTN_OK, "%s",
+                 attn_last_error());
+    double best_s = -INFINITY;
+    for (int64_t r = 0; r < R; r++) {
+        double lp = 0;
+        for (int64_t len = 0; len <= XL; len++) {
+            /* log-softmax at position len (after BOS + y[0..len)) */
+            const float *z = logits->data + (r * T + len) * XV;
+            double mx = z[0], sum = 0;
+            for (int v = 1; v < XV; v++) mx = z[v] > mx ? z[v] : mx;
+            for (int v = 0; v < XV; v++) sum += exp(z[v] - mx);
+            double lse = mx + log(sum);
+            double s = lp + (z[XEOS] - lse);
+            if (alpha != 0) s /= pow((5.0 + (double)len + 1) / 6.0, alpha);
+            if (s > best_s + 1e-9) {
+                best_s = s, *best_len = len;
+                for (int64_t j = 0; j < len; j++) best[j] = seqs[r * T + 1 + j];
+            }
+            if (len < XL) lp += z[seqs[r * T + 1 + len]] - lse;
+        }
+    }
+    free(seqs), free(srcR), free(mem);
+    return best_s;
+}
+
+Test(models_decode, beam_search_equals_exhaustive_search)
+{
+    attn_tape *t;
+    attn_tape_config tc = {.num_threads = 1};
+    cr_assert_eq(attn_tape_create(&tc, &t), ATTN_OK);
+    int disagree_small_beam = 0, cases = 0;
+    for (uint64_t seed = 1; seed <= 4; seed++) {
+        attn_seq2seq *m = tiny_model(seed);
+        for (int trial = 0; trial < 3; trial++) {
+            int32_t src[XS];
+            for (int j = 0; j < XS; j++) src[j] = 1 + (int32_t)((seed * 7 + (uint64_t)trial * 3 + (uint64_t)j * 5) % 6);
+            if (trial == 1) src[XS - 1] = src[XS - 2] = XPAD; /* padded source */
+            for (int a = 0; a < 2; a++) {
+                float alpha = a ? 0.6f : 0.0f;
+                int32_t want[XL + 1];
+                int64_t want_len = 0;
+                exhaustive_best(t, m, src, alpha, want, &want_len);
+                /* a beam wide enough to keep every hypothesis is exact */
+                decode_options o = {.bos_id = XBOS, .eos_id = XEOS, .max_len = XL, .beam = 128,
+                                    .len_penalty = alpha};
+                int32_t out[XL + 1];
+                int64_t len;
+                cr_assert_eq(seq2seq_translate(t, m, src, 1, XS, &o, out, &len), ATTN_OK, "%s",
+                             attn_last_error());
+                cr_expect_eq(len, want_len, "seed %llu trial %d alpha %g: length %lld, exhaustive %lld",
+                             (unsigned long long)seed, trial, (double)alpha, (long long)len,
+                             (long long)want_len);
+                cr_expect_eq(memcmp(out, want, (size_t)(len < want_len ? len : want_len) * 4), 0,
+                             "seed %llu trial %d alpha %g: beam output differs from exhaustive",
+                             (unsigned long long)seed, trial, (double)alpha);
+                cr_expect_eq(out[len], XEOS);
+                /* a narrow beam may miss it, but must return a complete hypothesis */
+                o.beam = 2;
+                cr_assert_eq(seq2seq_translate(t, m, src, 1, XS, &o, out, &len), ATTN_OK);
+                cr_expect(len >= 0 && len <= XL && out[len] == XEOS);
+                disagree_small_beam += len != want_len || memcmp(out, want, (size_t)len * 4);
+                cases++;
+            }
+        }
+        attn_seq2seq_free(m);
+    }
+    cr_log_info("beam 2 missed the exhaustive best in %d of %d cases", disagree_small_beam, cases);
+    attn_tape_free(t);
+}
+
+Test(models_decode, width_one_beam_is_greedy)
+{
+    attn_tape *t;
+    attn_tape_config tc = {.num_threads = 1};
+    cr_assert_eq(attn_tape_create(&tc, &t), ATTN_OK);
+    for (uint64_t seed = 1; seed <= 6; seed++) {
+        attn_seq2seq *m = tiny_model(seed);
+        int32_t src[3 * XS];
+        for (int j = 0; j < 3 * XS; j++) src[j] = 1 + (int32_t)((seed * 5 + (uint64_t)j * 3) % 6);
+        src[2 * XS - 1] = XPAD;
+        decode_options o = {.bos_id = XBOS, .eos_id = XEOS, .max_len = XL, .beam = 1};
+        int32_t g[3 * (XL + 1)], b[XL + 1];
+        int64_t glen[3], blen;
+        cr_assert_eq(seq2seq_translate(t, m, src, 3, XS, &o, g, glen), ATTN_OK, "%s",
+                     attn_last_error());
+        for (int i = 0; i < 3; i++) {
+            /* the beam code path with K = 1 and no length penalty */
+            cr_assert_eq(beam_one(t, m, src + i * XS, XS, &o, b, &blen), ATTN_OK);
+            cr_expect_eq(blen, glen[i], "seed %llu row %d", (unsigned long long)seed, i);
+            cr_expect_eq(memcmp(b, g + i * (XL + 1), (size_t)(XL + 1) * 4), 0,
+                         "seed %llu row %d: beam 1 differs from greedy", (unsigned long long)seed, i);
+            /* greedy in a batch = greedy alone */
+            int32_t one[XL + 1];
+            int64_t olen;
+            cr_assert_eq(seq2seq_translate(t, m, src + i * XS, 1, XS, &o, one, &olen), ATTN_OK);
+            cr_expect_eq(olen, glen[i]);
+            cr_expect_eq(memcmp(one, g + i * (XL + 1), (size_t)(XL + 1) * 4), 0,
+                         "seed %llu row %d: batched greedy differs", (unsigned long long)seed, i);
+        }
+        attn_seq2seq_free(m);
+    }
+    attn_tape_free(t);
+}
