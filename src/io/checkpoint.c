@@ -104,7 +104,7 @@ int attn_optim_save(attn_optim *o, const attn_params *P, const char *path, const
         for (int k = 0; st == ATTN_OK && k < 2; k++) {
             if (!bufs[k]) continue;
             char *name = names + (size_t)(2 * i + k) * (ATTN_PARAM_NAME_MAX + 8);
-            snprintf(name, ATTN_PARAM_NAME_MAX + 8, "%s.state%d", p->name, k + 1);
+            snprintf(name, ATTN_PARAM_NAME_MAX + 8, "%s.state%c", p->name, (char)('1' + k));
             st = attn_st_writer_add(w, name, p->ndim, p->shape, bufs[k]);
         }
     }
@@ -135,7 +135,7 @@ int attn_optim_load(attn_optim *o, const attn_params *P, const attn_st_reader *s
             float *bufs[2] = {s1, s2};
             for (int k = 0; k < 2; k++) {
                 if (!bufs[k]) continue;
-                snprintf(name, sizeof name, "%s.state%d", p->name, k + 1);
+                snprintf(name, sizeof name, "%s.state%c", p->name, (char)('1' + k));
                 if (pass == 0) {
                     ATTN_TRY(check_entry(fn, st, name, p->ndim, p->shape));
                     expected++;
