@@ -165,12 +165,56 @@ for norm_first, share, act in ((False, False, "relu"), (True, True, "gelu"), (Tr
     check_fwd_bwd(tag, ours, theirs, (src, tgt),
                   (torch.tensor(src, dtype=torch.long), torch.tensor(tgt, dtype=torch.long)), V_tgt)
 
+# state_dict / load_state_dict: a model of another seed given these weights computes the same
+other = Seq2SeqTransformer(V_src, V_tgt, d_model=32, nhead=4, num_encoder_layers=2,
+                           num_decoder_layers=2, dim_feedforward=48, max_len=16, activation=act,
+                           norm_first=norm_first, share_embeddings=share, pad_id=0, seed=99,
+                           num_threads=1)
+before = max_abs(other.forward(src, tgt), ours.forward(src, tgt))
+other.load_state_dict({k: torch.tensor(v) for k, v in ours.state_dict().items()})
+after = max_abs(other.forward(src, tgt), ours.forward(src, tgt))
+try:
+    other.load_state_dict({k: v for k, v in ours.state_dict().items() if k != "generator.bias"})
+    strict = "accepted"
+except ValueError as e:
+    strict = str(e)
+report("seq2seq load_state_dict", before > 1e-2 and after == 0 and "generator.bias" in strict,
+       f"logit diff {before:.2f} before, {after} after; a missing tensor: {strict[:60]}")
+
 # a model without encoder layers (memory = embedded source, no final encoder norm)
 ours = Seq2SeqTransformer(13, 13, d_model=16, nhead=2, num_encoder_layers=0, num_decoder_layers=1,
                           dim_feedforward=24, max_len=8, pad_id=0, seed=5, num_threads=1)
 names = ours.names()
 report("seq2seq with 0 encoder layers has no encoder.*",
        not any(n.startswith("encoder.") for n in names), f"{len(names)} tensors")
+# torch 1.13's nn.Transformer fails with 0 encoder layers: check against its decoder on the
+# embedded source directly (memory = embedding + positions, no encoder norm)
+dl = tnn.TransformerDecoderLayer(16, 2, 24, dropout=0.0, batch_first=True).double()
+tdec = tnn.TransformerDecoder(dl, 1, norm=tnn.LayerNorm(16).double())
+emb = tnn.Embedding(13, 16, padding_idx=0).double()
+gen = tnn.Linear(16, 13).double()
+sd0 = ours.state_dict()
+with torch.no_grad():
+    for k, v in sd0.items():
+        mod, name = ((tdec, k[len("decoder."):]) if k.startswith("decoder.") else
+                     (emb, k[len("embed."):]) if k.startswith("embed.") else
+                     (emb, k[len("src_embed."):]) if k.startswith("src_embed.") else
+                     (gen, k[len("generator."):]) if k.startswith("generator.") else (None, k))
+        if mod is not None:
+            dict(mod.named_parameters())[name].copy_(torch.tensor(v))
+src0 = padded_batch(2, 5, 13, 0, [5, 3])
+tgt0 = padded_batch(2, 4, 13, 0, [4, 4])
+pe0 = torch.tensor(sinusoid(8, 16))
+tgt_emb = (tnn.Embedding(13, 16).double())
+with torch.no_grad():
+    tgt_emb.weight.copy_(torch.tensor(sd0["tgt_embed.weight"]))
+s_t, t_t = torch.tensor(src0, dtype=torch.long), torch.tensor(tgt0, dtype=torch.long)
+mem = emb(s_t) + pe0[:5]
+ref0 = gen(tdec(tgt_emb(t_t) + pe0[:4], mem,
+                tgt_mask=torch.triu(torch.ones(4, 4, dtype=torch.bool), 1),
+                memory_key_padding_mask=s_t == 0))
+err0 = max_abs(ours.forward(src0, tgt0), ref0.detach().numpy())
+report("seq2seq with 0 encoder layers: logits", err0 <= 1e-5, f"max abs err {err0:.2e}")
 
 # ---- GPT ------------------------------------------------------------------------------------
 for n_layer, n_head, d in ((2, 4, 32), (1, 2, 16)):
