@@ -148,6 +148,8 @@ static int evaluate(const demo_cfg *c, attn_tape *t, const attn_seq2seq *m, int 
     return st;
 }
 
+#define DEMO_WARMUP 100 /* warm-up steps of the learning-rate schedule */
+
 /* The running loss window of metrics.csv (sum and count of the steps since the last row): saved
  * with a checkpoint so a resumed run writes the same rows as an uninterrupted one. */
 typedef struct loss_window {
@@ -158,7 +160,7 @@ typedef struct loss_window {
 static int save_run(const demo_cfg *c, attn_seq2seq *m, attn_optim *opt, attn_tape *t, long step,
                     const loss_window *lw)
 {
-    char path[600], buf[2048], steps[32], rs[32], ro[32], seed[32], lsum[40], ln[32];
+    char path[600], buf[2048], steps[32], rs[32], ro[32], seed[32], lsum[40], ln[32], total[32];
     const char *kv[64];
     int n = attn_seq2seq_config_to_meta(&m->cfg, buf, sizeof buf, kv, 56);
     if (n < 0) return n;
@@ -176,8 +178,10 @@ static int save_run(const demo_cfg *c, attn_seq2seq *m, attn_optim *opt, attn_ta
     snprintf(seed, sizeof seed, "%llu", (unsigned long long)c->seed);
     snprintf(lsum, sizeof lsum, "%.17g", lw->sum);
     snprintf(ln, sizeof ln, "%ld", lw->n);
+    snprintf(total, sizeof total, "%ld", c->steps);
     const char *okv[] = {"train.step", steps, "train.rng_seed", rs, "train.rng_offset", ro,
-                         "train.seed", seed, "train.loss_sum", lsum, "train.loss_n", ln, NULL};
+                         "train.seed", seed, "train.loss_sum", lsum, "train.loss_n", ln,
+                         "train.total_steps", total, NULL};
     snprintf(path, sizeof path, "%s/optim.safetensors", c->out_dir);
     return attn_optim_save(opt, m->P, path, okv);
 }
@@ -213,6 +217,13 @@ static int load_run(const demo_cfg *c, attn_seq2seq *m, attn_optim *opt, attn_ta
         const char *ls = attn_st_metadata(st, "train.loss_sum"), *ln = attn_st_metadata(st, "train.loss_n");
         lw->sum = ls ? strtod(ls, NULL) : 0; /* absent in older runs: the window restarts */
         lw->n = ls && ln ? strtol(ln, NULL, 10) : 0;
+        /* the cosine schedule spans --steps: past the warm-up, the steps already taken followed
+         * the saved run's span, so the result will differ from one uninterrupted run */
+        const char *ts = attn_st_metadata(st, "train.total_steps");
+        if (ts && strtol(ts, NULL, 10) != c->steps && *step > DEMO_WARMUP)
+            fprintf(stderr, "attn demo: note: steps 1..%ld followed a learning-rate schedule for"
+                            " --steps %s, the rest follows one for --steps %ld\n",
+                    *step, ts, c->steps);
     }
     attn_st_close(st);
     return s;
@@ -295,7 +306,7 @@ int cli_demo(int argc, char **argv)
            (long long)c.model.num_encoder_layers, (long long)c.model.num_decoder_layers,
            (long long)c.model.nhead, c.steps, c.batch, attn_get_num_threads());
 
-    attn_schedule sched = {.kind = ATTN_SCHEDULE_COSINE, .base_lr = c.lr, .warmup_steps = 100,
+    attn_schedule sched = {.kind = ATTN_SCHEDULE_COSINE, .base_lr = c.lr, .warmup_steps = DEMO_WARMUP,
                            .total_steps = c.steps, .min_ratio = 0.02f};
     exs = malloc((size_t)c.batch * sizeof *exs);
     b.src = malloc((size_t)c.batch * DATES_SRC_MAX * sizeof *b.src);
