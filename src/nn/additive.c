@@ -133,19 +133,18 @@ static int may_attend(const additive_problem *pr, int64_t b, int64_t i, int64_t 
     return pr->mask->data[b * pr->ms[0] + i * pr->ms[1] + j * pr->ms[2]] != 0;
 }
 
-/* Scores of row (b, i) into s, softmax in place (0 where masked; all 0 if nothing to attend). */
+/* Scores of row (b, i) into s, softmax in place (0 where masked; all 0 if nothing to attend).
+ * t: scratch of A floats. */
 static void row_weights(const additive_problem *pr, const float *qp_i, const float *kp_b,
-                        const float *v, int64_t b, int64_t i, float *s)
+                        const float *v, int64_t b, int64_t i, float *s, float *t)
 {
     const int64_t A = pr->A, nk = keys_of(pr, b);
     float m = -INFINITY;
     for (int64_t j = 0; j < pr->Lk; j++) {
         s[j] = -INFINITY;
         if (j >= nk || !may_attend(pr, b, i, j)) continue;
-        const float *kp_j = kp_b + j * A;
-        double e = 0;
-        for (int64_t a = 0; a < A; a++) e += (double)v[a] * tanhf(qp_i[a] + kp_j[a]);
-        s[j] = (float)e;
+        rnn_tanh_of_sum(qp_i, kp_b + j * A, t, A);
+        s[j] = (float)rnn_dot(v, t, A);
         if (s[j] > m) m = s[j];
     }
     if (m == -INFINITY) {
@@ -190,21 +189,37 @@ int attn_additive_forward(const attn_tensor *q, const attn_tensor *k, const attn
     free(tmp);
     if (st == ATTN_OK) {
         const int64_t rows = pr.B * pr.Lq;
-#pragma omp parallel for num_threads(pr.threads) schedule(static)
-        for (int64_t r = 0; r < rows; r++) {
-            const int64_t b = r / pr.Lq, i = r % pr.Lq;
-            float *s = c->w + r * pr.Lk;
-            row_weights(&pr, c->qp + r * pr.A, c->kp + b * pr.Lk * pr.A, p->v, b, i, s);
-            for (int64_t e = 0; e < pr.Dv; e++) {
-                double acc = 0;
-                for (int64_t j = 0; j < pr.Lk; j++)
-                    if (s[j] != 0.0f) acc += (double)s[j] * RNN_AT3(values, b, j, e);
-                RNN_AT3(out, b, i, e) = (float)acc;
+        int failed = 0;
+#pragma omp parallel num_threads(pr.threads)
+        {
+            float *t = malloc((size_t)pr.A * sizeof *t);
+            if (!t) {
+#pragma omp atomic write
+                failed = 1;
             }
-            if (weights)
-                for (int64_t j = 0; j < pr.Lk; j++) RNN_AT3(weights, b, i, j) = s[j];
+#pragma omp barrier
+            if (!failed) {
+#pragma omp for schedule(static)
+                for (int64_t r = 0; r < rows; r++) {
+                    const int64_t b = r / pr.Lq, i = r % pr.Lq;
+                    float *s = c->w + r * pr.Lk;
+                    row_weights(&pr, c->qp + r * pr.A, c->kp + b * pr.Lk * pr.A, p->v, b, i, s, t);
+                    for (int64_t e = 0; e < pr.Dv; e++) {
+                        double acc = 0;
+                        for (int64_t j = 0; j < pr.Lk; j++)
+                            if (s[j] != 0.0f) acc += (double)s[j] * RNN_AT3(values, b, j, e);
+                        RNN_AT3(out, b, i, e) = (float)acc;
+                    }
+                    if (weights)
+                        for (int64_t j = 0; j < pr.Lk; j++) RNN_AT3(weights, b, i, j) = s[j];
+                }
+            }
+            free(t);
         }
-        c->filled = 1;
+        if (failed)
+            st = attn_fail(ATTN_E_NOMEM, "%s: cannot allocate scratch", fn);
+        else
+            c->filled = 1;
     }
     if (c != cache) attn_additive_cache_free(c);
     return st;
@@ -213,7 +228,8 @@ int attn_additive_forward(const attn_tensor *q, const attn_tensor *k, const attn
 /* ∂/∂scores of row (b, i) into ds, then its contributions to dqp_i, dkp_b and dvp (∂/∂v). */
 static void row_backward(const additive_problem *pr, const attn_additive_cache *c,
                          const attn_tensor *values, const attn_tensor *dout, const float *v,
-                         int64_t b, int64_t i, float *ds, float *dqp_i, float *dkp_b, double *dvp)
+                         int64_t b, int64_t i, float *ds, float *dqp_i, float *dkp_b, double *dvp,
+                         float *t)
 {
     const int64_t A = pr->A, Lk = pr->Lk;
     const float *w = c->w + (b * pr->Lq + i) * Lk;
@@ -235,14 +251,14 @@ static void row_backward(const additive_problem *pr, const attn_additive_cache *
     const float *qp_i = c->qp + (b * pr->Lq + i) * A, *kp_b = c->kp + b * Lk * A;
     for (int64_t j = 0; j < Lk; j++) {
         if (ds[j] == 0.0f) continue;
-        const float *kp_j = kp_b + j * A;
+        const float dsj = ds[j];
         float *dkp_j = dkp_b + j * A;
+        rnn_tanh_of_sum(qp_i, kp_b + j * A, t, A);
         for (int64_t a = 0; a < A; a++) {
-            float t = tanhf(qp_i[a] + kp_j[a]);
-            float g = ds[j] * v[a] * (1.0f - t * t);
+            float g = dsj * v[a] * (1.0f - t[a] * t[a]);
             dqp_i[a] += g;
             dkp_j[a] += g;
-            dvp[a] += (double)ds[j] * t;
+            dvp[a] += (double)(dsj * t[a]);
         }
     }
 }
@@ -274,8 +290,8 @@ int attn_additive_backward(const attn_tensor *q, const attn_tensor *k, const att
                              (long long)grads->A, (long long)pr.A);
     }
     const int64_t A = pr.A, nq = pr.B * pr.Lq * A, nk = pr.B * pr.Lk * A;
-    /* dqp [B, Lq, A] | dkp [B, Lk, A] | row scratch Lk per batch */
-    float *dqp = calloc((size_t)(nq + nk + pr.B * pr.Lk), sizeof(float));
+    /* dqp [B, Lq, A] | dkp [B, Lk, A] | row scratch Lk + A per batch */
+    float *dqp = calloc((size_t)(nq + nk + pr.B * (pr.Lk + A)), sizeof(float));
     double *dvp = calloc((size_t)(pr.B * A), sizeof(double));
     float *tmp = pack_scratch(&pr);
     int st = ATTN_OK;
@@ -288,8 +304,9 @@ int attn_additive_backward(const attn_tensor *q, const attn_tensor *k, const att
 #pragma omp parallel for num_threads(pr.threads) schedule(static)
     for (int64_t b = 0; b < pr.B; b++)
         for (int64_t i = 0; i < pr.Lq; i++)
-            row_backward(&pr, cache, values, dout, p->v, b, i, ds + b * pr.Lk,
-                         dqp + (b * pr.Lq + i) * A, dkp + b * pr.Lk * A, dvp + b * A);
+            row_backward(&pr, cache, values, dout, p->v, b, i, ds + b * (pr.Lk + A),
+                         dqp + (b * pr.Lq + i) * A, dkp + b * pr.Lk * A, dvp + b * A,
+                         ds + b * (pr.Lk + A) + pr.Lk);
     if (dvalues) {
         /* dvalues_j = Σ_i w_ij dout_i */
 #pragma omp parallel for num_threads(pr.threads) schedule(static)
