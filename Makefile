@@ -11,16 +11,18 @@ SAN ?= 0
 ifeq ($(SAN),1)
 BUILD ?= build-san
 SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+OPT ?= -O1
 else
 BUILD ?= build
 SANFLAGS :=
+OPT ?= -O3
 endif
 PY ?= /usr/bin/python3
 
 CC ?= cc
 CXX ?= c++
 WARN := -Wall -Wextra -Werror
-CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -O3 -g $(WARN) -fPIC -fvisibility=hidden -fopenmp \
+CFLAGS_BASE := -std=c11 -D_GNU_SOURCE $(OPT) -g $(WARN) -fPIC -fvisibility=hidden -fopenmp \
                -Iinclude -Isrc/core $(SANFLAGS)
 CFLAGS ?=
 CFLAGS_ALL := $(CFLAGS_BASE) $(CFLAGS)

@@ -265,9 +265,16 @@ ATTN_API int attn_sdpa_forward_entropy(const attn_tensor *q, const attn_tensor *
 typedef enum attn_trans { ATTN_NO_TRANS = 0, ATTN_TRANS = 1 } attn_trans;
 
 /* C = alpha·op(A)·op(B) + beta·C, row-major. op(A): [M, K], op(B): [K, N], C: [M, N].
- * lda, ldb, ldc are row strides in elements of A, B, C as stored. beta = 0 ignores C's old
- * contents (NaN included). num_threads 0: the library default. The result for each element
- * does not depend on the thread count (bit-identical). */
+ * A is stored [M, K] (ATTN_NO_TRANS) or [K, M] (ATTN_TRANS), B [K, N] or [N, K]; lda, ldb, ldc
+ * are the row strides in elements of A, B, C as stored (≥ the stored row length, ≥ 1).
+ * beta = 0 ignores C's old contents (NaN included); alpha = 0 or K = 0 reads neither A nor B.
+ * num_threads 0: the library default. The result for each element does not depend on the
+ * thread count, and is the same run to run (bit-identical): K is never split across threads.
+ * It may differ in the last bits between SIMD paths (attn_set_isa) and between shapes.
+ * Allocates a packing workspace per call (ATTN_E_NOMEM if that fails). Errors: ATTN_E_ARG for
+ * negative sizes, an unknown trans value, a NULL pointer to a non-empty matrix, a leading
+ * dimension too small, num_threads < 0; ATTN_E_OVERFLOW when a matrix's extent does not fit
+ * the address space. C is not touched on error. */
 ATTN_API int attn_sgemm(attn_trans trans_a, attn_trans trans_b, int64_t M, int64_t N, int64_t K,
                         float alpha, const float *A, int64_t lda, const float *B, int64_t ldb,
                         float beta, float *C, int64_t ldc, int num_threads);
@@ -651,8 +658,9 @@ ATTN_API int attn_bahdanau_decoder_backward(const attn_bahdanau_config *cfg,
  *   - names are unique, "__metadata__" appears at most once, is an object of strings with
  *     unique keys.
  * A malformed file gives ATTN_E_FORMAT naming the tensor and field; a file that cannot be
- * opened or read gives ATTN_E_IO naming the path. No allocation is sized by the header
- * beyond the file's own size.
+ * opened or read gives ATTN_E_IO naming the path. Opening allocates nothing sized by a
+ * number in the file: the header buffer is bounded by the file's size, and the parse by at
+ * most 4,194,304 JSON values (~300 MB) and 1,000 levels of nesting.
  *
  * Known dtypes: BOOL U8 I8 F8_E5M2 F8_E4M3 F8_E8M0 I16 U16 F16 BF16 I32 U32 F32 I64 U64 F64 C64.
  * attn_st_read_f32 converts F32 (exact), F16 and BF16 (exact widening, NaN payloads kept) and
@@ -763,6 +771,9 @@ ATTN_API int attn_st_writer_serialize(const attn_st_writer *w, void *dst, int64_
  * regenerated in backward; attn_tape_set_training(t, 0) turns every dropout off.
  * Threads: the tape's thread count is passed to attn_sgemm, attn_sdpa_* and OpenMP loops;
  * results are bit-identical for a fixed count.
+ * Lifetimes: a recording keeps pointers to the layer structs and parameters it used; keep them
+ * in place until attn_tape_reset. Weight tying is sharing an attn_param between two layers
+ * (e.g. attn_linear head = {E, V, emb.weight, NULL}): both gradients add into it.
  */
 
 /* ---- the parameter table: the single list of (name, shape, data, grad) ------------------ */
@@ -844,7 +855,14 @@ ATTN_API int attn_tape_backward(attn_tape *t, attn_var *y, const float *dy);
 
 /* ---- stateless ops (x: any shape; features along the last dimension) ----------------------- */
 
-ATTN_API int attn_op_add(attn_tape *t, attn_var *a, attn_var *b, attn_var **out); /* same shape */
+/* a + b, b broadcast to a's shape (NumPy rules, b.ndim ≤ a.ndim, each of b's dims 1 or a's),
+ * e.g. positional encodings [L, 1, E] onto [L, N, E]. The output has a's shape. */
+ATTN_API int attn_op_add(attn_tape *t, attn_var *a, attn_var *b, attn_var **out);
+/* alpha·x (e.g. embeddings times √d_model). */
+ATTN_API int attn_op_scale(attn_tape *t, attn_var *x, float alpha, attn_var **out);
+/* The same elements under another shape (same count); shares x's data, no copy. */
+ATTN_API int attn_op_reshape(attn_tape *t, attn_var *x, int ndim, const int64_t *shape,
+                             attn_var **out);
 ATTN_API int attn_op_relu(attn_tape *t, attn_var *x, attn_var **out);
 /* approximate 0: x·Φ(x) with erf (torch's default); 1: the tanh form (approximate='tanh'). */
 ATTN_API int attn_op_gelu(attn_tape *t, attn_var *x, int approximate, attn_var **out);
@@ -974,7 +992,8 @@ typedef enum attn_optim_kind {
 } attn_optim_kind;
 
 /* Zero fields are zero, except beta1/beta2/eps: 0 → 0.9 / 0.999 / 1e-8. Adam's update is
- * p −= lr·m̂ / (√v̂ + eps) with bias corrections, eps outside the square root (as torch). */
+ * p −= lr·m̂ / (√v̂ + eps) with bias corrections, eps outside the square root (as torch).
+ * Note torch's AdamW defaults to weight_decay 0.01; here 0 means none. */
 typedef struct attn_optim_config {
     attn_optim_kind kind;
     float momentum, dampening, weight_decay;
@@ -989,6 +1008,11 @@ ATTN_API void attn_optim_free(attn_optim *o);
 /* One update of every parameter in the table with learning rate lr. */
 ATTN_API int attn_optim_step(attn_optim *o, float lr);
 ATTN_API int64_t attn_optim_steps(const attn_optim *o); /* steps taken */
+/* The state of parameter i (table order), for checkpoints: *m = momentum buffer (SGD) or first
+ * moment (Adam), *v = second moment (Adam); NULL where the method keeps none. The buffers hold
+ * numel floats and may be written to restore a state; so may the step count. */
+ATTN_API int attn_optim_state(attn_optim *o, int i, float **m, float **v);
+ATTN_API int attn_optim_set_steps(attn_optim *o, int64_t steps);
 
 typedef enum attn_schedule_kind {
     ATTN_SCHEDULE_CONSTANT = 0,
@@ -1011,6 +1035,103 @@ ATTN_API float attn_schedule_lr(const attn_schedule *s, int64_t step);
 /* torch.nn.utils.clip_grad_norm_ (2-norm): total = ‖all grads‖; if max_norm > 0 the grads are
  * scaled by min(1, max_norm/(total + 1e-6)). *total_norm (may be NULL) receives the norm before. */
 ATTN_API int attn_clip_grad_norm(attn_params *P, float max_norm, float *total_norm);
+
+/* ------------------------------------------------------------------------------------------ */
+/* @@ checkpoints @@                                                                          */
+/* ------------------------------------------------------------------------------------------ */
+
+/* A parameter table to and from a safetensors file: tensor names are the parameters' names
+ * (PyTorch state_dict names), shapes theirs; meta is a NULL-terminated list of key, value
+ * strings stored as metadata (may be NULL). Written atomically. */
+ATTN_API int attn_checkpoint_save(const attn_params *P, const char *path,
+                                  const char *const *meta);
+/* Load every parameter of P from an open reader: each must be present with the same shape;
+ * a tensor of the file that P lacks is an error too (strict), naming it. */
+ATTN_API int attn_checkpoint_load(attn_params *P, const attn_st_reader *st);
+
+/* Optimiser state beside a checkpoint: "<param>.state1" / "<param>.state2" tensors and the
+ * step count in metadata "optim.steps", plus the caller's metadata. */
+ATTN_API int attn_optim_save(attn_optim *o, const attn_params *P, const char *path,
+                             const char *const *meta);
+ATTN_API int attn_optim_load(attn_optim *o, const attn_params *P, const attn_st_reader *st);
+
+/* ------------------------------------------------------------------------------------------ */
+/* @@ models @@                                                                               */
+/* ------------------------------------------------------------------------------------------ */
+
+/*
+ * The encoder–decoder Transformer ("Attention is all you need"): torch.nn.Transformer plus token
+ * embeddings, sinusoidal positions and an output projection. Batch first. Parameter names:
+ *   src_embed.weight, tgt_embed.weight (shared as "embed.weight" when share_embeddings),
+ *   encoder.layers.<i>.*, encoder.norm.*, decoder.layers.<i>.*, decoder.norm.*,
+ *   generator.weight, generator.bias
+ * (the layer names are torch.nn.TransformerEncoderLayer / DecoderLayer's). Source positions
+ * holding pad_id are masked out as keys; the decoder's self-attention is causal.
+ */
+typedef struct attn_seq2seq_config {
+    int64_t src_vocab, tgt_vocab;
+    int64_t d_model, nhead, num_encoder_layers, num_decoder_layers, dim_feedforward;
+    int64_t max_len;          /* longest sequence the position table covers */
+    float dropout;
+    attn_activation activation;
+    int norm_first;
+    int share_embeddings;     /* one table for source and target (needs equal vocabularies) */
+    int32_t pad_id;
+} attn_seq2seq_config;
+
+typedef struct attn_seq2seq {
+    attn_seq2seq_config cfg;
+    attn_params *P; /* owned */
+    attn_embedding src_embed, tgt_embed;
+    attn_encoder_layer *enc;
+    attn_decoder_layer *dec;
+    attn_layernorm enc_norm, dec_norm;
+    attn_linear generator;
+    float *pos; /* [max_len, d_model] sinusoidal table */
+} attn_seq2seq;
+
+/* Build the model with freshly initialised parameters (seed), torch's initialisation. */
+ATTN_API int attn_seq2seq_create(const attn_seq2seq_config *cfg, uint64_t seed, attn_seq2seq **out);
+ATTN_API void attn_seq2seq_free(attn_seq2seq *m);
+/* memory [N, S, d] from src ids [N, S]. */
+ATTN_API int attn_seq2seq_encode(attn_tape *t, const attn_seq2seq *m, const int32_t *src,
+                                 int64_t N, int64_t S, attn_var **memory);
+/* logits [N, T, tgt_vocab] from memory (of src) and decoder input ids tgt [N, T]. */
+ATTN_API int attn_seq2seq_decode(attn_tape *t, const attn_seq2seq *m, attn_var *memory,
+                                 const int32_t *src, int64_t S, const int32_t *tgt, int64_t T,
+                                 attn_var **logits);
+/* The configuration as metadata pairs "attn.config.<field>" → value (NULL-terminated list of
+ * key, value; strings live in `buf`, cap bytes) and back. */
+ATTN_API int attn_seq2seq_config_to_meta(const attn_seq2seq_config *cfg, char *buf, size_t cap,
+                                         const char **kv, int kv_cap);
+ATTN_API int attn_seq2seq_config_from_reader(const attn_st_reader *st, attn_seq2seq_config *cfg);
+
+/*
+ * A decoder-only causal language model (GPT-style): token embedding "wte.weight" [V, d] and
+ * learned positions "wpe.weight" [context, d], n_layer pre-norm blocks with causal
+ * self-attention and a GELU MLP (torch.nn.TransformerEncoderLayer with norm_first=True,
+ * activation="gelu": names "h.<i>.self_attn.*", "h.<i>.linear1.*", "h.<i>.norm1.*", …), a final
+ * LayerNorm "ln_f.*", and an output projection tied to wte.
+ */
+typedef struct attn_gpt_config {
+    int64_t vocab, context, n_layer, n_head, d_model;
+    float dropout;
+} attn_gpt_config;
+
+typedef struct attn_gpt {
+    attn_gpt_config cfg;
+    attn_params *P; /* owned */
+    attn_embedding wte, wpe;
+    attn_encoder_layer *h;
+    attn_layernorm ln_f;
+    attn_linear head; /* weight = wte.weight, no bias */
+} attn_gpt;
+
+ATTN_API int attn_gpt_create(const attn_gpt_config *cfg, uint64_t seed, attn_gpt **out);
+ATTN_API void attn_gpt_free(attn_gpt *m);
+/* logits [N, T, vocab] for ids [N, T], T ≤ context. */
+ATTN_API int attn_gpt_forward(attn_tape *t, const attn_gpt *m, const int32_t *ids, int64_t N,
+                              int64_t T, attn_var **logits);
 
 /* ------------------------------------------------------------------------------------------ */
 /* @@ text metrics (BLEU, chrF) @@                                                            */

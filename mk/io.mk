@@ -3,7 +3,10 @@ LIB_LDLIBS += -lcjson
 
 # make fuzz: build the libFuzzer target with clang (ASan + UBSan) into build/fuzz/ and run it for
 # FUZZ_SECONDS on one core. New inputs go to build/fuzz/corpus/; the seeds in
-# fuzz/corpus/safetensors/ (made by fuzz/make_corpus.py) are only read. Crashes land in build/fuzz/.
+# fuzz/corpus/safetensors/ (made by fuzz/make_corpus.py) are only read. Crashes land in build/fuzz/
+# (never committed): fix the bug, then keep the minimised input (-minimize_crash=1) as
+# fuzz/corpus/safetensors/regress_<what>.safetensors; scripts/test.d/fuzz_corpus.sh replays
+# the whole directory in `make test`.
 # The library sources it needs (core and io) use no OpenMP, so they compile as they are.
 FUZZ_SECONDS ?= 600
 FUZZ_CC ?= clang

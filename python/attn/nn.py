@@ -294,6 +294,25 @@ class LayerNorm(Module):
         return var_data(y)
 
 
+class FeedForward(Module):
+    """linear2(dropout(act(linear1(x)))), parameters linear1.*, linear2.*."""
+    struct_name = "attn_ffn"
+
+    def __init__(self, d_model, dim_feedforward, activation="relu", dropout=0.0, seed=0):
+        super().__init__(seed)
+        check(lib.attn_ffn_init(self.struct, self.params.ptr, b"", ctypes.c_int64(d_model),
+                                ctypes.c_int64(dim_feedforward), ACT[activation],
+                                ctypes.c_float(dropout)))
+
+    def forward(self, x):
+        self._begin()
+        y = VarP()
+        check(lib.attn_ffn_forward(self.tape.ptr, self.struct, self._input("input", x),
+                                   ctypes.byref(y)))
+        self._out = y
+        return var_data(y)
+
+
 class Op(Module):
     """A stateless op: name in relu, gelu, gelu_tanh, softmax, dropout (p)."""
     struct_name = "attn_linear"

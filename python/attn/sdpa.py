@@ -192,8 +192,8 @@ class _Call:
 
 
 def _options_args(kw):
-    names = ("q", "k", "v", "attn_mask", "dropout_p", "is_causal", "scale", "enable_gqa", "causal_align",
-             "key_lengths", "seed", "offset", "kernel", "layout", "window", "alibi_slopes",
+    names = ("q", "k", "v", "attn_mask", "dropout_p", "is_causal", "scale", "enable_gqa",
+             "causal_align", "key_lengths", "seed", "offset", "kernel", "layout", "window", "alibi_slopes",
              "softcap", "num_threads")
     return {n: kw[n] for n in names}
 

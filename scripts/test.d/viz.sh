@@ -75,6 +75,14 @@ if [ "$browser_ok" -eq 1 ]; then
             cat "$OUT/browser-$name.log"
             add_counts "$OUT/browser-$name.log"
         done
+        # Records of a single kind: the page must still load and draw without errors.
+        for name in decoder-only classifier; do
+            echo "== browser smoke: $name"
+            node tests/browser/viz_page.test.js "$OUT/cli/$name/attention.html" "$OUT/screenshot-$name.png" smoke \
+                > "$OUT/browser-$name.log" 2>&1
+            cat "$OUT/browser-$name.log"
+            add_counts "$OUT/browser-$name.log"
+        done
     else
         cat "$OUT/synthetic.log"
         echo "FAIL attn viz --synthetic"

@@ -24,8 +24,16 @@ int attn_json_parse(const char *what, const char *text, size_t len, attn_json **
     if (!doc) {
         /* cJSON reports where it stopped via cJSON_GetErrorPtr (global state) or `end`. */
         size_t at = (end && end >= copy && end <= copy + len) ? (size_t)(end - copy) : 0;
+        /* show up to 40 bytes before the spot, printable ASCII only */
+        char ctx[48];
+        size_t from = at > 40 ? at - 40 : 0, k = 0;
+        for (size_t i = from; i < at; i++) {
+            unsigned char c = (unsigned char)copy[i];
+            ctx[k++] = (c >= 0x20 && c < 0x7F) ? (char)c : '?';
+        }
+        ctx[k] = '\0';
         free(copy);
-        return attn_fail(ATTN_E_FORMAT, "%s: invalid JSON near byte %zu", what, at);
+        return attn_fail(ATTN_E_FORMAT, "%s: invalid JSON near byte %zu (after '%s')", what, at, ctx);
     }
     size_t at = (end && end >= copy && end <= copy + len) ? (size_t)(end - copy) : len;
     for (size_t i = at; i < len; i++) {

@@ -17,8 +17,9 @@
 
 #define MAX_EXACT_INT 9007199254740992.0 /* 2^53: larger doubles are not exact integers */
 /* cJSON allocates about 64 bytes per value; refusing headers with more values than this
- * bounds the parse to ~1 GB whatever the header says (a real header has ~10 per tensor). */
-#define MAX_JSON_VALUES (16L * 1024 * 1024)
+ * bounds the parse to ~300 MB whatever the header says. A real header has ~10 values per
+ * tensor, so this allows some 400,000 tensors (large models hold a few thousand per file). */
+#define MAX_JSON_VALUES (4L * 1024 * 1024)
 
 typedef struct dtype_info {
     const char *name;
@@ -592,6 +593,7 @@ int attn_st_open_memory(const void *buf, size_t len, attn_st_reader **out)
     ATTN_REQUIRE_NONNULL(fn, out);
     *out = NULL;
     if (!buf && len > 0) return attn_fail(ATTN_E_ARG, "%s: buf is NULL", fn);
+    if ((uint64_t)len > (uint64_t)INT64_MAX) return attn_fail(ATTN_E_ARG, "%s: len %zu is too large", fn, len);
     attn_st_reader *st = reader_new("<memory>");
     if (!st) return attn_fail(ATTN_E_NOMEM, "%s: out of memory", fn);
     int status;

@@ -11,7 +11,8 @@ int attn_dropout_mask_fill(uint64_t seed, uint64_t offset, uint64_t start, int64
     static const char fn[] = "attn_dropout_mask_fill";
     if (n < 0) return attn_fail(ATTN_E_ARG, "%s: n=%lld must be >= 0", fn, (long long)n);
     if (n > 0) ATTN_REQUIRE_NONNULL(fn, keep);
-    if (!(p >= 0 && p <= 1)) return attn_fail(ATTN_E_ARG, "%s: p=%g must be in [0, 1]", fn, (double)p);
+    if (!(p >= 0 && p <= 1))
+        return attn_fail(ATTN_E_ARG, "%s: p=%g must be in [0, 1]", fn, (double)p);
     if ((uint64_t)n > UINT64_MAX - start)
         return attn_fail(ATTN_E_OVERFLOW, "%s: start + n passes 2^64", fn);
     const uint32_t key[2] = {(uint32_t)seed, (uint32_t)(seed >> 32)};

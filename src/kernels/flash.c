@@ -20,7 +20,6 @@
 #define FLASH_SPLIT_LQ 16     /* query lengths up to this are "decoding": keys get split */
 #define FLASH_SPLIT_KEYS 1024 /* keys per split, at least */
 #define FLASH_SPLIT_MAX 64
-#define FLASH_ROWS_MAX 4 /* tiles of at most this many rows use the row-at-a-time path */
 
 int attn_sdpa_flash_supported(const attn_sdpa_problem *p)
 {
@@ -37,15 +36,6 @@ static inline const float *value_row(const flash_seg *sg, int64_t b, int64_t hk,
 {
     const attn_sdpa_problem *p = &sg->p;
     return p->v + b * p->vs[0] + hk * p->vs[1] + (j - sg->kbase) * p->vs[2];
-}
-
-/* Dropout multiplier of weight (b, h, i, j): 0 or 1/(1−p). */
-static inline float keep_scale(const attn_sdpa_problem *p, int64_t b, int64_t h, int64_t i,
-                               int64_t j)
-{
-    return attn_dropout_keep(p->seed, p->offset, sdpa_dropout_index(p, b, h, i, j), p->dropout_p)
-               ? p->dropout_scale
-               : 0.0f;
 }
 
 /* Per-thread scratch. */
@@ -157,11 +147,11 @@ static void fwd_tile(const flash_seg *sg, const flash_ops *ops, fwd_ws *w, int64
             ops->softmax_cols(w->s, FLASH_BR, bc, brp, w->m, w->l, w->al);
         ops->scale_cols(w->ot, FLASH_BR, Ev, brp, w->al);
         if (p->dropout_p > 0)
-            for (int64_t c = 0; c < br; c++)
-                for (int64_t jj = 0; jj < bc; jj++) {
-                    float *x = w->s + jj * FLASH_BR + c;
-                    if (*x != 0) *x *= keep_scale(p, b, h, i0 + c, j0 + jj);
-                }
+            for (int64_t c = 0; c < br; c++) {
+                float ks[FLASH_BC];
+                flash_dropout_row(p, b, h, i0 + c, j0, bc, ks);
+                for (int64_t jj = 0; jj < bc; jj++) w->s[jj * FLASH_BR + c] *= ks[jj];
+            }
         ops->gemm(Ev, brp, bc, value_row(sg, b, hk, j0), p->vs[3], p->vs[2], w->s, FLASH_BR,
                   w->ot, FLASH_BR, 1.0f, 1);
     }
@@ -203,17 +193,16 @@ static void fwd_rows(const flash_seg *sg, const flash_ops *ops, fwd_ws *w, int64
                 for (int64_t e = 0; e < E; e++) w->qrow[e] = q[e * p->qs[3]];
                 q = w->qrow;
             }
-            ops->dots(bc, E, q, key_row(sg, b, hk, j0), p->ks[2], p->scale, s);
+            /* only the keys the row may attend: [ja, jz) of the tile */
+            const int64_t ja = w->lo[c] > j0 ? w->lo[c] - j0 : 0;
+            const int64_t jz = w->hi[c] < j1 ? w->hi[c] - j0 : bc;
+            for (int64_t jj = 0; jj < flash_pad(bc); jj++) s[jj] = -INFINITY;
+            ops->dots(jz - ja, E, q, key_row(sg, b, hk, j0 + ja), p->ks[2], p->scale, s + ja);
             float mx = -INFINITY;
-            for (int64_t jj = 0; jj < bc; jj++) {
-                const int64_t j = j0 + jj;
-                if (j < w->lo[c] || j >= w->hi[c])
-                    s[jj] = -INFINITY;
-                else if (elementwise)
-                    s[jj] = sdpa_adjust(p, b, h, i0 + c, j, s[jj]);
+            for (int64_t jj = ja; jj < jz; jj++) {
+                if (elementwise) s[jj] = sdpa_adjust(p, b, h, i0 + c, j0 + jj, s[jj]);
                 if (s[jj] > mx) mx = s[jj];
             }
-            for (int64_t jj = bc; jj < flash_pad(bc); jj++) s[jj] = -INFINITY;
             float *o = w->ot + c * Evp;
             if (mx == -INFINITY) continue;
             if (mx > w->m[c]) {
@@ -226,10 +215,11 @@ static void fwd_rows(const flash_seg *sg, const flash_ops *ops, fwd_ws *w, int64
             float sum = 0;
             for (int64_t jj = 0; jj < bc; jj++) sum += s[jj];
             w->l[c] += sum;
-            for (int64_t jj = 0; jj < bc; jj++) {
+            float ks[FLASH_BC];
+            if (p->dropout_p > 0) flash_dropout_row(p, b, h, i0 + c, j0, bc, ks);
+            for (int64_t jj = ja; jj < jz; jj++) {
                 float x = s[jj];
-                if (x == 0) continue;
-                if (p->dropout_p > 0) x *= keep_scale(p, b, h, i0 + c, j0 + jj);
+                if (p->dropout_p > 0) x *= ks[jj];
                 if (x != 0) ops->axpy(Ev, x, value_row(sg, b, hk, j0 + jj), o);
             }
         }
@@ -294,7 +284,7 @@ static void run_task(const flash_seg *segs, const fwd_task *t, const flash_ops *
         d.ent = sg->ent ? sg->ent + lo : NULL;
         d.ls = 1;
     }
-    if (br <= FLASH_ROWS_MAX && !d.ent && p->ks[3] == 1 && p->vs[3] == 1)
+    if (flash_rows_path(p) && !d.ent)
         fwd_rows(sg, ops, w, t->b, t->h, i0, br, ks, ke, &d);
     else
         fwd_tile(sg, ops, w, t->b, t->h, i0, br, ks, ke, &d);
@@ -386,7 +376,7 @@ int flash_forward_segs(const char *fn, flash_seg *segs, int64_t nseg, int thread
             const int64_t ns = seg_splits(sg);
             if (ns == 1) continue;
             const int64_t rows = p->B * p->Hq * p->Lq;
-#pragma omp parallel for num_threads(nt) schedule(static)
+#pragma omp parallel for num_threads(nt) schedule(static) if (rows > 4096)
             for (int64_t r = 0; r < rows; r++) {
                 const int64_t i = r % p->Lq, h = (r / p->Lq) % p->Hq, b = r / (p->Lq * p->Hq);
                 const float *rowp[FLASH_SPLIT_MAX];

@@ -25,6 +25,11 @@ static inline VF V_EQ_NEGINF_SEL0(VF v)
     return _mm256_andnot_ps(ninf, v);
 }
 
+static inline VF V_ZERO_WHERE_ONE(VF p, VF x)
+{
+    return _mm256_and_ps(_mm256_cmp_ps(p, _mm256_set1_ps(1.0f), _CMP_NEQ_UQ), x);
+}
+
 static inline float v_hsum(VF v)
 {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));

@@ -26,6 +26,11 @@ static inline VF V_EQ_NEGINF_SEL0(VF v)
     return _mm512_mask_mov_ps(v, ninf, _mm512_setzero_ps());
 }
 
+static inline VF V_ZERO_WHERE_ONE(VF p, VF x)
+{
+    return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(p, _mm512_set1_ps(1.0f), _CMP_NEQ_UQ), x);
+}
+
 static inline float v_hsum(VF v) { return _mm512_reduce_add_ps(v); }
 
 /* exp(x): x = n·ln2 + r (Cody–Waite, |r| ≤ ln2/2), e^r by its degree-7 Taylor polynomial

@@ -17,16 +17,9 @@
 
 #define FLASH_BWD_UNITS 8 /* split key ranges until there are at least this many tasks */
 
-static inline float keep_scale(const attn_sdpa_problem *p, int64_t b, int64_t h, int64_t i,
-                               int64_t j)
-{
-    return attn_dropout_keep(p->seed, p->offset, sdpa_dropout_index(p, b, h, i, j), p->dropout_p)
-               ? p->dropout_scale
-               : 0.0f;
-}
-
 typedef struct bwd_ws {
     float *kp, *kt, *vp, *dkt, *dvt, *s, *dp, *z, *raw;
+    float *qrow, *dorow; /* one query row and its dO, contiguous (row path) */
     int64_t *lo, *hi; /* [Lq] row ranges of the task's batch */
     int64_t *qlo, *qhi, *qflo, *qfhi; /* per query tile: union and full (common) range */
 } bwd_ws;
@@ -35,7 +28,7 @@ static void bws_free(bwd_ws *w)
 {
     if (!w) return;
     free(w->kp), free(w->kt), free(w->vp), free(w->dkt), free(w->dvt), free(w->s), free(w->dp);
-    free(w->z), free(w->raw), free(w->lo), free(w->hi), free(w->qlo), free(w->qhi);
+    free(w->z), free(w->raw), free(w->qrow), free(w->dorow), free(w->lo), free(w->hi), free(w->qlo), free(w->qhi);
     free(w->qflo), free(w->qfhi);
     free(w);
 }
@@ -53,11 +46,13 @@ static bwd_ws *bws_alloc(int64_t E, int64_t Ev, int64_t Lq)
     w->dvt = attn_aligned_alloc((size_t)(Evp * FLASH_BC) * sizeof(float));
     w->s = attn_aligned_alloc(tile), w->dp = attn_aligned_alloc(tile);
     w->z = attn_aligned_alloc(tile), w->raw = attn_aligned_alloc(tile);
+    w->qrow = attn_aligned_alloc((size_t)Ep * sizeof(float));
+    w->dorow = attn_aligned_alloc((size_t)Evp * sizeof(float));
     w->lo = malloc((size_t)Lq * sizeof(int64_t)), w->hi = malloc((size_t)Lq * sizeof(int64_t));
     w->qlo = malloc((size_t)nqt * sizeof(int64_t)), w->qhi = malloc((size_t)nqt * sizeof(int64_t));
     w->qflo = malloc((size_t)nqt * sizeof(int64_t));
     w->qfhi = malloc((size_t)nqt * sizeof(int64_t));
-    if (!w->kp || !w->kt || !w->vp || !w->dkt || !w->dvt || !w->s || !w->dp || !w->z || !w->raw ||
+    if (!w->kp || !w->kt || !w->vp || !w->dkt || !w->dvt || !w->s || !w->dp || !w->z || !w->raw || !w->qrow || !w->dorow ||
         !w->lo || !w->hi || !w->qlo || !w->qhi || !w->qflo || !w->qfhi) {
         bws_free(w);
         return NULL;
@@ -152,14 +147,11 @@ static void bwd_pair(const bwd_ctx *cx, int64_t si, bwd_ws *w, float *dqb, int64
     const float *Z = S;
     if (p->dropout_p > 0) {
         for (int64_t c = 0; c < br; c++) {
-            float *zr = w->z + c * FLASH_BC, *dpr = dP + c * FLASH_BC;
+            float *zr = w->z + c * FLASH_BC, *dpr = dP + c * FLASH_BC, ks[FLASH_BC];
             const float *pr = S + c * FLASH_BC;
+            flash_dropout_row(p, b, h, i0 + c, j0, bc, ks);
             for (int64_t jj = 0; jj < bcp; jj++) {
-                if (pr[jj] == 0 || jj >= bc) {
-                    zr[jj] = 0;
-                    continue;
-                }
-                float k = keep_scale(p, b, h, i0 + c, j0 + jj);
+                const float k = jj < bc ? ks[jj] : 0.0f;
                 zr[jj] = pr[jj] * k;
                 dpr[jj] *= k;
             }
@@ -193,6 +185,77 @@ static void bwd_pair(const bwd_ctx *cx, int64_t si, bwd_ws *w, float *dqb, int64
               1);
 }
 
+
+/* Few query rows (flash_rows_path, e.g. decoding): no packing; per query row, scores and dP
+ * by dot products over K and V read in place, gradients by axpy. dK, dV of the key tile
+ * accumulate row-major in dkt, dvt. */
+static void bwd_rows_tile(const bwd_ctx *cx, int64_t si, bwd_ws *w, float *dqb, int64_t b,
+                          int64_t hk, int64_t j0, int64_t bc)
+{
+    const flash_bwd_seg *bs = &cx->segs[si];
+    const flash_seg *sg = bs->seg;
+    const attn_sdpa_problem *p = &sg->p;
+    const flash_ops *ops = cx->ops;
+    const int64_t E = p->E, Ev = p->Ev, Ep = flash_pad(E), Evp = flash_pad(Ev), bcp = flash_pad(bc);
+    const int elementwise = sdpa_has_elementwise(p);
+    const float *k = p->k + b * p->ks[0] + hk * p->ks[1] + (j0 - sg->kbase) * p->ks[2];
+    const float *v = p->v + b * p->vs[0] + hk * p->vs[1] + (j0 - sg->kbase) * p->vs[2];
+    float *s = w->s, *dp = w->dp, *z = w->z;
+    for (int64_t hl = 0; hl < p->group; hl++) {
+        const int64_t h = hk * p->group + hl;
+        for (int64_t i = 0; i < p->Lq; i++) {
+            const int64_t lo = w->lo[i], hi = w->hi[i];
+            if (!(lo < j0 + bc && hi > j0)) continue;
+            const int64_t row = (b * p->Hq + h) * p->Lq + i;
+            const float L = cx->L[si][row], D = cx->D[si][row];
+            const float *q = p->q + b * p->qs[0] + h * p->qs[1] + i * p->qs[2];
+            const float *g = bs->dout + b * bs->dos[0] + h * bs->dos[1] + i * bs->dos[2];
+            for (int64_t e = 0; e < E; e++) w->qrow[e] = q[e * p->qs[3]];
+            for (int64_t e = 0; e < Ev; e++) w->dorow[e] = g[e * bs->dos[3]];
+            /* only the keys the row may attend: [ja, jz) of the tile */
+            const int64_t ja = lo > j0 ? lo - j0 : 0, jz = hi < j0 + bc ? hi - j0 : bc;
+            for (int64_t jj = 0; jj < bcp; jj++) s[jj] = -INFINITY;
+            ops->dots(jz - ja, E, w->qrow, k + ja * p->ks[2], p->ks[2], p->scale, s + ja);
+            if (p->softcap > 0) memcpy(w->raw + ja, s + ja, (size_t)(jz - ja) * sizeof(float));
+            if (elementwise)
+                for (int64_t jj = ja; jj < jz; jj++) s[jj] = sdpa_adjust(p, b, h, i, j0 + jj, s[jj]);
+            ops->exp_rows(s, 0, 1, bcp, &L);
+            for (int64_t jj = 0; jj < bc; jj++) dp[jj] = 0;
+            ops->dots(jz - ja, Ev, w->dorow, v + ja * p->vs[2], p->vs[2], 1.0f, dp + ja);
+            float kss[FLASH_BC];
+            if (p->dropout_p > 0) flash_dropout_row(p, b, h, i, j0, bc, kss);
+            for (int64_t jj = 0; jj < bc; jj++) {
+                if (s[jj] == 0) {
+                    dp[jj] = 0;
+                    continue;
+                }
+                const float ks = p->dropout_p > 0 ? kss[jj] : 1.0f;
+                z[jj] = s[jj] * ks;
+                if (z[jj] != 0) ops->axpy(Ev, z[jj], w->dorow, w->dvt + jj * Evp);
+                float ds = s[jj] == 1.0f ? 0.0f : s[jj] * (dp[jj] * ks - D);
+                if (bs->dbias) {
+                    const attn_tensor *db = bs->dbias;
+                    const int64_t j = j0 + jj;
+                    db->data[(p->bias_shape[0] == 1 ? 0 : b) * db->stride[0] +
+                             (p->bias_shape[1] == 1 ? 0 : h) * db->stride[1] +
+                             (p->bias_shape[2] == 1 ? 0 : i) * db->stride[2] +
+                             (p->bias_shape[3] == 1 ? 0 : j) * db->stride[3]] += ds;
+                }
+                if (p->softcap > 0) {
+                    float t = tanhf(w->raw[jj] / p->softcap);
+                    ds *= 1 - t * t;
+                }
+                ds *= p->scale;
+                dp[jj] = ds;
+                if (ds != 0) ops->axpy(E, ds, w->qrow, w->dkt + jj * Ep);
+            }
+            float *dq = dqb + (hl * p->Lq + i) * Ep;
+            for (int64_t jj = 0; jj < bc; jj++)
+                if (s[jj] != 0 && dp[jj] != 0) ops->axpy(E, dp[jj], k + jj * p->ks[2], dq);
+        }
+    }
+}
+
 static void bwd_task_run(const bwd_ctx *cx, const bwd_task *t, bwd_ws *w, float *dqb)
 {
     const flash_bwd_seg *bs = &cx->segs[t->seg];
@@ -201,11 +264,32 @@ static void bwd_task_run(const bwd_ctx *cx, const bwd_task *t, bwd_ws *w, float 
     const int64_t E = p->E, Ev = p->Ev, Ep = flash_pad(E), b = t->b, hk = t->hk;
     const int64_t nkt = (sg->kend - sg->kbase + FLASH_BC - 1) / FLASH_BC;
     const int64_t nqt = (p->Lq + FLASH_BR - 1) / FLASH_BR;
+    const int rows = flash_rows_path(p);
     row_ranges(sg, b, w);
     memset(dqb, 0, (size_t)(p->group * p->Lq * Ep) * sizeof(float));
     for (int64_t kt = t->chunk; kt < nkt; kt += t->nchunk) {
         const int64_t j0 = sg->kbase + kt * FLASH_BC;
         const int64_t bc = sg->kend - j0 < FLASH_BC ? sg->kend - j0 : FLASH_BC, bcp = flash_pad(bc);
+        float *dk = bs->dk + b * bs->dks[0] + hk * bs->dks[1] + (j0 - sg->kbase) * bs->dks[2];
+        float *dv = bs->dv + b * bs->dvs[0] + hk * bs->dvs[1] + (j0 - sg->kbase) * bs->dvs[2];
+        if (rows) {
+            const int64_t Evp = flash_pad(Ev);
+            memset(w->dkt, 0, (size_t)(bc * Ep) * sizeof(float));
+            memset(w->dvt, 0, (size_t)(bc * Evp) * sizeof(float));
+            bwd_rows_tile(cx, t->seg, w, dqb, b, hk, j0, bc);
+            for (int64_t jj = 0; jj < bc; jj++) {
+                float *dkr = dk + jj * bs->dks[2], *dvr = dv + jj * bs->dvs[2];
+                if (bs->dks[3] == 1)
+                    memcpy(dkr, w->dkt + jj * Ep, (size_t)E * sizeof(float));
+                else
+                    for (int64_t e = 0; e < E; e++) dkr[e * bs->dks[3]] = w->dkt[jj * Ep + e];
+                if (bs->dvs[3] == 1)
+                    memcpy(dvr, w->dvt + jj * Evp, (size_t)Ev * sizeof(float));
+                else
+                    for (int64_t e = 0; e < Ev; e++) dvr[e * bs->dvs[3]] = w->dvt[jj * Evp + e];
+            }
+            continue;
+        }
         const float *k = p->k + b * p->ks[0] + hk * p->ks[1] + (j0 - sg->kbase) * p->ks[2];
         const float *v = p->v + b * p->vs[0] + hk * p->vs[1] + (j0 - sg->kbase) * p->vs[2];
         for (int64_t e = 0; e < E; e++) {
@@ -229,8 +313,6 @@ static void bwd_task_run(const bwd_ctx *cx, const bwd_task *t, bwd_ws *w, float 
             for (int64_t qt = 0; qt < nqt; qt++)
                 if (w->qlo[qt] < j0 + bc && w->qhi[qt] > j0)
                     bwd_pair(cx, t->seg, w, dqb, b, hk * p->group + hl, hl, qt, j0, bc);
-        float *dk = bs->dk + b * bs->dks[0] + hk * bs->dks[1] + (j0 - sg->kbase) * bs->dks[2];
-        float *dv = bs->dv + b * bs->dvs[0] + hk * bs->dvs[1] + (j0 - sg->kbase) * bs->dvs[2];
         for (int64_t jj = 0; jj < bc; jj++) {
             for (int64_t e = 0; e < E; e++) dk[jj * bs->dks[2] + e * bs->dks[3]] = w->dkt[e * FLASH_BC + jj];
             for (int64_t e = 0; e < Ev; e++) dv[jj * bs->dvs[2] + e * bs->dvs[3]] = w->dvt[e * FLASH_BC + jj];
@@ -304,7 +386,7 @@ int flash_backward_segs(const char *fn, const flash_bwd_seg *segs, int64_t nseg,
         L[s] = LD + off, D[s] = LD + rows + off;
         off += n;
         float *Ls = L[s], *Ds = D[s];
-#pragma omp parallel for num_threads(nt) schedule(static)
+#pragma omp parallel for num_threads(nt) schedule(static) if (n > 4096)
         for (int64_t r = 0; r < n; r++) {
             const int64_t i = r % p->Lq, h = (r / p->Lq) % p->Hq, b = r / (p->Lq * p->Hq);
             float l = bs->seg->lse[b * bs->seg->lse_bs + h * bs->seg->lse_hs + i];

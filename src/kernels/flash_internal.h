@@ -14,10 +14,11 @@
 
 #include "sdpa_internal.h"
 
-#define FLASH_BR 64      /* query rows per tile */
+#define FLASH_BR 128      /* query rows per tile */
 #define FLASH_BC 64      /* keys per tile */
 #define FLASH_MAX_E 256  /* widest E and Ev served */
 #define FLASH_PAD 16     /* every padded width is a multiple of this (the widest vector) */
+#define FLASH_ROWS_MAX 8 /* query lengths up to this use the row-at-a-time paths */
 
 typedef struct flash_ops {
     attn_isa isa;
@@ -34,7 +35,8 @@ typedef struct flash_ops {
     void (*scale_cols)(float *X, int64_t ldx, int64_t rows, int64_t ncols, const float *alpha);
     /* S[r][c] = exp(S[r][c] − lse[r]) (lse = +∞ gives 0). */
     void (*exp_rows)(float *S, int64_t lds, int64_t rows, int64_t ncols, const float *lse);
-    /* dP[r][c] = P[r][c] · (dP[r][c] − D[r]). */
+    /* dP[r][c] = P[r][c] · (dP[r][c] − D[r]), and exactly 0 where P = 1 (a row that attends
+     * one key: dP − D is then rounding noise of two ways to compute the same number). */
     void (*ds_rows)(const float *P, float *dP, int64_t ld, int64_t rows, int64_t ncols,
                     const float *D);
     /* Decoding: s[j] = alpha · Σ_e q[e]·K(j, e) for j < n, K rows at k + j·ldk (contiguous e). */
@@ -61,7 +63,35 @@ typedef struct flash_seg {
     int64_t lse_bs, lse_hs;
 } flash_seg;
 
+/* Whether a problem takes the row-at-a-time paths (dot products over E instead of tiles), in
+ * forward and backward alike: both then compute every score with the same arithmetic, so a
+ * row attending a single key gets P = exp(S − lse) = 1 exactly in backward. */
+static inline int flash_rows_path(const attn_sdpa_problem *p)
+{
+    return p->Lq <= FLASH_ROWS_MAX && p->ks[3] == 1 && p->vs[3] == 1;
+}
+
 static inline int64_t flash_pad(int64_t n) { return (n + FLASH_PAD - 1) / FLASH_PAD * FLASH_PAD; }
+
+/* Dropout multipliers (0 or 1/(1−p)) of keys j0 .. j0+n−1 of row (b, h, i): the stream of
+ * attn_dropout_keep, one Philox block per 4 consecutive indices instead of one per element. */
+static inline void flash_dropout_row(const attn_sdpa_problem *p, int64_t b, int64_t h, int64_t i,
+                                     int64_t j0, int64_t n, float *ks)
+{
+    uint64_t idx = sdpa_dropout_index(p, b, h, i, j0), have = UINT64_MAX;
+    const uint32_t key[2] = {(uint32_t)p->seed, (uint32_t)(p->seed >> 32)};
+    uint32_t r[4] = {0, 0, 0, 0};
+    for (int64_t t = 0; t < n; t++, idx++) {
+        if (idx >> 2 != have) {
+            have = idx >> 2;
+            const uint32_t ctr[4] = {(uint32_t)have, (uint32_t)(have >> 32), (uint32_t)p->offset,
+                                     (uint32_t)(p->offset >> 32)};
+            attn_philox4x32(ctr, key, r);
+        }
+        const float u = (float)(r[idx & 3] >> 8) * (1.0f / 16777216.0f);
+        ks[t] = u >= p->dropout_p ? p->dropout_scale : 0.0f;
+    }
+}
 
 /* Forward of every segment; out pointers are in each segment's problem. */
 ATTN_INTERNAL int flash_forward_segs(const char *fn, flash_seg *segs, int64_t nseg, int threads,

@@ -66,7 +66,7 @@ static void ds_rows_portable(const float *P, float *dP, int64_t ld, int64_t rows
 {
     for (int64_t r = 0; r < rows; r++)
         for (int64_t c = 0; c < ncols; c++)
-            dP[r * ld + c] = P[r * ld + c] * (dP[r * ld + c] - D[r]);
+            dP[r * ld + c] = P[r * ld + c] == 1.0f ? 0.0f : P[r * ld + c] * (dP[r * ld + c] - D[r]);
 }
 
 static void dots_portable(int64_t n, int64_t E, const float *q, const float *k, int64_t ldk,

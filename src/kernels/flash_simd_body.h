@@ -3,6 +3,7 @@
  *   VF, VL (floats per vector), MR × NR (register block: MR rows × NR vectors),
  *   V_ZERO(), V_LOAD(p), V_STORE(p, v), V_SET1(x), V_FMA(a, b, c) = a·b + c, V_MUL, V_ADD,
  *   V_SUB, V_MAX, v_exp(x) (exp with −∞ → 0), v_hsum(v), V_EQ_NEGINF_SEL0(v) (−∞ lanes → 0),
+ *   V_ZERO_WHERE_ONE(p, x) (x with 0 in the lanes where p = 1),
  *   FLASH_OPS_NAME (the accessor's name) and FLASH_OPS_ISA.
  * Every function here is static; only the accessor leaves the file. */
 
@@ -144,7 +145,10 @@ static void ds_rows_simd(const float *P, float *dP, int64_t ld, int64_t rows, in
         const float *p = P + r * ld;
         float *dp = dP + r * ld;
         for (int64_t c = 0; c < ncols; c += VL)
-            V_STORE(dp + c, V_MUL(V_LOAD(p + c), V_SUB(V_LOAD(dp + c), d)));
+        {
+            VF pv = V_LOAD(p + c);
+            V_STORE(dp + c, V_ZERO_WHERE_ONE(pv, V_MUL(pv, V_SUB(V_LOAD(dp + c), d))));
+        }
     }
 }
 

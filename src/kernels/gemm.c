@@ -3,30 +3,28 @@
  * Goto/BLIS blocking, written for row-major C. The micro-kernel (gemm_internal.h) keeps an
  * MR×NR tile of C in registers, broadcasting A and loading B as vectors along N:
  *
- *   for jc over N in blocks of nc                       B block kc×nc: in L2, shared
- *     for pc over K in blocks of kc                     (K never split across threads)
- *       pack op(B)[pc:pc+kc, jc:jc+nc] into NR-wide panels      (threads split the panels)
- *       barrier
- *       for each MR×NR tile of C[:, jc:jc+nc], i-major  (threads split the tile range)
- *         pack op(A)[i:i+MR, pc:pc+kc] when i changes   (MR×kc panel: in L1)
- *         micro-kernel: C tile = alpha·Σ_k A·B + (pc = 0 ? beta : 1)·C tile
- *       barrier
+ *   for jc over N in blocks of nc                      B block kc×nc: in L2 (576 KB)
+ *     for pc over K in blocks of kc                    (K is never split across threads)
+ *       for each chunk: a run of MR-row panels × NR-column panels of C[:, jc:jc+nc]
+ *         pack op(A)[rows, pc:pc+kc] (MR×kc panels: each in L1 while used)
+ *         for each tile: micro-kernel with the B panel (packed on first use, by anyone)
+ *           C tile = alpha·Σ_k A·B + (pc = 0 ? beta : 1)·C tile
  *
+ * Threads take (block, chunk) items from one counter, without barriers (gemm_blocked).
  * Each C element is the sum of the same K-blocks in the same order whatever thread computes
  * its tile, so results are bit-identical for any thread count. When few rows of A share each
  * B panel, packing B costs more than it saves: the kernel then reads B in place (B not
  * transposed) or the product is done as dot products (C = A·Bᵀ with B rows contiguous). */
 #include "gemm_internal.h"
 
-#include <omp.h>
+#include <sched.h>
 #include <string.h>
 
 #define KC_MAX 384                 /* K block: A panel MR×kc in L1 */
 #define B_BLOCK_FLOATS (384 * 384) /* kc×nc B block: 576 KB, half-to-most of a 1–1.25 MB L2 */
 #define A_PANELS 8                 /* row panels of A packed together (one run of lines per k) */
-#ifndef DOT_MAX_M
-#define DOT_MAX_M 4 /* A·Bᵀ with at most this many rows: dot products */
-#endif
+#define DOT_MAX 4    /* at most this many rows (A·Bᵀ) or columns (op(A) = A): dot products */
+#define NARROW_N 32  /* up to this many columns, the AVX-512 path uses the narrower AVX2 tile */
 
 /* ------------------------------------------------------------------------------------------ */
 /* Portable micro-kernel: 4×16, plain C the compiler can vectorise with baseline SSE.          */
@@ -82,10 +80,17 @@ typedef struct gemm_job {
     int64_t kcb, nk; /* K blocks: nk blocks of kcb (the last may be shorter) */
     int64_t nc;      /* N block, a multiple of NR */
     int direct_b;    /* full B panels read in place (B not transposed) */
-    int64_t apanels; /* A row panels packed at once */
+    int64_t apanels; /* A row panels packed at once (room per thread) */
     float *bpack;    /* 2 × bfloats: [kcb × nc], or one [kcb × NR] panel when direct_b */
     int64_t bfloats;
     float *apack;    /* per thread apanels × [kcb × MR] */
+    /* Schedule (see gemm_blocked): blocks (jc, pc) in order, each cut into the same chunks. */
+    int64_t nblocks, nchunks;
+    int64_t rpc, njg, jpg; /* a chunk: rpc row panels × jpg column panels; njg chunks across */
+    int64_t next;          /* next work item to hand out (atomic) */
+    int64_t *chunk_done;   /* [2][nchunks]: by parity of jc's block row, last block b done + 1 */
+    int64_t *block_done;   /* [nblocks]: chunks finished in this block */
+    int64_t *panel_tag;    /* [2][njp]: 2b+1 = being packed for block b, 2b+2 = ready */
 } gemm_job;
 
 /* Row panels ip0 ≤ ip < ip1 of op(A)[:, p0:p0+kc]: panel q at dst + q*kc*MR holds
@@ -156,88 +161,94 @@ static void pack_b(const gemm_job *g, float *dst, int64_t j0, int nr, int64_t p0
 /* Blocked product: the body every thread runs                                                */
 /* ------------------------------------------------------------------------------------------ */
 
-/* Where panel jp of the current B block lives: in bpack, or in place in B. In place, only the
- * ragged last panel is packed, at the start of bpack. */
-static const float *b_panel(const gemm_job *g, const float *bpack, int64_t jp, int nr, int64_t j0,
-                            int64_t p0, int64_t kc, int64_t *bs)
+/* Wait until *p ≥ v, yielding the core meanwhile (the machine may be oversubscribed: a
+ * thread that spins would steal the time the thread it waits for needs). */
+static void wait_at_least(int64_t *p, int64_t v)
+{
+    while (__atomic_load_n(p, __ATOMIC_ACQUIRE) < v) sched_yield();
+}
+
+/* Panel jp of block b's B, packed by whichever thread needs it first. Returns where the
+ * kernel reads it and its row stride. In place (direct_b), only the ragged last panel is
+ * packed, into slot 0. */
+static const float *b_panel(gemm_job *g, int64_t b, int64_t jp, int nr, int64_t j0, int64_t p0,
+                            int64_t kc, int64_t *bs)
 {
     const int NR = g->arch->nr;
     *bs = NR;
-    if (!g->direct_b) return bpack + jp * NR * kc;
-    if (nr < NR) return bpack;
-    *bs = g->ldb;
-    return g->B + p0 * g->ldb + j0;
+    if (g->direct_b && nr == NR) {
+        *bs = g->ldb;
+        return g->B + p0 * g->ldb + j0;
+    }
+    const int64_t slot = g->direct_b ? 0 : jp;
+    float *dst = g->bpack + (b & 1) * g->bfloats + slot * NR * kc;
+    int64_t *tag = g->panel_tag + (b & 1) * (g->nc / NR) + slot;
+    const int64_t packing = 2 * b + 1, ready = 2 * b + 2;
+    for (;;) {
+        int64_t t = __atomic_load_n(tag, __ATOMIC_ACQUIRE);
+        if (t == ready) return dst;
+        if (t < packing &&
+            __atomic_compare_exchange_n(tag, &t, packing, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+            pack_b(g, dst, j0, nr, p0, kc);
+            __atomic_store_n(tag, ready, __ATOMIC_RELEASE);
+            return dst;
+        }
+        sched_yield(); /* another thread is packing it */
+    }
 }
 
-static void gemm_blocked(const gemm_job *g, int tid, int nt)
+/* The body every thread runs. Work items are (block, chunk) pairs handed out in order from
+ * one counter; blocks run jc-major, pc-minor. There are no barriers — a late thread (the
+ * machine may be shared) never holds the others up, except when one needs exactly its work:
+ *  - before its first item of block b, a thread waits until all blocks ≤ b−2 are finished;
+ *    so at most two consecutive blocks are ever in progress, and block b may reuse the B
+ *    buffer (b & 1) of block b−2;
+ *  - chunk c of block b (pc > 0) adds into the C tiles chunk c of block b−1 wrote: it waits
+ *    for that item (chunk_done, one row per parity of jc's index suffices by the above).
+ * Each C element is thus summed over the K blocks in order, whoever computes it. */
+static void gemm_blocked(void *job, int tid)
 {
+    gemm_job *g = job;
     const int MR = g->arch->mr, NR = g->arch->nr;
     float *ap = g->apack + (int64_t)tid * g->apanels * g->kcb * MR;
     const int64_t nip = (g->M + MR - 1) / MR;
-    /* Work is handed out dynamically (the machine may be shared): runs of up to `apanels`
-     * row panels × the whole block width when there are enough rows, else single tiles.
-     * Which thread computes a tile never changes its value. */
-    int64_t rows_per_chunk = nip / (4 * nt);
-    if (rows_per_chunk > g->apanels) rows_per_chunk = g->apanels;
-    int64_t block = 0;
-    for (int64_t jc = 0; jc < g->N; jc += g->nc) {
+    const int64_t total = g->nblocks * g->nchunks;
+    int64_t verified = -1; /* blocks ≤ this one are known finished */
+    for (;;) {
+        const int64_t item = __atomic_fetch_add(&g->next, 1, __ATOMIC_RELAXED);
+        if (item >= total) break;
+        const int64_t b = item / g->nchunks, c = item % g->nchunks;
+        const int64_t jc = b / g->nk * g->nc, pb = b % g->nk;
+        const int64_t p0 = pb * g->kcb;
+        const int64_t kc = g->K - p0 < g->kcb ? g->K - p0 : g->kcb;
         const int64_t ncur = g->N - jc < g->nc ? g->N - jc : g->nc;
         const int64_t njp = (ncur + NR - 1) / NR;
-        for (int64_t pb = 0; pb < g->nk; pb++, block++) {
-            const int64_t p0 = pb * g->kcb;
-            const int64_t kc = g->K - p0 < g->kcb ? g->K - p0 : g->kcb;
-            const float beta = pb == 0 ? g->beta : 1.0f;
-            /* Two B buffers: packing block b+1 can start while others still compute block b
-             * (block b−1's buffer is free: every thread passed the barrier of block b). */
-            float *bpack = g->bpack + (block & 1) * g->bfloats;
+        const float beta = pb == 0 ? g->beta : 1.0f;
+        const int64_t ip0 = c / g->njg * g->rpc, jp0 = c % g->njg * g->jpg;
+        const int64_t ip1 = ip0 + g->rpc < nip ? ip0 + g->rpc : nip;
+        const int64_t jp1 = jp0 + g->jpg < njp ? jp0 + g->jpg : njp;
+        int64_t *done = g->chunk_done + (b / g->nk & 1) * g->nchunks + c;
 
-            for (int64_t jp = njp * tid / nt; jp < njp * (tid + 1) / nt; jp++) {
-                const int64_t j0 = jc + jp * NR;
-                const int nr = (int)(g->N - j0 < NR ? g->N - j0 : NR);
-                if (g->direct_b && nr == NR) continue;
-                pack_b(g, g->direct_b ? bpack : bpack + jp * NR * kc, j0, nr, p0, kc);
-            }
-#pragma omp barrier
-            if (rows_per_chunk >= 1) {
-                const int64_t nchunks = (nip + rows_per_chunk - 1) / rows_per_chunk;
-#pragma omp for schedule(dynamic, 1) nowait
-                for (int64_t ch = 0; ch < nchunks; ch++) {
-                    const int64_t ip0 = ch * rows_per_chunk;
-                    const int64_t ip1 = ip0 + rows_per_chunk < nip ? ip0 + rows_per_chunk : nip;
-                    pack_a(g, ap, ip0, ip1, p0, kc);
-                    for (int64_t ip = ip0; ip < ip1; ip++) {
-                        const int64_t i0 = ip * MR;
-                        const int mr = (int)(g->M - i0 < MR ? g->M - i0 : MR);
-                        const float *a = ap + (ip - ip0) * kc * MR;
-                        for (int64_t jp = 0; jp < njp; jp++) {
-                            const int64_t j0 = jc + jp * NR;
-                            const int nr = (int)(g->N - j0 < NR ? g->N - j0 : NR);
-                            int64_t bs;
-                            const float *bp = b_panel(g, bpack, jp, nr, j0, p0, kc, &bs);
-                            g->arch->kernel(kc, a, bp, bs, g->C + i0 * g->ldc + j0, g->ldc, mr,
-                                            nr, g->alpha, beta);
-                        }
-                    }
-                }
-            } else {
-                int64_t packed_ip = -1;
-#pragma omp for schedule(dynamic, 1) nowait
-                for (int64_t t = 0; t < nip * njp; t++) {
-                    const int64_t ip = t / njp, jp = t % njp;
-                    const int64_t i0 = ip * MR, j0 = jc + jp * NR;
-                    const int mr = (int)(g->M - i0 < MR ? g->M - i0 : MR);
+        while (verified < b - 2) wait_at_least(&g->block_done[++verified], g->nchunks);
+        if (pb > 0) wait_at_least(done, b); /* chunk c of block b−1 is done */
+        if (jp0 < jp1) {
+            pack_a(g, ap, ip0, ip1, p0, kc);
+            for (int64_t ip = ip0; ip < ip1; ip++) {
+                const int64_t i0 = ip * MR;
+                const int mr = (int)(g->M - i0 < MR ? g->M - i0 : MR);
+                const float *a = ap + (ip - ip0) * kc * MR;
+                for (int64_t jp = jp0; jp < jp1; jp++) {
+                    const int64_t j0 = jc + jp * NR;
                     const int nr = (int)(g->N - j0 < NR ? g->N - j0 : NR);
-                    if (ip != packed_ip) {
-                        pack_a(g, ap, ip, ip + 1, p0, kc);
-                        packed_ip = ip;
-                    }
                     int64_t bs;
-                    const float *bp = b_panel(g, bpack, jp, nr, j0, p0, kc, &bs);
-                    g->arch->kernel(kc, ap, bp, bs, g->C + i0 * g->ldc + j0, g->ldc, mr, nr,
+                    const float *bp = b_panel(g, b, jp, nr, j0, p0, kc, &bs);
+                    g->arch->kernel(kc, a, bp, bs, g->C + i0 * g->ldc + j0, g->ldc, mr, nr,
                                     g->alpha, beta);
                 }
             }
         }
+        __atomic_store_n(done, b + 1, __ATOMIC_RELEASE);
+        __atomic_fetch_add(&g->block_done[b], 1, __ATOMIC_ACQ_REL);
     }
 }
 
@@ -257,35 +268,85 @@ static void scale_c(float *C, int64_t ldc, int64_t M, int64_t N, float beta)
     }
 }
 
-/* C = op(A)·Bᵀ with a few rows: dot products of contiguous rows, no packing of B. Threads
- * split the columns; every element is computed the same way wherever it falls. */
-static int gemm_dot(const attn_gemm_arch *arch, int ta, int64_t M, int64_t N, int64_t K,
+/* Few rows or few columns: C[i][j] = alpha·(row i of op(A))·(column j of op(B)) + beta·C as
+ * dot products of contiguous vectors, no packing — whichever operand is not already
+ * contiguous along k is tiny and gathered first. Threads take runs of DOT_COLS columns (few
+ * rows) or DOT_ROWS rows (few columns); every element is computed the same way wherever it
+ * falls. */
+#define DOT_COLS 64
+#define DOT_ROWS 16
+
+typedef struct dot_job {
+    const attn_gemm_arch *arch;
+    int64_t M, N, K;
+    float alpha, beta;
+    const float *A, *B; /* rows of op(A), rows of op(B)ᵀ: both contiguous along k */
+    int64_t lda, ldb, ldc;
+    float *C;
+    int by_rows; /* share out rows (else columns) */
+    int64_t next; /* next run (atomic) */
+} dot_job;
+
+static void gemm_dot_run(void *job, int tid)
+{
+    (void)tid;
+    dot_job *d = job;
+    const int64_t step = d->by_rows ? DOT_ROWS : DOT_COLS;
+    const int64_t runs = ((d->by_rows ? d->M : d->N) + step - 1) / step;
+    for (;;) {
+        const int64_t r = __atomic_fetch_add(&d->next, 1, __ATOMIC_RELAXED);
+        if (r >= runs) break;
+        int64_t i0 = 0, i1 = d->M, j0 = 0, n = d->N;
+        if (d->by_rows) {
+            i0 = r * step;
+            i1 = i0 + step < d->M ? i0 + step : d->M;
+        } else {
+            j0 = r * step;
+            n = d->N - j0 < step ? d->N - j0 : step;
+        }
+        for (int64_t i = i0; i < i1; i++)
+            d->arch->dotrow(d->K, d->A + i * d->lda, d->B + j0 * d->ldb, d->ldb,
+                            d->C + i * d->ldc + j0, n, d->alpha, d->beta);
+    }
+}
+
+/* Transpose a rows×cols matrix (row stride ld) into a new contiguous cols×rows one. */
+static float *gather_transposed(const float *x, int64_t rows, int64_t cols, int64_t ld)
+{
+    float *t = attn_aligned_alloc((size_t)(rows * cols) * sizeof(float));
+    if (t == NULL) {
+        attn_fail(ATTN_E_NOMEM, "attn_sgemm: cannot allocate %lld floats of workspace",
+                  (long long)(rows * cols));
+        return NULL;
+    }
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t c = 0; c < cols; c++) t[c * rows + r] = x[r * ld + c];
+    return t;
+}
+
+static int gemm_dot(const attn_gemm_arch *arch, int ta, int tb, int64_t M, int64_t N, int64_t K,
                     float alpha, const float *A, int64_t lda, const float *B, int64_t ldb,
                     float beta, float *C, int64_t ldc, int nt)
 {
-    float *arows = NULL;
-    if (ta) { /* gather the few columns of the stored A into rows */
-        arows = attn_aligned_alloc((size_t)(M * K) * sizeof(float));
-        if (arows == NULL)
-            return attn_fail(ATTN_E_NOMEM, "attn_sgemm: cannot allocate %lld floats of workspace",
-                             (long long)(M * K));
-        for (int64_t k = 0; k < K; k++)
-            for (int64_t i = 0; i < M; i++) arows[i * K + k] = A[k * lda + i];
-        A = arows;
+    float *at = NULL, *bt = NULL;
+    if (ta) { /* the few columns of the stored A [K, M] become rows */
+        if ((at = gather_transposed(A, K, M, lda)) == NULL) return ATTN_E_NOMEM;
+        A = at;
         lda = K;
     }
-    const int64_t nq = (N + 3) / 4; /* column quads */
-    if (nt > nq) nt = (int)nq;
-#pragma omp parallel num_threads(nt) if (nt > 1)
-    {
-        const int t = omp_get_thread_num(), n = omp_get_num_threads();
-        const int64_t j0 = nq * t / n * 4, j1 = nq * (t + 1) / n * 4 < N ? nq * (t + 1) / n * 4 : N;
-        if (j1 > j0)
-            for (int64_t i = 0; i < M; i++)
-                arch->dotrow(K, A + i * lda, B + j0 * ldb, ldb, C + i * ldc + j0, j1 - j0, alpha,
-                             beta);
+    if (!tb) { /* the few columns of B [K, N] become rows */
+        if ((bt = gather_transposed(B, K, N, ldb)) == NULL) {
+            free(at);
+            return ATTN_E_NOMEM;
+        }
+        B = bt;
+        ldb = K;
     }
-    free(arows);
+    dot_job d = {arch, M, N, K, alpha, beta, A, B, lda, ldb, ldc, C, M > N, 0};
+    const int64_t runs = M > N ? (M + DOT_ROWS - 1) / DOT_ROWS : (N + DOT_COLS - 1) / DOT_COLS;
+    attn_gemm_run(gemm_dot_run, &d, nt < runs ? nt : (int)runs);
+    free(at);
+    free(bt);
     return ATTN_OK;
 }
 
@@ -341,8 +402,9 @@ int attn_sgemm(attn_trans trans_a, attn_trans trans_b, int64_t M, int64_t N, int
     int nt = attn_resolve_threads(num_threads);
     if ((double)M * (double)N * (double)K < 262144.0) nt = 1;
     const attn_gemm_arch *arch = pick_arch();
-    if (tb && arch->dotrow && M <= DOT_MAX_M)
-        return gemm_dot(arch, ta, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, nt);
+    if (arch == &attn_gemm_arch_avx512 && N <= NARROW_N) arch = &attn_gemm_arch_avx2;
+    if (arch->dotrow && ((tb && M <= DOT_MAX) || (!ta && N <= DOT_MAX)))
+        return gemm_dot(arch, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, nt);
 
     gemm_job g = {.arch = arch, .ta = ta, .tb = tb, .M = M, .N = N, .K = K,
                   .alpha = alpha, .beta = beta, .A = A, .B = B, .lda = lda, .ldb = ldb,
@@ -362,23 +424,41 @@ int attn_sgemm(attn_trans trans_a, attn_trans trans_b, int64_t M, int64_t N, int
     const int64_t tiles = ((M + MR - 1) / MR) * ((g.nc + NR - 1) / NR);
     if (nt > tiles) nt = (int)tiles;
 
-    g.apanels = A_PANELS;
+    /* Chunks: runs of up to A_PANELS row panels × the block's width when there are rows
+     * enough for every thread, else single row panels × runs of column panels. */
+    const int64_t nip = (M + MR - 1) / MR, njp_max = g.nc / NR;
+    if (nip >= 4 * (int64_t)nt) {
+        g.rpc = nip / (4 * (int64_t)nt) < A_PANELS ? nip / (4 * (int64_t)nt) : A_PANELS;
+        g.njg = 1;
+        g.jpg = njp_max;
+    } else {
+        g.rpc = 1;
+        g.njg = (4 * (int64_t)nt + nip - 1) / nip < njp_max ? (4 * (int64_t)nt + nip - 1) / nip
+                                                            : njp_max;
+        g.jpg = (njp_max + g.njg - 1) / g.njg;
+        g.njg = (njp_max + g.jpg - 1) / g.jpg;
+    }
+    g.apanels = g.rpc;
+    g.nchunks = (nip + g.rpc - 1) / g.rpc * g.njg;
+    g.nblocks = (N + g.nc - 1) / g.nc * g.nk;
     g.bfloats = g.kcb * (g.direct_b ? NR : g.nc);
-    size_t bytes = (2 * (size_t)g.bfloats + (size_t)nt * (size_t)(g.apanels * g.kcb * MR)) *
-                   sizeof(float);
+
+    size_t nfloats = 2 * (size_t)g.bfloats + (size_t)nt * (size_t)(g.apanels * g.kcb * MR);
+    size_t nsync = 2 * (size_t)g.nchunks + (size_t)g.nblocks + 2 * (size_t)njp_max;
+    size_t bytes = (nfloats + 1) * sizeof(float) + nsync * sizeof(int64_t);
     float *work = attn_aligned_alloc(bytes);
     if (work == NULL)
         return attn_fail(ATTN_E_NOMEM, "%s: cannot allocate %zu bytes of packing workspace", fn,
                          bytes);
     g.bpack = work;
     g.apack = work + 2 * g.bfloats;
+    g.chunk_done = (int64_t *)(work + nfloats + (nfloats & 1)); /* 8-byte aligned */
+    g.block_done = g.chunk_done + 2 * g.nchunks;
+    g.panel_tag = g.block_done + g.nblocks;
+    memset(g.chunk_done, 0, nsync * sizeof(int64_t));
+    g.next = 0;
 
-    if (nt == 1) {
-        gemm_blocked(&g, 0, 1);
-    } else {
-#pragma omp parallel num_threads(nt)
-        gemm_blocked(&g, omp_get_thread_num(), omp_get_num_threads());
-    }
+    attn_gemm_run(gemm_blocked, &g, nt);
     free(work);
     return ATTN_OK;
 }

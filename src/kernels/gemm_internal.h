@@ -43,6 +43,11 @@ typedef struct attn_gemm_arch {
     attn_gemm_dotrow dotrow;  /* NULL: the driver's portable loop */
 } attn_gemm_arch;
 
+/* Run fn(arg, tid) on the calling thread (tid 0) and on up to nt − 1 pool workers that join
+ * while it runs (tids 1, 2, …; possibly none). Returns when every participant has returned.
+ * fn must share out its work dynamically. gemm_pool.c. */
+ATTN_INTERNAL void attn_gemm_run(void (*fn)(void *arg, int tid), void *arg, int nt);
+
 ATTN_INTERNAL extern const attn_gemm_arch attn_gemm_arch_avx512;
 ATTN_INTERNAL extern const attn_gemm_arch attn_gemm_arch_avx2;
 

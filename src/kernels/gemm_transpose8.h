@@ -32,20 +32,39 @@ static inline __m256i gemm_lane_mask8(int left)
     return _mm256_cmpgt_epi32(_mm256_set1_epi32(left), idx);
 }
 
+/* The first n (0..8) lanes from / to memory; the others read as zero / left untouched.
+ * AVX-512VL masks where available: AVX2's vmaskmovps is slow on some cores (AMD). */
+static inline __m256 gemm_load_first8(const float *p, int n)
+{
+#ifdef __AVX512VL__
+    return _mm256_maskz_loadu_ps((__mmask8)((1u << n) - 1), p);
+#else
+    return _mm256_maskload_ps(p, gemm_lane_mask8(n));
+#endif
+}
+
+static inline void gemm_store_first8(float *p, int n, __m256 v)
+{
+#ifdef __AVX512VL__
+    _mm256_mask_storeu_ps(p, (__mmask8)((1u << n) - 1), v);
+#else
+    _mm256_maskstore_ps(p, gemm_lane_mask8(n), v);
+#endif
+}
+
 /* Pack one MR-row panel (MR ≤ 8) of op(A) for kc values of k: dst[k*MR + i], zero for
  * i ≥ mr. trans = 0: row i of the panel at a + i*lda (contiguous along k), transposed 8×8
  * at a time; trans = 1: the panel's row-vector for k at a + k*lda (contiguous along i). */
 static inline void gemm_pack_a8(const int MR, int trans, int64_t kc, int mr, const float *a,
                                 int64_t lda, float *dst)
 {
-    const __m256i rows = gemm_lane_mask8(mr), keep = gemm_lane_mask8(MR);
     if (trans) {
         int64_t k = 0;
-        if (mr == 8) /* a full row-vector: plain loads (masked ones are slow on some cores) */
+        if (mr == 8) /* a full row-vector: plain loads */
             for (; k + 1 < kc; k++) _mm256_storeu_ps(dst + k * MR, _mm256_loadu_ps(a + k * lda));
         for (; k + 1 < kc; k++) /* 8-wide stores overlap the next k's slot, rewritten next */
-            _mm256_storeu_ps(dst + k * MR, _mm256_maskload_ps(a + k * lda, rows));
-        if (k < kc) _mm256_maskstore_ps(dst + k * MR, keep, _mm256_maskload_ps(a + k * lda, rows));
+            _mm256_storeu_ps(dst + k * MR, gemm_load_first8(a + k * lda, mr));
+        if (k < kc) gemm_store_first8(dst + k * MR, MR, gemm_load_first8(a + k * lda, mr));
         return;
     }
     __m256 r[8];
@@ -57,15 +76,14 @@ static inline void gemm_pack_a8(const int MR, int trans, int64_t kc, int mr, con
         for (int k = 0; k < 8; k++) _mm256_storeu_ps(dst + (k0 + k) * MR, r[k]);
     }
     const int kk = (int)(kc - k0);
-    const __m256i km = gemm_lane_mask8(kk);
     for (int i = 0; i < 8; i++)
-        r[i] = i < mr ? _mm256_maskload_ps(a + i * lda + k0, km) : _mm256_setzero_ps();
+        r[i] = i < mr ? gemm_load_first8(a + i * lda + k0, kk) : _mm256_setzero_ps();
     gemm_transpose8(r);
     for (int k = 0; k < kk; k++) {
         if (k + 1 < kk)
             _mm256_storeu_ps(dst + (k0 + k) * MR, r[k]);
         else
-            _mm256_maskstore_ps(dst + (k0 + k) * MR, keep, r[k]);
+            gemm_store_first8(dst + (k0 + k) * MR, MR, r[k]);
     }
 }
 

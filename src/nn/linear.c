@@ -7,10 +7,11 @@ int attn_dense_forward(int64_t rows, int64_t in, int64_t out, const float *x, in
                        const float *w, const float *b, float *y, int64_t ldy, int threads)
 {
     /* y[rows, out] = x[rows, in]·W[out, in]ᵀ */
+    const int gemm_threads = attn_threads_for(threads, (double)rows * in * out);
     ATTN_TRY(attn_sgemm(ATTN_NO_TRANS, ATTN_TRANS, rows, out, in, 1.0f, x, ldx, w, in, 0.0f, y,
-                        ldy, threads));
+                        ldy, gemm_threads));
     if (b) {
-#pragma omp parallel for num_threads(threads) schedule(static)
+#pragma omp parallel for if(ATTN_WORTH_THREADS(rows * out)) num_threads(threads) schedule(static)
         for (int64_t r = 0; r < rows; r++)
             for (int64_t o = 0; o < out; o++) y[r * ldy + o] += b[o];
     }
@@ -21,17 +22,18 @@ int attn_dense_backward(int64_t rows, int64_t in, int64_t out, const float *x, i
                         const float *w, const float *dy, int64_t ldy, float *dx, int64_t lddx,
                         float *dw, float *db, int threads)
 {
+    const int gemm_threads = attn_threads_for(threads, (double)rows * in * out);
     /* dx[rows, in] += dy[rows, out]·W[out, in] */
     if (dx)
         ATTN_TRY(attn_sgemm(ATTN_NO_TRANS, ATTN_NO_TRANS, rows, in, out, 1.0f, dy, ldy, w, in,
-                            1.0f, dx, lddx, threads));
+                            1.0f, dx, lddx, gemm_threads));
     /* dW[out, in] += dy[rows, out]ᵀ·x[rows, in] */
     if (dw)
         ATTN_TRY(attn_sgemm(ATTN_TRANS, ATTN_NO_TRANS, out, in, rows, 1.0f, dy, ldy, x, ldx,
-                            1.0f, dw, in, threads));
+                            1.0f, dw, in, gemm_threads));
     /* db[out] += Σ_r dy[r, out]: each column summed in order, in double */
     if (db) {
-#pragma omp parallel for num_threads(threads) schedule(static)
+#pragma omp parallel for if(ATTN_WORTH_THREADS(rows * out)) num_threads(threads) schedule(static)
         for (int64_t o = 0; o < out; o++) {
             double s = 0;
             for (int64_t r = 0; r < rows; r++) s += dy[r * ldy + o];
@@ -146,7 +148,7 @@ static int embedding_backward(attn_tape *t, void *p)
     if (!c->y->grad) return ATTN_OK;
     const int64_t D = c->e->embedding_dim;
     float *dw = c->e->weight->grad;
-#pragma omp parallel for num_threads(attn_tape_threads(t)) schedule(static)
+#pragma omp parallel for if(ATTN_WORTH_THREADS(D * c->n)) num_threads(attn_tape_threads(t)) schedule(static)
     for (int64_t d = 0; d < D; d++)
         for (int64_t i = 0; i < c->n; i++)
             if (c->ids[i] != c->e->padding_idx) dw[c->ids[i] * D + d] += c->y->grad[i * D + d];

@@ -1,4 +1,13 @@
-/* nn_internal.h — what the ops and layers of src/nn share: the tape's nodes and arena. */
+/* nn_internal.h — what the ops and layers of src/nn share: the tape's nodes and arena.
+ *
+ * Writing an op (see ops.c for the shortest examples):
+ *   forward: validate inputs (attn_check_var), make the output with attn_tape_var (requires_grad
+ *   = any input's), compute it, put what backward needs in a ctx struct from attn_tape_alloc
+ *   (pointers to the input/output variables, small caches such as row statistics), then
+ *   attn_tape_record(t, op_backward, ctx).
+ *   backward(t, ctx): return at once if the output's grad is NULL (no gradient reached it); for
+ *   each input with requires_grad, dx = attn_var_grad(t, x) (zeroed on first use) and ADD the
+ *   contribution; parameter gradients add into param->grad. Never allocate outside the arena. */
 #ifndef ATTN_NN_INTERNAL_H
 #define ATTN_NN_INTERNAL_H
 
@@ -27,6 +36,12 @@ ATTN_INTERNAL float *attn_var_grad(attn_tape *t, attn_var *v);
 ATTN_INTERNAL uint64_t attn_tape_next_offset(attn_tape *t);
 ATTN_INTERNAL uint64_t attn_tape_seed(const attn_tape *t);
 ATTN_INTERNAL int attn_tape_threads(const attn_tape *t);
+
+/* Parallel loops run threaded only above this much work (elements): below it, waking threads
+ * costs more than it saves. Elementwise loops give the same result either way. */
+#define ATTN_WORTH_THREADS(work) ((int64_t)(work) >= 32768)
+/* Threads for a kernel call (gemm, attention) of about `flops` multiply-adds: one below ~1M. */
+static inline int attn_threads_for(int threads, double flops) { return flops < 1e6 ? 1 : threads; }
 
 /* Checks shared by the ops. */
 ATTN_INTERNAL int attn_check_var(const char *fn, const char *name, const attn_var *v);

@@ -38,7 +38,7 @@ static int layernorm_backward(attn_tape *t, void *p)
     const int threads = attn_tape_threads(t);
     if (c->n->weight) { /* parameter grads: per column, rows in order */
         float *dw = c->n->weight->grad, *db = c->n->bias->grad;
-#pragma omp parallel for num_threads(threads) schedule(static)
+#pragma omp parallel for if(ATTN_WORTH_THREADS(D * rows)) num_threads(threads) schedule(static)
         for (int64_t d = 0; d < D; d++) {
             double sw = 0, sb = 0;
             for (int64_t r = 0; r < rows; r++) {
@@ -53,7 +53,7 @@ static int layernorm_backward(attn_tape *t, void *p)
     if (!c->x->requires_grad) return ATTN_OK;
     float *dx = attn_var_grad(t, c->x);
     if (!dx) return ATTN_E_NOMEM;
-#pragma omp parallel for num_threads(threads) schedule(static)
+#pragma omp parallel for if(ATTN_WORTH_THREADS(rows * D)) num_threads(threads) schedule(static)
     for (int64_t r = 0; r < rows; r++) {
         const float *x = c->x->data + r * D, *dy = c->y->grad + r * D;
         double mg = 0, mgx = 0;
@@ -91,7 +91,7 @@ int attn_layernorm_forward(attn_tape *t, const attn_layernorm *n, attn_var *x, a
     float *rstd = attn_tape_alloc(t, (size_t)rows * sizeof(float));
     if (!c || !mean || !rstd) return ATTN_E_NOMEM;
     const float *w = n->weight ? n->weight->data : NULL, *b = n->bias ? n->bias->data : NULL;
-#pragma omp parallel for num_threads(attn_tape_threads(t)) schedule(static)
+#pragma omp parallel for if(ATTN_WORTH_THREADS(rows * D)) num_threads(attn_tape_threads(t)) schedule(static)
     for (int64_t r = 0; r < rows; r++) {
         const float *xr = x->data + r * D;
         double mu = 0, var = 0;
@@ -132,7 +132,7 @@ static int ce_backward(attn_tape *t, void *p)
     if (!dx) return ATTN_E_NOMEM;
     const int64_t C = c->logits->shape[c->logits->ndim - 1], rows = attn_var_rows(c->logits);
     const double g = c->loss->grad[0] / (double)c->valid, eps = c->opt.label_smoothing;
-#pragma omp parallel for num_threads(attn_tape_threads(t)) schedule(static)
+#pragma omp parallel for if(ATTN_WORTH_THREADS(rows * C)) num_threads(attn_tape_threads(t)) schedule(static)
     for (int64_t r = 0; r < rows; r++) {
         if (c->targets[r] == c->opt.ignore_index) continue;
         const float *x = c->logits->data + r * C;

@@ -1,10 +1,9 @@
-/* ops.c — elementwise ops on the tape: add, ReLU, GELU, dropout, softmax. */
+/* ops.c — elementwise ops on the tape: ReLU, GELU, dropout, softmax. */
 #include "nn_internal.h"
 
 /* An op of one input x and one output y of the same shape (ctx of every op here). */
 typedef struct unary_ctx {
     attn_var *x, *y;
-    attn_var *b;   /* second input of add */
     int approx;    /* GELU: tanh form */
     float p;       /* dropout */
     uint64_t seed, offset;
@@ -33,43 +32,6 @@ static int unary_grads(attn_tape *t, unary_ctx *c, float **dx)
     return *dx ? ATTN_OK : ATTN_E_NOMEM;
 }
 
-/* ---- add ------------------------------------------------------------------------------------ */
-
-static int add_backward(attn_tape *t, void *p)
-{
-    unary_ctx *c = p;
-    if (!c->y->grad) return ATTN_OK;
-    attn_var *in[2] = {c->x, c->b};
-    for (int k = 0; k < 2; k++) {
-        if (!in[k]->requires_grad) continue;
-        float *d = attn_var_grad(t, in[k]);
-        if (!d) return ATTN_E_NOMEM;
-        const float *g = c->y->grad;
-#pragma omp parallel for num_threads(attn_tape_threads(t)) schedule(static)
-        for (int64_t i = 0; i < c->y->numel; i++) d[i] += g[i];
-    }
-    return ATTN_OK;
-}
-
-int attn_op_add(attn_tape *t, attn_var *a, attn_var *b, attn_var **out)
-{
-    static const char fn[] = "attn_op_add";
-    ATTN_REQUIRE_NONNULL(fn, out);
-    ATTN_TRY(attn_check_var(fn, "b", b));
-    ATTN_TRY(attn_check_var(fn, "a", a));
-    if (a->ndim != b->ndim || memcmp(a->shape, b->shape, (size_t)a->ndim * sizeof *a->shape))
-        return attn_fail(ATTN_E_SHAPE, "%s: a and b differ in shape", fn);
-    attn_var *y;
-    unary_ctx *c;
-    ATTN_TRY(unary_begin(t, fn, a, add_backward, &y, &c));
-    c->b = b;
-    y->requires_grad = a->requires_grad || b->requires_grad;
-#pragma omp parallel for num_threads(attn_tape_threads(t)) schedule(static)
-    for (int64_t i = 0; i < y->numel; i++) y->data[i] = a->data[i] + b->data[i];
-    *out = y;
-    return ATTN_OK;
-}
-
 /* ---- ReLU ------------------------------------------------------------------------------------ */
 
 static int relu_backward(attn_tape *t, void *p)
@@ -78,7 +40,7 @@ static int relu_backward(attn_tape *t, void *p)
     float *dx;
     ATTN_TRY(unary_grads(t, c, &dx));
     if (!dx) return ATTN_OK;
-#pragma omp parallel for num_threads(attn_tape_threads(t)) schedule(static)
+#pragma omp parallel for if(ATTN_WORTH_THREADS(c->y->numel)) num_threads(attn_tape_threads(t)) schedule(static)
     for (int64_t i = 0; i < c->y->numel; i++)
         if (c->x->data[i] > 0) dx[i] += c->y->grad[i];
     return ATTN_OK;
@@ -91,7 +53,7 @@ int attn_op_relu(attn_tape *t, attn_var *x, attn_var **out)
     attn_var *y;
     unary_ctx *c;
     ATTN_TRY(unary_begin(t, fn, x, relu_backward, &y, &c));
-#pragma omp parallel for num_threads(attn_tape_threads(t)) schedule(static)
+#pragma omp parallel for if(ATTN_WORTH_THREADS(y->numel)) num_threads(attn_tape_threads(t)) schedule(static)
     for (int64_t i = 0; i < y->numel; i++) y->data[i] = x->data[i] > 0 ? x->data[i] : 0.0f;
     *out = y;
     return ATTN_OK;
@@ -126,7 +88,7 @@ static int gelu_backward(attn_tape *t, void *p)
     float *dx;
     ATTN_TRY(unary_grads(t, c, &dx));
     if (!dx) return ATTN_OK;
-#pragma omp parallel for num_threads(attn_tape_threads(t)) schedule(static)
+#pragma omp parallel for if(ATTN_WORTH_THREADS(c->y->numel)) num_threads(attn_tape_threads(t)) schedule(static)
     for (int64_t i = 0; i < c->y->numel; i++) {
         double y, d;
         gelu(c->x->data[i], c->approx, &y, &d);
@@ -143,7 +105,7 @@ int attn_op_gelu(attn_tape *t, attn_var *x, int approximate, attn_var **out)
     unary_ctx *c;
     ATTN_TRY(unary_begin(t, fn, x, gelu_backward, &y, &c));
     c->approx = approximate != 0;
-#pragma omp parallel for num_threads(attn_tape_threads(t)) schedule(static)
+#pragma omp parallel for if(ATTN_WORTH_THREADS(y->numel)) num_threads(attn_tape_threads(t)) schedule(static)
     for (int64_t i = 0; i < y->numel; i++) {
         double v;
         gelu(x->data[i], c->approx, &v, NULL);
@@ -162,7 +124,7 @@ static int dropout_backward(attn_tape *t, void *p)
     ATTN_TRY(unary_grads(t, c, &dx));
     if (!dx) return ATTN_OK;
     const float scale = 1.0f / (1.0f - c->p);
-#pragma omp parallel for num_threads(attn_tape_threads(t)) schedule(static)
+#pragma omp parallel for if(ATTN_WORTH_THREADS(c->y->numel)) num_threads(attn_tape_threads(t)) schedule(static)
     for (int64_t i = 0; i < c->y->numel; i++)
         if (attn_dropout_keep(c->seed, c->offset, (uint64_t)i, c->p)) dx[i] += scale * c->y->grad[i];
     return ATTN_OK;
@@ -184,7 +146,7 @@ int attn_op_dropout(attn_tape *t, attn_var *x, float p, attn_var **out)
     ATTN_TRY(unary_begin(t, fn, x, dropout_backward, &y, &c));
     c->p = p, c->seed = attn_tape_seed(t), c->offset = attn_tape_next_offset(t);
     const float scale = 1.0f / (1.0f - p);
-#pragma omp parallel for num_threads(attn_tape_threads(t)) schedule(static)
+#pragma omp parallel for if(ATTN_WORTH_THREADS(y->numel)) num_threads(attn_tape_threads(t)) schedule(static)
     for (int64_t i = 0; i < y->numel; i++)
         y->data[i] = attn_dropout_keep(c->seed, c->offset, (uint64_t)i, p) ? x->data[i] * scale : 0;
     *out = y;
@@ -201,7 +163,7 @@ static int softmax_backward(attn_tape *t, void *p)
     if (!dx) return ATTN_OK;
     const int64_t C = c->y->shape[c->y->ndim - 1], rows = attn_var_rows(c->y);
     /* dx = y ⊙ (dy − Σ y·dy) */
-#pragma omp parallel for num_threads(attn_tape_threads(t)) schedule(static)
+#pragma omp parallel for if(ATTN_WORTH_THREADS(rows * C)) num_threads(attn_tape_threads(t)) schedule(static)
     for (int64_t r = 0; r < rows; r++) {
         const float *y = c->y->data + r * C, *dy = c->y->grad + r * C;
         double dot = 0;
@@ -219,7 +181,7 @@ int attn_op_softmax(attn_tape *t, attn_var *x, attn_var **out)
     unary_ctx *c;
     ATTN_TRY(unary_begin(t, fn, x, softmax_backward, &y, &c));
     const int64_t C = x->shape[x->ndim - 1], rows = attn_var_rows(x);
-#pragma omp parallel for num_threads(attn_tape_threads(t)) schedule(static)
+#pragma omp parallel for if(ATTN_WORTH_THREADS(rows * C)) num_threads(attn_tape_threads(t)) schedule(static)
     for (int64_t r = 0; r < rows; r++) {
         const float *a = x->data + r * C;
         float m = -INFINITY;

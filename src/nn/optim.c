@@ -63,12 +63,31 @@ int attn_optim_create(attn_params *P, const attn_optim_config *cfg, attn_optim *
 
 int64_t attn_optim_steps(const attn_optim *o) { return o ? o->steps : 0; }
 
+int attn_optim_state(attn_optim *o, int i, float **m, float **v)
+{
+    static const char fn[] = "attn_optim_state";
+    ATTN_REQUIRE_NONNULL(fn, o);
+    if (i < 0 || i >= o->count)
+        return attn_fail(ATTN_E_ARG, "%s: i=%d outside [0, %d)", fn, i, o->count);
+    if (m) *m = o->m[i];
+    if (v) *v = o->v[i];
+    return ATTN_OK;
+}
+
+int attn_optim_set_steps(attn_optim *o, int64_t steps)
+{
+    ATTN_REQUIRE_NONNULL("attn_optim_set_steps", o);
+    if (steps < 0) return attn_fail(ATTN_E_ARG, "attn_optim_set_steps: steps=%lld < 0", (long long)steps);
+    o->steps = steps;
+    return ATTN_OK;
+}
+
 /* SGD: d = g + wd·p; buf = d (first step) or μ·buf + (1−τ)·d; d = d + μ·buf (nesterov) or buf;
  * p −= lr·d. */
 static void sgd(const attn_optim_config *c, int first, float lr, int64_t n, float *p,
                 const float *g, float *buf, int threads)
 {
-#pragma omp parallel for num_threads(threads) schedule(static)
+#pragma omp parallel for if(ATTN_WORTH_THREADS(n)) num_threads(threads) schedule(static)
     for (int64_t i = 0; i < n; i++) {
         float d = g[i] + c->weight_decay * p[i];
         if (buf) {
@@ -88,7 +107,7 @@ static void adam(const attn_optim_config *c, int64_t t, float lr, int64_t n, flo
     const double bc1 = 1 - pow(c->beta1, (double)t), bc2 = sqrt(1 - pow(c->beta2, (double)t));
     const double step = lr / bc1;
     const int decoupled = c->kind == ATTN_OPTIM_ADAMW;
-#pragma omp parallel for num_threads(threads) schedule(static)
+#pragma omp parallel for if(ATTN_WORTH_THREADS(n)) num_threads(threads) schedule(static)
     for (int64_t i = 0; i < n; i++) {
         double pi = p[i], gi = g[i];
         if (decoupled) pi *= 1 - (double)lr * c->weight_decay;
@@ -158,3 +177,4 @@ int attn_clip_grad_norm(attn_params *P, float max_norm, float *total_norm)
         }
     return ATTN_OK;
 }
+

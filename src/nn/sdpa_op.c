@@ -92,7 +92,9 @@ int attn_op_sdpa(attn_tape *t, attn_var *q, attn_var *k, attn_var *v, const attn
         return ATTN_E_NOMEM;
     c->opt.dropout_p = attn_tape_training(t) ? opt->dropout_p : 0.0f;
     if (c->opt.dropout_p > 0) c->opt.seed = attn_tape_seed(t), c->opt.offset = attn_tape_next_offset(t);
-    if (!c->opt.num_threads) c->opt.num_threads = attn_tape_threads(t);
+    if (!c->opt.num_threads)
+        c->opt.num_threads = attn_threads_for(attn_tape_threads(t), (double)q->shape[0] * q->shape[1] *
+                                                                        q->shape[2] * k->shape[2] * q->shape[3]);
     bind(c);
     int64_t oshape[4] = {q->shape[0], q->shape[1], q->shape[2], v->shape[3]};
     ATTN_TRY(attn_tape_var(t, 4, oshape, q->requires_grad || k->requires_grad || v->requires_grad,

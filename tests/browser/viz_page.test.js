@@ -1,6 +1,6 @@
 // viz_page.test.js — open attention.html (written by `attn viz`) from disk in Debian's chromium
 // and check the head view, the model view, the rollout and the metrics table behave.
-//   node tests/browser/viz_page.test.js DIR/attention.html SCREENSHOT.png
+//   node tests/browser/viz_page.test.js DIR/attention.html SCREENSHOT.png [smoke]
 // Prints one line per check and ends with "N passed, N failed"; exit status 1 on any failure.
 'use strict';
 
@@ -45,7 +45,20 @@ async function main() {
     const visible = () => page.locator('#head-svg line.attn-line:not(.hidden)').count();
 
     // Head view, default: first kind, layer 0, every head on.
-    const kind0 = data.maps[0].kind, H = count(kind0, 'head'), R = rowsOf(kind0), C = colsOf(kind0);
+    if (process.argv[4] === 'smoke') { // any record: it loads, draws every pair, no errors
+      const k = await page.getAttribute('#head-svg', 'data-kind');
+      const want = rowsOf(k) * colsOf(k) * count(k, 'head');
+      check('smoke: head view draws every pair of ' + k, await lines() === want, (await lines()) + ' vs ' + want);
+      check('smoke: model view panels', await page.locator('canvas.mv-cell').count() === data.maps.filter(m => m.kind === k).length);
+      check('smoke: no console errors', errors.length === 0, errors.join(' | '));
+      return;
+    }
+    const kind0 = await page.getAttribute('#head-svg', 'data-kind');
+    check('head view starts on cross-attention when there is some',
+          kind0 === (data.maps.some(m => m.kind === 'cross') ? 'cross' : data.maps[0].kind), kind0);
+    const H = count(kind0, 'head'), R = rowsOf(kind0), C = colsOf(kind0);
+    check('head view draws every pair (no threshold at this size)',
+          await page.getAttribute('#head-svg', 'data-threshold') === '0');
     check('head view: one line per token pair per head', await lines() === R * C * H,
           (await lines()) + ' lines, want ' + R * C * H);
     let perHead = true;
@@ -83,12 +96,15 @@ async function main() {
       check('layer switch (record has one layer)', false, 'the test record needs two layers');
     }
 
-    // Kind switch: cross-attention has target rows and source columns.
-    if (data.maps.some(m => m.kind === 'cross')) {
-      await page.selectOption('#kind-select', 'cross');
-      const want = rowsOf('cross') * colsOf('cross') * count('cross', 'head');
-      check('kind switch to cross: target × source lines for every head', await lines() === want,
-            (await lines()) + ' vs ' + want);
+    // Kind switch: every head of the new kind, its rows × cols (decoder: target × target).
+    const other = [...new Set(data.maps.map(m => m.kind))].find(k => k !== kind0);
+    if (other) {
+      await page.selectOption('#kind-select', other);
+      const want = rowsOf(other) * colsOf(other) * count(other, 'head');
+      check('kind switch to ' + other + ': rows × cols lines for every head', await lines() === want &&
+            await page.getAttribute('#head-svg', 'data-kind') === other, (await lines()) + ' vs ' + want);
+    } else {
+      check('kind switch (record has one kind)', false, 'the test record needs two kinds');
     }
     const kind = await page.getAttribute('#head-svg', 'data-kind');
     const Hk = count(kind, 'head'), Rk = rowsOf(kind), Ck = colsOf(kind);
@@ -121,13 +137,21 @@ async function main() {
     const m = data.maps.find(x => x.kind === kind && x.layer === L - 1 && x.head === Hk - 1);
     let arg = [0, 0];
     m.weights.forEach((row, i) => row.forEach((w, j) => { if (w > m.weights[arg[0]][arg[1]]) arg = [i, j]; }));
-    check('model view: large panel drawn with labels and colours', await page.evaluate(() => {
+    const darkest = await page.evaluate(([rows, cols]) => {
       const c = document.getElementById('mv-large-canvas');
-      const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-      let dark = 0;
-      for (let k = 0; k < d.length; k += 4) if (d[k] + d[k + 1] + d[k + 2] < 200) dark++;
-      return dark > 50;
-    }));
+      const x0 = Number(c.dataset.x0), y0 = Number(c.dataset.y0), cell = Number(c.dataset.cell);
+      const ctx = c.getContext('2d');
+      let best = null, bestLum = Infinity;
+      for (let i = 0; i < rows; i++)
+        for (let j = 0; j < cols; j++) {
+          const d = ctx.getImageData(Math.floor(x0 + (j + 0.5) * cell), Math.floor(y0 + (i + 0.5) * cell), 1, 1).data;
+          const lum = 0.2126 * d[0] + 0.7152 * d[1] + 0.0722 * d[2];
+          if (lum < bestLum) { bestLum = lum; best = [i, j]; }
+        }
+      return best;
+    }, [m.rows, m.cols]);
+    check('model view: large panel darkest at the largest weight', darkest && darkest[0] === arg[0] && darkest[1] === arg[1],
+          JSON.stringify(darkest) + ' vs ' + JSON.stringify(arg));
     await page.click('#mv-close');
     check('model view: close hides the large view', await page.isHidden('#mv-large'));
 

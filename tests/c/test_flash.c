@@ -278,6 +278,9 @@ Test(flash, decode_shapes)
     fcase c3 = {.B = 1, .Hq = 2, .Hkv = 2, .Lq = 3, .Lk = 300, .E = 20, .Ev = 20, .blhe = 1,
                 .mask = 1};
     check_case(&c3, 1, "rows path mask blhe");
+    fcase c4 = {.B = 2, .Hq = 4, .Hkv = 1, .Lq = 2, .Lk = 150, .E = 20, .Ev = 36, .bias = 1,
+                .softcap = 2, .window = 1, .wl = 60, .wr = 60, .dropout = 0.25f};
+    check_case(&c4, 1, "rows backward: gqa bias softcap window dropout");
 }
 
 /* ---- determinism --------------------------------------------------------------------------- */

@@ -103,14 +103,14 @@ static int sweep(const int64_t *ks, int nks, const int64_t *ms, int nms, int thr
     return bad;
 }
 
-Test(gemm, all_ops_all_sizes)
+Test(gemm, all_ops_all_sizes, .timeout = 120)
 {
     static const int64_t ks[] = {1, 3, 17, 100, 257};
     int bad = sweep(ks, 5, SIZES, NSIZES, 0);
     cr_expect_eq(bad, 0, "%d of %d cases wrong", bad, 4 * NSIZES * NSIZES * 5);
 }
 
-Test(gemm, k_and_n_blocking)
+Test(gemm, k_and_n_blocking, .timeout = 120)
 {
     /* K beyond one K block, N beyond one N block, M beyond many row panels. */
     static const int64_t cases[][3] = {{17, 100, 1000}, {31, 1000, 500}, {129, 65, 777},
@@ -171,7 +171,7 @@ Test(gemm, alpha_zero_or_k_zero_scales_c)
                  ATTN_E_ARG);
 }
 
-Test(gemm, every_isa_path)
+Test(gemm, every_isa_path, .timeout = 120)
 {
     static const attn_isa isas[] = {ATTN_ISA_PORTABLE, ATTN_ISA_AVX2, ATTN_ISA_AVX512};
     static const int64_t ms[] = {1, 3, 7, 17, 64, 129}, ks[] = {1, 31, 257};
@@ -215,7 +215,7 @@ static void expect_thread_invariant(attn_trans ta, attn_trans tb, int64_t M, int
     free(A), free(B);
 }
 
-Test(gemm, bit_identical_across_thread_counts)
+Test(gemm, bit_identical_across_thread_counts, .timeout = 120)
 {
     static const attn_isa isas[] = {ATTN_ISA_AUTO, ATTN_ISA_PORTABLE, ATTN_ISA_AVX2};
     for (size_t i = 0; i < sizeof isas / sizeof isas[0]; i++) {
@@ -225,6 +225,10 @@ Test(gemm, bit_identical_across_thread_counts)
             expect_thread_invariant(OPS[op][0], OPS[op][1], 301, 203, 907);
             expect_thread_invariant(OPS[op][0], OPS[op][1], 9, 1100, 400);
             expect_thread_invariant(OPS[op][0], OPS[op][1], 1000, 20, 70);
+            expect_thread_invariant(OPS[op][0], OPS[op][1], 50, 2000, 1100); /* 4×3 blocks */
+            expect_thread_invariant(OPS[op][0], OPS[op][1], 3, 700, 300);  /* dots by columns */
+            expect_thread_invariant(OPS[op][0], OPS[op][1], 900, 3, 500);  /* dots by rows */
+            expect_thread_invariant(OPS[op][0], OPS[op][1], 700, 30, 400); /* narrow tile */
         }
     }
     cr_assert_eq(attn_set_isa(ATTN_ISA_AUTO), ATTN_OK);

@@ -256,19 +256,31 @@ static int build_op(attn_tape *t, attn_var **in, void *ctx, attn_var **out)
         int st = attn_op_add(t, in[0], in[0], &y);
         return st ? st : attn_op_gelu(t, y, 0, out);
     }
-    default: return attn_op_dropout(t, in[0], o->p, out);
+    case 6: return attn_op_dropout(t, in[0], o->p, out);
+    case 7:
+    case 8: return attn_op_add(t, in[0], in[1], out); /* b broadcast */
+    default: { /* scale, then reshape twice, then a nonlinearity */
+        attn_var *y;
+        int64_t flat[1] = {30}, two[2] = {3, 10};
+        int st = attn_op_scale(t, in[0], -1.5f, &y);
+        if (!st) st = attn_op_reshape(t, y, 1, flat, &y);
+        if (!st) st = attn_op_reshape(t, y, 2, two, &y);
+        return st ? st : attn_op_gelu(t, y, 1, out);
+    }
     }
 }
 
 Test(nn_fd, elementwise_ops)
 {
-    for (int which = 0; which <= 6; which++) {
+    for (int which = 0; which <= 9; which++) {
         op_ctx o = {which, 0.4f};
         fd_case c = {0};
         set_input(&c, 0, 2, 5, 6, 0, 0, 2);
         if (which == 0) /* keep away from ReLU's kink */
             for (int i = 0; i < 30; i++) c.in[0][i] += c.in[0][i] > 0 ? 0.1f : -0.1f;
         if (which == 4) set_input(&c, 1, 2, 5, 6, 0, 0, 1);
+        if (which == 7) set_input(&c, 1, 1, 6, 0, 0, 0, 1);
+        if (which == 8) set_input(&c, 1, 2, 5, 1, 0, 0, 1);
         c.build = build_op, c.ctx = &o;
         check_grads(&c);
         free_case(&c);
@@ -513,6 +525,12 @@ Test(nn, tape_contracts)
     cr_expect(strstr(attn_last_error(), "in_features=64") != NULL);
     cr_expect_eq(attn_tape_input(t, NULL, 0, bshape, 0, &bad), ATTN_E_ARG);
     cr_expect_eq(attn_op_dropout(t, bad, 1.0f, &out), ATTN_E_ARG);
+    attn_var *b4;
+    int64_t four = 4, twelve[2] = {4, 4};
+    cr_assert_eq(attn_tape_input(t, NULL, 1, &four, 0, &b4), ATTN_OK);
+    cr_expect_eq(attn_op_add(t, bad, b4, &out), ATTN_E_SHAPE);
+    cr_expect(strstr(attn_last_error(), "does not broadcast") != NULL);
+    cr_expect_eq(attn_op_reshape(t, bad, 2, twelve, &out), ATTN_E_SHAPE);
     /* backward from a variable that needs no gradient */
     cr_expect_eq(attn_tape_reset(t), ATTN_OK);
     cr_assert_eq(attn_tape_input(t, NULL, 2, bshape, 0, &bad), ATTN_OK);
@@ -569,6 +587,12 @@ Test(nn, optimiser_errors_and_sgd_step)
     cr_assert_eq(attn_optim_step(o, 0.1f), ATTN_OK); /* buf = 1.5 g; p -= 0.15 g */
     for (int i = 0; i < 3; i++) cr_expect_float_eq(w->data[i], 1.0f - 0.25f * i, 1e-6);
     cr_expect_eq(attn_optim_steps(o), 2);
+    float *mom, *v2;
+    cr_assert_eq(attn_optim_state(o, 0, &mom, &v2), ATTN_OK);
+    cr_expect_float_eq(mom[2], 3.0f, 1e-6); /* 0.5·2 + 2 */
+    cr_expect_null(v2);
+    cr_expect_eq(attn_optim_state(o, 1, &mom, &v2), ATTN_E_ARG);
+    cr_expect_eq(attn_optim_set_steps(o, -1), ATTN_E_ARG);
     cr_expect_eq(attn_optim_step(o, -1.0f), ATTN_E_ARG);
     cr_expect_eq(attn_params_add(P, "", "late", 1, shape, ATTN_INIT_ZEROS, 0, NULL), ATTN_OK);
     cr_expect_eq(attn_optim_step(o, 0.1f), ATTN_E_STATE);
@@ -583,4 +607,43 @@ Test(nn, optimiser_errors_and_sgd_step)
     attn_schedule s = {ATTN_SCHEDULE_INVSQRT, 1.0f, 4, 0, 0};
     cr_expect_float_eq(attn_schedule_lr(&s, 2), 0.5f, 1e-7);
     cr_expect_float_eq(attn_schedule_lr(&s, 16), 0.5f, 1e-7);
+}
+
+Test(nn, mha_errors)
+{
+    attn_params *P;
+    attn_tape *t;
+    attn_mha m;
+    attn_mha_config cfg = {.embed_dim = 8, .num_heads = 2, .kdim = 4};
+    cr_assert_eq(attn_params_create(1, &P), ATTN_OK);
+    cr_assert_eq(attn_mha_init(&m, P, "", &cfg), ATTN_OK);
+    cr_expect_not_null(attn_params_find(P, "k_proj_weight"));
+    cr_expect_null(attn_params_find(P, "in_proj_weight"));
+    cr_assert_eq(attn_tape_create(NULL, &t), ATTN_OK);
+    attn_var *q, *k, *k2, *v, *vbad, *out, *w;
+    int64_t qs[3] = {3, 2, 8}, ks[3] = {5, 2, 4}, k2s[3] = {5, 2, 8}, vs[3] = {5, 2, 8},
+            vb[3] = {4, 2, 8};
+    cr_assert_eq(attn_tape_input(t, NULL, 3, qs, 1, &q), ATTN_OK);
+    cr_assert_eq(attn_tape_input(t, NULL, 3, ks, 1, &k), ATTN_OK);
+    cr_assert_eq(attn_tape_input(t, NULL, 3, k2s, 1, &k2), ATTN_OK);
+    cr_assert_eq(attn_tape_input(t, NULL, 3, vs, 1, &v), ATTN_OK);
+    cr_assert_eq(attn_tape_input(t, NULL, 3, vb, 1, &vbad), ATTN_OK);
+    cr_expect_eq(attn_mha_forward(t, &m, q, k, v, NULL, &out, NULL), ATTN_OK, "%s", attn_last_error());
+    cr_expect_eq(attn_mha_forward(t, &m, q, k2, v, NULL, &out, NULL), ATTN_E_SHAPE);
+    cr_expect(strstr(attn_last_error(), "kdim=4") != NULL);
+    cr_expect_eq(attn_mha_forward(t, &m, q, k, vbad, NULL, &out, NULL), ATTN_E_SHAPE);
+    attn_mha_args a = {.need_weights = 1};
+    cr_expect_eq(attn_mha_forward(t, &m, q, k, v, &a, &out, NULL), ATTN_E_ARG);
+    cr_expect_eq(attn_mha_forward(t, &m, q, k, v, &a, &out, &w), ATTN_OK);
+    cr_expect_eq(w->ndim, 3);
+    cr_expect_eq(w->shape[0], 2);
+    cr_expect_eq(w->shape[2], 5);
+    /* the averaged weights of each query row sum to 1 */
+    for (int r = 0; r < 6; r++) {
+        double s = 0;
+        for (int j = 0; j < 5; j++) s += w->data[r * 5 + j];
+        cr_expect_float_eq(s, 1.0, 1e-5);
+    }
+    attn_tape_free(t);
+    attn_params_free(P);
 }

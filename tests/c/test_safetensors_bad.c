@@ -89,6 +89,25 @@ Test(safetensors_bad, header_text)
     expect_bad("{\"a\":{\"dtype\":\"F32\",\"shape\":[9007199254740993],\"data_offsets\":[0,4]}}", 4, "exceeds 2^53");
     expect_bad("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,100000000000000000000]}}", 4,
                "exceeds 2^53");
+    /* nesting beyond cJSON's limit of 1000 levels, and more values than the reader parses */
+    char *deep = malloc(2100);
+    strcpy(deep, "{\"a\":");
+    memset(deep + 5, '[', 2000);
+    strcpy(deep + 2005, "}");
+    expect_bad(deep, 0, "invalid JSON");
+    free(deep);
+    size_t nv = 4u * 1024 * 1024 + 2, hl = 8 + 2 * nv;
+    char *many = malloc(hl + 1);
+    memcpy(many, "{\"a\":[", 6);
+    for (size_t i = 0; i < nv; i++) memcpy(many + 6 + 2 * i, "0,", 2);
+    strcpy(many + 6 + 2 * nv - 1, "]}");
+    size_t len;
+    unsigned char *buf = make_file(many, NULL, 0, &len);
+    attn_st_reader *st = NULL;
+    cr_expect_eq(attn_st_open_memory(buf, len, &st), ATTN_E_FORMAT);
+    cr_expect(strstr(attn_last_error(), "more than 4194304 JSON values") != NULL, "%s", attn_last_error());
+    free(buf);
+    free(many);
     /* the message shows where: the text just before the number */
     expect_bad("{\"a\":{\"dtype\":\"F32\",\"shape\":[1.5],\"data_offsets\":[0,4]}}", 4, "\"shape\":[')");
 }

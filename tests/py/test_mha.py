@@ -14,6 +14,7 @@ import torch
 import attn
 
 torch.manual_seed(0)
+torch.set_num_threads(1)
 rng = np.random.default_rng(1234)
 passed = failed = 0
 worst = {"fwd": 0.0, "grad": 0.0}
@@ -165,6 +166,13 @@ for name, o in cases:
     N = 1 if o.get("unbatched") else 3
     L, S = (5, 5) if o["self"] else (5, 7)
     run_case(name, E, H, N, L, S, o)
+# without weights, so that ATTN_KERNEL_AUTO may pick the fused kernel (with lse from forward)
+for name, o in cases:
+    if o.get("need_weights", True):
+        E, H = (16, 4) if "kdim" not in o else (12, 3)
+        N = 1 if o.get("unbatched") else 3
+        L, S = (5, 5) if o["self"] else (5, 7)
+        run_case("no weights: " + name, E, H, N, L, S, dict(o, need_weights=False))
 # the other direction: our initialisation loaded into torch
 for name, o in cases[:4] + cases[-6:-3]:
     E, H = (16, 4) if "kdim" not in o else (12, 3)

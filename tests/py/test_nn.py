@@ -15,6 +15,7 @@ import attn
 from attn import nn
 
 torch.manual_seed(0)
+torch.set_num_threads(1)
 rng = np.random.default_rng(99)
 passed = failed = 0
 worst = {"fwd": 0.0, "grad": 0.0}
@@ -91,6 +92,22 @@ for opname, tf in [("relu", F.relu), ("gelu", F.gelu), ("gelu_tanh", lambda x: F
     compare_module(f"op {opname}", torch.nn.Identity(), nn.Op(opname),
                    {"input": 2 * rng.standard_normal((5, 7))},
                    lambda m, t, tf=tf: tf(t["input"]), lambda m, i: m.forward(i["input"]), ["input"])
+
+class TorchFFN(torch.nn.Module):
+    def __init__(self, act):
+        super().__init__()
+        self.linear1, self.linear2 = torch.nn.Linear(8, 20), torch.nn.Linear(20, 8)
+        self.act = F.relu if act == "relu" else (lambda x: F.gelu(x, approximate="tanh")
+                                                 if act == "gelu_tanh" else F.gelu(x))
+
+    def forward(self, x):
+        return self.linear2(self.act(self.linear1(x)))
+
+
+for act in ["relu", "gelu", "gelu_tanh"]:
+    compare_module(f"FeedForward {act}", randomize(TorchFFN(act).double()), nn.FeedForward(8, 20, act),
+                   {"input": rng.standard_normal((3, 4, 8))},
+                   lambda m, t: m(t["input"]), lambda m, i: m.forward(i["input"]), ["input"])
 
 # dropout: statistics, scaling, backward uses the forward's mask, identity in eval
 d = nn.Op("dropout", p=0.3, seed=5)

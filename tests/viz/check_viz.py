@@ -117,8 +117,8 @@ def luminance(px):
 
 # ---- a record with known weights -------------------------------------------------------------
 rng = np.random.default_rng(1234)
-SRC = ["The", "café", "日本", 'say "hi"', "back\\slash", "</script>", "tab\there", "end"]
-TGT = ["Le", "café", "</b>", "fin", "."]
+SRC = ["The", "café", "日本", 'say "hi"', "back\\slash", "</script>", "tab\there", "end " * 30]
+TGT = ["Le", "café", "</b>", "fin", "<!--<script>"]
 ALIGN = [[0, 1], [1, 2], [0, 0], [7, 8], [6, 8]]  # target 2 unaligned
 
 
@@ -197,7 +197,7 @@ for f in heat:
     w = m["weights"]
     rows, cols = w.shape
     W, H, px = read_png(os.path.join(render, f["path"]))
-    cell = min(32, max(4, 520 // max(rows, cols)))
+    cell = min(32, max(1, 520 // max(rows, cols)))
     if (W, H) != (f["width"], f["height"]) or f["cell_w"] != cell or \
             W < f["x0"] + cols * cell + 30 or H < f["y0"] + rows * cell:
         size_ok = False
@@ -242,8 +242,51 @@ p = run("viz", "--from-json", big_json, "--out", os.path.join(OUT, "big"))
 bi = json.load(open(os.path.join(OUT, "big", "index.json")))
 bf = next(f for f in bi["files"] if f["what"] == "heatmap")
 bw, bh, _ = read_png(os.path.join(OUT, "big", bf["path"]))
-check("sizes adapt to token counts", p.returncode == 0 and bf["cell_w"] == 8 and bw > W and bh > H,
-      f"60 tokens: cell {bf['cell_w']}, {bw}x{bh} vs 8 tokens {W}x{H}")
+check("sizes adapt to token counts (cells shrink, labels measured)", p.returncode == 0 and
+      bf["cell_w"] == 8 and diag["cell_w"] == 32 and bw >= bf["x0"] + 60 * 8 and bh >= bf["y0"] + 60 * 8
+      and diag["x0"] > bf["x0"],  # the long token label widens the left margin
+      f"60 tokens: cell {bf['cell_w']}, {bw}x{bh}; 8 tokens: cell {diag['cell_w']}, {W}x{H}")
+# Past 16384 cells a map is drawn as one scaled image: still exact cells, and a small SVG.
+n = 200
+hw = rng.random((n, n)).astype(np.float32) * 0.5
+hw[137, 42] = 1.0
+huge = {"source": [f"t{i}" for i in range(n)],
+        "maps": [{"kind": "encoder-self", "layer": 0, "head": 0, "weights": hw.tolist()}]}
+huge_json = os.path.join(OUT, "huge.json")
+json.dump(huge, open(huge_json, "w"))
+p = run("viz", "--from-json", huge_json, "--out", os.path.join(OUT, "huge"))
+hi_ = json.load(open(os.path.join(OUT, "huge", "index.json")))
+hf = next(f for f in hi_["files"] if f["what"] == "heatmap")
+_, _, hpx = read_png(os.path.join(OUT, "huge", hf["path"]))
+ys = (hf["y0"] + (np.arange(n) + 0.5) * hf["cell_h"]).astype(int)
+xs = (hf["x0"] + (np.arange(n) + 0.5) * hf["cell_w"]).astype(int)
+hl = luminance(hpx[np.ix_(ys, xs)].astype(np.float64))
+svg_size = os.path.getsize(os.path.join(OUT, "huge", hf["path"][:-4] + ".svg"))
+ET.parse(os.path.join(OUT, "huge", hf["path"][:-4] + ".svg"))
+check("200×200 map (image path): darkest cell (137, 42), darkness follows weight, small SVG",
+      p.returncode == 0 and np.unravel_index(np.argmin(hl), hl.shape) == (137, 42) and
+      np.corrcoef(hl.ravel(), hw.ravel().astype(np.float64))[0, 1] < -0.95 and svg_size < 2_000_000,
+      f"cell {hf['cell_w']}, svg {svg_size} bytes")
+
+# Records of one kind only (decoder-only; a classifier with a [CLS] position): rendered for the
+# browser smoke test, and the classifier's token scores are the rollout row of position 0.
+dec = {"source": [], "target": ["a", "b", "c"], "maps": [
+    {"kind": "decoder-self", "layer": 0, "head": 0, "weights": [[1, 0, 0], [0.5, 0.5, 0], [0.2, 0.3, 0.5]]}]}
+cls_w = [[0.2, 0.5, 0.3], [0.1, 0.8, 0.1], [0.3, 0.3, 0.4]]
+cls = {"source": ["[CLS]", "good", "movie"], "maps": [
+    {"kind": "classifier-self", "layer": 0, "head": h, "weights": cls_w} for h in range(2)]}
+ok = True
+for name, rec, extra in (("decoder-only", dec, []), ("classifier", cls, ["--pool", "0"])):
+    path = os.path.join(OUT, name + ".json")
+    json.dump(rec, open(path, "w"))
+    p = run("viz", "--from-json", path, "--out", os.path.join(OUT, name), *extra)
+    ok = ok and p.returncode == 0
+ci = json.load(open(os.path.join(OUT, "classifier", "index.json")))
+a = f32(cls_w) + np.eye(3)  # the record holds float32 weights
+a /= a.sum(axis=1, keepdims=True)
+check("one-kind records render; classifier scores = rollout row of [CLS]", ok and
+      np.abs(np.array(ci["rollout"][0]["scores"]) - a[0]).max() < 1e-9 and
+      os.path.exists(os.path.join(OUT, "classifier", "classifier-self_tokens.png")))
 
 # ---- other pictures ---------------------------------------------------------------------------
 ok = True
@@ -353,7 +396,8 @@ check("mean pooling scores = mean of rollout rows", mi["rollout"][0]["pool"] == 
 html = open(os.path.join(render, "attention.html"), encoding="utf-8").read()
 urls = [u for u in ("http://", "https://", "//cdn", "<link", "src=") if u in html.replace("http://www.w3.org/2000/svg", "")]
 check("attention.html has no external references", not urls, " ".join(urls))
-check("attention.html: data cannot close its script early", html.count("</script>") == 2)
+check("attention.html: data cannot close its script early", html.count("</script>") == 2 and
+      html.count("<!--") == 0 and html.count("<script") == 2)
 start = html.index('<script id="attn-data" type="application/json">') + len('<script id="attn-data" type="application/json">')
 page = json.loads(html[start:html.index("</script>", start)])
 check("attention.html data: every map, metrics, rollout with the chosen pool",

@@ -1,12 +1,13 @@
 /* bench_attention.c — `attn bench attention`: scaled dot-product attention, fused vs reference.
  *
  *   attn bench attention [--shapes S1,S2,...] [--threads N] [--kernel flash|reference]
- *                        [--pass fwd|bwd|both] [--reps N]
+ *                        [--pass fwd|bwd|both] [--reps N] [--isa portable|avx2|avx512]
  *
  * One line per case: shape, kernel, pass, threads, median ms, GFLOP/s and % of the FMA peak
  * measured at start (decoding, S6: GB/s and % of the measured memory bandwidth instead), and the
  * case's peak resident set (VmHWM, reset before each case) next to the size of its inputs and
- * outputs. FLOPs: 4·B·H·Lq·Lk·E forward (halved for causal; S7 counts only unmasked keys),
+ * outputs, and the median CPU time of the process per repetition (cpu_ms: on a shared machine
+ * wall time also counts waiting for a core). FLOPs: 4·B·H·Lq·Lk·E forward (halved for causal; S7 counts only unmasked keys),
  * 2.5× that backward. */
 #include "attn.h"
 #include "bench_util.h"
@@ -15,6 +16,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+static double cpu_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
 
 typedef struct shape {
     const char *name;
@@ -29,6 +38,26 @@ static const shape shapes[] = {
     {"S7", 4, 12, 512, 512, 64, 0, 0, 1},
 };
 #define NSHAPES (int)(sizeof shapes / sizeof shapes[0])
+
+double bench_fma_loop_avx512(long iters); /* peak_avx512.c */
+double bench_fma_loop_avx2(long iters);   /* peak_avx2.c */
+
+/* One core's FMA peak per second of its CPU time (best of 5): immune to waiting for a core on
+ * a shared machine, the yardstick for cpu_pct. */
+static double core_cpu_peak_gflops(void)
+{
+    double best = 0;
+    for (int r = 0; r < 5; r++) {
+        struct timespec a, b;
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &a);
+        double f = attn_isa_supported(ATTN_ISA_AVX512) ? bench_fma_loop_avx512(2000000)
+                                                       : bench_fma_loop_avx2(2000000);
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &b);
+        double t = (b.tv_sec - a.tv_sec) + (b.tv_nsec - a.tv_nsec) * 1e-9;
+        if (t > 0 && f / t * 1e-9 > best) best = f / t * 1e-9;
+    }
+    return best;
+}
 
 /* Peak RSS since the last reset, MB: VmHWM, reset through /proc/self/clear_refs. */
 static int hwm_reset(void)
@@ -64,7 +93,7 @@ static float *filled(int64_t n, unsigned seed)
 
 /* Run one case; returns 0, or 1 on a library error. */
 static int run_case(const shape *s, attn_kernel kernel, int bwd, int threads, int reps_opt,
-                    double peak, double *bw)
+                    double peak, double core_peak, double *bw)
 {
     const int64_t B = s->B, H = s->H, Lq = s->Lq, Lk = s->Lk, E = s->E;
     const char *kname = kernel == ATTN_KERNEL_REFERENCE ? "reference" : "flash";
@@ -81,6 +110,7 @@ static int run_case(const shape *s, attn_kernel kernel, int bwd, int threads, in
                bwd ? "bwd" : "fwd", threads);
         return 0;
     }
+    if (s->decode && !bwd && *bw <= 0) *bw = bench_mem_bandwidth_gbs(threads); /* before the RSS reset */
     hwm_reset();
     const int64_t nq = B * H * Lq * E, nk = B * H * Lk * E;
     float *q = filled(nq, 1), *k = filled(nk, 2), *v = filled(nk, 3), *o = calloc((size_t)nq, 4);
@@ -107,14 +137,15 @@ static int run_case(const shape *s, attn_kernel kernel, int bwd, int threads, in
     opt.kernel = kernel;
     opt.num_threads = threads;
     int st = attn_sdpa_forward(&tq, &tk, &tv, &opt, &to, lse, NULL);
-    double times[64];
+    double times[64], cpu[64];
     int reps = reps_opt, n = 0;
     for (int r = 0; st == 0 && r < (reps ? reps : 64); r++) {
-        double t0 = bench_now();
+        double t0 = bench_now(), c0 = cpu_now();
         if (bwd)
             st = attn_sdpa_backward(&tq, &tk, &tv, &to, lse, &tdo, &opt, &tdq, &tdk, &tdv, NULL);
         else
             st = attn_sdpa_forward(&tq, &tk, &tv, &opt, &to, lse, NULL);
+        cpu[n] = cpu_now() - c0;
         times[n++] = bench_now() - t0;
         if (!reps) { /* about a second of repetitions, 3 to 64 */
             double sum = 0;
@@ -131,7 +162,6 @@ static int run_case(const shape *s, attn_kernel kernel, int bwd, int threads, in
     printf("shape=%s kernel=%s pass=%s threads=%d ms=%.3f reps=%d", s->name, kname,
            bwd ? "bwd" : "fwd", threads, t * 1e3, n);
     if (s->decode && !bwd) {
-        if (*bw <= 0) *bw = bench_mem_bandwidth_gbs(threads);
         double bytes = 4.0 * (2.0 * nk + 2.0 * nq);
         printf(" gbs=%.2f peak_gbs=%.2f pct_peak=%.1f", bytes / t * 1e-9, *bw,
                100 * bytes / t * 1e-9 / *bw);
@@ -139,6 +169,12 @@ static int run_case(const shape *s, attn_kernel kernel, int bwd, int threads, in
         printf(" gflops=%.2f peak_gflops=%.2f pct_peak=%.1f", flops / t * 1e-9, peak,
                100 * flops / t * 1e-9 / peak);
     }
+    /* CPU time per repetition: on a shared machine, wall time includes waiting for a core */
+    double c = bench_median(cpu, n);
+    printf(" cpu_ms=%.3f", c * 1e3);
+    if (!(s->decode && !bwd))
+        printf(" cpu_gflops_per_core=%.2f cpu_pct_peak=%.1f", flops / c * 1e-9,
+               100 * flops / c * 1e-9 / core_peak);
     printf(" rss_mb=%.1f io_mb=%.1f\n", hwm_mb(), io_mb);
     fflush(stdout);
 done:
@@ -155,7 +191,8 @@ int bench_attention(int argc, char **argv)
         const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             printf("usage: attn bench attention [--shapes S1,...,S7] [--threads N] "
-                   "[--kernel flash|reference] [--pass fwd|bwd|both] [--reps N]\n");
+                   "[--kernel flash|reference] [--pass fwd|bwd|both] [--reps N] "
+                   "[--isa portable|avx2|avx512]\n");
             return 0;
         }
         if (!val) {
@@ -167,6 +204,16 @@ int bench_attention(int argc, char **argv)
         else if (!strcmp(a, "--threads")) threads = atoi(val);
         else if (!strcmp(a, "--reps")) reps = atoi(val);
         else if (!strcmp(a, "--pass")) pass = val;
+        else if (!strcmp(a, "--isa")) {
+            attn_isa isa = !strcmp(val, "portable") ? ATTN_ISA_PORTABLE
+                           : !strcmp(val, "avx2")   ? ATTN_ISA_AVX2
+                           : !strcmp(val, "avx512") ? ATTN_ISA_AVX512
+                                                    : ATTN_ISA_AUTO;
+            if (attn_set_isa(isa) != 0) {
+                fprintf(stderr, "bench attention: isa '%s': %s\n", val, attn_last_error());
+                return 2;
+            }
+        }
         else if (!strcmp(a, "--kernel")) {
             if (!strcmp(val, "flash")) kernel = ATTN_KERNEL_FLASH;
             else if (!strcmp(val, "reference")) kernel = ATTN_KERNEL_REFERENCE;
@@ -184,9 +231,9 @@ int bench_attention(int argc, char **argv)
         fprintf(stderr, "bench attention: bad --threads, --reps or --pass\n");
         return 2;
     }
-    double peak = bench_peak_gflops(threads), bw = 0;
-    printf("# attention: isa=%s threads=%d peak_gflops=%.1f\n", attn_isa_name(attn_get_isa()),
-           threads, peak);
+    double peak = bench_peak_gflops(threads), core_peak = core_cpu_peak_gflops(), bw = 0;
+    printf("# attention: isa=%s threads=%d peak_gflops=%.1f core_cpu_peak_gflops=%.1f\n",
+           attn_isa_name(attn_get_isa()), threads, peak, core_peak);
     int rc = 0;
     char buf[256];
     snprintf(buf, sizeof buf, "%s", list);
@@ -198,8 +245,8 @@ int bench_attention(int argc, char **argv)
             fprintf(stderr, "bench attention: unknown shape '%s' (S1..S7)\n", tok);
             return 2;
         }
-        if (strcmp(pass, "bwd")) rc |= run_case(s, kernel, 0, threads, reps, peak, &bw);
-        if (strcmp(pass, "fwd") && !s->decode) rc |= run_case(s, kernel, 1, threads, reps, peak, &bw);
+        if (strcmp(pass, "bwd")) rc |= run_case(s, kernel, 0, threads, reps, peak, core_peak, &bw);
+        if (strcmp(pass, "fwd") && !s->decode) rc |= run_case(s, kernel, 1, threads, reps, peak, core_peak, &bw);
     }
     return rc;
 }

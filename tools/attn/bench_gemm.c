@@ -1,9 +1,9 @@
 /* bench_gemm.c — `attn bench gemm`: attn_sgemm against OpenBLAS's cblas_sgemm, side by side.
  *
- * For each shape both implementations run on the same operands: one warm-up, then --reps timed
- * repetitions back to back; the line quotes the median (and min/max, to show the noise). The
- * two implementations are kept apart by a short pause so neither one's spinning worker threads
- * steal the other's cores. Shapes are M×N×K: C[M,N] = op(A)[M,K]·op(B)[K,N]. */
+ * For each shape both implementations run on the same operands, --reps times each, in two
+ * alternating rounds so machine load (the machine may be shared) hits both alike. Lines quote
+ * the median time (and min/max, to show the noise) and the ratio of the medians.
+ * Shapes are M×N×K: C[M,N] = op(A)[M,K]·op(B)[K,N]. */
 #include "bench_util.h"
 #include "cli.h"
 
@@ -86,28 +86,42 @@ static void pause_ms(int ms)
     nanosleep(&ts, NULL);
 }
 
-/* Time `reps` runs of one implementation; median, min and max in ms. */
-static void time_impl(int openblas, const shape *s, const float *A, const float *B, float *C,
-                      int threads, int reps, double out[3])
+/* Time `reps` runs of each implementation in two alternating rounds (attn, OpenBLAS, attn,
+ * OpenBLAS), so slow changes in machine load hit both alike. A pause before each block lets
+ * the other library's worker threads stop spinning (OpenBLAS's spin for ~0.1 s after a call
+ * and would steal the cores). Tiny products are timed in batches so the clock resolution does
+ * not matter. t[impl] = median, min, max in ms. */
+static void time_both(const shape *s, const float *A, const float *B, float *C, float *C2,
+                      int threads, int reps, int with_openblas, double t[2][3])
 {
-    double t[256];
+    double v[2][256];
+    int n[2] = {0, 0};
     if (reps > 256) reps = 256;
-    openblas ? run_openblas(s, A, B, C) : run_attn(s, A, B, C, threads); /* warm-up */
-    /* Tiny products: time batches so the clock resolution does not matter. */
     int inner = 1;
     double flops = 2.0 * s->M * s->N * s->K;
     while (inner < 4096 && flops * inner < 2e7) inner *= 2;
-    for (int r = 0; r < reps; r++) {
-        double t0 = bench_now();
-        for (int i = 0; i < inner; i++)
-            openblas ? run_openblas(s, A, B, C) : run_attn(s, A, B, C, threads);
-        t[r] = (bench_now() - t0) * 1e3 / inner;
+    for (int round = 0; round < 2; round++) {
+        for (int impl = 0; impl < 1 + with_openblas; impl++) {
+            int count = round == 0 ? (reps + 1) / 2 : reps - (reps + 1) / 2;
+            if (count == 0) continue;
+            if (with_openblas) pause_ms(120);
+            impl ? run_openblas(s, A, B, C2) : run_attn(s, A, B, C, threads); /* warm-up */
+            for (int r = 0; r < count; r++) {
+                double t0 = bench_now();
+                for (int i = 0; i < inner; i++)
+                    impl ? run_openblas(s, A, B, C2) : run_attn(s, A, B, C, threads);
+                v[impl][n[impl]++] = (bench_now() - t0) * 1e3 / inner;
+            }
+        }
     }
-    double lo = t[0], hi = t[0];
-    for (int r = 1; r < reps; r++) lo = t[r] < lo ? t[r] : lo, hi = t[r] > hi ? t[r] : hi;
-    out[0] = bench_median(t, reps);
-    out[1] = lo;
-    out[2] = hi;
+    for (int k = 0; k < 1 + with_openblas; k++) {
+        double lo = v[k][0], hi = v[k][0];
+        for (int r = 1; r < n[k]; r++)
+            lo = v[k][r] < lo ? v[k][r] : lo, hi = v[k][r] > hi ? v[k][r] : hi;
+        t[k][0] = bench_median(v[k], n[k]);
+        t[k][1] = lo;
+        t[k][2] = hi;
+    }
 }
 
 static void usage(FILE *f)
@@ -157,8 +171,8 @@ int bench_gemm(int argc, char **argv)
         usage(stderr);
         return 2;
     }
+    double peak = bench_peak_gflops(threads); /* before OpenBLAS starts its threads */
     if (openblas_set_num_threads) openblas_set_num_threads(threads);
-    double peak = bench_peak_gflops(threads);
     printf("# attn bench gemm: threads=%d reps=%d isa=%s openblas_core=%s peak_gflops=%.1f\n",
            threads, reps, attn_isa_name(attn_get_isa()),
            openblas_get_corename ? openblas_get_corename() : "?", peak);
@@ -186,21 +200,15 @@ int bench_gemm(int argc, char **argv)
             break;
         }
         char op[3] = {s.ta ? 'T' : 'N', s.tb ? 'T' : 'N', 0};
-        double flops = 2.0 * s.M * s.N * s.K, ta[3], tb[3] = {0, 0, 0};
-        time_impl(0, &s, A, B, C, threads, reps, ta);
-        if (with_openblas) {
-            pause_ms(150);
-            time_impl(1, &s, A, B, C2, threads, reps, tb);
-            pause_ms(150);
-        }
+        double flops = 2.0 * s.M * s.N * s.K, t[2][3] = {{0}};
+        time_both(&s, A, B, C, C2, threads, reps, with_openblas, t);
         const char *names[2] = {"attn", "openblas"};
-        double *times[2] = {ta, tb};
         for (int k = 0; k < 1 + with_openblas; k++) {
-            double g = flops / (times[k][0] * 1e-3) * 1e-9;
+            double g = flops / (t[k][0] * 1e-3) * 1e-9;
             printf("shape=%lldx%lldx%lld op=%s threads=%d impl=%s ms=%.4f ms_min=%.4f "
                    "ms_max=%.4f gflops=%.1f peak_gflops=%.1f pct_peak=%.1f\n",
                    (long long)s.M, (long long)s.N, (long long)s.K, op, threads, names[k],
-                   times[k][0], times[k][1], times[k][2], g, peak, 100.0 * g / peak);
+                   t[k][0], t[k][1], t[k][2], g, peak, 100.0 * g / peak);
         }
         if (with_openblas) {
             double maxerr = 0, maxref = 0;
@@ -209,10 +217,10 @@ int bench_gemm(int argc, char **argv)
                 maxerr = d > maxerr ? d : maxerr;
                 maxref = fabs(C2[i]) > maxref ? fabs(C2[i]) : maxref;
             }
-            printf("shape=%lldx%lldx%lld op=%s threads=%d ratio_attn_over_openblas=%.3f "
+            printf("shape=%lldx%lldx%lld op=%s threads=%d speedup_vs_openblas=%.3f "
                    "max_abs_diff=%.3g max_abs=%.3g\n",
-                   (long long)s.M, (long long)s.N, (long long)s.K, op, threads, tb[0] / ta[0],
-                   maxerr, maxref);
+                   (long long)s.M, (long long)s.N, (long long)s.K, op, threads, t[1][0] / t[0][0], maxerr,
+                   maxref);
         }
         fflush(stdout);
         free(A), free(B), free(C), free(C2);

@@ -9,6 +9,7 @@ typedef int (*attn_cli_fn)(int argc, char **argv);
 
 int cli_demo(int argc, char **argv);
 int cli_bench(int argc, char **argv);
+int cli_translate(int argc, char **argv); /* translate.c */
 int cli_bleu(int argc, char **argv); /* text_cli.c */
 int cli_spm(int argc, char **argv);  /* text_cli.c */
 int cli_viz(int argc, char **argv);  /* viz_cli.c */

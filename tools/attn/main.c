@@ -12,6 +12,7 @@ typedef struct {
 
 static const command commands[] = {
     {"demo", cli_demo, "run the default job"},
+    {"translate", cli_translate, "translate text with a saved model: attn translate --model M TEXT"},
     {"bench", cli_bench, "benchmarks: attn bench attention|gemm|..."},
     {"bleu", cli_bleu, "BLEU and chrF of a translation: attn bleu HYP REF [REF...]"},
     {"spm", cli_spm, "SentencePiece: attn spm train|encode|decode --model FILE"},

@@ -10,6 +10,14 @@
  * viz_last_error() ("what and where"); nothing prints except the *_print functions; free
  * functions accept NULL. Tokens are UTF-8 strings, validated when added.
  *
+ * Typical use on the model side (`attn viz --model M`, through viz_run_model):
+ *     viz_record *r;
+ *     viz_record_from_dates(&ex, &r);                    // or viz_record_create(...)
+ *     viz_record_add_heads(r, VIZ_CROSS, l, w, H, Lt, Ls); // per layer, w: [H, Lt, Ls]
+ *     viz_render_all(r, "out/viz", VIZ_POOL_MEAN);       // html, json, png, svg, index
+ *     viz_metrics_print(stdout, r);
+ *     viz_record_free(r);
+ *
  * Which tokens index a map's rows (queries) and columns (keys):
  *   VIZ_ENC_SELF  source × source     VIZ_DEC_SELF  target × target
  *   VIZ_CROSS     target × source     VIZ_CLS_SELF  source × source (a classifier's input)
@@ -149,7 +157,8 @@ int viz_heatmap_write(const viz_record *r, int map, const char *path, int svg, v
 /* Every head of one layer of a kind side by side, one shared colour scale. */
 int viz_grid_write(const viz_record *r, viz_kind kind, int layer, const char *path, int svg);
 /* Text with each token shaded by its score (darker = larger), e.g. rollout scores of a
- * classifier. Scores must be finite and >= 0; the scale runs from 0 to their maximum. */
+ * classifier. Tokens valid UTF-8; scores finite and >= 0; the scale runs from 0 to their
+ * maximum. */
 int viz_tokens_png(const char *const *tokens, const double *score, int n, const char *title,
                    const char *path);
 

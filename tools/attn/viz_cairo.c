@@ -6,6 +6,7 @@
 #include <cairo-svg.h>
 #include <fontconfig/fontconfig.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -44,7 +45,12 @@ void viz_display_token(const char *tok, char *out, size_t cap)
         snprintf(out, cap, "∅");
         return;
     }
-    for (const unsigned char *p = (const unsigned char *)tok; *p && o + 8 < cap;) {
+    for (const unsigned char *p = (const unsigned char *)tok; *p;) {
+        if (o >= VIZ_LABEL_BYTES || o + 12 >= cap) { /* room left for one more and "…" */
+            memcpy(out + o, "…", 3);
+            o += 3;
+            break;
+        }
         if (*p == ' ') {
             memcpy(out + o, "␣", 3); /* a visible space */
             o += 3;
@@ -53,12 +59,7 @@ void viz_display_token(const char *tok, char *out, size_t cap)
             o += (size_t)snprintf(out + o, cap - o, "\\x%02x", *p);
             p++;
         } else {
-            size_t n = *p < 0x80 ? 1 : *p < 0xE0 ? 2 : *p < 0xF0 ? 3 : 4;
-            if (o + n + 4 >= cap || o >= VIZ_LABEL_BYTES) {
-                memcpy(out + o, "…", 3);
-                o += 3;
-                break;
-            }
+            size_t n = *p < 0x80 ? 1 : *p < 0xE0 ? 2 : *p < 0xF0 ? 3 : 4; /* valid UTF-8 */
             memcpy(out + o, p, n);
             o += n;
             p += n;
@@ -177,18 +178,57 @@ static void draw_matrix(cairo_t *cr, const viz_matrix *mx, double x0, double y0,
                         double vmax, double fs)
 {
     double rgb[3];
-    for (int i = 0; i < mx->rows; i++)
-        for (int j = 0; j < mx->cols; j++) {
-            viz_colormap(mx->w[(size_t)i * mx->cols + j] / vmax, rgb);
-            cairo_set_source_rgb(cr, rgb[0], rgb[1], rgb[2]);
-            /* Overlap by a hair so no seams show between cells. */
-            cairo_rectangle(cr, x0 + j * cs, y0 + i * cs, cs + 0.02, cs + 0.02);
-            cairo_fill(cr);
+    if ((size_t)mx->rows * mx->cols > VIZ_VECTOR_CELLS) {
+        /* Big maps: one pixel per cell in an image, scaled up without smoothing (an SVG then
+         * holds one embedded picture instead of millions of rectangles). */
+        cairo_surface_t *img = cairo_image_surface_create(CAIRO_FORMAT_RGB24, mx->cols, mx->rows);
+        if (cairo_surface_status(img) == CAIRO_STATUS_SUCCESS) {
+            cairo_surface_flush(img);
+            unsigned char *px = cairo_image_surface_get_data(img);
+            int stride = cairo_image_surface_get_stride(img);
+            for (int i = 0; i < mx->rows; i++) {
+                uint32_t *row = (uint32_t *)(px + (size_t)i * stride);
+                for (int j = 0; j < mx->cols; j++) {
+                    viz_colormap(mx->w[(size_t)i * mx->cols + j] / vmax, rgb);
+                    row[j] = (uint32_t)lround(rgb[0] * 255) << 16 |
+                             (uint32_t)lround(rgb[1] * 255) << 8 | (uint32_t)lround(rgb[2] * 255);
+                }
+            }
+            cairo_surface_mark_dirty(img);
+            cairo_save(cr);
+            cairo_translate(cr, x0, y0);
+            cairo_scale(cr, cs, cs);
+            cairo_set_source_surface(cr, img, 0, 0);
+            cairo_pattern_set_filter(cairo_get_source(cr), CAIRO_FILTER_NEAREST);
+            cairo_paint(cr);
+            cairo_restore(cr);
         }
+        cairo_surface_destroy(img);
+    } else {
+        for (int i = 0; i < mx->rows; i++)
+            for (int j = 0; j < mx->cols; j++) {
+                viz_colormap(mx->w[(size_t)i * mx->cols + j] / vmax, rgb);
+                cairo_set_source_rgb(cr, rgb[0], rgb[1], rgb[2]);
+                /* Overlap by a hair so no seams show between cells. */
+                cairo_rectangle(cr, x0 + j * cs, y0 + i * cs, cs + 0.02, cs + 0.02);
+                cairo_fill(cr);
+            }
+    }
     cairo_set_source_rgb(cr, 0.6, 0.6, 0.6);
     cairo_set_line_width(cr, 1);
     cairo_rectangle(cr, x0 - 0.5, y0 - 0.5, mx->cols * cs + 1, mx->rows * cs + 1);
     cairo_stroke(cr);
+    /* Gold alignment: a thin teal frame around each row's aligned span, inside the cells'
+     * edges so cell centres keep their colour. */
+    for (int i = 0; mx->gold && i < mx->rows; i++) {
+        if (mx->gold[i].lo >= mx->gold[i].hi) continue;
+        double lw = cs >= 8 ? 1.5 : 1;
+        cairo_set_source_rgb(cr, 0.0, 0.62, 0.60);
+        cairo_set_line_width(cr, lw);
+        cairo_rectangle(cr, x0 + mx->gold[i].lo * cs + lw / 2, y0 + i * cs + lw / 2,
+                        (mx->gold[i].hi - mx->gold[i].lo) * cs - lw, cs - lw);
+        cairo_stroke(cr);
+    }
     if (fs <= 0) return;
     char buf[VIZ_LABEL_BYTES + 16];
     viz_set_font(cr, fs, 0);
@@ -211,7 +251,7 @@ static void draw_matrix(cairo_t *cr, const viz_matrix *mx, double x0, double y0,
 static viz_matrix map_matrix(const viz_record *r, const viz_map *m)
 {
     return (viz_matrix){viz_row_tokens(r, m->kind), m->rows, viz_col_tokens(r, m->kind), m->cols,
-                        m->w};
+                        m->w, m->kind == VIZ_CROSS ? r->align : NULL};
 }
 
 static double matrix_max(const viz_matrix *mx)
@@ -225,7 +265,7 @@ static double matrix_max(const viz_matrix *mx)
 static const char *axis_note(viz_kind k)
 {
     switch (k) {
-    case VIZ_CROSS: return "rows: target tokens (queries) · columns: source tokens (keys)";
+    case VIZ_CROSS: return "rows: target tokens (queries) · columns: source tokens (keys) · teal frames: gold alignment";
     case VIZ_DEC_SELF: return "rows: target tokens (queries) · columns: target tokens (keys)";
     default: return "rows: source tokens (queries) · columns: source tokens (keys)";
     }
@@ -236,7 +276,7 @@ int viz_matrix_write(const viz_matrix *mx, const char *title, const char *note, 
 {
     int big = mx->rows > mx->cols ? mx->rows : mx->cols;
     double cs = floor(520.0 / big);
-    cs = cs < 4 ? 4 : cs > 32 ? 32 : cs;
+    cs = cs < 1 ? 1 : cs > 32 ? 32 : cs; /* 4096 tokens still fit in 4096 px */
     double fs = cs >= 9 ? (cs * 0.62 < 13 ? cs * 0.62 : 13) : 0; /* no labels when cramped */
     if (fs > 0 && fs < 7) fs = 7;
     cairo_t *mc = viz_measure_context();
@@ -301,7 +341,7 @@ int viz_grid_write(const viz_record *r, viz_kind kind, int layer, const char *pa
     viz_kind_dims(r, kind, &rows, &cols);
     int big = rows > cols ? rows : cols;
     double cs = floor(260.0 / big);
-    cs = cs < 3 ? 3 : cs > 22 ? 22 : cs;
+    cs = cs < 1 ? 1 : cs > 22 ? 22 : cs;
     double fs = cs >= 9 ? (cs * 0.62 < 11 ? cs * 0.62 : 11) : 0;
     if (fs > 0 && fs < 7) fs = 7;
     cairo_t *mc = viz_measure_context();
@@ -367,6 +407,8 @@ int viz_tokens_png(const char *const *tokens, const double *score, int n, const 
     double vmax = 0;
     for (int i = 0; i < n; i++) {
         if (!tokens[i]) return viz_fail(ATTN_E_ARG, "viz_tokens_png: token %d is NULL", i);
+        if (!viz_utf8_valid(tokens[i]))
+            return viz_fail(ATTN_E_FORMAT, "viz_tokens_png: token %d is not valid UTF-8", i);
         if (!isfinite(score[i]) || score[i] < 0)
             return viz_fail(ATTN_E_ARG, "viz_tokens_png: score[%d]=%g (finite, >= 0)", i, score[i]);
         if (score[i] > vmax) vmax = score[i];

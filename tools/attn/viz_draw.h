@@ -6,7 +6,8 @@
 
 #include <cairo.h>
 
-#define VIZ_LABEL_BYTES 48 /* labels longer than this are cut with "…" */
+#define VIZ_LABEL_BYTES 32 /* labels longer than this are cut with "…" */
+#define VIZ_VECTOR_CELLS 16384 /* maps with more cells are drawn as one scaled image */
 
 typedef struct viz_canvas {
     cairo_surface_t *surface;
@@ -22,7 +23,8 @@ int viz_surface_close(viz_canvas *c);
 cairo_t *viz_measure_context(void);
 void viz_set_font(cairo_t *cr, double size, int bold);
 double viz_text_width(cairo_t *cr, const char *s);
-/* A token as shown: spaces as "␣", control bytes as \xNN, empty as "∅", long ones cut. */
+/* A token (valid UTF-8) as shown: spaces as "␣", control bytes as \xNN, empty as "∅", long
+ * ones cut with "…". cap >= 16. */
 void viz_display_token(const char *tok, char *out, size_t cap);
 /* A tick step of 1, 2 or 5 × 10^k giving about target_ticks ticks over range. */
 double viz_nice_step(double range, int target_ticks);
@@ -36,6 +38,7 @@ typedef struct viz_matrix {
     const char *const *col_tok;
     int cols;
     const float *w;
+    const viz_span *gold; /* [rows] source spans outlined per row (cross-attention), or NULL */
 } viz_matrix;
 /* One matrix as a heatmap with a title, a note under it and a colour bar (scale 0..max). */
 int viz_matrix_write(const viz_matrix *mx, const char *title, const char *note, const char *path,

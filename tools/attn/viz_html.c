@@ -51,6 +51,7 @@ int viz_html_write(const viz_record *r, const char *path, int pool)
                  "<button id=\"heads-all\" type=\"button\">all heads</button>\n"
                  "<button id=\"heads-none\" type=\"button\">no heads</button>\n"
                  "</div>\n"
+                 "<p id=\"hv-note\" class=\"note\"></p>\n"
                  "<svg id=\"head-svg\" xmlns=\"http://www.w3.org/2000/svg\"></svg>\n"
                  "</section>\n"
                  "<section id=\"model-view\">\n<h2>Model view</h2>\n"

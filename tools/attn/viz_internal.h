@@ -22,8 +22,8 @@ const char *const *viz_col_tokens(const viz_record *r, viz_kind kind);
 
 /* The record as a cJSON tree (cJSON *); with_extras adds metrics and rollout for the page. */
 void *viz_json_tree(const viz_record *r, int with_extras, int pool);
-/* Serialise a cJSON tree with "</" written as "<\/" (safe inside an HTML <script>). Caller
- * frees with free(). */
+/* Serialise a cJSON tree with every '<' written as \u003c (safe inside an HTML <script>).
+ * Caller frees with free(). */
 char *viz_json_print_html_safe(void *tree);
 
 /* A growing string. */

@@ -157,8 +157,16 @@ static void add_extras(cJSON *root, const viz_record *r, int pool)
         cJSON_AddStringToObject(o, "kind", viz_kind_name(kinds[k]));
         cJSON_AddNumberToObject(o, "pool", pool);
         cJSON *rows = cJSON_AddArrayToObject(o, "matrix");
-        for (int i = 0; i < n; i++)
-            cJSON_AddItemToArray(rows, cJSON_CreateDoubleArray(mat + (size_t)i * n, n));
+        viz_buf b = {0};
+        for (int i = 0; i < n; i++) { /* 12 significant digits: plenty, and half the bytes */
+            b.len = 0;
+            viz_buf_puts(&b, "[");
+            for (int j = 0; j < n; j++)
+                viz_buf_printf(&b, "%s%.12g", j ? "," : "", mat[(size_t)i * n + j]);
+            viz_buf_puts(&b, "]");
+            if (!b.oom) cJSON_AddItemToArray(rows, cJSON_CreateRaw(b.s));
+        }
+        free(b.s);
         cJSON_AddItemToObject(o, "scores", cJSON_CreateDoubleArray(score, n));
         cJSON_AddItemToArray(ro, o);
     }
@@ -202,14 +210,20 @@ char *viz_json_print_html_safe(void *tree)
 {
     char *s = cJSON_PrintUnformatted((cJSON *)tree);
     if (!s) return NULL;
-    size_t extra = 0, n = 0;
-    for (; s[n]; n++) extra += s[n] == '<' && s[n + 1] == '/';
-    char *out = malloc(n + extra + 1);
+    /* '<' occurs only inside JSON strings; written as \u003c no "</script>" or "<!--" can end
+     * or confuse the <script> element that holds the data. */
+    size_t lt = 0, n = 0;
+    for (; s[n]; n++) lt += s[n] == '<';
+    char *out = malloc(n + 5 * lt + 1);
     if (out) {
         size_t o = 0;
         for (size_t i = 0; i < n; i++) {
-            out[o++] = s[i];
-            if (s[i] == '<' && s[i + 1] == '/') out[o++] = '\\'; /* "<\/" inside a string */
+            if (s[i] == '<') {
+                memcpy(out + o, "\\u003c", 6);
+                o += 6;
+            } else {
+                out[o++] = s[i];
+            }
         }
         out[o] = 0;
     }
@@ -224,14 +238,13 @@ int viz_json_write(const viz_record *r, const char *path)
     char *s = root ? cJSON_Print(root) : NULL;
     cJSON_Delete(root);
     if (!s) return viz_fail(ATTN_E_NOMEM, "viz_json_write: %s", path);
-    size_t n = strlen(s);
-    s[n] = 0;
-    int st = viz_write_file(path, s, n);
-    if (!st) {
-        FILE *f = fopen(path, "ab"); /* end with a newline */
-        if (!f || fputc('\n', f) == EOF || fclose(f)) st = viz_fail(ATTN_E_IO, "writing %s", path);
-    }
+    viz_buf b = {0};
+    viz_buf_puts(&b, s);
+    viz_buf_puts(&b, "\n");
     cJSON_free(s);
+    int st = b.oom ? viz_fail(ATTN_E_NOMEM, "viz_json_write: %s", path)
+                   : viz_write_file(path, b.s, b.len);
+    free(b.s);
     return st;
 }
 

@@ -50,11 +50,13 @@ int viz_rollout(const viz_record *r, viz_kind kind, double *out)
     for (int l = 1; !st && l < layers; l++) {
         /* R ← Â_l · R: the later layer mixes what the earlier layers already mixed. */
         if ((st = layer_matrix(r, kind, l, heads, a))) break;
-        for (int i = 0; i < n; i++)
-            for (int j = 0; j < n; j++) {
-                double s = 0;
-                for (int k = 0; k < n; k++) s += a[(size_t)i * n + k] * out[(size_t)k * n + j];
-                t[(size_t)i * n + j] = s;
+        memset(t, 0, nn * sizeof *t);
+        for (int i = 0; i < n; i++) /* i-k-j order: both inner streams are contiguous */
+            for (int k = 0; k < n; k++) {
+                double aik = a[(size_t)i * n + k];
+                const double *ok = out + (size_t)k * n;
+                double *ti = t + (size_t)i * n;
+                for (int j = 0; j < n; j++) ti[j] += aik * ok[j];
             }
         memcpy(out, t, nn * sizeof *t);
     }

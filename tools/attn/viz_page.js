@@ -1,6 +1,6 @@
 /* viz_page.js — the script of attention.html (inlined by viz_html.c; no network, no framework).
  *
- * Reads the record from <script id="attn-data" type="application/json"> and builds:
+ * Reads the record from the JSON script element #attn-data and builds:
  *   head view   source/target tokens in two columns, one line per (query, key) pair of each
  *               selected head, opacity = weight, colour = head; layer select, head toggles,
  *               hovering a token keeps only its lines;
@@ -61,7 +61,8 @@
   document.getElementById('title').textContent = data.title || 'attention';
 
   /* ---- head view ------------------------------------------------------------------------ */
-  const state = { kind: kinds[0], layer: 0, heads: new Set(), hover: null };
+  /* Cross-attention first when there is some: it is what a translation model's output rests on. */
+  const state = { kind: kinds.includes('cross') ? 'cross' : kinds[0], layer: 0, heads: new Set(), hover: null };
   const kindSel = document.getElementById('kind-select');
   const layerSel = document.getElementById('layer-select');
   const toggles = document.getElementById('head-toggles');
@@ -130,6 +131,13 @@
     }
     const g = svgEl('g', { id: 'hv-lines' });
     svg.appendChild(g);
+    /* Every pair gets its line up to LINE_BUDGET lines; past that (long inputs) lines fainter
+     * than 2% are left out, and the page says so. */
+    const LINE_BUDGET = 60000;
+    const threshold = rows.length * cols.length * state.heads.size > LINE_BUDGET ? 0.02 : 0;
+    svg.dataset.threshold = String(threshold);
+    document.getElementById('hv-note').textContent = threshold ?
+      'Long input: lines with weight below ' + threshold + ' are not drawn.' : '';
     for (const h of [...state.heads].sort((a, b) => a - b)) {
       const m = findMap(kind, state.layer, h);
       if (!m) continue;
@@ -137,6 +145,7 @@
       for (let i = 0; i < m.rows; i++)
         for (let j = 0; j < m.cols; j++) {
           const w = m.weights[i][j];
+          if (w < threshold) continue;
           g.appendChild(svgEl('line', {
             class: 'attn-line', 'data-head': String(h), 'data-row': String(i), 'data-col': String(j),
             'data-weight': String(w), x1: String(leftX + gap), y1: String(top + i * step - 4),
@@ -228,6 +237,9 @@
     for (const t of rows) lw = Math.max(lw, ctx0.measureText(shown(t)).width);
     for (const t of cols) lh = Math.max(lh, ctx0.measureText(shown(t)).width);
     const x0 = Math.ceil(lw) + 10, y0 = Math.ceil(lh) + 10, vmax = maxOf(m);
+    canvas.dataset.x0 = String(x0);
+    canvas.dataset.y0 = String(y0);
+    canvas.dataset.cell = String(cell);
     canvas.width = x0 + m.cols * cell + 70;
     canvas.height = y0 + Math.max(m.rows * cell, 100) + 10;
     const ctx = canvas.getContext('2d');
@@ -238,6 +250,13 @@
         ctx.fillStyle = rgb(colormap(m.weights[i][j] / vmax));
         ctx.fillRect(x0 + j * cell, y0 + i * cell, cell, cell);
       }
+    if (kind === 'cross' && data.alignment) { /* gold alignment: teal frames, as in the PNGs */
+      ctx.strokeStyle = 'rgb(0,158,153)';
+      ctx.lineWidth = 1.5;
+      data.alignment.forEach(([lo, hi], i) => {
+        if (hi > lo) ctx.strokeRect(x0 + lo * cell + 0.75, y0 + i * cell + 0.75, (hi - lo) * cell - 1.5, cell - 1.5);
+      });
+    }
     ctx.fillStyle = '#222';
     ctx.font = Math.min(12, cell) + 'px monospace';
     ctx.textAlign = 'right';

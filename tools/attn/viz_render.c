@@ -76,7 +76,7 @@ static int render_rollout(const viz_record *r, viz_kind kind, int pool, const ch
     char path[4096], name[128], title[512];
     if (!st) {
         for (size_t k = 0; k < (size_t)n * n; k++) wf[k] = (float)mat[k];
-        viz_matrix mx = {(const char *const *)r->src, n, (const char *const *)r->src, n, wf};
+        viz_matrix mx = {(const char *const *)r->src, n, (const char *const *)r->src, n, wf, NULL};
         snprintf(name, sizeof name, "%s_rollout.png", viz_kind_name(kind));
         snprintf(path, sizeof path, "%s/%s", dir, name);
         snprintf(title, sizeof title, "%s%s%s · attention rollout over %d layers",

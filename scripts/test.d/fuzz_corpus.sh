@@ -1,0 +1,32 @@
+#!/bin/sh
+# Replay the safetensors fuzz corpus (seeds and regression inputs in fuzz/corpus/safetensors/)
+# through the libFuzzer target under ASan + UBSan: each input once, no mutation. Catches a
+# regression of any past finding in seconds; `make fuzz` is the long, exploring run.
+# Skipped, and said so, without clang.
+set -u
+cd "$(dirname "$0")/../.."
+if ! command -v clang >/dev/null 2>&1; then
+    echo "skipped: clang not installed (scripts/deps.sh installs it)"
+    echo "0 passed, 0 failed"
+    exit 0
+fi
+if ! make --no-print-directory fuzz-build >build/fuzz-build.log 2>&1; then
+    cat build/fuzz-build.log
+    echo "FAIL building build/fuzz/fuzz_safetensors"
+    echo "0 passed, 1 failed"
+    exit 1
+fi
+pass=0
+fail=0
+for f in fuzz/corpus/safetensors/*; do
+    if out=$(build/fuzz/fuzz_safetensors -runs=1 "$f" 2>&1); then
+        pass=$((pass + 1))
+    else
+        echo "$out" | tail -20
+        echo "FAIL $f"
+        fail=$((fail + 1))
+    fi
+done
+echo "replayed $((pass + fail)) corpus inputs through fuzz_safetensors"
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]

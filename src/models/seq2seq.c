@@ -1,0 +1,256 @@
+/* seq2seq.c — the encoder–decoder Transformer, written once as its forward on a tape. */
+#include "internal.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static int check_cfg(const char *fn, const attn_seq2seq_config *c)
+{
+    if (c->src_vocab < 2 || c->tgt_vocab < 2 || c->d_model < 1 || c->nhead < 1 ||
+        c->d_model % c->nhead || c->num_encoder_layers < 0 || c->num_decoder_layers < 1 ||
+        c->dim_feedforward < 1 || c->max_len < 1 || c->max_len > (1 << 20))
+        return attn_fail(ATTN_E_ARG, "%s: invalid configuration (vocab %lld/%lld, d_model %lld, nhead %lld, layers %lld/%lld, ff %lld, max_len %lld)",
+                         fn, (long long)c->src_vocab, (long long)c->tgt_vocab,
+                         (long long)c->d_model, (long long)c->nhead,
+                         (long long)c->num_encoder_layers, (long long)c->num_decoder_layers,
+                         (long long)c->dim_feedforward, (long long)c->max_len);
+    if (!(c->dropout >= 0 && c->dropout < 1))
+        return attn_fail(ATTN_E_ARG, "%s: dropout %g not in [0, 1)", fn, (double)c->dropout);
+    if (c->pad_id < 0 || c->pad_id >= c->src_vocab || c->pad_id >= c->tgt_vocab)
+        return attn_fail(ATTN_E_ARG, "%s: pad_id %d outside the vocabularies", fn, c->pad_id);
+    if (c->share_embeddings && c->src_vocab != c->tgt_vocab)
+        return attn_fail(ATTN_E_ARG, "%s: shared embeddings need equal vocabularies", fn);
+    return ATTN_OK;
+}
+
+void attn_seq2seq_free(attn_seq2seq *m)
+{
+    if (!m) return;
+    attn_params_free(m->P);
+    free(m->enc);
+    free(m->dec);
+    free(m->pos);
+    free(m);
+}
+
+int attn_seq2seq_create(const attn_seq2seq_config *cfg, uint64_t seed, attn_seq2seq **out)
+{
+    static const char fn[] = "attn_seq2seq_create";
+    ATTN_REQUIRE_NONNULL(fn, cfg);
+    ATTN_REQUIRE_NONNULL(fn, out);
+    *out = NULL;
+    ATTN_TRY(check_cfg(fn, cfg));
+    attn_seq2seq *m = calloc(1, sizeof *m);
+    if (!m) return attn_fail(ATTN_E_NOMEM, "%s: out of memory", fn);
+    m->cfg = *cfg;
+    const attn_seq2seq_config *c = &m->cfg;
+    m->enc = calloc((size_t)c->num_encoder_layers + 1, sizeof *m->enc);
+    m->dec = calloc((size_t)c->num_decoder_layers, sizeof *m->dec);
+    m->pos = malloc((size_t)(c->max_len * c->d_model) * sizeof *m->pos);
+    int st = (!m->enc || !m->dec || !m->pos) ? attn_fail(ATTN_E_NOMEM, "%s: out of memory", fn)
+                                             : attn_params_create(seed, &m->P);
+    attn_transformer_config lc = {.d_model = c->d_model,
+                                  .nhead = c->nhead,
+                                  .dim_feedforward = c->dim_feedforward,
+                                  .dropout = c->dropout,
+                                  .activation = c->activation,
+                                  .layer_norm_eps = 1e-5f,
+                                  .batch_first = 1,
+                                  .norm_first = c->norm_first};
+    char name[ATTN_PARAM_NAME_MAX];
+    if (st == ATTN_OK)
+        st = attn_embedding_init(&m->src_embed, m->P, c->share_embeddings ? "embed." : "src_embed.",
+                                 c->src_vocab, c->d_model, c->pad_id);
+    if (st == ATTN_OK) {
+        if (c->share_embeddings)
+            m->tgt_embed = m->src_embed;
+        else
+            st = attn_embedding_init(&m->tgt_embed, m->P, "tgt_embed.", c->tgt_vocab, c->d_model,
+                                     c->pad_id);
+    }
+    for (int64_t i = 0; st == ATTN_OK && i < c->num_encoder_layers; i++) {
+        snprintf(name, sizeof name, "encoder.layers.%lld.", (long long)i);
+        st = attn_encoder_layer_init(&m->enc[i], m->P, name, &lc);
+    }
+    if (st == ATTN_OK && c->num_encoder_layers > 0)
+        st = attn_layernorm_init(&m->enc_norm, m->P, "encoder.norm.", c->d_model, 1e-5f, 1);
+    for (int64_t i = 0; st == ATTN_OK && i < c->num_decoder_layers; i++) {
+        snprintf(name, sizeof name, "decoder.layers.%lld.", (long long)i);
+        st = attn_decoder_layer_init(&m->dec[i], m->P, name, &lc);
+    }
+    if (st == ATTN_OK) st = attn_layernorm_init(&m->dec_norm, m->P, "decoder.norm.", c->d_model, 1e-5f, 1);
+    if (st == ATTN_OK)
+        st = attn_linear_init(&m->generator, m->P, "generator.", c->d_model, c->tgt_vocab, 1);
+    if (st == ATTN_OK) st = attn_posenc_sinusoidal(m->pos, c->max_len, c->d_model, 0, 0);
+    if (st != ATTN_OK) {
+        attn_seq2seq_free(m);
+        return st;
+    }
+    *out = m;
+    return ATTN_OK;
+}
+
+/* Embedding + positions (+ dropout): [N, L, d]. */
+static int embed(attn_tape *t, const attn_seq2seq *m, const attn_embedding *e, const int32_t *ids,
+                 int64_t N, int64_t L, attn_var **out)
+{
+    const int64_t d = m->cfg.d_model;
+    if (L > m->cfg.max_len)
+        return attn_fail(ATTN_E_ARG, "attn_seq2seq: sequence of %lld tokens is longer than max_len %lld",
+                         (long long)L, (long long)m->cfg.max_len);
+    for (int64_t i = 0; i < N * L; i++)
+        if (ids[i] < 0 || ids[i] >= e->num_embeddings)
+            return attn_fail(ATTN_E_ARG, "attn_seq2seq: token id %d at %lld outside [0, %lld)", ids[i],
+                             (long long)i, (long long)e->num_embeddings);
+    int64_t shape[3] = {N, L, d}, ishape[2] = {N, L};
+    attn_var *x, *pe;
+    ATTN_TRY(attn_embedding_forward(t, e, ids, 2, ishape, &x));
+    ATTN_TRY(attn_tape_input(t, NULL, 3, shape, 0, &pe));
+    for (int64_t n = 0; n < N; n++) memcpy(pe->data + n * L * d, m->pos, (size_t)(L * d) * sizeof(float));
+    ATTN_TRY(attn_op_add(t, x, pe, &x));
+    return attn_op_dropout(t, x, m->cfg.dropout, out);
+}
+
+/* Key padding mask [N, S] (nonzero = ignore) of a source batch, in the tape's arena through a
+ * uint8 copy kept by the caller. */
+static void pad_mask(const attn_seq2seq *m, const int32_t *src, int64_t N, int64_t S, uint8_t *mask,
+                     int *any)
+{
+    *any = 0;
+    for (int64_t i = 0; i < N * S; i++) {
+        mask[i] = src[i] == m->cfg.pad_id;
+        *any |= mask[i];
+    }
+}
+
+int attn_seq2seq_encode(attn_tape *t, const attn_seq2seq *m, const int32_t *src, int64_t N,
+                        int64_t S, attn_var **memory)
+{
+    static const char fn[] = "attn_seq2seq_encode";
+    ATTN_REQUIRE_NONNULL(fn, m);
+    ATTN_REQUIRE_NONNULL(fn, src);
+    ATTN_REQUIRE_NONNULL(fn, memory);
+    if (N < 1 || S < 1) return attn_fail(ATTN_E_ARG, "%s: empty batch (N=%lld, S=%lld)", fn, (long long)N, (long long)S);
+    uint8_t *mask = malloc((size_t)(N * S));
+    if (!mask) return attn_fail(ATTN_E_NOMEM, "%s: out of memory", fn);
+    int any;
+    pad_mask(m, src, N, S, mask, &any);
+    attn_mha_args args = {.key_padding_mask = any ? mask : NULL};
+    attn_var *x;
+    int st = embed(t, m, &m->src_embed, src, N, S, &x);
+    for (int64_t i = 0; st == ATTN_OK && i < m->cfg.num_encoder_layers; i++)
+        st = attn_encoder_layer_forward(t, &m->enc[i], x, &args, &x);
+    if (st == ATTN_OK && m->cfg.num_encoder_layers > 0) st = attn_layernorm_forward(t, &m->enc_norm, x, &x);
+    free(mask);
+    if (st == ATTN_OK) *memory = x;
+    return st;
+}
+
+int attn_seq2seq_decode(attn_tape *t, const attn_seq2seq *m, attn_var *memory, const int32_t *src,
+                        int64_t S, const int32_t *tgt, int64_t T, attn_var **logits)
+{
+    static const char fn[] = "attn_seq2seq_decode";
+    ATTN_REQUIRE_NONNULL(fn, m);
+    ATTN_REQUIRE_NONNULL(fn, memory);
+    ATTN_REQUIRE_NONNULL(fn, src);
+    ATTN_REQUIRE_NONNULL(fn, tgt);
+    ATTN_REQUIRE_NONNULL(fn, logits);
+    if (memory->ndim != 3 || memory->shape[1] != S || memory->shape[2] != m->cfg.d_model)
+        return attn_fail(ATTN_E_SHAPE, "%s: memory must be [N, S=%lld, %lld]", fn, (long long)S,
+                         (long long)m->cfg.d_model);
+    int64_t N = memory->shape[0];
+    if (T < 1) return attn_fail(ATTN_E_ARG, "%s: empty target (T=%lld)", fn, (long long)T);
+    uint8_t *mask = malloc((size_t)(N * S));
+    if (!mask) return attn_fail(ATTN_E_NOMEM, "%s: out of memory", fn);
+    int any;
+    pad_mask(m, src, N, S, mask, &any);
+    /* causal self-attention: real positions never see the padding after them, so the target
+     * needs no key padding mask */
+    attn_mha_args self_args = {.is_causal = 1};
+    attn_mha_args cross_args = {.key_padding_mask = any ? mask : NULL};
+    attn_var *y;
+    int st = embed(t, m, &m->tgt_embed, tgt, N, T, &y);
+    for (int64_t i = 0; st == ATTN_OK && i < m->cfg.num_decoder_layers; i++)
+        st = attn_decoder_layer_forward(t, &m->dec[i], y, memory, &self_args, &cross_args, &y);
+    if (st == ATTN_OK) st = attn_layernorm_forward(t, &m->dec_norm, y, &y);
+    if (st == ATTN_OK) st = attn_linear_forward(t, &m->generator, y, logits);
+    free(mask);
+    return st;
+}
+
+/* ---- configuration as checkpoint metadata ---------------------------------------------------- */
+
+#define CFG_FIELDS(X)                                                                              \
+    X(src_vocab) X(tgt_vocab) X(d_model) X(nhead) X(num_encoder_layers) X(num_decoder_layers)     \
+        X(dim_feedforward) X(max_len)
+
+int attn_seq2seq_config_to_meta(const attn_seq2seq_config *c, char *buf, size_t cap,
+                                const char **kv, int kv_cap)
+{
+    static const char fn[] = "attn_seq2seq_config_to_meta";
+    ATTN_REQUIRE_NONNULL(fn, c);
+    ATTN_REQUIRE_NONNULL(fn, buf);
+    ATTN_REQUIRE_NONNULL(fn, kv);
+    size_t used = 0;
+    int n = 0;
+#define PUT(key, fmt, val)                                                                         \
+    do {                                                                                           \
+        if (n + 3 > kv_cap) return attn_fail(ATTN_E_ARG, "%s: kv_cap too small", fn);              \
+        int k_ = snprintf(buf + used, cap - used, "attn.config.%s", key);                          \
+        if (k_ < 0 || (size_t)k_ + 1 > cap - used) return attn_fail(ATTN_E_ARG, "%s: buffer too small", fn); \
+        kv[n++] = buf + used, used += (size_t)k_ + 1;                                              \
+        int v_ = snprintf(buf + used, cap - used, fmt, val);                                       \
+        if (v_ < 0 || (size_t)v_ + 1 > cap - used) return attn_fail(ATTN_E_ARG, "%s: buffer too small", fn); \
+        kv[n++] = buf + used, used += (size_t)v_ + 1;                                              \
+    } while (0)
+#define PUT_I64(f) PUT(#f, "%lld", (long long)c->f);
+    CFG_FIELDS(PUT_I64)
+    PUT("dropout", "%.9g", (double)c->dropout);
+    PUT("activation", "%d", (int)c->activation);
+    PUT("norm_first", "%d", c->norm_first);
+    PUT("share_embeddings", "%d", c->share_embeddings);
+    PUT("pad_id", "%d", (int)c->pad_id);
+#undef PUT_I64
+#undef PUT
+    kv[n] = NULL;
+    return n;
+}
+
+static int meta_number(const attn_st_reader *st, const char *field, double lo, double hi, double *out)
+{
+    char key[96];
+    snprintf(key, sizeof key, "attn.config.%s", field);
+    const char *v = attn_st_metadata(st, key);
+    if (!v) return attn_fail(ATTN_E_FORMAT, "checkpoint: metadata \"%s\" is missing", key);
+    char *end;
+    double x = strtod(v, &end);
+    if (end == v || *end || !(x >= lo && x <= hi))
+        return attn_fail(ATTN_E_FORMAT, "checkpoint: metadata \"%s\" = \"%s\" is not a number in [%g, %g]",
+                         key, v, lo, hi);
+    *out = x;
+    return ATTN_OK;
+}
+
+int attn_seq2seq_config_from_reader(const attn_st_reader *st, attn_seq2seq_config *c)
+{
+    ATTN_REQUIRE_NONNULL("attn_seq2seq_config_from_reader", st);
+    ATTN_REQUIRE_NONNULL("attn_seq2seq_config_from_reader", c);
+    memset(c, 0, sizeof *c);
+    double x;
+#define GET_I64(f)                                                                                 \
+    ATTN_TRY(meta_number(st, #f, 0, 1e9, &x));                                                     \
+    c->f = (int64_t)x;
+    CFG_FIELDS(GET_I64)
+#undef GET_I64
+    ATTN_TRY(meta_number(st, "dropout", 0, 1, &x));
+    c->dropout = (float)x;
+    ATTN_TRY(meta_number(st, "activation", 0, 2, &x));
+    c->activation = (attn_activation)(int)x;
+    ATTN_TRY(meta_number(st, "norm_first", 0, 1, &x));
+    c->norm_first = (int)x;
+    ATTN_TRY(meta_number(st, "share_embeddings", 0, 1, &x));
+    c->share_embeddings = (int)x;
+    ATTN_TRY(meta_number(st, "pad_id", 0, 1e9, &x));
+    c->pad_id = (int32_t)x;
+    return check_cfg("checkpoint", c);
+}

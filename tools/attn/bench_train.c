@@ -1,0 +1,195 @@
+/* bench_train.c — `attn bench train`: tokens per second of training the GPT-style model at the
+ * "shakespeare-char" size (vocabulary 65, context 256, 6 layers, 6 heads, width 384, batch 8):
+ * forward, backward and AdamW, on tiny shakespeare (or random tokens without it). Runs the same
+ * model in PyTorch (bench/torch_train.py) when it is installed and prints both and their ratio.
+ * Under mpirun the global batch is split across ranks and gradients are averaged. */
+#include "cli.h"
+
+#include "bench_util.h"
+#include "dist.h"
+#include "dist_train.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Text as ids over its sorted character set (tiny shakespeare has 65). */
+static int32_t *load_chars(const char *path, int64_t *n, int *vocab)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long len = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    unsigned char *buf = len > 0 ? malloc((size_t)len) : NULL;
+    int32_t *ids = len > 0 ? malloc((size_t)len * sizeof *ids) : NULL;
+    if (!buf || !ids || fread(buf, 1, (size_t)len, f) != (size_t)len) {
+        fclose(f), free(buf), free(ids);
+        return NULL;
+    }
+    fclose(f);
+    int map[256], used[256] = {0}, v = 0;
+    for (long i = 0; i < len; i++) used[buf[i]] = 1;
+    for (int c = 0; c < 256; c++) map[c] = used[c] ? v++ : -1;
+    for (long i = 0; i < len; i++) ids[i] = map[buf[i]];
+    free(buf);
+    *n = len, *vocab = v;
+    return ids;
+}
+
+static const char *default_data(void)
+{
+    static char path[512];
+    const char *dir = getenv("ATTN_DATA_DIR");
+    const char *cands[] = {dir, "../shared/data", "../../shared/data"};
+    for (size_t i = 0; i < sizeof cands / sizeof cands[0]; i++) {
+        if (!cands[i]) continue;
+        snprintf(path, sizeof path, "%s/tinyshakespeare/input.txt", cands[i]);
+        FILE *f = fopen(path, "rb");
+        if (f) {
+            fclose(f);
+            return path;
+        }
+    }
+    return NULL;
+}
+
+/* Run bench/torch_train.py with the same settings; returns its tokens/s or NAN. */
+static double torch_tokens_per_s(const char *data, int steps, int threads, int batch)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd,
+             "/usr/bin/python3 bench/torch_train.py --steps %d --threads %d --batch %d %s%s 2>/dev/null",
+             steps, threads, batch, data ? "--data " : "", data ? data : "");
+    FILE *p = popen(cmd, "r");
+    if (!p) return NAN;
+    char line[512];
+    double tps = NAN;
+    while (fgets(line, sizeof line, p)) {
+        fputs(line, stdout);
+        const char *k = strstr(line, "tokens_per_s=");
+        if (!strncmp(line, "result:", 7) && k) tps = atof(k + 13);
+    }
+    if (pclose(p) != 0) return NAN;
+    return tps;
+}
+
+int bench_train(int argc, char **argv)
+{
+    int steps = 20, threads = 2, batch = 8, with_torch = 1;
+    const char *data = NULL;
+    for (int a = 1; a < argc; a++) {
+        int more = a + 1 < argc;
+        if (!strcmp(argv[a], "--steps") && more) steps = atoi(argv[++a]);
+        else if (!strcmp(argv[a], "--threads") && more) threads = atoi(argv[++a]);
+        else if (!strcmp(argv[a], "--batch") && more) batch = atoi(argv[++a]);
+        else if (!strcmp(argv[a], "--data") && more) data = argv[++a];
+        else if (!strcmp(argv[a], "--no-torch")) with_torch = 0;
+        else {
+            fprintf(stderr, "usage: attn bench train [--steps N] [--threads N] [--batch N] [--data FILE] [--no-torch]\n");
+            return 2;
+        }
+    }
+    if (steps < 2 || threads < 1 || batch < 1) {
+        fprintf(stderr, "attn bench train: --steps >= 2, --threads >= 1, --batch >= 1\n");
+        return 2;
+    }
+    dist_ctx *d;
+    if (dist_init(&argc, &argv, &d)) {
+        fprintf(stderr, "attn bench train: %s\n", dist_error());
+        return 1;
+    }
+    int rank = dist_size(d) > 1 ? dist_rank(d) : 0, ranks = dist_size(d);
+    if (batch % ranks) {
+        if (rank == 0) fprintf(stderr, "attn bench train: batch %d does not split over %d ranks\n", batch, ranks);
+        dist_finalize(d);
+        return 2;
+    }
+    attn_set_num_threads(threads);
+    if (!data) data = default_data();
+    int64_t n_text = 0;
+    int vocab = 65;
+    int32_t *text = data ? load_chars(data, &n_text, &vocab) : NULL;
+    const int64_t T = 256;
+    attn_gpt_config cfg = {.vocab = vocab < 2 ? 65 : vocab, .context = T, .n_layer = 6, .n_head = 6,
+                           .d_model = 384, .dropout = 0.0f};
+    attn_gpt *m = NULL;
+    attn_tape *t = NULL;
+    attn_optim *opt = NULL;
+    attn_tape_config tc = {.num_threads = threads};
+    attn_optim_config oc = {.kind = ATTN_OPTIM_ADAMW, .weight_decay = 0.1f};
+    int st = attn_gpt_create(&cfg, 1337, &m);
+    if (st == ATTN_OK) st = attn_tape_create(&tc, &t);
+    if (st == ATTN_OK) st = attn_optim_create(m->P, &oc, &opt);
+    if (st == ATTN_OK) st = dist_broadcast_params(d, m->P);
+    int local = batch / ranks;
+    int32_t *x = malloc((size_t)(local * T) * sizeof *x), *y = malloc((size_t)(local * T) * sizeof *y);
+    if (!x || !y) st = ATTN_E_NOMEM;
+    if (st) {
+        cli_error("bench train", "setup", st);
+        goto done;
+    }
+    if (rank == 0)
+        printf("bench train: GPT %lld params (vocab %lld, context %lld, %lld layers, %lld heads, width %lld), batch %d, %d threads, %d ranks, data %s\n",
+               (long long)attn_params_numel(m->P), (long long)cfg.vocab, (long long)T,
+               (long long)cfg.n_layer, (long long)cfg.n_head, (long long)cfg.d_model, batch, threads,
+               ranks, text ? data : "random tokens");
+    attn_ce_options ce = {.ignore_index = -100};
+    double *step_ms = malloc((size_t)steps * sizeof *step_ms), allreduce_total = 0;
+    for (int s = 0; s < steps && st == ATTN_OK; s++) {
+        /* sequence b of step s: a fixed window of the text (the same on any rank count) */
+        for (int b = 0; b < local; b++) {
+            uint64_t gb = (uint64_t)s * (uint64_t)batch + (uint64_t)(rank * local + b);
+            int64_t start = text ? (int64_t)(attn_philox_uniform(7, 0, gb) * (float)(n_text - T - 1)) : 0;
+            for (int64_t i = 0; i < T; i++) {
+                x[b * T + i] = text ? text[start + i]
+                                    : (int32_t)(attn_philox_uniform(7, 1 + gb, (uint64_t)i) * (float)cfg.vocab);
+                y[b * T + i] = text ? text[start + i + 1]
+                                    : (int32_t)(attn_philox_uniform(7, 1 + gb, (uint64_t)i + 1) * (float)cfg.vocab);
+            }
+        }
+        double t0 = bench_now(), ar_ms = 0;
+        attn_var *logits, *loss;
+        st = attn_tape_reset(t);
+        if (st == ATTN_OK) st = attn_gpt_forward(t, m, x, local, T, &logits);
+        if (st == ATTN_OK) st = attn_op_cross_entropy(t, logits, y, &ce, &loss);
+        if (st == ATTN_OK) attn_params_zero_grad(m->P);
+        if (st == ATTN_OK) st = attn_tape_backward(t, loss, NULL);
+        if (st == ATTN_OK) st = dist_average_grads(d, m->P, 1 << 20, &ar_ms);
+        if (st == ATTN_OK) st = attn_optim_step(opt, 3e-4f);
+        step_ms[s] = (bench_now() - t0) * 1e3;
+        double l = st == ATTN_OK ? loss->data[0] : NAN;
+        if (st == ATTN_OK) st = dist_allreduce_sum_double(d, &l);
+        if (s > 0) allreduce_total += ar_ms;
+        if (rank == 0 && st == ATTN_OK)
+            printf("step %d loss %.4f ms %.1f allreduce_ms %.1f\n", s, l / ranks, step_ms[s], ar_ms);
+    }
+    if (st) {
+        cli_error("bench train", "step", st);
+        free(step_ms);
+        goto done;
+    }
+    /* the first step warms caches and the arena: left out */
+    double med = bench_median(step_ms + 1, steps - 1);
+    double tps = (double)batch * (double)T / (med * 1e-3);
+    if (rank == 0) {
+        printf("result: ranks=%d tokens_per_s=%.0f step_ms=%.1f allreduce_ms=%.1f threads=%d rss_mb=%.0f\n",
+               ranks, tps, med, allreduce_total / (steps - 1), threads, bench_peak_rss_mb());
+        if (with_torch && ranks == 1) {
+            double tt = torch_tokens_per_s(text ? data : NULL, steps, threads, batch);
+            if (isnan(tt))
+                printf("torch: not available (bench/torch_train.py needs /usr/bin/python3 with python3-torch)\n");
+            else
+                printf("compare: attn_tokens_per_s=%.0f torch_tokens_per_s=%.0f ratio=%.2f\n", tps, tt, tps / tt);
+        }
+    }
+    free(step_ms);
+done:
+    free(x), free(y), free(text);
+    attn_optim_free(opt);
+    attn_tape_free(t);
+    attn_gpt_free(m);
+    dist_finalize(d);
+    return st ? 1 : 0;
+}

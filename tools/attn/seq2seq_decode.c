@@ -1,0 +1,210 @@
+/* seq2seq_decode.c — decoding by re-running the decoder on the growing prefix.
+ *
+ * The encoder runs once; its output is kept outside the tape and fed back as an input at every
+ * step. Greedy decoding takes the arg max; beam search keeps the `beam` best prefixes of each
+ * sentence by total log-probability (length-normalised when finished). */
+#include "seq2seq_decode.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Encoder output of src into a malloc'ed copy [N, S, d]. */
+static int encode_copy(attn_tape *t, const attn_seq2seq *m, const int32_t *src, int64_t N, int64_t S,
+                       float **mem)
+{
+    ATTN_TRY_CLI(attn_tape_reset(t));
+    attn_var *memory;
+    ATTN_TRY_CLI(attn_seq2seq_encode(t, m, src, N, S, &memory));
+    *mem = malloc((size_t)memory->numel * sizeof **mem);
+    if (!*mem) return ATTN_E_NOMEM;
+    memcpy(*mem, memory->data, (size_t)memory->numel * sizeof **mem);
+    return ATTN_OK;
+}
+
+/* Log-softmax of the logits at position T-1 of each row: logp [R, V]. */
+static int step_logprobs(attn_tape *t, const attn_seq2seq *m, const float *mem, const int32_t *src,
+                         int64_t R, int64_t S, const int32_t *prefix, int64_t T, float *logp)
+{
+    const int64_t d = m->cfg.d_model, V = m->cfg.tgt_vocab;
+    ATTN_TRY_CLI(attn_tape_reset(t));
+    int64_t shape[3] = {R, S, d};
+    attn_var *memory, *logits;
+    ATTN_TRY_CLI(attn_tape_input(t, mem, 3, shape, 0, &memory));
+    ATTN_TRY_CLI(attn_seq2seq_decode(t, m, memory, src, S, prefix, T, &logits));
+    for (int64_t r = 0; r < R; r++) {
+        const float *z = logits->data + (r * T + T - 1) * V;
+        float mx = -INFINITY;
+        for (int64_t v = 0; v < V; v++) mx = z[v] > mx ? z[v] : mx;
+        double sum = 0;
+        for (int64_t v = 0; v < V; v++) sum += exp((double)z[v] - mx);
+        float lse = mx + (float)log(sum);
+        for (int64_t v = 0; v < V; v++) logp[r * V + v] = z[v] - lse;
+    }
+    return ATTN_OK;
+}
+
+static int greedy(attn_tape *t, const attn_seq2seq *m, const int32_t *src, int64_t N, int64_t S,
+                  const decode_options *o, int32_t *out, int64_t *out_len)
+{
+    const int64_t V = m->cfg.tgt_vocab, L = o->max_len;
+    float *mem = NULL, *logp = malloc((size_t)(N * V) * sizeof *logp);
+    int32_t *prefix = malloc((size_t)(N * (L + 1)) * sizeof *prefix);
+    int32_t *cur = malloc((size_t)(N * (L + 1)) * sizeof *cur);
+    char *done = calloc((size_t)N, 1);
+    int st = (!logp || !prefix || !cur || !done) ? ATTN_E_NOMEM : encode_copy(t, m, src, N, S, &mem);
+    for (int64_t i = 0; i < N; i++) {
+        out_len[i] = 0;
+        for (int64_t j = 0; j <= L; j++) out[i * (L + 1) + j] = m->cfg.pad_id;
+    }
+    for (int64_t T = 1; st == ATTN_OK && T <= L + 1; T++) {
+        /* decoder input: BOS + generated so far */
+        for (int64_t i = 0; i < N; i++) {
+            cur[i * T] = o->bos_id;
+            for (int64_t j = 1; j < T; j++) {
+                int32_t y = out[i * (L + 1) + j - 1];
+                cur[i * T + j] = y == o->eos_id ? m->cfg.pad_id : y;
+            }
+        }
+        st = step_logprobs(t, m, mem, src, N, S, cur, T, logp);
+        int all = 1;
+        for (int64_t i = 0; st == ATTN_OK && i < N; i++) {
+            if (done[i]) continue;
+            int64_t best = 0;
+            for (int64_t v = 1; v < V; v++)
+                if (logp[i * V + v] > logp[i * V + best]) best = v;
+            if (T == L + 1) best = o->eos_id; /* length bound */
+            out[i * (L + 1) + T - 1] = (int32_t)best;
+            if (best == o->eos_id)
+                done[i] = 1;
+            else
+                out_len[i] = T;
+            all &= done[i];
+        }
+        if (all) break;
+    }
+    free(mem), free(logp), free(prefix), free(cur), free(done);
+    return st;
+}
+
+typedef struct hyp {
+    int32_t *ids; /* [max_len + 1] */
+    int64_t len;
+    double logp;
+    int done;
+} hyp;
+
+static double beam_score(const decode_options *o, const hyp *h)
+{
+    if (o->len_penalty == 0) return h->logp;
+    return h->logp / pow((5.0 + (double)h->len + 1) / 6.0, o->len_penalty);
+}
+
+/* One sentence at a time: K prefixes decoded as a batch of K rows. */
+static int beam_one(attn_tape *t, const attn_seq2seq *m, const int32_t *src1, int64_t S,
+                    const decode_options *o, int32_t *out, int64_t *out_len)
+{
+    const int64_t V = m->cfg.tgt_vocab, L = o->max_len, K = o->beam, d = m->cfg.d_model;
+    float *mem1 = NULL;
+    int st = encode_copy(t, m, src1, 1, S, &mem1);
+    float *mem = malloc((size_t)(K * S * d) * sizeof *mem);
+    int32_t *srcK = malloc((size_t)(K * S) * sizeof *srcK);
+    float *logp = malloc((size_t)(K * V) * sizeof *logp);
+    int32_t *cur = malloc((size_t)(K * (L + 1)) * sizeof *cur);
+    hyp *beam = calloc((size_t)K, sizeof *beam), *next = calloc((size_t)K, sizeof *next);
+    int32_t *store = calloc((size_t)(2 * K * (L + 1)), sizeof *store);
+    double *cand = malloc((size_t)(K * V) * sizeof *cand);
+    if (st == ATTN_OK && (!mem || !srcK || !logp || !cur || !beam || !next || !store || !cand))
+        st = ATTN_E_NOMEM;
+    if (st == ATTN_OK) {
+        for (int64_t k = 0; k < K; k++) {
+            memcpy(mem + k * S * d, mem1, (size_t)(S * d) * sizeof *mem);
+            memcpy(srcK + k * S, src1, (size_t)S * sizeof *srcK);
+            beam[k].ids = store + k * (L + 1), next[k].ids = store + (K + k) * (L + 1);
+            beam[k].logp = k == 0 ? 0 : -INFINITY; /* start from one live prefix */
+        }
+    }
+    for (int64_t T = 1; st == ATTN_OK && T <= L + 1; T++) {
+        int live = 0;
+        for (int64_t k = 0; k < K; k++) live |= !beam[k].done && beam[k].logp > -INFINITY;
+        if (!live) break;
+        for (int64_t k = 0; k < K; k++) {
+            cur[k * T] = o->bos_id;
+            for (int64_t j = 1; j < T; j++)
+                cur[k * T + j] = j - 1 < beam[k].len ? beam[k].ids[j - 1] : m->cfg.pad_id;
+        }
+        st = step_logprobs(t, m, mem, srcK, K, S, cur, T, logp);
+        if (st) break;
+        /* candidates: finished hypotheses carry over once (as index k*V + eos), live ones extend */
+        for (int64_t k = 0; k < K; k++)
+            for (int64_t v = 0; v < V; v++) {
+                double c = -INFINITY;
+                if (beam[k].logp > -INFINITY) {
+                    if (beam[k].done)
+                        c = v == o->eos_id ? beam[k].logp : -INFINITY;
+                    else if (T == L + 1)
+                        c = v == o->eos_id ? beam[k].logp + logp[k * V + v] : -INFINITY;
+                    else
+                        c = beam[k].logp + logp[k * V + v];
+                }
+                cand[k * V + v] = c;
+            }
+        /* pick K best by score (length-normalised for finished ones), ties by index */
+        for (int64_t n = 0; n < K; n++) {
+            int64_t best = -1;
+            double best_s = -INFINITY;
+            for (int64_t c = 0; c < K * V; c++) {
+                if (cand[c] == -INFINITY) continue;
+                int64_t k = c / V, v = c % V;
+                hyp h = {NULL, beam[k].done ? beam[k].len : (v == o->eos_id ? beam[k].len : beam[k].len + 1),
+                         cand[c], beam[k].done || v == o->eos_id};
+                double s = h.done ? beam_score(o, &h) : h.logp;
+                if (best < 0 || s > best_s) best = c, best_s = s;
+            }
+            hyp *h = &next[n];
+            if (best < 0) {
+                h->logp = -INFINITY, h->done = 1, h->len = 0;
+                continue;
+            }
+            int64_t k = best / V, v = best % V;
+            memcpy(h->ids, beam[k].ids, (size_t)(L + 1) * sizeof *h->ids);
+            h->len = beam[k].len;
+            h->done = beam[k].done || v == o->eos_id;
+            if (!beam[k].done && v != o->eos_id) h->ids[h->len++] = (int32_t)v;
+            h->logp = cand[best];
+            cand[best] = -INFINITY;
+        }
+        for (int64_t k = 0; k < K; k++) { /* swap storage */
+            hyp tmp = beam[k];
+            beam[k] = next[k];
+            next[k] = tmp;
+        }
+    }
+    if (st == ATTN_OK) {
+        int64_t best = 0;
+        for (int64_t k = 1; k < K; k++)
+            if (beam_score(o, &beam[k]) > beam_score(o, &beam[best])) best = k;
+        for (int64_t j = 0; j <= L; j++) out[j] = m->cfg.pad_id;
+        memcpy(out, beam[best].ids, (size_t)beam[best].len * sizeof *out);
+        out[beam[best].len] = o->eos_id;
+        *out_len = beam[best].len;
+    }
+    free(mem1), free(mem), free(srcK), free(logp), free(cur), free(beam), free(next), free(store),
+        free(cand);
+    return st;
+}
+
+int seq2seq_translate(attn_tape *t, const attn_seq2seq *m, const int32_t *src, int64_t N, int64_t S,
+                      const decode_options *o, int32_t *out, int64_t *out_len)
+{
+    int was_training = attn_tape_training(t);
+    attn_tape_set_training(t, 0);
+    int st = ATTN_OK;
+    if (o->beam <= 1)
+        st = greedy(t, m, src, N, S, o, out, out_len);
+    else
+        for (int64_t i = 0; st == ATTN_OK && i < N; i++)
+            st = beam_one(t, m, src + i * S, S, o, out + i * (o->max_len + 1), out_len + i);
+    attn_tape_set_training(t, was_training);
+    return st;
+}
