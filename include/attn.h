@@ -317,6 +317,12 @@ typedef struct attn_additive_cache attn_additive_cache;
 /* Allocate a cache for these sizes (ATTN_E_NOMEM, ATTN_E_OVERFLOW). */
 ATTN_API int attn_additive_cache_create(int64_t B, int64_t Lq, int64_t Lk, int64_t A,
                                         attn_additive_cache **cache);
+/* Or place it in caller memory (e.g. an arena): *bytes needed, then init in mem (64-byte
+ * aligned, at least that many bytes); nothing to free. */
+ATTN_API int attn_additive_cache_bytes(int64_t B, int64_t Lq, int64_t Lk, int64_t A, size_t *bytes);
+ATTN_API int attn_additive_cache_init(void *mem, size_t bytes, int64_t B, int64_t Lq, int64_t Lk,
+                                      int64_t A, attn_additive_cache **cache);
+/* Frees a cache from _create; one from _init is left alone. NULL is fine. */
 ATTN_API void attn_additive_cache_free(attn_additive_cache *cache);
 
 /* Forward. weights: [B, Lq, Lk] view or NULL. cache: from attn_additive_cache_create with the
@@ -512,6 +518,11 @@ ATTN_API int attn_gru_param_info(const attn_gru_config *cfg, int index,
 typedef struct attn_gru_cache attn_gru_cache;
 ATTN_API int attn_gru_cache_create(const attn_gru_config *cfg, int64_t L, int64_t B,
                                    attn_gru_cache **cache);
+/* Or in caller memory (64-byte aligned, *bytes long); nothing to free. */
+ATTN_API int attn_gru_cache_bytes(const attn_gru_config *cfg, int64_t L, int64_t B, size_t *bytes);
+ATTN_API int attn_gru_cache_init(void *mem, size_t bytes, const attn_gru_config *cfg, int64_t L,
+                                 int64_t B, attn_gru_cache **cache);
+/* Frees a cache from _create; one from _init is left alone. NULL is fine. */
 ATTN_API void attn_gru_cache_free(attn_gru_cache *cache);
 
 /* Forward. h0 NULL: zeros. lengths [B] in [0, L] or NULL (all L). h_n NULL: not returned.

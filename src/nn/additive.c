@@ -12,10 +12,68 @@
 struct attn_additive_cache {
     int64_t B, Lq, Lk, A;
     int filled; /* forward has run since creation */
+    int owned;  /* made by attn_additive_cache_create: free() the block */
     float *qp;  /* [B, Lq, A]: W_q·q + b */
     float *kp;  /* [B, Lk, A]: W_k·k */
     float *w;   /* [B, Lq, Lk]: softmax weights */
 };
+
+/* The struct rounded up to 64 bytes, then the floats. */
+#define CACHE_HEAD (((sizeof(struct attn_additive_cache) + 63) / 64) * 64)
+
+static int cache_layout(const char *fn, int64_t B, int64_t Lq, int64_t Lk, int64_t A,
+                        int64_t *nq, int64_t *nk, size_t *bytes)
+{
+    if (B < 1 || Lq < 1 || Lk < 1 || A < 1)
+        return attn_fail(ATTN_E_ARG, "%s: B=%lld, Lq=%lld, Lk=%lld, A=%lld must all be >= 1", fn,
+                         (long long)B, (long long)Lq, (long long)Lk, (long long)A);
+    int64_t nw, total;
+    int64_t dq[3] = {B, Lq, A}, dk[3] = {B, Lk, A}, dw[3] = {B, Lq, Lk};
+    ATTN_TRY(attn_checked_numel(fn, dq, 3, nq));
+    ATTN_TRY(attn_checked_numel(fn, dk, 3, nk));
+    ATTN_TRY(attn_checked_numel(fn, dw, 3, &nw));
+    if (__builtin_add_overflow(*nq, *nk, &total) || __builtin_add_overflow(total, nw, &total) ||
+        total > (int64_t)(PTRDIFF_MAX / 8))
+        return attn_fail(ATTN_E_OVERFLOW, "%s: cache size overflows", fn);
+    *bytes = CACHE_HEAD + (size_t)total * sizeof(float);
+    return ATTN_OK;
+}
+
+int attn_additive_cache_bytes(int64_t B, int64_t Lq, int64_t Lk, int64_t A, size_t *bytes)
+{
+    static const char fn[] = "attn_additive_cache_bytes";
+    ATTN_REQUIRE_NONNULL(fn, bytes);
+    int64_t nq = 0, nk = 0;
+    return cache_layout(fn, B, Lq, Lk, A, &nq, &nk, bytes);
+}
+
+static int cache_place(const char *fn, void *mem, size_t bytes, int64_t B, int64_t Lq, int64_t Lk,
+                       int64_t A, attn_additive_cache **cache)
+{
+    ATTN_REQUIRE_NONNULL(fn, cache);
+    *cache = NULL;
+    ATTN_REQUIRE_NONNULL(fn, mem);
+    if ((uintptr_t)mem % 64)
+        return attn_fail(ATTN_E_ARG, "%s: mem must be 64-byte aligned", fn);
+    int64_t nq = 0, nk = 0;
+    size_t need = 0;
+    ATTN_TRY(cache_layout(fn, B, Lq, Lk, A, &nq, &nk, &need));
+    if (bytes < need)
+        return attn_fail(ATTN_E_ARG, "%s: %zu bytes given, %zu needed", fn, bytes, need);
+    attn_additive_cache *c = mem;
+    memset(c, 0, sizeof *c);
+    float *buf = (float *)((char *)mem + CACHE_HEAD);
+    c->B = B, c->Lq = Lq, c->Lk = Lk, c->A = A;
+    c->qp = buf, c->kp = buf + nq, c->w = buf + nq + nk;
+    *cache = c;
+    return ATTN_OK;
+}
+
+int attn_additive_cache_init(void *mem, size_t bytes, int64_t B, int64_t Lq, int64_t Lk, int64_t A,
+                             attn_additive_cache **cache)
+{
+    return cache_place("attn_additive_cache_init", mem, bytes, B, Lq, Lk, A, cache);
+}
 
 int attn_additive_cache_create(int64_t B, int64_t Lq, int64_t Lk, int64_t A,
                                attn_additive_cache **cache)
@@ -23,34 +81,19 @@ int attn_additive_cache_create(int64_t B, int64_t Lq, int64_t Lk, int64_t A,
     static const char fn[] = "attn_additive_cache_create";
     ATTN_REQUIRE_NONNULL(fn, cache);
     *cache = NULL;
-    if (B < 1 || Lq < 1 || Lk < 1 || A < 1)
-        return attn_fail(ATTN_E_ARG, "%s: B=%lld, Lq=%lld, Lk=%lld, A=%lld must all be >= 1", fn,
-                         (long long)B, (long long)Lq, (long long)Lk, (long long)A);
-    int64_t nq, nk, nw, total;
-    int64_t dq[3] = {B, Lq, A}, dk[3] = {B, Lk, A}, dw[3] = {B, Lq, Lk};
-    ATTN_TRY(attn_checked_numel(fn, dq, 3, &nq));
-    ATTN_TRY(attn_checked_numel(fn, dk, 3, &nk));
-    ATTN_TRY(attn_checked_numel(fn, dw, 3, &nw));
-    if (__builtin_add_overflow(nq, nk, &total) || __builtin_add_overflow(total, nw, &total) ||
-        total > (int64_t)(PTRDIFF_MAX / (int64_t)sizeof(float)))
-        return attn_fail(ATTN_E_OVERFLOW, "%s: cache size overflows", fn);
-    attn_additive_cache *c = calloc(1, sizeof *c);
-    float *buf = c ? attn_aligned_alloc((size_t)total * sizeof(float)) : NULL;
-    if (!buf) {
-        free(c);
-        return attn_fail(ATTN_E_NOMEM, "%s: cannot allocate %lld floats", fn, (long long)total);
-    }
-    c->B = B, c->Lq = Lq, c->Lk = Lk, c->A = A;
-    c->qp = buf, c->kp = buf + nq, c->w = buf + nq + nk;
-    *cache = c;
+    int64_t nq = 0, nk = 0;
+    size_t bytes = 0;
+    ATTN_TRY(cache_layout(fn, B, Lq, Lk, A, &nq, &nk, &bytes));
+    void *mem = attn_aligned_alloc(bytes);
+    if (!mem) return attn_fail(ATTN_E_NOMEM, "%s: cannot allocate %zu bytes", fn, bytes);
+    ATTN_TRY(cache_place(fn, mem, bytes, B, Lq, Lk, A, cache));
+    (*cache)->owned = 1;
     return ATTN_OK;
 }
 
 void attn_additive_cache_free(attn_additive_cache *cache)
 {
-    if (!cache) return;
-    free(cache->qp);
-    free(cache);
+    if (cache && cache->owned) free(cache);
 }
 
 /* Everything validated once; shared by forward and backward. */
