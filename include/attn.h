@@ -646,6 +646,45 @@ ATTN_API int attn_bahdanau_decoder_backward(const attn_bahdanau_config *cfg,
                                             attn_tensor *denc, float *ds0, attn_tensor *demb,
                                             attn_bahdanau_params *grads);
 
+/* ---- on the tape (see the nn section): layers whose backward the tape runs ------------------ */
+
+/* Additive attention with its parameters in a table: "<prefix>w_q" [A, Dq], "<prefix>w_k"
+ * [A, Dk], "<prefix>b" [A] (if bias), "<prefix>v" [A]; W's ~ U(±1/√D), v ~ U(±1/√A), b = 0. */
+typedef struct attn_additive_layer {
+    int64_t A;
+    attn_param *w_q, *w_k, *b, *v; /* b NULL without bias */
+} attn_additive_layer;
+ATTN_API int attn_additive_layer_init(attn_additive_layer *l, attn_params *P, const char *prefix,
+                                      int64_t Dq, int64_t Dk, int64_t A, int bias);
+/* q [B, Lq, Dq], k [B, Lk, Dk], values [B, Lk, Dv] variables → out [B, Lq, Dv]; weights
+ * (may be NULL) receives the [B, Lq, Lk] weights as a variable without gradient. opt's mask
+ * and key lengths are copied to the tape. */
+ATTN_API int attn_additive_layer_forward(attn_tape *t, const attn_additive_layer *l, attn_var *q,
+                                         attn_var *k, attn_var *values,
+                                         const attn_additive_options *opt, attn_var **out,
+                                         attn_var **weights);
+
+/* torch.nn.GRU on the tape, parameters named as its state_dict under prefix ("<prefix>weight_ih_l0",
+ * …), initialised as torch (U(±1/√H)). At most ATTN_GRU_LAYER_MAX_TENSORS tensors
+ * (8 bidirectional layers). */
+#define ATTN_GRU_LAYER_MAX_TENSORS 64
+typedef struct attn_gru_layer {
+    attn_gru_config cfg;
+    int num_tensors;
+    attn_param *tensors[ATTN_GRU_LAYER_MAX_TENSORS];
+} attn_gru_layer;
+ATTN_API int attn_gru_layer_init(attn_gru_layer *g, attn_params *P, const char *prefix,
+                                 const attn_gru_config *cfg);
+/* x [L, B, In] ([B, L, In] if batch_first) → y, h_n as attn_gru_forward. h0 (NULL: zeros) a
+ * [layers·D, B, H] variable; lengths [B] copied to the tape. h_n may be NULL. */
+ATTN_API int attn_gru_layer_forward(attn_tape *t, const attn_gru_layer *g, attn_var *x,
+                                    attn_var *h0, const int32_t *lengths, attn_var **y,
+                                    attn_var **h_n);
+
+/* RoPE on a [B, H, L, E] variable (opt as attn_rope_forward; batch_offsets copied). */
+ATTN_API int attn_op_rope(attn_tape *t, attn_var *x, const attn_rope_options *opt,
+                          attn_var **out);
+
 /* ------------------------------------------------------------------------------------------ */
 /* @@ safetensors @@                                                                          */
 /* ------------------------------------------------------------------------------------------ */
