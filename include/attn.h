@@ -622,6 +622,14 @@ typedef struct attn_bahdanau_decoder_cache attn_bahdanau_decoder_cache;
 ATTN_API int attn_bahdanau_decoder_cache_create(const attn_bahdanau_config *cfg, int64_t B,
                                                 int64_t T, int64_t Lk,
                                                 attn_bahdanau_decoder_cache **cache);
+/* Or in caller memory (64-byte aligned, *bytes long); nothing to free. */
+ATTN_API int attn_bahdanau_decoder_cache_bytes(const attn_bahdanau_config *cfg, int64_t B,
+                                               int64_t T, int64_t Lk, size_t *bytes);
+ATTN_API int attn_bahdanau_decoder_cache_init(void *mem, size_t bytes,
+                                              const attn_bahdanau_config *cfg, int64_t B,
+                                              int64_t T, int64_t Lk,
+                                              attn_bahdanau_decoder_cache **cache);
+/* Frees a cache from _create; one from _init is left alone. NULL is fine. */
 ATTN_API void attn_bahdanau_decoder_cache_free(attn_bahdanau_decoder_cache *cache);
 
 /* s_last NULL: not returned. cache NULL: inference (temporaries allocated). */

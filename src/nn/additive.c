@@ -86,7 +86,11 @@ int attn_additive_cache_create(int64_t B, int64_t Lq, int64_t Lk, int64_t A,
     ATTN_TRY(cache_layout(fn, B, Lq, Lk, A, &nq, &nk, &bytes));
     void *mem = attn_aligned_alloc(bytes);
     if (!mem) return attn_fail(ATTN_E_NOMEM, "%s: cannot allocate %zu bytes", fn, bytes);
-    ATTN_TRY(cache_place(fn, mem, bytes, B, Lq, Lk, A, cache));
+    int st = cache_place(fn, mem, bytes, B, Lq, Lk, A, cache);
+    if (st) {
+        free(mem);
+        return st;
+    }
     (*cache)->owned = 1;
     return ATTN_OK;
 }

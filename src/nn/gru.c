@@ -223,7 +223,11 @@ int attn_gru_cache_create(const attn_gru_config *cfg, int64_t L, int64_t B, attn
     ATTN_TRY(cache_layout(fn, cfg, L, B, n, &bytes));
     void *mem = attn_aligned_alloc(bytes);
     if (!mem) return attn_fail(ATTN_E_NOMEM, "%s: cannot allocate %zu bytes", fn, bytes);
-    ATTN_TRY(cache_place(fn, mem, bytes, cfg, L, B, cache));
+    int st = cache_place(fn, mem, bytes, cfg, L, B, cache);
+    if (st) {
+        free(mem);
+        return st;
+    }
     (*cache)->owned = 1;
     return ATTN_OK;
 }

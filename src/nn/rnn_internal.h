@@ -118,4 +118,10 @@ ATTN_INTERNAL int rnn_gru_cell_backward(int64_t B, int64_t H, const float *h, in
                                         float *dgi, int64_t lddgi, float *dgh, float *dw_hh,
                                         float *db_hh, const uint8_t *active, int threads);
 
+/* A Bahdanau step cache in caller memory (64-byte aligned, *bytes long), for the decoder. */
+ATTN_INTERNAL int rnn_bahdanau_cache_bytes(const attn_bahdanau_config *cfg, int64_t B, int64_t Lk,
+                                           size_t *bytes);
+ATTN_INTERNAL int rnn_bahdanau_cache_init(void *mem, const attn_bahdanau_config *cfg, int64_t B,
+                                          int64_t Lk, attn_bahdanau_cache **cache);
+
 #endif
