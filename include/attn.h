@@ -689,6 +689,26 @@ ATTN_API int attn_gru_layer_forward(attn_tape *t, const attn_gru_layer *g, attn_
                                     attn_var *h0, const int32_t *lengths, attn_var **y,
                                     attn_var **h_n);
 
+/* The Bahdanau decoder (attn_bahdanau_decoder_*) on the tape. Parameters under prefix:
+ * attention.w_q [A, H], attention.w_k [A, De], attention.b [A], attention.v [A],
+ * gru.weight_ih [3H, Dm + De], gru.weight_hh [3H, H], gru.bias_ih [3H], gru.bias_hh [3H]
+ * (torch.nn.GRUCell's names), out.weight [Do, H + De + Dm], out.bias [Do]; initialised
+ * U(±1/√fan_in) (GRU: U(±1/√H)), attention.b = 0. */
+typedef struct attn_bahdanau_layer {
+    attn_bahdanau_config cfg;
+    attn_param *attn_w_q, *attn_w_k, *attn_b, *attn_v;
+    attn_param *weight_ih, *weight_hh, *bias_ih, *bias_hh;
+    attn_param *w_out, *b_out;
+} attn_bahdanau_layer;
+ATTN_API int attn_bahdanau_layer_init(attn_bahdanau_layer *l, attn_params *P, const char *prefix,
+                                      const attn_bahdanau_config *cfg);
+/* enc [B, Lk, De], s0 [B, H], emb [B, T, Dm] variables → out [B, T, Do]; weights (NULL: not
+ * wanted) [B, T, Lk] without gradient; s_last (NULL: not wanted) [B, H]. */
+ATTN_API int attn_bahdanau_layer_forward(attn_tape *t, const attn_bahdanau_layer *l,
+                                         attn_var *enc, attn_var *s0, attn_var *emb,
+                                         const attn_additive_options *opt, attn_var **out,
+                                         attn_var **weights, attn_var **s_last);
+
 /* RoPE on a [B, H, L, E] variable (opt as attn_rope_forward; batch_offsets copied). */
 ATTN_API int attn_op_rope(attn_tape *t, attn_var *x, const attn_rope_options *opt,
                           attn_var **out);

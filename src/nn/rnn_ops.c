@@ -278,3 +278,134 @@ int attn_op_rope(attn_tape *t, attn_var *x, const attn_rope_options *opt, attn_v
     *out = c->y;
     return ATTN_OK;
 }
+
+/* ---------------------------------------------------------------- Bahdanau decoder */
+
+int attn_bahdanau_layer_init(attn_bahdanau_layer *l, attn_params *P, const char *prefix,
+                             const attn_bahdanau_config *cfg)
+{
+    static const char fn[] = "attn_bahdanau_layer_init";
+    ATTN_REQUIRE_NONNULL(fn, l);
+    ATTN_REQUIRE_NONNULL(fn, cfg);
+    const int64_t H = cfg->hidden_size, De = cfg->enc_size, Dm = cfg->emb_size;
+    const int64_t A = cfg->attn_size, Do = cfg->out_size;
+    if (H < 1 || De < 1 || Dm < 1 || A < 1 || Do < 1)
+        return attn_fail(ATTN_E_ARG, "%s: every size of cfg must be >= 1", fn);
+    memset(l, 0, sizeof *l);
+    l->cfg = *cfg;
+    const int64_t F = H + De + Dm;
+    int64_t s_wq[2] = {A, H}, s_wk[2] = {A, De}, s_ih[2] = {3 * H, Dm + De}, s_hh[2] = {3 * H, H};
+    int64_t s_out[2] = {Do, F}, s3h = 3 * H;
+    const float bh = 1.0f / sqrtf((float)H), bf = 1.0f / sqrtf((float)F);
+    ATTN_TRY(attn_params_add(P, prefix, "attention.w_q", 2, s_wq, ATTN_INIT_UNIFORM, bh, &l->attn_w_q));
+    ATTN_TRY(attn_params_add(P, prefix, "attention.w_k", 2, s_wk, ATTN_INIT_UNIFORM,
+                             1.0f / sqrtf((float)De), &l->attn_w_k));
+    ATTN_TRY(attn_params_add(P, prefix, "attention.b", 1, &A, ATTN_INIT_ZEROS, 0, &l->attn_b));
+    ATTN_TRY(attn_params_add(P, prefix, "attention.v", 1, &A, ATTN_INIT_UNIFORM,
+                             1.0f / sqrtf((float)A), &l->attn_v));
+    ATTN_TRY(attn_params_add(P, prefix, "gru.weight_ih", 2, s_ih, ATTN_INIT_UNIFORM, bh, &l->weight_ih));
+    ATTN_TRY(attn_params_add(P, prefix, "gru.weight_hh", 2, s_hh, ATTN_INIT_UNIFORM, bh, &l->weight_hh));
+    ATTN_TRY(attn_params_add(P, prefix, "gru.bias_ih", 1, &s3h, ATTN_INIT_UNIFORM, bh, &l->bias_ih));
+    ATTN_TRY(attn_params_add(P, prefix, "gru.bias_hh", 1, &s3h, ATTN_INIT_UNIFORM, bh, &l->bias_hh));
+    ATTN_TRY(attn_params_add(P, prefix, "out.weight", 2, s_out, ATTN_INIT_UNIFORM, bf, &l->w_out));
+    ATTN_TRY(attn_params_add(P, prefix, "out.bias", 1, &Do, ATTN_INIT_UNIFORM, bf, &l->b_out));
+    return ATTN_OK;
+}
+
+static attn_bahdanau_params bahdanau_params(const attn_bahdanau_layer *l, int grads)
+{
+    attn_param *ps[10] = {l->attn_w_q, l->attn_w_k, l->attn_b, l->attn_v, l->weight_ih,
+                          l->weight_hh, l->bias_ih, l->bias_hh, l->w_out, l->b_out};
+    float *f[10];
+    for (int i = 0; i < 10; i++) f[i] = ps[i] ? (grads ? ps[i]->grad : ps[i]->data) : NULL;
+    attn_bahdanau_params p = {f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[7], f[8], f[9]};
+    return p;
+}
+
+typedef struct bahdanau_ctx {
+    const attn_bahdanau_layer *l;
+    attn_var *enc, *s0, *emb, *y, *s_last;
+    attn_additive_options opt;
+    attn_bool_tensor mask;
+    attn_bahdanau_decoder_cache *cache;
+} bahdanau_ctx;
+
+static int bahdanau_backward(attn_tape *t, void *ctx)
+{
+    bahdanau_ctx *c = ctx;
+    const int have_ds = c->s_last && c->s_last->grad;
+    if (!c->y->grad && !have_ds) return ATTN_OK;
+    float *g[3];
+    attn_var *in[3] = {c->enc, c->s0, c->emb};
+    for (int i = 0; i < 3; i++) {
+        g[i] = in[i]->requires_grad ? attn_tape_alloc(t, (size_t)in[i]->numel * sizeof(float)) : NULL;
+        if (in[i]->requires_grad && !g[i]) return ATTN_E_NOMEM;
+    }
+    attn_tensor te = view3(c->enc, c->enc->data), tm = view3(c->emb, c->emb->data);
+    attn_tensor tdy = view3(c->y, c->y->grad), tde = view3(c->enc, g[0]), tdm = view3(c->emb, g[2]);
+    attn_bahdanau_params p = bahdanau_params(c->l, 0), gp = bahdanau_params(c->l, 1);
+    c->opt.mask = c->mask.data ? &c->mask : NULL;
+    ATTN_TRY(attn_bahdanau_decoder_backward(&c->l->cfg, &p, &c->opt, &te, c->s0->data, &tm,
+                                            c->cache, c->y->grad ? &tdy : NULL,
+                                            have_ds ? c->s_last->grad : NULL, g[0] ? &tde : NULL,
+                                            g[1], g[2] ? &tdm : NULL, &gp));
+    for (int i = 0; i < 3; i++)
+        if (g[i]) ATTN_TRY(add_grad(t, in[i], g[i]));
+    return ATTN_OK;
+}
+
+int attn_bahdanau_layer_forward(attn_tape *t, const attn_bahdanau_layer *l, attn_var *enc,
+                                attn_var *s0, attn_var *emb, const attn_additive_options *opt,
+                                attn_var **out, attn_var **weights, attn_var **s_last)
+{
+    static const char fn[] = "attn_bahdanau_layer_forward";
+    static const attn_additive_options defaults;
+    ATTN_REQUIRE_NONNULL(fn, t);
+    ATTN_REQUIRE_NONNULL(fn, l);
+    ATTN_REQUIRE_NONNULL(fn, out);
+    ATTN_TRY(need3(fn, "enc", enc));
+    ATTN_TRY(need3(fn, "emb", emb));
+    ATTN_TRY(attn_check_var(fn, "s0", s0));
+    const attn_bahdanau_config *cfg = &l->cfg;
+    const int64_t B = enc->shape[0], Lk = enc->shape[1], T = emb->shape[1], H = cfg->hidden_size;
+    if (s0->ndim != 2 || s0->shape[0] != B || s0->shape[1] != H)
+        return attn_fail(ATTN_E_SHAPE, "%s: s0 must be [B=%lld, H=%lld]", fn, (long long)B, (long long)H);
+    if (!opt) opt = &defaults;
+    bahdanau_ctx *c = attn_tape_calloc(t, sizeof *c);
+    if (!c) return ATTN_E_NOMEM;
+    c->l = l, c->enc = enc, c->s0 = s0, c->emb = emb, c->opt = *opt;
+    if (opt->mask) {
+        c->mask = *opt->mask;
+        ATTN_TRY(attn_check_bool_view(fn, "mask", &c->mask, 3));
+        size_t span = 1;
+        for (int d = 0; d < 3; d++) span += (size_t)((c->mask.shape[d] - 1) * c->mask.stride[d]);
+        if (!(c->mask.data = attn_tape_copy(t, opt->mask->data, span))) return ATTN_E_NOMEM;
+    }
+    if (opt->key_lengths &&
+        !(c->opt.key_lengths = attn_tape_copy(t, opt->key_lengths, (size_t)B * sizeof(int32_t))))
+        return ATTN_E_NOMEM;
+    c->opt.mask = c->mask.data ? &c->mask : NULL;
+    size_t bytes = 0;
+    ATTN_TRY(attn_bahdanau_decoder_cache_bytes(cfg, B, T, Lk, &bytes));
+    void *mem = attn_tape_alloc(t, bytes);
+    if (!mem) return ATTN_E_NOMEM;
+    ATTN_TRY(attn_bahdanau_decoder_cache_init(mem, bytes, cfg, B, T, Lk, &c->cache));
+    int64_t os[3] = {B, T, cfg->out_size}, ws[3] = {B, T, Lk}, ss[2] = {B, H};
+    ATTN_TRY(attn_tape_var(t, 3, os, 1, &c->y));
+    attn_var *w = NULL;
+    if (weights) ATTN_TRY(attn_tape_var(t, 3, ws, 0, &w));
+    if (s_last) ATTN_TRY(attn_tape_var(t, 2, ss, 1, &c->s_last));
+    attn_tensor te = view3(enc, enc->data), tm = view3(emb, emb->data), ty = view3(c->y, c->y->data);
+    attn_tensor tw = w ? view3(w, w->data) : ty;
+    attn_bahdanau_config run = *cfg;
+    if (!run.num_threads) run.num_threads = attn_tape_threads(t);
+    attn_bahdanau_params p = bahdanau_params(l, 0);
+    ATTN_TRY(attn_bahdanau_decoder_forward(&run, &p, &c->opt, &te, s0->data, &tm, &ty,
+                                           w ? &tw : NULL, c->s_last ? c->s_last->data : NULL,
+                                           c->cache));
+    ATTN_TRY(attn_tape_record(t, bahdanau_backward, c));
+    *out = c->y;
+    if (weights) *weights = w;
+    if (s_last) *s_last = c->s_last;
+    return ATTN_OK;
+}

@@ -165,3 +165,80 @@ Test(rnn_tape, rope_op_matches_direct_call)
     free(x), free(R), free(y), free(dx);
     attn_tape_free(t);
 }
+
+Test(rnn_tape, bahdanau_layer_matches_direct_call)
+{
+    attn_params *P;
+    attn_tape *t;
+    cr_assert_eq(attn_params_create(5, &P), ATTN_OK);
+    cr_assert_eq(attn_tape_create(NULL, &t), ATTN_OK);
+    attn_bahdanau_config cfg = {4, 3, 2, 5, 6, 1};
+    attn_bahdanau_layer l;
+    cr_assert_eq(attn_bahdanau_layer_init(&l, P, "dec.", &cfg), ATTN_OK, "%s", attn_last_error());
+    cr_expect_not_null(attn_params_find(P, "dec.gru.weight_hh"));
+    cr_expect_not_null(attn_params_find(P, "dec.out.bias"));
+    for (int i = 0; i < 5; i++) l.attn_b->data[i] = 0.05f * (float)i;
+    const int64_t B = 2, Lk = 4, T = 3, H = 4, De = 3, Dm = 2, Do = 6;
+    float *enc = rand_buf(B * Lk * De, 1), *s0 = rand_buf(B * H, 1), *emb = rand_buf(B * T * Dm, 1);
+    float *R = rand_buf(B * T * Do, 1), *Rs = rand_buf(B * H, 1);
+    int32_t lens[2] = {4, 3};
+    attn_additive_options opt = {NULL, lens, 1};
+    int64_t se[3] = {B, Lk, De}, ss[2] = {B, H}, sm[3] = {B, T, Dm}, so[3] = {B, T, Do};
+    attn_var *ve, *vs, *vm, *y, *w, *sl;
+    cr_assert_eq(attn_tape_input(t, enc, 3, se, 1, &ve), ATTN_OK);
+    cr_assert_eq(attn_tape_input(t, s0, 2, ss, 1, &vs), ATTN_OK);
+    cr_assert_eq(attn_tape_input(t, emb, 3, sm, 1, &vm), ATTN_OK);
+    cr_assert_eq(attn_bahdanau_layer_forward(t, &l, ve, vs, vm, &opt, &y, &w, &sl), ATTN_OK, "%s",
+                 attn_last_error());
+    cr_assert_eq(attn_tape_backward(t, y, R), ATTN_OK, "%s", attn_last_error());
+    /* direct */
+    attn_bahdanau_params p = {l.attn_w_q->data, l.attn_w_k->data, l.attn_b->data, l.attn_v->data,
+                              l.weight_ih->data, l.weight_hh->data, l.bias_ih->data,
+                              l.bias_hh->data, l.w_out->data, l.b_out->data};
+    attn_param *ps[10] = {l.attn_w_q, l.attn_w_k, l.attn_b, l.attn_v, l.weight_ih,
+                          l.weight_hh, l.bias_ih, l.bias_hh, l.w_out, l.b_out};
+    float *g[10];
+    for (int i = 0; i < 10; i++) g[i] = zeros(ps[i]->numel);
+    attn_bahdanau_params gp = {g[0], g[1], g[2], g[3], g[4], g[5], g[6], g[7], g[8], g[9]};
+    float *out = zeros(B * T * Do), *wd = zeros(B * T * Lk), *sld = zeros(B * H);
+    float *denc = zeros(B * Lk * De), *ds0 = zeros(B * H), *demb = zeros(B * T * Dm);
+    attn_tensor te = attn_tensor_make(enc, 3, se), tm = attn_tensor_make(emb, 3, sm),
+                to = attn_tensor_make(out, 3, so), tR = attn_tensor_make(R, 3, so),
+                tde = attn_tensor_make(denc, 3, se), tdm = attn_tensor_make(demb, 3, sm);
+    int64_t sw[3] = {B, T, Lk};
+    attn_tensor tw = attn_tensor_make(wd, 3, sw);
+    attn_bahdanau_decoder_cache *cache;
+    cr_assert_eq(attn_bahdanau_decoder_cache_create(&cfg, B, T, Lk, &cache), ATTN_OK);
+    cr_assert_eq(attn_bahdanau_decoder_forward(&cfg, &p, &opt, &te, s0, &tm, &to, &tw, sld, cache), ATTN_OK);
+    cr_assert_eq(attn_bahdanau_decoder_backward(&cfg, &p, &opt, &te, s0, &tm, cache, &tR, NULL, &tde,
+                                                ds0, &tdm, &gp), ATTN_OK);
+    cr_expect(max_diff(y->data, out, B * T * Do) < 1e-6);
+    cr_expect(max_diff(w->data, wd, B * T * Lk) < 1e-6);
+    cr_expect(max_diff(sl->data, sld, B * H) < 1e-6);
+    cr_expect(max_diff(ve->grad, denc, B * Lk * De) < 1e-6);
+    cr_expect(max_diff(vs->grad, ds0, B * H) < 1e-6);
+    cr_expect(max_diff(vm->grad, demb, B * T * Dm) < 1e-6);
+    for (int i = 0; i < 10; i++) cr_expect(max_diff(ps[i]->grad, g[i], ps[i]->numel) < 1e-6, "%s", ps[i]->name);
+    /* a second recording seeded on s_last reaches s0 */
+    cr_assert_eq(attn_tape_reset(t), ATTN_OK);
+    cr_assert_eq(attn_tape_input(t, enc, 3, se, 1, &ve), ATTN_OK);
+    cr_assert_eq(attn_tape_input(t, s0, 2, ss, 1, &vs), ATTN_OK);
+    cr_assert_eq(attn_tape_input(t, emb, 3, sm, 1, &vm), ATTN_OK);
+    cr_assert_eq(attn_bahdanau_layer_forward(t, &l, ve, vs, vm, &opt, &y, NULL, &sl), ATTN_OK);
+    cr_assert_eq(attn_tape_backward(t, sl, Rs), ATTN_OK, "%s", attn_last_error());
+    cr_assert_eq(attn_bahdanau_decoder_backward(&cfg, &p, &opt, &te, s0, &tm, cache, NULL, Rs, &tde,
+                                                ds0, &tdm, NULL), ATTN_OK);
+    cr_expect(max_diff(vs->grad, ds0, B * H) < 1e-6);
+    cr_expect(max_diff(ve->grad, denc, B * Lk * De) < 1e-6);
+    attn_var *bad;
+    int64_t sb[2] = {B, H + 1};
+    cr_assert_eq(attn_tape_input(t, NULL, 2, sb, 0, &bad), ATTN_OK);
+    EXPECT_ERR(attn_bahdanau_layer_forward(t, &l, ve, bad, vm, &opt, &y, NULL, NULL), ATTN_E_SHAPE,
+               "attn_bahdanau_layer_forward");
+    for (int i = 0; i < 10; i++) free(g[i]);
+    float *bufs[] = {enc, s0, emb, R, Rs, out, wd, sld, denc, ds0, demb};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) free(bufs[i]);
+    attn_bahdanau_decoder_cache_free(cache);
+    attn_tape_free(t);
+    attn_params_free(P);
+}
