@@ -726,7 +726,8 @@ ATTN_API int attn_op_rope(attn_tape *t, attn_var *x, const attn_rope_options *op
  * The reader trusts nothing in the file. attn_st_open checks, before any tensor is read:
  *   - 2 ≤ N ≤ ATTN_ST_MAX_HEADER and N ≤ file size − 8; the header starts with '{';
  *   - the header is valid UTF-8 and one well-formed JSON object (trailing spaces allowed),
- *     with no control characters, no "\u0000" and no non-integer numbers;
+ *     with no control characters, no "\u0000", and numbers only as plain integers (no
+ *     fraction, exponent or leading zero, at most 2^53);
  *   - every entry is an object with a known dtype string, a shape array of at most
  *     ATTN_ST_MAX_NDIM integers in [0, 2^53], data_offsets two such integers with
  *     begin ≤ end; numel and numel × dtype size do not overflow and equal end − begin;
@@ -865,6 +866,8 @@ struct attn_param {
     int64_t numel;
     float *data; /* owned by the table */
     float *grad; /* owned by the table; zeroed at creation */
+    int no_weight_decay; /* set to 1 and the optimisers apply no weight decay to it (torch: a
+                          * param group with weight_decay=0, usual for biases and norms) */
 };
 
 typedef enum attn_init {
@@ -920,6 +923,13 @@ ATTN_API int attn_tape_num_threads(const attn_tape *t);
 /* Bytes of arena in use / reserved. */
 ATTN_API size_t attn_tape_arena_used(const attn_tape *t);
 ATTN_API size_t attn_tape_arena_capacity(const attn_tape *t);
+
+/* An observer sees every attention map a multi-head attention computes on this tape: the
+ * weights w [N, H, L, S'] of module m before dropout (valid during the call only). For
+ * visualisation: with an observer set, attention runs on the path that returns weights. */
+typedef void (*attn_attention_observer)(void *ctx, const attn_mha *m, const float *w, int64_t N,
+                                        int64_t H, int64_t L, int64_t S);
+ATTN_API void attn_tape_set_observer(attn_tape *t, attn_attention_observer fn, void *ctx);
 
 /* A leaf: data (NULL: zeros) copied into the arena. requires_grad: its grad is filled in
  * backward (read it from (*out)->grad; NULL if no gradient reached it = zero). */

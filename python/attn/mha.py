@@ -2,7 +2,9 @@
 
 Parameters are named as in torch's state_dict; load_state_dict takes a dict of NumPy arrays
 (or torch tensors). forward records on a tape; backward(dout) returns the gradients of the
-inputs ('query', 'key', 'value') and of each parameter by state_dict name.
+inputs ('query', 'key', 'value') and of each parameter by state_dict name. When key and value
+are the query object itself (self-attention) the three entries hold the same total gradient,
+as torch's query.grad does.
 """
 import ctypes
 

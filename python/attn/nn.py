@@ -17,7 +17,7 @@ c_f32p = ctypes.POINTER(ctypes.c_float)
 class Param(ctypes.Structure):
     _fields_ = [("name", ctypes.c_char * 128), ("ndim", ctypes.c_int),
                 ("shape", ctypes.c_int64 * _MAX_DIMS), ("numel", ctypes.c_int64),
-                ("data", c_f32p), ("grad", c_f32p)]
+                ("data", c_f32p), ("grad", c_f32p), ("no_weight_decay", ctypes.c_int)]
 
 
 class Var(ctypes.Structure):
@@ -155,6 +155,14 @@ class Params:
 
     def zero_grad(self):
         lib.attn_params_zero_grad(self.ptr)
+
+    def set_no_weight_decay(self, names):
+        """The optimisers apply no weight decay to these parameters."""
+        names = set(names)
+        for i in range(len(self)):
+            p = lib.attn_params_at(self.ptr, i)
+            if p.contents.name.decode() in names:
+                p.contents.no_weight_decay = 1
 
     def numel(self):
         return lib.attn_params_numel(self.ptr)

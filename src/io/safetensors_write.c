@@ -465,10 +465,18 @@ int attn_st_writer_commit(attn_st_writer *w, const char *path)
         return attn_fail(ATTN_E_NOMEM, "%s: out of memory", fn);
     }
     /* A fresh name next to the target (same file system, so rename is atomic); O_EXCL never
-     * reuses an existing file. Permissions 0666 less the umask, as for any new file. */
+     * reuses an existing file. Permissions 0666 less the umask, as for any new file.
+     * A target whose name leaves no room for the suffix gets a short hidden name instead. */
+    const char *slash = strrchr(path, '/');
+    size_t dir_len = slash ? (size_t)(slash - path) + 1 : 0;
+    int short_name = strlen(path + dir_len) > 200;
     int fd = -1;
     for (int attempt = 0; attempt < 100 && fd < 0; attempt++) {
-        snprintf(tmp, tmp_len, "%s.tmp.%ld.%u", path, (long)getpid(), __atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED));
+        unsigned k = __atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED);
+        if (short_name)
+            snprintf(tmp, tmp_len, "%.*s.attn_st.tmp.%ld.%u", (int)dir_len, path, (long)getpid(), k);
+        else
+            snprintf(tmp, tmp_len, "%s.tmp.%ld.%u", path, (long)getpid(), k);
         fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
         if (fd < 0 && errno != EEXIST) break;
     }

@@ -8,22 +8,23 @@ static void gemm_portable(int64_t M, int64_t N, int64_t K, const float *A, int64
                           int64_t acs, const float *B, int64_t ldb, float *C, int64_t ldc,
                           float alpha, int acc)
 {
-    float row[FLASH_MAX_E > FLASH_BR ? FLASH_MAX_E : FLASH_BR];
+    /* sums in double: one rounding per element, as plain C has no fused FMA */
+    double row[FLASH_MAX_E > FLASH_BR ? FLASH_MAX_E : FLASH_BR];
     for (int64_t n0 = 0; n0 < N; n0 += (int64_t)(sizeof row / sizeof row[0])) {
         int64_t nb = N - n0 < (int64_t)(sizeof row / sizeof row[0]) ? N - n0
                                                                    : (int64_t)(sizeof row / sizeof row[0]);
         for (int64_t m = 0; m < M; m++) {
             for (int64_t n = 0; n < nb; n++) row[n] = 0;
             for (int64_t k = 0; k < K; k++) {
-                float a = A[m * ars + k * acs];
+                double a = A[m * ars + k * acs];
                 const float *b = B + k * ldb + n0;
                 for (int64_t n = 0; n < nb; n++) row[n] += a * b[n];
             }
             float *c = C + m * ldc + n0;
             if (acc)
-                for (int64_t n = 0; n < nb; n++) c[n] += alpha * row[n];
+                for (int64_t n = 0; n < nb; n++) c[n] += alpha * (float)row[n];
             else
-                for (int64_t n = 0; n < nb; n++) c[n] = alpha * row[n];
+                for (int64_t n = 0; n < nb; n++) c[n] = alpha * (float)row[n];
         }
     }
 }
@@ -72,10 +73,10 @@ static void ds_rows_portable(const float *P, float *dP, int64_t ld, int64_t rows
 static void dots_portable(int64_t n, int64_t E, const float *q, const float *k, int64_t ldk,
                           float alpha, float *s)
 {
-    for (int64_t j = 0; j < n; j++) {
-        float acc = 0;
-        for (int64_t e = 0; e < E; e++) acc += q[e] * k[j * ldk + e];
-        s[j] = alpha * acc;
+    for (int64_t j = 0; j < n; j++) { /* double: one rounding, as plain C has no fused FMA */
+        double acc = 0;
+        for (int64_t e = 0; e < E; e++) acc += (double)q[e] * k[j * ldk + e];
+        s[j] = alpha * (float)acc;
     }
 }
 

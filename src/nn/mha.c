@@ -314,12 +314,15 @@ int attn_mha_forward(attn_tape *t, const attn_mha *m, attn_var *query, attn_var 
     attn_tensor v4 = heads_view(c, c->vb, c->Sx), o4 = heads_view(c, c->ob, c->L);
     attn_var *w = NULL;
     attn_tensor w4;
-    if (args->need_weights) {
+    void *obs_ctx;
+    attn_attention_observer obs = attn_tape_observer(t, &obs_ctx);
+    if (args->need_weights || obs) {
         int64_t wshape[4] = {c->N, H, c->L, c->Sx};
         ATTN_TRY(attn_tape_var(t, 4, wshape, 0, &w));
         w4 = attn_tensor_4d(w->data, c->N, H, c->L, c->Sx);
     }
     ATTN_TRY(attn_sdpa_forward(&q4, &k4, &v4, &c->opt, &o4, c->lse, w ? &w4 : NULL));
+    if (obs) obs(obs_ctx, m, w->data, c->N, H, c->L, c->Sx);
     if (w && !args->per_head_weights) { /* mean over heads, in place into [N, L, Sx] */
         const int64_t LS = c->L * c->Sx;
         for (int64_t n = 0; n < c->N; n++)
@@ -333,6 +336,7 @@ int attn_mha_forward(attn_tape *t, const attn_mha *m, attn_var *query, attn_var 
         w->numel = c->N * LS;
     }
 
+    if (!args->need_weights) w = NULL; /* taken for the observer only */
     int64_t yshape[3] = {query->shape[0], query->shape[1], E};
     ATTN_TRY(attn_tape_var(t, 3, yshape, 1, &c->y));
     ATTN_TRY(attn_dense_forward(rows, E, E, c->ob, E, m->out_proj_weight->data,

@@ -35,6 +35,8 @@ ATTN_INTERNAL float *attn_var_grad(attn_tape *t, attn_var *v);
 /* Next dropout stream offset and the seed. */
 ATTN_INTERNAL uint64_t attn_tape_next_offset(attn_tape *t);
 ATTN_INTERNAL uint64_t attn_tape_seed(const attn_tape *t);
+/* The attention observer set on the tape (NULL: none) and its context. */
+ATTN_INTERNAL attn_attention_observer attn_tape_observer(const attn_tape *t, void **ctx);
 ATTN_INTERNAL int attn_tape_threads(const attn_tape *t);
 
 /* Parallel loops run threaded only above this much work (elements): below it, waking threads

@@ -131,10 +131,12 @@ int attn_optim_step(attn_optim *o, float lr)
     o->steps++;
     for (int i = 0; i < o->count; i++) {
         attn_param *p = attn_params_at(o->P, i);
-        if (o->cfg.kind == ATTN_OPTIM_SGD)
-            sgd(&o->cfg, o->steps == 1, lr, p->numel, p->data, p->grad, o->m[i], threads);
+        attn_optim_config c = o->cfg;
+        if (p->no_weight_decay) c.weight_decay = 0;
+        if (c.kind == ATTN_OPTIM_SGD)
+            sgd(&c, o->steps == 1, lr, p->numel, p->data, p->grad, o->m[i], threads);
         else
-            adam(&o->cfg, o->steps, lr, p->numel, p->data, p->grad, o->m[i], o->v[i], threads);
+            adam(&c, o->steps, lr, p->numel, p->data, p->grad, o->m[i], o->v[i], threads);
     }
     return ATTN_OK;
 }

@@ -31,6 +31,8 @@ struct attn_tape {
     int threads;
     uint64_t seed, offset;
     int backward_done;
+    attn_attention_observer observer; /* sees every attention map (visualisation) */
+    void *observer_ctx;
 };
 
 static chunk *chunk_new(size_t cap, chunk *prev)
@@ -89,9 +91,7 @@ int attn_tape_reset(attn_tape *t)
 {
     ATTN_REQUIRE_NONNULL("attn_tape_reset", t);
     if (t->arena->prev) { /* coalesce into one chunk of the high-water size */
-        size_t cap = 0;
-        for (chunk *c = t->arena; c; c = c->prev) cap += c->cap;
-        if (cap < t->peak) cap = t->peak;
+        size_t cap = t->peak; /* a step like the last one fits exactly: same requests, same rounding */
         chunk *one = chunk_new(cap, NULL);
         if (!one) return attn_fail(ATTN_E_NOMEM, "attn_tape_reset: out of memory (%zu bytes)", cap);
         chunks_free(t->arena);
@@ -280,4 +280,17 @@ int attn_tape_backward(attn_tape *t, attn_var *y, const float *dy)
     t->backward_done = 1;
     for (node *n = t->last; n; n = n->prev) ATTN_TRY(n->backward(t, n->ctx));
     return ATTN_OK;
+}
+
+void attn_tape_set_observer(attn_tape *t, attn_attention_observer fn, void *ctx)
+{
+    if (!t) return;
+    t->observer = fn;
+    t->observer_ctx = ctx;
+}
+
+attn_attention_observer attn_tape_observer(const attn_tape *t, void **ctx)
+{
+    if (ctx) *ctx = t ? t->observer_ctx : NULL;
+    return t ? t->observer : NULL;
 }

@@ -445,3 +445,31 @@ Test(safetensors_bad, writer_arguments)
     free(buf);
     attn_st_writer_free(w);
 }
+
+Test(safetensors_bad, commit_with_a_long_file_name)
+{
+    /* a 250-byte name leaves no room for "<name>.tmp.<pid>.<n>" within NAME_MAX (255) */
+    float data[4];
+    attn_st_writer *w = small_writer(data, 4);
+    char *dir = temp_dir();
+    char name[251];
+    memset(name, 'x', 250);
+    name[250] = '\0';
+    char *path = join(dir, name);
+    cr_assert_eq(attn_st_writer_commit(w, path), ATTN_OK, "%s", attn_last_error());
+    cr_expect_eq(count_entries(dir), 1);
+    attn_st_reader *st = NULL;
+    cr_assert_eq(attn_st_open(path, &st), ATTN_OK, "%s", attn_last_error());
+    cr_expect_eq(attn_st_count(st), 1);
+    attn_st_close(st);
+    /* the same with a bare file name in the current directory */
+    char cwd[4096];
+    cr_assert_not_null(getcwd(cwd, sizeof cwd));
+    cr_assert_eq(chdir(dir), 0);
+    cr_expect_eq(attn_st_writer_commit(w, name), ATTN_OK, "%s", attn_last_error());
+    cr_expect_eq(count_entries("."), 1);
+    cr_assert_eq(chdir(cwd), 0);
+    attn_st_writer_free(w);
+    remove_tree(dir);
+    free(path);
+}

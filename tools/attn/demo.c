@@ -12,6 +12,8 @@
 #include "dates.h"
 #include "progress.h"
 #include "seq2seq_decode.h"
+#include "viz.h"
+#include "viz_model.h"
 
 #include <errno.h>
 #include <math.h>
@@ -203,6 +205,69 @@ static int load_run(const demo_cfg *c, attn_seq2seq *m, attn_optim *opt, attn_ta
     return s;
 }
 
+/* Where the cross-attention looks: over `n` held-out examples with teacher forcing on the gold
+ * target, the share of aligned output characters whose strongest source character lies in
+ * their gold span, per cross-attention head; prints the best head. Then the viewer and heatmaps
+ * of the five shown examples, and the loss curve. */
+static int show_attention(const demo_cfg *c, attn_tape *t, const attn_seq2seq *m, const char *mpath)
+{
+    enum { N_ALIGN = 200, MAXH = 64 };
+    const int64_t L = m->cfg.num_decoder_layers, H = m->cfg.nhead;
+    double hits[MAXH] = {0}, total[MAXH] = {0};
+    for (int i = 0; i < N_ALIGN && L * H <= MAXH; i++) {
+        dates_example ex;
+        example(c->seed, 1, (uint64_t)i, &ex);
+        viz_record *r;
+        if (viz_seq2seq_record(t, m, ex.src, ex.tgt, &ex, &r)) return -1;
+        viz_head_metrics *hm = malloc((size_t)r->n_maps * sizeof *hm);
+        if (!hm || viz_metrics_compute(r, hm)) {
+            free(hm), viz_record_free(r);
+            return -1;
+        }
+        for (int k = 0; k < r->n_maps; k++)
+            if (hm[k].kind == VIZ_CROSS && hm[k].n_aligned > 0) {
+                hits[hm[k].layer * H + hm[k].head] += hm[k].align_acc * hm[k].n_aligned;
+                total[hm[k].layer * H + hm[k].head] += hm[k].n_aligned;
+            }
+        free(hm);
+        viz_record_free(r);
+    }
+    int best = 0;
+    for (int k = 1; k < L * H && k < MAXH; k++)
+        if (total[k] > 0 && hits[k] / total[k] > hits[best] / (total[best] > 0 ? total[best] : 1)) best = k;
+    printf("\ncross-attention alignment over %d held-out dates (argmax on an aligned source character):\n",
+           N_ALIGN);
+    for (int k = 0; k < L * H && k < MAXH; k++)
+        printf("  layer %d head %d: %5.1f%%%s\n", (int)(k / H), (int)(k % H),
+               total[k] > 0 ? 100 * hits[k] / total[k] : 0.0, k == best ? "  <- best" : "");
+    printf("alignment: best_head=L%dH%d align_acc=%.4f\n", (int)(best / H), (int)(best % H),
+           total[best] > 0 ? hits[best] / total[best] : 0.0);
+    printf("\nattention viewer and heatmaps of the five examples:\n");
+    for (int i = 0; i < 5; i++) {
+        dates_example ex;
+        example(c->seed, 1, (uint64_t)i, &ex);
+        viz_record *r;
+        char dir[700];
+        snprintf(dir, sizeof dir, "%s/viz/example%d", c->out_dir, i + 1);
+        if (viz_seq2seq_record(t, m, ex.src, NULL, &ex, &r)) return -1;
+        int st = viz_render_all(r, dir, VIZ_POOL_MEAN);
+        viz_record_free(r);
+        if (st) {
+            fprintf(stderr, "attn demo: %s\n", viz_last_error());
+            return -1;
+        }
+        printf("  %s/attention.html  (%s)\n", dir, ex.src);
+    }
+    char png[700];
+    snprintf(png, sizeof png, "%s/loss.png", c->out_dir);
+    if (viz_plot_csv(mpath, png)) {
+        fprintf(stderr, "attn demo: %s\n", viz_last_error());
+        return -1;
+    }
+    printf("  %s  (training loss)\n", png);
+    return 0;
+}
+
 int cli_demo(int argc, char **argv)
 {
     demo_cfg c = {.seed = 0,
@@ -339,6 +404,8 @@ int cli_demo(int argc, char **argv)
         goto train_done;
     }
     metrics_row(&mlog, step, NAN, 0, tps, exact);
+    metrics_close(&mlog);
+    if (show_attention(&c, t, m, mpath)) st = ATTN_E_IO;
     printf("\nsaved %s/model.safetensors, %s\n", c.out_dir, mpath);
     printf("translate with: build/attn translate --model %s/model.safetensors \"march 3rd 2021\"\n",
            c.out_dir);

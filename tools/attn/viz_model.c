@@ -1,0 +1,199 @@
+/* viz_model.c — `attn viz --model M --input TEXT [--target TEXT] [--out DIR] [--metrics]`:
+ * record the attention maps of a saved translation model on one input, through the tape's
+ * attention observer, and render them with the viz layer. */
+#include "viz_model.h"
+
+#include "chars.h"
+#include "cli.h"
+#include "seq2seq_decode.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct capture {
+    const attn_seq2seq *m;
+    viz_record *r;
+    int rows; /* decoder rows kept: the first n_tgt positions */
+    int st;
+} capture;
+
+/* Which layer and kind a multi-head attention module is, by identity. */
+static void observe(void *ctx, const attn_mha *mha, const float *w, int64_t N, int64_t H,
+                    int64_t L, int64_t S)
+{
+    capture *c = ctx;
+    if (c->st || N != 1) return;
+    const attn_seq2seq *m = c->m;
+    for (int64_t i = 0; i < m->cfg.num_encoder_layers; i++)
+        if (mha == &m->enc[i].self_attn) {
+            c->st = viz_record_add_heads(c->r, VIZ_ENC_SELF, (int)i, w, (int)H, (int)L, (int)S);
+            return;
+        }
+    for (int64_t i = 0; i < m->cfg.num_decoder_layers; i++) {
+        int self = mha == &m->dec[i].self_attn, cross = mha == &m->dec[i].multihead_attn;
+        if (!self && !cross) continue;
+        /* keep the rows that produce the target tokens (and, for self-attention, the keys at
+         * those positions) */
+        int rows = c->rows, cols = self ? c->rows : (int)S;
+        float *sub = malloc((size_t)(H * rows * cols) * sizeof *sub);
+        if (!sub) {
+            c->st = ATTN_E_NOMEM;
+            return;
+        }
+        for (int64_t h = 0; h < H; h++)
+            for (int r = 0; r < rows; r++)
+                memcpy(sub + (h * rows + r) * cols, w + (h * L + r) * S, (size_t)cols * sizeof *sub);
+        c->st = viz_record_add_heads(c->r, self ? VIZ_DEC_SELF : VIZ_CROSS, (int)i, sub, (int)H,
+                                     rows, cols);
+        free(sub);
+        return;
+    }
+}
+
+int viz_seq2seq_record(attn_tape *t, const attn_seq2seq *m, const char *input, const char *target,
+                       const dates_example *ex, viz_record **out)
+{
+    *out = NULL;
+    int64_t S = (int64_t)strlen(input);
+    if (S == 0) {
+        fprintf(stderr, "attn viz: the input is empty: nothing to attend to\n");
+        return ATTN_E_ARG;
+    }
+    if (S >= m->cfg.max_len) {
+        fprintf(stderr, "attn viz: input of %lld characters is longer than the model's %lld\n",
+                (long long)S, (long long)m->cfg.max_len - 1);
+        return ATTN_E_ARG;
+    }
+    int32_t src[1024], tgt_in[1024], gen[1024];
+    for (int64_t i = 0; i < S; i++) {
+        src[i] = chars_id((unsigned char)input[i]);
+        if (src[i] == CH_UNK) {
+            fprintf(stderr, "attn viz: character 0x%02x at %lld is not in the model's vocabulary\n",
+                    (unsigned char)input[i], (long long)i);
+            return ATTN_E_ARG;
+        }
+    }
+    char out_text[1024];
+    if (target) {
+        snprintf(out_text, sizeof out_text, "%s", target);
+    } else {
+        decode_options o = {.bos_id = CH_BOS, .eos_id = CH_EOS, .max_len = m->cfg.max_len - 2, .beam = 1};
+        int64_t len = 0;
+        ATTN_TRY_CLI(seq2seq_translate(t, m, src, 1, S, &o, gen, &len));
+        for (int64_t i = 0; i < len; i++) out_text[i] = chars_char(gen[i]);
+        out_text[len] = '\0';
+    }
+    int64_t T = (int64_t)strlen(out_text);
+    if (T == 0 || T + 1 >= m->cfg.max_len) {
+        fprintf(stderr, "attn viz: the output has %lld characters: nothing to show\n", (long long)T);
+        return ATTN_E_ARG;
+    }
+    tgt_in[0] = CH_BOS;
+    for (int64_t i = 0; i < T; i++) tgt_in[i + 1] = chars_id((unsigned char)out_text[i]);
+    /* tokens: one per character */
+    char (*sbuf)[2] = malloc((size_t)(S + T) * sizeof *sbuf);
+    const char **stok = malloc((size_t)(S + T) * sizeof *stok);
+    if (!sbuf || !stok) {
+        free(sbuf), free(stok);
+        return ATTN_E_NOMEM;
+    }
+    for (int64_t i = 0; i < S + T; i++) {
+        sbuf[i][0] = i < S ? input[i] : out_text[i - S];
+        sbuf[i][1] = '\0';
+        stok[i] = sbuf[i];
+    }
+    char title[1200];
+    snprintf(title, sizeof title, "%s -> %s", input, out_text);
+    viz_record *r = NULL;
+    int st = viz_record_create(&r, title, stok, (int)S, stok + S, (int)T);
+    free(sbuf), free(stok);
+    if (st) {
+        fprintf(stderr, "attn viz: %s\n", viz_last_error());
+        return st;
+    }
+    if (ex && T == DATES_TGT_LEN && (int64_t)strlen(ex->src) == S) {
+        viz_span spans[DATES_TGT_LEN];
+        for (int k = 0; k < DATES_TGT_LEN; k++) spans[k].lo = ex->align_lo[k], spans[k].hi = ex->align_hi[k];
+        st = viz_record_set_alignment(r, spans);
+    }
+    /* teacher-forced pass with the observer on: decoder input BOS + output (T+1 positions, the
+     * first T of which produce the output characters) */
+    capture c = {.m = m, .r = r, .rows = (int)T};
+    int was_training = attn_tape_training(t);
+    attn_tape_set_training(t, 0);
+    attn_tape_set_observer(t, observe, &c);
+    attn_var *memory, *logits;
+    if (st == ATTN_OK) st = attn_tape_reset(t);
+    if (st == ATTN_OK) st = attn_seq2seq_encode(t, m, src, 1, S, &memory);
+    if (st == ATTN_OK) st = attn_seq2seq_decode(t, m, memory, src, S, tgt_in, T + 1, &logits);
+    attn_tape_set_observer(t, NULL, NULL);
+    attn_tape_set_training(t, was_training);
+    if (st == ATTN_OK) st = c.st;
+    if (st) {
+        fprintf(stderr, "attn viz: recording attention failed: %s\n",
+                c.st ? viz_last_error() : attn_last_error());
+        viz_record_free(r);
+        return st;
+    }
+    *out = r;
+    return ATTN_OK;
+}
+
+static int usage(void)
+{
+    fprintf(stderr, "usage: attn viz --model FILE --input TEXT [--target TEXT] [--out DIR] [--metrics]\n"
+                    "Writes attention.html, attention.json and PNG/SVG heatmaps of every layer and head.\n");
+    return 2;
+}
+
+int viz_run_model(int argc, char **argv)
+{
+    const char *model = NULL, *input = NULL, *target = NULL, *out = "out/viz";
+    int metrics = 0;
+    for (int a = 1; a < argc; a++) {
+        int more = a + 1 < argc;
+        if (!strcmp(argv[a], "--model") && more) model = argv[++a];
+        else if (!strcmp(argv[a], "--input") && more) input = argv[++a];
+        else if (!strcmp(argv[a], "--target") && more) target = argv[++a];
+        else if (!strcmp(argv[a], "--out") && more) out = argv[++a];
+        else if (!strcmp(argv[a], "--metrics")) metrics = 1;
+        else return usage();
+    }
+    if (!model || !input) return usage();
+    attn_st_reader *st;
+    int s = attn_st_open(model, &st);
+    if (s) return cli_error("viz", model, s);
+    const char *arch = attn_st_metadata(st, "attn.arch"), *tok = attn_st_metadata(st, "attn.tokenizer");
+    if (!arch || strcmp(arch, "transformer-seq2seq") || !tok || strcmp(tok, "chars-ascii")) {
+        fprintf(stderr, "attn viz: %s is not a model this attn can visualise (attn.arch=%s)\n", model,
+                arch ? arch : "none");
+        attn_st_close(st);
+        return 1;
+    }
+    attn_seq2seq_config cfg;
+    attn_seq2seq *m = NULL;
+    attn_tape *t = NULL;
+    s = attn_seq2seq_config_from_reader(st, &cfg);
+    if (s == ATTN_OK) s = attn_seq2seq_create(&cfg, 0, &m);
+    if (s == ATTN_OK) s = attn_checkpoint_load(m->P, st);
+    attn_st_close(st);
+    attn_tape_config tc = {0};
+    if (s == ATTN_OK) s = attn_tape_create(&tc, &t);
+    viz_record *r = NULL;
+    int rc = 0;
+    if (s) rc = cli_error("viz", model, s);
+    else if (viz_seq2seq_record(t, m, input, target, NULL, &r)) rc = 1;
+    else if (viz_render_all(r, out, VIZ_POOL_MEAN)) {
+        fprintf(stderr, "attn viz: %s\n", viz_last_error());
+        rc = 1;
+    } else {
+        printf("%s\nwrote %s/attention.html, %s/attention.json and heatmaps in %s/\n", r->title, out,
+               out, out);
+        if (metrics) viz_metrics_print(stdout, r);
+    }
+    viz_record_free(r);
+    attn_tape_free(t);
+    attn_seq2seq_free(m);
+    return rc;
+}

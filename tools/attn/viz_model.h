@@ -1,0 +1,17 @@
+/* viz_model.h — recording what a saved encoder–decoder attends to (`attn viz --model M`). */
+#ifndef ATTN_VIZ_MODEL_H
+#define ATTN_VIZ_MODEL_H
+
+#include "attn.h"
+#include "dates.h"
+#include "viz.h"
+
+/* Run the character-level seq2seq model on `input` with teacher forcing on `target` (NULL:
+ * its own greedy translation) and record every attention map (encoder self, decoder self,
+ * cross; every layer and head) into a new record. Target token t is the output character t,
+ * and row t of the decoder maps is the query that produces it. ex (may be NULL) gives the
+ * gold alignment of a date example. */
+int viz_seq2seq_record(attn_tape *t, const attn_seq2seq *m, const char *input, const char *target,
+                       const dates_example *ex, viz_record **out);
+
+#endif
