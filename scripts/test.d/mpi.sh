@@ -46,5 +46,28 @@ if [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] && [ "$took" -lt 60 ] && echo "$out" | g
 else
     bad "silent rank: exit $rc after ${took}s"
 fi
+# ring attention vs the single-process fused kernel (forward and backward, every rank's chunks)
+ring_ok() { # $1 = ranks, rest = options; passes when both errors are small
+    n=$1; shift
+    out=$(timeout 120 mpirun -np "$n" build/attn bench ring --check full "$@" 2>&1)
+    rc=$?
+    res=$(echo "$out" | grep '^result:')
+    echo "    $res"
+    fe=$(echo "$res" | sed -n 's/.* max_err=\([^ ]*\).*/\1/p')
+    be=$(echo "$res" | sed -n 's/.*bwd_max_err=\([^ ]*\).*/\1/p')
+    if [ "$rc" -eq 0 ] && [ -n "$fe" ] && [ -n "$be" ] &&
+        awk -v a="$fe" -v b="$be" 'BEGIN { exit !(a <= 1e-5 && b <= 1e-4) }'; then
+        ok "ring np=$n $*: fwd err $fe, bwd err $be"
+    else
+        echo "$out" | sed 's/^/    /' | tail -5
+        bad "ring np=$n $* (exit $rc)"
+    fi
+}
+for n in 1 2 4; do
+    ring_ok "$n" --len 192 --heads 3 --dim 32 --causal
+    ring_ok "$n" --len 144 --heads 2 --dim 16
+done
+out=$(timeout 60 mpirun -np 4 build/attn bench ring --len 64 --causal 2>&1)
+if [ $? -ne 0 ] && echo "$out" | grep -q "too short"; then ok "ring: chunks of 8 tokens refused"; else bad "ring: short chunks not refused"; fi
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
