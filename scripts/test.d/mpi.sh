@@ -69,5 +69,78 @@ for n in 1 2 4; do
 done
 out=$(timeout 60 mpirun -np 4 build/attn bench ring --len 64 --causal 2>&1)
 if [ $? -ne 0 ] && echo "$out" | grep -q "too short"; then ok "ring: chunks of 8 tokens refused"; else bad "ring: short chunks not refused"; fi
+# data-parallel demo: same losses at 1, 2, 4 ranks (float tolerance), bit-identical reruns at 2,
+# a checkpoint saved at 2 ranks resumes at 4
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+demo() { # $1 = ranks, $2 = name, rest = options
+    n=$1 name=$2; shift 2
+    timeout 300 mpirun -np "$n" build/attn demo --batch 8 --threads 1 --eval 0 --seed 3 \
+        --out "$tmp/$name" --losses "$tmp/$name.loss" "$@" > "$tmp/$name.log" 2>&1
+}
+close() { # loss files $1 $2 agree to 1e-5 relative, same number of steps ($3)
+    [ "$(wc -l < "$1")" -eq "$3" ] && [ "$(wc -l < "$2")" -eq "$3" ] &&
+        paste "$1" "$2" | awk '{ d = $2 - $4; if (d < 0) d = -d; if ($1 != $3 || d > 1e-5 * ($2 < 0 ? -$2 : $2)) bad = 1 } END { exit bad }'
+}
+demo 1 n1 --steps 4 && ok "demo at 1 rank" || bad "demo at 1 rank: $(tail -2 "$tmp/n1.log")"
+demo 2 n2 --steps 4 && ok "demo at 2 ranks" || bad "demo at 2 ranks: $(tail -2 "$tmp/n2.log")"
+demo 2 n2b --steps 4 && ok "demo at 2 ranks again" || bad "demo rerun at 2 ranks"
+demo 4 n4 --steps 4 && ok "demo at 4 ranks" || bad "demo at 4 ranks: $(tail -2 "$tmp/n4.log")"
+sed 's/^/    1 rank:  /' "$tmp/n1.loss"; sed 's/^/    4 ranks: /' "$tmp/n4.loss"
+close "$tmp/n1.loss" "$tmp/n2.loss" 4 && ok "demo losses: 2 ranks = 1 rank (1e-5)" || bad "demo losses differ at 2 ranks"
+close "$tmp/n1.loss" "$tmp/n4.loss" 4 && ok "demo losses: 4 ranks = 1 rank (1e-5)" || bad "demo losses differ at 4 ranks"
+if cmp -s "$tmp/n2.loss" "$tmp/n2b.loss" && cmp -s "$tmp/n2/model.safetensors" "$tmp/n2b/model.safetensors"; then
+    ok "demo at 2 ranks: losses and weights bit-identical run to run"
+else
+    bad "demo at 2 ranks: reruns differ"
+fi
+if grep -q "attn demo" "$tmp/n2.log" && [ "$(grep -c '^result: task=dates' "$tmp/n2.log")" -eq 1 ]; then
+    ok "demo at 2 ranks: one rank prints"
+else
+    bad "demo at 2 ranks: output not from rank 0 alone"
+fi
+# resume: 2 steps at 2 ranks, then 2 more at 4 ranks (the warmup lr does not depend on --steps)
+demo 2 rs --steps 2 && cp "$tmp/rs.loss" "$tmp/rs.first" &&
+    timeout 300 mpirun -np 4 build/attn demo --batch 8 --threads 1 --eval 0 --seed 3 --out "$tmp/rs" \
+        --losses "$tmp/rs.loss" --steps 4 --resume > "$tmp/rs.log" 2>&1
+if [ $? -eq 0 ] && grep -q "resumed .* at step 2" "$tmp/rs.log" && close "$tmp/n1.loss" "$tmp/rs.loss" 4; then
+    ok "demo: saved at 2 ranks, resumed at 4, same losses as 1 rank"
+else
+    bad "demo resume across rank counts: $(tail -2 "$tmp/rs.log")"
+fi
+# faults: different options on different ranks; a rank killed mid-run
+start=$(date +%s)
+out=$(timeout 120 mpirun -np 1 build/attn demo --batch 8 --threads 1 --eval 0 --steps 3 --out "$tmp/mm" : \
+      -np 1 build/attn demo --batch 8 --threads 1 --eval 0 --steps 5 --out "$tmp/mm" 2>&1)
+rc=$?
+echo "$out" | grep -v '^ *$' | head -4 | sed 's/^/    /'
+if [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] && echo "$out" | grep -q "demo configuration differs between rank 0 and rank 1"; then
+    ok "demo: mismatched options named by rank 0, exit $rc in $(( $(date +%s) - start ))s"
+else
+    bad "demo: mismatched options (exit $rc)"
+fi
+start=$(date +%s)
+ATTN_DIST_TIMEOUT=20 timeout 150 mpirun -np 2 build/attn demo --batch 8 --threads 1 --eval 0 --steps 100000 \
+    --out "$tmp/die" > "$tmp/die.log" 2>&1 &
+mp=$!
+victim=
+for i in $(seq 1 60); do
+    sleep 1
+    for c in $(pgrep -P "$mp" 2>/dev/null) $(for k in $(pgrep -P "$mp" 2>/dev/null); do pgrep -P "$k"; done); do
+        grep -qz '^OMPI_COMM_WORLD_RANK=1$' "/proc/$c/environ" 2>/dev/null && victim=$c
+    done
+    [ -n "$victim" ] && grep -q "demo" "$tmp/die.log" && break
+done
+sleep 3
+[ -n "$victim" ] && kill -9 "$victim"
+wait "$mp"
+rc=$?
+took=$(( $(date +%s) - start ))
+grep -v '^ *$' "$tmp/die.log" | grep -iv "^demo\|step" | head -6 | sed 's/^/    /'
+if [ -n "$victim" ] && [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] && grep -qi "rank 1" "$tmp/die.log"; then
+    ok "demo: rank 1 killed -> nonzero exit ($rc) in ${took}s, rank 1 named"
+else
+    bad "demo: killed rank (victim '$victim', exit $rc after ${took}s)"
+fi
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
