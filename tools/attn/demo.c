@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 /* ---- the character vocabulary ------------------------------------------------------------- */
 
@@ -403,7 +404,8 @@ int cli_demo(int argc, char **argv)
         if (st == ATTN_OK) st = attn_op_cross_entropy(t, logits, b.tgt_out, &ce, &loss);
         if (st == ATTN_OK) attn_params_zero_grad(m->P);
         if (st == ATTN_OK) st = attn_tape_backward(t, loss, NULL);
-        if (st == ATTN_OK) st = dist_average_grads(dc, m->P, 1 << 20, NULL);
+        if (st == ATTN_OK && (st = dist_average_grads(dc, m->P, 1 << 20, NULL)))
+            fprintf(stderr, "attn demo (rank %d of %d): %s\n", rank, ranks, dist_error());
         if (st == ATTN_OK) st = attn_clip_grad_norm(m->P, 1.0f, NULL);
         double lstep = st == ATTN_OK ? loss->data[0] : 0;
         if (st == ATTN_OK && ranks > 1) { /* mean of the shards' losses, in rank order */
@@ -455,7 +457,12 @@ int cli_demo(int argc, char **argv)
     printf("result: task=dates exact_match=%.4f steps=%ld seconds=%.1f tokens_per_s=%.0f\n", exact,
            step, bench_now() - t_start, tps);
 train_done:
-    if (st && ranks > 1) fprintf(stderr, "attn demo (rank %d of %d): stopped with an error\n", rank, ranks);
+    if (st && ranks > 1) { /* a peer may be gone: leave without MPI_Finalize, which would wait
+                            * for it; mpirun then ends the job with a nonzero status */
+        fprintf(stderr, "attn demo (rank %d of %d): stopped with an error\n", rank, ranks);
+        fflush(stdout), fflush(stderr);
+        _exit(1);
+    }
     if (lossf) fclose(lossf);
     dist_finalize(dc);
     metrics_close(&mlog);
