@@ -7,7 +7,7 @@
  *   --check full   each rank generates the whole sequence and runs the fused kernel forward and
  *                  backward on one process, comparing out, lse, dq, dk, dv of its own chunks;
  *   --check rows   (large L) the last 16 query rows of each local chunk against the fused kernel
- *                  over their key prefix: out and dq (dk/dv need every query: not checked);
+ *                  over their key prefix: out, lse and dq (dk/dv need every query: not checked);
  *   --check none.  Default: full up to L = 8192, rows beyond. */
 #include "cli.h"
 
@@ -112,7 +112,7 @@ static int check_full(const ring_problem *p, uint64_t seed, int rank, int ranks,
 
 /* Rows check: the last SAMPLE_ROWS query rows of each local chunk. */
 static int check_rows(const ring_problem *p, uint64_t seed, int rank, int ranks, const float *out,
-                      const float *dq, double *fwd_err, double *bwd_err)
+                      const float *lse, const float *dq, double *fwd_err, double *bwd_err)
 {
     const int64_t H = p->heads, L = p->len, E = p->dim, c = L / (2 * ranks), m = SAMPLE_ROWS;
     float *K = gen_full(seed, T_K, p), *V = gen_full(seed, T_V, p);
@@ -145,13 +145,16 @@ static int check_rows(const ring_problem *p, uint64_t seed, int rank, int ranks,
             st = attn_sdpa_forward(&q, &k, &v, &opt, &o, LS, NULL);
             if (st == ATTN_OK) st = attn_sdpa_backward(&q, &k, &v, &o, LS, &g, &opt, &tq, &tk, &tv, NULL);
             for (int64_t h = 0; h < H && st == ATTN_OK; h++)
-                for (int64_t i = 0; i < m; i++)
+                for (int64_t i = 0; i < m; i++) {
+                    double dl = fabs((double)lse[(s * H + h) * c + c - m + i] - LS[h * m + i]);
+                    if (!(dl <= *fwd_err)) *fwd_err = isnan(dl) ? INFINITY : dl;
                     for (int64_t e = 0; e < E; e++) {
                         const int64_t li = ((s * H + h) * c + c - m + i) * E + e, ri = (h * m + i) * E + e;
                         double d1 = fabs((double)out[li] - O[ri]), d2 = fabs((double)dq[li] - DQ[ri]);
                         if (!(d1 <= *fwd_err)) *fwd_err = isnan(d1) ? INFINITY : d1;
                         if (!(d2 <= *bwd_err)) *bwd_err = isnan(d2) ? INFINITY : d2;
                     }
+                }
         }
     }
     free(K), free(V), free(Q), free(G), free(O), free(LS), free(DQ), free(DK), free(DV);
@@ -253,7 +256,7 @@ int bench_ring(int argc, char **argv)
     if (st == ATTN_OK && !strcmp(check, "full"))
         st = check_full(&p, seed, rank, N, out, lse, dq, dk, dv, &ferr, &berr);
     else if (st == ATTN_OK && !strcmp(check, "rows"))
-        st = check_rows(&p, seed, rank, N, out, dq, &ferr, &berr);
+        st = check_rows(&p, seed, rank, N, out, lse, dq, &ferr, &berr);
     if (!backward) berr = NAN;
     if (st) {
         fprintf(stderr, "attn bench ring (rank %d of %d): %s\n", rank, N,
