@@ -1,6 +1,9 @@
 #!/bin/sh
 # MPI tests: the dist layer under mpirun at 1, 2 and 4 ranks, a configuration mismatch, and a
-# dying rank (bounded time, nonzero exit). Skipped, and said so, when attn was built without MPI.
+# dying rank (bounded time, nonzero exit); ring attention forward/backward against the
+# single-process fused kernel at 1, 2, 4 ranks; the data-parallel demo (losses at 1, 2, 4 ranks,
+# bit-identical reruns, resume across rank counts, mismatched options, a killed rank).
+# Skipped, and said so, when attn was built without MPI. (netns.sh: the same across namespaces.)
 set -u
 cd "$(dirname "$0")/../.."
 if [ ! -x build/test_dist ]; then
