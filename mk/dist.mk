@@ -14,11 +14,11 @@ DIST_MPI :=
 endif
 
 ifeq ($(DIST_MPI),1)
-DIST_SRC := dist/dist_mpi.c
+DIST_SRC := dist/dist_mpi.c dist/ring.c
 DIST_CFLAGS := $(shell mpicc --showme:compile)
 DIST_LIBS := $(shell mpicc --showme:link)
 else
-DIST_SRC := dist/dist_single.c
+DIST_SRC := dist/dist_single.c dist/ring.c
 DIST_CFLAGS :=
 DIST_LIBS :=
 endif

@@ -1,6 +1,9 @@
 #!/bin/sh
 # MPI tests: the dist layer under mpirun at 1, 2 and 4 ranks, a configuration mismatch, and a
-# dying rank (bounded time, nonzero exit). Skipped, and said so, when attn was built without MPI.
+# dying rank (bounded time, nonzero exit); ring attention forward/backward against the
+# single-process fused kernel at 1, 2, 4 ranks; the data-parallel demo (losses at 1, 2, 4 ranks,
+# bit-identical reruns, resume across rank counts, mismatched options, a killed rank).
+# Skipped, and said so, when attn was built without MPI. (netns.sh: the same across namespaces.)
 set -u
 cd "$(dirname "$0")/../.."
 if [ ! -x build/test_dist ]; then
@@ -45,6 +48,119 @@ if [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] && [ "$took" -lt 60 ] && echo "$out" | g
     ok "silent rank: rank 0 names it, nonzero exit ($rc) in ${took}s"
 else
     bad "silent rank: exit $rc after ${took}s"
+fi
+# ring attention vs the single-process fused kernel (forward and backward, every rank's chunks)
+ring_ok() { # $1 = ranks, rest = options; passes when both errors are small
+    n=$1; shift
+    out=$(timeout 120 mpirun -np "$n" build/attn bench ring --check full "$@" 2>&1)
+    rc=$?
+    res=$(echo "$out" | grep '^result:')
+    echo "    $res"
+    fe=$(echo "$res" | sed -n 's/.* max_err=\([^ ]*\).*/\1/p')
+    be=$(echo "$res" | sed -n 's/.*bwd_max_err=\([^ ]*\).*/\1/p')
+    if [ "$rc" -eq 0 ] && [ -n "$fe" ] && [ -n "$be" ] &&
+        awk -v a="$fe" -v b="$be" 'BEGIN { exit !(a <= 1e-5 && b <= 1e-4) }'; then
+        ok "ring np=$n $*: fwd err $fe, bwd err $be"
+    else
+        echo "$out" | sed 's/^/    /' | tail -5
+        bad "ring np=$n $* (exit $rc)"
+    fi
+}
+for n in 1 2 4; do
+    ring_ok "$n" --len 192 --heads 3 --dim 32 --causal
+    ring_ok "$n" --len 144 --heads 2 --dim 16
+done
+out=$(timeout 60 mpirun -np 4 build/attn bench ring --len 64 --causal 2>&1)
+if [ $? -ne 0 ] && echo "$out" | grep -q "too short"; then ok "ring: chunks of 8 tokens refused"; else bad "ring: short chunks not refused"; fi
+# data-parallel demo: same losses at 1, 2, 4 ranks (float tolerance), bit-identical reruns at 2,
+# a checkpoint saved at 2 ranks resumes at 4
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+demo() { # $1 = ranks, $2 = name, rest = options
+    n=$1 name=$2; shift 2
+    timeout 300 mpirun -np "$n" build/attn demo --batch 8 --threads 1 --eval 0 --seed 3 \
+        --out "$tmp/$name" --losses "$tmp/$name.loss" "$@" > "$tmp/$name.log" 2>&1
+}
+close() { # loss files $1 $2 agree to 1e-5 relative, same number of steps ($3)
+    [ "$(wc -l < "$1")" -eq "$3" ] && [ "$(wc -l < "$2")" -eq "$3" ] &&
+        paste "$1" "$2" | awk '{ d = $2 - $4; if (d < 0) d = -d; if ($1 != $3 || d > 1e-5 * ($2 < 0 ? -$2 : $2)) bad = 1 } END { exit bad }'
+}
+demo 1 n1 --steps 4 && ok "demo at 1 rank" || bad "demo at 1 rank: $(tail -2 "$tmp/n1.log")"
+demo 2 n2 --steps 4 && ok "demo at 2 ranks" || bad "demo at 2 ranks: $(tail -2 "$tmp/n2.log")"
+demo 2 n2b --steps 4 && ok "demo at 2 ranks again" || bad "demo rerun at 2 ranks"
+demo 4 n4 --steps 4 && ok "demo at 4 ranks" || bad "demo at 4 ranks: $(tail -2 "$tmp/n4.log")"
+sed 's/^/    1 rank:  /' "$tmp/n1.loss"; sed 's/^/    4 ranks: /' "$tmp/n4.loss"
+close "$tmp/n1.loss" "$tmp/n2.loss" 4 && ok "demo losses: 2 ranks = 1 rank (1e-5)" || bad "demo losses differ at 2 ranks"
+close "$tmp/n1.loss" "$tmp/n4.loss" 4 && ok "demo losses: 4 ranks = 1 rank (1e-5)" || bad "demo losses differ at 4 ranks"
+if cmp -s "$tmp/n2.loss" "$tmp/n2b.loss" && cmp -s "$tmp/n2/model.safetensors" "$tmp/n2b/model.safetensors"; then
+    ok "demo at 2 ranks: losses and weights bit-identical run to run"
+else
+    bad "demo at 2 ranks: reruns differ"
+fi
+if grep -q "attn demo" "$tmp/n2.log" && [ "$(grep -c '^result: task=dates' "$tmp/n2.log")" -eq 1 ]; then
+    ok "demo at 2 ranks: one rank prints"
+else
+    bad "demo at 2 ranks: output not from rank 0 alone"
+fi
+# resume: 2 steps at 2 ranks, then 2 more at 4 ranks (the warmup lr does not depend on --steps)
+demo 2 rs --steps 2 && cp "$tmp/rs.loss" "$tmp/rs.first" &&
+    timeout 300 mpirun -np 4 build/attn demo --batch 8 --threads 1 --eval 0 --seed 3 --out "$tmp/rs" \
+        --losses "$tmp/rs.loss" --steps 4 --resume > "$tmp/rs.log" 2>&1
+if [ $? -eq 0 ] && grep -q "resumed .* at step 2" "$tmp/rs.log" && close "$tmp/n1.loss" "$tmp/rs.loss" 4; then
+    ok "demo: saved at 2 ranks, resumed at 4, same losses as 1 rank"
+else
+    bad "demo resume across rank counts: $(tail -2 "$tmp/rs.log")"
+fi
+# faults: different options on different ranks; a rank killed mid-run
+start=$(date +%s)
+out=$(timeout 120 mpirun -np 1 build/attn demo --batch 8 --threads 1 --eval 0 --steps 3 --out "$tmp/mm" : \
+      -np 1 build/attn demo --batch 8 --threads 1 --eval 0 --steps 5 --out "$tmp/mm" 2>&1)
+rc=$?
+echo "$out" | grep -v '^ *$' | head -4 | sed 's/^/    /'
+if [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] && echo "$out" | grep -q "demo configuration differs between rank 0 and rank 1"; then
+    ok "demo: mismatched options named by rank 0, exit $rc in $(( $(date +%s) - start ))s"
+else
+    bad "demo: mismatched options (exit $rc)"
+fi
+start=$(date +%s)
+# A killed rank, two ways. Plain mpirun ends the job at once and names the dead rank. With
+# orte_enable_recovery the job runs on, rank 0 finds out itself (dist deadline), names the rank
+# and stops; mpirun then exits 0 whatever the ranks did (OpenMPI 4.1's recovery mode), so that
+# case is judged on rank 0's message and the time taken.
+kill_rank1() { # $1 = name; rest = extra mpirun options; sets rc, took
+    name=$1
+    shift
+    start=$(date +%s)
+    ATTN_DIST_TIMEOUT=15 timeout 150 mpirun "$@" -np 2 build/attn demo --batch 8 --threads 1 --eval 0 \
+        --steps 100000 --out "$tmp/$name" > "$tmp/$name.log" 2>&1 &
+    mp=$!
+    victim=
+    for i in $(seq 1 60); do
+        sleep 1
+        for c in $(pgrep -P "$mp" 2>/dev/null) $(for k in $(pgrep -P "$mp" 2>/dev/null); do pgrep -P "$k"; done); do
+            grep -qz '^OMPI_COMM_WORLD_RANK=1$' "/proc/$c/environ" 2>/dev/null && victim=$c
+        done
+        [ -n "$victim" ] && break
+    done
+    sleep 3
+    [ -n "$victim" ] && kill -9 "$victim"
+    wait "$mp"
+    rc=$?
+    took=$(( $(date +%s) - start ))
+    tr '\r' '\n' < "$tmp/$name.log" | grep -v '^ *$' | grep -v '^demo \|-----\|^attn demo: English' | head -4 | sed 's/^/    /'
+}
+kill_rank1 die
+if [ -n "$victim" ] && [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] && [ "$took" -lt 60 ] && grep -q "rank 1.*exited on signal 9" "$tmp/die.log"; then
+    ok "demo: rank 1 killed -> mpirun names it, nonzero exit ($rc) in ${took}s"
+else
+    bad "demo: killed rank (victim '$victim', exit $rc after ${took}s)"
+fi
+kill_rank1 die2 --mca orte_enable_recovery 1
+if [ -n "$victim" ] && [ "$rc" -ne 124 ] && [ "$took" -lt 90 ] &&
+    grep -q "rank 0 of 2.*rank 1 did not answer" "$tmp/die2.log" && grep -q "rank 0 of 2): stopped with an error" "$tmp/die2.log"; then
+    ok "demo (recovery mode): rank 1 killed -> rank 0 names it and stops in ${took}s"
+else
+    bad "demo (recovery mode): killed rank (victim '$victim', exit $rc after ${took}s)"
 fi
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -4,12 +4,19 @@
  *
  * Everything is a function of the seed: the data (counter-based generator), the initial
  * weights, dropout. The same seed and thread count give the same run, bit for bit, and
- * --resume continues a saved run with the same losses as an uninterrupted one. */
+ * --resume continues a saved run with the same losses as an uninterrupted one.
+ *
+ * Under `mpirun -np N` each global batch is split into N equal shards (every example has the
+ * same number of target tokens, so the mean of the shard losses is the batch loss), gradients
+ * are averaged in a fixed order (dist_average_grads) before clipping, and rank 0 alone prints
+ * and writes metrics and checkpoints. A checkpoint holds no rank state: it resumes at any N. */
 #include "cli.h"
 
 #include "bench_util.h"
 #include "chars.h"
 #include "dates.h"
+#include "dist.h"
+#include "dist_train.h"
 #include "progress.h"
 #include "seq2seq_decode.h"
 #include "viz.h"
@@ -21,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 /* ---- the character vocabulary ------------------------------------------------------------- */
 
@@ -58,6 +66,7 @@ typedef struct demo_cfg {
     long save_every;
     long log_every; /* a metrics.csv row (mean loss of the window) every N steps */
     int quiet;
+    const char *losses; /* --losses FILE: every step's loss, %.9g (tests) */
     attn_seq2seq_config model;
 } demo_cfg;
 
@@ -97,7 +106,7 @@ static int usage(void)
     fprintf(stderr,
             "usage: attn demo [--steps N] [--batch N] [--threads N] [--seed N] [--lr X]\n"
             "                 [--out DIR] [--resume] [--save-every N] [--eval N] [--log-every N]\n"
-            "                 [--heads N] [--d-model N]\n"
+            "                 [--heads N] [--d-model N] [--losses FILE]\n"
             "Trains a Transformer to translate English dates to ISO 8601 and reports exact match\n"
             "on held-out dates. Writes DIR/model.safetensors and DIR/metrics.csv (DIR: out/demo).\n");
     return 2;
@@ -334,11 +343,34 @@ int cli_demo(int argc, char **argv)
         else if (!strcmp(s, "--d-model") && more) c.model.d_model = atol(argv[++a]);
         else if (!strcmp(s, "--log-every") && more) c.log_every = atol(argv[++a]);
         else if (!strcmp(s, "--resume")) c.resume = 1;
+        else if (!strcmp(s, "--losses") && more) c.losses = argv[++a];
         else return usage();
     }
     if (c.steps < 1 || c.batch < 1 || c.threads < 0 || c.eval_n < 0 || !(c.lr > 0) ||
         c.log_every < 1)
         return usage();
+    dist_ctx *dc;
+    if (dist_init(&argc, &argv, &dc)) {
+        fprintf(stderr, "attn demo: %s\n", dist_error());
+        return 1;
+    }
+    const int rank = dist_rank(dc), ranks = dist_size(dc);
+    { /* every rank must run the same job; rank 0 names the first that differs */
+        char desc[700];
+        int n = snprintf(desc, sizeof desc, "seed=%llu steps=%ld batch=%d lr=%.9g eval=%d resume=%d "
+                         "save_every=%ld out=%s", (unsigned long long)c.seed, c.steps, c.batch,
+                         (double)c.lr, c.eval_n, c.resume, c.save_every, c.out_dir);
+        int e = dist_check_same(dc, desc, (size_t)n, "the demo configuration");
+        if (e == ATTN_OK && c.batch % ranks)
+            fprintf(stderr, "attn demo: --batch %d is not a multiple of the %d ranks\n", c.batch, ranks), e = -1;
+        if (e) {
+            if (rank == 0 && e != -1) fprintf(stderr, "attn demo: %s\n", dist_error());
+            dist_finalize(dc);
+            return 1;
+        }
+    }
+    if (rank > 0 && !freopen("/dev/null", "w", stdout)) return 1; /* rank 0 alone prints */
+    FILE *lossf = rank == 0 && c.losses ? fopen(c.losses, c.resume ? "a" : "w") : NULL;
     if (c.threads) attn_set_num_threads(c.threads);
     if (mkdir_p(c.out_dir)) {
         fprintf(stderr, "attn demo: cannot create %s: %s\n", c.out_dir, strerror(errno));
@@ -352,7 +384,10 @@ int cli_demo(int argc, char **argv)
     batch b = {0};
     dates_example *exs = NULL;
     int st = attn_seq2seq_create(&c.model, c.seed, &m);
-    if (st) return cli_error("demo", "model", st);
+    if (st) {
+        dist_finalize(dc);
+        return cli_error("demo", "model", st);
+    }
     attn_tape_config tc = {.num_threads = c.threads, .seed = c.seed ^ 0x5eedull};
     st = attn_tape_create(&tc, &t);
     attn_optim_config oc = {.kind = ATTN_OPTIM_ADAMW, .beta1 = 0.9f, .beta2 = 0.98f, .eps = 1e-9f,
@@ -387,13 +422,14 @@ int cli_demo(int argc, char **argv)
     }
     char mpath[600];
     snprintf(mpath, sizeof mpath, "%s/metrics.csv", c.out_dir);
-    if (metrics_open(&mlog, mpath, c.resume)) fprintf(stderr, "attn demo: cannot write %s\n", mpath);
+    if (rank == 0 && metrics_open(&mlog, mpath, c.resume)) fprintf(stderr, "attn demo: cannot write %s\n", mpath);
     progress prog;
     progress_init(&prog, stdout, c.steps, "demo");
     attn_ce_options ce = {.ignore_index = PAD, .label_smoothing = 0.0f};
     double tokens = 0, t_train = bench_now();
     for (; step < c.steps; step++) {
-        make_batch(&c, 0, (uint64_t)step * (uint64_t)c.batch, c.batch, &b, exs);
+        const int shard = c.batch / ranks; /* this rank's examples of the global batch */
+        make_batch(&c, 0, (uint64_t)step * (uint64_t)c.batch + (uint64_t)(rank * shard), shard, &b, exs);
         attn_var *memory, *logits, *loss;
         st = attn_tape_reset(t);
         if (st == ATTN_OK) st = attn_seq2seq_encode(t, m, b.src, b.N, b.S, &memory);
@@ -401,23 +437,32 @@ int cli_demo(int argc, char **argv)
         if (st == ATTN_OK) st = attn_op_cross_entropy(t, logits, b.tgt_out, &ce, &loss);
         if (st == ATTN_OK) attn_params_zero_grad(m->P);
         if (st == ATTN_OK) st = attn_tape_backward(t, loss, NULL);
+        if (st == ATTN_OK && (st = dist_average_grads(dc, m->P, 1 << 20, NULL)))
+            fprintf(stderr, "attn demo (rank %d of %d): %s\n", rank, ranks, dist_error());
         if (st == ATTN_OK) st = attn_clip_grad_norm(m->P, 1.0f, NULL);
+        double lstep = st == ATTN_OK ? loss->data[0] : 0;
+        if (st == ATTN_OK && ranks > 1) { /* mean of the shards' losses, in rank order */
+            st = dist_allreduce_sum_double(dc, &lstep);
+            lstep /= ranks;
+            if (st) fprintf(stderr, "attn demo (rank %d of %d): %s\n", rank, ranks, dist_error());
+        }
         float lr = attn_schedule_lr(&sched, step);
         if (st == ATTN_OK) st = attn_optim_step(opt, lr);
         if (st) {
             cli_error("demo", "training step", st);
             break;
         }
-        tokens += (double)b.N * (double)(b.S + b.T);
-        lw.sum += loss->data[0], lw.n++;
+        tokens += (double)b.N * (double)(b.S + b.T) * ranks;
+        lw.sum += lstep, lw.n++;
+        if (lossf) fprintf(lossf, "%ld %.9g\n", step + 1, lstep), fflush(lossf);
         double tps = tokens / (bench_now() - t_train);
-        progress_update(&prog, step + 1, loss->data[0], tps, NULL);
+        progress_update(&prog, step + 1, lstep, tps, NULL);
         /* the last row of a run may cover part of a window: it is written, but the window
          * goes on in the saved state, so a resumed run's next row is the full window's */
         if ((step + 1) % c.log_every == 0 || step + 1 == c.steps)
             metrics_row(&mlog, step + 1, lw.sum / (double)lw.n, lr, tps, NAN);
         if ((step + 1) % c.log_every == 0) lw.sum = 0, lw.n = 0;
-        if (c.save_every > 0 && (step + 1) % c.save_every == 0 && step + 1 < c.steps) {
+        if (rank == 0 && c.save_every > 0 && (step + 1) % c.save_every == 0 && step + 1 < c.steps) {
             st = save_run(&c, m, opt, t, step + 1, &lw);
             if (st) {
                 cli_error("demo", "saving a checkpoint", st);
@@ -427,8 +472,8 @@ int cli_demo(int argc, char **argv)
     }
     progress_done(&prog);
     double train_s = bench_now() - t_train, tps = tokens / (train_s > 0 ? train_s : 1);
-    if (st == ATTN_OK) st = save_run(&c, m, opt, t, step, &lw);
-    if (st) goto train_done;
+    if (st == ATTN_OK && rank == 0) st = save_run(&c, m, opt, t, step, &lw);
+    if (st || rank > 0) goto train_done;
 
     printf("\nfive held-out examples (greedy decoding):\n");
     double exact = 0;
@@ -446,6 +491,14 @@ int cli_demo(int argc, char **argv)
     printf("result: task=dates exact_match=%.4f steps=%ld seconds=%.1f tokens_per_s=%.0f\n", exact,
            step, bench_now() - t_start, tps);
 train_done:
+    if (st && ranks > 1) { /* a peer may be gone: leave without MPI_Finalize, which would wait
+                            * for it; mpirun then ends the job with a nonzero status */
+        fprintf(stderr, "attn demo (rank %d of %d): stopped with an error\n", rank, ranks);
+        fflush(stdout), fflush(stderr);
+        _exit(1);
+    }
+    if (lossf) fclose(lossf);
+    dist_finalize(dc);
     metrics_close(&mlog);
     free(exs), free(b.src), free(b.tgt_in), free(b.tgt_out);
     attn_optim_free(opt);

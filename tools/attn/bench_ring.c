@@ -1,0 +1,286 @@
+/* bench_ring.c — `attn bench ring --len L [--heads H --dim E --causal]`: ring attention over the
+ * ranks of an mpirun job (one process without it), forward and backward, checked against the
+ * single-process fused kernel on the same inputs. Every rank draws the inputs of its own chunks
+ * from the seed (Philox, by global position), so nothing is scattered.
+ *
+ * Check (after the timed ring, so the peak RSS reported is the ring's own):
+ *   --check full   each rank generates the whole sequence and runs the fused kernel forward and
+ *                  backward on one process, comparing out, lse, dq, dk, dv of its own chunks;
+ *   --check rows   (large L) the last 16 query rows of each local chunk against the fused kernel
+ *                  over their key prefix: out, lse and dq (dk/dv need every query: not checked);
+ *   --check none.  Default: full up to L = 8192, rows beyond. */
+#include "cli.h"
+
+#include "bench_util.h"
+#include "dist.h"
+#include "ring.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { T_Q = 1, T_K, T_V, T_DO };
+#define SAMPLE_ROWS 16
+
+/* Element (h, pos, e) of tensor t of the sequence, uniform in [−1, 1). */
+static float gen(uint64_t seed, int t, int64_t L, int64_t E, int64_t h, int64_t pos, int64_t e)
+{
+    return 2.0f * attn_philox_uniform(seed, (uint64_t)t, (uint64_t)((h * L + pos) * E + e)) - 1.0f;
+}
+
+/* Local [2][H][c][E] array of tensor t for this rank. */
+static void gen_local(float *x, uint64_t seed, int t, const ring_problem *p, int rank, int ranks)
+{
+    const int64_t c = p->len / (2 * ranks), E = p->dim;
+    for (int s = 0; s < 2; s++) {
+        const int64_t base = ring_chunk_of(rank, ranks, s) * c;
+        for (int64_t h = 0; h < p->heads; h++)
+            for (int64_t i = 0; i < c; i++)
+                for (int64_t e = 0; e < E; e++)
+                    x[((s * p->heads + h) * c + i) * E + e] = gen(seed, t, p->len, E, h, base + i, e);
+    }
+}
+
+/* Whole [1][H][L][E] tensor t. */
+static float *gen_full(uint64_t seed, int t, const ring_problem *p)
+{
+    const int64_t L = p->len, E = p->dim;
+    float *x = malloc((size_t)(p->heads * L * E) * sizeof *x);
+    if (!x) return NULL;
+    for (int64_t h = 0; h < p->heads; h++)
+        for (int64_t i = 0; i < L; i++)
+            for (int64_t e = 0; e < E; e++) x[(h * L + i) * E + e] = gen(seed, t, L, E, h, i, e);
+    return x;
+}
+
+static double maxdiff_chunks(const float *loc, const float *full, const ring_problem *p, int rank,
+                             int ranks, int64_t w)
+{
+    const int64_t c = p->len / (2 * ranks);
+    double m = 0;
+    for (int s = 0; s < 2; s++) {
+        const int64_t base = ring_chunk_of(rank, ranks, s) * c;
+        for (int64_t h = 0; h < p->heads; h++)
+            for (int64_t i = 0; i < c; i++)
+                for (int64_t e = 0; e < w; e++) {
+                    double a = loc[((s * p->heads + h) * c + i) * w + e];
+                    double b = full[(h * p->len + base + i) * w + e];
+                    double dd = fabs(a - b);
+                    if (!(dd <= m)) m = isnan(dd) ? INFINITY : dd;
+                }
+    }
+    return m;
+}
+
+/* Full check: errors of out, lse (as max over both), and of dq, dk, dv. */
+static int check_full(const ring_problem *p, uint64_t seed, int rank, int ranks, const float *out,
+                      const float *lse, const float *dq, const float *dk, const float *dv,
+                      double *fwd_err, double *bwd_err)
+{
+    const int64_t H = p->heads, L = p->len, E = p->dim;
+    float *Q = gen_full(seed, T_Q, p), *K = gen_full(seed, T_K, p), *V = gen_full(seed, T_V, p);
+    float *G = gen_full(seed, T_DO, p);
+    size_t n = (size_t)(H * L * E);
+    float *O = malloc(n * sizeof *O), *LS = malloc((size_t)(H * L) * sizeof *LS);
+    float *DQ = malloc(n * sizeof *DQ), *DK = malloc(n * sizeof *DK), *DV = malloc(n * sizeof *DV);
+    int st = ATTN_E_NOMEM;
+    if (Q && K && V && G && O && LS && DQ && DK && DV) {
+        attn_tensor q = attn_tensor_4d(Q, 1, H, L, E), k = attn_tensor_4d(K, 1, H, L, E);
+        attn_tensor v = attn_tensor_4d(V, 1, H, L, E), o = attn_tensor_4d(O, 1, H, L, E);
+        attn_tensor g = attn_tensor_4d(G, 1, H, L, E), tq = attn_tensor_4d(DQ, 1, H, L, E);
+        attn_tensor tk = attn_tensor_4d(DK, 1, H, L, E), tv = attn_tensor_4d(DV, 1, H, L, E);
+        attn_sdpa_options opt;
+        memset(&opt, 0, sizeof opt);
+        opt.causal = p->causal, opt.scale = p->scale, opt.kernel = ATTN_KERNEL_FLASH;
+        opt.num_threads = p->threads;
+        st = attn_sdpa_forward(&q, &k, &v, &opt, &o, LS, NULL);
+        if (st == ATTN_OK) st = attn_sdpa_backward(&q, &k, &v, &o, LS, &g, &opt, &tq, &tk, &tv, NULL);
+        if (st == ATTN_OK) {
+            double e1 = maxdiff_chunks(out, O, p, rank, ranks, E);
+            double e2 = maxdiff_chunks(lse, LS, p, rank, ranks, 1);
+            *fwd_err = e1 > e2 ? e1 : e2;
+            double b1 = maxdiff_chunks(dq, DQ, p, rank, ranks, E);
+            double b2 = maxdiff_chunks(dk, DK, p, rank, ranks, E);
+            double b3 = maxdiff_chunks(dv, DV, p, rank, ranks, E);
+            *bwd_err = fmax(b1, fmax(b2, b3));
+        }
+    }
+    free(Q), free(K), free(V), free(G), free(O), free(LS), free(DQ), free(DK), free(DV);
+    return st;
+}
+
+/* Rows check: the last SAMPLE_ROWS query rows of each local chunk. */
+static int check_rows(const ring_problem *p, uint64_t seed, int rank, int ranks, const float *out,
+                      const float *lse, const float *dq, double *fwd_err, double *bwd_err)
+{
+    const int64_t H = p->heads, L = p->len, E = p->dim, c = L / (2 * ranks), m = SAMPLE_ROWS;
+    float *K = gen_full(seed, T_K, p), *V = gen_full(seed, T_V, p);
+    float *Q = malloc((size_t)(H * m * E) * sizeof *Q), *G = malloc((size_t)(H * m * E) * sizeof *G);
+    float *O = malloc((size_t)(H * m * E) * sizeof *O), *LS = malloc((size_t)(H * m) * sizeof *LS);
+    float *DQ = malloc((size_t)(H * m * E) * sizeof *DQ), *DK = NULL, *DV = NULL;
+    DK = malloc((size_t)(H * L * E) * sizeof *DK), DV = malloc((size_t)(H * L * E) * sizeof *DV);
+    int st = ATTN_E_NOMEM;
+    *fwd_err = *bwd_err = 0;
+    if (K && V && Q && G && O && LS && DQ && DK && DV) {
+        st = ATTN_OK;
+        for (int s = 0; s < 2 && st == ATTN_OK; s++) {
+            const int64_t end = (ring_chunk_of(rank, ranks, s) + 1) * c; /* rows [end − m, end) */
+            const int64_t nk = p->causal ? end : L;
+            for (int64_t h = 0; h < H; h++)
+                for (int64_t i = 0; i < m; i++)
+                    for (int64_t e = 0; e < E; e++) {
+                        Q[(h * m + i) * E + e] = gen(seed, T_Q, L, E, h, end - m + i, e);
+                        G[(h * m + i) * E + e] = gen(seed, T_DO, L, E, h, end - m + i, e);
+                    }
+            attn_tensor q = attn_tensor_4d(Q, 1, H, m, E), g = attn_tensor_4d(G, 1, H, m, E);
+            attn_tensor o = attn_tensor_4d(O, 1, H, m, E), tq = attn_tensor_4d(DQ, 1, H, m, E);
+            attn_tensor k = attn_tensor_4d(K, 1, H, L, E), v = attn_tensor_4d(V, 1, H, L, E);
+            k.shape[2] = v.shape[2] = nk; /* the key prefix (strides keep the full layout) */
+            attn_tensor tk = attn_tensor_4d(DK, 1, H, nk, E), tv = attn_tensor_4d(DV, 1, H, nk, E);
+            attn_sdpa_options opt;
+            memset(&opt, 0, sizeof opt);
+            opt.causal = p->causal, opt.align = ATTN_ALIGN_BOTTOM_RIGHT, opt.scale = p->scale;
+            opt.kernel = ATTN_KERNEL_FLASH, opt.num_threads = p->threads;
+            st = attn_sdpa_forward(&q, &k, &v, &opt, &o, LS, NULL);
+            if (st == ATTN_OK) st = attn_sdpa_backward(&q, &k, &v, &o, LS, &g, &opt, &tq, &tk, &tv, NULL);
+            for (int64_t h = 0; h < H && st == ATTN_OK; h++)
+                for (int64_t i = 0; i < m; i++) {
+                    double dl = fabs((double)lse[(s * H + h) * c + c - m + i] - LS[h * m + i]);
+                    if (!(dl <= *fwd_err)) *fwd_err = isnan(dl) ? INFINITY : dl;
+                    for (int64_t e = 0; e < E; e++) {
+                        const int64_t li = ((s * H + h) * c + c - m + i) * E + e, ri = (h * m + i) * E + e;
+                        double d1 = fabs((double)out[li] - O[ri]), d2 = fabs((double)dq[li] - DQ[ri]);
+                        if (!(d1 <= *fwd_err)) *fwd_err = isnan(d1) ? INFINITY : d1;
+                        if (!(d2 <= *bwd_err)) *bwd_err = isnan(d2) ? INFINITY : d2;
+                    }
+                }
+        }
+    }
+    free(K), free(V), free(Q), free(G), free(O), free(LS), free(DQ), free(DK), free(DV);
+    return st;
+}
+
+/* Every rank's value, gathered at every rank (sum of one-hot vectors; exact). */
+static int gather(dist_ctx *d, double x, double *all)
+{
+    int N = dist_size(d);
+    float *v = calloc((size_t)N, sizeof *v);
+    if (!v) return ATTN_E_NOMEM;
+    v[dist_rank(d)] = (float)x;
+    int st = dist_allreduce_sum(d, v, (size_t)N);
+    for (int i = 0; i < N; i++) all[i] = v[i];
+    free(v);
+    return st;
+}
+
+static double max_of(const double *v, int n)
+{
+    double m = v[0];
+    for (int i = 1; i < n; i++) m = v[i] > m || isnan(v[i]) ? v[i] : m;
+    return m;
+}
+
+int bench_ring(int argc, char **argv)
+{
+    ring_problem p = {4096, 8, 64, 0, 0.0f, 0};
+    uint64_t seed = 1234;
+    int reps = 1, backward = 1, threads = -1;
+    const char *check = NULL;
+    for (int a = 1; a < argc; a++) {
+        int more = a + 1 < argc;
+        if (!strcmp(argv[a], "--len") && more) p.len = atoll(argv[++a]);
+        else if (!strcmp(argv[a], "--heads") && more) p.heads = atoll(argv[++a]);
+        else if (!strcmp(argv[a], "--dim") && more) p.dim = atoll(argv[++a]);
+        else if (!strcmp(argv[a], "--causal")) p.causal = 1;
+        else if (!strcmp(argv[a], "--seed") && more) seed = strtoull(argv[++a], NULL, 10);
+        else if (!strcmp(argv[a], "--threads") && more) threads = atoi(argv[++a]);
+        else if (!strcmp(argv[a], "--reps") && more) reps = atoi(argv[++a]);
+        else if (!strcmp(argv[a], "--check") && more) check = argv[++a];
+        else if (!strcmp(argv[a], "--no-backward")) backward = 0;
+        else {
+            fprintf(stderr, "usage: attn bench ring --len L [--heads H --dim E --causal --seed S "
+                            "--threads T --reps R --check full|rows|none --no-backward]\n");
+            return 2;
+        }
+    }
+    if (!check) check = p.len <= 8192 ? "full" : "rows";
+    if (strcmp(check, "full") && strcmp(check, "rows") && strcmp(check, "none")) {
+        fprintf(stderr, "attn bench ring: --check must be full, rows or none\n");
+        return 2;
+    }
+    if (reps < 1) reps = 1;
+    dist_ctx *d;
+    if (dist_init(&argc, &argv, &d)) {
+        fprintf(stderr, "attn bench ring: %s\n", dist_error());
+        return 1;
+    }
+    const int N = dist_size(d), rank = dist_rank(d);
+    p.threads = threads >= 0 ? threads : (N > 1 ? 1 : 0);
+    int64_t desc[6] = {p.len, p.heads, p.dim, p.causal, (int64_t)seed, backward};
+    int st = dist_check_same(d, desc, sizeof desc, "the bench ring options");
+    if (st) {
+        if (rank == 0) fprintf(stderr, "attn bench ring: %s\n", dist_error());
+        dist_finalize(d);
+        return 1;
+    }
+    int64_t n = ring_local_floats(&p, N);
+    const int64_t l1 = n / p.dim;
+    float *arr[8];
+    int ok = n > 0;
+    for (int i = 0; i < 8; i++) arr[i] = ok ? malloc((size_t)n * sizeof(float)) : NULL;
+    float *lse = ok ? malloc((size_t)l1 * sizeof *lse) : NULL;
+    for (int i = 0; i < 8; i++) ok = ok && arr[i];
+    float *q = arr[0], *k = arr[1], *v = arr[2], *out = arr[3], *g = arr[4], *dq = arr[5],
+          *dk = arr[6], *dv = arr[7];
+    ring_stats fs = {0, 0, 0, 0}, bs = {0, 0, 0, 0};
+    double fwd_ms = 0, bwd_ms = 0;
+    if (!ok || !lse) st = ATTN_E_NOMEM;
+    if (st == ATTN_OK) {
+        gen_local(q, seed, T_Q, &p, rank, N), gen_local(k, seed, T_K, &p, rank, N);
+        gen_local(v, seed, T_V, &p, rank, N), gen_local(g, seed, T_DO, &p, rank, N);
+        double fr[64], br[64];
+        if (reps > 64) reps = 64;
+        for (int r = 0; r < reps && st == ATTN_OK; r++) {
+            st = dist_barrier(d);
+            if (st == ATTN_OK) st = ring_attention_forward(d, &p, q, k, v, out, lse, &fs);
+            fr[r] = fs.total_ms;
+            if (st == ATTN_OK && backward)
+                st = ring_attention_backward(d, &p, q, k, v, out, lse, g, dq, dk, dv, &bs);
+            br[r] = bs.total_ms;
+        }
+        if (st == ATTN_OK) fwd_ms = bench_median(fr, reps), bwd_ms = bench_median(br, reps);
+    }
+    double rss = bench_peak_rss_mb();
+    double ferr = NAN, berr = NAN;
+    if (st == ATTN_OK && !strcmp(check, "full"))
+        st = check_full(&p, seed, rank, N, out, lse, dq, dk, dv, &ferr, &berr);
+    else if (st == ATTN_OK && !strcmp(check, "rows"))
+        st = check_rows(&p, seed, rank, N, out, lse, dq, &ferr, &berr);
+    if (!backward) berr = NAN;
+    if (st) {
+        fprintf(stderr, "attn bench ring (rank %d of %d): %s\n", rank, N,
+                st == ATTN_E_NOMEM ? "out of memory" : ring_error()[0] ? ring_error() : attn_last_error());
+        dist_abort(d, "bench ring failed");
+    }
+    double all[6][256];
+    double mine[6] = {fwd_ms, bwd_ms, ferr, berr, rss,
+                      100.0 * (fs.wait_ms + bs.wait_ms) / fmax(fs.total_ms + bs.total_ms, 1e-9)};
+    for (int i = 0; i < 6 && st == ATTN_OK && N <= 256; i++) st = gather(d, mine[i], all[i]);
+    if (st == ATTN_OK && rank == 0 && N <= 256) {
+        printf("ring attention: %d ranks, len %lld (%lld per chunk, 2 chunks per rank), %lld heads "
+               "of %lld, %s, check %s\n", N, (long long)p.len, (long long)(p.len / (2 * N)),
+               (long long)p.heads, (long long)p.dim, p.causal ? "causal" : "full", check);
+        for (int r = 0; r < N; r++)
+            printf("  rank %d: fwd %.1f ms bwd %.1f ms, fwd err %.3g bwd err %.3g, peak RSS %.1f MB, "
+                   "comm wait %.1f%%\n", r, all[0][r], all[1][r], all[2][r], all[3][r], all[4][r], all[5][r]);
+        printf("result: ranks=%d len=%lld ms=%.1f max_err=%.3g peak_rss_mb_per_rank=%.1f "
+               "comm_wait_pct=%.1f bwd_ms=%.1f bwd_max_err=%.3g\n", N, (long long)p.len,
+               max_of(all[0], N), max_of(all[2], N), max_of(all[4], N), max_of(all[5], N),
+               max_of(all[1], N), max_of(all[3], N));
+    }
+    for (int i = 0; i < 8; i++) free(arr[i]);
+    free(lse);
+    dist_finalize(d);
+    return st ? 1 : 0;
+}
