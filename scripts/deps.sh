@@ -36,6 +36,11 @@ for p in $PACKAGES; do
     esac
 done
 
+# The browser test drives Chromium with playwright-core from the npm registry: it needs node
+# and npm, which some machines have from another source than Debian's packages.
+command -v node >/dev/null 2>&1 || missing="$missing nodejs"
+command -v npm >/dev/null 2>&1 || missing="$missing npm"
+
 if [ -z "$missing" ]; then
     exit 0
 fi
