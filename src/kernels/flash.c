@@ -120,6 +120,14 @@ static void fwd_tile(const flash_seg *sg, const flash_ops *ops, fwd_ws *w, int64
     for (int64_t c = 0; c < brp; c++) w->m[c] = -INFINITY, w->l[c] = 0, w->u[c] = 0;
     for (int64_t e = 0; e < Ev; e++) memset(w->ot + e * FLASH_BR, 0, (size_t)brp * sizeof(float));
 
+    /* precision (flash_internal.h): the terms bound needs the query tile's largest norm */
+    float qmax = 0;
+    for (int64_t c = 0; c < br; c++) {
+        float n2 = 0;
+        for (int64_t e = 0; e < E; e++) n2 += w->qp[e * FLASH_BR + c] * w->qp[e * FLASH_BR + c];
+        qmax = n2 > qmax ? n2 : qmax;
+    }
+    qmax = sqrtf(qmax) * p->scale;
     for (int64_t j0 = jmin; j0 < jmax; j0 += FLASH_BC) {
         const int64_t bc = jmax - j0 < FLASH_BC ? jmax - j0 : FLASH_BC, j1 = j0 + bc;
         int any = 0, full = 1;
@@ -128,25 +136,37 @@ static void fwd_tile(const flash_seg *sg, const flash_ops *ops, fwd_ws *w, int64
             if (w->lo[c] > j0 || w->hi[c] < j1) full = 0;
         }
         if (!any) continue;
-        ops->gemm(bc, brp, E, key_row(sg, b, hk, j0), p->ks[2], p->ks[3], w->qp, FLASH_BR, w->s,
-                  FLASH_BR, p->scale, 0);
-        flash_exact_gemm(bc, br, E, key_row(sg, b, hk, j0), p->ks[2], p->ks[3], w->qp, FLASH_BR,
-                         w->s, FLASH_BR, p->scale);
-        if (elementwise || !full)
-            for (int64_t jj = 0; jj < bc; jj++) {
-                float *srow = w->s + jj * FLASH_BR;
-                const int64_t j = j0 + jj;
-                for (int64_t c = 0; c < br; c++) {
-                    if (j < w->lo[c] || j >= w->hi[c])
-                        srow[c] = -INFINITY;
-                    else if (elementwise)
-                        srow[c] = sdpa_adjust(p, b, h, i0 + c, j, srow[c]);
+        const float *kt = key_row(sg, b, hk, j0);
+        int exact = qmax > FLASH_EXACT_QNORM &&
+                    qmax * flash_max_row_norm(bc, E, kt, p->ks[2], p->ks[3]) > FLASH_EXACT_TERMS;
+        float msave[FLASH_BR], lsave[FLASH_BR], usave[FLASH_BR];
+        memcpy(msave, w->m, sizeof msave), memcpy(lsave, w->l, sizeof lsave);
+        memcpy(usave, w->u, sizeof usave);
+        if (!exact && flash_large_scores(br, msave, 1)) exact = 1; /* known from earlier tiles */
+        for (int pass = 0; pass < 2; pass++) {
+            ops->gemm(bc, brp, E, kt, p->ks[2], p->ks[3], w->qp, FLASH_BR, w->s, FLASH_BR, p->scale, 0);
+            if (exact) flash_exact_gemm(bc, br, E, kt, p->ks[2], p->ks[3], w->qp, FLASH_BR, w->s, FLASH_BR, p->scale);
+            if (elementwise || !full)
+                for (int64_t jj = 0; jj < bc; jj++) {
+                    float *srow = w->s + jj * FLASH_BR;
+                    const int64_t j = j0 + jj;
+                    for (int64_t c = 0; c < br; c++) {
+                        if (j < w->lo[c] || j >= w->hi[c])
+                            srow[c] = -INFINITY;
+                        else if (elementwise)
+                            srow[c] = sdpa_adjust(p, b, h, i0 + c, j, srow[c]);
+                    }
                 }
-            }
-        if (d->ent)
-            softmax_cols_entropy(w->s, FLASH_BR, bc, brp, w->m, w->l, w->al, w->u);
-        else
-            ops->softmax_cols(w->s, FLASH_BR, bc, brp, w->m, w->l, w->al);
+            if (d->ent)
+                softmax_cols_entropy(w->s, FLASH_BR, bc, brp, w->m, w->l, w->al, w->u);
+            else
+                ops->softmax_cols(w->s, FLASH_BR, bc, brp, w->m, w->l, w->al);
+            /* a large running maximum: redo the tile with exact scores */
+            if (exact || !flash_large_scores(br, w->m, 1)) break;
+            exact = 1;
+            memcpy(w->m, msave, sizeof msave), memcpy(w->l, lsave, sizeof lsave);
+            memcpy(w->u, usave, sizeof usave);
+        }
         ops->scale_cols(w->ot, FLASH_BR, Ev, brp, w->al);
         if (p->dropout_p > 0)
             for (int64_t c = 0; c < br; c++) {
@@ -200,7 +220,12 @@ static void fwd_rows(const flash_seg *sg, const flash_ops *ops, fwd_ws *w, int64
             const int64_t jz = w->hi[c] < j1 ? w->hi[c] - j0 : bc;
             for (int64_t jj = 0; jj < flash_pad(bc); jj++) s[jj] = -INFINITY;
             ops->dots(jz - ja, E, q, key_row(sg, b, hk, j0 + ja), p->ks[2], p->scale, s + ja);
-            flash_exact_dots(jz - ja, E, q, key_row(sg, b, hk, j0 + ja), p->ks[2], p->scale, s + ja);
+            if (flash_large_scores(jz - ja, s + ja, 1) ||
+                (p->scale * flash_max_row_norm(1, E, q, 0, 1) > FLASH_EXACT_QNORM &&
+                 p->scale * flash_max_row_norm(1, E, q, 0, 1) *
+                         flash_max_row_norm(jz - ja, E, key_row(sg, b, hk, j0 + ja), p->ks[2], 1) >
+                     FLASH_EXACT_TERMS))
+                flash_exact_dots(jz - ja, E, q, key_row(sg, b, hk, j0 + ja), p->ks[2], p->scale, s + ja);
             float mx = -INFINITY;
             for (int64_t jj = ja; jj < jz; jj++) {
                 if (elementwise) s[jj] = sdpa_adjust(p, b, h, i0 + c, j0 + jj, s[jj]);

@@ -127,7 +127,8 @@ static void bwd_pair(const bwd_ctx *cx, int64_t si, bwd_ws *w, float *dqb, int64
     float *S = w->s, *dP = w->dp;
 
     ops->gemm(br, bcp, E, q, p->qs[2], p->qs[3], w->kp, FLASH_BC, S, FLASH_BC, p->scale, 0);
-    flash_exact_gemm(br, bc, E, q, p->qs[2], p->qs[3], w->kp, FLASH_BC, S, FLASH_BC, p->scale);
+    if (flash_large_scores(br, L, 1)) /* as the forward did: exact scores (flash_internal.h) */
+        flash_exact_gemm(br, bc, E, q, p->qs[2], p->qs[3], w->kp, FLASH_BC, S, FLASH_BC, p->scale);
     if (p->softcap > 0)
         for (int64_t c = 0; c < br; c++) memcpy(w->raw + c * FLASH_BC, S + c * FLASH_BC, (size_t)bc * sizeof(float));
     for (int64_t c = 0; c < br; c++) {
@@ -217,7 +218,12 @@ static void bwd_rows_tile(const bwd_ctx *cx, int64_t si, bwd_ws *w, float *dqb, 
             const int64_t ja = lo > j0 ? lo - j0 : 0, jz = hi < j0 + bc ? hi - j0 : bc;
             for (int64_t jj = 0; jj < bcp; jj++) s[jj] = -INFINITY;
             ops->dots(jz - ja, E, w->qrow, k + ja * p->ks[2], p->ks[2], p->scale, s + ja);
-            flash_exact_dots(jz - ja, E, w->qrow, k + ja * p->ks[2], p->ks[2], p->scale, s + ja);
+            if (flash_large_scores(jz - ja, s + ja, 1) || flash_large_scores(1, &L, 1) ||
+                (p->scale * flash_max_row_norm(1, E, w->qrow, 0, 1) > FLASH_EXACT_QNORM &&
+                 p->scale * flash_max_row_norm(1, E, w->qrow, 0, 1) *
+                         flash_max_row_norm(jz - ja, E, k + ja * p->ks[2], p->ks[2], 1) >
+                     FLASH_EXACT_TERMS))
+                flash_exact_dots(jz - ja, E, w->qrow, k + ja * p->ks[2], p->ks[2], p->scale, s + ja);
             if (p->softcap > 0) memcpy(w->raw + ja, s + ja, (size_t)(jz - ja) * sizeof(float));
             if (elementwise)
                 for (int64_t jj = ja; jj < jz; jj++) s[jj] = sdpa_adjust(p, b, h, i, j0 + jj, s[jj]);
