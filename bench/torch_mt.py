@@ -2,7 +2,8 @@
 """torch_mt.py — the Transformer of `attn train translate` in PyTorch 1.13, side by side.
 
 Same tokens (the run's own SentencePiece model, through `attn spm encode/decode`), same
-configuration (d 256, 8 heads, 3+3 pre-norm layers, FF 1024, dropout 0.1, shared embedding,
+configuration (d 256, 8 heads, 3+3 pre-norm layers, FF 1024, dropout 0.1, one embedding for
+source and target (--tie: and the output projection),
 sinusoidal positions added without scaling, label smoothing 0.1, AdamW 0.9/0.98/1e-9, warm-up +
 inverse square root, clip 1.0), same batching (≤ batch_tokens of max(S, T+1) per batch, sorted
 by length with jitter, shuffled), for the same number of steps; then greedy decoding of the
@@ -42,11 +43,13 @@ def vocab_size(run):
 
 
 class Model(nn.Module):
-    def __init__(self, V, d, h, ne, nd, ff, drop, max_len):
+    def __init__(self, V, d, h, ne, nd, ff, drop, max_len, tie):
         super().__init__()
         self.embed = nn.Embedding(V, d, padding_idx=PAD)
         self.tf = nn.Transformer(d, h, ne, nd, ff, drop, batch_first=True, norm_first=True)
         self.gen = nn.Linear(d, V)
+        if tie:  # attn's tie_output = 1
+            self.gen.weight = self.embed.weight
         self.drop = nn.Dropout(drop)
         pos = torch.arange(max_len).unsqueeze(1)
         div = torch.exp(torch.arange(0, d, 2) * (-math.log(10000.0) / d))
@@ -138,6 +141,7 @@ def main():
     ap.add_argument("--warmup", type=int, default=800)
     ap.add_argument("--max-len", type=int, default=128)
     ap.add_argument("--test", default="test2016")
+    ap.add_argument("--tie", action="store_true", help="output projection = embedding (tie_output = 1)")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(1)
@@ -146,7 +150,7 @@ def main():
     src, tgt = encode(spm, f"{a.data}/train.en"), encode(spm, f"{a.data}/train.de")
     pairs = [(s + [EOS], t) for s, t in zip(src, tgt)
              if 0 < len(s) and len(s) + 1 <= a.max_len and 0 < len(t) and len(t) + 1 <= a.max_len]
-    model = Model(V, 256, 8, 3, 3, 1024, 0.1, a.max_len)
+    model = Model(V, 256, 8, 3, 3, 1024, 0.1, a.max_len, a.tie)
     print(f"torch_mt: {sum(p.numel() for p in model.parameters())} parameters, vocabulary {V}, "
           f"{len(pairs)} pairs, {a.threads} threads", flush=True)
     opt = torch.optim.AdamW(model.parameters(), lr=a.lr, betas=(0.9, 0.98), eps=1e-9, weight_decay=0)

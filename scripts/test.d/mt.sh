@@ -92,6 +92,18 @@ grep -q 'resumed .* after epoch 15' "$t/resume.log"; check $? "--resume starts a
 rows=$(tail -n +2 "$t/run/metrics.csv" | wc -l)
 [ "$rows" = 16 ]; check $? "--resume appends epoch 16 to metrics.csv"
 
+# Tied output projection: the checkpoint's generator.weight is the embedding, so the uncached
+# decoder (tape, reading generator.weight) and the cached one agree.
+sed 's/^epochs = .*/epochs = 3/' "$t/cfg" >"$t/cfg_tie" && echo "tie_output = 1" >>"$t/cfg_tie"
+$A train translate --data "$t" --out "$t/tie" --config "$t/cfg_tie" --threads 1 >"$t/tie.log" 2>&1
+check $? "tie_output = 1 trains"
+grep -q 'output projection tied' "$t/tie.log"; check $? "tie_output = 1 is reported"
+$A eval translate --model "$t/tie/best.safetensors" --src "$t/val.en" --ref "$t/val.de" --beam 2 \
+    --threads 1 --out "$t/tc" >/dev/null 2>&1 &&
+    $A eval translate --model "$t/tie/best.safetensors" --src "$t/val.en" --ref "$t/val.de" --beam 2 \
+        --threads 1 --out "$t/tu" --no-cache >/dev/null 2>&1 && cmp -s "$t/tc" "$t/tu"
+check $? "tied model: cached = uncached (beam 2)"
+
 # Bad input fails with a message, no crash.
 $A translate --model "$t/nonexistent" x >/dev/null 2>&1
 [ $? = 1 ]; check $? "missing model: exit 1"

@@ -21,7 +21,7 @@
 
 typedef struct mt_cfg {
     attn_seq2seq_config model;
-    int vocab, epochs, avg_last, val_bleu_n, threads, resume;
+    int vocab, epochs, avg_last, val_bleu_n, threads, resume, tie_output;
     long batch_tokens, warmup;
     float lr, label_smoothing, clip, weight_decay;
     double max_minutes;
@@ -47,7 +47,7 @@ static int usage(void)
             "DIR holds train.en/.de and val.en/.de. Config file: lines `key = value` with keys\n"
             "  vocab d_model nhead encoder_layers decoder_layers ff dropout max_len batch_tokens\n"
             "  lr warmup epochs label_smoothing clip weight_decay max_minutes avg_last\n"
-            "  val_bleu_sentences seed\n");
+            "  val_bleu_sentences seed tie_output\n");
     return 2;
 }
 
@@ -76,6 +76,7 @@ static int set_key(mt_cfg *c, const char *k, const char *v)
     else if (!strcmp(k, "avg_last")) c->avg_last = (int)x;
     else if (!strcmp(k, "val_bleu_sentences")) c->val_bleu_n = (int)x;
     else if (!strcmp(k, "seed")) c->seed = (uint64_t)x;
+    else if (!strcmp(k, "tie_output")) c->tie_output = x != 0;
     else return -1;
     return 0;
 }
@@ -303,9 +304,17 @@ static int validate(attn_tape *t, const attn_seq2seq *m, const attn_spm *sp, con
 /* ---- checkpoints ---------------------------------------------------------------------------- */
 
 /* A self-contained translation checkpoint: config, arch, tokenizer (base64 in the metadata). */
+static attn_param *g_untied_generator; /* generator.weight left out of the graph when tied */
+static const attn_param *g_tied_embedding;
+
 static int save_model(const attn_params *P, const attn_seq2seq_config *mc, const char *b64,
                       const char *path)
 {
+    /* tied: the file's generator.weight is a copy of the embedding, so any loader (attn
+     * translate, attn viz, Python) sees the model as trained without knowing about tying */
+    if (g_untied_generator)
+        memcpy(g_untied_generator->data, g_tied_embedding->data,
+               (size_t)g_tied_embedding->numel * sizeof(float));
     char buf[2048];
     const char *kv[64];
     int n = attn_seq2seq_config_to_meta(mc, buf, sizeof buf, kv, 56);
@@ -314,6 +323,7 @@ static int save_model(const attn_params *P, const attn_seq2seq_config *mc, const
     kv[n++] = "attn.task", kv[n++] = "multi30k";
     kv[n++] = "attn.tokenizer", kv[n++] = "spm";
     kv[n++] = MT_META_SPM, kv[n++] = b64;
+    if (g_untied_generator) kv[n++] = "attn.mt.tie_output", kv[n++] = "1";
     kv[n] = NULL;
     return attn_checkpoint_save(P, path, kv);
 }
@@ -395,7 +405,7 @@ static int load_pair(const char *dir, const char *split, attn_parallel **out)
 
 int cli_train_translate(int argc, char **argv)
 {
-    mt_cfg c = {.vocab = 8000, .epochs = 30, .avg_last = 5, .val_bleu_n = 1014, .batch_tokens = 4096,
+    mt_cfg c = {.tie_output = 0, .vocab = 8000, .epochs = 30, .avg_last = 5, .val_bleu_n = 1014, .batch_tokens = 4096,
                 .warmup = 800, .lr = 1e-3f, .label_smoothing = 0.1f, .clip = 1.0f, .weight_decay = 0.0f,
                 .max_minutes = 60, .seed = 1};
     c.model = (attn_seq2seq_config){.d_model = 256, .nhead = 8, .num_encoder_layers = 3,
@@ -478,6 +488,12 @@ int cli_train_translate(int argc, char **argv)
     x.tin = malloc((size_t)cap * sizeof *x.tin);
     x.tout = malloc((size_t)cap * sizeof *x.tout);
     st = attn_seq2seq_create(&c.model, c.seed, &m);
+    g_untied_generator = NULL, g_tied_embedding = NULL;
+    if (st == ATTN_OK && c.tie_output) { /* output projection = target embedding (shared param) */
+        g_untied_generator = m->generator.weight;
+        g_tied_embedding = m->tgt_embed.weight;
+        m->generator.weight = m->tgt_embed.weight;
+    }
     attn_tape_config tc = {.num_threads = c.threads, .seed = c.seed ^ 0x5eedull};
     if (st == ATTN_OK) st = attn_tape_create(&tc, &t);
     attn_optim_config oc = {.kind = ATTN_OPTIM_ADAMW, .beta1 = 0.9f, .beta2 = 0.98f, .eps = 1e-9f,
@@ -495,10 +511,11 @@ int cli_train_translate(int argc, char **argv)
         cli_error("train translate", "setup", st);
         goto done;
     }
-    printf("attn train translate: Transformer %lld parameters (d_model %lld, %lld+%lld layers, %lld heads, "
+    printf("attn train translate: Transformer %lld parameters%s (d_model %lld, %lld+%lld layers, %lld heads, "
            "FF %lld), vocabulary %d, %lld training pairs (%lld too long dropped), %lld validation, "
            "%d threads\n",
-           (long long)attn_params_numel(m->P), (long long)c.model.d_model, (long long)c.model.num_encoder_layers,
+           (long long)(attn_params_numel(m->P) - (g_untied_generator ? g_untied_generator->numel : 0)),
+           g_untied_generator ? ", output projection tied to the embedding" : "", (long long)c.model.d_model, (long long)c.model.num_encoder_layers,
            (long long)c.model.num_decoder_layers, (long long)c.model.nhead, (long long)c.model.dim_feedforward,
            (int)V, (long long)tr.n, (long long)drop_tr, (long long)va.n, attn_get_num_threads());
     snprintf(path, sizeof path, "%s/metrics.csv", c.out);
