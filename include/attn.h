@@ -317,6 +317,12 @@ typedef struct attn_additive_cache attn_additive_cache;
 /* Allocate a cache for these sizes (ATTN_E_NOMEM, ATTN_E_OVERFLOW). */
 ATTN_API int attn_additive_cache_create(int64_t B, int64_t Lq, int64_t Lk, int64_t A,
                                         attn_additive_cache **cache);
+/* Or place it in caller memory (e.g. an arena): *bytes needed, then init in mem (64-byte
+ * aligned, at least that many bytes); nothing to free. */
+ATTN_API int attn_additive_cache_bytes(int64_t B, int64_t Lq, int64_t Lk, int64_t A, size_t *bytes);
+ATTN_API int attn_additive_cache_init(void *mem, size_t bytes, int64_t B, int64_t Lq, int64_t Lk,
+                                      int64_t A, attn_additive_cache **cache);
+/* Frees a cache from _create; one from _init is left alone. NULL is fine. */
 ATTN_API void attn_additive_cache_free(attn_additive_cache *cache);
 
 /* Forward. weights: [B, Lq, Lk] view or NULL. cache: from attn_additive_cache_create with the
@@ -512,6 +518,11 @@ ATTN_API int attn_gru_param_info(const attn_gru_config *cfg, int index,
 typedef struct attn_gru_cache attn_gru_cache;
 ATTN_API int attn_gru_cache_create(const attn_gru_config *cfg, int64_t L, int64_t B,
                                    attn_gru_cache **cache);
+/* Or in caller memory (64-byte aligned, *bytes long); nothing to free. */
+ATTN_API int attn_gru_cache_bytes(const attn_gru_config *cfg, int64_t L, int64_t B, size_t *bytes);
+ATTN_API int attn_gru_cache_init(void *mem, size_t bytes, const attn_gru_config *cfg, int64_t L,
+                                 int64_t B, attn_gru_cache **cache);
+/* Frees a cache from _create; one from _init is left alone. NULL is fine. */
 ATTN_API void attn_gru_cache_free(attn_gru_cache *cache);
 
 /* Forward. h0 NULL: zeros. lengths [B] in [0, L] or NULL (all L). h_n NULL: not returned.
@@ -611,6 +622,14 @@ typedef struct attn_bahdanau_decoder_cache attn_bahdanau_decoder_cache;
 ATTN_API int attn_bahdanau_decoder_cache_create(const attn_bahdanau_config *cfg, int64_t B,
                                                 int64_t T, int64_t Lk,
                                                 attn_bahdanau_decoder_cache **cache);
+/* Or in caller memory (64-byte aligned, *bytes long); nothing to free. */
+ATTN_API int attn_bahdanau_decoder_cache_bytes(const attn_bahdanau_config *cfg, int64_t B,
+                                               int64_t T, int64_t Lk, size_t *bytes);
+ATTN_API int attn_bahdanau_decoder_cache_init(void *mem, size_t bytes,
+                                              const attn_bahdanau_config *cfg, int64_t B,
+                                              int64_t T, int64_t Lk,
+                                              attn_bahdanau_decoder_cache **cache);
+/* Frees a cache from _create; one from _init is left alone. NULL is fine. */
 ATTN_API void attn_bahdanau_decoder_cache_free(attn_bahdanau_decoder_cache *cache);
 
 /* s_last NULL: not returned. cache NULL: inference (temporaries allocated). */
@@ -634,6 +653,65 @@ ATTN_API int attn_bahdanau_decoder_backward(const attn_bahdanau_config *cfg,
                                             const attn_tensor *dout, const float *ds_last,
                                             attn_tensor *denc, float *ds0, attn_tensor *demb,
                                             attn_bahdanau_params *grads);
+
+/* ---- on the tape (see the nn section): layers whose backward the tape runs ------------------ */
+
+/* Additive attention with its parameters in a table: "<prefix>w_q" [A, Dq], "<prefix>w_k"
+ * [A, Dk], "<prefix>b" [A] (if bias), "<prefix>v" [A]; W's ~ U(±1/√D), v ~ U(±1/√A), b = 0. */
+typedef struct attn_additive_layer {
+    int64_t A;
+    attn_param *w_q, *w_k, *b, *v; /* b NULL without bias */
+} attn_additive_layer;
+ATTN_API int attn_additive_layer_init(attn_additive_layer *l, attn_params *P, const char *prefix,
+                                      int64_t Dq, int64_t Dk, int64_t A, int bias);
+/* q [B, Lq, Dq], k [B, Lk, Dk], values [B, Lk, Dv] variables → out [B, Lq, Dv]; weights
+ * (may be NULL) receives the [B, Lq, Lk] weights as a variable without gradient. opt's mask
+ * and key lengths are copied to the tape. */
+ATTN_API int attn_additive_layer_forward(attn_tape *t, const attn_additive_layer *l, attn_var *q,
+                                         attn_var *k, attn_var *values,
+                                         const attn_additive_options *opt, attn_var **out,
+                                         attn_var **weights);
+
+/* torch.nn.GRU on the tape, parameters named as its state_dict under prefix ("<prefix>weight_ih_l0",
+ * …), initialised as torch (U(±1/√H)). At most ATTN_GRU_LAYER_MAX_TENSORS tensors
+ * (8 bidirectional layers). */
+#define ATTN_GRU_LAYER_MAX_TENSORS 64
+typedef struct attn_gru_layer {
+    attn_gru_config cfg;
+    int num_tensors;
+    attn_param *tensors[ATTN_GRU_LAYER_MAX_TENSORS];
+} attn_gru_layer;
+ATTN_API int attn_gru_layer_init(attn_gru_layer *g, attn_params *P, const char *prefix,
+                                 const attn_gru_config *cfg);
+/* x [L, B, In] ([B, L, In] if batch_first) → y, h_n as attn_gru_forward. h0 (NULL: zeros) a
+ * [layers·D, B, H] variable; lengths [B] copied to the tape. h_n may be NULL. */
+ATTN_API int attn_gru_layer_forward(attn_tape *t, const attn_gru_layer *g, attn_var *x,
+                                    attn_var *h0, const int32_t *lengths, attn_var **y,
+                                    attn_var **h_n);
+
+/* The Bahdanau decoder (attn_bahdanau_decoder_*) on the tape. Parameters under prefix:
+ * attention.w_q [A, H], attention.w_k [A, De], attention.b [A], attention.v [A],
+ * gru.weight_ih [3H, Dm + De], gru.weight_hh [3H, H], gru.bias_ih [3H], gru.bias_hh [3H]
+ * (torch.nn.GRUCell's names), out.weight [Do, H + De + Dm], out.bias [Do]; initialised
+ * U(±1/√fan_in) (GRU: U(±1/√H)), attention.b = 0. */
+typedef struct attn_bahdanau_layer {
+    attn_bahdanau_config cfg;
+    attn_param *attn_w_q, *attn_w_k, *attn_b, *attn_v;
+    attn_param *weight_ih, *weight_hh, *bias_ih, *bias_hh;
+    attn_param *w_out, *b_out;
+} attn_bahdanau_layer;
+ATTN_API int attn_bahdanau_layer_init(attn_bahdanau_layer *l, attn_params *P, const char *prefix,
+                                      const attn_bahdanau_config *cfg);
+/* enc [B, Lk, De], s0 [B, H], emb [B, T, Dm] variables → out [B, T, Do]; weights (NULL: not
+ * wanted) [B, T, Lk] without gradient; s_last (NULL: not wanted) [B, H]. */
+ATTN_API int attn_bahdanau_layer_forward(attn_tape *t, const attn_bahdanau_layer *l,
+                                         attn_var *enc, attn_var *s0, attn_var *emb,
+                                         const attn_additive_options *opt, attn_var **out,
+                                         attn_var **weights, attn_var **s_last);
+
+/* RoPE on a [B, H, L, E] variable (opt as attn_rope_forward; batch_offsets copied). */
+ATTN_API int attn_op_rope(attn_tape *t, attn_var *x, const attn_rope_options *opt,
+                          attn_var **out);
 
 /* ------------------------------------------------------------------------------------------ */
 /* @@ safetensors @@                                                                          */

@@ -94,7 +94,7 @@ int attn_optim_save(attn_optim *o, const attn_params *P, const char *path, const
     if (st == ATTN_OK) st = attn_st_writer_set_metadata(w, "optim.steps", steps);
     /* names are kept alive in one block until the commit */
     int n = attn_params_count(P);
-    char *names = st == ATTN_OK ? calloc((size_t)n * 2, ATTN_PARAM_NAME_MAX + 8) : NULL;
+    char *names = st == ATTN_OK ? calloc((size_t)n * 2, ATTN_PARAM_NAME_MAX + 16) : NULL;
     if (st == ATTN_OK && !names && n > 0) st = attn_fail(ATTN_E_NOMEM, "%s: out of memory", fn);
     for (int i = 0; st == ATTN_OK && i < n; i++) {
         const attn_param *p = attn_params_at(P, i);
@@ -103,8 +103,8 @@ int attn_optim_save(attn_optim *o, const attn_params *P, const char *path, const
         float *bufs[2] = {s1, s2};
         for (int k = 0; st == ATTN_OK && k < 2; k++) {
             if (!bufs[k]) continue;
-            char *name = names + (size_t)(2 * i + k) * (ATTN_PARAM_NAME_MAX + 8);
-            snprintf(name, ATTN_PARAM_NAME_MAX + 8, "%s.state%d", p->name, k + 1);
+            char *name = names + (size_t)(2 * i + k) * (ATTN_PARAM_NAME_MAX + 16);
+            snprintf(name, ATTN_PARAM_NAME_MAX + 16, "%s.%s", p->name, k ? "state2" : "state1");
             st = attn_st_writer_add(w, name, p->ndim, p->shape, bufs[k]);
         }
     }
@@ -126,7 +126,7 @@ int attn_optim_load(attn_optim *o, const attn_params *P, const attn_st_reader *s
     if (!steps || *end || s < 0)
         return attn_fail(ATTN_E_FORMAT, "%s: metadata \"optim.steps\" is missing or not a count", fn);
     int n = attn_params_count(P), expected = 0;
-    char name[ATTN_PARAM_NAME_MAX + 8];
+    char name[ATTN_PARAM_NAME_MAX + 16];
     for (int pass = 0; pass < 2; pass++) { /* check everything before changing anything */
         for (int i = 0; i < n; i++) {
             const attn_param *p = attn_params_at(P, i);
@@ -135,7 +135,7 @@ int attn_optim_load(attn_optim *o, const attn_params *P, const attn_st_reader *s
             float *bufs[2] = {s1, s2};
             for (int k = 0; k < 2; k++) {
                 if (!bufs[k]) continue;
-                snprintf(name, sizeof name, "%s.state%d", p->name, k + 1);
+                snprintf(name, sizeof name, "%s.%s", p->name, k ? "state2" : "state1");
                 if (pass == 0) {
                     ATTN_TRY(check_entry(fn, st, name, p->ndim, p->shape));
                     expected++;

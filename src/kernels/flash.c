@@ -130,6 +130,8 @@ static void fwd_tile(const flash_seg *sg, const flash_ops *ops, fwd_ws *w, int64
         if (!any) continue;
         ops->gemm(bc, brp, E, key_row(sg, b, hk, j0), p->ks[2], p->ks[3], w->qp, FLASH_BR, w->s,
                   FLASH_BR, p->scale, 0);
+        flash_exact_gemm(bc, br, E, key_row(sg, b, hk, j0), p->ks[2], p->ks[3], w->qp, FLASH_BR,
+                         w->s, FLASH_BR, p->scale);
         if (elementwise || !full)
             for (int64_t jj = 0; jj < bc; jj++) {
                 float *srow = w->s + jj * FLASH_BR;
@@ -198,6 +200,7 @@ static void fwd_rows(const flash_seg *sg, const flash_ops *ops, fwd_ws *w, int64
             const int64_t jz = w->hi[c] < j1 ? w->hi[c] - j0 : bc;
             for (int64_t jj = 0; jj < flash_pad(bc); jj++) s[jj] = -INFINITY;
             ops->dots(jz - ja, E, q, key_row(sg, b, hk, j0 + ja), p->ks[2], p->scale, s + ja);
+            flash_exact_dots(jz - ja, E, q, key_row(sg, b, hk, j0 + ja), p->ks[2], p->scale, s + ja);
             float mx = -INFINITY;
             for (int64_t jj = ja; jj < jz; jj++) {
                 if (elementwise) s[jj] = sdpa_adjust(p, b, h, i0 + c, j0 + jj, s[jj]);

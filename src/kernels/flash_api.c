@@ -243,6 +243,7 @@ static void weight_scores(const attn_sdpa_problem *p, const flash_ops *ops, cons
 {
     const float *q = p->q + b * p->qs[0] + h * p->qs[1] + i0 * p->qs[2];
     ops->gemm(br, flash_pad(bc), p->E, q, p->qs[2], p->qs[3], kp, FLASH_BC, S, FLASH_BC, p->scale, 0);
+    flash_exact_gemm(br, bc, p->E, q, p->qs[2], p->qs[3], kp, FLASH_BC, S, FLASH_BC, p->scale);
     for (int64_t c = 0; c < br; c++) {
         int64_t lo, hi;
         sdpa_row_range(p, b, i0 + c, &lo, &hi);

@@ -38,6 +38,13 @@ static inline float v_hsum(VF v)
     return _mm_cvtss_f32(s);
 }
 
+/* Lane sums of four vectors at once (horizontal adds). */
+static inline void v_hsum4(VF a, VF b, VF c, VF d, float *out)
+{
+    VF u = _mm256_hadd_ps(_mm256_hadd_ps(a, b), _mm256_hadd_ps(c, d));
+    _mm_storeu_ps(out, _mm_add_ps(_mm256_castps256_ps128(u), _mm256_extractf128_ps(u, 1)));
+}
+
 /* exp(x) as in flash_avx512.c (x clamped to 88, so n ∈ [−126, 127]); 2^n built in the
  * exponent field. */
 static inline VF v_exp(VF x)

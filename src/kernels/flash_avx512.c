@@ -33,6 +33,17 @@ static inline VF V_ZERO_WHERE_ONE(VF p, VF x)
 
 static inline float v_hsum(VF v) { return _mm512_reduce_add_ps(v); }
 
+/* Lane sums of four vectors at once (a transpose-and-add tree). */
+static inline void v_hsum4(VF a, VF b, VF c, VF d, float *out)
+{
+    VF t0 = _mm512_add_ps(_mm512_unpacklo_ps(a, b), _mm512_unpackhi_ps(a, b));
+    VF t1 = _mm512_add_ps(_mm512_unpacklo_ps(c, d), _mm512_unpackhi_ps(c, d));
+    VF u = _mm512_add_ps(_mm512_shuffle_ps(t0, t1, _MM_SHUFFLE(1, 0, 1, 0)),
+                         _mm512_shuffle_ps(t0, t1, _MM_SHUFFLE(3, 2, 3, 2)));
+    __m256 v = _mm256_add_ps(_mm512_castps512_ps256(u), _mm512_extractf32x8_ps(u, 1));
+    _mm_storeu_ps(out, _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1)));
+}
+
 /* exp(x): x = n·ln2 + r (Cody–Waite, |r| ≤ ln2/2), e^r by its degree-7 Taylor polynomial
  * (truncation < 0.1 ulp), times 2^n by scalef. x < −87.34 (incl. −∞) and NaN give 0. */
 static inline VF v_exp(VF x)

@@ -127,6 +127,7 @@ static void bwd_pair(const bwd_ctx *cx, int64_t si, bwd_ws *w, float *dqb, int64
     float *S = w->s, *dP = w->dp;
 
     ops->gemm(br, bcp, E, q, p->qs[2], p->qs[3], w->kp, FLASH_BC, S, FLASH_BC, p->scale, 0);
+    flash_exact_gemm(br, bc, E, q, p->qs[2], p->qs[3], w->kp, FLASH_BC, S, FLASH_BC, p->scale);
     if (p->softcap > 0)
         for (int64_t c = 0; c < br; c++) memcpy(w->raw + c * FLASH_BC, S + c * FLASH_BC, (size_t)bc * sizeof(float));
     for (int64_t c = 0; c < br; c++) {
@@ -216,6 +217,7 @@ static void bwd_rows_tile(const bwd_ctx *cx, int64_t si, bwd_ws *w, float *dqb, 
             const int64_t ja = lo > j0 ? lo - j0 : 0, jz = hi < j0 + bc ? hi - j0 : bc;
             for (int64_t jj = 0; jj < bcp; jj++) s[jj] = -INFINITY;
             ops->dots(jz - ja, E, w->qrow, k + ja * p->ks[2], p->ks[2], p->scale, s + ja);
+            flash_exact_dots(jz - ja, E, w->qrow, k + ja * p->ks[2], p->ks[2], p->scale, s + ja);
             if (p->softcap > 0) memcpy(w->raw + ja, s + ja, (size_t)(jz - ja) * sizeof(float));
             if (elementwise)
                 for (int64_t jj = ja; jj < jz; jj++) s[jj] = sdpa_adjust(p, b, h, i, j0 + jj, s[jj]);
@@ -232,7 +234,7 @@ static void bwd_rows_tile(const bwd_ctx *cx, int64_t si, bwd_ws *w, float *dqb, 
                 const float ks = p->dropout_p > 0 ? kss[jj] : 1.0f;
                 z[jj] = s[jj] * ks;
                 if (z[jj] != 0) ops->axpy(Ev, z[jj], w->dorow, w->dvt + jj * Evp);
-                float ds = s[jj] * (dp[jj] * ks - D); /* D = Σ P dP here: exact 0 for one key */
+                float ds = s[jj] == 1.0f ? 0.0f : s[jj] * (dp[jj] * ks - D);
                 if (bs->dbias) {
                     const attn_tensor *db = bs->dbias;
                     const int64_t j = j0 + jj;
@@ -320,42 +322,6 @@ static void bwd_task_run(const bwd_ctx *cx, const bwd_task *t, bwd_ws *w, float 
     }
 }
 
-/* D_i = Σ_j P_ij dP_ij of one row, by a pass over its keys with the same score arithmetic as
- * the row path. It equals dO_i·O_i, but without the cancellation of that formula when the
- * row is nearly one-hot (dP − D is then tiny and dO·O carries O's rounding). Row path only,
- * where this pass costs about as much as the gradient pass. */
-static float row_delta(const flash_seg *sg, const flash_ops *ops, int64_t b, int64_t h, int64_t i,
-                       float L, const float *g, int64_t gs)
-{
-    const attn_sdpa_problem *p = &sg->p;
-    const int64_t hk = h / p->group;
-    const int elementwise = sdpa_has_elementwise(p);
-    float q[FLASH_MAX_E], dout[FLASH_MAX_E], s[FLASH_BC], dp[FLASH_BC], ks[FLASH_BC];
-    const float *qs = p->q + b * p->qs[0] + h * p->qs[1] + i * p->qs[2];
-    for (int64_t e = 0; e < p->E; e++) q[e] = qs[e * p->qs[3]];
-    for (int64_t e = 0; e < p->Ev; e++) dout[e] = g[e * gs];
-    int64_t lo, hi;
-    sdpa_row_range(p, b, i, &lo, &hi);
-    if (lo < sg->kbase) lo = sg->kbase;
-    if (hi > sg->kend) hi = sg->kend;
-    double acc = 0;
-    for (int64_t j0 = lo; j0 < hi; j0 += FLASH_BC) {
-        const int64_t n = hi - j0 < FLASH_BC ? hi - j0 : FLASH_BC;
-        const float *k = p->k + b * p->ks[0] + hk * p->ks[1] + (j0 - sg->kbase) * p->ks[2];
-        const float *v = p->v + b * p->vs[0] + hk * p->vs[1] + (j0 - sg->kbase) * p->vs[2];
-        ops->dots(n, p->E, q, k, p->ks[2], p->scale, s);
-        if (elementwise)
-            for (int64_t jj = 0; jj < n; jj++) s[jj] = sdpa_adjust(p, b, h, i, j0 + jj, s[jj]);
-        for (int64_t jj = n; jj < flash_pad(n); jj++) s[jj] = -INFINITY;
-        ops->exp_rows(s, 0, 1, flash_pad(n), &L);
-        ops->dots(n, p->Ev, dout, v, p->vs[2], 1.0f, dp);
-        if (p->dropout_p > 0) flash_dropout_row(p, b, h, i, j0, n, ks);
-        for (int64_t jj = 0; jj < n; jj++)
-            if (s[jj] != 0) acc += (double)s[jj] * (p->dropout_p > 0 ? ks[jj] : 1.0f) * dp[jj];
-    }
-    return (float)acc;
-}
-
 /* dq rows of (b, kv head hk) from a [group][Lq][Ep] buffer, or the sum of nchunk of them. */
 static void write_dq(const flash_bwd_seg *bs, int64_t b, int64_t hk, const float *buf,
                      int64_t nchunk, int64_t chunk_stride)
@@ -429,10 +395,6 @@ int flash_backward_segs(const char *fn, const flash_bwd_seg *segs, int64_t nseg,
             Ls[r] = l == -INFINITY ? INFINITY : l;
             const float *o = bs->o + b * bs->os[0] + h * bs->os[1] + i * bs->os[2];
             const float *g = bs->dout + b * bs->dos[0] + h * bs->dos[1] + i * bs->dos[2];
-            if (flash_rows_path(p)) {
-                Ds[r] = row_delta(bs->seg, ops, b, h, i, Ls[r], g, bs->dos[3]);
-                continue;
-            }
             double acc = 0;
             for (int64_t e = 0; e < p->Ev; e++) acc += (double)o[e * bs->os[3]] * g[e * bs->dos[3]];
             Ds[r] = (float)acc;

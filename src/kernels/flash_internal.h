@@ -46,6 +46,69 @@ typedef struct flash_ops {
     void (*axpy)(int64_t n, float w, const float *v, float *o);
 } flash_ops;
 
+/* Large scores, or scores summed from large terms that cancel, keep little absolute precision
+ * in a float dot product: a logit of 100 (or a logit of 1 summed from terms of 100) carries
+ * ~1e-5 of rounding, which the softmax turns into a relative error of the weights — where
+ * PyTorch's float32 matmul, summing in another order, may be luckier. A tile is recomputed with
+ * double sums when its largest |score| exceeds FLASH_EXACT_SCORE or when the bound on its
+ * terms, alpha·max‖a_i‖·max‖b_j‖ (Cauchy–Schwarz), exceeds FLASH_EXACT_TERMS. Realistic
+ * attention takes neither branch; the checks cost about 1/E + 1/M + 1/n of the product. */
+#define FLASH_EXACT_SCORE 16.0f
+#define FLASH_EXACT_TERMS 256.0f
+
+/* C = alpha·A·B with double sums, for the M × n (unpadded) block, if the tile needs it. */
+static inline void flash_exact_gemm(int64_t M, int64_t n, int64_t K, const float *A, int64_t ars,
+                                    int64_t acs, const float *B, int64_t ldb, float *C,
+                                    int64_t ldc, float alpha)
+{
+    float amax = 0, an = 0, bn = 0;
+    for (int64_t i = 0; i < M; i++)
+        for (int64_t j = 0; j < n; j++) {
+            float a = C[i * ldc + j] < 0 ? -C[i * ldc + j] : C[i * ldc + j];
+            if (a > amax) amax = a;
+        }
+    if (!(amax > FLASH_EXACT_SCORE)) {
+        for (int64_t i = 0; i < M; i++) {
+            float s = 0;
+            for (int64_t k = 0; k < K; k++) s += A[i * ars + k * acs] * A[i * ars + k * acs];
+            if (s > an) an = s;
+        }
+        float bs[256] = {0}; /* n ≤ 256: the tile width */
+        for (int64_t k = 0; k < K; k++)
+            for (int64_t j = 0; j < n && j < 256; j++) bs[j] += B[k * ldb + j] * B[k * ldb + j];
+        for (int64_t j = 0; j < n && j < 256; j++) bn = bs[j] > bn ? bs[j] : bn;
+        if (!(alpha * sqrtf(an) * sqrtf(bn) > FLASH_EXACT_TERMS)) return;
+    }
+    for (int64_t i = 0; i < M; i++)
+        for (int64_t j = 0; j < n; j++) {
+            double acc = 0;
+            for (int64_t k = 0; k < K; k++) acc += (double)A[i * ars + k * acs] * B[k * ldb + j];
+            C[i * ldc + j] = (float)(acc * alpha);
+        }
+}
+
+/* s[j] = alpha·q·K(j) with double sums for j < n, if the row needs it (as above). */
+static inline void flash_exact_dots(int64_t n, int64_t E, const float *q, const float *k,
+                                    int64_t ldk, float alpha, float *s)
+{
+    float amax = 0, qn = 0, kn = 0;
+    for (int64_t j = 0; j < n; j++) amax = s[j] > amax ? s[j] : (-s[j] > amax ? -s[j] : amax);
+    if (!(amax > FLASH_EXACT_SCORE)) {
+        for (int64_t e = 0; e < E; e++) qn += q[e] * q[e];
+        for (int64_t j = 0; j < n; j++) {
+            float t = 0;
+            for (int64_t e = 0; e < E; e++) t += k[j * ldk + e] * k[j * ldk + e];
+            kn = t > kn ? t : kn;
+        }
+        if (!(alpha * sqrtf(qn) * sqrtf(kn) > FLASH_EXACT_TERMS)) return;
+    }
+    for (int64_t j = 0; j < n; j++) {
+        double acc = 0;
+        for (int64_t e = 0; e < E; e++) acc += (double)q[e] * k[j * ldk + e];
+        s[j] = (float)(acc * alpha);
+    }
+}
+
 ATTN_INTERNAL const flash_ops *flash_ops_portable(void);
 ATTN_INTERNAL const flash_ops *flash_ops_avx2(void);
 ATTN_INTERNAL const flash_ops *flash_ops_avx512(void);

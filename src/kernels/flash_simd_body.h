@@ -3,7 +3,8 @@
  *   VF, VL (floats per vector), MR × NR (register block: MR rows × NR vectors),
  *   V_ZERO(), V_LOAD(p), V_STORE(p, v), V_SET1(x), V_FMA(a, b, c) = a·b + c, V_MUL, V_ADD,
  *   V_SUB, V_MAX, v_exp(x) (exp with −∞ → 0), v_hsum(v), V_EQ_NEGINF_SEL0(v) (−∞ lanes → 0),
- *   V_ZERO_WHERE_ONE(p, x) (x with 0 in the lanes where p = 1),
+ *   V_ZERO_WHERE_ONE(p, x) (x with 0 in the lanes where p = 1), v_hsum4(a, b, c, d, out[4])
+ *   (the four lane sums, each depending on its own vector only),
  *   FLASH_OPS_NAME (the accessor's name) and FLASH_OPS_ISA.
  * Every function here is static; only the accessor leaves the file. */
 
@@ -150,34 +151,31 @@ static void ds_rows_simd(const float *P, float *dP, int64_t ld, int64_t rows, in
     }
 }
 
+/* Dot products of q with keys 0..n−1, four keys at a time; a key's sum depends only on its own
+ * accumulator (v_hsum4 reduces lanes per vector), so every key gets the same bits whichever
+ * group it falls in — forward, backward and D passes agree exactly. */
 static void dots_simd(int64_t n, int64_t E, const float *q, const float *k, int64_t ldk,
                       float alpha, float *s)
 {
     const int64_t Ev = E / VL * VL;
-    int64_t j = 0;
-    for (; j + 4 <= n; j += 4) {
-        const float *k0 = k + j * ldk, *k1 = k0 + ldk, *k2 = k1 + ldk, *k3 = k2 + ldk;
+    for (int64_t j = 0; j < n; j += 4) {
+        const int64_t m = n - j < 4 ? n - j : 4;
+        const float *kr[4];
+        for (int64_t t = 0; t < 4; t++) kr[t] = k + (j + (t < m ? t : 0)) * ldk;
         VF a0 = V_ZERO(), a1 = V_ZERO(), a2 = V_ZERO(), a3 = V_ZERO();
         for (int64_t e = 0; e < Ev; e += VL) {
             VF qv = V_LOAD(q + e);
-            a0 = V_FMA(qv, V_LOAD(k0 + e), a0);
-            a1 = V_FMA(qv, V_LOAD(k1 + e), a1);
-            a2 = V_FMA(qv, V_LOAD(k2 + e), a2);
-            a3 = V_FMA(qv, V_LOAD(k3 + e), a3);
+            a0 = V_FMA(qv, V_LOAD(kr[0] + e), a0);
+            a1 = V_FMA(qv, V_LOAD(kr[1] + e), a1);
+            a2 = V_FMA(qv, V_LOAD(kr[2] + e), a2);
+            a3 = V_FMA(qv, V_LOAD(kr[3] + e), a3);
         }
-        float t0 = v_hsum(a0), t1 = v_hsum(a1), t2 = v_hsum(a2), t3 = v_hsum(a3);
-        for (int64_t e = Ev; e < E; e++) {
-            t0 += q[e] * k0[e], t1 += q[e] * k1[e], t2 += q[e] * k2[e], t3 += q[e] * k3[e];
+        float t[4];
+        v_hsum4(a0, a1, a2, a3, t);
+        for (int64_t u = 0; u < m; u++) {
+            for (int64_t e = Ev; e < E; e++) t[u] += q[e] * kr[u][e];
+            s[j + u] = alpha * t[u];
         }
-        s[j] = alpha * t0, s[j + 1] = alpha * t1, s[j + 2] = alpha * t2, s[j + 3] = alpha * t3;
-    }
-    for (; j < n; j++) {
-        const float *k0 = k + j * ldk;
-        VF a0 = V_ZERO();
-        for (int64_t e = 0; e < Ev; e += VL) a0 = V_FMA(V_LOAD(q + e), V_LOAD(k0 + e), a0);
-        float t0 = v_hsum(a0);
-        for (int64_t e = Ev; e < E; e++) t0 += q[e] * k0[e];
-        s[j] = alpha * t0;
     }
 }
 

@@ -3,14 +3,15 @@
  * Goto/BLIS blocking, written for row-major C. The micro-kernel (gemm_internal.h) keeps an
  * MR×NR tile of C in registers, broadcasting A and loading B as vectors along N:
  *
- *   for jc over N in blocks of nc                      B block kc×nc: in L2 (576 KB)
- *     for pc over K in blocks of kc                    (K is never split across threads)
- *       for each chunk: a run of MR-row panels × NR-column panels of C[:, jc:jc+nc]
- *         pack op(A)[rows, pc:pc+kc] (MR×kc panels: each in L1 while used)
- *         for each tile: micro-kernel with the B panel (packed on first use, by anyone)
+ *   for jc over N in blocks of nc
+ *     for each chunk: a run of MR-row panels × NR-column panels of C[:, jc:jc+nc]
+ *       for pc over K in blocks of kc                  (K is never split across threads)
+ *         pack op(A)[rows, pc:pc+kc]                   (MR×kc panels: each in L1 while used)
+ *         for each tile: micro-kernel with the B panel (pc, j)   (B block kc×nc: in L2)
  *           C tile = alpha·Σ_k A·B + (pc = 0 ? beta : 1)·C tile
  *
- * Threads take (block, chunk) items from one counter, without barriers (gemm_blocked).
+ * B panels are packed once per call, on first use, by whichever thread needs them; threads
+ * take (jc, chunk) items from one counter, without barriers (gemm_blocked).
  * Each C element is the sum of the same K-blocks in the same order whatever thread computes
  * its tile, so results are bit-identical for any thread count. When few rows of A share each
  * B panel, packing B costs more than it saves: the kernel then reads B in place (B not
@@ -22,7 +23,8 @@
 
 #define KC_MAX 384                 /* K block: A panel MR×kc in L1 */
 #define B_BLOCK_FLOATS (384 * 384) /* kc×nc B block: 576 KB, half-to-most of a 1–1.25 MB L2 */
-#define A_PANELS 8                 /* row panels of A packed together (one run of lines per k) */
+#define B_SLAB_MAX (8 << 20)       /* floats of packed B kept per column block (32 MB) */
+#define A_PANELS 16                /* row panels of A packed together (one run of lines per k) */
 #define DOT_MAX 4    /* at most this many rows (A·Bᵀ) or columns (op(A) = A): dot products */
 #define NARROW_N 32  /* up to this many columns, the AVX-512 path uses the narrower AVX2 tile */
 
@@ -81,16 +83,19 @@ typedef struct gemm_job {
     int64_t nc;      /* N block, a multiple of NR */
     int direct_b;    /* full B panels read in place (B not transposed) */
     int64_t apanels; /* A row panels packed at once (room per thread) */
-    float *bpack;    /* 2 × bfloats: [kcb × nc], or one [kcb × NR] panel when direct_b */
-    int64_t bfloats;
-    float *apack;    /* per thread apanels × [kcb × MR] */
-    /* Schedule (see gemm_blocked): blocks (jc, pc) in order, each cut into the same chunks. */
-    int64_t nblocks, nchunks;
+    /* B slabs: two buffers (by parity of jc's index), each with slots for the K blocks' panels
+     * (ring slots per block row; ring = nk normally, 1 when one thread works alone with a
+     * slab too large to keep); a slot holds one [kcb × NR] panel. */
+    float *bpack;
+    int64_t ring, slots; /* slots per K block: njp_max, or 1 (the ragged panel) if direct_b */
+    int64_t bfloats;     /* floats per buffer: ring × slots × kcb × NR */
+    float *apack;        /* per thread apanels × [kcb × MR] */
+    /* Schedule (see gemm_blocked): items (jc, chunk), jc-major. */
+    int64_t njc, nchunks;
     int64_t rpc, njg, jpg; /* a chunk: rpc row panels × jpg column panels; njg chunks across */
     int64_t next;          /* next work item to hand out (atomic) */
-    int64_t *chunk_done;   /* [2][nchunks]: by parity of jc's block row, last block b done + 1 */
-    int64_t *block_done;   /* [nblocks]: chunks finished in this block */
-    int64_t *panel_tag;    /* [2][njp]: 2b+1 = being packed for block b, 2b+2 = ready */
+    int64_t *jc_done;      /* [njc]: items finished in this column block */
+    int64_t *panel_tag;    /* [2][ring × slots]: 2t+1 = being packed for use t, 2t+2 = ready */
 } gemm_job;
 
 /* Row panels ip0 ≤ ip < ip1 of op(A)[:, p0:p0+kc]: panel q at dst + q*kc*MR holds
@@ -168,11 +173,11 @@ static void wait_at_least(int64_t *p, int64_t v)
     while (__atomic_load_n(p, __ATOMIC_ACQUIRE) < v) sched_yield();
 }
 
-/* Panel jp of block b's B, packed by whichever thread needs it first. Returns where the
+/* Panel jp of B block (jcb, pb), packed by whichever thread needs it first. Returns where the
  * kernel reads it and its row stride. In place (direct_b), only the ragged last panel is
- * packed, into slot 0. */
-static const float *b_panel(gemm_job *g, int64_t b, int64_t jp, int nr, int64_t j0, int64_t p0,
-                            int64_t kc, int64_t *bs)
+ * packed. */
+static const float *b_panel(gemm_job *g, int64_t jcb, int64_t pb, int64_t jp, int nr,
+                            int64_t j0, int64_t p0, int64_t kc, int64_t *bs)
 {
     const int NR = g->arch->nr;
     *bs = NR;
@@ -180,14 +185,14 @@ static const float *b_panel(gemm_job *g, int64_t b, int64_t jp, int nr, int64_t 
         *bs = g->ldb;
         return g->B + p0 * g->ldb + j0;
     }
-    const int64_t slot = g->direct_b ? 0 : jp;
-    float *dst = g->bpack + (b & 1) * g->bfloats + slot * NR * kc;
-    int64_t *tag = g->panel_tag + (b & 1) * (g->nc / NR) + slot;
-    const int64_t packing = 2 * b + 1, ready = 2 * b + 2;
+    const int64_t slot = (pb % g->ring) * g->slots + (g->direct_b ? 0 : jp);
+    float *dst = g->bpack + (jcb & 1) * g->bfloats + slot * g->kcb * NR;
+    int64_t *tag = g->panel_tag + (jcb & 1) * g->ring * g->slots + slot;
+    const int64_t use = jcb * g->nk + pb, packing = 2 * use + 1, ready = 2 * use + 2;
     for (;;) {
         int64_t t = __atomic_load_n(tag, __ATOMIC_ACQUIRE);
         if (t == ready) return dst;
-        if (t < packing &&
+        if (t != packing &&
             __atomic_compare_exchange_n(tag, &t, packing, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
             pack_b(g, dst, j0, nr, p0, kc);
             __atomic_store_n(tag, ready, __ATOMIC_RELEASE);
@@ -197,41 +202,37 @@ static const float *b_panel(gemm_job *g, int64_t b, int64_t jp, int nr, int64_t 
     }
 }
 
-/* The body every thread runs. Work items are (block, chunk) pairs handed out in order from
- * one counter; blocks run jc-major, pc-minor. There are no barriers — a late thread (the
- * machine may be shared) never holds the others up, except when one needs exactly its work:
- *  - before its first item of block b, a thread waits until all blocks ≤ b−2 are finished;
- *    so at most two consecutive blocks are ever in progress, and block b may reuse the B
- *    buffer (b & 1) of block b−2;
- *  - chunk c of block b (pc > 0) adds into the C tiles chunk c of block b−1 wrote: it waits
- *    for that item (chunk_done, one row per parity of jc's index suffices by the above).
- * Each C element is thus summed over the K blocks in order, whoever computes it. */
+/* The body every thread runs. Work items are (jc, chunk) pairs handed out in order from one
+ * counter; an item runs through all K blocks of its tiles in order, so items never wait for
+ * each other's C tiles, and each C element is summed over the K blocks in the same order
+ * whoever computes it. A late thread (the machine may be shared) holds the others up only
+ * if they need a B panel it is packing, or its item before reusing the B buffer:
+ * before its first item of column block jcb, a thread waits until all items of column
+ * blocks ≤ jcb−2 are finished, so buffer (jcb & 1) is free. */
 static void gemm_blocked(void *job, int tid)
 {
     gemm_job *g = job;
     const int MR = g->arch->mr, NR = g->arch->nr;
     float *ap = g->apack + (int64_t)tid * g->apanels * g->kcb * MR;
     const int64_t nip = (g->M + MR - 1) / MR;
-    const int64_t total = g->nblocks * g->nchunks;
-    int64_t verified = -1; /* blocks ≤ this one are known finished */
+    const int64_t total = g->njc * g->nchunks;
+    int64_t verified = -1; /* column blocks ≤ this one are known finished */
     for (;;) {
         const int64_t item = __atomic_fetch_add(&g->next, 1, __ATOMIC_RELAXED);
         if (item >= total) break;
-        const int64_t b = item / g->nchunks, c = item % g->nchunks;
-        const int64_t jc = b / g->nk * g->nc, pb = b % g->nk;
-        const int64_t p0 = pb * g->kcb;
-        const int64_t kc = g->K - p0 < g->kcb ? g->K - p0 : g->kcb;
+        const int64_t jcb = item / g->nchunks, c = item % g->nchunks;
+        const int64_t jc = jcb * g->nc;
         const int64_t ncur = g->N - jc < g->nc ? g->N - jc : g->nc;
         const int64_t njp = (ncur + NR - 1) / NR;
-        const float beta = pb == 0 ? g->beta : 1.0f;
         const int64_t ip0 = c / g->njg * g->rpc, jp0 = c % g->njg * g->jpg;
         const int64_t ip1 = ip0 + g->rpc < nip ? ip0 + g->rpc : nip;
         const int64_t jp1 = jp0 + g->jpg < njp ? jp0 + g->jpg : njp;
-        int64_t *done = g->chunk_done + (b / g->nk & 1) * g->nchunks + c;
 
-        while (verified < b - 2) wait_at_least(&g->block_done[++verified], g->nchunks);
-        if (pb > 0) wait_at_least(done, b); /* chunk c of block b−1 is done */
-        if (jp0 < jp1) {
+        while (verified < jcb - 2) wait_at_least(&g->jc_done[++verified], g->nchunks);
+        for (int64_t pb = 0; pb < g->nk && jp0 < jp1; pb++) {
+            const int64_t p0 = pb * g->kcb;
+            const int64_t kc = g->K - p0 < g->kcb ? g->K - p0 : g->kcb;
+            const float beta = pb == 0 ? g->beta : 1.0f;
             pack_a(g, ap, ip0, ip1, p0, kc);
             for (int64_t ip = ip0; ip < ip1; ip++) {
                 const int64_t i0 = ip * MR;
@@ -241,14 +242,13 @@ static void gemm_blocked(void *job, int tid)
                     const int64_t j0 = jc + jp * NR;
                     const int nr = (int)(g->N - j0 < NR ? g->N - j0 : NR);
                     int64_t bs;
-                    const float *bp = b_panel(g, b, jp, nr, j0, p0, kc, &bs);
+                    const float *bp = b_panel(g, jcb, pb, jp, nr, j0, p0, kc, &bs);
                     g->arch->kernel(kc, a, bp, bs, g->C + i0 * g->ldc + j0, g->ldc, mr, nr,
                                     g->alpha, beta);
                 }
             }
         }
-        __atomic_store_n(done, b + 1, __ATOMIC_RELEASE);
-        __atomic_fetch_add(&g->block_done[b], 1, __ATOMIC_ACQ_REL);
+        __atomic_fetch_add(&g->jc_done[jcb], 1, __ATOMIC_ACQ_REL);
     }
 }
 
@@ -400,7 +400,7 @@ int attn_sgemm(attn_trans trans_a, attn_trans trans_b, int64_t M, int64_t N, int
     }
 
     int nt = attn_resolve_threads(num_threads);
-    if ((double)M * (double)N * (double)K < 262144.0) nt = 1;
+    if ((double)M * (double)N * (double)K < 4194304.0) nt = 1; /* < 2^22 MACs: not worth a thread */
     const attn_gemm_arch *arch = pick_arch();
     if (arch == &attn_gemm_arch_avx512 && N <= NARROW_N) arch = &attn_gemm_arch_avx2;
     if (arch->dotrow && ((tb && M <= DOT_MAX) || (!ta && N <= DOT_MAX)))
@@ -428,7 +428,12 @@ int attn_sgemm(attn_trans trans_a, attn_trans trans_b, int64_t M, int64_t N, int
      * enough for every thread, else single row panels × runs of column panels. */
     const int64_t nip = (M + MR - 1) / MR, njp_max = g.nc / NR;
     if (nip >= 4 * (int64_t)nt) {
-        g.rpc = nip / (4 * (int64_t)nt) < A_PANELS ? nip / (4 * (int64_t)nt) : A_PANELS;
+        /* Several items per thread, so a late or slow thread costs little — but each item
+         * streams its column block's packed B (K × nc) once: with many K blocks, fewer and
+         * taller items. */
+        const int64_t per = (g.nk >= 4 ? 2 : 8) * (int64_t)nt;
+        const int64_t rpc = nip / per > 1 ? nip / per : 1;
+        g.rpc = rpc < A_PANELS ? rpc : A_PANELS;
         g.njg = 1;
         g.jpg = njp_max;
     } else {
@@ -440,11 +445,17 @@ int attn_sgemm(attn_trans trans_a, attn_trans trans_b, int64_t M, int64_t N, int
     }
     g.apanels = g.rpc;
     g.nchunks = (nip + g.rpc - 1) / g.rpc * g.njg;
-    g.nblocks = (N + g.nc - 1) / g.nc * g.nk;
-    g.bfloats = g.kcb * (g.direct_b ? NR : g.nc);
+    g.njc = (N + g.nc - 1) / g.nc;
+    g.slots = g.direct_b ? 1 : njp_max;
+    g.ring = g.nk;
+    if (g.nk * g.slots * g.kcb * NR > B_SLAB_MAX) { /* a huge K: one K block kept at a time */
+        g.ring = 1;
+        nt = 1;
+    }
+    g.bfloats = g.ring * g.slots * g.kcb * NR;
 
     size_t nfloats = 2 * (size_t)g.bfloats + (size_t)nt * (size_t)(g.apanels * g.kcb * MR);
-    size_t nsync = 2 * (size_t)g.nchunks + (size_t)g.nblocks + 2 * (size_t)njp_max;
+    size_t nsync = (size_t)g.njc + 2 * (size_t)(g.ring * g.slots);
     size_t bytes = (nfloats + 1) * sizeof(float) + nsync * sizeof(int64_t);
     float *work = attn_aligned_alloc(bytes);
     if (work == NULL)
@@ -452,10 +463,9 @@ int attn_sgemm(attn_trans trans_a, attn_trans trans_b, int64_t M, int64_t N, int
                          bytes);
     g.bpack = work;
     g.apack = work + 2 * g.bfloats;
-    g.chunk_done = (int64_t *)(work + nfloats + (nfloats & 1)); /* 8-byte aligned */
-    g.block_done = g.chunk_done + 2 * g.nchunks;
-    g.panel_tag = g.block_done + g.nblocks;
-    memset(g.chunk_done, 0, nsync * sizeof(int64_t));
+    g.jc_done = (int64_t *)(work + nfloats + (nfloats & 1)); /* 8-byte aligned */
+    g.panel_tag = g.jc_done + g.njc;
+    memset(g.jc_done, 0, nsync * sizeof(int64_t));
     g.next = 0;
 
     attn_gemm_run(gemm_blocked, &g, nt);

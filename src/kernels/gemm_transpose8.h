@@ -59,11 +59,21 @@ static inline void gemm_pack_a8(const int MR, int trans, int64_t kc, int mr, con
                                 int64_t lda, float *dst)
 {
     if (trans) {
+        /* One short run per k at stride lda, often from memory: fetch PF rows ahead (a
+         * prefetch is only a hint, it may point past the matrix). */
+        enum { PF = 48 };
         int64_t k = 0;
         if (mr == 8) /* a full row-vector: plain loads */
-            for (; k + 1 < kc; k++) _mm256_storeu_ps(dst + k * MR, _mm256_loadu_ps(a + k * lda));
-        for (; k + 1 < kc; k++) /* 8-wide stores overlap the next k's slot, rewritten next */
+            for (; k + 1 < kc; k++) {
+                _mm_prefetch((const char *)(a + (k + PF) * lda), _MM_HINT_T0);
+                _mm_prefetch((const char *)(a + (k + PF) * lda + 7), _MM_HINT_T0);
+                _mm256_storeu_ps(dst + k * MR, _mm256_loadu_ps(a + k * lda));
+            }
+        for (; k + 1 < kc; k++) { /* 8-wide stores overlap the next k's slot, rewritten next */
+            _mm_prefetch((const char *)(a + (k + PF) * lda), _MM_HINT_T0);
+            _mm_prefetch((const char *)(a + (k + PF) * lda + MR - 1), _MM_HINT_T0);
             _mm256_storeu_ps(dst + k * MR, gemm_load_first8(a + k * lda, mr));
+        }
         if (k < kc) gemm_store_first8(dst + k * MR, MR, gemm_load_first8(a + k * lda, mr));
         return;
     }

@@ -216,17 +216,20 @@ int attn_seq2seq_config_to_meta(const attn_seq2seq_config *c, char *buf, size_t 
     return n;
 }
 
+/* A number in [lo, hi]; every field but dropout must also be a whole number ("16.5" for d_model
+ * would otherwise be truncated to a different model than the file describes). */
 static int meta_number(const attn_st_reader *st, const char *field, double lo, double hi, double *out)
 {
+    const int integral = strcmp(field, "dropout") != 0;
     char key[96];
     snprintf(key, sizeof key, "attn.config.%s", field);
     const char *v = attn_st_metadata(st, key);
     if (!v) return attn_fail(ATTN_E_FORMAT, "checkpoint: metadata \"%s\" is missing", key);
     char *end;
     double x = strtod(v, &end);
-    if (end == v || *end || !(x >= lo && x <= hi))
-        return attn_fail(ATTN_E_FORMAT, "checkpoint: metadata \"%s\" = \"%s\" is not a number in [%g, %g]",
-                         key, v, lo, hi);
+    if (end == v || *end || !(x >= lo && x <= hi) || (integral && x != (double)(int64_t)x))
+        return attn_fail(ATTN_E_FORMAT, "checkpoint: metadata \"%s\" = \"%s\" is not %s in [%g, %g]",
+                         key, v, integral ? "an integer" : "a number", lo, hi);
     *out = x;
     return ATTN_OK;
 }

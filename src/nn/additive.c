@@ -12,10 +12,68 @@
 struct attn_additive_cache {
     int64_t B, Lq, Lk, A;
     int filled; /* forward has run since creation */
+    int owned;  /* made by attn_additive_cache_create: free() the block */
     float *qp;  /* [B, Lq, A]: W_q·q + b */
     float *kp;  /* [B, Lk, A]: W_k·k */
     float *w;   /* [B, Lq, Lk]: softmax weights */
 };
+
+/* The struct rounded up to 64 bytes, then the floats. */
+#define CACHE_HEAD (((sizeof(struct attn_additive_cache) + 63) / 64) * 64)
+
+static int cache_layout(const char *fn, int64_t B, int64_t Lq, int64_t Lk, int64_t A,
+                        int64_t *nq, int64_t *nk, size_t *bytes)
+{
+    if (B < 1 || Lq < 1 || Lk < 1 || A < 1)
+        return attn_fail(ATTN_E_ARG, "%s: B=%lld, Lq=%lld, Lk=%lld, A=%lld must all be >= 1", fn,
+                         (long long)B, (long long)Lq, (long long)Lk, (long long)A);
+    int64_t nw, total;
+    int64_t dq[3] = {B, Lq, A}, dk[3] = {B, Lk, A}, dw[3] = {B, Lq, Lk};
+    ATTN_TRY(attn_checked_numel(fn, dq, 3, nq));
+    ATTN_TRY(attn_checked_numel(fn, dk, 3, nk));
+    ATTN_TRY(attn_checked_numel(fn, dw, 3, &nw));
+    if (__builtin_add_overflow(*nq, *nk, &total) || __builtin_add_overflow(total, nw, &total) ||
+        total > (int64_t)(PTRDIFF_MAX / 8))
+        return attn_fail(ATTN_E_OVERFLOW, "%s: cache size overflows", fn);
+    *bytes = CACHE_HEAD + (size_t)total * sizeof(float);
+    return ATTN_OK;
+}
+
+int attn_additive_cache_bytes(int64_t B, int64_t Lq, int64_t Lk, int64_t A, size_t *bytes)
+{
+    static const char fn[] = "attn_additive_cache_bytes";
+    ATTN_REQUIRE_NONNULL(fn, bytes);
+    int64_t nq = 0, nk = 0;
+    return cache_layout(fn, B, Lq, Lk, A, &nq, &nk, bytes);
+}
+
+static int cache_place(const char *fn, void *mem, size_t bytes, int64_t B, int64_t Lq, int64_t Lk,
+                       int64_t A, attn_additive_cache **cache)
+{
+    ATTN_REQUIRE_NONNULL(fn, cache);
+    *cache = NULL;
+    ATTN_REQUIRE_NONNULL(fn, mem);
+    if ((uintptr_t)mem % 64)
+        return attn_fail(ATTN_E_ARG, "%s: mem must be 64-byte aligned", fn);
+    int64_t nq = 0, nk = 0;
+    size_t need = 0;
+    ATTN_TRY(cache_layout(fn, B, Lq, Lk, A, &nq, &nk, &need));
+    if (bytes < need)
+        return attn_fail(ATTN_E_ARG, "%s: %zu bytes given, %zu needed", fn, bytes, need);
+    attn_additive_cache *c = mem;
+    memset(c, 0, sizeof *c);
+    float *buf = (float *)((char *)mem + CACHE_HEAD);
+    c->B = B, c->Lq = Lq, c->Lk = Lk, c->A = A;
+    c->qp = buf, c->kp = buf + nq, c->w = buf + nq + nk;
+    *cache = c;
+    return ATTN_OK;
+}
+
+int attn_additive_cache_init(void *mem, size_t bytes, int64_t B, int64_t Lq, int64_t Lk, int64_t A,
+                             attn_additive_cache **cache)
+{
+    return cache_place("attn_additive_cache_init", mem, bytes, B, Lq, Lk, A, cache);
+}
 
 int attn_additive_cache_create(int64_t B, int64_t Lq, int64_t Lk, int64_t A,
                                attn_additive_cache **cache)
@@ -23,34 +81,23 @@ int attn_additive_cache_create(int64_t B, int64_t Lq, int64_t Lk, int64_t A,
     static const char fn[] = "attn_additive_cache_create";
     ATTN_REQUIRE_NONNULL(fn, cache);
     *cache = NULL;
-    if (B < 1 || Lq < 1 || Lk < 1 || A < 1)
-        return attn_fail(ATTN_E_ARG, "%s: B=%lld, Lq=%lld, Lk=%lld, A=%lld must all be >= 1", fn,
-                         (long long)B, (long long)Lq, (long long)Lk, (long long)A);
-    int64_t nq, nk, nw, total;
-    int64_t dq[3] = {B, Lq, A}, dk[3] = {B, Lk, A}, dw[3] = {B, Lq, Lk};
-    ATTN_TRY(attn_checked_numel(fn, dq, 3, &nq));
-    ATTN_TRY(attn_checked_numel(fn, dk, 3, &nk));
-    ATTN_TRY(attn_checked_numel(fn, dw, 3, &nw));
-    if (__builtin_add_overflow(nq, nk, &total) || __builtin_add_overflow(total, nw, &total) ||
-        total > (int64_t)(PTRDIFF_MAX / (int64_t)sizeof(float)))
-        return attn_fail(ATTN_E_OVERFLOW, "%s: cache size overflows", fn);
-    attn_additive_cache *c = calloc(1, sizeof *c);
-    float *buf = c ? attn_aligned_alloc((size_t)total * sizeof(float)) : NULL;
-    if (!buf) {
-        free(c);
-        return attn_fail(ATTN_E_NOMEM, "%s: cannot allocate %lld floats", fn, (long long)total);
+    int64_t nq = 0, nk = 0;
+    size_t bytes = 0;
+    ATTN_TRY(cache_layout(fn, B, Lq, Lk, A, &nq, &nk, &bytes));
+    void *mem = attn_aligned_alloc(bytes);
+    if (!mem) return attn_fail(ATTN_E_NOMEM, "%s: cannot allocate %zu bytes", fn, bytes);
+    int st = cache_place(fn, mem, bytes, B, Lq, Lk, A, cache);
+    if (st) {
+        free(mem);
+        return st;
     }
-    c->B = B, c->Lq = Lq, c->Lk = Lk, c->A = A;
-    c->qp = buf, c->kp = buf + nq, c->w = buf + nq + nk;
-    *cache = c;
+    (*cache)->owned = 1;
     return ATTN_OK;
 }
 
 void attn_additive_cache_free(attn_additive_cache *cache)
 {
-    if (!cache) return;
-    free(cache->qp);
-    free(cache);
+    if (cache && cache->owned) free(cache);
 }
 
 /* Everything validated once; shared by forward and backward. */
@@ -133,19 +180,18 @@ static int may_attend(const additive_problem *pr, int64_t b, int64_t i, int64_t 
     return pr->mask->data[b * pr->ms[0] + i * pr->ms[1] + j * pr->ms[2]] != 0;
 }
 
-/* Scores of row (b, i) into s, softmax in place (0 where masked; all 0 if nothing to attend). */
+/* Scores of row (b, i) into s, softmax in place (0 where masked; all 0 if nothing to attend).
+ * t: scratch of A floats. */
 static void row_weights(const additive_problem *pr, const float *qp_i, const float *kp_b,
-                        const float *v, int64_t b, int64_t i, float *s)
+                        const float *v, int64_t b, int64_t i, float *s, float *t)
 {
     const int64_t A = pr->A, nk = keys_of(pr, b);
     float m = -INFINITY;
     for (int64_t j = 0; j < pr->Lk; j++) {
         s[j] = -INFINITY;
         if (j >= nk || !may_attend(pr, b, i, j)) continue;
-        const float *kp_j = kp_b + j * A;
-        double e = 0;
-        for (int64_t a = 0; a < A; a++) e += (double)v[a] * tanhf(qp_i[a] + kp_j[a]);
-        s[j] = (float)e;
+        rnn_tanh_of_sum(qp_i, kp_b + j * A, t, A);
+        s[j] = (float)rnn_dot(v, t, A);
         if (s[j] > m) m = s[j];
     }
     if (m == -INFINITY) {
@@ -190,21 +236,37 @@ int attn_additive_forward(const attn_tensor *q, const attn_tensor *k, const attn
     free(tmp);
     if (st == ATTN_OK) {
         const int64_t rows = pr.B * pr.Lq;
-#pragma omp parallel for num_threads(pr.threads) schedule(static)
-        for (int64_t r = 0; r < rows; r++) {
-            const int64_t b = r / pr.Lq, i = r % pr.Lq;
-            float *s = c->w + r * pr.Lk;
-            row_weights(&pr, c->qp + r * pr.A, c->kp + b * pr.Lk * pr.A, p->v, b, i, s);
-            for (int64_t e = 0; e < pr.Dv; e++) {
-                double acc = 0;
-                for (int64_t j = 0; j < pr.Lk; j++)
-                    if (s[j] != 0.0f) acc += (double)s[j] * RNN_AT3(values, b, j, e);
-                RNN_AT3(out, b, i, e) = (float)acc;
+        int failed = 0;
+#pragma omp parallel num_threads(pr.threads)
+        {
+            float *t = malloc((size_t)pr.A * sizeof *t);
+            if (!t) {
+#pragma omp atomic write
+                failed = 1;
             }
-            if (weights)
-                for (int64_t j = 0; j < pr.Lk; j++) RNN_AT3(weights, b, i, j) = s[j];
+#pragma omp barrier
+            if (!failed) {
+#pragma omp for schedule(static)
+                for (int64_t r = 0; r < rows; r++) {
+                    const int64_t b = r / pr.Lq, i = r % pr.Lq;
+                    float *s = c->w + r * pr.Lk;
+                    row_weights(&pr, c->qp + r * pr.A, c->kp + b * pr.Lk * pr.A, p->v, b, i, s, t);
+                    for (int64_t e = 0; e < pr.Dv; e++) {
+                        double acc = 0;
+                        for (int64_t j = 0; j < pr.Lk; j++)
+                            if (s[j] != 0.0f) acc += (double)s[j] * RNN_AT3(values, b, j, e);
+                        RNN_AT3(out, b, i, e) = (float)acc;
+                    }
+                    if (weights)
+                        for (int64_t j = 0; j < pr.Lk; j++) RNN_AT3(weights, b, i, j) = s[j];
+                }
+            }
+            free(t);
         }
-        c->filled = 1;
+        if (failed)
+            st = attn_fail(ATTN_E_NOMEM, "%s: cannot allocate scratch", fn);
+        else
+            c->filled = 1;
     }
     if (c != cache) attn_additive_cache_free(c);
     return st;
@@ -213,7 +275,8 @@ int attn_additive_forward(const attn_tensor *q, const attn_tensor *k, const attn
 /* ∂/∂scores of row (b, i) into ds, then its contributions to dqp_i, dkp_b and dvp (∂/∂v). */
 static void row_backward(const additive_problem *pr, const attn_additive_cache *c,
                          const attn_tensor *values, const attn_tensor *dout, const float *v,
-                         int64_t b, int64_t i, float *ds, float *dqp_i, float *dkp_b, double *dvp)
+                         int64_t b, int64_t i, float *ds, float *dqp_i, float *dkp_b, double *dvp,
+                         float *t)
 {
     const int64_t A = pr->A, Lk = pr->Lk;
     const float *w = c->w + (b * pr->Lq + i) * Lk;
@@ -235,14 +298,14 @@ static void row_backward(const additive_problem *pr, const attn_additive_cache *
     const float *qp_i = c->qp + (b * pr->Lq + i) * A, *kp_b = c->kp + b * Lk * A;
     for (int64_t j = 0; j < Lk; j++) {
         if (ds[j] == 0.0f) continue;
-        const float *kp_j = kp_b + j * A;
+        const float dsj = ds[j];
         float *dkp_j = dkp_b + j * A;
+        rnn_tanh_of_sum(qp_i, kp_b + j * A, t, A);
         for (int64_t a = 0; a < A; a++) {
-            float t = tanhf(qp_i[a] + kp_j[a]);
-            float g = ds[j] * v[a] * (1.0f - t * t);
+            float g = dsj * v[a] * (1.0f - t[a] * t[a]);
             dqp_i[a] += g;
             dkp_j[a] += g;
-            dvp[a] += (double)ds[j] * t;
+            dvp[a] += (double)(dsj * t[a]);
         }
     }
 }
@@ -274,8 +337,8 @@ int attn_additive_backward(const attn_tensor *q, const attn_tensor *k, const att
                              (long long)grads->A, (long long)pr.A);
     }
     const int64_t A = pr.A, nq = pr.B * pr.Lq * A, nk = pr.B * pr.Lk * A;
-    /* dqp [B, Lq, A] | dkp [B, Lk, A] | row scratch Lk per batch */
-    float *dqp = calloc((size_t)(nq + nk + pr.B * pr.Lk), sizeof(float));
+    /* dqp [B, Lq, A] | dkp [B, Lk, A] | row scratch Lk + A per batch */
+    float *dqp = calloc((size_t)(nq + nk + pr.B * (pr.Lk + A)), sizeof(float));
     double *dvp = calloc((size_t)(pr.B * A), sizeof(double));
     float *tmp = pack_scratch(&pr);
     int st = ATTN_OK;
@@ -288,8 +351,9 @@ int attn_additive_backward(const attn_tensor *q, const attn_tensor *k, const att
 #pragma omp parallel for num_threads(pr.threads) schedule(static)
     for (int64_t b = 0; b < pr.B; b++)
         for (int64_t i = 0; i < pr.Lq; i++)
-            row_backward(&pr, cache, values, dout, p->v, b, i, ds + b * pr.Lk,
-                         dqp + (b * pr.Lq + i) * A, dkp + b * pr.Lk * A, dvp + b * A);
+            row_backward(&pr, cache, values, dout, p->v, b, i, ds + b * (pr.Lk + A),
+                         dqp + (b * pr.Lq + i) * A, dkp + b * pr.Lk * A, dvp + b * A,
+                         ds + b * (pr.Lk + A) + pr.Lk);
     if (dvalues) {
         /* dvalues_j = Σ_i w_ij dout_i */
 #pragma omp parallel for num_threads(pr.threads) schedule(static)

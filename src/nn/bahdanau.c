@@ -13,6 +13,7 @@ struct attn_bahdanau_cache {
     int64_t B, Lk;
     attn_bahdanau_config cfg;
     int filled;
+    int owned;                /* made by attn_bahdanau_cache_create: free() the block */
     attn_additive_cache *att; /* B, Lq = 1, Lk, A */
     float *xin;               /* [B, Dm + De]: GRU input [emb; ctx] */
     float *feat;              /* [B, H + De + Dm]: output features [s; ctx; emb] */
@@ -43,33 +44,50 @@ static int check_config(const char *fn, const attn_bahdanau_config *cfg)
     return attn_checked_numel(fn, d, 3, &n);
 }
 
-int attn_bahdanau_cache_create(const attn_bahdanau_config *cfg, int64_t B, int64_t Lk,
-                               attn_bahdanau_cache **cache)
+#define ROUND64(x) ((((size_t)(x)) + 63) / 64 * 64)
+
+/* struct | additive cache | floats [B, X + F + 4H + 6H] */
+static int cache_layout(const char *fn, const attn_bahdanau_config *cfg, int64_t B, int64_t Lk,
+                        size_t *att_bytes, int64_t *nfloats, size_t *bytes)
 {
-    static const char fn[] = "attn_bahdanau_cache_create";
-    ATTN_REQUIRE_NONNULL(fn, cache);
-    *cache = NULL;
     ATTN_TRY(check_config(fn, cfg));
     if (B < 1 || Lk < 1)
         return attn_fail(ATTN_E_ARG, "%s: B=%lld and Lk=%lld must be >= 1", fn, (long long)B,
                          (long long)Lk);
     const int64_t H = cfg->hidden_size, De = cfg->enc_size, Dm = cfg->emb_size;
-    int64_t n, d[2] = {B, (Dm + De) + (H + De + Dm) + 4 * H + 6 * H};
-    ATTN_TRY(attn_checked_numel(fn, d, 2, &n));
-    attn_bahdanau_cache *c = calloc(1, sizeof *c);
-    if (!c) return attn_fail(ATTN_E_NOMEM, "%s: cannot allocate the cache", fn);
-    int st = attn_additive_cache_create(B, 1, Lk, cfg->attn_size, &c->att);
-    if (st) {
-        free(c);
-        return st;
-    }
-    c->xin = attn_aligned_alloc((size_t)n * sizeof(float));
-    if (!c->xin) {
-        attn_additive_cache_free(c->att);
-        free(c);
-        return attn_fail(ATTN_E_NOMEM, "%s: cannot allocate %lld floats", fn, (long long)n);
-    }
+    int64_t d[2] = {B, (Dm + De) + (H + De + Dm) + 4 * H + 6 * H};
+    ATTN_TRY(attn_checked_numel(fn, d, 2, nfloats));
+    ATTN_TRY(attn_additive_cache_bytes(B, 1, Lk, cfg->attn_size, att_bytes));
+    if (*nfloats > (int64_t)(PTRDIFF_MAX / 16) || *att_bytes > (size_t)PTRDIFF_MAX / 4)
+        return attn_fail(ATTN_E_OVERFLOW, "%s: cache too large", fn);
+    *bytes = ROUND64(sizeof(attn_bahdanau_cache)) + ROUND64(*att_bytes) +
+             (size_t)*nfloats * sizeof(float);
+    return ATTN_OK;
+}
+
+/* Size of a step cache placed in caller memory (internal: the decoder places T of them). */
+int rnn_bahdanau_cache_bytes(const attn_bahdanau_config *cfg, int64_t B, int64_t Lk, size_t *bytes)
+{
+    size_t ab;
+    int64_t nf;
+    return cache_layout("attn_bahdanau_cache_bytes", cfg, B, Lk, &ab, &nf, bytes);
+}
+
+int rnn_bahdanau_cache_init(void *mem, const attn_bahdanau_config *cfg, int64_t B, int64_t Lk,
+                            attn_bahdanau_cache **cache)
+{
+    static const char fn[] = "attn_bahdanau_cache_init";
+    size_t ab = 0, bytes = 0;
+    int64_t nf = 0;
+    ATTN_TRY(cache_layout(fn, cfg, B, Lk, &ab, &nf, &bytes));
+    attn_bahdanau_cache *c = mem;
+    memset(c, 0, sizeof *c);
+    char *p = (char *)mem + ROUND64(sizeof *c);
+    ATTN_TRY(attn_additive_cache_init(p, ab, B, 1, Lk, cfg->attn_size, &c->att));
+    p += ROUND64(ab);
+    const int64_t H = cfg->hidden_size, De = cfg->enc_size, Dm = cfg->emb_size;
     c->B = B, c->Lk = Lk, c->cfg = *cfg;
+    c->xin = (float *)p;
     c->feat = c->xin + B * (Dm + De);
     c->gates = c->feat + B * (H + De + Dm);
     c->gi = c->gates + B * 4 * H;
@@ -78,12 +96,29 @@ int attn_bahdanau_cache_create(const attn_bahdanau_config *cfg, int64_t B, int64
     return ATTN_OK;
 }
 
+int attn_bahdanau_cache_create(const attn_bahdanau_config *cfg, int64_t B, int64_t Lk,
+                               attn_bahdanau_cache **cache)
+{
+    static const char fn[] = "attn_bahdanau_cache_create";
+    ATTN_REQUIRE_NONNULL(fn, cache);
+    *cache = NULL;
+    size_t ab = 0, bytes = 0;
+    int64_t nf = 0;
+    ATTN_TRY(cache_layout(fn, cfg, B, Lk, &ab, &nf, &bytes));
+    void *mem = attn_aligned_alloc(bytes);
+    if (!mem) return attn_fail(ATTN_E_NOMEM, "%s: cannot allocate %zu bytes", fn, bytes);
+    int st = rnn_bahdanau_cache_init(mem, cfg, B, Lk, cache);
+    if (st) {
+        free(mem);
+        return st;
+    }
+    (*cache)->owned = 1;
+    return ATTN_OK;
+}
+
 void attn_bahdanau_cache_free(attn_bahdanau_cache *cache)
 {
-    if (!cache) return;
-    attn_additive_cache_free(cache->att);
-    free(cache->xin);
-    free(cache);
+    if (cache && cache->owned) free(cache);
 }
 
 static int check_params(const char *fn, const attn_bahdanau_params *p)

@@ -9,6 +9,7 @@ struct attn_bahdanau_decoder_cache {
     int64_t B, T, Lk;
     attn_bahdanau_config cfg;
     int filled;
+    int owned;                   /* made by _create: free() the block */
     attn_bahdanau_cache **steps; /* [T] */
     float *states;               /* [T + 1, B, H]: s0, s1, …, sT */
     float *enc_proj;             /* [B, Lk, A] */
@@ -16,12 +17,12 @@ struct attn_bahdanau_decoder_cache {
     float *ctx, *w, *out;        /* [B, De], [B, Lk], [B, Do] scratch */
 };
 
-int attn_bahdanau_decoder_cache_create(const attn_bahdanau_config *cfg, int64_t B, int64_t T,
-                                       int64_t Lk, attn_bahdanau_decoder_cache **cache)
+#define ROUND64(x) ((((size_t)(x)) + 63) / 64 * 64)
+
+/* struct | steps [T] pointers | floats | T step caches of step_bytes each */
+static int cache_layout(const char *fn, const attn_bahdanau_config *cfg, int64_t B, int64_t T,
+                        int64_t Lk, int64_t *nfloats, size_t *step_bytes, size_t *bytes)
 {
-    static const char fn[] = "attn_bahdanau_decoder_cache_create";
-    ATTN_REQUIRE_NONNULL(fn, cache);
-    *cache = NULL;
     ATTN_REQUIRE_NONNULL(fn, cfg);
     if (B < 1 || T < 1 || Lk < 1)
         return attn_fail(ATTN_E_ARG, "%s: B=%lld, T=%lld, Lk=%lld must be >= 1", fn, (long long)B,
@@ -33,7 +34,7 @@ int attn_bahdanau_decoder_cache_create(const attn_bahdanau_config *cfg, int64_t 
     /* floats: B·((T+1)·H + Lk·A + T·Dm + De + Lk + Do), each term checked */
     int64_t terms[6][2] = {{T + 1, H}, {Lk, cfg->attn_size}, {T, Dm}, {1, cfg->enc_size},
                            {1, Lk}, {1, cfg->out_size}};
-    int64_t row = 0, n;
+    int64_t row = 0;
     for (int i = 0; i < 6; i++) {
         int64_t x;
         ATTN_TRY(attn_checked_numel(fn, terms[i], 2, &x));
@@ -41,42 +42,89 @@ int attn_bahdanau_decoder_cache_create(const attn_bahdanau_config *cfg, int64_t 
             return attn_fail(ATTN_E_OVERFLOW, "%s: cache size overflows", fn);
     }
     int64_t d[2] = {B, row};
-    ATTN_TRY(attn_checked_numel(fn, d, 2, &n));
-    if (n > (int64_t)(PTRDIFF_MAX / 8))
-        return attn_fail(ATTN_E_OVERFLOW, "%s: cache of %lld floats is too large", fn, (long long)n);
-    attn_bahdanau_decoder_cache *c = calloc(1, sizeof *c);
-    if (!c) return attn_fail(ATTN_E_NOMEM, "%s: cannot allocate the cache", fn);
+    ATTN_TRY(attn_checked_numel(fn, d, 2, nfloats));
+    if (*nfloats > (int64_t)(PTRDIFF_MAX / 16))
+        return attn_fail(ATTN_E_OVERFLOW, "%s: cache of %lld floats is too large", fn,
+                         (long long)*nfloats);
+    ATTN_TRY(rnn_bahdanau_cache_bytes(cfg, B, Lk, step_bytes));
+    *step_bytes = ROUND64(*step_bytes);
+    if (*step_bytes > (size_t)PTRDIFF_MAX / 4 / (size_t)T)
+        return attn_fail(ATTN_E_OVERFLOW, "%s: cache too large", fn);
+    *bytes = ROUND64(sizeof(attn_bahdanau_decoder_cache)) + ROUND64((size_t)T * sizeof(void *)) +
+             ROUND64((size_t)*nfloats * sizeof(float)) + (size_t)T * *step_bytes;
+    return ATTN_OK;
+}
+
+int attn_bahdanau_decoder_cache_bytes(const attn_bahdanau_config *cfg, int64_t B, int64_t T,
+                                      int64_t Lk, size_t *bytes)
+{
+    static const char fn[] = "attn_bahdanau_decoder_cache_bytes";
+    ATTN_REQUIRE_NONNULL(fn, bytes);
+    int64_t nf;
+    size_t sb;
+    return cache_layout(fn, cfg, B, T, Lk, &nf, &sb, bytes);
+}
+
+static int cache_place(const char *fn, void *mem, size_t bytes, const attn_bahdanau_config *cfg,
+                       int64_t B, int64_t T, int64_t Lk, attn_bahdanau_decoder_cache **cache)
+{
+    ATTN_REQUIRE_NONNULL(fn, cache);
+    *cache = NULL;
+    ATTN_REQUIRE_NONNULL(fn, mem);
+    if ((uintptr_t)mem % 64) return attn_fail(ATTN_E_ARG, "%s: mem must be 64-byte aligned", fn);
+    int64_t nf = 0;
+    size_t sb = 0, need = 0;
+    ATTN_TRY(cache_layout(fn, cfg, B, T, Lk, &nf, &sb, &need));
+    if (bytes < need) return attn_fail(ATTN_E_ARG, "%s: %zu bytes given, %zu needed", fn, bytes, need);
+    attn_bahdanau_decoder_cache *c = mem;
+    memset(c, 0, sizeof *c);
+    char *p = (char *)mem + ROUND64(sizeof *c);
     c->B = B, c->T = T, c->Lk = Lk, c->cfg = *cfg;
-    c->steps = calloc((size_t)T, sizeof *c->steps);
-    c->states = c->steps ? attn_aligned_alloc((size_t)n * sizeof(float)) : NULL;
-    if (!c->states) {
-        attn_bahdanau_decoder_cache_free(c);
-        return attn_fail(ATTN_E_NOMEM, "%s: cannot allocate %lld floats", fn, (long long)n);
-    }
+    c->steps = (attn_bahdanau_cache **)p;
+    p += ROUND64((size_t)T * sizeof(void *));
+    const int64_t H = cfg->hidden_size, Dm = cfg->emb_size;
+    c->states = (float *)p;
     c->enc_proj = c->states + (T + 1) * B * H;
     c->emb = c->enc_proj + B * Lk * cfg->attn_size;
     c->ctx = c->emb + T * B * Dm;
     c->w = c->ctx + B * cfg->enc_size;
     c->out = c->w + B * Lk;
-    for (int64_t t = 0; t < T; t++) {
-        int st = attn_bahdanau_cache_create(cfg, B, Lk, &c->steps[t]);
-        if (st) {
-            attn_bahdanau_decoder_cache_free(c);
-            return st;
-        }
-    }
+    p += ROUND64((size_t)nf * sizeof(float));
+    for (int64_t t = 0; t < T; t++, p += sb) ATTN_TRY(rnn_bahdanau_cache_init(p, cfg, B, Lk, &c->steps[t]));
     *cache = c;
+    return ATTN_OK;
+}
+
+int attn_bahdanau_decoder_cache_init(void *mem, size_t bytes, const attn_bahdanau_config *cfg,
+                                     int64_t B, int64_t T, int64_t Lk,
+                                     attn_bahdanau_decoder_cache **cache)
+{
+    return cache_place("attn_bahdanau_decoder_cache_init", mem, bytes, cfg, B, T, Lk, cache);
+}
+
+int attn_bahdanau_decoder_cache_create(const attn_bahdanau_config *cfg, int64_t B, int64_t T,
+                                       int64_t Lk, attn_bahdanau_decoder_cache **cache)
+{
+    static const char fn[] = "attn_bahdanau_decoder_cache_create";
+    ATTN_REQUIRE_NONNULL(fn, cache);
+    *cache = NULL;
+    int64_t nf = 0;
+    size_t sb = 0, bytes = 0;
+    ATTN_TRY(cache_layout(fn, cfg, B, T, Lk, &nf, &sb, &bytes));
+    void *mem = attn_aligned_alloc(bytes);
+    if (!mem) return attn_fail(ATTN_E_NOMEM, "%s: cannot allocate %zu bytes", fn, bytes);
+    int st = cache_place(fn, mem, bytes, cfg, B, T, Lk, cache);
+    if (st) {
+        free(mem);
+        return st;
+    }
+    (*cache)->owned = 1;
     return ATTN_OK;
 }
 
 void attn_bahdanau_decoder_cache_free(attn_bahdanau_decoder_cache *cache)
 {
-    if (!cache) return;
-    if (cache->steps)
-        for (int64_t t = 0; t < cache->T; t++) attn_bahdanau_cache_free(cache->steps[t]);
-    free(cache->steps);
-    free(cache->states);
-    free(cache);
+    if (cache && cache->owned) free(cache);
 }
 
 /* Column t of a [B, T, W] view as a [B, 1, W] view. */

@@ -17,6 +17,7 @@ struct attn_gru_cache {
     int layers, D;
     int64_t L;      /* steps of the last forward */
     int filled;
+    int owned;      /* made by attn_gru_cache_create: free() the block */
     int32_t *len;   /* [B] effective lengths */
     uint8_t *act;   /* [L, B] step t active for row b */
     float *x;       /* [L, B, In] time-major copy of the input */
@@ -133,18 +134,18 @@ int attn_gru_param_info(const attn_gru_config *cfg, int index, attn_gru_tensor_i
     return ATTN_OK;
 }
 
-int attn_gru_cache_create(const attn_gru_config *cfg, int64_t L, int64_t B, attn_gru_cache **cache)
+#define ROUND64(x) ((((size_t)(x)) + 63) / 64 * 64)
+
+/* Floats of each part: x, out, gates, hprev, gi, gh, h. */
+static int cache_layout(const char *fn, const attn_gru_config *cfg, int64_t L, int64_t B,
+                        int64_t n[7], size_t *bytes)
 {
-    static const char fn[] = "attn_gru_cache_create";
-    ATTN_REQUIRE_NONNULL(fn, cache);
-    *cache = NULL;
     ATTN_TRY(check_config(fn, cfg));
     if (L < 1 || B < 1)
         return attn_fail(ATTN_E_ARG, "%s: L=%lld and B=%lld must be >= 1", fn, (long long)L,
                          (long long)B);
     const int64_t H = cfg->hidden_size, In = cfg->input_size, D = dirs(cfg), NL = cfg->num_layers;
-    /* floats: x + out + gates + hprev + gi + gh + h */
-    int64_t LB, n[7], total = 0;
+    int64_t LB, total = 0;
     int64_t d0[2] = {L, B};
     ATTN_TRY(attn_checked_numel(fn, d0, 2, &LB));
     int64_t f0[2] = {LB, In}, f1[4] = {NL, LB, D, H}, f2[4] = {NL * D, LB, 4, H},
@@ -159,38 +160,81 @@ int attn_gru_cache_create(const attn_gru_config *cfg, int64_t L, int64_t B, attn
     for (int i = 0; i < 7; i++)
         if (__builtin_add_overflow(total, n[i], &total))
             return attn_fail(ATTN_E_OVERFLOW, "%s: cache size overflows", fn);
-    if (total > (int64_t)(PTRDIFF_MAX / 8))
+    if (total > (int64_t)(PTRDIFF_MAX / 8) - LB - B)
         return attn_fail(ATTN_E_OVERFLOW, "%s: cache of %lld floats is too large", fn, (long long)total);
-    attn_gru_cache *c = calloc(1, sizeof *c);
-    float *buf = c ? attn_aligned_alloc((size_t)total * sizeof(float)) : NULL;
-    int32_t *len = buf ? malloc((size_t)B * sizeof *len) : NULL;
-    uint8_t *act = len ? malloc((size_t)LB) : NULL;
-    if (!act) {
-        free(len);
-        free(buf);
-        free(c);
-        return attn_fail(ATTN_E_NOMEM, "%s: cannot allocate %lld floats", fn, (long long)total);
-    }
-    c->Lmax = L, c->B = B, c->In = In, c->H = H, c->layers = (int)NL, c->D = (int)D;
-    c->len = len, c->act = act;
-    c->x = buf;
+    /* struct | len [B] int32 | act [L·B] bytes | floats */
+    *bytes = ROUND64(sizeof(attn_gru_cache)) + ROUND64((size_t)B * sizeof(int32_t)) +
+             ROUND64((size_t)LB) + (size_t)total * sizeof(float);
+    return ATTN_OK;
+}
+
+int attn_gru_cache_bytes(const attn_gru_config *cfg, int64_t L, int64_t B, size_t *bytes)
+{
+    static const char fn[] = "attn_gru_cache_bytes";
+    ATTN_REQUIRE_NONNULL(fn, bytes);
+    int64_t n[7];
+    return cache_layout(fn, cfg, L, B, n, bytes);
+}
+
+static int cache_place(const char *fn, void *mem, size_t bytes, const attn_gru_config *cfg,
+                       int64_t L, int64_t B, attn_gru_cache **cache)
+{
+    ATTN_REQUIRE_NONNULL(fn, cache);
+    *cache = NULL;
+    ATTN_REQUIRE_NONNULL(fn, mem);
+    if ((uintptr_t)mem % 64) return attn_fail(ATTN_E_ARG, "%s: mem must be 64-byte aligned", fn);
+    int64_t n[7];
+    size_t need = 0;
+    ATTN_TRY(cache_layout(fn, cfg, L, B, n, &need));
+    if (bytes < need) return attn_fail(ATTN_E_ARG, "%s: %zu bytes given, %zu needed", fn, bytes, need);
+    attn_gru_cache *c = mem;
+    memset(c, 0, sizeof *c);
+    char *p = (char *)mem + ROUND64(sizeof *c);
+    c->len = (int32_t *)p;
+    p += ROUND64((size_t)B * sizeof(int32_t));
+    c->act = (uint8_t *)p;
+    p += ROUND64((size_t)(L * B));
+    c->x = (float *)p;
     c->out = c->x + n[0];
     c->gates = c->out + n[1];
     c->hprev = c->gates + n[2];
     c->gi = c->hprev + n[3];
     c->gh = c->gi + n[4];
     c->h = c->gh + n[5];
+    c->Lmax = L, c->B = B, c->In = cfg->input_size, c->H = cfg->hidden_size;
+    c->layers = cfg->num_layers, c->D = dirs(cfg);
     *cache = c;
+    return ATTN_OK;
+}
+
+int attn_gru_cache_init(void *mem, size_t bytes, const attn_gru_config *cfg, int64_t L, int64_t B,
+                        attn_gru_cache **cache)
+{
+    return cache_place("attn_gru_cache_init", mem, bytes, cfg, L, B, cache);
+}
+
+int attn_gru_cache_create(const attn_gru_config *cfg, int64_t L, int64_t B, attn_gru_cache **cache)
+{
+    static const char fn[] = "attn_gru_cache_create";
+    ATTN_REQUIRE_NONNULL(fn, cache);
+    *cache = NULL;
+    int64_t n[7];
+    size_t bytes = 0;
+    ATTN_TRY(cache_layout(fn, cfg, L, B, n, &bytes));
+    void *mem = attn_aligned_alloc(bytes);
+    if (!mem) return attn_fail(ATTN_E_NOMEM, "%s: cannot allocate %zu bytes", fn, bytes);
+    int st = cache_place(fn, mem, bytes, cfg, L, B, cache);
+    if (st) {
+        free(mem);
+        return st;
+    }
+    (*cache)->owned = 1;
     return ATTN_OK;
 }
 
 void attn_gru_cache_free(attn_gru_cache *cache)
 {
-    if (!cache) return;
-    free(cache->x);
-    free(cache->len);
-    free(cache->act);
-    free(cache);
+    if (cache && cache->owned) free(cache);
 }
 
 /* A [L, B, W] (batch_first: [B, L, W]) view seen time-major. */

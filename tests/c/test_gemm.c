@@ -120,6 +120,9 @@ Test(gemm, k_and_n_blocking, .timeout = 120)
             cr_expect_eq(check_case(OPS[op][0], OPS[op][1], cases[i][0], cases[i][1],
                                     cases[i][2], 1.0f, 0.5f, 0, 0, 0, 0, 2),
                          0);
+    /* K so long the packed B of a column block is not kept whole (one K block at a time). */
+    cr_expect_eq(check_case(ATTN_NO_TRANS, ATTN_NO_TRANS, 30, 70, 140000, 1.0f, 0.0f, 0, 0, 0, 0, 2),
+                 0);
 }
 
 Test(gemm, leading_dims_alpha_beta)

@@ -506,3 +506,29 @@ Test(rnn, thread_count_does_not_change_results)
     gru_teardown(&g);
 }
 
+
+/* The branch-free tanh of additive attention against the double-precision tanh. */
+#include "../../src/nn/rnn_internal.h"
+
+Test(rnn, fast_tanh_accuracy)
+{
+    double worst = 0, worst_rel = 0;
+    for (uint32_t bits = 0; bits < 0x41a00000u; bits += 997) { /* every 997th float in [0, 20] */
+        float x;
+        memcpy(&x, &bits, sizeof x);
+        for (int s = 0; s < 2; s++) {
+            float xs = s ? -x : x;
+            double ref = tanh((double)xs), got = rnn_tanhf(xs);
+            worst = fmax(worst, fabs(got - ref));
+            if (ref != 0) worst_rel = fmax(worst_rel, fabs(got - ref) / fabs(ref));
+        }
+    }
+    fprintf(stderr, "rnn_tanhf: max abs err %.2e, max rel err %.2e\n", worst, worst_rel);
+    cr_expect(worst < 1.5e-7, "max abs error %g", worst);
+    cr_expect(worst_rel < 1e-6, "max rel error %g", worst_rel);
+    cr_expect_eq(rnn_tanhf(INFINITY), 1.0f);
+    cr_expect_eq(rnn_tanhf(-INFINITY), -1.0f);
+    cr_expect_eq(rnn_tanhf(100.0f), 1.0f);
+    cr_expect(signbit(rnn_tanhf(-0.0f)) && rnn_tanhf(-0.0f) == 0.0f);
+    cr_expect(isnan(rnn_tanhf(NAN)));
+}

@@ -56,6 +56,7 @@ typedef struct demo_cfg {
     const char *out_dir;
     int resume;
     long save_every;
+    long log_every; /* a metrics.csv row (mean loss of the window) every N steps */
     int quiet;
     attn_seq2seq_config model;
 } demo_cfg;
@@ -95,7 +96,8 @@ static int usage(void)
 {
     fprintf(stderr,
             "usage: attn demo [--steps N] [--batch N] [--threads N] [--seed N] [--lr X]\n"
-            "                 [--out DIR] [--resume] [--save-every N] [--eval N]\n"
+            "                 [--out DIR] [--resume] [--save-every N] [--eval N] [--log-every N]\n"
+            "                 [--heads N] [--d-model N]\n"
             "Trains a Transformer to translate English dates to ISO 8601 and reports exact match\n"
             "on held-out dates. Writes DIR/model.safetensors and DIR/metrics.csv (DIR: out/demo).\n");
     return 2;
@@ -149,9 +151,19 @@ static int evaluate(const demo_cfg *c, attn_tape *t, const attn_seq2seq *m, int 
     return st;
 }
 
-static int save_run(const demo_cfg *c, attn_seq2seq *m, attn_optim *opt, attn_tape *t, long step)
+#define DEMO_WARMUP 100 /* warm-up steps of the learning-rate schedule */
+
+/* The running loss window of metrics.csv (sum and count of the steps since the last row): saved
+ * with a checkpoint so a resumed run writes the same rows as an uninterrupted one. */
+typedef struct loss_window {
+    double sum;
+    long n;
+} loss_window;
+
+static int save_run(const demo_cfg *c, attn_seq2seq *m, attn_optim *opt, attn_tape *t, long step,
+                    const loss_window *lw)
 {
-    char path[600], buf[2048], steps[32], rs[32], ro[32], seed[32];
+    char path[600], buf[2048], steps[32], rs[32], ro[32], seed[32], lsum[40], ln[32], total[32];
     const char *kv[64];
     int n = attn_seq2seq_config_to_meta(&m->cfg, buf, sizeof buf, kv, 56);
     if (n < 0) return n;
@@ -167,14 +179,19 @@ static int save_run(const demo_cfg *c, attn_seq2seq *m, attn_optim *opt, attn_ta
     snprintf(rs, sizeof rs, "%llu", (unsigned long long)rseed);
     snprintf(ro, sizeof ro, "%llu", (unsigned long long)roff);
     snprintf(seed, sizeof seed, "%llu", (unsigned long long)c->seed);
+    snprintf(lsum, sizeof lsum, "%.17g", lw->sum);
+    snprintf(ln, sizeof ln, "%ld", lw->n);
+    snprintf(total, sizeof total, "%ld", c->steps);
     const char *okv[] = {"train.step", steps, "train.rng_seed", rs, "train.rng_offset", ro,
-                         "train.seed", seed, NULL};
+                         "train.seed", seed, "train.loss_sum", lsum, "train.loss_n", ln,
+                         "train.total_steps", total, NULL};
     snprintf(path, sizeof path, "%s/optim.safetensors", c->out_dir);
     return attn_optim_save(opt, m->P, path, okv);
 }
 
 /* Restore model, optimiser, dropout stream and step from out_dir. */
-static int load_run(const demo_cfg *c, attn_seq2seq *m, attn_optim *opt, attn_tape *t, long *step)
+static int load_run(const demo_cfg *c, attn_seq2seq *m, attn_optim *opt, attn_tape *t, long *step,
+                    loss_window *lw)
 {
     char path[600];
     attn_st_reader *st;
@@ -200,6 +217,16 @@ static int load_run(const demo_cfg *c, attn_seq2seq *m, attn_optim *opt, attn_ta
     if (s == ATTN_OK) {
         *step = strtol(sv, NULL, 10);
         attn_tape_set_rng(t, strtoull(rs, NULL, 10), strtoull(ro, NULL, 10));
+        const char *ls = attn_st_metadata(st, "train.loss_sum"), *ln = attn_st_metadata(st, "train.loss_n");
+        lw->sum = ls ? strtod(ls, NULL) : 0; /* absent in older runs: the window restarts */
+        lw->n = ls && ln ? strtol(ln, NULL, 10) : 0;
+        /* the cosine schedule spans --steps: past the warm-up, the steps already taken followed
+         * the saved run's span, so the result will differ from one uninterrupted run */
+        const char *ts = attn_st_metadata(st, "train.total_steps");
+        if (ts && strtol(ts, NULL, 10) != c->steps && *step > DEMO_WARMUP)
+            fprintf(stderr, "attn demo: note: steps 1..%ld followed a learning-rate schedule for"
+                            " --steps %s, the rest follows one for --steps %ld\n",
+                    *step, ts, c->steps);
     }
     attn_st_close(st);
     return s;
@@ -277,7 +304,8 @@ int cli_demo(int argc, char **argv)
                   .eval_n = 1000,
                   .lr = 1e-3f,
                   .out_dir = "out/demo",
-                  .save_every = 200};
+                  .save_every = 200,
+                  .log_every = 50};
     c.model = (attn_seq2seq_config){.src_vocab = VOCAB,
                                     .tgt_vocab = VOCAB,
                                     .d_model = 128,
@@ -302,10 +330,15 @@ int cli_demo(int argc, char **argv)
         else if (!strcmp(s, "--out") && more) c.out_dir = argv[++a];
         else if (!strcmp(s, "--eval") && more) c.eval_n = atoi(argv[++a]);
         else if (!strcmp(s, "--save-every") && more) c.save_every = atol(argv[++a]);
+        else if (!strcmp(s, "--heads") && more) c.model.nhead = atol(argv[++a]);
+        else if (!strcmp(s, "--d-model") && more) c.model.d_model = atol(argv[++a]);
+        else if (!strcmp(s, "--log-every") && more) c.log_every = atol(argv[++a]);
         else if (!strcmp(s, "--resume")) c.resume = 1;
         else return usage();
     }
-    if (c.steps < 1 || c.batch < 1 || c.threads < 0 || c.eval_n < 0 || !(c.lr > 0)) return usage();
+    if (c.steps < 1 || c.batch < 1 || c.threads < 0 || c.eval_n < 0 || !(c.lr > 0) ||
+        c.log_every < 1)
+        return usage();
     if (c.threads) attn_set_num_threads(c.threads);
     if (mkdir_p(c.out_dir)) {
         fprintf(stderr, "attn demo: cannot create %s: %s\n", c.out_dir, strerror(errno));
@@ -326,8 +359,9 @@ int cli_demo(int argc, char **argv)
                             .weight_decay = 0.01f};
     if (st == ATTN_OK) st = attn_optim_create(m->P, &oc, &opt);
     long step = 0;
+    loss_window lw = {0, 0};
     if (st == ATTN_OK && c.resume) {
-        st = load_run(&c, m, opt, t, &step);
+        st = load_run(&c, m, opt, t, &step, &lw);
         if (st == ATTN_OK) printf("resumed %s at step %ld\n", c.out_dir, step);
     }
     if (st) {
@@ -340,7 +374,7 @@ int cli_demo(int argc, char **argv)
            (long long)c.model.num_encoder_layers, (long long)c.model.num_decoder_layers,
            (long long)c.model.nhead, c.steps, c.batch, attn_get_num_threads());
 
-    attn_schedule sched = {.kind = ATTN_SCHEDULE_COSINE, .base_lr = c.lr, .warmup_steps = 100,
+    attn_schedule sched = {.kind = ATTN_SCHEDULE_COSINE, .base_lr = c.lr, .warmup_steps = DEMO_WARMUP,
                            .total_steps = c.steps, .min_ratio = 0.02f};
     exs = malloc((size_t)c.batch * sizeof *exs);
     b.src = malloc((size_t)c.batch * DATES_SRC_MAX * sizeof *b.src);
@@ -357,8 +391,7 @@ int cli_demo(int argc, char **argv)
     progress prog;
     progress_init(&prog, stdout, c.steps, "demo");
     attn_ce_options ce = {.ignore_index = PAD, .label_smoothing = 0.0f};
-    double tokens = 0, t_train = bench_now(), loss_avg = 0;
-    long loss_n = 0;
+    double tokens = 0, t_train = bench_now();
     for (; step < c.steps; step++) {
         make_batch(&c, 0, (uint64_t)step * (uint64_t)c.batch, c.batch, &b, exs);
         attn_var *memory, *logits, *loss;
@@ -376,15 +409,16 @@ int cli_demo(int argc, char **argv)
             break;
         }
         tokens += (double)b.N * (double)(b.S + b.T);
-        loss_avg += loss->data[0], loss_n++;
+        lw.sum += loss->data[0], lw.n++;
         double tps = tokens / (bench_now() - t_train);
         progress_update(&prog, step + 1, loss->data[0], tps, NULL);
-        if ((step + 1) % 50 == 0 || step + 1 == c.steps) {
-            metrics_row(&mlog, step + 1, loss_avg / loss_n, lr, tps, NAN);
-            loss_avg = 0, loss_n = 0;
-        }
+        /* the last row of a run may cover part of a window: it is written, but the window
+         * goes on in the saved state, so a resumed run's next row is the full window's */
+        if ((step + 1) % c.log_every == 0 || step + 1 == c.steps)
+            metrics_row(&mlog, step + 1, lw.sum / (double)lw.n, lr, tps, NAN);
+        if ((step + 1) % c.log_every == 0) lw.sum = 0, lw.n = 0;
         if (c.save_every > 0 && (step + 1) % c.save_every == 0 && step + 1 < c.steps) {
-            st = save_run(&c, m, opt, t, step + 1);
+            st = save_run(&c, m, opt, t, step + 1, &lw);
             if (st) {
                 cli_error("demo", "saving a checkpoint", st);
                 break;
@@ -393,7 +427,7 @@ int cli_demo(int argc, char **argv)
     }
     progress_done(&prog);
     double train_s = bench_now() - t_train, tps = tokens / (train_s > 0 ? train_s : 1);
-    if (st == ATTN_OK) st = save_run(&c, m, opt, t, step);
+    if (st == ATTN_OK) st = save_run(&c, m, opt, t, step, &lw);
     if (st) goto train_done;
 
     printf("\nfive held-out examples (greedy decoding):\n");

@@ -1,0 +1,183 @@
+"""Whole models through ctypes: the encoder–decoder Transformer (attn_seq2seq_*) and the
+GPT-style language model (attn_gpt_*).
+
+Each object owns the C model (its parameter table, names = PyTorch state_dict names) and a tape.
+forward(...) records on the tape and returns the logits; backward(dlogits) runs the tape in
+reverse and returns the gradient of every parameter by name. loss(...) adds torch's
+cross-entropy on the same recording, and optimizer(...) builds an attn_optim over the table.
+"""
+import ctypes
+
+import numpy as np
+
+from ._lib import lib, check
+from .nn import (ACT, CeOptions, Optimizer, Params, Tape, VarP, var_data)
+
+_i32p = ctypes.POINTER(ctypes.c_int32)
+
+
+class Seq2SeqConfig(ctypes.Structure):
+    _fields_ = [("src_vocab", ctypes.c_int64), ("tgt_vocab", ctypes.c_int64),
+                ("d_model", ctypes.c_int64), ("nhead", ctypes.c_int64),
+                ("num_encoder_layers", ctypes.c_int64), ("num_decoder_layers", ctypes.c_int64),
+                ("dim_feedforward", ctypes.c_int64), ("max_len", ctypes.c_int64),
+                ("dropout", ctypes.c_float), ("activation", ctypes.c_int),
+                ("norm_first", ctypes.c_int), ("share_embeddings", ctypes.c_int),
+                ("pad_id", ctypes.c_int32)]
+
+
+class _Seq2SeqHead(ctypes.Structure):
+    """The leading fields of attn_seq2seq (the rest is not read from Python)."""
+    _fields_ = [("cfg", Seq2SeqConfig), ("P", ctypes.c_void_p)]
+
+
+class GPTConfig(ctypes.Structure):
+    _fields_ = [("vocab", ctypes.c_int64), ("context", ctypes.c_int64),
+                ("n_layer", ctypes.c_int64), ("n_head", ctypes.c_int64),
+                ("d_model", ctypes.c_int64), ("dropout", ctypes.c_float)]
+
+
+class _GPTHead(ctypes.Structure):
+    _fields_ = [("cfg", GPTConfig), ("P", ctypes.c_void_p)]
+
+
+lib.attn_seq2seq_free.argtypes = [ctypes.c_void_p]
+lib.attn_gpt_free.argtypes = [ctypes.c_void_p]
+
+
+class _BorrowedParams(Params):
+    """A Params view of a table owned by a model (never freed here)."""
+
+    def __init__(self, ptr, owner):
+        self.ptr = ctypes.c_void_p(ptr)
+        self._owner = owner
+
+    def __del__(self):
+        pass
+
+
+def _ids(a):
+    a = np.ascontiguousarray(np.asarray(a, dtype=np.int32))
+    if a.ndim != 2:
+        raise ValueError(f"ids must be [N, L], got shape {a.shape}")
+    return a
+
+
+class _Model:
+    _free = None
+
+    def _setup(self, ptr, head_type, seed, num_threads):
+        self.ptr = ptr
+        head = ctypes.cast(ptr, ctypes.POINTER(head_type)).contents
+        self.params = _BorrowedParams(head.P, self)
+        self.tape = Tape(seed ^ 0x5eed, num_threads)
+        self._out = None
+        self._keep = []
+
+    def __del__(self):
+        if getattr(self, "ptr", None):
+            self.tape = None
+            type(self)._free(self.ptr)
+            self.ptr = None
+
+    def train(self, mode=True):
+        self.tape.set_training(mode)
+        return self
+
+    def eval(self):
+        return self.train(False)
+
+    def state_dict(self):
+        return self.params.state_dict()
+
+    def load_state_dict(self, d, strict=True):
+        self.params.load_state_dict({k: (v.detach().cpu().numpy() if hasattr(v, "detach") else v)
+                                     for k, v in d.items()}, strict)
+
+    def names(self):
+        return self.params.names()
+
+    def backward(self, dlogits, accumulate=False):
+        """Parameter gradients (by name) of sum(logits · dlogits) for the last forward."""
+        if not accumulate:
+            self.params.zero_grad()
+        self.tape.backward(self._out, dlogits)
+        return self.params.grads()
+
+    def loss(self, targets, ignore_index=-100, label_smoothing=0.0):
+        """torch's cross_entropy (mean) of the last forward's logits; sets it as the output, so
+        backward(None) then gives the loss gradients."""
+        tg = np.ascontiguousarray(np.asarray(targets, dtype=np.int32)).reshape(-1)
+        self._keep.append(tg)
+        opt = CeOptions(ignore_index, label_smoothing)
+        out = VarP()
+        check(lib.attn_op_cross_entropy(self.tape.ptr, self._out, tg.ctypes.data_as(_i32p),
+                                        ctypes.byref(opt), ctypes.byref(out)))
+        self._out = out
+        return float(var_data(out)[0])
+
+    def optimizer(self, kind="adamw", lr=1e-3, **kw):
+        return Optimizer(self.params, kind, lr, **kw)
+
+
+class Seq2SeqTransformer(_Model):
+    _free = lib.attn_seq2seq_free
+
+    def __init__(self, src_vocab, tgt_vocab, d_model=32, nhead=4, num_encoder_layers=2,
+                 num_decoder_layers=2, dim_feedforward=64, max_len=64, dropout=0.0,
+                 activation="relu", norm_first=False, share_embeddings=False, pad_id=0, seed=0,
+                 num_threads=0):
+        cfg = Seq2SeqConfig(src_vocab, tgt_vocab, d_model, nhead, num_encoder_layers,
+                            num_decoder_layers, dim_feedforward, max_len, dropout, ACT[activation],
+                            int(norm_first), int(share_embeddings), pad_id)
+        self.config = cfg
+        ptr = ctypes.c_void_p()
+        check(lib.attn_seq2seq_create(ctypes.byref(cfg), ctypes.c_uint64(seed), ctypes.byref(ptr)))
+        self._setup(ptr.value, _Seq2SeqHead, seed, num_threads)
+
+    def forward(self, src, tgt):
+        """logits [N, T, tgt_vocab] for source ids [N, S] and decoder input ids [N, T]."""
+        src, tgt = _ids(src), _ids(tgt)
+        if src.shape[0] != tgt.shape[0]:
+            raise ValueError("src and tgt batch sizes differ")
+        self.tape.reset()
+        self._keep = [src, tgt]
+        memory, logits = VarP(), VarP()
+        N, S = src.shape
+        check(lib.attn_seq2seq_encode(self.tape.ptr, ctypes.c_void_p(self.ptr),
+                                      src.ctypes.data_as(_i32p), ctypes.c_int64(N),
+                                      ctypes.c_int64(S), ctypes.byref(memory)))
+        check(lib.attn_seq2seq_decode(self.tape.ptr, ctypes.c_void_p(self.ptr), memory,
+                                      src.ctypes.data_as(_i32p), ctypes.c_int64(S),
+                                      tgt.ctypes.data_as(_i32p), ctypes.c_int64(tgt.shape[1]),
+                                      ctypes.byref(logits)))
+        self._out = logits
+        return var_data(logits)
+
+    __call__ = forward
+
+
+class GPT(_Model):
+    _free = lib.attn_gpt_free
+
+    def __init__(self, vocab, context, n_layer=2, n_head=4, d_model=32, dropout=0.0, seed=0,
+                 num_threads=0):
+        cfg = GPTConfig(vocab, context, n_layer, n_head, d_model, dropout)
+        self.config = cfg
+        ptr = ctypes.c_void_p()
+        check(lib.attn_gpt_create(ctypes.byref(cfg), ctypes.c_uint64(seed), ctypes.byref(ptr)))
+        self._setup(ptr.value, _GPTHead, seed, num_threads)
+
+    def forward(self, ids):
+        """logits [N, T, vocab] for ids [N, T]."""
+        ids = _ids(ids)
+        self.tape.reset()
+        self._keep = [ids]
+        logits = VarP()
+        check(lib.attn_gpt_forward(self.tape.ptr, ctypes.c_void_p(self.ptr),
+                                   ids.ctypes.data_as(_i32p), ctypes.c_int64(ids.shape[0]),
+                                   ctypes.c_int64(ids.shape[1]), ctypes.byref(logits)))
+        self._out = logits
+        return var_data(logits)
+
+    __call__ = forward
