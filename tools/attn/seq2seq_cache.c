@@ -271,7 +271,7 @@ static int greedy(cache *c, const decode_options *o, int32_t *out, int64_t *out_
     const attn_seq2seq *m = c->m;
     const int64_t N = c->R, V = m->cfg.tgt_vocab, L = o->max_len;
     float *logp = malloc((size_t)(N * V) * sizeof *logp);
-    int32_t *y = malloc((size_t)N * sizeof *y);
+    int32_t *y = calloc((size_t)N, sizeof *y);
     char *done = calloc((size_t)N, 1);
     int st = (!logp || !y || !done) ? ATTN_E_NOMEM : ATTN_OK;
     for (int64_t i = 0; i < N; i++) {
@@ -323,7 +323,7 @@ static int beam(cache *c, int64_t N, const decode_options *o, int32_t *out, int6
     const attn_seq2seq *m = c->m;
     const int64_t V = m->cfg.tgt_vocab, L = o->max_len, K = o->beam, R = N * K;
     float *logp = malloc((size_t)(R * V) * sizeof *logp);
-    int32_t *y = malloc((size_t)R * sizeof *y);
+    int32_t *y = calloc((size_t)R, sizeof *y);
     int64_t *parent = malloc((size_t)R * sizeof *parent);
     hyp *bm = calloc((size_t)R, sizeof *bm), *next = calloc((size_t)R, sizeof *next);
     int32_t *store = calloc((size_t)(2 * R * (L + 1)), sizeof *store);
