@@ -9,9 +9,9 @@ fail=0
 check() {
     if [ "$1" = 0 ]; then echo "ok   $2"; pass=$((pass + 1)); else echo "FAIL $2"; fail=$((fail + 1)); fi
 }
-A=build/attn
+A=${ATTN:-build/attn}
 if [ ! -x "$A" ]; then
-    echo "FAIL build/attn missing"
+    echo "FAIL $A missing"
     echo "0 passed, 1 failed"
     exit 1
 fi
