@@ -13,6 +13,8 @@ typedef struct {
 static const command commands[] = {
     {"demo", cli_demo, "run the default job"},
     {"translate", cli_translate, "translate text with a saved model: attn translate --model M TEXT"},
+    {"train", cli_train, "train a model on a task: attn train translate --data DIR --out DIR"},
+    {"eval", cli_eval, "evaluate a model on a task: attn eval translate --model M --src F --ref F"},
     {"bench", cli_bench, "benchmarks: attn bench attention|gemm|..."},
     {"bleu", cli_bleu, "BLEU and chrF of a translation: attn bleu HYP REF [REF...]"},
     {"spm", cli_spm, "SentencePiece: attn spm train|encode|decode --model FILE"},

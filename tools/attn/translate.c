@@ -1,8 +1,11 @@
 /* translate.c — `attn translate --model M [--beam N] [--len-penalty A] [TEXT...]`: translate the
- * arguments, or each line of standard input, with a saved encoder–decoder Transformer. */
+ * arguments, or each line of standard input, with a saved encoder–decoder Transformer. The
+ * checkpoint's attn.tokenizer picks the text side: "chars-ascii" (the date demo) or "spm" (a
+ * SentencePiece model stored in the checkpoint, see mt.h). */
 #include "cli.h"
 
 #include "chars.h"
+#include "mt.h"
 #include "seq2seq_decode.h"
 
 #include <stdio.h>
@@ -12,7 +15,7 @@
 static int usage(void)
 {
     fprintf(stderr, "usage: attn translate --model FILE [--beam N] [--len-penalty A] [--max-len N]"
-                    " [--threads N] [TEXT ...]\n"
+                    " [--threads N] [--no-cache] [TEXT ...]\n"
                     "Translates each TEXT, or each line of standard input when none is given.\n");
     return 2;
 }
@@ -53,6 +56,50 @@ static int translate_line(translator *tr, const char *text)
     return st ? cli_error("translate", "decoding", st) : 0;
 }
 
+/* Subword (SentencePiece) models: all texts are translated together, in length-sorted batches. */
+static int translate_spm(const char *model, int threads, decode_options o, char **texts, int n_texts)
+{
+    attn_seq2seq *m;
+    attn_spm *sp;
+    int s = mt_open_model(model, &m, &sp);
+    if (s) return cli_error("translate", model, s);
+    o.bos_id = ATTN_SPM_BOS_ID, o.eos_id = ATTN_SPM_EOS_ID;
+    attn_tape *t = NULL;
+    attn_tape_config tc = {.num_threads = threads};
+    s = attn_tape_create(&tc, &t);
+    char **lines = texts;
+    int64_t n = n_texts, cap = 0;
+    if (s == ATTN_OK && n == 0) { /* standard input */
+        lines = NULL;
+        char *line = NULL;
+        size_t lcap = 0;
+        ssize_t len;
+        while (s == ATTN_OK && (len = getline(&line, &lcap, stdin)) >= 0) {
+            line[strcspn(line, "\r\n")] = '\0';
+            if (n == cap) {
+                cap = cap ? 2 * cap : 64;
+                char **g = realloc(lines, (size_t)cap * sizeof *g);
+                if (!g) s = ATTN_E_NOMEM;
+                else lines = g;
+            }
+            if (s == ATTN_OK && !(lines[n++] = strdup(line))) s = ATTN_E_NOMEM;
+        }
+        free(line);
+    }
+    char **hyp = NULL;
+    if (s == ATTN_OK && n > 0) {
+        attn_tape_set_training(t, 0);
+        s = mt_translate_texts(t, m, sp, (const char *const *)lines, n, &o, 32, &hyp);
+    }
+    for (int64_t i = 0; s == ATTN_OK && i < n; i++) printf("%s\n", hyp[i]);
+    mt_free_strings(hyp, hyp ? n : 0);
+    if (lines != texts) mt_free_strings(lines, n);
+    attn_tape_free(t);
+    attn_seq2seq_free(m);
+    attn_spm_free(sp);
+    return s ? cli_error("translate", "decoding", s) : 0;
+}
+
 int cli_translate(int argc, char **argv)
 {
     const char *model = NULL;
@@ -67,6 +114,7 @@ int cli_translate(int argc, char **argv)
         else if (!strcmp(argv[a], "--len-penalty") && more) tr.o.len_penalty = (float)atof(argv[++a]);
         else if (!strcmp(argv[a], "--max-len") && more) tr.o.max_len = atol(argv[++a]);
         else if (!strcmp(argv[a], "--threads") && more) threads = atoi(argv[++a]);
+        else if (!strcmp(argv[a], "--no-cache")) mt_use_cache = 0;
         else if (!strcmp(argv[a], "--")) {
             first_text = a + 1;
             break;
@@ -82,6 +130,10 @@ int cli_translate(int argc, char **argv)
     int s = attn_st_open(model, &st);
     if (s) return cli_error("translate", model, s);
     const char *arch = attn_st_metadata(st, "attn.arch"), *tok = attn_st_metadata(st, "attn.tokenizer");
+    if (arch && !strcmp(arch, "transformer-seq2seq") && tok && !strcmp(tok, "spm")) {
+        attn_st_close(st);
+        return translate_spm(model, threads, tr.o, argv + first_text, argc - first_text);
+    }
     if (!arch || strcmp(arch, "transformer-seq2seq") || !tok || strcmp(tok, "chars-ascii")) {
         fprintf(stderr, "attn translate: %s is not a translation model this attn can run"
                         " (attn.arch=%s, attn.tokenizer=%s)\n",

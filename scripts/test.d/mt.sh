@@ -1,0 +1,116 @@
+#!/bin/sh
+# Translation commands (attn train/eval/translate with a SentencePiece model in the checkpoint):
+# a tiny training on a synthetic word-by-word corpus whose loss must fall, cached decoding =
+# uncached (greedy and beam), the checkpoint alone translates, --resume continues, bad input
+# fails cleanly. Ends with "N passed, N failed".
+cd "$(dirname "$0")/../.."
+pass=0
+fail=0
+check() {
+    if [ "$1" = 0 ]; then echo "ok   $2"; pass=$((pass + 1)); else echo "FAIL $2"; fail=$((fail + 1)); fi
+}
+A=${ATTN:-build/attn}
+if [ ! -x "$A" ]; then
+    echo "FAIL $A missing"
+    echo "0 passed, 1 failed"
+    exit 1
+fi
+t=$(mktemp -d)
+trap 'rm -rf "$t"' EXIT
+# A toy language pair: random sentences over a small lexicon, translated word by word (German
+# word order differs only in the adjective inflection, so the mapping is learnable fast).
+awk -v out="$t" 'BEGIN {
+    srand(7);
+    split("the a", det); split("der ein", gdet);
+    split("red big small old young green", adj); split("rote große kleine alte junge grüne", gadj);
+    split("dog man woman child cat horse", noun); split("Hund Mann Frau Kind Katze Pferd", gnoun);
+    split("runs sleeps eats sings plays waits", verb); split("läuft schläft isst singt spielt wartet", gverb);
+    for (s = 0; s < 360; s++) {
+        f = (s < 300) ? "train" : "val";
+        d = int(rand() * 2) + 1; a = int(rand() * 6) + 1; n = int(rand() * 6) + 1; v = int(rand() * 6) + 1;
+        e = det[d] " " adj[a] " " noun[n] " " verb[v] ".";
+        g = gdet[d] " " gadj[a] " " gnoun[n] " " gverb[v] ".";
+        e = toupper(substr(e, 1, 1)) substr(e, 2); g = toupper(substr(g, 1, 1)) substr(g, 2);
+        print e > (out "/" f ".en"); print g > (out "/" f ".de");
+    }
+}'
+cat >"$t/cfg" <<'CFG'
+# tiny model for the test
+vocab = 300
+d_model = 32
+nhead = 2
+encoder_layers = 1
+decoder_layers = 1
+ff = 64
+dropout = 0
+max_len = 48
+batch_tokens = 400
+lr = 5e-3
+warmup = 10
+epochs = 15
+avg_last = 2
+val_bleu_sentences = 60
+CFG
+export OMP_WAIT_POLICY=passive
+$A train translate --data "$t" --out "$t/run" --config "$t/cfg" --threads 1 >"$t/train.log" 2>&1
+check $? "attn train translate exits 0"
+rows=$(tail -n +2 "$t/run/metrics.csv" 2>/dev/null | wc -l)
+[ "$rows" = 15 ]; check $? "metrics.csv has one row per epoch ($rows)"
+awk -F, 'NR == 2 { l1 = $3; v1 = $4 } NR == 16 { l3 = $3; v3 = $4 } END { exit !(l3 < 0.8 * l1 && v3 < v1) }' "$t/run/metrics.csv"
+check $? "training and validation loss fall"
+for f in best model average; do
+    [ -s "$t/run/$f.safetensors" ]; check $? "$f.safetensors written"
+done
+grep -q '^result: task=multi30k arch=transformer' "$t/train.log"; check $? "training prints its result line"
+
+# The checkpoint alone translates (tokenizer inside it).
+mkdir "$t/alone" && cp "$t/run/best.safetensors" "$t/alone/m.safetensors"
+$A translate --model "$t/alone/m.safetensors" --threads 1 "The red dog runs." >"$t/one.txt" 2>&1
+rc=$?
+[ $rc = 0 ] && [ -s "$t/one.txt" ]; check $? "attn translate --model with only the checkpoint ($(cat "$t/one.txt"))"
+
+# Cached = uncached decoding, greedy and beam; translate (stdin) = eval; BLEU above 0.
+for beam in 1 3; do
+    $A eval translate --model "$t/run/best.safetensors" --src "$t/val.en" --ref "$t/val.de" --beam $beam \
+        --threads 1 --out "$t/c$beam" >"$t/ec$beam.log" 2>&1
+    check $? "eval translate --beam $beam"
+    $A eval translate --model "$t/run/best.safetensors" --src "$t/val.en" --ref "$t/val.de" --beam $beam \
+        --threads 1 --out "$t/u$beam" --no-cache >"$t/eu$beam.log" 2>&1
+    check $? "eval translate --beam $beam --no-cache"
+    cmp -s "$t/c$beam" "$t/u$beam"; check $? "beam $beam: cached decoding gives the uncached tokens"
+done
+$A translate --model "$t/run/best.safetensors" --beam 3 --threads 1 <"$t/val.en" >"$t/tr3" 2>/dev/null
+cmp -s "$t/tr3" "$t/c3"; check $? "attn translate (stdin) = attn eval translate"
+bleu=$(sed -n 's/^result: .* bleu=\([0-9.]*\) .*/\1/p' "$t/ec3.log")
+awk -v b="$bleu" 'BEGIN { exit !(b > 0) }'; check $? "BLEU > 0 after the tiny training ($bleu)"
+grep -q 'sentences_per_s=' "$t/ec3.log"; check $? "eval prints sentences_per_s"
+
+# --resume continues after the saved epoch.
+$A train translate --data "$t" --out "$t/run" --config "$t/cfg" --threads 1 --resume --epochs 16 >"$t/resume.log" 2>&1
+check $? "--resume exits 0"
+grep -q 'resumed .* after epoch 15' "$t/resume.log"; check $? "--resume starts after epoch 15"
+rows=$(tail -n +2 "$t/run/metrics.csv" | wc -l)
+[ "$rows" = 16 ]; check $? "--resume appends epoch 16 to metrics.csv"
+
+# Tied output projection: the checkpoint's generator.weight is the embedding, so the uncached
+# decoder (tape, reading generator.weight) and the cached one agree.
+sed 's/^epochs = .*/epochs = 3/' "$t/cfg" >"$t/cfg_tie" && echo "tie_output = 1" >>"$t/cfg_tie"
+$A train translate --data "$t" --out "$t/tie" --config "$t/cfg_tie" --threads 1 >"$t/tie.log" 2>&1
+check $? "tie_output = 1 trains"
+grep -q 'output projection tied' "$t/tie.log"; check $? "tie_output = 1 is reported"
+$A eval translate --model "$t/tie/best.safetensors" --src "$t/val.en" --ref "$t/val.de" --beam 2 \
+    --threads 1 --out "$t/tc" >/dev/null 2>&1 &&
+    $A eval translate --model "$t/tie/best.safetensors" --src "$t/val.en" --ref "$t/val.de" --beam 2 \
+        --threads 1 --out "$t/tu" --no-cache >/dev/null 2>&1 && cmp -s "$t/tc" "$t/tu"
+check $? "tied model: cached = uncached (beam 2)"
+
+# Bad input fails with a message, no crash.
+$A translate --model "$t/nonexistent" x >/dev/null 2>&1
+[ $? = 1 ]; check $? "missing model: exit 1"
+printf 'not a checkpoint' >"$t/bad.safetensors"
+$A eval translate --model "$t/bad.safetensors" --src "$t/val.en" --ref "$t/val.de" >/dev/null 2>&1
+[ $? = 1 ]; check $? "corrupt model: exit 1"
+$A train translate --data "$t/none" --out "$t/x" >/dev/null 2>&1
+[ $? = 1 ]; check $? "missing data: exit 1"
+echo "$pass passed, $fail failed"
+[ "$fail" = 0 ]

@@ -1,0 +1,46 @@
+/* mt.h — what the translation commands share (`attn train translate`, `attn eval translate`,
+ * `attn translate` on subword models): the SentencePiece tokenizer stored inside a checkpoint,
+ * sentence ↔ id conversion with the model's special ids, and batched translation of text. */
+#ifndef ATTN_MT_H
+#define ATTN_MT_H
+
+#include "attn.h"
+#include "seq2seq_decode.h"
+#include "../text/spm.h"
+
+/* Metadata keys of a subword translation checkpoint:
+ *   attn.tokenizer = "spm", attn.spm.model = base64 of the serialized SentencePiece model. */
+#define MT_META_SPM "attn.spm.model"
+
+/* Base64 (RFC 4648, padded). *out is malloc'ed and NUL-terminated. */
+int mt_base64_encode(const void *data, size_t n, char **out);
+int mt_base64_decode(const char *text, unsigned char **out, size_t *n);
+
+/* The tokenizer of a checkpoint as a malloc'ed base64 string, and back. */
+int mt_spm_to_b64(const attn_spm *sp, char **b64);
+int mt_spm_from_reader(const attn_st_reader *st, attn_spm **sp);
+
+/* Train a joint source+target BPE model on the training pairs (identity normalisation: case,
+ * punctuation and spacing kept, so decoding is exact). */
+int mt_spm_train_joint(const attn_parallel *train, int vocab, uint32_t seed, attn_spm **sp);
+
+/* Text → ids (no BOS/EOS). *ids malloc'ed. */
+int mt_encode(const attn_spm *sp, const char *text, int32_t **ids, int64_t *n);
+
+/* Translate n sentences with a subword model: encodes each source (+ EOS, cut to the model's
+ * max_len), decodes in length-sorted batches of `batch` sentences, detokenises. hyps[i] is
+ * malloc'ed (free each, then the array with mt_free_strings). o->max_len 0: per batch,
+ * min(model max_len − 1, 2·S + 10). */
+int mt_translate_texts(attn_tape *t, const attn_seq2seq *m, const attn_spm *sp,
+                       const char *const *src, int64_t n, const decode_options *o, int64_t batch,
+                       char ***hyps);
+/* Nonzero (default): mt_translate_texts decodes with the key/value cache (seq2seq_cache.h);
+ * zero: with seq2seq_translate (re-running the decoder on the prefix). */
+extern int mt_use_cache;
+
+void mt_free_strings(char **s, int64_t n);
+
+/* Open a subword translation checkpoint (attn.tokenizer "spm"): the model and its tokenizer. */
+int mt_open_model(const char *path, attn_seq2seq **m, attn_spm **sp);
+
+#endif

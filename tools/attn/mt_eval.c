@@ -1,0 +1,138 @@
+/* mt_eval.c — `attn train <task>` and `attn eval <task>` dispatch, and `attn eval translate
+ * --model M --src F.en --ref F.de [--beam N] [--len-penalty A]`: corpus BLEU (13a, cased and
+ * lowercased) and chrF of a subword translation model, and the sentences per second. */
+#include "cli.h"
+
+#include "bench_util.h"
+#include "mt.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int cli_train(int argc, char **argv)
+{
+    if (argc >= 2 && !strcmp(argv[1], "translate")) return cli_train_translate(argc - 1, argv + 1);
+    fprintf(stderr, "usage: attn train translate --arch transformer --data DIR --out DIR [...]\n");
+    return 2;
+}
+
+int cli_eval(int argc, char **argv)
+{
+    if (argc >= 2 && !strcmp(argv[1], "translate")) return cli_eval_translate(argc - 1, argv + 1);
+    fprintf(stderr, "usage: attn eval translate --model M --src F.en --ref F.de [--beam N]\n");
+    return 2;
+}
+
+/* Open a subword translation checkpoint: model, tokenizer. */
+int mt_open_model(const char *path, attn_seq2seq **m, attn_spm **sp)
+{
+    attn_st_reader *st;
+    *m = NULL, *sp = NULL;
+    ATTN_TRY_CLI(attn_st_open(path, &st));
+    const char *arch = attn_st_metadata(st, "attn.arch"), *tok = attn_st_metadata(st, "attn.tokenizer");
+    int s = ATTN_OK;
+    if (!arch || strcmp(arch, "transformer-seq2seq") || !tok || strcmp(tok, "spm")) {
+        fprintf(stderr, "attn: %s is not a subword translation model (attn.arch=%s, attn.tokenizer=%s)\n",
+                path, arch ? arch : "none", tok ? tok : "none");
+        s = ATTN_E_FORMAT;
+    }
+    attn_seq2seq_config cfg;
+    if (s == ATTN_OK) s = attn_seq2seq_config_from_reader(st, &cfg);
+    if (s == ATTN_OK) s = mt_spm_from_reader(st, sp);
+    int32_t V = 0;
+    if (s == ATTN_OK) s = attn_spm_vocab_size(*sp, &V);
+    if (s == ATTN_OK && (cfg.src_vocab != V || cfg.tgt_vocab != V)) {
+        fprintf(stderr, "attn: %s: vocabularies %lld/%lld, its tokenizer has %d\n", path,
+                (long long)cfg.src_vocab, (long long)cfg.tgt_vocab, (int)V);
+        s = ATTN_E_FORMAT;
+    }
+    if (s == ATTN_OK) s = attn_seq2seq_create(&cfg, 0, m);
+    if (s == ATTN_OK) s = attn_checkpoint_load((*m)->P, st);
+    attn_st_close(st);
+    if (s) {
+        attn_seq2seq_free(*m), attn_spm_free(*sp);
+        *m = NULL, *sp = NULL;
+    }
+    return s;
+}
+
+static int usage(void)
+{
+    fprintf(stderr, "usage: attn eval translate --model M --src F.en --ref F.de [--beam N] [--len-penalty A]\n"
+                    "                           [--batch N] [--threads N] [--out HYP] [--no-cache]\n");
+    return 2;
+}
+
+int cli_eval_translate(int argc, char **argv)
+{
+    const char *model = NULL, *srcp = NULL, *refp = NULL, *outp = NULL;
+    decode_options o = {.bos_id = ATTN_SPM_BOS_ID, .eos_id = ATTN_SPM_EOS_ID, .beam = 5, .len_penalty = 0.6f};
+    int threads = 0;
+    long batch = 64;
+    for (int a = 1; a < argc; a++) {
+        int more = a + 1 < argc;
+        if (!strcmp(argv[a], "--model") && more) model = argv[++a];
+        else if (!strcmp(argv[a], "--src") && more) srcp = argv[++a];
+        else if (!strcmp(argv[a], "--ref") && more) refp = argv[++a];
+        else if (!strcmp(argv[a], "--out") && more) outp = argv[++a];
+        else if (!strcmp(argv[a], "--beam") && more) o.beam = atoi(argv[++a]);
+        else if (!strcmp(argv[a], "--len-penalty") && more) o.len_penalty = (float)atof(argv[++a]);
+        else if (!strcmp(argv[a], "--batch") && more) batch = atol(argv[++a]);
+        else if (!strcmp(argv[a], "--threads") && more) threads = atoi(argv[++a]);
+        else if (!strcmp(argv[a], "--no-cache")) mt_use_cache = 0;
+        else return usage();
+    }
+    if (!model || !srcp || !refp || o.beam < 1 || o.beam > 64 || batch < 1 || threads < 0) return usage();
+    if (threads) attn_set_num_threads(threads);
+    attn_parallel *d = NULL;
+    attn_seq2seq *m = NULL;
+    attn_spm *sp = NULL;
+    attn_tape *t = NULL;
+    char **hyp = NULL;
+    int s = attn_parallel_load(srcp, refp, &d);
+    if (s) return cli_error("eval translate", srcp, s);
+    if (d->n < 1) {
+        attn_parallel_free(d);
+        fprintf(stderr, "attn eval translate: %s is empty\n", srcp);
+        return 1;
+    }
+    s = mt_open_model(model, &m, &sp);
+    attn_tape_config tc = {.num_threads = threads};
+    if (s == ATTN_OK) s = attn_tape_create(&tc, &t);
+    if (s == ATTN_OK) attn_tape_set_training(t, 0);
+    double t0 = bench_now();
+    if (s == ATTN_OK) s = mt_translate_texts(t, m, sp, (const char *const *)d->src, d->n, &o, batch, &hyp);
+    double secs = bench_now() - t0;
+    attn_bleu_result b, blc;
+    attn_chrf_result cf;
+    attn_bleu_options lc = {.lowercase = 1};
+    const char *const *H = (const char *const *)hyp, *const *R = (const char *const *)d->tgt;
+    if (s == ATTN_OK) s = attn_bleu_corpus(H, R, d->n, 1, NULL, &b);
+    if (s == ATTN_OK) s = attn_bleu_corpus(H, R, d->n, 1, &lc, &blc);
+    if (s == ATTN_OK) s = attn_chrf_corpus(H, R, d->n, 1, NULL, &cf);
+    if (s == ATTN_OK && outp) {
+        FILE *f = fopen(outp, "w");
+        for (int64_t i = 0; f && i < d->n; i++) fprintf(f, "%s\n", hyp[i]);
+        if (!f || fclose(f)) s = ATTN_E_IO;
+    }
+    int rc = 0;
+    if (s) rc = cli_error("eval translate", model, s);
+    else {
+        printf("BLEU = %.2f %.1f/%.1f/%.1f/%.1f (BP = %.3f ratio = %.3f hyp_len = %lld ref_len = %lld)"
+               " 13a cased, beam %d\n",
+               b.score, b.precisions[0], b.precisions[1], b.precisions[2], b.precisions[3], b.bp,
+               b.ref_len > 0 ? (double)b.hyp_len / (double)b.ref_len : 0, (long long)b.hyp_len,
+               (long long)b.ref_len, o.beam);
+        printf("BLEU (lowercased) = %.2f\nchrF2 = %.2f\n", blc.score, cf.score);
+        printf("result: task=multi30k arch=transformer bleu=%.2f bleu_lc=%.2f chrf=%.2f n=%lld "
+               "sentences_per_s=%.1f\n",
+               b.score, blc.score, cf.score, (long long)d->n, (double)d->n / (secs > 0 ? secs : 1e-9));
+    }
+    mt_free_strings(hyp, hyp ? d->n : 0);
+    attn_tape_free(t);
+    attn_seq2seq_free(m);
+    attn_spm_free(sp);
+    attn_parallel_free(d);
+    return rc;
+}

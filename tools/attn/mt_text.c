@@ -1,0 +1,203 @@
+/* mt_text.c — tokenizer storage and batched text translation for the translation commands. */
+#include "mt.h"
+
+#include "internal.h"
+#include "seq2seq_cache.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int mt_use_cache = 1;
+
+static const char B64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+int mt_base64_encode(const void *data, size_t n, char **out)
+{
+    const unsigned char *p = data;
+    if (n > (SIZE_MAX - 1) / 4 * 3 - 3) return attn_fail(ATTN_E_ARG, "base64: input too large");
+    size_t len = (n + 2) / 3 * 4;
+    char *s = malloc(len + 1);
+    if (!s) return attn_fail(ATTN_E_NOMEM, "base64: out of memory");
+    size_t j = 0;
+    for (size_t i = 0; i < n; i += 3) {
+        unsigned v = (unsigned)p[i] << 16;
+        if (i + 1 < n) v |= (unsigned)p[i + 1] << 8;
+        if (i + 2 < n) v |= p[i + 2];
+        s[j++] = B64[(v >> 18) & 63];
+        s[j++] = B64[(v >> 12) & 63];
+        s[j++] = i + 1 < n ? B64[(v >> 6) & 63] : '=';
+        s[j++] = i + 2 < n ? B64[v & 63] : '=';
+    }
+    s[j] = '\0';
+    *out = s;
+    return ATTN_OK;
+}
+
+static int b64_value(char c)
+{
+    const char *q = c ? strchr(B64, c) : NULL;
+    return q ? (int)(q - B64) : -1;
+}
+
+int mt_base64_decode(const char *text, unsigned char **out, size_t *n)
+{
+    size_t len = strlen(text);
+    if (len % 4) return attn_fail(ATTN_E_FORMAT, "base64: length %zu is not a multiple of 4", len);
+    unsigned char *b = malloc(len / 4 * 3 + 1);
+    if (!b) return attn_fail(ATTN_E_NOMEM, "base64: out of memory");
+    size_t j = 0;
+    for (size_t i = 0; i < len; i += 4) {
+        int v[4];
+        int last = i + 4 == len;
+        for (int k = 0; k < 4; k++) {
+            v[k] = b64_value(text[i + k]);
+            if (v[k] < 0 && !(last && k >= 2 && text[i + k] == '=' && (k == 3 || text[i + 3] == '='))) {
+                free(b);
+                return attn_fail(ATTN_E_FORMAT, "base64: bad character at %zu", i + (size_t)k);
+            }
+        }
+        unsigned x = (unsigned)v[0] << 18 | (unsigned)v[1] << 12 | (unsigned)(v[2] < 0 ? 0 : v[2]) << 6 |
+                     (unsigned)(v[3] < 0 ? 0 : v[3]);
+        b[j++] = (unsigned char)(x >> 16);
+        if (v[2] >= 0) b[j++] = (unsigned char)(x >> 8);
+        if (v[3] >= 0) b[j++] = (unsigned char)x;
+    }
+    *out = b;
+    *n = j;
+    return ATTN_OK;
+}
+
+static int spm_status(int st, const char *what)
+{
+    return st ? attn_fail(st, "%s: %s", what, attn_spm_last_error()) : ATTN_OK;
+}
+
+int mt_spm_to_b64(const attn_spm *sp, char **b64)
+{
+    size_t size = 0;
+    int st = spm_status(attn_spm_serialize(sp, NULL, 0, &size), "tokenizer");
+    if (st) return st;
+    void *buf = malloc(size ? size : 1);
+    if (!buf) return attn_fail(ATTN_E_NOMEM, "tokenizer: out of memory");
+    st = spm_status(attn_spm_serialize(sp, buf, size, &size), "tokenizer");
+    if (st == ATTN_OK) st = mt_base64_encode(buf, size, b64);
+    free(buf);
+    return st;
+}
+
+int mt_spm_from_reader(const attn_st_reader *st, attn_spm **sp)
+{
+    const char *b64 = attn_st_metadata(st, MT_META_SPM);
+    if (!b64) return attn_fail(ATTN_E_FORMAT, "checkpoint has no %s metadata", MT_META_SPM);
+    unsigned char *bytes;
+    size_t n;
+    int s = mt_base64_decode(b64, &bytes, &n);
+    if (s) return s;
+    s = spm_status(attn_spm_load_bytes(bytes, n, sp), "tokenizer in the checkpoint");
+    free(bytes);
+    return s;
+}
+
+int mt_spm_train_joint(const attn_parallel *train, int vocab, uint32_t seed, attn_spm **sp)
+{
+    if (train->n > INT64_MAX / 2) return attn_fail(ATTN_E_ARG, "tokenizer: too many sentences");
+    const char **all = malloc((size_t)(2 * train->n) * sizeof *all);
+    if (!all) return attn_fail(ATTN_E_NOMEM, "tokenizer: out of memory");
+    for (int64_t i = 0; i < train->n; i++) all[2 * i] = train->src[i], all[2 * i + 1] = train->tgt[i];
+    attn_spm_train_options o = {.model_type = ATTN_SPM_BPE,
+                                .vocab_size = vocab,
+                                .character_coverage = 1.0,
+                                .normalization = ATTN_SPM_NORM_IDENTITY,
+                                .num_threads = 2,
+                                .seed = seed};
+    int st = spm_status(attn_spm_train(all, 2 * train->n, &o, sp), "training the tokenizer");
+    free(all);
+    return st;
+}
+
+int mt_encode(const attn_spm *sp, const char *text, int32_t **ids, int64_t *n)
+{
+    int64_t k = 0;
+    int st = spm_status(attn_spm_encode(sp, text, NULL, 0, &k), "encode");
+    if (st) return st;
+    *ids = malloc((size_t)(k > 0 ? k : 1) * sizeof **ids);
+    if (!*ids) return attn_fail(ATTN_E_NOMEM, "encode: out of memory");
+    st = spm_status(attn_spm_encode(sp, text, *ids, k, n), "encode");
+    if (st) free(*ids), *ids = NULL;
+    return st;
+}
+
+void mt_free_strings(char **s, int64_t n)
+{
+    if (!s) return;
+    for (int64_t i = 0; i < n; i++) free(s[i]);
+    free(s);
+}
+
+typedef struct src_item {
+    int32_t *ids;
+    int64_t len, index;
+} src_item;
+
+static int by_len(const void *a, const void *b)
+{
+    const src_item *x = a, *y = b;
+    if (x->len != y->len) return x->len < y->len ? -1 : 1;
+    return x->index < y->index ? -1 : x->index > y->index;
+}
+
+static int detok(const attn_spm *sp, const int32_t *ids, int64_t n, char **out)
+{
+    size_t len = 0;
+    int st = spm_status(attn_spm_decode(sp, ids, n, NULL, 0, &len), "decode");
+    if (st) return st;
+    *out = malloc(len + 1);
+    if (!*out) return attn_fail(ATTN_E_NOMEM, "decode: out of memory");
+    return spm_status(attn_spm_decode(sp, ids, n, *out, len + 1, &len), "decode");
+}
+
+int mt_translate_texts(attn_tape *t, const attn_seq2seq *m, const attn_spm *sp,
+                       const char *const *src, int64_t n, const decode_options *o, int64_t batch,
+                       char ***hyps)
+{
+    const int64_t maxS = m->cfg.max_len;
+    if (n < 1 || batch < 1) return attn_fail(ATTN_E_ARG, "translate: n=%lld batch=%lld", (long long)n, (long long)batch);
+    src_item *items = calloc((size_t)n, sizeof *items);
+    char **res = calloc((size_t)n, sizeof *res);
+    int32_t *buf = malloc((size_t)(batch * maxS) * sizeof *buf);
+    int32_t *out = malloc((size_t)(batch * (maxS + 1)) * sizeof *out);
+    int64_t *olen = malloc((size_t)batch * sizeof *olen);
+    int st = (!items || !res || !buf || !out || !olen) ? attn_fail(ATTN_E_NOMEM, "translate: out of memory") : ATTN_OK;
+    for (int64_t i = 0; st == ATTN_OK && i < n; i++) {
+        items[i].index = i;
+        st = mt_encode(sp, src[i], &items[i].ids, &items[i].len);
+        if (st == ATTN_OK && items[i].len > maxS - 1) items[i].len = maxS - 1; /* cut, keep EOS */
+    }
+    if (st == ATTN_OK) qsort(items, (size_t)n, sizeof *items, by_len);
+    for (int64_t b0 = 0; st == ATTN_OK && b0 < n; b0 += batch) {
+        int64_t B = n - b0 < batch ? n - b0 : batch, S = 1;
+        for (int64_t i = 0; i < B; i++)
+            if (items[b0 + i].len + 1 > S) S = items[b0 + i].len + 1;
+        for (int64_t i = 0; i < B; i++) {
+            const src_item *it = &items[b0 + i];
+            for (int64_t j = 0; j < S; j++)
+                buf[i * S + j] = j < it->len ? it->ids[j] : j == it->len ? ATTN_SPM_EOS_ID : m->cfg.pad_id;
+        }
+        decode_options od = *o;
+        if (od.max_len <= 0) od.max_len = 2 * S + 10;
+        if (od.max_len > maxS - 1) od.max_len = maxS - 1;
+        st = mt_use_cache ? seq2seq_translate_cached(t, m, buf, B, S, &od, out, olen)
+                          : seq2seq_translate(t, m, buf, B, S, &od, out, olen);
+        for (int64_t i = 0; st == ATTN_OK && i < B; i++)
+            st = detok(sp, out + i * (od.max_len + 1), olen[i], &res[items[b0 + i].index]);
+    }
+    for (int64_t i = 0; items && i < n; i++) free(items[i].ids);
+    free(items), free(buf), free(out), free(olen);
+    if (st) {
+        mt_free_strings(res, n);
+        return st;
+    }
+    *hyps = res;
+    return ATTN_OK;
+}

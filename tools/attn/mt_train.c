@@ -1,0 +1,642 @@
+/* mt_train.c — `attn train translate --arch transformer --data DIR --out DIR [--config F]
+ * [--resume]`: an encoder–decoder Transformer on a parallel corpus (Multi30k layout:
+ * DIR/train.en, train.de, val.en, val.de) with a joint SentencePiece BPE vocabulary learned
+ * from the training text, label smoothing, warm-up + inverse-square-root learning rate and
+ * token-based batches of similar lengths. Each epoch: validation loss and BLEU (greedy) in
+ * DIR/metrics.csv; model.safetensors (last; optim.safetensors beside it for --resume) and
+ * best.safetensors (best validation BLEU), both written atomically and self-contained (the
+ * tokenizer is in their metadata). Optionally the last N epochs' weights are averaged. */
+#include "cli.h"
+
+#include "bench_util.h"
+#include "mt.h"
+#include "progress.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+typedef struct mt_cfg {
+    attn_seq2seq_config model;
+    int vocab, epochs, avg_last, val_bleu_n, threads, resume, tie_output;
+    long batch_tokens, warmup;
+    float lr, label_smoothing, clip, weight_decay;
+    double max_minutes;
+    uint64_t seed;
+    const char *data, *out;
+} mt_cfg;
+
+typedef struct pair {
+    int32_t *src, *tgt; /* src ends with EOS; tgt without BOS/EOS */
+    int64_t slen, tlen;
+} pair;
+
+typedef struct corpus {
+    pair *p;
+    int64_t n;
+} corpus;
+
+static int usage(void)
+{
+    fprintf(stderr,
+            "usage: attn train translate --arch transformer --data DIR --out DIR [--config F]\n"
+            "                            [--resume] [--threads N] [--epochs N] [--max-minutes M]\n"
+            "DIR holds train.en/.de and val.en/.de. Config file: lines `key = value` with keys\n"
+            "  vocab d_model nhead encoder_layers decoder_layers ff dropout max_len batch_tokens\n"
+            "  lr warmup epochs label_smoothing clip weight_decay max_minutes avg_last\n"
+            "  val_bleu_sentences seed tie_output\n");
+    return 2;
+}
+
+static int set_key(mt_cfg *c, const char *k, const char *v)
+{
+    char *end;
+    double x = strtod(v, &end);
+    if (end == v) return -1;
+    attn_seq2seq_config *m = &c->model;
+    if (!strcmp(k, "vocab")) c->vocab = (int)x;
+    else if (!strcmp(k, "d_model")) m->d_model = (int64_t)x;
+    else if (!strcmp(k, "nhead")) m->nhead = (int64_t)x;
+    else if (!strcmp(k, "encoder_layers")) m->num_encoder_layers = (int64_t)x;
+    else if (!strcmp(k, "decoder_layers")) m->num_decoder_layers = (int64_t)x;
+    else if (!strcmp(k, "ff")) m->dim_feedforward = (int64_t)x;
+    else if (!strcmp(k, "dropout")) m->dropout = (float)x;
+    else if (!strcmp(k, "max_len")) m->max_len = (int64_t)x;
+    else if (!strcmp(k, "batch_tokens")) c->batch_tokens = (long)x;
+    else if (!strcmp(k, "lr")) c->lr = (float)x;
+    else if (!strcmp(k, "warmup")) c->warmup = (long)x;
+    else if (!strcmp(k, "epochs")) c->epochs = (int)x;
+    else if (!strcmp(k, "label_smoothing")) c->label_smoothing = (float)x;
+    else if (!strcmp(k, "clip")) c->clip = (float)x;
+    else if (!strcmp(k, "weight_decay")) c->weight_decay = (float)x;
+    else if (!strcmp(k, "max_minutes")) c->max_minutes = x;
+    else if (!strcmp(k, "avg_last")) c->avg_last = (int)x;
+    else if (!strcmp(k, "val_bleu_sentences")) c->val_bleu_n = (int)x;
+    else if (!strcmp(k, "seed")) c->seed = (uint64_t)x;
+    else if (!strcmp(k, "tie_output")) c->tie_output = x != 0;
+    else return -1;
+    return 0;
+}
+
+static int read_config(mt_cfg *c, const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        fprintf(stderr, "attn train translate: cannot open %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    char line[512], k[128], v[128];
+    int lineno = 0, rc = 0;
+    while (fgets(line, sizeof line, f)) {
+        lineno++;
+        line[strcspn(line, "#\r\n")] = '\0';
+        for (char *p = line; *p; p++)
+            if (*p == '=') *p = ' ';
+        int n = sscanf(line, "%127s %127s", k, v);
+        if (n <= 0) continue;
+        if (n != 2 || set_key(c, k, v)) {
+            fprintf(stderr, "attn train translate: %s:%d: bad line (unknown key or value)\n", path, lineno);
+            rc = -1;
+        }
+    }
+    fclose(f);
+    return rc;
+}
+
+static int mkdir_p(const char *dir)
+{
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s", dir);
+    for (char *p = buf + 1; *p; p++)
+        if (*p == '/') {
+            *p = '\0';
+            if (mkdir(buf, 0777) && errno != EEXIST) return -1;
+            *p = '/';
+        }
+    return mkdir(buf, 0777) && errno != EEXIST ? -1 : 0;
+}
+
+static void corpus_free(corpus *c)
+{
+    for (int64_t i = 0; c->p && i < c->n; i++) free(c->p[i].src), free(c->p[i].tgt);
+    free(c->p);
+    c->p = NULL, c->n = 0;
+}
+
+/* Encode the pairs; pairs longer than the model's max_len (with EOS / BOS) are dropped
+ * (*dropped counts them). */
+static int corpus_encode(const attn_parallel *d, const attn_spm *sp, int64_t max_len, corpus *c,
+                         int64_t *dropped)
+{
+    c->p = calloc((size_t)d->n, sizeof *c->p);
+    c->n = 0;
+    *dropped = 0;
+    if (!c->p) return ATTN_E_NOMEM;
+    for (int64_t i = 0; i < d->n; i++) {
+        pair p = {0};
+        int32_t *s;
+        int64_t sn;
+        ATTN_TRY_CLI(mt_encode(sp, d->src[i], &s, &sn));
+        int st = mt_encode(sp, d->tgt[i], &p.tgt, &p.tlen);
+        if (st) {
+            free(s);
+            return st;
+        }
+        if (sn + 1 > max_len || p.tlen + 1 > max_len || sn == 0 || p.tlen == 0) {
+            free(s), free(p.tgt);
+            ++*dropped;
+            continue;
+        }
+        p.src = realloc(s, (size_t)(sn + 1) * sizeof *s);
+        if (!p.src) {
+            free(s), free(p.tgt);
+            return ATTN_E_NOMEM;
+        }
+        p.src[sn] = ATTN_SPM_EOS_ID;
+        p.slen = sn + 1;
+        c->p[c->n++] = p;
+    }
+    return ATTN_OK;
+}
+
+/* ---- batches: pairs sorted by length (with jitter) and cut at batch_tokens ----------------- */
+
+typedef struct batches {
+    int64_t *order; /* pair indices */
+    int64_t *start; /* [nb + 1] into order */
+    int64_t nb;
+} batches;
+
+typedef struct keyed {
+    double key;
+    int64_t i;
+} keyed;
+
+static int by_key(const void *a, const void *b)
+{
+    const keyed *x = a, *y = b;
+    return x->key < y->key ? -1 : x->key > y->key;
+}
+
+static uint64_t splitmix(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+/* Batches of similar lengths: sort by the longer side (+ a jitter in [0, 2) when training, so
+ * batches differ between epochs); the caller visits them in a shuffled order. */
+static int make_batches(const corpus *c, long batch_tokens, uint64_t seed, int jitter, batches *b)
+{
+    keyed *k = malloc((size_t)c->n * sizeof *k);
+    b->order = malloc((size_t)c->n * sizeof *b->order);
+    b->start = malloc((size_t)(c->n + 1) * sizeof *b->start);
+    if (!k || !b->order || !b->start) {
+        free(k);
+        return ATTN_E_NOMEM;
+    }
+    uint64_t s = seed;
+    for (int64_t i = 0; i < c->n; i++) {
+        int64_t L = c->p[i].slen > c->p[i].tlen + 1 ? c->p[i].slen : c->p[i].tlen + 1;
+        double j = jitter ? (double)(splitmix(&s) >> 11) / 9007199254740992.0 * 2.0 : 0;
+        k[i] = (keyed){(double)L + j, i};
+    }
+    qsort(k, (size_t)c->n, sizeof *k, by_key);
+    b->nb = 0;
+    int64_t maxS = 0, maxT = 0, count = 0;
+    for (int64_t i = 0; i < c->n; i++) {
+        const pair *p = &c->p[k[i].i];
+        int64_t S = p->slen > maxS ? p->slen : maxS, T = p->tlen + 1 > maxT ? p->tlen + 1 : maxT;
+        if (count > 0 && (count + 1) * (S > T ? S : T) > batch_tokens) {
+            b->nb++;
+            count = 0, S = p->slen, T = p->tlen + 1;
+        }
+        if (count == 0) b->start[b->nb] = i;
+        maxS = S, maxT = T;
+        b->order[i] = k[i].i;
+        count++;
+    }
+    if (count > 0) b->nb++;
+    b->start[b->nb] = c->n;
+    free(k);
+    return ATTN_OK;
+}
+
+static void batches_free(batches *b)
+{
+    free(b->order), free(b->start);
+    *b = (batches){0};
+}
+
+typedef struct tensors {
+    int32_t *src, *tin, *tout;
+    int64_t B, S, T;
+} tensors;
+
+static void fill(const corpus *c, const int64_t *idx, int64_t B, int32_t pad, tensors *x)
+{
+    int64_t S = 1, T = 1;
+    for (int64_t i = 0; i < B; i++) {
+        const pair *p = &c->p[idx[i]];
+        if (p->slen > S) S = p->slen;
+        if (p->tlen + 1 > T) T = p->tlen + 1;
+    }
+    x->B = B, x->S = S, x->T = T;
+    for (int64_t i = 0; i < B; i++) {
+        const pair *p = &c->p[idx[i]];
+        for (int64_t j = 0; j < S; j++) x->src[i * S + j] = j < p->slen ? p->src[j] : pad;
+        for (int64_t j = 0; j < T; j++) {
+            x->tin[i * T + j] = j == 0 ? ATTN_SPM_BOS_ID : j <= p->tlen ? p->tgt[j - 1] : pad;
+            x->tout[i * T + j] = j < p->tlen ? p->tgt[j] : j == p->tlen ? ATTN_SPM_EOS_ID : pad;
+        }
+    }
+}
+
+static int forward_loss(attn_tape *t, const attn_seq2seq *m, const tensors *x, float ls, attn_var **loss)
+{
+    attn_var *mem, *logits;
+    attn_ce_options ce = {.ignore_index = m->cfg.pad_id, .label_smoothing = ls};
+    ATTN_TRY_CLI(attn_tape_reset(t));
+    ATTN_TRY_CLI(attn_seq2seq_encode(t, m, x->src, x->B, x->S, &mem));
+    ATTN_TRY_CLI(attn_seq2seq_decode(t, m, mem, x->src, x->S, x->tin, x->T, &logits));
+    return attn_op_cross_entropy(t, logits, x->tout, &ce, loss);
+}
+
+/* Validation: mean token cross-entropy (no smoothing, no dropout) and greedy BLEU of the first
+ * n_bleu sentences. */
+static int validate(attn_tape *t, const attn_seq2seq *m, const attn_spm *sp, const corpus *val,
+                    const batches *vb, tensors *x, const attn_parallel *vtext, int n_bleu,
+                    double *vloss, double *bleu)
+{
+    attn_tape_set_training(t, 0);
+    double sum = 0, ntok = 0;
+    int st = ATTN_OK;
+    for (int64_t b = 0; st == ATTN_OK && b < vb->nb; b++) {
+        int64_t B = vb->start[b + 1] - vb->start[b];
+        fill(val, vb->order + vb->start[b], B, m->cfg.pad_id, x);
+        attn_var *loss;
+        st = forward_loss(t, m, x, 0.0f, &loss);
+        double k = 0;
+        for (int64_t i = 0; i < B; i++) k += (double)val->p[vb->order[vb->start[b] + i]].tlen + 1;
+        if (st == ATTN_OK) sum += loss->data[0] * k, ntok += k;
+    }
+    *vloss = ntok > 0 ? sum / ntok : NAN;
+    *bleu = NAN;
+    int64_t n = n_bleu < vtext->n ? n_bleu : vtext->n;
+    if (st == ATTN_OK && n > 0) {
+        char **hyp = NULL;
+        decode_options o = {.bos_id = ATTN_SPM_BOS_ID, .eos_id = ATTN_SPM_EOS_ID, .beam = 1};
+        st = mt_translate_texts(t, m, sp, (const char *const *)vtext->src, n, &o, 64, &hyp);
+        attn_bleu_result r;
+        if (st == ATTN_OK) st = attn_bleu_corpus((const char *const *)hyp, (const char *const *)vtext->tgt, n, 1, NULL, &r);
+        if (st == ATTN_OK) *bleu = r.score;
+        if (hyp) mt_free_strings(hyp, n);
+    }
+    attn_tape_set_training(t, 1);
+    return st;
+}
+
+/* ---- checkpoints ---------------------------------------------------------------------------- */
+
+/* A self-contained translation checkpoint: config, arch, tokenizer (base64 in the metadata). */
+static attn_param *g_untied_generator; /* generator.weight left out of the graph when tied */
+static const attn_param *g_tied_embedding;
+
+static int save_model(const attn_params *P, const attn_seq2seq_config *mc, const char *b64,
+                      const char *path)
+{
+    /* tied: the file's generator.weight is a copy of the embedding, so any loader (attn
+     * translate, attn viz, Python) sees the model as trained without knowing about tying */
+    if (g_untied_generator)
+        memcpy(g_untied_generator->data, g_tied_embedding->data,
+               (size_t)g_tied_embedding->numel * sizeof(float));
+    char buf[2048];
+    const char *kv[64];
+    int n = attn_seq2seq_config_to_meta(mc, buf, sizeof buf, kv, 56);
+    if (n < 0) return n;
+    kv[n++] = "attn.arch", kv[n++] = "transformer-seq2seq";
+    kv[n++] = "attn.task", kv[n++] = "multi30k";
+    kv[n++] = "attn.tokenizer", kv[n++] = "spm";
+    kv[n++] = MT_META_SPM, kv[n++] = b64;
+    if (g_untied_generator) kv[n++] = "attn.mt.tie_output", kv[n++] = "1";
+    kv[n] = NULL;
+    return attn_checkpoint_save(P, path, kv);
+}
+
+static int save_state(const mt_cfg *c, attn_optim *opt, const attn_params *P, attn_tape *t, long step,
+                      int epoch, double best)
+{
+    char path[600], a[32], b[32], r1[32], r2[32], e[32];
+    uint64_t rseed, roff;
+    attn_tape_get_rng(t, &rseed, &roff);
+    snprintf(a, sizeof a, "%ld", step);
+    snprintf(e, sizeof e, "%d", epoch);
+    snprintf(b, sizeof b, "%.17g", best);
+    snprintf(r1, sizeof r1, "%llu", (unsigned long long)rseed);
+    snprintf(r2, sizeof r2, "%llu", (unsigned long long)roff);
+    const char *kv[] = {"train.step", a, "train.epoch", e, "train.best_bleu", b, "train.rng_seed", r1,
+                        "train.rng_offset", r2, NULL};
+    snprintf(path, sizeof path, "%s/optim.safetensors", c->out);
+    return attn_optim_save(opt, P, path, kv);
+}
+
+static int load_state(const mt_cfg *c, attn_seq2seq *m, attn_optim *opt, attn_tape *t, long *step,
+                      int *epoch, double *best)
+{
+    char path[600];
+    attn_st_reader *st;
+    snprintf(path, sizeof path, "%s/model.safetensors", c->out);
+    ATTN_TRY_CLI(attn_st_open(path, &st));
+    int s = attn_checkpoint_load(m->P, st);
+    attn_st_close(st);
+    if (s) return s;
+    snprintf(path, sizeof path, "%s/optim.safetensors", c->out);
+    ATTN_TRY_CLI(attn_st_open(path, &st));
+    s = attn_optim_load(opt, m->P, st);
+    const char *sv = attn_st_metadata(st, "train.step"), *ev = attn_st_metadata(st, "train.epoch"),
+               *bv = attn_st_metadata(st, "train.best_bleu"), *r1 = attn_st_metadata(st, "train.rng_seed"),
+               *r2 = attn_st_metadata(st, "train.rng_offset");
+    if (s == ATTN_OK && (!sv || !ev || !bv || !r1 || !r2)) {
+        fprintf(stderr, "attn train translate: %s lacks the train.* metadata\n", path);
+        s = ATTN_E_FORMAT;
+    }
+    if (s == ATTN_OK) {
+        *step = strtol(sv, NULL, 10), *epoch = atoi(ev), *best = strtod(bv, NULL);
+        attn_tape_set_rng(t, strtoull(r1, NULL, 10), strtoull(r2, NULL, 10));
+    }
+    attn_st_close(st);
+    return s;
+}
+
+/* Average the parameters of the given checkpoint files into P. */
+static int average_into(attn_params *P, char paths[][600], int n)
+{
+    int np = attn_params_count(P), st = ATTN_OK;
+    for (int i = 0; i < np; i++) memset(attn_params_at(P, i)->data, 0, (size_t)attn_params_at(P, i)->numel * sizeof(float));
+    for (int f = 0; st == ATTN_OK && f < n; f++) {
+        attn_st_reader *r = NULL;
+        st = attn_st_open(paths[f], &r);
+        for (int i = 0; st == ATTN_OK && i < np; i++) {
+            attn_param *p = attn_params_at(P, i);
+            float *tmp = malloc((size_t)p->numel * sizeof *tmp);
+            st = tmp ? attn_st_read_f32(r, p->name, tmp, p->numel) : ATTN_E_NOMEM;
+            for (int64_t k = 0; st == ATTN_OK && k < p->numel; k++) p->data[k] += tmp[k] / (float)n;
+            free(tmp);
+        }
+        if (r) attn_st_close(r);
+    }
+    return st;
+}
+
+/* ---- the command ------------------------------------------------------------------------------ */
+
+static int load_pair(const char *dir, const char *split, attn_parallel **out)
+{
+    char s[600], t[600];
+    snprintf(s, sizeof s, "%s/%s.en", dir, split);
+    snprintf(t, sizeof t, "%s/%s.de", dir, split);
+    return attn_parallel_load(s, t, out);
+}
+
+int cli_train_translate(int argc, char **argv)
+{
+    mt_cfg c = {.tie_output = 0, .vocab = 8000, .epochs = 30, .avg_last = 5, .val_bleu_n = 1014, .batch_tokens = 4096,
+                .warmup = 800, .lr = 1e-3f, .label_smoothing = 0.1f, .clip = 1.0f, .weight_decay = 0.0f,
+                .max_minutes = 60, .seed = 1};
+    c.model = (attn_seq2seq_config){.d_model = 256, .nhead = 8, .num_encoder_layers = 3,
+                                    .num_decoder_layers = 3, .dim_feedforward = 1024, .max_len = 128,
+                                    .dropout = 0.1f, .activation = ATTN_ACT_RELU, .norm_first = 1,
+                                    .share_embeddings = 1, .pad_id = ATTN_SPM_PAD_ID};
+    const char *arch = "transformer", *config = NULL;
+    int epochs_cli = 0;
+    double minutes_cli = 0;
+    for (int a = 1; a < argc; a++) {
+        const char *s = argv[a];
+        int more = a + 1 < argc;
+        if (!strcmp(s, "--arch") && more) arch = argv[++a];
+        else if (!strcmp(s, "--data") && more) c.data = argv[++a];
+        else if (!strcmp(s, "--out") && more) c.out = argv[++a];
+        else if (!strcmp(s, "--config") && more) config = argv[++a];
+        else if (!strcmp(s, "--threads") && more) c.threads = atoi(argv[++a]);
+        else if (!strcmp(s, "--epochs") && more) epochs_cli = atoi(argv[++a]);
+        else if (!strcmp(s, "--max-minutes") && more) minutes_cli = atof(argv[++a]);
+        else if (!strcmp(s, "--resume")) c.resume = 1;
+        else return usage();
+    }
+    if (!c.data || !c.out || c.threads < 0) return usage();
+    if (strcmp(arch, "transformer")) {
+        fprintf(stderr, "attn train translate: --arch %s is not built yet (transformer is)\n", arch);
+        return 2;
+    }
+    if (config && read_config(&c, config)) return 2;
+    if (epochs_cli > 0) c.epochs = epochs_cli;
+    if (minutes_cli > 0) c.max_minutes = minutes_cli;
+    if (c.epochs < 1 || c.batch_tokens < c.model.max_len || !(c.lr > 0) || c.vocab < 300 || c.avg_last < 0 ||
+        c.model.max_len < 4)
+        return usage();
+    if (c.threads) attn_set_num_threads(c.threads);
+    if (mkdir_p(c.out)) {
+        fprintf(stderr, "attn train translate: cannot create %s: %s\n", c.out, strerror(errno));
+        return 1;
+    }
+    double t0 = bench_now();
+    attn_parallel *train = NULL, *val = NULL;
+    attn_spm *sp = NULL;
+    char *b64 = NULL, path[600], best_path[600];
+    corpus tr = {0}, va = {0};
+    batches tb = {0}, vb = {0};
+    tensors x = {0};
+    attn_seq2seq *m = NULL;
+    attn_tape *t = NULL;
+    attn_optim *opt = NULL;
+    int64_t *perm = NULL;
+    FILE *csv = NULL;
+    int st = load_pair(c.data, "train", &train);
+    if (st == ATTN_OK) st = load_pair(c.data, "val", &val);
+    if (st) {
+        cli_error("train translate", c.data, st);
+        goto done;
+    }
+    snprintf(path, sizeof path, "%s/spm.model", c.out);
+    if (c.resume) st = attn_spm_load_file(path, &sp);
+    else {
+        printf("learning a joint BPE vocabulary of %d pieces from %lld training pairs\n", c.vocab,
+               (long long)train->n);
+        fflush(stdout);
+        st = mt_spm_train_joint(train, c.vocab, (uint32_t)c.seed, &sp);
+        if (st == ATTN_OK && attn_spm_save_file(sp, path)) st = ATTN_E_IO;
+    }
+    int32_t V = 0;
+    if (st == ATTN_OK) st = attn_spm_vocab_size(sp, &V);
+    if (st == ATTN_OK) st = mt_spm_to_b64(sp, &b64);
+    int64_t drop_tr = 0, drop_va = 0;
+    if (st == ATTN_OK) st = corpus_encode(train, sp, c.model.max_len, &tr, &drop_tr);
+    if (st == ATTN_OK) st = corpus_encode(val, sp, c.model.max_len, &va, &drop_va);
+    if (st == ATTN_OK) st = make_batches(&va, c.batch_tokens, 0, 0, &vb);
+    if (st) {
+        cli_error("train translate", "tokenizer and data", st);
+        goto done;
+    }
+    c.model.src_vocab = c.model.tgt_vocab = V;
+    int64_t cap = c.batch_tokens + c.model.max_len;
+    x.src = malloc((size_t)cap * sizeof *x.src);
+    x.tin = malloc((size_t)cap * sizeof *x.tin);
+    x.tout = malloc((size_t)cap * sizeof *x.tout);
+    st = attn_seq2seq_create(&c.model, c.seed, &m);
+    g_untied_generator = NULL, g_tied_embedding = NULL;
+    if (st == ATTN_OK && c.tie_output) { /* output projection = target embedding (shared param) */
+        g_untied_generator = m->generator.weight;
+        g_tied_embedding = m->tgt_embed.weight;
+        m->generator.weight = m->tgt_embed.weight;
+    }
+    attn_tape_config tc = {.num_threads = c.threads, .seed = c.seed ^ 0x5eedull};
+    if (st == ATTN_OK) st = attn_tape_create(&tc, &t);
+    attn_optim_config oc = {.kind = ATTN_OPTIM_ADAMW, .beta1 = 0.9f, .beta2 = 0.98f, .eps = 1e-9f,
+                            .weight_decay = c.weight_decay};
+    if (st == ATTN_OK) st = attn_optim_create(m->P, &oc, &opt);
+    if (st == ATTN_OK && (!x.src || !x.tin || !x.tout)) st = ATTN_E_NOMEM;
+    long step = 0;
+    int epoch = 0;
+    double best = -1;
+    if (st == ATTN_OK && c.resume) {
+        st = load_state(&c, m, opt, t, &step, &epoch, &best);
+        if (st == ATTN_OK) printf("resumed %s after epoch %d (step %ld, best BLEU %.2f)\n", c.out, epoch, step, best);
+    }
+    if (st) {
+        cli_error("train translate", "setup", st);
+        goto done;
+    }
+    printf("attn train translate: Transformer %lld parameters%s (d_model %lld, %lld+%lld layers, %lld heads, "
+           "FF %lld), vocabulary %d, %lld training pairs (%lld too long dropped), %lld validation, "
+           "%d threads\n",
+           (long long)(attn_params_numel(m->P) - (g_untied_generator ? g_untied_generator->numel : 0)),
+           g_untied_generator ? ", output projection tied to the embedding" : "", (long long)c.model.d_model, (long long)c.model.num_encoder_layers,
+           (long long)c.model.num_decoder_layers, (long long)c.model.nhead, (long long)c.model.dim_feedforward,
+           (int)V, (long long)tr.n, (long long)drop_tr, (long long)va.n, attn_get_num_threads());
+    snprintf(path, sizeof path, "%s/metrics.csv", c.out);
+    csv = fopen(path, c.resume ? "a" : "w");
+    if (!csv) {
+        st = ATTN_E_IO;
+        fprintf(stderr, "attn train translate: cannot write %s\n", path);
+        goto done;
+    }
+    if (ftell(csv) == 0) fprintf(csv, "epoch,step,train_loss,val_loss,val_bleu,lr,tokens_per_s,elapsed_s\n");
+    fflush(csv);
+    attn_schedule sched = {.kind = ATTN_SCHEDULE_INVSQRT, .base_lr = c.lr, .warmup_steps = c.warmup};
+    snprintf(best_path, sizeof best_path, "%s/best.safetensors", c.out);
+    double tokens = 0, t_train = bench_now();
+    int stop = 0;
+    for (; st == ATTN_OK && epoch < c.epochs && !stop; epoch++) {
+        batches_free(&tb);
+        st = make_batches(&tr, c.batch_tokens, c.seed * 1000003u + (uint64_t)epoch, 1, &tb);
+        free(perm);
+        perm = malloc((size_t)(tb.nb > 0 ? tb.nb : 1) * sizeof *perm);
+        if (st == ATTN_OK && !perm) st = ATTN_E_NOMEM;
+        if (st) break;
+        uint64_t rs = c.seed * 7919u + (uint64_t)epoch;
+        for (int64_t i = 0; i < tb.nb; i++) perm[i] = i;
+        for (int64_t i = tb.nb - 1; i > 0; i--) {
+            int64_t j = (int64_t)(splitmix(&rs) % (uint64_t)(i + 1)), tmp = perm[i];
+            perm[i] = perm[j], perm[j] = tmp;
+        }
+        char label[32];
+        snprintf(label, sizeof label, "epoch %d/%d", epoch + 1, c.epochs);
+        progress prog;
+        progress_init(&prog, stdout, tb.nb, label);
+        double lsum = 0, ltok = 0;
+        float lr = 0;
+        for (int64_t bi = 0; bi < tb.nb; bi++) {
+            int64_t b = perm[bi], B = tb.start[b + 1] - tb.start[b];
+            fill(&tr, tb.order + tb.start[b], B, m->cfg.pad_id, &x);
+            attn_var *loss;
+            st = forward_loss(t, m, &x, c.label_smoothing, &loss);
+            if (st == ATTN_OK) attn_params_zero_grad(m->P);
+            if (st == ATTN_OK) st = attn_tape_backward(t, loss, NULL);
+            if (st == ATTN_OK && c.clip > 0) st = attn_clip_grad_norm(m->P, c.clip, NULL);
+            lr = attn_schedule_lr(&sched, step);
+            if (st == ATTN_OK) st = attn_optim_step(opt, lr);
+            if (st) {
+                cli_error("train translate", "training step", st);
+                break;
+            }
+            step++;
+            double k = 0;
+            for (int64_t i = 0; i < B; i++) k += (double)tr.p[tb.order[tb.start[b] + i]].tlen + 1;
+            lsum += loss->data[0] * k, ltok += k;
+            tokens += k;
+            progress_update(&prog, bi + 1, loss->data[0], tokens / (bench_now() - t_train), NULL);
+            if (c.max_minutes > 0 && bench_now() - t0 > c.max_minutes * 60) {
+                stop = 1;
+                break;
+            }
+        }
+        progress_done(&prog);
+        if (st) break;
+        double vloss, bleu;
+        st = validate(t, m, sp, &va, &vb, &x, val, c.val_bleu_n, &vloss, &bleu);
+        if (st) {
+            cli_error("train translate", "validation", st);
+            break;
+        }
+        double tps = tokens / (bench_now() - t_train);
+        printf("epoch %d: train loss %.4f  val loss %.4f  val BLEU %.2f  (%.0f target tok/s, %.1f min)%s\n",
+               epoch + 1, lsum / (ltok > 0 ? ltok : 1), vloss, bleu, tps, (bench_now() - t0) / 60,
+               bleu > best ? "  best" : "");
+        fprintf(csv, "%d,%ld,%.6g,%.6g,%.4f,%.6g,%.1f,%.1f\n", epoch + 1, step, lsum / (ltok > 0 ? ltok : 1),
+                vloss, bleu, lr, tps, bench_now() - t0);
+        fflush(csv);
+        snprintf(path, sizeof path, "%s/model.safetensors", c.out);
+        st = save_model(m->P, &m->cfg, b64, path);
+        if (st == ATTN_OK && bleu > best) {
+            best = bleu;
+            st = save_model(m->P, &m->cfg, b64, best_path);
+        }
+        if (st == ATTN_OK && c.avg_last > 1) {
+            snprintf(path, sizeof path, "%s/epoch%d.safetensors", c.out, epoch + 1);
+            st = save_model(m->P, &m->cfg, b64, path);
+            snprintf(path, sizeof path, "%s/epoch%d.safetensors", c.out, epoch + 1 - c.avg_last);
+            if (epoch + 1 - c.avg_last >= 1) remove(path);
+        }
+        if (st == ATTN_OK) st = save_state(&c, opt, m->P, t, step, epoch + 1, best);
+        if (st) cli_error("train translate", "saving", st);
+    }
+    /* average the last epochs' weights; keep them as best if they validate better */
+    if (st == ATTN_OK && c.avg_last > 1 && epoch >= c.avg_last) {
+        char (*paths)[600] = malloc((size_t)c.avg_last * sizeof *paths);
+        if (!paths) st = ATTN_E_NOMEM;
+        for (int i = 0; paths && i < c.avg_last; i++)
+            snprintf(paths[i], sizeof paths[i], "%s/epoch%d.safetensors", c.out, epoch - c.avg_last + 1 + i);
+        if (st == ATTN_OK) st = average_into(m->P, paths, c.avg_last);
+        free(paths);
+        double vloss, bleu;
+        if (st == ATTN_OK) st = validate(t, m, sp, &va, &vb, &x, val, c.val_bleu_n, &vloss, &bleu);
+        if (st == ATTN_OK) {
+            printf("average of the last %d epochs: val loss %.4f  val BLEU %.2f%s\n", c.avg_last, vloss, bleu,
+                   bleu > best ? "  best" : "");
+            snprintf(path, sizeof path, "%s/average.safetensors", c.out);
+            st = save_model(m->P, &m->cfg, b64, path);
+            if (st == ATTN_OK && bleu > best) best = bleu, st = save_model(m->P, &m->cfg, b64, best_path);
+        }
+        if (st) cli_error("train translate", "averaging", st);
+    }
+    if (st == ATTN_OK)
+        printf("result: task=multi30k arch=transformer val_bleu=%.2f epochs=%d steps=%ld minutes=%.1f "
+               "tokens_per_s=%.0f best=%s\n",
+               best, epoch, step, (bench_now() - t0) / 60, tokens / (bench_now() - t_train + 1e-9), best_path);
+done:
+    if (csv) fclose(csv);
+    free(perm), free(b64), free(x.src), free(x.tin), free(x.tout);
+    batches_free(&tb), batches_free(&vb);
+    corpus_free(&tr), corpus_free(&va);
+    attn_optim_free(opt);
+    attn_tape_free(t);
+    attn_seq2seq_free(m);
+    attn_spm_free(sp);
+    attn_parallel_free(train), attn_parallel_free(val);
+    return st ? 1 : 0;
+}
