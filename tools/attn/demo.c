@@ -106,7 +106,7 @@ static int usage(void)
     fprintf(stderr,
             "usage: attn demo [--steps N] [--batch N] [--threads N] [--seed N] [--lr X]\n"
             "                 [--out DIR] [--resume] [--save-every N] [--eval N] [--log-every N]\n"
-            "                 [--heads N] [--d-model N] [--losses FILE]\n"
+            "                 [--heads N] [--d-model N] [--layers N] [--dec-layers N] [--losses FILE]\n"
             "Trains a Transformer to translate English dates to ISO 8601 and reports exact match\n"
             "on held-out dates. Writes DIR/model.safetensors and DIR/metrics.csv (DIR: out/demo).\n");
     return 2;
@@ -341,6 +341,9 @@ int cli_demo(int argc, char **argv)
         else if (!strcmp(s, "--save-every") && more) c.save_every = atol(argv[++a]);
         else if (!strcmp(s, "--heads") && more) c.model.nhead = atol(argv[++a]);
         else if (!strcmp(s, "--d-model") && more) c.model.d_model = atol(argv[++a]);
+        else if (!strcmp(s, "--layers") && more)
+            c.model.num_encoder_layers = c.model.num_decoder_layers = atol(argv[++a]);
+        else if (!strcmp(s, "--dec-layers") && more) c.model.num_decoder_layers = atol(argv[++a]);
         else if (!strcmp(s, "--log-every") && more) c.log_every = atol(argv[++a]);
         else if (!strcmp(s, "--resume")) c.resume = 1;
         else if (!strcmp(s, "--losses") && more) c.losses = argv[++a];
