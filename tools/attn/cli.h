@@ -14,6 +14,9 @@ int cli_bleu(int argc, char **argv); /* text_cli.c */
 int cli_spm(int argc, char **argv);  /* text_cli.c */
 int cli_viz(int argc, char **argv);  /* viz_cli.c */
 int cli_plot(int argc, char **argv); /* viz_plot.c */
+int cli_train(int argc, char **argv);    /* classify.c: attn train classify */
+int cli_eval(int argc, char **argv);     /* classify.c: attn eval classify */
+int cli_classify(int argc, char **argv); /* classify.c */
 
 /* Print "attn <cmd>: <what>: <library message>" to stderr and return 1. */
 int cli_error(const char *cmd, const char *what, int status);

@@ -18,6 +18,9 @@ static const command commands[] = {
     {"spm", cli_spm, "SentencePiece: attn spm train|encode|decode --model FILE"},
     {"viz", cli_viz, "see what a model attends to: heatmaps, attention.html, metrics"},
     {"plot", cli_plot, "training curves: attn plot metrics.csv --out loss.png"},
+    {"train", cli_train, "train a model: attn train classify --data PATH --out DIR"},
+    {"eval", cli_eval, "evaluate a model: attn eval classify --model M --data PATH"},
+    {"classify", cli_classify, "label texts with a classifier: attn classify --model M TEXT"},
 };
 
 static void usage(FILE *f)
