@@ -92,10 +92,39 @@ int cli_eval(int argc, char **argv)
 
 static int classify_usage(void)
 {
-    fprintf(stderr, "usage: attn classify --model M [TEXT ...]\n"
+    fprintf(stderr, "usage: attn classify --model M [--pieces] [TEXT ...]\n"
                     "Prints the label and its probability for each TEXT, or for each line of stdin when\n"
-                    "no TEXT is given.\n");
+                    "no TEXT is given. --pieces: show the cleaned text, its tokens and their decoding instead.\n");
     return 2;
+}
+
+/* --pieces: the text as the model sees it (cleaned), its pieces, and their decoding. */
+static int show_pieces(const cls_model *cm, const char *text)
+{
+    char *c = cls_clean(text);
+    int64_t n = 0;
+    int st = c ? attn_spm_encode(cm->sp, c, NULL, 0, &n) : ATTN_E_NOMEM;
+    int32_t *ids = st ? NULL : malloc((size_t)(n + 1) * sizeof *ids);
+    if (st == ATTN_OK && !ids) st = ATTN_E_NOMEM;
+    if (st == ATTN_OK) st = attn_spm_encode(cm->sp, c, ids, n + 1, &n);
+    size_t len = 0;
+    char *dec = NULL;
+    if (st == ATTN_OK) st = attn_spm_decode(cm->sp, ids, n, NULL, 0, &len);
+    if (st == ATTN_OK && !(dec = malloc(len + 1))) st = ATTN_E_NOMEM;
+    if (st == ATTN_OK) st = attn_spm_decode(cm->sp, ids, n, dec, len + 1, &len);
+    if (st == ATTN_OK) {
+        printf("cleaned\t%s\npieces\t%lld", c, (long long)n);
+        for (int64_t i = 0; i < n; i++) {
+            const char *p = "?";
+            attn_spm_id_to_piece(cm->sp, ids[i], &p);
+            printf(" %s", p);
+        }
+        printf("\ndecoded\t%s\n", dec);
+    } else {
+        fprintf(stderr, "attn classify: tokenizer: %s\n", attn_spm_last_error());
+    }
+    free(c), free(ids), free(dec);
+    return st;
 }
 
 /* One text → "label<TAB>probability<TAB>text". */
@@ -108,6 +137,7 @@ static int classify_one(attn_tape *t, const cls_model *cm, const char *text, con
     }
     char *texts[1] = {(char *)text};
     int8_t label = 0;
+    if (cm->pieces) return show_pieces(cm, text);
     cls_set s;
     float p[2];
     int st = cls_encode_texts(cm->sp, texts, &label, NULL, 1, cm->m->cfg.max_len, cm->head_tokens, &s);
@@ -122,9 +152,10 @@ static int classify_one(attn_tape *t, const cls_model *cm, const char *text, con
 int cli_classify(int argc, char **argv)
 {
     const char *model = NULL;
-    int first = argc;
+    int first = argc, pieces = 0;
     for (int a = 1; a < argc; a++) {
         if (!strcmp(argv[a], "--model") && a + 1 < argc) model = argv[++a];
+        else if (!strcmp(argv[a], "--pieces")) pieces = 1;
         else if (!strcmp(argv[a], "--help") || !strcmp(argv[a], "-h")) return classify_usage();
         else if (!strcmp(argv[a], "--")) {
             first = a + 1;
@@ -138,6 +169,7 @@ int cli_classify(int argc, char **argv)
     if (!model) return classify_usage();
     cls_model cm;
     if (cls_model_load("classify", model, &cm)) return 1;
+    cm.pieces = pieces;
     attn_tape *t = NULL;
     attn_tape_config tc = {0};
     int rc = 0;

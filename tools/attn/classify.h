@@ -67,6 +67,7 @@ typedef struct cls_model {
     attn_classifier *m;
     attn_spm *sp;
     int64_t head_tokens;
+    int pieces; /* attn classify --pieces */
 } cls_model;
 int cls_model_load(const char *cmd, const char *path, cls_model *out);
 void cls_model_free(cls_model *cm);
