@@ -3,7 +3,7 @@
 # classifier), run by `make test`. A short training on 1,000 IMDb reviews must clearly beat
 # chance on 400 held-out test reviews; eval's report, classify on arguments/stdin/empty text,
 # the tokenizer round trip inside the checkpoint, --resume, viz, and every loader error path
-# through the CLI. IMDb is looked for in $IMDB_DATA, ../shared/data/imdb and
+# through the CLI, and the forward against PyTorch on the same weights. IMDb is looked for in $IMDB_DATA, ../shared/data/imdb and
 # ../../shared/data/imdb; without it the training checks are skipped (error paths still run).
 # Ends with "N passed, N failed".
 set -u
@@ -124,6 +124,16 @@ CFG
     if "$ATTN" viz --model "$M" --input "A wonderful film, but the ending was terrible." --out "$S/viz" > "$S/viz.log" 2>&1 &&
         [ -s "$S/viz/attention.html" ] && [ -s "$S/viz/classifier-self_tokens.png" ] && [ -s "$S/viz/classifier-self_L0_H0.png" ]; then
         ok "viz on a classifier: maps, html and token shading"; else bad "viz: $(tail -3 "$S/viz.log")"; fi
+
+    # the same weights in PyTorch (float64) give the same probabilities
+    "${PY:-/usr/bin/python3}" tests/classify/torch_conformance.py "$ATTN" "$M" > "$S/torch.log" 2>&1
+    cat "$S/torch.log"
+    line=$(grep -a -E '^[0-9]+ passed, [0-9]+ failed' "$S/torch.log" | tail -1)
+    if [ -n "$line" ]; then
+        pass=$((pass + ${line%% passed*}))
+        f=${line#*passed, }
+        fail=$((fail + ${f%% failed*}))
+    else bad "torch conformance did not run: $(tail -3 "$S/torch.log")"; fi
 
     expect_err "eval: line without TAB named" "notab/test.tsv:2: no TAB" "$ATTN" eval classify --model "$M" --data "$E/notab"
     expect_err "eval: bad label named" "label/test.tsv:2: label" "$ATTN" eval classify --model "$M" --data "$E/label"

@@ -119,6 +119,8 @@ static int show_pieces(const cls_model *cm, const char *text)
             attn_spm_id_to_piece(cm->sp, ids[i], &p);
             printf(" %s", p);
         }
+        printf("\nids\t");
+        for (int64_t i = 0; i < n; i++) printf("%s%d", i ? " " : "", ids[i]);
         printf("\ndecoded\t%s\n", dec);
     } else {
         fprintf(stderr, "attn classify: tokenizer: %s\n", attn_spm_last_error());

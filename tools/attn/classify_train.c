@@ -359,12 +359,13 @@ int cls_train(int argc, char **argv)
     attn_ce_options ce = {-100, c.label_smoothing};
     double tok_sum = 0, loss_sum = 0, t_log = bench_now();
     long right = 0, seen = 0, n_log = 0;
-    double tokens_per_s = 0;
+    double tokens_per_s = 0, train_tokens = 0, train_seconds = 0;
     for (int e = rs.epoch; st == ATTN_OK && e < c.epochs && rs.step < total; e++) {
         epoch_order(&tr, bs, c.seed, e, order);
         attn_tape_set_training(t, 1);
         for (int64_t b0 = 0; st == ATTN_OK && b0 < tr.n && rs.step < total; b0 += bs) {
             int64_t nb = tr.n - b0 < bs ? tr.n - b0 : bs, T;
+            double t_step = bench_now();
             cls_batch(&tr, order + b0, nb, c.model.pad_id, ids, lab, &T);
             attn_var *logits, *loss;
             st = attn_tape_reset(t);
@@ -384,6 +385,8 @@ int cls_train(int argc, char **argv)
             }
             seen += nb, loss_sum += loss->data[0], n_log++;
             double now = bench_now();
+            train_seconds += now - t_step;
+            for (int64_t b = 0; b < nb; b++) train_tokens += (double)(tr.off[order[b0 + b] + 1] - tr.off[order[b0 + b]]);
             if (now > t_log) tokens_per_s = tok_sum / (now - t_log);
             char extra[64];
             snprintf(extra, sizeof extra, "acc %.3f  epoch %d", seen ? (double)right / seen : 0, e + 1);
@@ -419,6 +422,10 @@ int cls_train(int argc, char **argv)
         progress_done(&pr);
         printf("done: %ld steps, best validation accuracy %.4f, %.1f min\n", rs.step, rs.best_val,
                (bench_now() - t_start) / 60);
+        if (train_seconds > 0)
+            printf("result: task=imdb impl=attn val_accuracy=%.4f steps=%ld train_seconds=%.1f tokens_per_s=%.0f "
+                   "total_minutes=%.1f\n", rs.best_val, rs.step, train_seconds, train_tokens / train_seconds,
+                   (bench_now() - t_start) / 60);
         rc = 0;
     } else if (st != ATTN_E_IO || attn_last_error()[0]) {
         cli_error("train classify", "failed", st);
