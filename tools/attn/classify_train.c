@@ -241,6 +241,7 @@ int cls_train(int argc, char **argv)
         else return usage();
     }
     if (!data || !out || threads < 0) return usage();
+    setvbuf(stdout, NULL, _IOLBF, 0); /* a log file follows the run line by line */
     cls_run_config c;
     cls_config_default(&c);
     if (config && cls_config_load(config, &c)) return 1;
