@@ -248,46 +248,67 @@ int cls_unbase64(const char *s, unsigned char **out, size_t *n)
     return ATTN_OK;
 }
 
+/* One text: cleaned, encoded, truncated into a new array (*out, *n). */
+static int encode_one(const attn_spm *sp, const char *text, int64_t max_len, int64_t head,
+                      int32_t **out, int64_t *n)
+{
+    *out = NULL, *n = 0;
+    char *c = cls_clean(text);
+    int64_t nid = 0;
+    int st = c ? attn_spm_encode(sp, c, NULL, 0, &nid) : ATTN_E_NOMEM;
+    int32_t *buf = st ? NULL : malloc((size_t)(nid + 1) * sizeof *buf);
+    if (st == ATTN_OK && !buf) st = ATTN_E_NOMEM;
+    if (st == ATTN_OK) st = attn_spm_encode(sp, c, buf, nid + 1, &nid);
+    free(c);
+    if (st) {
+        free(buf);
+        return st;
+    }
+    *n = attn_truncate_head_tail(buf, nid, max_len, head, buf);
+    *out = buf;
+    return ATTN_OK;
+}
+
 int cls_encode_texts(const attn_spm *sp, char *const *texts, const int8_t *labels,
                      const uint8_t *take, int64_t n, int64_t max_len, int64_t head, cls_set *out)
 {
     memset(out, 0, sizeof *out);
     int64_t m = 0;
     for (int64_t i = 0; i < n; i++) m += !take || take[i];
+    int64_t *src = malloc((size_t)(m + 1) * sizeof *src), *len = calloc((size_t)m + 1, sizeof *len);
+    int32_t **one = calloc((size_t)m + 1, sizeof *one);
     out->off = malloc((size_t)(m + 1) * sizeof *out->off);
-    out->ids = malloc((size_t)(m * max_len + 1) * sizeof *out->ids);
     out->label = malloc((size_t)(m + 1) * sizeof *out->label);
-    int64_t cap = 1 << 16;
-    int32_t *buf = malloc((size_t)cap * sizeof *buf);
-    int st = out->off && out->ids && out->label && buf ? ATTN_OK : ATTN_E_NOMEM;
-    int64_t k = 0, used = 0;
-    for (int64_t i = 0; i < n && st == ATTN_OK; i++) {
-        if (take && !take[i]) continue;
-        char *c = cls_clean(texts[i]);
-        int64_t nid = 0;
-        if (!c) st = ATTN_E_NOMEM;
-        if (st == ATTN_OK) st = attn_spm_encode(sp, c, NULL, 0, &nid);
-        if (st == ATTN_OK && nid > cap) {
-            free(buf);
-            cap = nid;
-            buf = malloc((size_t)cap * sizeof *buf);
-            if (!buf) st = ATTN_E_NOMEM;
+    int st = src && len && one && out->off && out->label ? ATTN_OK : ATTN_E_NOMEM;
+    for (int64_t i = 0, k = 0; st == ATTN_OK && i < n; i++)
+        if (!take || take[i]) src[k++] = i;
+    /* SentencePiece's encoder is safe to call from several threads on one model */
+    int failed = st;
+#pragma omp parallel for schedule(dynamic, 64) if (m > 256)
+    for (int64_t k = 0; k < m; k++) {
+        if (failed) continue;
+        int s = encode_one(sp, texts[src[k]], max_len, head, &one[k], &len[k]);
+        if (s) {
+#pragma omp atomic write
+            failed = s;
         }
-        if (st == ATTN_OK) st = attn_spm_encode(sp, c, buf, cap, &nid);
-        free(c);
-        if (st) break;
-        out->off[k] = used;
-        used += attn_truncate_head_tail(buf, nid, max_len, head, out->ids + used);
-        out->label[k] = labels ? labels[i] : 0;
-        k++;
     }
-    free(buf);
+    st = failed;
+    int64_t used = 0;
+    for (int64_t k = 0; st == ATTN_OK && k < m; k++) out->off[k] = used, used += len[k];
+    if (st == ATTN_OK && !(out->ids = malloc((size_t)(used + 1) * sizeof *out->ids))) st = ATTN_E_NOMEM;
+    for (int64_t k = 0; st == ATTN_OK && k < m; k++) {
+        memcpy(out->ids + out->off[k], one[k], (size_t)len[k] * sizeof *out->ids);
+        out->label[k] = labels ? labels[src[k]] : 0;
+    }
+    for (int64_t k = 0; one && k < m; k++) free(one[k]);
+    free(one), free(src), free(len);
     if (st) {
         cls_set_free(out);
         return st;
     }
-    out->off[k] = used;
-    out->n = k;
+    out->off[m] = used;
+    out->n = m;
     return ATTN_OK;
 }
 
