@@ -145,7 +145,10 @@ static int classify_one(attn_tape *t, const cls_model *cm, const char *text, con
     int st = cls_encode_texts(cm->sp, texts, &label, NULL, 1, cm->m->cfg.max_len, cm->head_tokens, &s);
     if (st == ATTN_OK) st = cls_predict(t, cm->m, &s, 1, p);
     cls_set_free(&s);
-    if (st) return cli_error("classify", where, st) ? st : st;
+    if (st) {
+        cli_error("classify", where, st);
+        return st;
+    }
     int k = p[1] > p[0];
     printf("%s\t%.4f\t%s\n", label_names[k], (double)p[k], text);
     return ATTN_OK;

@@ -82,14 +82,14 @@ static double accuracy(const float *probs, const cls_set *s, int64_t C)
 }
 
 /* The tokenizer: SentencePiece BPE on (a sample of) the cleaned training reviews. */
-static int train_tokenizer(const attn_imdb *d, const uint8_t *is_val, const cls_run_config *c,
+static int train_tokenizer(const attn_imdb *d, const uint8_t *is_tr, const cls_run_config *c,
                            int threads, attn_spm **sp)
 {
     int64_t n = 0;
     char **sent = malloc((size_t)d->n * sizeof *sent);
     if (!sent) return ATTN_E_NOMEM;
     for (int64_t i = 0; i < d->n; i++) {
-        if (is_val[i]) continue;
+        if (!is_tr[i]) continue;
         if (c->tokenizer_reviews && n >= c->tokenizer_reviews) break;
         if (!(sent[n] = cls_clean(d->text[i]))) break;
         n++;
@@ -281,7 +281,7 @@ int cls_train(int argc, char **argv)
         if (st == ATTN_OK) sp = prev.sp, prev.sp = NULL, cls_model_free(&prev);
     } else if (st == ATTN_OK) {
         double t0 = bench_now();
-        st = train_tokenizer(d, is_val, &c, threads, &sp);
+        st = train_tokenizer(d, is_tr, &c, threads, &sp);
         if (st == ATTN_OK) printf("tokenizer: SentencePiece BPE, %d pieces, learned in %.1f s\n",
                                   c.vocab_size, bench_now() - t0);
     }
