@@ -1221,6 +1221,60 @@ ATTN_API void attn_gpt_free(attn_gpt *m);
 ATTN_API int attn_gpt_forward(attn_tape *t, const attn_gpt *m, const int32_t *ids, int64_t N,
                               int64_t T, attn_var **logits);
 
+/*
+ * A Transformer-encoder text classifier (e.g. IMDb sentiment): token embedding "embed.weight"
+ * [vocab, d] plus learned positions "pos.weight" [max_len, d], num_layers encoder layers
+ * "layers.<i>.*" (torch.nn.TransformerEncoderLayer names, batch first, pre-norm by default),
+ * a final LayerNorm "norm.*" (pre-norm models), pooling, and a linear head "head.*"
+ * [num_classes, d]. Positions holding pad_id are masked out as keys and left out of the
+ * pooling, so padding changes no result. Pooling: the mean over the real tokens, or the
+ * first position (a [CLS]-style token the caller puts at position 0).
+ */
+typedef enum attn_pooling {
+    ATTN_POOL_MEAN = 0,
+    ATTN_POOL_FIRST = 1
+} attn_pooling;
+
+typedef struct attn_classifier_config {
+    int64_t vocab, d_model, nhead, num_layers, dim_feedforward;
+    int64_t max_len;     /* longest input (the position table's size) */
+    int64_t num_classes; /* ≥ 2 */
+    float dropout;
+    attn_activation activation;
+    int norm_first;      /* 1: pre-norm (recommended), 0: post-norm */
+    attn_pooling pooling;
+    int32_t pad_id;
+} attn_classifier_config;
+
+typedef struct attn_classifier {
+    attn_classifier_config cfg;
+    attn_params *P; /* owned */
+    attn_embedding embed, pos;
+    attn_encoder_layer *layers;
+    attn_layernorm norm; /* used when norm_first */
+    attn_linear head;
+} attn_classifier;
+
+ATTN_API int attn_classifier_create(const attn_classifier_config *cfg, uint64_t seed,
+                                    attn_classifier **out);
+ATTN_API void attn_classifier_free(attn_classifier *m);
+/* logits [N, num_classes] for ids [N, T] (T ≤ max_len; pad_id marks padding anywhere in a
+ * row). A row with no real token pools to zeros (its logits are the head's bias).
+ * pooled (may be NULL) receives the pooled features [N, d]. */
+ATTN_API int attn_classifier_forward(attn_tape *t, const attn_classifier *m, const int32_t *ids,
+                                     int64_t N, int64_t T, attn_var **logits, attn_var **pooled);
+/* Truncation that keeps the head and the tail: the first `head` and the last max_len − head
+ * ids of a sequence of n ids longer than max_len (all of them otherwise) into out (cap ≥
+ * min(n, max_len)); returns the count written. */
+ATTN_API int64_t attn_truncate_head_tail(const int32_t *ids, int64_t n, int64_t max_len,
+                                         int64_t head, int32_t *out);
+/* The configuration as metadata "attn.config.<field>" (as attn_seq2seq_config_to_meta) and
+ * back. */
+ATTN_API int attn_classifier_config_to_meta(const attn_classifier_config *cfg, char *buf,
+                                            size_t cap, const char **kv, int kv_cap);
+ATTN_API int attn_classifier_config_from_reader(const attn_st_reader *st,
+                                                attn_classifier_config *cfg);
+
 /* ------------------------------------------------------------------------------------------ */
 /* @@ text metrics (BLEU, chrF) @@                                                            */
 /* ------------------------------------------------------------------------------------------ */

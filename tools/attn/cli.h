@@ -14,10 +14,13 @@ int cli_bleu(int argc, char **argv); /* text_cli.c */
 int cli_spm(int argc, char **argv);  /* text_cli.c */
 int cli_viz(int argc, char **argv);  /* viz_cli.c */
 int cli_plot(int argc, char **argv); /* viz_plot.c */
-int cli_train(int argc, char **argv); /* mt_eval.c: attn train <task> */
-int cli_eval(int argc, char **argv);  /* mt_eval.c: attn eval <task> */
-int cli_train_translate(int argc, char **argv); /* mt_train.c */
-int cli_eval_translate(int argc, char **argv);  /* mt_eval.c */
+int cli_train(int argc, char **argv); /* tasks.c: attn train <task> */
+int cli_eval(int argc, char **argv);  /* tasks.c: attn eval <task> */
+int cli_train_translate(int argc, char **argv); /* mt_train.c (argv[0] = "translate") */
+int cli_eval_translate(int argc, char **argv);  /* mt_eval.c (argv[0] = "translate") */
+int cli_train_classify(int argc, char **argv);  /* classify.c (argv[0] = "classify") */
+int cli_eval_classify(int argc, char **argv);   /* classify.c (argv[0] = "eval") */
+int cli_classify(int argc, char **argv);        /* classify.c */
 
 /* Print "attn <cmd>: <what>: <library message>" to stderr and return 1. */
 int cli_error(const char *cmd, const char *what, int status);

@@ -13,13 +13,14 @@ typedef struct {
 static const command commands[] = {
     {"demo", cli_demo, "run the default job"},
     {"translate", cli_translate, "translate text with a saved model: attn translate --model M TEXT"},
-    {"train", cli_train, "train a model on a task: attn train translate --data DIR --out DIR"},
-    {"eval", cli_eval, "evaluate a model on a task: attn eval translate --model M --src F --ref F"},
+    {"train", cli_train, "train a model: attn train classify|translate --data PATH --out DIR"},
+    {"eval", cli_eval, "evaluate a model: attn eval classify|translate --model M ..."},
     {"bench", cli_bench, "benchmarks: attn bench attention|gemm|..."},
     {"bleu", cli_bleu, "BLEU and chrF of a translation: attn bleu HYP REF [REF...]"},
     {"spm", cli_spm, "SentencePiece: attn spm train|encode|decode --model FILE"},
     {"viz", cli_viz, "see what a model attends to: heatmaps, attention.html, metrics"},
     {"plot", cli_plot, "training curves: attn plot metrics.csv --out loss.png"},
+    {"classify", cli_classify, "label texts with a classifier: attn classify --model M TEXT"},
 };
 
 static void usage(FILE *f)

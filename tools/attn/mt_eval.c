@@ -1,4 +1,4 @@
-/* mt_eval.c — `attn train <task>` and `attn eval <task>` dispatch, and `attn eval translate
+/* mt_eval.c — `attn eval translate
  * --model M --src F.en --ref F.de [--beam N] [--len-penalty A]`: corpus BLEU (13a, cased and
  * lowercased) and chrF of a subword translation model, and the sentences per second. */
 #include "cli.h"
@@ -10,19 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-int cli_train(int argc, char **argv)
-{
-    if (argc >= 2 && !strcmp(argv[1], "translate")) return cli_train_translate(argc - 1, argv + 1);
-    fprintf(stderr, "usage: attn train translate --arch transformer --data DIR --out DIR [...]\n");
-    return 2;
-}
-
-int cli_eval(int argc, char **argv)
-{
-    if (argc >= 2 && !strcmp(argv[1], "translate")) return cli_eval_translate(argc - 1, argv + 1);
-    fprintf(stderr, "usage: attn eval translate --model M --src F.en --ref F.de [--beam N]\n");
-    return 2;
-}
 
 /* Open a subword translation checkpoint: model, tokenizer. */
 int mt_open_model(const char *path, attn_seq2seq **m, attn_spm **sp)

@@ -165,6 +165,11 @@ int viz_run_model(int argc, char **argv)
     int s = attn_st_open(model, &st);
     if (s) return cli_error("viz", model, s);
     const char *arch = attn_st_metadata(st, "attn.arch"), *tok = attn_st_metadata(st, "attn.tokenizer");
+    if (arch && !strcmp(arch, "transformer-classifier")) {
+        attn_st_close(st);
+        if (target) return usage();
+        return viz_classify_run(model, input, out, metrics);
+    }
     if (!arch || strcmp(arch, "transformer-seq2seq") || !tok || strcmp(tok, "chars-ascii")) {
         fprintf(stderr, "attn viz: %s is not a model this attn can visualise (attn.arch=%s)\n", model,
                 arch ? arch : "none");

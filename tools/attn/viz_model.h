@@ -14,4 +14,8 @@
 int viz_seq2seq_record(attn_tape *t, const attn_seq2seq *m, const char *input, const char *target,
                        const dates_example *ex, viz_record **out);
 
+/* `attn viz` on a text classifier (viz_classify.c): every self-attention map and the tokens
+ * shaded by rollout to the pooled output, into out. Returns the exit status. */
+int viz_classify_run(const char *model, const char *input, const char *out, int metrics);
+
 #endif

@@ -1,0 +1,208 @@
+/* classify.c — `attn train classify`, `attn eval classify --model M --data PATH` and
+ * `attn classify --model M "text" …` (or one text per stdin line). */
+#include "classify.h"
+#include "cli.h"
+#include "bench_util.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+int cls_train(int argc, char **argv); /* classify_train.c */
+
+int cli_train_classify(int argc, char **argv) { return cls_train(argc, argv); }
+
+static const char *const label_names[2] = {"negative", "positive"};
+
+static int eval_usage(void)
+{
+    fprintf(stderr, "usage: attn eval classify --model M --data PATH [--threads N] [--limit N]\n"
+                    "PATH: a directory with test.tsv.gz (+ test.ids), an aclImdb/ folder, a folder with\n"
+                    "pos/ and neg/, or a .tsv(.gz) file of LABEL<TAB>TEXT lines.\n");
+    return 2;
+}
+
+int cli_eval_classify(int argc, char **argv)
+{
+    if (argc < 2 || strcmp(argv[1], "classify")) return eval_usage();
+    const char *model = NULL, *data = NULL;
+    int threads = 0;
+    long limit = 0;
+    for (int a = 2; a < argc; a++) {
+        int more = a + 1 < argc;
+        if (!strcmp(argv[a], "--model") && more) model = argv[++a];
+        else if (!strcmp(argv[a], "--data") && more) data = argv[++a];
+        else if (!strcmp(argv[a], "--threads") && more) threads = atoi(argv[++a]);
+        else if (!strcmp(argv[a], "--limit") && more) limit = atol(argv[++a]);
+        else return eval_usage();
+    }
+    if (!model || !data || threads < 0 || limit < 0) return eval_usage();
+    if (threads > 0) attn_set_num_threads(threads);
+    double t0 = bench_now();
+    cls_model cm;
+    if (cls_model_load("eval classify", model, &cm)) return 1;
+    attn_imdb *d = NULL;
+    if (cls_load_imdb("eval classify", data, "test", &d)) {
+        cls_model_free(&cm);
+        return 1;
+    }
+    int64_t n = limit && limit < d->n ? limit : d->n;
+    cls_set s = {0};
+    attn_tape *t = NULL;
+    attn_tape_config tc = {0};
+    float *probs = malloc((size_t)n * 2 * sizeof *probs);
+    int st = probs ? ATTN_OK : ATTN_E_NOMEM;
+    if (st == ATTN_OK)
+        st = cls_encode_texts(cm.sp, d->text, d->label, NULL, n, cm.m->cfg.max_len, cm.head_tokens, &s);
+    if (st == ATTN_OK) st = attn_tape_create(&tc, &t);
+    if (st == ATTN_OK) st = cls_predict(t, cm.m, &s, 64, probs);
+    int rc = 0;
+    if (st) {
+        rc = cli_error("eval classify", model, st);
+    } else {
+        long cm2[2][2] = {{0, 0}, {0, 0}}; /* [true][predicted] */
+        for (int64_t i = 0; i < n; i++) cm2[s.label[i]][probs[2 * i + 1] > probs[2 * i]]++;
+        double acc = (double)(cm2[0][0] + cm2[1][1]) / (double)n;
+        printf("%lld reviews from %s\n\n", (long long)n, data);
+        printf("%-10s %9s %9s %9s %9s\n", "class", "precision", "recall", "f1", "support");
+        for (int k = 0; k < 2; k++) {
+            long tp = cm2[k][k], fp = cm2[1 - k][k], fn = cm2[k][1 - k];
+            double p = tp + fp ? (double)tp / (double)(tp + fp) : 0, r = tp + fn ? (double)tp / (double)(tp + fn) : 0;
+            double f1 = p + r > 0 ? 2 * p * r / (p + r) : 0;
+            printf("%-10s %9.4f %9.4f %9.4f %9ld\n", label_names[k], p, r, f1, tp + fn);
+        }
+        printf("\nconfusion matrix (rows: true, columns: predicted)\n");
+        printf("%-10s %9s %9s\n", "", label_names[0], label_names[1]);
+        for (int k = 0; k < 2; k++) printf("%-10s %9ld %9ld\n", label_names[k], cm2[k][0], cm2[k][1]);
+        printf("\naccuracy %.4f\n", acc);
+        printf("result: task=imdb accuracy=%.4f n=%lld seconds=%.1f\n", acc, (long long)n, bench_now() - t0);
+    }
+    free(probs);
+    cls_set_free(&s);
+    attn_tape_free(t);
+    attn_imdb_free(d);
+    cls_model_free(&cm);
+    return rc;
+}
+
+static int classify_usage(void)
+{
+    fprintf(stderr, "usage: attn classify --model M [--pieces] [TEXT ...]\n"
+                    "Prints the label and its probability for each TEXT, or for each line of stdin when\n"
+                    "no TEXT is given. --pieces: show the cleaned text, its tokens and their decoding instead.\n");
+    return 2;
+}
+
+/* --pieces: the text as the model sees it (cleaned), its pieces, and their decoding. */
+static int show_pieces(const cls_model *cm, const char *text)
+{
+    char *c = cls_clean(text);
+    int64_t n = 0;
+    int st = c ? attn_spm_encode(cm->sp, c, NULL, 0, &n) : ATTN_E_NOMEM;
+    int32_t *ids = st ? NULL : malloc((size_t)(n + 1) * sizeof *ids);
+    if (st == ATTN_OK && !ids) st = ATTN_E_NOMEM;
+    if (st == ATTN_OK) st = attn_spm_encode(cm->sp, c, ids, n + 1, &n);
+    size_t len = 0;
+    char *dec = NULL;
+    if (st == ATTN_OK) st = attn_spm_decode(cm->sp, ids, n, NULL, 0, &len);
+    if (st == ATTN_OK && !(dec = malloc(len + 1))) st = ATTN_E_NOMEM;
+    if (st == ATTN_OK) st = attn_spm_decode(cm->sp, ids, n, dec, len + 1, &len);
+    if (st == ATTN_OK) {
+        printf("cleaned\t%s\npieces\t%lld", c, (long long)n);
+        for (int64_t i = 0; i < n; i++) {
+            const char *p = "?";
+            attn_spm_id_to_piece(cm->sp, ids[i], &p);
+            printf(" %s", p);
+        }
+        printf("\nids\t");
+        for (int64_t i = 0; i < n; i++) printf("%s%d", i ? " " : "", ids[i]);
+        printf("\ndecoded\t%s\n", dec);
+    } else {
+        fprintf(stderr, "attn classify: tokenizer: %s\n", attn_spm_last_error());
+    }
+    free(c), free(ids), free(dec);
+    return st;
+}
+
+/* One text → "label<TAB>probability<TAB>text". */
+static int classify_one(attn_tape *t, const cls_model *cm, const char *text, const char *where)
+{
+    size_t bad;
+    if (attn_utf8_validate(text, strlen(text), &bad)) {
+        fprintf(stderr, "attn classify: %s: invalid UTF-8 at byte %zu\n", where, bad);
+        return ATTN_E_FORMAT;
+    }
+    char *texts[1] = {(char *)text};
+    int8_t label = 0;
+    if (cm->pieces) return show_pieces(cm, text);
+    cls_set s;
+    float p[2];
+    int st = cls_encode_texts(cm->sp, texts, &label, NULL, 1, cm->m->cfg.max_len, cm->head_tokens, &s);
+    if (st == ATTN_OK) st = cls_predict(t, cm->m, &s, 1, p);
+    cls_set_free(&s);
+    if (st) {
+        cli_error("classify", where, st);
+        return st;
+    }
+    int k = p[1] > p[0];
+    printf("%s\t%.4f\t%s\n", label_names[k], (double)p[k], text);
+    return ATTN_OK;
+}
+
+int cli_classify(int argc, char **argv)
+{
+    const char *model = NULL;
+    int first = argc, pieces = 0;
+    for (int a = 1; a < argc; a++) {
+        if (!strcmp(argv[a], "--model") && a + 1 < argc) model = argv[++a];
+        else if (!strcmp(argv[a], "--pieces")) pieces = 1;
+        else if (!strcmp(argv[a], "--help") || !strcmp(argv[a], "-h")) return classify_usage();
+        else if (!strcmp(argv[a], "--")) {
+            first = a + 1;
+            break;
+        } else if (argv[a][0] == '-' && argv[a][1] == '-') return classify_usage();
+        else {
+            first = a;
+            break;
+        }
+    }
+    if (!model) return classify_usage();
+    cls_model cm;
+    if (cls_model_load("classify", model, &cm)) return 1;
+    cm.pieces = pieces;
+    attn_tape *t = NULL;
+    attn_tape_config tc = {0};
+    int rc = 0;
+    if (attn_tape_create(&tc, &t)) {
+        cls_model_free(&cm);
+        return cli_error("classify", "tape", ATTN_E_NOMEM);
+    }
+    if (first < argc) {
+        for (int a = first; a < argc; a++) {
+            char where[64];
+            snprintf(where, sizeof where, "argument %d", a - first + 1);
+            if (classify_one(t, &cm, argv[a], where)) rc = 1;
+        }
+    } else {
+        char *line = NULL;
+        size_t cap = 0;
+        ssize_t len;
+        long no = 0;
+        while ((len = getline(&line, &cap, stdin)) >= 0) {
+            no++;
+            while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = '\0';
+            char where[64];
+            snprintf(where, sizeof where, "stdin line %ld", no);
+            if ((size_t)len != strlen(line)) {
+                fprintf(stderr, "attn classify: %s: contains a NUL byte\n", where);
+                rc = 1;
+                continue;
+            }
+            if (classify_one(t, &cm, line, where)) rc = 1;
+        }
+        free(line);
+    }
+    attn_tape_free(t);
+    cls_model_free(&cm);
+    return rc;
+}

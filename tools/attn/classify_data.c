@@ -1,0 +1,444 @@
+/* classify_data.c — configuration, data, tokenizer-in-checkpoint and batching for the
+ * text-classification commands. */
+#include "classify.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+void cls_config_default(cls_run_config *c)
+{
+    memset(c, 0, sizeof *c);
+    c->model = (attn_classifier_config){.d_model = 128,
+                                        .nhead = 4,
+                                        .num_layers = 2,
+                                        .dim_feedforward = 512,
+                                        .max_len = 256,
+                                        .num_classes = 2,
+                                        .dropout = 0.1f,
+                                        .activation = ATTN_ACT_GELU,
+                                        .norm_first = 1,
+                                        .pooling = ATTN_POOL_MEAN,
+                                        .pad_id = ATTN_SPM_PAD_ID};
+    c->vocab_size = 8000;
+    c->tokenizer_reviews = 10000;
+    c->head_tokens = 64;
+    c->batch_size = 32;
+    c->epochs = 3;
+    c->lr = 1e-3f;
+    c->min_lr_ratio = 0.0f;
+    c->weight_decay = 0.01f;
+    c->label_smoothing = 0.1f;
+    c->clip = 1.0f;
+    c->warmup_fraction = 0.05;
+    c->val_fraction = 0.1;
+    c->seed = 1;
+    c->log_every = 50;
+}
+
+static char *read_all(const char *path, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    size_t cap = 4096, len = 0;
+    char *buf = malloc(cap);
+    for (size_t k; buf && (k = fread(buf + len, 1, cap - len - 1, f)) > 0;) {
+        len += k;
+        if (cap - len < 2) {
+            char *nb = realloc(buf, cap * 2);
+            if (!nb) free(buf);
+            buf = nb, cap *= 2;
+        }
+    }
+    if (buf && ferror(f)) free(buf), buf = NULL;
+    fclose(f);
+    if (buf) buf[len] = '\0', *n = len;
+    return buf;
+}
+
+int cls_config_load(const char *path, cls_run_config *c)
+{
+    size_t n = 0;
+    char *text = read_all(path, &n);
+    if (!text) {
+        fprintf(stderr, "attn: config %s: cannot read: %s\n", path, strerror(errno));
+        return ATTN_E_IO;
+    }
+    cJSON *root = cJSON_ParseWithLength(text, n);
+    free(text);
+    if (!root || !cJSON_IsObject(root)) {
+        fprintf(stderr, "attn: config %s: not a JSON object\n", path);
+        cJSON_Delete(root);
+        return ATTN_E_FORMAT;
+    }
+    int st = ATTN_OK;
+    for (cJSON *it = root->child; it && st == ATTN_OK; it = it->next) {
+        const char *k = it->string;
+        double v = it->valuedouble;
+        int num = cJSON_IsNumber(it);
+#define NUM(name, field, lo, hi)                                                                   \
+    if (!strcmp(k, name)) {                                                                        \
+        if (!num || !(v >= (lo) && v <= (hi))) {                                                   \
+            fprintf(stderr, "attn: config %s: \"%s\" must be a number in [%g, %g]\n", path, k,     \
+                    (double)(lo), (double)(hi));                                                   \
+            st = ATTN_E_FORMAT;                                                                    \
+        } else                                                                                     \
+            field = v;                                                                             \
+        continue;                                                                                  \
+    }
+        NUM("d_model", c->model.d_model, 1, 1 << 16)
+        NUM("nhead", c->model.nhead, 1, 1024)
+        NUM("num_layers", c->model.num_layers, 1, 64)
+        NUM("dim_feedforward", c->model.dim_feedforward, 1, 1 << 18)
+        NUM("max_len", c->model.max_len, 1, 1 << 16)
+        NUM("dropout", c->model.dropout, 0, 0.99)
+        NUM("vocab_size", c->vocab_size, 300, 1 << 20)
+        NUM("tokenizer_reviews", c->tokenizer_reviews, 0, 1e9)
+        NUM("head_tokens", c->head_tokens, 0, 1 << 16)
+        NUM("batch_size", c->batch_size, 1, 1 << 16)
+        NUM("epochs", c->epochs, 1, 1000)
+        NUM("max_steps", c->max_steps, 0, 1e12)
+        NUM("lr", c->lr, 0, 10)
+        NUM("min_lr_ratio", c->min_lr_ratio, 0, 1)
+        NUM("weight_decay", c->weight_decay, 0, 10)
+        NUM("label_smoothing", c->label_smoothing, 0, 1)
+        NUM("clip", c->clip, 0, 1e9)
+        NUM("warmup_fraction", c->warmup_fraction, 0, 1)
+        NUM("val_fraction", c->val_fraction, 0, 0.9)
+        NUM("max_train", c->max_train, 0, 1e12)
+        NUM("seed", c->seed, 0, 9007199254740992.0)
+        NUM("log_every", c->log_every, 1, 1e9)
+#undef NUM
+        if (!strcmp(k, "activation") || !strcmp(k, "pooling") || !strcmp(k, "norm")) {
+            const char *s = cJSON_IsString(it) ? it->valuestring : "";
+            if (!strcmp(k, "activation") && !strcmp(s, "relu")) c->model.activation = ATTN_ACT_RELU;
+            else if (!strcmp(k, "activation") && !strcmp(s, "gelu")) c->model.activation = ATTN_ACT_GELU;
+            else if (!strcmp(k, "pooling") && !strcmp(s, "mean")) c->model.pooling = ATTN_POOL_MEAN;
+            else if (!strcmp(k, "pooling") && !strcmp(s, "first")) c->model.pooling = ATTN_POOL_FIRST;
+            else if (!strcmp(k, "norm") && !strcmp(s, "pre")) c->model.norm_first = 1;
+            else if (!strcmp(k, "norm") && !strcmp(s, "post")) c->model.norm_first = 0;
+            else {
+                fprintf(stderr, "attn: config %s: \"%s\": unknown value (activation relu|gelu, "
+                                "pooling mean|first, norm pre|post)\n", path, k);
+                st = ATTN_E_FORMAT;
+            }
+            continue;
+        }
+        if (k[0] == '_') continue; /* comments */
+        fprintf(stderr, "attn: config %s: unknown key \"%s\"\n", path, k);
+        st = ATTN_E_FORMAT;
+    }
+    cJSON_Delete(root);
+    if (st == ATTN_OK && (c->model.d_model % c->model.nhead || c->head_tokens > c->model.max_len)) {
+        fprintf(stderr, "attn: config %s: d_model must be a multiple of nhead and head_tokens ≤ max_len\n", path);
+        st = ATTN_E_FORMAT;
+    }
+    return st;
+}
+
+void cls_set_free(cls_set *s)
+{
+    if (!s) return;
+    free(s->off), free(s->ids), free(s->label);
+    memset(s, 0, sizeof *s);
+}
+
+static int is_dir(const char *p)
+{
+    struct stat sb;
+    return stat(p, &sb) == 0 && S_ISDIR(sb.st_mode);
+}
+static int is_file(const char *p)
+{
+    struct stat sb;
+    return stat(p, &sb) == 0 && S_ISREG(sb.st_mode);
+}
+
+int cls_load_imdb(const char *cmd, const char *path, const char *split, attn_imdb **out)
+{
+    char a[4096], b[4096];
+    int st;
+    *out = NULL;
+    if (is_dir(path)) {
+        snprintf(a, sizeof a, "%s/%s.tsv.gz", path, split);
+        if (!is_file(a)) snprintf(a, sizeof a, "%s/%s.tsv", path, split);
+        snprintf(b, sizeof b, "%s/%s.ids", path, split);
+        if (is_file(a)) {
+            st = attn_imdb_load(a, is_file(b) ? b : NULL, out);
+        } else {
+            snprintf(a, sizeof a, "%s/%s", path, split);
+            snprintf(b, sizeof b, "%s/pos", path);
+            if (is_dir(a)) st = attn_imdb_load_dir(a, out);
+            else if (is_dir(b)) st = attn_imdb_load_dir(path, out);
+            else {
+                fprintf(stderr, "attn %s: %s: no %s.tsv.gz, no aclImdb %s/ folder, no pos/ and neg/ folders\n",
+                        cmd, path, split, split);
+                return ATTN_E_IO;
+            }
+        }
+    } else {
+        st = attn_imdb_load(path, NULL, out);
+    }
+    if (st) {
+        fprintf(stderr, "attn %s: %s: %s\n", cmd, attn_status_string(st), attn_last_error());
+        return st;
+    }
+    if ((*out)->n == 0) {
+        fprintf(stderr, "attn %s: %s: no reviews\n", cmd, path);
+        attn_imdb_free(*out);
+        *out = NULL;
+        return ATTN_E_FORMAT;
+    }
+    return ATTN_OK;
+}
+
+char *cls_clean(const char *text)
+{
+    size_t len = strlen(text), n;
+    char *o = malloc(len + 1);
+    if (o && attn_text_clean(text, len, NULL, o, len + 1, &n)) free(o), o = NULL;
+    return o;
+}
+
+static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+char *cls_base64(const void *data, size_t n)
+{
+    const unsigned char *p = data;
+    char *o = malloc((n + 2) / 3 * 4 + 1), *q = o;
+    if (!o) return NULL;
+    for (size_t i = 0; i < n; i += 3) {
+        uint32_t v = (uint32_t)p[i] << 16 | (i + 1 < n ? (uint32_t)p[i + 1] << 8 : 0) |
+                     (i + 2 < n ? p[i + 2] : 0);
+        *q++ = b64[v >> 18 & 63], *q++ = b64[v >> 12 & 63];
+        *q++ = i + 1 < n ? b64[v >> 6 & 63] : '=';
+        *q++ = i + 2 < n ? b64[v & 63] : '=';
+    }
+    *q = '\0';
+    return o;
+}
+
+int cls_unbase64(const char *s, unsigned char **out, size_t *n)
+{
+    size_t len = strlen(s);
+    if (len % 4) return ATTN_E_FORMAT;
+    unsigned char *o = malloc(len / 4 * 3 + 1);
+    if (!o) return ATTN_E_NOMEM;
+    size_t k = 0;
+    for (size_t i = 0; i < len; i += 4) {
+        uint32_t v = 0;
+        int pad = 0;
+        for (int j = 0; j < 4; j++) {
+            const char *c = s[i + j] == '=' ? NULL : strchr(b64, s[i + j]);
+            if (s[i + j] == '=' && i + 4 == len && j >= 2) pad++, c = b64;
+            if (!c || !s[i + j] || (pad && s[i + j] != '=')) {
+                free(o);
+                return ATTN_E_FORMAT;
+            }
+            v = v << 6 | (uint32_t)(c - b64);
+        }
+        o[k++] = (unsigned char)(v >> 16);
+        if (pad < 2) o[k++] = (unsigned char)(v >> 8);
+        if (pad < 1) o[k++] = (unsigned char)v;
+    }
+    *out = o, *n = k;
+    return ATTN_OK;
+}
+
+/* One text: cleaned, encoded, truncated into a new array (*out, *n). */
+static int encode_one(const attn_spm *sp, const char *text, int64_t max_len, int64_t head,
+                      int32_t **out, int64_t *n)
+{
+    *out = NULL, *n = 0;
+    char *c = cls_clean(text);
+    int64_t nid = 0;
+    int st = c ? attn_spm_encode(sp, c, NULL, 0, &nid) : ATTN_E_NOMEM;
+    int32_t *buf = st ? NULL : malloc((size_t)(nid + 1) * sizeof *buf);
+    if (st == ATTN_OK && !buf) st = ATTN_E_NOMEM;
+    if (st == ATTN_OK) st = attn_spm_encode(sp, c, buf, nid + 1, &nid);
+    free(c);
+    if (st) {
+        free(buf);
+        return st;
+    }
+    *n = attn_truncate_head_tail(buf, nid, max_len, head, buf);
+    *out = buf;
+    return ATTN_OK;
+}
+
+int cls_encode_texts(const attn_spm *sp, char *const *texts, const int8_t *labels,
+                     const uint8_t *take, int64_t n, int64_t max_len, int64_t head, cls_set *out)
+{
+    memset(out, 0, sizeof *out);
+    int64_t m = 0;
+    for (int64_t i = 0; i < n; i++) m += !take || take[i];
+    int64_t *src = malloc((size_t)(m + 1) * sizeof *src), *len = calloc((size_t)m + 1, sizeof *len);
+    int32_t **one = calloc((size_t)m + 1, sizeof *one);
+    out->off = malloc((size_t)(m + 1) * sizeof *out->off);
+    out->label = malloc((size_t)(m + 1) * sizeof *out->label);
+    int st = src && len && one && out->off && out->label ? ATTN_OK : ATTN_E_NOMEM;
+    for (int64_t i = 0, k = 0; st == ATTN_OK && i < n; i++)
+        if (!take || take[i]) src[k++] = i;
+    /* SentencePiece's encoder is safe to call from several threads on one model */
+    int failed = st;
+#pragma omp parallel for schedule(dynamic, 64) if (m > 256)
+    for (int64_t k = 0; k < m; k++) {
+        if (failed) continue;
+        int s = encode_one(sp, texts[src[k]], max_len, head, &one[k], &len[k]);
+        if (s) {
+#pragma omp atomic write
+            failed = s;
+        }
+    }
+    st = failed;
+    int64_t used = 0;
+    for (int64_t k = 0; st == ATTN_OK && k < m; k++) out->off[k] = used, used += len[k];
+    if (st == ATTN_OK && !(out->ids = malloc((size_t)(used + 1) * sizeof *out->ids))) st = ATTN_E_NOMEM;
+    for (int64_t k = 0; st == ATTN_OK && k < m; k++) {
+        memcpy(out->ids + out->off[k], one[k], (size_t)len[k] * sizeof *out->ids);
+        out->label[k] = labels ? labels[src[k]] : 0;
+    }
+    for (int64_t k = 0; one && k < m; k++) free(one[k]);
+    free(one), free(src), free(len);
+    if (st) {
+        cls_set_free(out);
+        return st;
+    }
+    out->off[m] = used;
+    out->n = m;
+    return ATTN_OK;
+}
+
+int cls_model_save(const attn_classifier *m, const char *tok_b64, int64_t head_tokens,
+                   const char *path, const char *const *extra)
+{
+    char buf[2048], head[32];
+    const char *kv[96];
+    int n = attn_classifier_config_to_meta(&m->cfg, buf, sizeof buf, kv, 64);
+    if (n < 0) return n;
+    snprintf(head, sizeof head, "%lld", (long long)head_tokens);
+    kv[n++] = "attn.arch", kv[n++] = "transformer-classifier";
+    kv[n++] = "attn.task", kv[n++] = "imdb";
+    kv[n++] = "attn.labels", kv[n++] = "negative,positive";
+    kv[n++] = "attn.tokenizer", kv[n++] = "sentencepiece";
+    kv[n++] = "attn.tokenizer.model", kv[n++] = tok_b64;
+    kv[n++] = "attn.truncate.head", kv[n++] = head;
+    for (int i = 0; extra && extra[i] && extra[i + 1] && n < 92; i += 2)
+        kv[n++] = extra[i], kv[n++] = extra[i + 1];
+    kv[n] = NULL;
+    return attn_checkpoint_save(m->P, path, kv);
+}
+
+int cls_model_load(const char *cmd, const char *path, cls_model *out)
+{
+    memset(out, 0, sizeof *out);
+    attn_st_reader *st;
+    int s = attn_st_open(path, &st);
+    if (s) {
+        fprintf(stderr, "attn %s: %s: %s\n", cmd, attn_status_string(s), attn_last_error());
+        return s;
+    }
+    const char *arch = attn_st_metadata(st, "attn.arch"), *tok = attn_st_metadata(st, "attn.tokenizer"),
+               *tm = attn_st_metadata(st, "attn.tokenizer.model"), *hd = attn_st_metadata(st, "attn.truncate.head");
+    if (!arch || strcmp(arch, "transformer-classifier") || !tok || strcmp(tok, "sentencepiece") || !tm || !hd) {
+        fprintf(stderr, "attn %s: %s is not a text classifier saved by attn (attn.arch=%s)\n", cmd, path,
+                arch ? arch : "none");
+        attn_st_close(st);
+        return ATTN_E_FORMAT;
+    }
+    attn_classifier_config cfg;
+    unsigned char *bytes = NULL;
+    size_t nb = 0;
+    int32_t vocab = 0;
+    out->head_tokens = strtoll(hd, NULL, 10);
+    s = attn_classifier_config_from_reader(st, &cfg);
+    if (s == ATTN_OK) s = attn_classifier_create(&cfg, 0, &out->m);
+    if (s == ATTN_OK) s = attn_checkpoint_load(out->m->P, st);
+    if (s) fprintf(stderr, "attn %s: %s: %s: %s\n", cmd, path, attn_status_string(s), attn_last_error());
+    if (s == ATTN_OK && cls_unbase64(tm, &bytes, &nb)) {
+        fprintf(stderr, "attn %s: %s: the tokenizer in the metadata is not valid base64\n", cmd, path);
+        s = ATTN_E_FORMAT;
+    }
+    if (s == ATTN_OK && (s = attn_spm_load_bytes(bytes, nb, &out->sp)))
+        fprintf(stderr, "attn %s: %s: tokenizer: %s\n", cmd, path, attn_spm_last_error());
+    if (s == ATTN_OK && (attn_spm_vocab_size(out->sp, &vocab) || vocab != cfg.vocab)) {
+        fprintf(stderr, "attn %s: %s: tokenizer has %d pieces, the model %lld\n", cmd, path, vocab,
+                (long long)cfg.vocab);
+        s = ATTN_E_FORMAT;
+    }
+    free(bytes);
+    attn_st_close(st);
+    if (s) cls_model_free(out);
+    return s;
+}
+
+void cls_model_free(cls_model *cm)
+{
+    attn_classifier_free(cm->m);
+    attn_spm_free(cm->sp);
+    memset(cm, 0, sizeof *cm);
+}
+
+void cls_batch(const cls_set *s, const int64_t *idx, int64_t nb, int32_t pad_id, int32_t *ids,
+               int32_t *labels, int64_t *T_out)
+{
+    int64_t T = 1;
+    for (int64_t b = 0; b < nb; b++) {
+        int64_t len = s->off[idx[b] + 1] - s->off[idx[b]];
+        if (len > T) T = len;
+    }
+    for (int64_t b = 0; b < nb; b++) {
+        int64_t i = idx[b], len = s->off[i + 1] - s->off[i];
+        memcpy(ids + b * T, s->ids + s->off[i], (size_t)len * sizeof *ids);
+        for (int64_t k = len; k < T; k++) ids[b * T + k] = pad_id;
+        if (labels) labels[b] = s->label[i];
+    }
+    *T_out = T;
+}
+
+int cls_predict(attn_tape *t, const attn_classifier *m, const cls_set *s, int64_t batch,
+                float *probs)
+{
+    int64_t C = m->cfg.num_classes, n = s->n;
+    /* sorted by length, so batches hold little padding */
+    int64_t *order = malloc((size_t)(n + 1) * sizeof *order);
+    int32_t *ids = malloc((size_t)(batch * m->cfg.max_len) * sizeof *ids);
+    if (!order || !ids) {
+        free(order), free(ids);
+        return ATTN_E_NOMEM;
+    }
+    for (int64_t i = 0; i < n; i++) order[i] = i;
+    /* counting sort by length */
+    int64_t L = m->cfg.max_len, *cnt = calloc((size_t)L + 2, sizeof *cnt);
+    int64_t *sorted = malloc((size_t)(n + 1) * sizeof *sorted);
+    if (!cnt || !sorted) {
+        free(order), free(ids), free(cnt), free(sorted);
+        return ATTN_E_NOMEM;
+    }
+    for (int64_t i = 0; i < n; i++) cnt[s->off[i + 1] - s->off[i] + 1]++;
+    for (int64_t k = 1; k <= L + 1; k++) cnt[k] += cnt[k - 1];
+    for (int64_t i = 0; i < n; i++) sorted[cnt[s->off[i + 1] - s->off[i]]++] = i;
+    free(cnt), free(order);
+    int was = attn_tape_training(t), st = ATTN_OK;
+    attn_tape_set_training(t, 0);
+    for (int64_t b0 = 0; b0 < n && st == ATTN_OK; b0 += batch) {
+        int64_t nb = n - b0 < batch ? n - b0 : batch, T;
+        cls_batch(s, sorted + b0, nb, m->cfg.pad_id, ids, NULL, &T);
+        attn_var *logits;
+        st = attn_tape_reset(t);
+        if (st == ATTN_OK) st = attn_classifier_forward(t, m, ids, nb, T, &logits, NULL);
+        for (int64_t b = 0; st == ATTN_OK && b < nb; b++) {
+            const float *z = logits->data + b * C;
+            float mx = z[0], sum = 0;
+            for (int64_t c = 1; c < C; c++) mx = z[c] > mx ? z[c] : mx;
+            for (int64_t c = 0; c < C; c++) sum += expf(z[c] - mx);
+            for (int64_t c = 0; c < C; c++) probs[sorted[b0 + b] * C + c] = expf(z[c] - mx) / sum;
+        }
+    }
+    attn_tape_set_training(t, was);
+    free(sorted), free(ids);
+    return st;
+}

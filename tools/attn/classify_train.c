@@ -1,0 +1,443 @@
+/* classify_train.c — `attn train classify --data PATH --out DIR [--config F] [--threads N]
+ * [--resume] [--export-tokens FILE]`: a SentencePiece tokenizer learned from the training text,
+ * a validation split carved from train by movie, a Transformer-encoder classifier trained with
+ * AdamW, warm-up + cosine, label smoothing; live progress, metrics.csv, validation each epoch,
+ * the best model kept (atomic writes).
+ *
+ * Files in DIR: model.safetensors (the best by validation accuracy; config, tokenizer and
+ * truncation in its metadata), last.safetensors + optim.safetensors (where --resume continues:
+ * end of the last finished epoch), metrics.csv. */
+#include "classify.h"
+#include "cli.h"
+#include "bench_util.h"
+#include "progress.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static uint64_t mix64(uint64_t x)
+{
+    x += 0x9e3779b97f4a7c15ull;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+    return x ^ (x >> 31);
+}
+
+static void shuffle(int64_t *a, int64_t n, uint64_t *state)
+{
+    for (int64_t i = n - 1; i > 0; i--) {
+        *state = mix64(*state);
+        int64_t j = (int64_t)(*state % (uint64_t)(i + 1)), t = a[i];
+        a[i] = a[j], a[j] = t;
+    }
+}
+
+static const cls_set *sort_set; /* qsort by length within a chunk */
+static int by_len(const void *a, const void *b)
+{
+    int64_t i = *(const int64_t *)a, j = *(const int64_t *)b;
+    int64_t li = sort_set->off[i + 1] - sort_set->off[i], lj = sort_set->off[j + 1] - sort_set->off[j];
+    return li < lj ? -1 : li > lj ? 1 : (i > j) - (i < j);
+}
+
+/* The order of epoch e: shuffled, then sorted by length within chunks of 50 batches (so a
+ * batch holds reviews of similar length), the batches shuffled. Depends only on seed and e. */
+static void epoch_order(const cls_set *s, int64_t bs, uint64_t seed, int e, int64_t *order)
+{
+    uint64_t state = mix64(seed * 1000003u + (uint64_t)e);
+    for (int64_t i = 0; i < s->n; i++) order[i] = i;
+    shuffle(order, s->n, &state);
+    int64_t chunk = bs * 50;
+    sort_set = s;
+    for (int64_t c = 0; c < s->n; c += chunk)
+        qsort(order + c, (size_t)(s->n - c < chunk ? s->n - c : chunk), sizeof *order, by_len);
+    int64_t nb = (s->n + bs - 1) / bs;
+    int64_t *perm = malloc((size_t)nb * sizeof *perm), *tmp = malloc((size_t)s->n * sizeof *tmp);
+    if (!perm || !tmp) {
+        free(perm), free(tmp);
+        return; /* keep the chunk order */
+    }
+    for (int64_t b = 0; b < nb; b++) perm[b] = b;
+    shuffle(perm, nb, &state);
+    int64_t k = 0;
+    for (int64_t b = 0; b < nb; b++)
+        for (int64_t i = perm[b] * bs; i < s->n && i < (perm[b] + 1) * bs; i++) tmp[k++] = order[i];
+    memcpy(order, tmp, (size_t)s->n * sizeof *order);
+    free(perm), free(tmp);
+}
+
+static double accuracy(const float *probs, const cls_set *s, int64_t C)
+{
+    int64_t right = 0;
+    for (int64_t i = 0; i < s->n; i++) {
+        int64_t best = 0;
+        for (int64_t c = 1; c < C; c++)
+            if (probs[i * C + c] > probs[i * C + best]) best = c;
+        right += best == s->label[i];
+    }
+    return s->n ? (double)right / (double)s->n : 0;
+}
+
+/* The tokenizer: SentencePiece BPE on (a sample of) the cleaned training reviews. */
+static int train_tokenizer(const attn_imdb *d, const uint8_t *is_tr, const cls_run_config *c,
+                           int threads, attn_spm **sp)
+{
+    int64_t n = 0;
+    char **sent = malloc((size_t)d->n * sizeof *sent);
+    if (!sent) return ATTN_E_NOMEM;
+    for (int64_t i = 0; i < d->n; i++) {
+        if (!is_tr[i]) continue;
+        if (c->tokenizer_reviews && n >= c->tokenizer_reviews) break;
+        if (!(sent[n] = cls_clean(d->text[i]))) break;
+        n++;
+    }
+    attn_spm_train_options o = {.model_type = ATTN_SPM_BPE,
+                                .vocab_size = c->vocab_size,
+                                .character_coverage = 0.9995,
+                                .normalization = ATTN_SPM_NORM_NMT_NFKC,
+                                .num_threads = threads,
+                                .seed = (uint32_t)c->seed + 1};
+    int st = attn_spm_train((const char *const *)sent, n, &o, sp);
+    if (st) fprintf(stderr, "attn train classify: tokenizer: %s\n", attn_spm_last_error());
+    for (int64_t i = 0; i < n; i++) free(sent[i]);
+    free(sent);
+    return st;
+}
+
+/* The token ids for the PyTorch comparison (bench/torch_imdb.py): F32 tensors <set>.ids
+ * [n, max_len] (pad_id-padded), <set>.labels [n], and the run's configuration. */
+static int export_tokens(const char *path, const cls_set *sets, const char *const *names, int k,
+                         const cls_run_config *c, const char *config_path)
+{
+    attn_st_writer *w;
+    CLS_TRY(attn_st_writer_create(&w));
+    float *bufs[8] = {0};
+    char nm[8][2][64];
+    int st = ATTN_OK;
+    int64_t L = c->model.max_len;
+    for (int j = 0; j < k && st == ATTN_OK; j++) {
+        const cls_set *s = &sets[j];
+        float *b = bufs[j] = calloc((size_t)(s->n * (L + 1) + 1), sizeof *b);
+        if (!b) {
+            st = ATTN_E_NOMEM;
+            break;
+        }
+        for (int64_t i = 0; i < s->n; i++) {
+            for (int64_t t = 0; t < L; t++) {
+                int64_t p = s->off[i] + t;
+                b[i * L + t] = (float)(p < s->off[i + 1] ? s->ids[p] : c->model.pad_id);
+            }
+            b[s->n * L + i] = (float)s->label[i];
+        }
+        snprintf(nm[j][0], 64, "%s.ids", names[j]);
+        snprintf(nm[j][1], 64, "%s.labels", names[j]);
+        int64_t sh[2] = {s->n, L};
+        st = attn_st_writer_add(w, nm[j][0], 2, sh, b);
+        if (st == ATTN_OK) st = attn_st_writer_add(w, nm[j][1], 1, sh, b + s->n * L);
+    }
+    char v[16][32];
+    const char *keys[] = {"vocab", "d_model", "nhead", "num_layers", "dim_feedforward", "max_len",
+                          "batch_size", "epochs", "max_steps", "pad_id"};
+    long long vals[] = {c->model.vocab, c->model.d_model, c->model.nhead, c->model.num_layers,
+                        c->model.dim_feedforward, c->model.max_len, c->batch_size, c->epochs,
+                        c->max_steps, c->model.pad_id};
+    for (int j = 0; j < 10 && st == ATTN_OK; j++) {
+        snprintf(v[j], 32, "%lld", vals[j]);
+        st = attn_st_writer_set_metadata(w, keys[j], v[j]);
+    }
+    char f[6][32];
+    snprintf(f[0], 32, "%.9g", (double)c->model.dropout);
+    snprintf(f[1], 32, "%.9g", (double)c->lr);
+    snprintf(f[2], 32, "%.9g", (double)c->weight_decay);
+    snprintf(f[3], 32, "%.9g", (double)c->label_smoothing);
+    snprintf(f[4], 32, "%.9g", c->warmup_fraction);
+    snprintf(f[5], 32, "%.9g", (double)c->clip);
+    const char *fk[] = {"dropout", "lr", "weight_decay", "label_smoothing", "warmup_fraction", "clip"};
+    for (int j = 0; j < 6 && st == ATTN_OK; j++) st = attn_st_writer_set_metadata(w, fk[j], f[j]);
+    if (st == ATTN_OK) st = attn_st_writer_set_metadata(w, "config", config_path ? config_path : "(defaults)");
+    if (st == ATTN_OK) st = attn_st_writer_commit(w, path);
+    attn_st_writer_free(w);
+    for (int j = 0; j < 8; j++) free(bufs[j]);
+    return st;
+}
+
+static int usage(void)
+{
+    fprintf(stderr,
+            "usage: attn train classify --data PATH --out DIR [--config F] [--threads N] [--resume]\n"
+            "                           [--export-tokens FILE]\n"
+            "PATH: a directory with train.tsv.gz (+ train.ids) or an aclImdb/ folder, or a .tsv(.gz).\n");
+    return 2;
+}
+
+typedef struct run_state {
+    int epoch;       /* epochs finished */
+    long step;       /* optimiser steps taken */
+    double best_val; /* best validation accuracy so far */
+} run_state;
+
+static int save_last(const char *dir, const attn_classifier *m, attn_optim *opt, attn_tape *t,
+                     const char *tok, int64_t head, const run_state *rs)
+{
+    char path[4200], e[32], s[32], b[32], ro[32], rsd[32];
+    uint64_t seed, off;
+    attn_tape_get_rng(t, &seed, &off);
+    snprintf(e, sizeof e, "%d", rs->epoch);
+    snprintf(s, sizeof s, "%ld", rs->step);
+    snprintf(b, sizeof b, "%.9g", rs->best_val);
+    snprintf(rsd, sizeof rsd, "%llu", (unsigned long long)seed);
+    snprintf(ro, sizeof ro, "%llu", (unsigned long long)off);
+    const char *kv[] = {"train.epoch", e, "train.step", s, "train.best_val", b, "train.rng_seed", rsd,
+                        "train.rng_offset", ro, NULL};
+    snprintf(path, sizeof path, "%s/optim.safetensors", dir);
+    CLS_TRY(attn_optim_save(opt, m->P, path, kv));
+    snprintf(path, sizeof path, "%s/last.safetensors", dir);
+    return cls_model_save(m, tok, head, path, kv);
+}
+
+static int load_last(const char *dir, attn_classifier *m, attn_optim *opt, attn_tape *t, run_state *rs)
+{
+    char path[4200];
+    attn_st_reader *st;
+    snprintf(path, sizeof path, "%s/last.safetensors", dir);
+    CLS_TRY(attn_st_open(path, &st));
+    int s = attn_checkpoint_load(m->P, st);
+    attn_st_close(st);
+    if (s) return s;
+    snprintf(path, sizeof path, "%s/optim.safetensors", dir);
+    CLS_TRY(attn_st_open(path, &st));
+    s = attn_optim_load(opt, m->P, st);
+    const char *e = attn_st_metadata(st, "train.epoch"), *sp = attn_st_metadata(st, "train.step"),
+               *b = attn_st_metadata(st, "train.best_val"), *rsd = attn_st_metadata(st, "train.rng_seed"),
+               *ro = attn_st_metadata(st, "train.rng_offset");
+    if (s == ATTN_OK && (!e || !sp || !b || !rsd || !ro))
+    {
+        fprintf(stderr, "attn train classify: %s lacks the train.* metadata of a classifier run\n", path);
+        s = ATTN_E_FORMAT;
+    }
+    if (s == ATTN_OK) {
+        rs->epoch = atoi(e), rs->step = atol(sp), rs->best_val = atof(b);
+        attn_tape_set_rng(t, strtoull(rsd, NULL, 10), strtoull(ro, NULL, 10));
+    }
+    attn_st_close(st);
+    return s;
+}
+
+int cls_train(int argc, char **argv)
+{
+    const char *data = NULL, *out = NULL, *config = NULL, *export_path = NULL;
+    int threads = 0, resume = 0;
+    for (int a = 1; a < argc; a++) {
+        int more = a + 1 < argc;
+        if (!strcmp(argv[a], "--data") && more) data = argv[++a];
+        else if (!strcmp(argv[a], "--out") && more) out = argv[++a];
+        else if (!strcmp(argv[a], "--config") && more) config = argv[++a];
+        else if (!strcmp(argv[a], "--threads") && more) threads = atoi(argv[++a]);
+        else if (!strcmp(argv[a], "--export-tokens") && more) export_path = argv[++a];
+        else if (!strcmp(argv[a], "--resume")) resume = 1;
+        else return usage();
+    }
+    if (!data || !out || threads < 0) return usage();
+    setvbuf(stdout, NULL, _IOLBF, 0); /* a log file follows the run line by line */
+    cls_run_config c;
+    cls_config_default(&c);
+    if (config && cls_config_load(config, &c)) return 1;
+    if (threads > 0) attn_set_num_threads(threads);
+    threads = attn_get_num_threads();
+    if (mkdir(out, 0777) && errno != EEXIST) {
+        fprintf(stderr, "attn train classify: cannot create %s: %s\n", out, strerror(errno));
+        return 1;
+    }
+    double t_start = bench_now();
+    attn_imdb *d = NULL;
+    if (cls_load_imdb("train classify", data, "train", &d)) return 1;
+    int64_t n_all = c.max_train && c.max_train < d->n ? c.max_train : d->n;
+    uint8_t *is_val = calloc((size_t)d->n, 1), *is_tr = calloc((size_t)d->n, 1);
+    int64_t n_val = 0;
+    int rc = 1, st = is_val && is_tr ? ATTN_OK : ATTN_E_NOMEM;
+    if (st == ATTN_OK) st = attn_imdb_split_by_movie(d, c.val_fraction, c.seed, is_val, &n_val);
+    for (int64_t i = 0; i < d->n; i++) {
+        if (i >= n_all) is_val[i] = 0; /* left out */
+        is_tr[i] = i < n_all && !is_val[i];
+    }
+    attn_spm *sp = NULL;
+    char *tok = NULL;
+    cls_set tr = {0}, va = {0}, te = {0};
+    attn_classifier *m = NULL;
+    attn_optim *opt = NULL;
+    attn_tape *t = NULL;
+    float *probs = NULL;
+    int64_t *order = NULL;
+    int32_t *ids = NULL, *lab = NULL;
+    char path[4200];
+    /* the tokenizer: from the run being resumed, else learned from the training reviews */
+    if (st == ATTN_OK && resume) {
+        cls_model prev;
+        snprintf(path, sizeof path, "%s/last.safetensors", out);
+        st = cls_model_load("train classify", path, &prev);
+        if (st == ATTN_OK) sp = prev.sp, prev.sp = NULL, cls_model_free(&prev);
+    } else if (st == ATTN_OK) {
+        double t0 = bench_now();
+        st = train_tokenizer(d, is_tr, &c, threads, &sp);
+        if (st == ATTN_OK) printf("tokenizer: SentencePiece BPE, %d pieces, learned in %.1f s\n",
+                                  c.vocab_size, bench_now() - t0);
+    }
+    int32_t vocab = 0;
+    size_t nbytes = 0;
+    if (st == ATTN_OK) st = attn_spm_vocab_size(sp, &vocab);
+    if (st == ATTN_OK) st = attn_spm_serialize(sp, NULL, 0, &nbytes);
+    if (st == ATTN_OK) {
+        void *bytes = malloc(nbytes);
+        st = bytes ? attn_spm_serialize(sp, bytes, nbytes, &nbytes) : ATTN_E_NOMEM;
+        if (st == ATTN_OK && !(tok = cls_base64(bytes, nbytes))) st = ATTN_E_NOMEM;
+        free(bytes);
+    }
+    c.model.vocab = vocab;
+    if (st == ATTN_OK) {
+        double t0 = bench_now();
+        st = cls_encode_texts(sp, d->text, d->label, is_tr, d->n, c.model.max_len, c.head_tokens, &tr);
+        if (st == ATTN_OK)
+            st = cls_encode_texts(sp, d->text, d->label, is_val, d->n, c.model.max_len, c.head_tokens, &va);
+        if (st == ATTN_OK)
+            printf("data: %lld training reviews (%lld tokens), %lld validation (split by movie), "
+                   "encoded in %.1f s\n", (long long)tr.n, (long long)tr.off[tr.n], (long long)va.n,
+                   bench_now() - t0);
+    }
+    if (st == ATTN_OK && tr.n == 0) {
+        fprintf(stderr, "attn train classify: no training reviews left after the validation split\n");
+        st = ATTN_E_ARG;
+    }
+    if (st == ATTN_OK && export_path) {
+        attn_imdb *dt = NULL;
+        cls_set sets[3] = {tr, va, {0}};
+        const char *names[3] = {"train", "val", "test"};
+        int k = 2;
+        if (cls_load_imdb("train classify", data, "test", &dt) == ATTN_OK) {
+            st = cls_encode_texts(sp, dt->text, dt->label, NULL, dt->n, c.model.max_len, c.head_tokens, &te);
+            sets[2] = te, k = 3;
+        }
+        attn_imdb_free(dt);
+        if (st == ATTN_OK) st = export_tokens(export_path, sets, names, k, &c, config);
+        if (st == ATTN_OK) printf("exported the token ids to %s\n", export_path);
+    }
+    attn_imdb_free(d);
+    d = NULL;
+    if (st == ATTN_OK) st = attn_classifier_create(&c.model, c.seed, &m);
+    attn_optim_config oc = {.kind = ATTN_OPTIM_ADAMW, .weight_decay = c.weight_decay, .beta2 = 0.98f};
+    attn_tape_config tc = {.seed = c.seed, .num_threads = threads};
+    if (st == ATTN_OK) st = attn_optim_create(m->P, &oc, &opt);
+    if (st == ATTN_OK) st = attn_tape_create(&tc, &t);
+    int64_t bs = c.batch_size, per_epoch = (tr.n + bs - 1) / bs;
+    long total = (long)(per_epoch * c.epochs);
+    if (c.max_steps && c.max_steps < total) total = (long)c.max_steps;
+    attn_schedule sched = {ATTN_SCHEDULE_COSINE, c.lr, (int64_t)(c.warmup_fraction * (double)total),
+                           total, c.min_lr_ratio};
+    run_state rs = {0, 0, -1};
+    if (st == ATTN_OK && resume) {
+        st = load_last(out, m, opt, t, &rs);
+        if (st == ATTN_OK) printf("resumed %s after epoch %d (step %ld, best validation %.4f)\n", out,
+                                  rs.epoch, rs.step, rs.best_val);
+    }
+    if (st == ATTN_OK) {
+        order = malloc((size_t)tr.n * sizeof *order);
+        ids = malloc((size_t)(bs * c.model.max_len) * sizeof *ids);
+        lab = malloc((size_t)bs * sizeof *lab);
+        probs = malloc((size_t)(va.n + 1) * 2 * sizeof *probs);
+        if (!order || !ids || !lab || !probs) st = ATTN_E_NOMEM;
+    }
+    if (st == ATTN_OK)
+        printf("model: %lld parameters; %ld steps of %lld reviews (%lld per epoch), %d threads\n",
+               (long long)attn_params_numel(m->P), total, (long long)bs, (long long)per_epoch, threads);
+    metrics_log mlog = {0};
+    snprintf(path, sizeof path, "%s/metrics.csv", out);
+    if (st == ATTN_OK && metrics_open(&mlog, path, resume))
+        fprintf(stderr, "attn train classify: cannot write %s\n", path);
+    progress pr;
+    progress_init(&pr, stdout, total, "classify");
+    attn_ce_options ce = {-100, c.label_smoothing};
+    double tok_sum = 0, loss_sum = 0, t_log = bench_now();
+    long right = 0, seen = 0, n_log = 0;
+    double tokens_per_s = 0, train_tokens = 0, train_seconds = 0;
+    for (int e = rs.epoch; st == ATTN_OK && e < c.epochs && rs.step < total; e++) {
+        epoch_order(&tr, bs, c.seed, e, order);
+        attn_tape_set_training(t, 1);
+        for (int64_t b0 = 0; st == ATTN_OK && b0 < tr.n && rs.step < total; b0 += bs) {
+            int64_t nb = tr.n - b0 < bs ? tr.n - b0 : bs, T;
+            double t_step = bench_now();
+            cls_batch(&tr, order + b0, nb, c.model.pad_id, ids, lab, &T);
+            attn_var *logits, *loss;
+            st = attn_tape_reset(t);
+            if (st == ATTN_OK) st = attn_classifier_forward(t, m, ids, nb, T, &logits, NULL);
+            if (st == ATTN_OK) st = attn_op_cross_entropy(t, logits, lab, &ce, &loss);
+            if (st) break;
+            attn_params_zero_grad(m->P);
+            st = attn_tape_backward(t, loss, NULL);
+            if (st == ATTN_OK && c.clip > 0) st = attn_clip_grad_norm(m->P, c.clip, NULL);
+            float lr = attn_schedule_lr(&sched, rs.step);
+            if (st == ATTN_OK) st = attn_optim_step(opt, lr);
+            if (st) break;
+            rs.step++;
+            for (int64_t b = 0; b < nb; b++) {
+                right += (logits->data[2 * b + 1] > logits->data[2 * b]) == (lab[b] == 1);
+                tok_sum += (double)(tr.off[order[b0 + b] + 1] - tr.off[order[b0 + b]]);
+            }
+            seen += nb, loss_sum += loss->data[0], n_log++;
+            double now = bench_now();
+            train_seconds += now - t_step;
+            for (int64_t b = 0; b < nb; b++) train_tokens += (double)(tr.off[order[b0 + b] + 1] - tr.off[order[b0 + b]]);
+            if (now > t_log) tokens_per_s = tok_sum / (now - t_log);
+            char extra[64];
+            snprintf(extra, sizeof extra, "acc %.3f  epoch %d", seen ? (double)right / seen : 0, e + 1);
+            progress_update(&pr, rs.step, loss_sum / n_log, tokens_per_s, extra);
+            if (rs.step % c.log_every == 0) {
+                if (mlog.f) metrics_row(&mlog, rs.step, loss_sum / n_log, lr, tokens_per_s, NAN);
+                loss_sum = 0, n_log = 0, right = 0, seen = 0, tok_sum = 0, t_log = now;
+            }
+        }
+        if (st) break;
+        /* validation, the best model, and the state --resume continues from */
+        double acc = NAN;
+        if (va.n > 0) {
+            st = cls_predict(t, m, &va, 64, probs);
+            if (st == ATTN_OK) acc = accuracy(probs, &va, 2);
+        }
+        rs.epoch = e + 1;
+        if (st == ATTN_OK) {
+            progress_done(&pr);
+            printf("epoch %d: validation accuracy %.4f (%lld reviews), %.1f min so far\n", e + 1, acc,
+                   (long long)va.n, (bench_now() - t_start) / 60);
+            if (mlog.f) metrics_row(&mlog, rs.step, NAN, NAN, NAN, acc);
+        }
+        if (st == ATTN_OK && (va.n == 0 || acc > rs.best_val)) {
+            rs.best_val = va.n ? acc : rs.best_val;
+            snprintf(path, sizeof path, "%s/model.safetensors", out);
+            st = cls_model_save(m, tok, c.head_tokens, path, NULL);
+            if (st == ATTN_OK) printf("saved %s\n", path);
+        }
+        if (st == ATTN_OK) st = save_last(out, m, opt, t, tok, c.head_tokens, &rs);
+    }
+    if (st == ATTN_OK) {
+        progress_done(&pr);
+        printf("done: %ld steps, best validation accuracy %.4f, %.1f min\n", rs.step, rs.best_val,
+               (bench_now() - t_start) / 60);
+        if (train_seconds > 0)
+            printf("result: task=imdb impl=attn val_accuracy=%.4f steps=%ld train_seconds=%.1f tokens_per_s=%.0f "
+                   "total_minutes=%.1f\n", rs.best_val, rs.step, train_seconds, train_tokens / train_seconds,
+                   (bench_now() - t_start) / 60);
+        rc = 0;
+    } else if (st != ATTN_E_IO || attn_last_error()[0]) {
+        cli_error("train classify", "failed", st);
+    }
+    metrics_close(&mlog);
+    free(order), free(ids), free(lab), free(probs), free(is_val), free(is_tr), free(tok);
+    cls_set_free(&tr), cls_set_free(&va), cls_set_free(&te);
+    attn_tape_free(t);
+    attn_optim_free(opt);
+    attn_classifier_free(m);
+    attn_spm_free(sp);
+    attn_imdb_free(d);
+    return rc;
+}

@@ -1,0 +1,23 @@
+/* tasks.c — `attn train <task>` and `attn eval <task>`: one entry per task. */
+#include "cli.h"
+
+#include <stdio.h>
+#include <string.h>
+
+int cli_train(int argc, char **argv)
+{
+    if (argc >= 2 && !strcmp(argv[1], "classify")) return cli_train_classify(argc - 1, argv + 1);
+    if (argc >= 2 && !strcmp(argv[1], "translate")) return cli_train_translate(argc - 1, argv + 1);
+    fprintf(stderr, "usage: attn train classify --data PATH --out DIR [--config F] [--threads N] [--resume]\n"
+                    "       attn train translate --arch transformer --data DIR --out DIR [--config F] [--resume]\n");
+    return 2;
+}
+
+int cli_eval(int argc, char **argv)
+{
+    if (argc >= 2 && !strcmp(argv[1], "classify")) return cli_eval_classify(argc, argv);
+    if (argc >= 2 && !strcmp(argv[1], "translate")) return cli_eval_translate(argc - 1, argv + 1);
+    fprintf(stderr, "usage: attn eval classify --model M --data PATH\n"
+                    "       attn eval translate --model M --src F.en --ref F.de [--beam N]\n");
+    return 2;
+}

@@ -1,0 +1,97 @@
+/* viz_classify.c — `attn viz --model M --input TEXT` on a text classifier: every layer's and
+ * head's self-attention map (VIZ_CLS_SELF) over the review's tokens, recorded through the tape's
+ * attention observer, and the tokens shaded by attention rollout to the mean-pooled output. */
+#include "classify.h"
+#include "viz.h"
+
+#include <stdlib.h>
+#include <math.h>
+#include <string.h>
+
+typedef struct capture {
+    const attn_classifier *m;
+    viz_record *r;
+    int st;
+} capture;
+
+static void observe(void *ctx, const attn_mha *mha, const float *w, int64_t N, int64_t H,
+                    int64_t L, int64_t S)
+{
+    capture *c = ctx;
+    if (c->st || N != 1) return;
+    for (int64_t i = 0; i < c->m->cfg.num_layers; i++)
+        if (mha == &c->m->layers[i].self_attn) {
+            c->st = viz_record_add_heads(c->r, VIZ_CLS_SELF, (int)i, w, (int)H, (int)L, (int)S);
+            return;
+        }
+}
+
+int viz_classify_run(const char *model, const char *input, const char *out, int metrics)
+{
+    cls_model cm;
+    if (cls_model_load("viz", model, &cm)) return 1;
+    char *texts[1] = {(char *)input};
+    int8_t label = 0;
+    cls_set s = {0};
+    int rc = 1;
+    viz_record *r = NULL;
+    attn_tape *t = NULL;
+    attn_tape_config tc = {0};
+    const char **tok = NULL;
+    int st = cls_encode_texts(cm.sp, texts, &label, NULL, 1, cm.m->cfg.max_len, cm.head_tokens, &s);
+    int64_t n = st ? 0 : s.off[1];
+    if (st == ATTN_OK && n == 0) {
+        fprintf(stderr, "attn viz: the input has no tokens: nothing to attend to\n");
+        goto done;
+    }
+    tok = st ? NULL : malloc((size_t)n * sizeof *tok);
+    if (!tok) goto done;
+    for (int64_t i = 0; i < n && st == ATTN_OK; i++) st = attn_spm_id_to_piece(cm.sp, s.ids[i], &tok[i]);
+    if (st == ATTN_OK) st = attn_tape_create(&tc, &t);
+    attn_var *logits = NULL;
+    if (st == ATTN_OK) {
+        /* the forward once, for the label in the title */
+        attn_tape_set_training(t, 0);
+        st = attn_classifier_forward(t, cm.m, s.ids, 1, n, &logits, NULL);
+    }
+    char title[512];
+    if (st == ATTN_OK) {
+        float z0 = logits->data[0], z1 = logits->data[1];
+        double p1 = 1.0 / (1.0 + exp((double)(z0 - z1)));
+        snprintf(title, sizeof title, "%s (%.3f): %.200s", p1 > 0.5 ? "positive" : "negative",
+                 p1 > 0.5 ? p1 : 1 - p1, input);
+        if (viz_record_create(&r, title, tok, (int)n, NULL, 0)) {
+            fprintf(stderr, "attn viz: %s\n", viz_last_error());
+            goto done;
+        }
+        capture c = {.m = cm.m, .r = r};
+        attn_tape_set_observer(t, observe, &c);
+        st = attn_tape_reset(t);
+        if (st == ATTN_OK) st = attn_classifier_forward(t, cm.m, s.ids, 1, n, &logits, NULL);
+        attn_tape_set_observer(t, NULL, NULL);
+        if (st == ATTN_OK && c.st) {
+            fprintf(stderr, "attn viz: recording attention failed: %s\n", viz_last_error());
+            goto done;
+        }
+    }
+    if (st) {
+        fprintf(stderr, "attn viz: %s: %s\n", attn_status_string(st), attn_last_error());
+        goto done;
+    }
+    int pool = cm.m->cfg.pooling == ATTN_POOL_MEAN ? VIZ_POOL_MEAN : 0;
+    if (viz_render_all(r, out, pool)) {
+        fprintf(stderr, "attn viz: %s\n", viz_last_error());
+        goto done;
+    }
+    printf("%s\nwrote %s/attention.html, %s/attention.json, heatmaps and token shading in %s/\n", title,
+           out, out, out);
+    if (metrics) viz_metrics_print(stdout, r);
+    rc = 0;
+done:
+    free(tok);
+    viz_record_free(r);
+    attn_tape_free(t);
+    cls_set_free(&s);
+    cls_model_free(&cm);
+    return rc;
+}
