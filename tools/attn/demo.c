@@ -307,7 +307,7 @@ static int show_attention(const demo_cfg *c, attn_tape *t, const attn_seq2seq *m
 int cli_demo(int argc, char **argv)
 {
     demo_cfg c = {.seed = 0,
-                  .steps = 1200,
+                  .steps = 900,
                   .batch = 128,
                   .threads = 0,
                   .eval_n = 1000,
