@@ -41,11 +41,16 @@ double bench_peak_gflops(int threads)
 {
     if (threads < 1) threads = 1;
     double best = 0;
+    /* wake every thread first: the first parallel region pays for starting them */
+    double warm = 0;
+#pragma omp parallel num_threads(threads) reduction(+ : warm)
+    warm += fma_loop(200000);
+    (void)warm;
     for (int rep = 0; rep < 5; rep++) {
         double flops = 0;
         double t0 = bench_now();
 #pragma omp parallel num_threads(threads) reduction(+ : flops)
-        flops += fma_loop(2000000);
+        flops += fma_loop(8000000); /* ~25 ms per thread on one FMA a cycle */
         double t = bench_now() - t0;
         double g = flops / t * 1e-9;
         if (g > best) best = g;
