@@ -248,6 +248,9 @@ static void fwd_rows(const flash_seg *sg, const flash_ops *ops, fwd_ws *w, int64
             for (int64_t jj = ja; jj < jz; jj++) {
                 float x = s[jj];
                 if (p->dropout_p > 0) x *= ks[jj];
+                if (jj + 8 < jz) /* decoding streams V from memory: a few rows ahead */
+                    for (int64_t e = 0; e < Ev; e += 16)
+                        __builtin_prefetch(value_row(sg, b, hk, j0 + jj + 8) + e * p->vs[3], 0, 0);
                 if (x != 0) ops->axpy(Ev, x, value_row(sg, b, hk, j0 + jj), o);
             }
         }

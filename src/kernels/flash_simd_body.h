@@ -163,6 +163,10 @@ static void dots_simd(int64_t n, int64_t E, const float *q, const float *k, int6
         const float *kr[4];
         for (int64_t t = 0; t < 4; t++) kr[t] = k + (j + (t < m ? t : 0)) * ldk;
         VF a0 = V_ZERO(), a1 = V_ZERO(), a2 = V_ZERO(), a3 = V_ZERO();
+        /* decoding streams K from memory: ask for the rows two groups ahead */
+        if (j + 8 < n)
+            for (int64_t t = 0; t < 4 && j + 8 + t < n; t++)
+                for (int64_t e = 0; e < E; e += 16) __builtin_prefetch(k + (j + 8 + t) * ldk + e, 0, 0);
         for (int64_t e = 0; e < Ev; e += VL) {
             VF qv = V_LOAD(q + e);
             a0 = V_FMA(qv, V_LOAD(kr[0] + e), a0);
