@@ -117,6 +117,10 @@ int attn_op_gelu(attn_tape *t, attn_var *x, int approximate, attn_var **out)
 
 /* ---- dropout: keep element i iff uniform(seed, offset, i) ≥ p; kept ones scaled 1/(1−p) ---- */
 
+/* Decisions are drawn a chunk at a time (one Philox block gives four), the same as element by
+ * element with attn_dropout_keep. */
+#define DROPOUT_CHUNK 256
+
 static int dropout_backward(attn_tape *t, void *p)
 {
     unary_ctx *c = p;
@@ -124,9 +128,15 @@ static int dropout_backward(attn_tape *t, void *p)
     ATTN_TRY(unary_grads(t, c, &dx));
     if (!dx) return ATTN_OK;
     const float scale = 1.0f / (1.0f - c->p);
-#pragma omp parallel for if(ATTN_WORTH_THREADS(c->y->numel)) num_threads(attn_tape_threads(t)) schedule(static)
-    for (int64_t i = 0; i < c->y->numel; i++)
-        if (attn_dropout_keep(c->seed, c->offset, (uint64_t)i, c->p)) dx[i] += scale * c->y->grad[i];
+    const int64_t n = c->y->numel, chunks = (n + DROPOUT_CHUNK - 1) / DROPOUT_CHUNK;
+#pragma omp parallel for if(ATTN_WORTH_THREADS(n)) num_threads(attn_tape_threads(t)) schedule(static)
+    for (int64_t k = 0; k < chunks; k++) {
+        uint8_t keep[DROPOUT_CHUNK];
+        const int64_t i0 = k * DROPOUT_CHUNK, m = n - i0 < DROPOUT_CHUNK ? n - i0 : DROPOUT_CHUNK;
+        attn_dropout_mask_fill(c->seed, c->offset, (uint64_t)i0, m, c->p, keep);
+        for (int64_t i = 0; i < m; i++)
+            if (keep[i]) dx[i0 + i] += scale * c->y->grad[i0 + i];
+    }
     return ATTN_OK;
 }
 
@@ -146,9 +156,14 @@ int attn_op_dropout(attn_tape *t, attn_var *x, float p, attn_var **out)
     ATTN_TRY(unary_begin(t, fn, x, dropout_backward, &y, &c));
     c->p = p, c->seed = attn_tape_seed(t), c->offset = attn_tape_next_offset(t);
     const float scale = 1.0f / (1.0f - p);
-#pragma omp parallel for if(ATTN_WORTH_THREADS(y->numel)) num_threads(attn_tape_threads(t)) schedule(static)
-    for (int64_t i = 0; i < y->numel; i++)
-        y->data[i] = attn_dropout_keep(c->seed, c->offset, (uint64_t)i, p) ? x->data[i] * scale : 0;
+    const int64_t n = y->numel, chunks = (n + DROPOUT_CHUNK - 1) / DROPOUT_CHUNK;
+#pragma omp parallel for if(ATTN_WORTH_THREADS(n)) num_threads(attn_tape_threads(t)) schedule(static)
+    for (int64_t k = 0; k < chunks; k++) {
+        uint8_t keep[DROPOUT_CHUNK];
+        const int64_t i0 = k * DROPOUT_CHUNK, m = n - i0 < DROPOUT_CHUNK ? n - i0 : DROPOUT_CHUNK;
+        attn_dropout_mask_fill(c->seed, c->offset, (uint64_t)i0, m, p, keep);
+        for (int64_t i = 0; i < m; i++) y->data[i0 + i] = keep[i] ? x->data[i0 + i] * scale : 0;
+    }
     *out = y;
     return ATTN_OK;
 }
