@@ -66,4 +66,21 @@ ATTN_INTERNAL void attn_philox4x32(const uint32_t ctr[4], const uint32_t key[2],
 /* Aligned allocation (64 bytes) for kernel workspaces; free with free(). NULL on failure. */
 ATTN_INTERNAL void *attn_aligned_alloc(size_t bytes);
 
+/* Model configurations as checkpoint metadata ("attn.config.<field>" → text), shared by every
+ * model's _config_to_meta / _config_from_reader (src/io/config_meta.c). */
+typedef struct attn_meta_list {
+    const char *fn; /* caller, for messages */
+    char *buf;      /* strings live here */
+    size_t cap, used;
+    const char **kv; /* key, value, …, NULL */
+    int kv_cap, n;
+} attn_meta_list;
+/* Append "attn.config.<field>" = printf(fmt, …); ATTN_E_ARG when buf or kv is too small. */
+ATTN_INTERNAL int attn_meta_put(attn_meta_list *m, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* The number stored under "attn.config.<field>": present, fully parsed, in [lo, hi], and a whole
+ * number when `integral` (a "16.5" for d_model would otherwise become another model). */
+ATTN_INTERNAL int attn_meta_config_number(const attn_st_reader *st, const char *field, double lo,
+                                          double hi, int integral, double *out);
+
 #endif

@@ -211,18 +211,8 @@ int attn_classifier_config_to_meta(const attn_classifier_config *c, char *buf, s
     ATTN_REQUIRE_NONNULL(fn, c);
     ATTN_REQUIRE_NONNULL(fn, buf);
     ATTN_REQUIRE_NONNULL(fn, kv);
-    size_t used = 0;
-    int n = 0;
-#define PUT(key, fmt, val)                                                                         \
-    do {                                                                                           \
-        if (n + 3 > kv_cap) return attn_fail(ATTN_E_ARG, "%s: kv_cap too small", fn);              \
-        int k_ = snprintf(buf + used, cap - used, "attn.config.%s", key);                          \
-        if (k_ < 0 || (size_t)k_ + 1 > cap - used) return attn_fail(ATTN_E_ARG, "%s: buffer too small", fn); \
-        kv[n++] = buf + used, used += (size_t)k_ + 1;                                              \
-        int v_ = snprintf(buf + used, cap - used, fmt, val);                                       \
-        if (v_ < 0 || (size_t)v_ + 1 > cap - used) return attn_fail(ATTN_E_ARG, "%s: buffer too small", fn); \
-        kv[n++] = buf + used, used += (size_t)v_ + 1;                                              \
-    } while (0)
+    attn_meta_list ml = {fn, buf, cap, 0, kv, kv_cap, 0};
+#define PUT(key, fmt, val) ATTN_TRY(attn_meta_put(&ml, key, fmt, val))
 #define PUT_I64(f) PUT(#f, "%lld", (long long)c->f);
     CLS_FIELDS(PUT_I64)
     PUT("dropout", "%.9g", (double)c->dropout);
@@ -232,23 +222,7 @@ int attn_classifier_config_to_meta(const attn_classifier_config *c, char *buf, s
     PUT("pad_id", "%d", (int)c->pad_id);
 #undef PUT_I64
 #undef PUT
-    kv[n] = NULL;
-    return n;
-}
-
-static int meta_number(const attn_st_reader *st, const char *field, double lo, double hi, double *out)
-{
-    char key[96];
-    snprintf(key, sizeof key, "attn.config.%s", field);
-    const char *v = attn_st_metadata(st, key);
-    if (!v) return attn_fail(ATTN_E_FORMAT, "checkpoint: metadata \"%s\" is missing", key);
-    char *end;
-    double x = strtod(v, &end);
-    if (end == v || *end || !(x >= lo && x <= hi))
-        return attn_fail(ATTN_E_FORMAT, "checkpoint: metadata \"%s\" = \"%s\" is not a number in [%g, %g]",
-                         key, v, lo, hi);
-    *out = x;
-    return ATTN_OK;
+    return ml.n;
 }
 
 int attn_classifier_config_from_reader(const attn_st_reader *st, attn_classifier_config *c)
@@ -258,19 +232,19 @@ int attn_classifier_config_from_reader(const attn_st_reader *st, attn_classifier
     memset(c, 0, sizeof *c);
     double x;
 #define GET_I64(f)                                                                                 \
-    ATTN_TRY(meta_number(st, #f, 0, 1e9, &x));                                                     \
+    ATTN_TRY(attn_meta_config_number(st, #f, 0, 1e9, 1, &x));                                                     \
     c->f = (int64_t)x;
     CLS_FIELDS(GET_I64)
 #undef GET_I64
-    ATTN_TRY(meta_number(st, "dropout", 0, 1, &x));
+    ATTN_TRY(attn_meta_config_number(st, "dropout", 0, 1, 0, &x));
     c->dropout = (float)x;
-    ATTN_TRY(meta_number(st, "activation", 0, 2, &x));
+    ATTN_TRY(attn_meta_config_number(st, "activation", 0, 2, 1, &x));
     c->activation = (attn_activation)(int)x;
-    ATTN_TRY(meta_number(st, "norm_first", 0, 1, &x));
+    ATTN_TRY(attn_meta_config_number(st, "norm_first", 0, 1, 1, &x));
     c->norm_first = (int)x;
-    ATTN_TRY(meta_number(st, "pooling", 0, 1, &x));
+    ATTN_TRY(attn_meta_config_number(st, "pooling", 0, 1, 1, &x));
     c->pooling = (attn_pooling)(int)x;
-    ATTN_TRY(meta_number(st, "pad_id", 0, 1e9, &x));
+    ATTN_TRY(attn_meta_config_number(st, "pad_id", 0, 1e9, 1, &x));
     c->pad_id = (int32_t)x;
     return check_cfg("checkpoint", c);
 }

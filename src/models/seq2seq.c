@@ -191,18 +191,8 @@ int attn_seq2seq_config_to_meta(const attn_seq2seq_config *c, char *buf, size_t 
     ATTN_REQUIRE_NONNULL(fn, c);
     ATTN_REQUIRE_NONNULL(fn, buf);
     ATTN_REQUIRE_NONNULL(fn, kv);
-    size_t used = 0;
-    int n = 0;
-#define PUT(key, fmt, val)                                                                         \
-    do {                                                                                           \
-        if (n + 3 > kv_cap) return attn_fail(ATTN_E_ARG, "%s: kv_cap too small", fn);              \
-        int k_ = snprintf(buf + used, cap - used, "attn.config.%s", key);                          \
-        if (k_ < 0 || (size_t)k_ + 1 > cap - used) return attn_fail(ATTN_E_ARG, "%s: buffer too small", fn); \
-        kv[n++] = buf + used, used += (size_t)k_ + 1;                                              \
-        int v_ = snprintf(buf + used, cap - used, fmt, val);                                       \
-        if (v_ < 0 || (size_t)v_ + 1 > cap - used) return attn_fail(ATTN_E_ARG, "%s: buffer too small", fn); \
-        kv[n++] = buf + used, used += (size_t)v_ + 1;                                              \
-    } while (0)
+    attn_meta_list ml = {fn, buf, cap, 0, kv, kv_cap, 0};
+#define PUT(key, fmt, val) ATTN_TRY(attn_meta_put(&ml, key, fmt, val))
 #define PUT_I64(f) PUT(#f, "%lld", (long long)c->f);
     CFG_FIELDS(PUT_I64)
     PUT("dropout", "%.9g", (double)c->dropout);
@@ -212,26 +202,7 @@ int attn_seq2seq_config_to_meta(const attn_seq2seq_config *c, char *buf, size_t 
     PUT("pad_id", "%d", (int)c->pad_id);
 #undef PUT_I64
 #undef PUT
-    kv[n] = NULL;
-    return n;
-}
-
-/* A number in [lo, hi]; every field but dropout must also be a whole number ("16.5" for d_model
- * would otherwise be truncated to a different model than the file describes). */
-static int meta_number(const attn_st_reader *st, const char *field, double lo, double hi, double *out)
-{
-    const int integral = strcmp(field, "dropout") != 0;
-    char key[96];
-    snprintf(key, sizeof key, "attn.config.%s", field);
-    const char *v = attn_st_metadata(st, key);
-    if (!v) return attn_fail(ATTN_E_FORMAT, "checkpoint: metadata \"%s\" is missing", key);
-    char *end;
-    double x = strtod(v, &end);
-    if (end == v || *end || !(x >= lo && x <= hi) || (integral && x != (double)(int64_t)x))
-        return attn_fail(ATTN_E_FORMAT, "checkpoint: metadata \"%s\" = \"%s\" is not %s in [%g, %g]",
-                         key, v, integral ? "an integer" : "a number", lo, hi);
-    *out = x;
-    return ATTN_OK;
+    return ml.n;
 }
 
 int attn_seq2seq_config_from_reader(const attn_st_reader *st, attn_seq2seq_config *c)
@@ -241,19 +212,19 @@ int attn_seq2seq_config_from_reader(const attn_st_reader *st, attn_seq2seq_confi
     memset(c, 0, sizeof *c);
     double x;
 #define GET_I64(f)                                                                                 \
-    ATTN_TRY(meta_number(st, #f, 0, 1e9, &x));                                                     \
+    ATTN_TRY(attn_meta_config_number(st, #f, 0, 1e9, 1, &x));                                                     \
     c->f = (int64_t)x;
     CFG_FIELDS(GET_I64)
 #undef GET_I64
-    ATTN_TRY(meta_number(st, "dropout", 0, 1, &x));
+    ATTN_TRY(attn_meta_config_number(st, "dropout", 0, 1, 0, &x));
     c->dropout = (float)x;
-    ATTN_TRY(meta_number(st, "activation", 0, 2, &x));
+    ATTN_TRY(attn_meta_config_number(st, "activation", 0, 2, 1, &x));
     c->activation = (attn_activation)(int)x;
-    ATTN_TRY(meta_number(st, "norm_first", 0, 1, &x));
+    ATTN_TRY(attn_meta_config_number(st, "norm_first", 0, 1, 1, &x));
     c->norm_first = (int)x;
-    ATTN_TRY(meta_number(st, "share_embeddings", 0, 1, &x));
+    ATTN_TRY(attn_meta_config_number(st, "share_embeddings", 0, 1, 1, &x));
     c->share_embeddings = (int)x;
-    ATTN_TRY(meta_number(st, "pad_id", 0, 1e9, &x));
+    ATTN_TRY(attn_meta_config_number(st, "pad_id", 0, 1e9, 1, &x));
     c->pad_id = (int32_t)x;
     return check_cfg("checkpoint", c);
 }
