@@ -75,7 +75,7 @@ typedef struct attn_meta_list {
     const char **kv; /* key, value, …, NULL */
     int kv_cap, n;
 } attn_meta_list;
-/* Append "attn.config.<field>" = printf(fmt, …); ATTN_E_ARG when buf or kv is too small. */
+/* Append "attn.config.<field>" = the value formatted from fmt; ATTN_E_ARG when buf or kv is too small. */
 ATTN_INTERNAL int attn_meta_put(attn_meta_list *m, const char *field, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* The number stored under "attn.config.<field>": present, fully parsed, in [lo, hi], and a whole

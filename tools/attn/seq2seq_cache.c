@@ -304,19 +304,6 @@ static int greedy(cache *c, const decode_options *o, int32_t *out, int64_t *out_
     return st;
 }
 
-typedef struct hyp {
-    int32_t *ids; /* [max_len + 1] */
-    int64_t len;
-    double logp;
-    int done;
-} hyp;
-
-static double beam_score(const decode_options *o, const hyp *h)
-{
-    if (o->len_penalty == 0) return h->logp;
-    return h->logp / pow((5.0 + (double)h->len + 1) / 6.0, o->len_penalty);
-}
-
 /* Beam search of N sentences × K rows; the selection is seq2seq_decode.c's beam_one. */
 static int beam(cache *c, int64_t N, const decode_options *o, int32_t *out, int64_t *out_len)
 {
@@ -325,10 +312,11 @@ static int beam(cache *c, int64_t N, const decode_options *o, int32_t *out, int6
     float *logp = malloc((size_t)(R * V) * sizeof *logp);
     int32_t *y = calloc((size_t)R, sizeof *y);
     int64_t *parent = malloc((size_t)R * sizeof *parent);
-    hyp *bm = calloc((size_t)R, sizeof *bm), *next = calloc((size_t)R, sizeof *next);
+    decode_hyp *bm = calloc((size_t)R, sizeof *bm), *next = calloc((size_t)R, sizeof *next);
     int32_t *store = calloc((size_t)(2 * R * (L + 1)), sizeof *store);
     double *cand = malloc((size_t)(K * V) * sizeof *cand);
-    int st = (!logp || !y || !parent || !bm || !next || !store || !cand) ? ATTN_E_NOMEM : ATTN_OK;
+    int64_t *par = malloc((size_t)K * sizeof *par);
+    int st = (!logp || !y || !parent || !bm || !next || !store || !cand || !par) ? ATTN_E_NOMEM : ATTN_OK;
     for (int64_t r = 0; st == ATTN_OK && r < R; r++) {
         bm[r].ids = store + r * (L + 1), next[r].ids = store + (R + r) * (L + 1);
         bm[r].logp = r % K == 0 ? 0 : -INFINITY;
@@ -341,67 +329,28 @@ static int beam(cache *c, int64_t N, const decode_options *o, int32_t *out, int6
             y[r] = T == 1 ? o->bos_id : T - 2 < bm[r].len ? bm[r].ids[T - 2] : m->cfg.pad_id;
         st = step(c, y, T - 1, logp);
         for (int64_t i = 0; st == ATTN_OK && i < N; i++) {
-            hyp *b = bm + i * K;
-            const float *lp = logp + i * K * V;
-            for (int64_t k = 0; k < K; k++)
-                for (int64_t v = 0; v < V; v++) {
-                    double s = -INFINITY;
-                    if (b[k].logp > -INFINITY) {
-                        if (b[k].done)
-                            s = v == o->eos_id ? b[k].logp : -INFINITY;
-                        else if (T == L + 1)
-                            s = v == o->eos_id ? b[k].logp + lp[k * V + v] : -INFINITY;
-                        else
-                            s = b[k].logp + lp[k * V + v];
-                    }
-                    cand[k * V + v] = s;
-                }
-            for (int64_t n = 0; n < K; n++) {
-                int64_t best = -1;
-                double best_s = -INFINITY;
-                for (int64_t cc = 0; cc < K * V; cc++) {
-                    if (cand[cc] == -INFINITY) continue;
-                    int64_t k = cc / V, v = cc % V;
-                    hyp h = {NULL, b[k].done ? b[k].len : (v == o->eos_id ? b[k].len : b[k].len + 1), cand[cc],
-                             b[k].done || v == o->eos_id};
-                    double s = h.done ? beam_score(o, &h) : h.logp;
-                    if (best < 0 || s > best_s) best = cc, best_s = s;
-                }
-                hyp *h = &next[i * K + n];
-                parent[i * K + n] = i * K + n;
-                if (best < 0) {
-                    h->logp = -INFINITY, h->done = 1, h->len = 0;
-                    continue;
-                }
-                int64_t k = best / V, v = best % V;
-                parent[i * K + n] = i * K + k;
-                memcpy(h->ids, b[k].ids, (size_t)(L + 1) * sizeof *h->ids);
-                h->len = b[k].len;
-                h->done = b[k].done || v == o->eos_id;
-                if (!b[k].done && v != o->eos_id) h->ids[h->len++] = (int32_t)v;
-                h->logp = cand[best];
-                cand[best] = -INFINITY;
-            }
+            decode_beam_step(o, bm + i * K, logp + i * K * V, K, V, T, cand, next + i * K, par);
+            for (int64_t n = 0; n < K; n++) parent[i * K + n] = i * K + par[n];
         }
         for (int64_t r = 0; st == ATTN_OK && r < R; r++) {
-            hyp tmp = bm[r];
+            decode_hyp tmp = bm[r];
             bm[r] = next[r];
             next[r] = tmp;
         }
         if (st == ATTN_OK) st = reorder(c, parent, T - 1);
     }
     for (int64_t i = 0; st == ATTN_OK && i < N; i++) {
-        hyp *b = bm + i * K;
+        decode_hyp *b = bm + i * K;
         int64_t best = 0;
         for (int64_t k = 1; k < K; k++)
-            if (beam_score(o, &b[k]) > beam_score(o, &b[best])) best = k;
+            if (decode_beam_score(o, &b[k]) > decode_beam_score(o, &b[best])) best = k;
         int32_t *oi = out + i * (L + 1);
         for (int64_t j = 0; j <= L; j++) oi[j] = m->cfg.pad_id;
         memcpy(oi, b[best].ids, (size_t)b[best].len * sizeof *oi);
         oi[b[best].len] = o->eos_id;
         out_len[i] = b[best].len;
     }
-    free(logp), free(y), free(parent), free(bm), free(next), free(store), free(cand);
+    free(logp), free(y), free(parent), free(bm), free(next), free(store), free(cand), free(par);
     return st;
 }
 

@@ -87,17 +87,57 @@ static int greedy(attn_tape *t, const attn_seq2seq *m, const int32_t *src, int64
     return st;
 }
 
-typedef struct hyp {
-    int32_t *ids; /* [max_len + 1] */
-    int64_t len;
-    double logp;
-    int done;
-} hyp;
-
-static double beam_score(const decode_options *o, const hyp *h)
+double decode_beam_score(const decode_options *o, const decode_hyp *h)
 {
     if (o->len_penalty == 0) return h->logp;
     return h->logp / pow((5.0 + (double)h->len + 1) / 6.0, o->len_penalty);
+}
+
+void decode_beam_step(const decode_options *o, const decode_hyp *beam, const float *logp, int64_t K,
+                      int64_t V, int64_t T, double *cand, decode_hyp *next, int64_t *parent)
+{
+    const int64_t L = o->max_len;
+    /* candidates: finished hypotheses carry over once (as index k*V + eos), live ones extend */
+    for (int64_t k = 0; k < K; k++)
+        for (int64_t v = 0; v < V; v++) {
+            double c = -INFINITY;
+            if (beam[k].logp > -INFINITY) {
+                if (beam[k].done)
+                    c = v == o->eos_id ? beam[k].logp : -INFINITY;
+                else if (T == L + 1)
+                    c = v == o->eos_id ? beam[k].logp + logp[k * V + v] : -INFINITY;
+                else
+                    c = beam[k].logp + logp[k * V + v];
+            }
+            cand[k * V + v] = c;
+        }
+    /* pick K best by score (length-normalised for finished ones), ties by index */
+    for (int64_t n = 0; n < K; n++) {
+        int64_t best = -1;
+        double best_s = -INFINITY;
+        for (int64_t c = 0; c < K * V; c++) {
+            if (cand[c] == -INFINITY) continue;
+            int64_t k = c / V, v = c % V;
+            decode_hyp h = {NULL, beam[k].done ? beam[k].len : (v == o->eos_id ? beam[k].len : beam[k].len + 1),
+                            cand[c], beam[k].done || v == o->eos_id};
+            double sc = h.done ? decode_beam_score(o, &h) : h.logp;
+            if (best < 0 || sc > best_s) best = c, best_s = sc;
+        }
+        decode_hyp *h = &next[n];
+        if (parent) parent[n] = n;
+        if (best < 0) {
+            h->logp = -INFINITY, h->done = 1, h->len = 0;
+            continue;
+        }
+        int64_t k = best / V, v = best % V;
+        if (parent) parent[n] = k;
+        memcpy(h->ids, beam[k].ids, (size_t)(L + 1) * sizeof *h->ids);
+        h->len = beam[k].len;
+        h->done = beam[k].done || v == o->eos_id;
+        if (!beam[k].done && v != o->eos_id) h->ids[h->len++] = (int32_t)v;
+        h->logp = cand[best];
+        cand[best] = -INFINITY;
+    }
 }
 
 /* One sentence at a time: K prefixes decoded as a batch of K rows. */
@@ -111,7 +151,7 @@ static int beam_one(attn_tape *t, const attn_seq2seq *m, const int32_t *src1, in
     int32_t *srcK = malloc((size_t)(K * S) * sizeof *srcK);
     float *logp = malloc((size_t)(K * V) * sizeof *logp);
     int32_t *cur = malloc((size_t)(K * (L + 1)) * sizeof *cur);
-    hyp *beam = calloc((size_t)K, sizeof *beam), *next = calloc((size_t)K, sizeof *next);
+    decode_hyp *beam = calloc((size_t)K, sizeof *beam), *next = calloc((size_t)K, sizeof *next);
     int32_t *store = calloc((size_t)(2 * K * (L + 1)), sizeof *store);
     double *cand = malloc((size_t)(K * V) * sizeof *cand);
     if (st == ATTN_OK && (!mem || !srcK || !logp || !cur || !beam || !next || !store || !cand))
@@ -135,47 +175,9 @@ static int beam_one(attn_tape *t, const attn_seq2seq *m, const int32_t *src1, in
         }
         st = step_logprobs(t, m, mem, srcK, K, S, cur, T, logp);
         if (st) break;
-        /* candidates: finished hypotheses carry over once (as index k*V + eos), live ones extend */
-        for (int64_t k = 0; k < K; k++)
-            for (int64_t v = 0; v < V; v++) {
-                double c = -INFINITY;
-                if (beam[k].logp > -INFINITY) {
-                    if (beam[k].done)
-                        c = v == o->eos_id ? beam[k].logp : -INFINITY;
-                    else if (T == L + 1)
-                        c = v == o->eos_id ? beam[k].logp + logp[k * V + v] : -INFINITY;
-                    else
-                        c = beam[k].logp + logp[k * V + v];
-                }
-                cand[k * V + v] = c;
-            }
-        /* pick K best by score (length-normalised for finished ones), ties by index */
-        for (int64_t n = 0; n < K; n++) {
-            int64_t best = -1;
-            double best_s = -INFINITY;
-            for (int64_t c = 0; c < K * V; c++) {
-                if (cand[c] == -INFINITY) continue;
-                int64_t k = c / V, v = c % V;
-                hyp h = {NULL, beam[k].done ? beam[k].len : (v == o->eos_id ? beam[k].len : beam[k].len + 1),
-                         cand[c], beam[k].done || v == o->eos_id};
-                double s = h.done ? beam_score(o, &h) : h.logp;
-                if (best < 0 || s > best_s) best = c, best_s = s;
-            }
-            hyp *h = &next[n];
-            if (best < 0) {
-                h->logp = -INFINITY, h->done = 1, h->len = 0;
-                continue;
-            }
-            int64_t k = best / V, v = best % V;
-            memcpy(h->ids, beam[k].ids, (size_t)(L + 1) * sizeof *h->ids);
-            h->len = beam[k].len;
-            h->done = beam[k].done || v == o->eos_id;
-            if (!beam[k].done && v != o->eos_id) h->ids[h->len++] = (int32_t)v;
-            h->logp = cand[best];
-            cand[best] = -INFINITY;
-        }
+        decode_beam_step(o, beam, logp, K, V, T, cand, next, NULL);
         for (int64_t k = 0; k < K; k++) { /* swap storage */
-            hyp tmp = beam[k];
+            decode_hyp tmp = beam[k];
             beam[k] = next[k];
             next[k] = tmp;
         }
@@ -183,7 +185,7 @@ static int beam_one(attn_tape *t, const attn_seq2seq *m, const int32_t *src1, in
     if (st == ATTN_OK) {
         int64_t best = 0;
         for (int64_t k = 1; k < K; k++)
-            if (beam_score(o, &beam[k]) > beam_score(o, &beam[best])) best = k;
+            if (decode_beam_score(o, &beam[k]) > decode_beam_score(o, &beam[best])) best = k;
         for (int64_t j = 0; j <= L; j++) out[j] = m->cfg.pad_id;
         memcpy(out, beam[best].ids, (size_t)beam[best].len * sizeof *out);
         out[beam[best].len] = o->eos_id;

@@ -23,4 +23,24 @@ typedef struct decode_options {
 int seq2seq_translate(attn_tape *t, const attn_seq2seq *m, const int32_t *src, int64_t N, int64_t S,
                       const decode_options *opt, int32_t *out, int64_t *out_len);
 
+/* A beam hypothesis: generated ids (without BOS), their total log-probability, finished. */
+typedef struct decode_hyp {
+    int32_t *ids; /* [max_len + 1] */
+    int64_t len;
+    double logp;
+    int done;
+} decode_hyp;
+
+/* Score by which hypotheses are ranked: finished ones length-normalised (GNMT). */
+double decode_beam_score(const decode_options *o, const decode_hyp *h);
+
+/* One step of beam search for one sentence: from the K hypotheses `beam` and their next-token
+ * log-probabilities logp [K, V] at step T (1-based; T = max_len + 1 forces EOS), choose the K
+ * best continuations into `next` (finished hypotheses carry over once; ties by index).
+ * parent[n] (may be NULL) receives the beam row each chosen hypothesis extends.
+ * cand: scratch of K·V doubles. Shared by the uncached and the key/value-cached decoders so
+ * that both choose the same tokens. */
+void decode_beam_step(const decode_options *o, const decode_hyp *beam, const float *logp, int64_t K,
+                      int64_t V, int64_t T, double *cand, decode_hyp *next, int64_t *parent);
+
 #endif
