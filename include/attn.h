@@ -951,7 +951,12 @@ ATTN_API int attn_op_scale(attn_tape *t, attn_var *x, float alpha, attn_var **ou
 /* The same elements under another shape (same count); shares x's data, no copy. */
 ATTN_API int attn_op_reshape(attn_tape *t, attn_var *x, int ndim, const int64_t *shape,
                              attn_var **out);
+/* x narrowed along dimension dim to [start, start + length) (a copy; torch.narrow), e.g. one
+ * direction of a bidirectional GRU's h_n. */
+ATTN_API int attn_op_narrow(attn_tape *t, attn_var *x, int dim, int64_t start, int64_t length,
+                            attn_var **out);
 ATTN_API int attn_op_relu(attn_tape *t, attn_var *x, attn_var **out);
+ATTN_API int attn_op_tanh(attn_tape *t, attn_var *x, attn_var **out);
 /* approximate 0: x·Φ(x) with erf (torch's default); 1: the tanh form (approximate='tanh'). */
 ATTN_API int attn_op_gelu(attn_tape *t, attn_var *x, int approximate, attn_var **out);
 /* Inverted dropout with probability p (identity when not training or p = 0). */

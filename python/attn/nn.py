@@ -322,12 +322,13 @@ class FeedForward(Module):
 
 
 class Op(Module):
-    """A stateless op: name in relu, gelu, gelu_tanh, softmax, dropout (p)."""
+    """A stateless op: name in relu, tanh, gelu, gelu_tanh, softmax, dropout (p), narrow
+    (args = (dim, start, length))."""
     struct_name = "attn_linear"
 
-    def __init__(self, name, p=0.0, seed=0):
+    def __init__(self, name, p=0.0, seed=0, args=()):
         super().__init__(seed)
-        self.name, self.p = name, p
+        self.name, self.p, self.args = name, p, args
 
     def forward(self, x):
         self._begin()
@@ -335,6 +336,12 @@ class Op(Module):
         t = self.tape.ptr
         if self.name == "relu":
             check(lib.attn_op_relu(t, xv, ctypes.byref(y)))
+        elif self.name == "tanh":
+            check(lib.attn_op_tanh(t, xv, ctypes.byref(y)))
+        elif self.name == "narrow":
+            dim, start, length = self.args
+            check(lib.attn_op_narrow(t, xv, dim, ctypes.c_int64(start), ctypes.c_int64(length),
+                                     ctypes.byref(y)))
         elif self.name in ("gelu", "gelu_tanh"):
             check(lib.attn_op_gelu(t, xv, int(self.name == "gelu_tanh"), ctypes.byref(y)))
         elif self.name == "softmax":

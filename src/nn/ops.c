@@ -1,4 +1,4 @@
-/* ops.c — elementwise ops on the tape: ReLU, GELU, dropout, softmax. */
+/* ops.c — elementwise ops on the tape: ReLU, tanh, GELU, dropout, softmax. */
 #include "nn_internal.h"
 
 /* An op of one input x and one output y of the same shape (ctx of every op here). */
@@ -55,6 +55,35 @@ int attn_op_relu(attn_tape *t, attn_var *x, attn_var **out)
     ATTN_TRY(unary_begin(t, fn, x, relu_backward, &y, &c));
 #pragma omp parallel for if(ATTN_WORTH_THREADS(y->numel)) num_threads(attn_tape_threads(t)) schedule(static)
     for (int64_t i = 0; i < y->numel; i++) y->data[i] = x->data[i] > 0 ? x->data[i] : 0.0f;
+    *out = y;
+    return ATTN_OK;
+}
+
+/* ---- tanh ------------------------------------------------------------------------------------ */
+
+static int tanh_backward(attn_tape *t, void *p)
+{
+    unary_ctx *c = p;
+    float *dx;
+    ATTN_TRY(unary_grads(t, c, &dx));
+    if (!dx) return ATTN_OK;
+#pragma omp parallel for if(ATTN_WORTH_THREADS(c->y->numel)) num_threads(attn_tape_threads(t)) schedule(static)
+    for (int64_t i = 0; i < c->y->numel; i++) {
+        float y = c->y->data[i];
+        dx[i] += c->y->grad[i] * (1.0f - y * y);
+    }
+    return ATTN_OK;
+}
+
+int attn_op_tanh(attn_tape *t, attn_var *x, attn_var **out)
+{
+    static const char fn[] = "attn_op_tanh";
+    ATTN_REQUIRE_NONNULL(fn, out);
+    attn_var *y;
+    unary_ctx *c;
+    ATTN_TRY(unary_begin(t, fn, x, tanh_backward, &y, &c));
+#pragma omp parallel for if(ATTN_WORTH_THREADS(y->numel)) num_threads(attn_tape_threads(t)) schedule(static)
+    for (int64_t i = 0; i < y->numel; i++) y->data[i] = tanhf(x->data[i]);
     *out = y;
     return ATTN_OK;
 }

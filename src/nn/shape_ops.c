@@ -1,4 +1,4 @@
-/* shape_ops.c — add (with broadcasting), scale and reshape on the tape. */
+/* shape_ops.c — add (with broadcasting), scale, reshape and narrow on the tape. */
 #include "nn_internal.h"
 
 typedef struct add_ctx {
@@ -144,5 +144,59 @@ int attn_op_reshape(attn_tape *t, attn_var *x, int ndim, const int64_t *shape, a
     c->x = x, c->y = y, c->alpha = 1.0f;
     ATTN_TRY(attn_tape_record(t, scale_backward, c));
     *out = y;
+    return ATTN_OK;
+}
+
+/* ---- narrow ---------------------------------------------------------------------------------- */
+
+/* x viewed as [outer, n, inner] with n the narrowed dimension; y as [outer, length, inner]. */
+typedef struct narrow_ctx {
+    attn_var *x, *y;
+    int64_t outer, n, inner, start, length;
+} narrow_ctx;
+
+static int narrow_backward(attn_tape *t, void *p)
+{
+    narrow_ctx *c = p;
+    if (!c->y->grad || !c->x->requires_grad) return ATTN_OK;
+    float *dx = attn_var_grad(t, c->x);
+    if (!dx) return ATTN_E_NOMEM;
+    const int64_t run = c->length * c->inner;
+    for (int64_t o = 0; o < c->outer; o++) {
+        float *d = dx + (o * c->n + c->start) * c->inner;
+        const float *g = c->y->grad + o * run;
+        for (int64_t i = 0; i < run; i++) d[i] += g[i];
+    }
+    return ATTN_OK;
+}
+
+int attn_op_narrow(attn_tape *t, attn_var *x, int dim, int64_t start, int64_t length, attn_var **out)
+{
+    static const char fn[] = "attn_op_narrow";
+    ATTN_REQUIRE_NONNULL(fn, t);
+    ATTN_REQUIRE_NONNULL(fn, out);
+    ATTN_TRY(attn_check_var(fn, "x", x));
+    if (dim < 0 || dim >= x->ndim)
+        return attn_fail(ATTN_E_ARG, "%s: dim=%d outside a %d-d variable", fn, dim, x->ndim);
+    if (start < 0 || length < 0 || start > x->shape[dim] || length > x->shape[dim] - start)
+        return attn_fail(ATTN_E_ARG, "%s: [%lld, %lld + %lld) is outside dimension %d of size %lld",
+                         fn, (long long)start, (long long)start, (long long)length, dim,
+                         (long long)x->shape[dim]);
+    narrow_ctx *c = attn_tape_calloc(t, sizeof *c);
+    if (!c) return ATTN_E_NOMEM;
+    int64_t shape[ATTN_MAX_DIMS];
+    memcpy(shape, x->shape, sizeof shape);
+    shape[dim] = length;
+    ATTN_TRY(attn_tape_var(t, x->ndim, shape, x->requires_grad, &c->y));
+    c->x = x, c->n = x->shape[dim], c->start = start, c->length = length;
+    c->outer = 1, c->inner = 1;
+    for (int d = 0; d < dim; d++) c->outer *= x->shape[d];
+    for (int d = dim + 1; d < x->ndim; d++) c->inner *= x->shape[d];
+    const int64_t run = length * c->inner;
+    for (int64_t o = 0; o < c->outer; o++)
+        memcpy(c->y->data + o * run, x->data + (o * c->n + start) * c->inner,
+               (size_t)run * sizeof(float));
+    ATTN_TRY(attn_tape_record(t, narrow_backward, c));
+    *out = c->y;
     return ATTN_OK;
 }

@@ -259,6 +259,17 @@ static int build_op(attn_tape *t, attn_var **in, void *ctx, attn_var **out)
     case 6: return attn_op_dropout(t, in[0], o->p, out);
     case 7:
     case 8: return attn_op_add(t, in[0], in[1], out); /* b broadcast */
+    case 10: return attn_op_tanh(t, in[0], out);
+    case 11: { /* overlapping narrows of one input along different dimensions, then added */
+        attn_var *a, *b, *y;
+        int st = attn_op_narrow(t, in[0], 1, 1, 3, &a);
+        if (!st) st = attn_op_narrow(t, a, 2, 0, 4, &a);
+        if (!st) st = attn_op_narrow(t, in[0], 2, 2, 4, &b);
+        if (!st) st = attn_op_narrow(t, b, 1, 0, 3, &b);
+        if (!st) st = attn_op_tanh(t, b, &b);
+        if (!st) st = attn_op_add(t, a, b, &y);
+        return st ? st : attn_op_narrow(t, y, 0, 1, 2, out);
+    }
     default: { /* scale, then reshape twice, then a nonlinearity */
         attn_var *y;
         int64_t flat[1] = {30}, two[2] = {3, 10};
@@ -272,10 +283,11 @@ static int build_op(attn_tape *t, attn_var **in, void *ctx, attn_var **out)
 
 Test(nn_fd, elementwise_ops)
 {
-    for (int which = 0; which <= 9; which++) {
+    for (int which = 0; which <= 11; which++) {
         op_ctx o = {which, 0.4f};
         fd_case c = {0};
-        set_input(&c, 0, 2, 5, 6, 0, 0, 2);
+        if (which == 11) set_input(&c, 0, 3, 3, 5, 6, 0, 2);
+        else set_input(&c, 0, 2, 5, 6, 0, 0, 2);
         if (which == 0) /* keep away from ReLU's kink */
             for (int i = 0; i < 30; i++) c.in[0][i] += c.in[0][i] > 0 ? 0.1f : -0.1f;
         if (which == 4) set_input(&c, 1, 2, 5, 6, 0, 0, 1);
@@ -531,6 +543,13 @@ Test(nn, tape_contracts)
     cr_expect_eq(attn_op_add(t, bad, b4, &out), ATTN_E_SHAPE);
     cr_expect(strstr(attn_last_error(), "does not broadcast") != NULL);
     cr_expect_eq(attn_op_reshape(t, bad, 2, twelve, &out), ATTN_E_SHAPE);
+    cr_expect_eq(attn_op_narrow(t, bad, 2, 0, 1, &out), ATTN_E_ARG);
+    cr_expect_eq(attn_op_narrow(t, bad, -1, 0, 1, &out), ATTN_E_ARG);
+    cr_expect_eq(attn_op_narrow(t, bad, 1, 4, 2, &out), ATTN_E_ARG);
+    cr_expect(strstr(attn_last_error(), "outside dimension 1 of size 5") != NULL);
+    cr_expect_eq(attn_op_narrow(t, bad, 0, -1, 2, &out), ATTN_E_ARG);
+    cr_expect_eq(attn_op_narrow(t, bad, 1, 4, 1, &out), ATTN_OK);
+    cr_expect(out->ndim == 2 && out->shape[0] == 3 && out->shape[1] == 1);
     /* backward from a variable that needs no gradient */
     cr_expect_eq(attn_tape_reset(t), ATTN_OK);
     cr_assert_eq(attn_tape_input(t, NULL, 2, bshape, 0, &bad), ATTN_OK);

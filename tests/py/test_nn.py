@@ -88,11 +88,18 @@ for affine, eps in [(True, 1e-5), (False, 1e-5), (True, 1e-3)]:
                    {"input": 2 * rng.standard_normal((3, 4, 12)) + 0.5},
                    lambda m, t: m(t["input"]), lambda m, i: m.forward(i["input"]), ["input"])
 
-for opname, tf in [("relu", F.relu), ("gelu", F.gelu), ("gelu_tanh", lambda x: F.gelu(x, approximate="tanh")),
+for opname, tf in [("relu", F.relu), ("tanh", torch.tanh), ("gelu", F.gelu), ("gelu_tanh", lambda x: F.gelu(x, approximate="tanh")),
                    ("softmax", lambda x: F.softmax(x, -1))]:
     compare_module(f"op {opname}", torch.nn.Identity(), nn.Op(opname),
                    {"input": 2 * rng.standard_normal((5, 7))},
                    lambda m, t, tf=tf: tf(t["input"]), lambda m, i: m.forward(i["input"]), ["input"])
+
+for dim, start, length in [(0, 1, 2), (1, 0, 4), (2, 3, 4), (1, 2, 1)]:
+    compare_module(f"op narrow dim={dim} start={start} length={length}", torch.nn.Identity(),
+                   nn.Op("narrow", args=(dim, start, length)),
+                   {"input": rng.standard_normal((3, 5, 7))},
+                   lambda m, t, a=(dim, start, length): torch.narrow(t["input"], *a),
+                   lambda m, i: m.forward(i["input"]), ["input"])
 
 class TorchFFN(torch.nn.Module):
     def __init__(self, act):
