@@ -1200,6 +1200,73 @@ ATTN_API int attn_seq2seq_config_to_meta(const attn_seq2seq_config *cfg, char *b
 ATTN_API int attn_seq2seq_config_from_reader(const attn_st_reader *st, attn_seq2seq_config *cfg);
 
 /*
+ * The GRU encoder–decoder with additive attention (Bahdanau et al., 2015), batch first:
+ *   encoder: embedding (+ dropout) → bidirectional GRU over the real tokens of each source row
+ *            (pad_id ends a row) → enc [N, S, 2·enc_hidden]
+ *   bridge:  s0 = tanh(W·h←), h← the last encoder layer's backward state (read over the whole
+ *            sentence, it ends on the first token)
+ *   decoder: embedding (+ dropout) → attn_bahdanau_layer (each step attends over enc with
+ *            additive attention, padding masked, then GRUCell([emb; ctx], s) and
+ *            out = W_out·[s; ctx; emb]) → tanh → dropout → generator → logits
+ * Parameter names: src_embed.weight, tgt_embed.weight (shared as "embed.weight"), encoder.*
+ * (torch.nn.GRU's), bridge.*, decoder.* (attn_bahdanau_layer's), generator.*.
+ */
+typedef struct attn_gru_seq2seq_config {
+    int64_t src_vocab, tgt_vocab;
+    int64_t emb_size;   /* E */
+    int64_t enc_hidden; /* H per direction */
+    int64_t enc_layers; /* bidirectional GRU layers, 1..8 */
+    int64_t dec_hidden; /* decoder GRU state */
+    int64_t attn_size;  /* additive attention's inner size */
+    int64_t out_size;   /* width of the attentional output fed to the generator */
+    int64_t max_len;    /* longest source or target */
+    float dropout;
+    int share_embeddings;
+    int32_t pad_id;
+} attn_gru_seq2seq_config;
+
+typedef struct attn_gru_seq2seq {
+    attn_gru_seq2seq_config cfg;
+    attn_params *P; /* owned */
+    attn_embedding src_embed, tgt_embed;
+    attn_gru_layer encoder;
+    attn_linear bridge;
+    attn_bahdanau_layer decoder;
+    attn_linear generator;
+} attn_gru_seq2seq;
+
+ATTN_API int attn_gru_seq2seq_create(const attn_gru_seq2seq_config *cfg, uint64_t seed,
+                                     attn_gru_seq2seq **out);
+ATTN_API void attn_gru_seq2seq_free(attn_gru_seq2seq *m);
+/* Lengths [N] of source rows src [N, S]: tokens before the first pad_id (ATTN_E_ARG for an
+ * empty row or a token after padding). */
+ATTN_API int attn_gru_seq2seq_lengths(const attn_gru_seq2seq *m, const int32_t *src, int64_t N,
+                                      int64_t S, int32_t *lengths);
+/* enc [N, S, 2H] and the decoder's first state s0 [N, dec_hidden] from src ids [N, S]. */
+ATTN_API int attn_gru_seq2seq_encode(attn_tape *t, const attn_gru_seq2seq *m, const int32_t *src,
+                                     int64_t N, int64_t S, attn_var **enc, attn_var **s0);
+/* Teacher forcing: logits [N, T, tgt_vocab] for decoder inputs tgt [N, T]; weights (NULL: not
+ * wanted) the additive attention's [N, T, S] without gradient. */
+ATTN_API int attn_gru_seq2seq_decode(attn_tape *t, const attn_gru_seq2seq *m, attn_var *enc,
+                                     attn_var *s0, const int32_t *src, int64_t S,
+                                     const int32_t *tgt, int64_t T, attn_var **logits,
+                                     attn_var **weights);
+/* Inference outside the tape, one target position at a time. enc_proj [N, S, attn_size] =
+ * the keys projected once (attn_gru_seq2seq_project_keys; NULL: projected at every step).
+ * From state s_prev [N, dec_hidden] and input tokens [N]: the next state s, logits [N,
+ * tgt_vocab] and (may be NULL) the attention weights [N, S]. key_lengths [N] (NULL: all S). */
+ATTN_API int attn_gru_seq2seq_project_keys(const attn_gru_seq2seq *m, const float *enc, int64_t N,
+                                           int64_t S, float *enc_proj);
+ATTN_API int attn_gru_seq2seq_step(const attn_gru_seq2seq *m, const float *enc,
+                                   const float *enc_proj, const int32_t *key_lengths, int64_t N,
+                                   int64_t S, const float *s_prev, const int32_t *tokens, float *s,
+                                   float *logits, float *weights);
+ATTN_API int attn_gru_seq2seq_config_to_meta(const attn_gru_seq2seq_config *cfg, char *buf,
+                                             size_t cap, const char **kv, int kv_cap);
+ATTN_API int attn_gru_seq2seq_config_from_reader(const attn_st_reader *st,
+                                                 attn_gru_seq2seq_config *cfg);
+
+/*
  * A decoder-only causal language model (GPT-style): token embedding "wte.weight" [V, d] and
  * learned positions "wpe.weight" [context, d], n_layer pre-norm blocks with causal
  * self-attention and a GELU MLP (torch.nn.TransformerEncoderLayer with norm_first=True,

@@ -31,6 +31,19 @@ class _Seq2SeqHead(ctypes.Structure):
     _fields_ = [("cfg", Seq2SeqConfig), ("P", ctypes.c_void_p)]
 
 
+class GruSeq2SeqConfig(ctypes.Structure):
+    _fields_ = [("src_vocab", ctypes.c_int64), ("tgt_vocab", ctypes.c_int64),
+                ("emb_size", ctypes.c_int64), ("enc_hidden", ctypes.c_int64),
+                ("enc_layers", ctypes.c_int64), ("dec_hidden", ctypes.c_int64),
+                ("attn_size", ctypes.c_int64), ("out_size", ctypes.c_int64),
+                ("max_len", ctypes.c_int64), ("dropout", ctypes.c_float),
+                ("share_embeddings", ctypes.c_int), ("pad_id", ctypes.c_int32)]
+
+
+class _GruSeq2SeqHead(ctypes.Structure):
+    _fields_ = [("cfg", GruSeq2SeqConfig), ("P", ctypes.c_void_p)]
+
+
 class GPTConfig(ctypes.Structure):
     _fields_ = [("vocab", ctypes.c_int64), ("context", ctypes.c_int64),
                 ("n_layer", ctypes.c_int64), ("n_head", ctypes.c_int64),
@@ -43,6 +56,7 @@ class _GPTHead(ctypes.Structure):
 
 lib.attn_seq2seq_free.argtypes = [ctypes.c_void_p]
 lib.attn_gpt_free.argtypes = [ctypes.c_void_p]
+lib.attn_gru_seq2seq_free.argtypes = [ctypes.c_void_p]
 
 
 class _BorrowedParams(Params):
@@ -153,6 +167,81 @@ class Seq2SeqTransformer(_Model):
                                       ctypes.byref(logits)))
         self._out = logits
         return var_data(logits)
+
+    __call__ = forward
+
+
+class GruSeq2Seq(_Model):
+    """The GRU encoder–decoder with additive attention (attn_gru_seq2seq_*)."""
+    _free = lib.attn_gru_seq2seq_free
+
+    def __init__(self, src_vocab, tgt_vocab, emb_size=16, enc_hidden=16, enc_layers=1,
+                 dec_hidden=16, attn_size=16, out_size=16, max_len=64, dropout=0.0,
+                 share_embeddings=False, pad_id=0, seed=0, num_threads=0):
+        cfg = GruSeq2SeqConfig(src_vocab, tgt_vocab, emb_size, enc_hidden, enc_layers, dec_hidden,
+                               attn_size, out_size, max_len, dropout, int(share_embeddings), pad_id)
+        self.config = cfg
+        ptr = ctypes.c_void_p()
+        check(lib.attn_gru_seq2seq_create(ctypes.byref(cfg), ctypes.c_uint64(seed),
+                                          ctypes.byref(ptr)))
+        self._setup(ptr.value, _GruSeq2SeqHead, seed, num_threads)
+
+    def forward(self, src, tgt, weights=False):
+        """logits [N, T, tgt_vocab] (and the attention weights [N, T, S] if asked) for source
+        ids [N, S] (pad_id after each row's tokens) and decoder input ids [N, T]."""
+        src, tgt = _ids(src), _ids(tgt)
+        if src.shape[0] != tgt.shape[0]:
+            raise ValueError("src and tgt batch sizes differ")
+        self.tape.reset()
+        self._keep = [src, tgt]
+        enc, s0, logits, w = VarP(), VarP(), VarP(), VarP()
+        N, S = src.shape
+        m = ctypes.c_void_p(self.ptr)
+        check(lib.attn_gru_seq2seq_encode(self.tape.ptr, m, src.ctypes.data_as(_i32p),
+                                          ctypes.c_int64(N), ctypes.c_int64(S),
+                                          ctypes.byref(enc), ctypes.byref(s0)))
+        check(lib.attn_gru_seq2seq_decode(self.tape.ptr, m, enc, s0, src.ctypes.data_as(_i32p),
+                                          ctypes.c_int64(S), tgt.ctypes.data_as(_i32p),
+                                          ctypes.c_int64(tgt.shape[1]), ctypes.byref(logits),
+                                          ctypes.byref(w)))
+        self._out = logits
+        self._enc = enc
+        return (var_data(logits), var_data(w)) if weights else var_data(logits)
+
+    def step(self, src, s_prev, tokens):
+        """One decoding step outside the tape: (s, logits [N, V], weights [N, S]) for source
+        ids src [N, S], state s_prev [N, dec_hidden] and input tokens [N] (encodes src on the
+        tape first, in evaluation mode)."""
+        src = _ids(src)
+        N, S = src.shape
+        self.eval()
+        self.tape.reset()
+        enc, s0 = VarP(), VarP()
+        m = ctypes.c_void_p(self.ptr)
+        check(lib.attn_gru_seq2seq_encode(self.tape.ptr, m, src.ctypes.data_as(_i32p),
+                                          ctypes.c_int64(N), ctypes.c_int64(S),
+                                          ctypes.byref(enc), ctypes.byref(s0)))
+        e = np.ascontiguousarray(var_data(enc), dtype=np.float32)
+        if s_prev is None:
+            s_prev = var_data(s0)
+        s_prev = np.ascontiguousarray(s_prev, dtype=np.float32)
+        tok = np.ascontiguousarray(np.asarray(tokens, dtype=np.int32))
+        lens = np.zeros(N, dtype=np.int32)
+        check(lib.attn_gru_seq2seq_lengths(m, src.ctypes.data_as(_i32p), ctypes.c_int64(N),
+                                           ctypes.c_int64(S), lens.ctypes.data_as(_i32p)))
+        proj = np.zeros((N, S, self.config.attn_size), dtype=np.float32)
+        f32p = ctypes.POINTER(ctypes.c_float)
+        check(lib.attn_gru_seq2seq_project_keys(m, e.ctypes.data_as(f32p), ctypes.c_int64(N),
+                                                ctypes.c_int64(S), proj.ctypes.data_as(f32p)))
+        s = np.zeros((N, self.config.dec_hidden), dtype=np.float32)
+        logits = np.zeros((N, self.config.tgt_vocab), dtype=np.float32)
+        w = np.zeros((N, S), dtype=np.float32)
+        check(lib.attn_gru_seq2seq_step(m, e.ctypes.data_as(f32p), proj.ctypes.data_as(f32p),
+                                        lens.ctypes.data_as(_i32p), ctypes.c_int64(N),
+                                        ctypes.c_int64(S), s_prev.ctypes.data_as(f32p),
+                                        tok.ctypes.data_as(_i32p), s.ctypes.data_as(f32p),
+                                        logits.ctypes.data_as(f32p), w.ctypes.data_as(f32p)))
+        return s, logits, w
 
     __call__ = forward
 

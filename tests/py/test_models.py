@@ -1,4 +1,5 @@
-"""attn.models (the C encoder–decoder Transformer and GPT) against PyTorch in float64.
+"""attn.models (the C encoder–decoder Transformer, the GRU encoder–decoder with additive attention
+and GPT) against PyTorch in float64.
 
 The torch models are built from torch.nn.Transformer / TransformerEncoder with our initial
 weights copied in. Logits ≤ 1e-5 abs; every parameter's gradient for a random dlogits ≤ 1e-4
@@ -16,7 +17,7 @@ import torch.nn as tnn
 import torch.nn.functional as F
 
 import attn
-from attn.models import GPT, Seq2SeqTransformer
+from attn.models import GPT, GruSeq2Seq, Seq2SeqTransformer
 
 torch.manual_seed(0)
 torch.set_num_threads(1)
@@ -146,6 +147,108 @@ def padded_batch(N, S, vocab, pad, lengths):
     for i, n in enumerate(lengths):
         a[i, n:] = pad
     return a.astype(np.int32)
+
+
+# ---- GRU encoder–decoder with additive attention ---------------------------------------------
+DEC = {"attention.w_q": "attn_w_q", "attention.w_k": "attn_w_k", "attention.b": "attn_b",
+       "attention.v": "attn_v", "gru.weight_ih": "weight_ih", "gru.weight_hh": "weight_hh",
+       "gru.bias_ih": "bias_ih", "gru.bias_hh": "bias_hh", "out.weight": "w_out",
+       "out.bias": "b_out"}
+
+
+class TorchGruSeq2Seq(tnn.Module):
+    """torch.nn.GRU (packed, bidirectional) encoder, tanh(Linear) bridge, and a decoder loop of
+    additive attention + the GRU cell equations + output layer, written out in torch."""
+
+    def __init__(self, c):
+        super().__init__()
+        self.c = c
+        E, H, Hd, A, Do = c.emb_size, c.enc_hidden, c.dec_hidden, c.attn_size, c.out_size
+        if c.share_embeddings:
+            self.embed = tnn.Embedding(c.src_vocab, E, padding_idx=c.pad_id)
+            self.src_embed = self.tgt_embed = self.embed
+        else:
+            self.src_embed = tnn.Embedding(c.src_vocab, E, padding_idx=c.pad_id)
+            self.tgt_embed = tnn.Embedding(c.tgt_vocab, E, padding_idx=c.pad_id)
+        self.encoder = tnn.GRU(E, H, c.enc_layers, batch_first=True, bidirectional=True)
+        self.bridge = tnn.Linear(H, Hd)
+        shapes = {"attn_w_q": (A, Hd), "attn_w_k": (A, 2 * H), "attn_b": (A,), "attn_v": (A,),
+                  "weight_ih": (3 * Hd, E + 2 * H), "weight_hh": (3 * Hd, Hd),
+                  "bias_ih": (3 * Hd,), "bias_hh": (3 * Hd,), "w_out": (Do, Hd + 2 * H + E),
+                  "b_out": (Do,)}
+        for k, shp in shapes.items():
+            self.register_parameter("dec_" + k, tnn.Parameter(torch.zeros(shp)))
+        self.generator = tnn.Linear(Do, c.tgt_vocab)
+        self.double()
+
+    def named(self):
+        out = {}
+        for k, v in self.named_parameters():
+            if k.startswith("dec_"):
+                k = "decoder." + {b: a for a, b in DEC.items()}[k[4:]]
+            out[k] = v
+        return out
+
+    def forward(self, src, tgt, want_weights=False):
+        c, Hd = self.c, self.c.dec_hidden
+        P = {k[4:]: v for k, v in self.named_parameters() if k.startswith("dec_")}
+        S = src.shape[1]
+        lengths = (src != c.pad_id).sum(1)
+        packed = tnn.utils.rnn.pack_padded_sequence(self.src_embed(src), lengths, batch_first=True,
+                                                    enforce_sorted=False)
+        y, hn = self.encoder(packed)
+        enc, _ = tnn.utils.rnn.pad_packed_sequence(y, batch_first=True, total_length=S)
+        s = torch.tanh(self.bridge(hn[-1]))
+        allowed = torch.arange(S)[None, :] < lengths[:, None]
+        outs, ws = [], []
+        for t in range(tgt.shape[1]):
+            emb = self.tgt_embed(tgt[:, t])
+            e = torch.tanh((s @ P["attn_w_q"].T)[:, None, :] + enc @ P["attn_w_k"].T + P["attn_b"])
+            e = (e @ P["attn_v"]).masked_fill(~allowed, float("-inf"))
+            w = torch.softmax(e, -1)
+            ctx = (w[:, :, None] * enc).sum(1)
+            gi = torch.cat([emb, ctx], 1) @ P["weight_ih"].T + P["bias_ih"]
+            gh = s @ P["weight_hh"].T + P["bias_hh"]
+            r = torch.sigmoid(gi[:, :Hd] + gh[:, :Hd])
+            z = torch.sigmoid(gi[:, Hd:2 * Hd] + gh[:, Hd:2 * Hd])
+            n = torch.tanh(gi[:, 2 * Hd:] + r * gh[:, 2 * Hd:])
+            s = (1 - z) * n + z * s
+            outs.append(torch.cat([s, ctx, emb], 1) @ P["w_out"].T + P["b_out"])
+            ws.append(w)
+        logits = self.generator(torch.tanh(torch.stack(outs, 1)))
+        return (logits, torch.stack(ws, 1), s) if want_weights else logits
+
+
+for share, layers, lens in ((False, 1, (7, 3, 5)), (True, 2, (6, 6, 1)), (False, 2, (2, 7, 4))):
+    V_src, V_tgt = (21, 21) if share else (19, 15)
+    ours = GruSeq2Seq(V_src, V_tgt, emb_size=6, enc_hidden=5, enc_layers=layers, dec_hidden=7,
+                      attn_size=4, out_size=9, max_len=16, share_embeddings=share, pad_id=0,
+                      seed=5 + layers, num_threads=1)
+    theirs = TorchGruSeq2Seq(ours.config)
+    S, T = max(lens), 5
+    src = padded_batch(3, S, V_src, 0, lens)
+    tin = padded_batch(3, T, V_tgt, 0, (5, 2, 4))
+    check_fwd_bwd(f"gru-seq2seq share={share} layers={layers}", ours, theirs, (src, tin),
+                  (torch.tensor(src, dtype=torch.long), torch.tensor(tin, dtype=torch.long)), V_tgt)
+    _, w = ours.forward(src, tin, weights=True)
+    ref_logits, ref_w, _ = theirs(torch.tensor(src, dtype=torch.long),
+                                  torch.tensor(tin, dtype=torch.long), True)
+    err = max_abs(w, ref_w.detach().numpy())
+    masked = max(float(np.abs(w[i, :, n:]).max()) if n < S else 0.0 for i, n in enumerate(lens))
+    report(f"gru-seq2seq share={share} layers={layers} attention weights", err <= 1e-5 and masked == 0,
+           f"max abs err {err:.2e}, weight on source padding {masked:.1e}")
+    # one step outside the tape = the first position of teacher forcing
+    s1, lg1, w1 = ours.step(src, None, tin[:, 0])
+    e1, e2 = max_abs(lg1, ref_logits[:, 0].detach().numpy()), max_abs(w1, ref_w[:, 0].detach().numpy())
+    s_ref = theirs(torch.tensor(src, dtype=torch.long), torch.tensor(tin[:, :1], dtype=torch.long),
+                   True)[2]
+    # and a second step from the first step's state = the second position
+    s2, lg2, _ = ours.step(src, s1, tin[:, 1])
+    e3 = max_abs(lg2, ref_logits[:, 1].detach().numpy())
+    e4 = max_abs(s1, s_ref.detach().numpy())
+    report(f"gru-seq2seq share={share} layers={layers} step decoding", max(e1, e2, e3, e4) <= 1e-5,
+           f"logits step 1 {e1:.1e}, step 2 {e3:.1e}, weights {e2:.1e}, state {e4:.1e}")
+    ours.train()
 
 
 # ---- encoder–decoder Transformer ------------------------------------------------------------
