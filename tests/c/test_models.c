@@ -624,3 +624,114 @@ Test(models_decode, width_one_beam_is_greedy)
     }
     attn_tape_free(t);
 }
+
+/* ---- the GRU encoder–decoder's decoding (tools/attn/gru_decode.c, compiled in) --------------- */
+
+#include "../../tools/attn/gru_decode.c"
+
+static attn_gru_seq2seq *tiny_gru(uint64_t seed)
+{
+    attn_gru_seq2seq_config c = {.src_vocab = 7, .tgt_vocab = XV, .emb_size = 6, .enc_hidden = 5,
+                                 .enc_layers = 1, .dec_hidden = 7, .attn_size = 4, .out_size = 6,
+                                 .max_len = 8, .pad_id = XPAD};
+    attn_gru_seq2seq *m;
+    cr_assert_eq(attn_gru_seq2seq_create(&c, seed, &m), ATTN_OK, "%s", attn_last_error());
+    for (int64_t i = 0; i < m->generator.weight->numel; i++) m->generator.weight->data[i] *= 6;
+    return m;
+}
+
+/* As exhaustive_best, scoring every hypothesis with the GRU model under teacher forcing. */
+static double gru_exhaustive_best(attn_tape *t, const attn_gru_seq2seq *m, const int32_t *src,
+                                  float alpha, int32_t *best, int64_t *best_len)
+{
+    const int64_t R = 64, T = XL + 1;
+    static const int32_t alphabet[4] = {0, 1, 3, 4};
+    int32_t *seqs = malloc((size_t)(R * T) * sizeof *seqs), *srcR = malloc((size_t)(R * XS) * 4);
+    cr_assert(seqs && srcR);
+    for (int64_t r = 0; r < R; r++) {
+        seqs[r * T] = XBOS;
+        for (int j = 0; j < XL; j++) seqs[r * T + 1 + j] = alphabet[(r >> (2 * j)) & 3];
+        memcpy(srcR + r * XS, src, XS * sizeof *src);
+    }
+    attn_var *enc, *s0, *logits;
+    attn_tape_set_training(t, 0);
+    cr_assert_eq(attn_tape_reset(t), ATTN_OK);
+    cr_assert_eq(attn_gru_seq2seq_encode(t, m, srcR, R, XS, &enc, &s0), ATTN_OK, "%s", attn_last_error());
+    cr_assert_eq(attn_gru_seq2seq_decode(t, m, enc, s0, srcR, XS, seqs, T, &logits, NULL), ATTN_OK, "%s",
+                 attn_last_error());
+    double best_s = -INFINITY;
+    for (int64_t r = 0; r < R; r++) {
+        double lp = 0;
+        for (int64_t len = 0; len <= XL; len++) {
+            const float *z = logits->data + (r * T + len) * XV;
+            double mx = z[0], sum = 0;
+            for (int v = 1; v < XV; v++) mx = z[v] > mx ? z[v] : mx;
+            for (int v = 0; v < XV; v++) sum += exp(z[v] - mx);
+            double lse = mx + log(sum);
+            double s = lp + (z[XEOS] - lse);
+            if (alpha != 0) s /= pow((5.0 + (double)len + 1) / 6.0, alpha);
+            if (s > best_s + 1e-9) {
+                best_s = s, *best_len = len;
+                for (int64_t j = 0; j < len; j++) best[j] = seqs[r * T + 1 + j];
+            }
+            if (len < XL) lp += z[seqs[r * T + 1 + len]] - lse;
+        }
+    }
+    free(seqs), free(srcR);
+    return best_s;
+}
+
+Test(models_decode, gru_beam_search_equals_exhaustive_search)
+{
+    attn_tape *t;
+    attn_tape_config tc = {.num_threads = 1};
+    cr_assert_eq(attn_tape_create(&tc, &t), ATTN_OK);
+    int disagree_small_beam = 0, cases = 0;
+    for (uint64_t seed = 1; seed <= 4; seed++) {
+        attn_gru_seq2seq *m = tiny_gru(seed);
+        int32_t srcs[3 * XS];
+        for (int trial = 0; trial < 3; trial++) {
+            int32_t *src = srcs + trial * XS;
+            for (int j = 0; j < XS; j++) src[j] = 1 + (int32_t)((seed * 7 + (uint64_t)trial * 3 + (uint64_t)j * 5) % 6);
+            if (trial == 1) src[XS - 1] = src[XS - 2] = XPAD; /* padded source */
+            for (int a = 0; a < 2; a++) {
+                float alpha = a ? 0.6f : 0.0f;
+                int32_t want[XL + 1];
+                int64_t want_len = 0;
+                gru_exhaustive_best(t, m, src, alpha, want, &want_len);
+                decode_options o = {.bos_id = XBOS, .eos_id = XEOS, .max_len = XL, .beam = 128,
+                                    .len_penalty = alpha};
+                int32_t out[XL + 1];
+                int64_t len;
+                cr_assert_eq(gru_translate(t, m, src, 1, XS, &o, out, &len), ATTN_OK, "%s", attn_last_error());
+                cr_expect_eq(len, want_len, "seed %llu trial %d alpha %g: length %lld, exhaustive %lld",
+                             (unsigned long long)seed, trial, (double)alpha, (long long)len, (long long)want_len);
+                cr_expect_eq(memcmp(out, want, (size_t)(len < want_len ? len : want_len) * 4), 0,
+                             "seed %llu trial %d alpha %g: beam output differs from exhaustive",
+                             (unsigned long long)seed, trial, (double)alpha);
+                cr_expect_eq(out[len], XEOS);
+                o.beam = 2;
+                cr_assert_eq(gru_translate(t, m, src, 1, XS, &o, out, &len), ATTN_OK);
+                cr_expect(len >= 0 && len <= XL && out[len] == XEOS);
+                disagree_small_beam += len != want_len || memcmp(out, want, (size_t)len * 4);
+                cases++;
+            }
+        }
+        /* three sentences decoded together = each alone (greedy, beam 1, beam 3) */
+        for (int beam = 1; beam <= 3; beam += 2) {
+            decode_options o = {.bos_id = XBOS, .eos_id = XEOS, .max_len = XL, .beam = beam, .len_penalty = 0.6f};
+            int32_t all[3 * (XL + 1)], one[XL + 1];
+            int64_t alen[3], olen;
+            cr_assert_eq(gru_translate(t, m, srcs, 3, XS, &o, all, alen), ATTN_OK, "%s", attn_last_error());
+            for (int i = 0; i < 3; i++) {
+                cr_assert_eq(gru_translate(t, m, srcs + i * XS, 1, XS, &o, one, &olen), ATTN_OK);
+                cr_expect_eq(olen, alen[i], "beam %d row %d", beam, i);
+                cr_expect_eq(memcmp(one, all + i * (XL + 1), (size_t)(XL + 1) * 4), 0,
+                             "seed %llu beam %d row %d: batched decoding differs", (unsigned long long)seed, beam, i);
+            }
+        }
+        attn_gru_seq2seq_free(m);
+    }
+    cr_log_info("GRU: beam 2 missed the exhaustive best in %d of %d cases", disagree_small_beam, cases);
+    attn_tape_free(t);
+}

@@ -81,7 +81,8 @@ Test(mt, beam_one_is_greedy)
     attn_tape_set_training(t, 0);
     cr_assert_eq(encode_rep(t, m, mt_src, MN, MS, 1, &mem, &srcK), ATTN_OK);
     cr_assert_eq(cache_init(&c, m, mem, srcK, MN, MS, L + 1, 1), ATTN_OK);
-    cr_assert_eq(beam(&c, MN, &o, bo, lb), ATTN_OK);
+    decode_stepper d = {&c, m->cfg.tgt_vocab, m->cfg.pad_id, step_cb, reorder_cb};
+    cr_assert_eq(decode_rows_beam(&d, MN, &o, bo, lb), ATTN_OK);
     for (int i = 0; i < MN; i++) {
         cr_assert_eq(lg[i], lb[i], "sentence %d", i);
         for (int64_t j = 0; j <= L; j++) cr_assert_eq(g[i * (L + 1) + j], bo[i * (L + 1) + j], "sentence %d", i);

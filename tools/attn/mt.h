@@ -27,20 +27,33 @@ int mt_spm_train_joint(const attn_parallel *train, int vocab, uint32_t seed, att
 /* Text → ids (no BOS/EOS). *ids malloc'ed. */
 int mt_encode(const attn_spm *sp, const char *text, int32_t **ids, int64_t *n);
 
+/* A subword translation model: one of the two architectures. */
+typedef struct mt_model {
+    attn_seq2seq *tf;      /* attn.arch = transformer-seq2seq */
+    attn_gru_seq2seq *gru; /* attn.arch = gru-seq2seq */
+} mt_model;
+
+attn_params *mt_model_params(const mt_model *m);
+int32_t mt_model_pad(const mt_model *m);
+int64_t mt_model_max_len(const mt_model *m);
+const char *mt_model_arch(const mt_model *m); /* "transformer" or "gru" */
+void mt_model_free(mt_model *m);              /* frees what it holds; *m becomes empty */
+
 /* Translate n sentences with a subword model: encodes each source (+ EOS, cut to the model's
  * max_len), decodes in length-sorted batches of `batch` sentences, detokenises. hyps[i] is
  * malloc'ed (free each, then the array with mt_free_strings). o->max_len 0: per batch,
  * min(model max_len − 1, 2·S + 10). */
-int mt_translate_texts(attn_tape *t, const attn_seq2seq *m, const attn_spm *sp,
+int mt_translate_texts(attn_tape *t, const mt_model *m, const attn_spm *sp,
                        const char *const *src, int64_t n, const decode_options *o, int64_t batch,
                        char ***hyps);
-/* Nonzero (default): mt_translate_texts decodes with the key/value cache (seq2seq_cache.h);
- * zero: with seq2seq_translate (re-running the decoder on the prefix). */
+/* Transformer models: nonzero (default): mt_translate_texts decodes with the key/value cache
+ * (seq2seq_cache.h); zero: with seq2seq_translate (re-running the decoder on the prefix). */
 extern int mt_use_cache;
 
 void mt_free_strings(char **s, int64_t n);
 
-/* Open a subword translation checkpoint (attn.tokenizer "spm"): the model and its tokenizer. */
-int mt_open_model(const char *path, attn_seq2seq **m, attn_spm **sp);
+/* Open a subword translation checkpoint (attn.tokenizer "spm"): the model (either
+ * architecture) and its tokenizer. */
+int mt_open_model(const char *path, mt_model *m, attn_spm **sp);
 
 #endif

@@ -11,35 +11,39 @@
 #include <string.h>
 
 
-/* Open a subword translation checkpoint: model, tokenizer. */
-int mt_open_model(const char *path, attn_seq2seq **m, attn_spm **sp)
+/* Open a subword translation checkpoint: model (either architecture), tokenizer. */
+int mt_open_model(const char *path, mt_model *m, attn_spm **sp)
 {
     attn_st_reader *st;
-    *m = NULL, *sp = NULL;
+    *m = (mt_model){0}, *sp = NULL;
     ATTN_TRY_CLI(attn_st_open(path, &st));
     const char *arch = attn_st_metadata(st, "attn.arch"), *tok = attn_st_metadata(st, "attn.tokenizer");
-    int s = ATTN_OK;
-    if (!arch || strcmp(arch, "transformer-seq2seq") || !tok || strcmp(tok, "spm")) {
+    int s = ATTN_OK, gru = arch && !strcmp(arch, "gru-seq2seq");
+    if (!arch || (strcmp(arch, "transformer-seq2seq") && !gru) || !tok || strcmp(tok, "spm")) {
         fprintf(stderr, "attn: %s is not a subword translation model (attn.arch=%s, attn.tokenizer=%s)\n",
                 path, arch ? arch : "none", tok ? tok : "none");
         s = ATTN_E_FORMAT;
     }
-    attn_seq2seq_config cfg;
-    if (s == ATTN_OK) s = attn_seq2seq_config_from_reader(st, &cfg);
+    attn_seq2seq_config tc;
+    attn_gru_seq2seq_config gc;
+    int64_t sv = 0, tv = 0;
+    if (s == ATTN_OK && gru) s = attn_gru_seq2seq_config_from_reader(st, &gc), sv = gc.src_vocab, tv = gc.tgt_vocab;
+    else if (s == ATTN_OK) s = attn_seq2seq_config_from_reader(st, &tc), sv = tc.src_vocab, tv = tc.tgt_vocab;
     if (s == ATTN_OK) s = mt_spm_from_reader(st, sp);
     int32_t V = 0;
     if (s == ATTN_OK) s = attn_spm_vocab_size(*sp, &V);
-    if (s == ATTN_OK && (cfg.src_vocab != V || cfg.tgt_vocab != V)) {
-        fprintf(stderr, "attn: %s: vocabularies %lld/%lld, its tokenizer has %d\n", path,
-                (long long)cfg.src_vocab, (long long)cfg.tgt_vocab, (int)V);
+    if (s == ATTN_OK && (sv != V || tv != V)) {
+        fprintf(stderr, "attn: %s: vocabularies %lld/%lld, its tokenizer has %d\n", path, (long long)sv,
+                (long long)tv, (int)V);
         s = ATTN_E_FORMAT;
     }
-    if (s == ATTN_OK) s = attn_seq2seq_create(&cfg, 0, m);
-    if (s == ATTN_OK) s = attn_checkpoint_load((*m)->P, st);
+    if (s == ATTN_OK) s = gru ? attn_gru_seq2seq_create(&gc, 0, &m->gru) : attn_seq2seq_create(&tc, 0, &m->tf);
+    if (s == ATTN_OK) s = attn_checkpoint_load(mt_model_params(m), st);
     attn_st_close(st);
     if (s) {
-        attn_seq2seq_free(*m), attn_spm_free(*sp);
-        *m = NULL, *sp = NULL;
+        mt_model_free(m);
+        attn_spm_free(*sp);
+        *sp = NULL;
     }
     return s;
 }
@@ -73,7 +77,7 @@ int cli_eval_translate(int argc, char **argv)
     if (!model || !srcp || !refp || o.beam < 1 || o.beam > 64 || batch < 1 || threads < 0) return usage();
     if (threads) attn_set_num_threads(threads);
     attn_parallel *d = NULL;
-    attn_seq2seq *m = NULL;
+    mt_model m = {0};
     attn_spm *sp = NULL;
     attn_tape *t = NULL;
     char **hyp = NULL;
@@ -89,7 +93,7 @@ int cli_eval_translate(int argc, char **argv)
     if (s == ATTN_OK) s = attn_tape_create(&tc, &t);
     if (s == ATTN_OK) attn_tape_set_training(t, 0);
     double t0 = bench_now();
-    if (s == ATTN_OK) s = mt_translate_texts(t, m, sp, (const char *const *)d->src, d->n, &o, batch, &hyp);
+    if (s == ATTN_OK) s = mt_translate_texts(t, &m, sp, (const char *const *)d->src, d->n, &o, batch, &hyp);
     double secs = bench_now() - t0;
     attn_bleu_result b, blc;
     attn_chrf_result cf;
@@ -112,13 +116,13 @@ int cli_eval_translate(int argc, char **argv)
                b.ref_len > 0 ? (double)b.hyp_len / (double)b.ref_len : 0, (long long)b.hyp_len,
                (long long)b.ref_len, o.beam);
         printf("BLEU (lowercased) = %.2f\nchrF2 = %.2f\n", blc.score, cf.score);
-        printf("result: task=multi30k arch=transformer bleu=%.2f bleu_lc=%.2f chrf=%.2f n=%lld "
+        printf("result: task=multi30k arch=%s bleu=%.2f bleu_lc=%.2f chrf=%.2f n=%lld "
                "sentences_per_s=%.1f\n",
-               b.score, blc.score, cf.score, (long long)d->n, (double)d->n / (secs > 0 ? secs : 1e-9));
+               mt_model_arch(&m), b.score, blc.score, cf.score, (long long)d->n, (double)d->n / (secs > 0 ? secs : 1e-9));
     }
     mt_free_strings(hyp, hyp ? d->n : 0);
     attn_tape_free(t);
-    attn_seq2seq_free(m);
+    mt_model_free(&m);
     attn_spm_free(sp);
     attn_parallel_free(d);
     return rc;

@@ -1,5 +1,6 @@
 /* mt_text.c — tokenizer storage and batched text translation for the translation commands. */
 #include "mt.h"
+#include "gru_decode.h"
 
 #include "internal.h"
 #include "seq2seq_cache.h"
@@ -157,11 +158,39 @@ static int detok(const attn_spm *sp, const int32_t *ids, int64_t n, char **out)
     return spm_status(attn_spm_decode(sp, ids, n, *out, len + 1, &len), "decode");
 }
 
-int mt_translate_texts(attn_tape *t, const attn_seq2seq *m, const attn_spm *sp,
+attn_params *mt_model_params(const mt_model *m)
+{
+    return m->tf ? m->tf->P : m->gru ? m->gru->P : NULL;
+}
+
+int32_t mt_model_pad(const mt_model *m)
+{
+    return m->tf ? m->tf->cfg.pad_id : m->gru->cfg.pad_id;
+}
+
+int64_t mt_model_max_len(const mt_model *m)
+{
+    return m->tf ? m->tf->cfg.max_len : m->gru->cfg.max_len;
+}
+
+const char *mt_model_arch(const mt_model *m)
+{
+    return m->tf ? "transformer" : "gru";
+}
+
+void mt_model_free(mt_model *m)
+{
+    attn_seq2seq_free(m->tf);
+    attn_gru_seq2seq_free(m->gru);
+    m->tf = NULL, m->gru = NULL;
+}
+
+int mt_translate_texts(attn_tape *t, const mt_model *m, const attn_spm *sp,
                        const char *const *src, int64_t n, const decode_options *o, int64_t batch,
                        char ***hyps)
 {
-    const int64_t maxS = m->cfg.max_len;
+    const int64_t maxS = mt_model_max_len(m);
+    const int32_t pad = mt_model_pad(m);
     if (n < 1 || batch < 1) return attn_fail(ATTN_E_ARG, "translate: n=%lld batch=%lld", (long long)n, (long long)batch);
     src_item *items = calloc((size_t)n, sizeof *items);
     char **res = calloc((size_t)n, sizeof *res);
@@ -182,13 +211,15 @@ int mt_translate_texts(attn_tape *t, const attn_seq2seq *m, const attn_spm *sp,
         for (int64_t i = 0; i < B; i++) {
             const src_item *it = &items[b0 + i];
             for (int64_t j = 0; j < S; j++)
-                buf[i * S + j] = j < it->len ? it->ids[j] : j == it->len ? ATTN_SPM_EOS_ID : m->cfg.pad_id;
+                buf[i * S + j] = j < it->len ? it->ids[j] : j == it->len ? ATTN_SPM_EOS_ID : pad;
         }
         decode_options od = *o;
         if (od.max_len <= 0) od.max_len = 2 * S + 10;
         if (od.max_len > maxS - 1) od.max_len = maxS - 1;
-        st = mt_use_cache ? seq2seq_translate_cached(t, m, buf, B, S, &od, out, olen)
-                          : seq2seq_translate(t, m, buf, B, S, &od, out, olen);
+        if (m->gru) st = gru_translate(t, m->gru, buf, B, S, &od, out, olen);
+        else
+            st = mt_use_cache ? seq2seq_translate_cached(t, m->tf, buf, B, S, &od, out, olen)
+                              : seq2seq_translate(t, m->tf, buf, B, S, &od, out, olen);
         for (int64_t i = 0; st == ATTN_OK && i < B; i++)
             st = detok(sp, out + i * (od.max_len + 1), olen[i], &res[items[b0 + i].index]);
     }

@@ -1,5 +1,6 @@
-/* mt_train.c — `attn train translate --arch transformer --data DIR --out DIR [--config F]
- * [--resume]`: an encoder–decoder Transformer on a parallel corpus (Multi30k layout:
+/* mt_train.c — `attn train translate --arch transformer|gru --data DIR --out DIR [--config F]
+ * [--resume]`: an encoder–decoder Transformer, or the GRU encoder–decoder with additive
+ * attention, on a parallel corpus (Multi30k layout:
  * DIR/train.en, train.de, val.en, val.de) with a joint SentencePiece BPE vocabulary learned
  * from the training text, label smoothing, warm-up + inverse-square-root learning rate and
  * token-based batches of similar lengths. Each epoch: validation loss and BLEU (greedy) in
@@ -20,7 +21,9 @@
 #include <sys/stat.h>
 
 typedef struct mt_cfg {
-    attn_seq2seq_config model;
+    attn_seq2seq_config model;   /* --arch transformer */
+    attn_gru_seq2seq_config gru; /* --arch gru */
+    int is_gru;
     int vocab, epochs, avg_last, val_bleu_n, threads, resume, tie_output;
     long batch_tokens, warmup;
     float lr, label_smoothing, clip, weight_decay;
@@ -42,12 +45,13 @@ typedef struct corpus {
 static int usage(void)
 {
     fprintf(stderr,
-            "usage: attn train translate --arch transformer --data DIR --out DIR [--config F]\n"
+            "usage: attn train translate --arch transformer|gru --data DIR --out DIR [--config F]\n"
             "                            [--resume] [--threads N] [--epochs N] [--max-minutes M]\n"
             "DIR holds train.en/.de and val.en/.de. Config file: lines `key = value` with keys\n"
-            "  vocab d_model nhead encoder_layers decoder_layers ff dropout max_len batch_tokens\n"
-            "  lr warmup epochs label_smoothing clip weight_decay max_minutes avg_last\n"
-            "  val_bleu_sentences seed tie_output\n");
+            "  vocab dropout max_len batch_tokens lr warmup epochs label_smoothing clip\n"
+            "  weight_decay max_minutes avg_last val_bleu_sentences seed\n"
+            "  transformer: d_model nhead encoder_layers decoder_layers ff tie_output\n"
+            "  gru: emb enc_hidden enc_layers dec_hidden attn_size out_size\n");
     return 2;
 }
 
@@ -57,14 +61,21 @@ static int set_key(mt_cfg *c, const char *k, const char *v)
     double x = strtod(v, &end);
     if (end == v) return -1;
     attn_seq2seq_config *m = &c->model;
+    attn_gru_seq2seq_config *g = &c->gru;
     if (!strcmp(k, "vocab")) c->vocab = (int)x;
+    else if (!strcmp(k, "emb")) g->emb_size = (int64_t)x;
+    else if (!strcmp(k, "enc_hidden")) g->enc_hidden = (int64_t)x;
+    else if (!strcmp(k, "enc_layers")) g->enc_layers = (int64_t)x;
+    else if (!strcmp(k, "dec_hidden")) g->dec_hidden = (int64_t)x;
+    else if (!strcmp(k, "attn_size")) g->attn_size = (int64_t)x;
+    else if (!strcmp(k, "out_size")) g->out_size = (int64_t)x;
     else if (!strcmp(k, "d_model")) m->d_model = (int64_t)x;
     else if (!strcmp(k, "nhead")) m->nhead = (int64_t)x;
     else if (!strcmp(k, "encoder_layers")) m->num_encoder_layers = (int64_t)x;
     else if (!strcmp(k, "decoder_layers")) m->num_decoder_layers = (int64_t)x;
     else if (!strcmp(k, "ff")) m->dim_feedforward = (int64_t)x;
-    else if (!strcmp(k, "dropout")) m->dropout = (float)x;
-    else if (!strcmp(k, "max_len")) m->max_len = (int64_t)x;
+    else if (!strcmp(k, "dropout")) m->dropout = g->dropout = (float)x;
+    else if (!strcmp(k, "max_len")) m->max_len = g->max_len = (int64_t)x;
     else if (!strcmp(k, "batch_tokens")) c->batch_tokens = (long)x;
     else if (!strcmp(k, "lr")) c->lr = (float)x;
     else if (!strcmp(k, "warmup")) c->warmup = (long)x;
@@ -257,19 +268,24 @@ static void fill(const corpus *c, const int64_t *idx, int64_t B, int32_t pad, te
     }
 }
 
-static int forward_loss(attn_tape *t, const attn_seq2seq *m, const tensors *x, float ls, attn_var **loss)
+static int forward_loss(attn_tape *t, const mt_model *m, const tensors *x, float ls, attn_var **loss)
 {
-    attn_var *mem, *logits;
-    attn_ce_options ce = {.ignore_index = m->cfg.pad_id, .label_smoothing = ls};
+    attn_var *mem, *s0, *logits;
+    attn_ce_options ce = {.ignore_index = mt_model_pad(m), .label_smoothing = ls};
     ATTN_TRY_CLI(attn_tape_reset(t));
-    ATTN_TRY_CLI(attn_seq2seq_encode(t, m, x->src, x->B, x->S, &mem));
-    ATTN_TRY_CLI(attn_seq2seq_decode(t, m, mem, x->src, x->S, x->tin, x->T, &logits));
+    if (m->gru) {
+        ATTN_TRY_CLI(attn_gru_seq2seq_encode(t, m->gru, x->src, x->B, x->S, &mem, &s0));
+        ATTN_TRY_CLI(attn_gru_seq2seq_decode(t, m->gru, mem, s0, x->src, x->S, x->tin, x->T, &logits, NULL));
+    } else {
+        ATTN_TRY_CLI(attn_seq2seq_encode(t, m->tf, x->src, x->B, x->S, &mem));
+        ATTN_TRY_CLI(attn_seq2seq_decode(t, m->tf, mem, x->src, x->S, x->tin, x->T, &logits));
+    }
     return attn_op_cross_entropy(t, logits, x->tout, &ce, loss);
 }
 
 /* Validation: mean token cross-entropy (no smoothing, no dropout) and greedy BLEU of the first
  * n_bleu sentences. */
-static int validate(attn_tape *t, const attn_seq2seq *m, const attn_spm *sp, const corpus *val,
+static int validate(attn_tape *t, const mt_model *m, const attn_spm *sp, const corpus *val,
                     const batches *vb, tensors *x, const attn_parallel *vtext, int n_bleu,
                     double *vloss, double *bleu)
 {
@@ -278,7 +294,7 @@ static int validate(attn_tape *t, const attn_seq2seq *m, const attn_spm *sp, con
     int st = ATTN_OK;
     for (int64_t b = 0; st == ATTN_OK && b < vb->nb; b++) {
         int64_t B = vb->start[b + 1] - vb->start[b];
-        fill(val, vb->order + vb->start[b], B, m->cfg.pad_id, x);
+        fill(val, vb->order + vb->start[b], B, mt_model_pad(m), x);
         attn_var *loss;
         st = forward_loss(t, m, x, 0.0f, &loss);
         double k = 0;
@@ -307,8 +323,7 @@ static int validate(attn_tape *t, const attn_seq2seq *m, const attn_spm *sp, con
 static attn_param *g_untied_generator; /* generator.weight left out of the graph when tied */
 static const attn_param *g_tied_embedding;
 
-static int save_model(const attn_params *P, const attn_seq2seq_config *mc, const char *b64,
-                      const char *path)
+static int save_model(const mt_model *m, const char *b64, const char *path)
 {
     /* tied: the file's generator.weight is a copy of the embedding, so any loader (attn
      * translate, attn viz, Python) sees the model as trained without knowing about tying */
@@ -317,15 +332,16 @@ static int save_model(const attn_params *P, const attn_seq2seq_config *mc, const
                (size_t)g_tied_embedding->numel * sizeof(float));
     char buf[2048];
     const char *kv[64];
-    int n = attn_seq2seq_config_to_meta(mc, buf, sizeof buf, kv, 56);
+    int n = m->gru ? attn_gru_seq2seq_config_to_meta(&m->gru->cfg, buf, sizeof buf, kv, 56)
+                   : attn_seq2seq_config_to_meta(&m->tf->cfg, buf, sizeof buf, kv, 56);
     if (n < 0) return n;
-    kv[n++] = "attn.arch", kv[n++] = "transformer-seq2seq";
+    kv[n++] = "attn.arch", kv[n++] = m->gru ? "gru-seq2seq" : "transformer-seq2seq";
     kv[n++] = "attn.task", kv[n++] = "multi30k";
     kv[n++] = "attn.tokenizer", kv[n++] = "spm";
     kv[n++] = MT_META_SPM, kv[n++] = b64;
     if (g_untied_generator) kv[n++] = "attn.mt.tie_output", kv[n++] = "1";
     kv[n] = NULL;
-    return attn_checkpoint_save(P, path, kv);
+    return attn_checkpoint_save(mt_model_params(m), path, kv);
 }
 
 static int save_state(const mt_cfg *c, attn_optim *opt, const attn_params *P, attn_tape *t, long step,
@@ -345,19 +361,19 @@ static int save_state(const mt_cfg *c, attn_optim *opt, const attn_params *P, at
     return attn_optim_save(opt, P, path, kv);
 }
 
-static int load_state(const mt_cfg *c, attn_seq2seq *m, attn_optim *opt, attn_tape *t, long *step,
+static int load_state(const mt_cfg *c, const mt_model *m, attn_optim *opt, attn_tape *t, long *step,
                       int *epoch, double *best)
 {
     char path[600];
     attn_st_reader *st;
     snprintf(path, sizeof path, "%s/model.safetensors", c->out);
     ATTN_TRY_CLI(attn_st_open(path, &st));
-    int s = attn_checkpoint_load(m->P, st);
+    int s = attn_checkpoint_load(mt_model_params(m), st);
     attn_st_close(st);
     if (s) return s;
     snprintf(path, sizeof path, "%s/optim.safetensors", c->out);
     ATTN_TRY_CLI(attn_st_open(path, &st));
-    s = attn_optim_load(opt, m->P, st);
+    s = attn_optim_load(opt, mt_model_params(m), st);
     const char *sv = attn_st_metadata(st, "train.step"), *ev = attn_st_metadata(st, "train.epoch"),
                *bv = attn_st_metadata(st, "train.best_bleu"), *r1 = attn_st_metadata(st, "train.rng_seed"),
                *r2 = attn_st_metadata(st, "train.rng_offset");
@@ -412,6 +428,9 @@ int cli_train_translate(int argc, char **argv)
                                     .num_decoder_layers = 3, .dim_feedforward = 1024, .max_len = 128,
                                     .dropout = 0.1f, .activation = ATTN_ACT_RELU, .norm_first = 1,
                                     .share_embeddings = 1, .pad_id = ATTN_SPM_PAD_ID};
+    c.gru = (attn_gru_seq2seq_config){.emb_size = 256, .enc_hidden = 256, .enc_layers = 1, .dec_hidden = 512,
+                                      .attn_size = 256, .out_size = 512, .max_len = 128, .dropout = 0.3f,
+                                      .share_embeddings = 1, .pad_id = ATTN_SPM_PAD_ID};
     const char *arch = "transformer", *config = NULL;
     int epochs_cli = 0;
     double minutes_cli = 0;
@@ -429,15 +448,16 @@ int cli_train_translate(int argc, char **argv)
         else return usage();
     }
     if (!c.data || !c.out || c.threads < 0) return usage();
-    if (strcmp(arch, "transformer")) {
-        fprintf(stderr, "attn train translate: --arch %s is not built yet (transformer is)\n", arch);
+    if (strcmp(arch, "transformer") && strcmp(arch, "gru")) {
+        fprintf(stderr, "attn train translate: --arch must be transformer or gru, not %s\n", arch);
         return 2;
     }
+    c.is_gru = !strcmp(arch, "gru");
     if (config && read_config(&c, config)) return 2;
     if (epochs_cli > 0) c.epochs = epochs_cli;
     if (minutes_cli > 0) c.max_minutes = minutes_cli;
-    if (c.epochs < 1 || c.batch_tokens < c.model.max_len || !(c.lr > 0) || c.vocab < 300 || c.avg_last < 0 ||
-        c.model.max_len < 4)
+    const int64_t max_len = c.is_gru ? c.gru.max_len : c.model.max_len;
+    if (c.epochs < 1 || c.batch_tokens < max_len || !(c.lr > 0) || c.vocab < 300 || c.avg_last < 0 || max_len < 4)
         return usage();
     if (c.threads) attn_set_num_threads(c.threads);
     if (mkdir_p(c.out)) {
@@ -451,7 +471,8 @@ int cli_train_translate(int argc, char **argv)
     corpus tr = {0}, va = {0};
     batches tb = {0}, vb = {0};
     tensors x = {0};
-    attn_seq2seq *m = NULL;
+    mt_model mm = {0};
+    attn_params *P = NULL;
     attn_tape *t = NULL;
     attn_optim *opt = NULL;
     int64_t *perm = NULL;
@@ -475,49 +496,58 @@ int cli_train_translate(int argc, char **argv)
     if (st == ATTN_OK) st = attn_spm_vocab_size(sp, &V);
     if (st == ATTN_OK) st = mt_spm_to_b64(sp, &b64);
     int64_t drop_tr = 0, drop_va = 0;
-    if (st == ATTN_OK) st = corpus_encode(train, sp, c.model.max_len, &tr, &drop_tr);
-    if (st == ATTN_OK) st = corpus_encode(val, sp, c.model.max_len, &va, &drop_va);
+    if (st == ATTN_OK) st = corpus_encode(train, sp, max_len, &tr, &drop_tr);
+    if (st == ATTN_OK) st = corpus_encode(val, sp, max_len, &va, &drop_va);
     if (st == ATTN_OK) st = make_batches(&va, c.batch_tokens, 0, 0, &vb);
     if (st) {
         cli_error("train translate", "tokenizer and data", st);
         goto done;
     }
-    c.model.src_vocab = c.model.tgt_vocab = V;
-    int64_t cap = c.batch_tokens + c.model.max_len;
+    c.model.src_vocab = c.model.tgt_vocab = c.gru.src_vocab = c.gru.tgt_vocab = V;
+    int64_t cap = c.batch_tokens + max_len;
     x.src = malloc((size_t)cap * sizeof *x.src);
     x.tin = malloc((size_t)cap * sizeof *x.tin);
     x.tout = malloc((size_t)cap * sizeof *x.tout);
-    st = attn_seq2seq_create(&c.model, c.seed, &m);
+    st = c.is_gru ? attn_gru_seq2seq_create(&c.gru, c.seed, &mm.gru) : attn_seq2seq_create(&c.model, c.seed, &mm.tf);
+    if (st == ATTN_OK) P = mt_model_params(&mm);
     g_untied_generator = NULL, g_tied_embedding = NULL;
-    if (st == ATTN_OK && c.tie_output) { /* output projection = target embedding (shared param) */
-        g_untied_generator = m->generator.weight;
-        g_tied_embedding = m->tgt_embed.weight;
-        m->generator.weight = m->tgt_embed.weight;
+    if (st == ATTN_OK && c.tie_output && mm.tf) { /* output projection = target embedding (shared param) */
+        g_untied_generator = mm.tf->generator.weight;
+        g_tied_embedding = mm.tf->tgt_embed.weight;
+        mm.tf->generator.weight = mm.tf->tgt_embed.weight;
     }
     attn_tape_config tc = {.num_threads = c.threads, .seed = c.seed ^ 0x5eedull};
     if (st == ATTN_OK) st = attn_tape_create(&tc, &t);
     attn_optim_config oc = {.kind = ATTN_OPTIM_ADAMW, .beta1 = 0.9f, .beta2 = 0.98f, .eps = 1e-9f,
                             .weight_decay = c.weight_decay};
-    if (st == ATTN_OK) st = attn_optim_create(m->P, &oc, &opt);
+    if (st == ATTN_OK) st = attn_optim_create(P, &oc, &opt);
     if (st == ATTN_OK && (!x.src || !x.tin || !x.tout)) st = ATTN_E_NOMEM;
     long step = 0;
     int epoch = 0;
     double best = -1;
     if (st == ATTN_OK && c.resume) {
-        st = load_state(&c, m, opt, t, &step, &epoch, &best);
+        st = load_state(&c, &mm, opt, t, &step, &epoch, &best);
         if (st == ATTN_OK) printf("resumed %s after epoch %d (step %ld, best BLEU %.2f)\n", c.out, epoch, step, best);
     }
     if (st) {
         cli_error("train translate", "setup", st);
         goto done;
     }
-    printf("attn train translate: Transformer %lld parameters%s (d_model %lld, %lld+%lld layers, %lld heads, "
-           "FF %lld), vocabulary %d, %lld training pairs (%lld too long dropped), %lld validation, "
-           "%d threads\n",
-           (long long)(attn_params_numel(m->P) - (g_untied_generator ? g_untied_generator->numel : 0)),
-           g_untied_generator ? ", output projection tied to the embedding" : "", (long long)c.model.d_model, (long long)c.model.num_encoder_layers,
-           (long long)c.model.num_decoder_layers, (long long)c.model.nhead, (long long)c.model.dim_feedforward,
-           (int)V, (long long)tr.n, (long long)drop_tr, (long long)va.n, attn_get_num_threads());
+    if (mm.gru)
+        printf("attn train translate: GRU encoder-decoder with additive attention, %lld parameters (embedding "
+               "%lld, bidirectional encoder %lldx%lld, decoder %lld, attention %lld, output %lld)",
+               (long long)attn_params_numel(P), (long long)c.gru.emb_size, (long long)c.gru.enc_layers,
+               (long long)c.gru.enc_hidden, (long long)c.gru.dec_hidden, (long long)c.gru.attn_size,
+               (long long)c.gru.out_size);
+    else
+        printf("attn train translate: Transformer %lld parameters%s (d_model %lld, %lld+%lld layers, %lld heads, "
+               "FF %lld)",
+               (long long)(attn_params_numel(P) - (g_untied_generator ? g_untied_generator->numel : 0)),
+               g_untied_generator ? ", output projection tied to the embedding" : "", (long long)c.model.d_model,
+               (long long)c.model.num_encoder_layers, (long long)c.model.num_decoder_layers,
+               (long long)c.model.nhead, (long long)c.model.dim_feedforward);
+    printf(", vocabulary %d, %lld training pairs (%lld too long dropped), %lld validation, %d threads\n", (int)V,
+           (long long)tr.n, (long long)drop_tr, (long long)va.n, attn_get_num_threads());
     snprintf(path, sizeof path, "%s/metrics.csv", c.out);
     csv = fopen(path, c.resume ? "a" : "w");
     if (!csv) {
@@ -552,12 +582,12 @@ int cli_train_translate(int argc, char **argv)
         float lr = 0;
         for (int64_t bi = 0; bi < tb.nb; bi++) {
             int64_t b = perm[bi], B = tb.start[b + 1] - tb.start[b];
-            fill(&tr, tb.order + tb.start[b], B, m->cfg.pad_id, &x);
+            fill(&tr, tb.order + tb.start[b], B, mt_model_pad(&mm), &x);
             attn_var *loss;
-            st = forward_loss(t, m, &x, c.label_smoothing, &loss);
-            if (st == ATTN_OK) attn_params_zero_grad(m->P);
+            st = forward_loss(t, &mm, &x, c.label_smoothing, &loss);
+            if (st == ATTN_OK) attn_params_zero_grad(P);
             if (st == ATTN_OK) st = attn_tape_backward(t, loss, NULL);
-            if (st == ATTN_OK && c.clip > 0) st = attn_clip_grad_norm(m->P, c.clip, NULL);
+            if (st == ATTN_OK && c.clip > 0) st = attn_clip_grad_norm(P, c.clip, NULL);
             lr = attn_schedule_lr(&sched, step);
             if (st == ATTN_OK) st = attn_optim_step(opt, lr);
             if (st) {
@@ -578,7 +608,7 @@ int cli_train_translate(int argc, char **argv)
         progress_done(&prog);
         if (st) break;
         double vloss, bleu;
-        st = validate(t, m, sp, &va, &vb, &x, val, c.val_bleu_n, &vloss, &bleu);
+        st = validate(t, &mm, sp, &va, &vb, &x, val, c.val_bleu_n, &vloss, &bleu);
         if (st) {
             cli_error("train translate", "validation", st);
             break;
@@ -591,18 +621,18 @@ int cli_train_translate(int argc, char **argv)
                 vloss, bleu, lr, tps, bench_now() - t0);
         fflush(csv);
         snprintf(path, sizeof path, "%s/model.safetensors", c.out);
-        st = save_model(m->P, &m->cfg, b64, path);
+        st = save_model(&mm, b64, path);
         if (st == ATTN_OK && bleu > best) {
             best = bleu;
-            st = save_model(m->P, &m->cfg, b64, best_path);
+            st = save_model(&mm, b64, best_path);
         }
         if (st == ATTN_OK && c.avg_last > 1) {
             snprintf(path, sizeof path, "%s/epoch%d.safetensors", c.out, epoch + 1);
-            st = save_model(m->P, &m->cfg, b64, path);
+            st = save_model(&mm, b64, path);
             snprintf(path, sizeof path, "%s/epoch%d.safetensors", c.out, epoch + 1 - c.avg_last);
             if (epoch + 1 - c.avg_last >= 1) remove(path);
         }
-        if (st == ATTN_OK) st = save_state(&c, opt, m->P, t, step, epoch + 1, best);
+        if (st == ATTN_OK) st = save_state(&c, opt, P, t, step, epoch + 1, best);
         if (st) cli_error("train translate", "saving", st);
     }
     /* average the last epochs' weights; keep them as best if they validate better */
@@ -611,23 +641,23 @@ int cli_train_translate(int argc, char **argv)
         if (!paths) st = ATTN_E_NOMEM;
         for (int i = 0; paths && i < c.avg_last; i++)
             snprintf(paths[i], sizeof paths[i], "%s/epoch%d.safetensors", c.out, epoch - c.avg_last + 1 + i);
-        if (st == ATTN_OK) st = average_into(m->P, paths, c.avg_last);
+        if (st == ATTN_OK) st = average_into(P, paths, c.avg_last);
         free(paths);
         double vloss, bleu;
-        if (st == ATTN_OK) st = validate(t, m, sp, &va, &vb, &x, val, c.val_bleu_n, &vloss, &bleu);
+        if (st == ATTN_OK) st = validate(t, &mm, sp, &va, &vb, &x, val, c.val_bleu_n, &vloss, &bleu);
         if (st == ATTN_OK) {
             printf("average of the last %d epochs: val loss %.4f  val BLEU %.2f%s\n", c.avg_last, vloss, bleu,
                    bleu > best ? "  best" : "");
             snprintf(path, sizeof path, "%s/average.safetensors", c.out);
-            st = save_model(m->P, &m->cfg, b64, path);
-            if (st == ATTN_OK && bleu > best) best = bleu, st = save_model(m->P, &m->cfg, b64, best_path);
+            st = save_model(&mm, b64, path);
+            if (st == ATTN_OK && bleu > best) best = bleu, st = save_model(&mm, b64, best_path);
         }
         if (st) cli_error("train translate", "averaging", st);
     }
     if (st == ATTN_OK)
-        printf("result: task=multi30k arch=transformer val_bleu=%.2f epochs=%d steps=%ld minutes=%.1f "
+        printf("result: task=multi30k arch=%s val_bleu=%.2f epochs=%d steps=%ld minutes=%.1f "
                "tokens_per_s=%.0f best=%s\n",
-               best, epoch, step, (bench_now() - t0) / 60, tokens / (bench_now() - t_train + 1e-9), best_path);
+               arch, best, epoch, step, (bench_now() - t0) / 60, tokens / (bench_now() - t_train + 1e-9), best_path);
 done:
     if (csv) fclose(csv);
     free(perm), free(b64), free(x.src), free(x.tin), free(x.tout);
@@ -635,7 +665,7 @@ done:
     corpus_free(&tr), corpus_free(&va);
     attn_optim_free(opt);
     attn_tape_free(t);
-    attn_seq2seq_free(m);
+    mt_model_free(&mm);
     attn_spm_free(sp);
     attn_parallel_free(train), attn_parallel_free(val);
     return st ? 1 : 0;

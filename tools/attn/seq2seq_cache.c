@@ -214,14 +214,7 @@ static int step(cache *c, const int32_t *y, int64_t p, float *logp)
     layernorm(&m->dec_norm, c->x, c->h, R);
     ATTN_TRY_CLI(linear(c, c->h, R, d, m->generator.weight->data,
                         m->generator.bias ? m->generator.bias->data : NULL, V, logp, V));
-    for (int64_t r = 0; r < R; r++) {
-        float *z = logp + r * V, mx = -INFINITY;
-        for (int64_t v = 0; v < V; v++) mx = z[v] > mx ? z[v] : mx;
-        double sum = 0;
-        for (int64_t v = 0; v < V; v++) sum += exp((double)z[v] - mx);
-        float lse = mx + (float)log(sum);
-        for (int64_t v = 0; v < V; v++) z[v] -= lse;
-    }
+    decode_log_softmax(logp, R, V);
     return ATTN_OK;
 }
 
@@ -266,93 +259,8 @@ static int encode_rep(attn_tape *t, const attn_seq2seq *m, const int32_t *src, i
     return ATTN_OK;
 }
 
-static int greedy(cache *c, const decode_options *o, int32_t *out, int64_t *out_len)
-{
-    const attn_seq2seq *m = c->m;
-    const int64_t N = c->R, V = m->cfg.tgt_vocab, L = o->max_len;
-    float *logp = malloc((size_t)(N * V) * sizeof *logp);
-    int32_t *y = calloc((size_t)N, sizeof *y);
-    char *done = calloc((size_t)N, 1);
-    int st = (!logp || !y || !done) ? ATTN_E_NOMEM : ATTN_OK;
-    for (int64_t i = 0; i < N; i++) {
-        out_len[i] = 0;
-        for (int64_t j = 0; j <= L; j++) out[i * (L + 1) + j] = m->cfg.pad_id;
-    }
-    for (int64_t T = 1; st == ATTN_OK && T <= L + 1; T++) {
-        for (int64_t i = 0; i < N; i++) {
-            int32_t prev = T == 1 ? o->bos_id : out[i * (L + 1) + T - 2];
-            y[i] = prev == o->eos_id ? m->cfg.pad_id : prev;
-        }
-        st = step(c, y, T - 1, logp);
-        int all = 1;
-        for (int64_t i = 0; st == ATTN_OK && i < N; i++) {
-            if (done[i]) continue;
-            int64_t best = 0;
-            for (int64_t v = 1; v < V; v++)
-                if (logp[i * V + v] > logp[i * V + best]) best = v;
-            if (T == L + 1) best = o->eos_id;
-            out[i * (L + 1) + T - 1] = (int32_t)best;
-            if (best == o->eos_id)
-                done[i] = 1;
-            else
-                out_len[i] = T;
-            all &= done[i];
-        }
-        if (all) break;
-    }
-    free(logp), free(y), free(done);
-    return st;
-}
-
-/* Beam search of N sentences × K rows; the selection is seq2seq_decode.c's beam_one. */
-static int beam(cache *c, int64_t N, const decode_options *o, int32_t *out, int64_t *out_len)
-{
-    const attn_seq2seq *m = c->m;
-    const int64_t V = m->cfg.tgt_vocab, L = o->max_len, K = o->beam, R = N * K;
-    float *logp = malloc((size_t)(R * V) * sizeof *logp);
-    int32_t *y = calloc((size_t)R, sizeof *y);
-    int64_t *parent = malloc((size_t)R * sizeof *parent);
-    decode_hyp *bm = calloc((size_t)R, sizeof *bm), *next = calloc((size_t)R, sizeof *next);
-    int32_t *store = calloc((size_t)(2 * R * (L + 1)), sizeof *store);
-    double *cand = malloc((size_t)(K * V) * sizeof *cand);
-    int64_t *par = malloc((size_t)K * sizeof *par);
-    int st = (!logp || !y || !parent || !bm || !next || !store || !cand || !par) ? ATTN_E_NOMEM : ATTN_OK;
-    for (int64_t r = 0; st == ATTN_OK && r < R; r++) {
-        bm[r].ids = store + r * (L + 1), next[r].ids = store + (R + r) * (L + 1);
-        bm[r].logp = r % K == 0 ? 0 : -INFINITY;
-    }
-    for (int64_t T = 1; st == ATTN_OK && T <= L + 1; T++) {
-        int live = 0;
-        for (int64_t r = 0; r < R; r++) live |= !bm[r].done && bm[r].logp > -INFINITY;
-        if (!live) break;
-        for (int64_t r = 0; r < R; r++)
-            y[r] = T == 1 ? o->bos_id : T - 2 < bm[r].len ? bm[r].ids[T - 2] : m->cfg.pad_id;
-        st = step(c, y, T - 1, logp);
-        for (int64_t i = 0; st == ATTN_OK && i < N; i++) {
-            decode_beam_step(o, bm + i * K, logp + i * K * V, K, V, T, cand, next + i * K, par);
-            for (int64_t n = 0; n < K; n++) parent[i * K + n] = i * K + par[n];
-        }
-        for (int64_t r = 0; st == ATTN_OK && r < R; r++) {
-            decode_hyp tmp = bm[r];
-            bm[r] = next[r];
-            next[r] = tmp;
-        }
-        if (st == ATTN_OK) st = reorder(c, parent, T - 1);
-    }
-    for (int64_t i = 0; st == ATTN_OK && i < N; i++) {
-        decode_hyp *b = bm + i * K;
-        int64_t best = 0;
-        for (int64_t k = 1; k < K; k++)
-            if (decode_beam_score(o, &b[k]) > decode_beam_score(o, &b[best])) best = k;
-        int32_t *oi = out + i * (L + 1);
-        for (int64_t j = 0; j <= L; j++) oi[j] = m->cfg.pad_id;
-        memcpy(oi, b[best].ids, (size_t)b[best].len * sizeof *oi);
-        oi[b[best].len] = o->eos_id;
-        out_len[i] = b[best].len;
-    }
-    free(logp), free(y), free(parent), free(bm), free(next), free(store), free(cand), free(par);
-    return st;
-}
+static int step_cb(void *c, const int32_t *y, int64_t p, float *logp) { return step(c, y, p, logp); }
+static int reorder_cb(void *c, const int64_t *parent, int64_t p) { return reorder(c, parent, p); }
 
 int seq2seq_translate_cached(attn_tape *t, const attn_seq2seq *m, const int32_t *src, int64_t N,
                              int64_t S, const decode_options *o, int32_t *out, int64_t *out_len)
@@ -368,7 +276,8 @@ int seq2seq_translate_cached(attn_tape *t, const attn_seq2seq *m, const int32_t 
     cache c = {0};
     int st = encode_rep(t, m, src, N, S, K, &mem, &srcK);
     if (st == ATTN_OK) st = cache_init(&c, m, mem, srcK, N * K, S, o->max_len + 1, attn_tape_num_threads(t));
-    if (st == ATTN_OK) st = K == 1 ? greedy(&c, o, out, out_len) : beam(&c, N, o, out, out_len);
+    decode_stepper d = {&c, m->cfg.tgt_vocab, m->cfg.pad_id, step_cb, reorder_cb};
+    if (st == ATTN_OK) st = K == 1 ? decode_rows_greedy(&d, N, o, out, out_len) : decode_rows_beam(&d, N, o, out, out_len);
     cache_free(&c);
     free(mem), free(srcK);
     attn_tape_set_training(t, was_training);

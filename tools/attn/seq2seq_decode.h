@@ -43,4 +43,26 @@ double decode_beam_score(const decode_options *o, const decode_hyp *h);
 void decode_beam_step(const decode_options *o, const decode_hyp *beam, const float *logp, int64_t K,
                       int64_t V, int64_t T, double *cand, decode_hyp *next, int64_t *parent);
 
+/* A decoder that runs one position at a time for R rows together (the key/value-cached
+ * Transformer, the GRU with additive attention): step turns the tokens y [R] fed at position p
+ * into next-token log-probabilities logp [R, V]; reorder makes rows r continue the state of
+ * rows parent[r] (beam search, after positions 0..p). */
+typedef struct decode_stepper {
+    void *state;
+    int64_t vocab;
+    int32_t pad_id;
+    int (*step)(void *state, const int32_t *y, int64_t p, float *logp);
+    int (*reorder)(void *state, const int64_t *parent, int64_t p);
+} decode_stepper;
+
+/* Greedy decoding of N rows; out, out_len as seq2seq_translate. */
+int decode_rows_greedy(const decode_stepper *d, int64_t N, const decode_options *o, int32_t *out,
+                       int64_t *out_len);
+/* Beam search of N sentences on N·beam rows (sentence i on rows i·K .. i·K + K − 1), with
+ * decode_beam_step's choices; out, out_len [N] as seq2seq_translate. */
+int decode_rows_beam(const decode_stepper *d, int64_t N, const decode_options *o, int32_t *out,
+                     int64_t *out_len);
+/* Rows of logits [R, V] → log-probabilities, in place. */
+void decode_log_softmax(float *logp, int64_t R, int64_t V);
+
 #endif

@@ -59,7 +59,7 @@ static int translate_line(translator *tr, const char *text)
 /* Subword (SentencePiece) models: all texts are translated together, in length-sorted batches. */
 static int translate_spm(const char *model, int threads, decode_options o, char **texts, int n_texts)
 {
-    attn_seq2seq *m;
+    mt_model m;
     attn_spm *sp;
     int s = mt_open_model(model, &m, &sp);
     if (s) return cli_error("translate", model, s);
@@ -89,13 +89,13 @@ static int translate_spm(const char *model, int threads, decode_options o, char 
     char **hyp = NULL;
     if (s == ATTN_OK && n > 0) {
         attn_tape_set_training(t, 0);
-        s = mt_translate_texts(t, m, sp, (const char *const *)lines, n, &o, 32, &hyp);
+        s = mt_translate_texts(t, &m, sp, (const char *const *)lines, n, &o, 32, &hyp);
     }
     for (int64_t i = 0; s == ATTN_OK && i < n; i++) printf("%s\n", hyp[i]);
     mt_free_strings(hyp, hyp ? n : 0);
     if (lines != texts) mt_free_strings(lines, n);
     attn_tape_free(t);
-    attn_seq2seq_free(m);
+    mt_model_free(&m);
     attn_spm_free(sp);
     return s ? cli_error("translate", "decoding", s) : 0;
 }
@@ -130,7 +130,8 @@ int cli_translate(int argc, char **argv)
     int s = attn_st_open(model, &st);
     if (s) return cli_error("translate", model, s);
     const char *arch = attn_st_metadata(st, "attn.arch"), *tok = attn_st_metadata(st, "attn.tokenizer");
-    if (arch && !strcmp(arch, "transformer-seq2seq") && tok && !strcmp(tok, "spm")) {
+    if (arch && (!strcmp(arch, "transformer-seq2seq") || !strcmp(arch, "gru-seq2seq")) && tok &&
+        !strcmp(tok, "spm")) {
         attn_st_close(st);
         return translate_spm(model, threads, tr.o, argv + first_text, argc - first_text);
     }
