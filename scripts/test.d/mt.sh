@@ -145,6 +145,26 @@ $A train translate --arch gru --data "$t" --out "$t/gru" --config "$t/cfg_gru" -
 check $? "GRU: --resume exits 0"
 rows=$(tail -n +2 "$t/gru/metrics.csv" | wc -l)
 [ "$rows" = 13 ]; check $? "GRU: --resume appends epoch 13 to metrics.csv"
+# attn viz on subword models: the GRU's additive attention and the Transformer's maps.
+$A viz --model "$t/gru/best.safetensors" --input "The red dog runs." --out "$t/vg" --metrics >"$t/vg.log" 2>&1
+check $? "GRU: attn viz exits 0"
+[ -s "$t/vg/cross_L0_H0.png" ] && [ -s "$t/vg/attention.html" ] && grep -q '(gru model)' "$t/vg.log"
+check $? "GRU: attn viz writes the additive attention map and the viewer"
+$A viz --model "$t/run/best.safetensors" --input "The red dog runs." --target "Der rote Hund läuft." \
+    --out "$t/vt" >"$t/vt.log" 2>&1
+check $? "Transformer (subword): attn viz exits 0"
+[ -s "$t/vt/cross_L0_H1.png" ] && [ -s "$t/vt/encoder-self_L0_H0.png" ] && [ -s "$t/vt/decoder-self_L0_H0.png" ]
+check $? "Transformer (subword): cross, encoder and decoder self-attention maps per head"
+/usr/bin/python3 - "$t/vt/attention.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+src, tgt = d.get("src") or d.get("source"), d.get("tgt") or d.get("target")
+assert src[-1] == "</s>" and tgt[-1] == "</s>", (src, tgt)
+assert "".join(tgt[:-1]).replace("\u2581", " ").strip() == "Der rote Hund läuft.", tgt
+PY
+check $? "Transformer (subword): viewer data has the pieces of source and target"
+$A viz --model "$t/gru/best.safetensors" --input "" --out "$t/ve" >/dev/null 2>&1
+[ $? = 1 ]; check $? "attn viz with an empty input: exit 1"
 $A train translate --arch lstm --data "$t" --out "$t/x" >/dev/null 2>&1
 [ $? = 2 ]; check $? "unknown --arch: usage error"
 

@@ -1,10 +1,12 @@
 /* viz_model.c — `attn viz --model M --input TEXT [--target TEXT] [--out DIR] [--metrics]`:
- * record the attention maps of a saved translation model on one input, through the tape's
- * attention observer, and render them with the viz layer. */
+ * record the attention maps of a saved translation model on one input (the Transformer's
+ * through the tape's attention observer, the GRU's additive attention weights from its
+ * decoder) and render them with the viz layer. */
 #include "viz_model.h"
 
 #include "chars.h"
 #include "cli.h"
+#include "mt.h"
 #include "seq2seq_decode.h"
 
 #include <stdio.h>
@@ -140,6 +142,118 @@ int viz_seq2seq_record(attn_tape *t, const attn_seq2seq *m, const char *input, c
     return ATTN_OK;
 }
 
+/* ---- subword translation models (attn.tokenizer = spm): Transformer or GRU ------------------ */
+
+static int mt_ids(const attn_spm *sp, const char *text, int64_t cap, int32_t **ids, int64_t *n, const char ***tok)
+{
+    ATTN_TRY_CLI(mt_encode(sp, text, ids, n));
+    if (*n > cap - 1) *n = cap - 1; /* room for EOS */
+    int32_t *g = realloc(*ids, (size_t)(*n + 1) * sizeof *g);
+    *tok = malloc((size_t)(*n + 1) * sizeof **tok);
+    if (!g || !*tok) {
+        free(g ? g : *ids), free(*tok);
+        *ids = NULL, *tok = NULL;
+        return ATTN_E_NOMEM;
+    }
+    *ids = g;
+    (*ids)[(*n)++] = ATTN_SPM_EOS_ID;
+    for (int64_t i = 0; i < *n; i++)
+        if (attn_spm_id_to_piece(sp, (*ids)[i], &(*tok)[i]) != ATTN_OK) (*tok)[i] = "?";
+    return ATTN_OK;
+}
+
+/* Source pieces + EOS against output pieces + EOS (teacher forcing on `target`, or on the
+ * model's own beam-5 translation): every attention map of either architecture. */
+static int viz_mt_record(attn_tape *t, const mt_model *mm, const attn_spm *sp, const char *input,
+                         const char *target, viz_record **out)
+{
+    *out = NULL;
+    const int64_t maxL = mt_model_max_len(mm);
+    char **hyp = NULL;
+    if (!target) {
+        decode_options o = {.bos_id = ATTN_SPM_BOS_ID, .eos_id = ATTN_SPM_EOS_ID, .beam = 5, .len_penalty = 0.6f};
+        ATTN_TRY_CLI(mt_translate_texts(t, mm, sp, &input, 1, &o, 1, &hyp));
+        target = hyp[0];
+    }
+    int32_t *sid = NULL, *tid = NULL, *tin = NULL;
+    int64_t S = 0, T = 0;
+    const char **stok = NULL, **ttok = NULL;
+    int st = mt_ids(sp, input, maxL, &sid, &S, &stok);
+    if (st == ATTN_OK) st = mt_ids(sp, target, maxL, &tid, &T, &ttok);
+    if (st == ATTN_OK && S < 2) {
+        fprintf(stderr, "attn viz: the input is empty: nothing to attend to\n");
+        st = ATTN_E_ARG;
+    }
+    if (st == ATTN_OK && !(tin = malloc((size_t)T * sizeof *tin))) st = ATTN_E_NOMEM;
+    char title[2048];
+    snprintf(title, sizeof title, "%s -> %s", input, target);
+    viz_record *r = NULL;
+    if (st == ATTN_OK && viz_record_create(&r, title, stok, (int)S, ttok, (int)T)) {
+        fprintf(stderr, "attn viz: %s\n", viz_last_error());
+        st = ATTN_E_ARG;
+    }
+    if (st == ATTN_OK) { /* decoder input: BOS + the output pieces (row t produces piece t) */
+        tin[0] = ATTN_SPM_BOS_ID;
+        memcpy(tin + 1, tid, (size_t)(T - 1) * sizeof *tin);
+    }
+    int was_training = attn_tape_training(t);
+    attn_tape_set_training(t, 0);
+    capture c = {.m = mm->tf, .r = r, .rows = (int)T};
+    attn_var *mem, *s0, *logits, *w = NULL;
+    if (st == ATTN_OK) st = attn_tape_reset(t);
+    if (st == ATTN_OK && mm->tf) {
+        attn_tape_set_observer(t, observe, &c);
+        st = attn_seq2seq_encode(t, mm->tf, sid, 1, S, &mem);
+        if (st == ATTN_OK) st = attn_seq2seq_decode(t, mm->tf, mem, sid, S, tin, T, &logits);
+        attn_tape_set_observer(t, NULL, NULL);
+        if (st == ATTN_OK && c.st) {
+            fprintf(stderr, "attn viz: %s\n", viz_last_error());
+            st = c.st;
+        }
+    } else if (st == ATTN_OK) {
+        st = attn_gru_seq2seq_encode(t, mm->gru, sid, 1, S, &mem, &s0);
+        if (st == ATTN_OK) st = attn_gru_seq2seq_decode(t, mm->gru, mem, s0, sid, S, tin, T, &logits, &w);
+        if (st == ATTN_OK && viz_record_add_heads(r, VIZ_CROSS, 0, w->data, 1, (int)T, (int)S)) {
+            fprintf(stderr, "attn viz: %s\n", viz_last_error());
+            st = ATTN_E_ARG;
+        }
+    }
+    attn_tape_set_training(t, was_training);
+    if (st == ATTN_OK) *out = r;
+    else viz_record_free(r);
+    free(sid), free(tid), free(tin), free(stok), free(ttok);
+    mt_free_strings(hyp, hyp ? 1 : 0);
+    return st;
+}
+
+static int viz_mt_run(const char *model, const char *input, const char *target, const char *out, int metrics)
+{
+    mt_model mm;
+    attn_spm *sp;
+    int s = mt_open_model(model, &mm, &sp);
+    if (s) return cli_error("viz", model, s);
+    attn_tape *t = NULL;
+    attn_tape_config tc = {0};
+    s = attn_tape_create(&tc, &t);
+    viz_record *r = NULL;
+    int rc = 0;
+    if (s == ATTN_OK) s = viz_mt_record(t, &mm, sp, input, target, &r);
+    if (s) rc = s == ATTN_E_ARG ? 1 : cli_error("viz", model, s);
+    else if (viz_render_all(r, out, VIZ_POOL_MEAN)) {
+        fprintf(stderr, "attn viz: %s\n", viz_last_error());
+        rc = 1;
+    } else {
+        printf("%s\nwrote %s/attention.html, %s/attention.json and heatmaps in %s/ (%s model)\n", r->title, out,
+               out, out, mt_model_arch(&mm));
+        if (metrics) viz_metrics_print(stdout, r);
+    }
+    viz_record_free(r);
+    attn_tape_free(t);
+    mt_model_free(&mm);
+    attn_spm_free(sp);
+    return rc;
+}
+
 static int usage(void)
 {
     fprintf(stderr, "usage: attn viz --model FILE --input TEXT [--target TEXT] [--out DIR] [--metrics]\n"
@@ -169,6 +283,11 @@ int viz_run_model(int argc, char **argv)
         attn_st_close(st);
         if (target) return usage();
         return viz_classify_run(model, input, out, metrics);
+    }
+    if (arch && tok && !strcmp(tok, "spm") &&
+        (!strcmp(arch, "transformer-seq2seq") || !strcmp(arch, "gru-seq2seq"))) {
+        attn_st_close(st);
+        return viz_mt_run(model, input, target, out, metrics);
     }
     if (!arch || strcmp(arch, "transformer-seq2seq") || !tok || strcmp(tok, "chars-ascii")) {
         fprintf(stderr, "attn viz: %s is not a model this attn can visualise (attn.arch=%s)\n", model,
