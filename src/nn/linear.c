@@ -31,13 +31,21 @@ int attn_dense_backward(int64_t rows, int64_t in, int64_t out, const float *x, i
     if (dw)
         ATTN_TRY(attn_sgemm(ATTN_TRANS, ATTN_NO_TRANS, out, in, rows, 1.0f, dy, ldy, x, ldx,
                             1.0f, dw, in, gemm_threads));
-    /* db[out] += Σ_r dy[r, out]: each column summed in order, in double */
+    /* db[out] += Σ_r dy[r, out]: each column summed in row order, in double; a block of
+     * columns at a time so that every row is read contiguously */
     if (db) {
+        enum { COLS = 256 };
+        const int64_t nblk = (out + COLS - 1) / COLS;
 #pragma omp parallel for if(ATTN_WORTH_THREADS(rows * out)) num_threads(threads) schedule(static)
-        for (int64_t o = 0; o < out; o++) {
-            double s = 0;
-            for (int64_t r = 0; r < rows; r++) s += dy[r * ldy + o];
-            db[o] += (float)s;
+        for (int64_t bi = 0; bi < nblk; bi++) {
+            const int64_t o0 = bi * COLS, n = out - o0 < COLS ? out - o0 : COLS;
+            double s[COLS];
+            for (int64_t j = 0; j < n; j++) s[j] = 0;
+            for (int64_t r = 0; r < rows; r++) {
+                const float *d = dy + r * ldy + o0;
+                for (int64_t j = 0; j < n; j++) s[j] += d[j];
+            }
+            for (int64_t j = 0; j < n; j++) db[o0 + j] += (float)s[j];
         }
     }
     return ATTN_OK;

@@ -414,10 +414,24 @@ Test(sdpa, thread_count_does_not_change_results)
 
 Test(sdpa, dropout_mask_fill_matches_keep)
 {
-    uint8_t keep[103];
-    cr_assert_eq(attn_dropout_mask_fill(77, 3, 5, 103, 0.35f, keep), ATTN_OK);
-    for (int i = 0; i < 103; i++)
-        cr_expect_eq(keep[i], attn_dropout_keep(77, 3, 5 + (uint64_t)i, 0.35f), "element %d", i);
+    uint8_t keep[1000];
+    /* every start lane, lengths across the 64-element batches, probabilities that are not
+     * multiples of 2^-24 (the integer threshold must round as the float comparison does),
+     * 0 and 1, and block counters that carry into the high word */
+    static const float ps[] = {0.35f, 0.1f, 0.3f, 1e-7f, 0.99999994f, 0.0f, 1.0f, 0.5f};
+    static const uint64_t starts[] = {0, 1, 2, 3, 5, 64, 67, (4ull << 32) - 130, (4ull << 32) - 3};
+    static const int64_t lens[] = {0, 1, 3, 63, 64, 65, 103, 260, 1000};
+    int bad = 0, checked = 0;
+    for (size_t a = 0; a < sizeof ps / sizeof *ps; a++)
+        for (size_t b = 0; b < sizeof starts / sizeof *starts; b++)
+            for (size_t c = 0; c < sizeof lens / sizeof *lens; c++) {
+                memset(keep, 7, sizeof keep);
+                cr_assert_eq(attn_dropout_mask_fill(77 + a, 3 + b, starts[b], lens[c], ps[a], keep), ATTN_OK);
+                for (int64_t i = 0; i < lens[c]; i++, checked++)
+                    bad += keep[i] != attn_dropout_keep(77 + a, 3 + b, starts[b] + (uint64_t)i, ps[a]);
+                if (lens[c] < 1000) bad += keep[lens[c]] != 7; /* nothing written past n */
+            }
+    cr_expect_eq(bad, 0, "%d of %d decisions differ from attn_dropout_keep", bad, checked);
     cr_expect_eq(attn_dropout_mask_fill(1, 0, 0, -1, 0.5f, keep), ATTN_E_ARG);
     cr_expect(strstr(attn_last_error(), "n=-1") != NULL, "%s", attn_last_error());
     cr_expect_eq(attn_dropout_mask_fill(1, 0, 0, 4, 0.5f, NULL), ATTN_E_ARG);

@@ -456,6 +456,11 @@ int cli_train_translate(int argc, char **argv)
     if (config && read_config(&c, config)) return 2;
     if (epochs_cli > 0) c.epochs = epochs_cli;
     if (minutes_cli > 0) c.max_minutes = minutes_cli;
+    if (c.is_gru && c.tie_output) {
+        fprintf(stderr, "attn train translate: tie_output is a Transformer option (the GRU's output layer is not "
+                        "embedding-sized)\n");
+        return 2;
+    }
     const int64_t max_len = c.is_gru ? c.gru.max_len : c.model.max_len;
     if (c.epochs < 1 || c.batch_tokens < max_len || !(c.lr > 0) || c.vocab < 300 || c.avg_last < 0 || max_len < 4)
         return usage();
