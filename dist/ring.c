@@ -1,10 +1,9 @@
 /* ring.c — ring attention (see ring.h). Forward: at step t rank r holds the key/value block of
- * rank r−t, starts passing it on to r+1 (receiving r−t−1's from r−1), and meanwhile attends
- * its two query chunks to the block's two key chunks, merging each partial result into its
- * running (out, lse). Backward: the block travels with an accumulator of its dK/dV; the
- * accumulator of the block computed at step t−1 rides along with the block of step t, so
- * every rank adds its contribution one step later, in ring order, and a last exchange hands
- * each accumulator back to its owner. */
+ * rank r−t and attends its two query chunks to the block's two key chunks, merging each partial
+ * result into its running (out, lse); the block is passed on to r+1 a unit (one key chunk of
+ * one head) at a time, each unit's exchange running while the next unit is computed.
+ * Backward: each unit travels with the accumulator of its dK/dV, to which every rank adds its
+ * contribution in ring order; the N-th pass brings keys, values and gradients home. */
 #include "ring.h"
 
 #include "attn.h"
@@ -75,11 +74,6 @@ static int check(const ring_problem *p, int ranks, const char *fn)
     return ATTN_OK;
 }
 
-static attn_tensor chunk_view(const float *base, const ring_problem *p, int64_t c, int64_t dim)
-{
-    return attn_tensor_4d((float *)base, 1, p->heads, c, dim);
-}
-
 static attn_sdpa_options options(const ring_problem *p, int diagonal)
 {
     attn_sdpa_options o;
@@ -98,69 +92,106 @@ static int visible(const ring_problem *p, int64_t qi, int64_t ki, int *diag)
     return !p->causal || ki <= qi;
 }
 
-int ring_attention_forward(dist_ctx *d, const ring_problem *p, const float *q, const float *k,
-                           const float *v, float *out, float *lse, ring_stats *st)
+/* ---- the travelling blocks ------------------------------------------------------------------
+ * A rank's key/value storage [2][H][c][E] is cut into 2H units of c·E floats (unit u = key slot
+ * u / H, head u % H: contiguous in that layout). Units travel one at a time: after computing
+ * with unit u, a rank packs it (K, V and, in backward, the dK/dV accumulators riding along)
+ * into a small staging buffer, sends it to the next rank and receives the previous rank's unit
+ * u into a spare buffer, while it computes with unit u + 1; the spare is then copied into unit
+ * u's place. After N rounds every unit is home again. The storage itself travels (k and v are
+ * restored on success), so a rank holds its quarter of the keys and values plus one unit in
+ * flight, never a second copy of the block. */
+typedef struct ring_pipe {
+    dist_ctx *d;
+    int next, prev, npieces;
+    float *base[4]; /* K, V (, dK, dV) storage */
+    int64_t unit;   /* floats per unit and piece: c·E */
+    float *stage, *spare;
+    int64_t pending; /* unit in flight, or −1 */
+    double wait_ms;
+} ring_pipe;
+
+static int pipe_start(ring_pipe *pp, int64_t u, const char *fn)
+{
+    for (int i = 0; i < pp->npieces; i++)
+        memcpy(pp->stage + i * pp->unit, pp->base[i] + u * pp->unit, (size_t)pp->unit * sizeof(float));
+    int rc = dist_exchange_start(pp->d, pp->stage, pp->spare, (size_t)(pp->npieces * pp->unit) * sizeof(float),
+                                 pp->next, pp->prev);
+    if (rc) return ring_fail(rc, fn, dist_error());
+    pp->pending = u;
+    return ATTN_OK;
+}
+
+static int pipe_wait(ring_pipe *pp, const char *fn)
+{
+    if (pp->pending < 0) return ATTN_OK;
+    double w0 = now_ms();
+    int rc = dist_exchange_wait(pp->d);
+    pp->wait_ms += now_ms() - w0;
+    if (rc) return ring_fail(rc, fn, dist_error());
+    for (int i = 0; i < pp->npieces; i++)
+        memcpy(pp->base[i] + pp->pending * pp->unit, pp->spare + i * pp->unit, (size_t)pp->unit * sizeof(float));
+    pp->pending = -1;
+    return ATTN_OK;
+}
+
+static attn_tensor unit_view(const float *base, const ring_problem *p, int64_t c, int64_t index)
+{
+    return attn_tensor_4d((float *)base + index * c * p->dim, 1, 1, c, p->dim);
+}
+
+int ring_attention_forward(dist_ctx *d, const ring_problem *p, const float *q, float *k, float *v,
+                           float *out, float *lse, ring_stats *st)
 {
     static const char fn[] = "ring_attention_forward";
     const int N = dist_size(d), r = dist_rank(d);
     int rc = check(p, N, fn);
     if (rc) return rc;
     if (!q || !k || !v || !out || !lse) return ring_fail(ATTN_E_ARG, fn, "a buffer is NULL");
-    const int64_t c = chunk_len(p, N), n1 = p->heads * c * p->dim, l1 = p->heads * c;
+    const int64_t c = chunk_len(p, N), H = p->heads, cE = c * p->dim, U = 2 * H;
     ring_stats s = {0, 0, 0, 0};
     double t_start = now_ms();
-    float *travel = malloc((size_t)(8 * n1) * sizeof(float));
-    float *tile = malloc((size_t)n1 * sizeof(float)), *tlse = malloc((size_t)l1 * sizeof(float));
-    if (!travel || !tile || !tlse) {
-        free(travel), free(tile), free(tlse);
-        return ring_fail(ATTN_E_NOMEM, fn, "out of memory for the travelling blocks");
-    }
-    float *buf[2] = {travel, travel + 4 * n1};
-    memcpy(buf[0], k, (size_t)(2 * n1) * sizeof(float));
-    memcpy(buf[0] + 2 * n1, v, (size_t)(2 * n1) * sizeof(float));
-    memset(out, 0, (size_t)(2 * n1) * sizeof(float));
-    for (int64_t i = 0; i < 2 * l1; i++) lse[i] = -INFINITY;
-    const int next = (r + 1) % N, prev = (r + N - 1) % N;
-    int cur = 0;
+    float *work = malloc((size_t)(4 * cE + cE + c) * sizeof(float));
+    if (!work) return ring_fail(ATTN_E_NOMEM, fn, "out of memory for the travelling unit");
+    ring_pipe pp = {d, (r + 1) % N, (r + N - 1) % N, 2, {k, v, NULL, NULL}, cE, work, work + 2 * cE, -1, 0};
+    float *tile = work + 4 * cE, *tlse = tile + cE;
+    memset(out, 0, (size_t)(2 * H * cE) * sizeof(float));
+    for (int64_t i = 0; i < 2 * H * c; i++) lse[i] = -INFINITY;
     for (int t = 0; t < N && rc == ATTN_OK; t++) {
         const int src = (r - t + N) % N;
-        if (t < N - 1) {
-            rc = dist_exchange_start(d, buf[cur], buf[cur ^ 1], (size_t)(4 * n1) * sizeof(float), next, prev);
-            if (rc) {
-                ring_fail(rc, fn, dist_error());
-                break;
-            }
-        }
-        double t0 = now_ms();
-        for (int qs = 0; qs < 2 && rc == ATTN_OK; qs++)
-            for (int ks = 0; ks < 2 && rc == ATTN_OK; ks++) {
+        for (int64_t u = 0; u < U && rc == ATTN_OK; u++) {
+            const int ks = (int)(u / H);
+            const int64_t h = u % H;
+            double t0 = now_ms();
+            for (int qs = 0; qs < 2 && rc == ATTN_OK; qs++) {
                 int diag;
                 if (!visible(p, ring_chunk_of(r, N, qs), ring_chunk_of(src, N, ks), &diag)) continue;
-                attn_tensor qv = chunk_view(q + qs * n1, p, c, p->dim);
-                attn_tensor kv = chunk_view(buf[cur] + ks * n1, p, c, p->dim);
-                attn_tensor vv = chunk_view(buf[cur] + (2 + ks) * n1, p, c, p->dim);
-                attn_tensor tv = chunk_view(tile, p, c, p->dim);
-                attn_tensor acc = chunk_view(out + qs * n1, p, c, p->dim);
+                attn_tensor qv = unit_view(q, p, c, qs * H + h), kv = unit_view(k, p, c, u);
+                attn_tensor vv = unit_view(v, p, c, u), tv = unit_view(tile, p, c, 0);
+                attn_tensor acc = unit_view(out, p, c, qs * H + h);
+                float *acc_lse = lse + (qs * H + h) * c;
                 attn_sdpa_options o = options(p, diag);
                 rc = attn_sdpa_forward(&qv, &kv, &vv, &o, &tv, tlse, NULL);
                 if (rc == ATTN_OK) {
                     attn_tensor parts[2] = {acc, tv};
-                    const float *lses[2] = {lse + qs * l1, tlse};
-                    rc = attn_sdpa_merge(2, parts, lses, &acc, lse + qs * l1);
+                    const float *lses[2] = {acc_lse, tlse};
+                    rc = attn_sdpa_merge(2, parts, lses, &acc, acc_lse);
                 }
                 if (rc) ring_fail(rc, fn, attn_last_error());
-                s.blocks++;
+                if (h == 0) s.blocks++;
             }
-        s.compute_ms += now_ms() - t0;
-        if (t < N - 1) {
-            double w0 = now_ms();
-            int wr = dist_exchange_wait(d);
-            s.wait_ms += now_ms() - w0;
-            if (wr && rc == ATTN_OK) rc = ring_fail(wr, fn, dist_error());
+            s.compute_ms += now_ms() - t0;
+            /* the previous unit's exchange ran during this compute; pass this unit on */
+            if (rc == ATTN_OK && N > 1) rc = pipe_wait(&pp, fn);
+            if (rc == ATTN_OK && N > 1) rc = pipe_start(&pp, u, fn);
         }
-        cur ^= 1;
     }
-    free(travel), free(tile), free(tlse);
+    if (N > 1) {
+        int wr = pipe_wait(&pp, fn);
+        if (rc == ATTN_OK) rc = wr;
+    }
+    s.wait_ms = pp.wait_ms;
+    free(work);
     s.total_ms = now_ms() - t_start;
     if (st) *st = s;
     return rc;
@@ -171,9 +202,9 @@ static void add_into(float *dst, const float *src, int64_t n)
     for (int64_t i = 0; i < n; i++) dst[i] += src[i];
 }
 
-int ring_attention_backward(dist_ctx *d, const ring_problem *p, const float *q, const float *k,
-                            const float *v, const float *out, const float *lse, const float *dout,
-                            float *dq, float *dk, float *dv, ring_stats *st)
+int ring_attention_backward(dist_ctx *d, const ring_problem *p, const float *q, float *k, float *v,
+                            const float *out, const float *lse, const float *dout, float *dq,
+                            float *dk, float *dv, ring_stats *st)
 {
     static const char fn[] = "ring_attention_backward";
     const int N = dist_size(d), r = dist_rank(d);
@@ -181,85 +212,56 @@ int ring_attention_backward(dist_ctx *d, const ring_problem *p, const float *q, 
     if (rc) return rc;
     if (!q || !k || !v || !out || !lse || !dout || !dq || !dk || !dv)
         return ring_fail(ATTN_E_ARG, fn, "a buffer is NULL");
-    const int64_t c = chunk_len(p, N), n1 = p->heads * c * p->dim, l1 = p->heads * c;
+    const int64_t c = chunk_len(p, N), H = p->heads, cE = c * p->dim, U = 2 * H;
     ring_stats s = {0, 0, 0, 0};
     double t_start = now_ms();
-    /* message: [K0 K1 V0 V1 | dK0 dK1 dV0 dV1]; mine: this step's [dK0 dK1 dV0 dV1] */
-    float *travel = calloc((size_t)(16 * n1), sizeof(float));
-    float *mine = malloc((size_t)(4 * n1) * sizeof(float));
-    float *tiles = malloc((size_t)(3 * n1) * sizeof(float));
-    if (!travel || !mine || !tiles) {
-        free(travel), free(mine), free(tiles);
-        return ring_fail(ATTN_E_NOMEM, fn, "out of memory for the travelling blocks");
-    }
-    float *buf[2] = {travel, travel + 8 * n1};
-    memcpy(buf[0], k, (size_t)(2 * n1) * sizeof(float));
-    memcpy(buf[0] + 2 * n1, v, (size_t)(2 * n1) * sizeof(float));
-    memset(dq, 0, (size_t)(2 * n1) * sizeof(float));
-    const int next = (r + 1) % N, prev = (r + N - 1) % N;
-    const size_t msg = (size_t)(8 * n1) * sizeof(float);
-    int cur = 0;
+    float *work = malloc((size_t)(8 * cE + 3 * cE) * sizeof(float));
+    if (!work) return ring_fail(ATTN_E_NOMEM, fn, "out of memory for the travelling unit");
+    /* dk, dv hold the accumulators of the blocks in hand; they travel with them and come home
+     * with every rank's contribution to this rank's keys */
+    ring_pipe pp = {d, (r + 1) % N, (r + N - 1) % N, 4, {k, v, dk, dv}, cE, work, work + 4 * cE, -1, 0};
+    float *tiles = work + 8 * cE;
+    memset(dq, 0, (size_t)(2 * H * cE) * sizeof(float));
+    memset(dk, 0, (size_t)(2 * H * cE) * sizeof(float));
+    memset(dv, 0, (size_t)(2 * H * cE) * sizeof(float));
     for (int t = 0; t < N && rc == ATTN_OK; t++) {
         const int src = (r - t + N) % N;
-        /* send [this block | accumulator of the previous one], receive [next block | the
-         * accumulator of this block from the ranks before us] */
-        rc = dist_exchange_start(d, buf[cur], buf[cur ^ 1], msg, next, prev);
-        if (rc) {
-            ring_fail(rc, fn, dist_error());
-            break;
-        }
-        double t0 = now_ms();
-        memset(mine, 0, (size_t)(4 * n1) * sizeof(float));
-        for (int qs = 0; qs < 2 && rc == ATTN_OK; qs++)
-            for (int ks = 0; ks < 2 && rc == ATTN_OK; ks++) {
+        for (int64_t u = 0; u < U && rc == ATTN_OK; u++) {
+            const int ks = (int)(u / H);
+            const int64_t h = u % H;
+            double t0 = now_ms();
+            for (int qs = 0; qs < 2 && rc == ATTN_OK; qs++) {
                 int diag;
                 if (!visible(p, ring_chunk_of(r, N, qs), ring_chunk_of(src, N, ks), &diag)) continue;
-                attn_tensor qv = chunk_view(q + qs * n1, p, c, p->dim);
-                attn_tensor kv = chunk_view(buf[cur] + ks * n1, p, c, p->dim);
-                attn_tensor vv = chunk_view(buf[cur] + (2 + ks) * n1, p, c, p->dim);
-                attn_tensor ov = chunk_view(out + qs * n1, p, c, p->dim);
-                attn_tensor gv = chunk_view(dout + qs * n1, p, c, p->dim);
-                attn_tensor dqt = chunk_view(tiles, p, c, p->dim);
-                attn_tensor dkt = chunk_view(tiles + n1, p, c, p->dim);
-                attn_tensor dvt = chunk_view(tiles + 2 * n1, p, c, p->dim);
+                const int64_t qi = qs * H + h;
+                attn_tensor qv = unit_view(q, p, c, qi), kv = unit_view(k, p, c, u);
+                attn_tensor vv = unit_view(v, p, c, u), ov = unit_view(out, p, c, qi);
+                attn_tensor gv = unit_view(dout, p, c, qi);
+                attn_tensor dqt = unit_view(tiles, p, c, 0), dkt = unit_view(tiles, p, c, 1);
+                attn_tensor dvt = unit_view(tiles, p, c, 2);
                 attn_sdpa_options o = options(p, diag);
                 /* the whole row's out and lse make P and D those of the full attention */
-                rc = attn_sdpa_backward(&qv, &kv, &vv, &ov, lse + qs * l1, &gv, &o, &dqt, &dkt,
-                                        &dvt, NULL);
+                rc = attn_sdpa_backward(&qv, &kv, &vv, &ov, lse + qi * c, &gv, &o, &dqt, &dkt, &dvt, NULL);
                 if (rc) {
                     ring_fail(rc, fn, attn_last_error());
                     break;
                 }
-                add_into(dq + qs * n1, tiles, n1);
-                add_into(mine + ks * n1, tiles + n1, n1);
-                add_into(mine + (2 + ks) * n1, tiles + 2 * n1, n1);
-                s.blocks++;
+                add_into(dq + qi * cE, tiles, cE);
+                add_into(dk + u * cE, tiles + cE, cE);
+                add_into(dv + u * cE, tiles + 2 * cE, cE);
+                if (h == 0) s.blocks++;
             }
-        s.compute_ms += now_ms() - t0;
-        double w0 = now_ms();
-        int wr = dist_exchange_wait(d);
-        s.wait_ms += now_ms() - w0;
-        if (wr && rc == ATTN_OK) rc = ring_fail(wr, fn, dist_error());
-        float *acc = buf[cur ^ 1] + 4 * n1;
-        if (t == 0)
-            memcpy(acc, mine, (size_t)(4 * n1) * sizeof(float));
-        else
-            add_into(acc, mine, 4 * n1);
-        cur ^= 1;
-    }
-    if (rc == ATTN_OK) { /* hand the last accumulator to its owner, receive ours */
-        double w0 = now_ms();
-        rc = dist_exchange_start(d, buf[cur] + 4 * n1, buf[cur ^ 1] + 4 * n1,
-                                 (size_t)(4 * n1) * sizeof(float), next, prev);
-        if (rc == ATTN_OK) rc = dist_exchange_wait(d);
-        s.wait_ms += now_ms() - w0;
-        if (rc) ring_fail(rc, fn, dist_error());
-        else {
-            memcpy(dk, buf[cur ^ 1] + 4 * n1, (size_t)(2 * n1) * sizeof(float));
-            memcpy(dv, buf[cur ^ 1] + 6 * n1, (size_t)(2 * n1) * sizeof(float));
+            s.compute_ms += now_ms() - t0;
+            if (rc == ATTN_OK && N > 1) rc = pipe_wait(&pp, fn);
+            if (rc == ATTN_OK && N > 1) rc = pipe_start(&pp, u, fn);
         }
     }
-    free(travel), free(mine), free(tiles);
+    if (N > 1) {
+        int wr = pipe_wait(&pp, fn);
+        if (rc == ATTN_OK) rc = wr;
+    }
+    s.wait_ms = pp.wait_ms;
+    free(work);
     s.total_ms = now_ms() - t_start;
     if (st) *st = s;
     return rc;

@@ -7,6 +7,11 @@
  * outputs are merged exactly with the fused kernel's log-sum-exp merge. Blocks wholly in the
  * future of a query chunk are skipped.
  *
+ * Memory: the caller's k and v arrays are the travelling storage — a block moves a unit (one
+ * key chunk of one head) at a time through one small staging and one spare buffer — so a rank
+ * holds its quarter of the keys and values, never a second copy. k and v are restored when
+ * a call returns ATTN_OK and are unspecified after a failure.
+ *
  * Local layout of every per-rank array (q, k, v, out, dout, dq, dk, dv): [2][H][c][E]
  * contiguous — chunk slot 0 is chunk r, slot 1 chunk 2N−1−r; lse is [2][H][c].
  *
@@ -41,15 +46,15 @@ int64_t ring_chunk_of(int rank, int ranks, int slot);
 int64_t ring_local_floats(const ring_problem *p, int ranks);
 
 /* Forward: out [2][H][c][E] and lse [2][H][c] of this rank's queries over the whole sequence. */
-int ring_attention_forward(dist_ctx *d, const ring_problem *p, const float *q, const float *k,
-                           const float *v, float *out, float *lse, ring_stats *st);
+int ring_attention_forward(dist_ctx *d, const ring_problem *p, const float *q, float *k, float *v,
+                           float *out, float *lse, ring_stats *st);
 
 /* Backward from dout: dq of the local queries, dk and dv of the local keys and values (the
  * sums over every rank's queries; dK/dV travel round the ring with their keys and return to
  * their owner). out and lse are the forward's. */
-int ring_attention_backward(dist_ctx *d, const ring_problem *p, const float *q, const float *k,
-                            const float *v, const float *out, const float *lse, const float *dout,
-                            float *dq, float *dk, float *dv, ring_stats *st);
+int ring_attention_backward(dist_ctx *d, const ring_problem *p, const float *q, float *k, float *v,
+                            const float *out, const float *lse, const float *dout, float *dq,
+                            float *dk, float *dv, ring_stats *st);
 
 /* Message for the last failure (the kernel's or the dist layer's). */
 const char *ring_error(void);

@@ -24,6 +24,8 @@ enum { T_Q = 1, T_K, T_V, T_DO };
 #define SAMPLE_ROWS 16
 
 /* Element (h, pos, e) of tensor t of the sequence, uniform in [−1, 1). */
+static char kv_msg[100];
+
 static float gen(uint64_t seed, int t, int64_t L, int64_t E, int64_t h, int64_t pos, int64_t e)
 {
     return 2.0f * attn_philox_uniform(seed, (uint64_t)t, (uint64_t)((h * L + pos) * E + e)) - 1.0f;
@@ -252,6 +254,19 @@ int bench_ring(int argc, char **argv)
         if (st == ATTN_OK) fwd_ms = bench_median(fr, reps), bwd_ms = bench_median(br, reps);
     }
     double rss = bench_peak_rss_mb();
+    /* k and v travel round the ring in place: they must be home, bit for bit */
+    if (st == ATTN_OK) {
+        float *home = malloc((size_t)n * sizeof *home);
+        if (!home) st = ATTN_E_NOMEM;
+        for (int t = T_K; st == ATTN_OK && t <= T_V; t++) {
+            gen_local(home, seed, t, &p, rank, N);
+            if (memcmp(home, t == T_K ? k : v, (size_t)n * sizeof(float))) {
+                snprintf(kv_msg, sizeof kv_msg, "%s is not restored after the ring", t == T_K ? "k" : "v");
+                st = ATTN_E_STATE;
+            }
+        }
+        free(home);
+    }
     double ferr = NAN, berr = NAN;
     if (st == ATTN_OK && !strcmp(check, "full"))
         st = check_full(&p, seed, rank, N, out, lse, dq, dk, dv, &ferr, &berr);
@@ -260,7 +275,7 @@ int bench_ring(int argc, char **argv)
     if (!backward) berr = NAN;
     if (st) {
         fprintf(stderr, "attn bench ring (rank %d of %d): %s\n", rank, N,
-                st == ATTN_E_NOMEM ? "out of memory" : ring_error()[0] ? ring_error() : attn_last_error());
+                st == ATTN_E_NOMEM ? "out of memory" : kv_msg[0] ? kv_msg : ring_error()[0] ? ring_error() : attn_last_error());
         dist_abort(d, "bench ring failed");
     }
     double all[6][256];
