@@ -83,13 +83,21 @@ static uint32_t draw(uint64_t seed, uint64_t index, int k, uint32_t n)
     return r < n ? r : n - 1;
 }
 
+/* Formats that write the year with two digits (the switch in dates_generate). */
+static int two_digit_format(int fmt)
+{
+    return fmt == 1 || fmt == 7 || fmt == 11 || fmt == 14;
+}
+
 void dates_generate(uint64_t seed, uint64_t index, dates_example *ex)
 {
     memset(ex, 0, sizeof *ex);
-    int y = 1950 + (int)draw(seed, index, 0, 100);
+    int fmt = (int)draw(seed, index, 3, DATES_NFORMATS);
+    /* two-digit years stand for 1950–2049; four-digit ones run over 1000–2999, so that every
+     * digit of the output year is its source digit's copy and nothing else's */
+    int y = two_digit_format(fmt) ? 1950 + (int)draw(seed, index, 0, 100) : 1000 + (int)draw(seed, index, 0, 2000);
     int m = 1 + (int)draw(seed, index, 1, 12);
     int d = 1 + (int)draw(seed, index, 2, (uint32_t)days_in_month(y, m));
-    int fmt = (int)draw(seed, index, 3, DATES_NFORMATS);
     int casing = (int)draw(seed, index, 4, 3);
     builder b;
     memset(&b, 0, sizeof b);
