@@ -2,7 +2,9 @@
 #include "cli.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 typedef struct {
     const char *name;
@@ -39,8 +41,22 @@ int cli_error(const char *cmd, const char *what, int status)
     return 1;
 }
 
+/* libgomp's threads spin (~300k rounds) after every parallel region unless OMP_WAIT_POLICY
+ * says otherwise, and on a machine with as many threads as cores that spin takes the core a
+ * matrix-product worker needs next. The policy is read once when libgomp loads, so the tool
+ * re-executes itself with OMP_WAIT_POLICY=passive unless the user chose one (ATTN_NO_REEXEC=1
+ * turns this off). */
+static void passive_openmp(char **argv)
+{
+    if (getenv("OMP_WAIT_POLICY") || getenv("ATTN_NO_REEXEC")) return;
+    if (setenv("OMP_WAIT_POLICY", "passive", 1)) return;
+    execv("/proc/self/exe", argv);
+    unsetenv("OMP_WAIT_POLICY"); /* exec failed: go on as we are */
+}
+
 int main(int argc, char **argv)
 {
+    passive_openmp(argv);
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
