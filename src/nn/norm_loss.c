@@ -123,6 +123,36 @@ typedef struct ce_ctx {
     int64_t valid;
 } ce_ctx;
 
+/* log Σ_j e^{x_j} of one row, and Σ_j x_j, in double over float terms e^{x_j − max} (eight
+ * partial sums in a fixed order: vectorizes, deterministic). A row holding NaN gives NaN. */
+__attribute__((target_clones("avx512f", "avx2", "default")))
+static double ce_row_lse(const float *x, int64_t C, double *sum_x)
+{
+    float m = -INFINITY;
+    for (int64_t j = 0; j < C; j++) m = x[j] > m ? x[j] : m;
+    double s[8] = {0}, sx[8] = {0};
+    int64_t j = 0;
+    for (; j + 8 <= C; j += 8)
+        for (int k = 0; k < 8; k++) s[k] += attn_expf(x[j + k] - m), sx[k] += x[j + k];
+    for (; j < C; j++) s[0] += attn_expf(x[j] - m), sx[0] += x[j];
+    double ts = 0, tx = 0;
+    for (int k = 0; k < 8; k++) ts += s[k], tx += sx[k];
+    *sum_x = tx;
+    if (isnan(tx) || m == INFINITY) return NAN; /* NaN or +inf logits: the loss says so */
+    return m + log(ts);
+}
+
+/* dx += g·softmax(x) − g_eps (the target's −g(1−ε) is added by the caller). */
+__attribute__((target_clones("avx512f", "avx2", "default")))
+static void ce_row_grad(const float *x, int64_t C, float lse, float g, float g_eps, float *dx)
+{
+    if (isnan(lse)) {
+        for (int64_t j = 0; j < C; j++) dx[j] = NAN;
+        return;
+    }
+    for (int64_t j = 0; j < C; j++) dx[j] += g * attn_expf(x[j] - lse) - g_eps;
+}
+
 /* ∂loss/∂logit_rc = (p_rc − (1−ε)·[c = target_r] − ε/C) / valid, 0 on ignored rows. */
 static int ce_backward(attn_tape *t, void *p)
 {
@@ -135,12 +165,8 @@ static int ce_backward(attn_tape *t, void *p)
 #pragma omp parallel for if(ATTN_WORTH_THREADS(rows * C)) num_threads(attn_tape_threads(t)) schedule(static)
     for (int64_t r = 0; r < rows; r++) {
         if (c->targets[r] == c->opt.ignore_index) continue;
-        const float *x = c->logits->data + r * C;
-        for (int64_t j = 0; j < C; j++) {
-            double pj = exp((double)x[j] - c->lse[r]);
-            double d = pj - eps / C - (j == c->targets[r] ? 1 - eps : 0);
-            dx[r * C + j] += (float)(g * d);
-        }
+        ce_row_grad(c->logits->data + r * C, C, c->lse[r], (float)g, (float)(g * eps / C), dx + r * C);
+        dx[r * C + c->targets[r]] -= (float)(g * (1 - eps));
     }
     return ATTN_OK;
 }
@@ -175,21 +201,23 @@ int attn_op_cross_entropy(attn_tape *t, attn_var *logits, const int32_t *targets
     int32_t *tg = attn_tape_copy(t, targets, (size_t)rows * sizeof *targets);
     if (!c || !lse || !tg) return ATTN_E_NOMEM;
     const double eps = opt->label_smoothing;
-    double total = 0;
-    /* per-row losses summed in row order (deterministic) */
+    double *row_loss = malloc((size_t)rows * sizeof *row_loss);
+    if (!row_loss) return attn_fail(ATTN_E_NOMEM, "%s: out of memory", fn);
+#pragma omp parallel for if(ATTN_WORTH_THREADS(rows * C)) num_threads(attn_tape_threads(t)) schedule(static)
     for (int64_t r = 0; r < rows; r++) {
         const float *x = logits->data + r * C;
-        float m = -INFINITY;
-        for (int64_t j = 0; j < C; j++) m = x[j] > m ? x[j] : m;
-        double s = 0, sum_x = 0;
-        for (int64_t j = 0; j < C; j++) s += exp((double)x[j] - m), sum_x += x[j];
-        double l = m + log(s);
+        double sum_x;
+        double l = ce_row_lse(x, C, &sum_x);
         lse[r] = (float)l;
+        row_loss[r] = 0;
         if (targets[r] == opt->ignore_index) continue;
         double nll = l - x[targets[r]];
         double smooth = l - sum_x / C; /* mean_c(−log p_c) */
-        total += (1 - eps) * nll + eps * smooth;
+        row_loss[r] = (1 - eps) * nll + eps * smooth;
     }
+    double total = 0; /* summed in row order: the same for any thread count */
+    for (int64_t r = 0; r < rows; r++) total += row_loss[r];
+    free(row_loss);
     y->data[0] = valid ? (float)(total / valid) : 0.0f;
     c->logits = logits, c->loss = y, c->targets = tg, c->lse = lse, c->opt = *opt, c->valid = valid;
     ATTN_TRY(attn_tape_record(t, ce_backward, c));

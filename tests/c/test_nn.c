@@ -666,3 +666,50 @@ Test(nn, mha_errors)
     attn_tape_free(t);
     attn_params_free(P);
 }
+
+/* ---- the vectorizable exponential behind cross-entropy (src/core/internal.h) --------------- */
+
+#include "internal.h"
+
+Test(nn, expf_relative_error)
+{
+    double worst = 0;
+    float wx = 0;
+    int64_t n = 0;
+    /* every 997th float of [−87, 0) and of [0, 88], walking the magnitude bits */
+    for (int neg = 0; neg < 2; neg++) {
+        const float end = neg ? 87.0f : 88.0f;
+        uint32_t top;
+        memcpy(&top, &end, sizeof top);
+        for (uint32_t mag = 0; mag <= top; mag += 997) {
+            uint32_t b = mag | (neg ? 0x80000000u : 0);
+            float x;
+            memcpy(&x, &b, sizeof x);
+            double r = exp((double)x), e = fabs((double)attn_expf(x) - r) / r;
+            if (e > worst) worst = e, wx = x;
+            n++;
+        }
+    }
+    cr_expect_lt(worst, 2e-7, "attn_expf: relative error %.3g at %g", worst, (double)wx);
+    cr_expect_gt(n, 1000000);
+    cr_expect_eq(attn_expf(-1000.0f), attn_expf(-87.0f), "clamped below");
+    cr_expect_eq(attn_expf(0.0f), 1.0f);
+}
+
+Test(nn, cross_entropy_nan_logits_give_nan)
+{
+    attn_tape *t;
+    attn_tape_config cfg = {0, 1, 1};
+    cr_assert_eq(attn_tape_create(&cfg, &t), ATTN_OK);
+    float x[8] = {0.5f, -1.0f, 2.0f, 0.0f, 1.0f, NAN, 0.25f, 3.0f};
+    int64_t shape[2] = {2, 4};
+    attn_var *v, *loss;
+    int32_t tg[2] = {1, 2};
+    attn_ce_options ce = {-100, 0.1f};
+    cr_assert_eq(attn_tape_input(t, x, 2, shape, 1, &v), ATTN_OK);
+    cr_assert_eq(attn_op_cross_entropy(t, v, tg, &ce, &loss), ATTN_OK);
+    cr_expect(isnan(loss->data[0]), "loss %g", (double)loss->data[0]);
+    cr_assert_eq(attn_tape_backward(t, loss, NULL), ATTN_OK);
+    cr_expect(isfinite(v->grad[0]) && isnan(v->grad[4]), "row 0 finite, row 1 NaN");
+    attn_tape_free(t);
+}
