@@ -41,8 +41,18 @@ static int relu_backward(attn_tape *t, void *p)
     ATTN_TRY(unary_grads(t, c, &dx));
     if (!dx) return ATTN_OK;
 #pragma omp parallel for if(ATTN_WORTH_THREADS(c->y->numel)) num_threads(attn_tape_threads(t)) schedule(static)
-    for (int64_t i = 0; i < c->y->numel; i++)
-        if (c->x->data[i] > 0) dx[i] += c->y->grad[i];
+    for (int64_t i = 0; i < c->y->numel; i++) {
+        /* x > 0 decided on the bits (positive, finite or +inf, not NaN), so the loop vectorizes */
+        int32_t b;
+        memcpy(&b, &c->x->data[i], sizeof b);
+        int32_t pass = -(int32_t)((b > 0) & (b <= 0x7f800000));
+        float g = c->y->grad[i];
+        int32_t gb;
+        memcpy(&gb, &g, sizeof gb);
+        gb &= pass;
+        memcpy(&g, &gb, sizeof g);
+        dx[i] += g;
+    }
     return ATTN_OK;
 }
 
@@ -163,8 +173,7 @@ static int dropout_backward(attn_tape *t, void *p)
         uint8_t keep[DROPOUT_CHUNK];
         const int64_t i0 = k * DROPOUT_CHUNK, m = n - i0 < DROPOUT_CHUNK ? n - i0 : DROPOUT_CHUNK;
         attn_dropout_mask_fill(c->seed, c->offset, (uint64_t)i0, m, c->p, keep);
-        for (int64_t i = 0; i < m; i++)
-            if (keep[i]) dx[i0 + i] += scale * c->y->grad[i0 + i];
+        for (int64_t i = 0; i < m; i++) dx[i0 + i] += (keep[i] ? scale : 0.0f) * c->y->grad[i0 + i];
     }
     return ATTN_OK;
 }
@@ -191,7 +200,7 @@ int attn_op_dropout(attn_tape *t, attn_var *x, float p, attn_var **out)
         uint8_t keep[DROPOUT_CHUNK];
         const int64_t i0 = k * DROPOUT_CHUNK, m = n - i0 < DROPOUT_CHUNK ? n - i0 : DROPOUT_CHUNK;
         attn_dropout_mask_fill(c->seed, c->offset, (uint64_t)i0, m, p, keep);
-        for (int64_t i = 0; i < m; i++) y->data[i0 + i] = keep[i] ? x->data[i0 + i] * scale : 0;
+        for (int64_t i = 0; i < m; i++) y->data[i0 + i] = (keep[i] ? scale : 0.0f) * x->data[i0 + i];
     }
     *out = y;
     return ATTN_OK;
