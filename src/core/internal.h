@@ -43,6 +43,15 @@ ATTN_INTERNAL int attn_fail(int status, const char *fmt, ...) __attribute__((for
 #endif
 
 /* Overflow-checked size arithmetic: return 0 on success, nonzero on overflow. */
+/* Hot loops written to vectorize get one clone per instruction set, chosen when the library
+ * loads (the library itself is built for baseline x86-64). -std=c11 keeps floating-point
+ * contraction off, so every clone computes the same bits. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define ATTN_SIMD_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define ATTN_SIMD_CLONES
+#endif
+
 /* e^x in float for x ≤ 88, branch-free so that loops over it vectorize: x = n·ln2 + f with
  * |f| ≤ ln2/2, e^f from a degree-6 polynomial (Cephes' expf), 2^n built in the exponent bits.
  * x is clamped below at −87 (e^−87 ≈ 1.6e−38, where callers only add it to sums ≥ 1).

@@ -11,7 +11,7 @@ enum { BLOCKS = 16 };
  * of stream `offset` (words 2–3): the same numbers as attn_philox4x32, block j in out[4j..4j+3].
  * Laid out as structure of arrays so that the compiler runs the blocks side by side in SIMD
  * lanes (one clone per instruction set, chosen at load time). */
-__attribute__((target_clones("avx512f", "avx2", "default")))
+ATTN_SIMD_CLONES
 static void philox_blocks(uint64_t block, uint64_t offset, const uint32_t key[2], int count, uint32_t *out)
 {
     uint32_t c0[BLOCKS], c1[BLOCKS], c2[BLOCKS], c3[BLOCKS];

@@ -182,6 +182,7 @@ static int may_attend(const additive_problem *pr, int64_t b, int64_t i, int64_t 
 
 /* Scores of row (b, i) into s, softmax in place (0 where masked; all 0 if nothing to attend).
  * t: scratch of A floats. */
+ATTN_SIMD_CLONES
 static void row_weights(const additive_problem *pr, const float *qp_i, const float *kp_b,
                         const float *v, int64_t b, int64_t i, float *s, float *t)
 {
@@ -273,6 +274,7 @@ int attn_additive_forward(const attn_tensor *q, const attn_tensor *k, const attn
 }
 
 /* ∂/∂scores of row (b, i) into ds, then its contributions to dqp_i, dkp_b and dvp (∂/∂v). */
+ATTN_SIMD_CLONES
 static void row_backward(const additive_problem *pr, const attn_additive_cache *c,
                          const attn_tensor *values, const attn_tensor *dout, const float *v,
                          int64_t b, int64_t i, float *ds, float *dqp_i, float *dkp_b, double *dvp,

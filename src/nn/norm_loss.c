@@ -125,7 +125,7 @@ typedef struct ce_ctx {
 
 /* log Σ_j e^{x_j} of one row, and Σ_j x_j, in double over float terms e^{x_j − max} (eight
  * partial sums in a fixed order: vectorizes, deterministic). A row holding NaN gives NaN. */
-__attribute__((target_clones("avx512f", "avx2", "default")))
+ATTN_SIMD_CLONES
 static double ce_row_lse(const float *x, int64_t C, double *sum_x)
 {
     float m = -INFINITY;
@@ -143,7 +143,7 @@ static double ce_row_lse(const float *x, int64_t C, double *sum_x)
 }
 
 /* dx += g·softmax(x) − g_eps (the target's −g(1−ε) is added by the caller). */
-__attribute__((target_clones("avx512f", "avx2", "default")))
+ATTN_SIMD_CLONES
 static void ce_row_grad(const float *x, int64_t C, float lse, float g, float g_eps, float *dx)
 {
     if (isnan(lse)) {
