@@ -94,8 +94,10 @@ int rnn_project_backward(const attn_tensor *x, const float *W, int64_t A, const 
     return ATTN_OK;
 }
 
-static float sigmoidf(float x) { return 1.0f / (1.0f + expf(-x)); }
+/* σ(x) = (1 + tanh(x/2)) / 2 with the branch-free tanh: the gate loop vectorizes. */
+static inline float sigmoidf(float x) { return 0.5f + 0.5f * rnn_tanhf(0.5f * x); }
 
+ATTN_SIMD_CLONES
 int rnn_gru_cell(int64_t B, int64_t H, const float *gi, int64_t ldgi, const float *h, int64_t ldh,
                  const float *w_hh, const float *b_hh, float *gh, float *gates, float *hout,
                  int64_t ldo, const uint8_t *active, int threads)
@@ -117,7 +119,7 @@ int rnn_gru_cell(int64_t B, int64_t H, const float *gi, int64_t ldgi, const floa
             if (b_hh) ghr += b_hh[u], ghz += b_hh[H + u], ghn += b_hh[2 * H + u];
             float r = sigmoidf(gib[u] + ghr);
             float z = sigmoidf(gib[H + u] + ghz);
-            float n = tanhf(gib[2 * H + u] + r * ghn);
+            float n = rnn_tanhf(gib[2 * H + u] + r * ghn);
             float hp = hb[u];
             ob[u] = (1.0f - z) * n + z * hp;
             if (gb) gb[u] = r, gb[H + u] = z, gb[2 * H + u] = n, gb[3 * H + u] = ghn;
@@ -126,6 +128,7 @@ int rnn_gru_cell(int64_t B, int64_t H, const float *gi, int64_t ldgi, const floa
     return ATTN_OK;
 }
 
+ATTN_SIMD_CLONES
 int rnn_gru_cell_backward(int64_t B, int64_t H, const float *h, int64_t ldh, const float *w_hh,
                           const float *gates, float *dh, float *dgi, int64_t lddgi, float *dgh,
                           float *dw_hh, float *db_hh, const uint8_t *active, int threads)
