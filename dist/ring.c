@@ -99,7 +99,7 @@ static int visible(const ring_problem *p, int64_t qi, int64_t ki, int *diag)
  * into a small staging buffer, sends it to the next rank and receives the previous rank's unit
  * u into a spare buffer, while it computes with unit u + 1; the spare is then copied into unit
  * u's place. After N rounds every unit is home again. The storage itself travels (k and v are
- * restored on success), so a rank holds its quarter of the keys and values plus one unit in
+ * restored on success), so a rank holds its 1/N share of the keys and values plus one unit in
  * flight, never a second copy of the block. */
 typedef struct ring_pipe {
     dist_ctx *d;
@@ -128,10 +128,11 @@ static int pipe_wait(ring_pipe *pp, const char *fn)
     double w0 = now_ms();
     int rc = dist_exchange_wait(pp->d);
     pp->wait_ms += now_ms() - w0;
+    const int64_t u = pp->pending;
+    pp->pending = -1; /* nothing in flight any more, whatever the outcome */
     if (rc) return ring_fail(rc, fn, dist_error());
     for (int i = 0; i < pp->npieces; i++)
-        memcpy(pp->base[i] + pp->pending * pp->unit, pp->spare + i * pp->unit, (size_t)pp->unit * sizeof(float));
-    pp->pending = -1;
+        memcpy(pp->base[i] + u * pp->unit, pp->spare + i * pp->unit, (size_t)pp->unit * sizeof(float));
     return ATTN_OK;
 }
 

@@ -9,8 +9,9 @@
  *
  * Memory: the caller's k and v arrays are the travelling storage — a block moves a unit (one
  * key chunk of one head) at a time through one small staging and one spare buffer — so a rank
- * holds its quarter of the keys and values, never a second copy. k and v are restored when
- * a call returns ATTN_OK and are unspecified after a failure.
+ * holds its 1/N share of the keys and values, never a second copy. k and v are restored when
+ * a call returns ATTN_OK and are unspecified after a failure; they must not alias q or any
+ * other argument.
  *
  * Local layout of every per-rank array (q, k, v, out, dout, dq, dk, dv): [2][H][c][E]
  * contiguous — chunk slot 0 is chunk r, slot 1 chunk 2N−1−r; lse is [2][H][c].

@@ -214,6 +214,12 @@ class GruSeq2Seq(_Model):
         tape first, in evaluation mode)."""
         src = _ids(src)
         N, S = src.shape
+        tok = np.ascontiguousarray(np.asarray(tokens, dtype=np.int32)).reshape(-1)
+        if tok.shape != (N,):
+            raise ValueError(f"tokens must hold {N} ids, got shape {np.shape(tokens)}")
+        if s_prev is not None and np.shape(s_prev) != (N, self.config.dec_hidden):
+            raise ValueError(f"s_prev must be [{N}, {self.config.dec_hidden}], got {np.shape(s_prev)}")
+        was_training = self.tape.training()
         self.eval()
         self.tape.reset()
         enc, s0 = VarP(), VarP()
@@ -225,7 +231,6 @@ class GruSeq2Seq(_Model):
         if s_prev is None:
             s_prev = var_data(s0)
         s_prev = np.ascontiguousarray(s_prev, dtype=np.float32)
-        tok = np.ascontiguousarray(np.asarray(tokens, dtype=np.int32))
         lens = np.zeros(N, dtype=np.int32)
         check(lib.attn_gru_seq2seq_lengths(m, src.ctypes.data_as(_i32p), ctypes.c_int64(N),
                                            ctypes.c_int64(S), lens.ctypes.data_as(_i32p)))
@@ -241,6 +246,7 @@ class GruSeq2Seq(_Model):
                                         ctypes.c_int64(S), s_prev.ctypes.data_as(f32p),
                                         tok.ctypes.data_as(_i32p), s.ctypes.data_as(f32p),
                                         logits.ctypes.data_as(f32p), w.ctypes.data_as(f32p)))
+        self.train(was_training)
         return s, logits, w
 
     __call__ = forward

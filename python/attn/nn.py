@@ -185,6 +185,9 @@ class Tape:
     def set_training(self, on):
         lib.attn_tape_set_training(self.ptr, int(bool(on)))
 
+    def training(self):
+        return bool(lib.attn_tape_training(self.ptr))
+
     def input(self, a, requires_grad=True):
         a = np.ascontiguousarray(np.asarray(a, dtype=np.float32))
         shape = (ctypes.c_int64 * _MAX_DIMS)(*a.shape)

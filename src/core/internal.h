@@ -42,7 +42,6 @@ ATTN_INTERNAL int attn_fail(int status, const char *fmt, ...) __attribute__((for
 #define ATTN_ASSERT(cond) ((void)0)
 #endif
 
-/* Overflow-checked size arithmetic: return 0 on success, nonzero on overflow. */
 /* Hot loops written to vectorize get one clone per instruction set, chosen when the library
  * loads (the library itself is built for baseline x86-64). -std=c11 keeps floating-point
  * contraction off, so every clone computes the same bits. */
@@ -52,20 +51,22 @@ ATTN_INTERNAL int attn_fail(int status, const char *fmt, ...) __attribute__((for
 #define ATTN_SIMD_CLONES
 #endif
 
-/* e^x in float for x ≤ 88, branch-free so that loops over it vectorize: x = n·ln2 + f with
- * |f| ≤ ln2/2, e^f from a degree-6 polynomial (Cephes' expf), 2^n built in the exponent bits.
- * x is clamped below at −87 (e^−87 ≈ 1.6e−38, where callers only add it to sums ≥ 1).
- * Relative error ≤ 2e−7 (measured 8.2e−8 over every 3rd float of [−87, 88]; tests/c/test_nn.c
- * checks every 997th). */
+/* e^x in float, branch-free so that loops over it vectorize: x = n·ln2 + f with |f| ≤ ln2/2,
+ * e^f from a degree-6 polynomial (Cephes' expf), 2^n built in the exponent bits. x is clamped
+ * to [−87, 88] (e^−87 ≈ 1.6e−38: callers use it where such terms do not matter, softmax
+ * numerators after the row maximum); NaN gives NaN. Relative error ≤ 2e−7 (measured 8.2e−8 over
+ * every 3rd float of [−87, 88]; tests/c/test_nn.c checks every 997th). */
 static inline float attn_expf(float x)
 {
-    /* clamp below at −87 on the bits (a float comparison would stay a branch under
-     * -ftrapping-math and stop vectorization) */
-    int32_t ib;
-    __builtin_memcpy(&ib, &x, sizeof ib);
-    const int32_t m87 = (int32_t)0xc2ae0000; /* −87.0f */
-    int32_t low = -(int32_t)((ib < 0) & ((ib & 0x7fffffff) > 0x42ae0000));
-    ib = (ib & ~low) | (m87 & low);
+    /* clamps on the bits (a float comparison would stay a branch under -ftrapping-math and
+     * stop vectorization); NaN is replaced by 0 for the arithmetic and put back at the end */
+    int32_t ib, in;
+    __builtin_memcpy(&in, &x, sizeof in);
+    const int32_t m87 = (int32_t)0xc2ae0000, p88 = 0x42b00000; /* −87.0f, 88.0f */
+    int32_t nan = -(int32_t)((in & 0x7fffffff) > 0x7f800000);
+    int32_t low = -(int32_t)((in < 0) & ((in & 0x7fffffff) > 0x42ae0000));
+    int32_t high = -(int32_t)(in > p88);
+    ib = (in & ~(low | high | nan)) | (m87 & low) | (p88 & high & ~nan);
     __builtin_memcpy(&x, &ib, sizeof x);
     /* n = round(x·log2 e), through truncation of a positive number (x·log2 e > −126) */
     int32_t n = (int32_t)(x * 1.44269504088896341f + 128.5f) - 128;
@@ -79,11 +80,17 @@ static inline float attn_expf(float x)
     p = p * f + 5.0000001201e-1f;
     p = p * f * f + f + 1.0f;
     int32_t bits = (n + 127) << 23;
-    float scale;
+    float scale, r;
     __builtin_memcpy(&scale, &bits, sizeof scale);
-    return p * scale;
+    r = p * scale;
+    int32_t rb;
+    __builtin_memcpy(&rb, &r, sizeof rb);
+    rb = (rb & ~nan) | (in & nan);
+    __builtin_memcpy(&r, &rb, sizeof r);
+    return r;
 }
 
+/* Overflow-checked size arithmetic: return 0 on success, nonzero on overflow. */
 static inline int attn_mul_overflow(int64_t a, int64_t b, int64_t *out)
 {
     return __builtin_mul_overflow(a, b, out);

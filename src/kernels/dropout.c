@@ -70,7 +70,10 @@ int attn_dropout_mask_fill(uint64_t seed, uint64_t offset, uint64_t start, int64
             idx += 4 * BLOCKS, done += 4 * BLOCKS;
             continue;
         }
-        philox_blocks(idx >> 2, offset, key, 1, r); /* lanes idx%4 .. 3 of one block */
+        uint64_t block = idx >> 2; /* lanes idx%4 .. 3 of one block */
+        uint32_t ctr[4] = {(uint32_t)block, (uint32_t)(block >> 32), (uint32_t)offset,
+                           (uint32_t)(offset >> 32)};
+        attn_philox4x32(ctr, key, r);
         for (unsigned lane = (unsigned)(idx & 3); lane < 4 && done < n; lane++, idx++, done++)
             keep[done] = (r[lane] >> 8) >= thresh;
     }

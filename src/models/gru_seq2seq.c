@@ -159,6 +159,9 @@ int attn_gru_seq2seq_decode(attn_tape *t, const attn_gru_seq2seq *m, attn_var *e
     if (enc->ndim != 3 || enc->shape[1] != S || enc->shape[2] != 2 * m->cfg.enc_hidden || T < 1)
         return attn_fail(ATTN_E_SHAPE, "%s: enc must be [N, S=%lld, %lld] and T ≥ 1", fn, (long long)S,
                          (long long)(2 * m->cfg.enc_hidden));
+    if (T > m->cfg.max_len)
+        return attn_fail(ATTN_E_ARG, "%s: %lld target positions, longer than max_len %lld", fn, (long long)T,
+                         (long long)m->cfg.max_len);
     ATTN_TRY(check_ids(tgt, N * T, m->cfg.tgt_vocab));
     int32_t *len;
     attn_additive_options opt;
@@ -211,6 +214,7 @@ int attn_gru_seq2seq_step(const attn_gru_seq2seq *m, const float *enc, const flo
     ATTN_REQUIRE_NONNULL(fn, tokens);
     ATTN_REQUIRE_NONNULL(fn, s);
     ATTN_REQUIRE_NONNULL(fn, logits);
+    if (N < 1 || S < 1) return attn_fail(ATTN_E_ARG, "%s: N=%lld, S=%lld must be >= 1", fn, (long long)N, (long long)S);
     ATTN_TRY(check_ids(tokens, N, m->cfg.tgt_vocab));
     const attn_gru_seq2seq_config *c = &m->cfg;
     const int64_t E = c->emb_size, De = 2 * c->enc_hidden, Do = c->out_size, V = c->tgt_vocab;

@@ -34,7 +34,7 @@ int attn_dense_backward(int64_t rows, int64_t in, int64_t out, const float *x, i
     /* db[out] += Σ_r dy[r, out]: each column summed in row order, in double; a block of
      * columns at a time so that every row is read contiguously */
     if (db) {
-        enum { COLS = 256 };
+        enum { COLS = 64 };
         const int64_t nblk = (out + COLS - 1) / COLS;
 #pragma omp parallel for if(ATTN_WORTH_THREADS(rows * out)) num_threads(threads) schedule(static)
         for (int64_t bi = 0; bi < nblk; bi++) {

@@ -178,7 +178,7 @@ int attn_op_narrow(attn_tape *t, attn_var *x, int dim, int64_t start, int64_t le
     ATTN_TRY(attn_check_var(fn, "x", x));
     if (dim < 0 || dim >= x->ndim)
         return attn_fail(ATTN_E_ARG, "%s: dim=%d outside a %d-d variable", fn, dim, x->ndim);
-    if (start < 0 || length < 0 || start > x->shape[dim] || length > x->shape[dim] - start)
+    if (start < 0 || length < 1 || start > x->shape[dim] || length > x->shape[dim] - start)
         return attn_fail(ATTN_E_ARG, "%s: [%lld, %lld + %lld) is outside dimension %d of size %lld",
                          fn, (long long)start, (long long)start, (long long)length, dim,
                          (long long)x->shape[dim]);

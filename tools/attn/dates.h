@@ -22,7 +22,7 @@ typedef struct dates_example {
     int align_hi[DATES_TGT_LEN];
 } dates_example;
 
-/* Example `index` of stream `seed`. Years 1950–2049 (two-digit years: 50–99 → 19xx). */
+/* Example `index` of stream `seed`. Four-digit years 1000–2999; two-digit years stand for 1950–2049 (50–99 → 19xx). */
 void dates_generate(uint64_t seed, uint64_t index, dates_example *ex);
 
 /* Parse an ISO date "YYYY-MM-DD" that is a real calendar date: 1 if valid. */

@@ -3,6 +3,8 @@
  * × beam) one position per step outside it, the encoder keys projected once. */
 #include "gru_decode.h"
 
+#include "internal.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -38,7 +40,7 @@ int gru_translate(attn_tape *t, const attn_gru_seq2seq *m, const int32_t *src, i
                   const decode_options *o, int32_t *out, int64_t *out_len)
 {
     if (!t || !m || !src || !o || !out || !out_len || N < 1 || S < 1 || o->beam < 1 || o->max_len < 1)
-        return ATTN_E_ARG;
+        return attn_fail(ATTN_E_ARG, "gru_translate: bad arguments (N=%lld, S=%lld)", (long long)N, (long long)S);
     const int64_t K = o->beam > 1 ? o->beam : 1, R = N * K, H = m->cfg.dec_hidden,
                   De = 2 * m->cfg.enc_hidden, A = m->cfg.attn_size;
     int was_training = attn_tape_training(t);
@@ -51,7 +53,9 @@ int gru_translate(attn_tape *t, const attn_gru_seq2seq *m, const int32_t *src, i
     g.tmp = malloc((size_t)(R * H) * sizeof *g.tmp);
     g.len = malloc((size_t)R * sizeof *g.len);
     int32_t *len1 = malloc((size_t)N * sizeof *len1);
-    int st = g.enc && g.proj && g.s && g.s_next && g.tmp && g.len && len1 ? ATTN_OK : ATTN_E_NOMEM;
+    int st = g.enc && g.proj && g.s && g.s_next && g.tmp && g.len && len1
+                 ? ATTN_OK
+                 : attn_fail(ATTN_E_NOMEM, "gru_translate: out of memory for %lld rows", (long long)R);
     attn_var *enc = NULL, *s0 = NULL;
     if (st == ATTN_OK) st = attn_tape_reset(t);
     if (st == ATTN_OK) st = attn_gru_seq2seq_encode(t, m, src, N, S, &enc, &s0);

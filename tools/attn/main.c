@@ -44,8 +44,9 @@ int cli_error(const char *cmd, const char *what, int status)
 /* libgomp's threads spin (~300k rounds) after every parallel region unless OMP_WAIT_POLICY
  * says otherwise, and on a machine with as many threads as cores that spin takes the core a
  * matrix-product worker needs next. The policy is read once when libgomp loads, so the tool
- * re-executes itself with OMP_WAIT_POLICY=passive unless the user chose one (ATTN_NO_REEXEC=1
- * turns this off). */
+ * re-executes itself (/proc/self/exe) with OMP_WAIT_POLICY=passive unless the user chose one.
+ * Setting ATTN_NO_REEXEC (to anything) turns this off, e.g. under a tool such as valgrind that
+ * would not follow the exec. */
 static void passive_openmp(char **argv)
 {
     if (getenv("OMP_WAIT_POLICY") || getenv("ATTN_NO_REEXEC")) return;

@@ -165,14 +165,19 @@ static int mt_ids(const attn_spm *sp, const char *text, int64_t cap, int32_t **i
 /* Source pieces + EOS against output pieces + EOS (teacher forcing on `target`, or on the
  * model's own beam-5 translation): every attention map of either architecture. */
 static int viz_mt_record(attn_tape *t, const mt_model *mm, const attn_spm *sp, const char *input,
-                         const char *target, viz_record **out)
+                         const char *target, viz_record **out, int *reported)
 {
     *out = NULL;
+    *reported = 1; /* set back to 0 below where a library call fails unreported */
     const int64_t maxL = mt_model_max_len(mm);
     char **hyp = NULL;
     if (!target) {
         decode_options o = {.bos_id = ATTN_SPM_BOS_ID, .eos_id = ATTN_SPM_EOS_ID, .beam = 5, .len_penalty = 0.6f};
-        ATTN_TRY_CLI(mt_translate_texts(t, mm, sp, &input, 1, &o, 1, &hyp));
+        int s = mt_translate_texts(t, mm, sp, &input, 1, &o, 1, &hyp);
+        if (s) {
+            *reported = 0;
+            return s;
+        }
         target = hyp[0];
     }
     int32_t *sid = NULL, *tid = NULL, *tin = NULL;
@@ -180,6 +185,7 @@ static int viz_mt_record(attn_tape *t, const mt_model *mm, const attn_spm *sp, c
     const char **stok = NULL, **ttok = NULL;
     int st = mt_ids(sp, input, maxL, &sid, &S, &stok);
     if (st == ATTN_OK) st = mt_ids(sp, target, maxL, &tid, &T, &ttok);
+    if (st) *reported = 0;
     if (st == ATTN_OK && S < 2) {
         fprintf(stderr, "attn viz: the input is empty: nothing to attend to\n");
         st = ATTN_E_ARG;
@@ -200,12 +206,13 @@ static int viz_mt_record(attn_tape *t, const mt_model *mm, const attn_spm *sp, c
     attn_tape_set_training(t, 0);
     capture c = {.m = mm->tf, .r = r, .rows = (int)T};
     attn_var *mem, *s0, *logits, *w = NULL;
-    if (st == ATTN_OK) st = attn_tape_reset(t);
+    if (st == ATTN_OK && (st = attn_tape_reset(t))) *reported = 0;
     if (st == ATTN_OK && mm->tf) {
         attn_tape_set_observer(t, observe, &c);
         st = attn_seq2seq_encode(t, mm->tf, sid, 1, S, &mem);
         if (st == ATTN_OK) st = attn_seq2seq_decode(t, mm->tf, mem, sid, S, tin, T, &logits);
         attn_tape_set_observer(t, NULL, NULL);
+        if (st) *reported = 0;
         if (st == ATTN_OK && c.st) {
             fprintf(stderr, "attn viz: %s\n", viz_last_error());
             st = c.st;
@@ -213,6 +220,7 @@ static int viz_mt_record(attn_tape *t, const mt_model *mm, const attn_spm *sp, c
     } else if (st == ATTN_OK) {
         st = attn_gru_seq2seq_encode(t, mm->gru, sid, 1, S, &mem, &s0);
         if (st == ATTN_OK) st = attn_gru_seq2seq_decode(t, mm->gru, mem, s0, sid, S, tin, T, &logits, &w);
+        if (st) *reported = 0;
         if (st == ATTN_OK && viz_record_add_heads(r, VIZ_CROSS, 0, w->data, 1, (int)T, (int)S)) {
             fprintf(stderr, "attn viz: %s\n", viz_last_error());
             st = ATTN_E_ARG;
@@ -236,9 +244,9 @@ static int viz_mt_run(const char *model, const char *input, const char *target, 
     attn_tape_config tc = {0};
     s = attn_tape_create(&tc, &t);
     viz_record *r = NULL;
-    int rc = 0;
-    if (s == ATTN_OK) s = viz_mt_record(t, &mm, sp, input, target, &r);
-    if (s) rc = s == ATTN_E_ARG ? 1 : cli_error("viz", model, s);
+    int rc = 0, reported = 0;
+    if (s == ATTN_OK) s = viz_mt_record(t, &mm, sp, input, target, &r, &reported);
+    if (s) rc = reported ? 1 : cli_error("viz", model, s);
     else if (viz_render_all(r, out, VIZ_POOL_MEAN)) {
         fprintf(stderr, "attn viz: %s\n", viz_last_error());
         rc = 1;
