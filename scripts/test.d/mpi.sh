@@ -2,7 +2,8 @@
 # MPI tests: the dist layer under mpirun at 1, 2 and 4 ranks, a configuration mismatch, and a
 # dying rank (bounded time, nonzero exit); ring attention forward/backward against the
 # single-process fused kernel at 1, 2, 4 ranks; the data-parallel demo (losses at 1, 2, 4 ranks,
-# bit-identical reruns, resume across rank counts, mismatched options, a killed rank).
+# bit-identical reruns, resume across rank counts, mismatched options, a killed rank); the
+# data-parallel `attn train translate` and `attn train classify` (losses at 1, 2, 4 ranks).
 # Skipped, and said so, when attn was built without MPI. (netns.sh: the same across namespaces.)
 set -u
 cd "$(dirname "$0")/../.."
@@ -161,6 +162,103 @@ if [ -n "$victim" ] && [ "$rc" -ne 124 ] && [ "$took" -lt 90 ] &&
     ok "demo (recovery mode): rank 1 killed -> rank 0 names it and stops in ${took}s"
 else
     bad "demo (recovery mode): killed rank (victim '$victim', exit $rc after ${took}s)"
+fi
+# data-parallel `attn train translate` (both archs) and `attn train classify`: the same losses at
+# 1, 2, 4 ranks (batches split unevenly: gradients weighted by each rank's share), bit-identical
+# reruns, one rank prints, a run saved at 2 ranks resumes at 1.
+mt="$tmp/mt"
+mkdir -p "$mt"
+awk -v out="$mt" 'BEGIN {
+    srand(11);
+    split("the a", det); split("der ein", gdet);
+    split("red big small old", adj); split("rote große kleine alte", gadj);
+    split("dog man woman cat", noun); split("Hund Mann Frau Katze", gnoun);
+    split("runs sleeps eats waits", verb); split("läuft schläft isst wartet", gverb);
+    for (s = 0; s < 230; s++) {
+        f = (s < 200) ? "train" : "val";
+        d = int(rand() * 2) + 1; a = int(rand() * 4) + 1; n = int(rand() * 4) + 1; v = int(rand() * 4) + 1;
+        r = int(rand() * 3);  # lengths differ, so rank shares hold different token counts
+        e = det[d]; g = gdet[d];
+        for (k = 0; k < r; k++) { e = e " " adj[a]; g = g " " gadj[a] }
+        e = e " " noun[n] " " verb[v] "."; g = g " " gnoun[n] " " gverb[v] ".";
+        print e > (out "/" f ".en"); print g > (out "/" f ".de");
+    }
+}'
+printf 'vocab = 300\nd_model = 32\nnhead = 2\nencoder_layers = 1\ndecoder_layers = 1\nff = 64\ndropout = 0\nmax_len = 32\nbatch_tokens = 300\nlr = 5e-3\nwarmup = 10\nepochs = 3\navg_last = 0\nval_bleu_sentences = 10\n' > "$mt/cfg"
+printf 'vocab = 300\nemb = 16\nenc_hidden = 16\ndec_hidden = 32\nattn_size = 16\nout_size = 32\ndropout = 0\nmax_len = 32\nbatch_tokens = 300\nlr = 5e-3\nwarmup = 10\nepochs = 2\navg_last = 0\nval_bleu_sentences = 10\n' > "$mt/cfg_gru"
+mtrun() { # $1 = ranks, $2 = name, rest = options
+    n=$1 name=$2; shift 2
+    timeout 300 mpirun -np "$n" build/attn train translate --data "$mt" --out "$mt/$name" --threads 1 "$@" \
+        > "$mt/$name.log" 2>&1
+}
+losses() { cut -d, -f1-4 "$1/metrics.csv"; } # epoch, step, train loss, validation loss
+same() { # metrics of two runs: same rows, losses within 1e-5 relative
+    losses "$1" > "$1.l" && losses "$2" > "$2.l" && [ "$(wc -l < "$1.l")" -eq "$(wc -l < "$2.l")" ] &&
+        paste -d, "$1.l" "$2.l" | awk -F, 'NR > 1 { for (i = 3; i <= 4; i++) { d = $i - $(i + 4); if (d < 0) d = -d;
+            if ($1 != $5 || $2 != $6 || d > 1e-5 * $i) bad = 1 } } END { exit bad || NR < 2 }'
+}
+for n in 1 2 4; do
+    mtrun "$n" tf$n --config "$mt/cfg" || bad "train translate at $n ranks: $(tail -2 "$mt/tf$n.log")"
+done
+mtrun 2 tf2b --config "$mt/cfg"
+sed 's/^/    1 rank:  /' "$mt/tf1/metrics.csv"
+same "$mt/tf1" "$mt/tf2" && ok "train translate: 2 ranks = 1 rank (losses to 1e-5)" || bad "train translate: 2 ranks differ from 1"
+same "$mt/tf1" "$mt/tf4" && ok "train translate: 4 ranks = 1 rank (losses to 1e-5)" || bad "train translate: 4 ranks differ from 1"
+losses "$mt/tf2b" > "$mt/tf2b.l"
+if cmp -s "$mt/tf2.l" "$mt/tf2b.l" && cmp -s "$mt/tf2/model.safetensors" "$mt/tf2b/model.safetensors"; then
+    ok "train translate at 2 ranks: losses and weights bit-identical run to run"
+else
+    bad "train translate at 2 ranks: reruns differ"
+fi
+if [ "$(grep -c '^learning a joint BPE' "$mt/tf2.log")" -eq 1 ] && [ "$(grep -c '^result: task=multi30k' "$mt/tf2.log")" -eq 1 ]; then
+    ok "train translate at 2 ranks: one rank prints"
+else
+    bad "train translate at 2 ranks: output not from rank 0 alone"
+fi
+sed 's/^epochs = .*/epochs = 2/' "$mt/cfg" > "$mt/cfg2"
+mtrun 2 rs --config "$mt/cfg2" && mtrun 1 rs --config "$mt/cfg" --resume &&
+    grep -q "resumed .* after epoch 2" "$mt/rs.log" && same "$mt/tf1" "$mt/rs" &&
+    ok "train translate: saved at 2 ranks, resumed at 1, same losses" ||
+    bad "train translate: resume across rank counts: $(tail -2 "$mt/rs.log")"
+mtrun 1 gru1 --arch gru --config "$mt/cfg_gru" && mtrun 2 gru2 --arch gru --config "$mt/cfg_gru" &&
+    same "$mt/gru1" "$mt/gru2" && ok "train translate --arch gru: 2 ranks = 1 rank" ||
+    bad "train translate --arch gru at 2 ranks: $(tail -2 "$mt/gru2.log")"
+out=$(timeout 120 mpirun -np 1 build/attn train translate --data "$mt" --out "$mt/mm" --config "$mt/cfg" --threads 1 : \
+      -np 1 build/attn train translate --data "$mt" --out "$mt/mm" --config "$mt/cfg2" --threads 1 2>&1)
+rc=$?
+if [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] && echo "$out" | grep -q "training configuration differs between rank 0 and rank 1"; then
+    ok "train translate: mismatched configurations named by rank 0"
+else
+    bad "train translate: mismatched configurations (exit $rc)"
+fi
+IMDB=${IMDB_DATA:-../shared/data/imdb}
+if [ -f "$IMDB/train.tsv.gz" ] && [ -f "$IMDB/train.ids" ]; then
+    cl="$tmp/cls"
+    mkdir -p "$cl"
+    gzip -dc "$IMDB/train.tsv.gz" | head -300 | gzip > "$cl/train.tsv.gz"
+    head -300 "$IMDB/train.ids" > "$cl/train.ids"
+    cat > "$cl/cfg.json" <<'CFG'
+{"vocab_size": 600, "tokenizer_reviews": 300, "max_len": 48, "head_tokens": 16, "d_model": 16, "nhead": 2,
+ "num_layers": 1, "dim_feedforward": 32, "epochs": 2, "batch_size": 25, "lr": 3e-3, "val_fraction": 0.1,
+ "dropout": 0, "log_every": 1}
+CFG
+    clrun() {
+        timeout 300 mpirun -np "$1" build/attn train classify --data "$cl" --out "$cl/r$1" --config "$cl/cfg.json" \
+            --threads 1 > "$cl/r$1.log" 2>&1
+    }
+    clsame() { # metrics.csv: step, loss, validation accuracy equal to 1e-5 relative
+        cut -d, -f1,2,5 "$1/metrics.csv" > "$1.l" && cut -d, -f1,2,5 "$2/metrics.csv" > "$2.l" &&
+            [ "$(wc -l < "$1.l")" -gt 2 ] && [ "$(wc -l < "$1.l")" -eq "$(wc -l < "$2.l")" ] &&
+            paste -d, "$1.l" "$2.l" | awk -F, 'NR > 1 { d = $2 - $5; if (d < 0) d = -d;
+                if ($1 != $4 || $3 != $6 || d > 1e-5 * ($2 < 0 ? -$2 : $2)) bad = 1 } END { exit bad }'
+    }
+    clrun 1 && clrun 2 && clrun 4 || bad "train classify under mpirun: $(tail -2 "$cl/r2.log")"
+    clsame "$cl/r1" "$cl/r2" && ok "train classify: 2 ranks = 1 rank (losses to 1e-5)" || bad "train classify: 2 ranks differ"
+    clsame "$cl/r1" "$cl/r4" && ok "train classify: 4 ranks = 1 rank (losses to 1e-5)" || bad "train classify: 4 ranks differ"
+    [ "$(grep -c '^result: task=imdb' "$cl/r2.log")" -eq 1 ] && ok "train classify at 2 ranks: one rank prints" ||
+        bad "train classify at 2 ranks: output not from rank 0 alone"
+else
+    echo "skip: IMDb not found (set IMDB_DATA): data-parallel classify checks not run"
 fi
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -6,10 +6,18 @@
  *
  * Files in DIR: model.safetensors (the best by validation accuracy; config, tokenizer and
  * truncation in its metadata), last.safetensors + optim.safetensors (where --resume continues:
- * end of the last finished epoch), metrics.csv. */
+ * end of the last finished epoch), metrics.csv.
+ *
+ * Under `mpirun -np N` the run is data-parallel: every rank visits the same batches and takes a
+ * contiguous share of each batch's reviews; gradients are summed weighted by each rank's share of
+ * the batch, so the step is the whole batch's, as one process takes it. Rank 0 learns the
+ * tokenizer and sends it to the others, prints and writes every file; all ranks validate (it
+ * keeps them in step). --resume reads DIR on every rank (DIR shared). */
 #include "classify.h"
 #include "cli.h"
 #include "bench_util.h"
+#include "dist.h"
+#include "dist_train.h"
 #include "progress.h"
 
 #include <errno.h>
@@ -17,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 static uint64_t mix64(uint64_t x)
 {
@@ -251,9 +260,39 @@ int cls_train(int argc, char **argv)
         fprintf(stderr, "attn train classify: cannot create %s: %s\n", out, strerror(errno));
         return 1;
     }
+    dist_ctx *dc = NULL;
+    if (dist_init(&argc, &argv, &dc)) {
+        fprintf(stderr, "attn train classify: %s\n", dist_error());
+        return 1;
+    }
+    const int rank = dist_rank(dc), ranks = dist_size(dc);
+    { /* every rank must run the same job; rank 0 names the first that differs */
+        const attn_classifier_config *mc = &c.model;
+        char desc[800];
+        int n = snprintf(desc, sizeof desc,
+                         "vocab=%d tokrev=%lld head=%lld len=%lld bs=%lld epochs=%d steps=%lld lr=%.9g min=%.9g "
+                         "wd=%.9g ls=%.9g clip=%.9g warm=%.9g val=%.9g max_train=%lld seed=%llu d=%lld h=%lld "
+                         "l=%lld ff=%lld drop=%.9g act=%d norm=%d pool=%d resume=%d",
+                         c.vocab_size, (long long)c.tokenizer_reviews, (long long)c.head_tokens,
+                         (long long)mc->max_len, (long long)c.batch_size, c.epochs, (long long)c.max_steps,
+                         (double)c.lr, (double)c.min_lr_ratio, (double)c.weight_decay, (double)c.label_smoothing,
+                         (double)c.clip, c.warmup_fraction, c.val_fraction, (long long)c.max_train,
+                         (unsigned long long)c.seed, (long long)mc->d_model, (long long)mc->nhead,
+                         (long long)mc->num_layers, (long long)mc->dim_feedforward, (double)mc->dropout,
+                         (int)mc->activation, mc->norm_first, (int)mc->pooling, resume);
+        if (dist_check_same(dc, desc, (size_t)n, "the training configuration")) {
+            if (rank == 0) fprintf(stderr, "attn train classify: %s\n", dist_error());
+            dist_finalize(dc);
+            return 1;
+        }
+    }
+    if (rank > 0 && !freopen("/dev/null", "w", stdout)) return 1; /* rank 0 alone prints */
     double t_start = bench_now();
     attn_imdb *d = NULL;
-    if (cls_load_imdb("train classify", data, "train", &d)) return 1;
+    if (cls_load_imdb("train classify", data, "train", &d)) {
+        dist_finalize(dc);
+        return 1;
+    }
     int64_t n_all = c.max_train && c.max_train < d->n ? c.max_train : d->n;
     uint8_t *is_val = calloc((size_t)d->n, 1), *is_tr = calloc((size_t)d->n, 1);
     int64_t n_val = 0;
@@ -274,17 +313,18 @@ int cls_train(int argc, char **argv)
     int32_t *ids = NULL, *lab = NULL;
     char path[4200];
     /* the tokenizer: from the run being resumed, else learned from the training reviews */
-    if (st == ATTN_OK && resume) {
+    if (st == ATTN_OK && resume && rank == 0) {
         cls_model prev;
         snprintf(path, sizeof path, "%s/last.safetensors", out);
         st = cls_model_load("train classify", path, &prev);
         if (st == ATTN_OK) sp = prev.sp, prev.sp = NULL, cls_model_free(&prev);
-    } else if (st == ATTN_OK) {
+    } else if (st == ATTN_OK && rank == 0) {
         double t0 = bench_now();
         st = train_tokenizer(d, is_tr, &c, threads, &sp);
         if (st == ATTN_OK) printf("tokenizer: SentencePiece BPE, %d pieces, learned in %.1f s\n",
                                   c.vocab_size, bench_now() - t0);
     }
+    if (ranks > 1) st = dist_share_tokenizer(dc, st, &sp, "attn train classify");
     int32_t vocab = 0;
     size_t nbytes = 0;
     if (st == ATTN_OK) st = attn_spm_vocab_size(sp, &vocab);
@@ -310,7 +350,7 @@ int cls_train(int argc, char **argv)
         fprintf(stderr, "attn train classify: no training reviews left after the validation split\n");
         st = ATTN_E_ARG;
     }
-    if (st == ATTN_OK && export_path) {
+    if (st == ATTN_OK && export_path && rank == 0) {
         attn_imdb *dt = NULL;
         cls_set sets[3] = {tr, va, {0}};
         const char *names[3] = {"train", "val", "test"};
@@ -353,7 +393,7 @@ int cls_train(int argc, char **argv)
                (long long)attn_params_numel(m->P), total, (long long)bs, (long long)per_epoch, threads);
     metrics_log mlog = {0};
     snprintf(path, sizeof path, "%s/metrics.csv", out);
-    if (st == ATTN_OK && metrics_open(&mlog, path, resume))
+    if (st == ATTN_OK && rank == 0 && metrics_open(&mlog, path, resume))
         fprintf(stderr, "attn train classify: cannot write %s\n", path);
     progress pr;
     progress_init(&pr, stdout, total, "classify");
@@ -367,24 +407,39 @@ int cls_train(int argc, char **argv)
         for (int64_t b0 = 0; st == ATTN_OK && b0 < tr.n && rs.step < total; b0 += bs) {
             int64_t nb = tr.n - b0 < bs ? tr.n - b0 : bs, T;
             double t_step = bench_now();
-            cls_batch(&tr, order + b0, nb, c.model.pad_id, ids, lab, &T);
-            attn_var *logits, *loss;
-            st = attn_tape_reset(t);
-            if (st == ATTN_OK) st = attn_classifier_forward(t, m, ids, nb, T, &logits, NULL);
-            if (st == ATTN_OK) st = attn_op_cross_entropy(t, logits, lab, &ce, &loss);
-            if (st) break;
+            /* this rank's contiguous share [lo, hi) of the batch (all of it on one rank) */
+            int64_t lo = nb * rank / ranks, hi = nb * (rank + 1) / ranks;
+            double lstep = 0, right_step = 0;
             attn_params_zero_grad(m->P);
-            st = attn_tape_backward(t, loss, NULL);
-            if (st == ATTN_OK && c.clip > 0) st = attn_clip_grad_norm(m->P, c.clip, NULL);
+            if (hi > lo) {
+                attn_var *logits, *loss;
+                cls_batch(&tr, order + b0 + lo, hi - lo, c.model.pad_id, ids, lab, &T);
+                st = attn_tape_reset(t);
+                if (st == ATTN_OK) st = attn_classifier_forward(t, m, ids, hi - lo, T, &logits, NULL);
+                if (st == ATTN_OK) st = attn_op_cross_entropy(t, logits, lab, &ce, &loss);
+                if (st == ATTN_OK) st = attn_tape_backward(t, loss, NULL);
+                if (st) break;
+                lstep = loss->data[0] * (double)(hi - lo) / (double)nb;
+                for (int64_t b = 0; b < hi - lo; b++)
+                    right_step += (logits->data[2 * b + 1] > logits->data[2 * b]) == (lab[b] == 1);
+            }
+            if (ranks > 1) {
+                st = dist_weighted_grads(dc, m->P, (double)(hi - lo) / (double)nb, 1 << 20, NULL);
+                if (st == ATTN_OK) st = dist_allreduce_sum_double(dc, &lstep);
+                if (st == ATTN_OK) st = dist_allreduce_sum_double(dc, &right_step);
+                if (st) {
+                    fprintf(stderr, "attn train classify (rank %d of %d): %s\n", rank, ranks, dist_error());
+                    break;
+                }
+            }
+            if (c.clip > 0) st = attn_clip_grad_norm(m->P, c.clip, NULL);
             float lr = attn_schedule_lr(&sched, rs.step);
             if (st == ATTN_OK) st = attn_optim_step(opt, lr);
             if (st) break;
             rs.step++;
-            for (int64_t b = 0; b < nb; b++) {
-                right += (logits->data[2 * b + 1] > logits->data[2 * b]) == (lab[b] == 1);
-                tok_sum += (double)(tr.off[order[b0 + b] + 1] - tr.off[order[b0 + b]]);
-            }
-            seen += nb, loss_sum += loss->data[0], n_log++;
+            right += (long)right_step;
+            for (int64_t b = 0; b < nb; b++) tok_sum += (double)(tr.off[order[b0 + b] + 1] - tr.off[order[b0 + b]]);
+            seen += nb, loss_sum += lstep, n_log++;
             double now = bench_now();
             train_seconds += now - t_step;
             for (int64_t b = 0; b < nb; b++) train_tokens += (double)(tr.off[order[b0 + b] + 1] - tr.off[order[b0 + b]]);
@@ -414,10 +469,10 @@ int cls_train(int argc, char **argv)
         if (st == ATTN_OK && (va.n == 0 || acc > rs.best_val)) {
             rs.best_val = va.n ? acc : rs.best_val;
             snprintf(path, sizeof path, "%s/model.safetensors", out);
-            st = cls_model_save(m, tok, c.head_tokens, path, NULL);
+            st = rank == 0 ? cls_model_save(m, tok, c.head_tokens, path, NULL) : ATTN_OK;
             if (st == ATTN_OK) printf("saved %s\n", path);
         }
-        if (st == ATTN_OK) st = save_last(out, m, opt, t, tok, c.head_tokens, &rs);
+        if (st == ATTN_OK && rank == 0) st = save_last(out, m, opt, t, tok, c.head_tokens, &rs);
     }
     if (st == ATTN_OK) {
         progress_done(&pr);
@@ -431,6 +486,12 @@ int cls_train(int argc, char **argv)
     } else if (st != ATTN_E_IO || attn_last_error()[0]) {
         cli_error("train classify", "failed", st);
     }
+    if (rc && ranks > 1) { /* a peer may be gone: leave without MPI_Finalize, which would wait for it */
+        fprintf(stderr, "attn train classify (rank %d of %d): stopped with an error\n", rank, ranks);
+        fflush(stdout), fflush(stderr);
+        _exit(1);
+    }
+    dist_finalize(dc);
     metrics_close(&mlog);
     free(order), free(ids), free(lab), free(probs), free(is_val), free(is_tr), free(tok);
     cls_set_free(&tr), cls_set_free(&va), cls_set_free(&te);

@@ -6,10 +6,19 @@
  * token-based batches of similar lengths. Each epoch: validation loss and BLEU (greedy) in
  * DIR/metrics.csv; model.safetensors (last; optim.safetensors beside it for --resume) and
  * best.safetensors (best validation BLEU), both written atomically and self-contained (the
- * tokenizer is in their metadata). Optionally the last N epochs' weights are averaged. */
+ * tokenizer is in their metadata). Optionally the last N epochs' weights are averaged.
+ *
+ * Under `mpirun -np N` the run is data-parallel: every rank cuts the same batches, takes its
+ * contiguous share of each batch's sentence pairs, and the gradients are summed weighted by each
+ * rank's share of the batch's target tokens — the gradient of the whole batch's mean loss, as
+ * one process computes it. Rank 0 learns the tokenizer and sends it to the others, decides when
+ * the time limit stops the run, prints and writes every file; all ranks validate (it keeps them
+ * in step). --resume reads DIR on every rank (DIR shared, as the demo's). */
 #include "cli.h"
 
 #include "bench_util.h"
+#include "dist.h"
+#include "dist_train.h"
 #include "mt.h"
 #include "progress.h"
 
@@ -19,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 typedef struct mt_cfg {
     attn_seq2seq_config model;   /* --arch transformer */
@@ -51,7 +61,8 @@ static int usage(void)
             "  vocab dropout max_len batch_tokens lr warmup epochs label_smoothing clip\n"
             "  weight_decay max_minutes avg_last val_bleu_sentences seed\n"
             "  transformer: d_model nhead encoder_layers decoder_layers ff tie_output\n"
-            "  gru: emb enc_hidden enc_layers dec_hidden attn_size out_size\n");
+            "  gru: emb enc_hidden enc_layers dec_hidden attn_size out_size\n"
+            "Defaults: transformer warmup 800, 60 minutes; gru warmup 200, 90 minutes.\n");
     return 2;
 }
 
@@ -453,6 +464,12 @@ int cli_train_translate(int argc, char **argv)
         return 2;
     }
     c.is_gru = !strcmp(arch, "gru");
+    if (c.is_gru) {
+        /* The recurrent model learns well from the first steps at Adam's usual 1e-3: a short warm-up,
+         * and the 90 minutes its slower steps need for ~25 epochs. */
+        c.warmup = 200;
+        c.max_minutes = 90;
+    }
     if (config && read_config(&c, config)) return 2;
     if (epochs_cli > 0) c.epochs = epochs_cli;
     if (minutes_cli > 0) c.max_minutes = minutes_cli;
@@ -482,6 +499,34 @@ int cli_train_translate(int argc, char **argv)
     attn_optim *opt = NULL;
     int64_t *perm = NULL;
     FILE *csv = NULL;
+    dist_ctx *dc = NULL;
+    if (dist_init(&argc, &argv, &dc)) {
+        fprintf(stderr, "attn train translate: %s\n", dist_error());
+        return 1;
+    }
+    const int rank = dist_rank(dc), ranks = dist_size(dc);
+    { /* every rank must run the same job; rank 0 names the first that differs */
+        char desc[800];
+        int n = snprintf(desc, sizeof desc,
+                         "arch=%s vocab=%d epochs=%d batch_tokens=%ld lr=%.9g warmup=%ld ls=%.9g clip=%.9g "
+                         "wd=%.9g minutes=%.9g avg=%d tie=%d resume=%d seed=%llu d=%lld ff=%lld l=%lld+%lld "
+                         "h=%lld emb=%lld enc=%lldx%lld dec=%lld att=%lld out=%lld drop=%.9g/%.9g len=%lld/%lld",
+                         arch, c.vocab, c.epochs, c.batch_tokens, (double)c.lr, c.warmup,
+                         (double)c.label_smoothing, (double)c.clip, (double)c.weight_decay, c.max_minutes,
+                         c.avg_last, c.tie_output, c.resume, (unsigned long long)c.seed,
+                         (long long)c.model.d_model, (long long)c.model.dim_feedforward,
+                         (long long)c.model.num_encoder_layers, (long long)c.model.num_decoder_layers,
+                         (long long)c.model.nhead, (long long)c.gru.emb_size, (long long)c.gru.enc_layers,
+                         (long long)c.gru.enc_hidden, (long long)c.gru.dec_hidden, (long long)c.gru.attn_size,
+                         (long long)c.gru.out_size, (double)c.model.dropout, (double)c.gru.dropout,
+                         (long long)c.model.max_len, (long long)c.gru.max_len);
+        if (dist_check_same(dc, desc, (size_t)n, "the training configuration")) {
+            if (rank == 0) fprintf(stderr, "attn train translate: %s\n", dist_error());
+            dist_finalize(dc);
+            return 1;
+        }
+    }
+    if (rank > 0 && !freopen("/dev/null", "w", stdout)) return 1; /* rank 0 alone prints */
     int st = load_pair(c.data, "train", &train);
     if (st == ATTN_OK) st = load_pair(c.data, "val", &val);
     if (st) {
@@ -489,14 +534,15 @@ int cli_train_translate(int argc, char **argv)
         goto done;
     }
     snprintf(path, sizeof path, "%s/spm.model", c.out);
-    if (c.resume) st = attn_spm_load_file(path, &sp);
-    else {
+    if (rank == 0 && c.resume) st = attn_spm_load_file(path, &sp);
+    else if (rank == 0) {
         printf("learning a joint BPE vocabulary of %d pieces from %lld training pairs\n", c.vocab,
                (long long)train->n);
         fflush(stdout);
         st = mt_spm_train_joint(train, c.vocab, (uint32_t)c.seed, &sp);
         if (st == ATTN_OK && attn_spm_save_file(sp, path)) st = ATTN_E_IO;
     }
+    if (ranks > 1) st = dist_share_tokenizer(dc, st, &sp, "attn train translate");
     int32_t V = 0;
     if (st == ATTN_OK) st = attn_spm_vocab_size(sp, &V);
     if (st == ATTN_OK) st = mt_spm_to_b64(sp, &b64);
@@ -554,14 +600,14 @@ int cli_train_translate(int argc, char **argv)
     printf(", vocabulary %d, %lld training pairs (%lld too long dropped), %lld validation, %d threads\n", (int)V,
            (long long)tr.n, (long long)drop_tr, (long long)va.n, attn_get_num_threads());
     snprintf(path, sizeof path, "%s/metrics.csv", c.out);
-    csv = fopen(path, c.resume ? "a" : "w");
-    if (!csv) {
+    csv = rank == 0 ? fopen(path, c.resume ? "a" : "w") : NULL;
+    if (rank == 0 && !csv) {
         st = ATTN_E_IO;
         fprintf(stderr, "attn train translate: cannot write %s\n", path);
         goto done;
     }
-    if (ftell(csv) == 0) fprintf(csv, "epoch,step,train_loss,val_loss,val_bleu,lr,tokens_per_s,elapsed_s\n");
-    fflush(csv);
+    if (csv && ftell(csv) == 0) fprintf(csv, "epoch,step,train_loss,val_loss,val_bleu,lr,tokens_per_s,elapsed_s\n");
+    if (csv) fflush(csv);
     attn_schedule sched = {.kind = ATTN_SCHEDULE_INVSQRT, .base_lr = c.lr, .warmup_steps = c.warmup};
     snprintf(best_path, sizeof best_path, "%s/best.safetensors", c.out);
     double tokens = 0, t_train = bench_now();
@@ -587,11 +633,29 @@ int cli_train_translate(int argc, char **argv)
         float lr = 0;
         for (int64_t bi = 0; bi < tb.nb; bi++) {
             int64_t b = perm[bi], B = tb.start[b + 1] - tb.start[b];
-            fill(&tr, tb.order + tb.start[b], B, mt_model_pad(&mm), &x);
-            attn_var *loss;
-            st = forward_loss(t, &mm, &x, c.label_smoothing, &loss);
-            if (st == ATTN_OK) attn_params_zero_grad(P);
-            if (st == ATTN_OK) st = attn_tape_backward(t, loss, NULL);
+            const int64_t *pairs = tb.order + tb.start[b];
+            /* this rank's contiguous share [lo, hi) of the batch's pairs; k its target tokens */
+            int64_t lo = B * rank / ranks, hi = B * (rank + 1) / ranks;
+            double k = 0, k_mine = 0;
+            for (int64_t i = 0; i < B; i++) {
+                double ki = (double)tr.p[pairs[i]].tlen + 1;
+                k += ki;
+                if (i >= lo && i < hi) k_mine += ki;
+            }
+            double lstep = 0;
+            attn_params_zero_grad(P);
+            if (hi > lo) {
+                attn_var *loss;
+                fill(&tr, pairs + lo, hi - lo, mt_model_pad(&mm), &x);
+                st = forward_loss(t, &mm, &x, c.label_smoothing, &loss);
+                if (st == ATTN_OK) st = attn_tape_backward(t, loss, NULL);
+                if (st == ATTN_OK) lstep = loss->data[0] * k_mine / k;
+            }
+            if (st == ATTN_OK && ranks > 1) {
+                st = dist_weighted_grads(dc, P, k_mine / k, 1 << 20, NULL);
+                if (st == ATTN_OK) st = dist_allreduce_sum_double(dc, &lstep);
+                if (st) fprintf(stderr, "attn train translate (rank %d of %d): %s\n", rank, ranks, dist_error());
+            }
             if (st == ATTN_OK && c.clip > 0) st = attn_clip_grad_norm(P, c.clip, NULL);
             lr = attn_schedule_lr(&sched, step);
             if (st == ATTN_OK) st = attn_optim_step(opt, lr);
@@ -600,19 +664,20 @@ int cli_train_translate(int argc, char **argv)
                 break;
             }
             step++;
-            double k = 0;
-            for (int64_t i = 0; i < B; i++) k += (double)tr.p[tb.order[tb.start[b] + i]].tlen + 1;
-            lsum += loss->data[0] * k, ltok += k;
+            lsum += lstep * k, ltok += k;
             tokens += k;
-            progress_update(&prog, bi + 1, loss->data[0], tokens / (bench_now() - t_train), NULL);
-            if (c.max_minutes > 0 && bench_now() - t0 > c.max_minutes * 60) {
-                stop = 1;
-                break;
+            progress_update(&prog, bi + 1, lstep, tokens / (bench_now() - t_train), NULL);
+            stop = dist_agree(dc, c.max_minutes > 0 && bench_now() - t0 > c.max_minutes * 60);
+            if (stop < 0) {
+                fprintf(stderr, "attn train translate (rank %d of %d): %s\n", rank, ranks, dist_error());
+                st = ATTN_E_IO;
             }
+            if (stop) break;
         }
         progress_done(&prog);
         if (st) break;
         double vloss, bleu;
+        int is_best = 0;
         st = validate(t, &mm, sp, &va, &vb, &x, val, c.val_bleu_n, &vloss, &bleu);
         if (st) {
             cli_error("train translate", "validation", st);
@@ -622,15 +687,14 @@ int cli_train_translate(int argc, char **argv)
         printf("epoch %d: train loss %.4f  val loss %.4f  val BLEU %.2f  (%.0f target tok/s, %.1f min)%s\n",
                epoch + 1, lsum / (ltok > 0 ? ltok : 1), vloss, bleu, tps, (bench_now() - t0) / 60,
                bleu > best ? "  best" : "");
+        if (bleu > best) best = bleu, is_best = 1;
+        if (rank > 0) continue; /* rank 0 alone writes */
         fprintf(csv, "%d,%ld,%.6g,%.6g,%.4f,%.6g,%.1f,%.1f\n", epoch + 1, step, lsum / (ltok > 0 ? ltok : 1),
                 vloss, bleu, lr, tps, bench_now() - t0);
         fflush(csv);
         snprintf(path, sizeof path, "%s/model.safetensors", c.out);
         st = save_model(&mm, b64, path);
-        if (st == ATTN_OK && bleu > best) {
-            best = bleu;
-            st = save_model(&mm, b64, best_path);
-        }
+        if (st == ATTN_OK && is_best) st = save_model(&mm, b64, best_path);
         if (st == ATTN_OK && c.avg_last > 1) {
             snprintf(path, sizeof path, "%s/epoch%d.safetensors", c.out, epoch + 1);
             st = save_model(&mm, b64, path);
@@ -641,7 +705,7 @@ int cli_train_translate(int argc, char **argv)
         if (st) cli_error("train translate", "saving", st);
     }
     /* average the last epochs' weights; keep them as best if they validate better */
-    if (st == ATTN_OK && c.avg_last > 1 && epoch >= c.avg_last) {
+    if (st == ATTN_OK && rank == 0 && c.avg_last > 1 && epoch >= c.avg_last) {
         char (*paths)[600] = malloc((size_t)c.avg_last * sizeof *paths);
         if (!paths) st = ATTN_E_NOMEM;
         for (int i = 0; paths && i < c.avg_last; i++)
@@ -664,6 +728,12 @@ int cli_train_translate(int argc, char **argv)
                "tokens_per_s=%.0f best=%s\n",
                arch, best, epoch, step, (bench_now() - t0) / 60, tokens / (bench_now() - t_train + 1e-9), best_path);
 done:
+    if (st && ranks > 1) { /* a peer may be gone: leave without MPI_Finalize, which would wait for it */
+        fprintf(stderr, "attn train translate (rank %d of %d): stopped with an error\n", rank, ranks);
+        fflush(stdout), fflush(stderr);
+        _exit(1);
+    }
+    dist_finalize(dc);
     if (csv) fclose(csv);
     free(perm), free(b64), free(x.src), free(x.tin), free(x.tout);
     batches_free(&tb), batches_free(&vb);
