@@ -62,6 +62,13 @@ int attn_dropout_mask_fill(uint64_t seed, uint64_t offset, uint64_t start, int64
     const uint32_t thresh = keep_threshold(p);
     uint64_t idx = start;
     int64_t done = 0;
+#if defined(__x86_64__)
+    if (attn_get_isa() == ATTN_ISA_AVX512) { /* whole groups of 16 blocks, vectorised by hand */
+        for (; done < n && (idx & 3); idx++, done++) keep[done] = attn_dropout_keep(seed, offset, idx, p);
+        for (; n - done >= 4 * BLOCKS; idx += 4 * BLOCKS, done += 4 * BLOCKS)
+            attn_dropout_keep64_avx512(idx >> 2, offset, key, thresh, keep + done);
+    }
+#endif
     while (done < n) {
         uint32_t r[4 * BLOCKS];
         if (!(idx & 3) && n - done >= 4 * BLOCKS) { /* BLOCKS whole blocks */

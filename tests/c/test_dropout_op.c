@@ -35,3 +35,30 @@ Test(dropout_op, chunked_decisions_equal_elementwise)
         attn_tape_free(t);
     }
 }
+
+/* attn_dropout_mask_fill on every SIMD path the machine has: the decisions of attn_dropout_keep
+ * at unaligned starts, lengths around the 64-element groups, and the edge probabilities. */
+Test(dropout_op, mask_fill_equals_elementwise_on_every_isa)
+{
+    const attn_isa isas[] = {ATTN_ISA_PORTABLE, ATTN_ISA_AVX2, ATTN_ISA_AVX512};
+    const uint64_t starts[] = {0, 1, 3, 4, 61, (1ull << 32) * 4 - 70}; /* the last crosses a 2^32 block carry */
+    const int64_t lens[] = {0, 1, 63, 64, 65, 200, 1000};
+    const float ps[] = {0.0f, 0.1f, 0.5f, 0.999f, 1.0f};
+    uint8_t keep[1000];
+    for (size_t a = 0; a < sizeof isas / sizeof isas[0]; a++) {
+        if (!attn_isa_supported(isas[a])) continue;
+        cr_assert_eq(attn_set_isa(isas[a]), ATTN_OK);
+        for (size_t s = 0; s < sizeof starts / sizeof starts[0]; s++)
+            for (size_t l = 0; l < sizeof lens / sizeof lens[0]; l++)
+                for (size_t q = 0; q < sizeof ps / sizeof ps[0]; q++) {
+                    const uint64_t seed = 0x123456789abcdefull + s, offset = 77 + l;
+                    cr_assert_eq(attn_dropout_mask_fill(seed, offset, starts[s], lens[l], ps[q], keep), ATTN_OK);
+                    int bad = 0;
+                    for (int64_t i = 0; i < lens[l]; i++)
+                        bad += keep[i] != attn_dropout_keep(seed, offset, starts[s] + (uint64_t)i, ps[q]);
+                    cr_expect_eq(bad, 0, "%s: start %llu n %lld p %g: %d decisions differ", attn_isa_name(isas[a]),
+                                 (unsigned long long)starts[s], (long long)lens[l], (double)ps[q], bad);
+                }
+    }
+    attn_set_isa(ATTN_ISA_AUTO);
+}
