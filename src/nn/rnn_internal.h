@@ -14,8 +14,9 @@
 /* tanh(x) in float, branch-free so that loops over it vectorize without special flags:
  * |x| < 0.25 by its odd Taylor polynomial, else 1 − 2/(e^{2|x|} + 1) with |x| clamped to 10
  * (tanh(10) rounds to 1) and e^y from attn_expf; the sign is copied back. Max error 7.8e-8
- * absolute, 3.0e-7 relative (checked over every 7th float in [−20, 20]); ±inf → ±1, NaN → NaN. Selections are done on the bits, because GCC
- * keeps float comparisons under -ftrapping-math as branches and then will not vectorize. */
+ * absolute, 3.0e-7 relative (checked over every 7th float in [−20, 20]); ±inf → ±1, NaN → NaN.
+ * Selections are done on the bits, because GCC keeps float comparisons under -ftrapping-math
+ * as branches and then will not vectorize. */
 static inline float rnn_tanhf(float x)
 {
     float ax = fabsf(x);
