@@ -5,6 +5,7 @@
 #include "attn.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -119,21 +120,31 @@ ATTN_INTERNAL void attn_dropout_keep64_avx512(uint64_t block, uint64_t offset, c
 /* Aligned allocation (64 bytes) for kernel workspaces; free with free(). NULL on failure. */
 ATTN_INTERNAL void *attn_aligned_alloc(size_t bytes);
 
-/* Model configurations as checkpoint metadata ("attn.config.<field>" → text), shared by every
- * model's _config_to_meta / _config_from_reader (src/io/config_meta.c). */
-typedef struct attn_meta_list {
-    const char *fn; /* caller, for messages */
-    char *buf;      /* strings live here */
-    size_t cap, used;
-    const char **kv; /* key, value, …, NULL */
-    int kv_cap, n;
-} attn_meta_list;
-/* Append "attn.config.<field>" = the value formatted from fmt; ATTN_E_ARG when buf or kv is too small. */
-ATTN_INTERNAL int attn_meta_put(attn_meta_list *m, const char *field, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-/* The number stored under "attn.config.<field>": present, fully parsed, in [lo, hi], and a whole
- * number when `integral` (a "16.5" for d_model would otherwise become another model). */
-ATTN_INTERNAL int attn_meta_config_number(const attn_st_reader *st, const char *field, double lo,
-                                          double hi, int integral, double *out);
+/* Model configurations as checkpoint metadata ("attn.config.<field>" → text), one way for every
+ * model (src/io/config_meta.c): each model lists its configuration's fields once, in a table, and
+ * its _config_to_meta / _config_from_reader hand the table over. */
+typedef enum attn_meta_kind {
+    ATTN_META_I64, /* int64_t, written "%lld", read back whole */
+    ATTN_META_INT, /* int or an enum (int-sized), "%d", whole */
+    ATTN_META_I32, /* int32_t, "%d", whole */
+    ATTN_META_F32  /* float, "%.9g" (round-trips) */
+} attn_meta_kind;
+typedef struct attn_meta_field {
+    const char *name;
+    attn_meta_kind kind;
+    size_t offset;  /* offsetof the field in the configuration struct */
+    double lo, hi;  /* accepted range when read */
+} attn_meta_field;
+#define ATTN_META_FIELD(type, field, kind, lo, hi) {#field, kind, offsetof(type, field), lo, hi}
+
+/* The fields of *cfg as key, value, …, NULL in kv (strings in buf). Returns the number of kv
+ * entries, or ATTN_E_ARG (with fn in the message) when buf or kv is too small. */
+ATTN_INTERNAL int attn_meta_write(const char *fn, const void *cfg, const attn_meta_field *fields, int nfields,
+                                  char *buf, size_t cap, const char **kv, int kv_cap);
+/* Fill *cfg (zeroed first) from a checkpoint's metadata: every field present, fully parsed, in
+ * its range, a whole number where the kind is integral (a "16.5" for d_model would otherwise
+ * become another model); ATTN_E_FORMAT naming the key otherwise. */
+ATTN_INTERNAL int attn_meta_read(const attn_st_reader *st, void *cfg, size_t cfg_size,
+                                 const attn_meta_field *fields, int nfields);
 
 #endif

@@ -1,43 +1,73 @@
-/* config_meta.c — model configurations as checkpoint metadata, one way for every model. */
+/* config_meta.c — model configurations as checkpoint metadata, one way for every model: a
+ * table of fields (name, kind, offset, range) written to and read from "attn.config.<name>". */
 #include "internal.h"
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
-int attn_meta_put(attn_meta_list *m, const char *field, const char *fmt, ...)
+int attn_meta_write(const char *fn, const void *cfg, const attn_meta_field *fields, int nfields, char *buf,
+                    size_t cap, const char **kv, int kv_cap)
 {
-    if (m->n + 3 > m->kv_cap) return attn_fail(ATTN_E_ARG, "%s: kv_cap too small", m->fn);
-    int k = snprintf(m->buf + m->used, m->cap - m->used, "attn.config.%s", field);
-    if (k < 0 || (size_t)k + 1 > m->cap - m->used)
-        return attn_fail(ATTN_E_ARG, "%s: buffer too small", m->fn);
-    const char *key = m->buf + m->used;
-    m->used += (size_t)k + 1;
-    va_list ap;
-    va_start(ap, fmt);
-    int v = vsnprintf(m->buf + m->used, m->cap - m->used, fmt, ap);
-    va_end(ap);
-    if (v < 0 || (size_t)v + 1 > m->cap - m->used)
-        return attn_fail(ATTN_E_ARG, "%s: buffer too small", m->fn);
-    m->kv[m->n++] = key;
-    m->kv[m->n++] = m->buf + m->used;
-    m->used += (size_t)v + 1;
-    m->kv[m->n] = NULL;
-    return ATTN_OK;
+    ATTN_REQUIRE_NONNULL(fn, cfg);
+    ATTN_REQUIRE_NONNULL(fn, buf);
+    ATTN_REQUIRE_NONNULL(fn, kv);
+    size_t used = 0;
+    int n = 0;
+    for (int i = 0; i < nfields; i++) {
+        const attn_meta_field *f = &fields[i];
+        const char *p = (const char *)cfg + f->offset;
+        if (n + 3 > kv_cap) return attn_fail(ATTN_E_ARG, "%s: kv_cap too small", fn);
+        int k = snprintf(buf + used, cap - used, "attn.config.%s", f->name);
+        if (k < 0 || (size_t)k + 1 > cap - used) return attn_fail(ATTN_E_ARG, "%s: buffer too small", fn);
+        kv[n++] = buf + used;
+        used += (size_t)k + 1;
+        int64_t i64;
+        int iv;
+        int32_t i32;
+        float fv;
+        switch (f->kind) {
+        case ATTN_META_I64: memcpy(&i64, p, sizeof i64), k = snprintf(buf + used, cap - used, "%lld", (long long)i64); break;
+        case ATTN_META_INT: memcpy(&iv, p, sizeof iv), k = snprintf(buf + used, cap - used, "%d", iv); break;
+        case ATTN_META_I32: memcpy(&i32, p, sizeof i32), k = snprintf(buf + used, cap - used, "%d", (int)i32); break;
+        default: memcpy(&fv, p, sizeof fv), k = snprintf(buf + used, cap - used, "%.9g", (double)fv); break;
+        }
+        if (k < 0 || (size_t)k + 1 > cap - used) return attn_fail(ATTN_E_ARG, "%s: buffer too small", fn);
+        kv[n++] = buf + used;
+        used += (size_t)k + 1;
+    }
+    kv[n] = NULL;
+    return n;
 }
 
-int attn_meta_config_number(const attn_st_reader *st, const char *field, double lo, double hi,
-                            int integral, double *out)
+int attn_meta_read(const attn_st_reader *st, void *cfg, size_t cfg_size, const attn_meta_field *fields,
+                   int nfields)
 {
-    char key[96];
-    snprintf(key, sizeof key, "attn.config.%s", field);
-    const char *v = attn_st_metadata(st, key);
-    if (!v) return attn_fail(ATTN_E_FORMAT, "checkpoint: metadata \"%s\" is missing", key);
-    char *end;
-    double x = strtod(v, &end);
-    if (end == v || *end || !(x >= lo && x <= hi) || (integral && x != (double)(int64_t)x))
-        return attn_fail(ATTN_E_FORMAT, "checkpoint: metadata \"%s\" = \"%s\" is not %s in [%g, %g]",
-                         key, v, integral ? "an integer" : "a number", lo, hi);
-    *out = x;
+    memset(cfg, 0, cfg_size);
+    for (int i = 0; i < nfields; i++) {
+        const attn_meta_field *f = &fields[i];
+        char key[96];
+        snprintf(key, sizeof key, "attn.config.%s", f->name);
+        const char *v = attn_st_metadata(st, key);
+        if (!v) return attn_fail(ATTN_E_FORMAT, "checkpoint: metadata \"%s\" is missing", key);
+        const int integral = f->kind != ATTN_META_F32;
+        char *end;
+        double x = strtod(v, &end);
+        if (end == v || *end || !(x >= f->lo && x <= f->hi) || (integral && x != (double)(int64_t)x))
+            return attn_fail(ATTN_E_FORMAT, "checkpoint: metadata \"%s\" = \"%s\" is not %s in [%g, %g]", key,
+                             v, integral ? "an integer" : "a number", f->lo, f->hi);
+        char *p = (char *)cfg + f->offset;
+        int64_t i64 = (int64_t)x;
+        int iv = (int)x;
+        int32_t i32 = (int32_t)x;
+        float fv = (float)x;
+        switch (f->kind) {
+        case ATTN_META_I64: memcpy(p, &i64, sizeof i64); break;
+        case ATTN_META_INT: memcpy(p, &iv, sizeof iv); break;
+        case ATTN_META_I32: memcpy(p, &i32, sizeof i32); break;
+        default: memcpy(p, &fv, sizeof fv); break;
+        }
+    }
     return ATTN_OK;
 }

@@ -201,50 +201,31 @@ int64_t attn_truncate_head_tail(const int32_t *ids, int64_t n, int64_t max_len, 
 
 /* ---- configuration as checkpoint metadata ---------------------------------------------------- */
 
-#define CLS_FIELDS(X)                                                                              \
-    X(vocab) X(d_model) X(nhead) X(num_layers) X(dim_feedforward) X(max_len) X(num_classes)
+static const attn_meta_field CONFIG_META[] = {
+    ATTN_META_FIELD(attn_classifier_config, vocab, ATTN_META_I64, 0, 1e9),
+    ATTN_META_FIELD(attn_classifier_config, d_model, ATTN_META_I64, 0, 1e9),
+    ATTN_META_FIELD(attn_classifier_config, nhead, ATTN_META_I64, 0, 1e9),
+    ATTN_META_FIELD(attn_classifier_config, num_layers, ATTN_META_I64, 0, 1e9),
+    ATTN_META_FIELD(attn_classifier_config, dim_feedforward, ATTN_META_I64, 0, 1e9),
+    ATTN_META_FIELD(attn_classifier_config, max_len, ATTN_META_I64, 0, 1e9),
+    ATTN_META_FIELD(attn_classifier_config, num_classes, ATTN_META_I64, 0, 1e9),
+    ATTN_META_FIELD(attn_classifier_config, dropout, ATTN_META_F32, 0, 1),
+    ATTN_META_FIELD(attn_classifier_config, activation, ATTN_META_INT, 0, 2),
+    ATTN_META_FIELD(attn_classifier_config, norm_first, ATTN_META_INT, 0, 1),
+    ATTN_META_FIELD(attn_classifier_config, pooling, ATTN_META_INT, 0, 1),
+    ATTN_META_FIELD(attn_classifier_config, pad_id, ATTN_META_I32, 0, 1e9),
+};
+enum { CONFIG_META_N = (int)(sizeof CONFIG_META / sizeof CONFIG_META[0]) };
 
-int attn_classifier_config_to_meta(const attn_classifier_config *c, char *buf, size_t cap,
-                                   const char **kv, int kv_cap)
+int attn_classifier_config_to_meta(const attn_classifier_config *c, char *buf, size_t cap, const char **kv, int kv_cap)
 {
-    static const char fn[] = "attn_classifier_config_to_meta";
-    ATTN_REQUIRE_NONNULL(fn, c);
-    ATTN_REQUIRE_NONNULL(fn, buf);
-    ATTN_REQUIRE_NONNULL(fn, kv);
-    attn_meta_list ml = {fn, buf, cap, 0, kv, kv_cap, 0};
-#define PUT(key, fmt, val) ATTN_TRY(attn_meta_put(&ml, key, fmt, val))
-#define PUT_I64(f) PUT(#f, "%lld", (long long)c->f);
-    CLS_FIELDS(PUT_I64)
-    PUT("dropout", "%.9g", (double)c->dropout);
-    PUT("activation", "%d", (int)c->activation);
-    PUT("norm_first", "%d", c->norm_first);
-    PUT("pooling", "%d", (int)c->pooling);
-    PUT("pad_id", "%d", (int)c->pad_id);
-#undef PUT_I64
-#undef PUT
-    return ml.n;
+    return attn_meta_write("attn_classifier_config_to_meta", c, CONFIG_META, CONFIG_META_N, buf, cap, kv, kv_cap);
 }
 
 int attn_classifier_config_from_reader(const attn_st_reader *st, attn_classifier_config *c)
 {
     ATTN_REQUIRE_NONNULL("attn_classifier_config_from_reader", st);
     ATTN_REQUIRE_NONNULL("attn_classifier_config_from_reader", c);
-    memset(c, 0, sizeof *c);
-    double x;
-#define GET_I64(f)                                                                                 \
-    ATTN_TRY(attn_meta_config_number(st, #f, 0, 1e9, 1, &x));                                                     \
-    c->f = (int64_t)x;
-    CLS_FIELDS(GET_I64)
-#undef GET_I64
-    ATTN_TRY(attn_meta_config_number(st, "dropout", 0, 1, 0, &x));
-    c->dropout = (float)x;
-    ATTN_TRY(attn_meta_config_number(st, "activation", 0, 2, 1, &x));
-    c->activation = (attn_activation)(int)x;
-    ATTN_TRY(attn_meta_config_number(st, "norm_first", 0, 1, 1, &x));
-    c->norm_first = (int)x;
-    ATTN_TRY(attn_meta_config_number(st, "pooling", 0, 1, 1, &x));
-    c->pooling = (attn_pooling)(int)x;
-    ATTN_TRY(attn_meta_config_number(st, "pad_id", 0, 1e9, 1, &x));
-    c->pad_id = (int32_t)x;
+    ATTN_TRY(attn_meta_read(st, c, sizeof *c, CONFIG_META, CONFIG_META_N));
     return check_cfg("checkpoint", c);
 }

@@ -245,45 +245,31 @@ int attn_gru_seq2seq_step(const attn_gru_seq2seq *m, const float *enc, const flo
 
 /* ---- configuration in checkpoint metadata ---------------------------------------------------- */
 
-#define CFG_FIELDS(X)                                                                              \
-    X(src_vocab) X(tgt_vocab) X(emb_size) X(enc_hidden) X(enc_layers) X(dec_hidden) X(attn_size)  \
-        X(out_size) X(max_len)
+static const attn_meta_field CONFIG_META[] = {
+    ATTN_META_FIELD(attn_gru_seq2seq_config, src_vocab, ATTN_META_I64, 0, 1e9),
+    ATTN_META_FIELD(attn_gru_seq2seq_config, tgt_vocab, ATTN_META_I64, 0, 1e9),
+    ATTN_META_FIELD(attn_gru_seq2seq_config, emb_size, ATTN_META_I64, 0, 1e9),
+    ATTN_META_FIELD(attn_gru_seq2seq_config, enc_hidden, ATTN_META_I64, 0, 1e9),
+    ATTN_META_FIELD(attn_gru_seq2seq_config, enc_layers, ATTN_META_I64, 0, 1e9),
+    ATTN_META_FIELD(attn_gru_seq2seq_config, dec_hidden, ATTN_META_I64, 0, 1e9),
+    ATTN_META_FIELD(attn_gru_seq2seq_config, attn_size, ATTN_META_I64, 0, 1e9),
+    ATTN_META_FIELD(attn_gru_seq2seq_config, out_size, ATTN_META_I64, 0, 1e9),
+    ATTN_META_FIELD(attn_gru_seq2seq_config, max_len, ATTN_META_I64, 0, 1e9),
+    ATTN_META_FIELD(attn_gru_seq2seq_config, dropout, ATTN_META_F32, 0, 1),
+    ATTN_META_FIELD(attn_gru_seq2seq_config, share_embeddings, ATTN_META_INT, 0, 1),
+    ATTN_META_FIELD(attn_gru_seq2seq_config, pad_id, ATTN_META_I32, 0, 1e9),
+};
+enum { CONFIG_META_N = (int)(sizeof CONFIG_META / sizeof CONFIG_META[0]) };
 
-int attn_gru_seq2seq_config_to_meta(const attn_gru_seq2seq_config *c, char *buf, size_t cap,
-                                    const char **kv, int kv_cap)
+int attn_gru_seq2seq_config_to_meta(const attn_gru_seq2seq_config *c, char *buf, size_t cap, const char **kv, int kv_cap)
 {
-    static const char fn[] = "attn_gru_seq2seq_config_to_meta";
-    ATTN_REQUIRE_NONNULL(fn, c);
-    ATTN_REQUIRE_NONNULL(fn, buf);
-    ATTN_REQUIRE_NONNULL(fn, kv);
-    attn_meta_list ml = {fn, buf, cap, 0, kv, kv_cap, 0};
-#define PUT(key, fmt, val) ATTN_TRY(attn_meta_put(&ml, key, fmt, val))
-#define PUT_I64(f) PUT(#f, "%lld", (long long)c->f);
-    CFG_FIELDS(PUT_I64)
-    PUT("dropout", "%.9g", (double)c->dropout);
-    PUT("share_embeddings", "%d", c->share_embeddings);
-    PUT("pad_id", "%d", (int)c->pad_id);
-#undef PUT_I64
-#undef PUT
-    return ml.n;
+    return attn_meta_write("attn_gru_seq2seq_config_to_meta", c, CONFIG_META, CONFIG_META_N, buf, cap, kv, kv_cap);
 }
 
 int attn_gru_seq2seq_config_from_reader(const attn_st_reader *st, attn_gru_seq2seq_config *c)
 {
     ATTN_REQUIRE_NONNULL("attn_gru_seq2seq_config_from_reader", st);
     ATTN_REQUIRE_NONNULL("attn_gru_seq2seq_config_from_reader", c);
-    memset(c, 0, sizeof *c);
-    double x;
-#define GET_I64(f)                                                                                 \
-    ATTN_TRY(attn_meta_config_number(st, #f, 0, 1e9, 1, &x));                                      \
-    c->f = (int64_t)x;
-    CFG_FIELDS(GET_I64)
-#undef GET_I64
-    ATTN_TRY(attn_meta_config_number(st, "dropout", 0, 1, 0, &x));
-    c->dropout = (float)x;
-    ATTN_TRY(attn_meta_config_number(st, "share_embeddings", 0, 1, 1, &x));
-    c->share_embeddings = (int)x;
-    ATTN_TRY(attn_meta_config_number(st, "pad_id", 0, 1e9, 1, &x));
-    c->pad_id = (int32_t)x;
+    ATTN_TRY(attn_meta_read(st, c, sizeof *c, CONFIG_META, CONFIG_META_N));
     return check_cfg("checkpoint", c);
 }
