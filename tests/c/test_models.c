@@ -501,36 +501,35 @@ static attn_seq2seq *tiny_model(uint64_t seed)
     return m;
 }
 
-/* Every complete hypothesis y (|y| ≤ XL tokens other than EOS, then EOS) scored by running the
- * decoder on BOS + y: sum of log p(y_t | BOS y_<t) + log p(EOS | BOS y), length-normalised by
- * GNMT's ((5 + |y| + 1)/6)^α. Returns the best; ids in best[], length in *best_len. */
-static double exhaustive_best(attn_tape *t, const attn_seq2seq *m, const int32_t *src, float alpha,
-                              int32_t *best, int64_t *best_len)
+enum { XR = 64 }; /* 4^XL candidate outputs */
+
+/* The candidate outputs: row r of seqs [XR, XL + 1] is BOS then XL ids (every id but EOS), and
+ * srcR holds the source XR times. Both malloc'ed. */
+static void hypotheses(const int32_t *src, int32_t **seqs, int32_t **srcR)
 {
-    const int64_t R = 64, T = XL + 1, d = m->cfg.d_model; /* 4^3 sequences of length XL */
-    static const int32_t alphabet[4] = {0, 1, 3, 4};      /* every id but EOS */
-    int32_t *seqs = malloc((size_t)(R * T) * sizeof *seqs), *srcR = malloc((size_t)(R * XS) * 4);
-    cr_assert(seqs && srcR);
-    for (int64_t r = 0; r < R; r++) {
-        seqs[r * T] = XBOS;
-        for (int j = 0; j < XL; j++) seqs[r * T + 1 + j] = alphabet[(r >> (2 * j)) & 3];
-        memcpy(srcR + r * XS, src, XS * sizeof *src);
+    const int64_t T = XL + 1;
+    static const int32_t alphabet[4] = {0, 1, 3, 4};
+    *seqs = malloc((size_t)(XR * T) * sizeof **seqs), *srcR = malloc((size_t)(XR * XS) * sizeof **srcR);
+    cr_assert(*seqs && *srcR);
+    for (int64_t r = 0; r < XR; r++) {
+        (*seqs)[r * T] = XBOS;
+        for (int j = 0; j < XL; j++) (*seqs)[r * T + 1 + j] = alphabet[(r >> (2 * j)) & 3];
+        memcpy(*srcR + r * XS, src, XS * sizeof *src);
     }
-    attn_var *mem1, *memory, *logits;
-    cr_assert_eq(attn_tape_reset(t), ATTN_OK);
-    cr_assert_eq(attn_seq2seq_encode(t, m, src, 1, XS, &mem1), ATTN_OK, "%s", attn_last_error());
-    float *mem = malloc((size_t)(R * XS * d) * sizeof *mem);
-    for (int64_t r = 0; r < R; r++) memcpy(mem + r * XS * d, mem1->data, (size_t)(XS * d) * 4);
-    int64_t shape[3] = {R, XS, d};
-    cr_assert_eq(attn_tape_input(t, mem, 3, shape, 0, &memory), ATTN_OK);
-    cr_assert_eq(attn_seq2seq_decode(t, m, memory, srcR, XS, seqs, T, &logits), ATTN_OK, "%s",
-                 attn_last_error());
+}
+
+/* The best-scoring output over every candidate and every prefix of it ended by EOS, from the
+ * teacher-forced logits [XR, XL + 1, XV] of the candidates: log-probability, divided by the
+ * length penalty ((5 + len + 1)/6)^alpha when alpha ≠ 0. */
+static double best_scored(const float *logits, const int32_t *seqs, float alpha, int32_t *best, int64_t *best_len)
+{
+    const int64_t T = XL + 1;
     double best_s = -INFINITY;
-    for (int64_t r = 0; r < R; r++) {
+    for (int64_t r = 0; r < XR; r++) {
         double lp = 0;
         for (int64_t len = 0; len <= XL; len++) {
             /* log-softmax at position len (after BOS + y[0..len)) */
-            const float *z = logits->data + (r * T + len) * XV;
+            const float *z = logits + (r * T + len) * XV;
             double mx = z[0], sum = 0;
             for (int v = 1; v < XV; v++) mx = z[v] > mx ? z[v] : mx;
             for (int v = 0; v < XV; v++) sum += exp(z[v] - mx);
@@ -544,8 +543,30 @@ static double exhaustive_best(attn_tape *t, const attn_seq2seq *m, const int32_t
             if (len < XL) lp += z[seqs[r * T + 1 + len]] - lse;
         }
     }
-    free(seqs), free(srcR), free(mem);
     return best_s;
+}
+
+/* Every complete hypothesis y (|y| ≤ XL tokens other than EOS, then EOS) scored by running the
+ * decoder on BOS + y: sum of log p(y_t | BOS y_<t) + log p(EOS | BOS y), length-normalised by
+ * GNMT's ((5 + |y| + 1)/6)^α. Returns the best; ids in best[], length in *best_len. */
+static double exhaustive_best(attn_tape *t, const attn_seq2seq *m, const int32_t *src, float alpha,
+                              int32_t *best, int64_t *best_len)
+{
+    const int64_t d = m->cfg.d_model;
+    int32_t *seqs, *srcR;
+    hypotheses(src, &seqs, &srcR);
+    attn_var *mem1, *memory, *logits;
+    cr_assert_eq(attn_tape_reset(t), ATTN_OK);
+    cr_assert_eq(attn_seq2seq_encode(t, m, src, 1, XS, &mem1), ATTN_OK, "%s", attn_last_error());
+    float *mem = malloc((size_t)(XR * XS * d) * sizeof *mem);
+    for (int64_t r = 0; r < XR; r++) memcpy(mem + r * XS * d, mem1->data, (size_t)(XS * d) * 4);
+    int64_t shape[3] = {XR, XS, d};
+    cr_assert_eq(attn_tape_input(t, mem, 3, shape, 0, &memory), ATTN_OK);
+    cr_assert_eq(attn_seq2seq_decode(t, m, memory, srcR, XS, seqs, XL + 1, &logits), ATTN_OK, "%s",
+                 attn_last_error());
+    double s = best_scored(logits->data, seqs, alpha, best, best_len);
+    free(seqs), free(srcR), free(mem);
+    return s;
 }
 
 Test(models_decode, beam_search_equals_exhaustive_search)
@@ -646,41 +667,17 @@ static attn_gru_seq2seq *tiny_gru(uint64_t seed)
 static double gru_exhaustive_best(attn_tape *t, const attn_gru_seq2seq *m, const int32_t *src,
                                   float alpha, int32_t *best, int64_t *best_len)
 {
-    const int64_t R = 64, T = XL + 1;
-    static const int32_t alphabet[4] = {0, 1, 3, 4};
-    int32_t *seqs = malloc((size_t)(R * T) * sizeof *seqs), *srcR = malloc((size_t)(R * XS) * 4);
-    cr_assert(seqs && srcR);
-    for (int64_t r = 0; r < R; r++) {
-        seqs[r * T] = XBOS;
-        for (int j = 0; j < XL; j++) seqs[r * T + 1 + j] = alphabet[(r >> (2 * j)) & 3];
-        memcpy(srcR + r * XS, src, XS * sizeof *src);
-    }
+    int32_t *seqs, *srcR;
+    hypotheses(src, &seqs, &srcR);
     attn_var *enc, *s0, *logits;
     attn_tape_set_training(t, 0);
     cr_assert_eq(attn_tape_reset(t), ATTN_OK);
-    cr_assert_eq(attn_gru_seq2seq_encode(t, m, srcR, R, XS, &enc, &s0), ATTN_OK, "%s", attn_last_error());
-    cr_assert_eq(attn_gru_seq2seq_decode(t, m, enc, s0, srcR, XS, seqs, T, &logits, NULL), ATTN_OK, "%s",
+    cr_assert_eq(attn_gru_seq2seq_encode(t, m, srcR, XR, XS, &enc, &s0), ATTN_OK, "%s", attn_last_error());
+    cr_assert_eq(attn_gru_seq2seq_decode(t, m, enc, s0, srcR, XS, seqs, XL + 1, &logits, NULL), ATTN_OK, "%s",
                  attn_last_error());
-    double best_s = -INFINITY;
-    for (int64_t r = 0; r < R; r++) {
-        double lp = 0;
-        for (int64_t len = 0; len <= XL; len++) {
-            const float *z = logits->data + (r * T + len) * XV;
-            double mx = z[0], sum = 0;
-            for (int v = 1; v < XV; v++) mx = z[v] > mx ? z[v] : mx;
-            for (int v = 0; v < XV; v++) sum += exp(z[v] - mx);
-            double lse = mx + log(sum);
-            double s = lp + (z[XEOS] - lse);
-            if (alpha != 0) s /= pow((5.0 + (double)len + 1) / 6.0, alpha);
-            if (s > best_s + 1e-9) {
-                best_s = s, *best_len = len;
-                for (int64_t j = 0; j < len; j++) best[j] = seqs[r * T + 1 + j];
-            }
-            if (len < XL) lp += z[seqs[r * T + 1 + len]] - lse;
-        }
-    }
+    double s = best_scored(logits->data, seqs, alpha, best, best_len);
     free(seqs), free(srcR);
-    return best_s;
+    return s;
 }
 
 Test(models_decode, gru_beam_search_equals_exhaustive_search)
