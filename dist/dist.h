@@ -43,7 +43,8 @@ int dist_check_same(dist_ctx *ctx, const void *desc, size_t bytes, const char *w
 int dist_exchange_start(dist_ctx *ctx, const void *sbuf, void *rbuf, size_t bytes, int to, int from);
 int dist_exchange_wait(dist_ctx *ctx);
 
-/* Abort every rank with a message (rank's own), exit status nonzero. */
+/* Abort every rank with a message (the rank's own), exit status nonzero. For programs that own
+ * the process (the attn tool, tests) — never called from libattn, which returns errors. */
 void dist_abort(dist_ctx *ctx, const char *message);
 
 #endif

@@ -27,22 +27,6 @@ ATTN_INTERNAL int attn_fail(int status, const char *fmt, ...) __attribute__((for
         if ((ptr) == NULL) return attn_fail(ATTN_E_ARG, "%s: %s is NULL", (fn), #ptr);         \
     } while (0)
 
-/* Internal invariant: active in debug and test builds (ATTN_DEBUG), free otherwise. It marks
- * a bug in libattn, never bad user input (that returns an error code). */
-#ifdef ATTN_DEBUG
-#include <stdio.h>
-#define ATTN_ASSERT(cond)                                                                      \
-    do {                                                                                       \
-        if (!(cond)) {                                                                         \
-            fprintf(stderr, "%s:%d: internal invariant failed: %s\n", __FILE__, __LINE__,      \
-                    #cond);                                                                    \
-            abort();                                                                           \
-        }                                                                                      \
-    } while (0)
-#else
-#define ATTN_ASSERT(cond) ((void)0)
-#endif
-
 /* Hot loops written to vectorize get one clone per instruction set, chosen when the library
  * loads (the library itself is built for baseline x86-64). -std=c11 keeps floating-point
  * contraction off, so every clone computes the same bits. */
