@@ -62,7 +62,7 @@ static int usage(void)
             "  weight_decay max_minutes avg_last val_bleu_sentences seed\n"
             "  transformer: d_model nhead encoder_layers decoder_layers ff tie_output\n"
             "  gru: emb enc_hidden enc_layers dec_hidden attn_size out_size\n"
-            "Defaults: transformer warmup 800, 60 minutes; gru warmup 200, 90 minutes.\n");
+            "Defaults: transformer warmup 400, 60 minutes; gru warmup 200, 90 minutes.\n");
     return 2;
 }
 
@@ -433,7 +433,7 @@ static int load_pair(const char *dir, const char *split, attn_parallel **out)
 int cli_train_translate(int argc, char **argv)
 {
     mt_cfg c = {.tie_output = 0, .vocab = 8000, .epochs = 30, .avg_last = 5, .val_bleu_n = 1014, .batch_tokens = 4096,
-                .warmup = 800, .lr = 1e-3f, .label_smoothing = 0.1f, .clip = 1.0f, .weight_decay = 0.0f,
+                .warmup = 400, .lr = 1e-3f, .label_smoothing = 0.1f, .clip = 1.0f, .weight_decay = 0.0f,
                 .max_minutes = 60, .seed = 1};
     c.model = (attn_seq2seq_config){.d_model = 256, .nhead = 8, .num_encoder_layers = 3,
                                     .num_decoder_layers = 3, .dim_feedforward = 1024, .max_len = 128,
