@@ -381,6 +381,7 @@ int cls_train(int argc, char **argv)
         if (st == ATTN_OK) printf("resumed %s after epoch %d (step %ld, best validation %.4f)\n", out,
                                   rs.epoch, rs.step, rs.best_val);
     }
+    if (st == ATTN_OK) dist_rank_rng(dc, t);
     if (st == ATTN_OK) {
         order = malloc((size_t)tr.n * sizeof *order);
         ids = malloc((size_t)(bs * c.model.max_len) * sizeof *ids);

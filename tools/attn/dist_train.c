@@ -121,3 +121,10 @@ int dist_share_tokenizer(dist_ctx *dc, int st, attn_spm **sp, const char *cmd)
     free(bytes);
     return st;
 }
+
+void dist_rank_rng(dist_ctx *d, attn_tape *t)
+{
+    uint64_t seed, offset;
+    attn_tape_get_rng(t, &seed, &offset);
+    if (dist_rank(d) > 0) attn_tape_set_rng(t, seed ^ (0x9E3779B97F4A7C15ull * (uint64_t)dist_rank(d)), offset);
+}

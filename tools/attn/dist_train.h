@@ -29,6 +29,11 @@ int dist_agree(dist_ctx *d, int flag);
  * broadcast did; a rank that enters with an error keeps it). Returns this rank's status. */
 int dist_share_tokenizer(dist_ctx *dc, int st, attn_spm **sp, const char *cmd);
 
+/* Give rank r > 0 its own dropout stream (the tape's seed mixed with r; rank 0 keeps the seed a
+ * checkpoint saves), so the ranks' shares of a batch do not get the same masks. Call after the
+ * tape's state is set (created or resumed). */
+void dist_rank_rng(dist_ctx *d, attn_tape *t);
+
 /* Make every rank start from rank 0's parameters. */
 int dist_broadcast_params(dist_ctx *d, attn_params *P);
 

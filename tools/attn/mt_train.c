@@ -580,6 +580,7 @@ int cli_train_translate(int argc, char **argv)
         st = load_state(&c, &mm, opt, t, &step, &epoch, &best);
         if (st == ATTN_OK) printf("resumed %s after epoch %d (step %ld, best BLEU %.2f)\n", c.out, epoch, step, best);
     }
+    if (st == ATTN_OK) dist_rank_rng(dc, t);
     if (st) {
         cli_error("train translate", "setup", st);
         goto done;
