@@ -141,6 +141,70 @@ static attn_tensor unit_view(const float *base, const ring_problem *p, int64_t c
     return attn_tensor_4d((float *)base + index * c * p->dim, 1, 1, c, p->dim);
 }
 
+/* One (query slot qs, key unit u of head h) block of work; `diag` says the causal mask applies
+ * inside the block. Returns an ATTN status (after ring_fail). */
+typedef int (*ring_block_fn)(void *ctx, int qs, int64_t u, int64_t h, int diag);
+
+/* The ring itself, shared by forward and backward: N rounds; in each, every unit in hand is
+ * offered to both query slots (blocks wholly in the causal future skipped), then passed on
+ * while the next unit is computed. Fills s (blocks, compute and wait times). */
+static int ring_run(ring_pipe *pp, const ring_problem *p, int r, int N, ring_block_fn block, void *ctx,
+                    const char *fn, ring_stats *s)
+{
+    const int64_t H = p->heads, U = 2 * H;
+    int rc = ATTN_OK;
+    for (int t = 0; t < N && rc == ATTN_OK; t++) {
+        const int src = (r - t + N) % N; /* whose keys are in hand this round */
+        for (int64_t u = 0; u < U && rc == ATTN_OK; u++) {
+            const int ks = (int)(u / H);
+            const int64_t h = u % H;
+            double t0 = now_ms();
+            for (int qs = 0; qs < 2 && rc == ATTN_OK; qs++) {
+                int diag;
+                if (!visible(p, ring_chunk_of(r, N, qs), ring_chunk_of(src, N, ks), &diag)) continue;
+                rc = block(ctx, qs, u, h, diag);
+                if (h == 0) s->blocks++;
+            }
+            s->compute_ms += now_ms() - t0;
+            /* the previous unit's exchange ran during this compute; pass this unit on */
+            if (rc == ATTN_OK && N > 1) rc = pipe_wait(pp, fn);
+            if (rc == ATTN_OK && N > 1) rc = pipe_start(pp, u, fn);
+        }
+    }
+    if (N > 1) {
+        int wr = pipe_wait(pp, fn);
+        if (rc == ATTN_OK) rc = wr;
+    }
+    s->wait_ms = pp->wait_ms;
+    return rc;
+}
+
+typedef struct fwd_ctx {
+    const ring_problem *p;
+    int64_t c;
+    const float *q, *k, *v;
+    float *out, *lse, *tile, *tlse;
+} fwd_ctx;
+
+static int fwd_block(void *ctx, int qs, int64_t u, int64_t h, int diag)
+{
+    fwd_ctx *f = ctx;
+    const ring_problem *p = f->p;
+    const int64_t c = f->c, qi = qs * p->heads + h;
+    attn_tensor qv = unit_view(f->q, p, c, qi), kv = unit_view(f->k, p, c, u);
+    attn_tensor vv = unit_view(f->v, p, c, u), tv = unit_view(f->tile, p, c, 0);
+    attn_tensor acc = unit_view(f->out, p, c, qi);
+    float *acc_lse = f->lse + qi * c;
+    attn_sdpa_options o = options(p, diag);
+    int rc = attn_sdpa_forward(&qv, &kv, &vv, &o, &tv, f->tlse, NULL);
+    if (rc == ATTN_OK) {
+        attn_tensor parts[2] = {acc, tv};
+        const float *lses[2] = {acc_lse, f->tlse};
+        rc = attn_sdpa_merge(2, parts, lses, &acc, acc_lse);
+    }
+    return rc ? ring_fail(rc, "ring_attention_forward", attn_last_error()) : ATTN_OK;
+}
+
 int ring_attention_forward(dist_ctx *d, const ring_problem *p, const float *q, float *k, float *v,
                            float *out, float *lse, ring_stats *st)
 {
@@ -149,49 +213,16 @@ int ring_attention_forward(dist_ctx *d, const ring_problem *p, const float *q, f
     int rc = check(p, N, fn);
     if (rc) return rc;
     if (!q || !k || !v || !out || !lse) return ring_fail(ATTN_E_ARG, fn, "a buffer is NULL");
-    const int64_t c = chunk_len(p, N), H = p->heads, cE = c * p->dim, U = 2 * H;
+    const int64_t c = chunk_len(p, N), H = p->heads, cE = c * p->dim;
     ring_stats s = {0, 0, 0, 0};
     double t_start = now_ms();
     float *work = malloc((size_t)(4 * cE + cE + c) * sizeof(float));
     if (!work) return ring_fail(ATTN_E_NOMEM, fn, "out of memory for the travelling unit");
     ring_pipe pp = {d, (r + 1) % N, (r + N - 1) % N, 2, {k, v, NULL, NULL}, cE, work, work + 2 * cE, -1, 0};
-    float *tile = work + 4 * cE, *tlse = tile + cE;
+    fwd_ctx f = {p, c, q, k, v, out, lse, work + 4 * cE, work + 5 * cE};
     memset(out, 0, (size_t)(2 * H * cE) * sizeof(float));
     for (int64_t i = 0; i < 2 * H * c; i++) lse[i] = -INFINITY;
-    for (int t = 0; t < N && rc == ATTN_OK; t++) {
-        const int src = (r - t + N) % N;
-        for (int64_t u = 0; u < U && rc == ATTN_OK; u++) {
-            const int ks = (int)(u / H);
-            const int64_t h = u % H;
-            double t0 = now_ms();
-            for (int qs = 0; qs < 2 && rc == ATTN_OK; qs++) {
-                int diag;
-                if (!visible(p, ring_chunk_of(r, N, qs), ring_chunk_of(src, N, ks), &diag)) continue;
-                attn_tensor qv = unit_view(q, p, c, qs * H + h), kv = unit_view(k, p, c, u);
-                attn_tensor vv = unit_view(v, p, c, u), tv = unit_view(tile, p, c, 0);
-                attn_tensor acc = unit_view(out, p, c, qs * H + h);
-                float *acc_lse = lse + (qs * H + h) * c;
-                attn_sdpa_options o = options(p, diag);
-                rc = attn_sdpa_forward(&qv, &kv, &vv, &o, &tv, tlse, NULL);
-                if (rc == ATTN_OK) {
-                    attn_tensor parts[2] = {acc, tv};
-                    const float *lses[2] = {acc_lse, tlse};
-                    rc = attn_sdpa_merge(2, parts, lses, &acc, acc_lse);
-                }
-                if (rc) ring_fail(rc, fn, attn_last_error());
-                if (h == 0) s.blocks++;
-            }
-            s.compute_ms += now_ms() - t0;
-            /* the previous unit's exchange ran during this compute; pass this unit on */
-            if (rc == ATTN_OK && N > 1) rc = pipe_wait(&pp, fn);
-            if (rc == ATTN_OK && N > 1) rc = pipe_start(&pp, u, fn);
-        }
-    }
-    if (N > 1) {
-        int wr = pipe_wait(&pp, fn);
-        if (rc == ATTN_OK) rc = wr;
-    }
-    s.wait_ms = pp.wait_ms;
+    rc = ring_run(&pp, p, r, N, fwd_block, &f, fn, &s);
     free(work);
     s.total_ms = now_ms() - t_start;
     if (st) *st = s;
@@ -201,6 +232,33 @@ int ring_attention_forward(dist_ctx *d, const ring_problem *p, const float *q, f
 static void add_into(float *dst, const float *src, int64_t n)
 {
     for (int64_t i = 0; i < n; i++) dst[i] += src[i];
+}
+
+typedef struct bwd_ctx {
+    const ring_problem *p;
+    int64_t c;
+    const float *q, *k, *v, *out, *lse, *dout;
+    float *dq, *dk, *dv, *tiles;
+} bwd_ctx;
+
+static int bwd_block(void *ctx, int qs, int64_t u, int64_t h, int diag)
+{
+    bwd_ctx *b = ctx;
+    const ring_problem *p = b->p;
+    const int64_t c = b->c, cE = c * p->dim, qi = qs * p->heads + h;
+    attn_tensor qv = unit_view(b->q, p, c, qi), kv = unit_view(b->k, p, c, u);
+    attn_tensor vv = unit_view(b->v, p, c, u), ov = unit_view(b->out, p, c, qi);
+    attn_tensor gv = unit_view(b->dout, p, c, qi);
+    attn_tensor dqt = unit_view(b->tiles, p, c, 0), dkt = unit_view(b->tiles, p, c, 1);
+    attn_tensor dvt = unit_view(b->tiles, p, c, 2);
+    attn_sdpa_options o = options(p, diag);
+    /* the whole row's out and lse make P and D those of the full attention */
+    int rc = attn_sdpa_backward(&qv, &kv, &vv, &ov, b->lse + qi * c, &gv, &o, &dqt, &dkt, &dvt, NULL);
+    if (rc) return ring_fail(rc, "ring_attention_backward", attn_last_error());
+    add_into(b->dq + qi * cE, b->tiles, cE);
+    add_into(b->dk + u * cE, b->tiles + cE, cE);
+    add_into(b->dv + u * cE, b->tiles + 2 * cE, cE);
+    return ATTN_OK;
 }
 
 int ring_attention_backward(dist_ctx *d, const ring_problem *p, const float *q, float *k, float *v,
@@ -213,7 +271,7 @@ int ring_attention_backward(dist_ctx *d, const ring_problem *p, const float *q, 
     if (rc) return rc;
     if (!q || !k || !v || !out || !lse || !dout || !dq || !dk || !dv)
         return ring_fail(ATTN_E_ARG, fn, "a buffer is NULL");
-    const int64_t c = chunk_len(p, N), H = p->heads, cE = c * p->dim, U = 2 * H;
+    const int64_t c = chunk_len(p, N), H = p->heads, cE = c * p->dim;
     ring_stats s = {0, 0, 0, 0};
     double t_start = now_ms();
     float *work = malloc((size_t)(8 * cE + 3 * cE) * sizeof(float));
@@ -221,47 +279,11 @@ int ring_attention_backward(dist_ctx *d, const ring_problem *p, const float *q, 
     /* dk, dv hold the accumulators of the blocks in hand; they travel with them and come home
      * with every rank's contribution to this rank's keys */
     ring_pipe pp = {d, (r + 1) % N, (r + N - 1) % N, 4, {k, v, dk, dv}, cE, work, work + 4 * cE, -1, 0};
-    float *tiles = work + 8 * cE;
+    bwd_ctx b = {p, c, q, k, v, out, lse, dout, dq, dk, dv, work + 8 * cE};
     memset(dq, 0, (size_t)(2 * H * cE) * sizeof(float));
     memset(dk, 0, (size_t)(2 * H * cE) * sizeof(float));
     memset(dv, 0, (size_t)(2 * H * cE) * sizeof(float));
-    for (int t = 0; t < N && rc == ATTN_OK; t++) {
-        const int src = (r - t + N) % N;
-        for (int64_t u = 0; u < U && rc == ATTN_OK; u++) {
-            const int ks = (int)(u / H);
-            const int64_t h = u % H;
-            double t0 = now_ms();
-            for (int qs = 0; qs < 2 && rc == ATTN_OK; qs++) {
-                int diag;
-                if (!visible(p, ring_chunk_of(r, N, qs), ring_chunk_of(src, N, ks), &diag)) continue;
-                const int64_t qi = qs * H + h;
-                attn_tensor qv = unit_view(q, p, c, qi), kv = unit_view(k, p, c, u);
-                attn_tensor vv = unit_view(v, p, c, u), ov = unit_view(out, p, c, qi);
-                attn_tensor gv = unit_view(dout, p, c, qi);
-                attn_tensor dqt = unit_view(tiles, p, c, 0), dkt = unit_view(tiles, p, c, 1);
-                attn_tensor dvt = unit_view(tiles, p, c, 2);
-                attn_sdpa_options o = options(p, diag);
-                /* the whole row's out and lse make P and D those of the full attention */
-                rc = attn_sdpa_backward(&qv, &kv, &vv, &ov, lse + qi * c, &gv, &o, &dqt, &dkt, &dvt, NULL);
-                if (rc) {
-                    ring_fail(rc, fn, attn_last_error());
-                    break;
-                }
-                add_into(dq + qi * cE, tiles, cE);
-                add_into(dk + u * cE, tiles + cE, cE);
-                add_into(dv + u * cE, tiles + 2 * cE, cE);
-                if (h == 0) s.blocks++;
-            }
-            s.compute_ms += now_ms() - t0;
-            if (rc == ATTN_OK && N > 1) rc = pipe_wait(&pp, fn);
-            if (rc == ATTN_OK && N > 1) rc = pipe_start(&pp, u, fn);
-        }
-    }
-    if (N > 1) {
-        int wr = pipe_wait(&pp, fn);
-        if (rc == ATTN_OK) rc = wr;
-    }
-    s.wait_ms = pp.wait_ms;
+    rc = ring_run(&pp, p, r, N, bwd_block, &b, fn, &s);
     free(work);
     s.total_ms = now_ms() - t_start;
     if (st) *st = s;
