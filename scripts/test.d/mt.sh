@@ -104,6 +104,19 @@ $A eval translate --model "$t/tie/best.safetensors" --src "$t/val.en" --ref "$t/
         --threads 1 --out "$t/tu" --no-cache >/dev/null 2>&1 && cmp -s "$t/tc" "$t/tu"
 check $? "tied model: cached = uncached (beam 2)"
 
+# schedule = budget: after the first epoch the learning rate falls linearly with the budget left
+# (here the epochs: no run this small meets its time limit) and ends near 0; the plan is saved.
+(sed 's/^epochs = .*/epochs = 6/' "$t/cfg"; echo "schedule = budget") >"$t/cfg_budget"
+$A train translate --data "$t" --out "$t/budget" --config "$t/cfg_budget" --threads 1 >"$t/budget.log" 2>&1
+check $? "schedule = budget trains"
+awk -F, 'NR > 2 { if ($6 >= prev) bad = 1 } NR > 1 { prev = $6; if (NR == 2) first = $6; last = $6; l[NR] = $3 }
+    END { exit bad || !(last < 0.05 * first) || !(l[NR] < 0.6 * l[2]) }' "$t/budget/metrics.csv"
+check $? "schedule = budget: learning rate falls every epoch to < 5% of its peak, loss falls"
+grep -q '"train.budget_span"' "$t/budget/optim.safetensors"; check $? "schedule = budget: the plan is in the saved state"
+echo "schedule = cosine" >"$t/cfg_badsched"
+$A train translate --data "$t" --out "$t/x" --config "$t/cfg_badsched" >/dev/null 2>&1
+[ $? -ne 0 ]; check $? "an unknown schedule is refused"
+
 # The GRU encoder-decoder with additive attention (--arch gru): trains (loss falls), its
 # checkpoint alone translates, eval/translate agree, --resume continues.
 cat >"$t/cfg_gru" <<'CFG'

@@ -35,6 +35,7 @@ typedef struct mt_cfg {
     attn_gru_seq2seq_config gru; /* --arch gru */
     int is_gru;
     int vocab, epochs, avg_last, val_bleu_n, threads, resume, tie_output;
+    int budget_schedule; /* schedule = budget: linear decay to 0 when the time runs out (else invsqrt) */
     long batch_tokens, warmup;
     float lr, label_smoothing, clip, weight_decay;
     double max_minutes;
@@ -59,7 +60,7 @@ static int usage(void)
             "                            [--resume] [--threads N] [--epochs N] [--max-minutes M]\n"
             "DIR holds train.en/.de and val.en/.de. Config file: lines `key = value` with keys\n"
             "  vocab dropout max_len batch_tokens lr warmup epochs label_smoothing clip\n"
-            "  weight_decay max_minutes avg_last val_bleu_sentences seed\n"
+            "  weight_decay max_minutes avg_last val_bleu_sentences seed schedule (invsqrt|budget)\n"
             "  transformer: d_model nhead encoder_layers decoder_layers ff tie_output\n"
             "  gru: emb enc_hidden enc_layers dec_hidden attn_size out_size\n"
             "Defaults: transformer warmup 400, 60 minutes; gru warmup 200, 90 minutes.\n");
@@ -68,6 +69,11 @@ static int usage(void)
 
 static int set_key(mt_cfg *c, const char *k, const char *v)
 {
+    if (!strcmp(k, "schedule")) {
+        if (strcmp(v, "invsqrt") && strcmp(v, "budget")) return -1;
+        c->budget_schedule = !strcmp(v, "budget");
+        return 0;
+    }
     char *end;
     double x = strtod(v, &end);
     if (end == v) return -1;
@@ -328,6 +334,37 @@ static int validate(attn_tape *t, const mt_model *m, const attn_spm *sp, const c
     return st;
 }
 
+/* ---- schedule = budget ----------------------------------------------------------------------
+ * The learning rate is lr · warm-up(s) · D(s), where D is the share of the budget still ahead:
+ * 1 until the first epoch ends, then, through each epoch, a line from 1 − t/B (t the time used
+ * when the epoch starts, B the budget) to 1 − (t + p)/B (p the last epoch's length), never
+ * below 0. It follows the clock only at epoch boundaries, so a step's learning rate is fixed by
+ * the (saved) plan and a resumed run repeats it; and it reaches about 0 when the time runs out,
+ * which ends a run better converged than a schedule cut off midway (Li et al., 2020, "Budgeted
+ * training"). Epochs count as a budget too: D is the smaller of the time and the epochs left. */
+typedef struct budget {
+    int64_t anchor, span; /* the line runs over steps [anchor, anchor + span); span 0: not planned */
+    double d0, d1;
+} budget;
+
+static double budget_factor(const budget *b, int64_t s)
+{
+    if (b->span == 0) return 1;
+    double x = (double)(s - b->anchor) / (double)b->span;
+    double d = b->d0 + (b->d1 - b->d0) * (x < 0 ? 0 : x > 1 ? 1 : x);
+    return d > 0 ? d : 0;
+}
+
+static float lr_at(const mt_cfg *c, const budget *b, int64_t s)
+{
+    if (!c->budget_schedule) {
+        attn_schedule sc = {.kind = ATTN_SCHEDULE_INVSQRT, .base_lr = c->lr, .warmup_steps = c->warmup};
+        return attn_schedule_lr(&sc, s);
+    }
+    const double w = c->warmup > 0 && s < c->warmup ? (double)s / (double)c->warmup : 1;
+    return (float)(c->lr * w * budget_factor(b, s));
+}
+
 /* ---- checkpoints ---------------------------------------------------------------------------- */
 
 /* A self-contained translation checkpoint: config, arch, tokenizer (base64 in the metadata). */
@@ -356,9 +393,9 @@ static int save_model(const mt_model *m, const char *b64, const char *path)
 }
 
 static int save_state(const mt_cfg *c, attn_optim *opt, const attn_params *P, attn_tape *t, long step,
-                      int epoch, double best)
+                      int epoch, double best, const budget *bu)
 {
-    char path[600], a[32], b[32], r1[32], r2[32], e[32];
+    char path[600], a[32], b[32], r1[32], r2[32], e[32], ba[32], bs[32], b0[40], b1[40];
     uint64_t rseed, roff;
     attn_tape_get_rng(t, &rseed, &roff);
     snprintf(a, sizeof a, "%ld", step);
@@ -366,14 +403,19 @@ static int save_state(const mt_cfg *c, attn_optim *opt, const attn_params *P, at
     snprintf(b, sizeof b, "%.17g", best);
     snprintf(r1, sizeof r1, "%llu", (unsigned long long)rseed);
     snprintf(r2, sizeof r2, "%llu", (unsigned long long)roff);
+    snprintf(ba, sizeof ba, "%lld", (long long)bu->anchor);
+    snprintf(bs, sizeof bs, "%lld", (long long)bu->span);
+    snprintf(b0, sizeof b0, "%.17g", bu->d0);
+    snprintf(b1, sizeof b1, "%.17g", bu->d1);
     const char *kv[] = {"train.step", a, "train.epoch", e, "train.best_bleu", b, "train.rng_seed", r1,
-                        "train.rng_offset", r2, NULL};
+                        "train.rng_offset", r2, "train.budget_anchor", ba, "train.budget_span", bs,
+                        "train.budget_d0", b0, "train.budget_d1", b1, NULL};
     snprintf(path, sizeof path, "%s/optim.safetensors", c->out);
     return attn_optim_save(opt, P, path, kv);
 }
 
 static int load_state(const mt_cfg *c, const mt_model *m, attn_optim *opt, attn_tape *t, long *step,
-                      int *epoch, double *best)
+                      int *epoch, double *best, budget *bu)
 {
     char path[600];
     attn_st_reader *st;
@@ -394,6 +436,11 @@ static int load_state(const mt_cfg *c, const mt_model *m, attn_optim *opt, attn_
     }
     if (s == ATTN_OK) {
         *step = strtol(sv, NULL, 10), *epoch = atoi(ev), *best = strtod(bv, NULL);
+        const char *ba = attn_st_metadata(st, "train.budget_anchor"), *bs = attn_st_metadata(st, "train.budget_span"),
+                   *b0 = attn_st_metadata(st, "train.budget_d0"), *b1 = attn_st_metadata(st, "train.budget_d1");
+        if (ba && bs && b0 && b1) /* absent in older runs: not planned */
+            bu->anchor = strtoll(ba, NULL, 10), bu->span = strtoll(bs, NULL, 10), bu->d0 = strtod(b0, NULL),
+            bu->d1 = strtod(b1, NULL);
         attn_tape_set_rng(t, strtoull(r1, NULL, 10), strtoull(r2, NULL, 10));
     }
     attn_st_close(st);
@@ -509,11 +556,11 @@ int cli_train_translate(int argc, char **argv)
         char desc[800];
         int n = snprintf(desc, sizeof desc,
                          "arch=%s vocab=%d epochs=%d batch_tokens=%ld lr=%.9g warmup=%ld ls=%.9g clip=%.9g "
-                         "wd=%.9g minutes=%.9g avg=%d tie=%d resume=%d seed=%llu d=%lld ff=%lld l=%lld+%lld "
+                         "wd=%.9g minutes=%.9g avg=%d tie=%d sched=%d resume=%d seed=%llu d=%lld ff=%lld l=%lld+%lld "
                          "h=%lld emb=%lld enc=%lldx%lld dec=%lld att=%lld out=%lld drop=%.9g/%.9g len=%lld/%lld",
                          arch, c.vocab, c.epochs, c.batch_tokens, (double)c.lr, c.warmup,
                          (double)c.label_smoothing, (double)c.clip, (double)c.weight_decay, c.max_minutes,
-                         c.avg_last, c.tie_output, c.resume, (unsigned long long)c.seed,
+                         c.avg_last, c.tie_output, c.budget_schedule, c.resume, (unsigned long long)c.seed,
                          (long long)c.model.d_model, (long long)c.model.dim_feedforward,
                          (long long)c.model.num_encoder_layers, (long long)c.model.num_decoder_layers,
                          (long long)c.model.nhead, (long long)c.gru.emb_size, (long long)c.gru.enc_layers,
@@ -576,8 +623,9 @@ int cli_train_translate(int argc, char **argv)
     long step = 0;
     int epoch = 0;
     double best = -1;
+    budget bu = {0, 0, 1, 1};
     if (st == ATTN_OK && c.resume) {
-        st = load_state(&c, &mm, opt, t, &step, &epoch, &best);
+        st = load_state(&c, &mm, opt, t, &step, &epoch, &best, &bu);
         if (st == ATTN_OK) printf("resumed %s after epoch %d (step %ld, best BLEU %.2f)\n", c.out, epoch, step, best);
     }
     if (st == ATTN_OK) dist_rank_rng(dc, t);
@@ -609,11 +657,11 @@ int cli_train_translate(int argc, char **argv)
     }
     if (csv && ftell(csv) == 0) fprintf(csv, "epoch,step,train_loss,val_loss,val_bleu,lr,tokens_per_s,elapsed_s\n");
     if (csv) fflush(csv);
-    attn_schedule sched = {.kind = ATTN_SCHEDULE_INVSQRT, .base_lr = c.lr, .warmup_steps = c.warmup};
     snprintf(best_path, sizeof best_path, "%s/best.safetensors", c.out);
     double tokens = 0, t_train = bench_now();
     int stop = 0;
     for (; st == ATTN_OK && epoch < c.epochs && !stop; epoch++) {
+        const double t_epoch = bench_now();
         batches_free(&tb);
         st = make_batches(&tr, c.batch_tokens, c.seed * 1000003u + (uint64_t)epoch, 1, &tb);
         free(perm);
@@ -658,7 +706,7 @@ int cli_train_translate(int argc, char **argv)
                 if (st) fprintf(stderr, "attn train translate (rank %d of %d): %s\n", rank, ranks, dist_error());
             }
             if (st == ATTN_OK && c.clip > 0) st = attn_clip_grad_norm(P, c.clip, NULL);
-            lr = attn_schedule_lr(&sched, step);
+            lr = lr_at(&c, &bu, step);
             if (st == ATTN_OK) st = attn_optim_step(opt, lr);
             if (st) {
                 cli_error("train translate", "training step", st);
@@ -684,6 +732,21 @@ int cli_train_translate(int argc, char **argv)
             cli_error("train translate", "validation", st);
             break;
         }
+        if (c.budget_schedule && !stop) {
+            /* the next epoch's line, from the time used and this epoch's length (rank 0's clock) */
+            double plan[2] = {1 - (double)(epoch + 1) / c.epochs, 1 - (double)(epoch + 2) / c.epochs};
+            if (c.max_minutes > 0) { /* whichever runs out first, epochs or time */
+                const double B = c.max_minutes * 60, used = bench_now() - t0, pace = bench_now() - t_epoch;
+                if (1 - used / B < plan[0]) plan[0] = 1 - used / B;
+                if (1 - (used + pace) / B < plan[1]) plan[1] = 1 - (used + pace) / B;
+            }
+            if (ranks > 1 && dist_bcast(dc, plan, sizeof plan, 0)) {
+                fprintf(stderr, "attn train translate (rank %d of %d): %s\n", rank, ranks, dist_error());
+                st = ATTN_E_IO;
+                break;
+            }
+            bu = (budget){step, tb.nb, plan[0] > 0 ? plan[0] : 0, plan[1] > 0 ? plan[1] : 0};
+        }
         double tps = tokens / (bench_now() - t_train);
         printf("epoch %d: train loss %.4f  val loss %.4f  val BLEU %.2f  (%.0f target tok/s, %.1f min)%s\n",
                epoch + 1, lsum / (ltok > 0 ? ltok : 1), vloss, bleu, tps, (bench_now() - t0) / 60,
@@ -702,7 +765,7 @@ int cli_train_translate(int argc, char **argv)
             snprintf(path, sizeof path, "%s/epoch%d.safetensors", c.out, epoch + 1 - c.avg_last);
             if (epoch + 1 - c.avg_last >= 1) remove(path);
         }
-        if (st == ATTN_OK) st = save_state(&c, opt, P, t, step, epoch + 1, best);
+        if (st == ATTN_OK) st = save_state(&c, opt, P, t, step, epoch + 1, best, &bu);
         if (st) cli_error("train translate", "saving", st);
     }
     /* average the last epochs' weights; keep them as best if they validate better */
