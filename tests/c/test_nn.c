@@ -713,3 +713,34 @@ Test(nn, cross_entropy_nan_logits_give_nan)
     cr_expect(isfinite(v->grad[0]) && isnan(v->grad[4]), "row 0 finite, row 1 NaN");
     attn_tape_free(t);
 }
+
+/* The exact GELU runs in float (vectorised); against the double formula x·Φ(x) and
+ * Φ(x) + x·φ(x) on a dense grid over [−12, 12], both within a few float roundings. */
+Test(nn, gelu_exact_accuracy)
+{
+    const int64_t n = 240001;
+    float *x = malloc((size_t)n * sizeof *x), *ones = malloc((size_t)n * sizeof *ones);
+    cr_assert(x && ones);
+    for (int64_t i = 0; i < n; i++) x[i] = -12.0f + 24.0f * (float)i / (float)(n - 1), ones[i] = 1.0f;
+    attn_tape *t;
+    attn_tape_config tc = {.num_threads = 2};
+    cr_assert_eq(attn_tape_create(&tc, &t), ATTN_OK);
+    attn_var *xv, *y;
+    cr_assert_eq(attn_tape_input(t, x, 1, &n, 1, &xv), ATTN_OK);
+    cr_assert_eq(attn_op_gelu(t, xv, 0, &y), ATTN_OK);
+    cr_assert_eq(attn_tape_backward(t, y, ones), ATTN_OK);
+    double worst_y = 0, worst_d = 0;
+    for (int64_t i = 0; i < n; i++) {
+        const double v = x[i], cdf = 0.5 * erfc(-v * M_SQRT1_2);
+        const double ry = v * cdf, rd = cdf + v * exp(-0.5 * v * v) / sqrt(2 * M_PI);
+        const double scale = fabs(v) > 1 ? fabs(v) : 1;
+        const double ey = fabs(y->data[i] - ry) / scale, ed = fabs(xv->grad[i] - rd) / scale;
+        worst_y = ey > worst_y ? ey : worst_y, worst_d = ed > worst_d ? ed : worst_d;
+    }
+    fprintf(stderr, "gelu (float): max error %.2e (value), %.2e (derivative), relative to max(1, |x|)\n", worst_y,
+            worst_d);
+    cr_expect(worst_y < 3e-7, "value error %.3g", worst_y);
+    cr_expect(worst_d < 5e-7, "derivative error %.3g", worst_d);
+    free(x), free(ones);
+    attn_tape_free(t);
+}
