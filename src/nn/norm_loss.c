@@ -36,18 +36,22 @@ static int layernorm_backward(attn_tape *t, void *p)
     const int64_t D = c->n->dim, rows = attn_var_rows(c->x);
     const float *w = c->n->weight ? c->n->weight->data : NULL;
     const int threads = attn_tape_threads(t);
-    if (c->n->weight) { /* parameter grads: per column, rows in order */
+    if (c->n->weight) { /* parameter grads: per column, rows in order, 16 columns (a cache line) at a time */
         float *dw = c->n->weight->grad, *db = c->n->bias->grad;
+        const int64_t blocks = (D + 15) / 16;
 #pragma omp parallel for if(ATTN_WORTH_THREADS(D * rows)) num_threads(threads) schedule(static)
-        for (int64_t d = 0; d < D; d++) {
-            double sw = 0, sb = 0;
+        for (int64_t k = 0; k < blocks; k++) {
+            const int64_t d0 = k * 16, nd = D - d0 < 16 ? D - d0 : 16;
+            double sw[16] = {0}, sb[16] = {0};
             for (int64_t r = 0; r < rows; r++) {
-                double xh = ((double)c->x->data[r * D + d] - c->mean[r]) * c->rstd[r];
-                sw += c->y->grad[r * D + d] * xh;
-                sb += c->y->grad[r * D + d];
+                const float *x = c->x->data + r * D + d0, *g = c->y->grad + r * D + d0;
+                const double mean = c->mean[r], rstd = c->rstd[r];
+                for (int64_t j = 0; j < nd; j++) {
+                    sw[j] += g[j] * (((double)x[j] - mean) * rstd);
+                    sb[j] += g[j];
+                }
             }
-            dw[d] += (float)sw;
-            db[d] += (float)sb;
+            for (int64_t j = 0; j < nd; j++) dw[d0 + j] += (float)sw[j], db[d0 + j] += (float)sb[j];
         }
     }
     if (!c->x->requires_grad) return ATTN_OK;
