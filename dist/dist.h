@@ -43,8 +43,9 @@ int dist_check_same(dist_ctx *ctx, const void *desc, size_t bytes, const char *w
 int dist_exchange_start(dist_ctx *ctx, const void *sbuf, void *rbuf, size_t bytes, int to, int from);
 int dist_exchange_wait(dist_ctx *ctx);
 
-/* Abort every rank with a message (the rank's own), exit status nonzero. For programs that own
- * the process (the attn tool, tests) — never called from libattn, which returns errors. */
+/* Stop the whole job with a message (the rank's own): under MPI, MPI_Abort ends every rank with
+ * a nonzero status — for programs that own the process (the attn tool, tests), never libattn.
+ * In a single process it only prints; the caller then returns its error as usual. */
 void dist_abort(dist_ctx *ctx, const char *message);
 
 #endif

@@ -249,6 +249,5 @@ void dist_abort(dist_ctx *ctx, const char *message)
 {
     fprintf(stderr, "attn (rank %d of %d): %s\n", ctx ? ctx->rank : -1, ctx ? ctx->size : -1, message);
     fflush(stderr);
-    MPI_Abort(ctx ? ctx->comm : MPI_COMM_WORLD, 1);
-    exit(1);
+    MPI_Abort(ctx ? ctx->comm : MPI_COMM_WORLD, 1); /* MPI ends every rank of the job */
 }

@@ -48,7 +48,10 @@ int main(int argc, char **argv)
         float x[4] = {1, 2, 3, 4};
         int st = dist_allreduce_sum(c, x, 4);
         if (R == 0) printf("rank 0 got status %d: %s\n", st, dist_error());
-        if (st) dist_abort(c, dist_error());
+        if (st) {
+            dist_abort(c, dist_error());
+            return 1;
+        }
         dist_finalize(c);
         return 0;
     }

@@ -277,6 +277,7 @@ int bench_ring(int argc, char **argv)
         fprintf(stderr, "attn bench ring (rank %d of %d): %s\n", rank, N,
                 st == ATTN_E_NOMEM ? "out of memory" : kv_msg[0] ? kv_msg : ring_error()[0] ? ring_error() : attn_last_error());
         dist_abort(d, "bench ring failed");
+        return 1;
     }
     double all[6][256];
     double mine[6] = {fwd_ms, bwd_ms, ferr, berr, rss,
