@@ -1170,6 +1170,9 @@ typedef struct attn_seq2seq_config {
     int norm_first;
     int share_embeddings;     /* one table for source and target (needs equal vocabularies) */
     int32_t pad_id;
+    int scale_embedding;      /* 1: embeddings initialised N(0, 1/d_model) and multiplied by √d_model
+                               * before the positions are added (Vaswani et al.; what an output
+                               * projection tied to the embedding wants); 0: N(0, 1), unscaled */
 } attn_seq2seq_config;
 
 typedef struct attn_seq2seq {

@@ -23,7 +23,7 @@ class Seq2SeqConfig(ctypes.Structure):
                 ("dim_feedforward", ctypes.c_int64), ("max_len", ctypes.c_int64),
                 ("dropout", ctypes.c_float), ("activation", ctypes.c_int),
                 ("norm_first", ctypes.c_int), ("share_embeddings", ctypes.c_int),
-                ("pad_id", ctypes.c_int32)]
+                ("pad_id", ctypes.c_int32), ("scale_embedding", ctypes.c_int)]
 
 
 class _Seq2SeqHead(ctypes.Structure):
@@ -140,10 +140,10 @@ class Seq2SeqTransformer(_Model):
     def __init__(self, src_vocab, tgt_vocab, d_model=32, nhead=4, num_encoder_layers=2,
                  num_decoder_layers=2, dim_feedforward=64, max_len=64, dropout=0.0,
                  activation="relu", norm_first=False, share_embeddings=False, pad_id=0, seed=0,
-                 num_threads=0):
+                 num_threads=0, scale_embedding=False):
         cfg = Seq2SeqConfig(src_vocab, tgt_vocab, d_model, nhead, num_encoder_layers,
                             num_decoder_layers, dim_feedforward, max_len, dropout, ACT[activation],
-                            int(norm_first), int(share_embeddings), pad_id)
+                            int(norm_first), int(share_embeddings), pad_id, int(scale_embedding))
         self.config = cfg
         ptr = ctypes.c_void_p()
         check(lib.attn_seq2seq_create(ctypes.byref(cfg), ctypes.c_uint64(seed), ctypes.byref(ptr)))

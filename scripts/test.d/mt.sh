@@ -92,12 +92,14 @@ grep -q 'resumed .* after epoch 15' "$t/resume.log"; check $? "--resume starts a
 rows=$(tail -n +2 "$t/run/metrics.csv" | wc -l)
 [ "$rows" = 16 ]; check $? "--resume appends epoch 16 to metrics.csv"
 
-# Tied output projection: the checkpoint's generator.weight is the embedding, so the uncached
-# decoder (tape, reading generator.weight) and the cached one agree.
-sed 's/^epochs = .*/epochs = 3/' "$t/cfg" >"$t/cfg_tie" && echo "tie_output = 1" >>"$t/cfg_tie"
+# Tied output projection (with the embedding scaled by sqrt(d), as tying wants): the checkpoint's
+# generator.weight is the embedding, so the uncached decoder (tape, reading generator.weight) and
+# the cached one (scaling the embedding itself) agree.
+sed 's/^epochs = .*/epochs = 3/' "$t/cfg" >"$t/cfg_tie" && printf 'tie_output = 1\nscale_embedding = 1\n' >>"$t/cfg_tie"
 $A train translate --data "$t" --out "$t/tie" --config "$t/cfg_tie" --threads 1 >"$t/tie.log" 2>&1
 check $? "tie_output = 1 trains"
 grep -q 'output projection tied' "$t/tie.log"; check $? "tie_output = 1 is reported"
+grep -q '"attn.config.scale_embedding":"1"' "$t/tie/best.safetensors"; check $? "scale_embedding = 1 is in the checkpoint"
 $A eval translate --model "$t/tie/best.safetensors" --src "$t/val.en" --ref "$t/val.de" --beam 2 \
     --threads 1 --out "$t/tc" >/dev/null 2>&1 &&
     $A eval translate --model "$t/tie/best.safetensors" --src "$t/val.en" --ref "$t/val.de" --beam 2 \

@@ -118,8 +118,10 @@ typedef struct attn_meta_field {
     attn_meta_kind kind;
     size_t offset;  /* offsetof the field in the configuration struct */
     double lo, hi;  /* accepted range when read */
+    int optional;   /* absent in checkpoints older than the field: reads as 0 */
 } attn_meta_field;
-#define ATTN_META_FIELD(type, field, kind, lo, hi) {#field, kind, offsetof(type, field), lo, hi}
+#define ATTN_META_FIELD(type, field, kind, lo, hi) {#field, kind, offsetof(type, field), lo, hi, 0}
+#define ATTN_META_OPTIONAL(type, field, kind, lo, hi) {#field, kind, offsetof(type, field), lo, hi, 1}
 
 /* The fields of *cfg as key, value, …, NULL in kv (strings in buf). Returns the number of kv
  * entries, or ATTN_E_ARG (with fn in the message) when buf or kv is too small. */

@@ -50,6 +50,7 @@ int attn_meta_read(const attn_st_reader *st, void *cfg, size_t cfg_size, const a
         char key[96];
         snprintf(key, sizeof key, "attn.config.%s", f->name);
         const char *v = attn_st_metadata(st, key);
+        if (!v && f->optional) continue; /* stays 0 */
         if (!v) return attn_fail(ATTN_E_FORMAT, "checkpoint: metadata \"%s\" is missing", key);
         const int integral = f->kind != ATTN_META_F32;
         char *end;

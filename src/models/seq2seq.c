@@ -20,6 +20,8 @@ static int check_cfg(const char *fn, const attn_seq2seq_config *c)
         return attn_fail(ATTN_E_ARG, "%s: pad_id %d outside the vocabularies", fn, c->pad_id);
     if (c->share_embeddings && c->src_vocab != c->tgt_vocab)
         return attn_fail(ATTN_E_ARG, "%s: shared embeddings need equal vocabularies", fn);
+    if (c->scale_embedding != 0 && c->scale_embedding != 1)
+        return attn_fail(ATTN_E_ARG, "%s: scale_embedding %d must be 0 or 1", fn, c->scale_embedding);
     return ATTN_OK;
 }
 
@@ -68,6 +70,12 @@ int attn_seq2seq_create(const attn_seq2seq_config *cfg, uint64_t seed, attn_seq2
             st = attn_embedding_init(&m->tgt_embed, m->P, "tgt_embed.", c->tgt_vocab, c->d_model,
                                      c->pad_id);
     }
+    if (st == ATTN_OK && c->scale_embedding) { /* N(0, 1) → N(0, 1/d) */
+        const float s = 1.0f / sqrtf((float)c->d_model);
+        attn_param *tables[2] = {m->src_embed.weight, c->share_embeddings ? NULL : m->tgt_embed.weight};
+        for (int k = 0; k < 2; k++)
+            for (int64_t i = 0; tables[k] && i < tables[k]->numel; i++) tables[k]->data[i] *= s;
+    }
     for (int64_t i = 0; st == ATTN_OK && i < c->num_encoder_layers; i++) {
         snprintf(name, sizeof name, "encoder.layers.%lld.", (long long)i);
         st = attn_encoder_layer_init(&m->enc[i], m->P, name, &lc);
@@ -105,6 +113,7 @@ static int embed(attn_tape *t, const attn_seq2seq *m, const attn_embedding *e, c
     int64_t shape[3] = {N, L, d}, ishape[2] = {N, L};
     attn_var *x, *pe;
     ATTN_TRY(attn_embedding_forward(t, e, ids, 2, ishape, &x));
+    if (m->cfg.scale_embedding) ATTN_TRY(attn_op_scale(t, x, sqrtf((float)d), &x));
     ATTN_TRY(attn_tape_input(t, NULL, 3, shape, 0, &pe));
     for (int64_t n = 0; n < N; n++) memcpy(pe->data + n * L * d, m->pos, (size_t)(L * d) * sizeof(float));
     ATTN_TRY(attn_op_add(t, x, pe, &x));
@@ -194,6 +203,7 @@ static const attn_meta_field CONFIG_META[] = {
     ATTN_META_FIELD(attn_seq2seq_config, norm_first, ATTN_META_INT, 0, 1),
     ATTN_META_FIELD(attn_seq2seq_config, share_embeddings, ATTN_META_INT, 0, 1),
     ATTN_META_FIELD(attn_seq2seq_config, pad_id, ATTN_META_I32, 0, 1e9),
+    ATTN_META_OPTIONAL(attn_seq2seq_config, scale_embedding, ATTN_META_INT, 0, 1),
 };
 enum { CONFIG_META_N = (int)(sizeof CONFIG_META / sizeof CONFIG_META[0]) };
 

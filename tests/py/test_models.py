@@ -77,8 +77,9 @@ class TorchSeq2Seq(tnn.Module):
     def forward(self, src, tgt):
         pad = src == self.c.pad_id
         S, T = src.shape[1], tgt.shape[1]
-        x = self.src_embed(src) + self.pe[:S]
-        y = self.tgt_embed(tgt) + self.pe[:T]
+        es = math.sqrt(self.c.d_model) if self.c.scale_embedding else 1.0
+        x = self.src_embed(src) * es + self.pe[:S]
+        y = self.tgt_embed(tgt) * es + self.pe[:T]
         causal = torch.triu(torch.ones(T, T, dtype=torch.bool), 1)
         h = self.transformer(x, y, tgt_mask=causal, src_key_padding_mask=pad,
                              memory_key_padding_mask=pad)
@@ -252,19 +253,20 @@ for share, layers, lens in ((False, 1, (7, 3, 5)), (True, 2, (6, 6, 1)), (False,
 
 
 # ---- encoder–decoder Transformer ------------------------------------------------------------
-for norm_first, share, act in ((False, False, "relu"), (True, True, "gelu"), (True, False, "relu"),
-                               (False, True, "gelu")):
+for norm_first, share, act, scale in ((False, False, "relu", 0), (True, True, "gelu", 0),
+                                      (True, False, "relu", 1), (False, True, "gelu", 0),
+                                      (True, True, "relu", 1)):
     V_src, V_tgt = (23, 23) if share else (19, 17)
     ours = Seq2SeqTransformer(V_src, V_tgt, d_model=32, nhead=4, num_encoder_layers=2,
                               num_decoder_layers=2, dim_feedforward=48, max_len=16,
                               activation=act, norm_first=norm_first, share_embeddings=share,
-                              pad_id=0, seed=11 + norm_first, num_threads=1)
+                              pad_id=0, seed=11 + norm_first, num_threads=1, scale_embedding=scale)
     theirs = TorchSeq2Seq(ours.config, torch.float64)
     theirs.train()
     N, S, T = 3, 9, 7
     src = padded_batch(N, S, V_src, 0, [9, 5, 2])
     tgt = padded_batch(N, T, V_tgt, 0, [7, 6, 3])
-    tag = f"seq2seq norm_first={int(norm_first)} share={int(share)} {act}"
+    tag = f"seq2seq norm_first={int(norm_first)} share={int(share)} {act} scale_embedding={scale}"
     check_fwd_bwd(tag, ours, theirs, (src, tgt),
                   (torch.tensor(src, dtype=torch.long), torch.tensor(tgt, dtype=torch.long)), V_tgt)
 
@@ -272,7 +274,13 @@ for norm_first, share, act in ((False, False, "relu"), (True, True, "gelu"), (Tr
 other = Seq2SeqTransformer(V_src, V_tgt, d_model=32, nhead=4, num_encoder_layers=2,
                            num_decoder_layers=2, dim_feedforward=48, max_len=16, activation=act,
                            norm_first=norm_first, share_embeddings=share, pad_id=0, seed=99,
-                           num_threads=1)
+                           num_threads=1, scale_embedding=scale)
+# scale_embedding: the table starts N(0, 1/d) (here d = 32), against N(0, 1) without
+sd = {s: float(np.std(Seq2SeqTransformer(23, 23, d_model=32, nhead=4, share_embeddings=True, seed=3,
+                                         scale_embedding=s).state_dict()["embed.weight"][1:]))
+      for s in (0, 1)}
+report("seq2seq scale_embedding init", abs(sd[1] * math.sqrt(32) - 1) < 0.1 and abs(sd[0] - 1) < 0.1,
+       f"embedding std {sd[1]:.4f} scaled (1/sqrt(32) = {1 / math.sqrt(32):.4f}), {sd[0]:.3f} unscaled")
 before = max_abs(other.forward(src, tgt), ours.forward(src, tgt))
 other.load_state_dict({k: torch.tensor(v) for k, v in ours.state_dict().items()})
 after = max_abs(other.forward(src, tgt), ours.forward(src, tgt))

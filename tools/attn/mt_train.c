@@ -61,7 +61,7 @@ static int usage(void)
             "DIR holds train.en/.de and val.en/.de. Config file: lines `key = value` with keys\n"
             "  vocab dropout max_len batch_tokens lr warmup epochs label_smoothing clip\n"
             "  weight_decay max_minutes avg_last val_bleu_sentences seed schedule (invsqrt|budget)\n"
-            "  transformer: d_model nhead encoder_layers decoder_layers ff tie_output\n"
+            "  transformer: d_model nhead encoder_layers decoder_layers ff tie_output scale_embedding\n"
             "  gru: emb enc_hidden enc_layers dec_hidden attn_size out_size\n"
             "Defaults: transformer warmup 400, 60 minutes; gru warmup 200, 90 minutes.\n");
     return 2;
@@ -105,6 +105,7 @@ static int set_key(mt_cfg *c, const char *k, const char *v)
     else if (!strcmp(k, "val_bleu_sentences")) c->val_bleu_n = (int)x;
     else if (!strcmp(k, "seed")) c->seed = (uint64_t)x;
     else if (!strcmp(k, "tie_output")) c->tie_output = x != 0;
+    else if (!strcmp(k, "scale_embedding")) c->model.scale_embedding = x != 0;
     else return -1;
     return 0;
 }
@@ -556,11 +557,11 @@ int cli_train_translate(int argc, char **argv)
         char desc[800];
         int n = snprintf(desc, sizeof desc,
                          "arch=%s vocab=%d epochs=%d batch_tokens=%ld lr=%.9g warmup=%ld ls=%.9g clip=%.9g "
-                         "wd=%.9g minutes=%.9g avg=%d tie=%d sched=%d resume=%d seed=%llu d=%lld ff=%lld l=%lld+%lld "
+                         "wd=%.9g minutes=%.9g avg=%d tie=%d scale=%d sched=%d resume=%d seed=%llu d=%lld ff=%lld l=%lld+%lld "
                          "h=%lld emb=%lld enc=%lldx%lld dec=%lld att=%lld out=%lld drop=%.9g/%.9g len=%lld/%lld",
                          arch, c.vocab, c.epochs, c.batch_tokens, (double)c.lr, c.warmup,
                          (double)c.label_smoothing, (double)c.clip, (double)c.weight_decay, c.max_minutes,
-                         c.avg_last, c.tie_output, c.budget_schedule, c.resume, (unsigned long long)c.seed,
+                         c.avg_last, c.tie_output, c.model.scale_embedding, c.budget_schedule, c.resume, (unsigned long long)c.seed,
                          (long long)c.model.d_model, (long long)c.model.dim_feedforward,
                          (long long)c.model.num_encoder_layers, (long long)c.model.num_decoder_layers,
                          (long long)c.model.nhead, (long long)c.gru.emb_size, (long long)c.gru.enc_layers,

@@ -203,9 +203,9 @@ static int step(cache *c, const int32_t *y, int64_t p, float *logp)
 {
     const attn_seq2seq *m = c->m;
     const int64_t R = c->R, d = c->d, V = m->cfg.tgt_vocab;
-    const float *E = m->tgt_embed.weight->data;
+    const float *E = m->tgt_embed.weight->data, es = m->cfg.scale_embedding ? sqrtf((float)d) : 1.0f;
     for (int64_t r = 0; r < R; r++)
-        for (int64_t j = 0; j < d; j++) c->x[r * d + j] = E[(int64_t)y[r] * d + j] + m->pos[p * d + j];
+        for (int64_t j = 0; j < d; j++) c->x[r * d + j] = E[(int64_t)y[r] * d + j] * es + m->pos[p * d + j];
     for (int64_t l = 0; l < c->nl; l++) {
         ATTN_TRY_CLI(attn_block(c, &m->dec[l], l, 1, p));
         ATTN_TRY_CLI(attn_block(c, &m->dec[l], l, 0, p));
