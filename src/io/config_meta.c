@@ -2,7 +2,6 @@
  * table of fields (name, kind, offset, range) written to and read from "attn.config.<name>". */
 #include "internal.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +12,7 @@ int attn_meta_write(const char *fn, const void *cfg, const attn_meta_field *fiel
     ATTN_REQUIRE_NONNULL(fn, cfg);
     ATTN_REQUIRE_NONNULL(fn, buf);
     ATTN_REQUIRE_NONNULL(fn, kv);
+    if (kv_cap < 1) return attn_fail(ATTN_E_ARG, "%s: kv_cap too small", fn);
     size_t used = 0;
     int n = 0;
     for (int i = 0; i < nfields; i++) {
@@ -23,15 +23,17 @@ int attn_meta_write(const char *fn, const void *cfg, const attn_meta_field *fiel
         if (k < 0 || (size_t)k + 1 > cap - used) return attn_fail(ATTN_E_ARG, "%s: buffer too small", fn);
         kv[n++] = buf + used;
         used += (size_t)k + 1;
+        char *dst = buf + used;
+        const size_t room = cap - used;
         int64_t i64;
         int iv;
         int32_t i32;
         float fv;
         switch (f->kind) {
-        case ATTN_META_I64: memcpy(&i64, p, sizeof i64), k = snprintf(buf + used, cap - used, "%lld", (long long)i64); break;
-        case ATTN_META_INT: memcpy(&iv, p, sizeof iv), k = snprintf(buf + used, cap - used, "%d", iv); break;
-        case ATTN_META_I32: memcpy(&i32, p, sizeof i32), k = snprintf(buf + used, cap - used, "%d", (int)i32); break;
-        default: memcpy(&fv, p, sizeof fv), k = snprintf(buf + used, cap - used, "%.9g", (double)fv); break;
+        case ATTN_META_I64: memcpy(&i64, p, sizeof i64), k = snprintf(dst, room, "%lld", (long long)i64); break;
+        case ATTN_META_INT: memcpy(&iv, p, sizeof iv), k = snprintf(dst, room, "%d", iv); break;
+        case ATTN_META_I32: memcpy(&i32, p, sizeof i32), k = snprintf(dst, room, "%d", (int)i32); break;
+        default: memcpy(&fv, p, sizeof fv), k = snprintf(dst, room, "%.9g", (double)fv); break;
         }
         if (k < 0 || (size_t)k + 1 > cap - used) return attn_fail(ATTN_E_ARG, "%s: buffer too small", fn);
         kv[n++] = buf + used;
