@@ -111,7 +111,7 @@ void decode_beam_step(const decode_options *o, const decode_hyp *beam, const flo
             }
             cand[k * V + v] = c;
         }
-    /* pick K best by score (length-normalised for finished ones), ties by index */
+    /* pick K best by length-normalised score, finished and live alike; ties by index */
     for (int64_t n = 0; n < K; n++) {
         int64_t best = -1;
         double best_s = -INFINITY;
@@ -120,7 +120,7 @@ void decode_beam_step(const decode_options *o, const decode_hyp *beam, const flo
             int64_t k = c / V, v = c % V;
             decode_hyp h = {NULL, beam[k].done ? beam[k].len : (v == o->eos_id ? beam[k].len : beam[k].len + 1),
                             cand[c], beam[k].done || v == o->eos_id};
-            double sc = h.done ? decode_beam_score(o, &h) : h.logp;
+            double sc = decode_beam_score(o, &h);
             if (best < 0 || sc > best_s) best = c, best_s = sc;
         }
         decode_hyp *h = &next[n];

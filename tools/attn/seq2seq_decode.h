@@ -36,7 +36,11 @@ double decode_beam_score(const decode_options *o, const decode_hyp *h);
 
 /* One step of beam search for one sentence: from the K hypotheses `beam` and their next-token
  * log-probabilities logp [K, V] at step T (1-based; T = max_len + 1 forces EOS), choose the K
- * best continuations into `next` (finished hypotheses carry over once; ties by index).
+ * best continuations into `next` (finished hypotheses carry over once; ties by index). Finished
+ * and live hypotheses are ranked by the same length-normalised score (as tensor2tensor does):
+ * ranking live ones by their raw log-probability let finished short ones crowd them out, the
+ * more so the larger α (the GRU on Multi30k validation: brevity penalty 0.80, BLEU 31.7; ranked
+ * alike, 0.96 and 33.7).
  * parent[n] (may be NULL) receives the beam row each chosen hypothesis extends.
  * cand: scratch of K·V doubles. Shared by the uncached and the key/value-cached decoders so
  * that both choose the same tokens. */
