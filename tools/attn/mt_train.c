@@ -437,8 +437,9 @@ static int load_state(const mt_cfg *c, const mt_model *m, attn_optim *opt, attn_
     }
     if (s == ATTN_OK) {
         *step = strtol(sv, NULL, 10), *epoch = atoi(ev), *best = strtod(bv, NULL);
-        const char *ba = attn_st_metadata(st, "train.budget_anchor"), *bs = attn_st_metadata(st, "train.budget_span"),
-                   *b0 = attn_st_metadata(st, "train.budget_d0"), *b1 = attn_st_metadata(st, "train.budget_d1");
+        const char *ba = attn_st_metadata(st, "train.budget_anchor"),
+                   *bs = attn_st_metadata(st, "train.budget_span"), *b0 = attn_st_metadata(st, "train.budget_d0"),
+                   *b1 = attn_st_metadata(st, "train.budget_d1");
         if (ba && bs && b0 && b1) /* absent in older runs: not planned */
             bu->anchor = strtoll(ba, NULL, 10), bu->span = strtoll(bs, NULL, 10), bu->d0 = strtod(b0, NULL),
             bu->d1 = strtod(b1, NULL);
@@ -561,7 +562,8 @@ int cli_train_translate(int argc, char **argv)
                          "h=%lld emb=%lld enc=%lldx%lld dec=%lld att=%lld out=%lld drop=%.9g/%.9g len=%lld/%lld",
                          arch, c.vocab, c.epochs, c.batch_tokens, (double)c.lr, c.warmup,
                          (double)c.label_smoothing, (double)c.clip, (double)c.weight_decay, c.max_minutes,
-                         c.avg_last, c.tie_output, c.model.scale_embedding, c.budget_schedule, c.resume, (unsigned long long)c.seed,
+                         c.avg_last, c.tie_output, c.model.scale_embedding, c.budget_schedule, c.resume,
+                         (unsigned long long)c.seed,
                          (long long)c.model.d_model, (long long)c.model.dim_feedforward,
                          (long long)c.model.num_encoder_layers, (long long)c.model.num_decoder_layers,
                          (long long)c.model.nhead, (long long)c.gru.emb_size, (long long)c.gru.enc_layers,
