@@ -9,45 +9,63 @@
 #include "gemm_transpose8.h"
 
 #define MR 6
-#define NV 4 /* zmm per row */
-#define NR (16 * NV)
+#define NR 64 /* four zmm per row */
+
+/* One row of C from its four accumulators: C = alpha·acc + beta·C (beta = 0: C is not read),
+ * only the first nr columns. */
+static inline __attribute__((always_inline)) void store_row(float *ci, __m512 a0, __m512 a1,
+                                                            __m512 a2, __m512 a3, int nr,
+                                                            float alpha, float beta)
+{
+    const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+    __m512 r[4] = {_mm512_mul_ps(va, a0), _mm512_mul_ps(va, a1), _mm512_mul_ps(va, a2),
+                   _mm512_mul_ps(va, a3)};
+    for (int v = 0; v < 4; v++) {
+        const int left = nr - 16 * v;
+        const __mmask16 m = left >= 16 ? (__mmask16)0xFFFF
+                            : left <= 0 ? (__mmask16)0
+                                        : (__mmask16)((1u << left) - 1);
+        if (beta != 0.0f) r[v] = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m, ci + 16 * v), r[v]);
+        _mm512_mask_storeu_ps(ci + 16 * v, m, r[v]);
+    }
+}
+
+/* The accumulators are named variables, not an array: GCC 12 keeps an array of vectors in
+ * registers but also stores it back to the stack on every k step (one store per FMA), as
+ * measured on the AVX2 kernel of the same shape (40 % of OpenBLAS before, 95–120 % after). */
+#define ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5)
 
 static inline __attribute__((always_inline)) void tile(const int rows, int64_t kc, const float *a,
                                                        const float *b, int64_t bs, float *c,
                                                        int64_t ldc, int mr, int nr, float alpha,
                                                        float beta)
 {
-    __m512 acc[MR][NV];
-    for (int i = 0; i < rows; i++)
-        for (int v = 0; v < NV; v++) acc[i][v] = _mm512_setzero_ps();
-
+#define DECL(i)                                                                                \
+    __m512 c##i##0 = _mm512_setzero_ps(), c##i##1 = _mm512_setzero_ps(),                       \
+           c##i##2 = _mm512_setzero_ps(), c##i##3 = _mm512_setzero_ps();
+    ROWS(DECL)
+#undef DECL
     for (int64_t k = 0; k < kc; k++) {
-        __m512 bv[NV];
-        for (int v = 0; v < NV; v++) bv[v] = _mm512_loadu_ps(b + 16 * v);
-        for (int i = 0; i < rows; i++) {
-            __m512 ai = _mm512_set1_ps(a[i]);
-            for (int v = 0; v < NV; v++) acc[i][v] = _mm512_fmadd_ps(ai, bv[v], acc[i][v]);
-        }
+        const __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16),
+                     b2 = _mm512_loadu_ps(b + 32), b3 = _mm512_loadu_ps(b + 48);
+#define FMA(i)                                                                                 \
+    if (i < rows) {                                                                            \
+        const __m512 ai = _mm512_set1_ps(a[i]);                                                \
+        c##i##0 = _mm512_fmadd_ps(ai, b0, c##i##0);                                            \
+        c##i##1 = _mm512_fmadd_ps(ai, b1, c##i##1);                                            \
+        c##i##2 = _mm512_fmadd_ps(ai, b2, c##i##2);                                            \
+        c##i##3 = _mm512_fmadd_ps(ai, b3, c##i##3);                                            \
+    }
+        ROWS(FMA)
+#undef FMA
         a += MR;
         b += bs;
     }
-
-    const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
-    __mmask16 mask[NV];
-    for (int v = 0; v < NV; v++) {
-        int left = nr - 16 * v;
-        mask[v] = left >= 16 ? (__mmask16)0xFFFF : left <= 0 ? 0 : (__mmask16)((1u << left) - 1);
-    }
-    for (int i = 0; i < rows; i++) {
-        if (i >= mr) break;
-        float *ci = c + i * ldc;
-        for (int v = 0; v < NV; v++) {
-            __m512 r = _mm512_mul_ps(va, acc[i][v]);
-            if (beta != 0.0f)
-                r = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(mask[v], ci + 16 * v), r);
-            _mm512_mask_storeu_ps(ci + 16 * v, mask[v], r);
-        }
-    }
+#define STORE(i)                                                                               \
+    if (i < rows && i < mr)                                                                    \
+        store_row(c + i * ldc, c##i##0, c##i##1, c##i##2, c##i##3, nr, alpha, beta);
+    ROWS(STORE)
+#undef STORE
 }
 
 #define ROWS_KERNEL(R)                                                                         \
