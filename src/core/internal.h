@@ -97,9 +97,11 @@ ATTN_INTERNAL int attn_check_bool_view(const char *fn, const char *name, const a
 ATTN_INTERNAL void attn_philox4x32(const uint32_t ctr[4], const uint32_t key[2], uint32_t out[4]);
 /* The dropout decisions of the 64 indices 4·block … 4·block + 63 (keep[i] = 1 iff
  * (r >> 8) ≥ thresh for Philox word r), as attn_dropout_mask_fill's portable loop makes them;
- * AVX-512 only (callers check attn_get_isa()). */
+ * AVX-512 and AVX2 versions (callers check attn_get_isa()). */
 ATTN_INTERNAL void attn_dropout_keep64_avx512(uint64_t block, uint64_t offset, const uint32_t key[2],
                                               uint32_t thresh, uint8_t keep[64]);
+ATTN_INTERNAL void attn_dropout_keep64_avx2(uint64_t block, uint64_t offset, const uint32_t key[2],
+                                            uint32_t thresh, uint8_t keep[64]);
 
 /* Aligned allocation (64 bytes) for kernel workspaces; free with free(). NULL on failure. */
 ATTN_INTERNAL void *attn_aligned_alloc(size_t bytes);

@@ -63,10 +63,13 @@ int attn_dropout_mask_fill(uint64_t seed, uint64_t offset, uint64_t start, int64
     uint64_t idx = start;
     int64_t done = 0;
 #if defined(__x86_64__)
-    if (attn_get_isa() == ATTN_ISA_AVX512) { /* whole groups of 16 blocks, vectorised by hand */
+    const attn_isa isa = attn_get_isa();
+    if (isa == ATTN_ISA_AVX512 || isa == ATTN_ISA_AVX2) { /* groups of 16 blocks, by hand */
+        void (*keep64)(uint64_t, uint64_t, const uint32_t[2], uint32_t, uint8_t[64]) =
+            isa == ATTN_ISA_AVX512 ? attn_dropout_keep64_avx512 : attn_dropout_keep64_avx2;
         for (; done < n && (idx & 3); idx++, done++) keep[done] = attn_dropout_keep(seed, offset, idx, p);
         for (; n - done >= 4 * BLOCKS; idx += 4 * BLOCKS, done += 4 * BLOCKS)
-            attn_dropout_keep64_avx512(idx >> 2, offset, key, thresh, keep + done);
+            keep64(idx >> 2, offset, key, thresh, keep + done);
     }
 #endif
     while (done < n) {
