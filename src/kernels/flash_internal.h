@@ -133,23 +133,18 @@ static inline int flash_rows_path(const attn_sdpa_problem *p)
 
 static inline int64_t flash_pad(int64_t n) { return (n + FLASH_PAD - 1) / FLASH_PAD * FLASH_PAD; }
 
-/* Dropout multipliers (0 or 1/(1−p)) of keys j0 .. j0+n−1 of row (b, h, i): the stream of
- * attn_dropout_keep, one Philox block per 4 consecutive indices instead of one per element. */
+/* Dropout multipliers (0 or 1/(1−p)) of keys j0 .. j0+n−1 of row (b, h, i): the decisions of
+ * attn_dropout_keep, made 64 at a time by attn_dropout_mask_fill's SIMD paths. */
 static inline void flash_dropout_row(const attn_sdpa_problem *p, int64_t b, int64_t h, int64_t i,
                                      int64_t j0, int64_t n, float *ks)
 {
-    uint64_t idx = sdpa_dropout_index(p, b, h, i, j0), have = UINT64_MAX;
-    const uint32_t key[2] = {(uint32_t)p->seed, (uint32_t)(p->seed >> 32)};
-    uint32_t r[4] = {0, 0, 0, 0};
-    for (int64_t t = 0; t < n; t++, idx++) {
-        if (idx >> 2 != have) {
-            have = idx >> 2;
-            const uint32_t ctr[4] = {(uint32_t)have, (uint32_t)(have >> 32), (uint32_t)p->offset,
-                                     (uint32_t)(p->offset >> 32)};
-            attn_philox4x32(ctr, key, r);
-        }
-        const float u = (float)(r[idx & 3] >> 8) * (1.0f / 16777216.0f);
-        ks[t] = u >= p->dropout_p ? p->dropout_scale : 0.0f;
+    const uint64_t idx = sdpa_dropout_index(p, b, h, i, j0);
+    uint8_t keep[256];
+    for (int64_t t0 = 0; t0 < n; t0 += 256) {
+        const int64_t m = n - t0 < 256 ? n - t0 : 256;
+        /* cannot fail: m ≥ 0, keep is set, p is in [0, 1) and the index range was checked */
+        (void)attn_dropout_mask_fill(p->seed, p->offset, idx + (uint64_t)t0, m, p->dropout_p, keep);
+        for (int64_t t = 0; t < m; t++) ks[t0 + t] = keep[t] ? p->dropout_scale : 0.0f;
     }
 }
 
