@@ -87,10 +87,15 @@ static int greedy(attn_tape *t, const attn_seq2seq *m, const int32_t *src, int64
     return st;
 }
 
+/* The GNMT length normaliser of a hypothesis of len tokens (1 without a penalty: x / 1 = x). */
+static double len_norm(const decode_options *o, int64_t len)
+{
+    return o->len_penalty == 0 ? 1.0 : pow((5.0 + (double)len + 1) / 6.0, o->len_penalty);
+}
+
 double decode_beam_score(const decode_options *o, const decode_hyp *h)
 {
-    if (o->len_penalty == 0) return h->logp;
-    return h->logp / pow((5.0 + (double)h->len + 1) / 6.0, o->len_penalty);
+    return h->logp / len_norm(o, h->len);
 }
 
 void decode_beam_step(const decode_options *o, const decode_hyp *beam, const float *logp, int64_t K,
@@ -115,13 +120,16 @@ void decode_beam_step(const decode_options *o, const decode_hyp *beam, const flo
     for (int64_t n = 0; n < K; n++) {
         int64_t best = -1;
         double best_s = -INFINITY;
-        for (int64_t c = 0; c < K * V; c++) {
-            if (cand[c] == -INFINITY) continue;
-            int64_t k = c / V, v = c % V;
-            decode_hyp h = {NULL, beam[k].done ? beam[k].len : (v == o->eos_id ? beam[k].len : beam[k].len + 1),
-                            cand[c], beam[k].done || v == o->eos_id};
-            double sc = decode_beam_score(o, &h);
-            if (best < 0 || sc > best_s) best = c, best_s = sc;
+        for (int64_t k = 0; k < K; k++) {
+            /* a candidate of hypothesis k either stops (finished, or EOS now) at its length or
+             * grows by one token: two normalisers, not one pow per candidate */
+            const double stop_norm = len_norm(o, beam[k].len), grow_norm = len_norm(o, beam[k].len + 1);
+            const double *ck = cand + k * V;
+            for (int64_t v = 0; v < V; v++) {
+                if (ck[v] == -INFINITY) continue;
+                const double sc = ck[v] / (beam[k].done || v == o->eos_id ? stop_norm : grow_norm);
+                if (best < 0 || sc > best_s) best = k * V + v, best_s = sc;
+            }
         }
         decode_hyp *h = &next[n];
         if (parent) parent[n] = n;
