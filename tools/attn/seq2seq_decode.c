@@ -116,35 +116,38 @@ void decode_beam_step(const decode_options *o, const decode_hyp *beam, const flo
             }
             cand[k * V + v] = c;
         }
-    /* pick K best by length-normalised score, finished and live alike; ties by index */
-    for (int64_t n = 0; n < K; n++) {
-        int64_t best = -1;
-        double best_s = -INFINITY;
-        for (int64_t k = 0; k < K; k++) {
-            /* a candidate of hypothesis k either stops (finished, or EOS now) at its length or
-             * grows by one token: two normalisers, not one pow per candidate */
-            const double stop_norm = len_norm(o, beam[k].len), grow_norm = len_norm(o, beam[k].len + 1);
-            const double *ck = cand + k * V;
-            for (int64_t v = 0; v < V; v++) {
-                if (ck[v] == -INFINITY) continue;
-                const double sc = ck[v] / (beam[k].done || v == o->eos_id ? stop_norm : grow_norm);
-                if (best < 0 || sc > best_s) best = k * V + v, best_s = sc;
-            }
+    /* the K best by length-normalised score, finished and live alike, ties by index: one pass
+     * in index order keeps them sorted (score descending; an equal score goes after) */
+    double *top_s = cand + K * V;
+    int64_t *top_c = (int64_t *)(top_s + K), n_top = 0;
+    for (int64_t k = 0; k < K; k++) {
+        /* a candidate of hypothesis k either stops (finished, or EOS now) at its length or
+         * grows by one token: two normalisers, not one pow per candidate */
+        const double stop_norm = len_norm(o, beam[k].len), grow_norm = len_norm(o, beam[k].len + 1);
+        const double *ck = cand + k * V;
+        for (int64_t v = 0; v < V; v++) {
+            if (ck[v] == -INFINITY) continue;
+            const double sc = ck[v] / (beam[k].done || v == o->eos_id ? stop_norm : grow_norm);
+            if (n_top == K && !(sc > top_s[K - 1])) continue;
+            int64_t at = n_top < K ? n_top++ : K - 1;
+            for (; at > 0 && top_s[at - 1] < sc; at--) top_s[at] = top_s[at - 1], top_c[at] = top_c[at - 1];
+            top_s[at] = sc, top_c[at] = k * V + v;
         }
+    }
+    for (int64_t n = 0; n < K; n++) {
         decode_hyp *h = &next[n];
         if (parent) parent[n] = n;
-        if (best < 0) {
+        if (n >= n_top) {
             h->logp = -INFINITY, h->done = 1, h->len = 0;
             continue;
         }
-        int64_t k = best / V, v = best % V;
+        const int64_t best = top_c[n], k = best / V, v = best % V;
         if (parent) parent[n] = k;
         memcpy(h->ids, beam[k].ids, (size_t)(L + 1) * sizeof *h->ids);
         h->len = beam[k].len;
         h->done = beam[k].done || v == o->eos_id;
         if (!beam[k].done && v != o->eos_id) h->ids[h->len++] = (int32_t)v;
         h->logp = cand[best];
-        cand[best] = -INFINITY;
     }
 }
 
@@ -161,7 +164,7 @@ static int beam_one(attn_tape *t, const attn_seq2seq *m, const int32_t *src1, in
     int32_t *cur = malloc((size_t)(K * (L + 1)) * sizeof *cur);
     decode_hyp *beam = calloc((size_t)K, sizeof *beam), *next = calloc((size_t)K, sizeof *next);
     int32_t *store = calloc((size_t)(2 * K * (L + 1)), sizeof *store);
-    double *cand = malloc((size_t)(K * V) * sizeof *cand);
+    double *cand = malloc((size_t)(K * (V + 2)) * sizeof *cand);
     if (st == ATTN_OK && (!mem || !srcK || !logp || !cur || !beam || !next || !store || !cand))
         st = ATTN_E_NOMEM;
     if (st == ATTN_OK) {
@@ -280,7 +283,7 @@ int decode_rows_beam(const decode_stepper *d, int64_t N, const decode_options *o
     int64_t *parent = malloc((size_t)R * sizeof *parent);
     decode_hyp *bm = calloc((size_t)R, sizeof *bm), *next = calloc((size_t)R, sizeof *next);
     int32_t *store = calloc((size_t)(2 * R * (L + 1)), sizeof *store);
-    double *cand = malloc((size_t)(K * V) * sizeof *cand);
+    double *cand = malloc((size_t)(K * (V + 2)) * sizeof *cand);
     int64_t *par = malloc((size_t)K * sizeof *par);
     int st = (!logp || !y || !parent || !bm || !next || !store || !cand || !par) ? ATTN_E_NOMEM : ATTN_OK;
     for (int64_t r = 0; st == ATTN_OK && r < R; r++) {

@@ -42,7 +42,7 @@ double decode_beam_score(const decode_options *o, const decode_hyp *h);
  * more so the larger α (the GRU on Multi30k validation: brevity penalty 0.80, BLEU 31.7; ranked
  * alike, 0.96 and 33.7).
  * parent[n] (may be NULL) receives the beam row each chosen hypothesis extends.
- * cand: scratch of K·V doubles. Shared by the uncached and the key/value-cached decoders so
+ * cand: scratch of K·(V + 2) doubles. Shared by the uncached and the key/value-cached decoders so
  * that both choose the same tokens. */
 void decode_beam_step(const decode_options *o, const decode_hyp *beam, const float *logp, int64_t K,
                       int64_t V, int64_t T, double *cand, decode_hyp *next, int64_t *parent);
