@@ -184,7 +184,9 @@ awk -v out="$mt" 'BEGIN {
         print e > (out "/" f ".en"); print g > (out "/" f ".de");
     }
 }'
-printf 'vocab = 300\nd_model = 32\nnhead = 2\nencoder_layers = 1\ndecoder_layers = 1\nff = 64\ndropout = 0\nmax_len = 32\nbatch_tokens = 300\nlr = 5e-3\nwarmup = 10\nepochs = 3\navg_last = 0\nval_bleu_sentences = 10\n' > "$mt/cfg"
+# schedule = invsqrt: its learning rate does not depend on the number of epochs, so a run of 2
+# epochs resumed to 3 has the losses of a run of 3 (the budget schedule plans by epochs left)
+printf 'vocab = 300\nd_model = 32\nnhead = 2\nencoder_layers = 1\ndecoder_layers = 1\nff = 64\ndropout = 0\nmax_len = 32\nbatch_tokens = 300\nlr = 5e-3\nwarmup = 10\nschedule = invsqrt\nepochs = 3\navg_last = 0\nval_bleu_sentences = 10\n' > "$mt/cfg"
 printf 'vocab = 300\nemb = 16\nenc_hidden = 16\ndec_hidden = 32\nattn_size = 16\nout_size = 32\ndropout = 0\nmax_len = 32\nbatch_tokens = 300\nlr = 5e-3\nwarmup = 10\nepochs = 2\navg_last = 0\nval_bleu_sentences = 10\n' > "$mt/cfg_gru"
 mtrun() { # $1 = ranks, $2 = name, rest = options
     n=$1 name=$2; shift 2
