@@ -14,6 +14,7 @@ typedef struct cache {
     const attn_seq2seq *m;
     int64_t R, S, Lmax, d, H, hd, nl;
     float *sk, *sv;  /* [nl][R, H, Lmax, hd] */
+    float *sk2, *sv2; /* the same: where reorder gathers the rows, then swapped with sk, sv */
     float *ck, *cv;  /* [nl][R, H, S, hd] */
     uint8_t *keep;   /* [R, S] nonzero: source position is a real token */
     float *x, *h, *q, *a, *f; /* work: [R, d] ×4, [R, ff] */
@@ -22,7 +23,7 @@ typedef struct cache {
 
 static void cache_free(cache *c)
 {
-    free(c->sk), free(c->sv), free(c->ck), free(c->cv), free(c->keep);
+    free(c->sk), free(c->sv), free(c->sk2), free(c->sv2), free(c->ck), free(c->cv), free(c->keep);
     free(c->x), free(c->h), free(c->q), free(c->a), free(c->f);
 }
 
@@ -114,13 +115,15 @@ static int cache_init(cache *c, const attn_seq2seq *m, const float *mem, const i
     c->hd = c->d / c->H, c->nl = m->cfg.num_decoder_layers, c->threads = threads;
     size_t self_n = (size_t)(c->nl * R * Lmax * c->d), cross_n = (size_t)(c->nl * R * S * c->d);
     c->sk = malloc(self_n * sizeof(float)), c->sv = malloc(self_n * sizeof(float));
+    c->sk2 = malloc(self_n * sizeof(float)), c->sv2 = malloc(self_n * sizeof(float));
     c->ck = malloc(cross_n * sizeof(float)), c->cv = malloc(cross_n * sizeof(float));
     c->keep = malloc((size_t)(R * S));
     c->x = malloc((size_t)(R * c->d) * sizeof(float)), c->h = malloc((size_t)(R * c->d) * sizeof(float));
     c->q = malloc((size_t)(R * c->d) * sizeof(float)), c->a = malloc((size_t)(R * c->d) * sizeof(float));
     int64_t ff = m->cfg.dim_feedforward, big = (ff > S * c->d ? ff : S * c->d);
     c->f = malloc((size_t)(R * big) * sizeof(float));
-    if (!c->sk || !c->sv || !c->ck || !c->cv || !c->keep || !c->x || !c->h || !c->q || !c->a || !c->f)
+    if (!c->sk || !c->sv || !c->sk2 || !c->sv2 || !c->ck || !c->cv || !c->keep || !c->x || !c->h ||
+        !c->q || !c->a || !c->f)
         return ATTN_E_NOMEM;
     for (int64_t i = 0; i < R * S; i++) c->keep[i] = src[i] != m->cfg.pad_id;
     for (int64_t l = 0; l < c->nl; l++) {
@@ -221,22 +224,23 @@ static int step(cache *c, const int32_t *y, int64_t p, float *logp)
 /* Rows r take the self caches (positions 0..p) of rows parent[r]. */
 static int reorder(cache *c, const int64_t *parent, int64_t p)
 {
-    const int64_t per = c->H * c->Lmax * c->hd;
-    float *tmp = malloc((size_t)(c->R * per) * sizeof *tmp);
-    if (!tmp) return ATTN_E_NOMEM;
+    /* gather each row's positions 0..p from its parent into the spare cache, then swap: one
+     * copy, no allocation per step (positions past p are written before they are read) */
+    const int64_t per = c->H * c->Lmax * c->hd, run = (p + 1) * c->hd;
+#pragma omp parallel for collapse(2) schedule(static) num_threads(c->threads)
     for (int64_t l = 0; l < c->nl; l++)
-        for (int kv = 0; kv < 2; kv++) {
-            float *base = (kv ? c->sv : c->sk) + l * c->R * per;
-            for (int64_t r = 0; r < c->R; r++)
-                for (int64_t h = 0; h < c->H; h++)
-                    memcpy(tmp + r * per + h * c->Lmax * c->hd, base + parent[r] * per + h * c->Lmax * c->hd,
-                           (size_t)((p + 1) * c->hd) * sizeof *tmp);
-            for (int64_t r = 0; r < c->R; r++)
-                for (int64_t h = 0; h < c->H; h++)
-                    memcpy(base + r * per + h * c->Lmax * c->hd, tmp + r * per + h * c->Lmax * c->hd,
-                           (size_t)((p + 1) * c->hd) * sizeof *tmp);
+        for (int64_t r = 0; r < c->R; r++) {
+            const int64_t from = (l * c->R + parent[r]) * per, to = (l * c->R + r) * per;
+            for (int64_t h = 0; h < c->H; h++) {
+                memcpy(c->sk2 + to + h * c->Lmax * c->hd, c->sk + from + h * c->Lmax * c->hd,
+                       (size_t)run * sizeof(float));
+                memcpy(c->sv2 + to + h * c->Lmax * c->hd, c->sv + from + h * c->Lmax * c->hd,
+                       (size_t)run * sizeof(float));
+            }
         }
-    free(tmp);
+    float *t = c->sk;
+    c->sk = c->sk2, c->sk2 = t;
+    t = c->sv, c->sv = c->sv2, c->sv2 = t;
     return ATTN_OK;
 }
 

@@ -6,6 +6,7 @@
 #include "seq2seq_decode.h"
 
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -226,6 +227,7 @@ int seq2seq_translate(attn_tape *t, const attn_seq2seq *m, const int32_t *src, i
 
 void decode_log_softmax(float *logp, int64_t R, int64_t V)
 {
+#pragma omp parallel for schedule(static) num_threads(attn_get_num_threads()) if (R > 1)
     for (int64_t r = 0; r < R; r++) {
         float *z = logp + r * V, mx = -INFINITY;
         for (int64_t v = 0; v < V; v++) mx = z[v] > mx ? z[v] : mx;
@@ -283,9 +285,9 @@ int decode_rows_beam(const decode_stepper *d, int64_t N, const decode_options *o
     int64_t *parent = malloc((size_t)R * sizeof *parent);
     decode_hyp *bm = calloc((size_t)R, sizeof *bm), *next = calloc((size_t)R, sizeof *next);
     int32_t *store = calloc((size_t)(2 * R * (L + 1)), sizeof *store);
-    double *cand = malloc((size_t)(K * (V + 2)) * sizeof *cand);
-    int64_t *par = malloc((size_t)K * sizeof *par);
-    int st = (!logp || !y || !parent || !bm || !next || !store || !cand || !par) ? ATTN_E_NOMEM : ATTN_OK;
+    const int nth = attn_get_num_threads(); /* sentences choose their beams side by side */
+    double *cand = malloc((size_t)nth * (size_t)(K * (V + 2)) * sizeof *cand);
+    int st = (!logp || !y || !parent || !bm || !next || !store || !cand) ? ATTN_E_NOMEM : ATTN_OK;
     for (int64_t r = 0; st == ATTN_OK && r < R; r++) {
         bm[r].ids = store + r * (L + 1), next[r].ids = store + (R + r) * (L + 1);
         bm[r].logp = r % K == 0 ? 0 : -INFINITY;
@@ -297,9 +299,13 @@ int decode_rows_beam(const decode_stepper *d, int64_t N, const decode_options *o
         for (int64_t r = 0; r < R; r++)
             y[r] = T == 1 ? o->bos_id : T - 2 < bm[r].len ? bm[r].ids[T - 2] : d->pad_id;
         st = d->step(d->state, y, T - 1, logp);
-        for (int64_t i = 0; st == ATTN_OK && i < N; i++) {
-            decode_beam_step(o, bm + i * K, logp + i * K * V, K, V, T, cand, next + i * K, par);
-            for (int64_t n = 0; n < K; n++) parent[i * K + n] = i * K + par[n];
+        if (st == ATTN_OK) {
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nth) if (N > 1)
+            for (int64_t i = 0; i < N; i++) {
+                double *ci = cand + (size_t)omp_get_thread_num() * (size_t)(K * (V + 2));
+                decode_beam_step(o, bm + i * K, logp + i * K * V, K, V, T, ci, next + i * K, parent + i * K);
+                for (int64_t n = 0; n < K; n++) parent[i * K + n] += i * K;
+            }
         }
         for (int64_t r = 0; st == ATTN_OK && r < R; r++) {
             decode_hyp tmp = bm[r];
@@ -319,7 +325,7 @@ int decode_rows_beam(const decode_stepper *d, int64_t N, const decode_options *o
         oi[b[best].len] = o->eos_id;
         out_len[i] = b[best].len;
     }
-    free(logp), free(y), free(parent), free(bm), free(next), free(store), free(cand), free(par);
+    free(logp), free(y), free(parent), free(bm), free(next), free(store), free(cand);
     return st;
 }
 
