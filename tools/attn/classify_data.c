@@ -16,7 +16,7 @@ void cls_config_default(cls_run_config *c)
                                         .nhead = 4,
                                         .num_layers = 2,
                                         .dim_feedforward = 512,
-                                        .max_len = 400,
+                                        .max_len = 512,
                                         .num_classes = 2,
                                         .dropout = 0.1f,
                                         .activation = ATTN_ACT_GELU,
@@ -25,7 +25,7 @@ void cls_config_default(cls_run_config *c)
                                         .pad_id = ATTN_SPM_PAD_ID};
     c->vocab_size = 16000;
     c->tokenizer_reviews = 10000;
-    c->head_tokens = 100;
+    c->head_tokens = 128;
     c->batch_size = 32;
     c->epochs = 2;
     c->lr = 1e-3f;
@@ -34,7 +34,7 @@ void cls_config_default(cls_run_config *c)
     c->label_smoothing = 0.1f;
     c->clip = 1.0f;
     c->warmup_fraction = 0.05;
-    c->val_fraction = 0.1;
+    c->val_fraction = 0.04;
     c->seed = 1;
     c->log_every = 50;
 }
