@@ -749,7 +749,8 @@ int cli_train_translate(int argc, char **argv)
             /* the next epoch's line, from the time used and this epoch's length (rank 0's clock) */
             double plan[2] = {1 - (double)(epoch + 1) / c.epochs, 1 - (double)(epoch + 2) / c.epochs};
             if (c.max_minutes > 0) { /* whichever runs out first, epochs or time */
-                const double B = c.max_minutes * 60 - reserve, used = bench_now() - t0, pace = bench_now() - t_epoch;
+                const double B = c.max_minutes * 60 - reserve, used = bench_now() - t0,
+                             pace = bench_now() - t_epoch;
                 if (1 - used / B < plan[0]) plan[0] = 1 - used / B;
                 if (1 - (used + pace) / B < plan[1]) plan[1] = 1 - (used + pace) / B;
             }
