@@ -26,7 +26,8 @@ static inline void keep32(uint64_t block, uint64_t offset, const uint32_t key[2]
         lo[i] = (uint32_t)(block + (uint64_t)i), hi[i] = (uint32_t)((block + (uint64_t)i) >> 32);
     __m256i c0 = _mm256_loadu_si256((const __m256i *)lo);
     __m256i c1 = _mm256_loadu_si256((const __m256i *)hi);
-    __m256i c2 = _mm256_set1_epi32((int)(uint32_t)offset), c3 = _mm256_set1_epi32((int)(uint32_t)(offset >> 32));
+    __m256i c2 = _mm256_set1_epi32((int)(uint32_t)offset);
+    __m256i c3 = _mm256_set1_epi32((int)(uint32_t)(offset >> 32));
     const __m256i m0 = _mm256_set1_epi32((int)0xD2511F53u), m1 = _mm256_set1_epi32((int)0xCD9E8D57u);
     uint32_t k0 = key[0], k1 = key[1];
     for (int round = 0; round < 10; round++) {
