@@ -148,10 +148,11 @@ static void bwd_pair(const bwd_ctx *cx, int64_t si, bwd_ws *w, float *dqb, int64
     ops->gemm(br, bcp, Ev, dout, bs->dos[2], bs->dos[3], w->vp, FLASH_BC, dP, FLASH_BC, 1.0f, 0);
     const float *Z = S;
     if (p->dropout_p > 0) {
+        float kst[FLASH_BR * FLASH_BC];
+        flash_dropout_tile(p, b, h, i0, br, j0, bc, kst, FLASH_BC);
         for (int64_t c = 0; c < br; c++) {
-            float *zr = w->z + c * FLASH_BC, *dpr = dP + c * FLASH_BC, ks[FLASH_BC];
-            const float *pr = S + c * FLASH_BC;
-            flash_dropout_row(p, b, h, i0 + c, j0, bc, ks);
+            float *zr = w->z + c * FLASH_BC, *dpr = dP + c * FLASH_BC;
+            const float *pr = S + c * FLASH_BC, *ks = kst + c * FLASH_BC;
             for (int64_t jj = 0; jj < bcp; jj++) {
                 const float k = jj < bc ? ks[jj] : 0.0f;
                 zr[jj] = pr[jj] * k;

@@ -148,6 +148,28 @@ static inline void flash_dropout_row(const attn_sdpa_problem *p, int64_t b, int6
     }
 }
 
+/* The multipliers of a tile: rows i0 .. i0+br−1 of (b, h), keys j0 .. j0+bc−1, into
+ * ks[c*ld + jj]. Row c's decisions start Lk indices after row c−1's, so when keys are few
+ * (the common case in training) the whole tile lies in one short run of indices, drawn in one
+ * call, 64 at a time, skipping the Lk − bc keys between rows; otherwise row by row. The
+ * decisions are the same either way. */
+static inline void flash_dropout_tile(const attn_sdpa_problem *p, int64_t b, int64_t h, int64_t i0,
+                                      int64_t br, int64_t j0, int64_t bc, float *ks, int64_t ld)
+{
+    const int64_t span = (br - 1) * p->Lk + bc;
+    if (br == 1 || span > FLASH_BR * FLASH_BC || p->Lk - bc > bc) {
+        for (int64_t c = 0; c < br; c++) flash_dropout_row(p, b, h, i0 + c, j0, bc, ks + c * ld);
+        return;
+    }
+    uint8_t keep[FLASH_BR * FLASH_BC];
+    /* cannot fail, as in flash_dropout_row */
+    (void)attn_dropout_mask_fill(p->seed, p->offset, sdpa_dropout_index(p, b, h, i0, j0), span,
+                                 p->dropout_p, keep);
+    for (int64_t c = 0; c < br; c++)
+        for (int64_t jj = 0; jj < bc; jj++)
+            ks[c * ld + jj] = keep[c * p->Lk + jj] ? p->dropout_scale : 0.0f;
+}
+
 /* Forward of every segment; out pointers are in each segment's problem. */
 ATTN_INTERNAL int flash_forward_segs(const char *fn, flash_seg *segs, int64_t nseg, int threads,
                                      const flash_ops *ops);

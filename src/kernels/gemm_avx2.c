@@ -158,9 +158,66 @@ static void dotrow(int64_t K, const float *a, const float *b, int64_t ldb, float
     }
 }
 
+/* m rows of C = A·Bᵀ (row i of A at a + i*lda) against n rows of B, three rows of A by four
+ * of B at a time: 12 accumulators, and each A and B vector loaded once serves 4 or 3 FMAs, so
+ * B is read in place, never packed. Every element is its own 8-lane sum along k, reduced as in
+ * dotrow, so it gets the same bits whether its row is in a group of three or left to dotrow. */
+static void dotrows(int64_t K, const float *a, int64_t lda, int64_t m, const float *b, int64_t ldb,
+                    float *c, int64_t ldc, int64_t n, float alpha, float beta)
+{
+    const int64_t kfull = K / 8 * 8, m3 = m / 3 * 3, n4 = n / 4 * 4;
+    const __m256i tail = gemm_lane_mask8((int)(K - kfull));
+    /* four rows of B (in L1) against every group of three rows of A (from L2) */
+    for (int64_t j = 0; j < n4; j += 4) {
+        const float *b0 = b + j * ldb, *b1 = b0 + ldb, *b2 = b1 + ldb, *b3 = b2 + ldb;
+        for (int64_t i = 0; i < m3; i += 3) {
+            const float *a0 = a + i * lda, *a1 = a0 + lda, *a2 = a1 + lda;
+            __m256 s00 = _mm256_setzero_ps(), s01 = s00, s02 = s00, s03 = s00;
+            __m256 s10 = s00, s11 = s00, s12 = s00, s13 = s00;
+            __m256 s20 = s00, s21 = s00, s22 = s00, s23 = s00;
+#define DOT_STEP(LOAD)                                                                             \
+    do {                                                                                           \
+        const __m256 x0 = LOAD(a0), x1 = LOAD(a1), x2 = LOAD(a2);                                  \
+        __m256 y = LOAD(b0);                                                                       \
+        s00 = _mm256_fmadd_ps(x0, y, s00), s10 = _mm256_fmadd_ps(x1, y, s10);                      \
+        s20 = _mm256_fmadd_ps(x2, y, s20);                                                         \
+        y = LOAD(b1);                                                                              \
+        s01 = _mm256_fmadd_ps(x0, y, s01), s11 = _mm256_fmadd_ps(x1, y, s11);                      \
+        s21 = _mm256_fmadd_ps(x2, y, s21);                                                         \
+        y = LOAD(b2);                                                                              \
+        s02 = _mm256_fmadd_ps(x0, y, s02), s12 = _mm256_fmadd_ps(x1, y, s12);                      \
+        s22 = _mm256_fmadd_ps(x2, y, s22);                                                         \
+        y = LOAD(b3);                                                                              \
+        s03 = _mm256_fmadd_ps(x0, y, s03), s13 = _mm256_fmadd_ps(x1, y, s13);                      \
+        s23 = _mm256_fmadd_ps(x2, y, s23);                                                         \
+    } while (0)
+#define FULL(p) _mm256_loadu_ps((p) + k)
+#define PART(p) _mm256_maskload_ps((p) + kfull, tail)
+            for (int64_t k = 0; k < kfull; k += 8) DOT_STEP(FULL);
+            if (kfull < K) DOT_STEP(PART);
+#undef FULL
+#undef PART
+#undef DOT_STEP
+            const float r[3][4] = {{hsum8(s00), hsum8(s01), hsum8(s02), hsum8(s03)},
+                                   {hsum8(s10), hsum8(s11), hsum8(s12), hsum8(s13)},
+                                   {hsum8(s20), hsum8(s21), hsum8(s22), hsum8(s23)}};
+            for (int u = 0; u < 3; u++)
+                for (int q = 0; q < 4; q++) {
+                    float *cq = c + (i + u) * ldc + j + q;
+                    *cq = beta != 0.0f ? alpha * r[u][q] + beta * *cq : alpha * r[u][q];
+                }
+        }
+    }
+    /* the columns past the last group of four, then the rows past the last group of three */
+    if (n4 < n)
+        for (int64_t i = 0; i < m3; i++)
+            dotrow(K, a + i * lda, b + n4 * ldb, ldb, c + i * ldc + n4, n - n4, alpha, beta);
+    for (int64_t i = m3; i < m; i++) dotrow(K, a + i * lda, b, ldb, c + i * ldc, n, alpha, beta);
+}
+
 static void pack_a(int trans, int64_t kc, int mr, const float *a, int64_t lda, float *dst)
 {
     gemm_pack_a8(MR, trans, kc, mr, a, lda, dst);
 }
 
-const attn_gemm_arch attn_gemm_arch_avx2 = {MR, NR, kernel, pack_a, pack_bt, dotrow};
+const attn_gemm_arch attn_gemm_arch_avx2 = {MR, NR, kernel, pack_a, pack_bt, dotrow, dotrows};

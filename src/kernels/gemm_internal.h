@@ -35,12 +35,19 @@ typedef void (*attn_gemm_pack_bt)(int64_t kc, int nr, const float *b, int64_t ld
 typedef void (*attn_gemm_pack_a)(int trans, int64_t kc, int mr, const float *a, int64_t lda,
                                  float *dst);
 
+/* m rows of C = A·Bᵀ at once (row i of A at a + i*lda, of C at c + i*ldc), each element
+ * with the same bits dotrow gives it. */
+typedef void (*attn_gemm_dotrows)(int64_t K, const float *a, int64_t lda, int64_t m,
+                                  const float *b, int64_t ldb, float *c, int64_t ldc, int64_t n,
+                                  float alpha, float beta);
+
 typedef struct attn_gemm_arch {
     int mr, nr;               /* micro-tile */
     attn_gemm_ukernel kernel;
     attn_gemm_pack_a pack_a;  /* NULL: the driver's scalar loop */
     attn_gemm_pack_bt pack_bt; /* NULL: the driver's scalar loop */
     attn_gemm_dotrow dotrow;  /* NULL: the driver's portable loop */
+    attn_gemm_dotrows dotrows; /* NULL: only a few rows take the dot-product path */
 } attn_gemm_arch;
 
 /* Run fn(arg, tid) on the calling thread (tid 0) and on up to nt − 1 pool workers that join

@@ -266,6 +266,13 @@ Test(flash, alibi_softcap_dropout_gqa_layouts)
                  .softcap = 5, .dropout = 0.2f, .bias = 1, .mask = 2, .lengths = 1, .causal = 1,
                  .align = 1, .window = 1, .wl = 50, .wr = 3, .blhe = 1};
     check_case(&all, 1, "everything at once");
+    /* short key rows: a tile's dropout decisions drawn as one run (whole rows, then rows with
+     * a few keys past the tile: key lengths) */
+    fcase sh = {.B = 2, .Hq = 3, .Hkv = 3, .Lq = 45, .Lk = 29, .E = 16, .Ev = 16, .dropout = 0.3f};
+    check_case(&sh, 1, "dropout, whole short rows");
+    fcase sl = {.B = 3, .Hq = 2, .Hkv = 1, .Lq = 37, .Lk = 41, .E = 8, .Ev = 12, .dropout = 0.2f,
+                .lengths = 1, .causal = 1};
+    check_case(&sl, 1, "dropout, short rows with key lengths, causal");
 }
 
 Test(flash, decode_shapes)

@@ -232,9 +232,37 @@ Test(gemm, bit_identical_across_thread_counts, .timeout = 120)
             expect_thread_invariant(OPS[op][0], OPS[op][1], 3, 700, 300);  /* dots by columns */
             expect_thread_invariant(OPS[op][0], OPS[op][1], 900, 3, 500);  /* dots by rows */
             expect_thread_invariant(OPS[op][0], OPS[op][1], 700, 30, 400); /* narrow tile */
+            expect_thread_invariant(OPS[op][0], OPS[op][1], 29, 1103, 301); /* dot tiles + tails */
         }
     }
     cr_assert_eq(attn_set_isa(ATTN_ISA_AUTO), ATTN_OK);
+}
+
+/* A row of A·Bᵀ gets the same bits whatever the other rows and columns are: the products
+ * with 29 and 30 rows (rows 27, 28 alone vs in a group of three) and with 1103 and 1104
+ * columns agree on their common part, on every ISA. */
+Test(gemm, dot_rows_independent_of_batch, .timeout = 60)
+{
+    static const attn_isa isas[] = {ATTN_ISA_PORTABLE, ATTN_ISA_AVX2, ATTN_ISA_AVX512};
+    const int64_t K = 301, M = 30, N = 1104;
+    float *A = malloc((size_t)(M * K) * sizeof *A), *B = malloc((size_t)(N * K) * sizeof *B);
+    float *C1 = malloc((size_t)(M * N) * sizeof *C1), *C2 = malloc((size_t)(M * N) * sizeof *C2);
+    cr_assert(A && B && C1 && C2);
+    for (int64_t i = 0; i < M * K; i++) A[i] = urand();
+    for (int64_t i = 0; i < N * K; i++) B[i] = urand();
+    for (size_t v = 0; v < sizeof isas / sizeof isas[0]; v++) {
+        if (!attn_isa_supported(isas[v])) continue;
+        cr_assert_eq(attn_set_isa(isas[v]), ATTN_OK);
+        cr_assert_eq(attn_sgemm(ATTN_NO_TRANS, ATTN_TRANS, M, N, K, 1.0f, A, K, B, K, 0.0f, C1, N, 2), ATTN_OK);
+        cr_assert_eq(attn_sgemm(ATTN_NO_TRANS, ATTN_TRANS, M - 1, N - 1, K, 1.0f, A, K, B, K, 0.0f, C2, N, 2),
+                     ATTN_OK);
+        int same = 1;
+        for (int64_t i = 0; i < M - 1; i++)
+            same &= memcmp(C1 + i * N, C2 + i * N, (size_t)(N - 1) * sizeof(float)) == 0;
+        cr_expect(same, "ISA %d: the rows of a 29x1103 product differ from those of 30x1104", (int)isas[v]);
+    }
+    cr_assert_eq(attn_set_isa(ATTN_ISA_AUTO), ATTN_OK);
+    free(A), free(B), free(C1), free(C2);
 }
 
 static void expect_error(int rc, int want, const char *needle)
