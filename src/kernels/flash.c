@@ -193,12 +193,6 @@ static void fwd_tile(const flash_seg *sg, const flash_ops *ops, fwd_ws *w, int64
     }
 }
 
-/* Ask for a row of n floats (element stride es) to be brought into L2. */
-static inline void prefetch_row_l2(const float *r, int64_t n, int64_t es)
-{
-    for (int64_t e = 0; e < n; e += 16) __builtin_prefetch(r + e * es, 0, 2);
-}
-
 /* The row path for a handful of rows (decoding): scores by dot products over E, output by
  * axpy over Ev; K and V must have unit element stride (checked by the caller). */
 static void fwd_rows(const flash_seg *sg, const flash_ops *ops, fwd_ws *w, int64_t b, int64_t h,
@@ -225,15 +219,7 @@ static void fwd_rows(const flash_seg *sg, const flash_ops *ops, fwd_ws *w, int64
             const int64_t ja = w->lo[c] > j0 ? w->lo[c] - j0 : 0;
             const int64_t jz = w->hi[c] < j1 ? w->hi[c] - j0 : bc;
             for (int64_t jj = 0; jj < flash_pad(bc); jj++) s[jj] = -INFINITY;
-            if (c == 0) { /* first row of the tile: bring the tile's V rows into L2 meanwhile */
-                for (int64_t j = ja; j < jz; j += 8) {
-                    const int64_t n = jz - j < 8 ? jz - j : 8;
-                    ops->dots(n, E, q, key_row(sg, b, hk, j0 + j), p->ks[2], p->scale, s + j);
-                    for (int64_t t = 0; t < n; t++) prefetch_row_l2(value_row(sg, b, hk, j0 + j + t), Ev, p->vs[3]);
-                }
-            } else {
-                ops->dots(jz - ja, E, q, key_row(sg, b, hk, j0 + ja), p->ks[2], p->scale, s + ja);
-            }
+            ops->dots(jz - ja, E, q, key_row(sg, b, hk, j0 + ja), p->ks[2], p->scale, s + ja);
             if (flash_large_scores(jz - ja, s + ja, 1) ||
                 (p->scale * flash_max_row_norm(1, E, q, 0, 1) > FLASH_EXACT_QNORM &&
                  p->scale * flash_max_row_norm(1, E, q, 0, 1) *
@@ -265,8 +251,6 @@ static void fwd_rows(const flash_seg *sg, const flash_ops *ops, fwd_ws *w, int64
                 if (jj + 8 < jz) /* decoding streams V from memory: a few rows ahead */
                     for (int64_t e = 0; e < Ev; e += 16)
                         __builtin_prefetch(value_row(sg, b, hk, j0 + jj + 8) + e * p->vs[3], 0, 0);
-                if (c == br - 1 && j1 + jj < jmax) /* last row: the next tile's keys into L2 */
-                    prefetch_row_l2(key_row(sg, b, hk, j1 + jj), E, p->ks[3]);
                 if (x != 0) ops->axpy(Ev, x, value_row(sg, b, hk, j0 + jj), o);
             }
         }
