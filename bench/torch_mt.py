@@ -4,8 +4,10 @@
 Same tokens (the run's own SentencePiece model, through `attn spm encode/decode`), same
 configuration (d 256, 8 heads, 3+3 pre-norm layers, FF 1024, dropout 0.1, one embedding for
 source and target (--tie: and the output projection),
-sinusoidal positions added without scaling, label smoothing 0.1, AdamW 0.9/0.98/1e-9, warm-up +
-inverse square root, clip 1.0), same batching (≤ batch_tokens of max(S, T+1) per batch, sorted
+sinusoidal positions added to the embedding scaled by √d (--no-scale-embedding: unscaled),
+label smoothing 0.1, AdamW 0.9/0.98/1e-9, clip 1.0; learning rate: warm-up, then attn's
+`schedule = budget` as it plays out in steps — 1 through the first epoch, then a line down to 0
+at the last step (--schedule invsqrt: the inverse square root), same batching (≤ batch_tokens of max(S, T+1) per batch, sorted
 by length with jitter, shuffled), for the same number of steps; then greedy decoding of the
 test set and BLEU with `attn bleu`. Prints wall time, tokens/s and BLEU.
 
@@ -43,8 +45,9 @@ def vocab_size(run):
 
 
 class Model(nn.Module):
-    def __init__(self, V, d, h, ne, nd, ff, drop, max_len, tie):
+    def __init__(self, V, d, h, ne, nd, ff, drop, max_len, tie, scale):
         super().__init__()
+        self.scale = math.sqrt(d) if scale else 1.0
         self.embed = nn.Embedding(V, d, padding_idx=PAD)
         self.tf = nn.Transformer(d, h, ne, nd, ff, drop, batch_first=True, norm_first=True)
         self.gen = nn.Linear(d, V)
@@ -58,7 +61,7 @@ class Model(nn.Module):
         self.register_buffer("pe", pe)
 
     def emb(self, x):
-        return self.drop(self.embed(x) + self.pe[: x.shape[1]])
+        return self.drop(self.embed(x) * self.scale + self.pe[: x.shape[1]])
 
     def forward(self, src, tin):
         pad = src == PAD
@@ -138,7 +141,9 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--batch-tokens", type=int, default=4096)
     ap.add_argument("--lr", type=float, default=1e-3)
-    ap.add_argument("--warmup", type=int, default=800)
+    ap.add_argument("--warmup", type=int, default=400)
+    ap.add_argument("--schedule", choices=("budget", "invsqrt"), default="budget")
+    ap.add_argument("--no-scale-embedding", action="store_true")
     ap.add_argument("--max-len", type=int, default=128)
     ap.add_argument("--test", default="test2016")
     ap.add_argument("--tie", action="store_true", help="output projection = embedding (tie_output = 1)")
@@ -150,14 +155,24 @@ def main():
     src, tgt = encode(spm, f"{a.data}/train.en"), encode(spm, f"{a.data}/train.de")
     pairs = [(s + [EOS], t) for s, t in zip(src, tgt)
              if 0 < len(s) and len(s) + 1 <= a.max_len and 0 < len(t) and len(t) + 1 <= a.max_len]
-    model = Model(V, 256, 8, 3, 3, 1024, 0.1, a.max_len, a.tie)
+    model = Model(V, 256, 8, 3, 3, 1024, 0.1, a.max_len, a.tie, not a.no_scale_embedding)
     print(f"torch_mt: {sum(p.numel() for p in model.parameters())} parameters, vocabulary {V}, "
           f"{len(pairs)} pairs, {a.threads} threads", flush=True)
     opt = torch.optim.AdamW(model.parameters(), lr=a.lr, betas=(0.9, 0.98), eps=1e-9, weight_decay=0)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: (s + 1) / a.warmup if s + 1 < a.warmup else math.sqrt(a.warmup / (s + 1)))
-    loss_fn = nn.CrossEntropyLoss(ignore_index=PAD, label_smoothing=0.1)
     rng, step, tokens, epoch = random.Random(1), 0, 0, 0
+    first_epoch = len(batches(pairs, a.batch_tokens, random.Random(1), True))
+
+    def factor(s):  # the learning rate of step s + 1, as attn_schedule / lr_at
+        s += 1
+        w = s / a.warmup if s < a.warmup else 1.0
+        if a.schedule == "invsqrt":
+            return w if s < a.warmup else math.sqrt(a.warmup / s)
+        if s <= first_epoch or a.steps <= first_epoch:
+            return w
+        return w * max(0.0, (a.steps - s) / (a.steps - first_epoch))
+
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, factor)
+    loss_fn = nn.CrossEntropyLoss(ignore_index=PAD, label_smoothing=0.1)
     t0 = time.time()
     while step < a.steps:
         bs = batches(pairs, a.batch_tokens, rng, True)

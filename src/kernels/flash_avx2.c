@@ -45,28 +45,29 @@ static inline void v_hsum4(VF a, VF b, VF c, VF d, float *out)
     _mm_storeu_ps(out, _mm_add_ps(_mm256_castps256_ps128(u), _mm256_extractf128_ps(u, 1)));
 }
 
-/* exp(x) as in flash_avx512.c (x clamped to 88, so n ∈ [−126, 127]); 2^n built in the
- * exponent field. */
+/* exp(x) for the softmax's arguments, x = s − max ≤ 0 (a rounding above 0 is harmless):
+ * e^x = 2^n · e^r, n = round(x·log₂e), r = x − n·ln 2 in two steps (Cody–Waite), and e^r
+ * = 1 + r·q(r) with q of degree 5 fitted on |r| ≤ ln2/2 (relative error ≤ 1e-7 in float,
+ * as the degree-7 Taylor polynomial it replaced; e^0 = 1 exactly). x is clamped at −88, so
+ * n ≥ −127, where the exponent field 2^n is built in is 0: −∞ (masked scores) and anything
+ * below about −87.3 come out as exactly 0 without a compare and mask. No clamp above: the
+ * callers never pass a large positive x. 15 vector ops instead of 19. */
 static inline VF v_exp(VF x)
 {
-    const VF lo = _mm256_set1_ps(-87.33654475f);
-    VF keep = _mm256_cmp_ps(x, lo, _CMP_GE_OQ);
-    x = _mm256_min_ps(_mm256_max_ps(x, lo), _mm256_set1_ps(88.0f));
+    x = _mm256_max_ps(x, _mm256_set1_ps(-88.0f)); /* NaN also becomes −88, hence 0 */
     VF n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
                            _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     VF r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
     r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
-    VF p = _mm256_set1_ps(1.0f / 5040);
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 720));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-    __m256i ni = _mm256_cvtps_epi32(n);
-    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(ni, _mm256_set1_epi32(127)), 23);
-    return _mm256_and_ps(keep, _mm256_mul_ps(p, _mm256_castsi256_ps(e)));
+    VF q = _mm256_set1_ps(0.001385929062962532f);
+    q = _mm256_fmadd_ps(q, r, _mm256_set1_ps(0.008374763652682304f));
+    q = _mm256_fmadd_ps(q, r, _mm256_set1_ps(0.04166772589087486f));
+    q = _mm256_fmadd_ps(q, r, _mm256_set1_ps(0.1666642129421234f));
+    q = _mm256_fmadd_ps(q, r, _mm256_set1_ps(0.4999999403953552f));
+    q = _mm256_fmadd_ps(q, r, _mm256_set1_ps(1.0f));
+    VF p = _mm256_fmadd_ps(q, r, _mm256_set1_ps(1.0f));
+    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
 }
 
 #define FLASH_OPS_NAME flash_ops_avx2

@@ -204,6 +204,8 @@ Test(flash, shapes_and_tails)
         }
 }
 
+static void check_threads(const fcase *c, const char *name);
+
 Test(flash, odd_widths_and_wide_heads)
 {
     fcase c1 = {.B = 1, .Hq = 1, .Hkv = 1, .Lq = 33, .Lk = 70, .E = 3, .Ev = 5};
@@ -212,6 +214,12 @@ Test(flash, odd_widths_and_wide_heads)
     check_case(&c2, 1, "E=256 Ev=200");
     fcase c3 = {.B = 1, .Hq = 1, .Hkv = 1, .Lq = 20, .Lk = 40, .E = 130, .Ev = 256, .scale = 0.3f};
     check_case(&c3, 1, "E=130 Ev=256 scale");
+    /* wide rows over several query tiles, the last one ragged, with causal masks, key lengths
+     * and dropout */
+    fcase c4 = {.B = 2, .Hq = 2, .Hkv = 1, .Lq = 150, .Lk = 140, .E = 96, .Ev = 72, .causal = 1,
+                .lengths = 1, .dropout = 0.1f};
+    check_case(&c4, 1, "E=96 Ev=72, 3 query tiles");
+    check_threads(&c4, "E=96 Ev=72, 3 query tiles");
 }
 
 Test(flash, causal_both_alignments_and_windows)
