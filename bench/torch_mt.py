@@ -6,8 +6,8 @@ configuration (d 256, 8 heads, 3+3 pre-norm layers, FF 1024, dropout 0.1, one em
 source and target (--tie: and the output projection),
 sinusoidal positions added to the embedding scaled by √d (--no-scale-embedding: unscaled),
 label smoothing 0.1, AdamW 0.9/0.98/1e-9, clip 1.0; learning rate: warm-up, then attn's
-`schedule = budget` as it plays out in steps — 1 through the first epoch, then a line down to 0
-at the last step (--schedule invsqrt: the inverse square root), same batching (≤ batch_tokens of max(S, T+1) per batch, sorted
+`schedule = budget` as it plays out in steps — 1 through the first epoch, then the share of
+the steps still ahead, down to 0 at the last step (--schedule invsqrt: the inverse square root), same batching (≤ batch_tokens of max(S, T+1) per batch, sorted
 by length with jitter, shuffled), for the same number of steps; then greedy decoding of the
 test set and BLEU with `attn bleu`. Prints wall time, tokens/s and BLEU.
 
@@ -49,6 +49,10 @@ class Model(nn.Module):
         super().__init__()
         self.scale = math.sqrt(d) if scale else 1.0
         self.embed = nn.Embedding(V, d, padding_idx=PAD)
+        if scale:  # as attn_seq2seq with scale_embedding: N(0, 1/d), so that ·√d is N(0, 1)
+            with torch.no_grad():
+                nn.init.normal_(self.embed.weight, 0.0, d ** -0.5)
+                self.embed.weight[PAD].zero_()
         self.tf = nn.Transformer(d, h, ne, nd, ff, drop, batch_first=True, norm_first=True)
         self.gen = nn.Linear(d, V)
         if tie:  # attn's tie_output = 1
@@ -169,7 +173,7 @@ def main():
             return w if s < a.warmup else math.sqrt(a.warmup / s)
         if s <= first_epoch or a.steps <= first_epoch:
             return w
-        return w * max(0.0, (a.steps - s) / (a.steps - first_epoch))
+        return w * max(0.0, (a.steps - s) / a.steps)  # the share of the budget still ahead
 
     sched = torch.optim.lr_scheduler.LambdaLR(opt, factor)
     loss_fn = nn.CrossEntropyLoss(ignore_index=PAD, label_smoothing=0.1)
