@@ -43,6 +43,7 @@ typedef struct fwd_ws {
     float *qp;  /* [E][BR]   Qᵀ of the tile */
     float *s;   /* [BC][BR]  Sᵀ, then Pᵀ */
     float *ot;  /* [Evp][BR] Oᵀ accumulator (rows path: [BR][Evp]) */
+    float *vp;  /* [BC][Evp + FLASH_PAD] the key tile's values, rows padded as FLASH_LDR */
     float *qrow;/* [E]       one contiguous query row (rows path) */
     float m[FLASH_BR], l[FLASH_BR], al[FLASH_BR], u[FLASH_BR];
     int64_t lo[FLASH_BR], hi[FLASH_BR];
@@ -113,18 +114,18 @@ static void fwd_tile(const flash_seg *sg, const flash_ops *ops, fwd_ws *w, int64
     tile_ranges(sg, b, i0, br, ks, ke, w->lo, w->hi, &jmin, &jmax);
     const float *q = p->q + b * p->qs[0] + h * p->qs[1] + i0 * p->qs[2];
     for (int64_t e = 0; e < E; e++) {
-        float *dst = w->qp + e * FLASH_BR;
+        float *dst = w->qp + e * FLASH_LDR;
         for (int64_t c = 0; c < br; c++) dst[c] = q[c * p->qs[2] + e * p->qs[3]];
         for (int64_t c = br; c < brp; c++) dst[c] = 0;
     }
     for (int64_t c = 0; c < brp; c++) w->m[c] = -INFINITY, w->l[c] = 0, w->u[c] = 0;
-    for (int64_t e = 0; e < Ev; e++) memset(w->ot + e * FLASH_BR, 0, (size_t)brp * sizeof(float));
+    for (int64_t e = 0; e < Ev; e++) memset(w->ot + e * FLASH_LDR, 0, (size_t)brp * sizeof(float));
 
     /* precision (flash_internal.h): the terms bound needs the query tile's largest norm */
     float qmax = 0;
     for (int64_t c = 0; c < br; c++) {
         float n2 = 0;
-        for (int64_t e = 0; e < E; e++) n2 += w->qp[e * FLASH_BR + c] * w->qp[e * FLASH_BR + c];
+        for (int64_t e = 0; e < E; e++) n2 += w->qp[e * FLASH_LDR + c] * w->qp[e * FLASH_LDR + c];
         qmax = n2 > qmax ? n2 : qmax;
     }
     qmax = sqrtf(qmax) * p->scale;
@@ -144,11 +145,11 @@ static void fwd_tile(const flash_seg *sg, const flash_ops *ops, fwd_ws *w, int64
         memcpy(usave, w->u, sizeof usave);
         if (!exact && flash_large_scores(br, msave, 1)) exact = 1; /* known from earlier tiles */
         for (int pass = 0; pass < 2; pass++) {
-            ops->gemm(bc, brp, E, kt, p->ks[2], p->ks[3], w->qp, FLASH_BR, w->s, FLASH_BR, p->scale, 0);
-            if (exact) flash_exact_gemm(bc, br, E, kt, p->ks[2], p->ks[3], w->qp, FLASH_BR, w->s, FLASH_BR, p->scale);
+            ops->gemm(bc, brp, E, kt, p->ks[2], p->ks[3], w->qp, FLASH_LDR, w->s, FLASH_LDR, p->scale, 0);
+            if (exact) flash_exact_gemm(bc, br, E, kt, p->ks[2], p->ks[3], w->qp, FLASH_LDR, w->s, FLASH_LDR, p->scale);
             if (elementwise || !full)
                 for (int64_t jj = 0; jj < bc; jj++) {
-                    float *srow = w->s + jj * FLASH_BR;
+                    float *srow = w->s + jj * FLASH_LDR;
                     const int64_t j = j0 + jj;
                     for (int64_t c = 0; c < br; c++) {
                         if (j < w->lo[c] || j >= w->hi[c])
@@ -158,24 +159,35 @@ static void fwd_tile(const flash_seg *sg, const flash_ops *ops, fwd_ws *w, int64
                     }
                 }
             if (d->ent)
-                softmax_cols_entropy(w->s, FLASH_BR, bc, brp, w->m, w->l, w->al, w->u);
+                softmax_cols_entropy(w->s, FLASH_LDR, bc, brp, w->m, w->l, w->al, w->u);
             else
-                ops->softmax_cols(w->s, FLASH_BR, bc, brp, w->m, w->l, w->al);
+                ops->softmax_cols(w->s, FLASH_LDR, bc, brp, w->m, w->l, w->al);
             /* a large running maximum: redo the tile with exact scores */
             if (exact || !flash_large_scores(br, w->m, 1)) break;
             exact = 1;
             memcpy(w->m, msave, sizeof msave), memcpy(w->l, lsave, sizeof lsave);
             memcpy(w->u, usave, sizeof usave);
         }
-        ops->scale_cols(w->ot, FLASH_BR, Ev, brp, w->al);
+        ops->scale_cols(w->ot, FLASH_LDR, Ev, brp, w->al);
         if (p->dropout_p > 0) {
             float ks[FLASH_BR * FLASH_BC];
             flash_dropout_tile(p, b, h, i0, br, j0, bc, ks, FLASH_BC);
             for (int64_t c = 0; c < br; c++)
-                for (int64_t jj = 0; jj < bc; jj++) w->s[jj * FLASH_BR + c] *= ks[c * FLASH_BC + jj];
+                for (int64_t jj = 0; jj < bc; jj++) w->s[jj * FLASH_LDR + c] *= ks[c * FLASH_BC + jj];
         }
-        ops->gemm(Ev, brp, bc, value_row(sg, b, hk, j0), p->vs[3], p->vs[2], w->s, FLASH_BR,
-                  w->ot, FLASH_BR, 1.0f, 1);
+        /* Oᵀ += Vᵀ·Pᵀ reads the tile's values a few columns at a time down all its rows; in
+         * the caller's tensor the rows are often a power of two of bytes apart and would share
+         * a handful of L1 sets. A copy with padded rows costs 1/FLASH_BR of the products. */
+        const int64_t vpitch = flash_pad(Ev) + FLASH_PAD;
+        for (int64_t jj = 0; jj < bc; jj++) {
+            const float *src = value_row(sg, b, hk, j0 + jj);
+            float *dst = w->vp + jj * vpitch;
+            if (p->vs[3] == 1)
+                memcpy(dst, src, (size_t)Ev * sizeof(float));
+            else
+                for (int64_t e = 0; e < Ev; e++) dst[e] = src[e * p->vs[3]];
+        }
+        ops->gemm(Ev, brp, bc, w->vp, 1, vpitch, w->s, FLASH_LDR, w->ot, FLASH_LDR, 1.0f, 1);
     }
     for (int64_t c = 0; c < br; c++) {
         float *o = d->o + c * d->ors;
@@ -187,7 +199,7 @@ static void fwd_tile(const flash_seg *sg, const flash_ops *ops, fwd_ws *w, int64
             continue;
         }
         const float inv = 1.0f / l;
-        for (int64_t e = 0; e < Ev; e++) o[e * d->oes] = w->ot[e * FLASH_BR + c] * inv;
+        for (int64_t e = 0; e < Ev; e++) o[e * d->oes] = w->ot[e * FLASH_LDR + c] * inv;
         if (d->lse) d->lse[c * d->ls] = w->m[c] + logf(l);
         if (d->ent) d->ent[c * d->ls] = logf(l) - w->u[c] / l;
     }
@@ -324,7 +336,7 @@ static void run_task(const flash_seg *segs, const fwd_task *t, const flash_ops *
 static void ws_free(fwd_ws *w)
 {
     if (!w) return;
-    free(w->qp), free(w->s), free(w->ot), free(w->qrow);
+    free(w->qp), free(w->s), free(w->ot), free(w->vp), free(w->qrow);
     free(w);
 }
 
@@ -333,11 +345,12 @@ static fwd_ws *ws_alloc(int64_t E, int64_t Ev)
     fwd_ws *w = calloc(1, sizeof *w);
     if (!w) return NULL;
     const int64_t Evp = flash_pad(Ev);
-    w->qp = attn_aligned_alloc((size_t)(E * FLASH_BR) * sizeof(float));
-    w->s = attn_aligned_alloc((size_t)(FLASH_BC * FLASH_BR) * sizeof(float));
-    w->ot = attn_aligned_alloc((size_t)(Evp * FLASH_BR) * sizeof(float));
+    w->qp = attn_aligned_alloc((size_t)(E * FLASH_LDR) * sizeof(float));
+    w->s = attn_aligned_alloc((size_t)(FLASH_BC * FLASH_LDR) * sizeof(float));
+    w->ot = attn_aligned_alloc((size_t)(Evp * FLASH_LDR) * sizeof(float));
+    w->vp = attn_aligned_alloc((size_t)(FLASH_BC * (Evp + FLASH_PAD)) * sizeof(float));
     w->qrow = attn_aligned_alloc((size_t)flash_pad(E) * sizeof(float));
-    if (!w->qp || !w->s || !w->ot || !w->qrow) {
+    if (!w->qp || !w->s || !w->ot || !w->vp || !w->qrow) {
         ws_free(w);
         return NULL;
     }

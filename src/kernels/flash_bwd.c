@@ -38,12 +38,13 @@ static bwd_ws *bws_alloc(int64_t E, int64_t Ev, int64_t Lq)
     bwd_ws *w = calloc(1, sizeof *w);
     if (!w) return NULL;
     const int64_t Ep = flash_pad(E), Evp = flash_pad(Ev), nqt = (Lq + FLASH_BR - 1) / FLASH_BR;
-    const size_t tile = (size_t)(FLASH_BR * FLASH_BC) * sizeof(float);
-    w->kp = attn_aligned_alloc((size_t)(Ep * FLASH_BC) * sizeof(float));
-    w->kt = attn_aligned_alloc((size_t)(FLASH_BC * Ep) * sizeof(float));
-    w->vp = attn_aligned_alloc((size_t)(Evp * FLASH_BC) * sizeof(float));
-    w->dkt = attn_aligned_alloc((size_t)(Ep * FLASH_BC) * sizeof(float));
-    w->dvt = attn_aligned_alloc((size_t)(Evp * FLASH_BC) * sizeof(float));
+    const size_t tile = (size_t)(FLASH_BR * FLASH_LDC) * sizeof(float);
+    w->kp = attn_aligned_alloc((size_t)(Ep * FLASH_LDC) * sizeof(float));
+    /* kt: [FLASH_BC][Ep + FLASH_PAD], padded as FLASH_LDC */
+    w->kt = attn_aligned_alloc((size_t)(FLASH_BC * (Ep + FLASH_PAD)) * sizeof(float));
+    w->vp = attn_aligned_alloc((size_t)(Evp * FLASH_LDC) * sizeof(float));
+    w->dkt = attn_aligned_alloc((size_t)(Ep * FLASH_LDC) * sizeof(float));
+    w->dvt = attn_aligned_alloc((size_t)(Evp * FLASH_LDC) * sizeof(float));
     w->s = attn_aligned_alloc(tile), w->dp = attn_aligned_alloc(tile);
     w->z = attn_aligned_alloc(tile), w->raw = attn_aligned_alloc(tile);
     w->qrow = attn_aligned_alloc((size_t)Ep * sizeof(float));
@@ -126,13 +127,13 @@ static void bwd_pair(const bwd_ctx *cx, int64_t si, bwd_ws *w, float *dqb, int64
     const float *L = cx->L[si] + row, *D = cx->D[si] + row;
     float *S = w->s, *dP = w->dp;
 
-    ops->gemm(br, bcp, E, q, p->qs[2], p->qs[3], w->kp, FLASH_BC, S, FLASH_BC, p->scale, 0);
+    ops->gemm(br, bcp, E, q, p->qs[2], p->qs[3], w->kp, FLASH_LDC, S, FLASH_LDC, p->scale, 0);
     if (flash_large_scores(br, L, 1)) /* as the forward did: exact scores (flash_internal.h) */
-        flash_exact_gemm(br, bc, E, q, p->qs[2], p->qs[3], w->kp, FLASH_BC, S, FLASH_BC, p->scale);
+        flash_exact_gemm(br, bc, E, q, p->qs[2], p->qs[3], w->kp, FLASH_LDC, S, FLASH_LDC, p->scale);
     if (p->softcap > 0)
-        for (int64_t c = 0; c < br; c++) memcpy(w->raw + c * FLASH_BC, S + c * FLASH_BC, (size_t)bc * sizeof(float));
+        for (int64_t c = 0; c < br; c++) memcpy(w->raw + c * FLASH_LDC, S + c * FLASH_LDC, (size_t)bc * sizeof(float));
     for (int64_t c = 0; c < br; c++) {
-        float *srow = S + c * FLASH_BC;
+        float *srow = S + c * FLASH_LDC;
         const int64_t lo = w->lo[i0 + c], hi = w->hi[i0 + c];
         if (!full || elementwise)
             for (int64_t jj = 0; jj < bc; jj++) {
@@ -144,15 +145,15 @@ static void bwd_pair(const bwd_ctx *cx, int64_t si, bwd_ws *w, float *dqb, int64
             }
         for (int64_t jj = bc; jj < bcp; jj++) srow[jj] = -INFINITY;
     }
-    ops->exp_rows(S, FLASH_BC, br, bcp, L);
-    ops->gemm(br, bcp, Ev, dout, bs->dos[2], bs->dos[3], w->vp, FLASH_BC, dP, FLASH_BC, 1.0f, 0);
+    ops->exp_rows(S, FLASH_LDC, br, bcp, L);
+    ops->gemm(br, bcp, Ev, dout, bs->dos[2], bs->dos[3], w->vp, FLASH_LDC, dP, FLASH_LDC, 1.0f, 0);
     const float *Z = S;
     if (p->dropout_p > 0) {
         float kst[FLASH_BR * FLASH_BC];
         flash_dropout_tile(p, b, h, i0, br, j0, bc, kst, FLASH_BC);
         for (int64_t c = 0; c < br; c++) {
-            float *zr = w->z + c * FLASH_BC, *dpr = dP + c * FLASH_BC;
-            const float *pr = S + c * FLASH_BC, *ks = kst + c * FLASH_BC;
+            float *zr = w->z + c * FLASH_LDC, *dpr = dP + c * FLASH_LDC;
+            const float *pr = S + c * FLASH_LDC, *ks = kst + c * FLASH_BC;
             for (int64_t jj = 0; jj < bcp; jj++) {
                 const float k = jj < bc ? ks[jj] : 0.0f;
                 zr[jj] = pr[jj] * k;
@@ -161,30 +162,30 @@ static void bwd_pair(const bwd_ctx *cx, int64_t si, bwd_ws *w, float *dqb, int64
         }
         Z = w->z;
     }
-    ops->gemm(Ev, bcp, br, dout, bs->dos[3], bs->dos[2], Z, FLASH_BC, w->dvt, FLASH_BC, 1.0f, 1);
-    ops->ds_rows(S, dP, FLASH_BC, br, bcp, D);
+    ops->gemm(Ev, bcp, br, dout, bs->dos[3], bs->dos[2], Z, FLASH_LDC, w->dvt, FLASH_LDC, 1.0f, 1);
+    ops->ds_rows(S, dP, FLASH_LDC, br, bcp, D);
     if (bs->dbias || p->softcap > 0) {
         const attn_tensor *db = bs->dbias;
         for (int64_t c = 0; c < br; c++) {
             const int64_t i = i0 + c, lo = w->lo[i], hi = w->hi[i];
-            float *dsr = dP + c * FLASH_BC;
+            float *dsr = dP + c * FLASH_LDC;
             for (int64_t jj = 0; jj < bc; jj++) {
                 const int64_t j = j0 + jj;
-                if (j < lo || j >= hi || S[c * FLASH_BC + jj] == 0) continue;
+                if (j < lo || j >= hi || S[c * FLASH_LDC + jj] == 0) continue;
                 if (db)
                     db->data[(p->bias_shape[0] == 1 ? 0 : b) * db->stride[0] +
                              (p->bias_shape[1] == 1 ? 0 : h) * db->stride[1] +
                              (p->bias_shape[2] == 1 ? 0 : i) * db->stride[2] +
                              (p->bias_shape[3] == 1 ? 0 : j) * db->stride[3]] += dsr[jj];
                 if (p->softcap > 0) {
-                    float t = tanhf(w->raw[c * FLASH_BC + jj] / p->softcap);
+                    float t = tanhf(w->raw[c * FLASH_LDC + jj] / p->softcap);
                     dsr[jj] *= 1 - t * t;
                 }
             }
         }
     }
-    ops->gemm(E, bcp, br, q, p->qs[3], p->qs[2], dP, FLASH_BC, w->dkt, FLASH_BC, p->scale, 1);
-    ops->gemm(br, Ep, bcp, dP, FLASH_BC, 1, w->kt, Ep, dqb + (hl * p->Lq + i0) * Ep, Ep, p->scale,
+    ops->gemm(E, bcp, br, q, p->qs[3], p->qs[2], dP, FLASH_LDC, w->dkt, FLASH_LDC, p->scale, 1);
+    ops->gemm(br, Ep, bcp, dP, FLASH_LDC, 1, w->kt, Ep + FLASH_PAD, dqb + (hl * p->Lq + i0) * Ep, Ep, p->scale,
               1);
 }
 
@@ -302,29 +303,29 @@ static void bwd_task_run(const bwd_ctx *cx, const bwd_task *t, bwd_ws *w, float 
         const float *k = p->k + b * p->ks[0] + hk * p->ks[1] + (j0 - sg->kbase) * p->ks[2];
         const float *v = p->v + b * p->vs[0] + hk * p->vs[1] + (j0 - sg->kbase) * p->vs[2];
         for (int64_t e = 0; e < E; e++) {
-            float *kp = w->kp + e * FLASH_BC;
+            float *kp = w->kp + e * FLASH_LDC;
             for (int64_t jj = 0; jj < bc; jj++) kp[jj] = k[jj * p->ks[2] + e * p->ks[3]];
             for (int64_t jj = bc; jj < bcp; jj++) kp[jj] = 0;
         }
         for (int64_t jj = 0; jj < bcp; jj++) {
-            float *kt_ = w->kt + jj * Ep;
+            float *kt_ = w->kt + jj * (Ep + FLASH_PAD);
             for (int64_t e = 0; e < Ep; e++)
                 kt_[e] = jj < bc && e < E ? k[jj * p->ks[2] + e * p->ks[3]] : 0.0f;
         }
         for (int64_t e = 0; e < Ev; e++) {
-            float *vp = w->vp + e * FLASH_BC;
+            float *vp = w->vp + e * FLASH_LDC;
             for (int64_t jj = 0; jj < bc; jj++) vp[jj] = v[jj * p->vs[2] + e * p->vs[3]];
             for (int64_t jj = bc; jj < bcp; jj++) vp[jj] = 0;
         }
-        memset(w->dkt, 0, (size_t)(E * FLASH_BC) * sizeof(float));
-        memset(w->dvt, 0, (size_t)(Ev * FLASH_BC) * sizeof(float));
+        memset(w->dkt, 0, (size_t)(E * FLASH_LDC) * sizeof(float));
+        memset(w->dvt, 0, (size_t)(Ev * FLASH_LDC) * sizeof(float));
         for (int64_t hl = 0; hl < p->group; hl++)
             for (int64_t qt = 0; qt < nqt; qt++)
                 if (w->qlo[qt] < j0 + bc && w->qhi[qt] > j0)
                     bwd_pair(cx, t->seg, w, dqb, b, hk * p->group + hl, hl, qt, j0, bc);
         for (int64_t jj = 0; jj < bc; jj++) {
-            for (int64_t e = 0; e < E; e++) dk[jj * bs->dks[2] + e * bs->dks[3]] = w->dkt[e * FLASH_BC + jj];
-            for (int64_t e = 0; e < Ev; e++) dv[jj * bs->dvs[2] + e * bs->dvs[3]] = w->dvt[e * FLASH_BC + jj];
+            for (int64_t e = 0; e < E; e++) dk[jj * bs->dks[2] + e * bs->dks[3]] = w->dkt[e * FLASH_LDC + jj];
+            for (int64_t e = 0; e < Ev; e++) dv[jj * bs->dvs[2] + e * bs->dvs[3]] = w->dvt[e * FLASH_LDC + jj];
         }
     }
 }

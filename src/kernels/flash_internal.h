@@ -19,6 +19,12 @@
 #define FLASH_MAX_E 256  /* widest E and Ev served */
 #define FLASH_PAD 16     /* every padded width is a multiple of this (the widest vector) */
 #define FLASH_ROWS_MAX 8 /* query lengths up to this use the row-at-a-time paths */
+/* Row pitch of the tiles FLASH_BR (resp. FLASH_BC) wide: one vector more than the width. A
+ * kernel walks a column block of such a tile down its rows; with a pitch of 512 bytes (or 256)
+ * every row of the walk maps to the same 8 (16) of L1's 64 sets, and a 128-row walk evicts
+ * itself. An odd number of cache lines spreads the walk over every set. */
+#define FLASH_LDR (FLASH_BR + FLASH_PAD)
+#define FLASH_LDC (FLASH_BC + FLASH_PAD)
 
 typedef struct flash_ops {
     attn_isa isa;
