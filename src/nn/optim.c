@@ -100,22 +100,40 @@ static void sgd(const attn_optim_config *c, int first, float lr, int64_t n, floa
 
 /* Adam / AdamW at step t (1-based): m = β1·m + (1−β1)·g; v = β2·v + (1−β2)·g²;
  * p −= (lr/(1−β1ᵗ))·m / (√v/√(1−β2ᵗ) + eps). Adam adds wd·p to g; AdamW first scales p by
- * (1 − lr·wd). */
+ * (1 − lr·wd). In double, element by element; the loop takes its constants as arguments and
+ * its arrays as restrict so that it vectorizes (with the config read through a pointer the
+ * compiler had to assume every float store could change it: scalar divisions and square
+ * roots, ~30 cycles an element, 4 % of a GPT training step). */
+ATTN_SIMD_CLONES
+static void adam_chunk(int64_t n, float *restrict p, const float *restrict g, float *restrict m,
+                       float *restrict v, int decoupled, double wd, double lr, double b1,
+                       double b2, double step, double bc2, double eps)
+{
+    for (int64_t i = 0; i < n; i++) {
+        double pi = p[i], gi = g[i];
+        if (decoupled) pi *= 1 - lr * wd;
+        else gi += wd * pi;
+        double mi = b1 * (double)m[i] + (1 - b1) * gi;
+        double vi = b2 * (double)v[i] + (1 - b2) * gi * gi;
+        m[i] = (float)mi, v[i] = (float)vi;
+        p[i] = (float)(pi - step * mi / (sqrt(vi) / bc2 + eps));
+    }
+}
+
+#define ADAM_CHUNK 8192
+
 static void adam(const attn_optim_config *c, int64_t t, float lr, int64_t n, float *p,
                  const float *g, float *m, float *v, int threads)
 {
     const double bc1 = 1 - pow(c->beta1, (double)t), bc2 = sqrt(1 - pow(c->beta2, (double)t));
     const double step = lr / bc1;
     const int decoupled = c->kind == ATTN_OPTIM_ADAMW;
+    const double wd = c->weight_decay, b1 = c->beta1, b2 = c->beta2, eps = c->eps;
+    const int64_t chunks = (n + ADAM_CHUNK - 1) / ADAM_CHUNK;
 #pragma omp parallel for if(ATTN_WORTH_THREADS(n)) num_threads(threads) schedule(static)
-    for (int64_t i = 0; i < n; i++) {
-        double pi = p[i], gi = g[i];
-        if (decoupled) pi *= 1 - (double)lr * c->weight_decay;
-        else gi += (double)c->weight_decay * pi;
-        double mi = c->beta1 * (double)m[i] + (1 - (double)c->beta1) * gi;
-        double vi = c->beta2 * (double)v[i] + (1 - (double)c->beta2) * gi * gi;
-        m[i] = (float)mi, v[i] = (float)vi;
-        p[i] = (float)(pi - step * mi / (sqrt(vi) / bc2 + c->eps));
+    for (int64_t k = 0; k < chunks; k++) {
+        const int64_t i0 = k * ADAM_CHUNK, len = n - i0 < ADAM_CHUNK ? n - i0 : ADAM_CHUNK;
+        adam_chunk(len, p + i0, g + i0, m + i0, v + i0, decoupled, wd, lr, b1, b2, step, bc2, eps);
     }
 }
 
