@@ -185,8 +185,8 @@ static void bwd_pair(const bwd_ctx *cx, int64_t si, bwd_ws *w, float *dqb, int64
         }
     }
     ops->gemm(E, bcp, br, q, p->qs[3], p->qs[2], dP, FLASH_LDC, w->dkt, FLASH_LDC, p->scale, 1);
-    ops->gemm(br, Ep, bcp, dP, FLASH_LDC, 1, w->kt, Ep + FLASH_PAD, dqb + (hl * p->Lq + i0) * Ep, Ep, p->scale,
-              1);
+    ops->gemm(br, Ep, bcp, dP, FLASH_LDC, 1, w->kt, Ep + FLASH_PAD, dqb + (hl * p->Lq + i0) * Ep,
+              Ep, p->scale, 1);
 }
 
 
