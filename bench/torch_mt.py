@@ -7,8 +7,9 @@ source and target (--tie: and the output projection),
 sinusoidal positions added to the embedding scaled by √d (--no-scale-embedding: unscaled),
 label smoothing 0.1, AdamW 0.9/0.98/1e-9, clip 1.0; learning rate: warm-up, then attn's
 `schedule = budget` as it plays out in steps — 1 through the first epoch, then the share of
-the steps still ahead, down to 0 at the last step (--schedule invsqrt: the inverse square root), same batching (≤ batch_tokens of max(S, T+1) per batch, sorted
-by length with jitter, shuffled), for the same number of steps; then greedy decoding of the
+the steps still ahead, down to 0 at the last step (--schedule invsqrt: the inverse square
+root); same batching (≤ batch_tokens of max(S, T+1) per batch, sorted by length with jitter,
+shuffled), for the same number of steps; then greedy decoding of the
 test set and BLEU with `attn bleu`. Prints wall time, tokens/s and BLEU.
 
   /usr/bin/python3 bench/torch_mt.py --run OUT --data DIR --steps N [--threads 2]
