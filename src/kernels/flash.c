@@ -76,6 +76,25 @@ static void tile_ranges(const flash_seg *sg, int64_t b, int64_t i0, int64_t br, 
     *jmin = a, *jmax = z;
 }
 
+/* Sᵀ row jj holds key j0 + jj against the tile's queries: −∞ where query c may not attend it
+ * (j outside [lo[c], hi[c])). lo and hi never decrease down the tile (sdpa_row_range, clipped
+ * by tile_ranges), so the queries that may attend key j are one run [ca, cz) whose ends only
+ * move right as j grows: two plain fills a row instead of two comparisons an element. */
+static void mask_keys(float *s, int64_t lds, int64_t j0, int64_t bc, int64_t br, const int64_t *lo,
+                      const int64_t *hi)
+{
+    int64_t ca = 0, cz = 0;
+    for (int64_t jj = 0; jj < bc; jj++) {
+        float *srow = s + jj * lds;
+        const int64_t j = j0 + jj;
+        while (ca < br && hi[ca] <= j) ca++; /* queries before ca end at or before j */
+        while (cz < br && lo[cz] <= j) cz++; /* queries from cz on start after j */
+        const int64_t z = cz > ca ? cz : ca;
+        for (int64_t c = 0; c < ca; c++) srow[c] = -INFINITY;
+        for (int64_t c = z; c < br; c++) srow[c] = -INFINITY;
+    }
+}
+
 /* Online softmax down the columns with the entropy sum u = Σ e^{s−m}(s−m) kept alongside
  * (portable; used only when the caller asks for entropies). */
 static void softmax_cols_entropy(float *S, int64_t lds, int64_t rows, int64_t ncols, float *m,
@@ -113,21 +132,22 @@ static void fwd_tile(const flash_seg *sg, const flash_ops *ops, fwd_ws *w, int64
     int64_t jmin, jmax;
     tile_ranges(sg, b, i0, br, ks, ke, w->lo, w->hi, &jmin, &jmax);
     const float *q = p->q + b * p->qs[0] + h * p->qs[1] + i0 * p->qs[2];
-    for (int64_t e = 0; e < E; e++) {
-        float *dst = w->qp + e * FLASH_LDR;
-        for (int64_t c = 0; c < br; c++) dst[c] = q[c * p->qs[2] + e * p->qs[3]];
-        for (int64_t c = br; c < brp; c++) dst[c] = 0;
-    }
+    if (p->qs[3] == 1)
+        ops->transpose(br, E, q, p->qs[2], w->qp, FLASH_LDR);
+    else
+        for (int64_t e = 0; e < E; e++)
+            for (int64_t c = 0; c < br; c++) w->qp[e * FLASH_LDR + c] = q[c * p->qs[2] + e * p->qs[3]];
+    for (int64_t e = 0; e < E; e++)
+        for (int64_t c = br; c < brp; c++) w->qp[e * FLASH_LDR + c] = 0;
     for (int64_t c = 0; c < brp; c++) w->m[c] = -INFINITY, w->l[c] = 0, w->u[c] = 0;
     for (int64_t e = 0; e < Ev; e++) memset(w->ot + e * FLASH_LDR, 0, (size_t)brp * sizeof(float));
 
     /* precision (flash_internal.h): the terms bound needs the query tile's largest norm */
-    float qmax = 0;
-    for (int64_t c = 0; c < br; c++) {
-        float n2 = 0;
-        for (int64_t e = 0; e < E; e++) n2 += w->qp[e * FLASH_LDR + c] * w->qp[e * FLASH_LDR + c];
-        qmax = n2 > qmax ? n2 : qmax;
-    }
+    float qmax = 0, *n2 = w->al; /* scratch until the first softmax: Σ_e q², e in order */
+    for (int64_t c = 0; c < br; c++) n2[c] = 0;
+    for (int64_t e = 0; e < E; e++)
+        for (int64_t c = 0; c < br; c++) n2[c] += w->qp[e * FLASH_LDR + c] * w->qp[e * FLASH_LDR + c];
+    for (int64_t c = 0; c < br; c++) qmax = n2[c] > qmax ? n2[c] : qmax;
     qmax = sqrtf(qmax) * p->scale;
     for (int64_t j0 = jmin; j0 < jmax; j0 += FLASH_BC) {
         const int64_t bc = jmax - j0 < FLASH_BC ? jmax - j0 : FLASH_BC, j1 = j0 + bc;
@@ -147,14 +167,16 @@ static void fwd_tile(const flash_seg *sg, const flash_ops *ops, fwd_ws *w, int64
         for (int pass = 0; pass < 2; pass++) {
             ops->gemm(bc, brp, E, kt, p->ks[2], p->ks[3], w->qp, FLASH_LDR, w->s, FLASH_LDR, p->scale, 0);
             if (exact) flash_exact_gemm(bc, br, E, kt, p->ks[2], p->ks[3], w->qp, FLASH_LDR, w->s, FLASH_LDR, p->scale);
-            if (elementwise || !full)
+            if (!elementwise && !full)
+                mask_keys(w->s, FLASH_LDR, j0, bc, br, w->lo, w->hi);
+            else if (elementwise)
                 for (int64_t jj = 0; jj < bc; jj++) {
                     float *srow = w->s + jj * FLASH_LDR;
                     const int64_t j = j0 + jj;
                     for (int64_t c = 0; c < br; c++) {
                         if (j < w->lo[c] || j >= w->hi[c])
                             srow[c] = -INFINITY;
-                        else if (elementwise)
+                        else
                             srow[c] = sdpa_adjust(p, b, h, i0 + c, j, srow[c]);
                     }
                 }
@@ -189,17 +211,23 @@ static void fwd_tile(const flash_seg *sg, const flash_ops *ops, fwd_ws *w, int64
         }
         ops->gemm(Ev, brp, bc, w->vp, 1, vpitch, w->s, FLASH_LDR, w->ot, FLASH_LDR, 1.0f, 1);
     }
+    /* O = Oᵀᵀ / l: scaled in place (a column with no weight gets 0), then transposed out */
+    for (int64_t c = 0; c < brp; c++) w->al[c] = c < br && w->l[c] > 0 ? 1.0f / w->l[c] : 0.0f;
+    ops->scale_cols(w->ot, FLASH_LDR, Ev, brp, w->al);
+    if (d->oes == 1)
+        ops->transpose(Ev, br, w->ot, FLASH_LDR, d->o, d->ors);
+    else
+        for (int64_t c = 0; c < br; c++)
+            for (int64_t e = 0; e < Ev; e++) d->o[c * d->ors + e * d->oes] = w->ot[e * FLASH_LDR + c];
     for (int64_t c = 0; c < br; c++) {
         float *o = d->o + c * d->ors;
         const float l = w->l[c];
-        if (!(l > 0)) {
+        if (!(l > 0)) { /* zeros even where Oᵀ holds NaN (NaN inputs) */
             for (int64_t e = 0; e < Ev; e++) o[e * d->oes] = 0;
             if (d->lse) d->lse[c * d->ls] = -INFINITY;
             if (d->ent) d->ent[c * d->ls] = 0;
             continue;
         }
-        const float inv = 1.0f / l;
-        for (int64_t e = 0; e < Ev; e++) o[e * d->oes] = w->ot[e * FLASH_LDR + c] * inv;
         if (d->lse) d->lse[c * d->ls] = w->m[c] + logf(l);
         if (d->ent) d->ent[c * d->ls] = logf(l) - w->u[c] / l;
     }

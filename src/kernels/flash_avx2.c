@@ -5,6 +5,8 @@
 #if defined(__x86_64__) && defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
 
+#include "gemm_transpose8.h"
+
 typedef __m256 VF;
 #define VL 8
 #define MR 6

@@ -5,6 +5,8 @@
 #if defined(__x86_64__) && defined(__AVX512F__)
 #include <immintrin.h>
 
+#include "gemm_transpose8.h"
+
 typedef __m512 VF;
 #define VL 16
 #define MR 6

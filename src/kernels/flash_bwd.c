@@ -109,6 +109,31 @@ static void row_ranges(const flash_seg *sg, int64_t b, bwd_ws *w)
     }
 }
 
+/* dst[e·FLASH_LDC + jj] = x(jj, e) for jj < bc, zero for bc ≤ jj < bcp; x(jj, e) at
+ * x[jj·rs + e·es]. */
+static void pack_transposed(const flash_ops *ops, int64_t bc, int64_t bcp, int64_t E,
+                            const float *x, int64_t rs, int64_t es, float *dst)
+{
+    if (es == 1)
+        ops->transpose(bc, E, x, rs, dst, FLASH_LDC);
+    else
+        for (int64_t e = 0; e < E; e++)
+            for (int64_t jj = 0; jj < bc; jj++) dst[e * FLASH_LDC + jj] = x[jj * rs + e * es];
+    for (int64_t e = 0; e < E; e++)
+        for (int64_t jj = bc; jj < bcp; jj++) dst[e * FLASH_LDC + jj] = 0;
+}
+
+/* The inverse for the gradients: x(jj, e) = src[e·FLASH_LDC + jj] for jj < bc. */
+static void unpack_transposed(const flash_ops *ops, int64_t bc, int64_t E, const float *src,
+                              float *x, int64_t rs, int64_t es)
+{
+    if (es == 1)
+        ops->transpose(E, bc, src, FLASH_LDC, x, rs);
+    else
+        for (int64_t jj = 0; jj < bc; jj++)
+            for (int64_t e = 0; e < E; e++) x[jj * rs + e * es] = src[e * FLASH_LDC + jj];
+}
+
 /* One (query head h, query tile) against the packed key tile [j0, j0+bc). */
 static void bwd_pair(const bwd_ctx *cx, int64_t si, bwd_ws *w, float *dqb, int64_t b, int64_t h,
                      int64_t hl, int64_t qt, int64_t j0, int64_t bc)
@@ -135,7 +160,12 @@ static void bwd_pair(const bwd_ctx *cx, int64_t si, bwd_ws *w, float *dqb, int64
     for (int64_t c = 0; c < br; c++) {
         float *srow = S + c * FLASH_LDC;
         const int64_t lo = w->lo[i0 + c], hi = w->hi[i0 + c];
-        if (!full || elementwise)
+        if (!full && !elementwise) { /* the row attends keys [lo, hi): one run of the tile */
+            const int64_t a = lo <= j0 ? 0 : lo - j0 < bc ? lo - j0 : bc;
+            const int64_t z = hi - j0 <= a ? a : hi - j0 < bc ? hi - j0 : bc;
+            for (int64_t jj = 0; jj < a; jj++) srow[jj] = -INFINITY;
+            for (int64_t jj = z; jj < bc; jj++) srow[jj] = -INFINITY;
+        } else if (elementwise)
             for (int64_t jj = 0; jj < bc; jj++) {
                 const int64_t j = j0 + jj;
                 if (j < lo || j >= hi)
@@ -302,20 +332,17 @@ static void bwd_task_run(const bwd_ctx *cx, const bwd_task *t, bwd_ws *w, float 
         }
         const float *k = p->k + b * p->ks[0] + hk * p->ks[1] + (j0 - sg->kbase) * p->ks[2];
         const float *v = p->v + b * p->vs[0] + hk * p->vs[1] + (j0 - sg->kbase) * p->vs[2];
-        for (int64_t e = 0; e < E; e++) {
-            float *kp = w->kp + e * FLASH_LDC;
-            for (int64_t jj = 0; jj < bc; jj++) kp[jj] = k[jj * p->ks[2] + e * p->ks[3]];
-            for (int64_t jj = bc; jj < bcp; jj++) kp[jj] = 0;
-        }
+        /* Kᵀ and Vᵀ of the tile (columns past bc zero), and K with padded rows */
+        pack_transposed(cx->ops, bc, bcp, E, k, p->ks[2], p->ks[3], w->kp);
+        pack_transposed(cx->ops, bc, bcp, Ev, v, p->vs[2], p->vs[3], w->vp);
         for (int64_t jj = 0; jj < bcp; jj++) {
             float *kt_ = w->kt + jj * (Ep + FLASH_PAD);
-            for (int64_t e = 0; e < Ep; e++)
-                kt_[e] = jj < bc && e < E ? k[jj * p->ks[2] + e * p->ks[3]] : 0.0f;
-        }
-        for (int64_t e = 0; e < Ev; e++) {
-            float *vp = w->vp + e * FLASH_LDC;
-            for (int64_t jj = 0; jj < bc; jj++) vp[jj] = v[jj * p->vs[2] + e * p->vs[3]];
-            for (int64_t jj = bc; jj < bcp; jj++) vp[jj] = 0;
+            int64_t e = 0;
+            if (jj < bc && p->ks[3] == 1)
+                memcpy(kt_, k + jj * p->ks[2], (size_t)E * sizeof(float)), e = E;
+            else if (jj < bc)
+                for (; e < E; e++) kt_[e] = k[jj * p->ks[2] + e * p->ks[3]];
+            for (; e < Ep; e++) kt_[e] = 0.0f;
         }
         memset(w->dkt, 0, (size_t)(E * FLASH_LDC) * sizeof(float));
         memset(w->dvt, 0, (size_t)(Ev * FLASH_LDC) * sizeof(float));
@@ -323,10 +350,8 @@ static void bwd_task_run(const bwd_ctx *cx, const bwd_task *t, bwd_ws *w, float 
             for (int64_t qt = 0; qt < nqt; qt++)
                 if (w->qlo[qt] < j0 + bc && w->qhi[qt] > j0)
                     bwd_pair(cx, t->seg, w, dqb, b, hk * p->group + hl, hl, qt, j0, bc);
-        for (int64_t jj = 0; jj < bc; jj++) {
-            for (int64_t e = 0; e < E; e++) dk[jj * bs->dks[2] + e * bs->dks[3]] = w->dkt[e * FLASH_LDC + jj];
-            for (int64_t e = 0; e < Ev; e++) dv[jj * bs->dvs[2] + e * bs->dvs[3]] = w->dvt[e * FLASH_LDC + jj];
-        }
+        unpack_transposed(cx->ops, bc, E, w->dkt, dk, bs->dks[2], bs->dks[3]);
+        unpack_transposed(cx->ops, bc, Ev, w->dvt, dv, bs->dvs[2], bs->dvs[3]);
     }
 }
 

@@ -50,6 +50,10 @@ typedef struct flash_ops {
                  float *s);
     /* o[e] += w · v[e] for e < n. */
     void (*axpy)(int64_t n, float w, const float *v, float *o);
+    /* dst[c·ldd + r] = src[r·lds + c] for r < rows, c < cols (packing tiles: data moves, no
+     * arithmetic, so every ISA gives the same bits). */
+    void (*transpose)(int64_t rows, int64_t cols, const float *src, int64_t lds, float *dst,
+                      int64_t ldd);
 } flash_ops;
 
 /* Precision. Large scores, or scores summed from large terms that cancel, keep little absolute

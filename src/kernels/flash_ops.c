@@ -85,11 +85,18 @@ static void axpy_portable(int64_t n, float w, const float *v, float *o)
     for (int64_t e = 0; e < n; e++) o[e] += w * v[e];
 }
 
+static void transpose_portable(int64_t rows, int64_t cols, const float *src, int64_t lds,
+                               float *dst, int64_t ldd)
+{
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t c = 0; c < cols; c++) dst[c * ldd + r] = src[r * lds + c];
+}
+
 const flash_ops *flash_ops_portable(void)
 {
-    static const flash_ops ops = {ATTN_ISA_PORTABLE, gemm_portable, softmax_cols_portable,
+    static const flash_ops ops = {ATTN_ISA_PORTABLE, gemm_portable,   softmax_cols_portable,
                                   scale_cols_portable, exp_rows_portable, ds_rows_portable,
-                                  dots_portable, axpy_portable};
+                                  dots_portable,     axpy_portable,   transpose_portable};
     return &ops;
 }
 

@@ -53,7 +53,8 @@ static inline int64_t sdpa_keys(const attn_sdpa_problem *p, int64_t b)
 }
 
 /* The contiguous range [*jlo, *jhi) of keys that row i of batch b may attend before element
- * masks; empty when *jlo >= *jhi. */
+ * masks; empty when *jlo >= *jhi. Both ends never decrease as i grows (flash's mask_keys
+ * relies on it; a new kind of range must keep it). */
 static inline void sdpa_row_range(const attn_sdpa_problem *p, int64_t b, int64_t i, int64_t *jlo,
                                   int64_t *jhi)
 {
