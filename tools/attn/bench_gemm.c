@@ -1,8 +1,10 @@
 /* bench_gemm.c — `attn bench gemm`: attn_sgemm against OpenBLAS's cblas_sgemm, side by side.
  *
- * For each shape both implementations run on the same operands, --reps times each, in two
- * alternating rounds so machine load (the machine may be shared) hits both alike. Lines quote
- * the median time (and min/max, to show the noise) and the ratio of the medians.
+ * For each shape both implementations run on the same operands, --reps times each or more (a
+ * short product is repeated until each implementation has been timed for about 0.2 s: seven
+ * runs of a 1.6 ms product made its ratio a draw between 0.6 and 1.5 on a shared machine), in
+ * up to four alternating rounds so machine load hits both alike. Lines quote the median time (and
+ * min/max, to show the noise) and the ratio of the medians.
  * Shapes are M×N×K: C[M,N] = op(A)[M,K]·op(B)[K,N]. */
 #include "bench_util.h"
 #include "cli.h"
@@ -86,13 +88,14 @@ static void pause_ms(int ms)
     nanosleep(&ts, NULL);
 }
 
-/* Time `reps` runs of each implementation in two alternating rounds (attn, OpenBLAS, attn,
- * OpenBLAS), so slow changes in machine load hit both alike. A pause before each block lets
- * the other library's worker threads stop spinning (OpenBLAS's spin for ~0.1 s after a call
- * and would steal the cores). Tiny products are timed in batches so the clock resolution does
- * not matter. t[impl] = median, min, max in ms. */
-static void time_both(const shape *s, const float *A, const float *B, float *C, float *C2,
-                      int threads, int reps, int with_openblas, double t[2][3])
+/* Time `reps` runs (or more, see the top of the file) of each implementation in up to four
+ * alternating rounds (attn, OpenBLAS, attn, OpenBLAS, …), so changes in machine load hit both
+ * alike. A pause before each block lets the other library's worker threads stop spinning
+ * (OpenBLAS's spin for ~0.1 s after a call and would steal the cores). Tiny products are
+ * timed in batches so the clock resolution does not matter. t[impl] = median, min, max in ms.
+ * Returns the repetitions timed per implementation. */
+static int time_both(const shape *s, const float *A, const float *B, float *C, float *C2,
+                     int threads, int reps, int with_openblas, double t[2][3])
 {
     double v[2][256];
     int n[2] = {0, 0};
@@ -100,9 +103,14 @@ static void time_both(const shape *s, const float *A, const float *B, float *C, 
     int inner = 1;
     double flops = 2.0 * s->M * s->N * s->K;
     while (inner < 4096 && flops * inner < 2e7) inner *= 2;
-    for (int round = 0; round < 2; round++) {
+    double t0 = bench_now(); /* one batch, also a first warm-up: sets the repetitions */
+    for (int i = 0; i < inner; i++) run_attn(s, A, B, C, threads);
+    const double batch_ms = (bench_now() - t0) * 1e3;
+    while (reps < 256 && reps * batch_ms < 200.0) reps++;
+    const int rounds = reps < 4 ? reps : 4;
+    for (int round = 0; round < rounds; round++) {
         for (int impl = 0; impl < 1 + with_openblas; impl++) {
-            int count = round == 0 ? (reps + 1) / 2 : reps - (reps + 1) / 2;
+            int count = (round + 1) * reps / rounds - round * reps / rounds;
             if (count == 0) continue;
             if (with_openblas) pause_ms(120);
             impl ? run_openblas(s, A, B, C2) : run_attn(s, A, B, C, threads); /* warm-up */
@@ -122,6 +130,7 @@ static void time_both(const shape *s, const float *A, const float *B, float *C, 
         t[k][1] = lo;
         t[k][2] = hi;
     }
+    return reps;
 }
 
 static void usage(FILE *f)
@@ -129,7 +138,8 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: attn bench gemm [--threads N] [--reps R] [--shapes LIST] [--isa NAME]\n"
             "  --threads N    threads for both libraries (default 2)\n"
-            "  --reps R       timed repetitions per shape, median quoted (default 7)\n"
+            "  --reps R       timed repetitions per shape, at least (more until ~0.2 s),\n"
+            "                 median quoted (default 7)\n"
             "  --shapes LIST  comma-separated S (square) or MxNxK[:OP], OP in NN NT TN TT\n"
             "                 (default %s)\n"
             "  --isa NAME     force attn's path: portable, avx2, avx512 (default: best)\n"
@@ -201,14 +211,14 @@ int bench_gemm(int argc, char **argv)
         }
         char op[3] = {s.ta ? 'T' : 'N', s.tb ? 'T' : 'N', 0};
         double flops = 2.0 * s.M * s.N * s.K, t[2][3] = {{0}};
-        time_both(&s, A, B, C, C2, threads, reps, with_openblas, t);
+        const int timed = time_both(&s, A, B, C, C2, threads, reps, with_openblas, t);
         const char *names[2] = {"attn", "openblas"};
         for (int k = 0; k < 1 + with_openblas; k++) {
             double g = flops / (t[k][0] * 1e-3) * 1e-9;
             printf("shape=%lldx%lldx%lld op=%s threads=%d impl=%s ms=%.4f ms_min=%.4f "
-                   "ms_max=%.4f gflops=%.1f peak_gflops=%.1f pct_peak=%.1f\n",
+                   "ms_max=%.4f reps=%d gflops=%.1f peak_gflops=%.1f pct_peak=%.1f\n",
                    (long long)s.M, (long long)s.N, (long long)s.K, op, threads, names[k],
-                   t[k][0], t[k][1], t[k][2], g, peak, 100.0 * g / peak);
+                   t[k][0], t[k][1], t[k][2], timed, g, peak, 100.0 * g / peak);
         }
         if (with_openblas) {
             double maxerr = 0, maxref = 0;
