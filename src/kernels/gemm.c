@@ -93,7 +93,9 @@ typedef struct gemm_job {
     float *bpack;
     int64_t ring, slots; /* slots per K block: njp_max, or 1 (the ragged panel) if direct_b */
     int64_t bfloats;     /* floats per buffer: ring × slots × kcb × NR */
-    float *apack;        /* per thread apanels × [kcb × MR] */
+    float *apack;        /* per thread apanels × [kcb × MR], or NULL: */
+    float *ashare;       /* A packed once for every column block (see a_block), or NULL */
+    int64_t *atag;       /* [row chunks × nk]: 0 unpacked, 1 being packed, 2 ready */
     /* Schedule (see gemm_blocked): items (jc, chunk), jc-major. */
     int64_t njc, nchunks;
     int64_t rpc, njg, jpg; /* a chunk: rpc row panels × jpg column panels; njg chunks across */
@@ -102,6 +104,8 @@ typedef struct gemm_job {
     int64_t *jc_done;      /* [njc]: items finished in this column block */
     int64_t *panel_tag;    /* [2][ring × slots]: 2t+1 = being packed for use t, 2t+2 = ready */
 } gemm_job;
+
+#define A_SHARE_MAX (8 << 20) /* floats of A packed once for all column blocks (32 MB) */
 
 /* Row panels ip0 ≤ ip < ip1 of op(A)[:, p0:p0+kc]: panel q at dst + q*kc*MR holds
  * dst[k*MR + i] = op(A)[(ip0 + q)*MR + i][p0 + k], zero past the last row of A. */
@@ -207,6 +211,32 @@ static const float *b_panel(gemm_job *g, int64_t jcb, int64_t pb, int64_t jp, in
     }
 }
 
+/* The packed A block (row panels ip0..ip1, K block pb at p0, kc long) of row chunk r. Where
+ * several items use the same rows (column blocks or column groups), it is packed once, by
+ * whichever item needs it first, into ashare — packing is otherwise repeated per column
+ * block: 4 times for 384×1536×4096 TN, where perf put pack_a at 7 % of the product. */
+static const float *a_block(gemm_job *g, float *own, int64_t r, int64_t pb, int64_t ip0,
+                            int64_t ip1, int64_t p0, int64_t kc)
+{
+    if (!g->ashare) {
+        pack_a(g, own, ip0, ip1, p0, kc);
+        return own;
+    }
+    float *dst = g->ashare + (r * g->nk + pb) * g->rpc * g->kcb * g->arch->mr;
+    int64_t *tag = g->atag + r * g->nk + pb;
+    for (;;) {
+        int64_t t = __atomic_load_n(tag, __ATOMIC_ACQUIRE);
+        if (t == 2) return dst;
+        if (t == 0 &&
+            __atomic_compare_exchange_n(tag, &t, 1, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+            pack_a(g, dst, ip0, ip1, p0, kc);
+            __atomic_store_n(tag, 2, __ATOMIC_RELEASE);
+            return dst;
+        }
+        sched_yield(); /* another thread is packing it */
+    }
+}
+
 /* The body every thread runs. Work items are (jc, chunk) pairs handed out in order from one
  * counter; an item runs through all K blocks of its tiles in order, so items never wait for
  * each other's C tiles, and each C element is summed over the K blocks in the same order
@@ -218,7 +248,7 @@ static void gemm_blocked(void *job, int tid)
 {
     gemm_job *g = job;
     const int MR = g->arch->mr, NR = g->arch->nr;
-    float *ap = g->apack + (int64_t)tid * g->apanels * g->kcb * MR;
+    float *own = g->apack ? g->apack + (int64_t)tid * g->apanels * g->kcb * MR : NULL;
     const int64_t nip = (g->M + MR - 1) / MR;
     const int64_t total = g->njc * g->nchunks;
     int64_t verified = -1; /* column blocks ≤ this one are known finished */
@@ -238,7 +268,7 @@ static void gemm_blocked(void *job, int tid)
             const int64_t p0 = pb * g->kcb;
             const int64_t kc = g->K - p0 < g->kcb ? g->K - p0 : g->kcb;
             const float beta = pb == 0 ? g->beta : 1.0f;
-            pack_a(g, ap, ip0, ip1, p0, kc);
+            const float *ap = a_block(g, own, c / g->njg, pb, ip0, ip1, p0, kc);
             for (int64_t ip = ip0; ip < ip1; ip++) {
                 const int64_t i0 = ip * MR;
                 const int mr = (int)(g->M - i0 < MR ? g->M - i0 : MR);
@@ -468,18 +498,24 @@ int attn_sgemm(attn_trans trans_a, attn_trans trans_b, int64_t M, int64_t N, int
         nt = 1;
     }
     g.bfloats = g.ring * g.slots * g.kcb * NR;
+    /* A packed once (a_block) when several items share its rows and it is not huge */
+    const int64_t nrc = (nip + g.rpc - 1) / g.rpc, afloats = nrc * g.nk * g.rpc * g.kcb * MR;
+    const int share = (g.njc > 1 || g.njg > 1) && afloats <= A_SHARE_MAX;
 
-    size_t nfloats = 2 * (size_t)g.bfloats + (size_t)nt * (size_t)(g.apanels * g.kcb * MR);
-    size_t nsync = (size_t)g.njc + 2 * (size_t)(g.ring * g.slots);
+    size_t nfloats = 2 * (size_t)g.bfloats +
+                     (share ? (size_t)afloats : (size_t)nt * (size_t)(g.apanels * g.kcb * MR));
+    size_t nsync = (size_t)g.njc + 2 * (size_t)(g.ring * g.slots) + (share ? (size_t)(nrc * g.nk) : 0);
     size_t bytes = (nfloats + 1) * sizeof(float) + nsync * sizeof(int64_t);
     float *work = attn_aligned_alloc(bytes);
     if (work == NULL)
         return attn_fail(ATTN_E_NOMEM, "%s: cannot allocate %zu bytes of packing workspace", fn,
                          bytes);
     g.bpack = work;
-    g.apack = work + 2 * g.bfloats;
+    g.apack = share ? NULL : work + 2 * g.bfloats;
+    g.ashare = share ? work + 2 * g.bfloats : NULL;
     g.jc_done = (int64_t *)(work + nfloats + (nfloats & 1)); /* 8-byte aligned */
     g.panel_tag = g.jc_done + g.njc;
+    g.atag = share ? g.panel_tag + 2 * g.ring * g.slots : NULL;
     memset(g.jc_done, 0, nsync * sizeof(int64_t));
     g.next = 0;
     g.nt = nt;
