@@ -60,7 +60,8 @@ static void portable_kernel(int64_t kc, const float *a, const float *b, int64_t 
         }
 }
 
-static const attn_gemm_arch portable_arch = {P_MR, P_NR, portable_kernel, NULL, NULL, NULL, NULL};
+static const attn_gemm_arch portable_arch = {P_MR, P_NR, portable_kernel, NULL, NULL,
+                                             NULL, NULL, NULL};
 
 static const attn_gemm_arch *pick_arch(void)
 {
@@ -150,7 +151,9 @@ static void pack_a(const gemm_job *g, float *dst, int64_t ip0, int64_t ip1, int6
 static void pack_b(const gemm_job *g, float *dst, int64_t j0, int nr, int64_t p0, int64_t kc)
 {
     const int NR = g->arch->nr;
-    if (!g->tb) {
+    if (!g->tb && g->arch->pack_b) {
+        g->arch->pack_b(kc, nr, g->B + p0 * g->ldb + j0, g->ldb, dst);
+    } else if (!g->tb) {
         for (int64_t k = 0; k < kc; k++) {
             memcpy(dst + k * NR, g->B + (p0 + k) * g->ldb + j0, (size_t)nr * sizeof(float));
             for (int j = nr; j < NR; j++) dst[k * NR + j] = 0.0f;

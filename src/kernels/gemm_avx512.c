@@ -124,6 +124,16 @@ static inline void transpose16(__m512 r[16])
     for (int i = 0; i < 16; i++) r[i] = t[i];
 }
 
+/* Rows of 64 as four vectors, masked past nr. */
+static void pack_b(int64_t kc, int nr, const float *b, int64_t ldb, float *dst)
+{
+    for (int64_t k = 0; k < kc; k++, b += ldb, dst += NR)
+        for (int j0 = 0; j0 < NR; j0 += 16) {
+            const int n = nr - j0 < 0 ? 0 : nr - j0 > 16 ? 16 : nr - j0;
+            _mm512_storeu_ps(dst + j0, _mm512_maskz_loadu_ps((__mmask16)((1u << n) - 1), b + j0));
+        }
+}
+
 static void pack_bt(int64_t kc, int nr, const float *b, int64_t ldb, float *dst)
 {
     for (int64_t k0 = 0; k0 < kc; k0 += 16) {
@@ -188,4 +198,4 @@ static void pack_a(int trans, int64_t kc, int mr, const float *a, int64_t lda, f
     gemm_pack_a8(MR, trans, kc, mr, a, lda, dst);
 }
 
-const attn_gemm_arch attn_gemm_arch_avx512 = {MR, NR, kernel, pack_a, pack_bt, dotrow, NULL};
+const attn_gemm_arch attn_gemm_arch_avx512 = {MR, NR, kernel, pack_a, pack_b, pack_bt, dotrow, NULL};

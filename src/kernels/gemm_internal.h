@@ -30,6 +30,10 @@ typedef void (*attn_gemm_dotrow)(int64_t K, const float *a, const float *b, int6
  * and 0 for nr ≤ j < NR (b points at the panel's first stored row). */
 typedef void (*attn_gemm_pack_bt)(int64_t kc, int nr, const float *b, int64_t ldb, float *dst);
 
+/* Pack an NR-column panel of op(B) = B: dst[k*NR + j] = b[k*ldb + j] for k < kc, j < nr, and
+ * 0 for nr ≤ j < NR (b points at the panel's first element). */
+typedef void (*attn_gemm_pack_b)(int64_t kc, int nr, const float *b, int64_t ldb, float *dst);
+
 /* Pack an MR-row panel of op(A): dst[k*MR + i] for k < kc, zero for mr ≤ i < MR. trans = 0:
  * row i at a + i*lda; trans = 1: op(A)[i][k] at a + k*lda + i. */
 typedef void (*attn_gemm_pack_a)(int trans, int64_t kc, int mr, const float *a, int64_t lda,
@@ -45,6 +49,7 @@ typedef struct attn_gemm_arch {
     int mr, nr;               /* micro-tile */
     attn_gemm_ukernel kernel;
     attn_gemm_pack_a pack_a;  /* NULL: the driver's scalar loop */
+    attn_gemm_pack_b pack_b;  /* NULL: the driver's memcpy per row */
     attn_gemm_pack_bt pack_bt; /* NULL: the driver's scalar loop */
     attn_gemm_dotrow dotrow;  /* NULL: the driver's portable loop */
     attn_gemm_dotrows dotrows; /* NULL: only a few rows take the dot-product path */
