@@ -1,8 +1,12 @@
 /* bench_train.c — `attn bench train`: tokens per second of training the GPT-style model at the
  * "shakespeare-char" size (vocabulary 65, context 256, 6 layers, 6 heads, width 384, batch 8):
  * forward, backward and AdamW, on tiny shakespeare (or random tokens without it). Runs the same
- * model in PyTorch (bench/torch_train.py) when it is installed and prints both and their ratio.
- * Under mpirun the global batch is split across ranks and gradients are averaged. */
+ * model in PyTorch (bench/torch_train.py) when it is installed and prints both and their ratio:
+ * --rounds alternating blocks of --steps steps (attn, PyTorch, attn, …), each side's median
+ * over all its steps but the first two of each process (both sides' second step is still
+ * ~1.5× slower than the rest) — one block each had PyTorch's speed move 25 % between runs on
+ * a shared machine, the ratio with it. Under mpirun the global batch is split across ranks
+ * and gradients are averaged (no PyTorch, one round). */
 #include "cli.h"
 
 #include "bench_util.h"
@@ -55,44 +59,48 @@ static const char *default_data(void)
     return NULL;
 }
 
-/* Run bench/torch_train.py with the same settings; returns its tokens/s or NAN. */
-static double torch_tokens_per_s(const char *data, int steps, int threads, int batch)
+/* Run bench/torch_train.py with the same settings; appends its step times but the first two to
+ * ms[*n] (room for steps) and returns 0, or −1 when it is not available. */
+static int torch_steps(const char *data, int steps, int threads, int batch, double *ms, int *n)
 {
     char cmd[1024];
     snprintf(cmd, sizeof cmd,
              "/usr/bin/python3 bench/torch_train.py --steps %d --threads %d --batch %d %s%s 2>/dev/null",
              steps, threads, batch, data ? "--data " : "", data ? data : "");
     FILE *p = popen(cmd, "r");
-    if (!p) return NAN;
+    if (!p) return -1;
     char line[512];
-    double tps = NAN;
+    int s, got = 0, added = 0;
+    double t;
     while (fgets(line, sizeof line, p)) {
         fputs(line, stdout);
-        const char *k = strstr(line, "tokens_per_s=");
-        if (!strncmp(line, "result:", 7) && k) tps = atof(k + 13);
+        if (sscanf(line, "torch step %d loss %*f ms %lf", &s, &t) == 2 && s > 1 && added < steps)
+            ms[(*n)++] = t, added++;
+        if (!strncmp(line, "result:", 7)) got = 1;
     }
-    if (pclose(p) != 0) return NAN;
-    return tps;
+    if (pclose(p) != 0 || !got || added == 0) return -1;
+    return 0;
 }
 
 int bench_train(int argc, char **argv)
 {
-    int steps = 20, threads = 2, batch = 8, with_torch = 1;
+    int steps = 20, threads = 2, batch = 8, with_torch = 1, rounds = 2;
     const char *data = NULL;
     for (int a = 1; a < argc; a++) {
         int more = a + 1 < argc;
         if (!strcmp(argv[a], "--steps") && more) steps = atoi(argv[++a]);
         else if (!strcmp(argv[a], "--threads") && more) threads = atoi(argv[++a]);
         else if (!strcmp(argv[a], "--batch") && more) batch = atoi(argv[++a]);
+        else if (!strcmp(argv[a], "--rounds") && more) rounds = atoi(argv[++a]);
         else if (!strcmp(argv[a], "--data") && more) data = argv[++a];
         else if (!strcmp(argv[a], "--no-torch")) with_torch = 0;
         else {
-            fprintf(stderr, "usage: attn bench train [--steps N] [--threads N] [--batch N] [--data FILE] [--no-torch]\n");
+            fprintf(stderr, "usage: attn bench train [--steps N] [--rounds R] [--threads N] [--batch N] [--data FILE] [--no-torch]\n");
             return 2;
         }
     }
-    if (steps < 2 || threads < 1 || batch < 1) {
-        fprintf(stderr, "attn bench train: --steps >= 2, --threads >= 1, --batch >= 1\n");
+    if (steps < 3 || threads < 1 || batch < 1 || rounds < 1 || rounds > 16) {
+        fprintf(stderr, "attn bench train: --steps >= 3, 1 <= --rounds <= 16, --threads >= 1, --batch >= 1\n");
         return 2;
     }
     dist_ctx *d;
@@ -101,6 +109,7 @@ int bench_train(int argc, char **argv)
         return 1;
     }
     int rank = dist_size(d) > 1 ? dist_rank(d) : 0, ranks = dist_size(d);
+    if (ranks > 1 || !with_torch) rounds = 1;
     if (batch % ranks) {
         if (rank == 0) fprintf(stderr, "attn bench train: batch %d does not split over %d ranks\n", batch, ranks);
         dist_finalize(d);
@@ -136,8 +145,12 @@ int bench_train(int argc, char **argv)
                (long long)cfg.n_layer, (long long)cfg.n_head, (long long)cfg.d_model, batch, threads,
                ranks, text ? data : "random tokens");
     attn_ce_options ce = {.ignore_index = -100};
-    double *step_ms = malloc((size_t)steps * sizeof *step_ms), allreduce_total = 0;
-    for (int s = 0; s < steps && st == ATTN_OK; s++) {
+    const int total = steps * rounds;
+    double *step_ms = malloc((size_t)total * sizeof *step_ms), allreduce_total = 0;
+    double *torch_ms = malloc((size_t)total * sizeof *torch_ms);
+    int n_torch = 0, torch_ok = with_torch && ranks == 1;
+    if (!step_ms || !torch_ms) st = ATTN_E_NOMEM;
+    for (int s = 0; s < total && st == ATTN_OK; s++) {
         /* sequence b of step s: a fixed window of the text (the same on any rank count) */
         for (int b = 0; b < local; b++) {
             uint64_t gb = (uint64_t)s * (uint64_t)batch + (uint64_t)(rank * local + b);
@@ -161,30 +174,34 @@ int bench_train(int argc, char **argv)
         step_ms[s] = (bench_now() - t0) * 1e3;
         double l = st == ATTN_OK ? loss->data[0] : NAN;
         if (st == ATTN_OK) st = dist_allreduce_sum_double(d, &l);
-        if (s > 0) allreduce_total += ar_ms;
+        if (s > 1) allreduce_total += ar_ms;
         if (rank == 0 && st == ATTN_OK)
             printf("step %d loss %.4f ms %.1f allreduce_ms %.1f\n", s, l / ranks, step_ms[s], ar_ms);
+        if (st == ATTN_OK && torch_ok && (s + 1) % steps == 0) {
+            fflush(stdout);
+            if (torch_steps(text ? data : NULL, steps, threads, batch, torch_ms, &n_torch)) torch_ok = 0;
+        }
     }
     if (st) {
         cli_error("bench train", "step", st);
-        free(step_ms);
+        free(step_ms), free(torch_ms);
         goto done;
     }
-    /* the first step warms caches and the arena: left out */
-    double med = bench_median(step_ms + 1, steps - 1);
+    /* the first two steps warm caches and the arena: left out */
+    double med = bench_median(step_ms + 2, total - 2);
     double tps = (double)batch * (double)T / (med * 1e-3);
     if (rank == 0) {
-        printf("result: ranks=%d tokens_per_s=%.0f step_ms=%.1f allreduce_ms=%.1f threads=%d rss_mb=%.0f\n",
-               ranks, tps, med, allreduce_total / (steps - 1), threads, bench_peak_rss_mb());
-        if (with_torch && ranks == 1) {
-            double tt = torch_tokens_per_s(text ? data : NULL, steps, threads, batch);
-            if (isnan(tt))
-                printf("torch: not available (bench/torch_train.py needs /usr/bin/python3 with python3-torch)\n");
-            else
-                printf("compare: attn_tokens_per_s=%.0f torch_tokens_per_s=%.0f ratio=%.2f\n", tps, tt, tps / tt);
+        printf("result: ranks=%d tokens_per_s=%.0f step_ms=%.1f allreduce_ms=%.1f threads=%d rounds=%d rss_mb=%.0f\n",
+               ranks, tps, med, allreduce_total / (total - 2), threads, rounds, bench_peak_rss_mb());
+        if (with_torch && ranks == 1 && !torch_ok)
+            printf("torch: not available (bench/torch_train.py needs /usr/bin/python3 with python3-torch)\n");
+        else if (with_torch && ranks == 1) {
+            double tmed = bench_median(torch_ms, n_torch), tt = (double)batch * (double)T / (tmed * 1e-3);
+            printf("compare: attn_tokens_per_s=%.0f torch_tokens_per_s=%.0f ratio=%.2f rounds=%d\n", tps, tt,
+                   tps / tt, rounds);
         }
     }
-    free(step_ms);
+    free(step_ms), free(torch_ms);
 done:
     free(x), free(y), free(text);
     attn_optim_free(opt);
