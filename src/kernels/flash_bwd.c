@@ -170,7 +170,7 @@ static void bwd_pair(const bwd_ctx *cx, int64_t si, bwd_ws *w, float *dqb, int64
                 const int64_t j = j0 + jj;
                 if (j < lo || j >= hi)
                     srow[jj] = -INFINITY;
-                else if (elementwise)
+                else
                     srow[jj] = sdpa_adjust(p, b, h, i0 + c, j, srow[jj]);
             }
         for (int64_t jj = bc; jj < bcp; jj++) srow[jj] = -INFINITY;

@@ -3,9 +3,9 @@
  * forward, backward and AdamW, on tiny shakespeare (or random tokens without it). Runs the same
  * model in PyTorch (bench/torch_train.py) when it is installed and prints both and their ratio:
  * --rounds alternating blocks of --steps steps (attn, PyTorch, attn, …), each side's median
- * over all its steps but the first two of each process (both sides' second step is still
- * ~1.5× slower than the rest) — one block each had PyTorch's speed move 25 % between runs on
- * a shared machine, the ratio with it. Under mpirun the global batch is split across ranks
+ * over all its steps but the first two of each block (a new PyTorch process, or attn's caches
+ * after one: both sides' first two steps of a block run ~1.1–1.8× the rest) — one block each
+ * had PyTorch's speed move 25 % between runs on a shared machine, the ratio with it. Under mpirun the global batch is split across ranks
  * and gradients are averaged (no PyTorch, one round). */
 #include "cli.h"
 
@@ -174,7 +174,7 @@ int bench_train(int argc, char **argv)
         step_ms[s] = (bench_now() - t0) * 1e3;
         double l = st == ATTN_OK ? loss->data[0] : NAN;
         if (st == ATTN_OK) st = dist_allreduce_sum_double(d, &l);
-        if (s > 1) allreduce_total += ar_ms;
+        if (s % steps >= 2) allreduce_total += ar_ms;
         if (rank == 0 && st == ATTN_OK)
             printf("step %d loss %.4f ms %.1f allreduce_ms %.1f\n", s, l / ranks, step_ms[s], ar_ms);
         if (st == ATTN_OK && torch_ok && (s + 1) % steps == 0) {
@@ -187,14 +187,18 @@ int bench_train(int argc, char **argv)
         free(step_ms), free(torch_ms);
         goto done;
     }
-    /* the first two steps warm caches and the arena: left out */
-    double med = bench_median(step_ms + 2, total - 2);
+    /* the first two steps of each block warm the caches (and the arena): left out */
+    int n_kept = 0;
+    for (int s = 0; s < total; s++)
+        if (s % steps >= 2) step_ms[n_kept++] = step_ms[s];
+    double med = bench_median(step_ms, n_kept);
     double tps = (double)batch * (double)T / (med * 1e-3);
     if (rank == 0) {
         printf("result: ranks=%d tokens_per_s=%.0f step_ms=%.1f allreduce_ms=%.1f threads=%d rounds=%d rss_mb=%.0f\n",
-               ranks, tps, med, allreduce_total / (total - 2), threads, rounds, bench_peak_rss_mb());
+               ranks, tps, med, allreduce_total / n_kept, threads, rounds, bench_peak_rss_mb());
         if (with_torch && ranks == 1 && !torch_ok)
-            printf("torch: not available (bench/torch_train.py needs /usr/bin/python3 with python3-torch)\n");
+            printf("torch: bench/torch_train.py did not run to its result (it needs /usr/bin/python3 "
+                   "with python3-torch): no comparison\n");
         else if (with_torch && ranks == 1) {
             double tmed = bench_median(torch_ms, n_torch), tt = (double)batch * (double)T / (tmed * 1e-3);
             printf("compare: attn_tokens_per_s=%.0f torch_tokens_per_s=%.0f ratio=%.2f rounds=%d\n", tps, tt,
