@@ -136,7 +136,8 @@ static void fwd_tile(const flash_seg *sg, const flash_ops *ops, fwd_ws *w, int64
         ops->transpose(br, E, q, p->qs[2], w->qp, FLASH_LDR);
     else
         for (int64_t e = 0; e < E; e++)
-            for (int64_t c = 0; c < br; c++) w->qp[e * FLASH_LDR + c] = q[c * p->qs[2] + e * p->qs[3]];
+            for (int64_t c = 0; c < br; c++)
+                w->qp[e * FLASH_LDR + c] = q[c * p->qs[2] + e * p->qs[3]];
     for (int64_t e = 0; e < E; e++)
         for (int64_t c = br; c < brp; c++) w->qp[e * FLASH_LDR + c] = 0;
     for (int64_t c = 0; c < brp; c++) w->m[c] = -INFINITY, w->l[c] = 0, w->u[c] = 0;
@@ -146,7 +147,8 @@ static void fwd_tile(const flash_seg *sg, const flash_ops *ops, fwd_ws *w, int64
     float qmax = 0, *n2 = w->al; /* scratch until the first softmax: Σ_e q², e in order */
     for (int64_t c = 0; c < br; c++) n2[c] = 0;
     for (int64_t e = 0; e < E; e++)
-        for (int64_t c = 0; c < br; c++) n2[c] += w->qp[e * FLASH_LDR + c] * w->qp[e * FLASH_LDR + c];
+        for (int64_t c = 0; c < br; c++)
+            n2[c] += w->qp[e * FLASH_LDR + c] * w->qp[e * FLASH_LDR + c];
     for (int64_t c = 0; c < br; c++) qmax = n2[c] > qmax ? n2[c] : qmax;
     qmax = sqrtf(qmax) * p->scale;
     for (int64_t j0 = jmin; j0 < jmax; j0 += FLASH_BC) {
@@ -218,7 +220,8 @@ static void fwd_tile(const flash_seg *sg, const flash_ops *ops, fwd_ws *w, int64
         ops->transpose(Ev, br, w->ot, FLASH_LDR, d->o, d->ors);
     else
         for (int64_t c = 0; c < br; c++)
-            for (int64_t e = 0; e < Ev; e++) d->o[c * d->ors + e * d->oes] = w->ot[e * FLASH_LDR + c];
+            for (int64_t e = 0; e < Ev; e++)
+                d->o[c * d->ors + e * d->oes] = w->ot[e * FLASH_LDR + c];
     for (int64_t c = 0; c < br; c++) {
         float *o = d->o + c * d->ors;
         const float l = w->l[c];

@@ -6,7 +6,8 @@
  *   for jc over N in blocks of nc
  *     for each chunk: a run of MR-row panels × NR-column panels of C[:, jc:jc+nc]
  *       for pc over K in blocks of kc                  (K is never split across threads)
- *         pack op(A)[rows, pc:pc+kc]                   (MR×kc panels: each in L1 while used)
+ *         pack op(A)[rows, pc:pc+kc]                   (MR×kc panels: each in L1 while used;
+ *                                                       once for all jc when A is shared)
  *         for each tile: micro-kernel with the B panel (pc, j)   (B block kc×nc: in L2)
  *           C tile = alpha·Σ_k A·B + (pc = 0 ? beta : 1)·C tile
  *
@@ -94,7 +95,7 @@ typedef struct gemm_job {
     float *bpack;
     int64_t ring, slots; /* slots per K block: njp_max, or 1 (the ragged panel) if direct_b */
     int64_t bfloats;     /* floats per buffer: ring × slots × kcb × NR */
-    float *apack;        /* per thread apanels × [kcb × MR], or NULL: */
+    float *apack;        /* per thread apanels × [kcb × MR], or NULL when A is shared: */
     float *ashare;       /* A packed once for every column block (see a_block), or NULL */
     int64_t *atag;       /* [row chunks × nk]: 0 unpacked, 1 being packed, 2 ready */
     /* Schedule (see gemm_blocked): items (jc, chunk), jc-major. */
@@ -216,8 +217,8 @@ static const float *b_panel(gemm_job *g, int64_t jcb, int64_t pb, int64_t jp, in
 
 /* The packed A block (row panels ip0..ip1, K block pb at p0, kc long) of row chunk r. Where
  * several items use the same rows (column blocks or column groups), it is packed once, by
- * whichever item needs it first, into ashare — packing is otherwise repeated per column
- * block: 4 times for 384×1536×4096 TN, where perf put pack_a at 7 % of the product. */
+ * whichever item needs it first, into ashare — packing was otherwise repeated per column
+ * block: 4 times for 4096×1536×384 and 384×1536×4096 TN. */
 static const float *a_block(gemm_job *g, float *own, int64_t r, int64_t pb, int64_t ip0,
                             int64_t ip1, int64_t p0, int64_t kc)
 {
@@ -507,7 +508,8 @@ int attn_sgemm(attn_trans trans_a, attn_trans trans_b, int64_t M, int64_t N, int
 
     size_t nfloats = 2 * (size_t)g.bfloats +
                      (share ? (size_t)afloats : (size_t)nt * (size_t)(g.apanels * g.kcb * MR));
-    size_t nsync = (size_t)g.njc + 2 * (size_t)(g.ring * g.slots) + (share ? (size_t)(nrc * g.nk) : 0);
+    size_t nsync = (size_t)g.njc + 2 * (size_t)(g.ring * g.slots) +
+                   (share ? (size_t)(nrc * g.nk) : 0);
     size_t bytes = (nfloats + 1) * sizeof(float) + nsync * sizeof(int64_t);
     float *work = attn_aligned_alloc(bytes);
     if (work == NULL)

@@ -198,4 +198,5 @@ static void pack_a(int trans, int64_t kc, int mr, const float *a, int64_t lda, f
     gemm_pack_a8(MR, trans, kc, mr, a, lda, dst);
 }
 
-const attn_gemm_arch attn_gemm_arch_avx512 = {MR, NR, kernel, pack_a, pack_b, pack_bt, dotrow, NULL};
+const attn_gemm_arch attn_gemm_arch_avx512 = {MR,     NR,      kernel, pack_a,
+                                              pack_b, pack_bt, dotrow, NULL};

@@ -5,8 +5,9 @@
  * --rounds alternating blocks of --steps steps (attn, PyTorch, attn, …), each side's median
  * over all its steps but the first two of each block (a new PyTorch process, or attn's caches
  * after one: both sides' first two steps of a block run ~1.1–1.8× the rest) — one block each
- * had PyTorch's speed move 25 % between runs on a shared machine, the ratio with it. Under mpirun the global batch is split across ranks
- * and gradients are averaged (no PyTorch, one round). */
+ * had PyTorch's speed move 25 % between runs on a shared machine, the ratio with it. Under
+ * mpirun the global batch is split across ranks and gradients are averaged (no PyTorch, one
+ * round). */
 #include "cli.h"
 
 #include "bench_util.h"
@@ -95,12 +96,14 @@ int bench_train(int argc, char **argv)
         else if (!strcmp(argv[a], "--data") && more) data = argv[++a];
         else if (!strcmp(argv[a], "--no-torch")) with_torch = 0;
         else {
-            fprintf(stderr, "usage: attn bench train [--steps N] [--rounds R] [--threads N] [--batch N] [--data FILE] [--no-torch]\n");
+            fprintf(stderr, "usage: attn bench train [--steps N] [--rounds R] [--threads N] "
+                            "[--batch N] [--data FILE] [--no-torch]\n");
             return 2;
         }
     }
     if (steps < 3 || threads < 1 || batch < 1 || rounds < 1 || rounds > 16) {
-        fprintf(stderr, "attn bench train: --steps >= 3, 1 <= --rounds <= 16, --threads >= 1, --batch >= 1\n");
+        fprintf(stderr, "attn bench train: --steps >= 3, 1 <= --rounds <= 16, --threads >= 1, "
+                        "--batch >= 1\n");
         return 2;
     }
     dist_ctx *d;
@@ -179,7 +182,8 @@ int bench_train(int argc, char **argv)
             printf("step %d loss %.4f ms %.1f allreduce_ms %.1f\n", s, l / ranks, step_ms[s], ar_ms);
         if (st == ATTN_OK && torch_ok && (s + 1) % steps == 0) {
             fflush(stdout);
-            if (torch_steps(text ? data : NULL, steps, threads, batch, torch_ms, &n_torch)) torch_ok = 0;
+            if (torch_steps(text ? data : NULL, steps, threads, batch, torch_ms, &n_torch))
+                torch_ok = 0;
         }
     }
     if (st) {
@@ -194,15 +198,17 @@ int bench_train(int argc, char **argv)
     double med = bench_median(step_ms, n_kept);
     double tps = (double)batch * (double)T / (med * 1e-3);
     if (rank == 0) {
-        printf("result: ranks=%d tokens_per_s=%.0f step_ms=%.1f allreduce_ms=%.1f threads=%d rounds=%d rss_mb=%.0f\n",
+        printf("result: ranks=%d tokens_per_s=%.0f step_ms=%.1f allreduce_ms=%.1f threads=%d "
+               "rounds=%d rss_mb=%.0f\n",
                ranks, tps, med, allreduce_total / n_kept, threads, rounds, bench_peak_rss_mb());
         if (with_torch && ranks == 1 && !torch_ok)
             printf("torch: bench/torch_train.py did not run to its result (it needs /usr/bin/python3 "
                    "with python3-torch): no comparison\n");
         else if (with_torch && ranks == 1) {
-            double tmed = bench_median(torch_ms, n_torch), tt = (double)batch * (double)T / (tmed * 1e-3);
-            printf("compare: attn_tokens_per_s=%.0f torch_tokens_per_s=%.0f ratio=%.2f rounds=%d\n", tps, tt,
-                   tps / tt, rounds);
+            double tmed = bench_median(torch_ms, n_torch);
+            double tt = (double)batch * (double)T / (tmed * 1e-3);
+            printf("compare: attn_tokens_per_s=%.0f torch_tokens_per_s=%.0f ratio=%.2f rounds=%d\n",
+                   tps, tt, tps / tt, rounds);
         }
     }
     free(step_ms), free(torch_ms);
