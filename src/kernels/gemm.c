@@ -186,6 +186,21 @@ static void wait_at_least(int64_t *p, int64_t v)
     while (__atomic_load_n(p, __ATOMIC_ACQUIRE) < v) sched_yield();
 }
 
+/* Whether the caller is to pack the buffer behind *tag for the use marked `ready`: 1 once it
+ * has claimed it (marked `packing`; it stores `ready` when done), 0 once another thread has
+ * packed it — yielding the core while that thread works. */
+static int claim_packing(int64_t *tag, int64_t packing, int64_t ready)
+{
+    for (;;) {
+        int64_t t = __atomic_load_n(tag, __ATOMIC_ACQUIRE);
+        if (t == ready) return 0;
+        if (t != packing &&
+            __atomic_compare_exchange_n(tag, &t, packing, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+            return 1;
+        sched_yield(); /* another thread is packing it */
+    }
+}
+
 /* Panel jp of B block (jcb, pb), packed by whichever thread needs it first. Returns where the
  * kernel reads it and its row stride. In place (direct_b), only the ragged last panel is
  * packed. */
@@ -202,17 +217,11 @@ static const float *b_panel(gemm_job *g, int64_t jcb, int64_t pb, int64_t jp, in
     float *dst = g->bpack + (jcb & 1) * g->bfloats + slot * g->kcb * NR;
     int64_t *tag = g->panel_tag + (jcb & 1) * g->ring * g->slots + slot;
     const int64_t use = jcb * g->nk + pb, packing = 2 * use + 1, ready = 2 * use + 2;
-    for (;;) {
-        int64_t t = __atomic_load_n(tag, __ATOMIC_ACQUIRE);
-        if (t == ready) return dst;
-        if (t != packing &&
-            __atomic_compare_exchange_n(tag, &t, packing, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
-            pack_b(g, dst, j0, nr, p0, kc);
-            __atomic_store_n(tag, ready, __ATOMIC_RELEASE);
-            return dst;
-        }
-        sched_yield(); /* another thread is packing it */
+    if (claim_packing(tag, packing, ready)) {
+        pack_b(g, dst, j0, nr, p0, kc);
+        __atomic_store_n(tag, ready, __ATOMIC_RELEASE);
     }
+    return dst;
 }
 
 /* The packed A block (row panels ip0..ip1, K block pb at p0, kc long) of row chunk r. Where
@@ -227,18 +236,12 @@ static const float *a_block(gemm_job *g, float *own, int64_t r, int64_t pb, int6
         return own;
     }
     float *dst = g->ashare + (r * g->nk + pb) * g->rpc * g->kcb * g->arch->mr;
-    int64_t *tag = g->atag + r * g->nk + pb;
-    for (;;) {
-        int64_t t = __atomic_load_n(tag, __ATOMIC_ACQUIRE);
-        if (t == 2) return dst;
-        if (t == 0 &&
-            __atomic_compare_exchange_n(tag, &t, 1, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
-            pack_a(g, dst, ip0, ip1, p0, kc);
-            __atomic_store_n(tag, 2, __ATOMIC_RELEASE);
-            return dst;
-        }
-        sched_yield(); /* another thread is packing it */
+    int64_t *tag = g->atag + r * g->nk + pb; /* one use: 0 unpacked, 1 packing, 2 ready */
+    if (claim_packing(tag, 1, 2)) {
+        pack_a(g, dst, ip0, ip1, p0, kc);
+        __atomic_store_n(tag, 2, __ATOMIC_RELEASE);
     }
+    return dst;
 }
 
 /* The body every thread runs. Work items are (jc, chunk) pairs handed out in order from one
