@@ -33,14 +33,13 @@ static inline double lanes_total(const double s[8])
 static void row_moments(const float *x, int64_t D, double *mean, double *var)
 {
     double s[8] = {0}, q[8] = {0};
-    const int64_t D8 = D / 8 * 8; /* blocks of 8 for the vectorizer, then the tail */
-    for (int64_t d = 0; d < D8; d += 8)
-        for (int j = 0; j < 8; j++) s[j] += x[d + j];
-    for (int64_t d = D8; d < D; d++) s[d - D8] += x[d];
+    const int64_t D8 = D / 8 * 8; /* blocks of 8 for the vectorizer, the last one short */
+    for (int64_t d = 0; d < D; d += 8)
+        for (int j = 0, n = d < D8 ? 8 : (int)(D - d); j < n; j++) s[j] += x[d + j];
     const double mu = lanes_total(s) / (double)D;
-    for (int64_t d = 0; d < D8; d += 8)
-        for (int j = 0; j < 8; j++) q[j] += ((double)x[d + j] - mu) * ((double)x[d + j] - mu);
-    for (int64_t d = D8; d < D; d++) q[d - D8] += ((double)x[d] - mu) * ((double)x[d] - mu);
+    for (int64_t d = 0; d < D; d += 8)
+        for (int j = 0, n = d < D8 ? 8 : (int)(D - d); j < n; j++)
+            q[j] += ((double)x[d + j] - mu) * ((double)x[d + j] - mu);
     *mean = mu, *var = lanes_total(q) / (double)D;
 }
 
