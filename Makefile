@@ -44,6 +44,7 @@ HAVE_CRITERION := $(shell pkg-config --exists criterion && echo 1)
 HAVE_MPI := $(shell command -v mpicc >/dev/null 2>&1 && echo 1)
 
 LIB_SRC := $(shell find src -name '*.c' | sort)
+PUBLIC_HEADERS := $(sort $(wildcard include/attn/*.h))
 LIB_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRC))
 CLI_SRC := $(shell find tools/attn -name '*.c' 2>/dev/null | sort)
 CLI_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(CLI_SRC))
@@ -102,8 +103,9 @@ bench: all
 	@$(BUILD)/attn bench attention
 
 install: lib
-	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -d $(DESTDIR)$(PREFIX)/include/attn $(DESTDIR)$(PREFIX)/lib/pkgconfig
 	install -m 644 include/attn.h $(DESTDIR)$(PREFIX)/include/attn.h
+	install -m 644 $(PUBLIC_HEADERS) $(DESTDIR)$(PREFIX)/include/attn/
 	install -m 644 $(BUILD)/libattn.a $(DESTDIR)$(PREFIX)/lib/libattn.a
 	install -m 755 $(BUILD)/libattn.so $(DESTDIR)$(PREFIX)/lib/libattn.so.0
 	ln -sf libattn.so.0 $(DESTDIR)$(PREFIX)/lib/libattn.so
@@ -111,6 +113,7 @@ install: lib
 	@if [ -f $(BUILD)/attn ]; then install -d $(DESTDIR)$(PREFIX)/bin && install -m 755 $(BUILD)/attn $(DESTDIR)$(PREFIX)/bin/attn; fi
 
 uninstall:
+	rm -rf $(DESTDIR)$(PREFIX)/include/attn
 	rm -f $(DESTDIR)$(PREFIX)/include/attn.h $(DESTDIR)$(PREFIX)/lib/libattn.a \
 	      $(DESTDIR)$(PREFIX)/lib/libattn.so $(DESTDIR)$(PREFIX)/lib/libattn.so.0 \
 	      $(DESTDIR)$(PREFIX)/lib/pkgconfig/attn.pc $(DESTDIR)$(PREFIX)/bin/attn

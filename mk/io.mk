@@ -13,7 +13,7 @@ FUZZ_CC ?= clang
 FUZZ_FLAGS ?=
 # the safetensors reader and what it needs (checkpoint.c sits on the nn parameter table: not fuzzed here)
 FUZZ_SRC := $(sort $(wildcard src/core/*.c) $(filter-out src/io/checkpoint.c,$(wildcard src/io/*.c)))
-FUZZ_HDR := include/attn.h src/core/internal.h $(wildcard src/io/*.h)
+FUZZ_HDR := include/attn.h $(PUBLIC_HEADERS) src/core/internal.h $(wildcard src/io/*.h)
 
 build/fuzz/fuzz_safetensors: fuzz/fuzz_safetensors.c $(FUZZ_SRC) $(FUZZ_HDR)
 	@mkdir -p $(dir $@)

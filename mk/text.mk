@@ -7,7 +7,7 @@ TEXT_SPM_LIBS := -lsentencepiece -lsentencepiece_train
 CLI_EXTRA += $(BUILD)/libattn_text.a
 CLI_LDLIBS += $(TEXT_SPM_LIBS)
 
-$(TEXT_SHIM_OBJ): tools/text/spm_shim.cc tools/text/spm.h include/attn.h
+$(TEXT_SHIM_OBJ): tools/text/spm_shim.cc tools/text/spm.h include/attn.h $(PUBLIC_HEADERS)
 	@mkdir -p $(dir $@)
 	$(CXX) -std=c++17 -O2 -g -Wall -Wextra -Werror -fPIC -Iinclude -Itools/text $(SANFLAGS) -MMD -MP -c $< -o $@
 
@@ -32,7 +32,7 @@ FUZZ_CC ?= clang
 FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Iinclude -Isrc/core
 .PHONY: fuzz-text
 fuzz-text: $(BUILD)/fuzz_text
-$(BUILD)/fuzz_text: tests/fuzz/fuzz_text.c $(filter src/text/% src/data/% src/core/error.c,$(LIB_SRC)) include/attn.h
+$(BUILD)/fuzz_text: tests/fuzz/fuzz_text.c $(filter src/text/% src/data/% src/core/error.c,$(LIB_SRC)) include/attn.h $(PUBLIC_HEADERS)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_text.c $(filter src/text/% src/data/% src/core/error.c,$(LIB_SRC)) -lz -lm
 
