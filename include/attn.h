@@ -10,6 +10,7 @@
  *   attn/models.h    encoder–decoder Transformer, GRU encoder–decoder, GPT, text classifier
  *   attn/text.h      BLEU, chrF, UTF-8 checks, text cleaning
  *   attn/data.h      IMDb, parallel text, line files
+ *   attn/generate.h  greedy, beam search and sampling over key/value-cached steppers
  *
  * The conventions every call follows are at the top of attn/core.h.
  */
@@ -23,5 +24,6 @@
 #include "attn/models.h"
 #include "attn/text.h"
 #include "attn/data.h"
+#include "attn/generate.h"
 
 #endif /* ATTN_H */

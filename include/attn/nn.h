@@ -308,6 +308,20 @@ ATTN_API int attn_ffn_init(attn_ffn *f, attn_params *P, const char *prefix, int6
                            int64_t dim_feedforward, attn_activation act, float dropout);
 ATTN_API int attn_ffn_forward(attn_tape *t, const attn_ffn *f, attn_var *x, attn_var **out);
 
+/* ---- the same layers on plain rows, outside the tape ------------------------------------- */
+/* For inference and incremental decoding (attn/generate.h): each runs the very code of the
+ * tape's forward (same GEMM, same row statistics, same activation polynomial), so a decoder
+ * stepped one position at a time computes what the training forward computes. x [rows, in]
+ * → y [rows, out], contiguous; y may be x for the layer norm and the activation (in place),
+ * never for the linear map.
+ * threads ≤ 0: one. */
+ATTN_API int attn_linear_rows(const attn_linear *l, const float *x, int64_t rows, float *y,
+                              int threads);
+ATTN_API int attn_layernorm_rows(const attn_layernorm *n, const float *x, int64_t rows, float *y,
+                                 int threads);
+ATTN_API int attn_activation_rows(attn_activation act, const float *x, int64_t n, float *y,
+                                  int threads);
+
 /* torch.nn.TransformerEncoderLayer / TransformerDecoderLayer (zero = torch defaults except
  * d_model, nhead; dim_feedforward 0 → 2048, layer_norm_eps 0 → 1e-5; dropout is taken as
  * given, torch's default being 0.1). */

@@ -117,6 +117,19 @@ int attn_linear_forward(attn_tape *t, const attn_linear *l, attn_var *x, attn_va
     return ATTN_OK;
 }
 
+int attn_linear_rows(const attn_linear *l, const float *x, int64_t rows, float *y, int threads)
+{
+    static const char fn[] = "attn_linear_rows";
+    ATTN_REQUIRE_NONNULL(fn, l);
+    ATTN_REQUIRE_NONNULL(fn, x);
+    ATTN_REQUIRE_NONNULL(fn, y);
+    if (rows < 0) return attn_fail(ATTN_E_ARG, "%s: rows=%lld", fn, (long long)rows);
+    if (rows == 0) return ATTN_OK;
+    return attn_dense_forward(rows, l->in_features, l->out_features, x, l->in_features,
+                              l->weight->data, l->bias ? l->bias->data : NULL, y, l->out_features,
+                              threads > 0 ? threads : 1);
+}
+
 /* ---- Embedding ----------------------------------------------------------------------------- */
 
 int attn_embedding_init(attn_embedding *e, attn_params *P, const char *prefix,

@@ -111,6 +111,39 @@ static int layernorm_backward(attn_tape *t, void *p)
     return ATTN_OK;
 }
 
+/* One row of the normalisation: y = (x − mean)·rstd (·w + b); mean and rstd (may be NULL)
+ * receive the row's statistics for backward. The tape's forward and attn_layernorm_rows both
+ * run this, so training and incremental decoding normalise alike, bit for bit. */
+static void layernorm_row(const float *xr, int64_t D, float eps, const float *w, const float *b,
+                          float *yr, float *mean, float *rstd)
+{
+    double mu, var;
+    row_moments(xr, D, &mu, &var);
+    double rs = 1.0 / sqrt(var + eps);
+    if (mean) *mean = (float)mu;
+    if (rstd) *rstd = (float)rs;
+    for (int64_t d = 0; d < D; d++) {
+        double v = (xr[d] - mu) * rs;
+        if (w) v = v * w[d] + b[d];
+        yr[d] = (float)v;
+    }
+}
+
+int attn_layernorm_rows(const attn_layernorm *n, const float *x, int64_t rows, float *y,
+                        int threads)
+{
+    static const char fn[] = "attn_layernorm_rows";
+    ATTN_REQUIRE_NONNULL(fn, n);
+    ATTN_REQUIRE_NONNULL(fn, x);
+    ATTN_REQUIRE_NONNULL(fn, y);
+    if (rows < 0) return attn_fail(ATTN_E_ARG, "%s: rows=%lld", fn, (long long)rows);
+    const int64_t D = n->dim;
+    const float *w = n->weight ? n->weight->data : NULL, *b = n->bias ? n->bias->data : NULL;
+#pragma omp parallel for if(ATTN_WORTH_THREADS(rows * D)) num_threads(threads > 0 ? threads : 1) schedule(static)
+    for (int64_t r = 0; r < rows; r++) layernorm_row(x + r * D, D, n->eps, w, b, y + r * D, NULL, NULL);
+    return ATTN_OK;
+}
+
 int attn_layernorm_forward(attn_tape *t, const attn_layernorm *n, attn_var *x, attn_var **out)
 {
     static const char fn[] = "attn_layernorm_forward";
@@ -131,18 +164,8 @@ int attn_layernorm_forward(attn_tape *t, const attn_layernorm *n, attn_var *x, a
     if (!c || !mean || !rstd) return ATTN_E_NOMEM;
     const float *w = n->weight ? n->weight->data : NULL, *b = n->bias ? n->bias->data : NULL;
 #pragma omp parallel for if(ATTN_WORTH_THREADS(rows * D)) num_threads(attn_tape_threads(t)) schedule(static)
-    for (int64_t r = 0; r < rows; r++) {
-        const float *xr = x->data + r * D;
-        double mu, var;
-        row_moments(xr, D, &mu, &var);
-        double rs = 1.0 / sqrt(var + n->eps);
-        mean[r] = (float)mu, rstd[r] = (float)rs;
-        for (int64_t d = 0; d < D; d++) {
-            double v = (xr[d] - mu) * rs;
-            if (w) v = v * w[d] + b[d];
-            y->data[r * D + d] = (float)v;
-        }
-    }
+    for (int64_t r = 0; r < rows; r++)
+        layernorm_row(x->data + r * D, D, n->eps, w, b, y->data + r * D, &mean[r], &rstd[r]);
     c->n = n, c->x = x, c->y = y, c->mean = mean, c->rstd = rstd;
     ATTN_TRY(attn_tape_record(t, layernorm_backward, c));
     *out = y;

@@ -156,6 +156,26 @@ static void gelu_exact_bwd(const float *restrict x, const float *restrict dy, fl
 
 #define GELU_CHUNK 4096
 
+/* y = GELU(x) over n elements, exact or tanh form: the tape's op and attn_activation_rows. */
+static void gelu_forward(const float *x, float *y, int64_t n, int approx, int threads)
+{
+    const int64_t chunks = (n + GELU_CHUNK - 1) / GELU_CHUNK;
+    if (!approx) {
+#pragma omp parallel for if(ATTN_WORTH_THREADS(n)) num_threads(threads) schedule(static)
+        for (int64_t k = 0; k < chunks; k++) {
+            const int64_t i0 = k * GELU_CHUNK, m = n - i0 < GELU_CHUNK ? n - i0 : GELU_CHUNK;
+            gelu_exact_fwd(x + i0, y + i0, m);
+        }
+        return;
+    }
+#pragma omp parallel for if(ATTN_WORTH_THREADS(n)) num_threads(threads) schedule(static)
+    for (int64_t i = 0; i < n; i++) {
+        double v;
+        gelu_tanh(x[i], &v, NULL);
+        y[i] = (float)v;
+    }
+}
+
 static int gelu_backward(attn_tape *t, void *p)
 {
     unary_ctx *c = p;
@@ -188,23 +208,29 @@ int attn_op_gelu(attn_tape *t, attn_var *x, int approximate, attn_var **out)
     unary_ctx *c = NULL;
     ATTN_TRY(unary_begin(t, fn, x, gelu_backward, &y, &c));
     c->approx = approximate != 0;
-    const int64_t n = y->numel, chunks = (n + GELU_CHUNK - 1) / GELU_CHUNK;
-    if (!c->approx) {
-#pragma omp parallel for if(ATTN_WORTH_THREADS(n)) num_threads(attn_tape_threads(t)) schedule(static)
-        for (int64_t k = 0; k < chunks; k++) {
-            const int64_t i0 = k * GELU_CHUNK, m = n - i0 < GELU_CHUNK ? n - i0 : GELU_CHUNK;
-            gelu_exact_fwd(x->data + i0, y->data + i0, m);
-        }
-    } else {
-#pragma omp parallel for if(ATTN_WORTH_THREADS(n)) num_threads(attn_tape_threads(t)) schedule(static)
-        for (int64_t i = 0; i < n; i++) {
-            double v;
-            gelu_tanh(x->data[i], &v, NULL);
-            y->data[i] = (float)v;
-        }
-    }
+    gelu_forward(x->data, y->data, y->numel, c->approx, attn_tape_threads(t));
     *out = y;
     return ATTN_OK;
+}
+
+int attn_activation_rows(attn_activation act, const float *x, int64_t n, float *y, int threads)
+{
+    static const char fn[] = "attn_activation_rows";
+    ATTN_REQUIRE_NONNULL(fn, x);
+    ATTN_REQUIRE_NONNULL(fn, y);
+    if (n < 0) return attn_fail(ATTN_E_ARG, "%s: n=%lld", fn, (long long)n);
+    threads = threads > 0 ? threads : 1;
+    switch (act) {
+    case ATTN_ACT_RELU:
+#pragma omp parallel for if(ATTN_WORTH_THREADS(n)) num_threads(threads) schedule(static)
+        for (int64_t i = 0; i < n; i++) y[i] = x[i] > 0 ? x[i] : 0;
+        return ATTN_OK;
+    case ATTN_ACT_GELU:
+    case ATTN_ACT_GELU_TANH:
+        gelu_forward(x, y, n, act == ATTN_ACT_GELU_TANH, threads);
+        return ATTN_OK;
+    }
+    return attn_fail(ATTN_E_ARG, "%s: unknown activation %d", fn, (int)act);
 }
 
 /* ---- dropout: keep element i iff uniform(seed, offset, i) ≥ p; kept ones scaled 1/(1−p) ---- */

@@ -25,4 +25,11 @@ int cli_classify(int argc, char **argv);        /* classify.c */
 /* Print "attn <cmd>: <what>: <library message>" to stderr and return 1. */
 int cli_error(const char *cmd, const char *what, int status);
 
+/* Return a failing library status at once. */
+#define ATTN_TRY_CLI(e)                                                                         \
+    do {                                                                                       \
+        int s_ = (e);                                                                          \
+        if (s_ < 0) return s_;                                                                 \
+    } while (0)
+
 #endif

@@ -18,7 +18,7 @@
 #include "dist.h"
 #include "dist_train.h"
 #include "progress.h"
-#include "seq2seq_decode.h"
+#include "cli.h"
 #include "viz.h"
 #include "viz_model.h"
 
@@ -135,15 +135,15 @@ static int evaluate(const demo_cfg *c, attn_tape *t, const attn_seq2seq *m, int 
     b.src = malloc((size_t)(chunk * DATES_SRC_MAX) * sizeof *b.src);
     b.tgt_in = malloc((size_t)(chunk * (DATES_TGT_LEN + 1)) * sizeof *b.tgt_in);
     b.tgt_out = malloc((size_t)(chunk * (DATES_TGT_LEN + 1)) * sizeof *b.tgt_out);
-    int32_t *out = malloc((size_t)(chunk * (L + 1)) * sizeof *out);
+    int32_t *out = malloc((size_t)(chunk * (L + 1)) * sizeof *out); /* [chunk, L + 1] */
     int64_t *len = malloc((size_t)chunk * sizeof *len);
     int st = (!exs || !b.src || !b.tgt_in || !b.tgt_out || !out || !len) ? ATTN_E_NOMEM : ATTN_OK;
     long right = 0;
-    decode_options o = {.bos_id = BOS, .eos_id = EOS, .max_len = L, .beam = 1};
+    attn_generate_options o = {.bos_id = BOS, .eos_id = EOS, .max_new = L};
     for (int64_t first = 0; st == ATTN_OK && first < n; first += chunk) {
         int64_t N = n - first < chunk ? n - first : chunk;
         make_batch(c, 1, (uint64_t)first, N, &b, exs);
-        st = seq2seq_translate(t, m, b.src, N, b.S, &o, out, len);
+        st = attn_seq2seq_generate(m, t, b.src, N, b.S, &o, out, L + 1, len, NULL);
         for (int64_t i = 0; st == ATTN_OK && i < N; i++) {
             char hyp[64];
             int64_t k = 0;

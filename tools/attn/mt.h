@@ -5,7 +5,7 @@
 #define ATTN_MT_H
 
 #include "attn.h"
-#include "seq2seq_decode.h"
+#include "cli.h"
 #include "../text/spm.h"
 
 /* Metadata keys of a subword translation checkpoint:
@@ -40,15 +40,13 @@ const char *mt_model_arch(const mt_model *m); /* "transformer" or "gru" */
 void mt_model_free(mt_model *m);              /* frees what it holds; *m becomes empty */
 
 /* Translate n sentences with a subword model: encodes each source (+ EOS, cut to the model's
- * max_len), decodes in length-sorted batches of `batch` sentences, detokenises. hyps[i] is
- * malloc'ed (free each, then the array with mt_free_strings). o->max_len 0: per batch,
+ * max_len), decodes in length-sorted batches of `batch` sentences (attn_seq2seq_generate or
+ * attn_gru_seq2seq_generate; o->bos_id/eos_id are set here), detokenises. hyps[i] is malloc'ed
+ * (free each, then the array with mt_free_strings). o->max_new 0: the library's bound per batch,
  * min(model max_len − 1, 2·S + 10). */
 int mt_translate_texts(attn_tape *t, const mt_model *m, const attn_spm *sp,
-                       const char *const *src, int64_t n, const decode_options *o, int64_t batch,
+                       const char *const *src, int64_t n, const attn_generate_options *o, int64_t batch,
                        char ***hyps);
-/* Transformer models: nonzero (default): mt_translate_texts decodes with the key/value cache
- * (seq2seq_cache.h); zero: with seq2seq_translate (re-running the decoder on the prefix). */
-extern int mt_use_cache;
 
 void mt_free_strings(char **s, int64_t n);
 

@@ -58,7 +58,7 @@ static int usage(void)
 int cli_eval_translate(int argc, char **argv)
 {
     const char *model = NULL, *srcp = NULL, *refp = NULL, *outp = NULL;
-    decode_options o = {.bos_id = ATTN_SPM_BOS_ID, .eos_id = ATTN_SPM_EOS_ID, .beam = 5, .len_penalty = 0.6f};
+    attn_generate_options o = {.beam = 5, .len_penalty = 0.6f};
     int threads = 0;
     long batch = 64;
     for (int a = 1; a < argc; a++) {
@@ -71,7 +71,7 @@ int cli_eval_translate(int argc, char **argv)
         else if (!strcmp(argv[a], "--len-penalty") && more) o.len_penalty = (float)atof(argv[++a]);
         else if (!strcmp(argv[a], "--batch") && more) batch = atol(argv[++a]);
         else if (!strcmp(argv[a], "--threads") && more) threads = atoi(argv[++a]);
-        else if (!strcmp(argv[a], "--no-cache")) mt_use_cache = 0;
+        else if (!strcmp(argv[a], "--no-cache")) o.no_cache = 1;
         else return usage();
     }
     if (!model || !srcp || !refp || o.beam < 1 || o.beam > 64 || batch < 1 || threads < 0) return usage();

@@ -1,15 +1,11 @@
 /* mt_text.c — tokenizer storage and batched text translation for the translation commands. */
 #include "mt.h"
-#include "gru_decode.h"
 
 #include "internal.h"
-#include "seq2seq_cache.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-int mt_use_cache = 1;
 
 static const char B64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
@@ -186,7 +182,7 @@ void mt_model_free(mt_model *m)
 }
 
 int mt_translate_texts(attn_tape *t, const mt_model *m, const attn_spm *sp,
-                       const char *const *src, int64_t n, const decode_options *o, int64_t batch,
+                       const char *const *src, int64_t n, const attn_generate_options *o, int64_t batch,
                        char ***hyps)
 {
     const int64_t maxS = mt_model_max_len(m);
@@ -195,7 +191,7 @@ int mt_translate_texts(attn_tape *t, const mt_model *m, const attn_spm *sp,
     src_item *items = calloc((size_t)n, sizeof *items);
     char **res = calloc((size_t)n, sizeof *res);
     int32_t *buf = malloc((size_t)(batch * maxS) * sizeof *buf);
-    int32_t *out = malloc((size_t)(batch * (maxS + 1)) * sizeof *out);
+    int32_t *out = malloc((size_t)(batch * maxS) * sizeof *out);
     int64_t *olen = malloc((size_t)batch * sizeof *olen);
     int st = (!items || !res || !buf || !out || !olen) ? attn_fail(ATTN_E_NOMEM, "translate: out of memory") : ATTN_OK;
     for (int64_t i = 0; st == ATTN_OK && i < n; i++) {
@@ -213,15 +209,13 @@ int mt_translate_texts(attn_tape *t, const mt_model *m, const attn_spm *sp,
             for (int64_t j = 0; j < S; j++)
                 buf[i * S + j] = j < it->len ? it->ids[j] : j == it->len ? ATTN_SPM_EOS_ID : pad;
         }
-        decode_options od = *o;
-        if (od.max_len <= 0) od.max_len = 2 * S + 10;
-        if (od.max_len > maxS - 1) od.max_len = maxS - 1;
-        if (m->gru) st = gru_translate(t, m->gru, buf, B, S, &od, out, olen);
-        else
-            st = mt_use_cache ? seq2seq_translate_cached(t, m->tf, buf, B, S, &od, out, olen)
-                              : seq2seq_translate(t, m->tf, buf, B, S, &od, out, olen);
+        attn_generate_options od = *o;
+        od.bos_id = ATTN_SPM_BOS_ID, od.eos_id = ATTN_SPM_EOS_ID;
+        if (od.max_new > maxS - 1) od.max_new = maxS - 1;
+        st = m->gru ? attn_gru_seq2seq_generate(m->gru, t, buf, B, S, &od, out, maxS, olen, NULL)
+                    : attn_seq2seq_generate(m->tf, t, buf, B, S, &od, out, maxS, olen, NULL);
         for (int64_t i = 0; st == ATTN_OK && i < B; i++)
-            st = detok(sp, out + i * (od.max_len + 1), olen[i], &res[items[b0 + i].index]);
+            st = detok(sp, out + i * maxS, olen[i], &res[items[b0 + i].index]);
     }
     for (int64_t i = 0; items && i < n; i++) free(items[i].ids);
     free(items), free(buf), free(out), free(olen);

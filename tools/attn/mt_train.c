@@ -325,7 +325,7 @@ static int validate(attn_tape *t, const mt_model *m, const attn_spm *sp, const c
     int64_t n = n_bleu < vtext->n ? n_bleu : vtext->n;
     if (st == ATTN_OK && n > 0) {
         char **hyp = NULL;
-        decode_options o = {.bos_id = ATTN_SPM_BOS_ID, .eos_id = ATTN_SPM_EOS_ID, .beam = 1};
+        attn_generate_options o = {.beam = 1};
         st = mt_translate_texts(t, m, sp, (const char *const *)vtext->src, n, &o, 64, &hyp);
         attn_bleu_result r;
         if (st == ATTN_OK) st = attn_bleu_corpus((const char *const *)hyp, (const char *const *)vtext->tgt, n, 1, NULL, &r);

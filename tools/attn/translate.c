@@ -6,7 +6,6 @@
 
 #include "chars.h"
 #include "mt.h"
-#include "seq2seq_decode.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,7 +22,7 @@ static int usage(void)
 typedef struct translator {
     attn_seq2seq *m;
     attn_tape *t;
-    decode_options o;
+    attn_generate_options o;
 } translator;
 
 /* One sentence, character tokenizer: prints the translation. */
@@ -40,14 +39,14 @@ static int translate_line(translator *tr, const char *text)
         return 1;
     }
     int32_t *src = malloc((size_t)S * sizeof *src);
-    int32_t *out = malloc((size_t)(tr->o.max_len + 1) * sizeof *out);
+    int32_t *out = malloc((size_t)(tr->o.max_new + 1) * sizeof *out);
     int64_t len = 0;
     if (!src || !out) {
         free(src), free(out);
         return cli_error("translate", "memory", ATTN_E_NOMEM);
     }
     for (int64_t i = 0; i < S; i++) src[i] = chars_id((unsigned char)text[i]);
-    int st = seq2seq_translate(tr->t, tr->m, src, 1, S, &tr->o, out, &len);
+    int st = attn_seq2seq_generate(tr->m, tr->t, src, 1, S, &tr->o, out, tr->o.max_new + 1, &len, NULL);
     if (st == ATTN_OK) {
         for (int64_t i = 0; i < len; i++) putchar(chars_char(out[i]));
         putchar('\n');
@@ -57,13 +56,12 @@ static int translate_line(translator *tr, const char *text)
 }
 
 /* Subword (SentencePiece) models: all texts are translated together, in length-sorted batches. */
-static int translate_spm(const char *model, int threads, decode_options o, char **texts, int n_texts)
+static int translate_spm(const char *model, int threads, attn_generate_options o, char **texts, int n_texts)
 {
     mt_model m;
     attn_spm *sp;
     int s = mt_open_model(model, &m, &sp);
     if (s) return cli_error("translate", model, s);
-    o.bos_id = ATTN_SPM_BOS_ID, o.eos_id = ATTN_SPM_EOS_ID;
     attn_tape *t = NULL;
     attn_tape_config tc = {.num_threads = threads};
     s = attn_tape_create(&tc, &t);
@@ -104,17 +102,16 @@ int cli_translate(int argc, char **argv)
 {
     const char *model = NULL;
     translator tr = {0};
-    tr.o = (decode_options){.bos_id = CH_BOS, .eos_id = CH_EOS, .max_len = 0, .beam = 1,
-                            .len_penalty = 0.6f};
+    tr.o = (attn_generate_options){.bos_id = CH_BOS, .eos_id = CH_EOS, .beam = 1, .len_penalty = 0.6f};
     int threads = 0, first_text = argc;
     for (int a = 1; a < argc; a++) {
         int more = a + 1 < argc;
         if (!strcmp(argv[a], "--model") && more) model = argv[++a];
         else if (!strcmp(argv[a], "--beam") && more) tr.o.beam = atoi(argv[++a]);
         else if (!strcmp(argv[a], "--len-penalty") && more) tr.o.len_penalty = (float)atof(argv[++a]);
-        else if (!strcmp(argv[a], "--max-len") && more) tr.o.max_len = atol(argv[++a]);
+        else if (!strcmp(argv[a], "--max-len") && more) tr.o.max_new = atol(argv[++a]);
         else if (!strcmp(argv[a], "--threads") && more) threads = atoi(argv[++a]);
-        else if (!strcmp(argv[a], "--no-cache")) mt_use_cache = 0;
+        else if (!strcmp(argv[a], "--no-cache")) tr.o.no_cache = 1;
         else if (!strcmp(argv[a], "--")) {
             first_text = a + 1;
             break;
@@ -124,7 +121,7 @@ int cli_translate(int argc, char **argv)
             break;
         }
     }
-    if (!model || tr.o.beam < 1 || tr.o.beam > 64 || threads < 0 || tr.o.max_len < 0) return usage();
+    if (!model || tr.o.beam < 1 || tr.o.beam > 64 || threads < 0 || tr.o.max_new < 0) return usage();
     if (threads) attn_set_num_threads(threads);
     attn_st_reader *st;
     int s = attn_st_open(model, &st);
@@ -160,8 +157,7 @@ int cli_translate(int argc, char **argv)
         rc = cli_error("translate", model, s);
         goto done;
     }
-    if (tr.o.max_len == 0) tr.o.max_len = cfg.max_len - 1;
-    if (tr.o.max_len >= cfg.max_len) tr.o.max_len = cfg.max_len - 1;
+    if (tr.o.max_new == 0 || tr.o.max_new >= cfg.max_len) tr.o.max_new = cfg.max_len - 1;
     if (first_text < argc) {
         for (int a = first_text; a < argc && !rc; a++) rc = translate_line(&tr, argv[a]);
     } else {

@@ -7,7 +7,6 @@
 #include "chars.h"
 #include "cli.h"
 #include "mt.h"
-#include "seq2seq_decode.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -80,9 +79,9 @@ int viz_seq2seq_record(attn_tape *t, const attn_seq2seq *m, const char *input, c
     if (target) {
         snprintf(out_text, sizeof out_text, "%s", target);
     } else {
-        decode_options o = {.bos_id = CH_BOS, .eos_id = CH_EOS, .max_len = m->cfg.max_len - 2, .beam = 1};
+        attn_generate_options o = {.bos_id = CH_BOS, .eos_id = CH_EOS, .max_new = m->cfg.max_len - 2};
         int64_t len = 0;
-        ATTN_TRY_CLI(seq2seq_translate(t, m, src, 1, S, &o, gen, &len));
+        ATTN_TRY_CLI(attn_seq2seq_generate(m, t, src, 1, S, &o, gen, m->cfg.max_len - 1, &len, NULL));
         for (int64_t i = 0; i < len; i++) out_text[i] = chars_char(gen[i]);
         out_text[len] = '\0';
     }
@@ -172,7 +171,7 @@ static int viz_mt_record(attn_tape *t, const mt_model *mm, const attn_spm *sp, c
     const int64_t maxL = mt_model_max_len(mm);
     char **hyp = NULL;
     if (!target) {
-        decode_options o = {.bos_id = ATTN_SPM_BOS_ID, .eos_id = ATTN_SPM_EOS_ID, .beam = 5, .len_penalty = 0.6f};
+        attn_generate_options o = {.beam = 5, .len_penalty = 0.6f};
         int s = mt_translate_texts(t, mm, sp, &input, 1, &o, 1, &hyp);
         if (s) {
             *reported = 0;

@@ -1,0 +1,169 @@
+/* gpt_gen.c — the GPT as a stepper, with and without a key/value cache, and attn_gpt_generate.
+ *
+ * Cached: token + position embedding of the newest position, each block stepped by kv.c (causal
+ * self-attention over the cached positions, then the MLP), the final norm and the tied head.
+ * Uncached: attn_gpt_forward on the whole prefix at every step, its last position scored. */
+#include "generate_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct gpt_full {
+    const attn_gpt *m;
+    attn_tape *t;
+    int64_t R, cap;
+    int32_t *prefix, *prefix2, *cur; /* [R, cap] */
+} gpt_full;
+
+static void full_free(void *p)
+{
+    gpt_full *f = p;
+    if (!f) return;
+    attn_tape_free(f->t);
+    free(f->prefix), free(f->prefix2), free(f->cur);
+    free(f);
+}
+
+static int full_step(void *p, const int32_t *y, int64_t pos, float *logp)
+{
+    gpt_full *f = p;
+    const int64_t R = f->R, T = pos + 1, V = f->m->cfg.vocab;
+    for (int64_t r = 0; r < R; r++) f->prefix[r * f->cap + pos] = y[r];
+    if (!logp) return ATTN_OK;
+    for (int64_t r = 0; r < R; r++) memcpy(f->cur + r * T, f->prefix + r * f->cap, (size_t)T * sizeof *f->cur);
+    ATTN_TRY(attn_tape_reset(f->t));
+    attn_var *logits;
+    ATTN_TRY(attn_gpt_forward(f->t, f->m, f->cur, R, T, &logits));
+    for (int64_t r = 0; r < R; r++) memcpy(logp + r * V, logits->data + (r * T + T - 1) * V, (size_t)V * sizeof *logp);
+    attn_log_softmax_rows(logp, R, V);
+    return ATTN_OK;
+}
+
+static int full_reorder(void *p, const int64_t *parent, int64_t pos)
+{
+    gpt_full *f = p;
+    for (int64_t r = 0; r < f->R; r++)
+        memcpy(f->prefix2 + r * f->cap, f->prefix + parent[r] * f->cap, (size_t)(pos + 1) * sizeof *f->prefix);
+    int32_t *t = f->prefix;
+    f->prefix = f->prefix2, f->prefix2 = t;
+    return ATTN_OK;
+}
+
+static const attn_stepper_ops full_ops = {full_step, full_reorder, full_free};
+
+typedef struct gpt_cached {
+    const attn_gpt *m;
+    attn_kv kv;
+} gpt_cached;
+
+static void cached_free(void *p)
+{
+    gpt_cached *c = p;
+    if (!c) return;
+    attn_kv_free(&c->kv);
+    free(c);
+}
+
+static int cached_step(void *p, const int32_t *y, int64_t pos, float *logp)
+{
+    gpt_cached *c = p;
+    const attn_gpt *m = c->m;
+    attn_kv *kv = &c->kv;
+    const int64_t R = kv->R, d = kv->d;
+    const float *wte = m->wte.weight->data, *wpe = m->wpe.weight->data + pos * d;
+    for (int64_t r = 0; r < R; r++) {
+        if (y[r] < 0 || y[r] >= m->cfg.vocab)
+            return attn_fail(ATTN_E_ARG, "attn_gpt stepper: token id %d outside [0, %lld)", y[r], (long long)m->cfg.vocab);
+        for (int64_t j = 0; j < d; j++) kv->x[r * d + j] = wte[(int64_t)y[r] * d + j] + wpe[j];
+    }
+    for (int64_t l = 0; l < kv->nl; l++) {
+        const attn_encoder_layer *L = &m->h[l];
+        ATTN_TRY(attn_kv_self(kv, &L->self_attn, &L->norm1, L->cfg.norm_first, l, pos));
+        ATTN_TRY(attn_kv_ffn(kv, &L->ffn, &L->norm2, L->cfg.norm_first));
+    }
+    if (!logp) return ATTN_OK;
+    ATTN_TRY(attn_layernorm_rows(&m->ln_f, kv->x, R, kv->h, kv->threads));
+    ATTN_TRY(attn_linear_rows(&m->head, kv->h, R, logp, kv->threads));
+    attn_log_softmax_rows(logp, R, m->cfg.vocab);
+    return ATTN_OK;
+}
+
+static int cached_reorder(void *p, const int64_t *parent, int64_t pos)
+{
+    attn_kv_reorder(&((gpt_cached *)p)->kv, parent, pos);
+    return ATTN_OK;
+}
+
+static const attn_stepper_ops cached_ops = {cached_step, cached_reorder, cached_free};
+
+int attn_gpt_stepper_create(const attn_gpt *m, int64_t R, int64_t max_pos, int use_cache, int threads,
+                            attn_stepper **out)
+{
+    static const char fn[] = "attn_gpt_stepper_create";
+    ATTN_REQUIRE_NONNULL(fn, m);
+    ATTN_REQUIRE_NONNULL(fn, out);
+    *out = NULL;
+    if (R < 1 || max_pos < 1 || max_pos > m->cfg.context)
+        return attn_fail(ATTN_E_ARG, "%s: R=%lld, max_pos=%lld (context %lld)", fn, (long long)R, (long long)max_pos,
+                         (long long)m->cfg.context);
+    threads = threads > 0 ? threads : attn_get_num_threads();
+    if (!use_cache) {
+        gpt_full *f = calloc(1, sizeof *f);
+        if (!f) return attn_fail(ATTN_E_NOMEM, "%s: out of memory", fn);
+        f->m = m, f->R = R, f->cap = max_pos;
+        attn_tape_config tc = {.num_threads = threads};
+        int st = attn_tape_create(&tc, &f->t);
+        if (st == ATTN_OK) attn_tape_set_training(f->t, 0);
+        f->prefix = calloc((size_t)(R * max_pos), sizeof *f->prefix);
+        f->prefix2 = calloc((size_t)(R * max_pos), sizeof *f->prefix2);
+        f->cur = calloc((size_t)(R * max_pos), sizeof *f->cur);
+        if (st == ATTN_OK && (!f->prefix || !f->prefix2 || !f->cur)) st = attn_fail(ATTN_E_NOMEM, "%s: out of memory", fn);
+        if (st != ATTN_OK) {
+            full_free(f);
+            return st;
+        }
+        return attn_stepper_wrap(&full_ops, f, R, m->cfg.vocab, max_pos, 0, out);
+    }
+    gpt_cached *c = calloc(1, sizeof *c);
+    if (!c) return attn_fail(ATTN_E_NOMEM, "%s: out of memory", fn);
+    c->m = m;
+    int st = ATTN_OK;
+    for (int64_t l = 0; st == ATTN_OK && l < m->cfg.n_layer; l++) st = attn_kv_check_mha(fn, &m->h[l].self_attn, m->cfg.d_model);
+    if (st == ATTN_OK)
+        st = attn_kv_init(&c->kv, R, m->cfg.d_model, m->cfg.n_head, m->cfg.n_layer, max_pos,
+                          m->h[0].ffn.linear1.out_features, threads);
+    if (st != ATTN_OK) {
+        cached_free(c);
+        return st;
+    }
+    return attn_stepper_wrap(&cached_ops, c, R, m->cfg.vocab, max_pos, 0, out);
+}
+
+int attn_gpt_generate(const attn_gpt *m, const int32_t *prompt, int64_t N, int64_t P,
+                      const attn_generate_options *o, int32_t *out, int64_t cap, int64_t *out_len,
+                      attn_generate_info *info)
+{
+    static const char fn[] = "attn_gpt_generate";
+    ATTN_REQUIRE_NONNULL(fn, m);
+    ATTN_REQUIRE_NONNULL(fn, o);
+    if (N < 1 || P < 1 || P >= m->cfg.context)
+        return attn_fail(ATTN_E_ARG, "%s: N=%lld, prompt of %lld tokens (context %lld leaves no room)", fn,
+                         (long long)N, (long long)P, (long long)m->cfg.context);
+    if (o->beam < 0 || o->beam > ATTN_MAX_BEAM)
+        return attn_fail(ATTN_E_ARG, "%s: beam=%d must be 1..%d", fn, o->beam, ATTN_MAX_BEAM);
+    if (o->max_new > m->cfg.context - P)
+        return attn_fail(ATTN_E_ARG, "%s: max_new=%lld but the context leaves %lld after a prompt of %lld", fn,
+                         (long long)o->max_new, (long long)(m->cfg.context - P), (long long)P);
+    int64_t L = o->max_new > 0 ? o->max_new : m->cfg.context - P;
+    if (L > cap - 1) L = cap - 1;
+    const int64_t K = o->beam > 1 ? o->beam : 1;
+    const int64_t positions = P + L + (o->eos_id >= 0 ? 1 : 0) <= m->cfg.context ? P + L + (o->eos_id >= 0 ? 1 : 0)
+                                                                                  : m->cfg.context;
+    attn_stepper *s = NULL;
+    ATTN_TRY(attn_gpt_stepper_create(m, N * K, positions, !o->no_cache, 0, &s));
+    attn_generate_options oo = *o;
+    oo.max_new = L;
+    int st = attn_generate(s, N, prompt, P, &oo, out, cap, out_len, info);
+    attn_stepper_free(s);
+    return st;
+}
