@@ -113,6 +113,24 @@ ATTN_API int attn_st_writer_commit(attn_st_writer *w, const char *path);
 ATTN_API int attn_st_writer_size(const attn_st_writer *w, int64_t *bytes);
 ATTN_API int attn_st_writer_serialize(const attn_st_writer *w, void *dst, int64_t cap);
 
+/* ------------------------------------------------------------------------------------------ */
+/* @@ base64 @@                                                                               */
+/* ------------------------------------------------------------------------------------------ */
+
+/*
+ * Base64 (RFC 4648 §4: the standard alphabet A–Z a–z 0–9 + /, padded with '=' to a multiple of
+ * 4 characters), as binary blobs such as tokenizers are stored in checkpoint metadata.
+ * attn_base64_encode writes a NUL-terminated string to *out (malloc'ed; free it).
+ * attn_base64_decode is strict, so that a byte string has one text: len must be a multiple of
+ * 4 and at most ATTN_BASE64_MAX_TEXT; only alphabet characters (no whitespace, no URL-safe
+ * alphabet); '=' only as the last one or two characters; the bits the padding drops must be
+ * zero. ATTN_E_FORMAT names the offending position. *out (malloc'ed, n bytes plus a NUL) is
+ * NULL on failure.
+ */
+#define ATTN_BASE64_MAX_TEXT (1 << 30)
+ATTN_API int attn_base64_encode(const void *data, size_t n, char **out);
+ATTN_API int attn_base64_decode(const char *text, size_t len, unsigned char **out, size_t *n);
+
 #ifdef __cplusplus
 }
 #endif

@@ -16,6 +16,21 @@ extern "C" {
 /* ------------------------------------------------------------------------------------------ */
 
 /*
+ * Loading a model file. A checkpoint is untrusted input (users download and share them):
+ * attn_<model>_open(st, &m) reads the configuration from the metadata ("attn.config.<field>",
+ * every number parsed strictly and range-checked), then checks it against the file's tensors —
+ * every parameter the configuration implies present under its name with exactly its shape and
+ * a float dtype (F32, F16, BF16, F64), no tensor the model lacks — before allocating anything
+ * sized by the configuration: a file whose metadata asks for more than its tensors hold fails
+ * at once with ATTN_E_FORMAT naming the first tensor (or the layer count) that does not match.
+ * Only then are the weights allocated and read. A model opened this way allocates no gradient
+ * buffers (they come with the first backward, attn_optim_create or attn_params_alloc_grads)
+ * and no optimiser state. Bounds on any configuration: at most 1,024 layers per stack; a
+ * computed position table (the Transformer's sinusoids, max_len × d_model) of at most 2^24
+ * floats. The reader st can be closed once open returns.
+ */
+
+/*
  * The encoder–decoder Transformer ("Attention is all you need"): torch.nn.Transformer plus token
  * embeddings, sinusoidal positions and an output projection. Batch first. Parameter names:
  *   src_embed.weight, tgt_embed.weight (shared as "embed.weight" when share_embeddings),
@@ -64,6 +79,8 @@ ATTN_API int attn_seq2seq_decode(attn_tape *t, const attn_seq2seq *m, attn_var *
 ATTN_API int attn_seq2seq_config_to_meta(const attn_seq2seq_config *cfg, char *buf, size_t cap,
                                          const char **kv, int kv_cap);
 ATTN_API int attn_seq2seq_config_from_reader(const attn_st_reader *st, attn_seq2seq_config *cfg);
+/* The model saved in st (see "Loading a model file" above). */
+ATTN_API int attn_seq2seq_open(const attn_st_reader *st, attn_seq2seq **out);
 
 /*
  * The GRU encoder–decoder with additive attention (Bahdanau et al., 2015), batch first:
@@ -131,6 +148,8 @@ ATTN_API int attn_gru_seq2seq_config_to_meta(const attn_gru_seq2seq_config *cfg,
                                              size_t cap, const char **kv, int kv_cap);
 ATTN_API int attn_gru_seq2seq_config_from_reader(const attn_st_reader *st,
                                                  attn_gru_seq2seq_config *cfg);
+/* The model saved in st (see "Loading a model file" above). */
+ATTN_API int attn_gru_seq2seq_open(const attn_st_reader *st, attn_gru_seq2seq **out);
 
 /*
  * A decoder-only causal language model (GPT-style): token embedding "wte.weight" [V, d] and
@@ -158,6 +177,12 @@ ATTN_API void attn_gpt_free(attn_gpt *m);
 /* logits [N, T, vocab] for ids [N, T], T ≤ context. */
 ATTN_API int attn_gpt_forward(attn_tape *t, const attn_gpt *m, const int32_t *ids, int64_t N,
                               int64_t T, attn_var **logits);
+/* The configuration as metadata (as attn_seq2seq_config_to_meta) and back, and the model saved
+ * in st (see "Loading a model file" above). */
+ATTN_API int attn_gpt_config_to_meta(const attn_gpt_config *cfg, char *buf, size_t cap,
+                                     const char **kv, int kv_cap);
+ATTN_API int attn_gpt_config_from_reader(const attn_st_reader *st, attn_gpt_config *cfg);
+ATTN_API int attn_gpt_open(const attn_st_reader *st, attn_gpt **out);
 
 /*
  * A Transformer-encoder text classifier (e.g. IMDb sentiment): token embedding "embed.weight"
@@ -212,6 +237,8 @@ ATTN_API int attn_classifier_config_to_meta(const attn_classifier_config *cfg, c
                                             size_t cap, const char **kv, int kv_cap);
 ATTN_API int attn_classifier_config_from_reader(const attn_st_reader *st,
                                                 attn_classifier_config *cfg);
+/* The model saved in st (see "Loading a model file" above): any num_classes in [2, 2^20]. */
+ATTN_API int attn_classifier_open(const attn_st_reader *st, attn_classifier **out);
 
 #ifdef __cplusplus
 }

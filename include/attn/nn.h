@@ -69,7 +69,9 @@ struct attn_param {
     int64_t shape[ATTN_MAX_DIMS];
     int64_t numel;
     float *data; /* owned by the table */
-    float *grad; /* owned by the table; zeroed at creation */
+    float *grad; /* owned by the table; NULL until needed: allocated zeroed by the first backward
+                  * that reaches the parameter, by attn_optim_create or attn_params_alloc_grads
+                  * (inference never allocates one) */
     int no_weight_decay; /* set to 1 and the optimisers apply no weight decay to it (torch: a
                           * param group with weight_decay=0, usual for biases and norms) */
 };
@@ -84,15 +86,20 @@ typedef enum attn_init {
 /* seed: the stream the initialisers draw from (parameter i uses offset i). */
 ATTN_API int attn_params_create(uint64_t seed, attn_params **out);
 ATTN_API void attn_params_free(attn_params *P);
-/* Add "<prefix><name>" of the given shape, allocated (data and grad) and initialised. Names must
- * be unique. *out (may be NULL) stays valid until attn_params_free. */
+/* Add "<prefix><name>" of the given shape, its data allocated and initialised (the gradient
+ * buffer comes later, see attn_param.grad). Names must be unique. *out (may be NULL) stays
+ * valid until attn_params_free. */
 ATTN_API int attn_params_add(attn_params *P, const char *prefix, const char *name, int ndim,
                              const int64_t *shape, attn_init init, float a, attn_param **out);
 ATTN_API int attn_params_count(const attn_params *P);
 ATTN_API attn_param *attn_params_at(const attn_params *P, int i); /* NULL if out of range */
 ATTN_API attn_param *attn_params_find(const attn_params *P, const char *name); /* NULL: none */
 ATTN_API int64_t attn_params_numel(const attn_params *P); /* total number of elements */
+/* Zero every gradient buffer that exists. */
 ATTN_API void attn_params_zero_grad(attn_params *P);
+/* Allocate (zeroed) the gradient buffers not allocated yet, e.g. before reading p->grad of
+ * every parameter or handing them to another process. */
+ATTN_API int attn_params_alloc_grads(attn_params *P);
 
 /* ---- the tape ------------------------------------------------------------------------------ */
 

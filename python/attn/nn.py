@@ -138,7 +138,9 @@ class Params:
         return {p.name.decode(): _array(p.data, tuple(p.shape[:p.ndim])) for p in self.items()}
 
     def grads(self):
-        return {p.name.decode(): _array(p.grad, tuple(p.shape[:p.ndim])) for p in self.items()}
+        # a parameter no backward reached has no gradient buffer yet: its gradient is 0
+        return {p.name.decode(): _array(p.grad, tuple(p.shape[:p.ndim])) if p.grad
+                else np.zeros(tuple(p.shape[:p.ndim]), np.float32) for p in self.items()}
 
     def load_state_dict(self, d, strict=True):
         names = set(self.names())

@@ -106,6 +106,23 @@ ATTN_INTERNAL void attn_dropout_keep64_avx2(uint64_t block, uint64_t offset, con
 /* Aligned allocation (64 bytes) for kernel workspaces; free with free(). NULL on failure. */
 ATTN_INTERNAL void *attn_aligned_alloc(size_t bytes);
 
+/* The parameter table without data: attn_params_add records names and shapes only (and fails
+ * past max_count parameters, 0: no limit), so a configuration read from a file can be checked
+ * against the file's tensors before anything sized by it is allocated; then
+ * attn_params_alloc_data allocates every data buffer (uninitialised, for a loader to fill). */
+ATTN_INTERNAL int attn_params_create_deferred(int max_count, attn_params **out);
+ATTN_INTERNAL int attn_params_alloc_data(attn_params *P);
+/* The gradient buffer of p, allocated zeroed on first need (backward functions call it for
+ * each parameter they add into). NULL p: nothing to do. */
+ATTN_INTERNAL int attn_param_need_grad(attn_param *p);
+
+/* Bounds on what a model configuration may ask for (documented in attn/models.h). */
+#define ATTN_MAX_LAYERS 1024                /* layers of one stack */
+#define ATTN_MAX_POSITION_TABLE (1 << 24)   /* floats in a computed position table */
+/* A file whose configuration asks for `layers` layers must hold at least that many tensors:
+ * checked before the layers' structs are allocated (ATTN_E_FORMAT otherwise). */
+ATTN_INTERNAL int attn_checkpoint_check_layers(const char *fn, const attn_st_reader *st, int64_t layers);
+
 /* Model configurations as checkpoint metadata ("attn.config.<field>" → text), one way for every
  * model (src/io/config_meta.c): each model lists its configuration's fields once, in a table, and
  * its _config_to_meta / _config_from_reader hand the table over. */

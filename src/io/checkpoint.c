@@ -31,7 +31,7 @@ int attn_checkpoint_save(const attn_params *P, const char *path, const char *con
     return st;
 }
 
-/* Tensor `name` must exist with exactly this shape. */
+/* Tensor `name` must exist with exactly this shape and a dtype attn_st_read_f32 converts. */
 static int check_entry(const char *fn, const attn_st_reader *st, const char *name, int ndim,
                        const int64_t *shape)
 {
@@ -52,6 +52,18 @@ static int check_entry(const char *fn, const attn_st_reader *st, const char *nam
         return attn_fail(ATTN_E_FORMAT, "%s: tensor \"%s\" is [%s] in the file, the model needs [%s]",
                          fn, name, have, want);
     }
+    static const char *const floats[] = {"F32", "F16", "BF16", "F64"};
+    for (int k = 0; k < 4; k++)
+        if (!strcmp(e.dtype, floats[k])) return ATTN_OK;
+    return attn_fail(ATTN_E_FORMAT, "%s: tensor \"%s\" is %s, a model needs F32, F16, BF16 or F64", fn,
+                     name, e.dtype);
+}
+
+int attn_checkpoint_check_layers(const char *fn, const attn_st_reader *st, int64_t layers)
+{
+    if (layers > attn_st_count(st))
+        return attn_fail(ATTN_E_FORMAT, "%s: the configuration asks for %lld layers, the file has only %lld tensors",
+                         fn, (long long)layers, (long long)attn_st_count(st));
     return ATTN_OK;
 }
 
@@ -61,7 +73,8 @@ int attn_checkpoint_load(attn_params *P, const attn_st_reader *st)
     ATTN_REQUIRE_NONNULL(fn, P);
     ATTN_REQUIRE_NONNULL(fn, st);
     int n = attn_params_count(P);
-    /* strict: the file holds exactly the model's tensors */
+    /* strict: the file holds exactly the model's tensors, each of the model's shape, so the
+     * bytes read (and allocated, for a table made without data) are what the file holds */
     for (int64_t i = 0; i < attn_st_count(st); i++) {
         attn_st_entry e;
         ATTN_TRY(attn_st_info(st, i, &e));
@@ -73,6 +86,7 @@ int attn_checkpoint_load(attn_params *P, const attn_st_reader *st)
         attn_param *p = attn_params_at(P, i);
         ATTN_TRY(check_entry(fn, st, p->name, p->ndim, p->shape));
     }
+    ATTN_TRY(attn_params_alloc_data(P)); /* (a deferred table's data: none before this point) */
     for (int i = 0; i < n; i++) {
         attn_param *p = attn_params_at(P, i);
         ATTN_TRY(attn_st_read_f32(st, p->name, p->data, p->numel));

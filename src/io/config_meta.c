@@ -2,6 +2,7 @@
  * table of fields (name, kind, offset, range) written to and read from "attn.config.<name>". */
 #include "internal.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +44,33 @@ int attn_meta_write(const char *fn, const void *cfg, const attn_meta_field *fiel
     return n;
 }
 
+/* Strict number parsing: the whole string, no leading space or sign other than '-', decimal
+ * only (no hex, inf or nan), in range — one spelling per value. */
+static int parse_int(const char *v, double lo, double hi, int64_t *out)
+{
+    if (!(*v >= '0' && *v <= '9') && !(*v == '-' && v[1] >= '0' && v[1] <= '9')) return -1;
+    errno = 0;
+    char *end;
+    long long x = strtoll(v, &end, 10);
+    if (errno || *end || (double)x < lo || (double)x > hi) return -1;
+    *out = x;
+    return 0;
+}
+
+static int parse_real(const char *v, double lo, double hi, double *out)
+{
+    const char *d = *v == '-' ? v + 1 : v;
+    if (!((*d >= '0' && *d <= '9') || (*d == '.' && d[1] >= '0' && d[1] <= '9'))) return -1;
+    for (const char *c = d; *c; c++)
+        if (*c == 'x' || *c == 'X' || *c == 'p' || *c == 'P') return -1; /* no hex floats */
+    errno = 0;
+    char *end;
+    double x = strtod(v, &end);
+    if (errno || *end || !(x >= lo && x <= hi)) return -1;
+    *out = x;
+    return 0;
+}
+
 int attn_meta_read(const attn_st_reader *st, void *cfg, size_t cfg_size, const attn_meta_field *fields,
                    int nfields)
 {
@@ -55,15 +83,15 @@ int attn_meta_read(const attn_st_reader *st, void *cfg, size_t cfg_size, const a
         if (!v && f->optional) continue; /* stays 0 */
         if (!v) return attn_fail(ATTN_E_FORMAT, "checkpoint: metadata \"%s\" is missing", key);
         const int integral = f->kind != ATTN_META_F32;
-        char *end;
-        double x = strtod(v, &end);
-        if (end == v || *end || !(x >= f->lo && x <= f->hi) || (integral && x != (double)(int64_t)x))
-            return attn_fail(ATTN_E_FORMAT, "checkpoint: metadata \"%s\" = \"%s\" is not %s in [%g, %g]", key,
+        int64_t i64 = 0;
+        double x = 0;
+        if (integral ? parse_int(v, f->lo, f->hi, &i64) : parse_real(v, f->lo, f->hi, &x))
+            return attn_fail(ATTN_E_FORMAT, "checkpoint: metadata \"%s\" = \"%.40s\" is not %s in [%g, %g]", key,
                              v, integral ? "an integer" : "a number", f->lo, f->hi);
+        /* every range is within int32 (asserted by the tables' bounds), so the casts are exact */
         char *p = (char *)cfg + f->offset;
-        int64_t i64 = (int64_t)x;
-        int iv = (int)x;
-        int32_t i32 = (int32_t)x;
+        int iv = (int)i64;
+        int32_t i32 = (int32_t)i64;
         float fv = (float)x;
         switch (f->kind) {
         case ATTN_META_I64: memcpy(p, &i64, sizeof i64); break;

@@ -17,7 +17,7 @@ void attn_classifier_free(attn_classifier *m)
 static int check_cfg(const char *fn, const attn_classifier_config *c)
 {
     if (c->vocab < 2 || c->vocab > (1 << 30) || c->d_model < 1 || c->nhead < 1 ||
-        c->d_model % c->nhead || c->num_layers < 1 || c->num_layers > 1000 ||
+        c->d_model % c->nhead || c->num_layers < 1 || c->num_layers > ATTN_MAX_LAYERS ||
         c->dim_feedforward < 1 || c->max_len < 1 || c->max_len > (1 << 24) ||
         c->num_classes < 2 || c->num_classes > (1 << 20) || !(c->dropout >= 0 && c->dropout < 1) ||
         c->activation < ATTN_ACT_RELU || c->activation > ATTN_ACT_GELU_TANH ||
@@ -34,21 +34,14 @@ static int check_cfg(const char *fn, const attn_classifier_config *c)
     return ATTN_OK;
 }
 
-int attn_classifier_create(const attn_classifier_config *cfg, uint64_t seed, attn_classifier **out)
+/* Layers and parameters (registered in m->P) of m->cfg. */
+static int build(attn_classifier *m)
 {
-    static const char fn[] = "attn_classifier_create";
-    ATTN_REQUIRE_NONNULL(fn, cfg);
-    ATTN_REQUIRE_NONNULL(fn, out);
-    *out = NULL;
-    ATTN_TRY(check_cfg(fn, cfg));
-    const attn_classifier_config *c = cfg;
-    attn_classifier *m = calloc(1, sizeof *m);
-    if (!m) return attn_fail(ATTN_E_NOMEM, "%s: out of memory", fn);
-    m->cfg = *cfg;
+    const attn_classifier_config *c = &m->cfg;
     m->layers = calloc((size_t)c->num_layers, sizeof *m->layers);
-    int st = m->layers ? attn_params_create(seed, &m->P) : attn_fail(ATTN_E_NOMEM, "%s: out of memory", fn);
-    if (st == ATTN_OK) st = attn_embedding_init(&m->embed, m->P, "embed.", c->vocab, c->d_model, c->pad_id);
-    if (st == ATTN_OK) st = attn_embedding_init(&m->pos, m->P, "pos.", c->max_len, c->d_model, -1);
+    if (!m->layers) return attn_fail(ATTN_E_NOMEM, "attn_classifier: out of memory");
+    ATTN_TRY(attn_embedding_init(&m->embed, m->P, "embed.", c->vocab, c->d_model, c->pad_id));
+    ATTN_TRY(attn_embedding_init(&m->pos, m->P, "pos.", c->max_len, c->d_model, -1));
     attn_transformer_config lc = {.d_model = c->d_model,
                                   .nhead = c->nhead,
                                   .dim_feedforward = c->dim_feedforward,
@@ -58,13 +51,31 @@ int attn_classifier_create(const attn_classifier_config *cfg, uint64_t seed, att
                                   .batch_first = 1,
                                   .norm_first = c->norm_first};
     char name[ATTN_PARAM_NAME_MAX];
-    for (int64_t i = 0; st == ATTN_OK && i < c->num_layers; i++) {
+    for (int64_t i = 0; i < c->num_layers; i++) {
         snprintf(name, sizeof name, "layers.%lld.", (long long)i);
-        st = attn_encoder_layer_init(&m->layers[i], m->P, name, &lc);
+        ATTN_TRY(attn_encoder_layer_init(&m->layers[i], m->P, name, &lc));
     }
-    if (st == ATTN_OK && c->norm_first)
-        st = attn_layernorm_init(&m->norm, m->P, "norm.", c->d_model, 1e-5f, 1);
-    if (st == ATTN_OK) st = attn_linear_init(&m->head, m->P, "head.", c->d_model, c->num_classes, 1);
+    if (c->norm_first) ATTN_TRY(attn_layernorm_init(&m->norm, m->P, "norm.", c->d_model, 1e-5f, 1));
+    ATTN_TRY(attn_linear_init(&m->head, m->P, "head.", c->d_model, c->num_classes, 1));
+    for (int p = 0; p < attn_params_count(m->P); p++) {
+        attn_param *q = attn_params_at(m->P, p);
+        if (q->ndim == 1 || q == m->pos.weight) q->no_weight_decay = 1; /* biases, norms */
+    }
+    return ATTN_OK;
+}
+
+int attn_classifier_create(const attn_classifier_config *cfg, uint64_t seed, attn_classifier **out)
+{
+    static const char fn[] = "attn_classifier_create";
+    ATTN_REQUIRE_NONNULL(fn, cfg);
+    ATTN_REQUIRE_NONNULL(fn, out);
+    *out = NULL;
+    ATTN_TRY(check_cfg(fn, cfg));
+    attn_classifier *m = calloc(1, sizeof *m);
+    if (!m) return attn_fail(ATTN_E_NOMEM, "%s: out of memory", fn);
+    m->cfg = *cfg;
+    int st = attn_params_create(seed, &m->P);
+    if (st == ATTN_OK) st = build(m);
     if (st != ATTN_OK) {
         attn_classifier_free(m);
         return st;
@@ -74,9 +85,28 @@ int attn_classifier_create(const attn_classifier_config *cfg, uint64_t seed, att
     attn_param *emb[2] = {m->embed.weight, m->pos.weight};
     for (int k = 0; k < 2; k++)
         for (int64_t i = 0; i < emb[k]->numel; i++) emb[k]->data[i] *= 0.02f;
-    for (int p = 0; p < attn_params_count(m->P); p++) {
-        attn_param *q = attn_params_at(m->P, p);
-        if (q->ndim == 1 || q == m->pos.weight) q->no_weight_decay = 1; /* biases, norms */
+    *out = m;
+    return ATTN_OK;
+}
+
+int attn_classifier_open(const attn_st_reader *st, attn_classifier **out)
+{
+    static const char fn[] = "attn_classifier_open";
+    ATTN_REQUIRE_NONNULL(fn, st);
+    ATTN_REQUIRE_NONNULL(fn, out);
+    *out = NULL;
+    attn_classifier_config cfg;
+    ATTN_TRY(attn_classifier_config_from_reader(st, &cfg));
+    ATTN_TRY(attn_checkpoint_check_layers(fn, st, cfg.num_layers));
+    attn_classifier *m = calloc(1, sizeof *m);
+    if (!m) return attn_fail(ATTN_E_NOMEM, "%s: out of memory", fn);
+    m->cfg = cfg;
+    int s = attn_params_create_deferred((int)attn_st_count(st), &m->P);
+    if (s == ATTN_OK) s = build(m);
+    if (s == ATTN_OK) s = attn_checkpoint_load(m->P, st); /* checks, then allocates and reads */
+    if (s != ATTN_OK) {
+        attn_classifier_free(m);
+        return s;
     }
     *out = m;
     return ATTN_OK;

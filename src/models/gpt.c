@@ -12,25 +12,25 @@ void attn_gpt_free(attn_gpt *m)
     free(m);
 }
 
-int attn_gpt_create(const attn_gpt_config *cfg, uint64_t seed, attn_gpt **out)
+static int check_cfg(const char *fn, const attn_gpt_config *c)
 {
-    static const char fn[] = "attn_gpt_create";
-    ATTN_REQUIRE_NONNULL(fn, cfg);
-    ATTN_REQUIRE_NONNULL(fn, out);
-    *out = NULL;
-    const attn_gpt_config *c = cfg;
-    if (c->vocab < 2 || c->context < 1 || c->n_layer < 1 || c->n_head < 1 || c->d_model < 1 ||
-        c->d_model % c->n_head || !(c->dropout >= 0 && c->dropout < 1))
+    if (c->vocab < 2 || c->context < 1 || c->n_layer < 1 || c->n_layer > ATTN_MAX_LAYERS ||
+        c->n_head < 1 || c->d_model < 1 || c->d_model % c->n_head || c->d_model > INT64_MAX / 4 ||
+        !(c->dropout >= 0 && c->dropout < 1))
         return attn_fail(ATTN_E_ARG, "%s: invalid configuration (vocab %lld, context %lld, layers %lld, heads %lld, d_model %lld, dropout %g)",
                          fn, (long long)c->vocab, (long long)c->context, (long long)c->n_layer,
                          (long long)c->n_head, (long long)c->d_model, (double)c->dropout);
-    attn_gpt *m = calloc(1, sizeof *m);
-    if (!m) return attn_fail(ATTN_E_NOMEM, "%s: out of memory", fn);
-    m->cfg = *cfg;
+    return ATTN_OK;
+}
+
+/* Layers and parameters (registered in m->P) of m->cfg; the head tied to wte. */
+static int build(attn_gpt *m)
+{
+    const attn_gpt_config *c = &m->cfg;
     m->h = calloc((size_t)c->n_layer, sizeof *m->h);
-    int st = m->h ? attn_params_create(seed, &m->P) : attn_fail(ATTN_E_NOMEM, "%s: out of memory", fn);
-    if (st == ATTN_OK) st = attn_embedding_init(&m->wte, m->P, "wte.", c->vocab, c->d_model, -1);
-    if (st == ATTN_OK) st = attn_embedding_init(&m->wpe, m->P, "wpe.", c->context, c->d_model, -1);
+    if (!m->h) return attn_fail(ATTN_E_NOMEM, "attn_gpt: out of memory");
+    ATTN_TRY(attn_embedding_init(&m->wte, m->P, "wte.", c->vocab, c->d_model, -1));
+    ATTN_TRY(attn_embedding_init(&m->wpe, m->P, "wpe.", c->context, c->d_model, -1));
     attn_transformer_config lc = {.d_model = c->d_model,
                                   .nhead = c->n_head,
                                   .dim_feedforward = 4 * c->d_model,
@@ -40,11 +40,31 @@ int attn_gpt_create(const attn_gpt_config *cfg, uint64_t seed, attn_gpt **out)
                                   .batch_first = 1,
                                   .norm_first = 1};
     char name[ATTN_PARAM_NAME_MAX];
-    for (int64_t i = 0; st == ATTN_OK && i < c->n_layer; i++) {
+    for (int64_t i = 0; i < c->n_layer; i++) {
         snprintf(name, sizeof name, "h.%lld.", (long long)i);
-        st = attn_encoder_layer_init(&m->h[i], m->P, name, &lc);
+        ATTN_TRY(attn_encoder_layer_init(&m->h[i], m->P, name, &lc));
     }
-    if (st == ATTN_OK) st = attn_layernorm_init(&m->ln_f, m->P, "ln_f.", c->d_model, 1e-5f, 1);
+    ATTN_TRY(attn_layernorm_init(&m->ln_f, m->P, "ln_f.", c->d_model, 1e-5f, 1));
+    /* the output projection shares the token embedding (weight tying) */
+    m->head.in_features = c->d_model;
+    m->head.out_features = c->vocab;
+    m->head.weight = m->wte.weight;
+    m->head.bias = NULL;
+    return ATTN_OK;
+}
+
+int attn_gpt_create(const attn_gpt_config *cfg, uint64_t seed, attn_gpt **out)
+{
+    static const char fn[] = "attn_gpt_create";
+    ATTN_REQUIRE_NONNULL(fn, cfg);
+    ATTN_REQUIRE_NONNULL(fn, out);
+    *out = NULL;
+    ATTN_TRY(check_cfg(fn, cfg));
+    attn_gpt *m = calloc(1, sizeof *m);
+    if (!m) return attn_fail(ATTN_E_NOMEM, "%s: out of memory", fn);
+    m->cfg = *cfg;
+    int st = attn_params_create(seed, &m->P);
+    if (st == ATTN_OK) st = build(m);
     if (st != ATTN_OK) {
         attn_gpt_free(m);
         return st;
@@ -54,13 +74,56 @@ int attn_gpt_create(const attn_gpt_config *cfg, uint64_t seed, attn_gpt **out)
     attn_param *emb[2] = {m->wte.weight, m->wpe.weight};
     for (int k = 0; k < 2; k++)
         for (int64_t i = 0; i < emb[k]->numel; i++) emb[k]->data[i] *= 0.02f;
-    /* the output projection shares the token embedding (weight tying) */
-    m->head.in_features = c->d_model;
-    m->head.out_features = c->vocab;
-    m->head.weight = m->wte.weight;
-    m->head.bias = NULL;
     *out = m;
     return ATTN_OK;
+}
+
+int attn_gpt_open(const attn_st_reader *st, attn_gpt **out)
+{
+    static const char fn[] = "attn_gpt_open";
+    ATTN_REQUIRE_NONNULL(fn, st);
+    ATTN_REQUIRE_NONNULL(fn, out);
+    *out = NULL;
+    attn_gpt_config cfg;
+    ATTN_TRY(attn_gpt_config_from_reader(st, &cfg));
+    ATTN_TRY(attn_checkpoint_check_layers(fn, st, cfg.n_layer));
+    attn_gpt *m = calloc(1, sizeof *m);
+    if (!m) return attn_fail(ATTN_E_NOMEM, "%s: out of memory", fn);
+    m->cfg = cfg;
+    int s = attn_params_create_deferred((int)attn_st_count(st), &m->P);
+    if (s == ATTN_OK) s = build(m);
+    if (s == ATTN_OK) s = attn_checkpoint_load(m->P, st); /* checks, then allocates and reads */
+    if (s != ATTN_OK) {
+        attn_gpt_free(m);
+        return s;
+    }
+    *out = m;
+    return ATTN_OK;
+}
+
+/* ---- configuration as checkpoint metadata ---------------------------------------------------- */
+
+static const attn_meta_field CONFIG_META[] = {
+    ATTN_META_FIELD(attn_gpt_config, vocab, ATTN_META_I64, 0, 1e9),
+    ATTN_META_FIELD(attn_gpt_config, context, ATTN_META_I64, 0, 1e9),
+    ATTN_META_FIELD(attn_gpt_config, n_layer, ATTN_META_I64, 0, 1e9),
+    ATTN_META_FIELD(attn_gpt_config, n_head, ATTN_META_I64, 0, 1e9),
+    ATTN_META_FIELD(attn_gpt_config, d_model, ATTN_META_I64, 0, 1e9),
+    ATTN_META_FIELD(attn_gpt_config, dropout, ATTN_META_F32, 0, 1),
+};
+enum { CONFIG_META_N = (int)(sizeof CONFIG_META / sizeof CONFIG_META[0]) };
+
+int attn_gpt_config_to_meta(const attn_gpt_config *c, char *buf, size_t cap, const char **kv, int kv_cap)
+{
+    return attn_meta_write("attn_gpt_config_to_meta", c, CONFIG_META, CONFIG_META_N, buf, cap, kv, kv_cap);
+}
+
+int attn_gpt_config_from_reader(const attn_st_reader *st, attn_gpt_config *c)
+{
+    ATTN_REQUIRE_NONNULL("attn_gpt_config_from_reader", st);
+    ATTN_REQUIRE_NONNULL("attn_gpt_config_from_reader", c);
+    ATTN_TRY(attn_meta_read(st, c, sizeof *c, CONFIG_META, CONFIG_META_N));
+    return check_cfg("checkpoint", c);
 }
 
 int attn_gpt_forward(attn_tape *t, const attn_gpt *m, const int32_t *ids, int64_t N, int64_t T,

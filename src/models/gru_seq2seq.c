@@ -33,6 +33,28 @@ void attn_gru_seq2seq_free(attn_gru_seq2seq *m)
     free(m);
 }
 
+/* Layers and parameters (registered in m->P) of m->cfg. */
+static int build(attn_gru_seq2seq *m)
+{
+    const attn_gru_seq2seq_config *c = &m->cfg;
+    ATTN_TRY(attn_embedding_init(&m->src_embed, m->P, c->share_embeddings ? "embed." : "src_embed.",
+                                 c->src_vocab, c->emb_size, c->pad_id));
+    if (c->share_embeddings)
+        m->tgt_embed = m->src_embed;
+    else
+        ATTN_TRY(attn_embedding_init(&m->tgt_embed, m->P, "tgt_embed.", c->tgt_vocab, c->emb_size,
+                                     c->pad_id));
+    attn_gru_config gc = {.input_size = c->emb_size, .hidden_size = c->enc_hidden,
+                          .num_layers = (int)c->enc_layers, .bidirectional = 1, .batch_first = 1};
+    ATTN_TRY(attn_gru_layer_init(&m->encoder, m->P, "encoder.", &gc));
+    ATTN_TRY(attn_linear_init(&m->bridge, m->P, "bridge.", c->enc_hidden, c->dec_hidden, 1));
+    attn_bahdanau_config bc = {.hidden_size = c->dec_hidden, .enc_size = 2 * c->enc_hidden,
+                               .emb_size = c->emb_size, .attn_size = c->attn_size,
+                               .out_size = c->out_size};
+    ATTN_TRY(attn_bahdanau_layer_init(&m->decoder, m->P, "decoder.", &bc));
+    return attn_linear_init(&m->generator, m->P, "generator.", c->out_size, c->tgt_vocab, 1);
+}
+
 int attn_gru_seq2seq_create(const attn_gru_seq2seq_config *cfg, uint64_t seed, attn_gru_seq2seq **out)
 {
     static const char fn[] = "attn_gru_seq2seq_create";
@@ -43,31 +65,33 @@ int attn_gru_seq2seq_create(const attn_gru_seq2seq_config *cfg, uint64_t seed, a
     attn_gru_seq2seq *m = calloc(1, sizeof *m);
     if (!m) return attn_fail(ATTN_E_NOMEM, "%s: out of memory", fn);
     m->cfg = *cfg;
-    const attn_gru_seq2seq_config *c = &m->cfg;
     int st = attn_params_create(seed, &m->P);
-    if (st == ATTN_OK)
-        st = attn_embedding_init(&m->src_embed, m->P, c->share_embeddings ? "embed." : "src_embed.",
-                                 c->src_vocab, c->emb_size, c->pad_id);
-    if (st == ATTN_OK) {
-        if (c->share_embeddings)
-            m->tgt_embed = m->src_embed;
-        else
-            st = attn_embedding_init(&m->tgt_embed, m->P, "tgt_embed.", c->tgt_vocab, c->emb_size,
-                                     c->pad_id);
-    }
-    attn_gru_config gc = {.input_size = c->emb_size, .hidden_size = c->enc_hidden,
-                          .num_layers = (int)c->enc_layers, .bidirectional = 1, .batch_first = 1};
-    if (st == ATTN_OK) st = attn_gru_layer_init(&m->encoder, m->P, "encoder.", &gc);
-    if (st == ATTN_OK) st = attn_linear_init(&m->bridge, m->P, "bridge.", c->enc_hidden, c->dec_hidden, 1);
-    attn_bahdanau_config bc = {.hidden_size = c->dec_hidden, .enc_size = 2 * c->enc_hidden,
-                               .emb_size = c->emb_size, .attn_size = c->attn_size,
-                               .out_size = c->out_size};
-    if (st == ATTN_OK) st = attn_bahdanau_layer_init(&m->decoder, m->P, "decoder.", &bc);
-    if (st == ATTN_OK)
-        st = attn_linear_init(&m->generator, m->P, "generator.", c->out_size, c->tgt_vocab, 1);
+    if (st == ATTN_OK) st = build(m);
     if (st != ATTN_OK) {
         attn_gru_seq2seq_free(m);
         return st;
+    }
+    *out = m;
+    return ATTN_OK;
+}
+
+int attn_gru_seq2seq_open(const attn_st_reader *st, attn_gru_seq2seq **out)
+{
+    static const char fn[] = "attn_gru_seq2seq_open";
+    ATTN_REQUIRE_NONNULL(fn, st);
+    ATTN_REQUIRE_NONNULL(fn, out);
+    *out = NULL;
+    attn_gru_seq2seq_config cfg;
+    ATTN_TRY(attn_gru_seq2seq_config_from_reader(st, &cfg));
+    attn_gru_seq2seq *m = calloc(1, sizeof *m);
+    if (!m) return attn_fail(ATTN_E_NOMEM, "%s: out of memory", fn);
+    m->cfg = cfg;
+    int s = attn_params_create_deferred((int)attn_st_count(st), &m->P);
+    if (s == ATTN_OK) s = build(m);
+    if (s == ATTN_OK) s = attn_checkpoint_load(m->P, st); /* checks, then allocates and reads */
+    if (s != ATTN_OK) {
+        attn_gru_seq2seq_free(m);
+        return s;
     }
     *out = m;
     return ATTN_OK;

@@ -8,12 +8,16 @@ static int check_cfg(const char *fn, const attn_seq2seq_config *c)
 {
     if (c->src_vocab < 2 || c->tgt_vocab < 2 || c->d_model < 1 || c->nhead < 1 ||
         c->d_model % c->nhead || c->num_encoder_layers < 0 || c->num_decoder_layers < 1 ||
-        c->dim_feedforward < 1 || c->max_len < 1 || c->max_len > (1 << 20))
+        c->dim_feedforward < 1 || c->max_len < 1 || c->max_len > (1 << 20) ||
+        c->num_encoder_layers > ATTN_MAX_LAYERS || c->num_decoder_layers > ATTN_MAX_LAYERS)
         return attn_fail(ATTN_E_ARG, "%s: invalid configuration (vocab %lld/%lld, d_model %lld, nhead %lld, layers %lld/%lld, ff %lld, max_len %lld)",
                          fn, (long long)c->src_vocab, (long long)c->tgt_vocab,
                          (long long)c->d_model, (long long)c->nhead,
                          (long long)c->num_encoder_layers, (long long)c->num_decoder_layers,
                          (long long)c->dim_feedforward, (long long)c->max_len);
+    if (c->max_len * c->d_model > ATTN_MAX_POSITION_TABLE)
+        return attn_fail(ATTN_E_ARG, "%s: max_len %lld × d_model %lld: a position table over %d floats",
+                         fn, (long long)c->max_len, (long long)c->d_model, ATTN_MAX_POSITION_TABLE);
     if (!(c->dropout >= 0 && c->dropout < 1))
         return attn_fail(ATTN_E_ARG, "%s: dropout %g not in [0, 1)", fn, (double)c->dropout);
     if (c->pad_id < 0 || c->pad_id >= c->src_vocab || c->pad_id >= c->tgt_vocab)
@@ -35,6 +39,53 @@ void attn_seq2seq_free(attn_seq2seq *m)
     free(m);
 }
 
+/* Layers, parameters (registered in m->P) and the position table of m->cfg. */
+static int build(attn_seq2seq *m)
+{
+    static const char fn[] = "attn_seq2seq";
+    const attn_seq2seq_config *c = &m->cfg;
+    m->enc = calloc((size_t)c->num_encoder_layers + 1, sizeof *m->enc);
+    m->dec = calloc((size_t)c->num_decoder_layers, sizeof *m->dec);
+    if (!m->enc || !m->dec) return attn_fail(ATTN_E_NOMEM, "%s: out of memory", fn);
+    attn_transformer_config lc = {.d_model = c->d_model,
+                                  .nhead = c->nhead,
+                                  .dim_feedforward = c->dim_feedforward,
+                                  .dropout = c->dropout,
+                                  .activation = c->activation,
+                                  .layer_norm_eps = 1e-5f,
+                                  .batch_first = 1,
+                                  .norm_first = c->norm_first};
+    char name[ATTN_PARAM_NAME_MAX];
+    ATTN_TRY(attn_embedding_init(&m->src_embed, m->P, c->share_embeddings ? "embed." : "src_embed.",
+                                 c->src_vocab, c->d_model, c->pad_id));
+    if (c->share_embeddings)
+        m->tgt_embed = m->src_embed;
+    else
+        ATTN_TRY(attn_embedding_init(&m->tgt_embed, m->P, "tgt_embed.", c->tgt_vocab, c->d_model,
+                                     c->pad_id));
+    for (int64_t i = 0; i < c->num_encoder_layers; i++) {
+        snprintf(name, sizeof name, "encoder.layers.%lld.", (long long)i);
+        ATTN_TRY(attn_encoder_layer_init(&m->enc[i], m->P, name, &lc));
+    }
+    if (c->num_encoder_layers > 0)
+        ATTN_TRY(attn_layernorm_init(&m->enc_norm, m->P, "encoder.norm.", c->d_model, 1e-5f, 1));
+    for (int64_t i = 0; i < c->num_decoder_layers; i++) {
+        snprintf(name, sizeof name, "decoder.layers.%lld.", (long long)i);
+        ATTN_TRY(attn_decoder_layer_init(&m->dec[i], m->P, name, &lc));
+    }
+    ATTN_TRY(attn_layernorm_init(&m->dec_norm, m->P, "decoder.norm.", c->d_model, 1e-5f, 1));
+    return attn_linear_init(&m->generator, m->P, "generator.", c->d_model, c->tgt_vocab, 1);
+}
+
+/* The sinusoidal table [max_len, d_model] (bounded by check_cfg). */
+static int make_positions(attn_seq2seq *m)
+{
+    const attn_seq2seq_config *c = &m->cfg;
+    m->pos = malloc((size_t)(c->max_len * c->d_model) * sizeof *m->pos);
+    if (!m->pos) return attn_fail(ATTN_E_NOMEM, "attn_seq2seq: out of memory");
+    return attn_posenc_sinusoidal(m->pos, c->max_len, c->d_model, 0, 0);
+}
+
 int attn_seq2seq_create(const attn_seq2seq_config *cfg, uint64_t seed, attn_seq2seq **out)
 {
     static const char fn[] = "attn_seq2seq_create";
@@ -46,53 +97,42 @@ int attn_seq2seq_create(const attn_seq2seq_config *cfg, uint64_t seed, attn_seq2
     if (!m) return attn_fail(ATTN_E_NOMEM, "%s: out of memory", fn);
     m->cfg = *cfg;
     const attn_seq2seq_config *c = &m->cfg;
-    m->enc = calloc((size_t)c->num_encoder_layers + 1, sizeof *m->enc);
-    m->dec = calloc((size_t)c->num_decoder_layers, sizeof *m->dec);
-    m->pos = malloc((size_t)(c->max_len * c->d_model) * sizeof *m->pos);
-    int st = (!m->enc || !m->dec || !m->pos) ? attn_fail(ATTN_E_NOMEM, "%s: out of memory", fn)
-                                             : attn_params_create(seed, &m->P);
-    attn_transformer_config lc = {.d_model = c->d_model,
-                                  .nhead = c->nhead,
-                                  .dim_feedforward = c->dim_feedforward,
-                                  .dropout = c->dropout,
-                                  .activation = c->activation,
-                                  .layer_norm_eps = 1e-5f,
-                                  .batch_first = 1,
-                                  .norm_first = c->norm_first};
-    char name[ATTN_PARAM_NAME_MAX];
-    if (st == ATTN_OK)
-        st = attn_embedding_init(&m->src_embed, m->P, c->share_embeddings ? "embed." : "src_embed.",
-                                 c->src_vocab, c->d_model, c->pad_id);
-    if (st == ATTN_OK) {
-        if (c->share_embeddings)
-            m->tgt_embed = m->src_embed;
-        else
-            st = attn_embedding_init(&m->tgt_embed, m->P, "tgt_embed.", c->tgt_vocab, c->d_model,
-                                     c->pad_id);
-    }
+    int st = attn_params_create(seed, &m->P);
+    if (st == ATTN_OK) st = build(m);
     if (st == ATTN_OK && c->scale_embedding) { /* N(0, 1) → N(0, 1/d) */
         const float s = 1.0f / sqrtf((float)c->d_model);
         attn_param *tables[2] = {m->src_embed.weight, c->share_embeddings ? NULL : m->tgt_embed.weight};
         for (int k = 0; k < 2; k++)
             for (int64_t i = 0; tables[k] && i < tables[k]->numel; i++) tables[k]->data[i] *= s;
     }
-    for (int64_t i = 0; st == ATTN_OK && i < c->num_encoder_layers; i++) {
-        snprintf(name, sizeof name, "encoder.layers.%lld.", (long long)i);
-        st = attn_encoder_layer_init(&m->enc[i], m->P, name, &lc);
-    }
-    if (st == ATTN_OK && c->num_encoder_layers > 0)
-        st = attn_layernorm_init(&m->enc_norm, m->P, "encoder.norm.", c->d_model, 1e-5f, 1);
-    for (int64_t i = 0; st == ATTN_OK && i < c->num_decoder_layers; i++) {
-        snprintf(name, sizeof name, "decoder.layers.%lld.", (long long)i);
-        st = attn_decoder_layer_init(&m->dec[i], m->P, name, &lc);
-    }
-    if (st == ATTN_OK) st = attn_layernorm_init(&m->dec_norm, m->P, "decoder.norm.", c->d_model, 1e-5f, 1);
-    if (st == ATTN_OK)
-        st = attn_linear_init(&m->generator, m->P, "generator.", c->d_model, c->tgt_vocab, 1);
-    if (st == ATTN_OK) st = attn_posenc_sinusoidal(m->pos, c->max_len, c->d_model, 0, 0);
+    if (st == ATTN_OK) st = make_positions(m);
     if (st != ATTN_OK) {
         attn_seq2seq_free(m);
         return st;
+    }
+    *out = m;
+    return ATTN_OK;
+}
+
+int attn_seq2seq_open(const attn_st_reader *st, attn_seq2seq **out)
+{
+    static const char fn[] = "attn_seq2seq_open";
+    ATTN_REQUIRE_NONNULL(fn, st);
+    ATTN_REQUIRE_NONNULL(fn, out);
+    *out = NULL;
+    attn_seq2seq_config cfg;
+    ATTN_TRY(attn_seq2seq_config_from_reader(st, &cfg));
+    ATTN_TRY(attn_checkpoint_check_layers(fn, st, cfg.num_encoder_layers + cfg.num_decoder_layers));
+    attn_seq2seq *m = calloc(1, sizeof *m);
+    if (!m) return attn_fail(ATTN_E_NOMEM, "%s: out of memory", fn);
+    m->cfg = cfg;
+    int s = attn_params_create_deferred((int)attn_st_count(st), &m->P);
+    if (s == ATTN_OK) s = build(m);
+    if (s == ATTN_OK) s = attn_checkpoint_load(m->P, st); /* checks, then allocates and reads */
+    if (s == ATTN_OK) s = make_positions(m);
+    if (s != ATTN_OK) {
+        attn_seq2seq_free(m);
+        return s;
     }
     *out = m;
     return ATTN_OK;

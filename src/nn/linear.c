@@ -83,6 +83,8 @@ static int linear_backward(attn_tape *t, void *p)
     linear_ctx *c = p;
     if (!c->y->grad) return ATTN_OK;
     const attn_linear *l = c->l;
+    ATTN_TRY(attn_param_need_grad(l->weight));
+    ATTN_TRY(attn_param_need_grad(l->bias));
     float *dx = c->x->requires_grad ? attn_var_grad(t, c->x) : NULL;
     if (c->x->requires_grad && !dx) return ATTN_E_NOMEM;
     return attn_dense_backward(attn_var_rows(c->x), l->in_features, l->out_features, c->x->data,
@@ -148,7 +150,7 @@ int attn_embedding_init(attn_embedding *e, attn_params *P, const char *prefix,
     e->padding_idx = padding_idx;
     int64_t shape[2] = {num_embeddings, embedding_dim};
     ATTN_TRY(attn_params_add(P, prefix, "weight", 2, shape, ATTN_INIT_NORMAL, 1.0f, &e->weight));
-    if (padding_idx >= 0)
+    if (padding_idx >= 0 && e->weight->data) /* (no data yet in a deferred table) */
         memset(e->weight->data + padding_idx * embedding_dim, 0,
                (size_t)embedding_dim * sizeof(float));
     return ATTN_OK;
@@ -168,6 +170,7 @@ static int embedding_backward(attn_tape *t, void *p)
     embedding_ctx *c = p;
     if (!c->y->grad) return ATTN_OK;
     const int64_t D = c->e->embedding_dim;
+    ATTN_TRY(attn_param_need_grad(c->e->weight));
     float *dw = c->e->weight->grad;
 #pragma omp parallel for if(ATTN_WORTH_THREADS(D * c->n)) num_threads(attn_tape_threads(t)) schedule(static)
     for (int64_t d = 0; d < D; d++)

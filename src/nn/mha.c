@@ -213,6 +213,9 @@ static int mha_backward(attn_tape *t, void *p)
     mha_ctx *c = p;
     if (!c->y->grad) return ATTN_OK;
     const attn_mha *m = c->m;
+    attn_param *ps[9] = {m->in_proj_weight, m->q_proj_weight, m->k_proj_weight, m->v_proj_weight,
+                         m->in_proj_bias, m->out_proj_weight, m->out_proj_bias, m->bias_k, m->bias_v};
+    for (int i = 0; i < 9; i++) ATTN_TRY(attn_param_need_grad(ps[i]));
     const int64_t E = m->cfg.embed_dim, rows = c->L * c->N, kvrows = c->Sx * c->N;
     const int threads = attn_tape_threads(t);
     float *dob = attn_tape_calloc(t, (size_t)(rows * E) * sizeof(float));

@@ -76,6 +76,8 @@ static int layernorm_backward(attn_tape *t, void *p)
     const int64_t D = c->n->dim, rows = attn_var_rows(c->x);
     const float *w = c->n->weight ? c->n->weight->data : NULL;
     const int threads = attn_tape_threads(t);
+    ATTN_TRY(attn_param_need_grad(c->n->weight));
+    ATTN_TRY(attn_param_need_grad(c->n->bias));
     if (c->n->weight) { /* parameter grads: per column, rows in order, 16 columns (a cache line) at a time */
         float *dw = c->n->weight->grad, *db = c->n->bias->grad;
         const int64_t blocks = (D + 15) / 16;

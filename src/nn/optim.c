@@ -40,6 +40,7 @@ int attn_optim_create(attn_params *P, const attn_optim_config *cfg, attn_optim *
                          fn);
     if (c.nesterov && (c.momentum <= 0 || c.dampening != 0))
         return attn_fail(ATTN_E_ARG, "%s: nesterov needs momentum > 0 and dampening = 0", fn);
+    ATTN_TRY(attn_params_alloc_grads(P)); /* a parameter no gradient reaches steps with 0 */
     attn_optim *o = calloc(1, sizeof *o);
     if (!o) return attn_fail(ATTN_E_NOMEM, "%s: out of memory", fn);
     o->P = P, o->cfg = c;
@@ -185,7 +186,7 @@ int attn_clip_grad_norm(attn_params *P, float max_norm, float *total_norm)
     double ss = 0;
     for (int i = 0; i < attn_params_count(P); i++) {
         const attn_param *p = attn_params_at(P, i);
-        for (int64_t j = 0; j < p->numel; j++) ss += (double)p->grad[j] * p->grad[j];
+        for (int64_t j = 0; p->grad && j < p->numel; j++) ss += (double)p->grad[j] * p->grad[j];
     }
     double total = sqrt(ss);
     if (total_norm) *total_norm = (float)total;
@@ -193,7 +194,7 @@ int attn_clip_grad_norm(attn_params *P, float max_norm, float *total_norm)
     if (max_norm > 0 && coef < 1)
         for (int i = 0; i < attn_params_count(P); i++) {
             attn_param *p = attn_params_at(P, i);
-            for (int64_t j = 0; j < p->numel; j++) p->grad[j] = (float)(p->grad[j] * coef);
+            for (int64_t j = 0; p->grad && j < p->numel; j++) p->grad[j] = (float)(p->grad[j] * coef);
         }
     return ATTN_OK;
 }

@@ -8,6 +8,8 @@ struct attn_params {
     attn_param **items; /* each separately allocated, so pointers stay valid as the table grows */
     int count, cap;
     uint64_t seed;
+    int deferred;       /* names and shapes only: data comes with attn_params_alloc_data */
+    int max_count;      /* deferred: more parameters than this is an error (0: no limit) */
 };
 
 int attn_params_create(uint64_t seed, attn_params **out)
@@ -17,6 +19,46 @@ int attn_params_create(uint64_t seed, attn_params **out)
     if (!P) return attn_fail(ATTN_E_NOMEM, "attn_params_create: out of memory");
     P->seed = seed;
     *out = P;
+    return ATTN_OK;
+}
+
+int attn_params_create_deferred(int max_count, attn_params **out)
+{
+    ATTN_TRY(attn_params_create(0, out));
+    (*out)->deferred = 1;
+    (*out)->max_count = max_count;
+    return ATTN_OK;
+}
+
+int attn_params_alloc_data(attn_params *P)
+{
+    for (int i = 0; i < P->count; i++) {
+        attn_param *p = P->items[i];
+        if (p->data) continue;
+        p->data = attn_aligned_alloc((size_t)p->numel * sizeof(float));
+        if (!p->data)
+            return attn_fail(ATTN_E_NOMEM, "attn_params_alloc_data: out of memory for %s (%lld floats)",
+                             p->name, (long long)p->numel);
+    }
+    P->deferred = 0;
+    return ATTN_OK;
+}
+
+int attn_param_need_grad(attn_param *p)
+{
+    if (!p || p->grad) return ATTN_OK;
+    p->grad = attn_aligned_alloc((size_t)p->numel * sizeof(float));
+    if (!p->grad)
+        return attn_fail(ATTN_E_NOMEM, "gradient of %s: out of memory (%lld floats)", p->name,
+                         (long long)p->numel);
+    memset(p->grad, 0, (size_t)p->numel * sizeof(float));
+    return ATTN_OK;
+}
+
+int attn_params_alloc_grads(attn_params *P)
+{
+    ATTN_REQUIRE_NONNULL("attn_params_alloc_grads", P);
+    for (int i = 0; i < P->count; i++) ATTN_TRY(attn_param_need_grad(P->items[i]));
     return ATTN_OK;
 }
 
@@ -82,17 +124,21 @@ int attn_params_add(attn_params *P, const char *prefix, const char *name, int nd
     ATTN_TRY(attn_checked_numel(fn, shape, ndim, &numel));
     if (numel > (int64_t)(SIZE_MAX / 8))
         return attn_fail(ATTN_E_OVERFLOW, "%s: %s is too large", fn, full);
+    if (P->deferred && P->max_count > 0 && P->count >= P->max_count)
+        return attn_fail(ATTN_E_FORMAT, "%s: the configuration needs more than the %d tensors the file has (at %s)",
+                         fn, P->max_count, full);
     if (P->count == P->cap) {
         int cap = P->cap ? 2 * P->cap : 16;
         attn_param **items = realloc(P->items, (size_t)cap * sizeof *items);
         if (!items) return attn_fail(ATTN_E_NOMEM, "%s: out of memory", fn);
         P->items = items, P->cap = cap;
     }
+    /* the gradient comes with the first backward or optimiser (attn_param_need_grad): a model
+     * used for inference never has one */
     attn_param *p = calloc(1, sizeof *p);
-    float *data = attn_aligned_alloc((size_t)numel * sizeof(float));
-    float *grad = attn_aligned_alloc((size_t)numel * sizeof(float));
-    if (!p || !data || !grad) {
-        free(p), free(data), free(grad);
+    float *data = P->deferred ? NULL : attn_aligned_alloc((size_t)numel * sizeof(float));
+    if (!p || (!data && !P->deferred)) {
+        free(p), free(data);
         return attn_fail(ATTN_E_NOMEM, "%s: out of memory for %s (%lld floats)", fn, full,
                          (long long)numel);
     }
@@ -101,9 +147,7 @@ int attn_params_add(attn_params *P, const char *prefix, const char *name, int nd
     memcpy(p->shape, shape, (size_t)ndim * sizeof *shape);
     p->numel = numel;
     p->data = data;
-    p->grad = grad;
-    memset(grad, 0, (size_t)numel * sizeof(float));
-    init_values(data, numel, init, a, P->seed, (uint64_t)P->count);
+    if (data) init_values(data, numel, init, a, P->seed, (uint64_t)P->count);
     P->items[P->count++] = p;
     if (out) *out = p;
     return ATTN_OK;
@@ -134,5 +178,5 @@ int64_t attn_params_numel(const attn_params *P)
 void attn_params_zero_grad(attn_params *P)
 {
     for (int i = 0; P && i < P->count; i++)
-        memset(P->items[i]->grad, 0, (size_t)P->items[i]->numel * sizeof(float));
+        if (P->items[i]->grad) memset(P->items[i]->grad, 0, (size_t)P->items[i]->numel * sizeof(float));
 }

@@ -71,6 +71,8 @@ static int additive_backward(attn_tape *t, void *ctx)
 {
     additive_ctx *c = ctx;
     if (!c->y->grad) return ATTN_OK;
+    attn_param *ps[4] = {c->l->w_q, c->l->w_k, c->l->b, c->l->v};
+    for (int i = 0; i < 4; i++) ATTN_TRY(attn_param_need_grad(ps[i]));
     attn_var *in[3] = {c->q, c->k, c->values};
     float *g[3];
     attn_tensor tv[3], tg[3];
@@ -173,6 +175,7 @@ static int gru_backward(attn_tape *t, void *ctx)
 {
     gru_ctx *c = ctx;
     if (!c->y->grad && !(c->hn && c->hn->grad)) return ATTN_OK;
+    for (int i = 0; i < c->g->num_tensors; i++) ATTN_TRY(attn_param_need_grad(c->g->tensors[i]));
     const float *ptab[ATTN_GRU_LAYER_MAX_TENSORS];
     float *gtab[ATTN_GRU_LAYER_MAX_TENSORS];
     for (int i = 0; i < c->g->num_tensors; i++)
@@ -335,6 +338,10 @@ static int bahdanau_backward(attn_tape *t, void *ctx)
     bahdanau_ctx *c = ctx;
     const int have_ds = c->s_last && c->s_last->grad;
     if (!c->y->grad && !have_ds) return ATTN_OK;
+    const attn_bahdanau_layer *l = c->l;
+    attn_param *ps[10] = {l->attn_w_q, l->attn_w_k, l->attn_b, l->attn_v, l->weight_ih,
+                          l->weight_hh, l->bias_ih, l->bias_hh, l->w_out, l->b_out};
+    for (int i = 0; i < 10; i++) ATTN_TRY(attn_param_need_grad(ps[i]));
     float *g[3];
     attn_var *in[3] = {c->enc, c->s0, c->emb};
     for (int i = 0; i < 3; i++) {

@@ -14,6 +14,18 @@ int cli_train_classify(int argc, char **argv) { return cls_train(argc, argv); }
 
 static const char *const label_names[2] = {"negative", "positive"};
 
+/* The most probable of C classes in p[C], and its name: the IMDb names for two classes,
+ * "class<k>" otherwise (buf holds it). */
+static int64_t top_class(const float *p, int64_t C, char *buf, size_t cap, const char **name)
+{
+    int64_t k = 0;
+    for (int64_t c = 1; c < C; c++)
+        if (p[c] > p[k]) k = c;
+    if (C == 2) *name = label_names[k];
+    else snprintf(buf, cap, "class%lld", (long long)k), *name = buf;
+    return k;
+}
+
 static int eval_usage(void)
 {
     fprintf(stderr, "usage: attn eval classify --model M --data PATH [--threads N] [--limit N]\n"
@@ -50,7 +62,8 @@ int cli_eval_classify(int argc, char **argv)
     cls_set s = {0};
     attn_tape *t = NULL;
     attn_tape_config tc = {0};
-    float *probs = malloc((size_t)n * 2 * sizeof *probs);
+    const int64_t C = cm.m->cfg.num_classes;
+    float *probs = malloc((size_t)(n * C) * sizeof *probs);
     int st = probs ? ATTN_OK : ATTN_E_NOMEM;
     if (st == ATTN_OK)
         st = cls_encode_texts(cm.sp, d->text, d->label, NULL, n, cm.m->cfg.max_len, cm.head_tokens, &s);
@@ -60,8 +73,15 @@ int cli_eval_classify(int argc, char **argv)
     if (st) {
         rc = cli_error("eval classify", model, st);
     } else {
-        long cm2[2][2] = {{0, 0}, {0, 0}}; /* [true][predicted] */
-        for (int64_t i = 0; i < n; i++) cm2[s.label[i]][probs[2 * i + 1] > probs[2 * i]]++;
+        /* [true][predicted]; a model of more than two classes: column 2 counts predictions of
+         * the classes the (two-label) data has no example of */
+        long cm2[2][3] = {{0, 0, 0}, {0, 0, 0}};
+        char nb[32];
+        const char *nm;
+        for (int64_t i = 0; i < n; i++) {
+            int64_t k = top_class(probs + i * C, C, nb, sizeof nb, &nm);
+            cm2[s.label[i]][k < 2 ? k : 2]++;
+        }
         double acc = (double)(cm2[0][0] + cm2[1][1]) / (double)n;
         printf("%lld reviews from %s\n\n", (long long)n, data);
         printf("%-10s %9s %9s %9s %9s\n", "class", "precision", "recall", "f1", "support");
@@ -72,8 +92,12 @@ int cli_eval_classify(int argc, char **argv)
             printf("%-10s %9.4f %9.4f %9.4f %9ld\n", label_names[k], p, r, f1, tp + fn);
         }
         printf("\nconfusion matrix (rows: true, columns: predicted)\n");
-        printf("%-10s %9s %9s\n", "", label_names[0], label_names[1]);
-        for (int k = 0; k < 2; k++) printf("%-10s %9ld %9ld\n", label_names[k], cm2[k][0], cm2[k][1]);
+        printf("%-10s %9s %9s%s\n", "", label_names[0], label_names[1], C > 2 ? "     other" : "");
+        for (int k = 0; k < 2; k++) {
+            printf("%-10s %9ld %9ld", label_names[k], cm2[k][0], cm2[k][1]);
+            if (C > 2) printf(" %9ld", cm2[k][2]);
+            printf("\n");
+        }
         printf("\naccuracy %.4f\n", acc);
         printf("result: task=imdb accuracy=%.4f n=%lld seconds=%.1f\n", acc, (long long)n, bench_now() - t0);
     }
@@ -136,16 +160,22 @@ static int classify_one(attn_tape *t, const cls_model *cm, const char *text, con
     int8_t label = 0;
     if (cm->pieces) return show_pieces(cm, text);
     cls_set s;
-    float p[2];
+    const int64_t C = cm->m->cfg.num_classes;
+    float *p = malloc((size_t)C * sizeof *p);
+    if (!p) return cli_error("classify", where, ATTN_E_NOMEM);
     int st = cls_encode_texts(cm->sp, texts, &label, NULL, 1, cm->m->cfg.max_len, cm->head_tokens, &s);
     if (st == ATTN_OK) st = cls_predict(t, cm->m, &s, 1, p);
     cls_set_free(&s);
     if (st) {
+        free(p);
         cli_error("classify", where, st);
         return st;
     }
-    int k = p[1] > p[0];
-    printf("%s\t%.4f\t%s\n", label_names[k], (double)p[k], text);
+    char nb[32];
+    const char *name;
+    int64_t k = top_class(p, C, nb, sizeof nb, &name);
+    printf("%s\t%.4f\t%s\n", name, (double)p[k], text);
+    free(p);
     return ATTN_OK;
 }
 

@@ -54,9 +54,6 @@ int cls_load_imdb(const char *cmd, const char *path, const char *split, attn_imd
 /* Clean a text (HTML breaks, entities, spaces) into a new string. NULL: out of memory. */
 char *cls_clean(const char *text);
 
-/* The tokenizer as checkpoint metadata: base64 of the serialized SentencePiece model. */
-char *cls_base64(const void *data, size_t n);
-int cls_unbase64(const char *s, unsigned char **out, size_t *n);
 
 /* Tokenise texts[i] (cleaned here) truncated head+tail to max_len. */
 int cls_encode_texts(const attn_spm *sp, char *const *texts, const int8_t *labels,

@@ -203,52 +203,6 @@ char *cls_clean(const char *text)
     return o;
 }
 
-static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-char *cls_base64(const void *data, size_t n)
-{
-    const unsigned char *p = data;
-    char *o = malloc((n + 2) / 3 * 4 + 1), *q = o;
-    if (!o) return NULL;
-    for (size_t i = 0; i < n; i += 3) {
-        uint32_t v = (uint32_t)p[i] << 16 | (i + 1 < n ? (uint32_t)p[i + 1] << 8 : 0) |
-                     (i + 2 < n ? p[i + 2] : 0);
-        *q++ = b64[v >> 18 & 63], *q++ = b64[v >> 12 & 63];
-        *q++ = i + 1 < n ? b64[v >> 6 & 63] : '=';
-        *q++ = i + 2 < n ? b64[v & 63] : '=';
-    }
-    *q = '\0';
-    return o;
-}
-
-int cls_unbase64(const char *s, unsigned char **out, size_t *n)
-{
-    size_t len = strlen(s);
-    if (len % 4) return ATTN_E_FORMAT;
-    unsigned char *o = malloc(len / 4 * 3 + 1);
-    if (!o) return ATTN_E_NOMEM;
-    size_t k = 0;
-    for (size_t i = 0; i < len; i += 4) {
-        uint32_t v = 0;
-        int pad = 0;
-        for (int j = 0; j < 4; j++) {
-            const char *c = s[i + j] == '=' ? NULL : strchr(b64, s[i + j]);
-            if (s[i + j] == '=' && i + 4 == len && j >= 2) pad++, c = b64;
-            if (!c || !s[i + j] || (pad && s[i + j] != '=')) {
-                free(o);
-                return ATTN_E_FORMAT;
-            }
-            v = v << 6 | (uint32_t)(c - b64);
-        }
-        o[k++] = (unsigned char)(v >> 16);
-        if (pad < 2) o[k++] = (unsigned char)(v >> 8);
-        if (pad < 1) o[k++] = (unsigned char)v;
-    }
-    *out = o, *n = k;
-    return ATTN_OK;
-}
-
-/* One text: cleaned, encoded, truncated into a new array (*out, *n). */
 static int encode_one(const attn_spm *sp, const char *text, int64_t max_len, int64_t head,
                       int32_t **out, int64_t *n)
 {
@@ -354,12 +308,12 @@ int cls_model_load(const char *cmd, const char *path, cls_model *out)
     size_t nb = 0;
     int32_t vocab = 0;
     out->head_tokens = strtoll(hd, NULL, 10);
-    s = attn_classifier_config_from_reader(st, &cfg);
-    if (s == ATTN_OK) s = attn_classifier_create(&cfg, 0, &out->m);
-    if (s == ATTN_OK) s = attn_checkpoint_load(out->m->P, st);
+    s = attn_classifier_open(st, &out->m);
+    if (s == ATTN_OK) cfg = out->m->cfg;
     if (s) fprintf(stderr, "attn %s: %s: %s: %s\n", cmd, path, attn_status_string(s), attn_last_error());
-    if (s == ATTN_OK && cls_unbase64(tm, &bytes, &nb)) {
-        fprintf(stderr, "attn %s: %s: the tokenizer in the metadata is not valid base64\n", cmd, path);
+    if (s == ATTN_OK && attn_base64_decode(tm, strlen(tm), &bytes, &nb)) {
+        fprintf(stderr, "attn %s: %s: the tokenizer in the metadata is not valid base64: %s\n", cmd, path,
+                attn_last_error());
         s = ATTN_E_FORMAT;
     }
     if (s == ATTN_OK && (s = attn_spm_load_bytes(bytes, nb, &out->sp)))

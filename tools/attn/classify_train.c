@@ -332,7 +332,7 @@ int cls_train(int argc, char **argv)
     if (st == ATTN_OK) {
         void *bytes = malloc(nbytes);
         st = bytes ? attn_spm_serialize(sp, bytes, nbytes, &nbytes) : ATTN_E_NOMEM;
-        if (st == ATTN_OK && !(tok = cls_base64(bytes, nbytes))) st = ATTN_E_NOMEM;
+        if (st == ATTN_OK) st = attn_base64_encode(bytes, nbytes, &tok);
         free(bytes);
     }
     c.model.vocab = vocab;

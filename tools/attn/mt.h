@@ -12,10 +12,6 @@
  *   attn.tokenizer = "spm", attn.spm.model = base64 of the serialized SentencePiece model. */
 #define MT_META_SPM "attn.spm.model"
 
-/* Base64 (RFC 4648, padded). *out is malloc'ed and NUL-terminated. */
-int mt_base64_encode(const void *data, size_t n, char **out);
-int mt_base64_decode(const char *text, unsigned char **out, size_t *n);
-
 /* The tokenizer of a checkpoint as a malloc'ed base64 string, and back. */
 int mt_spm_to_b64(const attn_spm *sp, char **b64);
 int mt_spm_from_reader(const attn_st_reader *st, attn_spm **sp);

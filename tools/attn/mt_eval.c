@@ -37,8 +37,7 @@ int mt_open_model(const char *path, mt_model *m, attn_spm **sp)
                 (long long)tv, (int)V);
         s = ATTN_E_FORMAT;
     }
-    if (s == ATTN_OK) s = gru ? attn_gru_seq2seq_create(&gc, 0, &m->gru) : attn_seq2seq_create(&tc, 0, &m->tf);
-    if (s == ATTN_OK) s = attn_checkpoint_load(mt_model_params(m), st);
+    if (s == ATTN_OK) s = gru ? attn_gru_seq2seq_open(st, &m->gru) : attn_seq2seq_open(st, &m->tf);
     attn_st_close(st);
     if (s) {
         mt_model_free(m);

@@ -7,63 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char B64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-int mt_base64_encode(const void *data, size_t n, char **out)
-{
-    const unsigned char *p = data;
-    if (n > (SIZE_MAX - 1) / 4 * 3 - 3) return attn_fail(ATTN_E_ARG, "base64: input too large");
-    size_t len = (n + 2) / 3 * 4;
-    char *s = malloc(len + 1);
-    if (!s) return attn_fail(ATTN_E_NOMEM, "base64: out of memory");
-    size_t j = 0;
-    for (size_t i = 0; i < n; i += 3) {
-        unsigned v = (unsigned)p[i] << 16;
-        if (i + 1 < n) v |= (unsigned)p[i + 1] << 8;
-        if (i + 2 < n) v |= p[i + 2];
-        s[j++] = B64[(v >> 18) & 63];
-        s[j++] = B64[(v >> 12) & 63];
-        s[j++] = i + 1 < n ? B64[(v >> 6) & 63] : '=';
-        s[j++] = i + 2 < n ? B64[v & 63] : '=';
-    }
-    s[j] = '\0';
-    *out = s;
-    return ATTN_OK;
-}
-
-static int b64_value(char c)
-{
-    const char *q = c ? strchr(B64, c) : NULL;
-    return q ? (int)(q - B64) : -1;
-}
-
-int mt_base64_decode(const char *text, unsigned char **out, size_t *n)
-{
-    size_t len = strlen(text);
-    if (len % 4) return attn_fail(ATTN_E_FORMAT, "base64: length %zu is not a multiple of 4", len);
-    unsigned char *b = malloc(len / 4 * 3 + 1);
-    if (!b) return attn_fail(ATTN_E_NOMEM, "base64: out of memory");
-    size_t j = 0;
-    for (size_t i = 0; i < len; i += 4) {
-        int v[4];
-        int last = i + 4 == len;
-        for (int k = 0; k < 4; k++) {
-            v[k] = b64_value(text[i + k]);
-            if (v[k] < 0 && !(last && k >= 2 && text[i + k] == '=' && (k == 3 || text[i + 3] == '='))) {
-                free(b);
-                return attn_fail(ATTN_E_FORMAT, "base64: bad character at %zu", i + (size_t)k);
-            }
-        }
-        unsigned x = (unsigned)v[0] << 18 | (unsigned)v[1] << 12 | (unsigned)(v[2] < 0 ? 0 : v[2]) << 6 |
-                     (unsigned)(v[3] < 0 ? 0 : v[3]);
-        b[j++] = (unsigned char)(x >> 16);
-        if (v[2] >= 0) b[j++] = (unsigned char)(x >> 8);
-        if (v[3] >= 0) b[j++] = (unsigned char)x;
-    }
-    *out = b;
-    *n = j;
-    return ATTN_OK;
-}
 
 static int spm_status(int st, const char *what)
 {
@@ -78,7 +21,7 @@ int mt_spm_to_b64(const attn_spm *sp, char **b64)
     void *buf = malloc(size ? size : 1);
     if (!buf) return attn_fail(ATTN_E_NOMEM, "tokenizer: out of memory");
     st = spm_status(attn_spm_serialize(sp, buf, size, &size), "tokenizer");
-    if (st == ATTN_OK) st = mt_base64_encode(buf, size, b64);
+    if (st == ATTN_OK) st = attn_base64_encode(buf, size, b64);
     free(buf);
     return st;
 }
@@ -89,7 +32,7 @@ int mt_spm_from_reader(const attn_st_reader *st, attn_spm **sp)
     if (!b64) return attn_fail(ATTN_E_FORMAT, "checkpoint has no %s metadata", MT_META_SPM);
     unsigned char *bytes;
     size_t n;
-    int s = mt_base64_decode(b64, &bytes, &n);
+    int s = attn_base64_decode(b64, strlen(b64), &bytes, &n);
     if (s) return s;
     s = spm_status(attn_spm_load_bytes(bytes, n, sp), "tokenizer in the checkpoint");
     free(bytes);

@@ -147,8 +147,7 @@ int cli_translate(int argc, char **argv)
         attn_st_close(st);
         return 1;
     }
-    if (s == ATTN_OK) s = attn_seq2seq_create(&cfg, 0, &tr.m);
-    if (s == ATTN_OK) s = attn_checkpoint_load(tr.m->P, st);
+    if (s == ATTN_OK) s = attn_seq2seq_open(st, &tr.m);
     attn_st_close(st);
     attn_tape_config tc = {.num_threads = threads};
     if (s == ATTN_OK) s = attn_tape_create(&tc, &tr.t);

@@ -302,12 +302,9 @@ int viz_run_model(int argc, char **argv)
         attn_st_close(st);
         return 1;
     }
-    attn_seq2seq_config cfg;
     attn_seq2seq *m = NULL;
     attn_tape *t = NULL;
-    s = attn_seq2seq_config_from_reader(st, &cfg);
-    if (s == ATTN_OK) s = attn_seq2seq_create(&cfg, 0, &m);
-    if (s == ATTN_OK) s = attn_checkpoint_load(m->P, st);
+    s = attn_seq2seq_open(st, &m);
     attn_st_close(st);
     attn_tape_config tc = {0};
     if (s == ATTN_OK) s = attn_tape_create(&tc, &t);

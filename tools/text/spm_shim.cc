@@ -9,6 +9,8 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <map>
+#include <mutex>
 #include <new>
 #include <string>
 #include <unordered_map>
@@ -182,9 +184,151 @@ int make_args(const char *fn, const attn_spm_train_options *opt,
     return ATTN_OK;
 }
 
+// ---- the normalisation rules a model may carry -----------------------------------------------
+//
+// A model's normalizer_spec holds a precompiled_charsmap: a double-array trie and its targets,
+// which libsentencepiece walks without bounds checks, so a crafted one crashes the first encode.
+// The only charsmaps accepted are those SentencePiece itself builds for the rule names it
+// knows (obtained from this libsentencepiece by training a tiny model under that rule, once per
+// name and process), byte for byte, or none at all (the identity). The serialized ModelProto is
+// read here as protobuf wire format (field numbers from sentencepiece_model.proto: ModelProto
+// 3 normalizer_spec, 5 denormalizer_spec; NormalizerSpec 1 name, 2 precompiled_charsmap).
+
+const char *const BUILTIN_RULES[] = {"nmt_nfkc", "nfkc", "nmt_nfkc_cf", "nfkc_cf", "identity"};
+
+struct wire {
+    const unsigned char *p, *end;
+    bool varint(uint64_t *v)
+    {
+        *v = 0;
+        for (int shift = 0; shift < 64 && p < end; shift += 7) {
+            unsigned char b = *p++;
+            *v |= (uint64_t)(b & 127) << shift;
+            if (!(b & 128)) return true;
+        }
+        return false;
+    }
+    // Next field: number, wire type, and for length-delimited ones the payload. false at the
+    // end or on malformed input (*bad set).
+    bool next(uint32_t *field, int *type, const unsigned char **data, size_t *len, bool *bad)
+    {
+        if (p >= end) return false;
+        uint64_t key, v;
+        if (!varint(&key) || (key >> 3) == 0 || (key >> 3) > 0x1fffffff) return !(*bad = true);
+        *field = (uint32_t)(key >> 3), *type = (int)(key & 7);
+        switch (*type) {
+        case 0: if (!varint(&v)) return !(*bad = true); break;
+        case 1: if (end - p < 8) return !(*bad = true); p += 8; break;
+        case 5: if (end - p < 4) return !(*bad = true); p += 4; break;
+        case 2:
+            if (!varint(&v) || v > (uint64_t)(end - p)) return !(*bad = true);
+            *data = p, *len = (size_t)v, p += v;
+            break;
+        default: return !(*bad = true); // groups and unknown types
+        }
+        return true;
+    }
+};
+
+// Merged view of every occurrence of a NormalizerSpec field (protobuf: the last value wins).
+struct spec_view {
+    bool present = false;
+    std::string name, charsmap;
+};
+
+bool read_spec(const unsigned char *d, size_t n, spec_view *v)
+{
+    wire w{d, d + n};
+    uint32_t f;
+    int t;
+    const unsigned char *data = nullptr;
+    size_t len = 0;
+    bool bad = false;
+    v->present = true;
+    while (w.next(&f, &t, &data, &len, &bad)) {
+        if (f == 1 && t == 2) v->name.assign(reinterpret_cast<const char *>(data), len);
+        if (f == 2 && t == 2) v->charsmap.assign(reinterpret_cast<const char *>(data), len);
+    }
+    return !bad;
+}
+
+// The charsmap SentencePiece builds for rule `name` (cached), from a model trained under it.
+int builtin_charsmap(const char *fn, const std::string &name, const std::string **out)
+{
+    static std::mutex mu;
+    static std::map<std::string, std::string> cache;
+    std::lock_guard<std::mutex> lock(mu);
+    auto it = cache.find(name);
+    if (it != cache.end()) return *out = &it->second, ATTN_OK;
+    static const char *const corpus[] = {"abc abd", "bca dab", "cab bad"};
+    ArrayIterator text(corpus, 3);
+    std::unordered_map<std::string, std::string> kw = {
+        {"model_type", "char"}, {"vocab_size", "16"}, {"hard_vocab_limit", "false"},
+        {"normalization_rule_name", name}, {"num_threads", "1"}};
+    int old_level = sentencepiece::logging::GetMinLogLevel();
+    sentencepiece::logging::SetMinLogLevel(2);
+    std::string model;
+    auto s = sentencepiece::SentencePieceTrainer::Train(kw, &text, &model);
+    sentencepiece::logging::SetMinLogLevel(old_level);
+    if (!s.ok()) return from_status(fn, s);
+    wire w{reinterpret_cast<const unsigned char *>(model.data()),
+           reinterpret_cast<const unsigned char *>(model.data()) + model.size()};
+    uint32_t f;
+    int t;
+    const unsigned char *data = nullptr;
+    size_t len = 0;
+    bool bad = false;
+    spec_view v;
+    while (w.next(&f, &t, &data, &len, &bad))
+        if (f == 3 && t == 2 && !read_spec(data, len, &v)) bad = true;
+    if (bad || !v.present)
+        return fail(ATTN_E_STATE, "%s: the reference model for rule \"%s\" has no normalizer", fn,
+                    name.c_str());
+    *out = &(cache[name] = v.charsmap);
+    return ATTN_OK;
+}
+
+// what: the model's origin for messages.
+int check_normalizers(const char *fn, const char *what, const std::string &bytes)
+{
+    const auto *b = reinterpret_cast<const unsigned char *>(bytes.data());
+    wire w{b, b + bytes.size()};
+    uint32_t f;
+    int t;
+    const unsigned char *data = nullptr;
+    size_t len = 0;
+    bool bad = false;
+    spec_view norm, denorm;
+    while (w.next(&f, &t, &data, &len, &bad)) {
+        if (f == 3 && t == 2 && !read_spec(data, len, &norm)) bad = true;
+        if (f == 5 && t == 2 && !read_spec(data, len, &denorm)) bad = true;
+        if ((f == 3 || f == 5) && t != 2) bad = true;
+    }
+    if (bad) return fail(ATTN_E_FORMAT, "%s: %s: not a SentencePiece model (malformed protobuf)", fn, what);
+    if (!denorm.charsmap.empty())
+        return fail(ATTN_E_FORMAT, "%s: %s: a denormalization charsmap (%zu bytes) is not one SentencePiece "
+                    "builds in: refused", fn, what, denorm.charsmap.size());
+    if (norm.charsmap.empty()) return ATTN_OK; // the identity
+    bool known = false;
+    for (const char *r : BUILTIN_RULES) known |= norm.name == r;
+    if (!known || norm.name.size() > 64)
+        return fail(ATTN_E_FORMAT, "%s: %s: normalization rule \"%.64s\" is not one SentencePiece builds in: "
+                    "its charsmap (%zu bytes) is refused", fn, what, norm.name.c_str(), norm.charsmap.size());
+    const std::string *ref = nullptr;
+    int st = builtin_charsmap(fn, norm.name, &ref);
+    if (st != ATTN_OK) return st;
+    if (*ref != norm.charsmap)
+        return fail(ATTN_E_FORMAT, "%s: %s: the charsmap of normalization rule \"%s\" (%zu bytes) differs "
+                    "from the one SentencePiece builds (%zu bytes): refused", fn, what, norm.name.c_str(),
+                    norm.charsmap.size(), ref->size());
+    return ATTN_OK;
+}
+
 // what: the model's origin for messages (a path, "the trained model", "memory").
 int load_serialized(const char *fn, const char *what, std::string bytes, attn_spm **out)
 {
+    int st = check_normalizers(fn, what, bytes);
+    if (st != ATTN_OK) return st;
     auto *sp = new attn_spm;
     auto s = sp->proc.LoadFromSerializedProto(bytes);
     if (!s.ok()) {
