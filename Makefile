@@ -102,7 +102,7 @@ demo: deps
 bench: all
 	@$(BUILD)/attn bench attention
 
-install: lib
+install: lib $(BUILD)/libattn_text.a
 	install -d $(DESTDIR)$(PREFIX)/include/attn $(DESTDIR)$(PREFIX)/lib/pkgconfig
 	install -m 644 include/attn.h $(DESTDIR)$(PREFIX)/include/attn.h
 	install -m 644 $(PUBLIC_HEADERS) $(DESTDIR)$(PREFIX)/include/attn/
@@ -111,12 +111,17 @@ install: lib
 	ln -sf libattn.so.0 $(DESTDIR)$(PREFIX)/lib/libattn.so
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|0.1.0|' -e 's|@LIBS_PRIVATE@|$(LIB_LDLIBS)|' attn.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/attn.pc
 	@if [ -f $(BUILD)/attn ]; then install -d $(DESTDIR)$(PREFIX)/bin && install -m 755 $(BUILD)/attn $(DESTDIR)$(PREFIX)/bin/attn; fi
+	@if [ -f $(BUILD)/libattn_text.a ]; then \
+	    install -m 644 tools/text/spm.h tools/text/translator.h $(DESTDIR)$(PREFIX)/include/attn/ && \
+	    install -m 644 $(BUILD)/libattn_text.a $(DESTDIR)$(PREFIX)/lib/libattn_text.a && \
+	    sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|0.1.0|' attn-text.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/attn-text.pc; fi
 
 uninstall:
 	rm -rf $(DESTDIR)$(PREFIX)/include/attn
 	rm -f $(DESTDIR)$(PREFIX)/include/attn.h $(DESTDIR)$(PREFIX)/lib/libattn.a \
 	      $(DESTDIR)$(PREFIX)/lib/libattn.so $(DESTDIR)$(PREFIX)/lib/libattn.so.0 \
-	      $(DESTDIR)$(PREFIX)/lib/pkgconfig/attn.pc $(DESTDIR)$(PREFIX)/bin/attn
+	      $(DESTDIR)$(PREFIX)/lib/pkgconfig/attn.pc $(DESTDIR)$(PREFIX)/bin/attn \
+	      $(DESTDIR)$(PREFIX)/lib/libattn_text.a $(DESTDIR)$(PREFIX)/lib/pkgconfig/attn-text.pc
 
 clean:
 	rm -rf build build-san

@@ -45,3 +45,10 @@ $(BUILD)/fuzz_spm: tests/fuzz/fuzz_spm.c tools/text/spm_shim.cc tools/text/spm.h
 	clang++ -std=c++17 -O1 -g -fsanitize=fuzzer-no-link,address -Iinclude -Itools/text -c tools/text/spm_shim.cc -o $(BUILD)/obj/fuzz/spm_shim.o
 	$(FUZZ_CC) -std=c11 -O1 -g -fsanitize=fuzzer,address -Iinclude -Itools/text -c tests/fuzz/fuzz_spm.c -o $(BUILD)/obj/fuzz/fuzz_spm.o
 	clang++ -fsanitize=fuzzer,address -o $@ $(BUILD)/obj/fuzz/fuzz_spm.o $(BUILD)/obj/fuzz/spm_shim.o $(TEXT_SPM_LIBS)
+
+# The tokenizer module: the SentencePiece shim (C++) and the text translator (C) in one archive,
+# libattn_text.a, installed with its headers as attn/spm.h, attn/translator.h and `attn-text.pc`.
+TEXT_C_OBJ := $(BUILD)/obj/tools/text/translator.o
+$(TEXT_C_OBJ): CFLAGS_ALL += -Itools/text
+$(BUILD)/libattn_text.a: $(TEXT_C_OBJ)
+DEPS += $(TEXT_C_OBJ:.o=.d)

@@ -28,8 +28,10 @@ extern "C" {
 
 #if defined(__GNUC__)
 #define ATTN_API __attribute__((visibility("default")))
+#define ATTN_PRINTF(f, a) __attribute__((format(printf, f, a)))
 #else
 #define ATTN_API
+#define ATTN_PRINTF(f, a)
 #endif
 
 #define ATTN_VERSION_MAJOR 0
@@ -61,6 +63,9 @@ ATTN_API const char *attn_status_string(int status);
  * "attn_sdpa_forward: k.shape[3]=63 but q.shape[3]=64". Valid until the next failing call. */
 ATTN_API const char *attn_last_error(void);
 ATTN_API void attn_clear_error(void);
+/* For libraries built on libattn (the tokenizer module, libattn_mpi) and callbacks: set this
+ * thread's message (printf format) and return status, so that their errors read like ours. */
+ATTN_API int attn_set_error(int status, const char *fmt, ...) ATTN_PRINTF(2, 3);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Threads and SIMD                                                                           */

@@ -90,6 +90,10 @@ beam4=$(echo "$INPUTS" | tr '|' '\n' | $T --beam 4 2> $OUT/t3.err)
 rc4=$?
 check "translate: greedy = --beam 1 (5 lines)" sh -c "[ $rc1 = 0 ] && [ \"\$(echo '$greedy' | wc -l)\" = 5 ] && [ '$greedy' = '$beam1' ]"
 check "translate: --beam 4 gives one line per input" sh -c "[ $rc4 = 0 ] && [ \"\$(echo '$beam4' | wc -l)\" = 5 ]"
+echo "$INPUTS" | tr '|' '\n' > $OUT/inputs.txt
+$T --beam 5 < $OUT/inputs.txt > $OUT/beam5.txt 2> /dev/null
+check "examples/text/translate.c (installed libraries only) = attn translate --beam 5 on the date model" \
+    scripts/example_translate.sh $M $OUT/inputs.txt $OUT/beam5.txt
 one=$($T "march 3rd 2021" "3/4/1999")
 check "translate: arguments = the same lines from stdin" sh -c "[ '$one' = \"\$(echo '$greedy' | head -2)\" ]"
 

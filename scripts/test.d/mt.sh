@@ -81,6 +81,9 @@ for beam in 1 3; do
 done
 $A translate --model "$t/run/best.safetensors" --beam 3 --threads 1 <"$t/val.en" >"$t/tr3" 2>/dev/null
 cmp -s "$t/tr3" "$t/c3"; check $? "attn translate (stdin) = attn eval translate"
+$A translate --model "$t/run/best.safetensors" --beam 5 --threads 1 <"$t/val.en" >"$t/tr5" 2>/dev/null
+scripts/example_translate.sh "$t/run/best.safetensors" "$t/val.en" "$t/tr5" >"$t/example.log" 2>&1
+check $? "examples/text/translate.c (installed libraries only) = attn translate --beam 5"
 bleu=$(sed -n 's/^result: .* bleu=\([0-9.]*\) .*/\1/p' "$t/ec3.log")
 awk -v b="$bleu" 'BEGIN { exit !(b > 0) }'; check $? "BLEU > 0 after the tiny training ($bleu)"
 grep -q 'sentences_per_s=' "$t/ec3.log"; check $? "eval prints sentences_per_s"

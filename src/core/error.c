@@ -43,6 +43,15 @@ int attn_fail(int status, const char *fmt, ...)
     return status;
 }
 
+int attn_set_error(int status, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(last_error, sizeof last_error, fmt, ap);
+    va_end(ap);
+    return status;
+}
+
 int attn_checked_numel(const char *fn, const int64_t *dims, int n, int64_t *out)
 {
     int64_t p = 1;

@@ -13,7 +13,7 @@
 #include "cli.h"
 
 #include "bench_util.h"
-#include "chars.h"
+#include "../text/chars.h"
 #include "dates.h"
 #include "dist.h"
 #include "dist_train.h"

@@ -29,7 +29,7 @@ int mt_open_model(const char *path, mt_model *m, attn_spm **sp)
     int64_t sv = 0, tv = 0;
     if (s == ATTN_OK && gru) s = attn_gru_seq2seq_config_from_reader(st, &gc), sv = gc.src_vocab, tv = gc.tgt_vocab;
     else if (s == ATTN_OK) s = attn_seq2seq_config_from_reader(st, &tc), sv = tc.src_vocab, tv = tc.tgt_vocab;
-    if (s == ATTN_OK) s = mt_spm_from_reader(st, sp);
+    if (s == ATTN_OK) s = attn_spm_from_reader(st, sp);
     int32_t V = 0;
     if (s == ATTN_OK) s = attn_spm_vocab_size(*sp, &V);
     if (s == ATTN_OK && (sv != V || tv != V)) {
@@ -92,7 +92,7 @@ int cli_eval_translate(int argc, char **argv)
     if (s == ATTN_OK) s = attn_tape_create(&tc, &t);
     if (s == ATTN_OK) attn_tape_set_training(t, 0);
     double t0 = bench_now();
-    if (s == ATTN_OK) s = mt_translate_texts(t, &m, sp, (const char *const *)d->src, d->n, &o, batch, &hyp);
+    if (s == ATTN_OK) s = attn_translate_texts(t, m.tf, m.gru, sp, (const char *const *)d->src, d->n, &o, batch, &hyp);
     double secs = bench_now() - t0;
     attn_bleu_result b, blc;
     attn_chrf_result cf;
@@ -119,7 +119,7 @@ int cli_eval_translate(int argc, char **argv)
                "sentences_per_s=%.1f\n",
                mt_model_arch(&m), b.score, blc.score, cf.score, (long long)d->n, (double)d->n / (secs > 0 ? secs : 1e-9));
     }
-    mt_free_strings(hyp, hyp ? d->n : 0);
+    attn_translator_free_strings(hyp, hyp ? d->n : 0);
     attn_tape_free(t);
     mt_model_free(&m);
     attn_spm_free(sp);

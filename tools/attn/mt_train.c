@@ -169,8 +169,8 @@ static int corpus_encode(const attn_parallel *d, const attn_spm *sp, int64_t max
         pair p = {0};
         int32_t *s;
         int64_t sn;
-        ATTN_TRY_CLI(mt_encode(sp, d->src[i], &s, &sn));
-        int st = mt_encode(sp, d->tgt[i], &p.tgt, &p.tlen);
+        ATTN_TRY_CLI(attn_spm_encode_alloc(sp, d->src[i], &s, &sn));
+        int st = attn_spm_encode_alloc(sp, d->tgt[i], &p.tgt, &p.tlen);
         if (st) {
             free(s);
             return st;
@@ -326,11 +326,11 @@ static int validate(attn_tape *t, const mt_model *m, const attn_spm *sp, const c
     if (st == ATTN_OK && n > 0) {
         char **hyp = NULL;
         attn_generate_options o = {.beam = 1};
-        st = mt_translate_texts(t, m, sp, (const char *const *)vtext->src, n, &o, 64, &hyp);
+        st = attn_translate_texts(t, m->tf, m->gru, sp, (const char *const *)vtext->src, n, &o, 64, &hyp);
         attn_bleu_result r;
         if (st == ATTN_OK) st = attn_bleu_corpus((const char *const *)hyp, (const char *const *)vtext->tgt, n, 1, NULL, &r);
         if (st == ATTN_OK) *bleu = r.score;
-        if (hyp) mt_free_strings(hyp, n);
+        if (hyp) attn_translator_free_strings(hyp, n);
     }
     attn_tape_set_training(t, 1);
     return st;

@@ -4,7 +4,7 @@
  * decoder) and render them with the viz layer. */
 #include "viz_model.h"
 
-#include "chars.h"
+#include "../text/chars.h"
 #include "cli.h"
 #include "mt.h"
 
@@ -145,7 +145,7 @@ int viz_seq2seq_record(attn_tape *t, const attn_seq2seq *m, const char *input, c
 
 static int mt_ids(const attn_spm *sp, const char *text, int64_t cap, int32_t **ids, int64_t *n, const char ***tok)
 {
-    ATTN_TRY_CLI(mt_encode(sp, text, ids, n));
+    ATTN_TRY_CLI(attn_spm_encode_alloc(sp, text, ids, n));
     if (*n > cap - 1) *n = cap - 1; /* room for EOS */
     int32_t *g = realloc(*ids, (size_t)(*n + 1) * sizeof *g);
     *tok = malloc((size_t)(*n + 1) * sizeof **tok);
@@ -172,7 +172,7 @@ static int viz_mt_record(attn_tape *t, const mt_model *mm, const attn_spm *sp, c
     char **hyp = NULL;
     if (!target) {
         attn_generate_options o = {.beam = 5, .len_penalty = 0.6f};
-        int s = mt_translate_texts(t, mm, sp, &input, 1, &o, 1, &hyp);
+        int s = attn_translate_texts(t, mm->tf, mm->gru, sp, &input, 1, &o, 1, &hyp);
         if (s) {
             *reported = 0;
             return s;
@@ -229,7 +229,7 @@ static int viz_mt_record(attn_tape *t, const mt_model *mm, const attn_spm *sp, c
     if (st == ATTN_OK) *out = r;
     else viz_record_free(r);
     free(sid), free(tid), free(tin), free(stok), free(ttok);
-    mt_free_strings(hyp, hyp ? 1 : 0);
+    attn_translator_free_strings(hyp, hyp ? 1 : 0);
     return st;
 }
 
