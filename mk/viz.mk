@@ -23,3 +23,9 @@ VIZ_TEST_OBJ := $(BUILD)/obj/tools/attn/viz_record.o $(BUILD)/obj/tools/attn/viz
                 $(BUILD)/obj/tools/attn/viz_metrics.o
 TEST_LDLIBS += $(VIZ_TEST_OBJ) $(shell pkg-config --libs libcjson) -lm
 $(BUILD)/test_attn: $(VIZ_TEST_OBJ)
+
+# The date demo's generator (tools/attn/dates.c) is tested in tests/c/test_models.c: its object
+# joins the C test binary rather than the test including the source.
+DATES_TEST_OBJ := $(BUILD)/obj/tools/attn/dates.o
+TEST_LDLIBS += $(DATES_TEST_OBJ)
+$(BUILD)/test_attn: $(DATES_TEST_OBJ)

@@ -12,7 +12,7 @@
 
 #include "attn.h"
 
-#include "../../tools/attn/dates.c"
+#include "../../tools/attn/dates.h"
 
 static char *tmp_path(const char *name)
 {
@@ -423,7 +423,7 @@ Test(models_dates, generator_properties)
         cr_assert_eq(dv, d, "day span of \"%s\" (%s) reads %d", a.src, a.tgt, dv);
         int mv = span_number(a.src, a.align_lo[5], a.align_hi[5]);
         if (mv < 0) {
-            const char *name = month_names[mo - 1];
+            const char *name = dates_month_names[mo - 1];
             for (int k = a.align_lo[5]; k < a.align_hi[5]; k++)
                 cr_assert_eq(tolower((unsigned char)a.src[k]),
                              tolower((unsigned char)name[k - a.align_lo[5]]),
@@ -448,7 +448,7 @@ Test(models_dates, generator_properties)
         time_t tt = timegm(&tm);
         struct tm back;
         gmtime_r(&tt, &back);
-        const char *wd = day_names[(back.tm_wday + 6) % 7];
+        const char *wd = dates_day_names[(back.tm_wday + 6) % 7];
         if (a.format == 0 || a.format == 9 || a.format == 13)
             cr_assert_eq(strncasecmp(a.src, wd, 3), 0, "\"%s\" is a %s", a.src, wd);
     }

@@ -6,10 +6,10 @@
 #include <stdio.h>
 #include <string.h>
 
-static const char *month_names[12] = {"January", "February", "March",     "April",
+const char *const dates_month_names[12] = {"January", "February", "March",     "April",
                                       "May",     "June",     "July",      "August",
                                       "September", "October", "November", "December"};
-static const char *day_names[7] = {"Monday", "Tuesday",  "Wednesday", "Thursday",
+const char *const dates_day_names[7] = {"Monday", "Tuesday",  "Wednesday", "Thursday",
                                    "Friday", "Saturday", "Sunday"};
 
 static int is_leap(int y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
@@ -69,7 +69,7 @@ enum { CASE_AS_IS, CASE_LOWER, CASE_UPPER };
 
 static void month_text(char *out, size_t cap, int m, int abbrev, int casing)
 {
-    snprintf(out, cap, "%.*s", abbrev ? 3 : 20, month_names[m - 1]);
+    snprintf(out, cap, "%.*s", abbrev ? 3 : 20, dates_month_names[m - 1]);
     for (char *c = out; *c; c++) {
         if (casing == CASE_LOWER && *c >= 'A' && *c <= 'Z') *c = (char)(*c - 'A' + 'a');
         if (casing == CASE_UPPER && *c >= 'a' && *c <= 'z') *c = (char)(*c - 'a' + 'A');
@@ -112,7 +112,7 @@ void dates_generate(uint64_t seed, uint64_t index, dates_example *ex)
     snprintf(mnum2, sizeof mnum2, "%02d", m);
     snprintf(dnum2, sizeof dnum2, "%02d", d);
     char wday[16];
-    snprintf(wday, sizeof wday, "%s", day_names[weekday(y, m, d)]);
+    snprintf(wday, sizeof wday, "%s", dates_day_names[weekday(y, m, d)]);
     if (casing == CASE_LOWER) wday[0] = (char)(wday[0] - 'A' + 'a');
 
     switch (fmt) {

@@ -28,4 +28,8 @@ void dates_generate(uint64_t seed, uint64_t index, dates_example *ex);
 /* Parse an ISO date "YYYY-MM-DD" that is a real calendar date: 1 if valid. */
 int dates_iso_valid(const char *s);
 
+/* English month names (January..December) and weekday names (Monday..Sunday) it writes. */
+extern const char *const dates_month_names[12];
+extern const char *const dates_day_names[7];
+
 #endif
