@@ -34,20 +34,27 @@ const char *attn_last_error(void) { return last_error; }
 
 void attn_clear_error(void) { last_error[0] = '\0'; }
 
+static int set_message(int status, const char *fmt, va_list ap)
+{
+    vsnprintf(last_error, sizeof last_error, fmt, ap);
+    return status;
+}
+
 int attn_fail(int status, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(last_error, sizeof last_error, fmt, ap);
+    status = set_message(status, fmt, ap);
     va_end(ap);
     return status;
 }
 
+/* The public name of attn_fail, for libraries built on libattn. */
 int attn_set_error(int status, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(last_error, sizeof last_error, fmt, ap);
+    status = set_message(status, fmt, ap);
     va_end(ap);
     return status;
 }

@@ -60,6 +60,19 @@ ATTN_INTERNAL int attn_kv_ffn(attn_kv *c, const attn_ffn *f, const attn_layernor
 /* Rows r take the caches (positions 0..pos) of rows parent[r]. */
 ATTN_INTERNAL void attn_kv_reorder(attn_kv *c, const int64_t *parent, int64_t pos);
 
+/* ---- the token prefix of the uncached (reference) steppers ----------------------------------- */
+/* rows [R, cap]: the tokens fed so far; packed [R, pos + 1] the prefix as the tape forward reads
+ * it; spare: where reordering gathers the rows. */
+typedef struct attn_prefix {
+    int64_t R, cap;
+    int32_t *rows, *spare, *packed;
+} attn_prefix;
+ATTN_INTERNAL int attn_prefix_init(attn_prefix *p, int64_t R, int64_t cap);
+ATTN_INTERNAL void attn_prefix_free(attn_prefix *p);
+/* Store y [R] at position pos; return the packed prefix [R, pos + 1]. */
+ATTN_INTERNAL const int32_t *attn_prefix_push(attn_prefix *p, const int32_t *y, int64_t pos);
+ATTN_INTERNAL void attn_prefix_reorder(attn_prefix *p, const int64_t *parent, int64_t pos);
+
 /* ---- shared by the encoder–decoders' model-level calls --------------------------------------- */
 /* Twice the longest real source (tokens ≠ pad) plus 10. */
 ATTN_INTERNAL int64_t attn_gen_source_bound(const int32_t *src, int64_t N, int64_t S, int32_t pad);

@@ -11,8 +11,8 @@
 typedef struct gpt_full {
     const attn_gpt *m;
     attn_tape *t;
-    int64_t R, cap;
-    int32_t *prefix, *prefix2, *cur; /* [R, cap] */
+    int64_t R;
+    attn_prefix prefix;
 } gpt_full;
 
 static void full_free(void *p)
@@ -20,7 +20,7 @@ static void full_free(void *p)
     gpt_full *f = p;
     if (!f) return;
     attn_tape_free(f->t);
-    free(f->prefix), free(f->prefix2), free(f->cur);
+    attn_prefix_free(&f->prefix);
     free(f);
 }
 
@@ -28,12 +28,11 @@ static int full_step(void *p, const int32_t *y, int64_t pos, float *logp)
 {
     gpt_full *f = p;
     const int64_t R = f->R, T = pos + 1, V = f->m->cfg.vocab;
-    for (int64_t r = 0; r < R; r++) f->prefix[r * f->cap + pos] = y[r];
+    const int32_t *cur = attn_prefix_push(&f->prefix, y, pos);
     if (!logp) return ATTN_OK;
-    for (int64_t r = 0; r < R; r++) memcpy(f->cur + r * T, f->prefix + r * f->cap, (size_t)T * sizeof *f->cur);
     ATTN_TRY(attn_tape_reset(f->t));
     attn_var *logits;
-    ATTN_TRY(attn_gpt_forward(f->t, f->m, f->cur, R, T, &logits));
+    ATTN_TRY(attn_gpt_forward(f->t, f->m, cur, R, T, &logits));
     for (int64_t r = 0; r < R; r++) memcpy(logp + r * V, logits->data + (r * T + T - 1) * V, (size_t)V * sizeof *logp);
     attn_log_softmax_rows(logp, R, V);
     return ATTN_OK;
@@ -41,11 +40,7 @@ static int full_step(void *p, const int32_t *y, int64_t pos, float *logp)
 
 static int full_reorder(void *p, const int64_t *parent, int64_t pos)
 {
-    gpt_full *f = p;
-    for (int64_t r = 0; r < f->R; r++)
-        memcpy(f->prefix2 + r * f->cap, f->prefix + parent[r] * f->cap, (size_t)(pos + 1) * sizeof *f->prefix);
-    int32_t *t = f->prefix;
-    f->prefix = f->prefix2, f->prefix2 = t;
+    attn_prefix_reorder(&((gpt_full *)p)->prefix, parent, pos);
     return ATTN_OK;
 }
 
@@ -110,14 +105,11 @@ int attn_gpt_stepper_create(const attn_gpt *m, int64_t R, int64_t max_pos, int u
     if (!use_cache) {
         gpt_full *f = calloc(1, sizeof *f);
         if (!f) return attn_fail(ATTN_E_NOMEM, "%s: out of memory", fn);
-        f->m = m, f->R = R, f->cap = max_pos;
+        f->m = m, f->R = R;
         attn_tape_config tc = {.num_threads = threads};
         int st = attn_tape_create(&tc, &f->t);
         if (st == ATTN_OK) attn_tape_set_training(f->t, 0);
-        f->prefix = calloc((size_t)(R * max_pos), sizeof *f->prefix);
-        f->prefix2 = calloc((size_t)(R * max_pos), sizeof *f->prefix2);
-        f->cur = calloc((size_t)(R * max_pos), sizeof *f->cur);
-        if (st == ATTN_OK && (!f->prefix || !f->prefix2 || !f->cur)) st = attn_fail(ATTN_E_NOMEM, "%s: out of memory", fn);
+        if (st == ATTN_OK) st = attn_prefix_init(&f->prefix, R, max_pos);
         if (st != ATTN_OK) {
             full_free(f);
             return st;

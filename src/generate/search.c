@@ -66,6 +66,42 @@ void attn_stepper_free(attn_stepper *s)
     free(s);
 }
 
+/* ---- the prefix of the uncached steppers ------------------------------------------------------ */
+
+int attn_prefix_init(attn_prefix *p, int64_t R, int64_t cap)
+{
+    p->R = R, p->cap = cap;
+    p->rows = calloc((size_t)(R * cap), sizeof *p->rows);
+    p->spare = calloc((size_t)(R * cap), sizeof *p->spare);
+    p->packed = calloc((size_t)(R * cap), sizeof *p->packed);
+    if (p->rows && p->spare && p->packed) return ATTN_OK;
+    attn_prefix_free(p);
+    return attn_fail(ATTN_E_NOMEM, "attn_stepper: out of memory for a prefix of %lld × %lld", (long long)R,
+                     (long long)cap);
+}
+
+void attn_prefix_free(attn_prefix *p)
+{
+    free(p->rows), free(p->spare), free(p->packed);
+    p->rows = p->spare = p->packed = NULL;
+}
+
+const int32_t *attn_prefix_push(attn_prefix *p, const int32_t *y, int64_t pos)
+{
+    const int64_t T = pos + 1;
+    for (int64_t r = 0; r < p->R; r++) p->rows[r * p->cap + pos] = y[r];
+    for (int64_t r = 0; r < p->R; r++) memcpy(p->packed + r * T, p->rows + r * p->cap, (size_t)T * sizeof *p->packed);
+    return p->packed;
+}
+
+void attn_prefix_reorder(attn_prefix *p, const int64_t *parent, int64_t pos)
+{
+    for (int64_t r = 0; r < p->R; r++)
+        memcpy(p->spare + r * p->cap, p->rows + parent[r] * p->cap, (size_t)(pos + 1) * sizeof *p->rows);
+    int32_t *t = p->rows;
+    p->rows = p->spare, p->spare = t;
+}
+
 /* ---- log-softmax ----------------------------------------------------------------------------- */
 
 /* One row in place: z − log Σ e^z, the sum in double over float terms e^{z − max} (eight

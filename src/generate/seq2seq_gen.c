@@ -32,18 +32,18 @@ static int encode_rows(attn_tape *t, const attn_seq2seq *m, const int32_t *src, 
 typedef struct full {
     const attn_seq2seq *m;
     attn_tape *t;
-    int64_t R, S, cap;
+    int64_t R, S;
     float *mem;                 /* [R, S, d] */
     int32_t *src;               /* [R, S] */
-    int32_t *prefix, *prefix2;  /* [R, cap] fed tokens; spare for reordering */
-    int32_t *cur;               /* [R, cap] the prefix packed [R, pos + 1] */
+    attn_prefix prefix;
 } full;
 
 static void full_free(void *p)
 {
     full *f = p;
     if (!f) return;
-    free(f->mem), free(f->src), free(f->prefix), free(f->prefix2), free(f->cur);
+    free(f->mem), free(f->src);
+    attn_prefix_free(&f->prefix);
     free(f);
 }
 
@@ -52,16 +52,15 @@ static int full_step(void *p, const int32_t *y, int64_t pos, float *logp)
     full *f = p;
     const attn_seq2seq *m = f->m;
     const int64_t R = f->R, T = pos + 1, d = m->cfg.d_model, V = m->cfg.tgt_vocab;
-    for (int64_t r = 0; r < R; r++) f->prefix[r * f->cap + pos] = y[r];
+    const int32_t *cur = attn_prefix_push(&f->prefix, y, pos);
     if (!logp) return ATTN_OK;
-    for (int64_t r = 0; r < R; r++) memcpy(f->cur + r * T, f->prefix + r * f->cap, (size_t)T * sizeof *f->cur);
     int64_t shape[3] = {R, f->S, d};
     attn_var *memory, *logits = NULL;
     const int was_training = attn_tape_training(f->t);
     attn_tape_set_training(f->t, 0); /* inference: no dropout */
     int st = attn_tape_reset(f->t);
     if (st == ATTN_OK) st = attn_tape_input(f->t, f->mem, 3, shape, 0, &memory);
-    if (st == ATTN_OK) st = attn_seq2seq_decode(f->t, m, memory, f->src, f->S, f->cur, T, &logits);
+    if (st == ATTN_OK) st = attn_seq2seq_decode(f->t, m, memory, f->src, f->S, cur, T, &logits);
     attn_tape_set_training(f->t, was_training);
     ATTN_TRY(st);
     /* log-softmax of the last position, in double (the reference's own arithmetic) */
@@ -79,11 +78,7 @@ static int full_step(void *p, const int32_t *y, int64_t pos, float *logp)
 
 static int full_reorder(void *p, const int64_t *parent, int64_t pos)
 {
-    full *f = p;
-    for (int64_t r = 0; r < f->R; r++)
-        memcpy(f->prefix2 + r * f->cap, f->prefix + parent[r] * f->cap, (size_t)(pos + 1) * sizeof *f->prefix);
-    int32_t *t = f->prefix;
-    f->prefix = f->prefix2, f->prefix2 = t;
+    attn_prefix_reorder(&((full *)p)->prefix, parent, pos);
     return ATTN_OK;
 }
 
@@ -184,13 +179,10 @@ int attn_seq2seq_stepper_create(const attn_seq2seq *m, attn_tape *t, const int32
             free(mem), free(srcR);
             return attn_fail(ATTN_E_NOMEM, "%s: out of memory", fn);
         }
-        f->m = m, f->t = t, f->R = R, f->S = S, f->cap = max_pos, f->mem = mem, f->src = srcR;
-        f->prefix = calloc((size_t)(R * max_pos), sizeof *f->prefix);
-        f->prefix2 = calloc((size_t)(R * max_pos), sizeof *f->prefix2);
-        f->cur = calloc((size_t)(R * max_pos), sizeof *f->cur);
-        if (!f->prefix || !f->prefix2 || !f->cur) {
+        f->m = m, f->t = t, f->R = R, f->S = S, f->mem = mem, f->src = srcR;
+        if ((st = attn_prefix_init(&f->prefix, R, max_pos)) != ATTN_OK) {
             full_free(f);
-            return attn_fail(ATTN_E_NOMEM, "%s: out of memory", fn);
+            return st;
         }
         return attn_stepper_wrap(&full_ops, f, R, m->cfg.tgt_vocab, max_pos, m->cfg.pad_id, out);
     }
