@@ -11,6 +11,7 @@
  *   attn/text.h      BLEU, chrF, UTF-8 checks, text cleaning
  *   attn/data.h      IMDb, parallel text, line files
  *   attn/generate.h  greedy, beam search and sampling over key/value-cached steppers
+ *   attn/train.h     batches, schedules, the run state (atomic, resumable), metrics, averaging
  *
  * The conventions every call follows are at the top of attn/core.h.
  */
@@ -25,5 +26,6 @@
 #include "attn/text.h"
 #include "attn/data.h"
 #include "attn/generate.h"
+#include "attn/train.h"
 
 #endif /* ATTN_H */

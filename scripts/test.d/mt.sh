@@ -117,7 +117,7 @@ check $? "schedule = budget trains"
 awk -F, 'NR > 2 { if ($6 >= prev) bad = 1 } NR > 1 { prev = $6; if (NR == 2) first = $6; last = $6; l[NR] = $3 }
     END { exit bad || !(last < 0.05 * first) || !(l[NR] < 0.6 * l[2]) }' "$t/budget/metrics.csv"
 check $? "schedule = budget: learning rate falls every epoch to < 5% of its peak, loss falls"
-grep -q '"train.budget_span"' "$t/budget/optim.safetensors"; check $? "schedule = budget: the plan is in the saved state"
+grep -q '"run.plan_span":"[1-9]' "$t/budget/run.safetensors"; check $? "schedule = budget: the plan is in the run state"
 echo "schedule = cosine" >"$t/cfg_badsched"
 $A train translate --data "$t" --out "$t/x" --config "$t/cfg_badsched" >/dev/null 2>&1
 [ $? -ne 0 ]; check $? "an unknown schedule is refused"

@@ -4,9 +4,10 @@
  * DIR/train.en, train.de, val.en, val.de) with a joint SentencePiece BPE vocabulary learned
  * from the training text, label smoothing, warm-up + inverse-square-root learning rate and
  * token-based batches of similar lengths. Each epoch: validation loss and BLEU (greedy) in
- * DIR/metrics.csv; model.safetensors (last; optim.safetensors beside it for --resume) and
- * best.safetensors (best validation BLEU), both written atomically and self-contained (the
- * tokenizer is in their metadata). Optionally the last N epochs' weights are averaged.
+ * DIR/metrics.csv; run.safetensors (the whole run state in one atomic file: --resume reads it
+ * alone), model.safetensors (last) and best.safetensors (best validation BLEU), self-contained
+ * (the tokenizer is in their metadata). Optionally the last N epochs' weights are averaged and
+ * the run names its final model: the best epoch or the average, whichever validates better.
  *
  * Under `mpirun -np N` the run is data-parallel: every rank cuts the same batches, takes its
  * contiguous share of each batch's sentence pairs, and the gradients are summed weighted by each
@@ -136,19 +137,6 @@ static int read_config(mt_cfg *c, const char *path)
     return rc;
 }
 
-static int mkdir_p(const char *dir)
-{
-    char buf[512];
-    snprintf(buf, sizeof buf, "%s", dir);
-    for (char *p = buf + 1; *p; p++)
-        if (*p == '/') {
-            *p = '\0';
-            if (mkdir(buf, 0777) && errno != EEXIST) return -1;
-            *p = '/';
-        }
-    return mkdir(buf, 0777) && errno != EEXIST ? -1 : 0;
-}
-
 static void corpus_free(corpus *c)
 {
     for (int64_t i = 0; c->p && i < c->n; i++) free(c->p[i].src), free(c->p[i].tgt);
@@ -192,75 +180,27 @@ static int corpus_encode(const attn_parallel *d, const attn_spm *sp, int64_t max
     return ATTN_OK;
 }
 
-/* ---- batches: pairs sorted by length (with jitter) and cut at batch_tokens ----------------- */
-
-typedef struct batches {
-    int64_t *order; /* pair indices */
-    int64_t *start; /* [nb + 1] into order */
-    int64_t nb;
-} batches;
-
-typedef struct keyed {
-    double key;
-    int64_t i;
-} keyed;
-
-static int by_key(const void *a, const void *b)
+/* Batches of similar lengths (the longer side, with EOS or BOS) under the token budget; with
+ * jitter, batches differ between epochs (attn_batches_by_length). */
+static int make_batches(const corpus *c, long batch_tokens, uint64_t seed, int jitter, attn_batches *b)
 {
-    const keyed *x = a, *y = b;
-    return x->key < y->key ? -1 : x->key > y->key;
+    int64_t *len = malloc((size_t)(c->n > 0 ? c->n : 1) * sizeof *len);
+    if (!len) return ATTN_E_NOMEM;
+    for (int64_t i = 0; i < c->n; i++) len[i] = c->p[i].slen > c->p[i].tlen + 1 ? c->p[i].slen : c->p[i].tlen + 1;
+    int st = attn_batches_by_length(len, c->n, batch_tokens, seed, jitter, b);
+    free(len);
+    return st;
 }
 
-static uint64_t splitmix(uint64_t *s)
+/* The training data's checksum: a resume on other data is refused. */
+static uint64_t corpus_hash(const attn_parallel *d)
 {
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-/* Batches of similar lengths: sort by the longer side (+ a jitter in [0, 2) when training, so
- * batches differ between epochs); the caller visits them in a shuffled order. */
-static int make_batches(const corpus *c, long batch_tokens, uint64_t seed, int jitter, batches *b)
-{
-    keyed *k = malloc((size_t)c->n * sizeof *k);
-    b->order = malloc((size_t)c->n * sizeof *b->order);
-    b->start = malloc((size_t)(c->n + 1) * sizeof *b->start);
-    if (!k || !b->order || !b->start) {
-        free(k);
-        return ATTN_E_NOMEM;
+    uint64_t h = ATTN_HASH64_INIT;
+    for (int64_t i = 0; i < d->n; i++) {
+        h = attn_hash64(h, d->src[i], strlen(d->src[i]) + 1);
+        h = attn_hash64(h, d->tgt[i], strlen(d->tgt[i]) + 1);
     }
-    uint64_t s = seed;
-    for (int64_t i = 0; i < c->n; i++) {
-        int64_t L = c->p[i].slen > c->p[i].tlen + 1 ? c->p[i].slen : c->p[i].tlen + 1;
-        double j = jitter ? (double)(splitmix(&s) >> 11) / 9007199254740992.0 * 2.0 : 0;
-        k[i] = (keyed){(double)L + j, i};
-    }
-    qsort(k, (size_t)c->n, sizeof *k, by_key);
-    b->nb = 0;
-    int64_t maxS = 0, maxT = 0, count = 0;
-    for (int64_t i = 0; i < c->n; i++) {
-        const pair *p = &c->p[k[i].i];
-        int64_t S = p->slen > maxS ? p->slen : maxS, T = p->tlen + 1 > maxT ? p->tlen + 1 : maxT;
-        if (count > 0 && (count + 1) * (S > T ? S : T) > batch_tokens) {
-            b->nb++;
-            count = 0, S = p->slen, T = p->tlen + 1;
-        }
-        if (count == 0) b->start[b->nb] = i;
-        maxS = S, maxT = T;
-        b->order[i] = k[i].i;
-        count++;
-    }
-    if (count > 0) b->nb++;
-    b->start[b->nb] = c->n;
-    free(k);
-    return ATTN_OK;
-}
-
-static void batches_free(batches *b)
-{
-    free(b->order), free(b->start);
-    *b = (batches){0};
+    return h;
 }
 
 typedef struct tensors {
@@ -305,7 +245,7 @@ static int forward_loss(attn_tape *t, const mt_model *m, const tensors *x, float
 /* Validation: mean token cross-entropy (no smoothing, no dropout) and greedy BLEU of the first
  * n_bleu sentences. */
 static int validate(attn_tape *t, const mt_model *m, const attn_spm *sp, const corpus *val,
-                    const batches *vb, tensors *x, const attn_parallel *vtext, int n_bleu,
+                    const attn_batches *vb, tensors *x, const attn_parallel *vtext, int n_bleu,
                     double *vloss, double *bleu)
 {
     attn_tape_set_training(t, 0);
@@ -344,27 +284,14 @@ static int validate(attn_tape *t, const mt_model *m, const attn_spm *sp, const c
  * the (saved) plan and a resumed run repeats it; and it reaches about 0 when the time runs out,
  * which ends a run better converged than a schedule cut off midway (Li et al., 2020, "Budgeted
  * training"). Epochs count as a budget too: D is the smaller of the time and the epochs left. */
-typedef struct budget {
-    int64_t anchor, span; /* the line runs over steps [anchor, anchor + span); span 0: not planned */
-    double d0, d1;
-} budget;
-
-static double budget_factor(const budget *b, int64_t s)
-{
-    if (b->span == 0) return 1;
-    double x = (double)(s - b->anchor) / (double)b->span;
-    double d = b->d0 + (b->d1 - b->d0) * (x < 0 ? 0 : x > 1 ? 1 : x);
-    return d > 0 ? d : 0;
-}
-
-static float lr_at(const mt_cfg *c, const budget *b, int64_t s)
+static float lr_at(const mt_cfg *c, const attn_budget_plan *b, int64_t s)
 {
     if (!c->budget_schedule) {
         attn_schedule sc = {.kind = ATTN_SCHEDULE_INVSQRT, .base_lr = c->lr, .warmup_steps = c->warmup};
         return attn_schedule_lr(&sc, s);
     }
     const double w = c->warmup > 0 && s < c->warmup ? (double)s / (double)c->warmup : 1;
-    return (float)(c->lr * w * budget_factor(b, s));
+    return (float)(c->lr * w * attn_budget_factor(b, s));
 }
 
 /* ---- checkpoints ---------------------------------------------------------------------------- */
@@ -373,101 +300,67 @@ static float lr_at(const mt_cfg *c, const budget *b, int64_t s)
 static attn_param *g_untied_generator; /* generator.weight left out of the graph when tied */
 static const attn_param *g_tied_embedding;
 
-static int save_model(const mt_model *m, const char *b64, const char *path)
-{
-    /* tied: the file's generator.weight is a copy of the embedding, so any loader (attn
-     * translate, attn viz, Python) sees the model as trained without knowing about tying */
-    if (g_untied_generator)
-        memcpy(g_untied_generator->data, g_tied_embedding->data,
-               (size_t)g_tied_embedding->numel * sizeof(float));
+/* The metadata that makes a checkpoint self-contained: config, arch, task, tokenizer. */
+typedef struct model_meta {
     char buf[2048];
     const char *kv[64];
-    int n = m->gru ? attn_gru_seq2seq_config_to_meta(&m->gru->cfg, buf, sizeof buf, kv, 56)
-                   : attn_seq2seq_config_to_meta(&m->tf->cfg, buf, sizeof buf, kv, 56);
-    if (n < 0) return n;
-    kv[n++] = "attn.arch", kv[n++] = m->gru ? "gru-seq2seq" : "transformer-seq2seq";
-    kv[n++] = "attn.task", kv[n++] = "multi30k";
-    kv[n++] = "attn.tokenizer", kv[n++] = "spm";
-    kv[n++] = MT_META_SPM, kv[n++] = b64;
-    if (g_untied_generator) kv[n++] = "attn.mt.tie_output", kv[n++] = "1";
-    kv[n] = NULL;
-    return attn_checkpoint_save(mt_model_params(m), path, kv);
-}
+} model_meta;
 
-static int save_state(const mt_cfg *c, attn_optim *opt, const attn_params *P, attn_tape *t, long step,
-                      int epoch, double best, const budget *bu)
+static int make_meta(const mt_model *m, const char *b64, model_meta *mm)
 {
-    char path[600], a[32], b[32], r1[32], r2[32], e[32], ba[32], bs[32], b0[40], b1[40];
-    uint64_t rseed, roff;
-    attn_tape_get_rng(t, &rseed, &roff);
-    snprintf(a, sizeof a, "%ld", step);
-    snprintf(e, sizeof e, "%d", epoch);
-    snprintf(b, sizeof b, "%.17g", best);
-    snprintf(r1, sizeof r1, "%llu", (unsigned long long)rseed);
-    snprintf(r2, sizeof r2, "%llu", (unsigned long long)roff);
-    snprintf(ba, sizeof ba, "%lld", (long long)bu->anchor);
-    snprintf(bs, sizeof bs, "%lld", (long long)bu->span);
-    snprintf(b0, sizeof b0, "%.17g", bu->d0);
-    snprintf(b1, sizeof b1, "%.17g", bu->d1);
-    const char *kv[] = {"train.step", a, "train.epoch", e, "train.best_bleu", b, "train.rng_seed", r1,
-                        "train.rng_offset", r2, "train.budget_anchor", ba, "train.budget_span", bs,
-                        "train.budget_d0", b0, "train.budget_d1", b1, NULL};
-    snprintf(path, sizeof path, "%s/optim.safetensors", c->out);
-    return attn_optim_save(opt, P, path, kv);
+    int n = m->gru ? attn_gru_seq2seq_config_to_meta(&m->gru->cfg, mm->buf, sizeof mm->buf, mm->kv, 56)
+                   : attn_seq2seq_config_to_meta(&m->tf->cfg, mm->buf, sizeof mm->buf, mm->kv, 56);
+    if (n < 0) return n;
+    mm->kv[n++] = "attn.arch", mm->kv[n++] = m->gru ? "gru-seq2seq" : "transformer-seq2seq";
+    mm->kv[n++] = "attn.task", mm->kv[n++] = "multi30k";
+    mm->kv[n++] = "attn.tokenizer", mm->kv[n++] = "spm";
+    mm->kv[n++] = MT_META_SPM, mm->kv[n++] = b64;
+    if (g_untied_generator) mm->kv[n++] = "attn.mt.tie_output", mm->kv[n++] = "1";
+    mm->kv[n] = NULL;
+    return ATTN_OK;
 }
 
-static int load_state(const mt_cfg *c, const mt_model *m, attn_optim *opt, attn_tape *t, long *step,
-                      int *epoch, double *best, budget *bu)
+/* tied: the file's generator.weight is a copy of the embedding, so any loader (attn translate,
+ * attn viz, Python) sees the model as trained without knowing about tying */
+static void untie_for_saving(void)
+{
+    if (g_untied_generator)
+        memcpy(g_untied_generator->data, g_tied_embedding->data, (size_t)g_tied_embedding->numel * sizeof(float));
+}
+
+static int save_model(const mt_model *m, const char *b64, const char *path, int64_t step)
+{
+    untie_for_saving();
+    model_meta mm;
+    ATTN_TRY_CLI(make_meta(m, b64, &mm));
+    return attn_run_export(path, mt_model_params(m), step, mm.kv);
+}
+
+/* The run state: the model's weights (untied copy included), the optimiser, the counters and
+ * the tokenizer, in one atomic file. */
+static int save_run(const char *dir, const mt_model *m, attn_optim *opt, const attn_run_state *rs,
+                    const char *b64)
 {
     char path[600];
-    attn_st_reader *st;
-    snprintf(path, sizeof path, "%s/model.safetensors", c->out);
-    ATTN_TRY_CLI(attn_st_open(path, &st));
-    int s = attn_checkpoint_load(mt_model_params(m), st);
-    attn_st_close(st);
-    if (s) return s;
-    snprintf(path, sizeof path, "%s/optim.safetensors", c->out);
-    ATTN_TRY_CLI(attn_st_open(path, &st));
-    s = attn_optim_load(opt, mt_model_params(m), st);
-    const char *sv = attn_st_metadata(st, "train.step"), *ev = attn_st_metadata(st, "train.epoch"),
-               *bv = attn_st_metadata(st, "train.best_bleu"), *r1 = attn_st_metadata(st, "train.rng_seed"),
-               *r2 = attn_st_metadata(st, "train.rng_offset");
-    if (s == ATTN_OK && (!sv || !ev || !bv || !r1 || !r2)) {
-        fprintf(stderr, "attn train translate: %s lacks the train.* metadata\n", path);
-        s = ATTN_E_FORMAT;
-    }
-    if (s == ATTN_OK) {
-        *step = strtol(sv, NULL, 10), *epoch = atoi(ev), *best = strtod(bv, NULL);
-        const char *ba = attn_st_metadata(st, "train.budget_anchor"),
-                   *bs = attn_st_metadata(st, "train.budget_span"), *b0 = attn_st_metadata(st, "train.budget_d0"),
-                   *b1 = attn_st_metadata(st, "train.budget_d1");
-        if (ba && bs && b0 && b1) /* absent in older runs: not planned */
-            bu->anchor = strtoll(ba, NULL, 10), bu->span = strtoll(bs, NULL, 10), bu->d0 = strtod(b0, NULL),
-            bu->d1 = strtod(b1, NULL);
-        attn_tape_set_rng(t, strtoull(r1, NULL, 10), strtoull(r2, NULL, 10));
-    }
-    attn_st_close(st);
-    return s;
+    snprintf(path, sizeof path, "%s/run.safetensors", dir);
+    untie_for_saving();
+    model_meta mm;
+    ATTN_TRY_CLI(make_meta(m, b64, &mm));
+    return attn_run_save(path, mt_model_params(m), opt, rs, mm.kv);
 }
 
-/* Average the parameters of the given checkpoint files into P. */
-static int average_into(attn_params *P, char paths[][600], int n)
+/* The tokenizer as a file beside the run, for other tools (bench/torch_mt.py); never read back:
+ * the run state holds its own copy. Written atomically. */
+static int save_spm_file(const attn_spm *sp, const char *path)
 {
-    int np = attn_params_count(P), st = ATTN_OK;
-    for (int i = 0; i < np; i++) memset(attn_params_at(P, i)->data, 0, (size_t)attn_params_at(P, i)->numel * sizeof(float));
-    for (int f = 0; st == ATTN_OK && f < n; f++) {
-        attn_st_reader *r = NULL;
-        st = attn_st_open(paths[f], &r);
-        for (int i = 0; st == ATTN_OK && i < np; i++) {
-            attn_param *p = attn_params_at(P, i);
-            float *tmp = malloc((size_t)p->numel * sizeof *tmp);
-            st = tmp ? attn_st_read_f32(r, p->name, tmp, p->numel) : ATTN_E_NOMEM;
-            for (int64_t k = 0; st == ATTN_OK && k < p->numel; k++) p->data[k] += tmp[k] / (float)n;
-            free(tmp);
-        }
-        if (r) attn_st_close(r);
+    char tmp[640];
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+    if (attn_spm_save_file(sp, tmp)) return attn_set_error(ATTN_E_IO, "%s: %s", tmp, attn_spm_last_error());
+    if (rename(tmp, path)) {
+        remove(tmp);
+        return attn_set_error(ATTN_E_IO, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
     }
-    return st;
+    return ATTN_OK;
 }
 
 /* ---- the command ------------------------------------------------------------------------------ */
@@ -537,23 +430,21 @@ int cli_train_translate(int argc, char **argv)
     if (c.epochs < 1 || c.batch_tokens < max_len || !(c.lr > 0) || c.vocab < 300 || c.avg_last < 0 || max_len < 4)
         return usage();
     if (c.threads) attn_set_num_threads(c.threads);
-    if (mkdir_p(c.out)) {
-        fprintf(stderr, "attn train translate: cannot create %s: %s\n", c.out, strerror(errno));
-        return 1;
-    }
+    if (attn_run_dir_prepare(c.out)) return cli_error("train translate", c.out, ATTN_E_IO);
     double t0 = bench_now(), reserve = 0; /* seconds kept for the validations after training */
     attn_parallel *train = NULL, *val = NULL;
     attn_spm *sp = NULL;
     char *b64 = NULL, path[600], best_path[600];
     corpus tr = {0}, va = {0};
-    batches tb = {0}, vb = {0};
+    attn_batches tb = {0}, vb = {0};
     tensors x = {0};
     mt_model mm = {0};
     attn_params *P = NULL;
     attn_tape *t = NULL;
     attn_optim *opt = NULL;
     int64_t *perm = NULL;
-    FILE *csv = NULL;
+    attn_metrics *csv = NULL;
+    attn_run_state rs = {.best_metric = -1};
     dist_ctx *dc = NULL;
     if (dist_init(&argc, &argv, &dc)) {
         fprintf(stderr, "attn train translate: %s\n", dist_error());
@@ -589,14 +480,20 @@ int cli_train_translate(int argc, char **argv)
         cli_error("train translate", c.data, st);
         goto done;
     }
-    snprintf(path, sizeof path, "%s/spm.model", c.out);
-    if (rank == 0 && c.resume) st = attn_spm_load_file(path, &sp);
-    else if (rank == 0) {
+    const uint64_t data_hash = corpus_hash(train);
+    if (rank == 0 && c.resume) { /* the tokenizer the run state holds, not a file beside it */
+        attn_st_reader *r = NULL;
+        snprintf(path, sizeof path, "%s/run.safetensors", c.out);
+        st = attn_st_open(path, &r);
+        if (st == ATTN_OK) st = attn_spm_from_reader(r, &sp);
+        attn_st_close(r);
+    } else if (rank == 0) {
         printf("learning a joint BPE vocabulary of %d pieces from %lld training pairs\n", c.vocab,
                (long long)train->n);
         fflush(stdout);
         st = mt_spm_train_joint(train, c.vocab, (uint32_t)c.seed, &sp);
-        if (st == ATTN_OK && attn_spm_save_file(sp, path)) st = ATTN_E_IO;
+        snprintf(path, sizeof path, "%s/spm.model", c.out);
+        if (st == ATTN_OK) st = save_spm_file(sp, path);
     }
     if (ranks > 1) st = dist_share_tokenizer(dc, st, &sp, "attn train translate");
     int32_t V = 0;
@@ -629,14 +526,18 @@ int cli_train_translate(int argc, char **argv)
                             .weight_decay = c.weight_decay};
     if (st == ATTN_OK) st = attn_optim_create(P, &oc, &opt);
     if (st == ATTN_OK && (!x.src || !x.tin || !x.tout)) st = ATTN_E_NOMEM;
-    long step = 0;
-    int epoch = 0;
-    double best = -1;
-    budget bu = {0, 0, 1, 1};
     if (st == ATTN_OK && c.resume) {
-        st = load_state(&c, &mm, opt, t, &step, &epoch, &best, &bu);
-        if (st == ATTN_OK) printf("resumed %s after epoch %d (step %ld, best BLEU %.2f)\n", c.out, epoch, step, best);
+        snprintf(path, sizeof path, "%s/run.safetensors", c.out);
+        st = attn_run_load(path, P, opt, data_hash, &rs, NULL);
+        if (st == ATTN_OK) attn_tape_set_rng(t, rs.rng_seed, rs.rng_offset);
+        if (st == ATTN_OK)
+            printf("resumed %s after epoch %lld (step %lld, best BLEU %.2f)\n", c.out, (long long)rs.epoch,
+                   (long long)rs.step, rs.best_metric);
     }
+    long step = (long)rs.step;
+    int epoch = (int)rs.epoch;
+    double best = rs.best_metric;
+    attn_budget_plan bu = rs.plan;
     if (st == ATTN_OK) dist_rank_rng(dc, t);
     if (st) {
         cli_error("train translate", "setup", st);
@@ -658,31 +559,26 @@ int cli_train_translate(int argc, char **argv)
     printf(", vocabulary %d, %lld training pairs (%lld too long dropped), %lld validation, %d threads\n", (int)V,
            (long long)tr.n, (long long)drop_tr, (long long)va.n, attn_get_num_threads());
     snprintf(path, sizeof path, "%s/metrics.csv", c.out);
-    csv = rank == 0 ? fopen(path, c.resume ? "a" : "w") : NULL;
-    if (rank == 0 && !csv) {
-        st = ATTN_E_IO;
-        fprintf(stderr, "attn train translate: cannot write %s\n", path);
+    if (rank == 0) /* a resumed run's later rows (written before a kill) are cut, then written again */
+        st = attn_metrics_open(path, "epoch,step,train_loss,val_loss,val_bleu,lr,tokens_per_s,elapsed_s", c.resume,
+                               step, &csv);
+    if (st) {
+        cli_error("train translate", path, st);
         goto done;
     }
-    if (csv && ftell(csv) == 0) fprintf(csv, "epoch,step,train_loss,val_loss,val_bleu,lr,tokens_per_s,elapsed_s\n");
-    if (csv) fflush(csv);
     snprintf(best_path, sizeof best_path, "%s/best.safetensors", c.out);
     double tokens = 0, t_train = bench_now();
     int stop = 0;
     for (; st == ATTN_OK && epoch < c.epochs && !stop; epoch++) {
         const double t_epoch = bench_now();
-        batches_free(&tb);
+        attn_batches_free(&tb);
         st = make_batches(&tr, c.batch_tokens, c.seed * 1000003u + (uint64_t)epoch, 1, &tb);
         free(perm);
         perm = malloc((size_t)(tb.nb > 0 ? tb.nb : 1) * sizeof *perm);
         if (st == ATTN_OK && !perm) st = ATTN_E_NOMEM;
         if (st) break;
-        uint64_t rs = c.seed * 7919u + (uint64_t)epoch;
         for (int64_t i = 0; i < tb.nb; i++) perm[i] = i;
-        for (int64_t i = tb.nb - 1; i > 0; i--) {
-            int64_t j = (int64_t)(splitmix(&rs) % (uint64_t)(i + 1)), tmp = perm[i];
-            perm[i] = perm[j], perm[j] = tmp;
-        }
+        attn_shuffle(perm, tb.nb, c.seed * 7919u + (uint64_t)epoch);
         char label[32];
         snprintf(label, sizeof label, "epoch %d/%d", epoch + 1, c.epochs);
         progress prog;
@@ -747,19 +643,13 @@ int cli_train_translate(int argc, char **argv)
         reserve = (bench_now() - t_val) * (c.avg_last > 1 ? 2 : 1);
         if (c.budget_schedule && !stop) {
             /* the next epoch's line, from the time used and this epoch's length (rank 0's clock) */
-            double plan[2] = {1 - (double)(epoch + 1) / c.epochs, 1 - (double)(epoch + 2) / c.epochs};
-            if (c.max_minutes > 0) { /* whichever runs out first, epochs or time */
-                const double B = c.max_minutes * 60 - reserve, used = bench_now() - t0,
-                             pace = bench_now() - t_epoch;
-                if (1 - used / B < plan[0]) plan[0] = 1 - used / B;
-                if (1 - (used + pace) / B < plan[1]) plan[1] = 1 - (used + pace) / B;
-            }
-            if (ranks > 1 && dist_bcast(dc, plan, sizeof plan, 0)) {
+            bu = attn_budget_replan(step, tb.nb, epoch, c.epochs, c.max_minutes > 0 ? c.max_minutes * 60 - reserve : 0,
+                                    bench_now() - t0, bench_now() - t_epoch);
+            if (ranks > 1 && dist_bcast(dc, &bu, sizeof bu, 0)) {
                 fprintf(stderr, "attn train translate (rank %d of %d): %s\n", rank, ranks, dist_error());
                 st = ATTN_E_IO;
                 break;
             }
-            bu = (budget){step, tb.nb, plan[0] > 0 ? plan[0] : 0, plan[1] > 0 ? plan[1] : 0};
         }
         double tps = tokens / (bench_now() - t_train);
         printf("epoch %d: train loss %.4f  val loss %.4f  val BLEU %.2f  (%.0f target tok/s, %.1f min)%s\n",
@@ -767,44 +657,59 @@ int cli_train_translate(int argc, char **argv)
                bleu > best ? "  best" : "");
         if (bleu > best) best = bleu, is_best = 1;
         if (rank > 0) continue; /* rank 0 alone writes */
-        fprintf(csv, "%d,%ld,%.6g,%.6g,%.4f,%.6g,%.1f,%.1f\n", epoch + 1, step, lsum / (ltok > 0 ? ltok : 1),
-                vloss, bleu, lr, tps, bench_now() - t0);
-        fflush(csv);
+        /* the row and the exported models first, the run state last: a kill in between redoes
+         * this epoch, bit for bit, and rewrites them (metrics.csv is cut back on resume) */
+        char row[256];
+        snprintf(row, sizeof row, "%d,%ld,%.6g,%.6g,%.4f,%.6g,%.1f,%.1f", epoch + 1, step, lsum / (ltok > 0 ? ltok : 1),
+                 vloss, bleu, lr, tps, bench_now() - t0);
+        st = attn_metrics_row(csv, row);
         snprintf(path, sizeof path, "%s/model.safetensors", c.out);
-        st = save_model(&mm, b64, path);
-        if (st == ATTN_OK && is_best) st = save_model(&mm, b64, best_path);
+        if (st == ATTN_OK) st = save_model(&mm, b64, path, step);
+        if (st == ATTN_OK && is_best) st = save_model(&mm, b64, best_path, step);
         if (st == ATTN_OK && c.avg_last > 1) {
             snprintf(path, sizeof path, "%s/epoch%d.safetensors", c.out, epoch + 1);
-            st = save_model(&mm, b64, path);
+            st = save_model(&mm, b64, path, step);
             snprintf(path, sizeof path, "%s/epoch%d.safetensors", c.out, epoch + 1 - c.avg_last);
             if (epoch + 1 - c.avg_last >= 1) remove(path);
         }
-        if (st == ATTN_OK) st = save_state(&c, opt, P, t, step, epoch + 1, best, &bu);
+        uint64_t rseed, roff;
+        attn_tape_get_rng(t, &rseed, &roff);
+        rs = (attn_run_state){.step = step, .epoch = epoch + 1, .rng_seed = rseed, .rng_offset = roff,
+                              .best_metric = best, .best_epoch = is_best ? epoch + 1 : rs.best_epoch,
+                              .data_hash = data_hash, .plan = bu};
+        if (st == ATTN_OK) st = save_run(c.out, &mm, opt, &rs, b64);
         if (st) cli_error("train translate", "saving", st);
     }
-    /* average the last epochs' weights; keep them as best if they validate better */
+    /* average the last epochs' weights; the run's final model is the best epoch or the average,
+     * whichever validates better (chosen on validation only) */
+    char final_path[600];
+    snprintf(final_path, sizeof final_path, "%s", best_path);
     if (st == ATTN_OK && rank == 0 && c.avg_last > 1 && epoch >= c.avg_last) {
         char (*paths)[600] = malloc((size_t)c.avg_last * sizeof *paths);
-        if (!paths) st = ATTN_E_NOMEM;
-        for (int i = 0; paths && i < c.avg_last; i++)
+        const char **names = malloc((size_t)c.avg_last * sizeof *names);
+        if (!paths || !names) st = ATTN_E_NOMEM;
+        for (int i = 0; st == ATTN_OK && i < c.avg_last; i++) {
             snprintf(paths[i], sizeof paths[i], "%s/epoch%d.safetensors", c.out, epoch - c.avg_last + 1 + i);
-        if (st == ATTN_OK) st = average_into(P, paths, c.avg_last);
-        free(paths);
+            names[i] = paths[i];
+        }
+        if (st == ATTN_OK) st = attn_params_average_files(P, names, c.avg_last);
+        free(paths), free(names);
         double vloss, bleu;
         if (st == ATTN_OK) st = validate(t, &mm, sp, &va, &vb, &x, val, c.val_bleu_n, &vloss, &bleu);
         if (st == ATTN_OK) {
             printf("average of the last %d epochs: val loss %.4f  val BLEU %.2f%s\n", c.avg_last, vloss, bleu,
                    bleu > best ? "  best" : "");
             snprintf(path, sizeof path, "%s/average.safetensors", c.out);
-            st = save_model(&mm, b64, path);
-            if (st == ATTN_OK && bleu > best) best = bleu, st = save_model(&mm, b64, best_path);
+            st = save_model(&mm, b64, path, step);
+            if (st == ATTN_OK && bleu > best) best = bleu, snprintf(final_path, sizeof final_path, "%s", path);
         }
         if (st) cli_error("train translate", "averaging", st);
     }
     if (st == ATTN_OK)
         printf("result: task=multi30k arch=%s val_bleu=%.2f epochs=%d steps=%ld minutes=%.1f "
-               "tokens_per_s=%.0f best=%s\n",
-               arch, best, epoch, step, (bench_now() - t0) / 60, tokens / (bench_now() - t_train + 1e-9), best_path);
+               "tokens_per_s=%.0f best=%s final=%s\n",
+               arch, best, epoch, step, (bench_now() - t0) / 60, tokens / (bench_now() - t_train + 1e-9), best_path,
+               final_path);
 done:
     if (st && ranks > 1) { /* a peer may be gone: leave without MPI_Finalize, which would wait for it */
         fprintf(stderr, "attn train translate (rank %d of %d): stopped with an error\n", rank, ranks);
@@ -812,9 +717,9 @@ done:
         _exit(1);
     }
     dist_finalize(dc);
-    if (csv) fclose(csv);
+    if (attn_metrics_close(csv) && st == ATTN_OK) st = cli_error("train translate", "metrics.csv", ATTN_E_IO);
     free(perm), free(b64), free(x.src), free(x.tin), free(x.tout);
-    batches_free(&tb), batches_free(&vb);
+    attn_batches_free(&tb), attn_batches_free(&vb);
     corpus_free(&tr), corpus_free(&va);
     attn_optim_free(opt);
     attn_tape_free(t);
