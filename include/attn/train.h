@@ -101,9 +101,9 @@ ATTN_API int attn_run_dir_prepare(const char *dir);
 
 /* ---- metrics ---------------------------------------------------------------------------------- */
 
-/* metrics.csv: a header line, then one row per epoch or evaluation whose second column is the
- * step. Opened for a new run it is rewritten; for a resumed one, rows after resume_step are cut
- * (a killed run's later rows are written again, once). Every write is flushed and checked. */
+/* metrics.csv: a header line naming a "step" column, then one row per report. Opened for a new
+ * run it is rewritten; for a resumed one, rows whose step is after resume_step are cut (a killed
+ * run's later rows are written again, once). Every write is flushed and checked. */
 typedef struct attn_metrics attn_metrics;
 ATTN_API int attn_metrics_open(const char *path, const char *header, int resume,
                                int64_t resume_step, attn_metrics **out);

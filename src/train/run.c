@@ -260,7 +260,19 @@ static int metrics_fail(attn_metrics *m, const char *what)
     return attn_fail(ATTN_E_IO, "attn_metrics: %s %s: %s", what, m->path, strerror(errno));
 }
 
-/* Keep the header and the rows whose step (second column) is ≤ step; rewrite atomically. */
+/* Which comma-separated column of the header line is "step" (−1: none). */
+static int step_column(const char *header)
+{
+    int col = 0;
+    for (const char *p = header;; col++) {
+        const size_t n = strcspn(p, ",\r\n");
+        if (n == 4 && !strncmp(p, "step", 4)) return col;
+        if (p[n] != ',') return -1;
+        p += n + 1;
+    }
+}
+
+/* Keep the header and the rows whose step is ≤ step; rewrite atomically. */
 static int cut_rows(const char *path, int64_t step)
 {
     FILE *in = fopen(path, "r");
@@ -275,19 +287,27 @@ static int cut_rows(const char *path, int64_t step)
     char *line = NULL;
     size_t cap = 0;
     int64_t row = 0;
-    while (getline(&line, &cap, in) >= 0) {
-        const char *c = strchr(line, ',');
-        long long s = c ? strtoll(c + 1, NULL, 10) : 0;
-        if (row++ == 0 || s <= step) fputs(line, out);
+    int col = -1, st = ATTN_OK;
+    while (st == ATTN_OK && getline(&line, &cap, in) >= 0) {
+        if (row++ == 0) {
+            if ((col = step_column(line)) < 0)
+                st = attn_fail(ATTN_E_FORMAT, "attn_metrics: %s has no \"step\" column to resume from", path);
+            fputs(line, out);
+            continue;
+        }
+        const char *c = line;
+        for (int k = 0; k < col && c; k++) c = strchr(c, ','), c = c ? c + 1 : NULL;
+        if (c && strtoll(c, NULL, 10) <= step) fputs(line, out);
     }
     free(line);
     fclose(in);
     const int bad = ferror(out) | fflush(out);
-    if (fclose(out) || bad || rename(tmp, path)) {
+    if (fclose(out) || bad || (st == ATTN_OK && rename(tmp, path))) {
         remove(tmp);
-        return attn_fail(ATTN_E_IO, "attn_metrics: cannot rewrite %s: %s", path, strerror(errno));
+        return st ? st : attn_fail(ATTN_E_IO, "attn_metrics: cannot rewrite %s: %s", path, strerror(errno));
     }
-    return ATTN_OK;
+    if (st) remove(tmp);
+    return st;
 }
 
 int attn_metrics_open(const char *path, const char *header, int resume, int64_t resume_step, attn_metrics **out)
