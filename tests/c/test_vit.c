@@ -304,7 +304,21 @@ Test(vit, config_metadata_round_trip_and_errors)
     cr_assert_eq(attn_vit_create(&back, 9, &m2), ATTN_OK);
     cr_assert_eq(attn_checkpoint_load(m2->P, st), ATTN_OK, "%s", attn_last_error());
     attn_st_close(st);
+    /* a checkpoint without the configuration, or with a field out of range */
+    cr_assert_eq(attn_checkpoint_save(m->P, path, NULL), ATTN_OK);
+    cr_assert_eq(attn_st_open(path, &st), ATTN_OK);
+    cr_assert_eq(attn_vit_config_from_reader(st, &back), ATTN_E_FORMAT);
+    cr_assert(strstr(attn_last_error(), "attn.config."), "%s", attn_last_error());
+    attn_st_close(st);
+    for (int i = 0; kv[i]; i += 2)
+        if (!strcmp(kv[i], "attn.config.patch_size")) kv[i + 1] = "3"; /* does not divide 8 */
+    cr_assert_eq(attn_checkpoint_save(m->P, path, kv), ATTN_OK);
+    cr_assert_eq(attn_st_open(path, &st), ATTN_OK);
+    cr_assert_eq(attn_vit_config_from_reader(st, &back), ATTN_E_ARG);
+    attn_st_close(st);
     unlink(path);
+    float one[1];
+    cr_assert_eq(attn_vit_patchify(&cfg, NULL, 1, one), ATTN_E_ARG);
     /* the same weights give the same logits */
     float images[2 * 2 * 8 * 8];
     for (int i = 0; i < 2 * 2 * 8 * 8; i++) images[i] = frand();

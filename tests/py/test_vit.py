@@ -162,6 +162,25 @@ m = ViT(image_size=28, patch_size=7, d_model=32, nhead=4, pooling="mean", pos="s
 report("sincos positions are no parameter", "pos_embed" not in m.state_dict(),
        f"{len(m.state_dict())} tensors")
 
+# attn.data: the batches bench/torch_vit.py feeds PyTorch are attn's
+from attn import data  # noqa: E402
+imgs = rng.integers(0, 256, size=(16, 1, 6, 5)).astype(np.uint8)
+a1 = data.augment(imgs, 2, True, seed=3, counter=7)
+a2 = data.augment(imgs[:4], 2, True, seed=3, counter=7)
+flips = sum(bool(np.array_equal(a, b[..., ::-1])) for a, b in zip(data.augment(imgs, 0, True, 3, 7), imgs))
+perm = data.permutation(100, 5, 0)
+norm = data.normalize(np.array([0, 255], np.uint8), 0.5, 0.5)
+report("attn.data augment / permutation / normalize",
+       np.array_equal(a1[:4], a2) and 0 < flips < 16 and sorted(perm) == list(range(100))
+       and np.allclose(norm, [-1, 1]),
+       f"{flips} of 16 flipped, permutation of 100 valid, normalize {norm.tolist()}")
+try:
+    px, lab = data.fashion_mnist("test")
+    report("attn.data.fashion_mnist('test')", px.shape == (10000, 1, 28, 28) and lab.max() == 9,
+           f"{px.shape}, labels {lab.min()}..{lab.max()}")
+except ValueError as e:
+    print(f"skipped Fashion-MNIST through the binding: {e}")
+
 print(f"worst: logits {worst['logits']:.2e}, loss {worst['loss']:.2e}, "
       f"relative gradient {worst['grad']:.2e}")
 print(f"{passed} passed, {failed} failed")
