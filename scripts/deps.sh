@@ -25,6 +25,7 @@ libclang-rt-14-dev
 libopenmpi-dev
 openmpi-bin
 iproute2
+dataset-fashion-mnist
 "
 
 missing=""

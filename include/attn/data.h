@@ -1,5 +1,6 @@
 /*
- * attn/data.h — datasets: IMDb reviews, parallel text, lines of a file (gzip or plain).
+ * attn/data.h — datasets: IMDb reviews, parallel text, lines of a file (gzip or plain), IDX
+ * files and image sets (Fashion-MNIST), image augmentation.
  */
 #ifndef ATTN_DATA_H
 #define ATTN_DATA_H
@@ -67,6 +68,88 @@ ATTN_API void attn_parallel_free(attn_parallel *p);
 /* The lines of one text file (gzip or plain), same rules as attn_parallel_load, returned as an
  * attn_parallel whose tgt is NULL. */
 ATTN_API int attn_lines_load(const char *path, attn_parallel **out);
+
+
+/* ---- IDX files and image sets (MNIST, Fashion-MNIST) ------------------------------------- */
+
+/* An IDX file (LeCun's MNIST format): bytes 0, 0, a type code, the number of dimensions, then
+ * each dimension as a big-endian uint32, then the elements in row-major order. Only unsigned
+ * bytes (type 0x08, what MNIST and Fashion-MNIST use) are read: other known type codes (0x09
+ * int8, 0x0B int16, 0x0C int32, 0x0D float32, 0x0E float64) give ATTN_E_UNSUPPORTED. */
+#define ATTN_IDX_MAX_DIMS 4
+/* Largest data part accepted (bytes): a header declaring more is rejected before anything is
+ * allocated. */
+#define ATTN_IDX_MAX_BYTES ((int64_t)1 << 31)
+
+typedef struct attn_idx {
+    int dtype;                       /* the type code, 0x08 */
+    int ndim;                        /* 1..ATTN_IDX_MAX_DIMS */
+    int64_t dims[ATTN_IDX_MAX_DIMS]; /* outermost first; unused ones 0 */
+    int64_t numel;                   /* product of dims (may be 0) */
+    uint8_t *data;                   /* [numel], owned */
+} attn_idx;
+
+/* Parse an IDX file held in memory (uncompressed): the whole of bytes[0..len) must be one IDX
+ * file. ATTN_E_FORMAT, naming what, for: fewer than 4 header bytes, a magic other than 0, 0,
+ * a type code that is not IDX's, ndim 0 or over ATTN_IDX_MAX_DIMS, a header cut short, a size
+ * over ATTN_IDX_MAX_BYTES, and a length that differs from the header's (truncated data or
+ * bytes after it). */
+ATTN_API int attn_idx_parse(const void *bytes, size_t len, attn_idx **out);
+/* The same from a file, gzip or plain (zlib tells them apart; a damaged or truncated gzip
+ * stream is ATTN_E_FORMAT too). The header is read and checked first; the data buffer grows
+ * with the bytes actually read, never past the header's size. Errors name the path. */
+ATTN_API int attn_idx_load(const char *path, attn_idx **out);
+ATTN_API void attn_idx_free(attn_idx *x);
+
+/* Labelled images, uint8 pixels. Release with attn_image_set_free. */
+typedef struct attn_image_set {
+    int64_t n;                      /* images */
+    int64_t channels, height, width;
+    uint8_t *pixels;                /* [n, channels, height, width] */
+    uint8_t *labels;                /* [n] */
+    int64_t num_classes;            /* largest label + 1 */
+} attn_image_set;
+
+/* From an images IDX [n, H, W] (one channel) and a labels IDX [n]: ATTN_E_FORMAT when the
+ * images are not 3-d, the labels not 1-d, the counts differ, or n, H or W is 0. */
+ATTN_API int attn_image_set_from_idx(const attn_idx *images, const attn_idx *labels,
+                                     attn_image_set **out);
+/* attn_idx_load of both files, then attn_image_set_from_idx (errors name the files). */
+ATTN_API int attn_image_set_load(const char *images_path, const char *labels_path,
+                                 attn_image_set **out);
+/* Fashion-MNIST (Xiao et al. 2017) as Debian's dataset-fashion-mnist installs it: split
+ * "train" (60,000 images) or "test" (10,000), 28×28, labels 0..9, from
+ * <dir>/{train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz] (dir NULL:
+ * ATTN_FASHION_MNIST_DIR). The same loader reads MNIST, whose files have the same names. */
+#define ATTN_FASHION_MNIST_DIR "/usr/share/datasets/fashion-mnist"
+ATTN_API int attn_fashion_mnist_load(const char *dir, const char *split, attn_image_set **out);
+/* Fashion-MNIST's class name of label 0..9 ("T-shirt/top", "Trouser", …); NULL otherwise. */
+ATTN_API const char *attn_fashion_mnist_class_name(int label);
+ATTN_API void attn_image_set_free(attn_image_set *s);
+
+/* ---- image augmentation and batches ------------------------------------------------------ */
+
+/* Light augmentation of uint8 images [N, C, H, W] into dst (same shape; not overlapping src):
+ * a random crop of H×W from the image padded by `pad` zero pixels on each side (a shift of
+ * up to ±pad in each direction), and when hflip a left-right mirror with probability 1/2.
+ * Image i draws from the counter-based stream (seed, counter), elements 4i .. 4i+2 (row shift,
+ * column shift, flip), so a batch is reproducible from (seed, counter) alone and does not
+ * depend on how it is split. pad in [0, 64]. */
+typedef struct attn_augment_options {
+    int pad;   /* random-crop padding (0: no crop) */
+    int hflip; /* nonzero: random horizontal flips */
+} attn_augment_options;
+ATTN_API int attn_image_augment(const attn_augment_options *opt, const uint8_t *src, int64_t N,
+                                int64_t C, int64_t H, int64_t W, uint64_t seed, uint64_t counter,
+                                uint8_t *dst);
+
+/* Pixels to model inputs: dst[i] = (src[i]/255 − mean)/std for n pixels (std > 0). */
+ATTN_API int attn_image_normalize(const uint8_t *src, int64_t n, float mean, float std,
+                                  float *dst);
+
+/* A random permutation of 0..n-1 into perm (Fisher–Yates, draws from the counter-based
+ * stream (seed, counter)): the order of one epoch, reproducible from (seed, epoch). */
+ATTN_API int attn_permutation(int64_t n, uint64_t seed, uint64_t counter, int64_t *perm);
 
 #ifdef __cplusplus
 }

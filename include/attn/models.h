@@ -1,6 +1,7 @@
 /*
  * attn/models.h — models built from the layers: the encoder–decoder Transformer, the GRU
- * encoder–decoder with additive attention, a GPT-style language model, a text classifier.
+ * encoder–decoder with additive attention, a GPT-style language model, a text classifier, a
+ * Vision Transformer.
  */
 #ifndef ATTN_MODELS_H
 #define ATTN_MODELS_H
@@ -239,6 +240,74 @@ ATTN_API int attn_classifier_config_from_reader(const attn_st_reader *st,
                                                 attn_classifier_config *cfg);
 /* The model saved in st (see "Loading a model file" above): any num_classes in [2, 2^20]. */
 ATTN_API int attn_classifier_open(const attn_st_reader *st, attn_classifier **out);
+
+
+/*
+ * A Vision Transformer (Dosovitskiy et al., 2021) for small images such as Fashion-MNIST:
+ *   patches:    the image [C, S, S] cut into T = (S/P)² patches of P×P, row by row, each
+ *               flattened in (channel, row, column) order (= a Conv2d(C, d, P, stride P)
+ *               weight [d, C, P, P] read as [d, C·P·P])
+ *   embedding:  "patch_embed.*" Linear(C·P·P, d) of each patch
+ *   class token "cls_token" [1, 1, d] put before the patches (pooling ATTN_POOL_FIRST), or
+ *               none (ATTN_POOL_MEAN: the mean over the patches' outputs)
+ *   positions:  learned "pos_embed" [1, T', d] (T' = T + 1 with a class token), or the fixed
+ *               2-D sinusoidal table (attn_vit_posenc_2d), added to the tokens
+ *   encoder:    num_layers pre-norm layers "layers.<i>.*" (torch.nn.TransformerEncoderLayer
+ *               names, batch first, norm_first), a final LayerNorm "norm.*"
+ *   head:       "head.*" Linear(d, num_classes) of the pooled token
+ * Dropout (config) after the positions, inside the layers and before the head. Images are
+ * float [N, C, S, S], normalised by the caller (attn_image_normalize); the patches are cut
+ * outside the tape, as pixels need no gradient.
+ */
+typedef enum attn_vit_pos {
+    ATTN_VIT_POS_LEARNED = 0, /* "pos_embed" parameter, N(0, 0.02²) at creation */
+    ATTN_VIT_POS_SINCOS = 1   /* fixed 2-D sinusoidal table (d_model a multiple of 4) */
+} attn_vit_pos;
+
+typedef struct attn_vit_config {
+    int64_t image_size;  /* S (square images) */
+    int64_t channels;    /* C */
+    int64_t patch_size;  /* P, divides S */
+    int64_t d_model, nhead, num_layers, dim_feedforward;
+    int64_t num_classes; /* ≥ 2 */
+    float dropout;
+    attn_activation activation;
+    attn_pooling pooling; /* ATTN_POOL_FIRST: class token; ATTN_POOL_MEAN: mean of the patches */
+    attn_vit_pos pos;
+} attn_vit_config;
+
+typedef struct attn_vit {
+    attn_vit_config cfg;
+    attn_params *P;             /* owned */
+    int64_t grid, tokens;       /* S/P patches a side; T' = grid² (+ 1 with a class token) */
+    attn_linear patch_embed;
+    attn_param *cls_token;      /* [1, 1, d]; NULL under mean pooling */
+    attn_param *pos_embed;      /* [1, T', d]; NULL with sinusoidal positions */
+    float *pos_table;           /* [T', d] sinusoidal table (NULL when learned) */
+    attn_encoder_layer *layers;
+    attn_layernorm norm;
+    attn_linear head;
+} attn_vit;
+
+ATTN_API int attn_vit_create(const attn_vit_config *cfg, uint64_t seed, attn_vit **out);
+ATTN_API void attn_vit_free(attn_vit *m);
+/* logits [N, num_classes] for images [N, C, S, S]. pooled (may be NULL) receives the pooled
+ * features [N, d] (after the final LayerNorm). */
+ATTN_API int attn_vit_forward(attn_tape *t, const attn_vit *m, const float *images, int64_t N,
+                              attn_var **logits, attn_var **pooled);
+/* The patches of images [N, C, S, S] as rows [N, T, C·P·P] (the order above). */
+ATTN_API int attn_vit_patchify(const attn_vit_config *cfg, const float *images, int64_t N,
+                               float *patches);
+/* The 2-D sinusoidal table [grid², d] of a grid×grid patch layout: for the patch at row y,
+ * column x, the first d/2 channels encode y and the last d/2 encode x, each half as
+ * [sin(p·ω_0), …, sin(p·ω_{K−1}), cos(p·ω_0), …, cos(p·ω_{K−1})], K = d/4,
+ * ω_k = 10000^(−k/K). d a multiple of 4. */
+ATTN_API int attn_vit_posenc_2d(int64_t grid, int64_t d, float *out);
+/* The configuration as metadata "attn.config.<field>" (as attn_seq2seq_config_to_meta) and
+ * back. */
+ATTN_API int attn_vit_config_to_meta(const attn_vit_config *cfg, char *buf, size_t cap,
+                                     const char **kv, int kv_cap);
+ATTN_API int attn_vit_config_from_reader(const attn_st_reader *st, attn_vit_config *cfg);
 
 #ifdef __cplusplus
 }

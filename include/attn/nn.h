@@ -166,6 +166,16 @@ ATTN_API int attn_op_reshape(attn_tape *t, attn_var *x, int ndim, const int64_t 
  * direction of a bidirectional GRU's h_n. */
 ATTN_API int attn_op_narrow(attn_tape *t, attn_var *x, int dim, int64_t start, int64_t length,
                             attn_var **out);
+/* torch.cat: the n variables xs joined along dimension dim (their other dims equal), e.g. a
+ * class token [N, 1, d] before patch embeddings [N, T, d] → [N, 1 + T, d]. */
+ATTN_API int attn_op_cat(attn_tape *t, int n, attn_var *const *xs, int dim, attn_var **out);
+/* Tensor.expand (a copy): x broadcast to shape (NumPy rules: x's dims right-aligned, each 1
+ * or equal), e.g. one class token [1, 1, d] to [N, 1, d]; its gradient sums over the copies. */
+ATTN_API int attn_op_expand(attn_tape *t, attn_var *x, int ndim, const int64_t *shape,
+                            attn_var **out);
+/* torch.mean(x, dim): the mean along dim, which is removed (x 2-d or more), e.g. mean pooling
+ * [N, T, d] → [N, d]. */
+ATTN_API int attn_op_mean(attn_tape *t, attn_var *x, int dim, attn_var **out);
 ATTN_API int attn_op_relu(attn_tape *t, attn_var *x, attn_var **out);
 ATTN_API int attn_op_tanh(attn_tape *t, attn_var *x, attn_var **out);
 /* approximate 0: x·Φ(x) with erf (torch's default); 1: the tanh form (approximate='tanh'). */

@@ -276,3 +276,56 @@ class GPT(_Model):
         return var_data(logits)
 
     __call__ = forward
+
+
+class ViTConfig(ctypes.Structure):
+    _fields_ = [("image_size", ctypes.c_int64), ("channels", ctypes.c_int64),
+                ("patch_size", ctypes.c_int64), ("d_model", ctypes.c_int64),
+                ("nhead", ctypes.c_int64), ("num_layers", ctypes.c_int64),
+                ("dim_feedforward", ctypes.c_int64), ("num_classes", ctypes.c_int64),
+                ("dropout", ctypes.c_float), ("activation", ctypes.c_int),
+                ("pooling", ctypes.c_int), ("pos", ctypes.c_int)]
+
+
+class _ViTHead(ctypes.Structure):
+    _fields_ = [("cfg", ViTConfig), ("P", ctypes.c_void_p)]
+
+
+lib.attn_vit_free.argtypes = [ctypes.c_void_p]
+POOL = {"mean": 0, "cls": 1}
+VIT_POS = {"learned": 0, "sincos": 1}
+
+
+class ViT(_Model):
+    """The Vision Transformer (attn_vit_*): pooling "cls" (class token) or "mean", positions
+    "learned" or "sincos" (the fixed 2-D table)."""
+    _free = lib.attn_vit_free
+
+    def __init__(self, image_size=28, channels=1, patch_size=7, d_model=32, nhead=4,
+                 num_layers=2, dim_feedforward=64, num_classes=10, dropout=0.0,
+                 activation="gelu", pooling="cls", pos="learned", seed=0, num_threads=0):
+        cfg = ViTConfig(image_size, channels, patch_size, d_model, nhead, num_layers,
+                        dim_feedforward, num_classes, dropout, ACT[activation], POOL[pooling],
+                        VIT_POS[pos])
+        self.config = cfg
+        ptr = ctypes.c_void_p()
+        check(lib.attn_vit_create(ctypes.byref(cfg), ctypes.c_uint64(seed), ctypes.byref(ptr)))
+        self._setup(ptr.value, _ViTHead, seed, num_threads)
+
+    def forward(self, images):
+        """logits [N, num_classes] for float images [N, C, S, S]."""
+        c = self.config
+        x = np.ascontiguousarray(np.asarray(images, dtype=np.float32))
+        if x.ndim != 4 or x.shape[1:] != (c.channels, c.image_size, c.image_size):
+            raise ValueError(f"images must be [N, {c.channels}, {c.image_size}, "
+                             f"{c.image_size}], got {x.shape}")
+        self.tape.reset()
+        self._keep = [x]
+        logits = VarP()
+        check(lib.attn_vit_forward(self.tape.ptr, ctypes.c_void_p(self.ptr),
+                                   x.ctypes.data_as(ctypes.POINTER(ctypes.c_float)),
+                                   ctypes.c_int64(x.shape[0]), ctypes.byref(logits), None))
+        self._out = logits
+        return var_data(logits)
+
+    __call__ = forward

@@ -328,7 +328,8 @@ class FeedForward(Module):
 
 class Op(Module):
     """A stateless op: name in relu, tanh, gelu, gelu_tanh, softmax, dropout (p), narrow
-    (args = (dim, start, length))."""
+    (args = (dim, start, length)), cat (forward takes a list; args = (dim,)), expand (args = the
+    shape), mean (args = (dim,))."""
     struct_name = "attn_linear"
 
     def __init__(self, name, p=0.0, seed=0, args=()):
@@ -337,9 +338,20 @@ class Op(Module):
 
     def forward(self, x):
         self._begin()
-        xv, y = self._input("input", x), VarP()
         t = self.tape.ptr
-        if self.name == "relu":
+        if self.name == "cat":  # x: a list of arrays (inputs "input0", "input1", ...); args = (dim,)
+            vs = [self._input(f"input{i}", a) for i, a in enumerate(x)]
+            arr, y = (VarP * len(vs))(*vs), VarP()
+            check(lib.attn_op_cat(t, len(vs), arr, self.args[0], ctypes.byref(y)))
+            self._out = y
+            return var_data(y)
+        xv, y = self._input("input", x), VarP()
+        if self.name == "expand":  # args = the shape
+            shape = (ctypes.c_int64 * _MAX_DIMS)(*self.args)
+            check(lib.attn_op_expand(t, xv, len(self.args), shape, ctypes.byref(y)))
+        elif self.name == "mean":  # args = (dim,)
+            check(lib.attn_op_mean(t, xv, self.args[0], ctypes.byref(y)))
+        elif self.name == "relu":
             check(lib.attn_op_relu(t, xv, ctypes.byref(y)))
         elif self.name == "tanh":
             check(lib.attn_op_tanh(t, xv, ctypes.byref(y)))

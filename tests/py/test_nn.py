@@ -101,6 +101,26 @@ for dim, start, length in [(0, 1, 2), (1, 0, 4), (2, 3, 4), (1, 2, 1)]:
                    lambda m, t, a=(dim, start, length): torch.narrow(t["input"], *a),
                    lambda m, i: m.forward(i["input"]), ["input"])
 
+# cat / expand / mean: the class token and the pooling of a Vision Transformer
+for dim, sizes in [(1, (1, 4)), (0, (2, 3, 1)), (2, (5, 2))]:
+    shapes = [tuple(k if d == dim else s for d, s in enumerate((3, 4, 6))) for k in sizes]
+    arrs = [rng.standard_normal(sh) for sh in shapes]
+    names = [f"input{i}" for i in range(len(arrs))]
+    compare_module(f"op cat dim={dim} sizes={sizes}", torch.nn.Identity(), nn.Op("cat", args=(dim,)),
+                   dict(zip(names, arrs)),
+                   lambda m, t, dim=dim, names=names: torch.cat([t[k] for k in names], dim),
+                   lambda m, i, names=names: m.forward([i[k] for k in names]), names)
+for src, dst in [((1, 1, 6), (5, 1, 6)), ((4, 1), (3, 4, 7)), ((6,), (2, 3, 6)), ((2, 1, 3), (2, 4, 3))]:
+    compare_module(f"op expand {src} -> {dst}", torch.nn.Identity(), nn.Op("expand", args=dst),
+                   {"input": rng.standard_normal(src)},
+                   lambda m, t, dst=dst: t["input"].expand(*dst),
+                   lambda m, i: m.forward(i["input"]), ["input"])
+for dim in (0, 1, 2):
+    compare_module(f"op mean dim={dim}", torch.nn.Identity(), nn.Op("mean", args=(dim,)),
+                   {"input": rng.standard_normal((3, 5, 7))},
+                   lambda m, t, dim=dim: t["input"].mean(dim),
+                   lambda m, i: m.forward(i["input"]), ["input"])
+
 class TorchFFN(torch.nn.Module):
     def __init__(self, act):
         super().__init__()
