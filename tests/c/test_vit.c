@@ -91,7 +91,9 @@ static void check_grads(fd *c)
     for (int i = 0; i < np; i++) {
         attn_param *p = attn_params_at(c->P, i);
         gp[i] = malloc((size_t)p->numel * sizeof(float));
-        memcpy(gp[i], p->grad, (size_t)p->numel * sizeof(float));
+        /* gradients are allocated when one first reaches a parameter: none reached it = 0 */
+        if (p->grad) memcpy(gp[i], p->grad, (size_t)p->numel * sizeof(float));
+        else memset(gp[i], 0, (size_t)p->numel * sizeof(float));
     }
     for (int i = 0; i < c->n_in; i++) {
         compare(t, c, R, c->in[i], gin[i], c->numel[i], "input");
