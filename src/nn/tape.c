@@ -251,6 +251,12 @@ int attn_tape_record(attn_tape *t, attn_backward_fn fn, void *ctx)
 
 float *attn_var_grad(attn_tape *t, attn_var *v)
 {
+    /* a parameter's gradient is the table's, allocated when a gradient first reaches it (a
+     * variable made by attn_tape_param before that has none yet) */
+    if (!v->grad && v->param) {
+        if (attn_param_need_grad(v->param)) return NULL;
+        v->grad = v->param->grad;
+    }
     if (!v->grad) v->grad = attn_tape_calloc(t, (size_t)v->numel * sizeof(float));
     return v->grad;
 }
