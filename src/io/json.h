@@ -1,8 +1,9 @@
 /* json.h — the small JSON interface libattn uses, over cJSON (Debian's libcjson).
  *
- * Only src/io includes this. A parsed document is a tree of read-only values; walk it with
- * first/next, read keys, strings and numbers. Nothing here trusts the text: every accessor
- * accepts any value (or NULL) and answers for the wrong type with a neutral result.
+ * src/io and the BPE loader (src/text/bpe.c) include this. A parsed document is a tree of
+ * read-only values; walk it with first/next, read keys, strings and numbers. Nothing here
+ * trusts the text: every accessor accepts any value (or NULL) and answers for the wrong type
+ * with a neutral result.
  */
 #ifndef ATTN_JSON_H
 #define ATTN_JSON_H
