@@ -40,6 +40,10 @@ ATTN_INTERNAL const char *attn_json_key(const attn_json *v);
 ATTN_INTERNAL const char *attn_json_string(const attn_json *v);
 /* The value of a number as a double (NaN if not a number). */
 ATTN_INTERNAL double attn_json_number(const attn_json *v);
+/* 1 for true, 0 for false, -1 for anything else (null, other types, NULL). */
+ATTN_INTERNAL int attn_json_bool(const attn_json *v);
+/* The member `key` of an object (the first, if repeated), or NULL. */
+ATTN_INTERNAL const attn_json *attn_json_member(const attn_json *obj, const char *key);
 /* Number of children of an array or object (0 otherwise). */
 ATTN_INTERNAL int64_t attn_json_count(const attn_json *v);
 

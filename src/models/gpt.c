@@ -24,19 +24,26 @@ int attn_gpt_create(const attn_gpt_config *cfg, uint64_t seed, attn_gpt **out)
         return attn_fail(ATTN_E_ARG, "%s: invalid configuration (vocab %lld, context %lld, layers %lld, heads %lld, d_model %lld, dropout %g)",
                          fn, (long long)c->vocab, (long long)c->context, (long long)c->n_layer,
                          (long long)c->n_head, (long long)c->d_model, (double)c->dropout);
+    if (!(c->layer_norm_eps >= 0 && c->layer_norm_eps < 1) || (c->gelu_tanh != 0 && c->gelu_tanh != 1) ||
+        c->d_ff < 0)
+        return attn_fail(ATTN_E_ARG, "%s: invalid configuration (layer_norm_eps %g, gelu_tanh %d, d_ff %lld)",
+                         fn, (double)c->layer_norm_eps, c->gelu_tanh, (long long)c->d_ff);
     attn_gpt *m = calloc(1, sizeof *m);
     if (!m) return attn_fail(ATTN_E_NOMEM, "%s: out of memory", fn);
     m->cfg = *cfg;
+    if (m->cfg.layer_norm_eps == 0) m->cfg.layer_norm_eps = 1e-5f;
+    if (m->cfg.d_ff == 0) m->cfg.d_ff = 4 * c->d_model;
+    c = &m->cfg;
     m->h = calloc((size_t)c->n_layer, sizeof *m->h);
     int st = m->h ? attn_params_create(seed, &m->P) : attn_fail(ATTN_E_NOMEM, "%s: out of memory", fn);
     if (st == ATTN_OK) st = attn_embedding_init(&m->wte, m->P, "wte.", c->vocab, c->d_model, -1);
     if (st == ATTN_OK) st = attn_embedding_init(&m->wpe, m->P, "wpe.", c->context, c->d_model, -1);
     attn_transformer_config lc = {.d_model = c->d_model,
                                   .nhead = c->n_head,
-                                  .dim_feedforward = 4 * c->d_model,
+                                  .dim_feedforward = c->d_ff,
                                   .dropout = c->dropout,
-                                  .activation = ATTN_ACT_GELU,
-                                  .layer_norm_eps = 1e-5f,
+                                  .activation = c->gelu_tanh ? ATTN_ACT_GELU_TANH : ATTN_ACT_GELU,
+                                  .layer_norm_eps = c->layer_norm_eps,
                                   .batch_first = 1,
                                   .norm_first = 1};
     char name[ATTN_PARAM_NAME_MAX];
@@ -44,7 +51,7 @@ int attn_gpt_create(const attn_gpt_config *cfg, uint64_t seed, attn_gpt **out)
         snprintf(name, sizeof name, "h.%lld.", (long long)i);
         st = attn_encoder_layer_init(&m->h[i], m->P, name, &lc);
     }
-    if (st == ATTN_OK) st = attn_layernorm_init(&m->ln_f, m->P, "ln_f.", c->d_model, 1e-5f, 1);
+    if (st == ATTN_OK) st = attn_layernorm_init(&m->ln_f, m->P, "ln_f.", c->d_model, c->layer_norm_eps, 1);
     if (st != ATTN_OK) {
         attn_gpt_free(m);
         return st;
