@@ -64,7 +64,7 @@ int main(int argc, char **argv)
         printf("FAIL reading %s or %s\n0 passed, 1 failed\n", argv[3], argv[4]);
         return 1;
     }
-    int pass = 0, fail = 0;
+    int pass = 0, fail = 0, texts = 0;
     size_t n_bytes = 0, n_tokens = 0;
     double t_enc = 0;
     char *ip = ids_text;
@@ -115,8 +115,16 @@ int main(int argc, char **argv)
         free(want);
         free(got);
         ok ? pass++ : fail++;
+        texts++;
     }
-    printf("bpe: %d texts, %zu bytes -> %zu tokens; load %.0f ms, encode %.1f MB/s\n", pass + fail,
+    /* GPT-2's end-of-text token, looked up by its bytes */
+    int32_t eot = -1;
+    if (attn_bpe_vocab_size(b) == 50257) {
+        int ok = attn_bpe_token_id(b, "<|endoftext|>", 13, &eot) == ATTN_OK && eot == 50256;
+        printf("%s <|endoftext|> is id %d (50256 in GPT-2)\n", ok ? "ok  " : "FAIL", eot);
+        ok ? pass++ : fail++;
+    }
+    printf("bpe: %d texts, %zu bytes -> %zu tokens; load %.0f ms, encode %.1f MB/s\n", texts,
            n_bytes, n_tokens, 1e3 * t_load, (double)n_bytes / 1e6 / (t_enc > 0 ? t_enc : 1e-9));
     printf("%d passed, %d failed\n", pass, fail);
     attn_bpe_free(b);

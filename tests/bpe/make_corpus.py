@@ -48,6 +48,10 @@ EDGE = [
     "http://example.com/path?q=1&r=2#frag", "user@example.org", "#include <stdio.h>\nint main(void) { return 0; }\n",
     "    def f(self):\n        return self.x  # comment\n", "$100 \u20ac200 \u00a3300 \u00a5400",
     "a-b_c.d/e\\f|g~h^i", "@@@@@@@@@@", "_______", "--- *** ===",
+    # gpt-3-encoder keys its merge table by "a,b": these pieces hold the 11 pairs of GPT-2's
+    # tokens whose joined key equals a merge's (e.g. '",' + '"' and '"' + ',"')
+    '","', '},"', '],"', '),"', '"],"', '],[', '\',"', '.","', "','", ' ,"', '.,"',
+    'x = {"a": [1, 2],"b": 3},"c"', "print('a','b')", '[["x"],["y"]],[1,2]',
 ]
 
 POOL = ("abcXYZ \n\t'0123456789.,!?\"-\u00e9\u00fc\u00df\u00f1\u4e2d\u6587\u3002\u0301"
