@@ -163,7 +163,10 @@ ATTN_API int attn_text_clean(const char *in, size_t len, const attn_text_clean_o
  * one symbol (neither letter, number nor space), so decoding gives back every byte. Special
  * tokens such as "<|endoftext|>" are not recognised in the text (encoded as their
  * characters); get their id with attn_bpe_token_id. Same ids as the npm package
- * gpt-3-encoder for valid UTF-8 (tests/bpe/). Decoding concatenates the tokens' bytes.
+ * gpt-3-encoder for valid UTF-8 (tests/bpe/), except for characters assigned after Unicode
+ * 14.0 (Node's tables are newer). OpenAI's encoder.py runs the pattern in Python's regex
+ * module, whose \s may differ from JavaScript's on a few control characters (e.g. U+0085).
+ * Decoding concatenates the tokens' bytes.
  *
  * Files are untrusted: sizes are bounded (ATTN_BPE_MAX_FILE bytes, ATTN_BPE_MAX_VOCAB tokens)
  * and every rule above is checked before use; a failure is ATTN_E_FORMAT (or ATTN_E_IO)
