@@ -235,8 +235,21 @@ static int merge_token(const attn_bpe *b, int64_t line, const char *s, size_t n,
 static int load_merges(attn_bpe *b, const char *text, size_t len)
 {
     static const char what[] = "attn_bpe_load: merges";
-    int64_t lines = 1;
-    for (size_t i = 0; i < len; i++) lines += text[i] == '\n';
+    /* lines holding something (the "#version" line included): a bound on the merges, which
+     * may not outnumber the tokens (each merge makes one) — this keeps the table in
+     * proportion to the vocabulary, whatever the merges file holds */
+    int64_t lines = 0;
+    for (size_t i = 0, filled = 0; i <= len; i++) {
+        if (i == len || text[i] == '\n') {
+            lines += filled;
+            filled = 0;
+        } else if (!is_blank(text[i])) {
+            filled = 1;
+        }
+    }
+    if (lines > b->n_vocab + 1)
+        return attn_fail(ATTN_E_FORMAT, "%s: %lld lines of merges for %lld tokens (at most one merge per token)",
+                         what, (long long)lines, (long long)b->n_vocab);
     b->merge_cap = pow2_at_least(2 * (uint64_t)lines);
     b->merge = malloc(b->merge_cap * sizeof *b->merge);
     char *buf = malloc(len + 1);

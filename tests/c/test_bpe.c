@@ -212,6 +212,12 @@ Test(bpe, loader_errors)
     cr_expect_eq(load_fails(v, "#v\nĠ zz\n", "line 2: \"zz\" is not in the vocabulary"), ATTN_E_FORMAT);
     cr_expect_eq(load_fails(v, "h a\n", "line 1: the merge of \"h\" and \"a\""), ATTN_E_FORMAT);
     cr_expect_eq(load_fails(v, "a \xe2\x82\xac\n", "outside GPT-2's byte alphabet"), ATTN_E_FORMAT);
+    /* more merges than tokens: refused before the merge table is sized */
+    char *many = malloc(300 * 4 + 1);
+    for (int i = 0; i < 300; i++) memcpy(many + 4 * i, "a b\n", 4);
+    many[1200] = '\0';
+    cr_expect_eq(load_fails(v, many, "300 lines of merges for 263 tokens"), ATTN_E_FORMAT);
+    free(many);
     attn_bpe *b = (attn_bpe *)1;
     cr_expect_eq(attn_bpe_load_memory(NULL, 0, "", 0, &b), ATTN_E_ARG);
     cr_expect_null(b);
