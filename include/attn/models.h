@@ -157,11 +157,17 @@ ATTN_API int attn_gru_seq2seq_open(const attn_st_reader *st, attn_gru_seq2seq **
  * learned positions "wpe.weight" [context, d], n_layer pre-norm blocks with causal
  * self-attention and a GELU MLP (torch.nn.TransformerEncoderLayer with norm_first=True,
  * activation="gelu": names "h.<i>.self_attn.*", "h.<i>.linear1.*", "h.<i>.norm1.*", …), a final
- * LayerNorm "ln_f.*", and an output projection tied to wte.
+ * LayerNorm "ln_f.*", and an output projection tied to wte. Attention and MLP have biases,
+ * attention scores are scaled by 1/√(d/n_head): with gelu_tanh = 1 this is GPT-2's block
+ * exactly (Hugging Face's GPT2LMHeadModel; see attn_gpt_load_hf).
  */
 typedef struct attn_gpt_config {
     int64_t vocab, context, n_layer, n_head, d_model;
     float dropout;
+    /* zero means the default (the model as it was before these fields existed): */
+    float layer_norm_eps; /* every LayerNorm's ε; 0: 1e-5 (GPT-2's too) */
+    int gelu_tanh;        /* 0: exact GELU (erf); 1: its tanh approximation (GPT-2's gelu_new) */
+    int64_t d_ff;         /* MLP hidden width; 0: 4·d_model */
 } attn_gpt_config;
 
 typedef struct attn_gpt {
@@ -173,6 +179,7 @@ typedef struct attn_gpt {
     attn_linear head; /* weight = wte.weight, no bias */
 } attn_gpt;
 
+/* m->cfg holds the configuration with its defaults filled in. */
 ATTN_API int attn_gpt_create(const attn_gpt_config *cfg, uint64_t seed, attn_gpt **out);
 ATTN_API void attn_gpt_free(attn_gpt *m);
 /* logits [N, T, vocab] for ids [N, T], T ≤ context. */
@@ -184,6 +191,27 @@ ATTN_API int attn_gpt_config_to_meta(const attn_gpt_config *cfg, char *buf, size
                                      const char **kv, int kv_cap);
 ATTN_API int attn_gpt_config_from_reader(const attn_st_reader *st, attn_gpt_config *cfg);
 ATTN_API int attn_gpt_open(const attn_st_reader *st, attn_gpt **out);
+
+/* A GPT-2 checkpoint as Hugging Face distributes it, from directory dir:
+ *   config.json        n_embd, n_head, n_layer, vocab_size, n_positions (or n_ctx); optional
+ *                      n_inner (null: 4·n_embd), layer_norm_epsilon (1e-5),
+ *                      activation_function ("gelu_new" — the default — or "gelu_pytorch_tanh":
+ *                      tanh GELU; "gelu": exact). Settings attn_gpt cannot follow are refused
+ *                      (ATTN_E_UNSUPPORTED): scale_attn_weights false,
+ *                      scale_attn_by_inverse_layer_idx or add_cross_attention true,
+ *                      tie_word_embeddings false, model_type other than "gpt2".
+ *   model.safetensors  wte.weight [V, d], wpe.weight [n_positions, d], ln_f.{weight,bias} and
+ *                      per block h.<i>.ln_1.*, h.<i>.attn.c_attn.{weight [d, 3d], bias [3d]},
+ *                      h.<i>.attn.c_proj.*, h.<i>.ln_2.*, h.<i>.mlp.c_fc.*, h.<i>.mlp.c_proj.*
+ *                      (Conv1D weights [in, out], transposed into attn's [out, in]); every name
+ *                      may carry the prefix "transformer."; the causal-mask buffers
+ *                      h.<i>.attn.bias / masked_bias are ignored; an lm_head.weight must equal
+ *                      wte.weight (tied). F32, F16, BF16 or F64.
+ * Both files are untrusted: the configuration is bounded, and every tensor is checked (present,
+ * shape as the configuration says, no unknown name) before the model is allocated. Failures:
+ * ATTN_E_IO, ATTN_E_FORMAT or ATTN_E_UNSUPPORTED with a message naming the file and field.
+ * The model has dropout 0 and the names of attn_gpt ("h.0.self_attn.in_proj_weight", …). */
+ATTN_API int attn_gpt_load_hf(const char *dir, attn_gpt **out);
 
 /*
  * A Transformer-encoder text classifier (e.g. IMDb sentiment): token embedding "embed.weight"

@@ -1,5 +1,6 @@
 /*
- * attn/text.h — text: BLEU and chrF as sacreBLEU computes them, UTF-8 validation, cleaning.
+ * attn/text.h — text: BLEU and chrF as sacreBLEU computes them, UTF-8 validation, cleaning,
+ * GPT-2's byte-level BPE tokenizer.
  */
 #ifndef ATTN_TEXT_H
 #define ATTN_TEXT_H
@@ -133,6 +134,83 @@ typedef struct attn_text_clean_options {
  * without the NUL. out_cap too small: ATTN_E_ARG, nothing written. */
 ATTN_API int attn_text_clean(const char *in, size_t len, const attn_text_clean_options *opt,
                              char *out, size_t out_cap, size_t *out_len);
+
+/* ------------------------------------------------------------------------------------------ */
+/* @@ GPT-2 byte-level BPE @@                                                                 */
+/* ------------------------------------------------------------------------------------------ */
+
+/* GPT-2's tokenizer (Radford et al. 2019; OpenAI's encoder.py, Hugging Face's GPT2Tokenizer
+ * without special-token handling), read from the files GPT-2 is distributed with:
+ *   vocabulary  vocab.json (Hugging Face) or encoder.json (OpenAI): one JSON object mapping
+ *               each token, written in the byte alphabet below, to its id; ids must be
+ *               0 .. n−1, each once, and every one of the 256 single bytes must be a token
+ *   merges      merges.txt (Hugging Face) or vocab.bpe (OpenAI): a first line "#version…"
+ *               (any first line starting with '#' is skipped), then one merge "a b" per line
+ *               (two tokens separated by spaces or tabs; blank lines ignored); line order is
+ *               the rank. a, b and a+b must all be tokens of the vocabulary. A pair listed
+ *               twice takes its last rank, as encoder.py's dict does.
+ * Byte alphabet: each byte is written as one code point (GPT-2's bytes_to_unicode): the
+ * printable bytes 0x21–0x7E, 0xA1–0xAC, 0xAE–0xFF as themselves, the other 68 as U+0100 +
+ * their order among those (so the space 0x20 is 'Ġ' U+0120, '\n' is 'Ċ' U+010A).
+ *
+ * Encoding: the text is split by GPT-2's pattern
+ *   's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
+ * (implemented by hand; \p{L} and \p{N} are Unicode's letter and number categories, \s is
+ * JavaScript's white space, all of Unicode 14.0 — see ATTN_BPE_UNICODE_VERSION), each piece's
+ * UTF-8 bytes become single-byte tokens, and within a piece the adjacent pair of lowest rank
+ * is merged, everywhere it occurs from left to right, until no pair is a merge. Text that is
+ * not valid UTF-8 is still encoded: each byte that does not start a valid sequence counts as
+ * one symbol (neither letter, number nor space), so decoding gives back every byte. Special
+ * tokens such as "<|endoftext|>" are not recognised in the text (encoded as their
+ * characters); get their id with attn_bpe_token_id. Same ids as the npm package
+ * gpt-3-encoder for valid UTF-8 (tests/bpe/), except for characters assigned after Unicode
+ * 14.0 (Node's tables are newer). OpenAI's encoder.py runs the pattern in Python's regex
+ * module, whose \s may differ from JavaScript's on a few control characters (e.g. U+0085).
+ * Decoding concatenates the tokens' bytes.
+ *
+ * Files are untrusted: sizes are bounded (ATTN_BPE_MAX_FILE bytes, ATTN_BPE_MAX_VOCAB tokens)
+ * and every rule above is checked before use; a failure is ATTN_E_FORMAT (or ATTN_E_IO)
+ * naming the file and the entry or line. A loaded attn_bpe is read-only: several threads may
+ * encode and decode with it at once. */
+
+#define ATTN_BPE_UNICODE_VERSION "14.0.0"
+#define ATTN_BPE_MAX_FILE ((size_t)256 << 20) /* bytes per vocabulary or merges file */
+#define ATTN_BPE_MAX_VOCAB (1 << 24)          /* tokens */
+
+typedef struct attn_bpe attn_bpe;
+
+/* Load from the two files. */
+ATTN_API int attn_bpe_load(const char *vocab_path, const char *merges_path, attn_bpe **out);
+/* Load from a directory holding vocab.json + merges.txt, or else encoder.json + vocab.bpe. */
+ATTN_API int attn_bpe_load_dir(const char *dir, attn_bpe **out);
+/* Load from the files' contents in memory (need not be NUL-terminated). */
+ATTN_API int attn_bpe_load_memory(const char *vocab, size_t vocab_len, const char *merges,
+                                  size_t merges_len, attn_bpe **out);
+ATTN_API void attn_bpe_free(attn_bpe *b);
+
+/* Number of tokens (50257 for GPT-2). */
+ATTN_API int64_t attn_bpe_vocab_size(const attn_bpe *b);
+
+/* Encode text[0..len) into ids (cap entries). len ids always suffice (a token covers at least
+ * one byte); ids NULL: only count. *n_ids receives the number of ids; when cap is too small
+ * the call fails (ATTN_E_ARG) after writing the first cap ids, *n_ids = the number needed. */
+ATTN_API int attn_bpe_encode(const attn_bpe *b, const char *text, size_t len, int32_t *ids,
+                             size_t cap, size_t *n_ids);
+
+/* Decode ids[0..n) into out (out_cap bytes, a NUL is added after them). *out_len receives the
+ * byte count without the NUL; out NULL: only *out_len. An id outside [0, vocab) fails
+ * (ATTN_E_ARG) naming its position; too small a buffer fails (ATTN_E_ARG), writing nothing.
+ * The bytes need not be valid UTF-8 (a character may span two tokens). */
+ATTN_API int attn_bpe_decode(const attn_bpe *b, const int32_t *ids, size_t n, char *out,
+                             size_t out_cap, size_t *out_len);
+
+/* The bytes of token id (not NUL-terminated; valid while b lives), for streaming output. */
+ATTN_API int attn_bpe_token_bytes(const attn_bpe *b, int32_t id, const char **bytes,
+                                  size_t *len);
+
+/* The id of the token whose bytes are token[0..len), e.g. "<|endoftext|>" (50256 in GPT-2);
+ * ATTN_E_ARG when there is none. */
+ATTN_API int attn_bpe_token_id(const attn_bpe *b, const char *token, size_t len, int32_t *id);
 
 #ifdef __cplusplus
 }

@@ -7,6 +7,7 @@ reverse and returns the gradient of every parameter by name. loss(...) adds torc
 cross-entropy on the same recording, and optimizer(...) builds an attn_optim over the table.
 """
 import ctypes
+import os
 
 import numpy as np
 
@@ -47,15 +48,22 @@ class _GruSeq2SeqHead(ctypes.Structure):
 class GPTConfig(ctypes.Structure):
     _fields_ = [("vocab", ctypes.c_int64), ("context", ctypes.c_int64),
                 ("n_layer", ctypes.c_int64), ("n_head", ctypes.c_int64),
-                ("d_model", ctypes.c_int64), ("dropout", ctypes.c_float)]
+                ("d_model", ctypes.c_int64), ("dropout", ctypes.c_float),
+                ("layer_norm_eps", ctypes.c_float), ("gelu_tanh", ctypes.c_int),
+                ("d_ff", ctypes.c_int64)]
 
 
 class _GPTHead(ctypes.Structure):
     _fields_ = [("cfg", GPTConfig), ("P", ctypes.c_void_p)]
 
 
+def _head(ptr):
+    return ctypes.cast(ptr, ctypes.POINTER(_GPTHead)).contents
+
+
 lib.attn_seq2seq_free.argtypes = [ctypes.c_void_p]
 lib.attn_gpt_free.argtypes = [ctypes.c_void_p]
+lib.attn_gpt_load_hf.argtypes = [ctypes.c_char_p, ctypes.POINTER(ctypes.c_void_p)]
 lib.attn_gru_seq2seq_free.argtypes = [ctypes.c_void_p]
 
 
@@ -256,12 +264,23 @@ class GPT(_Model):
     _free = lib.attn_gpt_free
 
     def __init__(self, vocab, context, n_layer=2, n_head=4, d_model=32, dropout=0.0, seed=0,
-                 num_threads=0):
-        cfg = GPTConfig(vocab, context, n_layer, n_head, d_model, dropout)
-        self.config = cfg
+                 num_threads=0, layer_norm_eps=0.0, gelu_tanh=False, d_ff=0):
+        cfg = GPTConfig(vocab, context, n_layer, n_head, d_model, dropout, layer_norm_eps,
+                        int(gelu_tanh), d_ff)
         ptr = ctypes.c_void_p()
         check(lib.attn_gpt_create(ctypes.byref(cfg), ctypes.c_uint64(seed), ctypes.byref(ptr)))
         self._setup(ptr.value, _GPTHead, seed, num_threads)
+        self.config = GPTConfig.from_buffer_copy(_head(ptr).cfg)  # defaults filled in
+
+    @classmethod
+    def load_hf(cls, directory, num_threads=0):
+        """A Hugging Face GPT-2 checkpoint directory (config.json + model.safetensors)."""
+        self = cls.__new__(cls)
+        ptr = ctypes.c_void_p()
+        check(lib.attn_gpt_load_hf(os.fsencode(directory), ctypes.byref(ptr)))
+        self._setup(ptr.value, _GPTHead, 0, num_threads)
+        self.config = GPTConfig.from_buffer_copy(_head(ptr).cfg)
+        return self
 
     def forward(self, ids):
         """logits [N, T, vocab] for ids [N, T]."""

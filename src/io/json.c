@@ -89,3 +89,20 @@ int64_t attn_json_count(const attn_json *v)
     for (const attn_json *c = attn_json_first(v); c; c = attn_json_next(c)) n++;
     return n;
 }
+
+int attn_json_bool(const attn_json *v)
+{
+    const cJSON *c = node(v);
+    if (!c || !cJSON_IsBool(c)) return -1;
+    return cJSON_IsTrue(c) ? 1 : 0;
+}
+
+const attn_json *attn_json_member(const attn_json *obj, const char *key)
+{
+    if (attn_json_type_of(obj) != ATTN_JSON_OBJECT || !key) return NULL;
+    for (const attn_json *c = attn_json_first(obj); c; c = attn_json_next(c)) {
+        const char *k = attn_json_key(c);
+        if (k && strcmp(k, key) == 0) return c;
+    }
+    return NULL;
+}

@@ -1,8 +1,9 @@
 /* json.h — the small JSON interface libattn uses, over cJSON (Debian's libcjson).
  *
- * Only src/io includes this. A parsed document is a tree of read-only values; walk it with
- * first/next, read keys, strings and numbers. Nothing here trusts the text: every accessor
- * accepts any value (or NULL) and answers for the wrong type with a neutral result.
+ * src/io and the BPE loader (src/text/bpe.c) include this. A parsed document is a tree of
+ * read-only values; walk it with first/next, read keys, strings and numbers. Nothing here
+ * trusts the text: every accessor accepts any value (or NULL) and answers for the wrong type
+ * with a neutral result.
  */
 #ifndef ATTN_JSON_H
 #define ATTN_JSON_H
@@ -39,6 +40,10 @@ ATTN_INTERNAL const char *attn_json_key(const attn_json *v);
 ATTN_INTERNAL const char *attn_json_string(const attn_json *v);
 /* The value of a number as a double (NaN if not a number). */
 ATTN_INTERNAL double attn_json_number(const attn_json *v);
+/* 1 for true, 0 for false, -1 for anything else (null, other types, NULL). */
+ATTN_INTERNAL int attn_json_bool(const attn_json *v);
+/* The member `key` of an object (the first, if repeated), or NULL. */
+ATTN_INTERNAL const attn_json *attn_json_member(const attn_json *obj, const char *key);
 /* Number of children of an array or object (0 otherwise). */
 ATTN_INTERNAL int64_t attn_json_count(const attn_json *v);
 

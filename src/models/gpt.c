@@ -20,12 +20,24 @@ static int check_cfg(const char *fn, const attn_gpt_config *c)
         return attn_fail(ATTN_E_ARG, "%s: invalid configuration (vocab %lld, context %lld, layers %lld, heads %lld, d_model %lld, dropout %g)",
                          fn, (long long)c->vocab, (long long)c->context, (long long)c->n_layer,
                          (long long)c->n_head, (long long)c->d_model, (double)c->dropout);
+    if (!(c->layer_norm_eps >= 0 && c->layer_norm_eps < 1) || (c->gelu_tanh != 0 && c->gelu_tanh != 1) ||
+        c->d_ff < 0)
+        return attn_fail(ATTN_E_ARG, "%s: invalid configuration (layer_norm_eps %g, gelu_tanh %d, d_ff %lld)",
+                         fn, (double)c->layer_norm_eps, c->gelu_tanh, (long long)c->d_ff);
     return ATTN_OK;
+}
+
+/* m->cfg with the defaults filled in: layer norm epsilon 1e-5, feed-forward 4·d_model. */
+static void resolve(attn_gpt *m)
+{
+    if (m->cfg.layer_norm_eps == 0) m->cfg.layer_norm_eps = 1e-5f;
+    if (m->cfg.d_ff == 0) m->cfg.d_ff = 4 * m->cfg.d_model;
 }
 
 /* Layers and parameters (registered in m->P) of m->cfg; the head tied to wte. */
 static int build(attn_gpt *m)
 {
+    resolve(m);
     const attn_gpt_config *c = &m->cfg;
     m->h = calloc((size_t)c->n_layer, sizeof *m->h);
     if (!m->h) return attn_fail(ATTN_E_NOMEM, "attn_gpt: out of memory");
@@ -33,10 +45,10 @@ static int build(attn_gpt *m)
     ATTN_TRY(attn_embedding_init(&m->wpe, m->P, "wpe.", c->context, c->d_model, -1));
     attn_transformer_config lc = {.d_model = c->d_model,
                                   .nhead = c->n_head,
-                                  .dim_feedforward = 4 * c->d_model,
+                                  .dim_feedforward = c->d_ff,
                                   .dropout = c->dropout,
-                                  .activation = ATTN_ACT_GELU,
-                                  .layer_norm_eps = 1e-5f,
+                                  .activation = c->gelu_tanh ? ATTN_ACT_GELU_TANH : ATTN_ACT_GELU,
+                                  .layer_norm_eps = c->layer_norm_eps,
                                   .batch_first = 1,
                                   .norm_first = 1};
     char name[ATTN_PARAM_NAME_MAX];
@@ -44,7 +56,7 @@ static int build(attn_gpt *m)
         snprintf(name, sizeof name, "h.%lld.", (long long)i);
         ATTN_TRY(attn_encoder_layer_init(&m->h[i], m->P, name, &lc));
     }
-    ATTN_TRY(attn_layernorm_init(&m->ln_f, m->P, "ln_f.", c->d_model, 1e-5f, 1));
+    ATTN_TRY(attn_layernorm_init(&m->ln_f, m->P, "ln_f.", c->d_model, c->layer_norm_eps, 1));
     /* the output projection shares the token embedding (weight tying) */
     m->head.in_features = c->d_model;
     m->head.out_features = c->vocab;
@@ -110,6 +122,10 @@ static const attn_meta_field CONFIG_META[] = {
     ATTN_META_FIELD(attn_gpt_config, n_head, ATTN_META_I64, 0, 1e9),
     ATTN_META_FIELD(attn_gpt_config, d_model, ATTN_META_I64, 0, 1e9),
     ATTN_META_FIELD(attn_gpt_config, dropout, ATTN_META_F32, 0, 1),
+    /* GPT-2's variants; absent in older checkpoints (0: the defaults) */
+    ATTN_META_OPTIONAL(attn_gpt_config, layer_norm_eps, ATTN_META_F32, 0, 1),
+    ATTN_META_OPTIONAL(attn_gpt_config, gelu_tanh, ATTN_META_INT, 0, 1),
+    ATTN_META_OPTIONAL(attn_gpt_config, d_ff, ATTN_META_I64, 0, 1e9),
 };
 enum { CONFIG_META_N = (int)(sizeof CONFIG_META / sizeof CONFIG_META[0]) };
 
