@@ -141,7 +141,7 @@ CFG
     expect_err "eval: ids file disagreeing" "test.ids" "$ATTN" eval classify --model "$M" --data "$E/ids"
     expect_err "eval: empty data" "no reviews|empty" "$ATTN" eval classify --model "$M" --data "$E/empty"
     expect_err "eval: missing model named" "none.safetensors" "$ATTN" eval classify --model "$S/none.safetensors" --data "$S/test"
-    expect_err "eval: not a classifier" "not a text classifier" "$ATTN" eval classify --model "$S/run/optim.safetensors" --data "$S/test"
+    expect_err "eval: not a classifier" "not a text classifier" "$ATTN" eval classify --model "$S/run/run.safetensors" --data "$S/test"
     head -c 1000 "$M" > "$S/cut.safetensors"
     expect_err "classify: truncated model file" "cut.safetensors" "$ATTN" classify --model "$S/cut.safetensors" "text"
 fi

@@ -61,7 +61,7 @@ n=$(wc -l < $OUT/full.loss)
 check "per-step losses after resume = uninterrupted ($n rows)" \
     sh -c "[ $n = 40 ] && cmp -s $OUT/full.loss $OUT/resumed.loss"
 check "resumed model.safetensors byte-identical" cmp -s $OUT/full/model.safetensors $OUT/resumed/model.safetensors
-check "resumed optim.safetensors byte-identical" cmp -s $OUT/full/optim.safetensors $OUT/resumed/optim.safetensors
+check "resumed run.safetensors byte-identical" cmp -s $OUT/full/run.safetensors $OUT/resumed/run.safetensors
 # the default window of 50 steps: the row at step 40 covers steps 1..40 in both
 run $OUT/wfull $COMMON --steps 40
 run $OUT/wres $COMMON --steps 20
@@ -114,7 +114,7 @@ echo "not a checkpoint" > $OUT/text.safetensors
 expect_error "translate: a text file as model" "text.safetensors" $T --model $OUT/text.safetensors "march 3rd 2021"
 expect_error "translate: missing model file" "nope.safetensors" $ATTN translate --model $OUT/nope.safetensors "x"
 expect_error "translate: an optimiser file (no attn.arch)" "attn.arch=none" \
-    $ATTN translate --model $OUT/full/optim.safetensors "x"
+    $ATTN translate --model $OUT/full/run.safetensors "x"
 head -c 3000 $M > $OUT/truncated.safetensors
 expect_error "translate: a truncated checkpoint" "truncated.safetensors" \
     $ATTN translate --model $OUT/truncated.safetensors "x"

@@ -59,6 +59,6 @@ expect_error "a file that is not a checkpoint" "ATTN_E_FORMAT" "$ATTN" viz --mod
 expect_error "a missing model" "ATTN_E_IO" "$ATTN" viz --model "$tmp/none.safetensors" --input x --out "$tmp/e2"
 expect_error "an empty input" "empty" "$ATTN" viz --model "$M" --input "" --out "$tmp/e3"
 expect_error "a character the vocabulary lacks" "not in the model's vocabulary" "$ATTN" viz --model "$M" --input "día 3" --out "$tmp/e4"
-expect_error "an optimiser file as model" "not a model" "$ATTN" viz --model "$tmp/m/optim.safetensors" --input x --out "$tmp/e5"
+expect_error "an optimiser file as model" "not a model" "$ATTN" viz --model "$tmp/m/run.safetensors" --input x --out "$tmp/e5"
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

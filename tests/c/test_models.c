@@ -144,7 +144,7 @@ Test(models_checkpoint, optimiser_state_round_trip)
             }
             cr_assert_eq(attn_optim_step(o, 0.01f), ATTN_OK);
         }
-        char *path = tmp_path("optim.safetensors");
+        char *path = tmp_path("run.safetensors");
         const char *meta[] = {"train.step", "3", NULL};
         cr_assert_eq(attn_optim_save(o, P, path, meta), ATTN_OK, "%s", attn_last_error());
         attn_st_reader *st;

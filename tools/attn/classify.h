@@ -5,7 +5,7 @@
 #define ATTN_CLASSIFY_H
 
 #include "attn.h"
-#include "../text/spm.h"
+#include "../text/translator.h"
 
 #include <stdio.h>
 

@@ -304,26 +304,18 @@ int cls_model_load(const char *cmd, const char *path, cls_model *out)
         return ATTN_E_FORMAT;
     }
     attn_classifier_config cfg;
-    unsigned char *bytes = NULL;
-    size_t nb = 0;
     int32_t vocab = 0;
     out->head_tokens = strtoll(hd, NULL, 10);
     s = attn_classifier_open(st, &out->m);
     if (s == ATTN_OK) cfg = out->m->cfg;
     if (s) fprintf(stderr, "attn %s: %s: %s: %s\n", cmd, path, attn_status_string(s), attn_last_error());
-    if (s == ATTN_OK && attn_base64_decode(tm, strlen(tm), &bytes, &nb)) {
-        fprintf(stderr, "attn %s: %s: the tokenizer in the metadata is not valid base64: %s\n", cmd, path,
-                attn_last_error());
-        s = ATTN_E_FORMAT;
-    }
-    if (s == ATTN_OK && (s = attn_spm_load_bytes(bytes, nb, &out->sp)))
-        fprintf(stderr, "attn %s: %s: tokenizer: %s\n", cmd, path, attn_spm_last_error());
+    if (s == ATTN_OK && (s = attn_spm_from_reader(st, &out->sp)))
+        fprintf(stderr, "attn %s: %s: %s\n", cmd, path, attn_last_error());
     if (s == ATTN_OK && (attn_spm_vocab_size(out->sp, &vocab) || vocab != cfg.vocab)) {
         fprintf(stderr, "attn %s: %s: tokenizer has %d pieces, the model %lld\n", cmd, path, vocab,
                 (long long)cfg.vocab);
         s = ATTN_E_FORMAT;
     }
-    free(bytes);
     attn_st_close(st);
     if (s) cls_model_free(out);
     return s;

@@ -188,51 +188,33 @@ typedef struct run_state {
     double best_val; /* best validation accuracy so far */
 } run_state;
 
+/* last.safetensors (the model, stamped with the step), then the run state in one atomic file
+ * (run.safetensors: model, optimiser, counters, dropout stream, tokenizer) — a kill in between
+ * leaves the previous state, and the epoch is redone. */
 static int save_last(const char *dir, const attn_classifier *m, attn_optim *opt, attn_tape *t,
                      const char *tok, int64_t head, const run_state *rs)
 {
-    char path[4200], e[32], s[32], b[32], ro[32], rsd[32];
-    uint64_t seed, off;
-    attn_tape_get_rng(t, &seed, &off);
-    snprintf(e, sizeof e, "%d", rs->epoch);
+    char path[4200], s[32];
     snprintf(s, sizeof s, "%ld", rs->step);
-    snprintf(b, sizeof b, "%.9g", rs->best_val);
-    snprintf(rsd, sizeof rsd, "%llu", (unsigned long long)seed);
-    snprintf(ro, sizeof ro, "%llu", (unsigned long long)off);
-    const char *kv[] = {"train.epoch", e, "train.step", s, "train.best_val", b, "train.rng_seed", rsd,
-                        "train.rng_offset", ro, NULL};
-    snprintf(path, sizeof path, "%s/optim.safetensors", dir);
-    CLS_TRY(attn_optim_save(opt, m->P, path, kv));
+    const char *kv[] = {"run.step", s, NULL};
     snprintf(path, sizeof path, "%s/last.safetensors", dir);
-    return cls_model_save(m, tok, head, path, kv);
+    CLS_TRY(cls_model_save(m, tok, head, path, kv));
+    attn_run_state r = {.step = rs->step, .epoch = rs->epoch, .best_metric = rs->best_val};
+    attn_tape_get_rng(t, &r.rng_seed, &r.rng_offset);
+    const char *meta[] = {"attn.tokenizer.model", tok, NULL};
+    snprintf(path, sizeof path, "%s/run.safetensors", dir);
+    return attn_run_save(path, m->P, opt, &r, meta);
 }
 
 static int load_last(const char *dir, attn_classifier *m, attn_optim *opt, attn_tape *t, run_state *rs)
 {
     char path[4200];
-    attn_st_reader *st;
-    snprintf(path, sizeof path, "%s/last.safetensors", dir);
-    CLS_TRY(attn_st_open(path, &st));
-    int s = attn_checkpoint_load(m->P, st);
-    attn_st_close(st);
-    if (s) return s;
-    snprintf(path, sizeof path, "%s/optim.safetensors", dir);
-    CLS_TRY(attn_st_open(path, &st));
-    s = attn_optim_load(opt, m->P, st);
-    const char *e = attn_st_metadata(st, "train.epoch"), *sp = attn_st_metadata(st, "train.step"),
-               *b = attn_st_metadata(st, "train.best_val"), *rsd = attn_st_metadata(st, "train.rng_seed"),
-               *ro = attn_st_metadata(st, "train.rng_offset");
-    if (s == ATTN_OK && (!e || !sp || !b || !rsd || !ro))
-    {
-        fprintf(stderr, "attn train classify: %s lacks the train.* metadata of a classifier run\n", path);
-        s = ATTN_E_FORMAT;
-    }
-    if (s == ATTN_OK) {
-        rs->epoch = atoi(e), rs->step = atol(sp), rs->best_val = atof(b);
-        attn_tape_set_rng(t, strtoull(rsd, NULL, 10), strtoull(ro, NULL, 10));
-    }
-    attn_st_close(st);
-    return s;
+    snprintf(path, sizeof path, "%s/run.safetensors", dir);
+    attn_run_state r;
+    CLS_TRY(attn_run_load(path, m->P, opt, 0, &r, NULL));
+    rs->epoch = (int)r.epoch, rs->step = (long)r.step, rs->best_val = r.best_metric;
+    attn_tape_set_rng(t, r.rng_seed, r.rng_offset);
+    return ATTN_OK;
 }
 
 int cls_train(int argc, char **argv)
@@ -256,10 +238,7 @@ int cls_train(int argc, char **argv)
     if (config && cls_config_load(config, &c)) return 1;
     if (threads > 0) attn_set_num_threads(threads);
     threads = attn_get_num_threads();
-    if (mkdir(out, 0777) && errno != EEXIST) {
-        fprintf(stderr, "attn train classify: cannot create %s: %s\n", out, strerror(errno));
-        return 1;
-    }
+    if (attn_run_dir_prepare(out)) return cli_error("train classify", out, ATTN_E_IO);
     dist_ctx *dc = NULL;
     if (dist_init(&argc, &argv, &dc)) {
         fprintf(stderr, "attn train classify: %s\n", dist_error());
@@ -313,11 +292,12 @@ int cls_train(int argc, char **argv)
     int32_t *ids = NULL, *lab = NULL;
     char path[4200];
     /* the tokenizer: from the run being resumed, else learned from the training reviews */
-    if (st == ATTN_OK && resume && rank == 0) {
-        cls_model prev;
-        snprintf(path, sizeof path, "%s/last.safetensors", out);
-        st = cls_model_load("train classify", path, &prev);
-        if (st == ATTN_OK) sp = prev.sp, prev.sp = NULL, cls_model_free(&prev);
+    if (st == ATTN_OK && resume && rank == 0) { /* the run state's own copy */
+        attn_st_reader *r = NULL;
+        snprintf(path, sizeof path, "%s/run.safetensors", out);
+        st = attn_st_open(path, &r);
+        if (st == ATTN_OK) st = attn_spm_from_reader(r, &sp);
+        attn_st_close(r);
     } else if (st == ATTN_OK && rank == 0) {
         double t0 = bench_now();
         st = train_tokenizer(d, is_tr, &c, threads, &sp);
@@ -394,7 +374,7 @@ int cls_train(int argc, char **argv)
                (long long)attn_params_numel(m->P), total, (long long)bs, (long long)per_epoch, threads);
     metrics_log mlog = {0};
     snprintf(path, sizeof path, "%s/metrics.csv", out);
-    if (st == ATTN_OK && rank == 0 && metrics_open(&mlog, path, resume))
+    if (st == ATTN_OK && rank == 0 && metrics_open(&mlog, path, resume, rs.step))
         fprintf(stderr, "attn train classify: cannot write %s\n", path);
     progress pr;
     progress_init(&pr, stdout, total, "classify");
@@ -449,7 +429,7 @@ int cls_train(int argc, char **argv)
             snprintf(extra, sizeof extra, "acc %.3f  epoch %d", seen ? (double)right / seen : 0, e + 1);
             progress_update(&pr, rs.step, loss_sum / n_log, tokens_per_s, extra);
             if (rs.step % c.log_every == 0) {
-                if (mlog.f) metrics_row(&mlog, rs.step, loss_sum / n_log, lr, tokens_per_s, NAN);
+                if (mlog.m) metrics_row(&mlog, rs.step, loss_sum / n_log, lr, tokens_per_s, NAN);
                 loss_sum = 0, n_log = 0, right = 0, seen = 0, tok_sum = 0, t_log = now;
             }
         }
@@ -465,7 +445,7 @@ int cls_train(int argc, char **argv)
             progress_done(&pr);
             printf("epoch %d: validation accuracy %.4f (%lld reviews), %.1f min so far\n", e + 1, acc,
                    (long long)va.n, (bench_now() - t_start) / 60);
-            if (mlog.f) metrics_row(&mlog, rs.step, NAN, NAN, NAN, acc);
+            if (mlog.m) metrics_row(&mlog, rs.step, NAN, NAN, NAN, acc);
         }
         if (st == ATTN_OK && (va.n == 0 || acc > rs.best_val)) {
             rs.best_val = va.n ? acc : rs.best_val;

@@ -112,19 +112,6 @@ static int usage(void)
     return 2;
 }
 
-static int mkdir_p(const char *dir)
-{
-    char buf[512];
-    snprintf(buf, sizeof buf, "%s", dir);
-    for (char *p = buf + 1; *p; p++)
-        if (*p == '/') {
-            *p = '\0';
-            if (mkdir(buf, 0777) && errno != EEXIST) return -1;
-            *p = '/';
-        }
-    return mkdir(buf, 0777) && errno != EEXIST ? -1 : 0;
-}
-
 /* Exact match of greedy translations of the first n held-out examples; prints `show` of them. */
 static int evaluate(const demo_cfg *c, attn_tape *t, const attn_seq2seq *m, int n, int show,
                     double *exact)
@@ -169,10 +156,13 @@ typedef struct loss_window {
     long n;
 } loss_window;
 
+/* The run state (run.safetensors: model, optimiser, step, dropout stream, and the demo's own
+ * seed, loss window and schedule length) after the model itself (model.safetensors, stamped
+ * with the step): a kill in between leaves the previous state, whose steps are redone. */
 static int save_run(const demo_cfg *c, attn_seq2seq *m, attn_optim *opt, attn_tape *t, long step,
                     const loss_window *lw)
 {
-    char path[600], buf[2048], steps[32], rs[32], ro[32], seed[32], lsum[40], ln[32], total[32];
+    char path[600], buf[2048], seed[32], lsum[40], ln[32], total[32];
     const char *kv[64];
     int n = attn_seq2seq_config_to_meta(&m->cfg, buf, sizeof buf, kv, 56);
     if (n < 0) return n;
@@ -181,61 +171,68 @@ static int save_run(const demo_cfg *c, attn_seq2seq *m, attn_optim *opt, attn_ta
     kv[n++] = "attn.tokenizer", kv[n++] = "chars-ascii";
     kv[n] = NULL;
     snprintf(path, sizeof path, "%s/model.safetensors", c->out_dir);
-    ATTN_TRY_CLI(attn_checkpoint_save(m->P, path, kv));
-    uint64_t rseed, roff;
-    attn_tape_get_rng(t, &rseed, &roff);
-    snprintf(steps, sizeof steps, "%ld", step);
-    snprintf(rs, sizeof rs, "%llu", (unsigned long long)rseed);
-    snprintf(ro, sizeof ro, "%llu", (unsigned long long)roff);
+    ATTN_TRY_CLI(attn_run_export(path, m->P, step, kv));
+    attn_run_state rs = {.step = step, .best_metric = -INFINITY};
+    attn_tape_get_rng(t, &rs.rng_seed, &rs.rng_offset);
     snprintf(seed, sizeof seed, "%llu", (unsigned long long)c->seed);
     snprintf(lsum, sizeof lsum, "%.17g", lw->sum);
     snprintf(ln, sizeof ln, "%ld", lw->n);
     snprintf(total, sizeof total, "%ld", c->steps);
-    const char *okv[] = {"train.step", steps, "train.rng_seed", rs, "train.rng_offset", ro,
-                         "train.seed", seed, "train.loss_sum", lsum, "train.loss_n", ln,
-                         "train.total_steps", total, NULL};
-    snprintf(path, sizeof path, "%s/optim.safetensors", c->out_dir);
-    return attn_optim_save(opt, m->P, path, okv);
+    const char *okv[] = {"demo.seed", seed, "demo.loss_sum", lsum, "demo.loss_n", ln, "demo.total_steps", total, NULL};
+    snprintf(path, sizeof path, "%s/run.safetensors", c->out_dir);
+    return attn_run_save(path, m->P, opt, &rs, okv);
 }
 
-/* Restore model, optimiser, dropout stream and step from out_dir. */
+/* A whole number of the run state's metadata, strictly parsed. */
+static int meta_long(const attn_st_reader *st, const char *path, const char *key, long *out)
+{
+    const char *v = attn_st_metadata(st, key);
+    char *end = NULL;
+    errno = 0;
+    long x = v ? strtol(v, &end, 10) : 0;
+    if (!v || !*v || *end || errno || x < 0) {
+        fprintf(stderr, "attn demo: %s: metadata %s is missing or not a count: not a demo run\n", path, key);
+        return ATTN_E_FORMAT;
+    }
+    *out = x;
+    return ATTN_OK;
+}
+
+/* Restore model, optimiser, dropout stream, step and loss window from out_dir/run.safetensors. */
 static int load_run(const demo_cfg *c, attn_seq2seq *m, attn_optim *opt, attn_tape *t, long *step,
                     loss_window *lw)
 {
     char path[600];
+    snprintf(path, sizeof path, "%s/run.safetensors", c->out_dir);
+    attn_run_state rs;
     attn_st_reader *st;
-    snprintf(path, sizeof path, "%s/model.safetensors", c->out_dir);
-    ATTN_TRY_CLI(attn_st_open(path, &st));
-    int s = attn_checkpoint_load(m->P, st);
-    attn_st_close(st);
-    if (s) return s;
-    snprintf(path, sizeof path, "%s/optim.safetensors", c->out_dir);
-    ATTN_TRY_CLI(attn_st_open(path, &st));
-    s = attn_optim_load(opt, m->P, st);
-    const char *sv = attn_st_metadata(st, "train.step"), *rs = attn_st_metadata(st, "train.rng_seed"),
-               *ro = attn_st_metadata(st, "train.rng_offset"), *sd = attn_st_metadata(st, "train.seed");
-    if (s == ATTN_OK && (!sv || !rs || !ro || !sd)) {
-        fprintf(stderr, "attn demo: %s lacks the train.* metadata of a demo run\n", path);
+    ATTN_TRY_CLI(attn_run_load(path, m->P, opt, 0, &rs, &st));
+    long seed = 0, total = 0, ln = 0;
+    int s = meta_long(st, path, "demo.seed", &seed);
+    if (s == ATTN_OK) s = meta_long(st, path, "demo.total_steps", &total);
+    if (s == ATTN_OK) s = meta_long(st, path, "demo.loss_n", &ln);
+    const char *ls = attn_st_metadata(st, "demo.loss_sum");
+    char *end = NULL;
+    const double lsum = ls ? strtod(ls, &end) : 0;
+    if (s == ATTN_OK && (!ls || end == ls || *end)) {
+        fprintf(stderr, "attn demo: %s: metadata demo.loss_sum is not a number\n", path);
         s = ATTN_E_FORMAT;
     }
-    if (s == ATTN_OK && strtoull(sd, NULL, 10) != c->seed) {
-        fprintf(stderr, "attn demo: %s was trained with --seed %s, not %llu\n", path, sd,
+    if (s == ATTN_OK && (unsigned long long)seed != c->seed) {
+        fprintf(stderr, "attn demo: %s was trained with --seed %ld, not %llu\n", path, seed,
                 (unsigned long long)c->seed);
         s = ATTN_E_ARG;
     }
     if (s == ATTN_OK) {
-        *step = strtol(sv, NULL, 10);
-        attn_tape_set_rng(t, strtoull(rs, NULL, 10), strtoull(ro, NULL, 10));
-        const char *ls = attn_st_metadata(st, "train.loss_sum"), *ln = attn_st_metadata(st, "train.loss_n");
-        lw->sum = ls ? strtod(ls, NULL) : 0; /* absent in older runs: the window restarts */
-        lw->n = ls && ln ? strtol(ln, NULL, 10) : 0;
+        *step = (long)rs.step;
+        attn_tape_set_rng(t, rs.rng_seed, rs.rng_offset);
+        lw->sum = lsum, lw->n = ln;
         /* the cosine schedule spans --steps: past the warm-up, the steps already taken followed
          * the saved run's span, so the result will differ from one uninterrupted run */
-        const char *ts = attn_st_metadata(st, "train.total_steps");
-        if (ts && strtol(ts, NULL, 10) != c->steps && *step > DEMO_WARMUP)
+        if (total != c->steps && *step > DEMO_WARMUP)
             fprintf(stderr, "attn demo: note: steps 1..%ld followed a learning-rate schedule for"
-                            " --steps %s, the rest follows one for --steps %ld\n",
-                    *step, ts, c->steps);
+                            " --steps %ld, the rest follows one for --steps %ld\n",
+                    *step, total, c->steps);
     }
     attn_st_close(st);
     return s;
@@ -375,9 +372,9 @@ int cli_demo(int argc, char **argv)
     if (rank > 0 && !freopen("/dev/null", "w", stdout)) return 1; /* rank 0 alone prints */
     FILE *lossf = rank == 0 && c.losses ? fopen(c.losses, c.resume ? "a" : "w") : NULL;
     if (c.threads) attn_set_num_threads(c.threads);
-    if (mkdir_p(c.out_dir)) {
-        fprintf(stderr, "attn demo: cannot create %s: %s\n", c.out_dir, strerror(errno));
-        return 1;
+    if (attn_run_dir_prepare(c.out_dir)) {
+        dist_finalize(dc);
+        return cli_error("demo", c.out_dir, ATTN_E_IO);
     }
     double t_start = bench_now();
     attn_seq2seq *m = NULL;
@@ -425,7 +422,10 @@ int cli_demo(int argc, char **argv)
     }
     char mpath[600];
     snprintf(mpath, sizeof mpath, "%s/metrics.csv", c.out_dir);
-    if (rank == 0 && metrics_open(&mlog, mpath, c.resume)) fprintf(stderr, "attn demo: cannot write %s\n", mpath);
+    if (rank == 0 && (st = metrics_open(&mlog, mpath, c.resume, step))) {
+        cli_error("demo", mpath, st);
+        goto train_done;
+    }
     progress prog;
     progress_init(&prog, stdout, c.steps, "demo");
     attn_ce_options ce = {.ignore_index = PAD, .label_smoothing = 0.0f};
@@ -463,8 +463,12 @@ int cli_demo(int argc, char **argv)
         /* the last row of a run may cover part of a window: it is written, but the window
          * goes on in the saved state, so a resumed run's next row is the full window's */
         if ((step + 1) % c.log_every == 0 || step + 1 == c.steps)
-            metrics_row(&mlog, step + 1, lw.sum / (double)lw.n, lr, tps, NAN);
+            st = metrics_row(&mlog, step + 1, lw.sum / (double)lw.n, lr, tps, NAN);
         if ((step + 1) % c.log_every == 0) lw.sum = 0, lw.n = 0;
+        if (st) {
+            cli_error("demo", mpath, st);
+            break;
+        }
         if (rank == 0 && c.save_every > 0 && (step + 1) % c.save_every == 0 && step + 1 < c.steps) {
             st = save_run(&c, m, opt, t, step + 1, &lw);
             if (st) {
@@ -485,8 +489,12 @@ int cli_demo(int argc, char **argv)
         cli_error("demo", "evaluation", st);
         goto train_done;
     }
-    metrics_row(&mlog, step, NAN, 0, tps, exact);
-    metrics_close(&mlog);
+    st = metrics_row(&mlog, step, NAN, 0, tps, exact);
+    if (st == ATTN_OK) st = metrics_close(&mlog);
+    if (st) {
+        cli_error("demo", mpath, st);
+        goto train_done;
+    }
     if (show_attention(&c, t, m, mpath)) st = ATTN_E_IO;
     printf("\nsaved %s/model.safetensors, %s\n", c.out_dir, mpath);
     printf("translate with: build/attn translate --model %s/model.safetensors \"march 3rd 2021\"\n",

@@ -62,27 +62,24 @@ void progress_done(progress *p)
     fflush(p->out);
 }
 
-int metrics_open(metrics_log *m, const char *path, int append)
+int metrics_open(metrics_log *m, const char *path, int resume, long resume_step)
 {
-    m->f = fopen(path, append ? "a" : "w");
-    if (!m->f) return -1;
-    if (!append || ftell(m->f) == 0) fprintf(m->f, "step,loss,lr,tokens_per_s,val_metric\n");
-    fflush(m->f);
-    return 0;
+    return attn_metrics_open(path, "step,loss,lr,tokens_per_s,val_metric", resume, resume_step, &m->m);
 }
 
-void metrics_row(metrics_log *m, long step, double loss, double lr, double tokens_per_s,
-                 double val_metric)
+int metrics_row(metrics_log *m, long step, double loss, double lr, double tokens_per_s,
+                double val_metric)
 {
-    if (!m->f) return;
-    fprintf(m->f, "%ld,%.6g,%.6g,%.1f,", step, loss, lr, tokens_per_s);
-    if (!isnan(val_metric)) fprintf(m->f, "%.6g", val_metric);
-    fprintf(m->f, "\n");
-    fflush(m->f);
+    if (!m->m) return ATTN_OK;
+    char row[160], val[40] = "";
+    if (!isnan(val_metric)) snprintf(val, sizeof val, "%.6g", val_metric);
+    snprintf(row, sizeof row, "%ld,%.6g,%.6g,%.1f,%s", step, loss, lr, tokens_per_s, val);
+    return attn_metrics_row(m->m, row);
 }
 
-void metrics_close(metrics_log *m)
+int metrics_close(metrics_log *m)
 {
-    if (m->f) fclose(m->f);
-    m->f = NULL;
+    int st = attn_metrics_close(m->m);
+    m->m = NULL;
+    return st;
 }

@@ -7,6 +7,8 @@
 
 #include <stdio.h>
 
+#include "attn.h"
+
 typedef struct progress {
     FILE *out;
     int tty;
@@ -23,14 +25,15 @@ void progress_update(progress *p, long step, double loss, double tokens_per_s, c
 void progress_done(progress *p);
 
 /* metrics.csv: "step,loss,lr,tokens_per_s,val_metric" — one row per report, flushed, so a
- * running training can be plotted. val_metric NaN is written as an empty field. */
+ * running training can be plotted; val_metric NaN is written as an empty field. Through
+ * attn_metrics: a resumed run's rows after resume_step are cut, write errors are errors. */
 typedef struct metrics_log {
-    FILE *f;
+    attn_metrics *m;
 } metrics_log;
 
-int metrics_open(metrics_log *m, const char *path, int append);
-void metrics_row(metrics_log *m, long step, double loss, double lr, double tokens_per_s,
-                 double val_metric);
-void metrics_close(metrics_log *m);
+int metrics_open(metrics_log *m, const char *path, int resume, long resume_step);
+int metrics_row(metrics_log *m, long step, double loss, double lr, double tokens_per_s,
+                double val_metric);
+int metrics_close(metrics_log *m);
 
 #endif
