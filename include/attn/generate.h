@@ -102,9 +102,10 @@ ATTN_API int attn_generate(attn_stepper *s, int64_t N, const int32_t *prompt, in
                            const attn_generate_options *o, int32_t *out, int64_t cap,
                            int64_t *out_len, attn_generate_info *info);
 
-/* Translate N sources src [N, S] (pad_id-padded). The length bound when max_new is 0: twice the
- * longest real source plus 10, within the model's max_len − 1. t: the tape the encoder runs on
- * (NULL: a temporary one with attn_get_num_threads() threads). */
+/* Translate N sources src [N, S] (pad_id-padded). The length bound when max_new is 0: each
+ * source's own, twice its real tokens plus 10, within the model's max_len − 1 (so a sentence's
+ * translation does not depend on the batch around it). t: the tape the encoder runs on (NULL: a
+ * temporary one with attn_get_num_threads() threads). */
 ATTN_API int attn_seq2seq_generate(const attn_seq2seq *m, attn_tape *t, const int32_t *src,
                                    int64_t N, int64_t S, const attn_generate_options *o,
                                    int32_t *out, int64_t cap, int64_t *out_len,

@@ -80,7 +80,7 @@ CFG
     else
         bad "train classify: $(tail -5 "$S/train.log")"
     fi
-    if ls "$S/run" | grep -q -v -E '^(model|last|optim)\.safetensors$|^metrics\.csv$'; then
+    if ls "$S/run" | grep -q -v -E '^(model|last|run)\.safetensors$|^metrics\.csv$'; then
         bad "train: stray files left in the run directory: $(ls "$S/run")"
     else ok "train: no temporary files left"; fi
     if head -1 "$S/run/metrics.csv" | grep -q '^step,loss' && [ "$(wc -l < "$S/run/metrics.csv")" -gt 5 ]; then

@@ -161,7 +161,7 @@ check "translate: non-ASCII input decodes (unknown characters)" sh -c "[ $? = 0 
 expect_error "translate: --beam 0" "usage" $T --beam 0 "x"
 expect_error "translate: no --model" "usage" $ATTN translate "x"
 expect_error "demo: --resume with another seed" "seed" $ATTN demo --steps 41 --resume --seed 9 --out $OUT/full --eval 0 --threads 1 --batch 16
-expect_error "demo: --resume without a saved run" "model.safetensors" $ATTN demo --steps 5 --resume --out $OUT/empty --eval 0 --threads 1
+expect_error "demo: --resume without a saved run" "run.safetensors" $ATTN demo --steps 5 --resume --out $OUT/empty --eval 0 --threads 1
 expect_error "demo: bad option" "usage" $ATTN demo --steps 0
 
 echo "$pass passed, $fail failed"

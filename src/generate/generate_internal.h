@@ -60,6 +60,13 @@ ATTN_INTERNAL int attn_kv_ffn(attn_kv *c, const attn_ffn *f, const attn_layernor
 /* Rows r take the caches (positions 0..pos) of rows parent[r]. */
 ATTN_INTERNAL void attn_kv_reorder(attn_kv *c, const int64_t *parent, int64_t pos);
 
+/* attn_generate with a length bound per sequence (row_max [N], each ≤ the call's bound; NULL:
+ * none): a sequence's result then does not depend on the others decoded beside it. */
+ATTN_INTERNAL int attn_generate_bounded(attn_stepper *s, int64_t N, const int32_t *prompt, int64_t P,
+                                        const int64_t *row_max, const attn_generate_options *o,
+                                        int32_t *out, int64_t cap, int64_t *out_len,
+                                        attn_generate_info *info);
+
 /* ---- the token prefix of the uncached (reference) steppers ----------------------------------- */
 /* rows [R, cap]: the tokens fed so far; packed [R, pos + 1] the prefix as the tape forward reads
  * it; spare: where reordering gathers the rows. */
@@ -74,8 +81,9 @@ ATTN_INTERNAL const int32_t *attn_prefix_push(attn_prefix *p, const int32_t *y, 
 ATTN_INTERNAL void attn_prefix_reorder(attn_prefix *p, const int64_t *parent, int64_t pos);
 
 /* ---- shared by the encoder–decoders' model-level calls --------------------------------------- */
-/* Twice the longest real source (tokens ≠ pad) plus 10. */
-ATTN_INTERNAL int64_t attn_gen_source_bound(const int32_t *src, int64_t N, int64_t S, int32_t pad);
+/* Twice the real tokens (≠ pad) of source row i plus 10, into bound[i]; returns the largest. */
+ATTN_INTERNAL int64_t attn_gen_source_bounds(const int32_t *src, int64_t N, int64_t S, int32_t pad,
+                                             int64_t *bound);
 /* attn_seq2seq_generate (gru 0) or attn_gru_seq2seq_generate (gru 1). */
 ATTN_INTERNAL int attn_gen_seq2seq_like(const void *model, int gru, attn_tape *t, const int32_t *src,
                                         int64_t N, int64_t S, const attn_generate_options *o,

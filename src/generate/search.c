@@ -157,9 +157,10 @@ static double beam_score(const attn_generate_options *o, const hyp *h)
  * score (as tensor2tensor does: ranking live ones by raw log-probability let short finished
  * ones crowd them out, the more so the larger α — the GRU on Multi30k validation: brevity
  * penalty 0.80, BLEU 31.7; ranked alike, 0.96 and 33.7). Ties go to the lower index.
- * cand: K·(V + 2) doubles. parent[n]: the row hypothesis n extends. */
-static void beam_step(const attn_generate_options *o, int64_t L, const hyp *beam, const float *logp,
-                      int64_t K, int64_t V, int64_t T, double *cand, hyp *next, int64_t *parent)
+ * cand: K·(V + 2) doubles. parent[n]: the row hypothesis n extends. stride: ids' length. */
+static void beam_step(const attn_generate_options *o, int64_t L, int64_t stride, const hyp *beam,
+                      const float *logp, int64_t K, int64_t V, int64_t T, double *cand, hyp *next,
+                      int64_t *parent)
 {
     const int32_t eos = o->eos_id;
     for (int64_t k = 0; k < K; k++)
@@ -201,7 +202,7 @@ static void beam_step(const attn_generate_options *o, int64_t L, const hyp *beam
         }
         const int64_t best = top_c[n], k = best / V, v = best % V;
         parent[n] = k;
-        memcpy(h->ids, beam[k].ids, (size_t)(L + 1) * sizeof *h->ids);
+        memcpy(h->ids, beam[k].ids, (size_t)stride * sizeof *h->ids);
         h->len = beam[k].len;
         h->done = beam[k].done || v == eos;
         if (!beam[k].done && v != eos) h->ids[h->len++] = (int32_t)v;
@@ -282,6 +283,7 @@ typedef struct search {
     int64_t N, K, R, V, L, P, cap;
     int32_t pad;
     const int32_t *prompt;
+    const int64_t *row_max; /* [N] each sequence's own bound (≤ L), or NULL */
     float *logp;
     int32_t *y;
     double t0;
@@ -297,6 +299,12 @@ static int prefill(search *q)
         ATTN_TRY(q->s->ops->step(q->s->state, q->y, p, NULL));
     }
     return ATTN_OK;
+}
+
+/* Sequence i's length bound. */
+static int64_t bound(const search *q, int64_t i)
+{
+    return q->row_max && q->row_max[i] < q->L ? q->row_max[i] : q->L;
 }
 
 static int out_of_time(search *q)
@@ -343,7 +351,13 @@ static int run_single(search *q, int32_t *out, int64_t *out_len)
                 for (int64_t v = 1; v < V; v++)
                     if (lp[v] > lp[best]) best = (int32_t)v;
             }
-            if (T == L + 1) best = o->eos_id; /* length bound */
+            if (T == bound(q, i) + 1) { /* the length bound */
+                if (o->eos_id < 0) {
+                    done[i] = 1;
+                    continue;
+                }
+                best = o->eos_id;
+            }
             tok[i] = best;
             out[i * cap + T - 1] = best;
             if (best == o->eos_id) {
@@ -390,11 +404,12 @@ static int run_beam(search *q, int32_t *out, int64_t *out_len)
         st = q->s->ops->step(q->s->state, q->y, pos, q->logp);
         q->info->steps++;
         if (st == ATTN_OK) {
-            const int64_t LL = out_of_time(q) ? T - 1 : L; /* out of time: every row ends now */
+            const int late = out_of_time(q); /* out of time: every row ends now */
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nth) if (N > 1)
             for (int64_t i = 0; i < N; i++) {
                 double *ci = cand + (size_t)omp_get_thread_num() * (size_t)(K * (V + 2));
-                beam_step(o, LL, bm + i * K, q->logp + i * K * V, K, V, T, ci, next + i * K, parent + i * K);
+                const int64_t Li = late ? T - 1 : bound(q, i);
+                beam_step(o, Li, L + 1, bm + i * K, q->logp + i * K * V, K, V, T, ci, next + i * K, parent + i * K);
                 for (int64_t n = 0; n < K; n++) parent[i * K + n] += i * K;
             }
         }
@@ -421,6 +436,13 @@ static int run_beam(search *q, int32_t *out, int64_t *out_len)
 int attn_generate(attn_stepper *s, int64_t N, const int32_t *prompt, int64_t P,
                   const attn_generate_options *o, int32_t *out, int64_t cap, int64_t *out_len,
                   attn_generate_info *info)
+{
+    return attn_generate_bounded(s, N, prompt, P, NULL, o, out, cap, out_len, info);
+}
+
+int attn_generate_bounded(attn_stepper *s, int64_t N, const int32_t *prompt, int64_t P, const int64_t *row_max,
+                          const attn_generate_options *o, int32_t *out, int64_t cap, int64_t *out_len,
+                          attn_generate_info *info)
 {
     static const char fn[] = "attn_generate";
     ATTN_REQUIRE_NONNULL(fn, s);
@@ -459,7 +481,7 @@ int attn_generate(attn_stepper *s, int64_t N, const int32_t *prompt, int64_t P,
     for (int64_t i = 0; i < N * cap; i++) out[i] = s->pad_id;
     for (int64_t i = 0; i < N; i++) out_len[i] = 0;
     search q = {.s = s, .o = o, .N = N, .K = K, .R = N * K, .V = s->vocab, .L = L, .P = P, .cap = cap,
-                .pad = s->pad_id, .prompt = prompt, .info = info, .t0 = now_seconds()};
+                .pad = s->pad_id, .prompt = prompt, .row_max = row_max, .info = info, .t0 = now_seconds()};
     q.logp = malloc((size_t)(q.R * q.V) * sizeof *q.logp);
     q.y = malloc((size_t)q.R * sizeof *q.y);
     int st = q.logp && q.y ? ATTN_OK : attn_fail(ATTN_E_NOMEM, "%s: out of memory for %lld × %lld scores", fn,

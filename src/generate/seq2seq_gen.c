@@ -218,19 +218,21 @@ int attn_seq2seq_stepper_create(const attn_seq2seq *m, attn_tape *t, const int32
 
 /* ---- model-level call -------------------------------------------------------------------------- */
 
-/* The default length bound of a batch: twice its longest real source plus 10. */
-int64_t attn_gen_source_bound(const int32_t *src, int64_t N, int64_t S, int32_t pad)
+/* The default length bound of each source: twice its real tokens plus 10 (so a sentence's
+ * translation does not depend on the batch it is decoded in). */
+int64_t attn_gen_source_bounds(const int32_t *src, int64_t N, int64_t S, int32_t pad, int64_t *bound)
 {
-    int64_t longest = 0;
+    int64_t most = 0;
     for (int64_t i = 0; i < N; i++) {
         int64_t n = 0;
         for (int64_t j = 0; j < S; j++) n += src[i * S + j] != pad;
-        longest = n > longest ? n : longest;
+        bound[i] = 2 * n + 10;
+        most = bound[i] > most ? bound[i] : most;
     }
-    return 2 * longest + 10;
+    return most;
 }
 
-/* Shared by the two encoder–decoders: a tape if none was given, the bound, one stepper per call
+/* Shared by the two encoder–decoders: a tape if none was given, the bounds, one stepper per call
  * (the uncached reference with a beam runs sentence by sentence, so a sentence's result does
  * not depend on the batch around it). */
 int attn_gen_seq2seq_like(const void *model, int gru, attn_tape *t, const int32_t *src, int64_t N,
@@ -254,7 +256,11 @@ int attn_gen_seq2seq_like(const void *model, int gru, attn_tape *t, const int32_
     if (o->max_new > max_len - 1)
         return attn_fail(ATTN_E_ARG, "%s: max_new=%lld but the model decodes at most %lld tokens", fn,
                          (long long)o->max_new, (long long)(max_len - 1));
-    int64_t L = o->max_new > 0 ? o->max_new : attn_gen_source_bound(src, N, S, pad);
+    int64_t *row_max = malloc((size_t)N * sizeof *row_max);
+    if (!row_max) return attn_fail(ATTN_E_NOMEM, "%s: out of memory", fn);
+    int64_t L = attn_gen_source_bounds(src, N, S, pad, row_max);
+    if (o->max_new > 0) /* the caller's bound, the same for every row */
+        for (int64_t i = 0; i < N; i++) row_max[i] = L = o->max_new;
     if (L > max_len - 1) L = max_len - 1;
     if (L > cap - 1) L = cap - 1;
     attn_generate_options oo = *o;
@@ -262,7 +268,11 @@ int attn_gen_seq2seq_like(const void *model, int gru, attn_tape *t, const int32_
     attn_tape *own = NULL;
     if (!t) {
         attn_tape_config tc = {0};
-        ATTN_TRY(attn_tape_create(&tc, &own));
+        int s0 = attn_tape_create(&tc, &own);
+        if (s0) {
+            free(row_max);
+            return s0;
+        }
         t = own;
     }
     const int64_t K = o->beam > 1 ? o->beam : 1;
@@ -271,21 +281,21 @@ int attn_gen_seq2seq_like(const void *model, int gru, attn_tape *t, const int32_
     int32_t *prompt = malloc((size_t)N * sizeof *prompt);
     int st = prompt ? ATTN_OK : attn_fail(ATTN_E_NOMEM, "%s: out of memory", fn);
     for (int64_t i = 0; st == ATTN_OK && i < N; i++) prompt[i] = bos;
-    attn_generate_info sum = {0}, one;
+    attn_generate_info sum = {0}, one = {0};
     for (int64_t i0 = 0; st == ATTN_OK && i0 < N;) {
         const int64_t n = per_sentence ? 1 : N;
         attn_stepper *s = NULL;
         st = gru ? attn_gru_seq2seq_stepper_create(g, t, src + i0 * S, n, S, K, L + 1, &s)
                  : attn_seq2seq_stepper_create(tf, t, src + i0 * S, n, S, K, L + 1, !o->no_cache, &s);
         if (st == ATTN_OK)
-            st = attn_generate(s, n, prompt, 1, &oo, out + i0 * cap, cap, out_len + i0, &one);
+            st = attn_generate_bounded(s, n, prompt, 1, row_max + i0, &oo, out + i0 * cap, cap, out_len + i0, &one);
         attn_stepper_free(s);
         sum.steps += one.steps, sum.timed_out |= one.timed_out, sum.stopped |= one.stopped;
         i0 += n;
     }
     sum.max_new = L;
     if (info) *info = sum;
-    free(prompt);
+    free(prompt), free(row_max);
     attn_tape_free(own);
     return st;
 }

@@ -121,7 +121,10 @@ int attn_translate_texts(attn_tape *t, const attn_seq2seq *tf, const attn_gru_se
     for (int64_t i = 0; st == ATTN_OK && i < n; i++) {
         items[i].index = i;
         st = encode(sp, src[i], &items[i].ids, &items[i].len);
-        if (st == ATTN_OK && items[i].len > maxS - src_eos) items[i].len = maxS - src_eos; /* cut */
+        if (st == ATTN_OK && !sp && items[i].len > maxS) /* characters: the model cannot read it */
+            st = attn_set_error(ATTN_E_ARG, "input %lld of %lld characters is longer than the model's %lld",
+                                (long long)i + 1, (long long)items[i].len, (long long)maxS);
+        if (st == ATTN_OK && items[i].len > maxS - src_eos) items[i].len = maxS - src_eos; /* subwords: cut */
     }
     if (st == ATTN_OK) qsort(items, (size_t)n, sizeof *items, by_len);
     int64_t b0 = 0; /* empty lines (first after sorting) translate to empty lines */

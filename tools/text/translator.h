@@ -35,7 +35,8 @@ void attn_translator_free(attn_translator *tr);
 /* "transformer" or "gru". */
 const char *attn_translator_arch(const attn_translator *tr);
 
-/* Translate n sentences: encoded (+ EOS, cut to the model's length), decoded in length-sorted
+/* Translate n sentences: encoded (subwords: + EOS, cut to the model's length; characters: longer
+ * than the model's length is an error), decoded in length-sorted
  * batches of 32 with o (bos_id and eos_id are the tokenizer's and are set here; zero options:
  * greedy, the library's length bound), decoded back to text. *out: n malloc'ed strings, in the
  * input's order. An empty line translates to an empty line. */
