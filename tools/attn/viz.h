@@ -90,6 +90,13 @@ int viz_record_find(const viz_record *r, viz_kind kind, int layer, int head);
 int viz_record_layers(const viz_record *r, viz_kind kind);
 int viz_record_heads(const viz_record *r, viz_kind kind);
 
+/* Every map of a library attention record (attn/analysis.h) of one example (batch row 0; maps
+ * of unnamed modules skipped), each head cut to the rows and columns of this record's tokens
+ * (a decoder's first n_tgt positions). classifier: encoder self-attention becomes VIZ_CLS_SELF. */
+struct attn_attention_record;
+int viz_record_add_recorded(viz_record *r, const struct attn_attention_record *rec,
+                            int classifier);
+
 /* A record for one example of the date task (tools/attn/dates.h): one token per character of
  * the source and of the 10-character ISO target, alignment from the example's spans, no maps
  * yet. A model whose tokens are not exactly these characters builds its own record. */

@@ -239,3 +239,45 @@ int viz_record_add_heads(viz_record *r, viz_kind kind, int layer, const float *w
     }
     return 0;
 }
+
+/* The record's kind for a library map: the classifier's self-attention is drawn as its own kind;
+ * -1 for a map from an unnamed module. */
+static int kind_of(attn_attention_kind k, int classifier)
+{
+    switch (k) {
+    case ATTN_ATTENTION_ENCODER_SELF: return classifier ? VIZ_CLS_SELF : VIZ_ENC_SELF;
+    case ATTN_ATTENTION_DECODER_SELF: return VIZ_DEC_SELF;
+    case ATTN_ATTENTION_CROSS: return VIZ_CROSS;
+    default: return -1;
+    }
+}
+
+int viz_record_add_recorded(viz_record *r, const attn_attention_record *rec, int classifier)
+{
+    if (!r || !rec) return viz_fail(ATTN_E_ARG, "viz_record_add_recorded: NULL argument");
+    if (attn_attention_record_status(rec))
+        return viz_fail(ATTN_E_NOMEM, "recording attention: %s", attn_last_error());
+    for (int i = 0; i < attn_attention_record_count(rec); i++) {
+        attn_attention_map am;
+        attn_attention_record_map(rec, i, &am);
+        int kind = kind_of(am.kind, classifier), rows, cols;
+        if (kind < 0 || am.N != 1 || am.layer < 0) continue; /* one example, named modules */
+        viz_kind_dims(r, (viz_kind)kind, &rows, &cols);
+        if (am.L < rows || am.S < cols)
+            return viz_fail(ATTN_E_SHAPE, "viz_record_add_recorded: %s is %lldx%lld, the tokens "
+                            "make %dx%d", am.name, (long long)am.L, (long long)am.S, rows, cols);
+        /* keep the rows and columns of the record's tokens: a decoder's first `rows` positions
+         * are the queries that produce the target tokens */
+        for (int64_t h = 0; h < am.H; h++) {
+            float *sub = malloc((size_t)rows * cols * sizeof *sub);
+            if (!sub) return viz_fail(ATTN_E_NOMEM, "viz_record_add_recorded");
+            for (int q = 0; q < rows; q++)
+                memcpy(sub + (size_t)q * cols, am.w + (h * am.L + q) * am.S,
+                       (size_t)cols * sizeof *sub);
+            int st = viz_record_add_map(r, (viz_kind)kind, am.layer, (int)h, sub, rows, cols);
+            free(sub);
+            if (st) return st;
+        }
+    }
+    return 0;
+}
