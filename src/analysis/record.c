@@ -185,13 +185,24 @@ static int name_layer(attn_attention_record *r, const attn_mha *m, const char *p
     return attn_attention_record_name(r, m, name, kind, (int)i);
 }
 
+/* Name layers[i].self_attn "<prefix><i>.self_attn" for a stack of n encoder layers. model is
+ * the caller's model pointer, checked for NULL here. */
+static int watch_stack(attn_attention_record *r, const char *fn, const void *model,
+                       const attn_encoder_layer *layers, int64_t n, const char *prefix,
+                       attn_attention_kind kind)
+{
+    ATTN_REQUIRE_NONNULL(fn, r);
+    ATTN_REQUIRE_NONNULL(fn, model);
+    for (int64_t i = 0; i < n; i++)
+        ATTN_TRY(name_layer(r, &layers[i].self_attn, prefix, i, "self_attn", kind));
+    return ATTN_OK;
+}
+
 int attn_attention_record_watch_seq2seq(attn_attention_record *r, const attn_seq2seq *m)
 {
-    ATTN_REQUIRE_NONNULL("attn_attention_record_watch_seq2seq", r);
-    ATTN_REQUIRE_NONNULL("attn_attention_record_watch_seq2seq", m);
-    for (int64_t i = 0; i < m->cfg.num_encoder_layers; i++)
-        ATTN_TRY(name_layer(r, &m->enc[i].self_attn, "encoder.layers.", i, "self_attn",
-                            ATTN_ATTENTION_ENCODER_SELF));
+    ATTN_TRY(watch_stack(r, "attn_attention_record_watch_seq2seq", m, m ? m->enc : NULL,
+                         m ? m->cfg.num_encoder_layers : 0, "encoder.layers.",
+                         ATTN_ATTENTION_ENCODER_SELF));
     for (int64_t i = 0; i < m->cfg.num_decoder_layers; i++) {
         ATTN_TRY(name_layer(r, &m->dec[i].self_attn, "decoder.layers.", i, "self_attn",
                             ATTN_ATTENTION_DECODER_SELF));
@@ -203,22 +214,14 @@ int attn_attention_record_watch_seq2seq(attn_attention_record *r, const attn_seq
 
 int attn_attention_record_watch_classifier(attn_attention_record *r, const attn_classifier *m)
 {
-    ATTN_REQUIRE_NONNULL("attn_attention_record_watch_classifier", r);
-    ATTN_REQUIRE_NONNULL("attn_attention_record_watch_classifier", m);
-    for (int64_t i = 0; i < m->cfg.num_layers; i++)
-        ATTN_TRY(name_layer(r, &m->layers[i].self_attn, "layers.", i, "self_attn",
-                            ATTN_ATTENTION_ENCODER_SELF));
-    return ATTN_OK;
+    return watch_stack(r, "attn_attention_record_watch_classifier", m, m ? m->layers : NULL,
+                       m ? m->cfg.num_layers : 0, "layers.", ATTN_ATTENTION_ENCODER_SELF);
 }
 
 int attn_attention_record_watch_gpt(attn_attention_record *r, const attn_gpt *m)
 {
-    ATTN_REQUIRE_NONNULL("attn_attention_record_watch_gpt", r);
-    ATTN_REQUIRE_NONNULL("attn_attention_record_watch_gpt", m);
-    for (int64_t i = 0; i < m->cfg.n_layer; i++)
-        ATTN_TRY(name_layer(r, &m->h[i].self_attn, "h.", i, "self_attn",
-                            ATTN_ATTENTION_DECODER_SELF));
-    return ATTN_OK;
+    return watch_stack(r, "attn_attention_record_watch_gpt", m, m ? m->h : NULL,
+                       m ? m->cfg.n_layer : 0, "h.", ATTN_ATTENTION_DECODER_SELF);
 }
 
 int attn_attention_record_add(attn_attention_record *r, const char *name, attn_attention_kind kind,

@@ -17,14 +17,12 @@ from attn.models import GPT, Seq2SeqTransformer
 
 torch.set_num_threads(1)
 rng = np.random.default_rng(18)
-passed = failed = 0
+results = []  # one bool per check
 
 
 def report(name, ok, detail):
-    global passed, failed
-    passed += bool(ok)
-    failed += not ok
-    print(f"{'ok  ' if ok else 'FAIL'} {name}: {detail}", flush=True)
+    results.append(bool(ok))
+    print(("ok   " if ok else "FAIL ") + f"{name}: {detail}", flush=True)
 
 
 # ---- NumPy references (float64) -----------------------------------------------------------------
@@ -194,5 +192,5 @@ rec.add(np.full((1, 1, 2, 3), 0.5), "gru.decoder", "cross", 0)
 report("maps added by hand", rec.maps()[-1]["name"] == "gru.decoder" and rec.maps()[-1]["weights"].shape == (1, 1, 2, 3),
        f"{len(rec.maps())} maps")
 
-print(f"{passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+print(f"{sum(results)} passed, {len(results) - sum(results)} failed")
+sys.exit(0 if all(results) else 1)
