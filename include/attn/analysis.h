@@ -17,6 +17,11 @@
  *     }
  *     attn_attention_record_free(rec);
  *
+ * The record sees the multi-head attention modules (attn_mha_forward) run on its tape: the
+ * training / teacher-forced forward of every model. The key/value-cached steppers of
+ * attn/generate.h run off the tape and are not recorded. Modules are told apart by their address
+ * (never read through). Stop or free a record before its tape is freed.
+ *
  * Weight maps are float [.., L, S] row-major: w[i·S + j] is how much query (row) i attends to
  * key (column) j. The measures read them in double and renormalise each row (a row summing to 0,
  * a query with nothing to attend, counts as entropy 0 and distance 0). Nothing here prints.

@@ -2,9 +2,11 @@
  * interactive attention.html, attention.json, attention rollout, per-head metrics and
  * training curves.
  *
- * This is the CLI side of attn: it links cairo and cJSON; libattn does not. Nothing here needs a
- * trained model: a caller (e.g. `attn viz --model M`) fills a viz_record with the weights its
- * forward pass returned and hands it to viz_render_all().
+ * This is the CLI side of attn: it links cairo and cJSON; libattn does not. Recording the maps
+ * and measuring them (entropy, distance, alignment, rollout) is libattn's (attn/analysis.h);
+ * here they get their tokens, and are written and drawn. Nothing here needs a trained model: a
+ * caller (e.g. `attn viz --model M`) fills a viz_record with the weights its forward pass
+ * returned (viz_record_add_recorded for a library record) and hands it to viz_render_all().
  *
  * Conventions: fallible calls return 0 or a negative ATTN_E_* code and leave a message for
  * viz_last_error() ("what and where"); nothing prints except the *_print functions; free

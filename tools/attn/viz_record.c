@@ -37,29 +37,8 @@ int viz_kind_parse(const char *name)
 
 int viz_kind_is_self(viz_kind kind) { return kind != VIZ_CROSS; }
 
-int viz_utf8_valid(const char *s)
-{
-    const unsigned char *p = (const unsigned char *)s;
-    while (*p) {
-        unsigned c = *p;
-        int n;
-        uint32_t cp;
-        if (c < 0x80) { p++; continue; }
-        if (c >= 0xC2 && c <= 0xDF) { n = 1; cp = c & 0x1F; }
-        else if (c >= 0xE0 && c <= 0xEF) { n = 2; cp = c & 0x0F; }
-        else if (c >= 0xF0 && c <= 0xF4) { n = 3; cp = c & 0x07; }
-        else return 0;
-        for (int k = 1; k <= n; k++) {
-            if ((p[k] & 0xC0) != 0x80) return 0;
-            cp = (cp << 6) | (p[k] & 0x3F);
-        }
-        if ((n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10FFFF)) ||
-            (cp >= 0xD800 && cp <= 0xDFFF))
-            return 0; /* overlong, out of range, or a surrogate */
-        p += n + 1;
-    }
-    return 1;
-}
+/* RFC 3629 UTF-8, checked by libattn (attn/text.h). */
+int viz_utf8_valid(const char *s) { return attn_utf8_validate(s, strlen(s), NULL) == ATTN_OK; }
 
 static char *dup_str(const char *s)
 {
