@@ -51,7 +51,7 @@ ATTN_API const char *attn_attention_kind_name(attn_attention_kind kind);
 typedef struct attn_attention_record attn_attention_record;
 
 /* One recorded map, as attn_attention_record_map describes it. The pointers belong to the record
- * and stay valid until it is cleared or freed. */
+ * and stay valid until it is cleared or freed (maps recorded later do not move them). */
 typedef struct attn_attention_map {
     const char *name;         /* e.g. "decoder.layers.1.multihead_attn" ("" if unnamed) */
     attn_attention_kind kind;

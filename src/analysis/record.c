@@ -20,7 +20,9 @@ typedef struct rec_module {
 } rec_module;
 
 typedef struct rec_map {
-    rec_label label;
+    char *name; /* owned (not in the array, which moves as it grows) */
+    attn_attention_kind kind;
+    int layer;
     int64_t N, H, L, S;
     float *w; /* [N, H, L, S], owned */
 } rec_map;
@@ -75,9 +77,14 @@ static int push_map(attn_attention_record *r, const rec_label *label, const floa
     const char *fn = "attn_attention_record";
     ATTN_TRY(grow((void **)&r->maps, r->n_maps, &r->cap_maps, sizeof *r->maps, fn));
     float *copy = malloc(numel * sizeof *copy);
-    if (!copy) return attn_fail(ATTN_E_NOMEM, "%s: map of %zu weights", fn, numel);
+    char *name = strdup(label->name);
+    if (!copy || !name) {
+        free(copy);
+        free(name);
+        return attn_fail(ATTN_E_NOMEM, "%s: map of %zu weights", fn, numel);
+    }
     memcpy(copy, w, numel * sizeof *copy);
-    r->maps[r->n_maps++] = (rec_map){*label, N, H, L, S, copy};
+    r->maps[r->n_maps++] = (rec_map){name, label->kind, label->layer, N, H, L, S, copy};
     return ATTN_OK;
 }
 
@@ -124,7 +131,7 @@ void attn_attention_record_stop(attn_attention_record *r)
 void attn_attention_record_clear(attn_attention_record *r)
 {
     if (!r) return;
-    for (int i = 0; i < r->n_maps; i++) free(r->maps[i].w);
+    for (int i = 0; i < r->n_maps; i++) free(r->maps[i].w), free(r->maps[i].name);
     r->n_maps = 0;
     r->status = ATTN_OK;
     r->msg[0] = '\0';
@@ -257,8 +264,7 @@ int attn_attention_record_map(const attn_attention_record *r, int i, attn_attent
         return attn_fail(ATTN_E_ARG, "attn_attention_record_map: map %d not in [0, %d)", i,
                          r->n_maps);
     const rec_map *m = &r->maps[i];
-    *out = (attn_attention_map){m->label.name, m->label.kind, m->label.layer, m->N, m->H, m->L,
-                                m->S, m->w};
+    *out = (attn_attention_map){m->name, m->kind, m->layer, m->N, m->H, m->L, m->S, m->w};
     return ATTN_OK;
 }
 
@@ -266,6 +272,6 @@ int attn_attention_record_find(const attn_attention_record *r, attn_attention_ki
                                int from)
 {
     for (int i = from < 0 ? 0 : from; r && i < r->n_maps; i++)
-        if (r->maps[i].label.kind == kind && r->maps[i].label.layer == layer) return i;
+        if (r->maps[i].kind == kind && r->maps[i].layer == layer) return i;
     return -1;
 }
