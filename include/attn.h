@@ -12,6 +12,7 @@
  *   attn/data.h      IMDb, parallel text, line files
  *   attn/generate.h  greedy, beam search and sampling over key/value-cached steppers
  *   attn/train.h     batches, schedules, the run state (atomic, resumable), metrics, averaging
+ *   attn/analysis.h  attention maps recorded from a tape; entropy, distance, alignment, rollout
  *
  * The conventions every call follows are at the top of attn/core.h.
  */
@@ -27,5 +28,6 @@
 #include "attn/data.h"
 #include "attn/generate.h"
 #include "attn/train.h"
+#include "attn/analysis.h"
 
 #endif /* ATTN_H */

@@ -17,12 +17,18 @@ ifeq ($(SAN),1)
 tests: $(BUILD)/attn
 endif
 
-# tests/c/test_viz.c unit-tests the cairo-free part (records, JSON, rollout, metrics): those
-# objects and cJSON join the C test binary (normal and sanitizer builds).
-VIZ_TEST_OBJ := $(BUILD)/obj/tools/attn/viz_record.o $(BUILD)/obj/tools/attn/viz_json.o \
+# tests/viz/test_viz_tool.c unit-tests the command's cairo-free viz code (its record, the JSON
+# reader, the metrics table) on its own Criterion binary, run by scripts/test.d/viz.sh; libattn's
+# attention analysis itself is tested in the C test binary (tests/c/test_viz.c).
+VIZ_TOOL_OBJ := $(BUILD)/obj/tools/attn/viz_record.o $(BUILD)/obj/tools/attn/viz_json.o \
                 $(BUILD)/obj/tools/attn/viz_metrics.o
-TEST_LDLIBS += $(VIZ_TEST_OBJ) $(shell pkg-config --libs libcjson) -lm
-$(BUILD)/test_attn: $(VIZ_TEST_OBJ)
+$(BUILD)/obj/tests/viz/%.o: CFLAGS_ALL += $(shell pkg-config --cflags libcjson) -Wno-missing-field-initializers
+$(BUILD)/test_viz_tool: $(BUILD)/obj/tests/viz/test_viz_tool.o $(VIZ_TOOL_OBJ) $(BUILD)/libattn.a
+	$(CC) $(SANFLAGS) -o $@ $^ -lcriterion $(shell pkg-config --libs libcjson) $(LIB_LDLIBS) $(LDLIBS_LIB)
+ifeq ($(HAVE_CRITERION),1)
+tests: $(BUILD)/test_viz_tool
+endif
+-include $(BUILD)/obj/tests/viz/test_viz_tool.d
 
 # The date demo's generator (tools/attn/dates.c) is tested in tests/c/test_models.c: its object
 # joins the C test binary rather than the test including the source.

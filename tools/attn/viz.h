@@ -2,9 +2,11 @@
  * interactive attention.html, attention.json, attention rollout, per-head metrics and
  * training curves.
  *
- * This is the CLI side of attn: it links cairo and cJSON; libattn does not. Nothing here needs a
- * trained model: a caller (e.g. `attn viz --model M`) fills a viz_record with the weights its
- * forward pass returned and hands it to viz_render_all().
+ * This is the CLI side of attn: it links cairo and cJSON; libattn does not. Recording the maps
+ * and measuring them (entropy, distance, alignment, rollout) is libattn's (attn/analysis.h);
+ * here they get their tokens, and are written and drawn. Nothing here needs a trained model: a
+ * caller (e.g. `attn viz --model M`) fills a viz_record with the weights its forward pass
+ * returned (viz_record_add_recorded for a library record) and hands it to viz_render_all().
  *
  * Conventions: fallible calls return 0 or a negative ATTN_E_* code and leave a message for
  * viz_last_error() ("what and where"); nothing prints except the *_print functions; free
@@ -89,6 +91,13 @@ int viz_record_set_alignment(viz_record *r, const viz_span *spans);
 int viz_record_find(const viz_record *r, viz_kind kind, int layer, int head);
 int viz_record_layers(const viz_record *r, viz_kind kind);
 int viz_record_heads(const viz_record *r, viz_kind kind);
+
+/* Every map of a library attention record (attn/analysis.h) of one example (batch row 0; maps
+ * of unnamed modules skipped), each head cut to the rows and columns of this record's tokens
+ * (a decoder's first n_tgt positions). classifier: encoder self-attention becomes VIZ_CLS_SELF. */
+struct attn_attention_record;
+int viz_record_add_recorded(viz_record *r, const struct attn_attention_record *rec,
+                            int classifier);
 
 /* A record for one example of the date task (tools/attn/dates.h): one token per character of
  * the source and of the 10-character ISO target, alignment from the example's spans, no maps

@@ -1,30 +1,13 @@
 /* viz_classify.c — `attn viz --model M --input TEXT` on a text classifier: every layer's and
- * head's self-attention map (VIZ_CLS_SELF) over the review's tokens, recorded through the tape's
- * attention observer, and the tokens shaded by attention rollout to the mean-pooled output. */
+ * head's self-attention map (VIZ_CLS_SELF) over the review's tokens, recorded through libattn's
+ * attention record (attn/analysis.h), and the tokens shaded by attention rollout to the
+ * mean-pooled output. */
 #include "classify.h"
 #include "viz.h"
 
 #include <stdlib.h>
 #include <math.h>
 #include <string.h>
-
-typedef struct capture {
-    const attn_classifier *m;
-    viz_record *r;
-    int st;
-} capture;
-
-static void observe(void *ctx, const attn_mha *mha, const float *w, int64_t N, int64_t H,
-                    int64_t L, int64_t S)
-{
-    capture *c = ctx;
-    if (c->st || N != 1) return;
-    for (int64_t i = 0; i < c->m->cfg.num_layers; i++)
-        if (mha == &c->m->layers[i].self_attn) {
-            c->st = viz_record_add_heads(c->r, VIZ_CLS_SELF, (int)i, w, (int)H, (int)L, (int)S);
-            return;
-        }
-}
 
 int viz_classify_run(const char *model, const char *input, const char *out, int metrics)
 {
@@ -64,12 +47,15 @@ int viz_classify_run(const char *model, const char *input, const char *out, int 
             fprintf(stderr, "attn viz: %s\n", viz_last_error());
             goto done;
         }
-        capture c = {.m = cm.m, .r = r};
-        attn_tape_set_observer(t, observe, &c);
+        attn_attention_record *rec = NULL;
         st = attn_tape_reset(t);
+        if (st == ATTN_OK) st = attn_attention_record_create(t, &rec);
+        if (st == ATTN_OK) st = attn_attention_record_watch_classifier(rec, cm.m);
         if (st == ATTN_OK) st = attn_classifier_forward(t, cm.m, s.ids, 1, n, &logits, NULL);
-        attn_tape_set_observer(t, NULL, NULL);
-        if (st == ATTN_OK && c.st) {
+        attn_attention_record_stop(rec);
+        int vst = st ? 0 : viz_record_add_recorded(r, rec, 1);
+        attn_attention_record_free(rec);
+        if (vst) {
             fprintf(stderr, "attn viz: recording attention failed: %s\n", viz_last_error());
             goto done;
         }

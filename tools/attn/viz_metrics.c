@@ -1,5 +1,5 @@
-/* viz_metrics.c — attention rollout and per-head numbers: entropy, attended distance,
- * alignment accuracy. */
+/* viz_metrics.c — a record's rollout and per-head numbers (entropy, attended distance, alignment
+ * accuracy) through libattn's analysis functions, and the table `attn viz --metrics` prints. */
 #include "viz_internal.h"
 
 #include <math.h>
@@ -7,28 +7,6 @@
 #include <string.h>
 
 /* ---- rollout ------------------------------------------------------------------------------ */
-
-/* Â = rownorm(mean_h A_h + I) for one layer, into a [n, n]. */
-static int layer_matrix(const viz_record *r, viz_kind kind, int layer, int heads, double *a)
-{
-    int n = r->n_src;
-    memset(a, 0, (size_t)n * n * sizeof *a);
-    for (int h = 0; h < heads; h++) {
-        int m = viz_record_find(r, kind, layer, h);
-        if (m < 0)
-            return viz_fail(ATTN_E_ARG, "viz_rollout: %s layer %d has no head %d (rollout needs "
-                                        "every head of every layer)", viz_kind_name(kind), layer, h);
-        const float *w = r->maps[m].w;
-        for (size_t k = 0; k < (size_t)n * n; k++) a[k] += (double)w[k] / heads;
-    }
-    for (int i = 0; i < n; i++) {
-        double *row = a + (size_t)i * n, s = 0;
-        row[i] += 1.0;
-        for (int j = 0; j < n; j++) s += row[j];
-        for (int j = 0; j < n; j++) row[j] /= s; /* s >= 1: the identity keeps it positive */
-    }
-    return 0;
-}
 
 int viz_rollout(const viz_record *r, viz_kind kind, double *out)
 {
@@ -39,30 +17,16 @@ int viz_rollout(const viz_record *r, viz_kind kind, double *out)
     int layers = viz_record_layers(r, kind), heads = viz_record_heads(r, kind), n = r->n_src;
     if (layers == 0 || n == 0)
         return viz_fail(ATTN_E_ARG, "viz_rollout: the record has no %s maps", viz_kind_name(kind));
-    size_t nn = (size_t)n * n;
-    double *a = malloc(nn * sizeof *a), *t = malloc(nn * sizeof *t);
-    if (!a || !t) {
-        free(a);
-        free(t);
-        return viz_fail(ATTN_E_NOMEM, "viz_rollout: n=%d", n);
-    }
-    int st = layer_matrix(r, kind, 0, heads, out);
-    for (int l = 1; !st && l < layers; l++) {
-        /* R ← Â_l · R: the later layer mixes what the earlier layers already mixed. */
-        if ((st = layer_matrix(r, kind, l, heads, a))) break;
-        memset(t, 0, nn * sizeof *t);
-        for (int i = 0; i < n; i++) /* i-k-j order: both inner streams are contiguous */
-            for (int k = 0; k < n; k++) {
-                double aik = a[(size_t)i * n + k];
-                const double *ok = out + (size_t)k * n;
-                double *ti = t + (size_t)i * n;
-                for (int j = 0; j < n; j++) ti[j] += aik * ok[j];
-            }
-        memcpy(out, t, nn * sizeof *t);
-    }
-    free(a);
-    free(t);
-    return st;
+    const float **maps = malloc((size_t)layers * heads * sizeof *maps);
+    if (!maps) return viz_fail(ATTN_E_NOMEM, "viz_rollout: %d layers", layers);
+    for (int l = 0; l < layers; l++) /* a missing head stays NULL: the library names it */
+        for (int h = 0; h < heads; h++) {
+            int m = viz_record_find(r, kind, l, h);
+            maps[l * heads + h] = m < 0 ? NULL : r->maps[m].w;
+        }
+    int st = attn_attention_rollout(maps, layers, heads, n, out);
+    free(maps);
+    return st ? viz_fail(st, "viz_rollout: %s: %s", viz_kind_name(kind), attn_last_error()) : 0;
 }
 
 int viz_rollout_scores(const viz_record *r, viz_kind kind, int pool, double *score)
@@ -75,62 +39,40 @@ int viz_rollout_scores(const viz_record *r, viz_kind kind, int pool, double *sco
     double *mat = n ? malloc((size_t)n * n * sizeof *mat) : NULL;
     if (n && !mat) return viz_fail(ATTN_E_NOMEM, "viz_rollout_scores");
     int st = viz_rollout(r, kind, mat);
-    if (!st) {
-        for (int j = 0; j < n; j++) {
-            if (pool != VIZ_POOL_MEAN) {
-                score[j] = mat[(size_t)pool * n + j];
-                continue;
-            }
-            double s = 0;
-            for (int i = 0; i < n; i++) s += mat[(size_t)i * n + j];
-            score[j] = s / n;
-        }
-    }
+    if (!st && attn_attention_rollout_scores(mat, n, pool, score))
+        st = viz_fail(ATTN_E_ARG, "viz_rollout_scores: %s", attn_last_error());
     free(mat);
     return st;
 }
 
-/* ---- metrics ------------------------------------------------------------------------------ */
+/* ---- metrics (computed by libattn, attn/analysis.h) ----------------------------------------- */
 
-static void head_metrics(const viz_record *r, const viz_map *m, viz_head_metrics *out)
+static int head_metrics(const viz_record *r, const viz_map *m, viz_head_metrics *out)
 {
-    double ent = 0, dist = 0;
-    int self = viz_kind_is_self(m->kind);
-    for (int i = 0; i < m->rows; i++) {
-        const float *w = m->w + (size_t)i * m->cols;
-        double s = 0, e = 0, d = 0;
-        for (int j = 0; j < m->cols; j++) s += w[j];
-        if (s <= 0) continue; /* a row that attends nowhere: entropy 0, distance 0 */
-        for (int j = 0; j < m->cols; j++) {
-            double p = w[j] / s;
-            if (p > 0) e -= p * log(p);
-            d += p * abs(i - j);
-        }
-        ent += e;
-        dist += d;
-    }
-    *out = (viz_head_metrics){m->kind, m->layer, m->head, ent / m->rows,
-                              self ? dist / m->rows : NAN, NAN, 0};
-    if (m->kind != VIZ_CROSS || !r->align) return;
-    int hit = 0, n = 0;
-    for (int t = 0; t < m->rows; t++) {
-        viz_span sp = r->align[t];
-        if (sp.lo >= sp.hi) continue;
-        const float *w = m->w + (size_t)t * m->cols;
-        int arg = 0;
-        for (int j = 1; j < m->cols; j++)
-            if (w[j] > w[arg]) arg = j; /* first maximum on ties */
-        n++;
-        hit += arg >= sp.lo && arg < sp.hi;
-    }
-    out->n_aligned = n;
-    out->align_acc = n ? (double)hit / n : NAN;
+    *out = (viz_head_metrics){m->kind, m->layer, m->head, NAN, NAN, NAN, 0};
+    double dist = NAN;
+    if (attn_attention_entropy(m->w, 1, m->rows, m->cols, &out->entropy) ||
+        (viz_kind_is_self(m->kind) && attn_attention_distance(m->w, 1, m->rows, m->cols, &dist)))
+        return viz_fail(ATTN_E_ARG, "viz_metrics_compute: %s", attn_last_error());
+    out->distance = dist;
+    if (m->kind != VIZ_CROSS || !r->align) return 0;
+    attn_span *gold = malloc((size_t)m->rows * sizeof *gold);
+    if (!gold) return viz_fail(ATTN_E_NOMEM, "viz_metrics_compute");
+    for (int t = 0; t < m->rows; t++) gold[t] = (attn_span){r->align[t].lo, r->align[t].hi};
+    int64_t n = 0;
+    int st = attn_attention_alignment(m->w, 1, m->rows, m->cols, gold, &out->align_acc, &n);
+    free(gold);
+    out->n_aligned = (int)n;
+    return st ? viz_fail(ATTN_E_ARG, "viz_metrics_compute: %s", attn_last_error()) : 0;
 }
 
 int viz_metrics_compute(const viz_record *r, viz_head_metrics *out)
 {
     if (!r || !out) return viz_fail(ATTN_E_ARG, "viz_metrics_compute: NULL argument");
-    for (int m = 0; m < r->n_maps; m++) head_metrics(r, &r->maps[m], &out[m]);
+    for (int m = 0; m < r->n_maps; m++) {
+        int st = head_metrics(r, &r->maps[m], &out[m]);
+        if (st) return st;
+    }
     return 0;
 }
 
@@ -153,7 +95,10 @@ int viz_metrics_print(FILE *f, const viz_record *r)
     if (!f || !r) return viz_fail(ATTN_E_ARG, "viz_metrics_print: NULL argument");
     viz_head_metrics *hm = calloc((size_t)r->n_maps + 1, sizeof *hm);
     if (!hm) return viz_fail(ATTN_E_NOMEM, "viz_metrics_print");
-    viz_metrics_compute(r, hm);
+    if (viz_metrics_compute(r, hm)) {
+        free(hm);
+        return ATTN_E_ARG;
+    }
     fprintf(f, "%-16s %5s %4s %12s %10s %10s\n", "kind", "layer", "head", "entropy/nat",
             "distance", "align_acc");
     for (int m = 0; m < r->n_maps; m++) {

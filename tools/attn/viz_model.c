@@ -1,7 +1,7 @@
 /* viz_model.c — `attn viz --model M --input TEXT [--target TEXT] [--out DIR] [--metrics]`:
  * record the attention maps of a saved translation model on one input (the Transformer's
- * through the tape's attention observer, the GRU's additive attention weights from its
- * decoder) and render them with the viz layer. */
+ * through libattn's attention record, attn/analysis.h; the GRU's additive attention weights
+ * from its decoder) and render them with the viz layer. */
 #include "viz_model.h"
 
 #include "../text/chars.h"
@@ -12,44 +12,27 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct capture {
-    const attn_seq2seq *m;
-    viz_record *r;
-    int rows; /* decoder rows kept: the first n_tgt positions */
-    int st;
-} capture;
-
-/* Which layer and kind a multi-head attention module is, by identity. */
-static void observe(void *ctx, const attn_mha *mha, const float *w, int64_t N, int64_t H,
-                    int64_t L, int64_t S)
+/* The teacher-forced pass of m on one example (src [1, S], decoder input tgt [1, T]) with a
+ * library attention record on the tape; its maps move into r. On failure *reported says whether
+ * the message was printed. */
+static int record_seq2seq(attn_tape *t, const attn_seq2seq *m, const int32_t *src, int64_t S,
+                          const int32_t *tgt, int64_t T, viz_record *r, int *reported)
 {
-    capture *c = ctx;
-    if (c->st || N != 1) return;
-    const attn_seq2seq *m = c->m;
-    for (int64_t i = 0; i < m->cfg.num_encoder_layers; i++)
-        if (mha == &m->enc[i].self_attn) {
-            c->st = viz_record_add_heads(c->r, VIZ_ENC_SELF, (int)i, w, (int)H, (int)L, (int)S);
-            return;
-        }
-    for (int64_t i = 0; i < m->cfg.num_decoder_layers; i++) {
-        int self = mha == &m->dec[i].self_attn, cross = mha == &m->dec[i].multihead_attn;
-        if (!self && !cross) continue;
-        /* keep the rows that produce the target tokens (and, for self-attention, the keys at
-         * those positions) */
-        int rows = c->rows, cols = self ? c->rows : (int)S;
-        float *sub = malloc((size_t)(H * rows * cols) * sizeof *sub);
-        if (!sub) {
-            c->st = ATTN_E_NOMEM;
-            return;
-        }
-        for (int64_t h = 0; h < H; h++)
-            for (int r = 0; r < rows; r++)
-                memcpy(sub + (h * rows + r) * cols, w + (h * L + r) * S, (size_t)cols * sizeof *sub);
-        c->st = viz_record_add_heads(c->r, self ? VIZ_DEC_SELF : VIZ_CROSS, (int)i, sub, (int)H,
-                                     rows, cols);
-        free(sub);
-        return;
+    attn_attention_record *rec = NULL;
+    attn_var *memory, *logits;
+    int st = attn_tape_reset(t);
+    if (st == ATTN_OK) st = attn_attention_record_create(t, &rec);
+    if (st == ATTN_OK) st = attn_attention_record_watch_seq2seq(rec, m);
+    if (st == ATTN_OK) st = attn_seq2seq_encode(t, m, src, 1, S, &memory);
+    if (st == ATTN_OK) st = attn_seq2seq_decode(t, m, memory, src, S, tgt, T, &logits);
+    attn_attention_record_stop(rec);
+    *reported = 0;
+    if (st == ATTN_OK && (st = viz_record_add_recorded(r, rec, 0))) {
+        fprintf(stderr, "attn viz: recording attention failed: %s\n", viz_last_error());
+        *reported = 1;
     }
+    attn_attention_record_free(rec);
+    return st;
 }
 
 int viz_seq2seq_record(attn_tape *t, const attn_seq2seq *m, const char *input, const char *target,
@@ -118,22 +101,14 @@ int viz_seq2seq_record(attn_tape *t, const attn_seq2seq *m, const char *input, c
         for (int k = 0; k < DATES_TGT_LEN; k++) spans[k].lo = ex->align_lo[k], spans[k].hi = ex->align_hi[k];
         st = viz_record_set_alignment(r, spans);
     }
-    /* teacher-forced pass with the observer on: decoder input BOS + output (T+1 positions, the
+    /* teacher-forced pass with an attention record on the tape: decoder input BOS + output (T+1 positions, the
      * first T of which produce the output characters) */
-    capture c = {.m = m, .r = r, .rows = (int)T};
-    int was_training = attn_tape_training(t);
+    int was_training = attn_tape_training(t), reported = 0;
     attn_tape_set_training(t, 0);
-    attn_tape_set_observer(t, observe, &c);
-    attn_var *memory, *logits;
-    if (st == ATTN_OK) st = attn_tape_reset(t);
-    if (st == ATTN_OK) st = attn_seq2seq_encode(t, m, src, 1, S, &memory);
-    if (st == ATTN_OK) st = attn_seq2seq_decode(t, m, memory, src, S, tgt_in, T + 1, &logits);
-    attn_tape_set_observer(t, NULL, NULL);
+    if (st == ATTN_OK) st = record_seq2seq(t, m, src, S, tgt_in, T + 1, r, &reported);
     attn_tape_set_training(t, was_training);
-    if (st == ATTN_OK) st = c.st;
     if (st) {
-        fprintf(stderr, "attn viz: recording attention failed: %s\n",
-                c.st ? viz_last_error() : attn_last_error());
+        if (!reported) fprintf(stderr, "attn viz: recording attention failed: %s\n", attn_last_error());
         viz_record_free(r);
         return st;
     }
@@ -203,19 +178,11 @@ static int viz_mt_record(attn_tape *t, const mt_model *mm, const attn_spm *sp, c
     }
     int was_training = attn_tape_training(t);
     attn_tape_set_training(t, 0);
-    capture c = {.m = mm->tf, .r = r, .rows = (int)T};
     attn_var *mem, *s0, *logits, *w = NULL;
-    if (st == ATTN_OK && (st = attn_tape_reset(t))) *reported = 0;
     if (st == ATTN_OK && mm->tf) {
-        attn_tape_set_observer(t, observe, &c);
-        st = attn_seq2seq_encode(t, mm->tf, sid, 1, S, &mem);
-        if (st == ATTN_OK) st = attn_seq2seq_decode(t, mm->tf, mem, sid, S, tin, T, &logits);
-        attn_tape_set_observer(t, NULL, NULL);
-        if (st) *reported = 0;
-        if (st == ATTN_OK && c.st) {
-            fprintf(stderr, "attn viz: %s\n", viz_last_error());
-            st = c.st;
-        }
+        st = record_seq2seq(t, mm->tf, sid, S, tin, T, r, reported);
+    } else if (st == ATTN_OK && (st = attn_tape_reset(t))) {
+        *reported = 0;
     } else if (st == ATTN_OK) {
         st = attn_gru_seq2seq_encode(t, mm->gru, sid, 1, S, &mem, &s0);
         if (st == ATTN_OK) st = attn_gru_seq2seq_decode(t, mm->gru, mem, s0, sid, S, tin, T, &logits, &w);

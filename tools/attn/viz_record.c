@@ -37,29 +37,8 @@ int viz_kind_parse(const char *name)
 
 int viz_kind_is_self(viz_kind kind) { return kind != VIZ_CROSS; }
 
-int viz_utf8_valid(const char *s)
-{
-    const unsigned char *p = (const unsigned char *)s;
-    while (*p) {
-        unsigned c = *p;
-        int n;
-        uint32_t cp;
-        if (c < 0x80) { p++; continue; }
-        if (c >= 0xC2 && c <= 0xDF) { n = 1; cp = c & 0x1F; }
-        else if (c >= 0xE0 && c <= 0xEF) { n = 2; cp = c & 0x0F; }
-        else if (c >= 0xF0 && c <= 0xF4) { n = 3; cp = c & 0x07; }
-        else return 0;
-        for (int k = 1; k <= n; k++) {
-            if ((p[k] & 0xC0) != 0x80) return 0;
-            cp = (cp << 6) | (p[k] & 0x3F);
-        }
-        if ((n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10FFFF)) ||
-            (cp >= 0xD800 && cp <= 0xDFFF))
-            return 0; /* overlong, out of range, or a surrogate */
-        p += n + 1;
-    }
-    return 1;
-}
+/* RFC 3629 UTF-8, checked by libattn (attn/text.h). */
+int viz_utf8_valid(const char *s) { return attn_utf8_validate(s, strlen(s), NULL) == ATTN_OK; }
 
 static char *dup_str(const char *s)
 {
@@ -236,6 +215,48 @@ int viz_record_add_heads(viz_record *r, viz_kind kind, int layer, const float *w
     for (int h = 0; h < heads; h++) {
         int st = viz_record_add_map(r, kind, layer, h, w + (size_t)h * rows * cols, rows, cols);
         if (st) return st;
+    }
+    return 0;
+}
+
+/* The record's kind for a library map: the classifier's self-attention is drawn as its own kind;
+ * -1 for a map from an unnamed module. */
+static int kind_of(attn_attention_kind k, int classifier)
+{
+    switch (k) {
+    case ATTN_ATTENTION_ENCODER_SELF: return classifier ? VIZ_CLS_SELF : VIZ_ENC_SELF;
+    case ATTN_ATTENTION_DECODER_SELF: return VIZ_DEC_SELF;
+    case ATTN_ATTENTION_CROSS: return VIZ_CROSS;
+    default: return -1;
+    }
+}
+
+int viz_record_add_recorded(viz_record *r, const attn_attention_record *rec, int classifier)
+{
+    if (!r || !rec) return viz_fail(ATTN_E_ARG, "viz_record_add_recorded: NULL argument");
+    if (attn_attention_record_status(rec))
+        return viz_fail(ATTN_E_NOMEM, "recording attention: %s", attn_last_error());
+    for (int i = 0; i < attn_attention_record_count(rec); i++) {
+        attn_attention_map am;
+        attn_attention_record_map(rec, i, &am);
+        int kind = kind_of(am.kind, classifier), rows, cols;
+        if (kind < 0 || am.N != 1 || am.layer < 0) continue; /* one example, named modules */
+        viz_kind_dims(r, (viz_kind)kind, &rows, &cols);
+        if (am.L < rows || am.S < cols)
+            return viz_fail(ATTN_E_SHAPE, "viz_record_add_recorded: %s is %lldx%lld, the tokens "
+                            "make %dx%d", am.name, (long long)am.L, (long long)am.S, rows, cols);
+        /* keep the rows and columns of the record's tokens: a decoder's first `rows` positions
+         * are the queries that produce the target tokens */
+        for (int64_t h = 0; h < am.H; h++) {
+            float *sub = malloc((size_t)rows * cols * sizeof *sub);
+            if (!sub) return viz_fail(ATTN_E_NOMEM, "viz_record_add_recorded");
+            for (int q = 0; q < rows; q++)
+                memcpy(sub + (size_t)q * cols, am.w + (h * am.L + q) * am.S,
+                       (size_t)cols * sizeof *sub);
+            int st = viz_record_add_map(r, (viz_kind)kind, am.layer, (int)h, sub, rows, cols);
+            free(sub);
+            if (st) return st;
+        }
     }
     return 0;
 }

@@ -1,0 +1,220 @@
+/* test_viz_tool.c — the attn command's viz layer in C: its token-labelled record, the rollout
+ * and metrics it takes from libattn (attn/analysis.h, tested itself by tests/c/test_viz.c), the
+ * metrics table and the JSON reader. Built as build/test_viz_tool (mk/viz.mk) and run by
+ * scripts/test.d/viz.sh; the pictures and the page are tested there through the CLI. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "attn.h"
+#include "../../tools/attn/viz.h"
+
+static viz_record *two_tokens(void)
+{
+    const char *src[] = {"a", "b"};
+    viz_record *r = NULL;
+    cr_assert_eq(viz_record_create(&r, NULL, src, 2, NULL, 0), 0, "%s", viz_last_error());
+    return r;
+}
+
+Test(viz_tool, rollout_by_hand)
+{
+    /* One head per layer, A = [[1, 0], [0.5, 0.5]] in both layers.
+     * Â = rownorm(A + I) = [[1, 0], [0.25, 0.75]];  R = Â·Â = [[1, 0], [0.4375, 0.5625]]. */
+    viz_record *r = two_tokens();
+    const float a[4] = {1, 0, 0.5f, 0.5f};
+    cr_assert_eq(viz_record_add_map(r, VIZ_ENC_SELF, 0, 0, a, 2, 2), 0);
+    cr_assert_eq(viz_record_add_map(r, VIZ_ENC_SELF, 1, 0, a, 2, 2), 0);
+    double R[4], s[2];
+    cr_assert_eq(viz_rollout(r, VIZ_ENC_SELF, R), 0, "%s", viz_last_error());
+    const double want[4] = {1, 0, 0.4375, 0.5625};
+    for (int k = 0; k < 4; k++) cr_expect_float_eq(R[k], want[k], 1e-12, "R[%d]=%g", k, R[k]);
+    cr_assert_eq(viz_rollout_scores(r, VIZ_ENC_SELF, 1, s), 0);
+    cr_expect_float_eq(s[0], 0.4375, 1e-12);
+    cr_assert_eq(viz_rollout_scores(r, VIZ_ENC_SELF, VIZ_POOL_MEAN, s), 0);
+    cr_expect_float_eq(s[0], (1 + 0.4375) / 2, 1e-12);
+    cr_expect_float_eq(s[1], 0.5625 / 2, 1e-12);
+    cr_expect_eq(viz_rollout_scores(r, VIZ_ENC_SELF, 2, s), ATTN_E_ARG);
+    cr_expect_eq(viz_rollout(r, VIZ_CROSS, R), ATTN_E_ARG);
+    cr_expect_eq(viz_rollout(r, VIZ_CLS_SELF, R), ATTN_E_ARG); /* no maps of that kind */
+    viz_record_free(r);
+}
+
+Test(viz_tool, rollout_averages_heads)
+{
+    /* Heads [[1,0],[0,1]] and [[0,1],[1,0]] average to 0.5 everywhere; + I, renormalised:
+     * [[0.75, 0.25], [0.25, 0.75]]. A missing head is an error, not a silent average. */
+    viz_record *r = two_tokens();
+    const float h0[4] = {1, 0, 0, 1}, h1[4] = {0, 1, 1, 0};
+    cr_assert_eq(viz_record_add_map(r, VIZ_CLS_SELF, 0, 0, h0, 2, 2), 0);
+    cr_assert_eq(viz_record_add_map(r, VIZ_CLS_SELF, 0, 1, h1, 2, 2), 0);
+    double R[4];
+    cr_assert_eq(viz_rollout(r, VIZ_CLS_SELF, R), 0);
+    cr_expect_float_eq(R[0], 0.75, 1e-12);
+    cr_expect_float_eq(R[1], 0.25, 1e-12);
+    cr_assert_eq(viz_record_add_map(r, VIZ_CLS_SELF, 1, 0, h0, 2, 2), 0); /* layer 1 lacks head 1 */
+    cr_expect_eq(viz_rollout(r, VIZ_CLS_SELF, R), ATTN_E_ARG);
+    cr_expect(strstr(viz_last_error(), "no head 1") != NULL, "%s", viz_last_error());
+    viz_record_free(r);
+}
+
+Test(viz_tool, metrics_by_hand)
+{
+    const char *src[] = {"w", "x", "y", "z"}, *tgt[] = {"p", "q", "r"};
+    viz_record *r = NULL;
+    cr_assert_eq(viz_record_create(&r, "t", src, 4, tgt, 3), 0);
+    /* encoder head 0 uniform: entropy ln 4, distance mean_i mean_j |i-j| = 1.25;
+     * encoder head 1 previous token (row 0 on itself): entropy 0, distance 3/4. */
+    float uni[16], prev[16] = {0};
+    for (int k = 0; k < 16; k++) uni[k] = 0.25f;
+    for (int i = 0; i < 4; i++) prev[i * 4 + (i ? i - 1 : 0)] = 1;
+    float heads[32];
+    memcpy(heads, uni, sizeof uni);
+    memcpy(heads + 16, prev, sizeof prev);
+    cr_assert_eq(viz_record_add_heads(r, VIZ_ENC_SELF, 0, heads, 2, 4, 4), 0, "%s", viz_last_error());
+    /* cross: argmax of target t at source t+1; gold spans [1,2), [0,1), [2,2) (unaligned) →
+     * target 0 hits, target 1 misses, target 2 does not count: accuracy 1/2. */
+    float cross[12] = {0};
+    for (int t = 0; t < 3; t++) cross[t * 4 + t + 1] = 1;
+    cr_assert_eq(viz_record_add_map(r, VIZ_CROSS, 0, 0, cross, 3, 4), 0);
+    cr_assert_eq(viz_record_add_map(r, VIZ_CROSS, 0, 1, cross, 3, 4), 0);
+    const viz_span spans[3] = {{1, 2}, {0, 1}, {2, 2}};
+    cr_assert_eq(viz_record_set_alignment(r, spans), 0);
+    viz_head_metrics m[4];
+    cr_assert_eq(viz_metrics_compute(r, m), 0);
+    cr_expect_float_eq(m[0].entropy, log(4.0), 1e-12);
+    cr_expect_float_eq(m[0].distance, 1.25, 1e-12);
+    cr_expect_float_eq(m[1].entropy, 0, 1e-12);
+    cr_expect_float_eq(m[1].distance, 0.75, 1e-12);
+    cr_expect(isnan(m[0].align_acc) && isnan(m[2].distance));
+    cr_expect_float_eq(m[2].align_acc, 0.5, 1e-12);
+    cr_expect_eq(m[2].n_aligned, 2);
+    cr_expect_eq(viz_metrics_best_alignment(m, 4), 2); /* a tie goes to the lower head */
+    FILE *f = tmpfile();
+    cr_assert(f);
+    cr_assert_eq(viz_metrics_print(f, r), 0);
+    rewind(f);
+    char text[4096] = {0};
+    cr_assert(fread(text, 1, sizeof text - 1, f) > 0);
+    fclose(f);
+    cr_expect(strstr(text, "best aligned head: cross layer 0 head 0 (accuracy 0.5000 over 2") != NULL,
+              "%s", text);
+    viz_record_free(r);
+}
+
+Test(viz_tool, record_refuses_bad_input)
+{
+    const char *bad_utf8[] = {"ok", "\xc3"}, *src[] = {"a", "b"};
+    viz_record *r = NULL;
+    cr_expect_eq(viz_record_create(&r, NULL, bad_utf8, 2, NULL, 0), ATTN_E_FORMAT);
+    cr_expect_null(r);
+    cr_expect_eq(viz_record_create(&r, NULL, NULL, 2, NULL, 0), ATTN_E_ARG);
+    cr_assert_eq(viz_record_create(&r, NULL, src, 2, NULL, 0), 0);
+    const float ok[4] = {0.5f, 0.5f, 0, 1}, neg[4] = {1, 0, -1, 2};
+    float nan4[4] = {1, 0, 0, 1};
+    nan4[3] = NAN;
+    cr_expect_eq(viz_record_add_map(r, VIZ_ENC_SELF, 0, 0, ok, 3, 2), ATTN_E_SHAPE);
+    cr_expect(strstr(viz_last_error(), "3x2 but the tokens make 2x2") != NULL, "%s", viz_last_error());
+    cr_expect_eq(viz_record_add_map(r, VIZ_CROSS, 0, 0, ok, 0, 2), ATTN_E_SHAPE); /* no target */
+    cr_expect_eq(viz_record_add_map(r, VIZ_ENC_SELF, 0, 0, neg, 2, 2), ATTN_E_FORMAT);
+    cr_expect_eq(viz_record_add_map(r, VIZ_ENC_SELF, 0, 0, nan4, 2, 2), ATTN_E_FORMAT);
+    cr_expect_eq(viz_record_add_map(r, VIZ_ENC_SELF, -1, 0, ok, 2, 2), ATTN_E_ARG);
+    cr_expect_eq(viz_record_add_map(r, (viz_kind)9, 0, 0, ok, 2, 2), ATTN_E_ARG);
+    cr_expect_eq(viz_record_add_map(r, VIZ_ENC_SELF, 0, 0, ok, 2, 2), 0);
+    cr_expect_eq(viz_record_add_map(r, VIZ_ENC_SELF, 0, 0, ok, 2, 2), ATTN_E_ARG); /* twice */
+    cr_expect_eq(r->n_maps, 1);
+    cr_expect_eq(viz_record_set_alignment(r, (viz_span[]){{0, 1}}), ATTN_E_ARG); /* no target */
+    viz_record_free(r);
+    viz_record_free(NULL);
+}
+
+/* Write a record, read it back; then every cut-short prefix of the file must be refused
+ * cleanly (run under ASan by `make test` too). */
+Test(viz_tool, json_round_trip_and_every_prefix_refused)
+{
+    const char *src[] = {"q\"uote", "tab\there", "日本", "</script>"}, *tgt[] = {"x", "\x01"};
+    viz_record *r = NULL;
+    cr_assert_eq(viz_record_create(&r, "títle", src, 4, tgt, 2), 0);
+    float w[16], c[8];
+    for (int k = 0; k < 16; k++) w[k] = (float)(k + 1) / 136.0f * 4;
+    for (int k = 0; k < 8; k++) c[k] = 0.1f * (float)k;
+    cr_assert_eq(viz_record_add_map(r, VIZ_ENC_SELF, 0, 0, w, 4, 4), 0);
+    cr_assert_eq(viz_record_add_map(r, VIZ_CROSS, 1, 2, c, 2, 4), 0);
+    cr_assert_eq(viz_record_set_alignment(r, (viz_span[]){{0, 2}, {3, 3}}), 0);
+    char path[] = "/tmp/attn_viz_json_XXXXXX";
+    int fd = mkstemp(path);
+    cr_assert(fd >= 0);
+    close(fd);
+    cr_assert_eq(viz_json_write(r, path), 0, "%s", viz_last_error());
+    viz_record *back = NULL;
+    cr_assert_eq(viz_json_read(path, &back), 0, "%s", viz_last_error());
+    cr_expect_str_eq(back->title, "títle");
+    cr_assert_eq(back->n_src, 4);
+    for (int i = 0; i < 4; i++) cr_expect_str_eq(back->src[i], src[i]);
+    cr_expect_str_eq(back->tgt[1], "\x01");
+    cr_assert_eq(back->n_maps, 2);
+    cr_expect_eq(back->maps[1].layer, 1);
+    cr_expect_eq(back->maps[1].head, 2);
+    cr_expect_eq(memcmp(back->maps[0].w, w, sizeof w), 0, "weights not bit-exact");
+    cr_expect_eq(memcmp(back->maps[1].w, c, sizeof c), 0);
+    cr_expect_eq(back->align[1].lo, 3);
+    FILE *f = fopen(path, "rb");
+    cr_assert(f);
+    char text[8192];
+    size_t len = fread(text, 1, sizeof text, f);
+    fclose(f);
+    unlink(path);
+    cr_assert(len > 100 && len < sizeof text);
+    size_t end = len;
+    while (end > 0 && strchr(" \n", text[end - 1])) end--;
+    int refused = 0;
+    for (size_t n = 0; n < end; n++) {
+        viz_record *p = NULL;
+        int st = viz_json_parse(text, n, &p);
+        refused += st == ATTN_E_FORMAT && p == NULL && viz_last_error()[0];
+        viz_record_free(p);
+    }
+    cr_expect_eq(refused, (int)end, "%d of %zu prefixes refused", refused, end);
+    viz_record_free(r);
+    viz_record_free(back);
+}
+
+/* A library record's maps into the command's record: named maps of batch row 0 only, each head
+ * cut to the record's tokens (a decoder's input has one position more than the target). */
+Test(viz_tool, maps_from_a_library_record)
+{
+    const char *src[] = {"a", "b", "c"}, *tgt[] = {"x", "y"};
+    viz_record *r = NULL;
+    cr_assert_eq(viz_record_create(&r, NULL, src, 3, tgt, 2), 0);
+    attn_tape *t = NULL;
+    attn_tape_config tc = {0};
+    attn_attention_record *rec = NULL;
+    cr_assert_eq(attn_tape_create(&tc, &t), 0);
+    cr_assert_eq(attn_attention_record_create(t, &rec), 0);
+    float cross[2 * 3 * 3], self[3 * 3] = {1, 0, 0, 0.5f, 0.5f, 0, 0.2f, 0.3f, 0.5f};
+    for (int k = 0; k < 18; k++) cross[k] = (float)k;
+    cr_assert_eq(attn_attention_record_add(rec, "c", ATTN_ATTENTION_CROSS, 1, cross, 1, 2, 3, 3), 0);
+    cr_assert_eq(attn_attention_record_add(rec, "d", ATTN_ATTENTION_DECODER_SELF, 0, self, 1, 1, 3, 3), 0);
+    cr_assert_eq(attn_attention_record_add(rec, "e", ATTN_ATTENTION_ENCODER_SELF, 0, self, 1, 1, 3, 3), 0);
+    cr_assert_eq(attn_attention_record_add(rec, NULL, ATTN_ATTENTION_OTHER, -1, self, 1, 1, 3, 3), 0);
+    cr_assert_eq(viz_record_add_recorded(r, rec, 1), 0, "%s", viz_last_error());
+    cr_assert_eq(r->n_maps, 4);
+    cr_expect(r->maps[1].kind == VIZ_CROSS && r->maps[1].layer == 1 && r->maps[1].head == 1);
+    cr_expect(r->maps[1].rows == 2 && r->maps[1].cols == 3);
+    cr_expect_eq(r->maps[1].w[3], 12.0f); /* head 1 row 1 col 0 of [2, 3, 3] */
+    cr_expect(r->maps[2].kind == VIZ_DEC_SELF && r->maps[2].rows == 2 && r->maps[2].cols == 2);
+    cr_expect_eq(r->maps[2].w[2], 0.5f);
+    cr_expect_eq(r->maps[3].kind, VIZ_CLS_SELF);
+    /* a map smaller than the tokens is refused */
+    viz_record *big = NULL;
+    const char *four[] = {"a", "b", "c", "d"};
+    cr_assert_eq(viz_record_create(&big, NULL, four, 4, NULL, 0), 0);
+    cr_expect_eq(viz_record_add_recorded(big, rec, 0), ATTN_E_SHAPE);
+    viz_record_free(big);
+    attn_attention_record_free(rec);
+    attn_tape_free(t);
+    viz_record_free(r);
+}
