@@ -25,6 +25,8 @@ libclang-rt-14-dev
 libopenmpi-dev
 openmpi-bin
 iproute2
+time
+bc
 "
 
 missing=""
