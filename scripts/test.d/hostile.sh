@@ -3,7 +3,8 @@
 # build on each file of the regression corpus scripts/make_hostile.py writes, must end with
 # exit 1 or 2, a message on stderr (naming the problem, for the commands that load that kind of
 # model: the pattern in the corpus MANIFEST), no sanitizer report, in under 5 s and 200 MB of
-# peak RSS. Then the classifiers of 3, 64 and 4096 classes must load, classify and evaluate.
+# peak RSS. Then the classifiers of 3, 64 and 4096 classes must load, classify, evaluate and
+# visualise.
 # Ends with "N passed, N failed".
 set -u
 cd "$(dirname "$0")/../.."
@@ -97,6 +98,11 @@ for c in 3 64 4096; do
     rc=$?
     if [ $rc -eq 0 ] && grep -q '^accuracy ' "$OUT/out" && grep -q 'other' "$OUT/out"; then ok; else
         bad "eval classify, $c classes (exit $rc): $(head -c 300 "$OUT/err")"
+    fi
+    "$ATTN" viz --model "$f" --input "the film was good" --out "$OUT/viz-$c" >"$OUT/out" 2>"$OUT/err"
+    rc=$?
+    if [ $rc -eq 0 ] && grep -q -E '^class[0-9]+ \(0\.[0-9]{3}\)' "$OUT/out"; then ok; else
+        bad "viz, $c classes (exit $rc): $(head -c 300 "$OUT/out" "$OUT/err")"
     fi
 done
 echo "$pass passed, $fail failed"
