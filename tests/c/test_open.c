@@ -409,3 +409,32 @@ Test(data_limit, gzip_bomb_stops_at_the_limit)
     attn_parallel_free(p);
     cr_expect_eq(attn_data_set_max_bytes(0), (size_t)8 << 20);
 }
+
+/* review names in an ids file are numbers checked for range (sscanf's %ld overflowed) */
+Test(data_limit, imdb_ids_out_of_range)
+{
+    char *tsv = tmp("r.tsv"), *ids = tmp("r.ids");
+    FILE *f = fopen(tsv, "w");
+    cr_assert_not_null(f);
+    fputs("1\tgood\n", f);
+    fclose(f);
+    const char *bad[] = {"pos/99999999999999999999999_9\ttt1\n", "pos/1_99999999999999999999\ttt1\n",
+                         "pos/-1_9\ttt1\n", "pos/1_11\ttt1\n", "pos/ 1_9\ttt1\n", "pos/1_9x\ttt1\n",
+                         "pos/1__9\ttt1\n"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        f = fopen(ids, "w");
+        cr_assert_not_null(f);
+        fputs(bad[i], f);
+        fclose(f);
+        attn_imdb *d = NULL;
+        cr_expect_eq(attn_imdb_load(tsv, ids, &d), ATTN_E_FORMAT, "case %zu: %s", i, attn_last_error());
+        cr_expect_null(d);
+    }
+    f = fopen(ids, "w");
+    fputs("pos/12_10\ttt0000001\n", f);
+    fclose(f);
+    attn_imdb *d = NULL;
+    cr_assert_eq(attn_imdb_load(tsv, ids, &d), ATTN_OK, "%s", attn_last_error());
+    cr_expect_eq(d->rating[0], 10);
+    attn_imdb_free(d);
+}
