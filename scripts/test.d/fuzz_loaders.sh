@@ -29,5 +29,21 @@ for t in checkpoint base64 data; do
         echo "FAIL fuzz_$t"
     fi
 done
+# the SentencePiece loader (charsmap mutations and whole models) through build/fuzz_spm
+set -- fuzz/corpus/spm/*
+if [ -e "$1" ]; then
+    if ! make --no-print-directory fuzz-spm >>build/fuzz-loaders-build.log 2>&1; then
+        tail -30 build/fuzz-loaders-build.log
+        fail=$((fail + 1))
+        echo "FAIL building build/fuzz_spm"
+    elif out=$(build/fuzz_spm -rss_limit_mb=1024 "$@" 2>&1); then
+        pass=$((pass + $#))
+        echo "ok   fuzz_spm: $# inputs"
+    else
+        echo "$out" | grep -v '^Running:\|^Executed' | tail -30
+        fail=$((fail + 1))
+        echo "FAIL fuzz_spm"
+    fi
+fi
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
