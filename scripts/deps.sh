@@ -26,6 +26,8 @@ libopenmpi-dev
 openmpi-bin
 iproute2
 dataset-fashion-mnist
+time
+bc
 "
 
 missing=""

@@ -15,6 +15,15 @@ extern "C" {
 /* @@ datasets @@                                                                             */
 /* ------------------------------------------------------------------------------------------ */
 
+/* Every file a loader below reads is read whole, after gzip decompression when it is gzip,
+ * and refused (ATTN_E_FORMAT naming the file and the limit) once it passes a size limit:
+ * ATTN_DATA_MAX_BYTES (1 GiB) unless set otherwise. Reading stops at the limit, so a small
+ * gzip bomb costs at most the limit in time and memory. attn_data_set_max_bytes sets the limit
+ * for the whole process (0: back to the default) and returns the previous one; set it before
+ * loading, not while another thread loads. */
+#define ATTN_DATA_MAX_BYTES ((size_t)1 << 30)
+ATTN_API size_t attn_data_set_max_bytes(size_t bytes);
+
 /* IMDb (Large Movie Review Dataset, Maas et al. 2011). A loaded set owns all its strings;
  * treat the struct as read-only and release it with attn_imdb_free. Texts are verbatim (HTML
  * line breaks and entities kept): clean them with attn_text_clean. */

@@ -64,6 +64,9 @@ def _head(ptr):
 lib.attn_seq2seq_free.argtypes = [ctypes.c_void_p]
 lib.attn_gpt_free.argtypes = [ctypes.c_void_p]
 lib.attn_gpt_load_hf.argtypes = [ctypes.c_char_p, ctypes.POINTER(ctypes.c_void_p)]
+for _f in (lib.attn_seq2seq_open, lib.attn_gru_seq2seq_open, lib.attn_gpt_open):
+    _f.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_void_p)]
+lib.attn_st_close.argtypes = [ctypes.c_void_p]
 lib.attn_gru_seq2seq_free.argtypes = [ctypes.c_void_p]
 
 
@@ -141,9 +144,28 @@ class _Model:
     def optimizer(self, kind="adamw", lr=1e-3, **kw):
         return Optimizer(self.params, kind, lr, **kw)
 
+    @classmethod
+    def open(cls, path, seed=0, num_threads=0):
+        """The model saved at path (configuration in its metadata), through attn_<model>_open:
+        the configuration is checked against the file's tensors before anything is allocated,
+        a mismatch raises ValueError naming it; no gradient buffer until a backward."""
+        st, ptr = ctypes.c_void_p(), ctypes.c_void_p()
+        check(lib.attn_st_open(str(path).encode(), ctypes.byref(st)))
+        try:
+            check(cls._open_fn(st, ctypes.byref(ptr)))
+        finally:
+            lib.attn_st_close(st)
+        self = cls.__new__(cls)
+        head = ctypes.cast(ptr, ctypes.POINTER(cls._head)).contents
+        self.config = type(head.cfg).from_buffer_copy(head.cfg)
+        self._setup(ptr.value, cls._head, seed, num_threads)
+        return self
+
 
 class Seq2SeqTransformer(_Model):
     _free = lib.attn_seq2seq_free
+    _open_fn = lib.attn_seq2seq_open
+    _head = _Seq2SeqHead
 
     def __init__(self, src_vocab, tgt_vocab, d_model=32, nhead=4, num_encoder_layers=2,
                  num_decoder_layers=2, dim_feedforward=64, max_len=64, dropout=0.0,
@@ -182,6 +204,8 @@ class Seq2SeqTransformer(_Model):
 class GruSeq2Seq(_Model):
     """The GRU encoder–decoder with additive attention (attn_gru_seq2seq_*)."""
     _free = lib.attn_gru_seq2seq_free
+    _open_fn = lib.attn_gru_seq2seq_open
+    _head = _GruSeq2SeqHead
 
     def __init__(self, src_vocab, tgt_vocab, emb_size=16, enc_hidden=16, enc_layers=1,
                  dec_hidden=16, attn_size=16, out_size=16, max_len=64, dropout=0.0,
@@ -262,6 +286,8 @@ class GruSeq2Seq(_Model):
 
 class GPT(_Model):
     _free = lib.attn_gpt_free
+    _open_fn = lib.attn_gpt_open
+    _head = _GPTHead
 
     def __init__(self, vocab, context, n_layer=2, n_head=4, d_model=32, dropout=0.0, seed=0,
                  num_threads=0, layer_norm_eps=0.0, gelu_tanh=False, d_ff=0):

@@ -5,8 +5,18 @@
 #include <string.h>
 #include <zlib.h>
 
+static size_t max_bytes = ATTN_DATA_MAX_BYTES;
+
+size_t attn_data_set_max_bytes(size_t bytes)
+{
+    size_t old = max_bytes;
+    max_bytes = bytes ? bytes : ATTN_DATA_MAX_BYTES;
+    return old;
+}
+
 int attn_read_file(const char *fn, const char *path, char **data, size_t *len)
 {
+    const size_t limit = max_bytes;
     if (path == NULL) return attn_fail(ATTN_E_ARG, "%s: path is NULL", fn);
     errno = 0;
     gzFile f = gzopen(path, "rb");
@@ -16,7 +26,15 @@ int attn_read_file(const char *fn, const char *path, char **data, size_t *len)
     attn_buf b = {0};
     int st = ATTN_OK;
     for (;;) {
-        const unsigned chunk = 1u << 20;
+        /* never more than limit + 1 bytes: a gzip bomb stops at the limit */
+        if (b.len > limit) {
+            st = attn_fail(ATTN_E_FORMAT, "%s: %s: more than %zu bytes%s: refused (the limit of "
+                           "attn_data_set_max_bytes)", fn, path, limit,
+                           gzdirect(f) ? "" : " once decompressed");
+            break;
+        }
+        const size_t room = limit + 1 - b.len;
+        const unsigned chunk = room < (1u << 20) ? (unsigned)room : 1u << 20;
         if ((st = attn_buf_reserve(&b, chunk)) != ATTN_OK) break;
         int got = gzread(f, b.data + b.len, chunk);
         if (got < 0) {

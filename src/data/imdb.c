@@ -2,6 +2,8 @@
 #include "data_internal.h"
 
 #include <dirent.h>
+#include <errno.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -58,9 +60,16 @@ static int parse_review_name(const char *s, size_t len, int *label, long *id, in
     if (len - 4 >= sizeof tail) return -1;
     memcpy(tail, s + 4, len - 4);
     tail[len - 4] = '\0';
-    int used = 0;
-    if (sscanf(tail, "%ld_%d%n", id, rating, &used) != 2 || (size_t)used != len - 4) return -1;
-    if (*id < 0 || *rating < 1 || *rating > 10) return -1;
+    /* "<digits>_<digits>", parsed with range checks (sscanf's %ld is undefined on overflow) */
+    if (!(tail[0] >= '0' && tail[0] <= '9')) return -1;
+    errno = 0;
+    char *end;
+    long v = strtol(tail, &end, 10);
+    if (errno || *end != '_' || !(end[1] >= '0' && end[1] <= '9')) return -1;
+    char *end2;
+    long r = strtol(end + 1, &end2, 10);
+    if (errno || *end2 || r < 1 || r > 10) return -1;
+    *id = v, *rating = (int)r;
     return 0;
 }
 

@@ -1,6 +1,7 @@
 /* checkpoint.c — parameter tables and optimiser state to and from safetensors files. */
 #include "internal.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -136,8 +137,9 @@ int attn_optim_load(attn_optim *o, const attn_params *P, const attn_st_reader *s
     ATTN_REQUIRE_NONNULL(fn, st);
     const char *steps = attn_st_metadata(st, "optim.steps");
     char *end = NULL;
-    long long s = steps ? strtoll(steps, &end, 10) : -1;
-    if (!steps || *end || s < 0)
+    errno = 0;
+    long long s = steps && steps[0] >= '0' && steps[0] <= '9' ? strtoll(steps, &end, 10) : -1;
+    if (s < 0 || errno || *end)
         return attn_fail(ATTN_E_FORMAT, "%s: metadata \"optim.steps\" is missing or not a count", fn);
     int n = attn_params_count(P), expected = 0;
     char name[ATTN_PARAM_NAME_MAX + 16];

@@ -125,8 +125,8 @@ int attn_params_add(attn_params *P, const char *prefix, const char *name, int nd
     if (numel > (int64_t)(SIZE_MAX / 8))
         return attn_fail(ATTN_E_OVERFLOW, "%s: %s is too large", fn, full);
     if (P->deferred && P->max_count > 0 && P->count >= P->max_count)
-        return attn_fail(ATTN_E_FORMAT, "%s: the configuration needs more than the %d tensors the file has (at %s)",
-                         fn, P->max_count, full);
+        return attn_fail(ATTN_E_FORMAT, "checkpoint: the configuration needs more than the %d tensors the file has (at %s)",
+                         P->max_count, full);
     if (P->count == P->cap) {
         int cap = P->cap ? 2 * P->cap : 16;
         attn_param **items = realloc(P->items, (size_t)cap * sizeof *items);

@@ -39,10 +39,18 @@ int viz_classify_run(const char *model, const char *input, const char *out, int 
     }
     char title[512];
     if (st == ATTN_OK) {
-        float z0 = logits->data[0], z1 = logits->data[1];
-        double p1 = 1.0 / (1.0 + exp((double)(z0 - z1)));
-        snprintf(title, sizeof title, "%s (%.3f): %.200s", p1 > 0.5 ? "positive" : "negative",
-                 p1 > 0.5 ? p1 : 1 - p1, input);
+        /* the most probable of the C classes (IMDb's names for two, "class<k>" otherwise) */
+        const float *z = logits->data;
+        const int64_t C = cm.m->cfg.num_classes;
+        int64_t k = 0;
+        for (int64_t j = 1; j < C; j++)
+            if (z[j] > z[k]) k = j;
+        double sum = 0;
+        for (int64_t j = 0; j < C; j++) sum += exp((double)(z[j] - z[k]));
+        char name[32];
+        if (C == 2) snprintf(name, sizeof name, "%s", k ? "positive" : "negative");
+        else snprintf(name, sizeof name, "class%lld", (long long)k);
+        snprintf(title, sizeof title, "%s (%.3f): %.200s", name, 1.0 / sum, input);
         if (viz_record_create(&r, title, tok, (int)n, NULL, 0)) {
             fprintf(stderr, "attn viz: %s\n", viz_last_error());
             goto done;

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <new>
 #include <string>
@@ -329,15 +330,14 @@ int load_serialized(const char *fn, const char *what, std::string bytes, attn_sp
 {
     int st = check_normalizers(fn, what, bytes);
     if (st != ATTN_OK) return st;
-    auto *sp = new attn_spm;
+    // owned until the end: libsentencepiece can throw from the load (guarded() catches it)
+    std::unique_ptr<attn_spm> sp(new attn_spm);
     auto s = sp->proc.LoadFromSerializedProto(bytes);
-    if (!s.ok()) {
-        delete sp;
+    if (!s.ok())
         return fail(ATTN_E_FORMAT, "%s: %s: not a SentencePiece model (%s)", fn, what,
                     s.ToString().c_str());
-    }
     sp->bytes = std::move(bytes);
-    *out = sp;
+    *out = sp.release();
     return ATTN_OK;
 }
 
