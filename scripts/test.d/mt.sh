@@ -118,6 +118,14 @@ awk -F, 'NR > 2 { if ($6 >= prev) bad = 1 } NR > 1 { prev = $6; if (NR == 2) fir
     END { exit bad || !(last < 0.05 * first) || !(l[NR] < 0.6 * l[2]) }' "$t/budget/metrics.csv"
 check $? "schedule = budget: learning rate falls every epoch to < 5% of its peak, loss falls"
 grep -q '"run.plan_span":"[1-9]' "$t/budget/run.safetensors"; check $? "schedule = budget: the plan is in the run state"
+# config values are read strictly, in either format (JSON, or key = value with a warning)
+printf '{"vocab": 300, "epochs": 1.5}\n' >"$t/cfg_frac.json"
+$A train translate --data "$t" --out "$t/x" --config "$t/cfg_frac.json" >/dev/null 2>"$t/frac.err"
+[ $? -eq 2 ] && grep -q '"epochs" must be a whole number' "$t/frac.err"; check $? "a fractional epoch count is refused"
+printf 'dropout = 0.1x\n' >"$t/cfg_garbage"
+$A train translate --data "$t" --out "$t/x" --config "$t/cfg_garbage" >/dev/null 2>"$t/garbage.err"
+[ $? -eq 2 ] && grep -q 'not a number' "$t/garbage.err" && grep -q 'for compatibility' "$t/garbage.err"
+check $? "trailing garbage after a number is refused (and the old format warned about)"
 echo "schedule = cosine" >"$t/cfg_badsched"
 $A train translate --data "$t" --out "$t/x" --config "$t/cfg_badsched" >/dev/null 2>&1
 [ $? -ne 0 ]; check $? "an unknown schedule is refused"

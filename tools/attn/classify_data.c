@@ -1,8 +1,8 @@
 /* classify_data.c — configuration, data, tokenizer-in-checkpoint and batching for the
  * text-classification commands. */
 #include "classify.h"
+#include "config.h"
 
-#include <cjson/cJSON.h>
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -39,101 +39,43 @@ void cls_config_default(cls_run_config *c)
     c->log_every = 50;
 }
 
-static char *read_all(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    size_t cap = 4096, len = 0;
-    char *buf = malloc(cap);
-    for (size_t k; buf && (k = fread(buf + len, 1, cap - len - 1, f)) > 0;) {
-        len += k;
-        if (cap - len < 2) {
-            char *nb = realloc(buf, cap * 2);
-            if (!nb) free(buf);
-            buf = nb, cap *= 2;
-        }
-    }
-    if (buf && ferror(f)) free(buf), buf = NULL;
-    fclose(f);
-    if (buf) buf[len] = '\0', *n = len;
-    return buf;
-}
-
 int cls_config_load(const char *path, cls_run_config *c)
 {
-    size_t n = 0;
-    char *text = read_all(path, &n);
-    if (!text) {
-        fprintf(stderr, "attn: config %s: cannot read: %s\n", path, strerror(errno));
-        return ATTN_E_IO;
-    }
-    cJSON *root = cJSON_ParseWithLength(text, n);
-    free(text);
-    if (!root || !cJSON_IsObject(root)) {
-        fprintf(stderr, "attn: config %s: not a JSON object\n", path);
-        cJSON_Delete(root);
-        return ATTN_E_FORMAT;
-    }
-    int st = ATTN_OK;
-    for (cJSON *it = root->child; it && st == ATTN_OK; it = it->next) {
-        const char *k = it->string;
-        double v = it->valuedouble;
-        int num = cJSON_IsNumber(it);
-#define NUM(name, field, lo, hi)                                                                   \
-    if (!strcmp(k, name)) {                                                                        \
-        if (!num || !(v >= (lo) && v <= (hi))) {                                                   \
-            fprintf(stderr, "attn: config %s: \"%s\" must be a number in [%g, %g]\n", path, k,     \
-                    (double)(lo), (double)(hi));                                                   \
-            st = ATTN_E_FORMAT;                                                                    \
-        } else                                                                                     \
-            field = v;                                                                             \
-        continue;                                                                                  \
-    }
-        NUM("d_model", c->model.d_model, 1, 1 << 16)
-        NUM("nhead", c->model.nhead, 1, 1024)
-        NUM("num_layers", c->model.num_layers, 1, 64)
-        NUM("dim_feedforward", c->model.dim_feedforward, 1, 1 << 18)
-        NUM("max_len", c->model.max_len, 1, 1 << 16)
-        NUM("dropout", c->model.dropout, 0, 0.99)
-        NUM("vocab_size", c->vocab_size, 300, 1 << 20)
-        NUM("tokenizer_reviews", c->tokenizer_reviews, 0, 1e9)
-        NUM("head_tokens", c->head_tokens, 0, 1 << 16)
-        NUM("batch_size", c->batch_size, 1, 1 << 16)
-        NUM("epochs", c->epochs, 1, 1000)
-        NUM("max_steps", c->max_steps, 0, 1e12)
-        NUM("lr", c->lr, 0, 10)
-        NUM("min_lr_ratio", c->min_lr_ratio, 0, 1)
-        NUM("weight_decay", c->weight_decay, 0, 10)
-        NUM("label_smoothing", c->label_smoothing, 0, 1)
-        NUM("clip", c->clip, 0, 1e9)
-        NUM("warmup_fraction", c->warmup_fraction, 0, 1)
-        NUM("val_fraction", c->val_fraction, 0, 0.9)
-        NUM("max_train", c->max_train, 0, 1e12)
-        NUM("seed", c->seed, 0, 9007199254740992.0)
-        NUM("log_every", c->log_every, 1, 1e9)
-#undef NUM
-        if (!strcmp(k, "activation") || !strcmp(k, "pooling") || !strcmp(k, "norm")) {
-            const char *s = cJSON_IsString(it) ? it->valuestring : "";
-            if (!strcmp(k, "activation") && !strcmp(s, "relu")) c->model.activation = ATTN_ACT_RELU;
-            else if (!strcmp(k, "activation") && !strcmp(s, "gelu")) c->model.activation = ATTN_ACT_GELU;
-            else if (!strcmp(k, "pooling") && !strcmp(s, "mean")) c->model.pooling = ATTN_POOL_MEAN;
-            else if (!strcmp(k, "pooling") && !strcmp(s, "first")) c->model.pooling = ATTN_POOL_FIRST;
-            else if (!strcmp(k, "norm") && !strcmp(s, "pre")) c->model.norm_first = 1;
-            else if (!strcmp(k, "norm") && !strcmp(s, "post")) c->model.norm_first = 0;
-            else {
-                fprintf(stderr, "attn: config %s: \"%s\": unknown value (activation relu|gelu, "
-                                "pooling mean|first, norm pre|post)\n", path, k);
-                st = ATTN_E_FORMAT;
-            }
-            continue;
-        }
-        if (k[0] == '_') continue; /* comments */
-        fprintf(stderr, "attn: config %s: unknown key \"%s\"\n", path, k);
-        st = ATTN_E_FORMAT;
-    }
-    cJSON_Delete(root);
-    if (st == ATTN_OK && (c->model.d_model % c->model.nhead || c->head_tokens > c->model.max_len)) {
-        fprintf(stderr, "attn: config %s: d_model must be a multiple of nhead and head_tokens ≤ max_len\n", path);
+    static const char *const acts[] = {"relu", "gelu", NULL}, *const pools[] = {"mean", "first", NULL},
+                              *const norms[] = {"post", "pre", NULL};
+    static const int act_values[] = {ATTN_ACT_RELU, ATTN_ACT_GELU}, pool_values[] = {ATTN_POOL_MEAN, ATTN_POOL_FIRST};
+    attn_classifier_config *m = &c->model;
+    const cfg_field f[] = {
+        {"d_model", CFG_I64, &m->d_model, 1, 1 << 16, NULL, NULL},
+        {"nhead", CFG_I64, &m->nhead, 1, 1024, NULL, NULL},
+        {"num_layers", CFG_I64, &m->num_layers, 1, 64, NULL, NULL},
+        {"dim_feedforward", CFG_I64, &m->dim_feedforward, 1, 1 << 18, NULL, NULL},
+        {"max_len", CFG_I64, &m->max_len, 1, 1 << 16, NULL, NULL},
+        {"dropout", CFG_FLOAT, &m->dropout, 0, 0.99, NULL, NULL},
+        {"activation", CFG_CHOICE, &m->activation, 0, 0, acts, act_values},
+        {"pooling", CFG_CHOICE, &m->pooling, 0, 0, pools, pool_values},
+        {"norm", CFG_CHOICE, &m->norm_first, 0, 0, norms, NULL},
+        {"vocab_size", CFG_INT, &c->vocab_size, 300, 1 << 20, NULL, NULL},
+        {"tokenizer_reviews", CFG_I64, &c->tokenizer_reviews, 0, 1e9, NULL, NULL},
+        {"head_tokens", CFG_I64, &c->head_tokens, 0, 1 << 16, NULL, NULL},
+        {"batch_size", CFG_I64, &c->batch_size, 1, 1 << 16, NULL, NULL},
+        {"epochs", CFG_INT, &c->epochs, 1, 1000, NULL, NULL},
+        {"max_steps", CFG_I64, &c->max_steps, 0, 1e12, NULL, NULL},
+        {"lr", CFG_FLOAT, &c->lr, 0, 10, NULL, NULL},
+        {"min_lr_ratio", CFG_FLOAT, &c->min_lr_ratio, 0, 1, NULL, NULL},
+        {"weight_decay", CFG_FLOAT, &c->weight_decay, 0, 10, NULL, NULL},
+        {"label_smoothing", CFG_FLOAT, &c->label_smoothing, 0, 1, NULL, NULL},
+        {"clip", CFG_FLOAT, &c->clip, 0, 1e9, NULL, NULL},
+        {"warmup_fraction", CFG_DOUBLE, &c->warmup_fraction, 0, 1, NULL, NULL},
+        {"val_fraction", CFG_DOUBLE, &c->val_fraction, 0, 0.9, NULL, NULL},
+        {"max_train", CFG_I64, &c->max_train, 0, 1e12, NULL, NULL},
+        {"seed", CFG_U64, &c->seed, 0, 9007199254740992.0, NULL, NULL},
+        {"log_every", CFG_INT, &c->log_every, 1, 1e9, NULL, NULL},
+    };
+    int st = cfg_load("train classify", path, f, (int)(sizeof f / sizeof f[0]));
+    if (st == ATTN_OK && (m->d_model % m->nhead || c->head_tokens > m->max_len)) {
+        fprintf(stderr, "attn train classify: config %s: d_model must be a multiple of nhead and head_tokens ≤ max_len\n",
+                path);
         st = ATTN_E_FORMAT;
     }
     return st;

@@ -16,6 +16,7 @@
  * the time limit stops the run, prints and writes every file; all ranks validate (it keeps them
  * in step). --resume reads DIR on every rank (DIR shared, as the demo's). */
 #include "cli.h"
+#include "config.h"
 
 #include "bench_util.h"
 #include "dist.h"
@@ -59,7 +60,7 @@ static int usage(void)
     fprintf(stderr,
             "usage: attn train translate --arch transformer|gru --data DIR --out DIR [--config F]\n"
             "                            [--resume] [--threads N] [--epochs N] [--max-minutes M]\n"
-            "DIR holds train.en/.de and val.en/.de. Config file: lines `key = value` with keys\n"
+            "DIR holds train.en/.de and val.en/.de. Config file: a JSON object with the keys\n"
             "  vocab dropout max_len batch_tokens lr warmup epochs label_smoothing clip\n"
             "  weight_decay max_minutes avg_last val_bleu_sentences seed schedule (invsqrt|budget)\n"
             "  transformer: d_model nhead encoder_layers decoder_layers ff tie_output scale_embedding\n"
@@ -69,72 +70,48 @@ static int usage(void)
     return 2;
 }
 
-static int set_key(mt_cfg *c, const char *k, const char *v)
-{
-    if (!strcmp(k, "schedule")) {
-        if (strcmp(v, "invsqrt") && strcmp(v, "budget")) return -1;
-        c->budget_schedule = !strcmp(v, "budget");
-        return 0;
-    }
-    char *end;
-    double x = strtod(v, &end);
-    if (end == v) return -1;
-    attn_seq2seq_config *m = &c->model;
-    attn_gru_seq2seq_config *g = &c->gru;
-    if (!strcmp(k, "vocab")) c->vocab = (int)x;
-    else if (!strcmp(k, "emb")) g->emb_size = (int64_t)x;
-    else if (!strcmp(k, "enc_hidden")) g->enc_hidden = (int64_t)x;
-    else if (!strcmp(k, "enc_layers")) g->enc_layers = (int64_t)x;
-    else if (!strcmp(k, "dec_hidden")) g->dec_hidden = (int64_t)x;
-    else if (!strcmp(k, "attn_size")) g->attn_size = (int64_t)x;
-    else if (!strcmp(k, "out_size")) g->out_size = (int64_t)x;
-    else if (!strcmp(k, "d_model")) m->d_model = (int64_t)x;
-    else if (!strcmp(k, "nhead")) m->nhead = (int64_t)x;
-    else if (!strcmp(k, "encoder_layers")) m->num_encoder_layers = (int64_t)x;
-    else if (!strcmp(k, "decoder_layers")) m->num_decoder_layers = (int64_t)x;
-    else if (!strcmp(k, "ff")) m->dim_feedforward = (int64_t)x;
-    else if (!strcmp(k, "dropout")) m->dropout = g->dropout = (float)x;
-    else if (!strcmp(k, "max_len")) m->max_len = g->max_len = (int64_t)x;
-    else if (!strcmp(k, "batch_tokens")) c->batch_tokens = (long)x;
-    else if (!strcmp(k, "lr")) c->lr = (float)x;
-    else if (!strcmp(k, "warmup")) c->warmup = (long)x;
-    else if (!strcmp(k, "epochs")) c->epochs = (int)x;
-    else if (!strcmp(k, "label_smoothing")) c->label_smoothing = (float)x;
-    else if (!strcmp(k, "clip")) c->clip = (float)x;
-    else if (!strcmp(k, "weight_decay")) c->weight_decay = (float)x;
-    else if (!strcmp(k, "max_minutes")) c->max_minutes = x;
-    else if (!strcmp(k, "avg_last")) c->avg_last = (int)x;
-    else if (!strcmp(k, "val_bleu_sentences")) c->val_bleu_n = (int)x;
-    else if (!strcmp(k, "seed")) c->seed = (uint64_t)x;
-    else if (!strcmp(k, "tie_output")) c->tie_output = x != 0;
-    else if (!strcmp(k, "scale_embedding")) c->model.scale_embedding = x != 0;
-    else return -1;
-    return 0;
-}
-
+/* The configuration file (config.h: JSON, or the older `key = value` lines with a warning). */
 static int read_config(mt_cfg *c, const char *path)
 {
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        fprintf(stderr, "attn train translate: cannot open %s: %s\n", path, strerror(errno));
-        return -1;
-    }
-    char line[512], k[128], v[128];
-    int lineno = 0, rc = 0;
-    while (fgets(line, sizeof line, f)) {
-        lineno++;
-        line[strcspn(line, "#\r\n")] = '\0';
-        for (char *p = line; *p; p++)
-            if (*p == '=') *p = ' ';
-        int n = sscanf(line, "%127s %127s", k, v);
-        if (n <= 0) continue;
-        if (n != 2 || set_key(c, k, v)) {
-            fprintf(stderr, "attn train translate: %s:%d: bad line (unknown key or value)\n", path, lineno);
-            rc = -1;
-        }
-    }
-    fclose(f);
-    return rc;
+    static const char *const schedules[] = {"invsqrt", "budget", NULL};
+    attn_seq2seq_config *m = &c->model;
+    attn_gru_seq2seq_config *g = &c->gru;
+    float dropout = -1;   /* both architectures' fields: set after reading, when given */
+    int64_t max_len = -1;
+    const cfg_field f[] = {
+        {"vocab", CFG_INT, &c->vocab, 300, 1 << 20, NULL, NULL},
+        {"emb", CFG_I64, &g->emb_size, 1, 1 << 16, NULL, NULL},
+        {"enc_hidden", CFG_I64, &g->enc_hidden, 1, 1 << 16, NULL, NULL},
+        {"enc_layers", CFG_I64, &g->enc_layers, 1, 8, NULL, NULL},
+        {"dec_hidden", CFG_I64, &g->dec_hidden, 1, 1 << 16, NULL, NULL},
+        {"attn_size", CFG_I64, &g->attn_size, 1, 1 << 16, NULL, NULL},
+        {"out_size", CFG_I64, &g->out_size, 1, 1 << 16, NULL, NULL},
+        {"d_model", CFG_I64, &m->d_model, 1, 1 << 16, NULL, NULL},
+        {"nhead", CFG_I64, &m->nhead, 1, 1024, NULL, NULL},
+        {"encoder_layers", CFG_I64, &m->num_encoder_layers, 0, 64, NULL, NULL},
+        {"decoder_layers", CFG_I64, &m->num_decoder_layers, 1, 64, NULL, NULL},
+        {"ff", CFG_I64, &m->dim_feedforward, 1, 1 << 18, NULL, NULL},
+        {"dropout", CFG_FLOAT, &dropout, 0, 0.99, NULL, NULL},
+        {"max_len", CFG_I64, &max_len, 4, 1 << 16, NULL, NULL},
+        {"batch_tokens", CFG_LONG, &c->batch_tokens, 1, 1 << 24, NULL, NULL},
+        {"lr", CFG_FLOAT, &c->lr, 0, 10, NULL, NULL},
+        {"warmup", CFG_LONG, &c->warmup, 0, 1e9, NULL, NULL},
+        {"epochs", CFG_INT, &c->epochs, 1, 100000, NULL, NULL},
+        {"label_smoothing", CFG_FLOAT, &c->label_smoothing, 0, 1, NULL, NULL},
+        {"clip", CFG_FLOAT, &c->clip, 0, 1e9, NULL, NULL},
+        {"weight_decay", CFG_FLOAT, &c->weight_decay, 0, 10, NULL, NULL},
+        {"max_minutes", CFG_DOUBLE, &c->max_minutes, 0, 1e7, NULL, NULL},
+        {"avg_last", CFG_INT, &c->avg_last, 0, 1000, NULL, NULL},
+        {"val_bleu_sentences", CFG_INT, &c->val_bleu_n, 0, 1e9, NULL, NULL},
+        {"seed", CFG_U64, &c->seed, 0, 9007199254740992.0, NULL, NULL},
+        {"tie_output", CFG_BOOL, &c->tie_output, 0, 1, NULL, NULL},
+        {"scale_embedding", CFG_BOOL, &m->scale_embedding, 0, 1, NULL, NULL},
+        {"schedule", CFG_CHOICE, &c->budget_schedule, 0, 0, schedules, NULL},
+    };
+    int st = cfg_load("train translate", path, f, (int)(sizeof f / sizeof f[0]));
+    if (dropout >= 0) m->dropout = g->dropout = dropout;
+    if (max_len >= 0) m->max_len = g->max_len = max_len;
+    return st;
 }
 
 static void corpus_free(corpus *c)
