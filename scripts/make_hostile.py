@@ -266,7 +266,11 @@ def main():
     for c in (3, 64, 4096):
         with open(os.path.join(out, "good-%dclasses.safetensors" % c), "wb") as f:
             f.write(classifier(V, c, b64))
-    print("wrote %d hostile files and 3 good classifiers to %s" % (len(files), out))
+    # a model the loader accepts whose max_len is half a million positions: decoding must still
+    # stop by the input's bound (twice its tokens plus 10), not run to the model's length
+    with open(os.path.join(out, "good-long-max-len.safetensors"), "wb") as f:
+        f.write(seq2seq(99, "chars-ascii", cfg_over={"max_len": "524288"}))
+    print("wrote %d hostile files, 3 good classifiers and a long-max_len translator to %s" % (len(files), out))
 
 
 if __name__ == "__main__":

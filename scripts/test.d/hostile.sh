@@ -105,5 +105,12 @@ for c in 3 64 4096; do
         bad "viz, $c classes (exit $rc): $(head -c 300 "$OUT/out" "$OUT/err")"
     fi
 done
+# ---- decoding is bounded by the input, not only by the model --------------------------------
+f=$OUT/good-long-max-len.safetensors
+run "$ATTN" translate --model "$f" "x" "march 3rd"
+out_len=$(awk '{ if (length($0) > m) m = length($0) } END { print m + 0 }' "$OUT/out" 2>/dev/null)
+if [ $rc -eq 0 ] && [ "$(wc -l <"$OUT/out")" -eq 2 ] && [ "$out_len" -le 28 ] && [ "$(echo "$secs < 5" | bc)" = 1 ]; then ok; else
+    bad "translate with max_len 524288 (exit $rc, ${secs} s, longest output $out_len characters, bound 2·9+10)"
+fi
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
