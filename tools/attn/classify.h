@@ -6,14 +6,9 @@
 
 #include "attn.h"
 #include "../text/translator.h"
+#include "cli.h"
 
 #include <stdio.h>
-
-#define CLS_TRY(e)                                                                             \
-    do {                                                                                       \
-        int s_ = (e);                                                                          \
-        if (s_ < 0) return s_;                                                                 \
-    } while (0)
 
 /* A training run's settings: the model's and the optimiser's (JSON config file, keys as the
  * field names; see configs/imdb.json). */

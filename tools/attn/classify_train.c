@@ -122,7 +122,7 @@ static int export_tokens(const char *path, const cls_set *sets, const char *cons
                          const cls_run_config *c, const char *config_path)
 {
     attn_st_writer *w;
-    CLS_TRY(attn_st_writer_create(&w));
+    ATTN_TRY_CLI(attn_st_writer_create(&w));
     float *bufs[8] = {0};
     char nm[8][2][64];
     int st = ATTN_OK;
@@ -198,7 +198,7 @@ static int save_last(const char *dir, const attn_classifier *m, attn_optim *opt,
     snprintf(s, sizeof s, "%ld", rs->step);
     const char *kv[] = {"run.step", s, NULL};
     snprintf(path, sizeof path, "%s/last.safetensors", dir);
-    CLS_TRY(cls_model_save(m, tok, head, path, kv));
+    ATTN_TRY_CLI(cls_model_save(m, tok, head, path, kv));
     attn_run_state r = {.step = rs->step, .epoch = rs->epoch, .best_metric = rs->best_val};
     attn_tape_get_rng(t, &r.rng_seed, &r.rng_offset);
     const char *meta[] = {"attn.tokenizer.model", tok, NULL};
@@ -211,7 +211,7 @@ static int load_last(const char *dir, attn_classifier *m, attn_optim *opt, attn_
     char path[4200];
     snprintf(path, sizeof path, "%s/run.safetensors", dir);
     attn_run_state r;
-    CLS_TRY(attn_run_load(path, m->P, opt, 0, &r, NULL));
+    ATTN_TRY_CLI(attn_run_load(path, m->P, opt, 0, &r, NULL));
     rs->epoch = (int)r.epoch, rs->step = (long)r.step, rs->best_val = r.best_metric;
     attn_tape_set_rng(t, r.rng_seed, r.rng_offset);
     return ATTN_OK;

@@ -2,7 +2,6 @@
  * text translation itself is the tokenizer module's (tools/text/translator.h). */
 #include "mt.h"
 
-#include "internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,7 +10,7 @@
 
 static int spm_status(int st, const char *what)
 {
-    return st ? attn_fail(st, "%s: %s", what, attn_spm_last_error()) : ATTN_OK;
+    return st ? attn_set_error(st, "%s: %s", what, attn_spm_last_error()) : ATTN_OK;
 }
 
 int mt_spm_to_b64(const attn_spm *sp, char **b64)
@@ -20,7 +19,7 @@ int mt_spm_to_b64(const attn_spm *sp, char **b64)
     int st = spm_status(attn_spm_serialize(sp, NULL, 0, &size), "tokenizer");
     if (st) return st;
     void *buf = malloc(size ? size : 1);
-    if (!buf) return attn_fail(ATTN_E_NOMEM, "tokenizer: out of memory");
+    if (!buf) return attn_set_error(ATTN_E_NOMEM, "tokenizer: out of memory");
     st = spm_status(attn_spm_serialize(sp, buf, size, &size), "tokenizer");
     if (st == ATTN_OK) st = attn_base64_encode(buf, size, b64);
     free(buf);
@@ -29,9 +28,9 @@ int mt_spm_to_b64(const attn_spm *sp, char **b64)
 
 int mt_spm_train_joint(const attn_parallel *train, int vocab, uint32_t seed, attn_spm **sp)
 {
-    if (train->n > INT64_MAX / 2) return attn_fail(ATTN_E_ARG, "tokenizer: too many sentences");
+    if (train->n > INT64_MAX / 2) return attn_set_error(ATTN_E_ARG, "tokenizer: too many sentences");
     const char **all = malloc((size_t)(2 * train->n) * sizeof *all);
-    if (!all) return attn_fail(ATTN_E_NOMEM, "tokenizer: out of memory");
+    if (!all) return attn_set_error(ATTN_E_NOMEM, "tokenizer: out of memory");
     for (int64_t i = 0; i < train->n; i++) all[2 * i] = train->src[i], all[2 * i + 1] = train->tgt[i];
     attn_spm_train_options o = {.model_type = ATTN_SPM_BPE,
                                 .vocab_size = vocab,
