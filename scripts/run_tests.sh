@@ -19,7 +19,9 @@ stage() {
     rc=$?
     cat "$log"
     # Criterion: "Synthesis: Tested: 12 | Passing: 12 | Failing: 0 | Crashing: 0"
+    # a stage's own closing line counts first (a stage may run a Criterion binary among others)
     synth=$(grep -a 'Synthesis: Tested' "$log" | tail -1 | sed 's/\x1b\[[0-9;]*m//g')
+    [ -n "$(grep -a -E '^[0-9]+ passed, [0-9]+ failed' "$log")" ] && synth=""
     if [ -n "$synth" ]; then
         p=$(echo "$synth" | sed -n 's/.*Passing: \([0-9]*\).*/\1/p')
         f=$(echo "$synth" | sed -n 's/.*Failing: \([0-9]*\).*/\1/p')
