@@ -131,8 +131,7 @@ def _options(cfg, mask4, bias4):
     o.dropout_p = cfg["dropout_p"]
     o.seed, o.offset = cfg["seed"], cfg["offset"]
     o.num_threads = torch.get_num_threads()
-    if hasattr(o, "weights_before_dropout"):
-        o.weights_before_dropout = int(cfg["weights_before_dropout"])
+    o.weights_before_dropout = int(cfg["weights_before_dropout"])
     return o, keep
 
 
