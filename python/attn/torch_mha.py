@@ -20,6 +20,8 @@ parameter objects stay, so optimizers and hooks keep working), and makes
 nn.TransformerEncoderLayer / nn.TransformerEncoder skip PyTorch's fused inference fast path,
 which would bypass the module. unpatch(model) undoes it.
 """
+import weakref
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -27,14 +29,26 @@ import torch.nn.functional as F
 from . import torch as _at
 
 
+_causal_seen = [None, None, False]  # (weakref to the mask last checked, its _version, verdict)
+
+
 def _is_causal_mask(m, L, S):
-    """True if attn_mask m ([L, S]) is the causal mask in nn.MultiheadAttention's convention."""
+    """True if attn_mask m ([L, S]) is the causal mask in nn.MultiheadAttention's convention.
+    An nn.TransformerEncoder hands every layer the same mask tensor: the verdict on the last
+    one is kept while that tensor lives and is not modified in place (its version counter)."""
     if m is None or m.dim() != 2 or L != S or tuple(m.shape) != (L, S):
         return False
+    ref, version, verdict = _causal_seen
+    if ref is not None and ref() is m and version == m._version:
+        return verdict
     upper = torch.ones(L, S, dtype=torch.bool).triu(1)
     if m.dtype == torch.bool:
-        return bool(torch.equal(m, upper))
-    return bool(torch.equal(torch.isneginf(m), upper)) and bool((m[~upper] == 0).all())
+        verdict = bool(torch.equal(m, upper))
+    else:
+        verdict = bool(torch.equal(torch.isneginf(m), upper)) and \
+            bool(torch.equal(m.masked_fill(upper, 0), torch.zeros_like(m)))
+    _causal_seen[:] = [weakref.ref(m), m._version, verdict]
+    return verdict
 
 
 def _heads(x, batch_first, H):

@@ -352,6 +352,24 @@ def check_mha():
            "add_bias_kv (not on attn's kernel) runs torch's own forward")
 
 
+def check_causal_cache():
+    """The causal-mask verdict is cached per tensor; an in-place change must be seen."""
+    ours, ref, _ = mha_pair(16, 4, batch_first=True)
+    x = torch.randn(2, 6, 16)
+    m = torch.triu(torch.full((6, 6), float("-inf")), 1)
+    errs = []
+    for step in range(3):
+        if step == 1:
+            m[0, 3] = 0.0  # no longer causal: query 0 may see key 3
+        if step == 2:
+            m[0, 3] = float("-inf")
+        a, _ = ours(x, x, x, attn_mask=m)
+        b, _ = ref(x.double(), x.double(), x.double(), attn_mask=m.double())
+        errs.append(float((a.double() - b).abs().max()))
+    report(max(errs) < 1e-5, f"causal mask changed in place between calls is seen: "
+           f"{', '.join(f'{e:.1e}' for e in errs)}")
+
+
 def check_patch():
     torch.manual_seed(5)
     layer = nn.TransformerEncoderLayer(32, 4, 64, dropout=0.0, batch_first=True)
@@ -440,6 +458,7 @@ def main():
         check_api()
         check_dropout()
         check_mha()
+        check_causal_cache()
         check_patch()
         check_training()
     print(f"time {time.time() - t0:.1f}s")
