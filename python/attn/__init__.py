@@ -2,7 +2,7 @@
 
 Float32 NumPy arrays in and out. Bad arguments raise ValueError with the library's message.
 """
-from ._lib import check, set_isa, isa_supported, set_num_threads, lib  # noqa: F401
+from ._lib import check, set_isa, isa_supported, set_num_threads, lib, set_dtype_conversion  # noqa: F401,E501
 from .sdpa import (scaled_dot_product_attention, scaled_dot_product_attention_backward,  # noqa: F401
                    dropout_mask)
 from . import safetensors  # noqa: F401

@@ -101,11 +101,36 @@ def check(status):
     return status
 
 
+_convert_dtypes = False
+
+
+def set_dtype_conversion(on):
+    """Opt in (True) to converting arrays of other dtypes to float32 (a copy) wherever attn
+    takes float data; by default such arrays raise TypeError. Returns the previous setting."""
+    global _convert_dtypes
+    old, _convert_dtypes = _convert_dtypes, bool(on)
+    return old
+
+
+def f32(a, name="array"):
+    """a as a float32 NumPy array: float32 arrays as they are (any strides, no copy); Python
+    numbers and lists converted; arrays (or tensors) of another dtype raise TypeError unless
+    set_dtype_conversion(True)."""
+    if hasattr(a, "detach") and hasattr(a, "dtype"):  # a torch tensor
+        a = a.detach().cpu().numpy()
+    if isinstance(a, np.ndarray):
+        if a.dtype == np.float32:
+            return a
+        if not _convert_dtypes:
+            raise TypeError(f"{name} is {a.dtype}; attn computes in float32: pass "
+                            f"{name}.astype(np.float32), or call "
+                            "attn.set_dtype_conversion(True) to convert automatically")
+    return np.asarray(a, dtype=np.float32)
+
+
 def as_f32(a, name="array"):
-    """A float32 NumPy array (no copy when it already is one; any strides kept)."""
-    a = np.asarray(a)
-    if a.dtype != np.float32:
-        a = a.astype(np.float32)
+    """A float32 NumPy array (see f32) of 1..4 dimensions."""
+    a = f32(a, name)
     if a.ndim < 1 or a.ndim > _MAX_DIMS:
         raise ValueError(f"{name} must have 1..{_MAX_DIMS} dimensions, has {a.ndim}")
     return a

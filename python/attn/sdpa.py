@@ -21,7 +21,7 @@ import ctypes
 
 import numpy as np
 
-from ._lib import BoolTensor, Tensor, check, lib, view, bool_view
+from ._lib import BoolTensor, Tensor, check, f32, lib, view, bool_view
 
 _KERNELS = {"auto": 0, "reference": 1, "flash": 2}
 _ALIGN = {"top_left": 0, "bottom_right": 1}
@@ -63,9 +63,7 @@ lib.attn_dropout_mask_fill.restype = ctypes.c_int
 
 def _f32(a, name):
     """Float32 array with non-negative strides (copies only when that is not already so)."""
-    a = np.asarray(a)
-    if a.dtype != np.float32:
-        a = a.astype(np.float32)
+    a = f32(a, name)
     if any(s < 0 or s % 4 for s in a.strides):
         a = np.ascontiguousarray(a)
     return a

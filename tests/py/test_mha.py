@@ -13,6 +13,9 @@ import torch
 
 import attn
 
+# these tests feed float64 arrays straight from the generator: opt in to the conversion
+attn.set_dtype_conversion(True)
+
 torch.manual_seed(0)
 torch.set_num_threads(1)
 rng = np.random.default_rng(1234)
