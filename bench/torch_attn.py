@@ -43,22 +43,24 @@ def child(impl, T, steps, threads, tokens):
     opt = torch.optim.AdamW(model.parameters(), lr=3e-4, weight_decay=0.1)
     g = torch.Generator().manual_seed(7)
     text = torch.randint(0, vocab, (max(100000, 4 * T),), generator=g)
-    times, losses = [], []
+    times, cpus, losses = [], [], []
     for _ in range(steps + 1):
         starts = torch.randint(0, len(text) - T - 1, (batch,), generator=g)
         x = torch.stack([text[i:i + T] for i in starts])
         y = torch.stack([text[i + 1:i + T + 1] for i in starts])
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         loss = nn.functional.cross_entropy(model(x).reshape(-1, vocab), y.reshape(-1))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         times.append(time.perf_counter() - t0)
+        cpus.append(time.process_time() - c0)
         losses.append(loss.item())
     med = float(np.median(times[1:]))  # the first step (allocation, warm-up) left out
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(json.dumps({"impl": impl, "context": T, "batch": batch, "steps": steps,
                       "threads": threads, "step_ms": round(med * 1e3, 1),
+                      "cpu_s_per_step": round(float(np.median(cpus[1:])), 2),
                       "tokens_per_s": round(batch * T / med), "peak_rss_mb": round(rss / 1024),
                       "base_rss_mb": round(base_rss / 1024), "loss0": round(losses[0], 5),
                       "loss_last": round(losses[-1], 5)}))
@@ -94,13 +96,15 @@ def main():
         if len(pair) == 2:
             rows.append((T, pair["torch"], pair["attn"]))
     print()
-    print("| context | batch | PyTorch tokens/s | attn.torch tokens/s | speed-up | "
-          "PyTorch peak RSS | attn.torch peak RSS | first loss (both) |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| context | batch | PyTorch tokens/s | attn.torch tokens/s | speed-up | CPU-s/step "
+          "PyTorch / attn | PyTorch peak RSS | attn.torch peak RSS | first loss (both) |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for T, t, m in rows:
         print(f"| {T} | {t['batch']} | {t['tokens_per_s']:,} | {m['tokens_per_s']:,} | "
-              f"{m['tokens_per_s'] / t['tokens_per_s']:.2f}× | {t['peak_rss_mb']:,} MB | "
-              f"{m['peak_rss_mb']:,} MB | {t['loss0']:.5f} / {m['loss0']:.5f} |")
+              f"{m['tokens_per_s'] / t['tokens_per_s']:.2f}× | {t['cpu_s_per_step']} / "
+              f"{m['cpu_s_per_step']} | {t['peak_rss_mb']:,} MB | {m['peak_rss_mb']:,} MB | "
+              f"{t['loss0']:.5f} / {m['loss0']:.5f} |")
+    print(f"load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
 
 
 if __name__ == "__main__":

@@ -135,24 +135,49 @@ def _options(cfg, mask4, bias4):
     return o, keep
 
 
+def _run_forward(q, k, v, bias, mask, cfg, need_weights):
+    """(out4 in q's memory order, weights4 or an empty tensor, lse [B, Hq, Lq])."""
+    B, Hq, Lq, _ = q.shape
+    Lk, Ev = k.shape[2], v.shape[3]
+    out = _empty_like_order(q, (B, Hq, Lq, Ev))
+    lse = torch.empty((B, Hq, Lq), dtype=torch.float32)
+    w = torch.empty((B, Hq, Lq, Lk) if need_weights else (0,), dtype=torch.float32)
+    o, keep = _options(cfg, mask, bias)
+    ov, wv = _tview(out), (_tview(w) if need_weights else None)
+    check(lib.attn_sdpa_forward(ctypes.byref(_tview(q)), ctypes.byref(_tview(k)),
+                                ctypes.byref(_tview(v)), ctypes.byref(o), ctypes.byref(ov),
+                                ctypes.cast(lse.data_ptr(), _P(ctypes.c_float)),
+                                None if wv is None else ctypes.byref(wv)))
+    del keep
+    return out, w, lse
+
+
+def _run_backward(q, k, v, bias, mask, out, lse, dout, cfg, dq, dk, dv, want_dbias):
+    """Fills dq, dk, dv (any views, overwritten); returns dbias (bias's shape) or None."""
+    if dout.dtype != torch.float32 or dout.device.type != "cpu":
+        dout = dout.to(torch.float32).cpu()
+    dbias = torch.empty(bias.shape, dtype=torch.float32) if want_dbias else None
+    o, keep = _options(cfg, mask, bias)
+    views = [_tview(x) for x in (out, dout, dq, dk, dv)]
+    dbv = _tview(dbias) if want_dbias else None
+    check(lib.attn_sdpa_backward(ctypes.byref(_tview(q)), ctypes.byref(_tview(k)),
+                                 ctypes.byref(_tview(v)), ctypes.byref(views[0]),
+                                 ctypes.cast(lse.data_ptr(), _P(ctypes.c_float)),
+                                 ctypes.byref(views[1]), ctypes.byref(o),
+                                 ctypes.byref(views[2]), ctypes.byref(views[3]),
+                                 ctypes.byref(views[4]),
+                                 None if dbv is None else ctypes.byref(dbv)))
+    del keep
+    return dbias
+
+
 class _Sdpa(torch.autograd.Function):
     """forward(q4, k4, v4, bias4, mask4, cfg, need_weights) -> (out4, weights4 or empty).
     All 4-d float32 CPU views; bias4 is the float attn_mask (differentiable), mask4 the bool."""
 
     @staticmethod
     def forward(ctx, q, k, v, bias, mask, cfg, need_weights):
-        B, Hq, Lq, _ = q.shape
-        Lk, Ev = k.shape[2], v.shape[3]
-        out = _empty_like_order(q, (B, Hq, Lq, Ev))
-        lse = torch.empty((B, Hq, Lq), dtype=torch.float32)
-        w = torch.empty((B, Hq, Lq, Lk) if need_weights else (0,), dtype=torch.float32)
-        o, keep = _options(cfg, mask, bias)
-        ov, wv = _tview(out), (_tview(w) if need_weights else None)
-        check(lib.attn_sdpa_forward(ctypes.byref(_tview(q)), ctypes.byref(_tview(k)),
-                                    ctypes.byref(_tview(v)), ctypes.byref(o), ctypes.byref(ov),
-                                    ctypes.cast(lse.data_ptr(), _P(ctypes.c_float)),
-                                    None if wv is None else ctypes.byref(wv)))
-        del keep
+        out, w, lse = _run_forward(q, k, v, bias, mask, cfg, need_weights)
         ctx.cfg = cfg
         ctx.save_for_backward(q, k, v, bias, mask, out, lse)
         ctx.mark_non_differentiable(w)
@@ -161,25 +186,54 @@ class _Sdpa(torch.autograd.Function):
     @staticmethod
     def backward(ctx, dout, _dw):
         q, k, v, bias, mask, out, lse = ctx.saved_tensors
-        if dout.dtype != torch.float32 or dout.device.type != "cpu":
-            dout = dout.to(torch.float32).cpu()
-        dq = _empty_like_order(q, q.shape)
-        dk = _empty_like_order(k, k.shape)
-        dv = _empty_like_order(v, v.shape)
-        want_dbias = bias is not None and ctx.needs_input_grad[3]
-        dbias = torch.empty(bias.shape, dtype=torch.float32) if want_dbias else None
-        o, keep = _options(ctx.cfg, mask, bias)
-        views = [_tview(x) for x in (out, dout, dq, dk, dv)]
-        dbv = _tview(dbias) if want_dbias else None
-        check(lib.attn_sdpa_backward(ctypes.byref(_tview(q)), ctypes.byref(_tview(k)),
-                                     ctypes.byref(_tview(v)), ctypes.byref(views[0]),
-                                     ctypes.cast(lse.data_ptr(), _P(ctypes.c_float)),
-                                     ctypes.byref(views[1]), ctypes.byref(o),
-                                     ctypes.byref(views[2]), ctypes.byref(views[3]),
-                                     ctypes.byref(views[4]),
-                                     None if dbv is None else ctypes.byref(dbv)))
-        del keep
+        dq, dk, dv = (_empty_like_order(t, t.shape) for t in (q, k, v))
+        dbias = _run_backward(q, k, v, bias, mask, out, lse, dout, ctx.cfg, dq, dk, dv,
+                              bias is not None and ctx.needs_input_grad[3])
         return dq, dk, dv, dbias, None, None, None
+
+
+class _SdpaPacked(torch.autograd.Function):
+    """Attention over q, k, v that are views of one tensor qkv (an in-projection's output):
+    forward(qkv, split, bias4, mask4, cfg, need_weights), split(t) giving the (q4, k4, v4)
+    views of any tensor shaped like qkv. The backward writes dq, dk, dv straight into one
+    gradient of qkv, instead of autograd assembling three slices into a zeroed tensor."""
+
+    @staticmethod
+    def forward(ctx, qkv, split, bias, mask, cfg, need_weights):
+        q, k, v = split(qkv)
+        out, w, lse = _run_forward(q, k, v, bias, mask, cfg, need_weights)
+        ctx.cfg, ctx.split = cfg, split
+        ctx.save_for_backward(qkv, bias, mask, out, lse)
+        ctx.mark_non_differentiable(w)
+        return out, w
+
+    @staticmethod
+    def backward(ctx, dout, _dw):
+        qkv, bias, mask, out, lse = ctx.saved_tensors
+        dqkv = torch.empty(qkv.shape, dtype=torch.float32)
+        q, k, v = ctx.split(qkv)
+        dq, dk, dv = ctx.split(dqkv)
+        dbias = _run_backward(q, k, v, bias, mask, out, lse, dout, ctx.cfg, dq, dk, dv,
+                              bias is not None and ctx.needs_input_grad[2])
+        return dqkv, None, dbias, None, None, None
+
+
+def _packed_attention(qkv, split, attn_mask, dropout_p, is_causal, need_weights):
+    """(out4, weights4 or None) of attention over split(qkv) (4-d [B, H, L, E] views; see
+    _SdpaPacked), PyTorch's scale, attn_mask in scaled_dot_product_attention's convention."""
+    mask4 = bias4 = None
+    if attn_mask is not None:
+        if attn_mask.dtype == torch.bool:
+            mask4 = _mask4(attn_mask, 4)
+        else:
+            bias4 = _mask4(attn_mask, 4)
+    seed = int(torch.randint(0, 1 << 62, (), dtype=torch.int64)) if dropout_p > 0 else 0
+    cfg = {"scale": None, "is_causal": bool(is_causal), "causal_align": "top_left",
+           "key_lengths": None, "window": None, "alibi_slopes": None, "softcap": None,
+           "dropout_p": float(dropout_p), "seed": seed, "offset": 0,
+           "weights_before_dropout": False}
+    out, w = _SdpaPacked.apply(qkv, split, bias4, mask4, cfg, bool(need_weights))
+    return out, (w if need_weights else None)
 
 
 # ------------------------------------------------------------------------------------------

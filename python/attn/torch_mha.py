@@ -127,9 +127,18 @@ class MultiheadAttention(nn.MultiheadAttention):
             bf = False
         self_attn = key is query and value is query
         H, D = self.num_heads, self.embed_dim
+        p = self.dropout if self.training else 0.0
         if self._qkv_same_embed_dim and self_attn:
+            # one projection; the heads of q, k, v are strided views of it, and the backward
+            # writes their gradients into one tensor (see attn.torch._SdpaPacked)
             qkv = F.linear(query, self.in_proj_weight, self.in_proj_bias)
-            q, k, v = qkv[..., :D], qkv[..., D:2 * D], qkv[..., 2 * D:]
+
+            def split(t):
+                return tuple(_heads(t[..., i * D:(i + 1) * D], bf, H) for i in range(3))
+            N, L = (qkv.shape[0], qkv.shape[1]) if bf else (qkv.shape[1], qkv.shape[0])
+            mask, causal = _masks(attn_mask, key_padding_mask, N, H, L, L)
+            causal = causal or (is_causal and attn_mask is None)
+            o4, w = _at._packed_attention(qkv, split, mask, p, causal, need_weights)
         else:
             if self._qkv_same_embed_dim:
                 wq, wk, wv = self.in_proj_weight.chunk(3)
@@ -139,15 +148,13 @@ class MultiheadAttention(nn.MultiheadAttention):
             if self.in_proj_bias is not None:
                 bq, bk, bv = self.in_proj_bias.chunk(3)
             q, k, v = F.linear(query, wq, bq), F.linear(key, wk, bk), F.linear(value, wv, bv)
-        q4, k4, v4 = (_heads(t, bf, H) for t in (q, k, v))
-        N, _, L, _ = q4.shape
-        S = k4.shape[2]
-        mask, causal = _masks(attn_mask, key_padding_mask, N, H, L, S)
-        causal = causal or (is_causal and attn_mask is None)
-        p = self.dropout if self.training else 0.0
-        res = _at.scaled_dot_product_attention(q4, k4, v4, attn_mask=mask, dropout_p=p,
-                                               is_causal=causal, return_weights=need_weights)
-        o4, w = res if need_weights else (res, None)
+            q4, k4, v4 = (_heads(t, bf, H) for t in (q, k, v))
+            N, _, L, _ = q4.shape
+            mask, causal = _masks(attn_mask, key_padding_mask, N, H, L, k4.shape[2])
+            causal = causal or (is_causal and attn_mask is None)
+            res = _at.scaled_dot_product_attention(q4, k4, v4, attn_mask=mask, dropout_p=p,
+                                                   is_causal=causal, return_weights=need_weights)
+            o4, w = res if need_weights else (res, None)
         out = self.out_proj(_merge_heads(o4, bf))
         if w is not None and average_attn_weights:
             w = w.mean(dim=1)

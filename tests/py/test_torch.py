@@ -383,12 +383,12 @@ def check_patch():
            [id(p) for p in patched.parameters()] == params_before,
            "patch() swaps every nn.MultiheadAttention in place, keeping the parameter objects")
     calls = [0]
-    real = at.scaled_dot_product_attention
+    real = at._packed_attention  # self-attention's path through attn (one in-projection)
 
     def counting(*a, **k):
         calls[0] += 1
         return real(*a, **k)
-    at.scaled_dot_product_attention = counting
+    at._packed_attention = counting
     try:
         x = torch.randn(3, 10, 32)
         kp = torch.zeros(3, 10, dtype=torch.bool)
@@ -407,7 +407,7 @@ def check_patch():
                        f"patched TransformerEncoder ({mode}) equals native: {err:.1e}, attention "
                        f"through attn {calls[0] - before} times (2 layers)")
     finally:
-        at.scaled_dot_product_attention = real
+        at._packed_attention = real
     at.unpatch(patched)
     kinds = {type(m) for m in patched.modules()}
     report(at.MultiheadAttention not in kinds and patched.enable_nested_tensor,
