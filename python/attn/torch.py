@@ -78,8 +78,8 @@ def _bview(t):
 
 
 def _empty_like_order(t, shape):
-    """An uninitialised float32 tensor of `shape` (4-d) whose memory order follows t's strides
-    (outermost first), with the last dimension innermost; contiguous when t's is not."""
+    """An uninitialised, dense float32 tensor of `shape` (4-d) whose dimensions lie in memory
+    in the order of t's strides (outermost first), the last dimension always innermost."""
     order = sorted(range(4), key=lambda d: (-t.stride(d) if t.shape[d] > 1 else 0, d))
     if order[-1] != 3:
         order = [d for d in order if d != 3] + [3]

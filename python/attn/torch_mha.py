@@ -77,13 +77,13 @@ def _masks(attn_mask, key_padding_mask, N, H, L, S):
     allow = bias = None  # bool: True = may attend; float: added
     if attn_mask is not None:
         if attn_mask.dim() == 3:
-            attn_mask = attn_mask.view(N, H, L, S)
+            attn_mask = attn_mask.reshape(N, H, L, S)
         if attn_mask.dtype in (torch.bool, torch.uint8):
             allow = ~attn_mask.bool()
         else:
             bias = attn_mask
     if key_padding_mask is not None:
-        kp = key_padding_mask.view(N, 1, 1, S)
+        kp = key_padding_mask.reshape(N, 1, 1, S)
         if kp.dtype in (torch.bool, torch.uint8):
             a = ~kp.bool()
             allow = a if allow is None else allow & a
