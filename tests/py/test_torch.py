@@ -199,6 +199,24 @@ def check_api():
     ref = at.scaled_dot_product_attention(q, k[:, :1].expand(2, 3, 9, 8),
                                           v[:, :1].expand(2, 3, 9, 8))
     report(torch.allclose(og, ref, atol=1e-6), "enable_gqa equals the expanded keys and values")
+    # no copies: the kernel is handed the callers' own memory ([B, L, H, E] seen as
+    # [B, H, L, E], a strided slice), forward and backward
+    seen = []
+    real = at._tview
+    at._tview = lambda t: (seen.append(t.data_ptr()), real(t))[1]
+    try:
+        base = torch.randn(2, 9, 3, 24, generator=g)
+        qs, ks, vs = (base[..., i * 8:(i + 1) * 8].transpose(1, 2).requires_grad_()
+                      for i in range(3))
+        o = at.scaled_dot_product_attention(qs, ks, vs, is_causal=True)
+        do = torch.randn(2, 9, 3, 8, generator=g).transpose(1, 2)
+        o.backward(do)
+    finally:
+        at._tview = real
+    report(all(t.data_ptr() in seen for t in (qs, ks, vs, do)) and
+           o.transpose(1, 2).is_contiguous(),
+           "strided views reach the kernel as they are (no copies), forward and backward; the "
+           "output comes back in q's memory order")
     # a fully masked row: 0 (PyTorch gives NaN), and gradients stay finite
     bm = torch.ones(9, 9, dtype=torch.bool)
     bm[4] = False
