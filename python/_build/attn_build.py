@@ -7,6 +7,7 @@ wheel (Debian: python3-setuptools, python3-wheel) importable before handing ever
 setuptools.build_meta.
 """
 import glob
+import importlib
 import os
 import site
 import sys
@@ -24,27 +25,28 @@ def _system_site_dirs():
     return [d for d in dirs if os.path.isdir(d)]
 
 
-def _import_setuptools():
+def _importable():
     try:
-        import setuptools  # noqa: F401
-        import wheel  # noqa: F401
-        return
+        importlib.import_module("setuptools")
+        importlib.import_module("wheel")
+        return True
     except ImportError:
-        pass
+        return False
+
+
+def _import_setuptools():
+    if _importable():
+        return
     for d in _system_site_dirs():
         if d not in sys.path:
             sys.path.append(d)
-    try:
-        import setuptools  # noqa: F401,F811
-        import wheel  # noqa: F401,F811
+    if _importable():
         return
-    except ImportError:
-        pass
     # Debian's python3-setuptools-whl: importable straight from the wheel file.
     for whl in sorted(glob.glob("/usr/share/python-wheels/*.whl")):
         if os.path.basename(whl).split("-")[0] in ("setuptools", "wheel"):
             sys.path.append(whl)
-    import setuptools  # noqa: F401,F811  (the error, if still missing, names what to install)
+    importlib.import_module("setuptools")  # the error, if still missing, names what to install
 
 
 _import_setuptools()

@@ -27,8 +27,8 @@ import ctypes
 import math
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
+from torch.autograd.function import once_differentiable
 
 from ._lib import BoolTensor, Tensor, check, lib
 from .sdpa import SdpaOptions, _ALIGN
@@ -184,6 +184,7 @@ class _Sdpa(torch.autograd.Function):
         return out, w
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, dout, _dw):
         q, k, v, bias, mask, out, lse = ctx.saved_tensors
         dq, dk, dv = (_empty_like_order(t, t.shape) for t in (q, k, v))
@@ -208,6 +209,7 @@ class _SdpaPacked(torch.autograd.Function):
         return out, w
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, dout, _dw):
         qkv, bias, mask, out, lse = ctx.saved_tensors
         dqkv = torch.empty(qkv.shape, dtype=torch.float32)
