@@ -18,30 +18,25 @@ and tied copies are dropped. Missing files raise FileNotFoundError; malformed on
 ValueError with the library's message.
 """
 import base64
+import ctypes
 import os
 
 import numpy as np
 
 from . import safetensors
+from .models import GPT, Classifier, Seq2SeqTransformer
 
-# Fields of each architecture's configuration, in the C struct's order; "f" = float.
-CONFIG_FIELDS = {
-    "transformer-seq2seq": ["src_vocab", "tgt_vocab", "d_model", "nhead", "num_encoder_layers",
-                            "num_decoder_layers", "dim_feedforward", "max_len", ("dropout", "f"),
-                            "activation", "norm_first", "share_embeddings", "pad_id",
-                            "scale_embedding"],
-    "transformer-classifier": ["vocab", "d_model", "nhead", "num_layers", "dim_feedforward",
-                               "max_len", "num_classes", ("dropout", "f"), "activation",
-                               "norm_first", "pooling", "pad_id"],
-    "gpt": ["vocab", "context", "n_layer", "n_head", "d_model", ("dropout", "f")],
-}
+# Each architecture's configuration is its C struct (the ctypes mirrors in attn.models).
+CONFIG_STRUCTS = {m.arch: m._config_type for m in (Seq2SeqTransformer, Classifier, GPT)}
 OPTIONAL_FIELDS = {"scale_embedding"}  # older checkpoints lack it: 0
 
 
 def _fields(arch):
-    if arch not in CONFIG_FIELDS:
-        raise ValueError(f"unknown architecture {arch!r}; known: {sorted(CONFIG_FIELDS)}")
-    return [(f, "i") if isinstance(f, str) else f for f in CONFIG_FIELDS[arch]]
+    """[(field, "f" for float or "i")] of arch's configuration, in the struct's order."""
+    if arch not in CONFIG_STRUCTS:
+        raise ValueError(f"unknown architecture {arch!r}; known: {sorted(CONFIG_STRUCTS)}")
+    return [(name, "f" if t is ctypes.c_float else "i")
+            for name, t in CONFIG_STRUCTS[arch]._fields_]
 
 
 def read(path):

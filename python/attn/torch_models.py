@@ -23,6 +23,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .additive import sinusoidal
+
 _ACTIVATIONS = {0: "relu", 1: "gelu"}
 
 
@@ -39,16 +41,6 @@ def _config(defaults, cfg):
     out = dict(defaults)
     out.update(cfg)
     return out
-
-
-def sinusoidal_table(L, d):
-    """[L, d] positions: sin at even features, cos at odd ones (Vaswani et al.), float64."""
-    pos = torch.arange(L, dtype=torch.float64).unsqueeze(1)
-    ang = pos / torch.pow(10000.0, torch.arange(0, d, 2, dtype=torch.float64) / d)
-    pe = torch.zeros(L, d, dtype=torch.float64)
-    pe[:, 0::2] = torch.sin(ang)
-    pe[:, 1::2] = torch.cos(ang)[:, :d // 2]
-    return pe
 
 
 class TransformerTranslator(nn.Module):
@@ -77,7 +69,9 @@ class TransformerTranslator(nn.Module):
             self.tgt_embed = nn.Embedding(c["tgt_vocab"], d)
         self.generator = nn.Linear(d, c["tgt_vocab"])
         self.drop = nn.Dropout(c["dropout"])
-        self.register_buffer("pe", sinusoidal_table(c["max_len"], d).float(), persistent=False)
+        # the positions attn_seq2seq adds (libattn's own table, so both sides add the same)
+        self.register_buffer("pe", torch.from_numpy(sinusoidal(c["max_len"], d)),
+                             persistent=False)
         with torch.no_grad():  # attn_seq2seq's initialisation of the tables
             std = d ** -0.5 if c["scale_embedding"] else 1.0
             for e in self._embeddings():

@@ -48,17 +48,11 @@ def report(ok, line):
 # ------------------------------------------------------------------------------------------
 
 def to_torch_layout(a, layout):
-    """[B, H, L, E] float32 array -> the torch tensor the case passes (a view in its layout)."""
-    if layout == "3d":
-        return torch.from_numpy(np.ascontiguousarray(a[:, 0]))
-    if layout == "blhe":  # [B, L, H, E] memory seen as [B, H, L, E]
-        return torch.from_numpy(np.ascontiguousarray(a.transpose(0, 2, 1, 3))).transpose(1, 2)
-    if layout == "strided":  # every other row of a NaN-padded buffer
-        B, H, L, E = a.shape
-        big = torch.full((B, H, 2 * L, E + 5), float("nan"))
-        big[:, :, ::2, 2:2 + E] = torch.from_numpy(a)
-        return big[:, :, ::2, 2:2 + E]
-    return torch.from_numpy(a.copy())
+    """[B, H, L, E] float32 array -> the torch tensor the case passes: test_sdpa's array in the
+    case's layout (3-d, [B, L, H, E] memory, every other row of a NaN-padded buffer) as a
+    [B, H, L, E] (or [N, L, E]) view, sharing its memory."""
+    t = torch.from_numpy(ts.to_layout(a, layout))
+    return t.transpose(1, 2) if layout == "blhe" else t
 
 
 def to4(t, layout):
