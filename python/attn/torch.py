@@ -135,19 +135,38 @@ def _options(cfg, mask4, bias4):
     return o, keep
 
 
+lib.attn_sdpa_weights.argtypes = [_P(Tensor), _P(Tensor), _P(SdpaOptions), _P(ctypes.c_float),
+                                  ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64,
+                                  _P(Tensor)]
+lib.attn_sdpa_weights.restype = ctypes.c_int
+_FUSED_MAX_E = 256  # the fused kernel's widest head (larger ones run the reference kernel)
+
+
 def _run_forward(q, k, v, bias, mask, cfg, need_weights):
-    """(out4 in q's memory order, weights4 or an empty tensor, lse [B, Hq, Lq])."""
-    B, Hq, Lq, _ = q.shape
+    """(out4 in q's memory order, weights4 or an empty tensor, lse [B, Hq, Lq]).
+    Weights without dropout (or before it) come from the fused kernel's log-sum-exp, head by
+    head (attn_sdpa_weights); only weights after dropout need the reference kernel."""
+    B, Hq, Lq, E = q.shape
     Lk, Ev = k.shape[2], v.shape[3]
     out = _empty_like_order(q, (B, Hq, Lq, Ev))
     lse = torch.empty((B, Hq, Lq), dtype=torch.float32)
     w = torch.empty((B, Hq, Lq, Lk) if need_weights else (0,), dtype=torch.float32)
+    on_demand = need_weights and max(E, Ev) <= _FUSED_MAX_E and \
+        (cfg["dropout_p"] == 0 or cfg["weights_before_dropout"])
     o, keep = _options(cfg, mask, bias)
-    ov, wv = _tview(out), (_tview(w) if need_weights else None)
-    check(lib.attn_sdpa_forward(ctypes.byref(_tview(q)), ctypes.byref(_tview(k)),
-                                ctypes.byref(_tview(v)), ctypes.byref(o), ctypes.byref(ov),
-                                ctypes.cast(lse.data_ptr(), _P(ctypes.c_float)),
+    ov = _tview(out)
+    wv = _tview(w) if need_weights and not on_demand else None
+    qv, kv = _tview(q), _tview(k)
+    lp = ctypes.cast(lse.data_ptr(), _P(ctypes.c_float))
+    check(lib.attn_sdpa_forward(ctypes.byref(qv), ctypes.byref(kv), ctypes.byref(_tview(v)),
+                                ctypes.byref(o), ctypes.byref(ov), lp,
                                 None if wv is None else ctypes.byref(wv)))
+    if on_demand and Lq > 0 and Lk > 0:
+        for b in range(B):
+            for h in range(Hq):
+                check(lib.attn_sdpa_weights(ctypes.byref(qv), ctypes.byref(kv),
+                                            ctypes.byref(o), lp, b, h, 0, Lq,
+                                            ctypes.byref(_tview(w[b, h]))))
     del keep
     return out, w, lse
 
