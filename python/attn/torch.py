@@ -322,9 +322,10 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     decoding with a cache), key_lengths ([B] ints: keys ≥ length are padding), window (w or
     (left, right)), alibi_slopes ([Hq]), softcap (> 0), seed/offset (the dropout stream; None:
     drawn from torch's generator), fallback ("error" | "torch"; None: get_fallback()),
-    return_weights (also return the [B, Hq, Lq, Lk] weights, not differentiable: the reference
-    kernel, Lq×Lk memory), weights_before_dropout (those weights before dropout instead of
-    after, as PyTorch's MultiheadAttention returns them)."""
+    return_weights (also return the [B, Hq, Lq, Lk] weights, not differentiable, Lq×Lk memory;
+    after dropout, as PyTorch's MultiheadAttention returns them, which takes the reference
+    kernel, or before it with weights_before_dropout=True, recomputed from the fused kernel's
+    log-sum-exp)."""
     why = _unsupported(query, key, value, attn_mask)
     if why:
         mode = _fallback if fallback is None else fallback
