@@ -18,13 +18,16 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 
 
+def _bundling():
+    """True when building from a checkout (this directory's parent holds the Makefile and
+    src/) and ATTN_BUNDLE is not 0."""
+    return (os.environ.get("ATTN_BUNDLE", "1") != "0" and
+            os.path.isfile(os.path.join(ROOT, "Makefile")) and
+            os.path.isdir(os.path.join(ROOT, "src")))
+
+
 def _checkout_library():
-    """Path of the checkout's freshly made libattn.so, or None outside a checkout."""
-    if os.environ.get("ATTN_BUNDLE", "1") == "0":
-        return None
-    if not (os.path.isfile(os.path.join(ROOT, "Makefile")) and
-            os.path.isdir(os.path.join(ROOT, "src"))):
-        return None
+    """Path of the checkout's freshly made libattn.so (make lib: a no-op when up to date)."""
     subprocess.run(["make", "-C", ROOT, "-j2", "lib"], check=True, stdout=subprocess.DEVNULL)
     so = os.path.join(ROOT, "build", "libattn.so")
     if not os.path.isfile(so):
@@ -35,23 +38,17 @@ def _checkout_library():
 class BuildWithLibrary(build_py):
     def run(self):
         super().run()
-        so = _checkout_library()
-        if so:
+        if _bundling():
             dest = os.path.join(self.build_lib, "attn", "_libs")
             os.makedirs(dest, exist_ok=True)
-            shutil.copy2(so, os.path.join(dest, "libattn.so"))
+            shutil.copy2(_checkout_library(), os.path.join(dest, "libattn.so"))
 
 
 class BinaryDistribution(Distribution):
-    """The bundled shared library makes the wheel specific to the platform."""
+    """A bundled shared library makes the wheel specific to the platform."""
 
     def has_ext_modules(self):
-        return _checkout_library_expected()
-
-
-def _checkout_library_expected():
-    return (os.environ.get("ATTN_BUNDLE", "1") != "0" and
-            os.path.isfile(os.path.join(ROOT, "Makefile")))
+        return _bundling()
 
 
 setup(cmdclass={"build_py": BuildWithLibrary}, distclass=BinaryDistribution)
