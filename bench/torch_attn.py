@@ -9,6 +9,11 @@ at least 1). Each (implementation, context) runs in its own process, so its peak
 step's loss of each is printed to show they compute the same thing.
 
     /usr/bin/python3 bench/torch_attn.py [--contexts 256,1024,4096] [--steps 4] [--threads 2]
+                                         [--rounds R]
+
+--rounds R alternates the two implementations R times per context (PyTorch, attn, PyTorch, …)
+and reports each one's median over the rounds, with the ratio of every round: on a shared
+machine the load moves between runs, and alternation spreads it over both sides.
 
 Prints one key=value line per run, then a table (markdown) with the speed-up and the memory
 ratio. A benchmark to read, not a test: it asserts nothing.
@@ -66,12 +71,18 @@ def child(impl, T, steps, threads, tokens):
                       "loss_last": round(losses[-1], 5)}))
 
 
+def _median_run(runs):
+    """The run with the median tokens/s (the lower middle one for an even count)."""
+    return sorted(runs, key=lambda r: r["tokens_per_s"])[(len(runs) - 1) // 2]
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--contexts", default="256,1024,4096")
     ap.add_argument("--steps", type=int, default=4, help="timed steps (after one warm-up)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--tokens", type=int, default=2048, help="tokens per step")
+    ap.add_argument("--rounds", type=int, default=1, help="alternations per context")
     ap.add_argument("--child", nargs=2, metavar=("IMPL", "CONTEXT"), help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.child:
@@ -80,21 +91,26 @@ def main():
     rows = []
     env = dict(os.environ, OMP_WAIT_POLICY=os.environ.get("OMP_WAIT_POLICY", "PASSIVE"))
     for T in (int(c) for c in a.contexts.split(",")):
-        pair = {}
-        for impl in ("torch", "attn"):
-            cmd = [sys.executable, os.path.abspath(__file__), "--child", impl, str(T),
-                   "--steps", str(a.steps), "--threads", str(a.threads), "--tokens",
-                   str(a.tokens)]
-            p = subprocess.run(cmd, capture_output=True, text=True, env=env)
-            if p.returncode != 0:
-                print(f"impl={impl} context={T} failed (exit {p.returncode}): "
-                      f"{p.stderr.strip()[-300:]}")
-                continue
-            r = json.loads(p.stdout.strip().splitlines()[-1])
-            print(" ".join(f"{k}={v}" for k, v in r.items()), flush=True)
-            pair[impl] = r
-        if len(pair) == 2:
-            rows.append((T, pair["torch"], pair["attn"]))
+        runs = {"torch": [], "attn": []}
+        for _ in range(a.rounds):
+            for impl in ("torch", "attn"):
+                cmd = [sys.executable, os.path.abspath(__file__), "--child", impl, str(T),
+                       "--steps", str(a.steps), "--threads", str(a.threads), "--tokens",
+                       str(a.tokens)]
+                p = subprocess.run(cmd, capture_output=True, text=True, env=env)
+                if p.returncode != 0:
+                    print(f"impl={impl} context={T} failed (exit {p.returncode}): "
+                          f"{p.stderr.strip()[-300:]}")
+                    continue
+                r = json.loads(p.stdout.strip().splitlines()[-1])
+                print(" ".join(f"{k}={v}" for k, v in r.items()), flush=True)
+                runs[impl].append(r)
+        n = min(len(runs["torch"]), len(runs["attn"]))
+        if n:
+            ratios = [m["tokens_per_s"] / t["tokens_per_s"]
+                      for t, m in zip(runs["torch"], runs["attn"])]
+            print(f"context={T} round ratios: " + " ".join(f"{x:.2f}" for x in ratios))
+            rows.append((T, _median_run(runs["torch"]), _median_run(runs["attn"])))
     print()
     print("| context | batch | PyTorch tokens/s | attn.torch tokens/s | speed-up | CPU-s/step "
           "PyTorch / attn | PyTorch peak RSS | attn.torch peak RSS | first loss (both) |")
