@@ -10,6 +10,10 @@ libcriterion-dev
 python3
 python3-numpy
 python3-torch
+python3-venv
+python3-pip
+python3-setuptools
+python3-wheel
 zlib1g-dev
 libcjson-dev
 libopenblas-dev

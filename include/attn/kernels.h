@@ -63,10 +63,14 @@ typedef struct attn_sdpa_options {
     uint64_t offset;
     attn_kernel kernel;
     int num_threads;             /* 0: attn_get_num_threads()                                */
+    int weights_before_dropout;  /* nonzero: returned weights are P before dropout; 0: after
+                                  * dropout (P ⊙ keep / (1 − p)), as torch.nn.MultiheadAttention
+                                  * returns them. The same without dropout.                   */
 } attn_sdpa_options;
 
 /* Forward. lse: [B, Hq, Lq] contiguous or NULL. weights: [B, Hq, Lq, Lk] view or NULL; the
- * weights are P before dropout. Requesting weights selects the reference kernel under AUTO. */
+ * weights are those that multiply V — after dropout — unless opt->weights_before_dropout.
+ * Requesting weights selects the reference kernel under AUTO. */
 ATTN_API int attn_sdpa_forward(const attn_tensor *q, const attn_tensor *k, const attn_tensor *v,
                                const attn_sdpa_options *opt, attn_tensor *out, float *lse,
                                attn_tensor *weights);

@@ -136,7 +136,8 @@ ATTN_API size_t attn_tape_arena_used(const attn_tape *t);
 ATTN_API size_t attn_tape_arena_capacity(const attn_tape *t);
 
 /* An observer sees every attention map a multi-head attention computes on this tape: the
- * weights w [N, H, L, S'] of module m before dropout (valid during the call only). For
+ * weights w [N, H, L, S'] of module m before dropout (after, when the caller asked for the
+ * weights too: they are the same buffer; valid during the call only). For
  * visualisation: with an observer set, attention runs on the path that returns weights. */
 typedef void (*attn_attention_observer)(void *ctx, const attn_mha *m, const float *w, int64_t N,
                                         int64_t H, int64_t L, int64_t S);
@@ -224,7 +225,8 @@ ATTN_API int attn_op_cross_entropy(attn_tape *t, attn_var *logits, const int32_t
  * where attention is NOT allowed; a float mask is added to the scores. Several masks add up
  * (torch ≥ 2.0's rule; 1.13 agrees wherever it accepts the combination).
  * Differences from torch, by design: a query row left with no key gives output 0 (torch: NaN);
- * the weights returned are those before dropout; dropout draws from our counter-based stream.
+ * dropout draws from our counter-based stream. The weights returned are torch's (after
+ * dropout, when training with dropout).
  */
 
 /* Zero-initialised = torch defaults (bias on, no extras, no dropout, batch_first off). */

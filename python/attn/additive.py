@@ -205,6 +205,9 @@ class GRU:
     """torch.nn.GRU over NumPy: parameters in one flat float32 array laid out as the
     state_dict (see .table); forward(x, h0, lengths) and backward(dy, dh_n)."""
 
+    def __call__(self, *args, **kwargs):
+        return self.forward(*args, **kwargs)
+
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
                  bidirectional=False):
         self.cfg = GruConfig(input_size, hidden_size, num_layers, int(bidirectional),
@@ -311,6 +314,9 @@ lib.attn_bahdanau_step_backward.argtypes = [_p(BahdanauConfig), _p(BahdanauParam
 class BahdanauStep:
     """One decoder step; params: dict of the BAHDANAU_FIELDS arrays (biases may be None)."""
 
+    def __call__(self, *args, **kwargs):
+        return self.forward(*args, **kwargs)
+
     def __init__(self, hidden_size, enc_size, emb_size, attn_size, out_size, params):
         self.cfg = BahdanauConfig(hidden_size, enc_size, emb_size, attn_size, out_size, 0)
         self.params = {n: None if params.get(n) is None else
@@ -403,6 +409,9 @@ lib.attn_bahdanau_decoder_backward.argtypes = [_p(BahdanauConfig), _p(BahdanauPa
 class BahdanauDecoder(BahdanauStep):
     """T teacher-forced steps: forward(enc, s0, emb [B, T, Dm]) -> (out [B, T, Do],
     weights [B, T, Lk], s_last); backward(dout, ds_last) -> (denc, ds0, demb, grads)."""
+
+    def __call__(self, *args, **kwargs):
+        return self.forward(*args, **kwargs)
 
     def __del__(self):
         if self._cache:

@@ -10,7 +10,7 @@ import ctypes
 
 import numpy as np
 
-from ._lib import lib, check
+from ._lib import lib, check, f32
 from .nn import Module, MhaConfig, VarP, mha_args, var_data, var_grad
 
 
@@ -31,7 +31,8 @@ class MultiheadAttention(Module):
         """(out, weights or None). 2-d inputs are unbatched, as in torch."""
         self._begin()
         self_attn = key is query and value is query
-        query, key, value = (np.asarray(a, dtype=np.float32) for a in (query, key, value))
+        query, key, value = (f32(a, n) for a, n in ((query, "query"), (key, "key"),
+                                                     (value, "value")))
         unbatched = query.ndim == 2
         if unbatched:
             ax = 0 if self.batch_first else 1
@@ -62,7 +63,7 @@ class MultiheadAttention(Module):
         return out, weights
 
     def backward(self, dout, accumulate=False):
-        dout = np.asarray(dout, dtype=np.float32)
+        dout = f32(dout, "dout")
         if self._unbatched:
             dout = np.expand_dims(dout, 0 if self.batch_first else 1)
         g = super().backward(dout, accumulate)

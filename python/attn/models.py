@@ -1,10 +1,13 @@
-"""Whole models through ctypes: the encoder–decoder Transformer (attn_seq2seq_*) and the
-GPT-style language model (attn_gpt_*).
+"""Whole models through ctypes: the encoder–decoder Transformer (attn_seq2seq_*), the GRU
+encoder–decoder, the GPT-style language model (attn_gpt_*) and the Transformer text classifier
+(attn_classifier_*).
 
 Each object owns the C model (its parameter table, names = PyTorch state_dict names) and a tape.
 forward(...) records on the tape and returns the logits; backward(dlogits) runs the tape in
 reverse and returns the gradient of every parameter by name. loss(...) adds torch's
 cross-entropy on the same recording, and optimizer(...) builds an attn_optim over the table.
+save(path) writes an attn checkpoint (docs/format.md) and Class.load(path) reads one back; the
+same files load into PyTorch with attn.convert.load_torch. Calling a model is its forward.
 """
 import ctypes
 import os
@@ -61,13 +64,27 @@ def _head(ptr):
     return ctypes.cast(ptr, ctypes.POINTER(_GPTHead)).contents
 
 
+class ClassifierConfig(ctypes.Structure):
+    _fields_ = [("vocab", ctypes.c_int64), ("d_model", ctypes.c_int64),
+                ("nhead", ctypes.c_int64), ("num_layers", ctypes.c_int64),
+                ("dim_feedforward", ctypes.c_int64), ("max_len", ctypes.c_int64),
+                ("num_classes", ctypes.c_int64), ("dropout", ctypes.c_float),
+                ("activation", ctypes.c_int), ("norm_first", ctypes.c_int),
+                ("pooling", ctypes.c_int), ("pad_id", ctypes.c_int32)]
+
+
+class _ClassifierHead(ctypes.Structure):
+    _fields_ = [("cfg", ClassifierConfig), ("P", ctypes.c_void_p)]
+
+
 lib.attn_seq2seq_free.argtypes = [ctypes.c_void_p]
 lib.attn_gpt_free.argtypes = [ctypes.c_void_p]
 lib.attn_gpt_load_hf.argtypes = [ctypes.c_char_p, ctypes.POINTER(ctypes.c_void_p)]
-for _f in (lib.attn_seq2seq_open, lib.attn_gru_seq2seq_open, lib.attn_gpt_open):
+for _f in (lib.attn_seq2seq_open, lib.attn_gru_seq2seq_open, lib.attn_gpt_open, lib.attn_classifier_open):
     _f.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_void_p)]
 lib.attn_st_close.argtypes = [ctypes.c_void_p]
 lib.attn_gru_seq2seq_free.argtypes = [ctypes.c_void_p]
+lib.attn_classifier_free.argtypes = [ctypes.c_void_p]
 
 
 class _BorrowedParams(Params):
@@ -90,6 +107,7 @@ def _ids(a):
 
 class _Model:
     _free = None
+    arch = None  # the checkpoint's attn.arch (docs/format.md)
 
     def _setup(self, ptr, head_type, seed, num_threads):
         self.ptr = ptr
@@ -161,11 +179,36 @@ class _Model:
         self._setup(ptr.value, cls._head, seed, num_threads)
         return self
 
+    def config_dict(self):
+        return {name: getattr(self.config, name) for name, _ in self.config._fields_}
+
+    def save(self, path, tokenizer=None, metadata=None):
+        """Write the model as an attn checkpoint (see attn.convert.save for tokenizer)."""
+        from . import convert
+        convert.save(path, self.state_dict(), self.arch, self.config_dict(), tokenizer, metadata)
+
+    @classmethod
+    def load(cls, path, seed=0, num_threads=0):
+        """The model stored in an attn checkpoint of this class's architecture; the file's
+        metadata is kept as .metadata."""
+        from . import convert
+        tensors, meta = convert.read(path)
+        if meta.get("attn.arch") != cls.arch:
+            raise ValueError(f"{path}: attn.arch={meta.get('attn.arch')!r}, not {cls.arch!r}")
+        cfg = convert.config_from_metadata(meta, cls.arch)
+        m = cls.__new__(cls)
+        m._create(cls._config_type(**cfg), seed, num_threads)
+        m.load_state_dict(tensors)
+        m.metadata = meta
+        return m
+
 
 class Seq2SeqTransformer(_Model):
     _free = lib.attn_seq2seq_free
     _open_fn = lib.attn_seq2seq_open
     _head = _Seq2SeqHead
+    _config_type = Seq2SeqConfig
+    arch = "transformer-seq2seq"
 
     def __init__(self, src_vocab, tgt_vocab, d_model=32, nhead=4, num_encoder_layers=2,
                  num_decoder_layers=2, dim_feedforward=64, max_len=64, dropout=0.0,
@@ -174,6 +217,9 @@ class Seq2SeqTransformer(_Model):
         cfg = Seq2SeqConfig(src_vocab, tgt_vocab, d_model, nhead, num_encoder_layers,
                             num_decoder_layers, dim_feedforward, max_len, dropout, ACT[activation],
                             int(norm_first), int(share_embeddings), pad_id, int(scale_embedding))
+        self._create(cfg, seed, num_threads)
+
+    def _create(self, cfg, seed, num_threads):
         self.config = cfg
         ptr = ctypes.c_void_p()
         check(lib.attn_seq2seq_create(ctypes.byref(cfg), ctypes.c_uint64(seed), ctypes.byref(ptr)))
@@ -288,11 +334,16 @@ class GPT(_Model):
     _free = lib.attn_gpt_free
     _open_fn = lib.attn_gpt_open
     _head = _GPTHead
+    _config_type = GPTConfig
+    arch = "gpt"
 
     def __init__(self, vocab, context, n_layer=2, n_head=4, d_model=32, dropout=0.0, seed=0,
                  num_threads=0, layer_norm_eps=0.0, gelu_tanh=False, d_ff=0):
-        cfg = GPTConfig(vocab, context, n_layer, n_head, d_model, dropout, layer_norm_eps,
-                        int(gelu_tanh), d_ff)
+        self._create(GPTConfig(vocab, context, n_layer, n_head, d_model, dropout, layer_norm_eps,
+                               int(gelu_tanh), d_ff), seed, num_threads)
+
+    def _create(self, cfg, seed, num_threads):
+        self.config = cfg
         ptr = ctypes.c_void_p()
         check(lib.attn_gpt_create(ctypes.byref(cfg), ctypes.c_uint64(seed), ctypes.byref(ptr)))
         self._setup(ptr.value, _GPTHead, seed, num_threads)
@@ -370,6 +421,49 @@ class ViT(_Model):
         check(lib.attn_vit_forward(self.tape.ptr, ctypes.c_void_p(self.ptr),
                                    x.ctypes.data_as(ctypes.POINTER(ctypes.c_float)),
                                    ctypes.c_int64(x.shape[0]), ctypes.byref(logits), None))
+        self._out = logits
+        return var_data(logits)
+
+    __call__ = forward
+
+
+class Classifier(_Model):
+    """The Transformer-encoder text classifier (attn_classifier_*): logits [N, num_classes]
+    for ids [N, T] (pad_id marks padding anywhere; T ≤ max_len). pooling "mean" over the real
+    tokens or "first" (a [CLS]-style first token)."""
+    _free = lib.attn_classifier_free
+    _open_fn = lib.attn_classifier_open
+    _head = _ClassifierHead
+    _config_type = ClassifierConfig
+    arch = "transformer-classifier"
+    _POOL = {"mean": 0, "first": 1}
+
+    def __init__(self, vocab, d_model=32, nhead=4, num_layers=2, dim_feedforward=64, max_len=64,
+                 num_classes=2, dropout=0.0, activation="gelu", norm_first=True, pooling="mean",
+                 pad_id=0, seed=0, num_threads=0):
+        if pooling not in self._POOL:
+            raise ValueError(f"pooling={pooling!r} must be 'mean' or 'first'")
+        cfg = ClassifierConfig(vocab, d_model, nhead, num_layers, dim_feedforward, max_len,
+                               num_classes, dropout, ACT[activation], int(norm_first),
+                               self._POOL[pooling], pad_id)
+        self._create(cfg, seed, num_threads)
+
+    def _create(self, cfg, seed, num_threads):
+        self.config = cfg
+        ptr = ctypes.c_void_p()
+        check(lib.attn_classifier_create(ctypes.byref(cfg), ctypes.c_uint64(seed),
+                                         ctypes.byref(ptr)))
+        self._setup(ptr.value, _ClassifierHead, seed, num_threads)
+
+    def forward(self, ids):
+        ids = _ids(ids)
+        self.tape.reset()
+        self._keep = [ids]
+        logits, pooled = VarP(), VarP()
+        check(lib.attn_classifier_forward(self.tape.ptr, ctypes.c_void_p(self.ptr),
+                                          ids.ctypes.data_as(_i32p), ctypes.c_int64(ids.shape[0]),
+                                          ctypes.c_int64(ids.shape[1]), ctypes.byref(logits),
+                                          ctypes.byref(pooled)))
         self._out = logits
         return var_data(logits)
 

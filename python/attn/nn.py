@@ -8,7 +8,7 @@ import ctypes
 
 import numpy as np
 
-from ._lib import lib, check
+from ._lib import lib, check, f32
 
 _MAX_DIMS = 4
 c_f32p = ctypes.POINTER(ctypes.c_float)
@@ -191,7 +191,7 @@ class Tape:
         return bool(lib.attn_tape_training(self.ptr))
 
     def input(self, a, requires_grad=True):
-        a = np.ascontiguousarray(np.asarray(a, dtype=np.float32))
+        a = np.ascontiguousarray(f32(a, "input"))
         shape = (ctypes.c_int64 * _MAX_DIMS)(*a.shape)
         v = VarP()
         check(lib.attn_tape_input(self.ptr, a.ctypes.data_as(c_f32p), a.ndim, shape,
@@ -200,7 +200,7 @@ class Tape:
 
     def backward(self, y, dy=None):
         if dy is not None:
-            dy = np.ascontiguousarray(np.asarray(dy, dtype=np.float32))
+            dy = np.ascontiguousarray(f32(dy, "dy"))
             if dy.size != y.contents.numel:
                 raise ValueError("dy has the wrong size")
         check(lib.attn_tape_backward(self.ptr, y, None if dy is None else dy.ctypes.data_as(c_f32p)))
@@ -225,6 +225,10 @@ class Module:
 
     def eval(self):
         return self.train(False)
+
+    def __call__(self, *args, **kwargs):
+        """module(...) is module.forward(...), as in PyTorch."""
+        return self.forward(*args, **kwargs)
 
     def state_dict(self):
         return self.params.state_dict()

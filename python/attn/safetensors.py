@@ -6,10 +6,11 @@
 
 load returns float32 arrays for F32/F16/BF16/F64 tensors and arrays of the stored dtype for
 the others (the FP8 kinds have no NumPy dtype and come back as raw uint8). save writes
-float32 only, atomically. Malformed files raise ValueError with
-the library's message.
+float32 only, atomically. A missing file raises FileNotFoundError; malformed files ValueError
+with the library's message.
 """
 import ctypes
+import os
 
 import numpy as np
 
@@ -62,7 +63,10 @@ def _open(source):
         buf = bytes(source)
         check(lib.attn_st_open_memory(buf, len(buf), ctypes.byref(st)))
         return st, buf  # keep buf alive while the reader lives
-    check(lib.attn_st_open(str(source).encode(), ctypes.byref(st)))
+    path = os.fspath(source)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{path}: no such file")
+    check(lib.attn_st_open(path.encode(), ctypes.byref(st)))
     return st, None
 
 

@@ -21,7 +21,7 @@ import ctypes
 
 import numpy as np
 
-from ._lib import BoolTensor, Tensor, check, lib, view, bool_view
+from ._lib import BoolTensor, Tensor, check, f32, lib, view, bool_view
 
 _KERNELS = {"auto": 0, "reference": 1, "flash": 2}
 _ALIGN = {"top_left": 0, "bottom_right": 1}
@@ -44,7 +44,8 @@ class SdpaOptions(ctypes.Structure):
                 ("seed", ctypes.c_uint64),
                 ("offset", ctypes.c_uint64),
                 ("kernel", ctypes.c_int),
-                ("num_threads", ctypes.c_int)]
+                ("num_threads", ctypes.c_int),
+                ("weights_before_dropout", ctypes.c_int)]
 
 
 _P = ctypes.POINTER
@@ -62,9 +63,7 @@ lib.attn_dropout_mask_fill.restype = ctypes.c_int
 
 def _f32(a, name):
     """Float32 array with non-negative strides (copies only when that is not already so)."""
-    a = np.asarray(a)
-    if a.dtype != np.float32:
-        a = a.astype(np.float32)
+    a = f32(a, name)
     if any(s < 0 or s % 4 for s in a.strides):
         a = np.ascontiguousarray(a)
     return a
@@ -105,7 +104,7 @@ class _Call:
 
     def __init__(self, q, k, v, attn_mask, dropout_p, is_causal, scale, enable_gqa, causal_align,
                  key_lengths, seed, offset, kernel, layout, window, alibi_slopes, softcap,
-                 num_threads):
+                 num_threads, weights_before_dropout=False):
         if layout not in ("bhle", "blhe"):
             raise ValueError(f"layout={layout!r} must be 'bhle' or 'blhe'")
         q, k, v = _f32(q, "q"), _f32(k, "k"), _f32(v, "v")
@@ -180,6 +179,7 @@ class _Call:
             raise ValueError(f"kernel={kernel!r} must be one of {sorted(_KERNELS)}")
         o.kernel = _KERNELS[kernel]
         o.num_threads = int(num_threads)
+        o.weights_before_dropout = int(bool(weights_before_dropout))
         self.opt = o
 
     def out_array(self, H, L, E):
@@ -202,13 +202,16 @@ def scaled_dot_product_attention(q, k, v, attn_mask=None, dropout_p=0.0, is_caus
                                  scale=None, enable_gqa=False, *, causal_align="top_left",
                                  key_lengths=None, seed=0, offset=0, return_weights=False,
                                  return_lse=False, kernel="auto", layout="bhle", window=None,
-                                 alibi_slopes=None, softcap=None, num_threads=0):
+                                 alibi_slopes=None, softcap=None, num_threads=0,
+                                 weights_before_dropout=False):
     """Attention output [..., Hq, Lq, Ev] (in the layout of the inputs); with return_weights
     and/or return_lse a tuple (out, weights [..., Hq, Lq, Lk], lse [..., Hq, Lq]).
+    The weights are those that multiply v: after dropout, as torch.nn.MultiheadAttention and
+    the tutorials' attention() return them; weights_before_dropout=True gives the softmax.
 
     window: int w (left = right = w) or (left, right); key_lengths: [B] ints; alibi_slopes:
     [Hq]; the dropout mask is drawn from the stream (seed, offset), see dropout_mask()."""
-    c = _Call(**_options_args(locals()))
+    c = _Call(**_options_args(locals()), weights_before_dropout=weights_before_dropout)
     B, Hq, Hkv, Lq, Lk, E, Ev = c.dims
     out, out4 = c.out_array(Hq, Lq, Ev)
     ot = view(out4, "out")

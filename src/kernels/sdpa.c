@@ -129,6 +129,7 @@ int attn_sdpa_problem_init(const char *fn, const attn_tensor *q, const attn_tens
     p->dropout_p = opt->dropout_p;
     p->dropout_scale = 1.0f / (1.0f - opt->dropout_p);
     p->seed = opt->seed, p->offset = opt->offset;
+    p->weights_before_dropout = opt->weights_before_dropout != 0;
     if (opt->num_threads < 0 || opt->num_threads > 4096)
         return attn_fail(ATTN_E_ARG, "%s: num_threads=%d must be in [0, 4096]", fn,
                          opt->num_threads);

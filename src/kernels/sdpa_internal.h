@@ -33,6 +33,7 @@ typedef struct attn_sdpa_problem {
     float softcap;      /* 0: off */
     float dropout_p;
     float dropout_scale; /* 1 / (1 - p) */
+    int weights_before_dropout;
     uint64_t seed, offset;
     int threads;
     attn_kernel kernel;

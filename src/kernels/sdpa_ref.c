@@ -79,9 +79,12 @@ int attn_sdpa_ref_forward(const attn_sdpa_problem *p, float *lse, const attn_ten
                 else
                     l = row_softmax(p->Lk, s, m);
                 if (lse) lse[r] = (float)l;
-                if (weights)
+                if (weights) {
+                    const int drop = p->dropout_p > 0 && !p->weights_before_dropout;
                     for (int64_t j = 0; j < p->Lk; j++)
-                        AT(weights->data, weights->stride, b, h, i, j) = s[j];
+                        AT(weights->data, weights->stride, b, h, i, j) =
+                            drop ? s[j] * keep_scale(p, b, h, i, j) : s[j];
+                }
                 for (int64_t e = 0; e < p->Ev; e++) acc[e] = 0;
                 for (int64_t j = 0; j < p->Lk; j++) {
                     if (s[j] == 0.0f) continue;

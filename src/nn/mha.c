@@ -310,6 +310,8 @@ int attn_mha_forward(attn_tape *t, const attn_mha *m, attn_var *query, attn_var 
     c->opt.causal = args->is_causal && !causal_in_mask;
     c->opt.dropout_p = attn_tape_training(t) ? m->cfg.dropout : 0.0f;
     if (c->opt.dropout_p > 0) c->opt.seed = attn_tape_seed(t), c->opt.offset = attn_tape_next_offset(t);
+    /* weights asked for are torch's (after dropout); an observer alone sees the probabilities */
+    c->opt.weights_before_dropout = !args->need_weights;
     c->opt.num_threads = attn_threads_for(threads, (double)c->N * H * c->L * c->Sx * m->head_dim);
     bind_masks(c);
 

@@ -442,6 +442,39 @@ Test(sdpa, dropout_mask_fill_matches_keep)
     cr_expect_eq(attn_dropout_mask_fill(1, 0, 0, 0, 0.5f, NULL), ATTN_OK);
 }
 
+/* Weights with dropout: by default those that multiply V (P ⊙ keep / (1 − p), as torch's
+ * MultiheadAttention returns them); with weights_before_dropout, P itself (rows sum to 1). */
+Test(sdpa, weights_after_or_before_dropout)
+{
+    enum { B = 2, H = 3, L = 5, S = 7, E = 4 };
+    float q[B * H * L * E], k[B * H * S * E], v[B * H * S * E], o[B * H * L * E];
+    float after[B * H * L * S], before[B * H * L * S];
+    uint8_t keep[B * H * L * S];
+    fill(q, sizeof q / 4), fill(k, sizeof k / 4), fill(v, sizeof v / 4);
+    attn_tensor tq = attn_tensor_4d(q, B, H, L, E), tk = attn_tensor_4d(k, B, H, S, E);
+    attn_tensor tv = attn_tensor_4d(v, B, H, S, E), to = attn_tensor_4d(o, B, H, L, E);
+    attn_tensor ta = attn_tensor_4d(after, B, H, L, S), tb = attn_tensor_4d(before, B, H, L, S);
+    attn_sdpa_options opt = {.dropout_p = 0.4f, .seed = 5, .offset = 2};
+    cr_assert_eq(attn_sdpa_forward(&tq, &tk, &tv, &opt, &to, NULL, &ta), ATTN_OK);
+    opt.weights_before_dropout = 1;
+    cr_assert_eq(attn_sdpa_forward(&tq, &tk, &tv, &opt, &to, NULL, &tb), ATTN_OK);
+    cr_assert_eq(attn_dropout_mask_fill(5, 2, 0, B * H * L * S, 0.4f, keep), ATTN_OK);
+    int dropped = 0;
+    for (int r = 0; r < B * H * L; r++) {
+        double sum = 0;
+        for (int j = 0; j < S; j++) {
+            int i = r * S + j;
+            sum += before[i];
+            dropped += !keep[i];
+            float want = keep[i] ? before[i] / 0.6f : 0.0f;
+            cr_expect(fabsf(after[i] - want) <= 1e-6f * (1 + want), "weight %d: %g, want %g", i,
+                      (double)after[i], (double)want);
+        }
+        cr_expect(fabs(sum - 1) < 1e-5, "row %d of P sums to %g", r, sum);
+    }
+    cr_expect(dropped > 0 && dropped < B * H * L * S, "the mask dropped %d weights", dropped);
+}
+
 /* ------------------------------------------------------------------------------------------ */
 /* Error paths: one valid call, then one thing wrong at a time                                */
 /* ------------------------------------------------------------------------------------------ */

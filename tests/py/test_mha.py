@@ -13,6 +13,9 @@ import torch
 
 import attn
 
+# these tests feed float64 arrays straight from the generator: opt in to the conversion
+attn.set_dtype_conversion(True)
+
 torch.manual_seed(0)
 torch.set_num_threads(1)
 rng = np.random.default_rng(1234)
@@ -208,6 +211,13 @@ def dropout_case():
     gmax = max(rel(g["query"], tq.grad.numpy()), rel(g["key"], tk.grad.numpy()),
                rel(g["value"], tv.grad.numpy()), rel(g["in_proj_weight"], W.grad.numpy()))
     dropped = 1 - keep.mean()
+    # the weights returned are torch's: after dropout (P ⊙ keep / (1 − p)), head-averaged
+    m2 = attn.MultiheadAttention(E, H, dropout=p, seed=7)
+    m2.load_state_dict(tm.state_dict())
+    _, w = m2.forward(q, k, v, need_weights=True)
+    werr = float(np.max(np.abs(w - P.detach().numpy().mean(1))))
+    report("dropout 0.25: returned weights are after dropout, as torch's", werr <= 1e-6,
+           f"max error {werr:.1e}")
     report("dropout 0.25 (our keep mask in torch's formula)",
            ferr <= 1e-5 and gmax <= 1e-4 and 0.05 < dropped < 0.5,
            f"out {ferr:.1e} grads {gmax:.1e} dropped {dropped:.2f}")

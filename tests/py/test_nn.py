@@ -13,6 +13,9 @@ import torch
 import torch.nn.functional as F
 
 import attn
+
+# these tests feed float64 arrays straight from the generator: opt in to the conversion
+attn.set_dtype_conversion(True)
 from attn import nn
 
 torch.manual_seed(0)

@@ -221,7 +221,8 @@ def torch_attention(c, d, dtype):
     out = torch.matmul(z, ve)
     dout = T(d["dout"])
     (out * dout).sum().backward()
-    r = {"out": out, "weights": p, "lse": lse, "dq": q.grad, "dk": k.grad, "dv": v.grad}
+    # weights as torch.nn.MultiheadAttention returns them: after dropout
+    r = {"out": out, "weights": z, "lse": lse, "dq": q.grad, "dk": k.grad, "dv": v.grad}
     if bias is not None:
         r["dbias"] = bias.grad
     r = {n: t.detach().double().numpy() for n, t in r.items()}
@@ -439,12 +440,18 @@ def check_dropout():
     attn.lib.attn_dropout_keep.argtypes = [ctypes.c_uint64] * 3 + [ctypes.c_float]
     same = all(bool(attn.lib.attn_dropout_keep(99, 3, int(i), 0.4)) == bool(m[i]) for i in idx)
     report(same, "dropout_mask agrees with attn_dropout_keep element by element")
-    # the forward really applies that mask: weights · keep / (1 - p) · V
+    # the forward really applies that mask: weights · keep / (1 - p) · V, and returns the
+    # weights after dropout by default (as torch's MultiheadAttention), before on request
     o, w = attn.scaled_dot_product_attention(q, k, v, dropout_p=0.3, seed=11, offset=5,
-                                             return_weights=True)
+                                             return_weights=True, weights_before_dropout=True)
     keep = attn.dropout_mask(2, 4, 33, 45, 0.3, 11, 5)
     ref = np.matmul(w.astype(np.float64) * keep / 0.7, v.astype(np.float64))
     report(np.abs(o - ref).max() < 1e-5, "dropout: out = (weights ⊙ mask / (1−p)) · V")
+    report(np.allclose(w.sum(-1), 1, atol=1e-5), "dropout: weights_before_dropout rows sum to 1")
+    o2, w2 = attn.scaled_dot_product_attention(q, k, v, dropout_p=0.3, seed=11, offset=5,
+                                               return_weights=True)
+    report(np.array_equal(o2, o) and np.abs(w2 - w * keep / 0.7).max() < 1e-6,
+           "dropout: default weights are after dropout (weights ⊙ mask / (1−p)), same output")
 
 
 def check_api():
