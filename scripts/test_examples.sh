@@ -36,5 +36,19 @@ for src in examples/*.c; do
     [ -f "$src" ] || continue
     check "$(basename "$src" .c)" "$src"
 done
+# libattn_mpi's examples, through attn-mpi.pc (one process: MPI's singleton mode when built with it)
+for src in examples/mpi/*.c; do
+    [ -f "$src" ] || continue
+    name=mpi_$(basename "$src" .c)
+    if cc -std=c11 -Wall -Wextra -Werror -o "$tmp/$name" "$src" $(pkg-config --cflags --libs attn-mpi) -lm \
+        && OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 "$tmp/$name" > "$tmp/$name.out" 2>&1; then
+        echo "ok   $name: $(tail -1 "$tmp/$name.out")"
+        pass=$((pass + 1))
+    else
+        echo "FAIL $name"
+        cat "$tmp/$name.out" 2>/dev/null
+        fail=$((fail + 1))
+    fi
+done
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

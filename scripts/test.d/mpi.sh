@@ -1,5 +1,5 @@
 #!/bin/sh
-# MPI tests: the dist layer under mpirun at 1, 2 and 4 ranks, a configuration mismatch, and a
+# MPI tests: libattn_mpi under mpirun at 1, 2 and 4 ranks, a configuration mismatch, and a
 # dying rank (bounded time, nonzero exit); ring attention forward/backward against the
 # single-process fused kernel at 1, 2, 4 ranks; the data-parallel demo (losses at 1, 2, 4 ranks,
 # bit-identical reruns, resume across rank counts, mismatched options, a killed rank); the
@@ -7,7 +7,8 @@
 # Skipped, and said so, when attn was built without MPI. (netns.sh: the same across namespaces.)
 set -u
 cd "$(dirname "$0")/../.."
-if [ ! -x build/test_dist ]; then
+BUILD=${BUILD:-build} # the build directory to test (make BUILD=...)
+if [ ! -x "$BUILD"/test_dist ]; then
     echo "skipped: attn was built without MPI (install libopenmpi-dev openmpi-bin, or make MPI=1)"
     echo "0 passed, 0 failed"
     exit 0
@@ -20,7 +21,7 @@ fail=0
 ok() { echo "ok   $1"; pass=$((pass + 1)); }
 bad() { echo "FAIL $1"; fail=$((fail + 1)); }
 for n in 1 2 4; do
-    out=$(timeout 120 mpirun -np "$n" build/test_dist normal 2>&1)
+    out=$(timeout 120 mpirun -np "$n" "$BUILD"/test_dist normal 2>&1)
     rc=$?
     echo "$out" | sed 's/^/    /'
     line=$(echo "$out" | grep -E '^[0-9]+ passed, [0-9]+ failed' | tail -1)
@@ -30,18 +31,18 @@ for n in 1 2 4; do
     fail=$((fail + ${f:-0}))
     [ "$rc" -eq 0 ] && [ -n "$line" ] || bad "mpirun -np $n test_dist exited $rc"
 done
-out=$(timeout 120 mpirun -np 3 build/test_dist mismatch 2>&1)
+out=$(timeout 120 mpirun -np 3 "$BUILD"/test_dist mismatch 2>&1)
 rc=$?
 echo "$out" | sed 's/^/    /'
 if [ "$rc" -eq 0 ] && echo "$out" | grep -q "differs between rank 0 and rank 2"; then ok "configuration mismatch named"; else bad "configuration mismatch (exit $rc)"; fi
 start=$(date +%s)
-out=$(ATTN_DIST_TIMEOUT=10 timeout 90 mpirun -np 2 build/test_dist die 2>&1)
+out=$(ATTN_DIST_TIMEOUT=10 timeout 90 mpirun -np 2 "$BUILD"/test_dist die 2>&1)
 rc=$?
 took=$(( $(date +%s) - start ))
 echo "$out" | sed 's/^/    /' | head -20
 if [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] && [ "$took" -lt 60 ]; then ok "dying rank: nonzero exit ($rc) in ${took}s"; else bad "dying rank: exit $rc after ${took}s"; fi
 start=$(date +%s)
-out=$(ATTN_DIST_TIMEOUT=5 timeout 90 mpirun -np 2 build/test_dist hang 2>&1)
+out=$(ATTN_DIST_TIMEOUT=5 timeout 90 mpirun -np 2 "$BUILD"/test_dist hang 2>&1)
 rc=$?
 took=$(( $(date +%s) - start ))
 echo "$out" | sed 's/^/    /' | head -6
@@ -53,7 +54,7 @@ fi
 # ring attention vs the single-process fused kernel (forward and backward, every rank's chunks)
 ring_ok() { # $1 = ranks, rest = options; passes when both errors are small
     n=$1; shift
-    out=$(timeout 120 mpirun -np "$n" build/attn bench ring --check full "$@" 2>&1)
+    out=$(timeout 120 mpirun -np "$n" "$BUILD"/attn bench ring --check full "$@" 2>&1)
     rc=$?
     res=$(echo "$out" | grep '^result:')
     echo "    $res"
@@ -71,7 +72,7 @@ for n in 1 2 4; do
     ring_ok "$n" --len 192 --heads 3 --dim 32 --causal
     ring_ok "$n" --len 144 --heads 2 --dim 16
 done
-out=$(timeout 60 mpirun -np 4 build/attn bench ring --len 64 --causal 2>&1)
+out=$(timeout 60 mpirun -np 4 "$BUILD"/attn bench ring --len 64 --causal 2>&1)
 if [ $? -ne 0 ] && echo "$out" | grep -q "too short"; then ok "ring: chunks of 8 tokens refused"; else bad "ring: short chunks not refused"; fi
 # data-parallel demo: same losses at 1, 2, 4 ranks (float tolerance), bit-identical reruns at 2,
 # a checkpoint saved at 2 ranks resumes at 4
@@ -79,7 +80,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 demo() { # $1 = ranks, $2 = name, rest = options
     n=$1 name=$2; shift 2
-    timeout 300 mpirun -np "$n" build/attn demo --batch 8 --threads 1 --eval 0 --seed 3 \
+    timeout 300 mpirun -np "$n" "$BUILD"/attn demo --batch 8 --threads 1 --eval 0 --seed 3 \
         --out "$tmp/$name" --losses "$tmp/$name.loss" "$@" > "$tmp/$name.log" 2>&1
 }
 close() { # loss files $1 $2 agree to 1e-5 relative, same number of steps ($3)
@@ -105,7 +106,7 @@ else
 fi
 # resume: 2 steps at 2 ranks, then 2 more at 4 ranks (the warmup lr does not depend on --steps)
 demo 2 rs --steps 2 && cp "$tmp/rs.loss" "$tmp/rs.first" &&
-    timeout 300 mpirun -np 4 build/attn demo --batch 8 --threads 1 --eval 0 --seed 3 --out "$tmp/rs" \
+    timeout 300 mpirun -np 4 "$BUILD"/attn demo --batch 8 --threads 1 --eval 0 --seed 3 --out "$tmp/rs" \
         --losses "$tmp/rs.loss" --steps 4 --resume > "$tmp/rs.log" 2>&1
 if [ $? -eq 0 ] && grep -q "resumed .* at step 2" "$tmp/rs.log" && close "$tmp/n1.loss" "$tmp/rs.loss" 4; then
     ok "demo: saved at 2 ranks, resumed at 4, same losses as 1 rank"
@@ -114,8 +115,8 @@ else
 fi
 # faults: different options on different ranks; a rank killed mid-run
 start=$(date +%s)
-out=$(timeout 120 mpirun -np 1 build/attn demo --batch 8 --threads 1 --eval 0 --steps 3 --out "$tmp/mm" : \
-      -np 1 build/attn demo --batch 8 --threads 1 --eval 0 --steps 5 --out "$tmp/mm" 2>&1)
+out=$(timeout 120 mpirun -np 1 "$BUILD"/attn demo --batch 8 --threads 1 --eval 0 --steps 3 --out "$tmp/mm" : \
+      -np 1 "$BUILD"/attn demo --batch 8 --threads 1 --eval 0 --steps 5 --out "$tmp/mm" 2>&1)
 rc=$?
 echo "$out" | grep -v '^ *$' | head -4 | sed 's/^/    /'
 if [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] && echo "$out" | grep -q "demo configuration differs between rank 0 and rank 1"; then
@@ -132,7 +133,7 @@ kill_rank1() { # $1 = name; rest = extra mpirun options; sets rc, took
     name=$1
     shift
     start=$(date +%s)
-    ATTN_DIST_TIMEOUT=15 timeout 150 mpirun "$@" -np 2 build/attn demo --batch 8 --threads 1 --eval 0 \
+    ATTN_DIST_TIMEOUT=15 timeout 150 mpirun "$@" -np 2 "$BUILD"/attn demo --batch 8 --threads 1 --eval 0 \
         --steps 100000 --out "$tmp/$name" > "$tmp/$name.log" 2>&1 &
     mp=$!
     victim=
@@ -190,7 +191,7 @@ printf 'vocab = 300\nd_model = 32\nnhead = 2\nencoder_layers = 1\ndecoder_layers
 printf 'vocab = 300\nemb = 16\nenc_hidden = 16\ndec_hidden = 32\nattn_size = 16\nout_size = 32\ndropout = 0\nmax_len = 32\nbatch_tokens = 300\nlr = 5e-3\nwarmup = 10\nepochs = 2\navg_last = 0\nval_bleu_sentences = 10\n' > "$mt/cfg_gru"
 mtrun() { # $1 = ranks, $2 = name, rest = options
     n=$1 name=$2; shift 2
-    timeout 300 mpirun -np "$n" build/attn train translate --data "$mt" --out "$mt/$name" --threads 1 "$@" \
+    timeout 300 mpirun -np "$n" "$BUILD"/attn train translate --data "$mt" --out "$mt/$name" --threads 1 "$@" \
         > "$mt/$name.log" 2>&1
 }
 losses() { cut -d, -f1-4 "$1/metrics.csv"; } # epoch, step, train loss, validation loss
@@ -225,8 +226,8 @@ mtrun 2 rs --config "$mt/cfg2" && mtrun 1 rs --config "$mt/cfg" --resume &&
 mtrun 1 gru1 --arch gru --config "$mt/cfg_gru" && mtrun 2 gru2 --arch gru --config "$mt/cfg_gru" &&
     same "$mt/gru1" "$mt/gru2" && ok "train translate --arch gru: 2 ranks = 1 rank" ||
     bad "train translate --arch gru at 2 ranks: $(tail -2 "$mt/gru2.log")"
-out=$(timeout 120 mpirun -np 1 build/attn train translate --data "$mt" --out "$mt/mm" --config "$mt/cfg" --threads 1 : \
-      -np 1 build/attn train translate --data "$mt" --out "$mt/mm" --config "$mt/cfg2" --threads 1 2>&1)
+out=$(timeout 120 mpirun -np 1 "$BUILD"/attn train translate --data "$mt" --out "$mt/mm" --config "$mt/cfg" --threads 1 : \
+      -np 1 "$BUILD"/attn train translate --data "$mt" --out "$mt/mm" --config "$mt/cfg2" --threads 1 2>&1)
 rc=$?
 if [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] && echo "$out" | grep -q "training configuration differs between rank 0 and rank 1"; then
     ok "train translate: mismatched configurations named by rank 0"
@@ -245,7 +246,7 @@ if [ -f "$IMDB/train.tsv.gz" ] && [ -f "$IMDB/train.ids" ]; then
  "dropout": 0, "log_every": 1}
 CFG
     clrun() {
-        timeout 300 mpirun -np "$1" build/attn train classify --data "$cl" --out "$cl/r$1" --config "$cl/cfg.json" \
+        timeout 300 mpirun -np "$1" "$BUILD"/attn train classify --data "$cl" --out "$cl/r$1" --config "$cl/cfg.json" \
             --threads 1 > "$cl/r$1.log" 2>&1
     }
     clsame() { # metrics.csv: step, loss, validation accuracy equal to 1e-5 relative

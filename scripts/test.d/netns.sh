@@ -9,13 +9,14 @@
 # without MPI, root or ip netns.
 set -u
 cd "$(dirname "$0")/../.."
+BUILD=${BUILD:-build} # the build directory to test (make BUILD=...)
 root=$(pwd)
 skip() {
     echo "skipped: $1"
     echo "0 passed, 0 failed"
     exit 0
 }
-[ -x build/test_dist ] || skip "attn was built without MPI"
+[ -x "$BUILD"/test_dist ] || skip "attn was built without MPI"
 [ "$(id -u)" -eq 0 ] || skip "creating network namespaces needs root"
 command -v ip > /dev/null || skip "iproute2 (ip) is not installed"
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
@@ -73,13 +74,13 @@ run_net() { # $1 = ranks; rest = the attn command line
     timeout 300 ip netns exec "$na" mpirun -np "$n" --hostfile "$tmp/hosts" --map-by node \
         --mca plm_rsh_agent "$tmp/agent" --mca btl self,tcp --mca btl_tcp_if_include "$net" \
         --mca oob_tcp_if_include "$net" --mca plm_rsh_no_tree_spawn 1 \
-        -x OMPI_ALLOW_RUN_AS_ROOT -x OMPI_ALLOW_RUN_AS_ROOT_CONFIRM "$root/build/attn" "$@"
+        -x OMPI_ALLOW_RUN_AS_ROOT -x OMPI_ALLOW_RUN_AS_ROOT_CONFIRM "$root/$BUILD/attn" "$@"
 }
 run_local() {
     n=$1
     shift
     OMPI_MCA_btl=self,vader,tcp OMPI_MCA_btl_vader_single_copy_mechanism=none \
-        OMPI_MCA_rmaps_base_oversubscribe=1 timeout 300 mpirun -np "$n" "$root/build/attn" "$@"
+        OMPI_MCA_rmaps_base_oversubscribe=1 timeout 300 mpirun -np "$n" "$root/$BUILD/attn" "$@"
 }
 
 for n in 2 4; do

@@ -2,7 +2,7 @@
  * configuration checks, exchanges, and a dying rank that must produce an error, not a hang.
  *   mpirun -np N build/test_dist [normal|mismatch|die]
  * Prints "N passed, N failed" from rank 0; exit status nonzero on failure. */
-#include "dist.h"
+#include "attn/mpi.h"
 
 #include "attn.h"
 
@@ -14,11 +14,11 @@
 
 static int passed, failed;
 
-static void check(dist_ctx *c, int ok, const char *what)
+static void check(attn_mpi_ctx *c, int ok, const char *what)
 {
     double bad = ok ? 0 : 1;
-    dist_allreduce_sum_double(c, &bad);
-    if (dist_rank(c) == 0) printf("%s %s\n", bad == 0 ? "ok  " : "FAIL", what);
+    attn_mpi_allreduce_sum_double(c, &bad);
+    if (attn_mpi_rank(c) == 0) printf("%s %s\n", bad == 0 ? "ok  " : "FAIL", what);
     if (bad == 0)
         passed++;
     else
@@ -33,34 +33,34 @@ static float value(int r, size_t i)
 
 int main(int argc, char **argv)
 {
-    dist_ctx *c;
-    if (dist_init(&argc, &argv, &c)) {
-        fprintf(stderr, "%s\n", dist_error());
+    attn_mpi_ctx *c;
+    if (attn_mpi_init(&argc, &argv, &c)) {
+        fprintf(stderr, "%s\n", attn_last_error());
         return 1;
     }
     const char *mode = argc > 1 ? argv[1] : "normal";
-    int P = dist_size(c), R = dist_rank(c);
+    int P = attn_mpi_size(c), R = attn_mpi_rank(c);
 
     if (!strcmp(mode, "die") || !strcmp(mode, "hang")) {
         /* rank 1 leaves without a word, or stops answering; rank 0 must report it, not hang */
         if (R == 1 && !strcmp(mode, "die")) _exit(3);
         if (R == 1) sleep(600);
         float x[4] = {1, 2, 3, 4};
-        int st = dist_allreduce_sum(c, x, 4);
-        if (R == 0) printf("rank 0 got status %d: %s\n", st, dist_error());
+        int st = attn_mpi_allreduce_sum(c, x, 4);
+        if (R == 0) printf("rank 0 got status %d: %s\n", st, attn_last_error());
         if (st) {
-            dist_abort(c, dist_error());
+            attn_mpi_abort(c, attn_last_error());
             return 1;
         }
-        dist_finalize(c);
+        attn_mpi_finalize(c);
         return 0;
     }
     if (!strcmp(mode, "mismatch")) {
         int cfg[2] = {64, R == P - 1 ? 3 : 2}; /* the last rank was started differently */
-        int st = dist_check_same(c, cfg, sizeof cfg, "configuration");
-        if (R == 0) printf("status %d: %s\n", st, dist_error());
-        int ok = st == ATTN_E_STATE && strstr(dist_error(), "rank") != NULL;
-        dist_finalize(c);
+        int st = attn_mpi_check_same(c, cfg, sizeof cfg, "configuration");
+        if (R == 0) printf("status %d: %s\n", st, attn_last_error());
+        int ok = st == ATTN_E_STATE && strstr(attn_last_error(), "rank") != NULL;
+        attn_mpi_finalize(c);
         return ok ? 0 : 1;
     }
 
@@ -70,7 +70,7 @@ int main(int argc, char **argv)
         size_t n = sizes[k];
         float *x = malloc(n * sizeof *x), *y = malloc(n * sizeof *y);
         for (size_t i = 0; i < n; i++) x[i] = y[i] = value(R, i);
-        int st = dist_allreduce_sum(c, x, n);
+        int st = attn_mpi_allreduce_sum(c, x, n);
         size_t block = (n + (size_t)P - 1) / (size_t)P;
         int exact = st == 0;
         double maxerr = 0;
@@ -89,35 +89,71 @@ int main(int argc, char **argv)
         check(c, exact && maxerr < 1e-5, what);
         /* run to run identical */
         for (size_t i = 0; i < n; i++) y[i] = value(R, i);
-        dist_allreduce_sum(c, y, n);
+        attn_mpi_allreduce_sum(c, y, n);
         check(c, memcmp(x, y, n * sizeof *x) == 0, "allreduce twice gives the same bits");
         free(x), free(y);
     }
     double d = R + 0.5;
-    dist_allreduce_sum_double(c, &d);
+    attn_mpi_allreduce_sum_double(c, &d);
     check(c, d == P * (P - 1) / 2.0 + 0.5 * P, "allreduce of a double");
 
     char msg[32] = "";
     if (R == P - 1) snprintf(msg, sizeof msg, "hello from %d", R);
-    dist_bcast(c, msg, sizeof msg, P - 1);
+    attn_mpi_bcast(c, msg, sizeof msg, P - 1);
     char want[32];
     snprintf(want, sizeof want, "hello from %d", P - 1);
     check(c, !strcmp(msg, want), "broadcast from the last rank");
 
     int cfg[3] = {1, 2, 3};
-    check(c, dist_check_same(c, cfg, sizeof cfg, "configuration") == 0, "same configuration accepted");
+    check(c, attn_mpi_check_same(c, cfg, sizeof cfg, "configuration") == 0, "same configuration accepted");
 
     /* ring exchange: after P-1 steps every rank has seen every other rank's block */
     int token = R, got = -1, seen = 1 << R;
     for (int s = 0; s < P - 1; s++) {
-        dist_exchange_start(c, &token, &got, sizeof token, (R + 1) % P, (R + P - 1) % P);
-        dist_exchange_wait(c);
+        attn_mpi_exchange_start(c, &token, &got, sizeof token, (R + 1) % P, (R + P - 1) % P);
+        attn_mpi_exchange_wait(c);
         token = got;
         seen |= 1 << got;
     }
     check(c, seen == (1 << P) - 1, "ring exchange visits every rank");
 
+    /* data-parallel helpers: weighted gradients, a parameter no backward reached, rank 0's bytes */
+    attn_params *Pm = NULL;
+    attn_param *w = NULL, *u = NULL;
+    const int64_t shape[1] = {5};
+    int st = attn_params_create(3, &Pm);
+    if (st == ATTN_OK) st = attn_params_add(Pm, "", "w", 1, shape, ATTN_INIT_UNIFORM, 1.0f, &w);
+    if (st == ATTN_OK) st = attn_params_alloc_grads(Pm);
+    if (st == ATTN_OK) st = attn_params_add(Pm, "", "unused", 1, shape, ATTN_INIT_ZEROS, 0.0f, &u); /* no grad */
+    for (int i = 0; st == ATTN_OK && i < 5; i++) w->grad[i] = (float)(R + 1);
+    if (st == ATTN_OK) st = attn_mpi_weighted_grads(c, Pm, 1.0 / (R + 1), 1024, NULL); /* Σ 1 = P */
+    int good = st == ATTN_OK && u->grad != NULL;
+    for (int i = 0; good && i < 5; i++) good = w->grad[i] == (float)P && u->grad[i] == 0.0f;
+    check(c, good, "weighted gradients; a missing gradient buffer takes part as zeros");
+    attn_params_free(Pm);
+    char hello[] = "rank 0's bytes";
+    void *bytes = R == 0 ? hello : NULL;
+    size_t nb = R == 0 ? sizeof hello : 0;
+    st = attn_mpi_share_bytes(c, &bytes, &nb);
+    check(c, st == ATTN_OK && nb == sizeof hello && !strcmp(bytes, hello), "share bytes from rank 0");
+    if (R > 0) free(bytes);
+    int yes = attn_mpi_agree(c, R == 0), no = attn_mpi_agree(c, R != 0);
+    check(c, yes == 1 && no == 0, "rank 0's flag on every rank");
+
+    /* errors come back through attn_last_error() with the function's name */
+    st = attn_mpi_exchange_start(c, &token, &got, sizeof token, P, 0);
+    check(c, st == ATTN_E_ARG && strstr(attn_last_error(), "attn_mpi_exchange_start"),
+          "exchange to a missing rank refused");
+    attn_mpi_ring_problem rp = {6 * P, 1, 8, 1, 0.0f, 1};
+    float buf[64];
+    st = attn_mpi_ring_forward(c, &rp, buf, buf, buf, buf, buf, NULL);
+    check(c, st == ATTN_E_SHAPE && strstr(attn_last_error(), "attn_mpi_ring_forward: chunks"),
+          "ring: short chunks refused");
+    st = attn_mpi_average_grads(c, NULL, 0, NULL);
+    check(c, st == ATTN_E_ARG && strstr(attn_last_error(), "parameter table is NULL"),
+          "average_grads: NULL table refused");
+
     if (R == 0) printf("%d passed, %d failed\n", passed, failed);
-    dist_finalize(c);
+    attn_mpi_finalize(c);
     return failed ? 1 : 0;
 }

@@ -12,8 +12,7 @@
 #include "cli.h"
 
 #include "bench_util.h"
-#include "dist.h"
-#include "ring.h"
+#include "attn/mpi.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -32,11 +31,11 @@ static float gen(uint64_t seed, int t, int64_t L, int64_t E, int64_t h, int64_t 
 }
 
 /* Local [2][H][c][E] array of tensor t for this rank. */
-static void gen_local(float *x, uint64_t seed, int t, const ring_problem *p, int rank, int ranks)
+static void gen_local(float *x, uint64_t seed, int t, const attn_mpi_ring_problem *p, int rank, int ranks)
 {
     const int64_t c = p->len / (2 * ranks), E = p->dim;
     for (int s = 0; s < 2; s++) {
-        const int64_t base = ring_chunk_of(rank, ranks, s) * c;
+        const int64_t base = attn_mpi_ring_chunk_of(rank, ranks, s) * c;
         for (int64_t h = 0; h < p->heads; h++)
             for (int64_t i = 0; i < c; i++)
                 for (int64_t e = 0; e < E; e++)
@@ -45,7 +44,7 @@ static void gen_local(float *x, uint64_t seed, int t, const ring_problem *p, int
 }
 
 /* Whole [1][H][L][E] tensor t. */
-static float *gen_full(uint64_t seed, int t, const ring_problem *p)
+static float *gen_full(uint64_t seed, int t, const attn_mpi_ring_problem *p)
 {
     const int64_t L = p->len, E = p->dim;
     float *x = malloc((size_t)(p->heads * L * E) * sizeof *x);
@@ -56,13 +55,13 @@ static float *gen_full(uint64_t seed, int t, const ring_problem *p)
     return x;
 }
 
-static double maxdiff_chunks(const float *loc, const float *full, const ring_problem *p, int rank,
+static double maxdiff_chunks(const float *loc, const float *full, const attn_mpi_ring_problem *p, int rank,
                              int ranks, int64_t w)
 {
     const int64_t c = p->len / (2 * ranks);
     double m = 0;
     for (int s = 0; s < 2; s++) {
-        const int64_t base = ring_chunk_of(rank, ranks, s) * c;
+        const int64_t base = attn_mpi_ring_chunk_of(rank, ranks, s) * c;
         for (int64_t h = 0; h < p->heads; h++)
             for (int64_t i = 0; i < c; i++)
                 for (int64_t e = 0; e < w; e++) {
@@ -76,7 +75,7 @@ static double maxdiff_chunks(const float *loc, const float *full, const ring_pro
 }
 
 /* Full check: errors of out, lse (as max over both), and of dq, dk, dv. */
-static int check_full(const ring_problem *p, uint64_t seed, int rank, int ranks, const float *out,
+static int check_full(const attn_mpi_ring_problem *p, uint64_t seed, int rank, int ranks, const float *out,
                       const float *lse, const float *dq, const float *dk, const float *dv,
                       double *fwd_err, double *bwd_err)
 {
@@ -113,7 +112,7 @@ static int check_full(const ring_problem *p, uint64_t seed, int rank, int ranks,
 }
 
 /* Rows check: the last SAMPLE_ROWS query rows of each local chunk. */
-static int check_rows(const ring_problem *p, uint64_t seed, int rank, int ranks, const float *out,
+static int check_rows(const attn_mpi_ring_problem *p, uint64_t seed, int rank, int ranks, const float *out,
                       const float *lse, const float *dq, double *fwd_err, double *bwd_err)
 {
     const int64_t H = p->heads, L = p->len, E = p->dim, c = L / (2 * ranks), m = SAMPLE_ROWS;
@@ -127,7 +126,7 @@ static int check_rows(const ring_problem *p, uint64_t seed, int rank, int ranks,
     if (K && V && Q && G && O && LS && DQ && DK && DV) {
         st = ATTN_OK;
         for (int s = 0; s < 2 && st == ATTN_OK; s++) {
-            const int64_t end = (ring_chunk_of(rank, ranks, s) + 1) * c; /* rows [end − m, end) */
+            const int64_t end = (attn_mpi_ring_chunk_of(rank, ranks, s) + 1) * c; /* rows [end − m, end) */
             const int64_t nk = p->causal ? end : L;
             for (int64_t h = 0; h < H; h++)
                 for (int64_t i = 0; i < m; i++)
@@ -164,13 +163,13 @@ static int check_rows(const ring_problem *p, uint64_t seed, int rank, int ranks,
 }
 
 /* Every rank's value, gathered at every rank (sum of one-hot vectors; exact). */
-static int gather(dist_ctx *d, double x, double *all)
+static int gather(attn_mpi_ctx *d, double x, double *all)
 {
-    int N = dist_size(d);
+    int N = attn_mpi_size(d);
     float *v = calloc((size_t)N, sizeof *v);
     if (!v) return ATTN_E_NOMEM;
-    v[dist_rank(d)] = (float)x;
-    int st = dist_allreduce_sum(d, v, (size_t)N);
+    v[attn_mpi_rank(d)] = (float)x;
+    int st = attn_mpi_allreduce_sum(d, v, (size_t)N);
     for (int i = 0; i < N; i++) all[i] = v[i];
     free(v);
     return st;
@@ -185,7 +184,7 @@ static double max_of(const double *v, int n)
 
 int bench_ring(int argc, char **argv)
 {
-    ring_problem p = {4096, 8, 64, 0, 0.0f, 0};
+    attn_mpi_ring_problem p = {4096, 8, 64, 0, 0.0f, 0};
     uint64_t seed = 1234;
     int reps = 1, backward = 1, threads = -1;
     const char *check = NULL;
@@ -212,21 +211,21 @@ int bench_ring(int argc, char **argv)
         return 2;
     }
     if (reps < 1) reps = 1;
-    dist_ctx *d;
-    if (dist_init(&argc, &argv, &d)) {
-        fprintf(stderr, "attn bench ring: %s\n", dist_error());
+    attn_mpi_ctx *d;
+    if (attn_mpi_init(&argc, &argv, &d)) {
+        fprintf(stderr, "attn bench ring: %s\n", attn_last_error());
         return 1;
     }
-    const int N = dist_size(d), rank = dist_rank(d);
+    const int N = attn_mpi_size(d), rank = attn_mpi_rank(d);
     p.threads = threads >= 0 ? threads : (N > 1 ? 1 : 0);
     int64_t desc[6] = {p.len, p.heads, p.dim, p.causal, (int64_t)seed, backward};
-    int st = dist_check_same(d, desc, sizeof desc, "the bench ring options");
+    int st = attn_mpi_check_same(d, desc, sizeof desc, "the bench ring options");
     if (st) {
-        if (rank == 0) fprintf(stderr, "attn bench ring: %s\n", dist_error());
-        dist_finalize(d);
+        if (rank == 0) fprintf(stderr, "attn bench ring: %s\n", attn_last_error());
+        attn_mpi_finalize(d);
         return 1;
     }
-    int64_t n = ring_local_floats(&p, N);
+    int64_t n = attn_mpi_ring_local_floats(&p, N);
     const int64_t l1 = n / p.dim;
     float *arr[8];
     int ok = n > 0;
@@ -235,7 +234,7 @@ int bench_ring(int argc, char **argv)
     for (int i = 0; i < 8; i++) ok = ok && arr[i];
     float *q = arr[0], *k = arr[1], *v = arr[2], *out = arr[3], *g = arr[4], *dq = arr[5],
           *dk = arr[6], *dv = arr[7];
-    ring_stats fs = {0, 0, 0, 0}, bs = {0, 0, 0, 0};
+    attn_mpi_ring_stats fs = {0, 0, 0, 0}, bs = {0, 0, 0, 0};
     double fwd_ms = 0, bwd_ms = 0;
     if (!ok || !lse) st = ATTN_E_NOMEM;
     if (st == ATTN_OK) {
@@ -244,11 +243,11 @@ int bench_ring(int argc, char **argv)
         double fr[64], br[64];
         if (reps > 64) reps = 64;
         for (int r = 0; r < reps && st == ATTN_OK; r++) {
-            st = dist_barrier(d);
-            if (st == ATTN_OK) st = ring_attention_forward(d, &p, q, k, v, out, lse, &fs);
+            st = attn_mpi_barrier(d);
+            if (st == ATTN_OK) st = attn_mpi_ring_forward(d, &p, q, k, v, out, lse, &fs);
             fr[r] = fs.total_ms;
             if (st == ATTN_OK && backward)
-                st = ring_attention_backward(d, &p, q, k, v, out, lse, g, dq, dk, dv, &bs);
+                st = attn_mpi_ring_backward(d, &p, q, k, v, out, lse, g, dq, dk, dv, &bs);
             br[r] = bs.total_ms;
         }
         if (st == ATTN_OK) fwd_ms = bench_median(fr, reps), bwd_ms = bench_median(br, reps);
@@ -275,8 +274,8 @@ int bench_ring(int argc, char **argv)
     if (!backward) berr = NAN;
     if (st) {
         fprintf(stderr, "attn bench ring (rank %d of %d): %s\n", rank, N,
-                st == ATTN_E_NOMEM ? "out of memory" : kv_msg[0] ? kv_msg : ring_error()[0] ? ring_error() : attn_last_error());
-        dist_abort(d, "bench ring failed");
+                st == ATTN_E_NOMEM ? "out of memory" : kv_msg[0] ? kv_msg : attn_last_error());
+        attn_mpi_abort(d, "bench ring failed");
         return 1;
     }
     double all[6][256];
@@ -297,6 +296,6 @@ int bench_ring(int argc, char **argv)
     }
     for (int i = 0; i < 8; i++) free(arr[i]);
     free(lse);
-    dist_finalize(d);
+    attn_mpi_finalize(d);
     return st ? 1 : 0;
 }

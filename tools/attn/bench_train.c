@@ -11,8 +11,7 @@
 #include "cli.h"
 
 #include "bench_util.h"
-#include "dist.h"
-#include "dist_train.h"
+#include "attn/mpi.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -106,16 +105,16 @@ int bench_train(int argc, char **argv)
                         "--batch >= 1\n");
         return 2;
     }
-    dist_ctx *d;
-    if (dist_init(&argc, &argv, &d)) {
-        fprintf(stderr, "attn bench train: %s\n", dist_error());
+    attn_mpi_ctx *d;
+    if (attn_mpi_init(&argc, &argv, &d)) {
+        fprintf(stderr, "attn bench train: %s\n", attn_last_error());
         return 1;
     }
-    int rank = dist_size(d) > 1 ? dist_rank(d) : 0, ranks = dist_size(d);
+    int rank = attn_mpi_size(d) > 1 ? attn_mpi_rank(d) : 0, ranks = attn_mpi_size(d);
     if (ranks > 1 || !with_torch) rounds = 1;
     if (batch % ranks) {
         if (rank == 0) fprintf(stderr, "attn bench train: batch %d does not split over %d ranks\n", batch, ranks);
-        dist_finalize(d);
+        attn_mpi_finalize(d);
         return 2;
     }
     attn_set_num_threads(threads);
@@ -134,7 +133,7 @@ int bench_train(int argc, char **argv)
     int st = attn_gpt_create(&cfg, 1337, &m);
     if (st == ATTN_OK) st = attn_tape_create(&tc, &t);
     if (st == ATTN_OK) st = attn_optim_create(m->P, &oc, &opt);
-    if (st == ATTN_OK) st = dist_broadcast_params(d, m->P);
+    if (st == ATTN_OK) st = attn_mpi_broadcast_params(d, m->P);
     int local = batch / ranks;
     int32_t *x = malloc((size_t)(local * T) * sizeof *x), *y = malloc((size_t)(local * T) * sizeof *y);
     if (!x || !y) st = ATTN_E_NOMEM;
@@ -172,11 +171,11 @@ int bench_train(int argc, char **argv)
         if (st == ATTN_OK) st = attn_op_cross_entropy(t, logits, y, &ce, &loss);
         if (st == ATTN_OK) attn_params_zero_grad(m->P);
         if (st == ATTN_OK) st = attn_tape_backward(t, loss, NULL);
-        if (st == ATTN_OK) st = dist_average_grads(d, m->P, 1 << 20, &ar_ms);
+        if (st == ATTN_OK) st = attn_mpi_average_grads(d, m->P, 1 << 20, &ar_ms);
         if (st == ATTN_OK) st = attn_optim_step(opt, 3e-4f);
         step_ms[s] = (bench_now() - t0) * 1e3;
         double l = st == ATTN_OK ? loss->data[0] : NAN;
-        if (st == ATTN_OK) st = dist_allreduce_sum_double(d, &l);
+        if (st == ATTN_OK) st = attn_mpi_allreduce_sum_double(d, &l);
         if (s % steps >= 2) allreduce_total += ar_ms;
         if (rank == 0 && st == ATTN_OK)
             printf("step %d loss %.4f ms %.1f allreduce_ms %.1f\n", s, l / ranks, step_ms[s], ar_ms);
@@ -217,6 +216,6 @@ done:
     attn_optim_free(opt);
     attn_tape_free(t);
     attn_gpt_free(m);
-    dist_finalize(d);
+    attn_mpi_finalize(d);
     return st ? 1 : 0;
 }

@@ -16,7 +16,6 @@
 #include "classify.h"
 #include "cli.h"
 #include "bench_util.h"
-#include "dist.h"
 #include "dist_train.h"
 #include "progress.h"
 
@@ -239,12 +238,12 @@ int cls_train(int argc, char **argv)
     if (threads > 0) attn_set_num_threads(threads);
     threads = attn_get_num_threads();
     if (attn_run_dir_prepare(out)) return cli_error("train classify", out, ATTN_E_IO);
-    dist_ctx *dc = NULL;
-    if (dist_init(&argc, &argv, &dc)) {
-        fprintf(stderr, "attn train classify: %s\n", dist_error());
+    attn_mpi_ctx *dc = NULL;
+    if (attn_mpi_init(&argc, &argv, &dc)) {
+        fprintf(stderr, "attn train classify: %s\n", attn_last_error());
         return 1;
     }
-    const int rank = dist_rank(dc), ranks = dist_size(dc);
+    const int rank = attn_mpi_rank(dc), ranks = attn_mpi_size(dc);
     { /* every rank must run the same job; rank 0 names the first that differs */
         const attn_classifier_config *mc = &c.model;
         char desc[800];
@@ -259,9 +258,9 @@ int cls_train(int argc, char **argv)
                          (unsigned long long)c.seed, (long long)mc->d_model, (long long)mc->nhead,
                          (long long)mc->num_layers, (long long)mc->dim_feedforward, (double)mc->dropout,
                          (int)mc->activation, mc->norm_first, (int)mc->pooling, resume);
-        if (dist_check_same(dc, desc, (size_t)n, "the training configuration")) {
-            if (rank == 0) fprintf(stderr, "attn train classify: %s\n", dist_error());
-            dist_finalize(dc);
+        if (attn_mpi_check_same(dc, desc, (size_t)n, "the training configuration")) {
+            if (rank == 0) fprintf(stderr, "attn train classify: %s\n", attn_last_error());
+            attn_mpi_finalize(dc);
             return 1;
         }
     }
@@ -269,7 +268,7 @@ int cls_train(int argc, char **argv)
     double t_start = bench_now();
     attn_imdb *d = NULL;
     if (cls_load_imdb("train classify", data, "train", &d)) {
-        dist_finalize(dc);
+        attn_mpi_finalize(dc);
         return 1;
     }
     int64_t n_all = c.max_train && c.max_train < d->n ? c.max_train : d->n;
@@ -361,7 +360,7 @@ int cls_train(int argc, char **argv)
         if (st == ATTN_OK) printf("resumed %s after epoch %d (step %ld, best validation %.4f)\n", out,
                                   rs.epoch, rs.step, rs.best_val);
     }
-    if (st == ATTN_OK) dist_rank_rng(dc, t);
+    if (st == ATTN_OK) attn_mpi_rank_rng(dc, t);
     if (st == ATTN_OK) {
         order = malloc((size_t)tr.n * sizeof *order);
         ids = malloc((size_t)(bs * c.model.max_len) * sizeof *ids);
@@ -405,11 +404,11 @@ int cls_train(int argc, char **argv)
                     right_step += (logits->data[2 * b + 1] > logits->data[2 * b]) == (lab[b] == 1);
             }
             if (ranks > 1) {
-                st = dist_weighted_grads(dc, m->P, (double)(hi - lo) / (double)nb, 1 << 20, NULL);
-                if (st == ATTN_OK) st = dist_allreduce_sum_double(dc, &lstep);
-                if (st == ATTN_OK) st = dist_allreduce_sum_double(dc, &right_step);
+                st = attn_mpi_weighted_grads(dc, m->P, (double)(hi - lo) / (double)nb, 1 << 20, NULL);
+                if (st == ATTN_OK) st = attn_mpi_allreduce_sum_double(dc, &lstep);
+                if (st == ATTN_OK) st = attn_mpi_allreduce_sum_double(dc, &right_step);
                 if (st) {
-                    fprintf(stderr, "attn train classify (rank %d of %d): %s\n", rank, ranks, dist_error());
+                    fprintf(stderr, "attn train classify (rank %d of %d): %s\n", rank, ranks, attn_last_error());
                     break;
                 }
             }
@@ -472,7 +471,7 @@ int cls_train(int argc, char **argv)
         fflush(stdout), fflush(stderr);
         _exit(1);
     }
-    dist_finalize(dc);
+    attn_mpi_finalize(dc);
     metrics_close(&mlog);
     free(order), free(ids), free(lab), free(probs), free(is_val), free(is_tr), free(tok);
     cls_set_free(&tr), cls_set_free(&va), cls_set_free(&te);

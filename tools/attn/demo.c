@@ -8,15 +8,14 @@
  *
  * Under `mpirun -np N` each global batch is split into N equal shards (every example has the
  * same number of target tokens, so the mean of the shard losses is the batch loss), gradients
- * are averaged in a fixed order (dist_average_grads) before clipping, and rank 0 alone prints
+ * are averaged in a fixed order (attn_mpi_average_grads) before clipping, and rank 0 alone prints
  * and writes metrics and checkpoints. A checkpoint holds no rank state: it resumes at any N. */
 #include "cli.h"
 
 #include "bench_util.h"
 #include "../text/chars.h"
 #include "dates.h"
-#include "dist.h"
-#include "dist_train.h"
+#include "attn/mpi.h"
 #include "progress.h"
 #include "cli.h"
 #include "viz.h"
@@ -349,23 +348,23 @@ int cli_demo(int argc, char **argv)
     if (c.steps < 1 || c.batch < 1 || c.threads < 0 || c.eval_n < 0 || !(c.lr > 0) ||
         c.log_every < 1)
         return usage();
-    dist_ctx *dc;
-    if (dist_init(&argc, &argv, &dc)) {
-        fprintf(stderr, "attn demo: %s\n", dist_error());
+    attn_mpi_ctx *dc;
+    if (attn_mpi_init(&argc, &argv, &dc)) {
+        fprintf(stderr, "attn demo: %s\n", attn_last_error());
         return 1;
     }
-    const int rank = dist_rank(dc), ranks = dist_size(dc);
+    const int rank = attn_mpi_rank(dc), ranks = attn_mpi_size(dc);
     { /* every rank must run the same job; rank 0 names the first that differs */
         char desc[700];
         int n = snprintf(desc, sizeof desc, "seed=%llu steps=%ld batch=%d lr=%.9g eval=%d resume=%d "
                          "save_every=%ld out=%s", (unsigned long long)c.seed, c.steps, c.batch,
                          (double)c.lr, c.eval_n, c.resume, c.save_every, c.out_dir);
-        int e = dist_check_same(dc, desc, (size_t)n, "the demo configuration");
+        int e = attn_mpi_check_same(dc, desc, (size_t)n, "the demo configuration");
         if (e == ATTN_OK && c.batch % ranks)
             fprintf(stderr, "attn demo: --batch %d is not a multiple of the %d ranks\n", c.batch, ranks), e = -1;
         if (e) {
-            if (rank == 0 && e != -1) fprintf(stderr, "attn demo: %s\n", dist_error());
-            dist_finalize(dc);
+            if (rank == 0 && e != -1) fprintf(stderr, "attn demo: %s\n", attn_last_error());
+            attn_mpi_finalize(dc);
             return 1;
         }
     }
@@ -373,7 +372,7 @@ int cli_demo(int argc, char **argv)
     FILE *lossf = rank == 0 && c.losses ? fopen(c.losses, c.resume ? "a" : "w") : NULL;
     if (c.threads) attn_set_num_threads(c.threads);
     if (attn_run_dir_prepare(c.out_dir)) {
-        dist_finalize(dc);
+        attn_mpi_finalize(dc);
         return cli_error("demo", c.out_dir, ATTN_E_IO);
     }
     double t_start = bench_now();
@@ -385,7 +384,7 @@ int cli_demo(int argc, char **argv)
     dates_example *exs = NULL;
     int st = attn_seq2seq_create(&c.model, c.seed, &m);
     if (st) {
-        dist_finalize(dc);
+        attn_mpi_finalize(dc);
         return cli_error("demo", "model", st);
     }
     attn_tape_config tc = {.num_threads = c.threads, .seed = c.seed ^ 0x5eedull};
@@ -440,14 +439,14 @@ int cli_demo(int argc, char **argv)
         if (st == ATTN_OK) st = attn_op_cross_entropy(t, logits, b.tgt_out, &ce, &loss);
         if (st == ATTN_OK) attn_params_zero_grad(m->P);
         if (st == ATTN_OK) st = attn_tape_backward(t, loss, NULL);
-        if (st == ATTN_OK && (st = dist_average_grads(dc, m->P, 1 << 20, NULL)))
-            fprintf(stderr, "attn demo (rank %d of %d): %s\n", rank, ranks, dist_error());
+        if (st == ATTN_OK && (st = attn_mpi_average_grads(dc, m->P, 1 << 20, NULL)))
+            fprintf(stderr, "attn demo (rank %d of %d): %s\n", rank, ranks, attn_last_error());
         if (st == ATTN_OK) st = attn_clip_grad_norm(m->P, 1.0f, NULL);
         double lstep = st == ATTN_OK ? loss->data[0] : 0;
         if (st == ATTN_OK && ranks > 1) { /* mean of the shards' losses, in rank order */
-            st = dist_allreduce_sum_double(dc, &lstep);
+            st = attn_mpi_allreduce_sum_double(dc, &lstep);
             lstep /= ranks;
-            if (st) fprintf(stderr, "attn demo (rank %d of %d): %s\n", rank, ranks, dist_error());
+            if (st) fprintf(stderr, "attn demo (rank %d of %d): %s\n", rank, ranks, attn_last_error());
         }
         float lr = attn_schedule_lr(&sched, step);
         if (st == ATTN_OK) st = attn_optim_step(opt, lr);
@@ -509,7 +508,7 @@ train_done:
         _exit(1);
     }
     if (lossf) fclose(lossf);
-    dist_finalize(dc);
+    attn_mpi_finalize(dc);
     metrics_close(&mlog);
     free(exs), free(b.src), free(b.tgt_in), free(b.tgt_out);
     attn_optim_free(opt);

@@ -19,7 +19,6 @@
 #include "config.h"
 
 #include "bench_util.h"
-#include "dist.h"
 #include "dist_train.h"
 #include "mt.h"
 #include "progress.h"
@@ -422,12 +421,12 @@ int cli_train_translate(int argc, char **argv)
     int64_t *perm = NULL;
     attn_metrics *csv = NULL;
     attn_run_state rs = {.best_metric = -1};
-    dist_ctx *dc = NULL;
-    if (dist_init(&argc, &argv, &dc)) {
-        fprintf(stderr, "attn train translate: %s\n", dist_error());
+    attn_mpi_ctx *dc = NULL;
+    if (attn_mpi_init(&argc, &argv, &dc)) {
+        fprintf(stderr, "attn train translate: %s\n", attn_last_error());
         return 1;
     }
-    const int rank = dist_rank(dc), ranks = dist_size(dc);
+    const int rank = attn_mpi_rank(dc), ranks = attn_mpi_size(dc);
     { /* every rank must run the same job; rank 0 names the first that differs */
         char desc[800];
         int n = snprintf(desc, sizeof desc,
@@ -444,9 +443,9 @@ int cli_train_translate(int argc, char **argv)
                          (long long)c.gru.enc_hidden, (long long)c.gru.dec_hidden, (long long)c.gru.attn_size,
                          (long long)c.gru.out_size, (double)c.model.dropout, (double)c.gru.dropout,
                          (long long)c.model.max_len, (long long)c.gru.max_len);
-        if (dist_check_same(dc, desc, (size_t)n, "the training configuration")) {
-            if (rank == 0) fprintf(stderr, "attn train translate: %s\n", dist_error());
-            dist_finalize(dc);
+        if (attn_mpi_check_same(dc, desc, (size_t)n, "the training configuration")) {
+            if (rank == 0) fprintf(stderr, "attn train translate: %s\n", attn_last_error());
+            attn_mpi_finalize(dc);
             return 1;
         }
     }
@@ -515,7 +514,7 @@ int cli_train_translate(int argc, char **argv)
     int epoch = (int)rs.epoch;
     double best = rs.best_metric;
     attn_budget_plan bu = rs.plan;
-    if (st == ATTN_OK) dist_rank_rng(dc, t);
+    if (st == ATTN_OK) attn_mpi_rank_rng(dc, t);
     if (st) {
         cli_error("train translate", "setup", st);
         goto done;
@@ -583,9 +582,9 @@ int cli_train_translate(int argc, char **argv)
                 if (st == ATTN_OK) lstep = loss->data[0] * k_mine / k;
             }
             if (st == ATTN_OK && ranks > 1) {
-                st = dist_weighted_grads(dc, P, k_mine / k, 1 << 20, NULL);
-                if (st == ATTN_OK) st = dist_allreduce_sum_double(dc, &lstep);
-                if (st) fprintf(stderr, "attn train translate (rank %d of %d): %s\n", rank, ranks, dist_error());
+                st = attn_mpi_weighted_grads(dc, P, k_mine / k, 1 << 20, NULL);
+                if (st == ATTN_OK) st = attn_mpi_allreduce_sum_double(dc, &lstep);
+                if (st) fprintf(stderr, "attn train translate (rank %d of %d): %s\n", rank, ranks, attn_last_error());
             }
             if (st == ATTN_OK && c.clip > 0) st = attn_clip_grad_norm(P, c.clip, NULL);
             lr = lr_at(&c, &bu, step);
@@ -598,9 +597,9 @@ int cli_train_translate(int argc, char **argv)
             lsum += lstep * k, ltok += k;
             tokens += k;
             progress_update(&prog, bi + 1, lstep, tokens / (bench_now() - t_train), NULL);
-            stop = dist_agree(dc, c.max_minutes > 0 && bench_now() - t0 + reserve > c.max_minutes * 60);
+            stop = attn_mpi_agree(dc, c.max_minutes > 0 && bench_now() - t0 + reserve > c.max_minutes * 60);
             if (stop < 0) {
-                fprintf(stderr, "attn train translate (rank %d of %d): %s\n", rank, ranks, dist_error());
+                fprintf(stderr, "attn train translate (rank %d of %d): %s\n", rank, ranks, attn_last_error());
                 st = ATTN_E_IO;
             }
             if (stop) break;
@@ -622,8 +621,8 @@ int cli_train_translate(int argc, char **argv)
             /* the next epoch's line, from the time used and this epoch's length (rank 0's clock) */
             bu = attn_budget_replan(step, tb.nb, epoch, c.epochs, c.max_minutes > 0 ? c.max_minutes * 60 - reserve : 0,
                                     bench_now() - t0, bench_now() - t_epoch);
-            if (ranks > 1 && dist_bcast(dc, &bu, sizeof bu, 0)) {
-                fprintf(stderr, "attn train translate (rank %d of %d): %s\n", rank, ranks, dist_error());
+            if (ranks > 1 && attn_mpi_bcast(dc, &bu, sizeof bu, 0)) {
+                fprintf(stderr, "attn train translate (rank %d of %d): %s\n", rank, ranks, attn_last_error());
                 st = ATTN_E_IO;
                 break;
             }
@@ -693,7 +692,7 @@ done:
         fflush(stdout), fflush(stderr);
         _exit(1);
     }
-    dist_finalize(dc);
+    attn_mpi_finalize(dc);
     if (attn_metrics_close(csv) && st == ATTN_OK) st = cli_error("train translate", "metrics.csv", ATTN_E_IO);
     free(perm), free(b64), free(x.src), free(x.tin), free(x.tout);
     attn_batches_free(&tb), attn_batches_free(&vb);

@@ -1,0 +1,172 @@
+/*
+ * attn/mpi.h — libattn_mpi: running attn over several processes (data-parallel training, ring
+ * attention). A library beside libattn, not in it: libattn has no MPI dependency, and this
+ * header is not included by attn.h. Link with `pkg-config --libs attn-mpi`. When it was built
+ * without MPI the same interface runs one process (attn_mpi_available() returns 0, every
+ * collective is the identity), so a program written for it runs with or without mpirun.
+ *
+ * Errors follow libattn's conventions (attn/core.h): fallible calls return 0 or a negative
+ * ATTN_E_* code, and attn_last_error() says what failed and which rank was involved. A rank
+ * that stops answering is reported after ATTN_DIST_TIMEOUT seconds (environment, default 300)
+ * instead of hanging the job.
+ *
+ * Every collective is deterministic: for a fixed number of ranks the reduction order is fixed,
+ * so a run is bit-identical to itself.
+ */
+#ifndef ATTN_MPI_H
+#define ATTN_MPI_H
+
+#include "attn/nn.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------------------------------------------ */
+/* The job and its collectives                                                                */
+/* ------------------------------------------------------------------------------------------ */
+
+/* One process's place in the job: its rank, the number of ranks, and the messages in flight. */
+typedef struct attn_mpi_ctx attn_mpi_ctx;
+
+/* 1 when libattn_mpi was built with MPI, 0 for the single-process build. */
+ATTN_API int attn_mpi_available(void);
+
+/* Join the job (MPI_Init when built with MPI and MPI is not initialised yet; argc and argv are
+ * passed on to it) and create *ctx. */
+ATTN_API int attn_mpi_init(int *argc, char ***argv, attn_mpi_ctx **ctx);
+/* Leave the job (MPI_Finalize when attn_mpi_init initialised MPI) and free ctx; NULL is a
+ * no-op. It waits for every rank: after a peer died, exit without calling it. */
+ATTN_API void attn_mpi_finalize(attn_mpi_ctx *ctx);
+/* This process's rank in [0, size) and the number of ranks (0 and 1 in one process). */
+ATTN_API int attn_mpi_rank(const attn_mpi_ctx *ctx);
+ATTN_API int attn_mpi_size(const attn_mpi_ctx *ctx);
+
+/* Sum n floats across ranks in place; every rank ends with the same bits. The order of the
+ * additions depends only on the number of ranks: element block c is summed as
+ * ((x_c + x_{c+1}) + x_{c+2}) + … in ring order from rank c. */
+ATTN_API int attn_mpi_allreduce_sum(attn_mpi_ctx *ctx, float *buf, size_t n);
+/* Sum of one double across ranks (losses, counts), added in rank order. */
+ATTN_API int attn_mpi_allreduce_sum_double(attn_mpi_ctx *ctx, double *value);
+/* Copy `bytes` bytes of buf on rank root into buf on every rank (at most 2^31). */
+ATTN_API int attn_mpi_bcast(attn_mpi_ctx *ctx, void *buf, size_t bytes, int root);
+/* Return once every rank has entered. */
+ATTN_API int attn_mpi_barrier(attn_mpi_ctx *ctx);
+
+/* Every rank passes a description of its configuration (bytes); fails (ATTN_E_STATE) with a
+ * message naming the first rank whose description differs from rank 0's ("<what> differs
+ * between rank 0 and rank r …"). */
+ATTN_API int attn_mpi_check_same(attn_mpi_ctx *ctx, const void *desc, size_t bytes, const char *what);
+
+/* Point-to-point for ring algorithms: start sending `bytes` of sbuf to rank `to` and receiving
+ * as many into rbuf from rank `from`; attn_mpi_exchange_wait completes both. One exchange in
+ * flight per context; the buffers must stay untouched until the wait returns. */
+ATTN_API int attn_mpi_exchange_start(attn_mpi_ctx *ctx, const void *sbuf, void *rbuf, size_t bytes,
+                                     int to, int from);
+ATTN_API int attn_mpi_exchange_wait(attn_mpi_ctx *ctx);
+
+/* Stop the whole job with a message: prints it to stderr ("attn (rank r of N): message" under
+ * MPI, "attn: message" in one process) and, under MPI, MPI_Abort ends every rank with a nonzero
+ * status. For programs that own the process (a command, a test), never called by a library.
+ * In one process it only prints; the caller then returns its error as usual. ctx may be NULL. */
+ATTN_API void attn_mpi_abort(attn_mpi_ctx *ctx, const char *message);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Data-parallel training                                                                     */
+/* ------------------------------------------------------------------------------------------ */
+
+/* Average the gradients of every parameter of P across ranks: packed into buckets of about
+ * bucket_floats (at least 1024), summed with attn_mpi_allreduce_sum (fixed order), scaled by
+ * 1/ranks. A parameter without a gradient buffer gets one (zeros) first. *ms (may be NULL)
+ * receives the time spent in milliseconds. */
+ATTN_API int attn_mpi_average_grads(attn_mpi_ctx *ctx, attn_params *P, size_t bucket_floats, double *ms);
+
+/* Weighted sum across ranks: every gradient becomes Σ_rank weight_rank · g_rank (fixed order).
+ * With each rank's weight its share of the global batch's loss terms (its tokens over the
+ * batch's), a mean loss split unevenly across ranks gets the gradient of the whole batch's
+ * mean. Missing gradient buffers are allocated as for attn_mpi_average_grads. */
+ATTN_API int attn_mpi_weighted_grads(attn_mpi_ctx *ctx, attn_params *P, double weight, size_t bucket_floats,
+                                     double *ms);
+
+/* Rank 0's bytes to every rank: on rank 0 *data and *n are read; on the others *data receives
+ * a malloc'ed copy (the caller frees it; NULL after a failure) and *n its length. */
+ATTN_API int attn_mpi_share_bytes(attn_mpi_ctx *ctx, void **data, size_t *n);
+
+/* Rank 0's flag (e.g. "stop now": a time limit read from one clock) on every rank: 0 or 1, or
+ * a negative ATTN_E_* code when the broadcast failed. */
+ATTN_API int attn_mpi_agree(attn_mpi_ctx *ctx, int flag);
+
+/* Give rank r > 0 its own dropout stream (the tape's seed mixed with r; rank 0 keeps the seed
+ * a checkpoint saves), so the ranks' shares of a batch do not get the same masks. Call after
+ * the tape's state is set (created or resumed). */
+ATTN_API void attn_mpi_rank_rng(const attn_mpi_ctx *ctx, attn_tape *t);
+
+/* Make every rank start from rank 0's parameter values. */
+ATTN_API int attn_mpi_broadcast_params(attn_mpi_ctx *ctx, attn_params *P);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Ring attention (sequence parallel)                                                         */
+/* ------------------------------------------------------------------------------------------ */
+
+/*
+ * One sequence of len tokens is cut into 2·N chunks of c = len / (2N) tokens (N = ranks). Rank
+ * r holds the queries, keys and values of chunks r and 2N−1−r (zig-zag: under a causal mask
+ * every rank then has the same work, none idles half the ring). Key/value blocks travel round
+ * the ring with non-blocking exchanges that overlap the compute of the block in hand; partial
+ * outputs are merged exactly with the fused kernel's log-sum-exp merge. Blocks wholly in the
+ * future of a query chunk are skipped.
+ *
+ * Memory: the caller's k and v arrays are the travelling storage — a block moves a unit (one
+ * key chunk of one head) at a time through one small staging and one spare buffer — so a rank
+ * holds its 1/N share of the keys and values, never a second copy. k and v are restored when
+ * a call returns ATTN_OK and are unspecified after a failure; they must not alias q or any
+ * other argument.
+ *
+ * Local layout of every per-rank array (q, k, v, out, dout, dq, dk, dv): [2][H][c][E]
+ * contiguous — chunk slot 0 is chunk r, slot 1 chunk 2N−1−r; lse is [2][H][c].
+ *
+ * Results do not depend on timing: every sum runs in a fixed order for a fixed N.
+ */
+typedef struct attn_mpi_ring_problem {
+    int64_t len;   /* whole sequence; a multiple of 2·ranks, chunks longer than 8 tokens */
+    int64_t heads; /* H */
+    int64_t dim;   /* E (keys and values alike), ≤ 256 */
+    int causal;    /* query t attends keys ≤ t */
+    float scale;   /* 0: 1/√E */
+    int threads;   /* for the kernel; 0: library default */
+} attn_mpi_ring_problem;
+
+/* What one call of this rank did and how long it took. */
+typedef struct attn_mpi_ring_stats {
+    double compute_ms; /* kernel calls and merges */
+    double wait_ms;    /* time blocked on exchanges (not hidden behind compute) */
+    double total_ms;
+    int blocks;        /* (query chunk, key chunk) pairs computed by this rank */
+} attn_mpi_ring_stats;
+
+/* Global chunk index held in slot (0 or 1) by rank of ranks. */
+ATTN_API int64_t attn_mpi_ring_chunk_of(int rank, int ranks, int slot);
+
+/* Floats of one local [2][H][c][E] array for this problem and rank count (0 if invalid). */
+ATTN_API int64_t attn_mpi_ring_local_floats(const attn_mpi_ring_problem *p, int ranks);
+
+/* Forward: out [2][H][c][E] and lse [2][H][c] of this rank's queries over the whole sequence.
+ * st (may be NULL) receives this rank's statistics. */
+ATTN_API int attn_mpi_ring_forward(attn_mpi_ctx *ctx, const attn_mpi_ring_problem *p, const float *q, float *k,
+                                   float *v, float *out, float *lse, attn_mpi_ring_stats *st);
+
+/* Backward from dout: dq of the local queries, dk and dv of the local keys and values (the
+ * sums over every rank's queries; dK/dV travel round the ring with their keys and return to
+ * their owner). out and lse are the forward's. st may be NULL. */
+ATTN_API int attn_mpi_ring_backward(attn_mpi_ctx *ctx, const attn_mpi_ring_problem *p, const float *q, float *k,
+                                    float *v, const float *out, const float *lse, const float *dout, float *dq,
+                                    float *dk, float *dv, attn_mpi_ring_stats *st);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ATTN_MPI_H */
