@@ -1,5 +1,6 @@
 /* main.c — the attn command: dispatch to subcommands. */
 #include "cli.h"
+#include "lm.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,7 +16,8 @@ typedef struct {
 static const command commands[] = {
     {"demo", cli_demo, "run the default job"},
     {"translate", cli_translate, "translate text with a saved model: attn translate --model M TEXT"},
-    {"train", cli_train, "train a model: attn train classify|translate --data PATH --out DIR"},
+    {"train", cli_train, "train a model: attn train classify|translate|lm --data PATH --out DIR"},
+    {"generate", cli_generate, "continue a prompt with a language model: attn generate --model M --prompt TEXT"},
     {"eval", cli_eval, "evaluate a model: attn eval classify|translate --model M ..."},
     {"bench", cli_bench, "benchmarks: attn bench attention|gemm|..."},
     {"bleu", cli_bleu, "BLEU and chrF of a translation: attn bleu HYP REF [REF...]"},

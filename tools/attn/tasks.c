@@ -1,5 +1,6 @@
 /* tasks.c — `attn train <task>` and `attn eval <task>`: one entry per task. */
 #include "cli.h"
+#include "lm.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -8,7 +9,9 @@ int cli_train(int argc, char **argv)
 {
     if (argc >= 2 && !strcmp(argv[1], "classify")) return cli_train_classify(argc - 1, argv + 1);
     if (argc >= 2 && !strcmp(argv[1], "translate")) return cli_train_translate(argc - 1, argv + 1);
+    if (argc >= 2 && !strcmp(argv[1], "lm")) return cli_train_lm(argc - 1, argv + 1);
     fprintf(stderr, "usage: attn train classify --data PATH --out DIR [--config F] [--threads N] [--resume]\n"
+                    "       attn train lm --data FILE --out DIR [--config F] [--threads N] [--resume]\n"
                     "       attn train translate --arch transformer --data DIR --out DIR [--config F] [--resume]\n");
     return 2;
 }
