@@ -220,6 +220,7 @@ int cli_train_lm(int argc, char **argv)
     progress prog;
     progress_init(&prog, stdout, c.steps, "lm");
     const double t0 = bench_now();
+    const int64_t first = rs.step; /* tokens/s over this process's steps */
     double lsum = 0;
     int64_t ln = 0;
     for (int64_t s = rs.step; st == ATTN_OK && s < c.steps; s++) {
@@ -232,7 +233,7 @@ int cli_train_lm(int argc, char **argv)
         if (st == ATTN_OK) st = attn_optim_step(o, lr);
         if (st) break;
         lsum += loss->data[0], ln++;
-        const double tps = (double)((s + 1 - rs.step) * c.batch * T) / (bench_now() - t0);
+        const double tps = (double)((s + 1 - first) * c.batch * T) / (bench_now() - t0);
         progress_update(&prog, s + 1, loss->data[0], tps, NULL);
         if ((s + 1) % c.eval_every && s + 1 != c.steps) continue;
         double val;
