@@ -3,6 +3,7 @@
 #include "internal.h"
 #include "attn/train.h"
 
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <math.h>
@@ -238,8 +239,10 @@ int attn_run_dir_prepare(const char *dir)
     if (!d) return attn_fail(ATTN_E_IO, "%s: cannot read %s: %s", fn, dir, strerror(errno));
     int st = ATTN_OK;
     for (struct dirent *e; st == ATTN_OK && (e = readdir(d));) {
-        /* what attn_st_writer_commit leaves when killed: "<file>.tmp.<pid>.<k>" */
-        if (!strstr(e->d_name, ".tmp.")) continue;
+        /* what a killed atomic write leaves: "<file>.tmp.<pid>[.<k>]" (attn_st_writer_commit,
+         * the tokenizer file) or "<file>.tmp.cut" (attn_metrics) — nothing else is touched */
+        const char *m = strstr(e->d_name, ".tmp.");
+        if (!m || !(isdigit((unsigned char)m[5]) || !strcmp(m + 5, "cut"))) continue;
         char p[4400];
         snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
         if (remove(p) && errno != ENOENT) st = attn_fail(ATTN_E_IO, "%s: cannot remove %s: %s", fn, p, strerror(errno));

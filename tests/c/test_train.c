@@ -148,9 +148,14 @@ Test(train, dir_prepare_creates_and_removes_stale_temporaries)
     fputs("half a file", f), fclose(f);
     f = fopen(keep, "w");
     fputs("a model", f), fclose(f);
+    char mine[400];
+    snprintf(mine, sizeof mine, "%s/notes.tmp.txt", dir);
+    f = fopen(mine, "w");
+    fputs("the user's", f), fclose(f);
     cr_assert_eq(attn_run_dir_prepare(dir), ATTN_OK);
     cr_assert_neq(access(stale, F_OK), 0, "the stale temporary is gone");
     cr_assert_eq(access(keep, F_OK), 0, "other files stay");
+    cr_assert_eq(access(mine, F_OK), 0, "a file that only looks like a temporary stays");
     cr_assert_eq(attn_run_dir_prepare(keep), ATTN_E_IO, "a file is not a directory");
 }
 
