@@ -4,6 +4,7 @@
  * limits and bad arguments. */
 #include <criterion/criterion.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -93,48 +94,79 @@ static double exhaustive_best(attn_tape *t, const attn_seq2seq *m, const int32_t
 }
 
 
+/* A tiny encoder–decoder of either architecture. */
+typedef struct tiny {
+    attn_seq2seq *tf;
+    attn_gru_seq2seq *gru;
+} tiny;
+
+static int tiny_generate(const tiny *m, attn_tape *t, const int32_t *src, int64_t N,
+                         const attn_generate_options *o, int32_t *out, int64_t *len)
+{
+    return m->tf ? attn_seq2seq_generate(m->tf, t, src, N, XS, o, out, XL + 1, len, NULL)
+                 : attn_gru_seq2seq_generate(m->gru, t, src, N, XS, o, out, XL + 1, len, NULL);
+}
+
+static double gru_exhaustive_best(attn_tape *t, const attn_gru_seq2seq *m, const int32_t *src,
+                                  float alpha, int32_t *best, int64_t *best_len);
+
+/* For one source and both length penalties: a beam wide enough to keep every hypothesis finds
+ * the exhaustive search's best; a narrow one returns a complete hypothesis (counted in *missed
+ * when it is not the best). */
+static void check_exhaustive(const tiny *m, attn_tape *t, const int32_t *src, int uncached, const char *what,
+                             int *missed, int *cases)
+{
+    for (int a = 0; a < 2; a++) {
+        const float alpha = a ? 0.6f : 0.0f;
+        int32_t want[XL + 1], out[XL + 1];
+        int64_t want_len = 0, len;
+        if (m->tf) exhaustive_best(t, m->tf, src, alpha, want, &want_len);
+        else gru_exhaustive_best(t, m->gru, src, alpha, want, &want_len);
+        attn_generate_options o = {.bos_id = XBOS, .eos_id = XEOS, .max_new = XL, .beam = 128,
+                                   .len_penalty = alpha, .no_cache = uncached};
+        cr_assert_eq(tiny_generate(m, t, src, 1, &o, out, &len), ATTN_OK, "%s", attn_last_error());
+        cr_expect_eq(len, want_len, "%s alpha %g: length %lld, exhaustive %lld", what, (double)alpha, (long long)len,
+                     (long long)want_len);
+        cr_expect_eq(memcmp(out, want, (size_t)(len < want_len ? len : want_len) * 4), 0,
+                     "%s alpha %g: beam output differs from exhaustive", what, (double)alpha);
+        cr_expect_eq(out[len], XEOS);
+        o.beam = 2;
+        cr_assert_eq(tiny_generate(m, t, src, 1, &o, out, &len), ATTN_OK);
+        cr_expect(len >= 0 && len <= XL && out[len] == XEOS);
+        *missed += len != want_len || memcmp(out, want, (size_t)len * 4);
+        ++*cases;
+    }
+}
+
+/* The test sources of a seed: three rows, the second padded. */
+static void sources(uint64_t seed, int32_t *srcs)
+{
+    for (int trial = 0; trial < 3; trial++) {
+        int32_t *src = srcs + trial * XS;
+        for (int j = 0; j < XS; j++) src[j] = 1 + (int32_t)((seed * 7 + (uint64_t)trial * 3 + (uint64_t)j * 5) % 6);
+        if (trial == 1) src[XS - 1] = src[XS - 2] = XPAD;
+    }
+}
+
 static void beam_vs_exhaustive(int uncached)
 {
     attn_tape *t;
     attn_tape_config tc = {.num_threads = 1};
     cr_assert_eq(attn_tape_create(&tc, &t), ATTN_OK);
-    int disagree_small_beam = 0, cases = 0;
+    int missed = 0, cases = 0;
     for (uint64_t seed = 1; seed <= 4; seed++) {
-        attn_seq2seq *m = tiny_model(seed);
+        tiny m = {.tf = tiny_model(seed)};
+        int32_t srcs[3 * XS];
+        sources(seed, srcs);
+        char what[64];
         for (int trial = 0; trial < 3; trial++) {
-            int32_t src[XS];
-            for (int j = 0; j < XS; j++) src[j] = 1 + (int32_t)((seed * 7 + (uint64_t)trial * 3 + (uint64_t)j * 5) % 6);
-            if (trial == 1) src[XS - 1] = src[XS - 2] = XPAD; /* padded source */
-            for (int a = 0; a < 2; a++) {
-                float alpha = a ? 0.6f : 0.0f;
-                int32_t want[XL + 1];
-                int64_t want_len = 0;
-                exhaustive_best(t, m, src, alpha, want, &want_len);
-                /* a beam wide enough to keep every hypothesis is exact */
-                attn_generate_options o = {.bos_id = XBOS, .eos_id = XEOS, .max_new = XL, .beam = 128,
-                                           .len_penalty = alpha, .no_cache = uncached};
-                int32_t out[XL + 1];
-                int64_t len;
-                cr_assert_eq(attn_seq2seq_generate(m, t, src, 1, XS, &o, out, XL + 1, &len, NULL), ATTN_OK, "%s",
-                             attn_last_error());
-                cr_expect_eq(len, want_len, "seed %llu trial %d alpha %g: length %lld, exhaustive %lld",
-                             (unsigned long long)seed, trial, (double)alpha, (long long)len,
-                             (long long)want_len);
-                cr_expect_eq(memcmp(out, want, (size_t)(len < want_len ? len : want_len) * 4), 0,
-                             "seed %llu trial %d alpha %g: beam output differs from exhaustive",
-                             (unsigned long long)seed, trial, (double)alpha);
-                cr_expect_eq(out[len], XEOS);
-                /* a narrow beam may miss it, but must return a complete hypothesis */
-                o.beam = 2;
-                cr_assert_eq(attn_seq2seq_generate(m, t, src, 1, XS, &o, out, XL + 1, &len, NULL), ATTN_OK);
-                cr_expect(len >= 0 && len <= XL && out[len] == XEOS);
-                disagree_small_beam += len != want_len || memcmp(out, want, (size_t)len * 4);
-                cases++;
-            }
+            snprintf(what, sizeof what, "seed %llu trial %d", (unsigned long long)seed, trial);
+            check_exhaustive(&m, t, srcs + trial * XS, uncached, what, &missed, &cases);
         }
-        attn_seq2seq_free(m);
+        attn_seq2seq_free(m.tf);
     }
-    cr_log_info("%s: beam 2 missed the exhaustive best in %d of %d cases", uncached ? "uncached" : "cached", disagree_small_beam, cases);
+    cr_log_info("%s: beam 2 missed the exhaustive best in %d of %d cases", uncached ? "uncached" : "cached", missed,
+                cases);
     attn_tape_free(t);
 }
 
@@ -204,37 +236,16 @@ Test(generate, gru_beam_search_equals_exhaustive_search)
     attn_tape *t;
     attn_tape_config tc = {.num_threads = 1};
     cr_assert_eq(attn_tape_create(&tc, &t), ATTN_OK);
-    int disagree_small_beam = 0, cases = 0;
+    int missed = 0, cases = 0;
     for (uint64_t seed = 1; seed <= 4; seed++) {
         attn_gru_seq2seq *m = tiny_gru(seed);
+        tiny tm = {.gru = m};
         int32_t srcs[3 * XS];
+        sources(seed, srcs);
+        char what[64];
         for (int trial = 0; trial < 3; trial++) {
-            int32_t *src = srcs + trial * XS;
-            for (int j = 0; j < XS; j++) src[j] = 1 + (int32_t)((seed * 7 + (uint64_t)trial * 3 + (uint64_t)j * 5) % 6);
-            if (trial == 1) src[XS - 1] = src[XS - 2] = XPAD; /* padded source */
-            for (int a = 0; a < 2; a++) {
-                float alpha = a ? 0.6f : 0.0f;
-                int32_t want[XL + 1];
-                int64_t want_len = 0;
-                gru_exhaustive_best(t, m, src, alpha, want, &want_len);
-                attn_generate_options o = {.bos_id = XBOS, .eos_id = XEOS, .max_new = XL, .beam = 128,
-                                           .len_penalty = alpha};
-                int32_t out[XL + 1];
-                int64_t len;
-                cr_assert_eq(attn_gru_seq2seq_generate(m, t, src, 1, XS, &o, out, XL + 1, &len, NULL), ATTN_OK, "%s",
-                             attn_last_error());
-                cr_expect_eq(len, want_len, "seed %llu trial %d alpha %g: length %lld, exhaustive %lld",
-                             (unsigned long long)seed, trial, (double)alpha, (long long)len, (long long)want_len);
-                cr_expect_eq(memcmp(out, want, (size_t)(len < want_len ? len : want_len) * 4), 0,
-                             "seed %llu trial %d alpha %g: beam output differs from exhaustive",
-                             (unsigned long long)seed, trial, (double)alpha);
-                cr_expect_eq(out[len], XEOS);
-                o.beam = 2;
-                cr_assert_eq(attn_gru_seq2seq_generate(m, t, src, 1, XS, &o, out, XL + 1, &len, NULL), ATTN_OK);
-                cr_expect(len >= 0 && len <= XL && out[len] == XEOS);
-                disagree_small_beam += len != want_len || memcmp(out, want, (size_t)len * 4);
-                cases++;
-            }
+            snprintf(what, sizeof what, "GRU seed %llu trial %d", (unsigned long long)seed, trial);
+            check_exhaustive(&tm, t, srcs + trial * XS, 0, what, &missed, &cases);
         }
         /* three sentences decoded together = each alone (greedy, beam 1, beam 3) */
         for (int beam = 1; beam <= 3; beam += 2) {
@@ -252,7 +263,7 @@ Test(generate, gru_beam_search_equals_exhaustive_search)
         }
         attn_gru_seq2seq_free(m);
     }
-    cr_log_info("GRU: beam 2 missed the exhaustive best in %d of %d cases", disagree_small_beam, cases);
+    cr_log_info("GRU: beam 2 missed the exhaustive best in %d of %d cases", missed, cases);
     attn_tape_free(t);
 }
 
