@@ -178,7 +178,7 @@ typedef struct attn_train_comm {
     /* every parameter's gradient <- the sum over ranks of weight_r · grad_r */
     int (*reduce_grads)(void *ctx, attn_params *P, double weight);
     int (*sum)(void *ctx, double *value);          /* *value <- the sum over ranks */
-    int (*any)(void *ctx, int flag);               /* 1 when any rank's flag is set, < 0 on error */
+    int (*agree)(void *ctx, int flag);             /* rank 0's flag (0/1) on every rank, < 0 on error */
     int (*bcast)(void *ctx, void *buf, size_t n);  /* rank 0's n bytes to every rank */
     int (*same)(void *ctx, uint64_t h, const char *what); /* an error unless every rank has h */
 } attn_train_comm;

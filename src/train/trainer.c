@@ -203,7 +203,7 @@ static int check_config(const attn_train_config *c, const attn_train_task *task,
     if ((c->resume || c->average_last > 1) && !c->out_dir)
         return attn_fail(ATTN_E_ARG, "%s: resume and average_last need out_dir", fn);
     const attn_train_comm *m = c->comm;
-    if (m && (m->size < 1 || m->rank < 0 || m->rank >= m->size || !m->reduce_grads || !m->sum || !m->any ||
+    if (m && (m->size < 1 || m->rank < 0 || m->rank >= m->size || !m->reduce_grads || !m->sum || !m->agree ||
               !m->bcast || !m->same))
         return attn_fail(ATTN_E_ARG, "%s: the communicator (rank %d of %d) lacks a function", fn, m->rank, m->size);
     return ATTN_OK;
@@ -259,9 +259,9 @@ static int run_epoch(loop *L, int64_t epoch, int64_t nb, int *stop, double *trai
         want |= c->max_seconds > 0 && now_s() - L->t0 + L->reserve > c->max_seconds;
         want |= c->max_steps > 0 && L->rs.step >= c->max_steps;
         if (L->ranks > 1) {
-            const int any = L->comm->any(L->comm->ctx, want);
-            if (any < 0) return comm_error(L, ATTN_E_IO);
-            want = any;
+            const int agreed = L->comm->agree(L->comm->ctx, want); /* rank 0's clock and callback decide */
+            if (agreed < 0) return comm_error(L, agreed);
+            want = agreed;
         }
         *stop = want;
     }
