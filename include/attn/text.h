@@ -218,6 +218,19 @@ ATTN_API int attn_bpe_token_id(const attn_bpe *b, const char *token, size_t len,
 /* @@ characters as tokens @@                                                                  */
 /* ------------------------------------------------------------------------------------------ */
 
+/* The date demo's fixed vocabulary (attn.tokenizer = "chars-ascii"): 0 pad, 1 begin, 2 end,
+ * 3 unknown, then the printable ASCII characters 32..126. */
+enum { ATTN_ASCII_PAD = 0, ATTN_ASCII_BOS = 1, ATTN_ASCII_EOS = 2, ATTN_ASCII_UNK = 3, ATTN_ASCII_FIRST = 4,
+       ATTN_ASCII_VOCAB = 4 + 95 };
+static inline int32_t attn_ascii_id(unsigned char c)
+{
+    return c >= 32 && c <= 126 ? ATTN_ASCII_FIRST + (c - 32) : ATTN_ASCII_UNK;
+}
+static inline char attn_ascii_char(int32_t id)
+{
+    return id >= ATTN_ASCII_FIRST && id < ATTN_ASCII_VOCAB ? (char)(id - ATTN_ASCII_FIRST + 32) : '?';
+}
+
 /* A character-level vocabulary, nanoGPT's shakespeare-char convention: the distinct bytes of a
  * text in byte order, id = rank. Checkpoints carry it as metadata attn.tokenizer = "chars" and
  * attn.chars.vocab = the bytes in base64. */
