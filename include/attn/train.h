@@ -304,6 +304,42 @@ typedef void (*attn_dates_show_fn)(void *user, int64_t i, const attn_dates_examp
 ATTN_API int attn_dates_exact_match(const attn_seq2seq *m, attn_tape *t, uint64_t seed, int64_t n,
                                     attn_dates_show_fn show, void *user, double *exact);
 
+/* ---- tasks: translation ----------------------------------------------------------------------- */
+
+/* An encoder–decoder (Transformer or GRU) on sentence pairs already turned into ids: each epoch
+ * the pairs are cut into batches of similar lengths under batch_tokens (attn_batches_by_length,
+ * jittered by seed and epoch) taken in a shuffled order; the loss is label-smoothed token
+ * cross-entropy; validation is the plain cross-entropy over the validation pairs, and the metric
+ * the caller's (BLEU through its tokenizer) or minus that loss. Under a communicator each rank
+ * takes a contiguous share of every batch's pairs, weighed by target tokens. */
+typedef struct attn_mt_pair {
+    const int32_t *src, *tgt; /* src ends with EOS; tgt has neither BOS nor EOS */
+    int64_t slen, tlen;
+} attn_mt_pair;
+
+typedef struct attn_mt_task_config {
+    int64_t batch_tokens;
+    uint64_t seed;
+    float label_smoothing;
+    int32_t bos, eos, pad;
+    /* the validation metric (higher is better); NULL: minus the validation loss */
+    int (*metric)(void *user, attn_tape *t, double *value);
+    void *metric_user;
+    /* a tied output layer: before every save, from's values are copied into to (its own tensor
+     * in the file, so loaders need not know about tying); both NULL: none */
+    attn_param *tie_copy_to;
+    const attn_param *tie_copy_from;
+} attn_mt_task_config;
+
+typedef struct attn_mt_task attn_mt_task;
+/* One of tf, gru; the pairs are borrowed and checked (ids within the vocabularies, lengths
+ * within the model's max_len). */
+ATTN_API int attn_mt_task_create(const attn_seq2seq *tf, const attn_gru_seq2seq *gru,
+                                 const attn_mt_pair *train, int64_t n_train, const attn_mt_pair *val,
+                                 int64_t n_val, const attn_mt_task_config *c, attn_mt_task **out);
+ATTN_API attn_train_task attn_mt_task_get(attn_mt_task *mt);
+ATTN_API void attn_mt_task_free(attn_mt_task *mt);
+
 #ifdef __cplusplus
 }
 #endif

@@ -54,7 +54,7 @@ grep -q "^20," $OUT/resumed/metrics.csv
 run $OUT/resumed $COMMON --log-every 1 --steps 40 --resume
 rc=$?
 check "demo runs finish (40 steps, 20 steps, resume to 40)" [ "$rc_first" = 0 ] && [ "$rc" = 0 ]
-check "resumed run starts at the saved step" grep -q "^resumed after step 20" $OUT/resumed.log
+check "resumed run starts at the saved step" grep -q "resumed $OUT/resumed at step 20" $OUT/resumed.log
 loss_rows $OUT/full/metrics.csv > $OUT/full.loss
 loss_rows $OUT/resumed/metrics.csv > $OUT/resumed.loss
 n=$(wc -l < $OUT/full.loss)

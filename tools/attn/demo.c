@@ -200,7 +200,7 @@ int cli_demo(int argc, char **argv)
     attn_dates_task *dt = NULL;
     char buf[2048];
     const char *kv[64];
-    demo_view view = {.v = {.cmd = "demo", .by_step = 1, .items = "tokens"}};
+    demo_view view = {.v = {.cmd = "demo", .out = c.out_dir, .by_step = 1, .items = "tokens"}};
     view.losses = rank == 0 && c.losses ? fopen(c.losses, c.resume ? "a" : "w") : NULL;
     int st = attn_seq2seq_create(&c.model, c.seed, &m);
     attn_tape_config tc = {.num_threads = c.threads, .seed = c.seed ^ 0x5eedull};
