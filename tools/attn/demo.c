@@ -426,7 +426,7 @@ int cli_demo(int argc, char **argv)
         goto train_done;
     }
     progress prog;
-    progress_init(&prog, stdout, c.steps, "demo");
+    progress_init(&prog, NULL, c.steps, "demo");
     attn_ce_options ce = {.ignore_index = PAD, .label_smoothing = 0.0f};
     double tokens = 0, t_train = bench_now();
     for (; step < c.steps; step++) {

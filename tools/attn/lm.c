@@ -218,7 +218,7 @@ int cli_train_lm(int argc, char **argv)
            (long long)c.model.d_model, (long long)T, d.V, (long long)split, (long long)(d.n - split),
            attn_get_num_threads());
     progress prog;
-    progress_init(&prog, stdout, c.steps, "lm");
+    progress_init(&prog, NULL, c.steps, "lm");
     const double t0 = bench_now();
     const int64_t first = rs.step; /* tokens/s over this process's steps */
     double lsum = 0;

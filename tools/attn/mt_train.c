@@ -558,7 +558,7 @@ int cli_train_translate(int argc, char **argv)
         char label[32];
         snprintf(label, sizeof label, "epoch %d/%d", epoch + 1, c.epochs);
         progress prog;
-        progress_init(&prog, stdout, tb.nb, label);
+        progress_init(&prog, NULL, tb.nb, label);
         double lsum = 0, ltok = 0;
         float lr = 0;
         for (int64_t bi = 0; bi < tb.nb; bi++) {
