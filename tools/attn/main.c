@@ -59,9 +59,14 @@ static int run_help(const command *c, int argc, char **argv)
 
 int cli_error(const char *cmd, const char *what, int status)
 {
-    const char *detail = attn_last_error();
-    fprintf(stderr, "attn %s: %s: %s%s%s\n", cmd, what, attn_status_string(status),
-            detail[0] ? " — " : "", detail);
+    /* "attn CMD: WHAT: why (ATTN_E_CODE)": the library's message says why; its status code
+     * (the part of attn_status_string before the colon) stays greppable at the end */
+    const char *detail = attn_last_error(), *name = attn_status_string(status);
+    int code_len = (int)strcspn(name, ":");
+    if (detail[0])
+        fprintf(stderr, "attn %s: %s: %s (%.*s)\n", cmd, what, detail, code_len, name);
+    else
+        fprintf(stderr, "attn %s: %s: %s\n", cmd, what, name);
     return 1;
 }
 

@@ -112,7 +112,9 @@ static void spm_overview(FILE *f)
 
 static int spm_fail(const char *what, int st)
 {
-    fprintf(stderr, "attn spm: %s: %s — %s\n", what, attn_status_string(st), attn_spm_last_error());
+    const char *name = attn_status_string(st);
+    fprintf(stderr, "attn spm: %s: %s (%.*s)\n", what, attn_spm_last_error(), (int)strcspn(name, ":"),
+            name);
     return 1;
 }
 
