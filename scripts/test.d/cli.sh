@@ -140,8 +140,9 @@ printf 'a b c d\ne f g h' >"$t/lf"
 "$A" translate --model "$t/none.safetensors" --input "$t/bad" >/dev/null 2>"$t/err"
 [ $? = 1 ] && grep -q "$t/bad:2: invalid UTF-8 at byte 5" "$t/err"
 check $? "translate --input: invalid UTF-8 named by file, line and byte"
-"$A" translate --model "$t/none.safetensors" - <"$t/nul" >/dev/null 2>"$t/err"
-[ $? != 0 ]; check $? "translate: '-' as TEXT is not special (model missing: fails)"
+"$A" translate --beam 0 --help >"$t/out" 2>"$t/err"
+[ $? = 0 ] && grep -q "^usage: attn translate" "$t/out" && [ ! -s "$t/err" ]
+check $? "--help wins over a bad value before it"
 for i in $(seq 1 40); do
     echo "Sentence number $i: a dog runs over the green grass near $((i * 7)) trees."
     echo "Zwei Männer spielen Fußball im Park, Nummer $i."

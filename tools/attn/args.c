@@ -205,6 +205,10 @@ int args_wants_help(int argc, char **argv)
 
 int args_parse(const arg_spec *s, int argc, char **argv, char ***pos, int *npos)
 {
+    if (args_wants_help(argc, argv)) { /* help wins over any error in the other arguments */
+        args_print_help(s, stdout);
+        return 0;
+    }
     int w = 1, only_pos = 0;
     for (int a = 1; a < argc; a++) {
         char *t = argv[a];

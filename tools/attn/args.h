@@ -5,7 +5,8 @@
  *   --flag   -f   (-fg: two short flags)                   an option without one
  *   options and positional arguments in any order; "--" ends the options (what follows is
  *   positional even when it starts with '-'); a lone "-" is positional (stdin by convention).
- *   -h / --help: the usage, generated from the table, on stdout; exit status 0.
+ *   -h / --help (anywhere before "--", even after a bad value; -h is reserved for it): the
+ *   usage, generated from the table, on stdout; exit status 0.
  *   A usage error: "attn CMD: REASON" and "try 'attn CMD --help'" on stderr; exit status 2.
  *   Numbers are parsed whole (strtol/strtod: no trailing characters, no overflow, inside the
  *   option's range): `--threads abc`, `--beam 3x`, `--threads -1` are usage errors that say why.
