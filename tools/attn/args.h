@@ -32,8 +32,7 @@
  *     int cli_translate(int argc, char **argv)
  *     {
  *         char **pos; int npos;
- *         int rc = args_parse(&spec, argc, argv, &pos, &npos);
- *         if (rc != ARGS_OK) return rc;             // 0 after --help, 2 after a usage error
+ *         ARGS_PARSE_OR_RETURN(&spec, argc, argv, &pos, &npos); // returns 0 after --help, 2 after a usage error
  *         if (!model) return args_usage_error(&spec, "--model is required");
  *         ...                                        // pos[0..npos): the positionals, in order
  *     }
@@ -92,6 +91,15 @@ typedef struct arg_spec {
  * positionals. Otherwise the exit status to return at once: 0 after -h/--help (usage printed
  * to stdout), 2 after a usage error (reason printed to stderr). */
 int args_parse(const arg_spec *s, int argc, char **argv, char ***pos, int *npos);
+
+/* args_parse, returning from the calling command with its status unless it is ARGS_OK. Use
+ * this rather than keeping args_parse's result in a variable: ARGS_OK (-1) returned by a
+ * command by mistake would be exit status 255. */
+#define ARGS_PARSE_OR_RETURN(s, argc, argv, pos, npos)                                           \
+    do {                                                                                       \
+        int args_st_ = args_parse(s, argc, argv, pos, npos);                                   \
+        if (args_st_ != ARGS_OK) return args_st_;                                              \
+    } while (0)
 
 /* Print "attn CMD: REASON" and the --help hint to stderr; return 2. */
 int args_usage_error(const arg_spec *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

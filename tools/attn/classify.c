@@ -49,8 +49,7 @@ static const arg_spec eval_spec = {
 int cli_eval_classify(int argc, char **argv)
 {
     /* argv[0] "eval", argv[1] "classify" */
-    int prc = args_parse(&eval_spec, argc - 1, argv + 1, NULL, NULL);
-    if (prc != ARGS_OK) return prc;
+    ARGS_PARSE_OR_RETURN(&eval_spec, argc - 1, argv + 1, NULL, NULL);
     if (!ev_model || !ev_data) return args_usage_error(&eval_spec, "--model and --data are required");
     const char *model = ev_model, *data = ev_data;
     int threads = ev_threads;
@@ -205,8 +204,8 @@ int cli_classify(int argc, char **argv)
 {
     char **texts;
     int ntexts;
-    int rc = args_parse(&classify_spec, argc, argv, &texts, &ntexts);
-    if (rc != ARGS_OK) return rc;
+    ARGS_PARSE_OR_RETURN(&classify_spec, argc, argv, &texts, &ntexts);
+    int rc = 0;
     if (!cl_model) return args_usage_error(&classify_spec, "--model is required");
     if (cl_input && ntexts) return args_usage_error(&classify_spec, "give TEXT arguments or --input, not both");
     if (cl_threads > 0) attn_set_num_threads(cl_threads);

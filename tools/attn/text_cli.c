@@ -35,8 +35,7 @@ int cli_bleu(int argc, char **argv)
 {
     char **files;
     int nf;
-    int rc = args_parse(&bleu_spec, argc, argv, &files, &nf);
-    if (rc != ARGS_OK) return rc;
+    ARGS_PARSE_OR_RETURN(&bleu_spec, argc, argv, &files, &nf);
     int n_stdin = 0;
     for (int i = 0; i < nf; i++) n_stdin += !strcmp(files[i], "-");
     if (n_stdin > 1) return args_usage_error(&bleu_spec, "only one file can be '-' (standard input)");
@@ -49,7 +48,7 @@ int cli_bleu(int argc, char **argv)
     char **lines[64] = {0};
     int64_t count[64] = {0};
     const char **refs = NULL;
-    rc = 0;
+    int rc = 0;
     for (int i = 0; i < nf && rc == 0; i++) {
         int st = attn_lines_read(files[i], bleu_replace ? ATTN_LINES_REPLACE_INVALID : 0, &lines[i],
                                  &count[i]);
@@ -234,12 +233,11 @@ int cli_spm(int argc, char **argv)
     }
     char **files;
     int nfiles;
-    int rc = args_parse(spec, argc - 1, argv + 1, &files, &nfiles);
-    if (rc != ARGS_OK) return rc;
+    ARGS_PARSE_OR_RETURN(spec, argc - 1, argv + 1, &files, &nfiles);
     if (!spm_model) return args_usage_error(spec, "--model is required");
     attn_spm *sp = NULL;
     int st;
-    rc = 0;
+    int rc = 0;
     if (spec == &spm_train_spec) {
         if (!spm_input) return args_usage_error(spec, "--input is required");
         attn_spm_train_options o = {

@@ -51,8 +51,7 @@ int cli_translate(int argc, char **argv)
 {
     char **texts;
     int ntexts;
-    int rc = args_parse(&spec, argc, argv, &texts, &ntexts);
-    if (rc != ARGS_OK) return rc;
+    ARGS_PARSE_OR_RETURN(&spec, argc, argv, &texts, &ntexts);
     if (!model) return args_usage_error(&spec, "--model is required");
     if (input && ntexts) return args_usage_error(&spec, "give TEXT arguments or --input, not both");
     attn_generate_options o = {.beam = beam, .len_penalty = len_penalty, .max_new = max_len,

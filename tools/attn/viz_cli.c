@@ -154,8 +154,7 @@ static int viz_main(int argc, char **argv)
                                                "attn (no viz_run_model); use --from-json FILE or --synthetic");
         }
     }
-    int rc = args_parse(&viz_spec, argc, argv, NULL, NULL);
-    if (rc != ARGS_OK) return rc;
+    ARGS_PARSE_OR_RETURN(&viz_spec, argc, argv, NULL, NULL);
     if (!!viz_json + viz_synthetic != 1)
         return args_usage_error(&viz_spec, "give exactly one of --from-json FILE, --synthetic, --model M");
     int pool = VIZ_POOL_MEAN;

@@ -425,8 +425,7 @@ static int plot_main(int argc, char **argv)
 {
     char **pos;
     int npos;
-    int rc = args_parse(&plot_spec, argc, argv, &pos, &npos);
-    if (rc != ARGS_OK) return rc;
+    ARGS_PARSE_OR_RETURN(&plot_spec, argc, argv, &pos, &npos);
     int fmt = format_of(plot_out);
     if (fmt < 0)
         return args_usage_error(&plot_spec, "--out must end in .png, .svg or .pdf, got '%s'", plot_out);
