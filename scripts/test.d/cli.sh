@@ -212,5 +212,30 @@ check $? "plot --y with an unknown column names it and lists the columns"
 "$A" plot "$t/mt.csv" -o "$t/M.PDF" >/dev/null 2>&1 && magic_ok "$t/M.PDF" pdf
 check $? "plot: the extension is case-insensitive (.PDF)"
 
+# ---- a real (tiny) run: the demo's own metrics.csv, translate over a file with progress ----
+"$A" demo --steps 2 --batch 4 --threads 1 --eval 10 --d-model 16 --heads 2 --layers 1 \
+    --dec-layers 1 --out "$t/demo" >"$t/demo.log" 2>&1
+check $? "a 2-step demo run for the checks below"
+for ext in png svg pdf; do
+    "$A" plot "$t/demo/metrics.csv" -o "$t/demo_curve.$ext" >/dev/null 2>&1 && magic_ok "$t/demo_curve.$ext" $ext
+    check $? "plot the demo's own metrics.csv → .$ext"
+done
+seq 1 300 | awk '{ printf "march %d 20%02d\n", $1 % 28 + 1, $1 % 100 }' >"$t/dates"
+"$A" translate -i "$t/dates" --model "$t/demo/model.safetensors" -j 1 >"$t/tr.out" 2>"$t/tr.err"
+rc=$?
+[ $rc = 0 ] && [ "$(wc -l <"$t/tr.out")" = 300 ] && grep -q '^translate 300/300 lines .* lines/s' "$t/tr.err" \
+    && ! grep -q 'lines/s' "$t/tr.out"
+check $? "translate --input of 300 lines: 300 lines on stdout, progress on stderr ($(tail -1 "$t/tr.err"))"
+"$A" translate -q -i "$t/dates" --model "$t/demo/model.safetensors" -j 1 >"$t/trq.out" 2>"$t/trq.err"
+[ $? = 0 ] && [ ! -s "$t/trq.err" ] && cmp -s "$t/tr.out" "$t/trq.out"
+check $? "translate -q: no progress, the same translations"
+"$A" translate -i - -m "$t/demo/model.safetensors" -j 1 <"$t/dates" 2>/dev/null | cmp -s - "$t/tr.out"
+check $? "translate -i - (stdin) = translate -i FILE"
+"$A" translate "march 3rd 2021" "1 may 1999" --model="$t/demo/model.safetensors" --beam=2 -j1 >"$t/two" 2>"$t/err"
+[ $? = 0 ] && [ "$(wc -l <"$t/two")" = 2 ] && [ ! -s "$t/err" ]
+check $? "translate TEXT TEXT with the options after them, --opt=value; no progress for two lines"
+"$A" translate -m "$t/demo/model.safetensors" -i "$t/dates" "march 3rd" >/dev/null 2>"$t/err"
+[ $? = 2 ] && grep -q "not both" "$t/err"; check $? "translate: TEXT and --input together is a usage error"
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -131,8 +131,8 @@ static const arg_spec classify_spec = {
     .cmd = "classify",
     .synopsis = "--model FILE [options] [TEXT ...]",
     .about = "Prints label<TAB>probability<TAB>text for each TEXT, or for each line of --input\n"
-             "(standard input, read line by line, when neither is given). Progress of --input goes\n"
-             "to standard error.",
+             "(standard input, read line by line, when neither is given). Progress of an --input of\n"
+             "more than 256 lines goes to standard error.",
     .opts = classify_opts,
     .max_pos = -1,
 };
@@ -233,7 +233,7 @@ int cli_classify(int argc, char **argv)
         if (st) rc = cli_error("classify", "reading", st);
         progress p;
         progress_init(&p, NULL, (long)n, "classify");
-        p.quiet |= cl_quiet;
+        p.quiet |= cl_quiet || n <= 256; /* as translate: no progress for short inputs */
         for (int64_t i = 0; i < n; i++) {
             snprintf(where, sizeof where, "%s:%lld", cl_input, (long long)i + 1);
             if (classify_one(t, &cm, lines[i], where)) rc = 1;
