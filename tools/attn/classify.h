@@ -25,7 +25,6 @@ typedef struct cls_run_config {
     double val_fraction;
     int64_t max_train;            /* use the first n training reviews only (0: all) */
     uint64_t seed;
-    int log_every;
 } cls_run_config;
 
 void cls_config_default(cls_run_config *c);

@@ -36,7 +36,6 @@ void cls_config_default(cls_run_config *c)
     c->warmup_fraction = 0.05;
     c->val_fraction = 0.04;
     c->seed = 1;
-    c->log_every = 50;
 }
 
 int cls_config_load(const char *path, cls_run_config *c)
@@ -70,7 +69,6 @@ int cls_config_load(const char *path, cls_run_config *c)
         {"val_fraction", CFG_DOUBLE, &c->val_fraction, 0, 0.9, NULL, NULL},
         {"max_train", CFG_I64, &c->max_train, 0, 1e12, NULL, NULL},
         {"seed", CFG_U64, &c->seed, 0, 9007199254740992.0, NULL, NULL},
-        {"log_every", CFG_INT, &c->log_every, 1, 1e9, NULL, NULL},
     };
     int st = cfg_load("train classify", path, f, (int)(sizeof f / sizeof f[0]));
     if (st == ATTN_OK && (m->d_model % m->nhead || c->head_tokens > m->max_len)) {

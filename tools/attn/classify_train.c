@@ -1,29 +1,23 @@
 /* classify_train.c — `attn train classify --data PATH --out DIR [--config F] [--threads N]
  * [--resume] [--export-tokens FILE]`: a SentencePiece tokenizer learned from the training text,
- * a validation split carved from train by movie, a Transformer-encoder classifier trained with
- * AdamW, warm-up + cosine, label smoothing; live progress, metrics.csv, validation each epoch,
- * the best model kept (atomic writes).
+ * a validation split carved from train by movie, then the library's classification task
+ * (attn_cls_task: AdamW, warm-up + cosine, label smoothing) on attn_train_run, whose files are
+ * the run's: model.safetensors (the last epoch), best.safetensors (the best validation accuracy:
+ * the final model, named by the result: line), run.safetensors (--resume), metrics.csv; every
+ * model carries the config, the tokenizer and the truncation in its metadata.
  *
- * Files in DIR: model.safetensors (the best by validation accuracy; config, tokenizer and
- * truncation in its metadata), last.safetensors + optim.safetensors (where --resume continues:
- * end of the last finished epoch), metrics.csv.
- *
- * Under `mpirun -np N` the run is data-parallel: every rank visits the same batches and takes a
- * contiguous share of each batch's reviews; gradients are summed weighted by each rank's share of
- * the batch, so the step is the whole batch's, as one process takes it. Rank 0 learns the
- * tokenizer and sends it to the others, prints and writes every file; all ranks validate (it
- * keeps them in step). --resume reads DIR on every rank (DIR shared). */
+ * Under `mpirun -np N` the run is data-parallel (attn_mpi_train_comm): every rank visits the
+ * same batches and takes a contiguous share of each; the gradients are summed weighted by the
+ * shares, so a step is the whole batch's. Rank 0 learns the tokenizer and sends it to the
+ * others, prints and writes every file. --resume reads DIR on every rank (DIR shared). */
 #include "classify.h"
 #include "cli.h"
 #include "bench_util.h"
 #include "dist_train.h"
 #include "train_view.h"
 
-#include <errno.h>
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 /* The tokenizer: SentencePiece BPE on (a sample of) the cleaned training reviews. */
