@@ -25,6 +25,7 @@ typedef struct cls_run_config {
     double val_fraction;
     int64_t max_train;            /* use the first n training reviews only (0: all) */
     uint64_t seed;
+    int log_every;                /* of old config files: warned about, not used */
 } cls_run_config;
 
 void cls_config_default(cls_run_config *c);

@@ -69,8 +69,12 @@ int cls_config_load(const char *path, cls_run_config *c)
         {"val_fraction", CFG_DOUBLE, &c->val_fraction, 0, 0.9, NULL, NULL},
         {"max_train", CFG_I64, &c->max_train, 0, 1e12, NULL, NULL},
         {"seed", CFG_U64, &c->seed, 0, 9007199254740992.0, NULL, NULL},
+        {"log_every", CFG_INT, &c->log_every, 1, 1e9, NULL, NULL}, /* read, then ignored: see below */
     };
     int st = cfg_load("train classify", path, f, (int)(sizeof f / sizeof f[0]));
+    if (st == ATTN_OK && c->log_every)
+        fprintf(stderr, "attn train classify: config %s: log_every is no longer used (metrics.csv has a row per "
+                        "epoch)\n", path);
     if (st == ATTN_OK && (m->d_model % m->nhead || c->head_tokens > m->max_len)) {
         fprintf(stderr, "attn train classify: config %s: d_model must be a multiple of nhead and head_tokens ≤ max_len\n",
                 path);
