@@ -5,8 +5,10 @@
  * evaluation report against counts by hand; bad data is refused. */
 #include <criterion/criterion.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "attn.h"
 
@@ -202,6 +204,72 @@ Test(cls_task, a_run_learns_a_separable_task)
     attn_tape_free(t);
     attn_cls_task_free(ct);
     attn_classifier_free(m);
+    free_set(&tr), free_set(&va);
+}
+
+static int stop_after_epoch_2(void *user, const attn_train_event *e)
+{
+    (void)user;
+    return e->kind == ATTN_TRAIN_EPOCH && e->epoch == 1;
+}
+
+static void read_all(const char *path, char **buf, long *n)
+{
+    FILE *f = fopen(path, "rb");
+    cr_assert_not_null(f, "%s", path);
+    fseek(f, 0, SEEK_END);
+    *n = ftell(f);
+    rewind(f);
+    *buf = malloc((size_t)*n);
+    cr_assert_eq(fread(*buf, 1, (size_t)*n, f), (size_t)*n);
+    fclose(f);
+}
+
+/* 4 epochs with dropout in one go, and stopped after 2 then resumed: the same files, bit for bit */
+Test(cls_task, a_stopped_run_resumes_bit_identical)
+{
+    attn_cls_data tr, va;
+    make_set(&tr, 120, 10, 20, 2, 21);
+    make_set(&va, 30, 10, 20, 2, 22);
+    char dirs[2][64];
+    char *model_bytes[2];
+    long model_len[2];
+    for (int run = 0; run < 2; run++) {
+        snprintf(dirs[run], sizeof dirs[run], "/tmp/attn_cls_task_%d_%d", (int)getpid(), run);
+        for (int part = 0; part < (run ? 2 : 1); part++) {
+            attn_classifier *m = model(2, 10, 0.1f);
+            attn_cls_task *ct = NULL;
+            const attn_cls_task_config kc = {.batch = 16, .label_smoothing = 0.1f, .seed = 3};
+            cr_assert_eq(attn_cls_task_create(m, &tr, &va, &kc, &ct), ATTN_OK, "%s", attn_last_error());
+            attn_tape *t;
+            attn_tape_config tc = {.num_threads = 1, .seed = 5};
+            cr_assert_eq(attn_tape_create(&tc, &t), ATTN_OK);
+            attn_train_task task = attn_cls_task_get(ct);
+            attn_train_config c = {.out_dir = dirs[run], .resume = part == 1, .epochs = 4,
+                                   .optim = {.kind = ATTN_OPTIM_ADAMW, .weight_decay = 0.01f},
+                                   .schedule = {ATTN_SCHEDULE_COSINE, 3e-3f, 4, 32, 0}, .clip = 1,
+                                   .metric_name = "val_acc",
+                                   .progress = run == 1 && part == 0 ? stop_after_epoch_2 : NULL};
+            attn_train_result r;
+            cr_assert_eq(attn_train_run(&c, &task, m->P, t, &r), ATTN_OK, "%s", attn_last_error());
+            cr_assert_eq(r.state.step, run == 1 && part == 0 ? 16 : 32, "run %d part %d", run, part);
+            attn_tape_free(t);
+            attn_cls_task_free(ct);
+            attn_classifier_free(m);
+        }
+        char path[224];
+        snprintf(path, sizeof path, "%s/model.safetensors", dirs[run]);
+        read_all(path, &model_bytes[run], &model_len[run]);
+    }
+    cr_assert_eq(model_len[0], model_len[1]);
+    cr_assert_eq(memcmp(model_bytes[0], model_bytes[1], (size_t)model_len[0]), 0, "the resumed run's last model differs");
+    for (int run = 0; run < 2; run++) {
+        const char *names[] = {"model.safetensors", "best.safetensors", "run.safetensors", "metrics.csv"};
+        char path[224];
+        for (int i = 0; i < 4; i++) snprintf(path, sizeof path, "%s/%s", dirs[run], names[i]), remove(path);
+        rmdir(dirs[run]);
+        free(model_bytes[run]);
+    }
     free_set(&tr), free_set(&va);
 }
 
