@@ -55,10 +55,10 @@ static int reduce_grads(attn_mpi_ctx *d, attn_params *P, float pre, float post, 
                 p->grad[e] = post == 1.0f ? buf[off + (size_t)e] : buf[off + (size_t)e] * post;
             off += (size_t)p->numel;
         }
-        free(big);
+        attn_mpi_internal_release(d, big);
         first = i;
     }
-    free(bucket);
+    attn_mpi_internal_release(d, bucket);
     if (ms) *ms = attn_mpi_now_ms() - t0;
     return st;
 }
@@ -86,7 +86,7 @@ int attn_mpi_share_bytes(attn_mpi_ctx *d, void **data, size_t *n)
                               (unsigned long long)len);
     st = attn_mpi_bcast(d, buf, (size_t)len, 0);
     if (attn_mpi_rank(d) > 0) {
-        if (st) free(buf), buf = NULL;
+        if (st) attn_mpi_internal_release(d, buf), buf = NULL;
         *data = buf, *n = (size_t)len;
     }
     return st;
