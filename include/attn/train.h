@@ -117,6 +117,14 @@ ATTN_API int attn_metrics_close(attn_metrics *m);
  * P with its shape). */
 ATTN_API int attn_params_average_files(attn_params *P, const char *const *paths, int n);
 
+/* ---- a fingerprint of the run state ----------------------------------------------------------- */
+
+/* attn_hash64 of the parameters (names, sizes, values), the optimiser's moments and step count
+ * (o may be NULL) and every counter of s (may be NULL): equal states give equal values, bit for
+ * bit. For checking that the ranks of a job resumed the same state (attn_mpi_check_same_u64);
+ * reads every float once (about a second per GB). */
+ATTN_API uint64_t attn_run_state_hash(const attn_params *P, attn_optim *o, const attn_run_state *s);
+
 #ifdef __cplusplus
 }
 #endif

@@ -197,9 +197,11 @@ static int meta_long(const attn_st_reader *st, const char *path, const char *key
     return ATTN_OK;
 }
 
-/* Restore model, optimiser, dropout stream, step and loss window from out_dir/run.safetensors. */
+/* Restore model, optimiser, dropout stream, step and loss window from out_dir/run.safetensors;
+ * *hash: the loaded state's fingerprint (attn_run_state_hash and the loss window), which the
+ * ranks of a job compare. */
 static int load_run(const demo_cfg *c, attn_seq2seq *m, attn_optim *opt, attn_tape *t, long *step,
-                    loss_window *lw)
+                    loss_window *lw, uint64_t *hash)
 {
     char path[600];
     snprintf(path, sizeof path, "%s/run.safetensors", c->out_dir);
@@ -226,6 +228,7 @@ static int load_run(const demo_cfg *c, attn_seq2seq *m, attn_optim *opt, attn_ta
         *step = (long)rs.step;
         attn_tape_set_rng(t, rs.rng_seed, rs.rng_offset);
         lw->sum = lsum, lw->n = ln;
+        *hash = attn_hash64(attn_hash64(attn_run_state_hash(m->P, opt, &rs), &lsum, sizeof lsum), &ln, sizeof ln);
         /* the cosine schedule spans --steps: past the warm-up, the steps already taken followed
          * the saved run's span, so the result will differ from one uninterrupted run */
         if (total != c->steps && *step > DEMO_WARMUP)
@@ -359,7 +362,8 @@ int cli_demo(int argc, char **argv)
         int n = snprintf(desc, sizeof desc, "seed=%llu steps=%ld batch=%d lr=%.9g eval=%d resume=%d "
                          "save_every=%ld out=%s", (unsigned long long)c.seed, c.steps, c.batch,
                          (double)c.lr, c.eval_n, c.resume, c.save_every, c.out_dir);
-        int e = attn_mpi_check_same(dc, desc, (size_t)n, "the demo configuration");
+        if (n >= (int)sizeof desc) n = (int)sizeof desc - 1; /* snprintf says what it would have written */
+        int e = attn_mpi_check_same(dc, desc, n > 0 ? (size_t)n : 0, "the demo configuration");
         if (e == ATTN_OK && c.batch % ranks)
             fprintf(stderr, "attn demo: --batch %d is not a multiple of the %d ranks\n", c.batch, ranks), e = -1;
         if (e) {
@@ -367,6 +371,11 @@ int cli_demo(int argc, char **argv)
             attn_mpi_finalize(dc);
             return 1;
         }
+    }
+    if (strlen(c.out_dir) > 500) { /* the demo's file names must fit its buffers */
+        if (rank == 0) fprintf(stderr, "attn demo: --out is %zu characters long; at most 500 are supported\n", strlen(c.out_dir));
+        attn_mpi_finalize(dc);
+        return 2;
     }
     if (rank > 0 && !freopen("/dev/null", "w", stdout)) return 1; /* rank 0 alone prints */
     FILE *lossf = rank == 0 && c.losses ? fopen(c.losses, c.resume ? "a" : "w") : NULL;
@@ -394,9 +403,17 @@ int cli_demo(int argc, char **argv)
     if (st == ATTN_OK) st = attn_optim_create(m->P, &oc, &opt);
     long step = 0;
     loss_window lw = {0, 0};
+    uint64_t state_hash = 0;
     if (st == ATTN_OK && c.resume) {
-        st = load_run(&c, m, opt, t, &step, &lw);
+        st = load_run(&c, m, opt, t, &step, &lw, &state_hash);
         if (st == ATTN_OK) printf("resumed %s at step %ld\n", c.out_dir, step);
+    }
+    if (c.resume && ranks > 1) { /* every rank, even one that failed: the ranks resumed one state */
+        int e = attn_mpi_check_same_u64(dc, st == ATTN_OK ? state_hash : 0, "the resumed run state");
+        if (e && rank == 0)
+            fprintf(stderr, "attn demo: %s: every rank must resume from the same %s/run.safetensors\n",
+                    attn_last_error(), c.out_dir);
+        if (st == ATTN_OK) st = e;
     }
     if (st) {
         cli_error("demo", "setup", st);
@@ -469,7 +486,10 @@ int cli_demo(int argc, char **argv)
             break;
         }
         if (rank == 0 && c.save_every > 0 && (step + 1) % c.save_every == 0 && step + 1 < c.steps) {
-            st = save_run(&c, m, opt, t, step + 1, &lw);
+            /* the other ranks wait in the next step's all-reduce: tell them rank 0 is alive */
+            st = attn_mpi_busy_begin(dc, "writing a checkpoint");
+            if (st == ATTN_OK) st = save_run(&c, m, opt, t, step + 1, &lw);
+            if (attn_mpi_busy_end(dc) && st == ATTN_OK) st = ATTN_E_STATE;
             if (st) {
                 cli_error("demo", "saving a checkpoint", st);
                 break;

@@ -443,7 +443,8 @@ int cli_train_translate(int argc, char **argv)
                          (long long)c.gru.enc_hidden, (long long)c.gru.dec_hidden, (long long)c.gru.attn_size,
                          (long long)c.gru.out_size, (double)c.model.dropout, (double)c.gru.dropout,
                          (long long)c.model.max_len, (long long)c.gru.max_len);
-        if (attn_mpi_check_same(dc, desc, (size_t)n, "the training configuration")) {
+        if (n >= (int)sizeof desc) n = (int)sizeof desc - 1; /* snprintf says what it would have written */
+        if (attn_mpi_check_same(dc, desc, n > 0 ? (size_t)n : 0, "the training configuration")) {
             if (rank == 0) fprintf(stderr, "attn train translate: %s\n", attn_last_error());
             attn_mpi_finalize(dc);
             return 1;
