@@ -201,24 +201,25 @@ if [ -n "$victim" ] && [ "$rc" -ne 124 ] && [ "$took" -lt 90 ] &&
 else
     bad "demo (recovery mode): killed rank (victim '$victim', exit $rc after ${took}s)"
 fi
-# rank 0 writes its checkpoints on a slow disk (every fsync 2 s longer: a save takes 8 s) with
-# ATTN_DIST_TIMEOUT=2: rank 1, waiting in the next step, hears its heartbeats and waits
+# rank 0 writes its checkpoints on a slow disk (every fsync 1.5 s longer: a save of two files,
+# each fsync'ed with its directory, takes 6 s) with ATTN_DIST_TIMEOUT=3: rank 1, waiting in the
+# next step, hears its heartbeats and waits (a small model: steps far shorter than the timeout)
 cc -shared -fPIC -o "$tmp/slow_fsync.so" tests/mpi/slow_fsync.c -ldl
-slow="--batch 8 --threads 1 --eval 0 --seed 3 --save-every 2 --steps 4 --out $tmp/slow"
+slow="--batch 8 --threads 1 --eval 0 --seed 3 --d-model 32 --heads 2 --layers 1 --save-every 2 --steps 4 --out $tmp/slow"
 start=$(date +%s)
-ATTN_DIST_TIMEOUT=2 timeout 300 mpirun -np 1 env LD_PRELOAD="$tmp/slow_fsync.so" "$BUILD"/attn demo $slow : \
+ATTN_DIST_TIMEOUT=3 timeout 300 mpirun -np 1 env LD_PRELOAD="$tmp/slow_fsync.so" ATTN_TEST_FSYNC_S=1.5 "$BUILD"/attn demo $slow : \
     -np 1 "$BUILD"/attn demo $slow > "$tmp/slow.log" 2>&1
 rc=$?
 if [ "$rc" -eq 0 ] && grep -q '^result: task=dates' "$tmp/slow.log" && ! grep -q "did not answer" "$tmp/slow.log"; then
-    ok "demo: rank 0 saving on a slow disk (8 s a save, timeout 2 s) is waited for ($(( $(date +%s) - start ))s)"
+    ok "demo: rank 0 saving on a slow disk (6 s a save, timeout 3 s) is waited for ($(( $(date +%s) - start ))s)"
 else
     tr '\r' '\n' < "$tmp/slow.log" | grep -v '^ *$' | tail -3 | sed 's/^/    /'
     bad "demo: slow checkpoint write (exit $rc)"
 fi
 # rank 0 killed inside a checkpoint write (recovery mode: the job runs on): rank 1 names it within
 # the deadline and stops; the temporary file left behind is cleared and the run resumes
-kw="--batch 8 --threads 1 --eval 0 --seed 3 --d-model 256 --layers 2 --save-every 1 --out $tmp/kw --losses $tmp/kw.loss"
-ATTN_DIST_TIMEOUT=5 timeout 150 mpirun --mca orte_enable_recovery 1 -np 2 "$BUILD"/attn demo $kw --steps 100000 \
+kw="--batch 8 --threads 1 --eval 0 --seed 3 --save-every 1 --out $tmp/kw --losses $tmp/kw.loss"
+ATTN_DIST_TIMEOUT=8 timeout 150 mpirun --mca orte_enable_recovery 1 -np 2 "$BUILD"/attn demo $kw --steps 100000 \
     > "$tmp/kw.log" 2>&1 &
 mp=$!
 caught=$(python3 tests/mpi/kill_in_write.py "$tmp/kw" "$mp")
@@ -230,7 +231,7 @@ took=$(( $(date +%s) - killed ))
 echo "    $caught"
 tr '\r' '\n' < "$tmp/kw.log" | grep -a "did not answer" | head -1 | sed 's/^/    /'
 if echo "$caught" | grep -q "killed while writing" && [ "$rc" -ne 124 ] && [ "$took" -lt 30 ] &&
-    grep -aq "rank 1 of 2.*rank 0 did not answer within 5 s" "$tmp/kw.log" && grep -aq "rank 1 of 2): stopped with an error" "$tmp/kw.log"; then
+    grep -aq "rank 1 of 2.*rank 0 did not answer within 8 s" "$tmp/kw.log" && grep -aq "rank 1 of 2): stopped with an error" "$tmp/kw.log"; then
     ok "demo: rank 0 killed inside a checkpoint write -> rank 1 names it and stops ${took}s after the kill"
 else
     bad "demo: kill inside a checkpoint write ($caught; exit $rc after ${took}s)"
