@@ -23,6 +23,8 @@ extern "C" {
  * loading, not while another thread loads. */
 #define ATTN_DATA_MAX_BYTES ((size_t)1 << 30)
 ATTN_API size_t attn_data_set_max_bytes(size_t bytes);
+/* A whole file read that way (gunzipped when gzip), malloc'ed with a NUL after its *len bytes. */
+ATTN_API int attn_data_read_file(const char *path, char **data, size_t *len);
 
 /* IMDb (Large Movie Review Dataset, Maas et al. 2011). A loaded set owns all its strings;
  * treat the struct as read-only and release it with attn_imdb_free. Texts are verbatim (HTML
@@ -159,6 +161,41 @@ ATTN_API int attn_image_normalize(const uint8_t *src, int64_t n, float mean, flo
 /* A random permutation of 0..n-1 into perm (Fisher–Yates, draws from the counter-based
  * stream (seed, counter)): the order of one epoch, reproducible from (seed, epoch). */
 ATTN_API int attn_permutation(int64_t n, uint64_t seed, uint64_t counter, int64_t *perm);
+
+
+/* ------------------------------------------------------------------------------------------ */
+/* @@ the date task (attn demo) @@                                                            */
+/* ------------------------------------------------------------------------------------------ */
+
+/* English dates in many written forms ("Saturday, 3 March 2021", "march 3rd 21", "3/3/2021" …)
+ * and their ISO 8601 form. Every example is generated from a counter-based random stream, so
+ * example n of seed s is the same on every machine and thread count. Each example knows which
+ * source characters produce each output character (its alignment), so cross-attention can be
+ * scored. */
+#define ATTN_DATES_SRC_MAX 48 /* longest source string, NUL included */
+#define ATTN_DATES_TGT_LEN 10 /* "YYYY-MM-DD" */
+#define ATTN_DATES_NFORMATS 16
+
+typedef struct attn_dates_example {
+    char src[ATTN_DATES_SRC_MAX];
+    char tgt[ATTN_DATES_TGT_LEN + 24];
+    int format;
+    /* For output character t: source characters [align_lo[t], align_hi[t]) produce it;
+     * empty (lo == hi) for characters no source character produces (the dashes). */
+    int align_lo[ATTN_DATES_TGT_LEN];
+    int align_hi[ATTN_DATES_TGT_LEN];
+} attn_dates_example;
+
+/* Example `index` of stream `seed`. Four-digit years 1000–2999; two-digit years stand for 1950–2049 (50–99 → 19xx). */
+ATTN_API void attn_dates_generate(uint64_t seed, uint64_t index, attn_dates_example *ex);
+
+/* Parse an ISO date "YYYY-MM-DD" that is a real calendar date: 1 if valid. */
+ATTN_API int attn_dates_iso_valid(const char *s);
+
+/* English month names (January..December) and weekday names (Monday..Sunday) it writes. */
+ATTN_API const char *attn_dates_month_name(int month); /* 1..12 */
+ATTN_API const char *attn_dates_day_name(int day);     /* 0 = Monday .. 6 */
+
 
 #ifdef __cplusplus
 }

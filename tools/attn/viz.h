@@ -99,11 +99,11 @@ struct attn_attention_record;
 int viz_record_add_recorded(viz_record *r, const struct attn_attention_record *rec,
                             int classifier);
 
-/* A record for one example of the date task (tools/attn/dates.h): one token per character of
+/* A record for one example of the date task (attn/data.h): one token per character of
  * the source and of the 10-character ISO target, alignment from the example's spans, no maps
  * yet. A model whose tokens are not exactly these characters builds its own record. */
-struct dates_example;
-int viz_record_from_dates(const struct dates_example *ex, viz_record **out);
+struct attn_dates_example;
+int viz_record_from_dates(const struct attn_dates_example *ex, viz_record **out);
 
 /* ---- attention.json ----------------------------------------------------------------------- */
 /* {"format":"attn-attention","version":1,"title":..,"source":[..],"target":[..],

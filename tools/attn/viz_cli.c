@@ -1,6 +1,5 @@
 /* viz_cli.c — `attn viz`: render attention from a JSON file, a synthetic record, or (when the
  * model code is linked in) a model. */
-#include "dates.h"
 #include "viz_internal.h"
 
 #include <math.h>
@@ -67,21 +66,21 @@ static int synthetic_map(viz_record *r, viz_kind kind, int layer, int head, int 
     return st;
 }
 
-int viz_record_from_dates(const dates_example *ex, viz_record **out)
+int viz_record_from_dates(const attn_dates_example *ex, viz_record **out)
 {
     if (!ex || !out) return viz_fail(ATTN_E_ARG, "viz_record_from_dates: NULL argument");
     *out = NULL;
-    int ns = (int)strnlen(ex->src, DATES_SRC_MAX), nt = DATES_TGT_LEN;
-    if (ns == DATES_SRC_MAX)
+    int ns = (int)strnlen(ex->src, ATTN_DATES_SRC_MAX), nt = ATTN_DATES_TGT_LEN;
+    if (ns == ATTN_DATES_SRC_MAX)
         return viz_fail(ATTN_E_ARG, "viz_record_from_dates: source not NUL-terminated");
-    char sbuf[DATES_SRC_MAX][2], tbuf[DATES_TGT_LEN][2];
-    const char *src[DATES_SRC_MAX], *tgt[DATES_TGT_LEN];
+    char sbuf[ATTN_DATES_SRC_MAX][2], tbuf[ATTN_DATES_TGT_LEN][2];
+    const char *src[ATTN_DATES_SRC_MAX], *tgt[ATTN_DATES_TGT_LEN];
     for (int i = 0; i < ns; i++) {
         sbuf[i][0] = ex->src[i];
         sbuf[i][1] = 0;
         src[i] = sbuf[i];
     }
-    viz_span spans[DATES_TGT_LEN];
+    viz_span spans[ATTN_DATES_TGT_LEN];
     for (int t = 0; t < nt; t++) {
         tbuf[t][0] = ex->tgt[t];
         tbuf[t][1] = 0;
@@ -105,8 +104,8 @@ int viz_record_from_dates(const dates_example *ex, viz_record **out)
  * heads, decoder 2 × 2, cross 2 × 4 where layer 1 head 2 follows the gold alignment. */
 static int synthetic_record(uint64_t seed, viz_record **out)
 {
-    dates_example ex;
-    dates_generate(seed, 0, &ex);
+    attn_dates_example ex;
+    attn_dates_generate(seed, 0, &ex);
     viz_record *r;
     int st = viz_record_from_dates(&ex, &r);
     if (st) return st;

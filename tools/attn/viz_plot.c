@@ -194,6 +194,7 @@ int viz_plot_csv(const char *csv_path, const char *png_path)
     int st = csv_read(csv_path, &t);
     if (st) return st;
     int xc = find_col(&t, "step", 0), yc = find_col(&t, "loss", 0);
+    if (yc < 0) yc = find_col(&t, "train_loss", 0); /* attn_train_run's metrics.csv */
     int vc = find_col(&t, "val_metric", 0);
     if (vc < 0) vc = find_col(&t, "val", 1);
     if (xc < 0 || yc < 0) {
