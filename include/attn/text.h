@@ -33,7 +33,10 @@ extern "C" {
  * with no n-gram at all (total 0) gives 0 under both.
  *
  * Tokenisers: ATTN_BLEU_TOKENIZE_13A is mteval-v13a as sacreBLEU implements it (the default);
- * ATTN_BLEU_TOKENIZE_NONE splits on whitespace only (for text already tokenised).
+ * ATTN_BLEU_TOKENIZE_NONE splits on whitespace only (for text already tokenised);
+ * ATTN_BLEU_TOKENIZE_INTL is sacreBLEU's "intl" (mteval-v14 international: Unicode punctuation
+ * split unless between numbers, every symbol split; \p{P}, \p{S}, \p{N} of Unicode 14);
+ * ATTN_BLEU_TOKENIZE_CHAR is sacreBLEU's "char" (each non-space character a token).
  * Lowercasing maps each code point as Python's str.lower does (Unicode 14 tables), except
  * that a final capital sigma becomes σ, not ς (str.lower looks at the neighbours). */
 
@@ -41,7 +44,9 @@ extern "C" {
 
 typedef enum attn_bleu_tokenize {
     ATTN_BLEU_TOKENIZE_13A = 0, /* mteval-v13a: punctuation split, numbers kept, &quot; etc. */
-    ATTN_BLEU_TOKENIZE_NONE = 1 /* whitespace split only */
+    ATTN_BLEU_TOKENIZE_NONE = 1, /* whitespace split only */
+    ATTN_BLEU_TOKENIZE_INTL = 2, /* mteval-v14 international */
+    ATTN_BLEU_TOKENIZE_CHAR = 3  /* characters */
 } attn_bleu_tokenize;
 
 typedef enum attn_bleu_smooth {

@@ -23,7 +23,7 @@ int train_view_event(void *view, const attn_train_event *e)
                 snprintf(label, sizeof label, "steps %lld-%lld", (long long)e->step, (long long)(e->step + e->batches - 1));
             else
                 snprintf(label, sizeof label, "epoch %lld/%lld", (long long)e->epoch + 1, (long long)v->epochs);
-            progress_init(&v->bar, stdout, (long)e->batches, label);
+            progress_init(&v->bar, NULL, (long)e->batches, label);
         }
         progress_update(&v->bar, (long)e->batch, e->loss, e->items_per_s, NULL);
         break;

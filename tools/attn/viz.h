@@ -187,10 +187,19 @@ int viz_render_all(const viz_record *r, const char *dir, int pool);
  * first val* column, drawn on a second axis when present; empty, nan and inf cells skipped; a
  * cut-off last line of a log still being written ignored) → a PNG of loss (and val) vs step. */
 int viz_plot_csv(const char *csv_path, const char *png_path);
+/* The same with a choice of columns and format. x: the x column (NULL: step, else epoch); y:
+ * comma-separated left-axis columns (NULL: every column whose name holds "loss"); y2: right
+ * axis columns (NULL: when y is NULL, the val* columns that are not losses; else none). */
+enum { VIZ_PNG = 0, VIZ_SVG = 1, VIZ_PDF = 2 };
+typedef struct viz_plot_options {
+    int format; /* VIZ_PNG, VIZ_SVG, VIZ_PDF */
+    const char *x, *y, *y2;
+} viz_plot_options;
+int viz_plot_csv_opts(const char *csv_path, const char *out_path, const viz_plot_options *o);
 
 /* ---- CLI ---------------------------------------------------------------------------------- */
 int cli_viz(int argc, char **argv);  /* attn viz --from-json F --out DIR | --model M ... */
-int cli_plot(int argc, char **argv); /* attn plot metrics.csv --out loss.png */
+int cli_plot(int argc, char **argv); /* attn plot metrics.csv --out loss.png|svg|pdf */
 /* Provided by the model code when it is linked in (weak: NULL otherwise). Gets the viz
  * subcommand's arguments as given; returns the exit status. */
 int viz_run_model(int argc, char **argv) __attribute__((weak));
