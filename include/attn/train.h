@@ -182,6 +182,9 @@ typedef struct attn_train_comm {
     int (*agree)(void *ctx, int flag);             /* rank 0's flag (0/1) on every rank, < 0 on error */
     int (*bcast)(void *ctx, void *buf, size_t n);  /* rank 0's n bytes to every rank */
     int (*same)(void *ctx, uint64_t h, const char *what); /* an error unless every rank has h */
+    /* optional (NULL: none): begin 1 before rank 0 works alone (writing the run's files), 0 after;
+     * meanwhile the others, waiting for it, must not time out (attn_mpi_busy_begin / _end) */
+    int (*busy)(void *ctx, int begin, const char *what);
 } attn_train_comm;
 
 typedef enum attn_train_event_kind {
@@ -403,6 +406,14 @@ typedef struct attn_cls_report {
 ATTN_API int attn_cls_evaluate(const float *probs, const int32_t *label, int64_t n, int64_t classes,
                                attn_cls_report *r);
 ATTN_API void attn_cls_report_free(attn_cls_report *r);
+
+/* ---- a fingerprint of the run state ----------------------------------------------------------- */
+
+/* attn_hash64 of the parameters (names, sizes, values), the optimiser's moments and step count
+ * (o may be NULL) and every counter of s (may be NULL): equal states give equal values, bit for
+ * bit. For checking that the ranks of a job resumed the same state (attn_mpi_check_same_u64);
+ * reads every float once (about a second per GB). */
+ATTN_API uint64_t attn_run_state_hash(const attn_params *P, attn_optim *o, const attn_run_state *s);
 
 #ifdef __cplusplus
 }

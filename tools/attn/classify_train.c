@@ -162,7 +162,8 @@ int cli_train_classify(int argc, char **argv)
                          (unsigned long long)c.seed, (long long)mc->d_model, (long long)mc->nhead,
                          (long long)mc->num_layers, (long long)mc->dim_feedforward, (double)mc->dropout,
                          (int)mc->activation, mc->norm_first, (int)mc->pooling, resume);
-        if (attn_mpi_check_same(dc, desc, (size_t)n, "the training configuration")) {
+        if (n >= (int)sizeof desc) n = (int)sizeof desc - 1; /* snprintf says what it would have written */
+        if (attn_mpi_check_same(dc, desc, n > 0 ? (size_t)n : 0, "the training configuration")) {
             if (rank == 0) fprintf(stderr, "attn train classify: %s\n", attn_last_error());
             attn_mpi_finalize(dc);
             return 1;

@@ -99,7 +99,7 @@ static int show_attention(const demo_cfg *c, attn_tape *t, const attn_seq2seq *m
         attn_dates_example ex;
         attn_dates_example_of(c->seed, 1, (uint64_t)i, &ex);
         viz_record *r;
-        char dir[700];
+        char dir[4200];
         snprintf(dir, sizeof dir, "%s/viz/example%d", c->out_dir, i + 1);
         if (viz_seq2seq_record(t, m, ex.src, NULL, &ex, &r)) return -1;
         int st = viz_render_all(r, dir, VIZ_POOL_MEAN);
@@ -110,7 +110,7 @@ static int show_attention(const demo_cfg *c, attn_tape *t, const attn_seq2seq *m
         }
         printf("  %s/attention.html  (%s)\n", dir, ex.src);
     }
-    char png[700];
+    char png[4200];
     snprintf(png, sizeof png, "%s/loss.png", c->out_dir);
     if (viz_plot_csv(mpath, png)) {
         fprintf(stderr, "attn demo: %s\n", viz_last_error());
