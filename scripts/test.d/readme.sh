@@ -14,7 +14,10 @@ set -u
 cd "$(dirname "$0")/../.."
 root=$(pwd)
 BUILD=${BUILD:-build}
-export PATH="$root/$BUILD:$PATH" OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
+bd=$BUILD
+unset BUILD # the blocks' own make runs (pip install ./python) build where a user's would
+PY=${PY:-/usr/bin/python3} # the documents' python3 is Debian's (python3-numpy, python3-torch)
+export PATH="$root/$bd:$(dirname "$PY"):$PATH" OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 # the MPI example, as root
 pass=0
 fail=0
@@ -24,8 +27,8 @@ trap 'rm -rf "$tmp"' EXIT
 log_dir=$root/out/readme-test
 mkdir -p "$log_dir"
 
-if [ ! -x "$BUILD/attn" ]; then
-    echo "FAIL $BUILD/attn not built (run make)"
+if [ ! -x "$bd/attn" ]; then
+    echo "FAIL $bd/attn not built (run make)"
     echo "0 passed, 1 failed"
     exit 1
 fi
@@ -68,12 +71,12 @@ for doc in "$@"; do
             skipped=$((skipped + 1))
             continue
         fi
-        if grep -q '^[[:space:]]*mpirun' "$b" && { [ ! -x "$BUILD/test_dist" ] || ! command -v mpirun > /dev/null 2>&1; }; then
+        if grep -q '^[[:space:]]*mpirun' "$b" && { [ ! -x "$bd/test_dist" ] || ! command -v mpirun > /dev/null 2>&1; }; then
             echo "skip $where ($first): attn was built without MPI"
             skipped=$((skipped + 1))
             continue
         fi
-        sed "s#\bbuild/attn\b#$BUILD/attn#g" "$b" > "$b.run"
+        sed "s#\bbuild/attn\b#$bd/attn#g" "$b" > "$b.run"
         log="$log_dir/$(echo "$where" | tr '/:' '__').log"
         t0=$(date +%s)
         sh -e "$b.run" > "$log" 2>&1
