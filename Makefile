@@ -78,7 +78,7 @@ check-cli:
 check-tests: check-lib
 	@pkg-config --exists criterion || { echo "Criterion not found: install libcriterion-dev (or run make test, which installs what the tests need)" >&2; exit 1; }
 $(LIB_OBJ): | check-lib
-$(CLI_OBJ): | check-cli
+$(CLI_OBJ) $(TEXT_SHIM_OBJ) $(TEXT_C_OBJ) $(DIST_OBJ): | check-cli
 $(TEST_OBJ): | check-tests
 
 lib: $(BUILD)/libattn.a $(BUILD)/libattn.so
