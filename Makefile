@@ -73,7 +73,7 @@ features:
 # package.) Order-only, so they never cause a rebuild.
 check-lib:
 	@scripts/deps.sh --check lib
-check-cli:
+check-cli: check-lib
 	@scripts/deps.sh --check build
 check-tests: check-lib
 	@pkg-config --exists criterion || { echo "Criterion not found: install libcriterion-dev (or run make test, which installs what the tests need)" >&2; exit 1; }
