@@ -71,8 +71,11 @@ features:
 
 # Before compiling: are the libraries there? (pkg-config decides; the message names the Debian
 # package.) Order-only, so they never cause a rebuild.
+# `make lib` alone checks the library's needs; any goal that builds the command checks all of
+# them at once, so one message lists everything missing.
+CHECK_GROUP := $(if $(filter-out lib features,$(or $(MAKECMDGOALS),all)),build,lib)
 check-lib:
-	@scripts/deps.sh --check lib
+	@scripts/deps.sh --check $(CHECK_GROUP)
 check-cli: check-lib
 	@scripts/deps.sh --check build
 check-tests: check-lib
