@@ -44,7 +44,12 @@ ISA_AVX2 := -mavx2 -mfma
 ISA_AVX512 := -mavx2 -mfma -mavx512f -mavx512bw -mavx512dq -mavx512vl
 
 # Optional dependencies, reported at build time.
-HAVE_CRITERION := $(shell pkg-config --exists criterion && echo 1)
+HAVE_CRITERION := $(shell pkg-config --exists criterion 2>/dev/null && echo 1)
+ifneq ($(filter tests,$(MAKECMDGOALS)),)
+ifneq ($(HAVE_CRITERION),1)
+$(error Criterion not found: install libcriterion-dev (make test installs what the tests need))
+endif
+endif
 HAVE_MPI := $(shell command -v mpicc >/dev/null 2>&1 && echo 1)
 
 LIB_SRC := $(shell find src -name '*.c' | sort)
