@@ -24,9 +24,10 @@ typedef struct bench_peak {
     int warned;         /* the "calibration off" note went to stderr */
 } bench_peak;
 
-/* Five short FMA runs of each kind (~0.1 s); a triad bandwidth is measured only on request. */
+/* FMA runs of each kind, long (~8 ms) and short (~0.5 ms), ~0.1 s in all; a triad bandwidth is
+ * measured only on request. */
 void bench_peak_init(bench_peak *p, int threads);
-/* One more short FMA run of each kind (~10-20 ms); the best is kept. Call between repetitions. */
+/* A few more FMA runs (~15 ms); the best is kept. Call between repetitions. */
 void bench_peak_sample(bench_peak *p);
 /* `runs` triad passes over 3 × 64 MB (allocated and freed here); the best is kept. */
 void bench_peak_bandwidth(bench_peak *p, int runs);
