@@ -11,13 +11,14 @@
 # arguments name the documents to run (default: README.md docs/*.md).
 # Ends with "N passed, N failed".
 set -u
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 root=$(pwd)
 BUILD=${BUILD:-build}
 bd=$BUILD
 unset BUILD # the blocks' own make runs (pip install ./python) build where a user's would
 PY=${PY:-/usr/bin/python3} # the documents' python3 is Debian's (python3-numpy, python3-torch)
-export PATH="$root/$bd:$(dirname "$PY"):$PATH" OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
+pydir=$(dirname "$PY")
+export PATH="$root/$bd:$pydir:$PATH" OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 # the MPI example, as root
 pass=0
 fail=0

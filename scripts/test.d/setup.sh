@@ -9,7 +9,7 @@
 #   - the banner's cpu= is the best ISA /proc/cpuinfo lists.
 # Ends with "N passed, N failed".
 set -u
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 pass=0
 fail=0
 ok() { echo "ok   $1"; pass=$((pass + 1)); }
