@@ -1,7 +1,11 @@
-# attn — GNU Makefile. `make` builds the library, the CLI and the tests into build/.
-#   make test      install missing Debian packages, build, run every test (also under ASan/UBSan)
-#   make demo      the default job
+# attn — GNU Makefile. `make` builds the library and the attn command into build/ (and the
+# tests when Criterion is installed).
+#   make lib       libattn only (needs a C compiler, zlib and cJSON)
+#   make tests     the test programs (needs Criterion)
+#   make demo      install the missing Debian packages the demo needs, build, run the default job
+#   make test      install the missing packages the tests need, build, run every test (also under ASan/UBSan)
 #   make bench     the benchmarks
+#   make deps      install every package of `make test` (scripts/deps.sh GROUP for one purpose)
 #   make SAN=1     sanitizer build into build-san/
 #   make install PREFIX=/usr/local
 .DEFAULT_GOAL := all
@@ -40,7 +44,12 @@ ISA_AVX2 := -mavx2 -mfma
 ISA_AVX512 := -mavx2 -mfma -mavx512f -mavx512bw -mavx512dq -mavx512vl
 
 # Optional dependencies, reported at build time.
-HAVE_CRITERION := $(shell pkg-config --exists criterion && echo 1)
+HAVE_CRITERION := $(shell pkg-config --exists criterion 2>/dev/null && echo 1)
+ifneq ($(filter tests,$(MAKECMDGOALS)),)
+ifneq ($(HAVE_CRITERION),1)
+$(error Criterion not found: install libcriterion-dev (make test installs what the tests need))
+endif
+endif
 HAVE_MPI := $(shell command -v mpicc >/dev/null 2>&1 && echo 1)
 
 LIB_SRC := $(shell find src -name '*.c' | sort)
@@ -54,11 +63,31 @@ DEPS := $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d)
 
 -include $(sort $(wildcard mk/*.mk))
 
-.PHONY: all lib cli tests test demo bench install uninstall clean features deps
-all: features lib cli tests
+.PHONY: all lib cli tests test demo bench install uninstall clean features deps check-lib check-cli check-tests
+# `all` builds the tests only when Criterion is there (`make tests` insists on it).
+all: features lib cli $(if $(HAVE_CRITERION),tests)
 
+# the best instruction set the CPU offers among those libattn has kernels for
+CPU_ISA := $(shell if grep -qw avx512f /proc/cpuinfo 2>/dev/null; then echo avx512f; \
+                   elif grep -qw avx2 /proc/cpuinfo 2>/dev/null; then echo avx2; else echo portable; fi)
 features:
-	@echo "attn: build=$(BUILD) cc=$$($(CC) -dumpfullversion) criterion=$(if $(HAVE_CRITERION),yes,no) mpi=$(if $(DIST_MPI),yes,no) cpu=$$(grep -o -m1 -E 'avx512f|avx2' /proc/cpuinfo | head -1)"
+	@echo "attn: build=$(BUILD) cc=$$($(CC) -dumpfullversion) criterion=$(if $(HAVE_CRITERION),yes,no) mpi=$(if $(DIST_MPI),yes,no) cpu=$(CPU_ISA)"
+	@$(if $(HAVE_CRITERION),:,echo "attn: Criterion not found (libcriterion-dev): building without the tests; make tests needs it")
+
+# Before compiling: are the libraries there? (pkg-config decides; the message names the Debian
+# package.) Order-only, so they never cause a rebuild.
+# `make lib` alone checks the library's needs; any goal that builds the command checks all of
+# them at once, so one message lists everything missing.
+CHECK_GROUP := $(if $(filter-out lib features,$(or $(MAKECMDGOALS),all)),build,lib)
+check-lib:
+	@scripts/deps.sh --check $(CHECK_GROUP)
+check-cli: check-lib
+	@scripts/deps.sh --check build
+check-tests: check-lib
+	@pkg-config --exists criterion || { echo "Criterion not found: install libcriterion-dev (or run make test, which installs what the tests need)" >&2; exit 1; }
+$(LIB_OBJ): | check-lib
+$(CLI_OBJ) $(TEXT_SHIM_OBJ) $(TEXT_C_OBJ) $(DIST_OBJ): | check-cli
+$(TEST_OBJ): | check-tests
 
 lib: $(BUILD)/libattn.a $(BUILD)/libattn.so
 cli: $(BUILD)/attn
@@ -88,18 +117,22 @@ $(BUILD)/test_attn: $(TEST_OBJ) $(BUILD)/libattn.a
 	$(CC) $(SANFLAGS) -o $@ $(TEST_OBJ) $(BUILD)/libattn.a -lcriterion $(TEST_LDLIBS) $(LIB_LDLIBS) $(LDLIBS_LIB)
 
 deps:
-	@scripts/deps.sh
+	@PY=$(PY) scripts/deps.sh test
 
-test: deps
-	@$(MAKE) --no-print-directory all
+test:
+	@PY=$(PY) scripts/deps.sh test
+	@$(MAKE) --no-print-directory all tests
 	@$(MAKE) --no-print-directory SAN=1 lib tests
 	@PY=$(PY) scripts/run_tests.sh
 
-demo: deps
-	@$(MAKE) --no-print-directory all
+demo:
+	@scripts/deps.sh demo
+	@$(MAKE) --no-print-directory features lib cli
 	@$(BUILD)/attn demo
 
-bench: all
+bench:
+	@scripts/deps.sh bench
+	@$(MAKE) --no-print-directory features lib cli
 	@$(BUILD)/attn bench attention
 
 install: lib $(BUILD)/libattn_text.a

@@ -2,8 +2,8 @@
 # cJSON; libattn does not. The page's script and style live in tools/attn/viz_page.{js,css} and
 # are turned into a C header at build time, so they stay readable (and checkable by node).
 VIZ_PKGS := cairo fontconfig libcjson
-CLI_LDLIBS += $(shell pkg-config --libs $(VIZ_PKGS))
-$(BUILD)/obj/tools/attn/viz_%.o: CFLAGS_ALL += $(shell pkg-config --cflags $(VIZ_PKGS)) -I$(BUILD)/gen
+CLI_LDLIBS += $(shell pkg-config --libs $(VIZ_PKGS) 2>/dev/null)
+$(BUILD)/obj/tools/attn/viz_%.o: CFLAGS_ALL += $(shell pkg-config --cflags $(VIZ_PKGS) 2>/dev/null) -I$(BUILD)/gen
 
 $(BUILD)/gen/viz_page.h: tools/attn/viz_page.js tools/attn/viz_page.css scripts/embed_text.sh
 	@mkdir -p $(dir $@)
@@ -22,9 +22,9 @@ endif
 # attention analysis itself is tested in the C test binary (tests/c/test_viz.c).
 VIZ_TOOL_OBJ := $(BUILD)/obj/tools/attn/viz_record.o $(BUILD)/obj/tools/attn/viz_json.o \
                 $(BUILD)/obj/tools/attn/viz_metrics.o
-$(BUILD)/obj/tests/viz/%.o: CFLAGS_ALL += $(shell pkg-config --cflags libcjson) -Wno-missing-field-initializers
+$(BUILD)/obj/tests/viz/%.o: CFLAGS_ALL += $(shell pkg-config --cflags libcjson 2>/dev/null) -Wno-missing-field-initializers
 $(BUILD)/test_viz_tool: $(BUILD)/obj/tests/viz/test_viz_tool.o $(VIZ_TOOL_OBJ) $(BUILD)/libattn.a
-	$(CC) $(SANFLAGS) -o $@ $^ -lcriterion $(shell pkg-config --libs libcjson) $(LIB_LDLIBS) $(LDLIBS_LIB)
+	$(CC) $(SANFLAGS) -o $@ $^ -lcriterion $(shell pkg-config --libs libcjson 2>/dev/null) $(LIB_LDLIBS) $(LDLIBS_LIB)
 ifeq ($(HAVE_CRITERION),1)
 tests: $(BUILD)/test_viz_tool
 endif

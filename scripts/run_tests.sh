@@ -6,6 +6,7 @@ cd "$(dirname "$0")/.."
 PY=${PY:-/usr/bin/python3}
 total_pass=0
 total_fail=0
+total_skip=0
 log_dir=build/test-logs
 mkdir -p "$log_dir"
 
@@ -37,7 +38,13 @@ stage() {
     if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
         f=1 # the stage failed without saying how many: count it once
     fi
-    echo "-- $name: $p passed, $f failed (exit $rc)"
+    skipped=$(grep -a -m1 '^skipped: ' "$log")
+    if [ -n "$skipped" ] && [ "$p" -eq 0 ] && [ "$f" -eq 0 ]; then
+        echo "-- $name: $skipped" # counted neither passed nor failed
+        total_skip=$((total_skip + 1))
+    else
+        echo "-- $name: $p passed, $f failed (exit $rc)"
+    fi
     total_pass=$((total_pass + p))
     total_fail=$((total_fail + f))
 }
@@ -59,5 +66,6 @@ for extra in scripts/test.d/*.sh; do
     stage "$(basename "$extra" .sh)" "$extra"
 done
 
+[ "$total_skip" -eq 0 ] || echo "($total_skip stages skipped: see their -- lines)"
 echo "$total_pass passed, $total_fail failed"
 [ "$total_fail" -eq 0 ]

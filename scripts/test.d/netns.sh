@@ -5,8 +5,11 @@
 # OpenMPI's out-of-band and byte-transfer traffic is limited to the veth addresses (tcp only, no
 # shared memory between the hosts). Checks: ring attention (forward/backward errors, and the
 # same errors as on loopback) at 2 and 4 ranks, and the data-parallel demo's losses bit-identical
-# to the same 2-rank run on loopback. The namespaces are removed on exit. Skipped (and said so)
-# without MPI, root or ip netns.
+# to the same 2-rank run on loopback. The namespaces are removed on exit. Skipped (and said so,
+# counted neither passed nor failed) without MPI or root, or where the environment refuses what
+# the test does: it probes exactly that first — `ip netns add`, a veth pair, and `ip netns exec`
+# (which needs to make / a slave mount and mount /sys: refused in a chroot or a container
+# without CAP_SYS_ADMIN), alone and nested as the launch agent runs it.
 set -u
 cd "$(dirname "$0")/../.."
 BUILD=${BUILD:-build} # the build directory to test (make BUILD=...)
@@ -36,8 +39,14 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
-ip netns add "$na" && ip netns add "$nb" || skip "ip netns add failed (no CAP_SYS_ADMIN?)"
-ip link add "veth$$a" netns "$na" type veth peer name "veth$$b" netns "$nb" || skip "cannot create a veth pair"
+ip netns add "$na" 2> "$tmp/probe" && ip netns add "$nb" 2> "$tmp/probe" ||
+    skip "ip netns add refused here: $(head -1 "$tmp/probe")"
+ip netns exec "$na" true 2> "$tmp/probe" ||
+    skip "ip netns exec refused here (it mounts /sys and makes / a slave mount): $(head -1 "$tmp/probe")"
+ip netns exec "$na" ip netns exec "$nb" true 2> "$tmp/probe" ||
+    skip "nested ip netns exec (the launch agent's) refused here: $(head -1 "$tmp/probe")"
+ip link add "veth$$a" netns "$na" type veth peer name "veth$$b" netns "$nb" 2> "$tmp/probe" ||
+    skip "cannot create a veth pair here: $(head -1 "$tmp/probe")"
 ip -n "$na" addr add "$A/24" dev "veth$$a"
 ip -n "$nb" addr add "$B/24" dev "veth$$b"
 for n in "$na" "$nb"; do

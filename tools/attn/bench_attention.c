@@ -4,11 +4,14 @@
  *                        [--pass fwd|bwd|both] [--reps N] [--isa portable|avx2|avx512]
  *
  * One line per case: shape, kernel, pass, threads, median ms, GFLOP/s and % of the FMA peak
- * measured at start (decoding, S6: GB/s and % of the measured memory bandwidth instead), and the
+ * (decoding, S6: GB/s and % of the measured memory bandwidth instead), and the
  * case's peak resident set (VmHWM, reset before each case) next to the size of its inputs and
  * outputs, and the median CPU time of the process per repetition (cpu_ms: on a shared machine
  * wall time also counts waiting for a core). FLOPs: 4·B·H·Lq·Lk·E forward (halved for causal; S7 counts only unmasked keys),
- * 2.5× that backward. */
+ * 2.5× that backward.
+ * The peaks are the best of short calibration runs taken at the start and between the
+ * repetitions of every case (bandwidth: before and after the decoding case), so one busy moment
+ * cannot set the yardstick; a percentage above 100 is printed with `..._calibration=off`. */
 #include "attn.h"
 #include "bench_util.h"
 
@@ -41,26 +44,6 @@ static const shape shapes[] = {
     {"S8", 8, 6, 256, 256, 64, 1, 0, 0},
 };
 #define NSHAPES (int)(sizeof shapes / sizeof shapes[0])
-
-double bench_fma_loop_avx512(long iters); /* peak_avx512.c */
-double bench_fma_loop_avx2(long iters);   /* peak_avx2.c */
-
-/* One core's FMA peak per second of its CPU time (best of 5): immune to waiting for a core on
- * a shared machine, the yardstick for cpu_pct. */
-static double core_cpu_peak_gflops(void)
-{
-    double best = 0;
-    for (int r = 0; r < 5; r++) {
-        struct timespec a, b;
-        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &a);
-        double f = attn_isa_supported(ATTN_ISA_AVX512) ? bench_fma_loop_avx512(2000000)
-                                                       : bench_fma_loop_avx2(2000000);
-        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &b);
-        double t = (b.tv_sec - a.tv_sec) + (b.tv_nsec - a.tv_nsec) * 1e-9;
-        if (t > 0 && f / t * 1e-9 > best) best = f / t * 1e-9;
-    }
-    return best;
-}
 
 /* Peak RSS since the last reset, MB: VmHWM, reset through /proc/self/clear_refs. */
 static int hwm_reset(void)
@@ -96,7 +79,7 @@ static float *filled(int64_t n, unsigned seed)
 
 /* Run one case; returns 0, or 1 on a library error. */
 static int run_case(const shape *s, attn_kernel kernel, int bwd, int threads, int reps_opt,
-                    double peak, double core_peak, double *bw)
+                    bench_peak *pk)
 {
     const int64_t B = s->B, H = s->H, Lq = s->Lq, Lk = s->Lk, E = s->E;
     const char *kname = kernel == ATTN_KERNEL_REFERENCE ? "reference" : "flash";
@@ -113,7 +96,8 @@ static int run_case(const shape *s, attn_kernel kernel, int bwd, int threads, in
                bwd ? "bwd" : "fwd", threads);
         return 0;
     }
-    if (s->decode && !bwd && *bw <= 0) *bw = bench_mem_bandwidth_gbs(threads); /* before the RSS reset */
+    const int membound = s->decode && !bwd;
+    if (membound) bench_peak_bandwidth(pk, 3); /* before the RSS reset */
     hwm_reset();
     const int64_t nq = B * H * Lq * E, nk = B * H * Lk * E;
     float *q = filled(nq, 1), *k = filled(nk, 2), *v = filled(nk, 3), *o = calloc((size_t)nq, 4);
@@ -143,6 +127,7 @@ static int run_case(const shape *s, attn_kernel kernel, int bwd, int threads, in
     double times[64], cpu[64];
     int reps = reps_opt, n = 0;
     for (int r = 0; st == 0 && r < (reps ? reps : 64); r++) {
+        if (!membound) bench_peak_sample(pk); /* interleaved calibration, outside the timing */
         double t0 = bench_now(), c0 = cpu_now();
         if (bwd)
             st = attn_sdpa_backward(&tq, &tk, &tv, &to, lse, &tdo, &opt, &tdq, &tdk, &tdv, NULL);
@@ -161,24 +146,26 @@ static int run_case(const shape *s, attn_kernel kernel, int bwd, int threads, in
         rc = 1;
         goto done;
     }
-    double t = bench_median(times, n);
+    double t = bench_median(times, n), rss = hwm_mb();
+    if (membound) bench_peak_bandwidth(pk, 3); /* after: the best of both sides */
     printf("shape=%s kernel=%s pass=%s threads=%d ms=%.3f reps=%d", s->name, kname,
            bwd ? "bwd" : "fwd", threads, t * 1e3, n);
-    if (s->decode && !bwd) {
-        double bytes = 4.0 * (2.0 * nk + 2.0 * nq);
-        printf(" gbs=%.2f peak_gbs=%.2f pct_peak=%.1f", bytes / t * 1e-9, *bw,
-               100 * bytes / t * 1e-9 / *bw);
+    if (membound) {
+        double gbs = 4.0 * (2.0 * nk + 2.0 * nq) / t * 1e-9;
+        printf(" gbs=%.2f peak_gbs=%.2f", gbs, pk->gbs);
+        bench_print_pct(pk, "pct_peak", gbs, pk->gbs);
     } else {
-        printf(" gflops=%.2f peak_gflops=%.2f pct_peak=%.1f", flops / t * 1e-9, peak,
-               100 * flops / t * 1e-9 / peak);
+        printf(" gflops=%.2f peak_gflops=%.2f", flops / t * 1e-9, pk->gflops);
+        bench_print_pct(pk, "pct_peak", flops / t * 1e-9, pk->gflops);
     }
     /* CPU time per repetition: on a shared machine, wall time includes waiting for a core */
     double c = bench_median(cpu, n);
     printf(" cpu_ms=%.3f", c * 1e3);
-    if (!(s->decode && !bwd))
-        printf(" cpu_gflops_per_core=%.2f cpu_pct_peak=%.1f", flops / c * 1e-9,
-               100 * flops / c * 1e-9 / core_peak);
-    printf(" rss_mb=%.1f io_mb=%.1f\n", hwm_mb(), io_mb);
+    if (!membound) {
+        printf(" cpu_gflops_per_core=%.2f", flops / c * 1e-9);
+        bench_print_pct(pk, "cpu_pct_peak", flops / c * 1e-9, pk->core_gflops);
+    }
+    printf(" rss_mb=%.1f io_mb=%.1f\n", rss, io_mb);
     fflush(stdout);
 done:
     free(q), free(k), free(v), free(o), free(lse), free(dout), free(dq), free(dk), free(dv);
@@ -234,9 +221,11 @@ int bench_attention(int argc, char **argv)
         fprintf(stderr, "bench attention: bad --threads, --reps or --pass\n");
         return 2;
     }
-    double peak = bench_peak_gflops(threads), core_peak = core_cpu_peak_gflops(), bw = 0;
-    printf("# attention: isa=%s threads=%d peak_gflops=%.1f core_cpu_peak_gflops=%.1f\n",
-           attn_isa_name(attn_get_isa()), threads, peak, core_peak);
+    bench_peak pk;
+    bench_peak_init(&pk, threads);
+    printf("# attention: isa=%s threads=%d peak_gflops=%.1f core_cpu_peak_gflops=%.1f (start; "
+           "recalibrated between repetitions)\n",
+           attn_isa_name(attn_get_isa()), threads, pk.gflops, pk.core_gflops);
     int rc = 0;
     char buf[256];
     snprintf(buf, sizeof buf, "%s", list);
@@ -248,8 +237,11 @@ int bench_attention(int argc, char **argv)
             fprintf(stderr, "bench attention: unknown shape '%s' (S1..S8)\n", tok);
             return 2;
         }
-        if (strcmp(pass, "bwd")) rc |= run_case(s, kernel, 0, threads, reps, peak, core_peak, &bw);
-        if (strcmp(pass, "fwd") && !s->decode) rc |= run_case(s, kernel, 1, threads, reps, peak, core_peak, &bw);
+        if (strcmp(pass, "bwd")) rc |= run_case(s, kernel, 0, threads, reps, &pk);
+        if (strcmp(pass, "fwd") && !s->decode) rc |= run_case(s, kernel, 1, threads, reps, &pk);
     }
+    printf("# peaks, best of all calibration runs: peak_gflops=%.1f (%d runs) "
+           "core_cpu_peak_gflops=%.1f peak_gbs=%.2f (%d runs)\n",
+           pk.gflops, pk.fma_runs, pk.core_gflops, pk.gbs, pk.bw_runs);
     return rc;
 }

@@ -5,19 +5,24 @@
  * runs of a 1.6 ms product made its ratio a draw between 0.6 and 1.5 on a shared machine), in
  * up to four alternating rounds so machine load hits both alike. Lines quote the median time (and
  * min/max, to show the noise) and the ratio of the medians.
- * Shapes are M×N×K: C[M,N] = op(A)[M,K]·op(B)[K,N]. */
+ * Shapes are M×N×K: C[M,N] = op(A)[M,K]·op(B)[K,N]. The FMA peak behind pct_peak is the best of
+ * short calibration runs at the start and before every timed block (bench_util.h). */
 #include "bench_util.h"
 #include "cli.h"
 
+#ifdef ATTN_HAVE_OPENBLAS /* mk/gemm.mk: set when pkg-config finds openblas */
 #include <cblas.h>
+#endif
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#ifdef ATTN_HAVE_OPENBLAS
 #pragma weak openblas_set_num_threads
 #pragma weak openblas_get_corename
+#endif
 
 /* Square products, the Transformer Linear layer (X[4096,384], W 384↔1536) forward and
  * backward, and skinny products (decoding one token, a few rows). */
@@ -76,10 +81,14 @@ static void run_attn(const shape *s, const float *A, const float *B, float *C, i
 
 static void run_openblas(const shape *s, const float *A, const float *B, float *C)
 {
+#ifdef ATTN_HAVE_OPENBLAS
     int lda = (int)(s->ta ? s->M : s->K), ldb = (int)(s->tb ? s->K : s->N);
     cblas_sgemm(CblasRowMajor, s->ta ? CblasTrans : CblasNoTrans,
                 s->tb ? CblasTrans : CblasNoTrans, (int)s->M, (int)s->N, (int)s->K, 1.0f, A, lda,
                 B, ldb, 0.0f, C, (int)s->N);
+#else
+    (void)s, (void)A, (void)B, (void)C;
+#endif
 }
 
 static void pause_ms(int ms)
@@ -95,7 +104,7 @@ static void pause_ms(int ms)
  * timed in batches so the clock resolution does not matter. t[impl] = median, min, max in ms.
  * Returns the repetitions timed per implementation. */
 static int time_both(const shape *s, const float *A, const float *B, float *C, float *C2,
-                     int threads, int reps, int with_openblas, double t[2][3])
+                     int threads, int reps, int with_openblas, double t[2][3], bench_peak *pk)
 {
     double v[2][256];
     int n[2] = {0, 0};
@@ -114,6 +123,7 @@ static int time_both(const shape *s, const float *A, const float *B, float *C, f
             int count = (round + 1) * reps / rounds - round * reps / rounds;
             if (count == 0) continue;
             if (with_openblas) pause_ms(120);
+            bench_peak_sample(pk); /* interleaved calibration (before OpenBLAS's threads wake) */
             impl ? run_openblas(s, A, B, C2) : run_attn(s, A, B, C, threads); /* warm-up */
             for (int r = 0; r < count; r++) {
                 double t0 = bench_now();
@@ -182,11 +192,19 @@ int bench_gemm(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    double peak = bench_peak_gflops(threads); /* before OpenBLAS starts its threads */
+    bench_peak pk;
+    bench_peak_init(&pk, threads); /* before OpenBLAS starts its threads */
+    const char *core = "none";
+#ifdef ATTN_HAVE_OPENBLAS
     if (openblas_set_num_threads) openblas_set_num_threads(threads);
+    core = openblas_get_corename ? openblas_get_corename() : "?";
+#else
+    if (with_openblas)
+        fprintf(stderr, "attn bench gemm: built without OpenBLAS (libopenblas-dev): timing attn alone\n");
+    with_openblas = 0;
+#endif
     printf("# attn bench gemm: threads=%d reps=%d isa=%s openblas_core=%s peak_gflops=%.1f\n",
-           threads, reps, attn_isa_name(attn_get_isa()),
-           openblas_get_corename ? openblas_get_corename() : "?", peak);
+           threads, reps, attn_isa_name(attn_get_isa()), core, pk.gflops);
     printf("# shape=MxNxK: C[M,N] = op(A)[M,K]·op(B)[K,N]; ms = median (min..max) of reps\n");
 
     char *list = strdup(shapes);
@@ -212,14 +230,16 @@ int bench_gemm(int argc, char **argv)
         }
         char op[3] = {s.ta ? 'T' : 'N', s.tb ? 'T' : 'N', 0};
         double flops = 2.0 * s.M * s.N * s.K, t[2][3] = {{0}};
-        const int timed = time_both(&s, A, B, C, C2, threads, reps, with_openblas, t);
+        const int timed = time_both(&s, A, B, C, C2, threads, reps, with_openblas, t, &pk);
         const char *names[2] = {"attn", "openblas"};
         for (int k = 0; k < 1 + with_openblas; k++) {
             double g = flops / (t[k][0] * 1e-3) * 1e-9;
             printf("shape=%lldx%lldx%lld op=%s threads=%d impl=%s ms=%.4f ms_min=%.4f "
-                   "ms_max=%.4f reps=%d gflops=%.1f peak_gflops=%.1f pct_peak=%.1f\n",
+                   "ms_max=%.4f reps=%d gflops=%.1f peak_gflops=%.1f",
                    (long long)s.M, (long long)s.N, (long long)s.K, op, threads, names[k],
-                   t[k][0], t[k][1], t[k][2], timed, g, peak, 100.0 * g / peak);
+                   t[k][0], t[k][1], t[k][2], timed, g, pk.gflops);
+            bench_print_pct(&pk, "pct_peak", g, pk.gflops);
+            printf("\n");
         }
         if (with_openblas) {
             double maxerr = 0, maxref = 0;
@@ -237,6 +257,8 @@ int bench_gemm(int argc, char **argv)
         free(A), free(B), free(C), free(C2);
     }
     free(list);
+    printf("# peak_gflops=%.1f: best of %d calibration runs, interleaved with the timing\n",
+           pk.gflops, pk.fma_runs);
     printf("# peak_rss_mb=%.1f\n", bench_peak_rss_mb());
     return status;
 }
