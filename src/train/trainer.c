@@ -221,11 +221,17 @@ static int setup(loop *L, attn_train_event *begin)
     L->rs = (attn_run_state){.best_metric = -INFINITY, .data_hash = c->data_hash};
     attn_tape_get_rng(L->t, &L->rs.rng_seed, &L->rs.rng_offset);
     if (c->resume) {
-        ATTN_TRY(attn_run_load(file(L, "run.safetensors"), L->P, L->opt, c->data_hash, &L->rs, NULL));
+        const int st = attn_run_load(file(L, "run.safetensors"), L->P, L->opt, c->data_hash, &L->rs, NULL);
+        if (L->ranks > 1) { /* every rank compares, the one that failed too: all stop at once */
+            char why[512];
+            snprintf(why, sizeof why, "%s", st ? attn_last_error() : "");
+            const uint64_t h = st ? 0x6661696c6564ull ^ (uint64_t)L->rank : attn_run_state_hash(L->P, L->opt, &L->rs);
+            const int same = L->comm->same(L->comm->ctx, h, "the resumed run state");
+            if (st) return attn_fail(st, "%s", why);
+            ATTN_TRY(comm_error(L, same));
+        }
+        ATTN_TRY(st);
         attn_tape_set_rng(L->t, L->rs.rng_seed, L->rs.rng_offset);
-        if (L->ranks > 1)
-            ATTN_TRY(comm_error(L, L->comm->same(L->comm->ctx, attn_run_state_hash(L->P, L->opt, &L->rs),
-                                                 "the resumed run state")));
     }
     rank_rng(L->t, L->rank);
     if (L->writer && c->out_dir) {
