@@ -18,6 +18,7 @@
  * one process computes it. Rank 0 learns the tokenizer and sends it to the others, decides when
  * the time limit stops the run, prints and writes every file; all ranks validate (it keeps them
  * in step). --resume reads DIR on every rank (DIR shared, as the demo's). */
+#include "args.h"
 #include "cli.h"
 #include "config.h"
 
@@ -51,21 +52,6 @@ typedef struct corpus {
     attn_mt_pair *p; /* src ends with EOS; tgt without BOS/EOS (owned) */
     int64_t n;
 } corpus;
-
-static int usage(void)
-{
-    fprintf(stderr,
-            "usage: attn train translate --arch transformer|gru --data DIR --out DIR [--config F]\n"
-            "                            [--resume] [--threads N] [--epochs N] [--max-minutes M]\n"
-            "DIR holds train.en/.de and val.en/.de. Config file: a JSON object with the keys\n"
-            "  vocab dropout max_len batch_tokens lr warmup epochs label_smoothing clip\n"
-            "  weight_decay max_minutes avg_last val_bleu_sentences seed schedule (invsqrt|budget)\n"
-            "  transformer: d_model nhead encoder_layers decoder_layers ff tie_output scale_embedding\n"
-            "  gru: emb enc_hidden enc_layers dec_hidden attn_size out_size\n"
-            "Defaults: transformer warmup 400, schedule budget, scale_embedding 1, 60 minutes;\n"
-            "  gru warmup 200, schedule invsqrt, 90 minutes.\n");
-    return 2;
-}
 
 /* The configuration file (config.h: JSON, or the older `key = value` lines with a warning). */
 static int read_config(mt_cfg *c, const char *path)
@@ -243,27 +229,33 @@ int cli_train_translate(int argc, char **argv)
     c.gru = (attn_gru_seq2seq_config){.emb_size = 256, .enc_hidden = 256, .enc_layers = 1, .dec_hidden = 512,
                                       .attn_size = 256, .out_size = 512, .max_len = 128, .dropout = 0.3f,
                                       .share_embeddings = 1, .pad_id = ATTN_SPM_PAD_ID};
-    const char *arch = "transformer", *config = NULL;
-    int epochs_cli = 0;
+    const char *config = NULL;
+    int arch_i = 0, epochs_cli = 0;
     double minutes_cli = 0;
-    for (int a = 1; a < argc; a++) {
-        const char *s = argv[a];
-        int more = a + 1 < argc;
-        if (!strcmp(s, "--arch") && more) arch = argv[++a];
-        else if (!strcmp(s, "--data") && more) c.data = argv[++a];
-        else if (!strcmp(s, "--out") && more) c.out = argv[++a];
-        else if (!strcmp(s, "--config") && more) config = argv[++a];
-        else if (!strcmp(s, "--threads") && more) c.threads = atoi(argv[++a]);
-        else if (!strcmp(s, "--epochs") && more) epochs_cli = atoi(argv[++a]);
-        else if (!strcmp(s, "--max-minutes") && more) minutes_cli = atof(argv[++a]);
-        else if (!strcmp(s, "--resume")) c.resume = 1;
-        else return usage();
-    }
-    if (!c.data || !c.out || c.threads < 0) return usage();
-    if (strcmp(arch, "transformer") && strcmp(arch, "gru")) {
-        fprintf(stderr, "attn train translate: --arch must be transformer or gru, not %s\n", arch);
-        return 2;
-    }
+    const arg_opt opts[] = {
+        {"arch", 'a', ARG_CHOICE, &arch_i, .choices = "transformer|gru", .help = "the model"},
+        {"data", 'd', ARG_STR, &c.data, .meta = "DIR", .help = "train.en/.de and val.en/.de (required)"},
+        {"out", 'o', ARG_STR, &c.out, .meta = "DIR", .help = "run directory (required)"},
+        {"config", 'c', ARG_STR, &config, .meta = "FILE", .help = "JSON configuration (keys below)"},
+        {"threads", 'j', ARG_INT, &c.threads, .lo = 0, .hi = 4096, .help = "threads (0: all cores)"},
+        {"epochs", 0, ARG_INT, &epochs_cli, .lo = 0, .hi = 100000, .help = "epochs (0: the configuration's)"},
+        {"max-minutes", 0, ARG_DOUBLE, &minutes_cli, .lo = 0, .hi = 1e7,
+         .help = "time limit of the whole command (0: the configuration's)"},
+        {"resume", 0, ARG_FLAG, &c.resume, .help = "continue the run in --out"},
+        {0}};
+    const arg_spec spec = {
+        .cmd = "train translate", .synopsis = "--data DIR --out DIR [options]", .opts = opts,
+        .about = "An encoder-decoder (Transformer, or GRU with additive attention) on a parallel corpus,\n"
+                 "with a joint SentencePiece BPE learned from the training text.",
+        .epilog = "Configuration keys: vocab dropout max_len batch_tokens lr warmup epochs label_smoothing clip\n"
+                  "  weight_decay max_minutes avg_last val_bleu_sentences seed schedule (invsqrt|budget)\n"
+                  "  transformer: d_model nhead encoder_layers decoder_layers ff tie_output scale_embedding\n"
+                  "  gru: emb enc_hidden enc_layers dec_hidden attn_size out_size\n"
+                  "Defaults: transformer warmup 400, schedule budget, scale_embedding 1, 60 minutes;\n"
+                  "  gru warmup 200, schedule invsqrt, 90 minutes.\n"};
+    ARGS_PARSE_OR_RETURN(&spec, argc, argv, NULL, NULL);
+    if (!c.data || !c.out) return args_usage_error(&spec, "--data and --out are required");
+    const char *arch = arch_i ? "gru" : "transformer";
     c.is_gru = !strcmp(arch, "gru");
     if (!c.is_gru) {
         /* Measured on Multi30k (60 minutes, 2 threads): the inverse square root gave 34.02 BLEU
@@ -285,8 +277,9 @@ int cli_train_translate(int argc, char **argv)
         return 2;
     }
     const int64_t max_len = c.is_gru ? c.gru.max_len : c.model.max_len;
-    if (c.epochs < 1 || c.batch_tokens < max_len || !(c.lr > 0) || c.vocab < 300 || c.avg_last < 0 || max_len < 4)
-        return usage();
+    if (c.batch_tokens < max_len)
+        return args_usage_error(&spec, "batch_tokens %ld is below max_len %lld", c.batch_tokens, (long long)max_len);
+    if (!(c.lr > 0)) return args_usage_error(&spec, "lr must be above 0");
     if (c.threads) attn_set_num_threads(c.threads);
     const double t0 = bench_now();
     attn_parallel *train = NULL, *val = NULL;
