@@ -9,6 +9,7 @@ __attribute__((weak)) int bench_attention(int argc, char **argv);
 __attribute__((weak)) int bench_gemm(int argc, char **argv);
 __attribute__((weak)) int bench_train(int argc, char **argv);
 __attribute__((weak)) int bench_ring(int argc, char **argv);
+__attribute__((weak)) int bench_generate(int argc, char **argv);
 
 int cli_bench(int argc, char **argv)
 {
@@ -16,9 +17,9 @@ int cli_bench(int argc, char **argv)
         const char *name;
         int (*fn)(int, char **);
     } benches[] = {{"attention", bench_attention}, {"gemm", bench_gemm}, {"train", bench_train},
-                   {"ring", bench_ring}};
+                   {"ring", bench_ring}, {"generate", bench_generate}};
     if (argc < 2) {
-        fprintf(stderr, "usage: attn bench <attention|gemm|train|ring> [options]\n");
+        fprintf(stderr, "usage: attn bench <attention|gemm|train|ring|generate> [options]\n");
         return 2;
     }
     for (size_t i = 0; i < sizeof benches / sizeof benches[0]; i++) {

@@ -20,7 +20,9 @@ int cli_eval(int argc, char **argv)
 {
     if (argc >= 2 && !strcmp(argv[1], "classify")) return cli_eval_classify(argc, argv);
     if (argc >= 2 && !strcmp(argv[1], "translate")) return cli_eval_translate(argc - 1, argv + 1);
+    if (argc >= 2 && !strcmp(argv[1], "lm")) return cli_eval_lm(argc - 1, argv + 1);
     fprintf(stderr, "usage: attn eval classify --model M --data PATH\n"
-                    "       attn eval translate --model M --src F.en --ref F.de [--beam N]\n");
+                    "       attn eval translate --model M --src F.en --ref F.de [--beam N]\n"
+                    "       attn eval lm --model M --data FILE [--batch N] [--threads N]\n");
     return 2;
 }

@@ -1,0 +1,110 @@
+/* lm_model.c — a language model as `attn generate` and `attn eval lm` open it: an `attn train
+ * lm` checkpoint (character vocabulary in its metadata) or a Hugging Face GPT-2 directory
+ * (model.safetensors + config.json, the byte-level BPE from vocab.json + merges.txt or
+ * encoder.json + vocab.bpe), with text → ids and id → bytes for either. */
+#include "cli.h"
+
+#include "lm.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static int open_chars(const char *path, lm_model *lm)
+{
+    attn_st_reader *st = NULL;
+    unsigned char *vocab = NULL;
+    size_t V = 0;
+    int s = attn_st_open(path, &st);
+    const char *tok = s ? NULL : attn_st_metadata(st, "attn.tokenizer"), *vb = s ? NULL : attn_st_metadata(st, "attn.chars.vocab");
+    if (s == ATTN_OK && (!tok || strcmp(tok, "chars") || !vb))
+        s = attn_set_error(ATTN_E_FORMAT, "%s is not a character language model (attn.tokenizer=%s)", path,
+                           tok ? tok : "none");
+    if (s == ATTN_OK) s = attn_base64_decode(vb, strlen(vb), &vocab, &V);
+    if (s == ATTN_OK && (V < 1 || V > 256))
+        s = attn_set_error(ATTN_E_FORMAT, "%s: a vocabulary of %zu characters", path, V);
+    if (s == ATTN_OK) s = attn_gpt_open(st, &lm->m);
+    if (s == ATTN_OK && (int64_t)V != lm->m->cfg.vocab)
+        s = attn_set_error(ATTN_E_FORMAT, "%s: %zu characters in the vocabulary, the model has %lld", path, V,
+                           (long long)lm->m->cfg.vocab);
+    attn_st_close(st);
+    if (s == ATTN_OK) {
+        for (int c = 0; c < 256; c++) lm->id[c] = -1;
+        for (size_t k = 0; k < V; k++) {
+            if (lm->id[vocab[k]] >= 0) {
+                s = attn_set_error(ATTN_E_FORMAT, "%s: byte 0x%02x twice in the vocabulary", path, vocab[k]);
+                break;
+            }
+            lm->id[vocab[k]] = (int32_t)k, lm->vocab[k] = vocab[k];
+        }
+        lm->V = (int)V;
+    }
+    free(vocab);
+    return s;
+}
+
+int lm_model_open(const char *path, lm_model *lm)
+{
+    memset(lm, 0, sizeof *lm);
+    struct stat sb;
+    int s;
+    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+        s = attn_gpt_load_hf(path, &lm->m);
+        if (s == ATTN_OK) s = attn_bpe_load_dir(path, &lm->bpe);
+        if (s == ATTN_OK && attn_bpe_vocab_size(lm->bpe) > lm->m->cfg.vocab)
+            s = attn_set_error(ATTN_E_FORMAT, "%s: the tokenizer has %lld tokens, the model %lld", path,
+                               (long long)attn_bpe_vocab_size(lm->bpe), (long long)lm->m->cfg.vocab);
+    } else {
+        s = open_chars(path, lm);
+    }
+    if (s) lm_model_free(lm);
+    return s;
+}
+
+void lm_model_free(lm_model *lm)
+{
+    attn_gpt_free(lm->m);
+    attn_bpe_free(lm->bpe);
+    memset(lm, 0, sizeof *lm);
+}
+
+int lm_model_encode(const lm_model *lm, const char *what, const unsigned char *text, size_t len, int32_t **ids,
+                    int64_t *n)
+{
+    *ids = malloc((len ? len : 1) * sizeof **ids);
+    if (!*ids) return attn_set_error(ATTN_E_NOMEM, "%s: out of memory", what);
+    if (lm->bpe) {
+        size_t got = 0;
+        int s = attn_bpe_encode(lm->bpe, (const char *)text, len, *ids, len, &got);
+        if (s) free(*ids), *ids = NULL;
+        *n = (int64_t)got;
+        return s;
+    }
+    int64_t line = 1, col = 1;
+    for (size_t i = 0; i < len; i++) {
+        const int32_t k = lm->id[text[i]];
+        if (k < 0) {
+            free(*ids), *ids = NULL;
+            return attn_set_error(ATTN_E_ARG, "%s: line %lld, byte %lld (offset %zu): byte 0x%02x is not in the model's vocabulary",
+                                  what, (long long)line, (long long)col, i, text[i]);
+        }
+        (*ids)[i] = k;
+        if (text[i] == '\n') line++, col = 1;
+        else col++;
+    }
+    *n = (int64_t)len;
+    return ATTN_OK;
+}
+
+size_t lm_model_token(const lm_model *lm, int32_t id, const char **bytes)
+{
+    if (lm->bpe) {
+        size_t n = 0;
+        if (attn_bpe_token_bytes(lm->bpe, id, bytes, &n)) return 0;
+        return n;
+    }
+    if (id < 0 || id >= lm->V) return 0;
+    *bytes = (const char *)&lm->vocab[id];
+    return 1;
+}
