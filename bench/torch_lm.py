@@ -20,7 +20,13 @@ Prints a `step N: validation loss` line per evaluation and a final
 import argparse
 import json
 import math
+import os
 import time
+
+# as attn does for itself (tools/attn/main.c): OpenMP threads that spin after each parallel
+# region starve each other on a shared machine (measured here at load ~15: 1.2 CPU-s a step
+# spinning against 0.15 passive)
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import numpy as np
 import torch
