@@ -185,14 +185,6 @@ ATTN_API void attn_gpt_free(attn_gpt *m);
 /* logits [N, T, vocab] for ids [N, T], T ≤ context. */
 ATTN_API int attn_gpt_forward(attn_tape *t, const attn_gpt *m, const int32_t *ids, int64_t N,
                               int64_t T, attn_var **logits);
-/* Mean next-token cross-entropy (nats) of the model on ids [n] (n ≥ 2): every token but the
- * first is predicted once, from the tokens before it in its window — the text is cut into
- * consecutive windows of cfg.context positions (the last may be shorter), run batch windows at
- * a time with dropout off on a tape of `threads` threads (≤ 0: attn_get_num_threads()). Sums in
- * double. exp(*mean_loss) is the perplexity; *count (may be NULL) receives n − 1. An id outside
- * [0, vocab) is ATTN_E_ARG naming its position. */
-ATTN_API int attn_gpt_eval_loss(const attn_gpt *m, const int32_t *ids, int64_t n, int64_t batch,
-                                int threads, double *mean_loss, int64_t *count);
 /* The configuration as metadata (as attn_seq2seq_config_to_meta) and back, and the model saved
  * in st (see "Loading a model file" above). */
 ATTN_API int attn_gpt_config_to_meta(const attn_gpt_config *cfg, char *buf, size_t cap,

@@ -1,7 +1,6 @@
 /* gpt.c — a decoder-only causal language model, written once as its forward on a tape. */
 #include "internal.h"
 
-#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -180,49 +179,3 @@ int attn_gpt_forward(attn_tape *t, const attn_gpt *m, const int32_t *ids, int64_
     return st;
 }
 
-int attn_gpt_eval_loss(const attn_gpt *m, const int32_t *ids, int64_t n, int64_t batch, int threads,
-                       double *mean_loss, int64_t *count)
-{
-    static const char fn[] = "attn_gpt_eval_loss";
-    ATTN_REQUIRE_NONNULL(fn, m);
-    ATTN_REQUIRE_NONNULL(fn, ids);
-    ATTN_REQUIRE_NONNULL(fn, mean_loss);
-    if (n < 2 || batch < 1)
-        return attn_fail(ATTN_E_ARG, "%s: %lld tokens (at least 2), batch %lld", fn, (long long)n, (long long)batch);
-    const int64_t T = m->cfg.context, V = m->cfg.vocab, windows = (n - 1 + T - 1) / T;
-    attn_tape_config tc = {.num_threads = threads > 0 ? threads : 0};
-    attn_tape *t = NULL;
-    ATTN_TRY(attn_tape_create(&tc, &t));
-    attn_tape_set_training(t, 0);
-    double sum = 0;
-    int st = ATTN_OK;
-    /* window w: inputs ids[w·T .. w·T + len), targets one further; the full windows batch by
-     * batch, the last (shorter) one alone */
-    for (int64_t w0 = 0; st == ATTN_OK && w0 < windows;) {
-        const int64_t left = n - 1 - w0 * T, len = left < T ? left : T;
-        int64_t N = len < T ? 1 : (left / T < batch ? left / T : batch);
-        attn_var *logits;
-        st = attn_tape_reset(t);
-        if (st == ATTN_OK && len == T) st = attn_gpt_forward(t, m, ids + w0 * T, N, T, &logits); /* rows contiguous */
-        else if (st == ATTN_OK) st = attn_gpt_forward(t, m, ids + w0 * T, 1, len, &logits);
-        for (int64_t r = 0; st == ATTN_OK && r < N * len; r++) {
-            const float *z = logits->data + r * V;
-            const int32_t y = ids[w0 * T + r + 1];
-            if (y < 0 || y >= V) {
-                st = attn_fail(ATTN_E_ARG, "%s: token id %d at %lld outside [0, %lld)", fn, y,
-                               (long long)(w0 * T + r + 1), (long long)V);
-                break;
-            }
-            double mx = z[0], s = 0;
-            for (int64_t v = 1; v < V; v++) mx = z[v] > mx ? z[v] : mx;
-            for (int64_t v = 0; v < V; v++) s += exp(z[v] - mx);
-            sum += mx + log(s) - z[y];
-        }
-        w0 += N;
-    }
-    attn_tape_free(t);
-    if (st != ATTN_OK) return st;
-    *mean_loss = sum / (double)(n - 1);
-    if (count) *count = n - 1;
-    return ATTN_OK;
-}

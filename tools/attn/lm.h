@@ -1,32 +1,15 @@
-/* lm.h — character-level language models for `attn train lm` and `attn generate`: the text as
- * ids over the file's distinct bytes, and the vocabulary as stored in a checkpoint. */
+/* lm.h — `attn train lm` and `attn generate`. */
 #ifndef ATTN_LM_H
 #define ATTN_LM_H
 
 #include "attn.h"
-
-typedef struct lm_text {
-    int32_t *ids;          /* [n] */
-    int64_t n;
-    int V;                 /* distinct bytes */
-    unsigned char vocab[256]; /* id → byte */
-    int32_t id[256];       /* byte → id */
-} lm_text;
-
-/* A whole file (≤ 1 GiB) as ids. */
-int lm_text_load(const char *path, lm_text *d);
-void lm_text_free(lm_text *d);
-/* The vocabulary as base64 (attn.chars.vocab), malloc'ed. */
-int lm_vocab_meta(const lm_text *d, char **b64);
 
 /* A model to generate with or evaluate (lm_model.c): an `attn train lm` checkpoint (character
  * vocabulary; bpe NULL) or a Hugging Face GPT-2 directory (byte-level BPE). */
 typedef struct lm_model {
     attn_gpt *m;
     attn_bpe *bpe;          /* GPT-2 directories */
-    int V;                  /* characters (checkpoints of attn train lm) */
-    unsigned char vocab[256];
-    int32_t id[256];        /* byte → id, −1 when absent */
+    attn_chars chars;       /* checkpoints of attn train lm */
 } lm_model;
 int lm_model_open(const char *path, lm_model *lm);
 void lm_model_free(lm_model *lm);

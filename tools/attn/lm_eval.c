@@ -1,5 +1,5 @@
 /* lm_eval.c — `attn eval lm --model M --data FILE [--batch N] [--threads N]`: the language
- * model's mean next-token loss and perplexity on a text file (attn_gpt_eval_loss: consecutive
+ * model's mean next-token loss and perplexity on a text file (attn_lm_stream_loss: consecutive
  * windows of the model's context, every token but the first predicted once). M as `attn
  * generate` takes it: a checkpoint of `attn train lm` (a byte outside its vocabulary is an
  * error naming its line and byte) or a Hugging Face GPT-2 directory. Bits per byte make the
@@ -20,35 +20,6 @@ static int usage(void)
     return 2;
 }
 
-static int read_all(const char *path, unsigned char **buf, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return attn_set_error(ATTN_E_IO, "%s: cannot open", path);
-    size_t cap = 1 << 16;
-    *n = 0;
-    *buf = malloc(cap);
-    for (size_t got; *buf && (got = fread(*buf + *n, 1, cap - *n, f)) > 0;) {
-        *n += got;
-        if (*n == cap && cap >= ((size_t)1 << 30)) {
-            fclose(f), free(*buf), *buf = NULL;
-            return attn_set_error(ATTN_E_FORMAT, "%s: larger than 1 GiB", path);
-        }
-        if (*n == cap) {
-            unsigned char *g = realloc(*buf, cap *= 2);
-            if (!g) free(*buf);
-            *buf = g;
-        }
-    }
-    const int err = ferror(f);
-    fclose(f);
-    if (!*buf) return attn_set_error(ATTN_E_NOMEM, "%s: out of memory", path);
-    if (err) {
-        free(*buf), *buf = NULL;
-        return attn_set_error(ATTN_E_IO, "%s: read error", path);
-    }
-    return ATTN_OK;
-}
-
 int cli_eval_lm(int argc, char **argv)
 {
     const char *model = NULL, *data = NULL;
@@ -65,17 +36,21 @@ int cli_eval_lm(int argc, char **argv)
     if (!model || !data || batch < 1 || batch > 65536 || threads < 0) return usage();
     if (threads) attn_set_num_threads(threads);
     lm_model lm;
-    unsigned char *text = NULL;
+    char *text = NULL;
     size_t bytes = 0;
     int32_t *ids = NULL;
     int64_t n = 0, count = 0;
     double loss = 0;
     int s = lm_model_open(model, &lm);
-    if (s == ATTN_OK) s = read_all(data, &text, &bytes);
-    if (s == ATTN_OK) s = lm_model_encode(&lm, data, text, bytes, &ids, &n);
+    if (s == ATTN_OK) s = attn_data_read_file(data, &text, &bytes);
+    if (s == ATTN_OK) s = lm_model_encode(&lm, data, (const unsigned char *)text, bytes, &ids, &n);
     if (s == ATTN_OK && n < 2) s = attn_set_error(ATTN_E_ARG, "%s: %lld tokens, at least 2 needed", data, (long long)n);
     const double t0 = bench_now();
-    if (s == ATTN_OK) s = attn_gpt_eval_loss(lm.m, ids, n, batch, threads, &loss, &count);
+    attn_tape *t = NULL;
+    attn_tape_config tc = {.num_threads = threads};
+    if (s == ATTN_OK) s = attn_tape_create(&tc, &t);
+    if (s == ATTN_OK) s = attn_lm_stream_loss(lm.m, t, ids, n, batch, &loss, &count);
+    attn_tape_free(t);
     if (s == ATTN_OK)
         printf("result: task=lm loss=%.4f perplexity=%.3f tokens=%lld bytes=%zu bits_per_byte=%.4f seconds=%.1f\n",
                loss, exp(loss), (long long)count, bytes, loss * (double)count / ((double)bytes * log(2.0)),

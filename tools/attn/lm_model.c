@@ -14,33 +14,14 @@
 static int open_chars(const char *path, lm_model *lm)
 {
     attn_st_reader *st = NULL;
-    unsigned char *vocab = NULL;
-    size_t V = 0;
     int s = attn_st_open(path, &st);
-    const char *tok = s ? NULL : attn_st_metadata(st, "attn.tokenizer"), *vb = s ? NULL : attn_st_metadata(st, "attn.chars.vocab");
-    if (s == ATTN_OK && (!tok || strcmp(tok, "chars") || !vb))
-        s = attn_set_error(ATTN_E_FORMAT, "%s is not a character language model (attn.tokenizer=%s)", path,
-                           tok ? tok : "none");
-    if (s == ATTN_OK) s = attn_base64_decode(vb, strlen(vb), &vocab, &V);
-    if (s == ATTN_OK && (V < 1 || V > 256))
-        s = attn_set_error(ATTN_E_FORMAT, "%s: a vocabulary of %zu characters", path, V);
+    if (s == ATTN_OK && attn_chars_from_meta(st, &lm->chars))
+        s = attn_set_error(ATTN_E_FORMAT, "%s is not a character language model (%s)", path, attn_last_error());
     if (s == ATTN_OK) s = attn_gpt_open(st, &lm->m);
-    if (s == ATTN_OK && (int64_t)V != lm->m->cfg.vocab)
-        s = attn_set_error(ATTN_E_FORMAT, "%s: %zu characters in the vocabulary, the model has %lld", path, V,
-                           (long long)lm->m->cfg.vocab);
+    if (s == ATTN_OK && lm->chars.V != lm->m->cfg.vocab)
+        s = attn_set_error(ATTN_E_FORMAT, "%s: %d characters in the vocabulary, the model has %lld", path,
+                           lm->chars.V, (long long)lm->m->cfg.vocab);
     attn_st_close(st);
-    if (s == ATTN_OK) {
-        for (int c = 0; c < 256; c++) lm->id[c] = -1;
-        for (size_t k = 0; k < V; k++) {
-            if (lm->id[vocab[k]] >= 0) {
-                s = attn_set_error(ATTN_E_FORMAT, "%s: byte 0x%02x twice in the vocabulary", path, vocab[k]);
-                break;
-            }
-            lm->id[vocab[k]] = (int32_t)k, lm->vocab[k] = vocab[k];
-        }
-        lm->V = (int)V;
-    }
-    free(vocab);
     return s;
 }
 
@@ -83,7 +64,7 @@ int lm_model_encode(const lm_model *lm, const char *what, const unsigned char *t
     }
     int64_t line = 1, col = 1;
     for (size_t i = 0; i < len; i++) {
-        const int32_t k = lm->id[text[i]];
+        const int32_t k = lm->chars.id[text[i]];
         if (k < 0) {
             free(*ids), *ids = NULL;
             return attn_set_error(ATTN_E_ARG, "%s: line %lld, byte %lld (offset %zu): byte 0x%02x is not in the model's vocabulary",
@@ -104,7 +85,7 @@ size_t lm_model_token(const lm_model *lm, int32_t id, const char **bytes)
         if (attn_bpe_token_bytes(lm->bpe, id, bytes, &n)) return 0;
         return n;
     }
-    if (id < 0 || id >= lm->V) return 0;
-    *bytes = (const char *)&lm->vocab[id];
+    if (id < 0 || id >= lm->chars.V) return 0;
+    *bytes = (const char *)&lm->chars.byte[id];
     return 1;
 }
