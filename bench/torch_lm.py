@@ -15,7 +15,9 @@ iterations, lr 1e-3, no dropout); --config takes the JSON of `attn train lm --co
     /usr/bin/python3 bench/torch_lm.py --data ../shared/data/tinyshakespeare/input.txt --threads 2
 
 Prints a `step N: validation loss` line per evaluation and a final
-`result: impl=torch val_loss=... best_val_loss=... wall_s=... cpu_s=...` line.
+`result: impl=torch val_loss=... best_val_loss=... full_val_loss=... wall_s=... cpu_s=...` line;
+full_val_loss is the final model's loss over the whole validation part in consecutive windows
+(what `attn eval lm --model M --data <the last 10 %>` prints for attn), computed after the timing.
 """
 import argparse
 import json
@@ -67,6 +69,22 @@ def lr_at(c, s):
     prog = min(1.0, (s - c["warmup"]) / span) if span > 0 else 1.0
     r = c["min_lr_ratio"]
     return c["lr"] * (r + (1 - r) * 0.5 * (1 + math.cos(math.pi * prog)))
+
+
+@torch.no_grad()
+def stream_loss(model, ids, T, V, batch=64):
+    """Mean loss over the whole stream in consecutive windows of T (each token but the first
+    predicted once), as attn_lm_stream_loss and `attn eval lm` compute it (after the timing)."""
+    model.eval()
+    tot, cnt = 0.0, 0
+    starts = list(range(0, len(ids) - 1, T))
+    for i in range(0, len(starts), batch):
+        for s0 in starts[i:i + batch]:
+            n = min(T, len(ids) - 1 - s0)
+            x, y = ids[s0:s0 + n][None], ids[s0 + 1:s0 + n + 1]
+            tot += nn.functional.cross_entropy(model(x)[0], y, reduction="sum").item()
+            cnt += n
+    return tot / cnt
 
 
 def main():
@@ -141,8 +159,9 @@ def main():
               f"({time.perf_counter() - w0:.1f} s)", flush=True)
         lsum, ln = 0.0, 0
     wall, cpu = time.perf_counter() - w0, time.process_time() - c0
-    print(f"result: impl=torch val_loss={v:.4f} best_val_loss={best:.4f} steps={c['steps']} wall_s={wall:.1f} "
-          f"cpu_s={cpu:.1f} threads={a.threads}")
+    full = stream_loss(model, val, T, V)
+    print(f"result: impl=torch val_loss={v:.4f} best_val_loss={best:.4f} full_val_loss={full:.4f} steps={c['steps']} "
+          f"wall_s={wall:.1f} cpu_s={cpu:.1f} threads={a.threads}")
 
 
 if __name__ == "__main__":
