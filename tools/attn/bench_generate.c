@@ -15,6 +15,24 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+static double cpu_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* The 1-minute load average (the machine is shared: the figures mean little above ~2). */
+static double load1(void)
+{
+    double l = -1;
+    FILE *f = fopen("/proc/loadavg", "r");
+    if (f && fscanf(f, "%lf", &l) != 1) l = -1;
+    if (f) fclose(f);
+    return l;
+}
 
 static int usage(void)
 {
@@ -54,31 +72,32 @@ int bench_generate(int argc, char **argv)
            threads, rounds);
     const double bw0 = bench_mem_bandwidth_gbs(threads);
     int32_t prompt[1] = {0}, *out = malloc((size_t)T * sizeof *out);
-    double *tps = malloc((size_t)rounds * sizeof *tps);
-    if (!out || !tps) st = ATTN_E_NOMEM;
+    double *tps = malloc((size_t)rounds * sizeof *tps), *tpc = malloc((size_t)rounds * sizeof *tpc);
+    if (!out || !tps || !tpc) st = ATTN_E_NOMEM;
     int64_t made = 0;
     for (int r = 0; st == ATTN_OK && r <= rounds; r++) { /* round 0 warms up */
         attn_generate_options o = {.eos_id = -1, .max_new = T - 1, .sample = 1, .temperature = 1.0f,
                                    .seed = (uint64_t)r + 1};
         int64_t len = 0;
-        const double t0 = bench_now();
+        const double t0 = bench_now(), c0 = cpu_now();
         st = attn_gpt_generate(m, prompt, 1, 1, &o, out, T, &len, NULL);
-        const double t = bench_now() - t0;
-        if (st == ATTN_OK && r > 0) tps[r - 1] = (double)len / t, made = len;
+        const double t = bench_now() - t0, c = cpu_now() - c0;
+        if (st == ATTN_OK && r > 0) tps[r - 1] = (double)len / t, tpc[r - 1] = (double)len / c, made = len;
     }
     const double bw1 = st == ATTN_OK ? bench_mem_bandwidth_gbs(threads) : 0;
     if (st == ATTN_OK) {
-        for (int r = 0; r < rounds; r++) printf("round %d: %.1f tokens/s\n", r + 1, tps[r]);
-        const double med = bench_median(tps, rounds), bw = bw0 > bw1 ? bw0 : bw1;
+        for (int r = 0; r < rounds; r++)
+            printf("round %d: %.1f tokens/s, %.1f tokens per CPU-second\n", r + 1, tps[r], tpc[r]);
+        const double med = bench_median(tps, rounds), medc = bench_median(tpc, rounds), bw = bw0 > bw1 ? bw0 : bw1;
         const double bpt = wbytes + cbytes, gbs = med * bpt * 1e-9;
         printf("tokens %lld a round; bytes a token: weights %.1f MB + cache %.2f MB (mean) = %.1f MB\n",
                (long long)made, wbytes / 1e6, cbytes / 1e6, bpt / 1e6);
         printf("triad bandwidth: %.1f GB/s before, %.1f GB/s after\n", bw0, bw1);
-        printf("result: bench=generate tokens_per_s=%.1f bytes_per_token=%.0f implied_gbs=%.2f triad_gbs=%.2f "
-               "pct_of_triad=%.1f threads=%d\n",
-               med, bpt, gbs, bw, bw > 0 ? 100 * gbs / bw : 0.0, threads);
+        printf("result: bench=generate tokens_per_s=%.1f tokens_per_cpu_s=%.1f bytes_per_token=%.0f implied_gbs=%.2f "
+               "triad_gbs=%.2f pct_of_triad=%.1f threads=%d load=%.1f\n",
+               med, medc, bpt, gbs, bw, bw > 0 ? 100 * gbs / bw : 0.0, threads, load1());
     }
-    free(out), free(tps);
+    free(out), free(tps), free(tpc);
     attn_gpt_free(m);
     return st ? cli_error("bench generate", "generation", st) : 0;
 }
