@@ -57,6 +57,15 @@ check "eval lm: a result line with a loss below the uniform one (ln V)" awk '/^r
 printf 'ab\ncd\001e' > "$T/bad.txt"
 "$ATTN" eval lm --model "$M" --data "$T/bad.txt" > /dev/null 2> "$T/e3"
 check "eval lm: a byte outside the vocabulary is refused, naming line and byte" sh -c "[ $? -eq 1 ] && grep -q 'line 2, byte 3' '$T/e3'"
+# attn viz on the GPT: one causal map per layer and head (2 x 2), rows summing to 1, nothing above the diagonal
+"$ATTN" viz --model "$M" --input "The king" --out "$T/viz" > "$T/viz.log" 2>&1
+check "viz: the GPT's causal self-attention, 4 maps of 8 x 8, rows sum to 1, zero above the diagonal" /usr/bin/python3 -c "
+import json, sys
+d = json.load(open('$T/viz/attention.json'))
+m = d['maps']
+ok = len(m) == 4 and all(x['kind'] == 'decoder-self' and x['rows'] == 8 == x['cols'] for x in m)
+ok = ok and all(abs(sum(r) - 1) < 1e-4 and all(v == 0 for v in r[i + 1:]) for x in m for i, r in enumerate(x['weights']))
+sys.exit(0 if ok and d['target'][0] == 'T' else 1)"
 # attn generate --model DIR on a Hugging Face GPT-2 directory = PyTorch's greedy continuation
 PYTHONPATH=python${PYTHONPATH:+:$PYTHONPATH} ATTN_LIB=${ATTN_LIB:-$(dirname "$ATTN")/libattn.so} /usr/bin/python3 tests/py/gpt2_generate.py "$ATTN" > "$T/hf.log" 2>&1
 cat "$T/hf.log"
