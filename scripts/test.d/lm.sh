@@ -69,6 +69,6 @@ sys.exit(0 if ok and d['target'][0] == 'T' else 1)"
 # attn generate --model DIR on a Hugging Face GPT-2 directory = PyTorch's greedy continuation
 PYTHONPATH=python${PYTHONPATH:+:$PYTHONPATH} ATTN_LIB=${ATTN_LIB:-$(dirname "$ATTN")/libattn.so} /usr/bin/python3 tests/py/gpt2_generate.py "$ATTN" > "$T/hf.log" 2>&1
 cat "$T/hf.log"
-check "generate --model DIR (GPT-2 + BPE) matches PyTorch" grep -q '^4 passed, 0 failed' "$T/hf.log"
+check "generate and viz --model DIR (GPT-2 + BPE): tests/py/gpt2_generate.py" grep -q '^5 passed, 0 failed' "$T/hf.log"
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

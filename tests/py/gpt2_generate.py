@@ -1,4 +1,4 @@
-"""`attn generate --model DIR` on a Hugging Face GPT-2 directory against GPT-2 in PyTorch.
+"""`attn generate --model DIR` (and `attn viz`) on a Hugging Face GPT-2 directory against PyTorch.
 
 usage: gpt2_generate.py ATTN_BINARY   (run by scripts/test.d/lm.sh)
 
@@ -8,7 +8,8 @@ in GPT-2's byte alphabet + merges learned here from a few sentences) as vocab.js
 and as encoder.json + vocab.bpe in a second directory. The prompt is encoded here by GPT-2's BPE
 (pattern split, then merges by rank, written from the algorithm), greedy-decoded by PyTorch in
 float64 (full forward each step), and the decoded bytes must equal what
-`attn generate --model DIR --prompt P --temperature 0` prints (key/value cache, float32).
+`attn generate --model DIR --prompt P --temperature 0` prints (key/value cache, float32). Then
+`attn viz --model DIR` must give one causal map per layer and head over the prompt's tokens.
 Ends with "N passed, N failed".
 """
 import json
@@ -142,6 +143,20 @@ def main():
                    f"{'same' if got == exp else 'differs'}: {got[len(prompt):-1]!r} vs {want!r}; "
                    f"{len(set(seq[len(pids):]))} distinct tokens; smallest top-2 logit gap {margin:.2e}; "
                    f"{r.stderr.decode(errors='replace').strip()[:200]}")
+        # attn viz on the directory: one causal map per layer and head over the prompt's BPE tokens
+        d = os.path.join(tmp, "vocab")
+        r = subprocess.run([attn_bin, "viz", "--model", d, "--input", prompt, "--out", os.path.join(tmp, "viz")],
+                           capture_output=True)
+        ok, detail = r.returncode == 0, r.stderr.decode(errors="replace").strip()[:200]
+        if ok:
+            with open(os.path.join(tmp, "viz", "attention.json"), encoding="utf-8") as f:
+                js = json.load(f)
+            n = len(pids)
+            ok = (len(js["maps"]) == cfg["n_layer"] * cfg["n_head"] and len(js["target"]) == n and
+                  all(m["rows"] == n == m["cols"] and all(v == 0 for i, row in enumerate(m["weights"]) for v in row[i + 1:])
+                      for m in js["maps"]))
+            detail = f"{len(js['maps'])} maps over tokens {js['target']}"
+        report("attn viz --model DIR: causal maps over the BPE tokens", ok, detail)
         # a BPE vocabulary larger than the model is refused
         d = os.path.join(tmp, "vocab")
         big = dict(vocab, **{f"extra{i}": V + i for i in range(3)})
