@@ -51,5 +51,24 @@ check "generate --greedy is deterministic" [ "$(g --prompt "The " --greedy --max
 check "generate: a prompt byte outside the vocabulary is refused" sh -c "[ $? -eq 1 ] && grep -q 'not in the model' '$T/e1'"
 "$ATTN" generate --model "$T/a/run.safetensors" > /dev/null 2> "$T/e2"
 check "generate: a run state is not a language model" sh -c "[ $? -eq 1 ] && grep -q 'training run.s state' '$T/e2'"
+# attn eval lm: loss and perplexity of the trained model; a byte outside its vocabulary named
+"$ATTN" eval lm --model "$M" --data "$T/other.txt" --threads 1 > "$T/ev.log" 2>&1
+check "eval lm: a result line with a loss below the uniform one (ln V)" awk '/^result: task=lm/ { for (i = 1; i <= NF; i++) if ($i ~ /^loss=/) l = substr($i, 6) } END { exit !(l > 0 && l < 3.5) }' "$T/ev.log"
+printf 'ab\ncd\001e' > "$T/bad.txt"
+"$ATTN" eval lm --model "$M" --data "$T/bad.txt" > /dev/null 2> "$T/e3"
+check "eval lm: a byte outside the vocabulary is refused, naming line and byte" sh -c "[ $? -eq 1 ] && grep -q 'line 2, byte 3' '$T/e3'"
+# attn viz on the GPT: one causal map per layer and head (2 x 2), rows summing to 1, nothing above the diagonal
+"$ATTN" viz --model "$M" --input "The king" --out "$T/viz" > "$T/viz.log" 2>&1
+check "viz: the GPT's causal self-attention, 4 maps of 8 x 8, rows sum to 1, zero above the diagonal" /usr/bin/python3 -c "
+import json, sys
+d = json.load(open('$T/viz/attention.json'))
+m = d['maps']
+ok = len(m) == 4 and all(x['kind'] == 'decoder-self' and x['rows'] == 8 == x['cols'] for x in m)
+ok = ok and all(abs(sum(r) - 1) < 1e-4 and all(v == 0 for v in r[i + 1:]) for x in m for i, r in enumerate(x['weights']))
+sys.exit(0 if ok and d['target'][0] == 'T' else 1)"
+# attn generate --model DIR on a Hugging Face GPT-2 directory = PyTorch's greedy continuation
+PYTHONPATH=python${PYTHONPATH:+:$PYTHONPATH} ATTN_LIB=${ATTN_LIB:-$(dirname "$ATTN")/libattn.so} /usr/bin/python3 tests/py/gpt2_generate.py "$ATTN" > "$T/hf.log" 2>&1
+cat "$T/hf.log"
+check "generate and viz --model DIR (GPT-2 + BPE): tests/py/gpt2_generate.py" grep -q '^5 passed, 0 failed' "$T/hf.log"
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

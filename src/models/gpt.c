@@ -62,6 +62,11 @@ static int build(attn_gpt *m)
     m->head.out_features = c->vocab;
     m->head.weight = m->wte.weight;
     m->head.bias = NULL;
+    /* weight decay on the matrices only (GPT-2/nanoGPT: none on biases and layer norms) */
+    for (int i = 0; i < attn_params_count(m->P); i++) {
+        attn_param *q = attn_params_at(m->P, i);
+        if (q->ndim < 2) q->no_weight_decay = 1;
+    }
     return ATTN_OK;
 }
 
@@ -173,3 +178,4 @@ int attn_gpt_forward(attn_tape *t, const attn_gpt *m, const int32_t *ids, int64_
     if (st == ATTN_OK) st = attn_linear_forward(t, &m->head, x, logits);
     return st;
 }
+

@@ -3,10 +3,33 @@
 
 /* ---- dense maps on raw buffers ------------------------------------------------------------ */
 
+enum { FEW_ROWS = 16, FEW_ROWS_MIN_WEIGHTS = 1 << 16 }; /* see attn_dense_forward */
+
 int attn_dense_forward(int64_t rows, int64_t in, int64_t out, const float *x, int64_t ldx,
                        const float *w, const float *b, float *y, int64_t ldy, int threads)
 {
     /* y[rows, out] = x[rows, in]·W[out, in]ᵀ */
+    if (rows <= FEW_ROWS && threads > 1 && in * out >= FEW_ROWS_MIN_WEIGHTS) {
+        /* A step of generation (one row per sequence): bound by reading W once, which one core
+         * cannot do at the memory's speed, while the flops are too few for attn_sgemm to wake
+         * its threads. Each thread takes a slice of W's rows (outputs), so W streams through
+         * both cores once. Every output is its own dot product along `in` (attn_sgemm's dot
+         * path for few rows), so the bits do not depend on the split. */
+        const int64_t chunk = (out + threads - 1) / threads;
+        int st = ATTN_OK;
+#pragma omp parallel for num_threads(threads) schedule(static, 1) reduction(min : st)
+        for (int tno = 0; tno < threads; tno++) {
+            const int64_t o0 = tno * chunk, n = out - o0 < chunk ? out - o0 : chunk;
+            if (n <= 0) continue;
+            const int s = attn_sgemm(ATTN_NO_TRANS, ATTN_TRANS, rows, n, in, 1.0f, x, ldx, w + o0 * in, in, 0.0f,
+                                     y + o0, ldy, 1);
+            if (s < st) st = s;
+            if (b)
+                for (int64_t r = 0; r < rows; r++)
+                    for (int64_t o = o0; o < o0 + n; o++) y[r * ldy + o] += b[o];
+        }
+        return st; /* (codes are negative: the smallest is an error) */
+    }
     const int gemm_threads = attn_threads_for(threads, (double)rows * in * out);
     ATTN_TRY(attn_sgemm(ATTN_NO_TRANS, ATTN_TRANS, rows, out, in, 1.0f, x, ldx, w, in, 0.0f, y,
                         ldy, gemm_threads));

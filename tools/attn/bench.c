@@ -10,6 +10,7 @@ __attribute__((weak)) int bench_attention(int argc, char **argv);
 __attribute__((weak)) int bench_gemm(int argc, char **argv);
 __attribute__((weak)) int bench_train(int argc, char **argv);
 __attribute__((weak)) int bench_ring(int argc, char **argv);
+__attribute__((weak)) int bench_generate(int argc, char **argv);
 
 int cli_bench(int argc, char **argv)
 {
@@ -17,13 +18,14 @@ int cli_bench(int argc, char **argv)
         const char *name;
         int (*fn)(int, char **);
     } benches[] = {{"attention", bench_attention}, {"gemm", bench_gemm}, {"train", bench_train},
-                   {"ring", bench_ring}};
+                   {"ring", bench_ring}, {"generate", bench_generate}};
     static const char usage[] =
-        "usage: attn bench attention|gemm|train|ring [options]\n"
+        "usage: attn bench attention|gemm|train|ring|generate [options]\n"
         "  attention  attention kernels, forward and backward, against the machine's peak\n"
         "  gemm       the matrix products under them\n"
         "  train      training steps of the models\n"
         "  ring       ring attention across processes (MPI)\n"
+        "  generate   batch-1 sampling with the key/value cache against the memory bandwidth\n"
         "`attn bench NAME --help` for the options of each.\n";
     if (argc < 2 || (argv[1][0] == '-' && args_wants_help(argc, argv))) {
         fputs(usage, argc < 2 ? stderr : stdout);

@@ -19,7 +19,8 @@ static int usage(void)
 {
     fprintf(stderr, "usage: attn train lm --data FILE --out DIR [--config F.json] [--threads N] [--resume]\n"
                     "Config keys: n_layer n_head d_model context dropout batch steps lr min_lr_ratio warmup\n"
-                    "  weight_decay clip eval_every eval_batches seed (defaults: nanoGPT's CPU shakespeare-char:\n"
+                    "  weight_decay clip eval_every eval_batches seed minutes budget (minutes: a wall-time limit;\n"
+                    "  budget true: the learning rate falls linearly to 0 over it) (defaults: nanoGPT's CPU shakespeare-char:\n"
                     "  4 layers, 4 heads, 128 wide, context 64, batch 12, 2,000 steps, lr 1e-3, no dropout).\n");
     return 2;
 }
@@ -29,6 +30,8 @@ typedef struct lm_cfg {
     attn_lm_task_config task;
     int64_t warmup;
     float lr, min_lr_ratio, weight_decay, clip;
+    double minutes; /* wall-time limit (0: none) */
+    int budget;     /* lr decays linearly to 0 over the time limit (attn_budget_factor) */
 } lm_cfg;
 
 static int read_config(lm_cfg *c, const char *path)
@@ -49,6 +52,8 @@ static int read_config(lm_cfg *c, const char *path)
         {"weight_decay", CFG_FLOAT, &c->weight_decay, 0, 10, NULL, NULL},
         {"clip", CFG_FLOAT, &c->clip, 0, 1e9, NULL, NULL},
         {"seed", CFG_U64, &c->task.seed, 0, 9007199254740992.0, NULL, NULL},
+        {"minutes", CFG_DOUBLE, &c->minutes, 0, 1e7, NULL, NULL},
+        {"budget", CFG_BOOL, &c->budget, 0, 1, NULL, NULL},
     };
     return cfg_load("train lm", path, f, (int)(sizeof f / sizeof f[0]));
 }
@@ -117,6 +122,7 @@ int cli_train_lm(int argc, char **argv)
         .optim = {.kind = ATTN_OPTIM_ADAMW, .beta1 = 0.9f, .beta2 = 0.99f, .eps = 1e-8f, .weight_decay = c.weight_decay},
         .schedule = {.kind = ATTN_SCHEDULE_COSINE, .base_lr = c.lr, .warmup_steps = c.warmup,
                      .total_steps = c.task.steps, .min_ratio = c.min_lr_ratio},
+        .max_seconds = c.minutes * 60, .budget = c.budget && c.minutes > 0,
         .clip = c.clip, .data_hash = attn_hash64(ATTN_HASH64_INIT, ids, n * sizeof *ids), .items_name = "tokens",
         .progress = train_view_event, .progress_user = &view};
     attn_lm_task_configure(lt, &tcfg);

@@ -24,10 +24,12 @@ int cli_eval(int argc, char **argv)
 {
     if (argc >= 2 && !strcmp(argv[1], "classify")) return cli_eval_classify(argc, argv);
     if (argc >= 2 && !strcmp(argv[1], "translate")) return cli_eval_translate(argc - 1, argv + 1);
+    if (argc >= 2 && !strcmp(argv[1], "lm")) return cli_eval_lm(argc - 1, argv + 1);
     FILE *f = argc >= 2 && argv[1][0] == '-' && args_wants_help(argc, argv) ? stdout : stderr;
     if (argc >= 2 && f == stderr) fprintf(stderr, "attn eval: unknown task '%s'\n", argv[1]);
     fprintf(f, "usage: attn eval classify --model M --data PATH\n"
                "       attn eval translate --model M --src F.en --ref F.de [--beam N]\n"
+               "       attn eval lm --model M --data FILE [--batch N] [--threads N]\n"
                "`attn eval TASK --help` for the options of each.\n");
     return f == stdout ? 0 : 2;
 }

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 /* The teacher-forced pass of m on one example (src [1, S], decoder input tgt [1, T]) with a
  * library attention record on the tape; its maps move into r. On failure *reported says whether
@@ -230,6 +231,8 @@ static int viz_mt_run(const char *model, const char *input, const char *target, 
 static int usage(void)
 {
     fprintf(stderr, "usage: attn viz --model FILE --input TEXT [--target TEXT] [--out DIR] [--metrics]\n"
+                    "FILE: a translation model, a classifier, or a GPT (attn train lm; a GPT-2 directory):\n"
+                    "  --target is for translation models only.\n"
                     "Writes attention.html, attention.json and PNG/SVG heatmaps of every layer and head.\n");
     return 2;
 }
@@ -248,6 +251,11 @@ int viz_run_model(int argc, char **argv)
         else return usage();
     }
     if (!model || !input) return usage();
+    struct stat sb;
+    if (stat(model, &sb) == 0 && S_ISDIR(sb.st_mode)) { /* a Hugging Face GPT-2 directory */
+        if (target) return usage();
+        return viz_gpt_run(model, input, out, metrics);
+    }
     attn_st_reader *st;
     int s = attn_st_open(model, &st);
     if (s) return cli_error("viz", model, s);
@@ -256,6 +264,11 @@ int viz_run_model(int argc, char **argv)
         attn_st_close(st);
         if (target) return usage();
         return viz_classify_run(model, input, out, metrics);
+    }
+    if (arch && !strcmp(arch, "gpt")) {
+        attn_st_close(st);
+        if (target) return usage();
+        return viz_gpt_run(model, input, out, metrics);
     }
     if (arch && tok && !strcmp(tok, "spm") &&
         (!strcmp(arch, "transformer-seq2seq") || !strcmp(arch, "gru-seq2seq"))) {

@@ -17,4 +17,8 @@ int viz_seq2seq_record(attn_tape *t, const attn_seq2seq *m, const char *input, c
  * shaded by rollout to the pooled output, into out. Returns the exit status. */
 int viz_classify_run(const char *model, const char *input, const char *out, int metrics);
 
+/* `attn viz` on a GPT (viz_gpt.c): an `attn train lm` checkpoint or a Hugging Face GPT-2
+ * directory; every layer's and head's causal self-attention over the input's tokens. */
+int viz_gpt_run(const char *model, const char *input, const char *out, int metrics);
+
 #endif
