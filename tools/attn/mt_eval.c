@@ -1,7 +1,9 @@
 /* mt_eval.c — `attn eval translate
  * --model M --src F.en --ref F.de [--beam N] [--len-penalty A]`: corpus BLEU (13a, cased and
  * lowercased) and chrF of a subword translation model, and the sentences per second. */
+#include "args.h"
 #include "cli.h"
+#include "progress.h"
 
 #include "bench_util.h"
 #include "mt.h"
@@ -47,33 +49,37 @@ int mt_open_model(const char *path, mt_model *m, attn_spm **sp)
     return s;
 }
 
-static int usage(void)
+static void eval_progress(void *user, int64_t done, int64_t n)
 {
-    fprintf(stderr, "usage: attn eval translate --model M --src F.en --ref F.de [--beam N] [--len-penalty A]\n"
-                    "                           [--batch N] [--threads N] [--out HYP] [--no-cache]\n");
-    return 2;
+    (void)n;
+    progress_items(user, (long)done, "sentences");
 }
 
 int cli_eval_translate(int argc, char **argv)
 {
     const char *model = NULL, *srcp = NULL, *refp = NULL, *outp = NULL;
     attn_generate_options o = {.beam = 5, .len_penalty = 0.6f};
-    int threads = 0;
+    int threads = 0, beam = 5, no_cache = 0, quiet = 0;
     long batch = 64;
-    for (int a = 1; a < argc; a++) {
-        int more = a + 1 < argc;
-        if (!strcmp(argv[a], "--model") && more) model = argv[++a];
-        else if (!strcmp(argv[a], "--src") && more) srcp = argv[++a];
-        else if (!strcmp(argv[a], "--ref") && more) refp = argv[++a];
-        else if (!strcmp(argv[a], "--out") && more) outp = argv[++a];
-        else if (!strcmp(argv[a], "--beam") && more) o.beam = atoi(argv[++a]);
-        else if (!strcmp(argv[a], "--len-penalty") && more) o.len_penalty = (float)atof(argv[++a]);
-        else if (!strcmp(argv[a], "--batch") && more) batch = atol(argv[++a]);
-        else if (!strcmp(argv[a], "--threads") && more) threads = atoi(argv[++a]);
-        else if (!strcmp(argv[a], "--no-cache")) o.no_cache = 1;
-        else return usage();
-    }
-    if (!model || !srcp || !refp || o.beam < 1 || o.beam > 64 || batch < 1 || threads < 0) return usage();
+    double lp = 0.6;
+    const arg_opt opts[] = {
+        {"model", 'm', ARG_STR, &model, .meta = "FILE", .help = "translation model (required)"},
+        {"src", 's', ARG_STR, &srcp, .meta = "FILE", .help = "source sentences, one a line (required)"},
+        {"ref", 'r', ARG_STR, &refp, .meta = "FILE", .help = "reference translations (required)"},
+        {"out", 'o', ARG_STR, &outp, .meta = "FILE", .help = "write the translations here"},
+        {"beam", 'b', ARG_INT, &beam, .lo = 1, .hi = 64, .help = "beam width"},
+        {"len-penalty", 0, ARG_DOUBLE, &lp, .lo = 0, .hi = 10, .help = "GNMT length penalty alpha"},
+        {"batch", 0, ARG_LONG, &batch, .lo = 1, .hi = 1 << 20, .help = "sentences per decoding batch"},
+        {"threads", 'j', ARG_INT, &threads, .lo = 0, .hi = 4096, .help = "threads (0: all cores)"},
+        {"no-cache", 0, ARG_FLAG, &no_cache, .help = "decode without the key/value cache (reference)"},
+        {"quiet", 'q', ARG_FLAG, &quiet, .help = "no progress on standard error"},
+        {0}};
+    const arg_spec spec = {.cmd = "eval translate", .synopsis = "--model FILE --src FILE --ref FILE [options]",
+                           .about = "BLEU (13a, cased and lowercased) and chrF2 of a translation model's output.",
+                           .opts = opts};
+    ARGS_PARSE_OR_RETURN(&spec, argc, argv, NULL, NULL);
+    if (!model || !srcp || !refp) return args_usage_error(&spec, "--model, --src and --ref are required");
+    o.beam = beam, o.len_penalty = (float)lp, o.no_cache = no_cache;
     if (threads) attn_set_num_threads(threads);
     attn_parallel *d = NULL;
     mt_model m = {0};
@@ -92,7 +98,12 @@ int cli_eval_translate(int argc, char **argv)
     if (s == ATTN_OK) s = attn_tape_create(&tc, &t);
     if (s == ATTN_OK) attn_tape_set_training(t, 0);
     double t0 = bench_now();
-    if (s == ATTN_OK) s = attn_translate_texts(t, m.tf, m.gru, sp, (const char *const *)d->src, d->n, &o, batch, &hyp);
+    progress p;
+    progress_init(&p, NULL, (long)d->n, "eval translate");
+    if (s == ATTN_OK)
+        s = attn_translate_texts_progress(t, m.tf, m.gru, sp, (const char *const *)d->src, d->n, &o, batch,
+                                          quiet ? NULL : eval_progress, &p, &hyp);
+    if (!quiet) progress_done(&p);
     double secs = bench_now() - t0;
     attn_bleu_result b, blc;
     attn_chrf_result cf;

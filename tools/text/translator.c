@@ -102,6 +102,14 @@ int attn_translate_texts(attn_tape *t, const attn_seq2seq *tf, const attn_gru_se
                          const attn_spm *sp, const char *const *src, int64_t n,
                          const attn_generate_options *o, int64_t batch, char ***out)
 {
+    return attn_translate_texts_progress(t, tf, gru, sp, src, n, o, batch, NULL, NULL, out);
+}
+
+int attn_translate_texts_progress(attn_tape *t, const attn_seq2seq *tf, const attn_gru_seq2seq *gru,
+                                  const attn_spm *sp, const char *const *src, int64_t n,
+                                  const attn_generate_options *o, int64_t batch,
+                                  void (*on_batch)(void *user, int64_t done, int64_t n), void *user, char ***out)
+{
     if (!t || !!tf == !!gru || !src || !o || !out || n < 1 || batch < 1)
         return attn_set_error(ATTN_E_ARG, "attn_translate_texts: bad arguments (n=%lld, batch=%lld)",
                               (long long)n, (long long)batch);
@@ -145,6 +153,7 @@ int attn_translate_texts(attn_tape *t, const attn_seq2seq *tf, const attn_gru_se
                  : attn_seq2seq_generate(tf, t, buf, B, S, &od, ids, maxS, olen, NULL);
         for (int64_t i = 0; st == ATTN_OK && i < B; i++)
             st = decode(sp, ids + i * maxS, olen[i], &res[items[b0 + i].index]);
+        if (st == ATTN_OK && on_batch) on_batch(user, b0 + B, n);
     }
     for (int64_t i = 0; items && i < n; i++) free(items[i].ids);
     free(items), free(buf), free(ids), free(olen);

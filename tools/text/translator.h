@@ -50,6 +50,13 @@ void attn_translator_free_strings(char **s, int64_t n);
 int attn_translate_texts(attn_tape *t, const attn_seq2seq *tf, const attn_gru_seq2seq *gru,
                          const attn_spm *sp, const char *const *src, int64_t n,
                          const attn_generate_options *o, int64_t batch, char ***out);
+/* The same, calling on_batch (may be NULL) after each decoding batch with the number of
+ * sentences done so far, for a progress line. */
+int attn_translate_texts_progress(attn_tape *t, const attn_seq2seq *tf, const attn_gru_seq2seq *gru,
+                                  const attn_spm *sp, const char *const *src, int64_t n,
+                                  const attn_generate_options *o, int64_t batch,
+                                  void (*on_batch)(void *user, int64_t done, int64_t n), void *user,
+                                  char ***out);
 
 /* The SentencePiece model stored in a checkpoint's metadata (attn.spm.model, or the classifier's
  * attn.tokenizer.model). */
