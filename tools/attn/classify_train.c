@@ -11,6 +11,7 @@
  * shares, so a step is the whole batch's. Rank 0 learns the tokenizer and sends it to the
  * others, prints and writes every file. --resume reads DIR on every rank (DIR shared). */
 #include "classify.h"
+#include "args.h"
 #include "cli.h"
 #include "bench_util.h"
 #include "dist_train.h"
@@ -103,15 +104,6 @@ static int export_tokens(const char *path, const cls_set *sets, const char *cons
     return st;
 }
 
-static int usage(void)
-{
-    fprintf(stderr,
-            "usage: attn train classify --data PATH --out DIR [--config F] [--threads N] [--resume]\n"
-            "                           [--export-tokens FILE]\n"
-            "PATH: a directory with train.tsv.gz (+ train.ids) or an aclImdb/ folder, or a .tsv(.gz).\n");
-    return 2;
-}
-
 /* The checksum of the training set (ids, lengths, labels): a resume on other data is refused. */
 static uint64_t data_hash(const cls_set *s)
 {
@@ -124,17 +116,21 @@ int cli_train_classify(int argc, char **argv)
 {
     const char *data = NULL, *out = NULL, *config = NULL, *export_path = NULL;
     int threads = 0, resume = 0;
-    for (int a = 1; a < argc; a++) {
-        int more = a + 1 < argc;
-        if (!strcmp(argv[a], "--data") && more) data = argv[++a];
-        else if (!strcmp(argv[a], "--out") && more) out = argv[++a];
-        else if (!strcmp(argv[a], "--config") && more) config = argv[++a];
-        else if (!strcmp(argv[a], "--threads") && more) threads = atoi(argv[++a]);
-        else if (!strcmp(argv[a], "--export-tokens") && more) export_path = argv[++a];
-        else if (!strcmp(argv[a], "--resume")) resume = 1;
-        else return usage();
-    }
-    if (!data || !out || threads < 0) return usage();
+    const arg_opt opts[] = {
+        {"data", 'd', ARG_STR, &data, .meta = "PATH", .help = "the training data (required)"},
+        {"out", 'o', ARG_STR, &out, .meta = "DIR", .help = "run directory (required)"},
+        {"config", 'c', ARG_STR, &config, .meta = "FILE", .help = "JSON configuration (keys below)"},
+        {"threads", 'j', ARG_INT, &threads, .lo = 0, .hi = 4096, .help = "threads (0: all cores)"},
+        {"resume", 0, ARG_FLAG, &resume, .help = "continue the run in --out"},
+        {"export-tokens", 0, ARG_STR, &export_path, .meta = "FILE", .help = "write the tokenized splits (for bench/torch_imdb.py)"},
+        {0}};
+    const arg_spec spec = {.cmd = "train classify", .synopsis = "--data PATH --out DIR [options]", .opts = opts,
+                           .about = "A Transformer-encoder classifier with a SentencePiece tokenizer learned from the training\n"
+                                    "text; the validation split is carved from the training set by movie.",
+                           .epilog = "PATH: a directory with train.tsv.gz (+ train.ids) or an aclImdb/ folder, or a .tsv(.gz).\n"
+                                     "Configuration: see configs/imdb.json.\n"};
+    ARGS_PARSE_OR_RETURN(&spec, argc, argv, NULL, NULL);
+    if (!data || !out) return args_usage_error(&spec, "--data and --out are required");
     setvbuf(stdout, NULL, _IOLBF, 0); /* a log file follows the run line by line */
     cls_run_config c;
     cls_config_default(&c);

@@ -4,6 +4,7 @@
  * language-model task and trainer (attn/train.h): random windows drawn from (seed, step),
  * validation every eval_every steps, metrics.csv, best.safetensors, run.safetensors for --resume.
  * The vocabulary travels in every checkpoint (attn.tokenizer = "chars", attn/text.h). */
+#include "args.h"
 #include "cli.h"
 
 #include "config.h"
@@ -14,16 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static int usage(void)
-{
-    fprintf(stderr, "usage: attn train lm --data FILE --out DIR [--config F.json] [--threads N] [--resume]\n"
-                    "Config keys: n_layer n_head d_model context dropout batch steps lr min_lr_ratio warmup\n"
-                    "  weight_decay clip eval_every eval_batches seed minutes budget (minutes: a wall-time limit;\n"
-                    "  budget true: the learning rate falls linearly to 0 over it) (defaults: nanoGPT's CPU shakespeare-char:\n"
-                    "  4 layers, 4 heads, 128 wide, context 64, batch 12, 2,000 steps, lr 1e-3, no dropout).\n");
-    return 2;
-}
 
 typedef struct lm_cfg {
     attn_gpt_config model; /* vocab from the data */
@@ -62,16 +53,22 @@ int cli_train_lm(int argc, char **argv)
 {
     const char *data = NULL, *out = NULL, *config = NULL;
     int threads = 0, resume = 0;
-    for (int a = 1; a < argc; a++) {
-        const int more = a + 1 < argc;
-        if (!strcmp(argv[a], "--data") && more) data = argv[++a];
-        else if (!strcmp(argv[a], "--out") && more) out = argv[++a];
-        else if (!strcmp(argv[a], "--config") && more) config = argv[++a];
-        else if (!strcmp(argv[a], "--threads") && more) threads = atoi(argv[++a]);
-        else if (!strcmp(argv[a], "--resume")) resume = 1;
-        else return usage();
-    }
-    if (!data || !out || threads < 0) return usage();
+    const arg_opt opts[] = {
+        {"data", 'd', ARG_STR, &data, .meta = "PATH", .help = "the training data (required)"},
+        {"out", 'o', ARG_STR, &out, .meta = "DIR", .help = "run directory (required)"},
+        {"config", 'c', ARG_STR, &config, .meta = "FILE", .help = "JSON configuration (keys below)"},
+        {"threads", 'j', ARG_INT, &threads, .lo = 0, .hi = 4096, .help = "threads (0: all cores)"},
+        {"resume", 0, ARG_FLAG, &resume, .help = "continue the run in --out"},
+        {0}};
+    const arg_spec spec = {.cmd = "train lm", .synopsis = "--data PATH --out DIR [options]", .opts = opts,
+                           .about = "A GPT on a text file, character by character (nanoGPT's shakespeare-char convention: the\n"
+                                    "file's distinct bytes are the vocabulary, the first 90% trains, the last 10% validates).",
+                           .epilog = "Configuration keys: n_layer n_head d_model context dropout batch steps lr min_lr_ratio warmup\n"
+                                     "  weight_decay clip eval_every eval_batches seed minutes (a wall-time limit) budget (true: the\n"
+                                     "  learning rate falls linearly to 0 over the minutes). Defaults: nanoGPT's CPU shakespeare-char\n"
+                                     "  (4 layers, 4 heads, 128 wide, context 64, batch 12, 2,000 steps, lr 1e-3, no dropout).\n"};
+    ARGS_PARSE_OR_RETURN(&spec, argc, argv, NULL, NULL);
+    if (!data || !out) return args_usage_error(&spec, "--data and --out are required");
     lm_cfg c = {.model = {.context = 64, .n_layer = 4, .n_head = 4, .d_model = 128},
                 .task = {.batch = 12, .steps = 2000, .eval_every = 200, .eval_batches = 20, .seed = 1337},
                 .warmup = 100, .lr = 1e-3f, .min_lr_ratio = 0.1f, .weight_decay = 0.1f, .clip = 1.0f};
