@@ -1,5 +1,6 @@
 /* tasks.c — `attn train <task>` and `attn eval <task>`: one entry per task. */
 #include "cli.h"
+#include "image_cli.h"
 #include "lm.h"
 
 #include <stdio.h>
@@ -10,7 +11,9 @@ int cli_train(int argc, char **argv)
     if (argc >= 2 && !strcmp(argv[1], "classify")) return cli_train_classify(argc - 1, argv + 1);
     if (argc >= 2 && !strcmp(argv[1], "translate")) return cli_train_translate(argc - 1, argv + 1);
     if (argc >= 2 && !strcmp(argv[1], "lm")) return cli_train_lm(argc - 1, argv + 1);
+    if (argc >= 2 && !strcmp(argv[1], "image")) return cli_train_image(argc - 1, argv + 1);
     fprintf(stderr, "usage: attn train classify --data PATH --out DIR [--config F] [--threads N] [--resume]\n"
+                    "       attn train image [--data DIR] --out DIR [--config F] [--threads N] [--resume]\n"
                     "       attn train lm --data FILE --out DIR [--config F] [--threads N] [--resume]\n"
                     "       attn train translate --arch transformer --data DIR --out DIR [--config F] [--resume]\n");
     return 2;
@@ -20,7 +23,9 @@ int cli_eval(int argc, char **argv)
 {
     if (argc >= 2 && !strcmp(argv[1], "classify")) return cli_eval_classify(argc, argv);
     if (argc >= 2 && !strcmp(argv[1], "translate")) return cli_eval_translate(argc - 1, argv + 1);
+    if (argc >= 2 && !strcmp(argv[1], "image")) return cli_eval_image(argc - 1, argv + 1);
     fprintf(stderr, "usage: attn eval classify --model M --data PATH\n"
+                    "       attn eval image --model M [--data DIR] [--split test|train]\n"
                     "       attn eval translate --model M --src F.en --ref F.de [--beam N]\n");
     return 2;
 }

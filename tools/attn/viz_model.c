@@ -2,6 +2,7 @@
  * record the attention maps of a saved translation model on one input (the Transformer's
  * through libattn's attention record, attn/analysis.h; the GRU's additive attention weights
  * from its decoder) and render them with the viz layer. */
+#include "image_cli.h"
 #include "viz_model.h"
 
 #include "../text/chars.h"
@@ -253,6 +254,10 @@ int viz_run_model(int argc, char **argv)
     int s = attn_st_open(model, &st);
     if (s) return cli_error("viz", model, s);
     const char *arch = attn_st_metadata(st, "attn.arch"), *tok = attn_st_metadata(st, "attn.tokenizer");
+    if (arch && !strcmp(arch, "vit")) {
+        attn_st_close(st);
+        return viz_image_run(argc, argv);
+    }
     if (arch && !strcmp(arch, "transformer-classifier")) {
         attn_st_close(st);
         if (target) return usage();
