@@ -109,8 +109,9 @@ typedef struct attn_image_run_result {
  * validation, attn/train.h), model.safetensors (the latest), best.safetensors (the best
  * validation accuracy), metrics.csv (step, train_loss, val_acc, lr, images_per_s, elapsed_s).
  * resume: continue from run.safetensors (checked against the configuration and the data);
- * the continued run is bit-identical to an uninterrupted one. stop_after > 0: return after that
- * many steps of this process, at a validation (for tests of resume; 0: run to the end).
+ * the continued run is bit-identical to an uninterrupted one (weights, moments, metrics.csv).
+ * stop_after > 0: return at the first validation after at least that many steps of this
+ * process, its state saved (for tests of resume; 0: run to the end).
  * comm NULL: one process. progress (may be NULL) is called on rank 0 only. */
 ATTN_API int attn_image_train_run(const attn_image_train_config *c, const attn_image_set *s,
                                   const char *out_dir, int resume, int64_t stop_after,

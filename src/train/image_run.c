@@ -133,8 +133,9 @@ int attn_image_train_run(const attn_image_train_config *c, const attn_image_set 
     const int64_t first = rs.step;
     double lsum = 0;
     int64_t ln = 0, s = rs.step;
+    int stop = 0;
     if (result) memset(result, 0, sizeof *result), result->resumed_from = (int)rs.step;
-    for (; st == ATTN_OK && s < steps && !(stop_after && s - first >= stop_after); s++) {
+    for (; st == ATTN_OK && s < steps && !stop; s++) {
         attn_var *loss = NULL;
         st = attn_image_task_loss(task, tp, r.m, s, rank * share, share, &loss);
         if (st == ATTN_OK) attn_params_zero_grad(r.m->P), st = attn_tape_backward(tp, loss, NULL);
@@ -150,8 +151,7 @@ int attn_image_train_run(const attn_image_train_config *c, const attn_image_set 
         attn_image_progress p = {.step = s + 1, .steps = steps, .epoch = (s + 1) / spe,
                                  .loss = l, .lr = lr, .elapsed_s = el, .cpu_s = cpu_now() - c0,
                                  .images_per_s = (double)((s + 1 - first) * c->batch) / el};
-        const int at_eval = (s + 1) % every == 0 || s + 1 == steps ||
-                            (stop_after && s + 1 - first >= stop_after);
+        const int at_eval = (s + 1) % every == 0 || s + 1 == steps;
         if (!at_eval) {
             if (progress && rank == 0) progress(&p, progress_ctx);
             continue;
@@ -178,6 +178,7 @@ int attn_image_train_run(const attn_image_train_config *c, const attn_image_set 
         p.validated = 1, p.best = best, p.val_accuracy = acc, p.train_loss_mean = lsum / (double)ln;
         if (progress && rank == 0) progress(&p, progress_ctx);
         lsum = 0, ln = 0;
+        stop = stop_after && s + 1 - first >= stop_after;
     }
     if (result) {
         result->steps = s;
