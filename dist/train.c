@@ -121,3 +121,22 @@ void attn_mpi_rank_rng(const attn_mpi_ctx *d, attn_tape *t)
     attn_tape_get_rng(t, &seed, &offset);
     if (attn_mpi_rank(d) > 0) attn_tape_set_rng(t, seed ^ (0x9E3779B97F4A7C15ull * (uint64_t)attn_mpi_rank(d)), offset);
 }
+
+/* ---- attn_train_run's communicator --------------------------------------------------------- */
+
+static int comm_reduce(void *c, attn_params *P, double weight)
+{
+    return attn_mpi_weighted_grads(c, P, weight, (size_t)1 << 20, NULL);
+}
+static int comm_sum(void *c, double *v) { return attn_mpi_allreduce_sum_double(c, v); }
+static int comm_agree(void *c, int flag) { return attn_mpi_agree(c, flag); }
+static int comm_bcast(void *c, void *buf, size_t n) { return attn_mpi_bcast(c, buf, n, 0); }
+static int comm_same(void *c, uint64_t h, const char *what) { return attn_mpi_check_same(c, &h, sizeof h, what); }
+
+int attn_mpi_train_comm(attn_mpi_ctx *d, attn_train_comm *out)
+{
+    if (!d || !out) return attn_set_error(ATTN_E_ARG, "attn_mpi_train_comm: an argument is NULL");
+    *out = (attn_train_comm){.ctx = d, .rank = attn_mpi_rank(d), .size = attn_mpi_size(d), .reduce_grads = comm_reduce,
+                             .sum = comm_sum, .agree = comm_agree, .bcast = comm_bcast, .same = comm_same};
+    return ATTN_OK;
+}

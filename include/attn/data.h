@@ -23,6 +23,8 @@ extern "C" {
  * loading, not while another thread loads. */
 #define ATTN_DATA_MAX_BYTES ((size_t)1 << 30)
 ATTN_API size_t attn_data_set_max_bytes(size_t bytes);
+/* A whole file read that way (gunzipped when gzip), malloc'ed with a NUL after its *len bytes. */
+ATTN_API int attn_data_read_file(const char *path, char **data, size_t *len);
 
 /* IMDb (Large Movie Review Dataset, Maas et al. 2011). A loaded set owns all its strings;
  * treat the struct as read-only and release it with attn_imdb_free. Texts are verbatim (HTML

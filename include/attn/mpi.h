@@ -17,6 +17,7 @@
 #define ATTN_MPI_H
 
 #include "attn/nn.h"
+#include "attn/train.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -103,6 +104,11 @@ ATTN_API int attn_mpi_agree(attn_mpi_ctx *ctx, int flag);
  * a checkpoint saves), so the ranks' shares of a batch do not get the same masks. Call after
  * the tape's state is set (created or resumed). */
 ATTN_API void attn_mpi_rank_rng(const attn_mpi_ctx *ctx, attn_tape *t);
+
+/* A communicator for attn_train_run (attn/train.h) over ctx: gradients summed weighted by each
+ * rank's share, sums, rank 0's stop decision, broadcasts, and the check that every rank resumed
+ * the same state. ctx must outlive the run. */
+ATTN_API int attn_mpi_train_comm(attn_mpi_ctx *ctx, attn_train_comm *out);
 
 /* Make every rank start from rank 0's parameter values. */
 ATTN_API int attn_mpi_broadcast_params(attn_mpi_ctx *ctx, attn_params *P);

@@ -6,6 +6,7 @@
 #define ATTN_TEXT_H
 
 #include "attn/core.h"
+#include "attn/io.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -211,6 +212,31 @@ ATTN_API int attn_bpe_token_bytes(const attn_bpe *b, int32_t id, const char **by
 /* The id of the token whose bytes are token[0..len), e.g. "<|endoftext|>" (50256 in GPT-2);
  * ATTN_E_ARG when there is none. */
 ATTN_API int attn_bpe_token_id(const attn_bpe *b, const char *token, size_t len, int32_t *id);
+
+
+/* ------------------------------------------------------------------------------------------ */
+/* @@ characters as tokens @@                                                                  */
+/* ------------------------------------------------------------------------------------------ */
+
+/* A character-level vocabulary, nanoGPT's shakespeare-char convention: the distinct bytes of a
+ * text in byte order, id = rank. Checkpoints carry it as metadata attn.tokenizer = "chars" and
+ * attn.chars.vocab = the bytes in base64. */
+typedef struct attn_chars {
+    int V;                   /* distinct bytes */
+    unsigned char byte[256]; /* id -> byte */
+    int16_t id[256];         /* byte -> id, -1 when absent */
+} attn_chars;
+
+/* The vocabulary of n bytes of text. */
+ATTN_API void attn_chars_of_text(const void *text, size_t n, attn_chars *out);
+/* ids[0..n) of the text; a byte outside the vocabulary is ATTN_E_ARG naming its offset (what
+ * names the text in the message). */
+ATTN_API int attn_chars_encode(const attn_chars *c, const void *text, size_t n, int32_t *ids,
+                               const char *what);
+/* The metadata value (malloc'ed base64) and back from a checkpoint's metadata (ATTN_E_FORMAT
+ * when the file is not a character model or the value is malformed). */
+ATTN_API int attn_chars_to_meta(const attn_chars *c, char **b64);
+ATTN_API int attn_chars_from_meta(const attn_st_reader *r, attn_chars *out);
 
 #ifdef __cplusplus
 }

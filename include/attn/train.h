@@ -14,6 +14,7 @@
 #ifndef ATTN_TRAIN_H
 #define ATTN_TRAIN_H
 
+#include "attn/models.h"
 #include "attn/nn.h"
 
 #ifdef __cplusplus
@@ -116,6 +117,163 @@ ATTN_API int attn_metrics_close(attn_metrics *m);
 /* P = the mean of the parameters stored in n checkpoint files (each must hold every parameter of
  * P with its shape). */
 ATTN_API int attn_params_average_files(attn_params *P, const char *const *paths, int n);
+
+
+/* ---- the training loop ------------------------------------------------------------------------ */
+
+/* attn_train_run drives one training run for any task: epochs of batches, each batch's loss from
+ * the task, backward, (with a communicator) the gradients of every rank's share summed, clipping,
+ * the learning-rate schedule, the optimiser; after each epoch the task's validation, a row of
+ * metrics.csv, the last and best models, and the run state — the same files and the same resume
+ * for every task. The caller owns the model (its parameter table) and the tape; the trainer owns
+ * the optimiser. A task whose data is drawn by step (a language model's random windows) uses an
+ * "epoch" as the period between validations.
+ *
+ * Files in out_dir (rank 0 writes them; every file a save writes carries run.step):
+ *   run.safetensors     the run state (attn_run_save), written last at each epoch end: --resume
+ *                       continues from it, bit for bit;
+ *   model.safetensors   the last epoch's model;    best.safetensors   the best by the metric;
+ *   epoch<N>.safetensors the last average_last epochs' models (when average_last > 1), then
+ *   average.safetensors  their mean; the run's final model is best or average, whichever
+ *                       validates better (attn_train_result.final_name);
+ *   metrics.csv         epoch,step,train_loss,val_loss[,<metric_name>],lr,<items>_per_s,elapsed_s.
+ */
+
+/* Where a batch stands: the trainer passes it to the task's batch_loss. */
+typedef struct attn_train_batch {
+    int64_t step;    /* optimiser steps taken before this batch */
+    int64_t epoch;   /* 0-based */
+    int64_t index;   /* position of the batch in its epoch */
+    int64_t count;   /* batches in the epoch */
+    int rank, ranks; /* under a communicator: this process takes its share (1 of 1 alone) */
+} attn_train_batch;
+
+typedef struct attn_train_task {
+    void *ctx; /* passed to every callback */
+    /* Epoch `epoch` (0-based) begins after `step` optimiser steps: *batches = how many it has
+     * (>= 1). Called again with the same arguments after a resume, so an epoch's batches must be
+     * a function of them. */
+    int (*begin_epoch)(void *ctx, int64_t epoch, int64_t step, int64_t *batches);
+    /* This rank's share of batch b on tape t (the task resets the tape): *loss its mean loss,
+     * *weight its weight (tokens, examples: what the mean is over) and *total the weight of the
+     * whole batch over all ranks. An empty share sets *weight = 0 and may leave *loss NULL. */
+    int (*batch_loss)(void *ctx, attn_tape *t, const attn_train_batch *b, attn_var **loss,
+                      double *weight, double *total);
+    /* Validation on t (training mode off meanwhile): *metric, higher is better (BLEU, accuracy,
+     * minus a loss), *loss the validation loss or NAN. NULL: none (the last model is the best). */
+    int (*validate)(void *ctx, attn_tape *t, double *metric, double *loss);
+    /* Before a model or run state is written (e.g. to copy tied weights into their own
+     * tensor); may be NULL. */
+    int (*before_save)(void *ctx);
+    /* Metadata of every model file and of the run state (tokenizer, config): NULL-terminated
+     * key, value list; may be NULL. */
+    const char *const *meta;
+} attn_train_task;
+
+/* More than one process (libattn_mpi provides one: attn_mpi_train_comm): every rank calls
+ * attn_train_run with the same configuration and data; rank 0 writes the files. */
+typedef struct attn_train_comm {
+    void *ctx;
+    int rank, size;
+    /* every parameter's gradient <- the sum over ranks of weight_r · grad_r */
+    int (*reduce_grads)(void *ctx, attn_params *P, double weight);
+    int (*sum)(void *ctx, double *value);          /* *value <- the sum over ranks */
+    int (*agree)(void *ctx, int flag);             /* rank 0's flag (0/1) on every rank, < 0 on error */
+    int (*bcast)(void *ctx, void *buf, size_t n);  /* rank 0's n bytes to every rank */
+    int (*same)(void *ctx, uint64_t h, const char *what); /* an error unless every rank has h */
+} attn_train_comm;
+
+typedef enum attn_train_event_kind {
+    ATTN_TRAIN_BEGIN = 0, /* before the first step (state: where the run starts; resumed or not) */
+    ATTN_TRAIN_STEP = 1,  /* after each optimiser step */
+    ATTN_TRAIN_EPOCH = 2, /* after an epoch's validation (files written) */
+    ATTN_TRAIN_AVERAGE = 3, /* after the average of the last epochs was validated */
+    ATTN_TRAIN_END = 4    /* the run is over (final_name set) */
+} attn_train_event_kind;
+
+typedef struct attn_train_event {
+    attn_train_event_kind kind;
+    int64_t step, epoch;      /* steps taken; epoch (0-based) the event belongs to */
+    int64_t batch, batches;   /* STEP: batches done in this epoch, of */
+    double loss;              /* STEP: the batch's loss; EPOCH: the epoch's mean training loss */
+    double val_loss, metric;  /* EPOCH, AVERAGE: validation figures (NAN: none) */
+    int best;                 /* EPOCH, AVERAGE: the best so far */
+    int resumed;              /* BEGIN: continued from out_dir's run state */
+    float lr;                 /* the last step's learning rate */
+    double items_per_s;       /* training weight (tokens, examples) per second in this call */
+    double elapsed_s;         /* since attn_train_run was called */
+    const char *final_name;   /* END: "best.safetensors" or "average.safetensors" (or "model…") */
+} attn_train_event;
+
+/* Called on every event; a nonzero return stops the run at the end of that step, as a time limit
+ * does (validated and saved). */
+typedef int (*attn_train_progress_fn)(void *user, const attn_train_event *e);
+
+typedef struct attn_train_config {
+    const char *out_dir;       /* where the files go (created); NULL: nothing is written */
+    int resume;                /* continue from out_dir/run.safetensors */
+    int64_t epochs;            /* >= 1 */
+    int64_t max_steps;         /* 0: no limit */
+    double max_seconds;        /* 0: no limit; validation time is kept in reserve */
+    attn_optim_config optim;
+    attn_schedule schedule;    /* base_lr > 0 */
+    int budget;                /* 1: lr = base_lr · linear warm-up · attn_budget_factor, the plan
+                                * remade after each epoch from the clock and max_seconds */
+    float clip;                /* gradient norm clip (0: none) */
+    int average_last;          /* > 1: average the last N epochs' models (rank 0) */
+    uint64_t data_hash;        /* of the training data: a resume on other data is refused */
+    const char *metric_name;   /* its metrics.csv column ("val_bleu", "val_acc"); NULL: none */
+    const char *items_name;    /* what the weights count ("tokens", "examples"); NULL: "items" */
+    attn_train_progress_fn progress; /* may be NULL */
+    void *progress_user;
+    const attn_train_comm *comm;     /* NULL: one process */
+} attn_train_config;
+
+typedef struct attn_train_result {
+    attn_run_state state;      /* at the end */
+    double best_metric;        /* of the best epoch (or NAN without validation) */
+    double final_metric;       /* of the final model */
+    const char *final_name;    /* its file in out_dir */
+    double seconds, items;     /* this call's time and training weight */
+} attn_train_result;
+
+/* Run (or resume) the training: see above. P is the model's table, t a tape (its RNG is saved
+ * and restored with the run). res may be NULL. On return P holds the last epoch's model, or the
+ * average when one was made. On an error nothing before the last complete save is lost: resume
+ * continues from it. */
+ATTN_API int attn_train_run(const attn_train_config *cfg, const attn_train_task *task, attn_params *P,
+                            attn_tape *t, attn_train_result *res);
+
+/* ---- tasks: a language model ------------------------------------------------------------------ */
+
+/* A GPT trained on a token stream (characters or subwords) the way nanoGPT does it: each step
+ * takes `batch` windows of context + 1 tokens at random places of the training stream, drawn
+ * from (seed, step) — so a resumed run draws what an uninterrupted one would; each "epoch" is
+ * eval_every steps, ending with the mean loss over eval_batches · batch fixed windows of the
+ * validation stream (metric = minus that loss). Under a communicator every rank takes a share of
+ * each step's windows. */
+typedef struct attn_lm_task_config {
+    int64_t batch, steps, eval_every, eval_batches;
+    uint64_t seed;
+} attn_lm_task_config;
+
+typedef struct attn_lm_task attn_lm_task;
+/* The streams are borrowed (alive as long as the task); each must be longer than the model's
+ * context. */
+ATTN_API int attn_lm_task_create(const attn_gpt *m, const int32_t *train, int64_t n_train,
+                                 const int32_t *val, int64_t n_val, const attn_lm_task_config *c,
+                                 attn_lm_task **out);
+/* The task for attn_train_run (meta left NULL: set the tokenizer's and the model's), and its
+ * length in cfg: max_steps = steps, and epochs enough for them. A period cut short (a time limit)
+ * is validated where it stopped; the next one ends at the next multiple of eval_every. */
+ATTN_API attn_train_task attn_lm_task_get(attn_lm_task *lt);
+ATTN_API void attn_lm_task_configure(const attn_lm_task *lt, attn_train_config *cfg);
+ATTN_API void attn_lm_task_free(attn_lm_task *lt);
+/* The mean cross-entropy (nats per token) of a GPT over a whole stream, in consecutive windows
+ * of the model's context (each token predicted once, from the window's earlier tokens), batch
+ * windows at a time. */
+ATTN_API int attn_lm_stream_loss(const attn_gpt *m, attn_tape *t, const int32_t *ids, int64_t n,
+                                 int64_t batch, double *loss, int64_t *tokens);
 
 #ifdef __cplusplus
 }

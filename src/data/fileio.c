@@ -14,6 +14,13 @@ size_t attn_data_set_max_bytes(size_t bytes)
     return old;
 }
 
+int attn_data_read_file(const char *path, char **data, size_t *len)
+{
+    ATTN_REQUIRE_NONNULL("attn_data_read_file", data);
+    ATTN_REQUIRE_NONNULL("attn_data_read_file", len);
+    return attn_read_file("attn_data_read_file", path, data, len);
+}
+
 int attn_read_file(const char *fn, const char *path, char **data, size_t *len)
 {
     const size_t limit = max_bytes;

@@ -79,6 +79,9 @@ int attn_checkpoint_load(attn_params *P, const attn_st_reader *st)
     for (int64_t i = 0; i < attn_st_count(st); i++) {
         attn_st_entry e;
         ATTN_TRY(attn_st_info(st, i, &e));
+        if (!attn_params_find(P, e.name) && attn_st_metadata(st, "run.optim_steps"))
+            return attn_fail(ATTN_E_FORMAT, "%s: the file is a training run's state (run.safetensors), not a "
+                             "model: load the model.safetensors or best.safetensors beside it", fn);
         if (!attn_params_find(P, e.name))
             return attn_fail(ATTN_E_FORMAT, "%s: the file has a tensor \"%s\" the model does not", fn,
                              e.name);

@@ -1,0 +1,53 @@
+/* train_view.c — the trainers' progress callback (train_view.h). */
+#include "train_view.h"
+
+#include <math.h>
+#include <stdio.h>
+
+int train_view_event(void *view, const attn_train_event *e)
+{
+    train_view *v = view;
+    const double scale = v->metric_scale > 0 ? v->metric_scale : 1;
+    char label[48];
+    switch (e->kind) {
+    case ATTN_TRAIN_BEGIN:
+        if (e->resumed)
+            printf("resumed after %s %lld (step %lld)\n", v->by_step ? "step" : "epoch",
+                   (long long)(v->by_step ? e->step : e->epoch), (long long)e->step);
+        break;
+    case ATTN_TRAIN_STEP:
+        if (e->batch == 1) {
+            if (v->by_step)
+                snprintf(label, sizeof label, "steps %lld-%lld", (long long)e->step, (long long)(e->step + e->batches - 1));
+            else
+                snprintf(label, sizeof label, "epoch %lld/%lld", (long long)e->epoch + 1, (long long)v->epochs);
+            progress_init(&v->bar, stdout, (long)e->batches, label);
+        }
+        progress_update(&v->bar, (long)e->batch, e->loss, e->items_per_s, NULL);
+        break;
+    case ATTN_TRAIN_EPOCH:
+        progress_done(&v->bar);
+        if (v->by_step)
+            printf("step %lld: train loss %.4f  val loss %.4f  (%.0f %s/s, %.1f min)%s\n", (long long)e->step, e->loss,
+                   e->val_loss, e->items_per_s, v->items ? v->items : "items", e->elapsed_s / 60,
+                   e->best ? "  best" : "");
+        else if (v->metric_label)
+            printf("epoch %lld: train loss %.4f  val loss %.4f  %s %.2f  (%.0f %s/s, %.1f min)%s\n",
+                   (long long)e->epoch + 1, e->loss, e->val_loss, v->metric_label, e->metric * scale, e->items_per_s,
+                   v->items ? v->items : "items", e->elapsed_s / 60, e->best ? "  best" : "");
+        else
+            printf("epoch %lld: train loss %.4f  val loss %.4f  (%.0f %s/s, %.1f min)%s\n", (long long)e->epoch + 1,
+                   e->loss, e->val_loss, e->items_per_s, v->items ? v->items : "items", e->elapsed_s / 60,
+                   e->best ? "  best" : "");
+        break;
+    case ATTN_TRAIN_AVERAGE:
+        printf("average of the last epochs: val loss %.4f", e->val_loss);
+        if (v->metric_label) printf("  %s %.2f", v->metric_label, e->metric * scale);
+        printf("%s\n", e->best ? "  best" : "");
+        break;
+    case ATTN_TRAIN_END:
+        break;
+    }
+    fflush(stdout);
+    return 0;
+}
