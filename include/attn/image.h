@@ -10,6 +10,7 @@
  *   attn_image_set *s;  attn_fashion_mnist_load(NULL, "train", &s);
  *   attn_image_train_config c;  attn_image_train_defaults(&c);
  *   attn_image_train_run(&c, s, "runs/vit", 0, NULL, NULL, NULL, &result);
+ * or, step by step, attn_image_task_create + attn_image_task_get/configure + attn_train_run.
  */
 #ifndef ATTN_IMAGE_H
 #define ATTN_IMAGE_H
@@ -17,6 +18,7 @@
 #include "attn/data.h"
 #include "attn/models.h"
 #include "attn/nn.h"
+#include "attn/train.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -46,77 +48,55 @@ ATTN_API void attn_image_train_defaults(attn_image_train_config *c);
 /* ATTN_E_ARG naming the first field out of range (or not matching the data when s is given). */
 ATTN_API int attn_image_train_check(const attn_image_train_config *c, const attn_image_set *s);
 
-/* ---- the task: what one step and one validation need ---------------------------------------- */
+/* ---- the task for attn_train_run (attn/train.h) ---------------------------------------------- */
 
 typedef struct attn_image_task attn_image_task;
 /* Split s (not copied: it must outlive the task) into a training part, images
  * [0, n − val_size), and a validation part, the last val_size; the normalisation (mean and std
- * of the training part's pixels, scaled to [0, 1]) is measured here. */
+ * of the training part's pixels, scaled to [0, 1]) is measured here. m is the model trained
+ * (borrowed). */
 ATTN_API int attn_image_task_create(const attn_image_train_config *c, const attn_image_set *s,
-                                    attn_image_task **out);
+                                    const attn_vit *m, attn_image_task **out);
 ATTN_API void attn_image_task_free(attn_image_task *t);
 ATTN_API int64_t attn_image_task_steps_per_epoch(const attn_image_task *t);
 ATTN_API void attn_image_task_normalization(const attn_image_task *t, float *mean, float *std);
 /* The images of global step `step`, slice [first, first + count) of its batch, augmented and
- * normalised, into x [count, C, H, W] and labels y [count]. Batch b of epoch e is positions
- * b·B .. (b+1)·B − 1 of attn_permutation(n_train, seed, e); the augmentation draws from
- * (seed + 1, step), image by image, so a batch does not depend on how it is split between
- * ranks, and a resumed run sees exactly the batches of an uninterrupted one. */
+ * normalised, into x [count, C, H, W] and labels y [count]. Batch b of data epoch e is positions
+ * b·B .. (b+1)·B − 1 of attn_permutation(n_train, seed, e), step = e · steps_per_epoch + b; the
+ * augmentation draws from (seed + 1, step), image by image, so a batch does not depend on how it
+ * is split between ranks, and a resumed run sees exactly the batches of an uninterrupted one. */
 ATTN_API int attn_image_task_batch(const attn_image_task *t, int64_t step, int64_t first,
                                    int64_t count, float *x, int32_t *y);
-/* Mean cross-entropy (with the configured label smoothing) of m on that slice, on tape tp
- * (reset first). */
-ATTN_API int attn_image_task_loss(attn_image_task *t, attn_tape *tp, const attn_vit *m,
-                                  int64_t step, int64_t first, int64_t count, attn_var **loss);
-/* Accuracy of m on the validation part (evaluation mode, the tape's mode restored). */
-ATTN_API int attn_image_task_validate(attn_image_task *t, attn_tape *tp, const attn_vit *m,
-                                      double *accuracy);
+/* Mean cross-entropy (with the configured label smoothing) of the model on that slice, on tape
+ * tp (reset first). */
+ATTN_API int attn_image_task_loss(attn_image_task *t, attn_tape *tp, int64_t step, int64_t first,
+                                  int64_t count, attn_var **loss);
+/* Accuracy and mean cross-entropy (loss may be NULL; no label smoothing) of the model on the
+ * validation part (evaluation mode, the tape's mode restored). */
+ATTN_API int attn_image_task_validate(attn_image_task *t, attn_tape *tp, double *accuracy,
+                                      double *loss);
+/* The task's callbacks for attn_train_run: a trainer "epoch" is eval_every steps (or one pass
+ * over the training part when eval_every is 0), each batch this rank's equal share of the
+ * global batch (weight = its images), validation = accuracy on the validation part; meta: the
+ * image model's metadata (attn_image_model_meta), so that every file written is an image
+ * model. */
+ATTN_API attn_train_task attn_image_task_get(attn_image_task *t);
+/* cfg's epochs, optimiser (AdamW), schedule (warm-up, cosine), clip, data hash (of the images,
+ * the labels and every field of the configuration, so a resume under another configuration is
+ * refused), metric name ("val_acc") and items name ("images"). */
+ATTN_API void attn_image_task_configure(const attn_image_task *t, attn_train_config *cfg);
 
 /* ---- the whole run ---------------------------------------------------------------------------- */
 
-/* A communicator for data-parallel runs (e.g. libattn_mpi's, wrapped by the caller): each rank
- * computes its equal share of every batch (batch divisible by size), average_grads makes the
- * gradients the mean over the ranks, sum_double adds one number over the ranks. Only rank 0
- * writes files. Every rank must make the same calls. */
-typedef struct attn_image_comm {
-    int rank, size;
-    void *ctx;
-    int (*average_grads)(void *ctx, attn_params *P);
-    int (*sum_double)(void *ctx, double *v);
-    int (*broadcast_params)(void *ctx, attn_params *P);
-} attn_image_comm;
-
-/* What the run reports after each step (validated: 0) and after each validation (1). */
-typedef struct attn_image_progress {
-    int64_t step, steps, epoch;
-    double loss;         /* the step's training loss (this rank's share) */
-    double lr, images_per_s, elapsed_s, cpu_s;
-    int validated, best; /* best: this validation is the best so far (best.safetensors written) */
-    double val_accuracy, train_loss_mean; /* at a validation: accuracy, mean loss since the last */
-} attn_image_progress;
-typedef void (*attn_image_progress_fn)(const attn_image_progress *p, void *ctx);
-
-typedef struct attn_image_run_result {
-    int64_t steps;           /* steps taken in total */
-    int64_t best_step;
-    double best_val_accuracy;
-    double seconds, cpu_seconds; /* this process's training time, wall and CPU */
-    double images_per_s;         /* over this process's steps, all ranks */
-    int resumed_from;            /* the step a resumed run started at (0: a new run) */
-} attn_image_run_result;
-
-/* Train in out_dir (created if missing): run.safetensors (the run state, written at every
- * validation, attn/train.h), model.safetensors (the latest), best.safetensors (the best
- * validation accuracy), metrics.csv (step, train_loss, val_acc, lr, images_per_s, elapsed_s).
- * resume: continue from run.safetensors (checked against the configuration and the data);
- * the continued run is bit-identical to an uninterrupted one (weights, moments, metrics.csv).
- * stop_after > 0: return at the first validation after at least that many steps of this
- * process, its state saved (for tests of resume; 0: run to the end).
- * comm NULL: one process. progress (may be NULL) is called on rank 0 only. */
+/* Create the model (seed), the tape and the task, and run attn_train_run in out_dir (created if
+ * missing): run.safetensors (the run state, at every validation), model.safetensors (the
+ * latest), best.safetensors (the best validation accuracy), metrics.csv. resume: continue from
+ * run.safetensors, bit-identical to an uninterrupted run. comm NULL: one process (libattn_mpi's
+ * attn_mpi_train_comm for mpirun; batch divisible by the ranks). progress may be NULL. */
 ATTN_API int attn_image_train_run(const attn_image_train_config *c, const attn_image_set *s,
-                                  const char *out_dir, int resume, int64_t stop_after,
-                                  const attn_image_comm *comm, attn_image_progress_fn progress,
-                                  void *progress_ctx, attn_image_run_result *result);
+                                  const char *out_dir, int resume, const attn_train_comm *comm,
+                                  attn_train_progress_fn progress, void *progress_user,
+                                  attn_train_result *result);
 
 /* ---- trained models --------------------------------------------------------------------------- */
 

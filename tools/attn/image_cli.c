@@ -8,11 +8,13 @@
 #include "bench_util.h"
 #include "config.h"
 #include "image_cli.h"
+#include "train_view.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static int train_usage(void)
 {
@@ -22,14 +24,14 @@ static int train_usage(void)
             "  " ATTN_FASHION_MNIST_DIR "). The last val_size training images validate.\n"
             "Config keys: patch d_model heads layers ff dropout pool (cls|mean) pos (learned|sincos)\n"
             "  batch epochs val_size train_images (0: all) warmup eval_every lr min_lr_ratio\n"
-            "  weight_decay clip label_smoothing pad hflip seed stop_after (steps of this process, 0: all)\n"
+            "  weight_decay clip label_smoothing pad hflip seed\n"
             "Under mpirun each rank trains on its share of every batch (batch divisible by the ranks).\n");
     return 2;
 }
 
 typedef struct train_opts {
     attn_image_train_config c;
-    int64_t train_images, stop_after;
+    int64_t train_images;
 } train_opts;
 
 static int load_config(const char *path, train_opts *o)
@@ -61,7 +63,6 @@ static int load_config(const char *path, train_opts *o)
         {"pad", CFG_INT, &c->pad, 0, 64, NULL, NULL},
         {"hflip", CFG_BOOL, &c->hflip, 0, 1, NULL, NULL},
         {"seed", CFG_U64, &c->seed, 0, 9007199254740992.0, NULL, NULL},
-        {"stop_after", CFG_I64, &o->stop_after, 0, 1e12, NULL, NULL},
     };
     if (cfg_load("train image", path, f, (int)(sizeof f / sizeof f[0]))) return 1;
     c->model.pooling = (attn_pooling)pool;
@@ -69,23 +70,12 @@ static int load_config(const char *path, train_opts *o)
     return 0;
 }
 
-/* libattn_mpi as the run's communicator */
-static int comm_average(void *ctx, attn_params *P) { return attn_mpi_average_grads(ctx, P, 1 << 20, NULL); }
-static int comm_sum(void *ctx, double *v) { return attn_mpi_allreduce_sum_double(ctx, v); }
-static int comm_bcast(void *ctx, attn_params *P) { return attn_mpi_broadcast_params(ctx, P); }
-
-static void on_progress(const attn_image_progress *p, void *ctx)
+/* This process's CPU time (all its threads), for the result line beside the wall time. */
+static double cpu_seconds(void)
 {
-    (void)ctx;
-    if (!p->validated) {
-        if (p->step % 50 == 0)
-            printf("step %6lld/%lld  loss %.4f  lr %.2e  %.0f images/s  %.0f s\n", (long long)p->step,
-                   (long long)p->steps, p->loss, p->lr, p->images_per_s, p->elapsed_s);
-        return;
-    }
-    printf("step %6lld  epoch %lld  train loss %.4f  validation accuracy %.4f%s  (%.0f s wall, %.0f s CPU)\n",
-           (long long)p->step, (long long)p->epoch, p->train_loss_mean, p->val_accuracy,
-           p->best ? "  best" : "", p->elapsed_s, p->cpu_s);
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 int cli_train_image(int argc, char **argv)
@@ -123,8 +113,14 @@ int cli_train_image(int argc, char **argv)
     }
     attn_image_set view = *s;
     if (o.train_images && o.train_images < view.n) view.n = o.train_images;
-    const attn_image_comm comm = {.rank = rank, .size = ranks, .ctx = dc, .average_grads = comm_average,
-                                  .sum_double = comm_sum, .broadcast_params = comm_bcast};
+    attn_train_comm comm;
+    st = attn_mpi_train_comm(dc, &comm);
+    if (st) {
+        cli_error("train image", "communicator", st);
+        attn_image_set_free(s);
+        attn_mpi_finalize(dc);
+        return 1;
+    }
     const attn_vit_config *m = &o.c.model;
     printf("attn train image: ViT patch %lld (%lld patches), d %lld, %lld layers, %lld heads, ff %lld, %s "
            "pooling, %s positions; %lld training / %lld validation images, batch %lld, %lld epochs, "
@@ -135,16 +131,17 @@ int cli_train_image(int argc, char **argv)
            (long long)(view.n - o.c.val_size), (long long)o.c.val_size, (long long)o.c.batch, (long long)o.c.epochs,
            attn_get_num_threads(), ranks > 1 ? " per rank" : "");
     if (ranks > 1) printf("data-parallel over %d ranks\n", ranks);
-    attn_image_run_result res;
-    st = attn_image_train_run(&o.c, &view, out, resume, o.stop_after, ranks > 1 ? &comm : NULL, on_progress,
-                              NULL, &res);
-    if (st == ATTN_OK && res.resumed_from) printf("(resumed at step %d)\n", res.resumed_from);
+    train_view tv = {.cmd = "train image", .metric_label = "val acc", .by_step = 0,
+                     .epochs = o.c.epochs, .items = "images"};
+    attn_train_result res;
+    const double c0 = cpu_seconds();
+    st = attn_image_train_run(&o.c, &view, out, resume, ranks > 1 ? &comm : NULL, train_view_event, &tv, &res);
     if (st) cli_error("train image", out, st);
     else
-        printf("result: task=image val_acc=%.4f best_step=%lld steps=%lld minutes=%.1f cpu_minutes=%.1f "
-               "images_per_s=%.0f best=%s/best.safetensors\n",
-               res.best_val_accuracy, (long long)res.best_step, (long long)res.steps, res.seconds / 60,
-               res.cpu_seconds / 60, res.images_per_s, out);
+        printf("result: task=image val_acc=%.4f steps=%lld minutes=%.1f cpu_minutes=%.1f images_per_s=%.0f "
+               "final=%s/%s\n",
+               res.best_metric, (long long)res.state.step, res.seconds / 60, (cpu_seconds() - c0) / 60,
+               res.seconds > 0 ? res.items / res.seconds : 0, out, res.final_name ? res.final_name : "");
     attn_image_set_free(s);
     attn_mpi_finalize(dc);
     return st ? 1 : 0;

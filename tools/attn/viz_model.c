@@ -232,6 +232,7 @@ static int viz_mt_run(const char *model, const char *input, const char *target, 
 static int usage(void)
 {
     fprintf(stderr, "usage: attn viz --model FILE --input TEXT [--target TEXT] [--out DIR] [--metrics]\n"
+                    "       attn viz --model FILE --image FILE.png|IDXFILE[i] [--out DIR]   (a ViT)\n"
                     "Writes attention.html, attention.json and PNG/SVG heatmaps of every layer and head.\n");
     return 2;
 }
@@ -240,6 +241,8 @@ int viz_run_model(int argc, char **argv)
 {
     const char *model = NULL, *input = NULL, *target = NULL, *out = "out/viz";
     int metrics = 0;
+    for (int a = 1; a < argc; a++) /* an image model: attn viz --model M --image FILE */
+        if (!strcmp(argv[a], "--image")) return viz_image_run(argc, argv);
     for (int a = 1; a < argc; a++) {
         int more = a + 1 < argc;
         if (!strcmp(argv[a], "--model") && more) model = argv[++a];
@@ -254,10 +257,6 @@ int viz_run_model(int argc, char **argv)
     int s = attn_st_open(model, &st);
     if (s) return cli_error("viz", model, s);
     const char *arch = attn_st_metadata(st, "attn.arch"), *tok = attn_st_metadata(st, "attn.tokenizer");
-    if (arch && !strcmp(arch, "vit")) {
-        attn_st_close(st);
-        return viz_image_run(argc, argv);
-    }
     if (arch && !strcmp(arch, "transformer-classifier")) {
         attn_st_close(st);
         if (target) return usage();
