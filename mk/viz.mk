@@ -30,8 +30,3 @@ tests: $(BUILD)/test_viz_tool
 endif
 -include $(BUILD)/obj/tests/viz/test_viz_tool.d
 
-# The date demo's generator (tools/attn/dates.c) is tested in tests/c/test_models.c: its object
-# joins the C test binary rather than the test including the source.
-DATES_TEST_OBJ := $(BUILD)/obj/tools/attn/dates.o
-TEST_LDLIBS += $(DATES_TEST_OBJ)
-$(BUILD)/test_attn: $(DATES_TEST_OBJ)

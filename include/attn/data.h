@@ -77,8 +77,37 @@ ATTN_API int attn_parallel_load(const char *src_path, const char *tgt_path, attn
 ATTN_API void attn_parallel_free(attn_parallel *p);
 
 /* The lines of one text file (gzip or plain), same rules as attn_parallel_load, returned as an
- * attn_parallel whose tgt is NULL. */
+ * attn_parallel whose tgt is NULL. A NUL byte in a line is ATTN_E_FORMAT (naming line and byte)
+ * here and in every loader above. */
 ATTN_API int attn_lines_load(const char *path, attn_parallel **out);
+
+/* ---- text a line at a time --------------------------------------------------------------- */
+
+/* One way to read text for every command: a file (gzip or plain, zlib tells them apart) or
+ * standard input when path is "-"; lines end with LF (a CR just before it is dropped; a last
+ * line without LF counts); a line may be of any length up to the attn_data_set_max_bytes
+ * limit. A NUL byte, or invalid UTF-8, is ATTN_E_FORMAT naming the file ("<stdin>" for "-"),
+ * the line and the byte (1-based): "notes.txt:3: invalid UTF-8 at byte 7 of the line (0xFF)".
+ * With ATTN_LINES_REPLACE_INVALID each byte that does not begin a valid UTF-8 sequence becomes
+ * U+FFFD instead (NUL is still refused). Reading is streamed: a line is returned as soon as it
+ * has arrived, so a command reading a terminal or a pipe answers line by line. */
+#define ATTN_LINES_REPLACE_INVALID 1
+typedef struct attn_line_reader attn_line_reader;
+
+ATTN_API int attn_line_reader_open(const char *path, int flags, attn_line_reader **out);
+/* 1 and the next line in *line (NUL-terminated, *len bytes; valid until the next call), 0 at the
+ * end of the input, or a negative ATTN_E_* (the reader stays usable only for close). */
+ATTN_API int attn_line_reader_next(attn_line_reader *r, const char **line, size_t *len);
+/* Lines returned so far (the 1-based number of the last one). */
+ATTN_API int64_t attn_line_reader_lineno(const attn_line_reader *r);
+/* The name errors use: the path, or "<stdin>". */
+ATTN_API const char *attn_line_reader_name(const attn_line_reader *r);
+ATTN_API void attn_line_reader_close(attn_line_reader *r);
+
+/* All the lines of path ("-": stdin) by the reader above: *lines[0..*n) malloc'ed, each
+ * NUL-terminated; release with attn_lines_free. */
+ATTN_API int attn_lines_read(const char *path, int flags, char ***lines, int64_t *n);
+ATTN_API void attn_lines_free(char **lines, int64_t n);
 
 
 /* ---- IDX files and image sets (MNIST, Fashion-MNIST) ------------------------------------- */
@@ -161,6 +190,41 @@ ATTN_API int attn_image_normalize(const uint8_t *src, int64_t n, float mean, flo
 /* A random permutation of 0..n-1 into perm (Fisher–Yates, draws from the counter-based
  * stream (seed, counter)): the order of one epoch, reproducible from (seed, epoch). */
 ATTN_API int attn_permutation(int64_t n, uint64_t seed, uint64_t counter, int64_t *perm);
+
+
+/* ------------------------------------------------------------------------------------------ */
+/* @@ the date task (attn demo) @@                                                            */
+/* ------------------------------------------------------------------------------------------ */
+
+/* English dates in many written forms ("Saturday, 3 March 2021", "march 3rd 21", "3/3/2021" …)
+ * and their ISO 8601 form. Every example is generated from a counter-based random stream, so
+ * example n of seed s is the same on every machine and thread count. Each example knows which
+ * source characters produce each output character (its alignment), so cross-attention can be
+ * scored. */
+#define ATTN_DATES_SRC_MAX 48 /* longest source string, NUL included */
+#define ATTN_DATES_TGT_LEN 10 /* "YYYY-MM-DD" */
+#define ATTN_DATES_NFORMATS 16
+
+typedef struct attn_dates_example {
+    char src[ATTN_DATES_SRC_MAX];
+    char tgt[ATTN_DATES_TGT_LEN + 24];
+    int format;
+    /* For output character t: source characters [align_lo[t], align_hi[t]) produce it;
+     * empty (lo == hi) for characters no source character produces (the dashes). */
+    int align_lo[ATTN_DATES_TGT_LEN];
+    int align_hi[ATTN_DATES_TGT_LEN];
+} attn_dates_example;
+
+/* Example `index` of stream `seed`. Four-digit years 1000–2999; two-digit years stand for 1950–2049 (50–99 → 19xx). */
+ATTN_API void attn_dates_generate(uint64_t seed, uint64_t index, attn_dates_example *ex);
+
+/* Parse an ISO date "YYYY-MM-DD" that is a real calendar date: 1 if valid. */
+ATTN_API int attn_dates_iso_valid(const char *s);
+
+/* English month names (January..December) and weekday names (Monday..Sunday) it writes. */
+ATTN_API const char *attn_dates_month_name(int month); /* 1..12 */
+ATTN_API const char *attn_dates_day_name(int day);     /* 0 = Monday .. 6 */
+
 
 #ifdef __cplusplus
 }

@@ -33,7 +33,10 @@ extern "C" {
  * with no n-gram at all (total 0) gives 0 under both.
  *
  * Tokenisers: ATTN_BLEU_TOKENIZE_13A is mteval-v13a as sacreBLEU implements it (the default);
- * ATTN_BLEU_TOKENIZE_NONE splits on whitespace only (for text already tokenised).
+ * ATTN_BLEU_TOKENIZE_NONE splits on whitespace only (for text already tokenised);
+ * ATTN_BLEU_TOKENIZE_INTL is sacreBLEU's "intl" (mteval-v14 international: Unicode punctuation
+ * split unless between numbers, every symbol split; \p{P}, \p{S}, \p{N} of Unicode 14);
+ * ATTN_BLEU_TOKENIZE_CHAR is sacreBLEU's "char" (each non-space character a token).
  * Lowercasing maps each code point as Python's str.lower does (Unicode 14 tables), except
  * that a final capital sigma becomes σ, not ς (str.lower looks at the neighbours). */
 
@@ -41,7 +44,9 @@ extern "C" {
 
 typedef enum attn_bleu_tokenize {
     ATTN_BLEU_TOKENIZE_13A = 0, /* mteval-v13a: punctuation split, numbers kept, &quot; etc. */
-    ATTN_BLEU_TOKENIZE_NONE = 1 /* whitespace split only */
+    ATTN_BLEU_TOKENIZE_NONE = 1, /* whitespace split only */
+    ATTN_BLEU_TOKENIZE_INTL = 2, /* mteval-v14 international */
+    ATTN_BLEU_TOKENIZE_CHAR = 3  /* characters */
 } attn_bleu_tokenize;
 
 typedef enum attn_bleu_smooth {
@@ -217,6 +222,19 @@ ATTN_API int attn_bpe_token_id(const attn_bpe *b, const char *token, size_t len,
 /* ------------------------------------------------------------------------------------------ */
 /* @@ characters as tokens @@                                                                  */
 /* ------------------------------------------------------------------------------------------ */
+
+/* The date demo's fixed vocabulary (attn.tokenizer = "chars-ascii"): 0 pad, 1 begin, 2 end,
+ * 3 unknown, then the printable ASCII characters 32..126. */
+enum { ATTN_ASCII_PAD = 0, ATTN_ASCII_BOS = 1, ATTN_ASCII_EOS = 2, ATTN_ASCII_UNK = 3, ATTN_ASCII_FIRST = 4,
+       ATTN_ASCII_VOCAB = 4 + 95 };
+static inline int32_t attn_ascii_id(unsigned char c)
+{
+    return c >= 32 && c <= 126 ? ATTN_ASCII_FIRST + (c - 32) : ATTN_ASCII_UNK;
+}
+static inline char attn_ascii_char(int32_t id)
+{
+    return id >= ATTN_ASCII_FIRST && id < ATTN_ASCII_VOCAB ? (char)(id - ATTN_ASCII_FIRST + 32) : '?';
+}
 
 /* A character-level vocabulary, nanoGPT's shakespeare-char convention: the distinct bytes of a
  * text in byte order, id = rank. Checkpoints carry it as metadata attn.tokenizer = "chars" and

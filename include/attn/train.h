@@ -14,6 +14,7 @@
 #ifndef ATTN_TRAIN_H
 #define ATTN_TRAIN_H
 
+#include "attn/data.h"
 #include "attn/models.h"
 #include "attn/nn.h"
 
@@ -274,6 +275,70 @@ ATTN_API void attn_lm_task_free(attn_lm_task *lt);
  * windows at a time. */
 ATTN_API int attn_lm_stream_loss(const attn_gpt *m, attn_tape *t, const int32_t *ids, int64_t n,
                                  int64_t batch, double *loss, int64_t *tokens);
+
+/* ---- tasks: the date demo --------------------------------------------------------------------- */
+
+/* The demo's task (attn/data.h's generated dates → ISO 8601) for an encoder–decoder Transformer
+ * over the "chars-ascii" vocabulary (attn/text.h): step s takes examples s·batch .. (s+1)·batch
+ * of the training split (dates outside the held-out class); every `period` steps the loss of the
+ * first val_examples held-out dates is the validation (metric = minus it; 0 examples: none).
+ * Under a communicator each rank takes a contiguous share of every batch. */
+typedef struct attn_dates_task_config {
+    int64_t batch, steps, period, val_examples;
+    uint64_t seed; /* of the data stream */
+} attn_dates_task_config;
+
+typedef struct attn_dates_task attn_dates_task;
+ATTN_API int attn_dates_task_create(const attn_seq2seq *m, const attn_dates_task_config *c,
+                                    attn_dates_task **out);
+/* The task for attn_train_run, and its length in cfg (max_steps = steps, epochs enough). */
+ATTN_API attn_train_task attn_dates_task_get(attn_dates_task *dt);
+ATTN_API void attn_dates_task_configure(const attn_dates_task *dt, attn_train_config *cfg);
+ATTN_API void attn_dates_task_free(attn_dates_task *dt);
+/* Example `index` of the training (heldout 0) or held-out (1) split of the stream `seed`. */
+ATTN_API void attn_dates_example_of(uint64_t seed, int heldout, uint64_t index, attn_dates_example *ex);
+/* Exact match of greedy translations of the first n held-out examples; show (may be NULL) sees
+ * each one: its index, the example, the model's output and whether it is right. */
+typedef void (*attn_dates_show_fn)(void *user, int64_t i, const attn_dates_example *ex, const char *hyp,
+                                   int ok);
+ATTN_API int attn_dates_exact_match(const attn_seq2seq *m, attn_tape *t, uint64_t seed, int64_t n,
+                                    attn_dates_show_fn show, void *user, double *exact);
+
+/* ---- tasks: translation ----------------------------------------------------------------------- */
+
+/* An encoder–decoder (Transformer or GRU) on sentence pairs already turned into ids: each epoch
+ * the pairs are cut into batches of similar lengths under batch_tokens (attn_batches_by_length,
+ * jittered by seed and epoch) taken in a shuffled order; the loss is label-smoothed token
+ * cross-entropy; validation is the plain cross-entropy over the validation pairs, and the metric
+ * the caller's (BLEU through its tokenizer) or minus that loss. Under a communicator each rank
+ * takes a contiguous share of every batch's pairs, weighed by target tokens. */
+typedef struct attn_mt_pair {
+    const int32_t *src, *tgt; /* src ends with EOS; tgt has neither BOS nor EOS */
+    int64_t slen, tlen;
+} attn_mt_pair;
+
+typedef struct attn_mt_task_config {
+    int64_t batch_tokens;
+    uint64_t seed;
+    float label_smoothing;
+    int32_t bos, eos, pad;
+    /* the validation metric (higher is better); NULL: minus the validation loss */
+    int (*metric)(void *user, attn_tape *t, double *value);
+    void *metric_user;
+    /* a tied output layer: before every save, from's values are copied into to (its own tensor
+     * in the file, so loaders need not know about tying); both NULL: none */
+    attn_param *tie_copy_to;
+    const attn_param *tie_copy_from;
+} attn_mt_task_config;
+
+typedef struct attn_mt_task attn_mt_task;
+/* One of tf, gru; the pairs are borrowed and checked (ids within the vocabularies, lengths
+ * within the model's max_len). */
+ATTN_API int attn_mt_task_create(const attn_seq2seq *tf, const attn_gru_seq2seq *gru,
+                                 const attn_mt_pair *train, int64_t n_train, const attn_mt_pair *val,
+                                 int64_t n_val, const attn_mt_task_config *c, attn_mt_task **out);
+ATTN_API attn_train_task attn_mt_task_get(attn_mt_task *mt);
+ATTN_API void attn_mt_task_free(attn_mt_task *mt);
 
 #ifdef __cplusplus
 }

@@ -47,7 +47,7 @@ class _CleanOptions(ctypes.Structure):
                 ("keep_spaces", ctypes.c_int)]
 
 
-_TOK = {"13a": 0, "none": 1}
+_TOK = {"13a": 0, "none": 1, "intl": 2, "char": 3}
 _SMOOTH = {"exp": 0, "none": 1}
 
 lib.attn_bleu_corpus.argtypes = [ctypes.POINTER(ctypes.c_char_p), ctypes.POINTER(ctypes.c_char_p),

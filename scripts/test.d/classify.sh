@@ -108,7 +108,7 @@ CFG
         ok "classify: arguments and an empty review answered"; else bad "classify: '$out'"; fi
     out=$(printf 'dull\n\nsuperb\n' | "$ATTN" classify --model "$M")
     if [ "$(echo "$out" | grep -c -E '^(positive|negative)	')" -eq 3 ]; then ok "classify: stdin lines"; else bad "classify stdin: '$out'"; fi
-    expect_err "classify: invalid UTF-8 names the line" "stdin line 2: invalid UTF-8" sh -c "printf 'ok\nbad \377\n' | '$ATTN' classify --model '$M'"
+    expect_err "classify: invalid UTF-8 names the line" "<stdin>:2: invalid UTF-8" sh -c "printf 'ok\nbad \377\n' | '$ATTN' classify --model '$M'"
 
     # the tokenizer travels inside the checkpoint: round trips
     for text in "It was great fun, wasn't it?" "Ünïcödé and emoji 😀 survive" "\$%^&*()[]{} <x> 12345"; do

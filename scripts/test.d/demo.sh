@@ -36,15 +36,15 @@ fi
 rm -rf "$OUT"
 mkdir -p "$OUT"
 
-COMMON="--save-every 20 --eval 20 --threads 2 --batch 16"
+COMMON="--eval 20 --val 32 --threads 2 --batch 16"
 run() { # run DIR ARGS...: a demo run, output to DIR.log (appended)
     dir=$1
     shift
     mkdir -p "$dir"
     "$ATTN" demo "$@" --out "$dir" >> "$dir.log" 2>&1
 }
-# loss rows (step, loss, lr; not the timing column, not the evaluation rows)
-loss_rows() { awk -F, 'NR > 1 && $2 != "nan" { print $1 "," $2 "," $3 }' "$1"; }
+# loss rows (epoch, step, train loss, validation loss, lr; not the timing columns)
+loss_rows() { awk -F, 'NR > 1 { print $1 "," $2 "," $3 "," $4 "," $5 }' "$1"; }
 
 # ---- (a) resume ------------------------------------------------------------------------------
 run $OUT/full $COMMON --log-every 1 --steps 40
@@ -62,19 +62,20 @@ check "per-step losses after resume = uninterrupted ($n rows)" \
     sh -c "[ $n = 40 ] && cmp -s $OUT/full.loss $OUT/resumed.loss"
 check "resumed model.safetensors byte-identical" cmp -s $OUT/full/model.safetensors $OUT/resumed/model.safetensors
 check "resumed run.safetensors byte-identical" cmp -s $OUT/full/run.safetensors $OUT/resumed/run.safetensors
-# the default window of 50 steps: the row at step 40 covers steps 1..40 in both
+# the default period of 50 steps: a run stopped at 20 and resumed to 40 validates at 20 and 40;
+# its model and the validation at 40 are the uninterrupted run's (the warm-up spans both)
 run $OUT/wfull $COMMON --steps 40
 run $OUT/wres $COMMON --steps 20
 run $OUT/wres $COMMON --steps 40 --resume
-a=$(loss_rows $OUT/wfull/metrics.csv | grep '^40,')
-b=$(loss_rows $OUT/wres/metrics.csv | grep '^40,')
-check "default 50-step loss window: row 40 after resume = uninterrupted ($a)" \
-    sh -c "[ -n '$a' ] && [ '$a' = '$b' ]"
+a=$(awk -F, '$2 == 40 { print $4 }' $OUT/wfull/metrics.csv)
+b=$(awk -F, '$2 == 40 { print $4 }' $OUT/wres/metrics.csv)
+check "default period: validation at step 40 after a resume at 20 = uninterrupted ($a)" \
+    sh -c "[ -n '$a' ] && [ '$a' = '$b' ] && cmp -s $OUT/wfull/model.safetensors $OUT/wres/model.safetensors"
 
 # ---- (b) determinism -------------------------------------------------------------------------
 run $OUT/again $COMMON --log-every 1 --steps 40
 check "same seed and threads twice: byte-identical model" cmp -s $OUT/full/model.safetensors $OUT/again/model.safetensors
-check "same seed and threads twice: same metrics" sh -c "loss_rows() { awk -F, 'NR > 1 && \$2 != \"nan\"' \"\$1\" | cut -d, -f1-3; }; [ \"\$(loss_rows $OUT/full/metrics.csv)\" = \"\$(loss_rows $OUT/again/metrics.csv)\" ]"
+check "same seed and threads twice: same metrics" sh -c "[ \"\$(cut -d, -f1-5 $OUT/full/metrics.csv)\" = \"\$(cut -d, -f1-5 $OUT/again/metrics.csv)\" ]"
 run $OUT/seed1 $COMMON --steps 10 --seed 1
 run $OUT/seed2 $COMMON --steps 10 --seed 2
 check "another seed: a different model" sh -c "! cmp -s $OUT/seed1/model.safetensors $OUT/seed2/model.safetensors"
@@ -113,7 +114,7 @@ expect_error() {
 echo "not a checkpoint" > $OUT/text.safetensors
 expect_error "translate: a text file as model" "text.safetensors" $T --model $OUT/text.safetensors "march 3rd 2021"
 expect_error "translate: missing model file" "nope.safetensors" $ATTN translate --model $OUT/nope.safetensors "x"
-expect_error "translate: an optimiser file (no attn.arch)" "attn.arch=none" \
+expect_error "translate: a run state (not a model)" "training run.s state" \
     $ATTN translate --model $OUT/full/run.safetensors "x"
 head -c 3000 $M > $OUT/truncated.safetensors
 expect_error "translate: a truncated checkpoint" "truncated.safetensors" \
@@ -160,7 +161,7 @@ out=$($T "mär 3 2021 ☃" 2> /dev/null)
 check "translate: non-ASCII input decodes (unknown characters)" sh -c "[ $? = 0 ] && [ -n '$out' ]"
 expect_error "translate: --beam 0" "usage" $T --beam 0 "x"
 expect_error "translate: no --model" "usage" $ATTN translate "x"
-expect_error "demo: --resume with another seed" "seed" $ATTN demo --steps 41 --resume --seed 9 --out $OUT/full --eval 0 --threads 1 --batch 16
+expect_error "demo: --resume with another seed" "other data" $ATTN demo --steps 41 --resume --seed 9 --out $OUT/full --eval 0 --threads 1 --batch 16
 expect_error "demo: --resume without a saved run" "run.safetensors" $ATTN demo --steps 5 --resume --out $OUT/empty --eval 0 --threads 1
 expect_error "demo: bad option" "usage" $ATTN demo --steps 0
 

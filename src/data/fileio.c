@@ -21,6 +21,8 @@ int attn_data_read_file(const char *path, char **data, size_t *len)
     return attn_read_file("attn_data_read_file", path, data, len);
 }
 
+size_t attn_data_max_bytes(void) { return max_bytes; }
+
 int attn_read_file(const char *fn, const char *path, char **data, size_t *len)
 {
     const size_t limit = max_bytes;
@@ -110,6 +112,10 @@ int attn_split_lines(const char *fn, const char *path, char *data, size_t len, c
 int attn_check_line_utf8(const char *fn, const char *path, int64_t line, const char *s, size_t len)
 {
     size_t bad;
+    const char *nul = memchr(s, '\0', len);
+    if (nul)
+        return attn_fail(ATTN_E_FORMAT, "%s: %s:%lld: NUL byte at byte %zu of the line: not text",
+                         fn, path, (long long)line, (size_t)(nul - s) + 1);
     if (attn_utf8_validate(s, len, &bad) == ATTN_OK) return ATTN_OK;
     return attn_fail(ATTN_E_FORMAT, "%s: %s:%lld: invalid UTF-8 at byte %zu of the line (0x%02X)",
                      fn, path, (long long)line, bad + 1, (unsigned char)s[bad]);

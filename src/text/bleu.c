@@ -227,7 +227,7 @@ int attn_bleu_corpus(const char *const *hyps, const char *const *refs, int64_t n
         return attn_fail(ATTN_E_OVERFLOW, "%s: n·n_refs overflows", fn);
     attn_bleu_options o = {0};
     if (opt) o = *opt;
-    if (o.tokenize != ATTN_BLEU_TOKENIZE_13A && o.tokenize != ATTN_BLEU_TOKENIZE_NONE)
+    if ((unsigned)o.tokenize > ATTN_BLEU_TOKENIZE_CHAR)
         return attn_fail(ATTN_E_ARG, "%s: unknown tokenizer %d", fn, (int)o.tokenize);
     if (o.smooth != ATTN_BLEU_SMOOTH_EXP && o.smooth != ATTN_BLEU_SMOOTH_NONE)
         return attn_fail(ATTN_E_ARG, "%s: unknown smoothing %d", fn, (int)o.smooth);

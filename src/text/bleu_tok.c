@@ -18,6 +18,23 @@
 
 #include <string.h>
 
+#include "unicode_classes.h"
+
+
+static int in_class(const attn_cp_range *r, size_t n, uint32_t cp)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (cp < r[mid].first) hi = mid;
+        else if (cp > r[mid].last) lo = mid + 1;
+        else return 1;
+    }
+    return 0;
+}
+
+#define CLASS_HAS(cls, cp) in_class(unicode_##cls, sizeof unicode_##cls / sizeof unicode_##cls[0], cp)
+
 static int replace_all(const char *s, size_t n, const char *from, const char *to, attn_buf *out)
 {
     size_t fl = strlen(from), tl = strlen(to);
@@ -131,6 +148,93 @@ static int join_words(const char *s, size_t n, attn_buf *out)
     return ATTN_OK;
 }
 
+/* The code points of s[0..n) (valid UTF-8) into cps; their byte offsets into offs (n + 1). */
+static int decode_all(const char *s, size_t n, attn_buf *cps)
+{
+    cps->len = 0;
+    ATTN_TRY(attn_buf_reserve(cps, (n + 1) * sizeof(uint32_t)));
+    uint32_t *c = (uint32_t *)(void *)cps->data;
+    size_t k = 0;
+    for (size_t i = 0; i < n;) {
+        int len = attn_utf8_decode((const unsigned char *)s + i, n - i, &c[k]);
+        if (len == 0) return attn_fail(ATTN_E_FORMAT, "invalid UTF-8 at byte %zu", i);
+        i += (size_t)len, k++;
+    }
+    cps->len = k;
+    return ATTN_OK;
+}
+
+static int put_cp(attn_buf *b, uint32_t cp)
+{
+    char t[4];
+    return attn_buf_put(b, t, (size_t)attn_utf8_encode(cp, t));
+}
+
+/* sacreBLEU's intl (mteval-v14 international) tokeniser, three left-to-right passes with
+ * non-overlapping matches, as regex.sub does:
+ *   (\P{N})(\p{P}) → "\1 \2 "   a punctuation mark after a non-number
+ *   (\p{P})(\P{N}) → " \1 \2"   a punctuation mark before a non-number
+ *   (\p{S})        → " \1 "      every symbol
+ * then the whitespace split. No padding (so "1990." keeps its dot, as mteval-v14 does). */
+static int intl_rules(const char *s, size_t n, attn_bleu_scratch *w)
+{
+    attn_buf *cps = &w->t[1], *a = &w->t[2];
+    ATTN_TRY(decode_all(s, n, cps));
+    const uint32_t *c = (const uint32_t *)(const void *)cps->data;
+    size_t m = cps->len;
+    /* pass 1 into a (code points as UTF-8), then decode again for pass 2, and so on */
+    for (int pass = 0; pass < 3; pass++) {
+        a->len = 0;
+        ATTN_TRY(attn_buf_reserve(a, 3 * n + 8));
+        for (size_t i = 0; i < m;) {
+            int num0 = CLASS_HAS(number, c[i]), p0 = CLASS_HAS(punct, c[i]);
+            if (pass == 0 && i + 1 < m && !num0 && CLASS_HAS(punct, c[i + 1])) {
+                ATTN_TRY(put_cp(a, c[i]));
+                ATTN_TRY(attn_buf_put(a, " ", 1));
+                ATTN_TRY(put_cp(a, c[i + 1]));
+                ATTN_TRY(attn_buf_put(a, " ", 1));
+                i += 2;
+            } else if (pass == 1 && i + 1 < m && p0 && !CLASS_HAS(number, c[i + 1])) {
+                ATTN_TRY(attn_buf_put(a, " ", 1));
+                ATTN_TRY(put_cp(a, c[i]));
+                ATTN_TRY(attn_buf_put(a, " ", 1));
+                ATTN_TRY(put_cp(a, c[i + 1]));
+                i += 2;
+            } else if (pass == 2 && CLASS_HAS(symbol, c[i])) {
+                ATTN_TRY(attn_buf_put(a, " ", 1));
+                ATTN_TRY(put_cp(a, c[i]));
+                ATTN_TRY(attn_buf_put(a, " ", 1));
+                i++;
+            } else {
+                ATTN_TRY(put_cp(a, c[i]));
+                i++;
+            }
+        }
+        if (pass < 2) {
+            ATTN_TRY(decode_all(a->data, a->len, cps));
+            c = (const uint32_t *)(const void *)cps->data, m = cps->len;
+        }
+    }
+    return join_words(a->data, a->len, &w->out);
+}
+
+/* sacreBLEU's char tokeniser: every character a token (whitespace only separates). */
+static int char_rules(const char *s, size_t n, attn_bleu_scratch *w)
+{
+    attn_buf *a = &w->t[2];
+    a->len = 0;
+    ATTN_TRY(attn_buf_reserve(a, 2 * n + 1));
+    for (size_t i = 0; i < n;) {
+        uint32_t cp;
+        int k = attn_utf8_decode((const unsigned char *)s + i, n - i, &cp);
+        if (k == 0) return attn_fail(ATTN_E_FORMAT, "invalid UTF-8 at byte %zu", i);
+        ATTN_TRY(attn_buf_put(a, s + i, (size_t)k));
+        ATTN_TRY(attn_buf_put(a, " ", 1));
+        i += (size_t)k;
+    }
+    return join_words(a->data, a->len, &w->out);
+}
+
 int attn_bleu_prepare(const char *text, const attn_bleu_options *opt, attn_bleu_scratch *w)
 {
     size_t n = strlen(text);
@@ -140,6 +244,8 @@ int attn_bleu_prepare(const char *text, const attn_bleu_options *opt, attn_bleu_
         s = w->t[0].data, n = w->t[0].len;
     }
     if (opt->tokenize == ATTN_BLEU_TOKENIZE_NONE) return join_words(s, n, &w->out);
+    if (opt->tokenize == ATTN_BLEU_TOKENIZE_INTL) return intl_rules(s, n, w);
+    if (opt->tokenize == ATTN_BLEU_TOKENIZE_CHAR) return char_rules(s, n, w);
 
     ATTN_TRY(replace_all(s, n, "<skipped>", "", &w->t[1]));
     ATTN_TRY(replace_all(w->t[1].data, w->t[1].len, "-\n", "", &w->t[2]));
@@ -178,7 +284,7 @@ int attn_bleu_tokenize_line(const char *text, const attn_bleu_options *opt, char
     ATTN_REQUIRE_NONNULL(fn, out_len);
     attn_bleu_options o = {0};
     if (opt) o = *opt;
-    if (o.tokenize != ATTN_BLEU_TOKENIZE_13A && o.tokenize != ATTN_BLEU_TOKENIZE_NONE)
+    if ((unsigned)o.tokenize > ATTN_BLEU_TOKENIZE_CHAR)
         return attn_fail(ATTN_E_ARG, "%s: unknown tokenizer %d", fn, (int)o.tokenize);
     size_t bad;
     if (attn_utf8_validate(text, strlen(text), &bad) != ATTN_OK)

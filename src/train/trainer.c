@@ -75,7 +75,9 @@ static float lr_at(const attn_train_config *c, const attn_budget_plan *plan, int
 static int comm_error(const loop *L, int st)
 {
     if (st == ATTN_OK) return ATTN_OK;
-    return attn_fail(st, "attn_train_run (rank %d of %d): %s", L->rank, L->ranks, attn_last_error());
+    char why[512]; /* a copy: the message is formatted into the buffer it comes from */
+    snprintf(why, sizeof why, "%s", attn_last_error());
+    return attn_fail(st, "attn_train_run (rank %d of %d): %s", L->rank, L->ranks, why);
 }
 
 static int emit(loop *L, attn_train_event *e)

@@ -12,7 +12,6 @@
 
 #include "attn.h"
 
-#include "../../tools/attn/dates.h"
 
 static char *tmp_path(const char *name)
 {
@@ -397,24 +396,24 @@ static int span_number(const char *s, int lo, int hi)
 
 Test(models_dates, generator_properties)
 {
-    int formats[DATES_NFORMATS] = {0}, months[13] = {0}, years_lo = 9999, years_hi = 0;
+    int formats[ATTN_DATES_NFORMATS] = {0}, months[13] = {0}, years_lo = 9999, years_hi = 0;
     for (uint64_t i = 0; i < 4000; i++) {
-        dates_example a, b;
-        dates_generate(42, i, &a);
-        dates_generate(42, i, &b);
+        attn_dates_example a, b;
+        attn_dates_generate(42, i, &a);
+        attn_dates_generate(42, i, &b);
         cr_assert_eq(memcmp(&a, &b, sizeof a), 0, "example %llu not deterministic",
                      (unsigned long long)i);
         size_t n = strlen(a.src);
-        cr_assert(n > 0 && n < DATES_SRC_MAX, "%s", a.src);
-        cr_assert(dates_iso_valid(a.tgt), "target %s of \"%s\" is not a date", a.tgt, a.src);
+        cr_assert(n > 0 && n < ATTN_DATES_SRC_MAX, "%s", a.src);
+        cr_assert(attn_dates_iso_valid(a.tgt), "target %s of \"%s\" is not a date", a.tgt, a.src);
         for (size_t k = 0; k < n; k++)
             cr_assert(a.src[k] >= 32 && a.src[k] <= 126, "non-printable in \"%s\"", a.src);
         int y, mo, d;
         cr_assert_eq(sscanf(a.tgt, "%d-%d-%d", &y, &mo, &d), 3);
-        cr_assert(a.format >= 0 && a.format < DATES_NFORMATS);
+        cr_assert(a.format >= 0 && a.format < ATTN_DATES_NFORMATS);
         formats[a.format]++, months[mo]++;
         years_lo = y < years_lo ? y : years_lo, years_hi = y > years_hi ? y : years_hi;
-        for (int t = 0; t < DATES_TGT_LEN; t++)
+        for (int t = 0; t < ATTN_DATES_TGT_LEN; t++)
             cr_assert(a.align_lo[t] >= 0 && a.align_lo[t] <= a.align_hi[t] &&
                           a.align_hi[t] <= (int)n,
                       "alignment %d of \"%s\"", t, a.src);
@@ -423,7 +422,7 @@ Test(models_dates, generator_properties)
         cr_assert_eq(dv, d, "day span of \"%s\" (%s) reads %d", a.src, a.tgt, dv);
         int mv = span_number(a.src, a.align_lo[5], a.align_hi[5]);
         if (mv < 0) {
-            const char *name = dates_month_names[mo - 1];
+            const char *name = attn_dates_month_name(mo);
             for (int k = a.align_lo[5]; k < a.align_hi[5]; k++)
                 cr_assert_eq(tolower((unsigned char)a.src[k]),
                              tolower((unsigned char)name[k - a.align_lo[5]]),
@@ -448,20 +447,20 @@ Test(models_dates, generator_properties)
         time_t tt = timegm(&tm);
         struct tm back;
         gmtime_r(&tt, &back);
-        const char *wd = dates_day_names[(back.tm_wday + 6) % 7];
+        const char *wd = attn_dates_day_name((back.tm_wday + 6) % 7);
         if (a.format == 0 || a.format == 9 || a.format == 13)
             cr_assert_eq(strncasecmp(a.src, wd, 3), 0, "\"%s\" is a %s", a.src, wd);
     }
-    for (int f = 0; f < DATES_NFORMATS; f++) cr_expect(formats[f] > 0, "format %d never drawn", f);
+    for (int f = 0; f < ATTN_DATES_NFORMATS; f++) cr_expect(formats[f] > 0, "format %d never drawn", f);
     for (int mo = 1; mo <= 12; mo++) cr_expect(months[mo] > 0, "month %d never drawn", mo);
     /* four-digit years span 1000–2999 (every digit varies); two-digit ones 1950–2049 */
     cr_expect_lt(years_lo, 1010);
     cr_expect_gt(years_hi, 2990);
     /* a different seed gives a different stream */
-    dates_example a, b;
+    attn_dates_example a, b;
     int same = 0;
     for (uint64_t i = 0; i < 50; i++) {
-        dates_generate(1, i, &a), dates_generate(2, i, &b);
+        attn_dates_generate(1, i, &a), attn_dates_generate(2, i, &b);
         same += !strcmp(a.src, b.src);
     }
     cr_expect(same < 10, "%d of 50 examples equal across seeds", same);
@@ -469,15 +468,15 @@ Test(models_dates, generator_properties)
 
 Test(models_dates, iso_validation)
 {
-    cr_expect(dates_iso_valid("2024-02-29"));
-    cr_expect(dates_iso_valid("2000-02-29"));
-    cr_expect(!dates_iso_valid("1900-02-29"));
-    cr_expect(!dates_iso_valid("2023-02-29"));
-    cr_expect(!dates_iso_valid("2023-04-31"));
-    cr_expect(!dates_iso_valid("2023-13-01"));
-    cr_expect(!dates_iso_valid("2023-00-10"));
-    cr_expect(!dates_iso_valid("2023-1-010"));
-    cr_expect(!dates_iso_valid("2023-01-01x"));
-    cr_expect(!dates_iso_valid("2023/01/01"));
-    cr_expect(!dates_iso_valid(""));
+    cr_expect(attn_dates_iso_valid("2024-02-29"));
+    cr_expect(attn_dates_iso_valid("2000-02-29"));
+    cr_expect(!attn_dates_iso_valid("1900-02-29"));
+    cr_expect(!attn_dates_iso_valid("2023-02-29"));
+    cr_expect(!attn_dates_iso_valid("2023-04-31"));
+    cr_expect(!attn_dates_iso_valid("2023-13-01"));
+    cr_expect(!attn_dates_iso_valid("2023-00-10"));
+    cr_expect(!attn_dates_iso_valid("2023-1-010"));
+    cr_expect(!attn_dates_iso_valid("2023-01-01x"));
+    cr_expect(!attn_dates_iso_valid("2023/01/01"));
+    cr_expect(!attn_dates_iso_valid(""));
 }

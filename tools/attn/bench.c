@@ -1,5 +1,6 @@
 /* bench.c — `attn bench <what>`: dispatch to the benchmark programs (bench_*.c). A benchmark
  * not linked in says so. */
+#include "args.h"
 #include "cli.h"
 
 #include <stdio.h>
@@ -17,9 +18,16 @@ int cli_bench(int argc, char **argv)
         int (*fn)(int, char **);
     } benches[] = {{"attention", bench_attention}, {"gemm", bench_gemm}, {"train", bench_train},
                    {"ring", bench_ring}};
-    if (argc < 2) {
-        fprintf(stderr, "usage: attn bench <attention|gemm|train|ring> [options]\n");
-        return 2;
+    static const char usage[] =
+        "usage: attn bench attention|gemm|train|ring [options]\n"
+        "  attention  attention kernels, forward and backward, against the machine's peak\n"
+        "  gemm       the matrix products under them\n"
+        "  train      training steps of the models\n"
+        "  ring       ring attention across processes (MPI)\n"
+        "`attn bench NAME --help` for the options of each.\n";
+    if (argc < 2 || (argv[1][0] == '-' && args_wants_help(argc, argv))) {
+        fputs(usage, argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
     }
     for (size_t i = 0; i < sizeof benches / sizeof benches[0]; i++) {
         if (strcmp(argv[1], benches[i].name)) continue;
@@ -29,6 +37,6 @@ int cli_bench(int argc, char **argv)
         }
         return benches[i].fn(argc - 1, argv + 1);
     }
-    fprintf(stderr, "attn bench: unknown benchmark '%s'\n", argv[1]);
+    fprintf(stderr, "attn bench: unknown benchmark '%s'\n%s", argv[1], usage);
     return 2;
 }

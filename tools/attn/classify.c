@@ -1,7 +1,9 @@
 /* classify.c — `attn train classify`, `attn eval classify --model M --data PATH` and
  * `attn classify --model M "text" …` (or one text per stdin line). */
 #include "classify.h"
+#include "args.h"
 #include "cli.h"
+#include "progress.h"
 #include "bench_util.h"
 
 #include <math.h>
@@ -26,29 +28,32 @@ static int64_t top_class(const float *p, int64_t C, char *buf, size_t cap, const
     return k;
 }
 
-static int eval_usage(void)
-{
-    fprintf(stderr, "usage: attn eval classify --model M --data PATH [--threads N] [--limit N]\n"
-                    "PATH: a directory with test.tsv.gz (+ test.ids), an aclImdb/ folder, a folder with\n"
-                    "pos/ and neg/, or a .tsv(.gz) file of LABEL<TAB>TEXT lines.\n");
-    return 2;
-}
+static const char *ev_model, *ev_data;
+static int ev_threads;
+static long ev_limit;
+static const arg_opt eval_opts[] = {
+    {"model", 'm', ARG_STR, &ev_model, .meta = "FILE", .help = "trained classifier (required)"},
+    {"data", 'd', ARG_STR, &ev_data, .meta = "PATH", .help = "test reviews (required)"},
+    {"threads", 'j', ARG_INT, &ev_threads, .lo = 0, .hi = 4096, .help = "threads (0: all cores)"},
+    {"limit", 'n', ARG_LONG, &ev_limit, .lo = 0, .hi = ARGS_INF, .help = "first N reviews only (0: all)"},
+    {0}};
+static const arg_spec eval_spec = {
+    .cmd = "eval classify",
+    .synopsis = "--model FILE --data PATH [options]",
+    .about = "Accuracy, per-class precision/recall/F1 and the confusion matrix of a classifier.\n"
+             "PATH: a directory with test.tsv.gz (+ test.ids), an aclImdb/ folder, a folder with\n"
+             "pos/ and neg/, or a .tsv(.gz) file of LABEL<TAB>TEXT lines.",
+    .opts = eval_opts,
+};
 
 int cli_eval_classify(int argc, char **argv)
 {
-    if (argc < 2 || strcmp(argv[1], "classify")) return eval_usage();
-    const char *model = NULL, *data = NULL;
-    int threads = 0;
-    long limit = 0;
-    for (int a = 2; a < argc; a++) {
-        int more = a + 1 < argc;
-        if (!strcmp(argv[a], "--model") && more) model = argv[++a];
-        else if (!strcmp(argv[a], "--data") && more) data = argv[++a];
-        else if (!strcmp(argv[a], "--threads") && more) threads = atoi(argv[++a]);
-        else if (!strcmp(argv[a], "--limit") && more) limit = atol(argv[++a]);
-        else return eval_usage();
-    }
-    if (!model || !data || threads < 0 || limit < 0) return eval_usage();
+    /* argv[0] "eval", argv[1] "classify" */
+    ARGS_PARSE_OR_RETURN(&eval_spec, argc - 1, argv + 1, NULL, NULL);
+    if (!ev_model || !ev_data) return args_usage_error(&eval_spec, "--model and --data are required");
+    const char *model = ev_model, *data = ev_data;
+    int threads = ev_threads;
+    long limit = ev_limit;
     if (threads > 0) attn_set_num_threads(threads);
     double t0 = bench_now();
     cls_model cm;
@@ -109,13 +114,28 @@ int cli_eval_classify(int argc, char **argv)
     return rc;
 }
 
-static int classify_usage(void)
-{
-    fprintf(stderr, "usage: attn classify --model M [--pieces] [TEXT ...]\n"
-                    "Prints the label and its probability for each TEXT, or for each line of stdin when\n"
-                    "no TEXT is given. --pieces: show the cleaned text, its tokens and their decoding instead.\n");
-    return 2;
-}
+static const char *cl_model, *cl_input;
+static int cl_pieces, cl_replace, cl_quiet, cl_threads;
+static const arg_opt classify_opts[] = {
+    {"model", 'm', ARG_STR, &cl_model, .meta = "FILE", .help = "trained classifier (required)"},
+    {"input", 'i', ARG_STR, &cl_input, .meta = "FILE",
+     .help = "classify each line of FILE ('-': standard input)"},
+    {"pieces", 'p', ARG_FLAG, &cl_pieces,
+     .help = "show the cleaned text, its tokens and their decoding instead"},
+    {"threads", 'j', ARG_INT, &cl_threads, .lo = 0, .hi = 4096, .help = "threads (0: all cores)"},
+    {"replace-invalid", 0, ARG_FLAG, &cl_replace,
+     .help = "replace invalid UTF-8 by U+FFFD instead of stopping with an error"},
+    {"quiet", 'q', ARG_FLAG, &cl_quiet, .help = "no progress on standard error"},
+    {0}};
+static const arg_spec classify_spec = {
+    .cmd = "classify",
+    .synopsis = "--model FILE [options] [TEXT ...]",
+    .about = "Prints label<TAB>probability<TAB>text for each TEXT, or for each line of --input\n"
+             "(standard input, read line by line, when neither is given). Progress of an --input of\n"
+             "more than 256 lines goes to standard error.",
+    .opts = classify_opts,
+    .max_pos = -1,
+};
 
 /* --pieces: the text as the model sees it (cleaned), its pieces, and their decoding. */
 static int show_pieces(const cls_model *cm, const char *text)
@@ -153,7 +173,8 @@ static int classify_one(attn_tape *t, const cls_model *cm, const char *text, con
 {
     size_t bad;
     if (attn_utf8_validate(text, strlen(text), &bad)) {
-        fprintf(stderr, "attn classify: %s: invalid UTF-8 at byte %zu\n", where, bad);
+        fprintf(stderr, "attn classify: %s: invalid UTF-8 at byte %zu (0x%02X)\n", where, bad + 1,
+                (unsigned char)text[bad]);
         return ATTN_E_FORMAT;
     }
     char *texts[1] = {(char *)text};
@@ -181,56 +202,57 @@ static int classify_one(attn_tape *t, const cls_model *cm, const char *text, con
 
 int cli_classify(int argc, char **argv)
 {
-    const char *model = NULL;
-    int first = argc, pieces = 0;
-    for (int a = 1; a < argc; a++) {
-        if (!strcmp(argv[a], "--model") && a + 1 < argc) model = argv[++a];
-        else if (!strcmp(argv[a], "--pieces")) pieces = 1;
-        else if (!strcmp(argv[a], "--help") || !strcmp(argv[a], "-h")) return classify_usage();
-        else if (!strcmp(argv[a], "--")) {
-            first = a + 1;
-            break;
-        } else if (argv[a][0] == '-' && argv[a][1] == '-') return classify_usage();
-        else {
-            first = a;
-            break;
-        }
-    }
-    if (!model) return classify_usage();
+    char **texts;
+    int ntexts;
+    ARGS_PARSE_OR_RETURN(&classify_spec, argc, argv, &texts, &ntexts);
+    int rc = 0;
+    if (!cl_model) return args_usage_error(&classify_spec, "--model is required");
+    if (cl_input && ntexts) return args_usage_error(&classify_spec, "give TEXT arguments or --input, not both");
+    if (cl_threads > 0) attn_set_num_threads(cl_threads);
     cls_model cm;
-    if (cls_model_load("classify", model, &cm)) return 1;
-    cm.pieces = pieces;
+    if (cls_model_load("classify", cl_model, &cm)) return 1;
+    cm.pieces = cl_pieces;
     attn_tape *t = NULL;
     attn_tape_config tc = {0};
-    int rc = 0;
     if (attn_tape_create(&tc, &t)) {
         cls_model_free(&cm);
         return cli_error("classify", "tape", ATTN_E_NOMEM);
     }
-    if (first < argc) {
-        for (int a = first; a < argc; a++) {
-            char where[64];
-            snprintf(where, sizeof where, "argument %d", a - first + 1);
-            if (classify_one(t, &cm, argv[a], where)) rc = 1;
+    const int flags = cl_replace ? ATTN_LINES_REPLACE_INVALID : 0;
+    char where[96];
+    if (ntexts) {
+        for (int a = 0; a < ntexts; a++) {
+            snprintf(where, sizeof where, "argument %d", a + 1);
+            if (classify_one(t, &cm, texts[a], where)) rc = 1;
         }
+    } else if (cl_input && strcmp(cl_input, "-")) {
+        /* a file: read whole, so progress knows the total */
+        char **lines = NULL;
+        int64_t n = 0;
+        int st = attn_lines_read(cl_input, flags, &lines, &n);
+        if (st) rc = cli_error("classify", "reading", st);
+        progress p;
+        progress_init(&p, NULL, (long)n, "classify");
+        p.quiet |= cl_quiet || n <= 256; /* as translate: no progress for short inputs */
+        for (int64_t i = 0; i < n; i++) {
+            snprintf(where, sizeof where, "%s:%lld", cl_input, (long long)i + 1);
+            if (classify_one(t, &cm, lines[i], where)) rc = 1;
+            progress_items(&p, (long)i + 1, "lines");
+        }
+        progress_done(&p);
+        attn_lines_free(lines, n);
     } else {
-        char *line = NULL;
-        size_t cap = 0;
-        ssize_t len;
-        long no = 0;
-        while ((len = getline(&line, &cap, stdin)) >= 0) {
-            no++;
-            while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = '\0';
-            char where[64];
-            snprintf(where, sizeof where, "stdin line %ld", no);
-            if ((size_t)len != strlen(line)) {
-                fprintf(stderr, "attn classify: %s: contains a NUL byte\n", where);
-                rc = 1;
-                continue;
-            }
+        attn_line_reader *r = NULL;
+        int st = attn_line_reader_open("-", flags, &r);
+        const char *line;
+        size_t len;
+        while (st == ATTN_OK && (st = attn_line_reader_next(r, &line, &len)) == 1) {
+            snprintf(where, sizeof where, "<stdin>:%lld", (long long)attn_line_reader_lineno(r));
             if (classify_one(t, &cm, line, where)) rc = 1;
+            st = ATTN_OK;
         }
-        free(line);
+        if (st < 0) rc = cli_error("classify", "reading", st);
+        attn_line_reader_close(r);
     }
     attn_tape_free(t);
     cls_model_free(&cm);

@@ -376,7 +376,7 @@ int cls_train(int argc, char **argv)
     if (st == ATTN_OK && rank == 0 && metrics_open(&mlog, path, resume, rs.step))
         fprintf(stderr, "attn train classify: cannot write %s\n", path);
     progress pr;
-    progress_init(&pr, stdout, total, "classify");
+    progress_init(&pr, NULL, total, "classify");
     attn_ce_options ce = {-100, c.label_smoothing};
     double tok_sum = 0, loss_sum = 0, t_log = bench_now();
     long right = 0, seen = 0, n_log = 0;

@@ -22,7 +22,8 @@ int cli_train_classify(int argc, char **argv);  /* classify.c (argv[0] = "classi
 int cli_eval_classify(int argc, char **argv);   /* classify.c (argv[0] = "eval") */
 int cli_classify(int argc, char **argv);        /* classify.c */
 
-/* Print "attn <cmd>: <what>: <library message>" to stderr and return 1. */
+/* Print "attn <cmd>: <what>: <library message> (ATTN_E_CODE)" to stderr and return 1: the one
+ * format of runtime errors (usage errors: args_usage_error in args.h, exit status 2). */
 int cli_error(const char *cmd, const char *what, int status);
 
 /* Return a failing library status at once. */

@@ -111,7 +111,7 @@ int cli_train_lm(int argc, char **argv)
     kv[nk] = NULL;
     attn_train_task task = attn_lm_task_get(lt);
     task.meta = kv;
-    train_view view = {.cmd = "train lm", .by_step = 1, .items = "tokens"};
+    train_view view = {.cmd = "train lm", .out = out, .by_step = 1, .items = "tokens"};
     attn_train_config tcfg = {
         .out_dir = out, .resume = resume,
         .optim = {.kind = ATTN_OPTIM_ADAMW, .beta1 = 0.9f, .beta2 = 0.99f, .eps = 1e-8f, .weight_decay = c.weight_decay},

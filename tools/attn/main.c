@@ -1,4 +1,5 @@
 /* main.c — the attn command: dispatch to subcommands. */
+#include "args.h"
 #include "cli.h"
 #include "image_cli.h"
 #include "lm.h"
@@ -34,14 +35,40 @@ static void usage(FILE *f)
     fprintf(f, "usage: attn <command> [options]\n\ncommands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].help);
-    fprintf(f, "\nattn %s; `attn <command> --help` for a command's options\n", attn_version());
+    fprintf(f, "\noptions: -h, --help (this list), -V, --version\n"
+               "Every command takes -h/--help (usage on standard output), --opt value or --opt=value,\n"
+               "options before or after its arguments, and exits 2 on a usage error.\n"
+               "attn %s; `attn <command> --help` for a command's options\n", attn_version());
+}
+
+/* `attn CMD ... --help`: the command's usage on standard output, exit status 0. Commands on the
+ * args.h grammar do this themselves; for the others (which print their usage to stderr and
+ * return 2) the usage is routed to standard output and the status made 0 here. */
+static int run_help(const command *c, int argc, char **argv)
+{
+    fflush(stderr);
+    fflush(stdout);
+    int saved = dup(STDERR_FILENO);
+    if (saved >= 0) dup2(STDOUT_FILENO, STDERR_FILENO);
+    int rc = c->fn(argc, argv);
+    fflush(stderr);
+    if (saved >= 0) {
+        dup2(saved, STDERR_FILENO);
+        close(saved);
+    }
+    return rc == 2 ? 0 : rc;
 }
 
 int cli_error(const char *cmd, const char *what, int status)
 {
-    const char *detail = attn_last_error();
-    fprintf(stderr, "attn %s: %s: %s%s%s\n", cmd, what, attn_status_string(status),
-            detail[0] ? " — " : "", detail);
+    /* "attn CMD: WHAT: why (ATTN_E_CODE)": the library's message says why; its status code
+     * (the part of attn_status_string before the colon) stays greppable at the end */
+    const char *detail = attn_last_error(), *name = attn_status_string(status);
+    int code_len = (int)strcspn(name, ":");
+    if (detail[0])
+        fprintf(stderr, "attn %s: %s: %s (%.*s)\n", cmd, what, detail, code_len, name);
+    else
+        fprintf(stderr, "attn %s: %s: %s\n", cmd, what, name);
     return 1;
 }
 
@@ -66,12 +93,14 @@ int main(int argc, char **argv)
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
-    if (!strcmp(argv[1], "--version")) {
+    if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V")) {
         printf("attn %s\n", attn_version());
         return 0;
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        if (!strcmp(argv[1], commands[i].name)) return commands[i].fn(argc - 1, argv + 1);
+        if (!strcmp(argv[1], commands[i].name))
+            return args_wants_help(argc - 1, argv + 1) ? run_help(&commands[i], argc - 1, argv + 1)
+                                                       : commands[i].fn(argc - 1, argv + 1);
     fprintf(stderr, "attn: unknown command '%s'\n", argv[1]);
     usage(stderr);
     return 2;

@@ -9,6 +9,9 @@
  * (the tokenizer is in their metadata). Optionally the last N epochs' weights are averaged and
  * the run names its final model: the best epoch or the average, whichever validates better.
  *
+ * The batches, the loss and the loop are the library's (attn_mt_task_*, attn_train_run in
+ * attn/train.h); this file tokenizes, prints and scores BLEU.
+ *
  * Under `mpirun -np N` the run is data-parallel: every rank cuts the same batches, takes its
  * contiguous share of each batch's sentence pairs, and the gradients are summed weighted by each
  * rank's share of the batch's target tokens — the gradient of the whole batch's mean loss, as
@@ -21,7 +24,7 @@
 #include "bench_util.h"
 #include "dist_train.h"
 #include "mt.h"
-#include "progress.h"
+#include "train_view.h"
 
 #include <errno.h>
 #include <math.h>
@@ -44,13 +47,8 @@ typedef struct mt_cfg {
     const char *data, *out;
 } mt_cfg;
 
-typedef struct pair {
-    int32_t *src, *tgt; /* src ends with EOS; tgt without BOS/EOS */
-    int64_t slen, tlen;
-} pair;
-
 typedef struct corpus {
-    pair *p;
+    attn_mt_pair *p; /* src ends with EOS; tgt without BOS/EOS (owned) */
     int64_t n;
 } corpus;
 
@@ -115,7 +113,7 @@ static int read_config(mt_cfg *c, const char *path)
 
 static void corpus_free(corpus *c)
 {
-    for (int64_t i = 0; c->p && i < c->n; i++) free(c->p[i].src), free(c->p[i].tgt);
+    for (int64_t i = 0; c->p && i < c->n; i++) free((void *)c->p[i].src), free((void *)c->p[i].tgt);
     free(c->p);
     c->p = NULL, c->n = 0;
 }
@@ -130,42 +128,27 @@ static int corpus_encode(const attn_parallel *d, const attn_spm *sp, int64_t max
     *dropped = 0;
     if (!c->p) return ATTN_E_NOMEM;
     for (int64_t i = 0; i < d->n; i++) {
-        pair p = {0};
-        int32_t *s;
-        int64_t sn;
+        int32_t *s, *t, *s1;
+        int64_t sn, tn;
         ATTN_TRY_CLI(attn_spm_encode_alloc(sp, d->src[i], &s, &sn));
-        int st = attn_spm_encode_alloc(sp, d->tgt[i], &p.tgt, &p.tlen);
+        int st = attn_spm_encode_alloc(sp, d->tgt[i], &t, &tn);
         if (st) {
             free(s);
             return st;
         }
-        if (sn + 1 > max_len || p.tlen + 1 > max_len || sn == 0 || p.tlen == 0) {
-            free(s), free(p.tgt);
+        if (sn + 1 > max_len || tn + 1 > max_len || sn == 0 || tn == 0) {
+            free(s), free(t);
             ++*dropped;
             continue;
         }
-        p.src = realloc(s, (size_t)(sn + 1) * sizeof *s);
-        if (!p.src) {
-            free(s), free(p.tgt);
+        if (!(s1 = realloc(s, (size_t)(sn + 1) * sizeof *s))) {
+            free(s), free(t);
             return ATTN_E_NOMEM;
         }
-        p.src[sn] = ATTN_SPM_EOS_ID;
-        p.slen = sn + 1;
-        c->p[c->n++] = p;
+        s1[sn] = ATTN_SPM_EOS_ID;
+        c->p[c->n++] = (attn_mt_pair){.src = s1, .tgt = t, .slen = sn + 1, .tlen = tn};
     }
     return ATTN_OK;
-}
-
-/* Batches of similar lengths (the longer side, with EOS or BOS) under the token budget; with
- * jitter, batches differ between epochs (attn_batches_by_length). */
-static int make_batches(const corpus *c, long batch_tokens, uint64_t seed, int jitter, attn_batches *b)
-{
-    int64_t *len = malloc((size_t)(c->n > 0 ? c->n : 1) * sizeof *len);
-    if (!len) return ATTN_E_NOMEM;
-    for (int64_t i = 0; i < c->n; i++) len[i] = c->p[i].slen > c->p[i].tlen + 1 ? c->p[i].slen : c->p[i].tlen + 1;
-    int st = attn_batches_by_length(len, c->n, batch_tokens, seed, jitter, b);
-    free(len);
-    return st;
 }
 
 /* The training data's checksum: a resume on other data is refused. */
@@ -179,102 +162,30 @@ static uint64_t corpus_hash(const attn_parallel *d)
     return h;
 }
 
-typedef struct tensors {
-    int32_t *src, *tin, *tout;
-    int64_t B, S, T;
-} tensors;
+/* The validation metric: greedy BLEU of the first n validation sentences (attn_mt_task calls it
+ * after the validation loss, training mode off). */
+typedef struct bleu_hook {
+    const mt_model *m;
+    const attn_spm *sp;
+    const attn_parallel *val;
+    int n;
+} bleu_hook;
 
-static void fill(const corpus *c, const int64_t *idx, int64_t B, int32_t pad, tensors *x)
+static int val_bleu(void *user, attn_tape *t, double *bleu)
 {
-    int64_t S = 1, T = 1;
-    for (int64_t i = 0; i < B; i++) {
-        const pair *p = &c->p[idx[i]];
-        if (p->slen > S) S = p->slen;
-        if (p->tlen + 1 > T) T = p->tlen + 1;
-    }
-    x->B = B, x->S = S, x->T = T;
-    for (int64_t i = 0; i < B; i++) {
-        const pair *p = &c->p[idx[i]];
-        for (int64_t j = 0; j < S; j++) x->src[i * S + j] = j < p->slen ? p->src[j] : pad;
-        for (int64_t j = 0; j < T; j++) {
-            x->tin[i * T + j] = j == 0 ? ATTN_SPM_BOS_ID : j <= p->tlen ? p->tgt[j - 1] : pad;
-            x->tout[i * T + j] = j < p->tlen ? p->tgt[j] : j == p->tlen ? ATTN_SPM_EOS_ID : pad;
-        }
-    }
-}
-
-static int forward_loss(attn_tape *t, const mt_model *m, const tensors *x, float ls, attn_var **loss)
-{
-    attn_var *mem, *s0, *logits;
-    attn_ce_options ce = {.ignore_index = mt_model_pad(m), .label_smoothing = ls};
-    ATTN_TRY_CLI(attn_tape_reset(t));
-    if (m->gru) {
-        ATTN_TRY_CLI(attn_gru_seq2seq_encode(t, m->gru, x->src, x->B, x->S, &mem, &s0));
-        ATTN_TRY_CLI(attn_gru_seq2seq_decode(t, m->gru, mem, s0, x->src, x->S, x->tin, x->T, &logits, NULL));
-    } else {
-        ATTN_TRY_CLI(attn_seq2seq_encode(t, m->tf, x->src, x->B, x->S, &mem));
-        ATTN_TRY_CLI(attn_seq2seq_decode(t, m->tf, mem, x->src, x->S, x->tin, x->T, &logits));
-    }
-    return attn_op_cross_entropy(t, logits, x->tout, &ce, loss);
-}
-
-/* Validation: mean token cross-entropy (no smoothing, no dropout) and greedy BLEU of the first
- * n_bleu sentences. */
-static int validate(attn_tape *t, const mt_model *m, const attn_spm *sp, const corpus *val,
-                    const attn_batches *vb, tensors *x, const attn_parallel *vtext, int n_bleu,
-                    double *vloss, double *bleu)
-{
-    attn_tape_set_training(t, 0);
-    double sum = 0, ntok = 0;
-    int st = ATTN_OK;
-    for (int64_t b = 0; st == ATTN_OK && b < vb->nb; b++) {
-        int64_t B = vb->start[b + 1] - vb->start[b];
-        fill(val, vb->order + vb->start[b], B, mt_model_pad(m), x);
-        attn_var *loss;
-        st = forward_loss(t, m, x, 0.0f, &loss);
-        double k = 0;
-        for (int64_t i = 0; i < B; i++) k += (double)val->p[vb->order[vb->start[b] + i]].tlen + 1;
-        if (st == ATTN_OK) sum += loss->data[0] * k, ntok += k;
-    }
-    *vloss = ntok > 0 ? sum / ntok : NAN;
+    const bleu_hook *h = user;
+    int64_t n = h->n < h->val->n ? h->n : h->val->n;
     *bleu = NAN;
-    int64_t n = n_bleu < vtext->n ? n_bleu : vtext->n;
-    if (st == ATTN_OK && n > 0) {
-        char **hyp = NULL;
-        attn_generate_options o = {.beam = 1};
-        st = attn_translate_texts(t, m->tf, m->gru, sp, (const char *const *)vtext->src, n, &o, 64, &hyp);
-        attn_bleu_result r;
-        if (st == ATTN_OK) st = attn_bleu_corpus((const char *const *)hyp, (const char *const *)vtext->tgt, n, 1, NULL, &r);
-        if (st == ATTN_OK) *bleu = r.score;
-        if (hyp) attn_translator_free_strings(hyp, n);
-    }
-    attn_tape_set_training(t, 1);
+    if (n <= 0) return ATTN_OK;
+    char **hyp = NULL;
+    attn_generate_options o = {.beam = 1};
+    int st = attn_translate_texts(t, h->m->tf, h->m->gru, h->sp, (const char *const *)h->val->src, n, &o, 64, &hyp);
+    attn_bleu_result r;
+    if (st == ATTN_OK) st = attn_bleu_corpus((const char *const *)hyp, (const char *const *)h->val->tgt, n, 1, NULL, &r);
+    if (st == ATTN_OK) *bleu = r.score;
+    if (hyp) attn_translator_free_strings(hyp, n);
     return st;
 }
-
-/* ---- schedule = budget ----------------------------------------------------------------------
- * The learning rate is lr · warm-up(s) · D(s), where D is the share of the budget still ahead:
- * 1 until the first epoch ends, then, through each epoch, a line from 1 − t/B (t the time used
- * when the epoch starts, B the budget) to 1 − (t + p)/B (p the last epoch's length), never
- * below 0. It follows the clock only at epoch boundaries, so a step's learning rate is fixed by
- * the (saved) plan and a resumed run repeats it; and it reaches about 0 when the time runs out,
- * which ends a run better converged than a schedule cut off midway (Li et al., 2020, "Budgeted
- * training"). Epochs count as a budget too: D is the smaller of the time and the epochs left. */
-static float lr_at(const mt_cfg *c, const attn_budget_plan *b, int64_t s)
-{
-    if (!c->budget_schedule) {
-        attn_schedule sc = {.kind = ATTN_SCHEDULE_INVSQRT, .base_lr = c->lr, .warmup_steps = c->warmup};
-        return attn_schedule_lr(&sc, s);
-    }
-    const double w = c->warmup > 0 && s < c->warmup ? (double)s / (double)c->warmup : 1;
-    return (float)(c->lr * w * attn_budget_factor(b, s));
-}
-
-/* ---- checkpoints ---------------------------------------------------------------------------- */
-
-/* A self-contained translation checkpoint: config, arch, tokenizer (base64 in the metadata). */
-static attn_param *g_untied_generator; /* generator.weight left out of the graph when tied */
-static const attn_param *g_tied_embedding;
 
 /* The metadata that makes a checkpoint self-contained: config, arch, task, tokenizer. */
 typedef struct model_meta {
@@ -282,7 +193,7 @@ typedef struct model_meta {
     const char *kv[64];
 } model_meta;
 
-static int make_meta(const mt_model *m, const char *b64, model_meta *mm)
+static int make_meta(const mt_model *m, const char *b64, int tied, model_meta *mm)
 {
     int n = m->gru ? attn_gru_seq2seq_config_to_meta(&m->gru->cfg, mm->buf, sizeof mm->buf, mm->kv, 56)
                    : attn_seq2seq_config_to_meta(&m->tf->cfg, mm->buf, sizeof mm->buf, mm->kv, 56);
@@ -291,45 +202,16 @@ static int make_meta(const mt_model *m, const char *b64, model_meta *mm)
     mm->kv[n++] = "attn.task", mm->kv[n++] = "multi30k";
     mm->kv[n++] = "attn.tokenizer", mm->kv[n++] = "spm";
     mm->kv[n++] = MT_META_SPM, mm->kv[n++] = b64;
-    if (g_untied_generator) mm->kv[n++] = "attn.mt.tie_output", mm->kv[n++] = "1";
+    if (tied) mm->kv[n++] = "attn.mt.tie_output", mm->kv[n++] = "1";
     mm->kv[n] = NULL;
     return ATTN_OK;
-}
-
-/* tied: the file's generator.weight is a copy of the embedding, so any loader (attn translate,
- * attn viz, Python) sees the model as trained without knowing about tying */
-static void untie_for_saving(void)
-{
-    if (g_untied_generator)
-        memcpy(g_untied_generator->data, g_tied_embedding->data, (size_t)g_tied_embedding->numel * sizeof(float));
-}
-
-static int save_model(const mt_model *m, const char *b64, const char *path, int64_t step)
-{
-    untie_for_saving();
-    model_meta mm;
-    ATTN_TRY_CLI(make_meta(m, b64, &mm));
-    return attn_run_export(path, mt_model_params(m), step, mm.kv);
-}
-
-/* The run state: the model's weights (untied copy included), the optimiser, the counters and
- * the tokenizer, in one atomic file. */
-static int save_run(const char *dir, const mt_model *m, attn_optim *opt, const attn_run_state *rs,
-                    const char *b64)
-{
-    char path[600];
-    snprintf(path, sizeof path, "%s/run.safetensors", dir);
-    untie_for_saving();
-    model_meta mm;
-    ATTN_TRY_CLI(make_meta(m, b64, &mm));
-    return attn_run_save(path, mt_model_params(m), opt, rs, mm.kv);
 }
 
 /* The tokenizer as a file beside the run, for other tools (bench/torch_mt.py); never read back:
  * the run state holds its own copy. Written atomically. */
 static int save_spm_file(const attn_spm *sp, const char *path)
 {
-    char tmp[640];
+    char tmp[4300];
     snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
     if (attn_spm_save_file(sp, tmp)) return attn_set_error(ATTN_E_IO, "%s: %s", tmp, attn_spm_last_error());
     if (rename(tmp, path)) {
@@ -406,21 +288,14 @@ int cli_train_translate(int argc, char **argv)
     if (c.epochs < 1 || c.batch_tokens < max_len || !(c.lr > 0) || c.vocab < 300 || c.avg_last < 0 || max_len < 4)
         return usage();
     if (c.threads) attn_set_num_threads(c.threads);
-    if (attn_run_dir_prepare(c.out)) return cli_error("train translate", c.out, ATTN_E_IO);
-    double t0 = bench_now(), reserve = 0; /* seconds kept for the validations after training */
+    const double t0 = bench_now();
     attn_parallel *train = NULL, *val = NULL;
     attn_spm *sp = NULL;
-    char *b64 = NULL, path[600], best_path[600];
+    char *b64 = NULL, path[4200];
     corpus tr = {0}, va = {0};
-    attn_batches tb = {0}, vb = {0};
-    tensors x = {0};
     mt_model mm = {0};
-    attn_params *P = NULL;
     attn_tape *t = NULL;
-    attn_optim *opt = NULL;
-    int64_t *perm = NULL;
-    attn_metrics *csv = NULL;
-    attn_run_state rs = {.best_metric = -1};
+    attn_mt_task *mt = NULL;
     attn_mpi_ctx *dc = NULL;
     if (attn_mpi_init(&argc, &argv, &dc)) {
         fprintf(stderr, "attn train translate: %s\n", attn_last_error());
@@ -443,6 +318,7 @@ int cli_train_translate(int argc, char **argv)
                          (long long)c.gru.enc_hidden, (long long)c.gru.dec_hidden, (long long)c.gru.attn_size,
                          (long long)c.gru.out_size, (double)c.model.dropout, (double)c.gru.dropout,
                          (long long)c.model.max_len, (long long)c.gru.max_len);
+        n = n < 0 ? 0 : n >= (int)sizeof desc ? (int)sizeof desc - 1 : n; /* what was written */
         if (attn_mpi_check_same(dc, desc, (size_t)n, "the training configuration")) {
             if (rank == 0) fprintf(stderr, "attn train translate: %s\n", attn_last_error());
             attn_mpi_finalize(dc);
@@ -450,7 +326,8 @@ int cli_train_translate(int argc, char **argv)
         }
     }
     if (rank > 0 && !freopen("/dev/null", "w", stdout)) return 1; /* rank 0 alone prints */
-    int st = load_pair(c.data, "train", &train);
+    int st = rank == 0 ? attn_run_dir_prepare(c.out) : ATTN_OK;
+    if (st == ATTN_OK) st = load_pair(c.data, "train", &train);
     if (st == ATTN_OK) st = load_pair(c.data, "val", &val);
     if (st) {
         cli_error("train translate", c.data, st);
@@ -478,47 +355,32 @@ int cli_train_translate(int argc, char **argv)
     int64_t drop_tr = 0, drop_va = 0;
     if (st == ATTN_OK) st = corpus_encode(train, sp, max_len, &tr, &drop_tr);
     if (st == ATTN_OK) st = corpus_encode(val, sp, max_len, &va, &drop_va);
-    if (st == ATTN_OK) st = make_batches(&va, c.batch_tokens, 0, 0, &vb);
     if (st) {
         cli_error("train translate", "tokenizer and data", st);
         goto done;
     }
     c.model.src_vocab = c.model.tgt_vocab = c.gru.src_vocab = c.gru.tgt_vocab = V;
-    int64_t cap = c.batch_tokens + max_len;
-    x.src = malloc((size_t)cap * sizeof *x.src);
-    x.tin = malloc((size_t)cap * sizeof *x.tin);
-    x.tout = malloc((size_t)cap * sizeof *x.tout);
     st = c.is_gru ? attn_gru_seq2seq_create(&c.gru, c.seed, &mm.gru) : attn_seq2seq_create(&c.model, c.seed, &mm.tf);
-    if (st == ATTN_OK) P = mt_model_params(&mm);
-    g_untied_generator = NULL, g_tied_embedding = NULL;
+    attn_param *untied = NULL; /* generator.weight left out of the graph when tied */
     if (st == ATTN_OK && c.tie_output && mm.tf) { /* output projection = target embedding (shared param) */
-        g_untied_generator = mm.tf->generator.weight;
-        g_tied_embedding = mm.tf->tgt_embed.weight;
+        untied = mm.tf->generator.weight;
         mm.tf->generator.weight = mm.tf->tgt_embed.weight;
     }
     attn_tape_config tc = {.num_threads = c.threads, .seed = c.seed ^ 0x5eedull};
     if (st == ATTN_OK) st = attn_tape_create(&tc, &t);
-    attn_optim_config oc = {.kind = ATTN_OPTIM_ADAMW, .beta1 = 0.9f, .beta2 = 0.98f, .eps = 1e-9f,
-                            .weight_decay = c.weight_decay};
-    if (st == ATTN_OK) st = attn_optim_create(P, &oc, &opt);
-    if (st == ATTN_OK && (!x.src || !x.tin || !x.tout)) st = ATTN_E_NOMEM;
-    if (st == ATTN_OK && c.resume) {
-        snprintf(path, sizeof path, "%s/run.safetensors", c.out);
-        st = attn_run_load(path, P, opt, data_hash, &rs, NULL);
-        if (st == ATTN_OK) attn_tape_set_rng(t, rs.rng_seed, rs.rng_offset);
-        if (st == ATTN_OK)
-            printf("resumed %s after epoch %lld (step %lld, best BLEU %.2f)\n", c.out, (long long)rs.epoch,
-                   (long long)rs.step, rs.best_metric);
-    }
-    long step = (long)rs.step;
-    int epoch = (int)rs.epoch;
-    double best = rs.best_metric;
-    attn_budget_plan bu = rs.plan;
-    if (st == ATTN_OK) attn_mpi_rank_rng(dc, t);
+    bleu_hook bh = {&mm, sp, val, c.val_bleu_n};
+    attn_mt_task_config mc = {.batch_tokens = c.batch_tokens, .seed = c.seed, .label_smoothing = c.label_smoothing,
+                              .bos = ATTN_SPM_BOS_ID, .eos = ATTN_SPM_EOS_ID, .pad = mt_model_pad(&mm),
+                              .metric = val_bleu, .metric_user = &bh, .tie_copy_to = untied,
+                              .tie_copy_from = untied ? mm.tf->tgt_embed.weight : NULL};
+    if (st == ATTN_OK) st = attn_mt_task_create(mm.tf, mm.gru, tr.p, tr.n, va.p, va.n, &mc, &mt);
+    model_meta meta;
+    if (st == ATTN_OK) st = make_meta(&mm, b64, untied != NULL, &meta);
     if (st) {
         cli_error("train translate", "setup", st);
         goto done;
     }
+    attn_params *P = mt_model_params(&mm);
     if (mm.gru)
         printf("attn train translate: GRU encoder-decoder with additive attention, %lld parameters (embedding "
                "%lld, bidirectional encoder %lldx%lld, decoder %lld, attention %lld, output %lld)",
@@ -528,164 +390,37 @@ int cli_train_translate(int argc, char **argv)
     else
         printf("attn train translate: Transformer %lld parameters%s (d_model %lld, %lld+%lld layers, %lld heads, "
                "FF %lld)",
-               (long long)(attn_params_numel(P) - (g_untied_generator ? g_untied_generator->numel : 0)),
-               g_untied_generator ? ", output projection tied to the embedding" : "", (long long)c.model.d_model,
+               (long long)(attn_params_numel(P) - (untied ? untied->numel : 0)),
+               untied ? ", output projection tied to the embedding" : "", (long long)c.model.d_model,
                (long long)c.model.num_encoder_layers, (long long)c.model.num_decoder_layers,
                (long long)c.model.nhead, (long long)c.model.dim_feedforward);
     printf(", vocabulary %d, %lld training pairs (%lld too long dropped), %lld validation, %d threads\n", (int)V,
            (long long)tr.n, (long long)drop_tr, (long long)va.n, attn_get_num_threads());
-    snprintf(path, sizeof path, "%s/metrics.csv", c.out);
-    if (rank == 0) /* a resumed run's later rows (written before a kill) are cut, then written again */
-        st = attn_metrics_open(path, "epoch,step,train_loss,val_loss,val_bleu,lr,tokens_per_s,elapsed_s", c.resume,
-                               step, &csv);
+    attn_train_task task = attn_mt_task_get(mt);
+    task.meta = meta.kv;
+    train_view view = {.cmd = "train translate", .out = c.out, .metric_label = "val BLEU", .epochs = c.epochs, .items = "target tok"};
+    attn_train_comm comm;
+    /* the time limit covers the whole command: what the tokenizer and the data took is spent */
+    const double spent = bench_now() - t0;
+    attn_train_config tcfg = {
+        .out_dir = c.out, .resume = c.resume, .epochs = c.epochs,
+        .max_seconds = c.max_minutes > 0 ? (c.max_minutes * 60 - spent > 1 ? c.max_minutes * 60 - spent : 1) : 0,
+        .optim = {.kind = ATTN_OPTIM_ADAMW, .beta1 = 0.9f, .beta2 = 0.98f, .eps = 1e-9f, .weight_decay = c.weight_decay},
+        .schedule = {.kind = ATTN_SCHEDULE_INVSQRT, .base_lr = c.lr, .warmup_steps = c.warmup},
+        .budget = c.budget_schedule, .clip = c.clip, .average_last = c.avg_last, .data_hash = data_hash,
+        .metric_name = "val_bleu", .items_name = "tokens", .progress = train_view_event, .progress_user = &view};
+    if (ranks > 1 && (st = attn_mpi_train_comm(dc, &comm)) == ATTN_OK) tcfg.comm = &comm;
+    attn_train_result r;
+    if (st == ATTN_OK) st = attn_train_run(&tcfg, &task, P, t, &r);
     if (st) {
-        cli_error("train translate", path, st);
+        cli_error("train translate", "training", st);
         goto done;
     }
-    snprintf(best_path, sizeof best_path, "%s/best.safetensors", c.out);
-    double tokens = 0, t_train = bench_now();
-    int stop = 0;
-    for (; st == ATTN_OK && epoch < c.epochs && !stop; epoch++) {
-        const double t_epoch = bench_now();
-        attn_batches_free(&tb);
-        st = make_batches(&tr, c.batch_tokens, c.seed * 1000003u + (uint64_t)epoch, 1, &tb);
-        free(perm);
-        perm = malloc((size_t)(tb.nb > 0 ? tb.nb : 1) * sizeof *perm);
-        if (st == ATTN_OK && !perm) st = ATTN_E_NOMEM;
-        if (st) break;
-        for (int64_t i = 0; i < tb.nb; i++) perm[i] = i;
-        attn_shuffle(perm, tb.nb, c.seed * 7919u + (uint64_t)epoch);
-        char label[32];
-        snprintf(label, sizeof label, "epoch %d/%d", epoch + 1, c.epochs);
-        progress prog;
-        progress_init(&prog, stdout, tb.nb, label);
-        double lsum = 0, ltok = 0;
-        float lr = 0;
-        for (int64_t bi = 0; bi < tb.nb; bi++) {
-            int64_t b = perm[bi], B = tb.start[b + 1] - tb.start[b];
-            const int64_t *pairs = tb.order + tb.start[b];
-            /* this rank's contiguous share [lo, hi) of the batch's pairs; k its target tokens */
-            int64_t lo = B * rank / ranks, hi = B * (rank + 1) / ranks;
-            double k = 0, k_mine = 0;
-            for (int64_t i = 0; i < B; i++) {
-                double ki = (double)tr.p[pairs[i]].tlen + 1;
-                k += ki;
-                if (i >= lo && i < hi) k_mine += ki;
-            }
-            double lstep = 0;
-            attn_params_zero_grad(P);
-            if (hi > lo) {
-                attn_var *loss;
-                fill(&tr, pairs + lo, hi - lo, mt_model_pad(&mm), &x);
-                st = forward_loss(t, &mm, &x, c.label_smoothing, &loss);
-                if (st == ATTN_OK) st = attn_tape_backward(t, loss, NULL);
-                if (st == ATTN_OK) lstep = loss->data[0] * k_mine / k;
-            }
-            if (st == ATTN_OK && ranks > 1) {
-                st = attn_mpi_weighted_grads(dc, P, k_mine / k, 1 << 20, NULL);
-                if (st == ATTN_OK) st = attn_mpi_allreduce_sum_double(dc, &lstep);
-                if (st) fprintf(stderr, "attn train translate (rank %d of %d): %s\n", rank, ranks, attn_last_error());
-            }
-            if (st == ATTN_OK && c.clip > 0) st = attn_clip_grad_norm(P, c.clip, NULL);
-            lr = lr_at(&c, &bu, step);
-            if (st == ATTN_OK) st = attn_optim_step(opt, lr);
-            if (st) {
-                cli_error("train translate", "training step", st);
-                break;
-            }
-            step++;
-            lsum += lstep * k, ltok += k;
-            tokens += k;
-            progress_update(&prog, bi + 1, lstep, tokens / (bench_now() - t_train), NULL);
-            stop = attn_mpi_agree(dc, c.max_minutes > 0 && bench_now() - t0 + reserve > c.max_minutes * 60);
-            if (stop < 0) {
-                fprintf(stderr, "attn train translate (rank %d of %d): %s\n", rank, ranks, attn_last_error());
-                st = ATTN_E_IO;
-            }
-            if (stop) break;
-        }
-        progress_done(&prog);
-        if (st) break;
-        double vloss, bleu;
-        int is_best = 0;
-        const double t_val = bench_now();
-        st = validate(t, &mm, sp, &va, &vb, &x, val, c.val_bleu_n, &vloss, &bleu);
-        if (st) {
-            cli_error("train translate", "validation", st);
-            break;
-        }
-        /* the time limit covers the whole command: keep room for the last validation and the
-         * averaged weights' one */
-        reserve = (bench_now() - t_val) * (c.avg_last > 1 ? 2 : 1);
-        if (c.budget_schedule && !stop) {
-            /* the next epoch's line, from the time used and this epoch's length (rank 0's clock) */
-            bu = attn_budget_replan(step, tb.nb, epoch, c.epochs, c.max_minutes > 0 ? c.max_minutes * 60 - reserve : 0,
-                                    bench_now() - t0, bench_now() - t_epoch);
-            if (ranks > 1 && attn_mpi_bcast(dc, &bu, sizeof bu, 0)) {
-                fprintf(stderr, "attn train translate (rank %d of %d): %s\n", rank, ranks, attn_last_error());
-                st = ATTN_E_IO;
-                break;
-            }
-        }
-        double tps = tokens / (bench_now() - t_train);
-        printf("epoch %d: train loss %.4f  val loss %.4f  val BLEU %.2f  (%.0f target tok/s, %.1f min)%s\n",
-               epoch + 1, lsum / (ltok > 0 ? ltok : 1), vloss, bleu, tps, (bench_now() - t0) / 60,
-               bleu > best ? "  best" : "");
-        if (bleu > best) best = bleu, is_best = 1;
-        if (rank > 0) continue; /* rank 0 alone writes */
-        /* the row and the exported models first, the run state last: a kill in between redoes
-         * this epoch, bit for bit, and rewrites them (metrics.csv is cut back on resume) */
-        char row[256];
-        snprintf(row, sizeof row, "%d,%ld,%.6g,%.6g,%.4f,%.6g,%.1f,%.1f", epoch + 1, step, lsum / (ltok > 0 ? ltok : 1),
-                 vloss, bleu, lr, tps, bench_now() - t0);
-        st = attn_metrics_row(csv, row);
-        snprintf(path, sizeof path, "%s/model.safetensors", c.out);
-        if (st == ATTN_OK) st = save_model(&mm, b64, path, step);
-        if (st == ATTN_OK && is_best) st = save_model(&mm, b64, best_path, step);
-        if (st == ATTN_OK && c.avg_last > 1) {
-            snprintf(path, sizeof path, "%s/epoch%d.safetensors", c.out, epoch + 1);
-            st = save_model(&mm, b64, path, step);
-            snprintf(path, sizeof path, "%s/epoch%d.safetensors", c.out, epoch + 1 - c.avg_last);
-            if (epoch + 1 - c.avg_last >= 1) remove(path);
-        }
-        uint64_t rseed, roff;
-        attn_tape_get_rng(t, &rseed, &roff);
-        rs = (attn_run_state){.step = step, .epoch = epoch + 1, .rng_seed = rseed, .rng_offset = roff,
-                              .best_metric = best, .best_epoch = is_best ? epoch + 1 : rs.best_epoch,
-                              .data_hash = data_hash, .plan = bu};
-        if (st == ATTN_OK) st = save_run(c.out, &mm, opt, &rs, b64);
-        if (st) cli_error("train translate", "saving", st);
-    }
-    /* average the last epochs' weights; the run's final model is the best epoch or the average,
-     * whichever validates better (chosen on validation only) */
-    char final_path[600];
-    snprintf(final_path, sizeof final_path, "%s", best_path);
-    if (st == ATTN_OK && rank == 0 && c.avg_last > 1 && epoch >= c.avg_last) {
-        char (*paths)[600] = malloc((size_t)c.avg_last * sizeof *paths);
-        const char **names = malloc((size_t)c.avg_last * sizeof *names);
-        if (!paths || !names) st = ATTN_E_NOMEM;
-        for (int i = 0; st == ATTN_OK && i < c.avg_last; i++) {
-            snprintf(paths[i], sizeof paths[i], "%s/epoch%d.safetensors", c.out, epoch - c.avg_last + 1 + i);
-            names[i] = paths[i];
-        }
-        if (st == ATTN_OK) st = attn_params_average_files(P, names, c.avg_last);
-        free(paths), free(names);
-        double vloss, bleu;
-        if (st == ATTN_OK) st = validate(t, &mm, sp, &va, &vb, &x, val, c.val_bleu_n, &vloss, &bleu);
-        if (st == ATTN_OK) {
-            printf("average of the last %d epochs: val loss %.4f  val BLEU %.2f%s\n", c.avg_last, vloss, bleu,
-                   bleu > best ? "  best" : "");
-            snprintf(path, sizeof path, "%s/average.safetensors", c.out);
-            st = save_model(&mm, b64, path, step);
-            if (st == ATTN_OK && bleu > best) best = bleu, snprintf(final_path, sizeof final_path, "%s", path);
-        }
-        if (st) cli_error("train translate", "averaging", st);
-    }
-    if (st == ATTN_OK)
-        printf("result: task=multi30k arch=%s val_bleu=%.2f epochs=%d steps=%ld minutes=%.1f "
-               "tokens_per_s=%.0f best=%s final=%s\n",
-               arch, best, epoch, step, (bench_now() - t0) / 60, tokens / (bench_now() - t_train + 1e-9), best_path,
-               final_path);
+    if (rank == 0)
+        printf("result: task=multi30k arch=%s val_bleu=%.2f epochs=%lld steps=%lld minutes=%.1f "
+               "tokens_per_s=%.0f best=%s/best.safetensors final=%s/%s\n",
+               arch, r.final_metric, (long long)r.state.epoch, (long long)r.state.step, (bench_now() - t0) / 60,
+               r.items / (r.seconds > 0 ? r.seconds : 1), c.out, c.out, r.final_name);
 done:
     if (st && ranks > 1) { /* a peer may be gone: leave without MPI_Finalize, which would wait for it */
         fprintf(stderr, "attn train translate (rank %d of %d): stopped with an error\n", rank, ranks);
@@ -693,11 +428,9 @@ done:
         _exit(1);
     }
     attn_mpi_finalize(dc);
-    if (attn_metrics_close(csv) && st == ATTN_OK) st = cli_error("train translate", "metrics.csv", ATTN_E_IO);
-    free(perm), free(b64), free(x.src), free(x.tin), free(x.tout);
-    attn_batches_free(&tb), attn_batches_free(&vb);
+    free(b64);
     corpus_free(&tr), corpus_free(&va);
-    attn_optim_free(opt);
+    attn_mt_task_free(mt);
     attn_tape_free(t);
     mt_model_free(&mm);
     attn_spm_free(sp);

@@ -4,13 +4,17 @@
 #include "bench_util.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 void progress_init(progress *p, FILE *out, long total_steps, const char *label)
 {
     memset(p, 0, sizeof *p);
+    if (!out) out = stderr;
     p->out = out;
+    const char *env = getenv("ATTN_PROGRESS");
+    p->quiet = env && !strcmp(env, "0");
     p->tty = isatty(fileno(out));
     p->total = total_steps;
     p->t0 = p->last = bench_now();
@@ -31,21 +35,56 @@ static void format_eta(char *buf, size_t cap, double seconds)
         snprintf(buf, cap, "%02d:%02d", s / 60, s % 60);
 }
 
+/* Whether to print now; sets p->last. */
+static int due(progress *p, long done, double now)
+{
+    if (p->quiet) return 0;
+    int final = p->total > 0 && done >= p->total;
+    if (!p->tty && !final && now - p->last < p->interval) return 0;
+    if (p->tty && !final && now - p->last < 0.1) return 0;
+    p->last = now;
+    p->shown = 1;
+    return 1;
+}
+
+static void draw_bar(char bar[25], double frac)
+{
+    int filled = (int)(frac * 24);
+    for (int i = 0; i < 24; i++) bar[i] = i < filled ? '#' : '.';
+    bar[24] = '\0';
+}
+
+void progress_items(progress *p, long done, const char *unit)
+{
+    double now = bench_now(), elapsed = now - p->t0;
+    if (!due(p, done, now)) return;
+    char eta[16], tot[32] = "";
+    double frac = p->total > 0 ? (double)done / (double)p->total : 0;
+    format_eta(eta, sizeof eta, frac > 0 ? elapsed * (1 - frac) / frac : -1);
+    if (p->total > 0) snprintf(tot, sizeof tot, "/%ld", p->total);
+    double rate = elapsed > 0 ? (double)done / elapsed : 0;
+    if (p->tty) {
+        char bar[25];
+        draw_bar(bar, frac);
+        fprintf(p->out, "\r%s [%s] %ld%s %s %.1f %s/s eta %s\033[K", p->label, bar, done, tot, unit,
+                rate, unit, eta);
+    } else {
+        fprintf(p->out, "%s %ld%s %s %.1f %s/s elapsed %.0fs eta %s\n", p->label, done, tot, unit,
+                rate, unit, elapsed, eta);
+    }
+    fflush(p->out);
+}
+
 void progress_update(progress *p, long step, double loss, double tokens_per_s, const char *extra)
 {
     double now = bench_now(), elapsed = now - p->t0;
-    int final = p->total > 0 && step >= p->total;
-    if (!p->tty && !final && now - p->last < p->interval) return;
-    if (p->tty && !final && now - p->last < 0.1) return;
-    p->last = now;
+    if (!due(p, step, now)) return;
     char eta[16];
     double frac = p->total > 0 ? (double)step / (double)p->total : 0;
     format_eta(eta, sizeof eta, frac > 0 ? elapsed * (1 - frac) / frac : -1);
     if (p->tty) {
         char bar[25];
-        int filled = (int)(frac * 24);
-        for (int i = 0; i < 24; i++) bar[i] = i < filled ? '#' : '.';
-        bar[24] = '\0';
+        draw_bar(bar, frac);
         fprintf(p->out, "\r%s [%s] %ld/%ld loss %.4f %.0f tok/s eta %s%s%s\033[K", p->label, bar,
                 step, p->total, loss, tokens_per_s, eta, extra ? " " : "", extra ? extra : "");
     } else {
@@ -58,7 +97,7 @@ void progress_update(progress *p, long step, double loss, double tokens_per_s, c
 
 void progress_done(progress *p)
 {
-    if (p->tty) fprintf(p->out, "\n");
+    if (p->tty && p->shown && !p->quiet) fprintf(p->out, "\n");
     fflush(p->out);
 }
 

@@ -1,7 +1,20 @@
-/* progress.h — live training progress and the metrics.csv log.
+/* progress.h — live progress of long commands and the metrics.csv log.
  *
- * On a terminal: one line redrawn in place (a bar, step, loss, tokens/s, ETA). Elsewhere (a
- * log file, CI): a plain line every `interval` seconds and at the end. */
+ * Progress goes to standard error (as tqdm's does), so standard output keeps only results.
+ * On a terminal: one line redrawn in place (a bar, count, rate, ETA). Elsewhere (a log file,
+ * CI, a pipe): a plain line every `interval` seconds (10) and at the end.
+ *
+ * Training (from a step callback):
+ *     progress p;
+ *     progress_init(&p, NULL, total_steps, "translate");       // NULL: stderr
+ *     ... each step: progress_update(&p, step, loss, tokens_per_s, NULL);
+ *     progress_done(&p);
+ * Anything counted (lines translated, reviews classified, batches evaluated):
+ *     progress_init(&p, NULL, n_lines, "translate");
+ *     ... progress_items(&p, lines_done, "lines");
+ *     progress_done(&p);
+ * total 0: unknown (no bar, no ETA). progress_init(&p, NULL, ...) with ATTN_PROGRESS=0 in the
+ * environment, or p.quiet = 1 after init, prints nothing. */
 #ifndef ATTN_PROGRESS_H
 #define ATTN_PROGRESS_H
 
@@ -15,12 +28,17 @@ typedef struct progress {
     long total;
     double t0, last;
     double interval; /* seconds between plain lines */
+    int quiet;       /* nonzero: print nothing */
+    int shown;       /* something was printed (progress_done ends a live line only then) */
     char label[32];
 } progress;
 
+/* out NULL: stderr. */
 void progress_init(progress *p, FILE *out, long total_steps, const char *label);
 /* extra: e.g. "acc 0.93" or NULL */
 void progress_update(progress *p, long step, double loss, double tokens_per_s, const char *extra);
+/* done of total items counted in `unit` ("lines"), with their rate. */
+void progress_items(progress *p, long done, const char *unit);
 /* Ends the live line (prints a newline on a terminal). */
 void progress_done(progress *p);
 

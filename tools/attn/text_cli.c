@@ -1,5 +1,6 @@
 /* text_cli.c — `attn bleu` (corpus BLEU and chrF of a translation file against references)
  * and `attn spm` (train a SentencePiece model, encode and decode lines with it). */
+#include "args.h"
 #include "cli.h"
 
 #include <stdio.h>
@@ -8,68 +9,71 @@
 
 #include "../text/spm.h"
 
-static int bleu_usage(void)
-{
-    fprintf(stderr, "usage: attn bleu HYP_FILE REF_FILE [REF_FILE...] [--lowercase] "
-                    "[--tokenize 13a|none] [--smooth exp|none]\n"
-                    "  corpus BLEU and chrF2 as sacreBLEU computes them by default; files have one\n"
-                    "  segment a line (gzip or plain), references aligned with the hypotheses\n");
-    return 2;
-}
+static int bleu_lowercase, bleu_tok, bleu_smooth, bleu_replace;
+static const arg_opt bleu_opts[] = {
+    {"tokenize", 't', ARG_CHOICE, &bleu_tok, .choices = "13a|none|intl|char",
+     .help = "sacreBLEU's tokenisers: 13a (mteval-v13a), none, intl (mteval-v14), char"},
+    {"lowercase", 'l', ARG_FLAG, &bleu_lowercase, .help = "case-insensitive (BLEU and chrF)"},
+    {"smooth", 's', ARG_CHOICE, &bleu_smooth, .choices = "exp|none", .help = "BLEU smoothing"},
+    {"replace-invalid", 0, ARG_FLAG, &bleu_replace,
+     .help = "replace invalid UTF-8 by U+FFFD instead of stopping with an error"},
+    {0}};
+static const arg_spec bleu_spec = {
+    .cmd = "bleu",
+    .synopsis = "[options] HYP REF [REF ...]",
+    .about = "Corpus BLEU and chrF2 of a translation as sacreBLEU computes them by default. Files\n"
+             "have one segment a line (gzip or plain, UTF-8); the references are aligned with the\n"
+             "hypotheses. One of the files may be '-': standard input.",
+    .opts = bleu_opts,
+    .min_pos = 2,
+    .max_pos = 64,
+    .epilog = "The signature line has sacreBLEU's fields (nrefs, case, eff, tok, smooth) so a score\n"
+              "can be compared with sacreBLEU's; its version field names attn's version.",
+};
 
 int cli_bleu(int argc, char **argv)
 {
-    const char *files[64];
-    int nf = 0;
-    attn_bleu_options bo = {0};
-    attn_chrf_options co = {0};
-    for (int a = 1; a < argc; a++) {
-        if (!strcmp(argv[a], "--lowercase")) {
-            bo.lowercase = co.lowercase = 1;
-        } else if (!strcmp(argv[a], "--tokenize") && a + 1 < argc) {
-            const char *t = argv[++a];
-            if (!strcmp(t, "13a")) bo.tokenize = ATTN_BLEU_TOKENIZE_13A;
-            else if (!strcmp(t, "none")) bo.tokenize = ATTN_BLEU_TOKENIZE_NONE;
-            else return bleu_usage();
-        } else if (!strcmp(argv[a], "--smooth") && a + 1 < argc) {
-            const char *t = argv[++a];
-            if (!strcmp(t, "exp")) bo.smooth = ATTN_BLEU_SMOOTH_EXP;
-            else if (!strcmp(t, "none")) bo.smooth = ATTN_BLEU_SMOOTH_NONE;
-            else return bleu_usage();
-        } else if (argv[a][0] == '-' || nf == 64) {
-            return bleu_usage();
-        } else {
-            files[nf++] = argv[a];
-        }
-    }
-    if (nf < 2) return bleu_usage();
-    attn_parallel *f[64] = {0};
-    int rc = 0;
+    char **files;
+    int nf;
+    ARGS_PARSE_OR_RETURN(&bleu_spec, argc, argv, &files, &nf);
+    int n_stdin = 0;
+    for (int i = 0; i < nf; i++) n_stdin += !strcmp(files[i], "-");
+    if (n_stdin > 1) return args_usage_error(&bleu_spec, "only one file can be '-' (standard input)");
+    static const attn_bleu_tokenize toks[] = {ATTN_BLEU_TOKENIZE_13A, ATTN_BLEU_TOKENIZE_NONE,
+                                              ATTN_BLEU_TOKENIZE_INTL, ATTN_BLEU_TOKENIZE_CHAR};
+    static const char *const tok_names[] = {"13a", "none", "intl", "char"};
+    attn_bleu_options bo = {.tokenize = toks[bleu_tok], .lowercase = bleu_lowercase,
+                            .smooth = bleu_smooth ? ATTN_BLEU_SMOOTH_NONE : ATTN_BLEU_SMOOTH_EXP};
+    attn_chrf_options co = {.lowercase = bleu_lowercase};
+    char **lines[64] = {0};
+    int64_t count[64] = {0};
     const char **refs = NULL;
+    int rc = 0;
     for (int i = 0; i < nf && rc == 0; i++) {
-        int st = attn_lines_load(files[i], &f[i]);
-        if (st) rc = cli_error("bleu", files[i], st);
-        else if (i > 0 && f[i]->n != f[0]->n) {
-            fprintf(stderr, "attn bleu: %s has %lld lines but %s has %lld\n", files[i],
-                    (long long)f[i]->n, files[0], (long long)f[0]->n);
+        int st = attn_lines_read(files[i], bleu_replace ? ATTN_LINES_REPLACE_INVALID : 0, &lines[i],
+                                 &count[i]);
+        if (st) rc = cli_error("bleu", "reading", st);
+        else if (i > 0 && count[i] != count[0]) {
+            fprintf(stderr, "attn bleu: %s: has %lld lines but %s has %lld\n", files[i],
+                    (long long)count[i], files[0], (long long)count[0]);
             rc = 1;
         }
     }
-    if (rc == 0 && f[0]->n == 0) {
-        fprintf(stderr, "attn bleu: %s is empty\n", files[0]);
+    if (rc == 0 && count[0] == 0) {
+        fprintf(stderr, "attn bleu: %s: empty: no segment to score\n", files[0]);
         rc = 1;
     }
     if (rc == 0) {
-        int64_t n = f[0]->n;
+        int64_t n = count[0];
         refs = malloc((size_t)(nf - 1) * (size_t)n * sizeof *refs);
         for (int r = 1; refs && r < nf; r++)
-            for (int64_t i = 0; i < n; i++) refs[(int64_t)(r - 1) * n + i] = f[r]->src[i];
+            for (int64_t i = 0; i < n; i++) refs[(int64_t)(r - 1) * n + i] = lines[r][i];
         attn_bleu_result b;
         attn_chrf_result c;
-        int st = refs ? attn_bleu_corpus((const char *const *)f[0]->src, refs, n, nf - 1, &bo, &b)
-                      : ATTN_E_NOMEM;
+        const char *const *hyp = (const char *const *)lines[0];
+        int st = refs ? attn_bleu_corpus(hyp, refs, n, nf - 1, &bo, &b) : ATTN_E_NOMEM;
         if (st) rc = cli_error("bleu", "BLEU", st);
-        if (!rc && (st = attn_chrf_corpus((const char *const *)f[0]->src, refs, n, nf - 1, &co, &c)))
+        if (!rc && (st = attn_chrf_corpus(hyp, refs, n, nf - 1, &co, &c)))
             rc = cli_error("bleu", "chrF", st);
         if (!rc) {
             printf("BLEU = %.2f %.1f/%.1f/%.1f/%.1f (BP = %.3f ratio = %.3f hyp_len = %lld "
@@ -78,62 +82,48 @@ int cli_bleu(int argc, char **argv)
                    b.bp, b.ref_len ? (double)b.hyp_len / (double)b.ref_len : 0.0,
                    (long long)b.hyp_len, (long long)b.ref_len);
             printf("chrF2 = %.2f\n", c.score);
-            printf("signature: nrefs:%d|case:%s|tok:%s|smooth:%s\n", nf - 1,
-                   bo.lowercase ? "lc" : "mixed", bo.tokenize ? "none" : "13a",
-                   bo.smooth ? "none" : "exp");
+            printf("signature: nrefs:%d|case:%s|eff:no|tok:%s|smooth:%s|version:attn-%s\n", nf - 1,
+                   bleu_lowercase ? "lc" : "mixed", tok_names[bleu_tok],
+                   bleu_smooth ? "none" : "exp", attn_version());
+            printf("chrF2 signature: nrefs:%d|case:%s|eff:yes|nc:6|nw:0|space:no|version:attn-%s\n",
+                   nf - 1, bleu_lowercase ? "lc" : "mixed", attn_version());
         }
     }
     free(refs);
-    for (int i = 0; i < nf; i++) attn_parallel_free(f[i]);
+    for (int i = 0; i < nf; i++) attn_lines_free(lines[i], count[i]);
     return rc;
 }
 
 /* ---- attn spm ------------------------------------------------------------------------------ */
 
-static int spm_usage(void)
+static const char spm_about[] =
+    "SentencePiece: train a model on a text file, encode lines of text to ids or pieces, decode\n"
+    "id lines back to text. ids 0 <pad>, 1 <unk>, 2 <s>, 3 </s>; byte fallback, so any text\n"
+    "encodes.";
+
+static void spm_overview(FILE *f)
 {
-    fprintf(stderr,
-            "usage: attn spm train --input FILE --model OUT [--vocab N] [--type bpe|unigram]\n"
-            "                      [--norm nmt_nfkc|identity] [--coverage F] [--threads N]\n"
-            "       attn spm encode --model FILE [--pieces]   (stdin lines → ids or pieces)\n"
-            "       attn spm decode --model FILE              (stdin id lines → text)\n"
-            "  ids 0 <pad>, 1 <unk>, 2 <s>, 3 </s>; byte fallback, so any text encodes\n");
-    return 2;
+    fprintf(f, "usage: attn spm train --input FILE --model OUT [options]\n"
+               "       attn spm encode --model FILE [--pieces] [FILE ...]\n"
+               "       attn spm decode --model FILE [FILE ...]\n%s\n"
+               "`attn spm MODE --help` for the options of each.\n", spm_about);
 }
 
 static int spm_fail(const char *what, int st)
 {
-    fprintf(stderr, "attn spm: %s: %s — %s\n", what, attn_status_string(st), attn_spm_last_error());
+    const char *name = attn_status_string(st);
+    fprintf(stderr, "attn spm: %s: %s (%.*s)\n", what, attn_spm_last_error(), (int)strcspn(name, ":"),
+            name);
     return 1;
 }
 
-static char *read_line(FILE *f, size_t *cap, char **buf)
+static int spm_encode(const attn_spm *sp, attn_line_reader *r, int pieces)
 {
-    size_t len = 0;
-    int c;
-    while ((c = fgetc(f)) != EOF) {
-        if (len + 2 > *cap) {
-            size_t nc = *cap ? 2 * *cap : 256;
-            char *p = realloc(*buf, nc);
-            if (!p) return NULL;
-            *buf = p, *cap = nc;
-        }
-        if (c == '\n') break;
-        (*buf)[len++] = (char)c;
-    }
-    if (c == EOF && len == 0) return NULL;
-    if (len && (*buf)[len - 1] == '\r') len--;
-    (*buf)[len] = '\0';
-    return *buf;
-}
-
-static int spm_encode(const attn_spm *sp, int pieces)
-{
-    char *line = NULL;
-    size_t cap = 0, idcap = 0;
+    const char *line;
+    size_t len, idcap = 0;
     int32_t *ids = NULL;
-    int rc = 0;
-    while (rc == 0 && read_line(stdin, &cap, &line)) {
+    int rc = 0, got;
+    while (rc == 0 && (got = attn_line_reader_next(r, &line, &len)) == 1) {
         int64_t n;
         int st = attn_spm_encode(sp, line, NULL, 0, &n);
         if (!st && (size_t)n > idcap) {
@@ -155,20 +145,21 @@ static int spm_encode(const attn_spm *sp, int pieces)
         }
         printf("\n");
     }
-    free(line);
+    if (rc == 0 && got < 0) rc = cli_error("spm encode", "reading", got);
     free(ids);
     return rc;
 }
 
-static int spm_decode(const attn_spm *sp)
+static int spm_decode(const attn_spm *sp, attn_line_reader *r)
 {
-    char *line = NULL;
-    size_t cap = 0;
-    int rc = 0;
-    while (rc == 0 && read_line(stdin, &cap, &line)) {
+    const char *line;
+    size_t llen;
+    int rc = 0, got;
+    while (rc == 0 && (got = attn_line_reader_next(r, &line, &llen)) == 1) {
         int64_t n = 0;
-        int32_t *ids = malloc((strlen(line) / 2 + 1) * sizeof *ids);
-        char *p = line, *end;
+        int32_t *ids = malloc((llen / 2 + 1) * sizeof *ids);
+        const char *p = line;
+        char *end;
         while (ids) {
             long v = strtol(p, &end, 10);
             if (end == p) break;
@@ -180,52 +171,101 @@ static int spm_decode(const attn_spm *sp)
         int st = !ids ? ATTN_E_NOMEM : *p ? ATTN_E_FORMAT : attn_spm_decode(sp, ids, n, NULL, 0, &len);
         char *out = st ? NULL : malloc(len + 1);
         if (!st) st = out ? attn_spm_decode(sp, ids, n, out, len + 1, &len) : ATTN_E_NOMEM;
-        if (st == ATTN_E_FORMAT && *p) fprintf(stderr, "attn spm decode: not an id: \"%s\"\n", p), rc = 1;
+        if (st == ATTN_E_FORMAT && *p)
+            fprintf(stderr, "attn spm decode: %s:%lld: not an id: \"%s\"\n", attn_line_reader_name(r),
+                    (long long)attn_line_reader_lineno(r), p), rc = 1;
         else if (st) rc = spm_fail("decode", st);
         else printf("%s\n", out);
         free(out);
         free(ids);
     }
-    free(line);
+    if (rc == 0 && got < 0) rc = cli_error("spm decode", "reading", got);
     return rc;
 }
 
+static const char *spm_input, *spm_model;
+static int spm_vocab = 8000, spm_threads = 1, spm_type, spm_norm, spm_pieces, spm_hard, spm_replace;
+static double spm_coverage = 1.0;
+static const arg_opt spm_train_opts[] = {
+    {"input", 'i', ARG_STR, &spm_input, .meta = "FILE", .help = "training text, one sentence a line"},
+    {"model", 'm', ARG_STR, &spm_model, .meta = "OUT", .help = "where to write the model"},
+    {"vocab", 'n', ARG_INT, &spm_vocab, .lo = 261, .hi = 1000000,
+     .help = "pieces wanted (more than 4 specials + 256 bytes); the model may come out smaller"},
+    {"hard-vocab", 0, ARG_FLAG, &spm_hard, .help = "fail instead when --vocab cannot be reached"},
+    {"type", 0, ARG_CHOICE, &spm_type, .choices = "unigram|bpe", .help = "model type"},
+    {"norm", 0, ARG_CHOICE, &spm_norm, .choices = "nmt_nfkc|identity", .help = "normalisation"},
+    {"coverage", 0, ARG_DOUBLE, &spm_coverage, .lo = 1e-9, .hi = 1,
+     .help = "share of characters covered"},
+    {"threads", 'j', ARG_INT, &spm_threads, .lo = 1, .hi = 1024, .help = "training threads"},
+    {0}};
+static const arg_opt spm_code_opts[] = {
+    {"model", 'm', ARG_STR, &spm_model, .meta = "FILE", .help = "SentencePiece model"},
+    {"pieces", 'p', ARG_FLAG, &spm_pieces, .help = "encode: print pieces, not ids"},
+    {"replace-invalid", 0, ARG_FLAG, &spm_replace,
+     .help = "encode: replace invalid UTF-8 by U+FFFD instead of stopping with an error"},
+    {0}};
+static const arg_spec spm_train_spec = {.cmd = "spm train", .synopsis = "--input FILE --model OUT [options]",
+                                        .about = spm_about, .opts = spm_train_opts};
+static const arg_spec spm_encode_spec = {.cmd = "spm encode", .synopsis = "--model FILE [--pieces] [FILE ...]",
+                                         .about = "Encodes each line of the FILEs (default: standard input) to ids.",
+                                         .opts = spm_code_opts, .max_pos = -1};
+static const arg_spec spm_decode_spec = {.cmd = "spm decode", .synopsis = "--model FILE [FILE ...]",
+                                         .about = "Decodes each line of space-separated ids of the FILEs (default:\n"
+                                                  "standard input) to text.",
+                                         .opts = spm_code_opts, .max_pos = -1};
+
 int cli_spm(int argc, char **argv)
 {
-    if (argc < 2) return spm_usage();
-    const char *mode = argv[1], *input = NULL, *model = NULL;
-    int pieces = 0;
-    attn_spm_train_options o = {0};
-    for (int a = 2; a < argc; a++) {
-        const char *v = a + 1 < argc ? argv[a + 1] : NULL;
-        if (!strcmp(argv[a], "--pieces")) pieces = 1;
-        else if (!v) return spm_usage();
-        else if (!strcmp(argv[a], "--input")) input = v, a++;
-        else if (!strcmp(argv[a], "--model")) model = v, a++;
-        else if (!strcmp(argv[a], "--vocab")) o.vocab_size = atoi(v), a++;
-        else if (!strcmp(argv[a], "--coverage")) o.character_coverage = atof(v), a++;
-        else if (!strcmp(argv[a], "--threads")) o.num_threads = atoi(v), a++;
-        else if (!strcmp(argv[a], "--type") && !strcmp(v, "bpe")) o.model_type = ATTN_SPM_BPE, a++;
-        else if (!strcmp(argv[a], "--type") && !strcmp(v, "unigram")) o.model_type = ATTN_SPM_UNIGRAM, a++;
-        else if (!strcmp(argv[a], "--norm") && !strcmp(v, "identity")) o.normalization = ATTN_SPM_NORM_IDENTITY, a++;
-        else if (!strcmp(argv[a], "--norm") && !strcmp(v, "nmt_nfkc")) o.normalization = ATTN_SPM_NORM_NMT_NFKC, a++;
-        else return spm_usage();
+    const char *mode = argc >= 2 ? argv[1] : "";
+    const arg_spec *spec = !strcmp(mode, "train")    ? &spm_train_spec
+                           : !strcmp(mode, "encode") ? &spm_encode_spec
+                           : !strcmp(mode, "decode") ? &spm_decode_spec
+                                                     : NULL;
+    if (!spec) {
+        if (args_wants_help(argc, argv)) {
+            spm_overview(stdout);
+            return 0;
+        }
+        if (mode[0]) fprintf(stderr, "attn spm: unknown mode '%s'\n", mode);
+        else fprintf(stderr, "attn spm: which mode: train, encode or decode?\n");
+        spm_overview(stderr);
+        return 2;
     }
-    if (!model) return spm_usage();
+    char **files;
+    int nfiles;
+    ARGS_PARSE_OR_RETURN(spec, argc - 1, argv + 1, &files, &nfiles);
+    if (!spm_model) return args_usage_error(spec, "--model is required");
     attn_spm *sp = NULL;
-    int st, rc = 0;
-    if (!strcmp(mode, "train")) {
-        if (!input) return spm_usage();
-        if ((st = attn_spm_train_file(input, &o, &sp))) return spm_fail("train", st);
-        if ((st = attn_spm_save_file(sp, model))) rc = spm_fail("save", st);
+    int st;
+    int rc = 0;
+    if (spec == &spm_train_spec) {
+        if (!spm_input) return args_usage_error(spec, "--input is required");
+        attn_spm_train_options o = {
+            .model_type = spm_type ? ATTN_SPM_BPE : ATTN_SPM_UNIGRAM,
+            .vocab_size = spm_vocab,
+            .character_coverage = spm_coverage,
+            .normalization = spm_norm ? ATTN_SPM_NORM_IDENTITY : ATTN_SPM_NORM_NMT_NFKC,
+            .num_threads = spm_threads,
+            .hard_vocab_limit = spm_hard};
+        if ((st = attn_spm_train_file(spm_input, &o, &sp))) return spm_fail("train", st);
+        if ((st = attn_spm_save_file(sp, spm_model))) rc = spm_fail("save", st);
         int32_t v = 0;
         attn_spm_vocab_size(sp, &v);
-        if (!rc) fprintf(stderr, "attn spm: %s: %d pieces\n", model, (int)v);
-    } else if (!strcmp(mode, "encode") || !strcmp(mode, "decode")) {
-        if ((st = attn_spm_load_file(model, &sp))) return spm_fail("load", st);
-        rc = mode[0] == 'e' ? spm_encode(sp, pieces) : spm_decode(sp);
+        if (!rc) fprintf(stderr, "attn spm: %s: %d pieces\n", spm_model, (int)v);
+        if (!rc && v < spm_vocab)
+            fprintf(stderr, "attn spm: note: the text gives only %d pieces of the %d asked for "
+                            "(--hard-vocab makes this an error)\n", (int)v, spm_vocab);
     } else {
-        return spm_usage();
+        if ((st = attn_spm_load_file(spm_model, &sp))) return spm_fail("load", st);
+        static char *stdin_only[] = {"-"};
+        if (nfiles == 0) files = stdin_only, nfiles = 1;
+        for (int i = 0; i < nfiles && rc == 0; i++) {
+            attn_line_reader *r = NULL;
+            st = attn_line_reader_open(files[i], spm_replace ? ATTN_LINES_REPLACE_INVALID : 0, &r);
+            if (st) rc = cli_error(spec->cmd, "reading", st);
+            else rc = spec == &spm_encode_spec ? spm_encode(sp, r, spm_pieces) : spm_decode(sp, r);
+            attn_line_reader_close(r);
+        }
     }
     attn_spm_free(sp);
     return rc;

@@ -11,9 +11,11 @@ int train_view_event(void *view, const attn_train_event *e)
     char label[48];
     switch (e->kind) {
     case ATTN_TRAIN_BEGIN:
-        if (e->resumed)
-            printf("resumed after %s %lld (step %lld)\n", v->by_step ? "step" : "epoch",
-                   (long long)(v->by_step ? e->step : e->epoch), (long long)e->step);
+        if (e->resumed && v->by_step)
+            printf("resumed %s at step %lld\n", v->out ? v->out : "the run", (long long)e->step);
+        else if (e->resumed)
+            printf("resumed %s after epoch %lld (step %lld)\n", v->out ? v->out : "the run", (long long)e->epoch,
+                   (long long)e->step);
         break;
     case ATTN_TRAIN_STEP:
         if (e->batch == 1) {
@@ -21,7 +23,7 @@ int train_view_event(void *view, const attn_train_event *e)
                 snprintf(label, sizeof label, "steps %lld-%lld", (long long)e->step, (long long)(e->step + e->batches - 1));
             else
                 snprintf(label, sizeof label, "epoch %lld/%lld", (long long)e->epoch + 1, (long long)v->epochs);
-            progress_init(&v->bar, stdout, (long)e->batches, label);
+            progress_init(&v->bar, NULL, (long)e->batches, label);
         }
         progress_update(&v->bar, (long)e->batch, e->loss, e->items_per_s, NULL);
         break;

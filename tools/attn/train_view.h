@@ -8,6 +8,7 @@
 typedef struct train_view {
     progress bar;
     const char *cmd;          /* "train lm": prefixes messages */
+    const char *out;          /* the run directory (named when resuming) */
     const char *metric_label; /* "val BLEU", "val acc"; NULL: the task has only a loss */
     double metric_scale;      /* shown as metric · scale (0 = 1) */
     int by_step;              /* periods are "step N" (language models), not "epoch N" */

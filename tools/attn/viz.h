@@ -99,11 +99,11 @@ struct attn_attention_record;
 int viz_record_add_recorded(viz_record *r, const struct attn_attention_record *rec,
                             int classifier);
 
-/* A record for one example of the date task (tools/attn/dates.h): one token per character of
+/* A record for one example of the date task (attn/data.h): one token per character of
  * the source and of the 10-character ISO target, alignment from the example's spans, no maps
  * yet. A model whose tokens are not exactly these characters builds its own record. */
-struct dates_example;
-int viz_record_from_dates(const struct dates_example *ex, viz_record **out);
+struct attn_dates_example;
+int viz_record_from_dates(const struct attn_dates_example *ex, viz_record **out);
 
 /* ---- attention.json ----------------------------------------------------------------------- */
 /* {"format":"attn-attention","version":1,"title":..,"source":[..],"target":[..],
@@ -187,10 +187,19 @@ int viz_render_all(const viz_record *r, const char *dir, int pool);
  * first val* column, drawn on a second axis when present; empty, nan and inf cells skipped; a
  * cut-off last line of a log still being written ignored) → a PNG of loss (and val) vs step. */
 int viz_plot_csv(const char *csv_path, const char *png_path);
+/* The same with a choice of columns and format. x: the x column (NULL: step, else epoch); y:
+ * comma-separated left-axis columns (NULL: every column whose name holds "loss"); y2: right
+ * axis columns (NULL: when y is NULL, the val* columns that are not losses; else none). */
+enum { VIZ_PNG = 0, VIZ_SVG = 1, VIZ_PDF = 2 };
+typedef struct viz_plot_options {
+    int format; /* VIZ_PNG, VIZ_SVG, VIZ_PDF */
+    const char *x, *y, *y2;
+} viz_plot_options;
+int viz_plot_csv_opts(const char *csv_path, const char *out_path, const viz_plot_options *o);
 
 /* ---- CLI ---------------------------------------------------------------------------------- */
 int cli_viz(int argc, char **argv);  /* attn viz --from-json F --out DIR | --model M ... */
-int cli_plot(int argc, char **argv); /* attn plot metrics.csv --out loss.png */
+int cli_plot(int argc, char **argv); /* attn plot metrics.csv --out loss.png|svg|pdf */
 /* Provided by the model code when it is linked in (weak: NULL otherwise). Gets the viz
  * subcommand's arguments as given; returns the exit status. */
 int viz_run_model(int argc, char **argv) __attribute__((weak));

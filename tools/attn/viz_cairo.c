@@ -3,6 +3,7 @@
  * is sized, so long tokens never run off the edge. */
 #include "viz_draw.h"
 
+#include <cairo-pdf.h>
 #include <cairo-svg.h>
 #include <fontconfig/fontconfig.h>
 #include <math.h>
@@ -115,8 +116,9 @@ int viz_surface_open(viz_canvas *c, const char *path, int svg, int w, int h)
 {
     c->path = path;
     c->svg = svg;
-    c->surface = svg ? cairo_svg_surface_create(path, w, h)
-                     : cairo_image_surface_create(CAIRO_FORMAT_ARGB32, w, h);
+    c->surface = svg == 2 ? cairo_pdf_surface_create(path, w, h)
+                 : svg    ? cairo_svg_surface_create(path, w, h)
+                          : cairo_image_surface_create(CAIRO_FORMAT_ARGB32, w, h);
     if (cairo_surface_status(c->surface) != CAIRO_STATUS_SUCCESS) {
         int st = viz_fail(ATTN_E_IO, "cannot create %s (%dx%d): %s", path, w, h,
                           cairo_status_to_string(cairo_surface_status(c->surface)));

@@ -1,26 +1,35 @@
 /* viz_cli.c — `attn viz`: render attention from a JSON file, a synthetic record, or (when the
  * model code is linked in) a model. */
-#include "dates.h"
+#include "args.h"
 #include "viz_internal.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-static void viz_usage(FILE *f)
-{
-    fprintf(f,
-            "usage: attn viz --from-json FILE [--out DIR] [--metrics] [--pool N|mean]\n"
-            "       attn viz --synthetic [--seed N] [--out DIR] [--metrics] [--pool N|mean]\n"
-            "       attn viz --model M ...   (model-driven; options are the model's)\n"
-            "\n"
-            "  --from-json FILE  re-render everything from an attention.json\n"
-            "  --synthetic       a date-task example with made-up attention (no model needed)\n"
-            "  --out DIR         write attention.html, attention.json, PNG/SVG heatmaps, grids,\n"
-            "                    rollout pictures and index.json into DIR\n"
-            "  --metrics         print per-head entropy, attended distance, alignment accuracy\n"
-            "  --pool N|mean     position whose rollout row scores the tokens (default mean)\n");
-}
+static const char *viz_json, *viz_out, *viz_pool = "mean";
+static int viz_synthetic, viz_metrics;
+static int64_t viz_seed;
+static const arg_opt viz_opts[] = {
+    {"from-json", 'j', ARG_STR, &viz_json, .meta = "FILE", .help = "re-render everything from an attention.json"},
+    {"synthetic", 0, ARG_FLAG, &viz_synthetic,
+     .help = "a date-task example with made-up attention (no model needed)"},
+    {"seed", 0, ARG_I64, &viz_seed, .lo = 0, .hi = ARGS_INF, .help = "seed of --synthetic"},
+    {"out", 'o', ARG_STR, &viz_out, .meta = "DIR",
+     .help = "write attention.html, attention.json, PNG/SVG heatmaps, grids, rollout pictures and "
+             "index.json into DIR (default viz-out)"},
+    {"metrics", 0, ARG_FLAG, &viz_metrics,
+     .help = "print per-head entropy, attended distance, alignment accuracy"},
+    {"pool", 0, ARG_STR, &viz_pool, .meta = "N|mean",
+     .help = "position whose rollout row scores the tokens"},
+    {0}};
+static const arg_spec viz_spec = {
+    .cmd = "viz",
+    .synopsis = "--from-json FILE | --synthetic | --model M  [options]",
+    .about = "See what a model attends to: heatmaps of every head, attention.html, and per-head\n"
+             "metrics. With --model M the options are the model's (`attn viz --model M --help`).",
+    .opts = viz_opts,
+};
 
 /* Softmax of one row of logits into w. */
 static void softmax_row(const double *z, int n, float *w)
@@ -67,21 +76,21 @@ static int synthetic_map(viz_record *r, viz_kind kind, int layer, int head, int 
     return st;
 }
 
-int viz_record_from_dates(const dates_example *ex, viz_record **out)
+int viz_record_from_dates(const attn_dates_example *ex, viz_record **out)
 {
     if (!ex || !out) return viz_fail(ATTN_E_ARG, "viz_record_from_dates: NULL argument");
     *out = NULL;
-    int ns = (int)strnlen(ex->src, DATES_SRC_MAX), nt = DATES_TGT_LEN;
-    if (ns == DATES_SRC_MAX)
+    int ns = (int)strnlen(ex->src, ATTN_DATES_SRC_MAX), nt = ATTN_DATES_TGT_LEN;
+    if (ns == ATTN_DATES_SRC_MAX)
         return viz_fail(ATTN_E_ARG, "viz_record_from_dates: source not NUL-terminated");
-    char sbuf[DATES_SRC_MAX][2], tbuf[DATES_TGT_LEN][2];
-    const char *src[DATES_SRC_MAX], *tgt[DATES_TGT_LEN];
+    char sbuf[ATTN_DATES_SRC_MAX][2], tbuf[ATTN_DATES_TGT_LEN][2];
+    const char *src[ATTN_DATES_SRC_MAX], *tgt[ATTN_DATES_TGT_LEN];
     for (int i = 0; i < ns; i++) {
         sbuf[i][0] = ex->src[i];
         sbuf[i][1] = 0;
         src[i] = sbuf[i];
     }
-    viz_span spans[DATES_TGT_LEN];
+    viz_span spans[ATTN_DATES_TGT_LEN];
     for (int t = 0; t < nt; t++) {
         tbuf[t][0] = ex->tgt[t];
         tbuf[t][1] = 0;
@@ -105,8 +114,8 @@ int viz_record_from_dates(const dates_example *ex, viz_record **out)
  * heads, decoder 2 × 2, cross 2 × 4 where layer 1 head 2 follows the gold alignment. */
 static int synthetic_record(uint64_t seed, viz_record **out)
 {
-    dates_example ex;
-    dates_generate(seed, 0, &ex);
+    attn_dates_example ex;
+    attn_dates_generate(seed, 0, &ex);
     viz_record *r;
     int st = viz_record_from_dates(&ex, &r);
     if (st) return st;
@@ -137,55 +146,31 @@ static int synthetic_record(uint64_t seed, viz_record **out)
 static int viz_main(int argc, char **argv)
 {
     for (int a = 1; a < argc; a++) {
-        if (!strcmp(argv[a], "--model")) {
+        if (!strcmp(argv[a], "--")) break;
+        if (!strcmp(argv[a], "--model") || !strncmp(argv[a], "--model=", 8)) {
             if (viz_run_model) return viz_run_model(argc, argv);
-            fprintf(stderr, "attn viz: model-driven visualisation is not built yet (this attn has "
-                            "no viz_run_model); use --from-json FILE or --synthetic\n");
-            return 2;
+            return args_usage_error(&viz_spec, "model-driven visualisation is not built into this "
+                                               "attn (no viz_run_model); use --from-json FILE or --synthetic");
         }
     }
-    const char *json = NULL, *out = NULL;
-    int synthetic = 0, metrics = 0, pool = VIZ_POOL_MEAN;
-    uint64_t seed = 0;
-    for (int a = 1; a < argc; a++) {
-        const char *o = argv[a];
-        int has = a + 1 < argc;
-        if (!strcmp(o, "--from-json") && has) json = argv[++a];
-        else if (!strcmp(o, "--out") && has) out = argv[++a];
-        else if (!strcmp(o, "--synthetic")) synthetic = 1;
-        else if (!strcmp(o, "--seed") && has) seed = strtoull(argv[++a], NULL, 10);
-        else if (!strcmp(o, "--metrics")) metrics = 1;
-        else if (!strcmp(o, "--pool") && has) {
-            const char *p = argv[++a];
-            char *end;
-            long v = strtol(p, &end, 10);
-            if (!strcmp(p, "mean")) pool = VIZ_POOL_MEAN;
-            else if (*p && !*end && v >= 0 && v < VIZ_MAX_TOKENS) pool = (int)v;
-            else {
-                fprintf(stderr, "attn viz: --pool takes a position or \"mean\", not '%s'\n", p);
-                return 2;
-            }
-        } else if (!strcmp(o, "--help") || !strcmp(o, "-h")) {
-            viz_usage(stdout);
-            return 0;
-        } else {
-            fprintf(stderr, "attn viz: unknown or incomplete option '%s'\n", o);
-            viz_usage(stderr);
+    ARGS_PARSE_OR_RETURN(&viz_spec, argc, argv, NULL, NULL);
+    if (!!viz_json + viz_synthetic != 1)
+        return args_usage_error(&viz_spec, "give exactly one of --from-json FILE, --synthetic, --model M");
+    int pool = VIZ_POOL_MEAN;
+    long v;
+    if (strcmp(viz_pool, "mean")) {
+        if (args_long(&viz_spec, "--pool (a position or \"mean\")", viz_pool, 0, VIZ_MAX_TOKENS - 1, &v))
             return 2;
-        }
+        pool = (int)v;
     }
-    if (!!json + synthetic != 1) {
-        fprintf(stderr, "attn viz: give exactly one of --from-json FILE, --synthetic, --model M\n");
-        viz_usage(stderr);
-        return 2;
-    }
-    if (!out && !metrics) out = "viz-out";
+    const char *out = viz_out;
+    if (!out && !viz_metrics) out = "viz-out";
     viz_record *r = NULL;
-    int st = json ? viz_json_read(json, &r) : synthetic_record(seed, &r);
+    int st = viz_json ? viz_json_read(viz_json, &r) : synthetic_record((uint64_t)viz_seed, &r);
     if (!st && out) st = viz_render_all(r, out, pool);
-    if (!st && metrics) st = viz_metrics_print(stdout, r);
+    if (!st && viz_metrics) st = viz_metrics_print(stdout, r);
     if (st) {
-        fprintf(stderr, "attn viz: %s: %s\n", attn_status_string(st), viz_last_error());
+        fprintf(stderr, "attn viz: %s\n", viz_last_error());
         viz_record_free(r);
         return 1;
     }

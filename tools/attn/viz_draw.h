@@ -16,7 +16,8 @@ typedef struct viz_canvas {
     int svg;
 } viz_canvas;
 
-/* A white w × h picture to draw on; close writes it (PNG) or finishes it (SVG). */
+/* A white w × h picture to draw on; close writes it (PNG) or finishes it (SVG, PDF). svg: 0
+ * PNG, 1 SVG, 2 PDF (VIZ_PNG, VIZ_SVG, VIZ_PDF). */
 int viz_surface_open(viz_canvas *c, const char *path, int svg, int w, int h);
 int viz_surface_close(viz_canvas *c);
 /* A 1×1 context for measuring text; cairo_destroy it. */

@@ -5,7 +5,6 @@
 #include "image_cli.h"
 #include "viz_model.h"
 
-#include "../text/chars.h"
 #include "cli.h"
 #include "mt.h"
 
@@ -37,7 +36,7 @@ static int record_seq2seq(attn_tape *t, const attn_seq2seq *m, const int32_t *sr
 }
 
 int viz_seq2seq_record(attn_tape *t, const attn_seq2seq *m, const char *input, const char *target,
-                       const dates_example *ex, viz_record **out)
+                       const attn_dates_example *ex, viz_record **out)
 {
     *out = NULL;
     int64_t S = (int64_t)strlen(input);
@@ -52,8 +51,8 @@ int viz_seq2seq_record(attn_tape *t, const attn_seq2seq *m, const char *input, c
     }
     int32_t src[1024], tgt_in[1024], gen[1024];
     for (int64_t i = 0; i < S; i++) {
-        src[i] = chars_id((unsigned char)input[i]);
-        if (src[i] == CH_UNK) {
+        src[i] = attn_ascii_id((unsigned char)input[i]);
+        if (src[i] == ATTN_ASCII_UNK) {
             fprintf(stderr, "attn viz: character 0x%02x at %lld is not in the model's vocabulary\n",
                     (unsigned char)input[i], (long long)i);
             return ATTN_E_ARG;
@@ -63,10 +62,10 @@ int viz_seq2seq_record(attn_tape *t, const attn_seq2seq *m, const char *input, c
     if (target) {
         snprintf(out_text, sizeof out_text, "%s", target);
     } else {
-        attn_generate_options o = {.bos_id = CH_BOS, .eos_id = CH_EOS, .max_new = m->cfg.max_len - 2};
+        attn_generate_options o = {.bos_id = ATTN_ASCII_BOS, .eos_id = ATTN_ASCII_EOS, .max_new = m->cfg.max_len - 2};
         int64_t len = 0;
         ATTN_TRY_CLI(attn_seq2seq_generate(m, t, src, 1, S, &o, gen, m->cfg.max_len - 1, &len, NULL));
-        for (int64_t i = 0; i < len; i++) out_text[i] = chars_char(gen[i]);
+        for (int64_t i = 0; i < len; i++) out_text[i] = attn_ascii_char(gen[i]);
         out_text[len] = '\0';
     }
     int64_t T = (int64_t)strlen(out_text);
@@ -74,8 +73,8 @@ int viz_seq2seq_record(attn_tape *t, const attn_seq2seq *m, const char *input, c
         fprintf(stderr, "attn viz: the output has %lld characters: nothing to show\n", (long long)T);
         return ATTN_E_ARG;
     }
-    tgt_in[0] = CH_BOS;
-    for (int64_t i = 0; i < T; i++) tgt_in[i + 1] = chars_id((unsigned char)out_text[i]);
+    tgt_in[0] = ATTN_ASCII_BOS;
+    for (int64_t i = 0; i < T; i++) tgt_in[i + 1] = attn_ascii_id((unsigned char)out_text[i]);
     /* tokens: one per character */
     char (*sbuf)[2] = malloc((size_t)(S + T) * sizeof *sbuf);
     const char **stok = malloc((size_t)(S + T) * sizeof *stok);
@@ -97,9 +96,9 @@ int viz_seq2seq_record(attn_tape *t, const attn_seq2seq *m, const char *input, c
         fprintf(stderr, "attn viz: %s\n", viz_last_error());
         return st;
     }
-    if (ex && T == DATES_TGT_LEN && (int64_t)strlen(ex->src) == S) {
-        viz_span spans[DATES_TGT_LEN];
-        for (int k = 0; k < DATES_TGT_LEN; k++) spans[k].lo = ex->align_lo[k], spans[k].hi = ex->align_hi[k];
+    if (ex && T == ATTN_DATES_TGT_LEN && (int64_t)strlen(ex->src) == S) {
+        viz_span spans[ATTN_DATES_TGT_LEN];
+        for (int k = 0; k < ATTN_DATES_TGT_LEN; k++) spans[k].lo = ex->align_lo[k], spans[k].hi = ex->align_hi[k];
         st = viz_record_set_alignment(r, spans);
     }
     /* teacher-forced pass with an attention record on the tape: decoder input BOS + output (T+1 positions, the

@@ -1,7 +1,6 @@
 /* translator.c — text in, text out with a saved translation model (translator.h). */
 #include "translator.h"
 
-#include "chars.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -84,7 +83,7 @@ static int encode(const attn_spm *sp, const char *text, int32_t **ids, int64_t *
     const int64_t len = (int64_t)strlen(text);
     *ids = malloc((size_t)(len > 0 ? len : 1) * sizeof **ids);
     if (!*ids) return attn_set_error(ATTN_E_NOMEM, "encode: out of memory");
-    for (int64_t i = 0; i < len; i++) (*ids)[i] = chars_id((unsigned char)text[i]);
+    for (int64_t i = 0; i < len; i++) (*ids)[i] = attn_ascii_id((unsigned char)text[i]);
     *n = len;
     return ATTN_OK;
 }
@@ -94,7 +93,7 @@ static int decode(const attn_spm *sp, const int32_t *ids, int64_t n, char **text
     if (sp) return attn_spm_decode_alloc(sp, ids, n, text);
     *text = malloc((size_t)n + 1);
     if (!*text) return attn_set_error(ATTN_E_NOMEM, "decode: out of memory");
-    for (int64_t i = 0; i < n; i++) (*text)[i] = chars_char(ids[i]);
+    for (int64_t i = 0; i < n; i++) (*text)[i] = attn_ascii_char(ids[i]);
     (*text)[n] = '\0';
     return ATTN_OK;
 }
@@ -108,7 +107,7 @@ int attn_translate_texts(attn_tape *t, const attn_seq2seq *tf, const attn_gru_se
                               (long long)n, (long long)batch);
     const int64_t maxS = tf ? tf->cfg.max_len : gru->cfg.max_len;
     const int32_t pad = tf ? tf->cfg.pad_id : gru->cfg.pad_id;
-    const int32_t bos = sp ? ATTN_SPM_BOS_ID : CH_BOS, eos = sp ? ATTN_SPM_EOS_ID : CH_EOS;
+    const int32_t bos = sp ? ATTN_SPM_BOS_ID : ATTN_ASCII_BOS, eos = sp ? ATTN_SPM_EOS_ID : ATTN_ASCII_EOS;
     src_item *items = calloc((size_t)n, sizeof *items);
     char **res = calloc((size_t)n, sizeof *res);
     int32_t *buf = malloc((size_t)(batch * maxS) * sizeof *buf);
@@ -197,7 +196,7 @@ int attn_translator_open(const char *path, attn_translator **out)
         attn_seq2seq_config c;
         s = attn_seq2seq_config_from_reader(st, &c), sv = c.src_vocab, tv = c.tgt_vocab;
     }
-    int32_t V = CH_VOCAB;
+    int32_t V = ATTN_ASCII_VOCAB;
     if (s == ATTN_OK && spm) s = attn_spm_from_reader(st, &tr->sp);
     if (s == ATTN_OK && spm) s = spm_status(attn_spm_vocab_size(tr->sp, &V), "tokenizer");
     if (s == ATTN_OK && (sv != V || tv != V))

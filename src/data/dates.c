@@ -1,15 +1,14 @@
-/* dates.c — generating the date-translation task. */
-#include "dates.h"
-
-#include "attn.h"
+/* dates.c — generating the date-translation task (attn/data.h). */
+#include "internal.h"
+#include "attn/data.h"
 
 #include <stdio.h>
 #include <string.h>
 
-const char *const dates_month_names[12] = {"January", "February", "March",     "April",
+static const char *const dates_month_names[12] = {"January", "February", "March",     "April",
                                       "May",     "June",     "July",      "August",
                                       "September", "October", "November", "December"};
-const char *const dates_day_names[7] = {"Monday", "Tuesday",  "Wednesday", "Thursday",
+static const char *const dates_day_names[7] = {"Monday", "Tuesday",  "Wednesday", "Thursday",
                                    "Friday", "Saturday", "Sunday"};
 
 static int is_leap(int y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
@@ -42,7 +41,7 @@ static const char *ordinal_suffix(int d)
 
 /* A string being built with spans remembered for the alignment. */
 typedef struct {
-    char s[DATES_SRC_MAX];
+    char s[ATTN_DATES_SRC_MAX];
     int n;
     int year_lo, year_hi, month_lo, month_hi, day_lo, day_hi;
     int two_digit_year;
@@ -51,7 +50,7 @@ typedef struct {
 static void put(builder *b, const char *text)
 {
     size_t len = strlen(text);
-    if (b->n + (int)len >= DATES_SRC_MAX) len = (size_t)(DATES_SRC_MAX - 1 - b->n);
+    if (b->n + (int)len >= ATTN_DATES_SRC_MAX) len = (size_t)(ATTN_DATES_SRC_MAX - 1 - b->n);
     memcpy(b->s + b->n, text, len);
     b->n += (int)len;
     b->s[b->n] = '\0';
@@ -89,10 +88,10 @@ static int two_digit_format(int fmt)
     return fmt == 1 || fmt == 7 || fmt == 11 || fmt == 14;
 }
 
-void dates_generate(uint64_t seed, uint64_t index, dates_example *ex)
+void attn_dates_generate(uint64_t seed, uint64_t index, attn_dates_example *ex)
 {
     memset(ex, 0, sizeof *ex);
-    int fmt = (int)draw(seed, index, 3, DATES_NFORMATS);
+    int fmt = (int)draw(seed, index, 3, ATTN_DATES_NFORMATS);
     /* two-digit years stand for 1950–2049; four-digit ones run over 1000–2999, so that every
      * digit of the output year is its source digit's copy and nothing else's */
     int y = two_digit_format(fmt) ? 1950 + (int)draw(seed, index, 0, 100) : 1000 + (int)draw(seed, index, 0, 2000);
@@ -222,11 +221,14 @@ void dates_generate(uint64_t seed, uint64_t index, dates_example *ex)
     ex->align_hi[8] = ex->align_hi[9] = b.day_hi;
 }
 
-int dates_iso_valid(const char *s)
+int attn_dates_iso_valid(const char *s)
 {
     int y, m, d;
     char tail;
-    if (strlen(s) != DATES_TGT_LEN || sscanf(s, "%4d-%2d-%2d%c", &y, &m, &d, &tail) != 3) return 0;
+    if (strlen(s) != ATTN_DATES_TGT_LEN || sscanf(s, "%4d-%2d-%2d%c", &y, &m, &d, &tail) != 3) return 0;
     if (s[4] != '-' || s[7] != '-') return 0;
     return m >= 1 && m <= 12 && d >= 1 && d <= days_in_month(y, m);
 }
+
+const char *attn_dates_month_name(int month) { return month >= 1 && month <= 12 ? dates_month_names[month - 1] : NULL; }
+const char *attn_dates_day_name(int day) { return day >= 0 && day <= 6 ? dates_day_names[day] : NULL; }
