@@ -131,8 +131,12 @@ int cli_train_image(int argc, char **argv)
            (long long)(view.n - o.c.val_size), (long long)o.c.val_size, (long long)o.c.batch, (long long)o.c.epochs,
            attn_get_num_threads(), ranks > 1 ? " per rank" : "");
     if (ranks > 1) printf("data-parallel over %d ranks\n", ranks);
-    train_view tv = {.cmd = "train image", .metric_label = "val acc", .by_step = 0,
+    train_view tv = {.cmd = "train image", .out = out, .metric_label = "val acc", .by_step = 0,
                      .epochs = o.c.epochs, .items = "images"};
+    if (o.c.eval_every) { /* the trainer's periods are then eval_every steps */
+        const int64_t steps = (view.n - o.c.val_size) / o.c.batch * o.c.epochs;
+        tv.epochs = (steps + o.c.eval_every - 1) / o.c.eval_every;
+    }
     attn_train_result res;
     const double c0 = cpu_seconds();
     st = attn_image_train_run(&o.c, &view, out, resume, ranks > 1 ? &comm : NULL, train_view_event, &tv, &res);
