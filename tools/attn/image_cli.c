@@ -2,6 +2,7 @@
  * set (Fashion-MNIST by default). The training, its run state and the evaluation are the
  * library's (attn/image.h); this file parses options, wires libattn_mpi in as the communicator
  * and prints. */
+#include "args.h"
 #include "cli.h"
 
 #include "attn/mpi.h"
@@ -16,9 +17,9 @@
 #include <string.h>
 #include <time.h>
 
-static int train_usage(void)
+static int train_usage_to(FILE *f)
 {
-    fprintf(stderr,
+    fprintf(f,
             "usage: attn train image --data DIR --out DIR [--config F.json] [--threads N] [--resume]\n"
             "  DIR holds train-images-idx3-ubyte[.gz] and train-labels-idx1-ubyte[.gz] (default data:\n"
             "  " ATTN_FASHION_MNIST_DIR "). The last val_size training images validate.\n"
@@ -26,8 +27,9 @@ static int train_usage(void)
             "  batch epochs val_size train_images (0: all) warmup eval_every lr min_lr_ratio\n"
             "  weight_decay clip label_smoothing pad hflip seed\n"
             "Under mpirun each rank trains on its share of every batch (batch divisible by the ranks).\n");
-    return 2;
+    return f == stdout ? 0 : 2;
 }
+static int train_usage(void) { return train_usage_to(stderr); }
 
 typedef struct train_opts {
     attn_image_train_config c;
@@ -80,6 +82,7 @@ static double cpu_seconds(void)
 
 int cli_train_image(int argc, char **argv)
 {
+    if (args_wants_help(argc, argv)) return train_usage_to(stdout);
     const char *data = NULL, *out = NULL, *config = NULL;
     int threads = 0, resume = 0;
     for (int a = 1; a < argc; a++) {
@@ -151,16 +154,18 @@ int cli_train_image(int argc, char **argv)
     return st ? 1 : 0;
 }
 
-static int eval_usage(void)
+static int eval_usage_to(FILE *f)
 {
-    fprintf(stderr, "usage: attn eval image --model M [--data DIR] [--split test|train] [--threads N]\n"
+    fprintf(f, "usage: attn eval image --model M [--data DIR] [--split test|train] [--threads N]\n"
                     "  accuracy, per-class precision and recall, the confusion matrix (rows: true class,\n"
                     "  columns: predicted) and a result: line, on DIR's t10k (test) files by default.\n");
-    return 2;
+    return f == stdout ? 0 : 2;
 }
+static int eval_usage(void) { return eval_usage_to(stderr); }
 
 int cli_eval_image(int argc, char **argv)
 {
+    if (args_wants_help(argc, argv)) return eval_usage_to(stdout);
     const char *model = NULL, *data = NULL, *split = "test";
     int threads = 0;
     for (int a = 1; a < argc; a++) {

@@ -6,6 +6,7 @@
  * anything else is refused with a message rather than resized, so that what the model sees is
  * exactly the file. The attention itself (per head and rolled out) comes from the library
  * (attn_image_model_attention); this file only draws it over the image. */
+#include "args.h"
 #include "cli.h"
 #include "image_cli.h"
 #include "viz_internal.h"
@@ -123,11 +124,12 @@ int cli_classify_image(int argc, char **argv)
         else if (argv[a][0] != '-' && !input) input = argv[a];
         else input = NULL, a = argc;
     }
-    if (!model || !input || top < 1) {
-        fprintf(stderr, "usage: attn classify-image --model M [--top K] FILE.png|IDXFILE[i]\n"
+    const int help = args_wants_help(argc, argv);
+    if (help || !model || !input || top < 1) {
+        fprintf(help ? stdout : stderr, "usage: attn classify-image --model M [--top K] FILE.png|IDXFILE[i]\n"
                         "  FILE.png: the model's size (28×28), read as grayscale; IDXFILE[i]: image i of\n"
                         "  an IDX file, e.g. /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz[0]\n");
-        return 2;
+        return help ? 0 : 2;
     }
     attn_image_model *m = NULL;
     if (load_model("classify-image", model, &m)) return 1;
