@@ -103,5 +103,7 @@ mkdir -p "$T/nodata"
 check "eval image: a directory without the IDX files is refused, naming it" sh -c "[ $? -eq 1 ] && grep -q nodata '$T/e7'"
 "$ATTN" viz --model "$M" --image "$timg[0]" --out "$T/viz" > "$T/v.log" 2>&1
 check "viz --image: the overlay grid is a PNG" sh -c "head -c 8 '$T/viz/image_attention.png' | od -c | grep -q 'P   N   G'"
+check "viz --image: attention.html, and attention.json with the class token and 16 patch tokens" \
+    sh -c "[ -s '$T/viz/attention.html' ] && grep -q '\[cls\]' '$T/viz/attention.json' && grep -q 'r3c3' '$T/viz/attention.json' && ! grep -q 'r4c0' '$T/viz/attention.json'"
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -226,6 +226,56 @@ static int write_grid(const char *path, const uint8_t *px, int64_t S, const floa
     return ATTN_OK;
 }
 
+/* The viewer's record: tokens "[cls]" (with a class token) and "r<row>c<col>" for the patches, and
+ * every layer's self-attention [H, T, T] recorded through the library (attn/analysis.h) on a
+ * forward of the one image; attention.html then shows heads, model view and rollout. */
+static int write_viewer(const attn_image_model *m, const uint8_t *px, const char *title, const char *out)
+{
+    const attn_vit *v = m->vit;
+    const int64_t T = v->tokens, G = v->grid, L = v->cfg.num_layers, H = v->cfg.nhead;
+    const int cls = v->cls_token != NULL;
+    char(*names)[48] = calloc((size_t)T, sizeof *names);
+    const char **tok = calloc((size_t)T, sizeof *tok);
+    float *x = malloc((size_t)(v->cfg.image_size * v->cfg.image_size) * sizeof *x);
+    viz_record *r = NULL;
+    attn_tape *t = NULL;
+    attn_attention_record *rec = NULL;
+    attn_tape_config tc = {0};
+    int st = names && tok && x ? ATTN_OK : ATTN_E_NOMEM, rc = 1;
+    for (int64_t i = 0; st == ATTN_OK && i < T; i++) {
+        if (cls && i == 0) snprintf(names[i], sizeof names[i], "[cls]");
+        else snprintf(names[i], sizeof names[i], "r%lldc%lld", (long long)((i - cls) / G), (long long)((i - cls) % G));
+        tok[i] = names[i];
+    }
+    if (st == ATTN_OK) st = attn_tape_create(&tc, &t);
+    if (st == ATTN_OK) attn_tape_set_training(t, 0), st = attn_attention_record_create(t, &rec);
+    if (st == ATTN_OK) st = attn_image_normalize(px, v->cfg.image_size * v->cfg.image_size, m->mean, m->std, x);
+    attn_var *logits = NULL;
+    if (st == ATTN_OK) st = attn_vit_forward(t, v, x, 1, &logits, NULL);
+    if (st == ATTN_OK) st = attn_attention_record_status(rec);
+    if (st) {
+        cli_error("viz", "attention", st);
+        goto done;
+    }
+    if (viz_record_create(&r, title, tok, (int)T, NULL, 0)) goto fail;
+    for (int64_t l = 0; l < L && l < attn_attention_record_count(rec); l++) {
+        attn_attention_map a;
+        if (attn_attention_record_map(rec, (int)l, &a) != ATTN_OK) goto done;
+        if (viz_record_add_heads(r, VIZ_CLS_SELF, (int)l, a.w, (int)H, (int)T, (int)T)) goto fail;
+    }
+    if (viz_render_all(r, out, cls ? 0 : VIZ_POOL_MEAN)) goto fail;
+    rc = 0;
+    goto done;
+fail:
+    fprintf(stderr, "attn viz: %s\n", viz_last_error());
+done:
+    attn_attention_record_free(rec);
+    attn_tape_free(t);
+    viz_record_free(r);
+    free(names), free(tok), free(x);
+    return rc;
+}
+
 int viz_image_run(int argc, char **argv)
 {
     const char *model = NULL, *input = NULL, *out = "out/viz";
@@ -270,6 +320,8 @@ int viz_image_run(int argc, char **argv)
         } else {
             printf("%s\nwrote %s\n", title, path);
         }
+        if (!rc) rc = write_viewer(m, px, title, out);
+        if (!rc) printf("wrote %s/attention.html (heads over the patches \"r<row>c<col>\", model view, rollout)\n", out);
     }
     free(px), free(maps), free(roll), free(prob);
     attn_image_model_free(m);
