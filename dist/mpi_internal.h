@@ -4,6 +4,12 @@
 
 #include <time.h>
 
+struct attn_mpi_ctx;
+
+/* Free p, a buffer the library gave to a call on ctx — unless a failed wait left messages MPI
+ * could not cancel: then the buffer is kept until attn_mpi_finalize (MPI may still write it). */
+void attn_mpi_internal_release(struct attn_mpi_ctx *ctx, void *p);
+
 /* Monotonic clock in milliseconds, for the statistics the calls report. */
 static inline double attn_mpi_now_ms(void)
 {

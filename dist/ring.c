@@ -214,7 +214,7 @@ int attn_mpi_ring_forward(attn_mpi_ctx *d, const attn_mpi_ring_problem *p, const
     memset(out, 0, (size_t)(2 * H * cE) * sizeof(float));
     for (int64_t i = 0; i < 2 * H * c; i++) lse[i] = -INFINITY;
     rc = ring_run(&pp, p, r, N, fwd_block, &f, fn, &s);
-    free(work);
+    attn_mpi_internal_release(d, work); /* kept if an exchange could not be cancelled */
     s.total_ms = attn_mpi_now_ms() - t_start;
     if (st) *st = s;
     return rc;
@@ -276,7 +276,7 @@ int attn_mpi_ring_backward(attn_mpi_ctx *d, const attn_mpi_ring_problem *p, cons
     memset(dk, 0, (size_t)(2 * H * cE) * sizeof(float));
     memset(dv, 0, (size_t)(2 * H * cE) * sizeof(float));
     rc = ring_run(&pp, p, r, N, bwd_block, &b, fn, &s);
-    free(work);
+    attn_mpi_internal_release(d, work); /* kept if an exchange could not be cancelled */
     s.total_ms = attn_mpi_now_ms() - t_start;
     if (st) *st = s;
     return rc;

@@ -55,10 +55,10 @@ static int reduce_grads(attn_mpi_ctx *d, attn_params *P, float pre, float post, 
                 p->grad[e] = post == 1.0f ? buf[off + (size_t)e] : buf[off + (size_t)e] * post;
             off += (size_t)p->numel;
         }
-        free(big);
+        attn_mpi_internal_release(d, big);
         first = i;
     }
-    free(bucket);
+    attn_mpi_internal_release(d, bucket);
     if (ms) *ms = attn_mpi_now_ms() - t0;
     return st;
 }
@@ -86,7 +86,7 @@ int attn_mpi_share_bytes(attn_mpi_ctx *d, void **data, size_t *n)
                               (unsigned long long)len);
     st = attn_mpi_bcast(d, buf, (size_t)len, 0);
     if (attn_mpi_rank(d) > 0) {
-        if (st) free(buf), buf = NULL;
+        if (st) attn_mpi_internal_release(d, buf), buf = NULL;
         *data = buf, *n = (size_t)len;
     }
     return st;
@@ -131,12 +131,16 @@ static int comm_reduce(void *c, attn_params *P, double weight)
 static int comm_sum(void *c, double *v) { return attn_mpi_allreduce_sum_double(c, v); }
 static int comm_agree(void *c, int flag) { return attn_mpi_agree(c, flag); }
 static int comm_bcast(void *c, void *buf, size_t n) { return attn_mpi_bcast(c, buf, n, 0); }
-static int comm_same(void *c, uint64_t h, const char *what) { return attn_mpi_check_same(c, &h, sizeof h, what); }
+static int comm_same(void *c, uint64_t h, const char *what) { return attn_mpi_check_same_u64(c, h, what); }
+static int comm_busy(void *c, int begin, const char *what)
+{
+    return begin ? attn_mpi_busy_begin(c, what) : attn_mpi_busy_end(c);
+}
 
 int attn_mpi_train_comm(attn_mpi_ctx *d, attn_train_comm *out)
 {
     if (!d || !out) return attn_set_error(ATTN_E_ARG, "attn_mpi_train_comm: an argument is NULL");
     *out = (attn_train_comm){.ctx = d, .rank = attn_mpi_rank(d), .size = attn_mpi_size(d), .reduce_grads = comm_reduce,
-                             .sum = comm_sum, .agree = comm_agree, .bcast = comm_bcast, .same = comm_same};
+                             .sum = comm_sum, .agree = comm_agree, .bcast = comm_bcast, .same = comm_same, .busy = comm_busy};
     return ATTN_OK;
 }

@@ -7,8 +7,17 @@
  *
  * Errors follow libattn's conventions (attn/core.h): fallible calls return 0 or a negative
  * ATTN_E_* code, and attn_last_error() says what failed and which rank was involved. A rank
- * that stops answering is reported after ATTN_DIST_TIMEOUT seconds (environment, default 300)
- * instead of hanging the job.
+ * that stops answering is reported instead of hanging the job: a wait fails after
+ * ATTN_DIST_TIMEOUT seconds (environment, default 300) without a sign of life — a message of
+ * the wait arriving, or a heartbeat of a rank in a busy section (attn_mpi_busy_begin), so a
+ * rank writing a long checkpoint is waited for. Waits poll for 0.1 ms, then sleep between polls
+ * (a doubling nap up to 2 ms): a waiting rank uses almost no CPU.
+ *
+ * After a failed communication the ranks are out of step: the context refuses further calls
+ * (ATTN_E_STATE). Its messages were cancelled; one that MPI could not cancel (a send to a dead
+ * rank) may still read or write the buffers given to the failed call, so exit (attn_mpi_abort,
+ * or _exit without attn_mpi_finalize) rather than free them. The library's own buffers of such
+ * a call are kept until attn_mpi_finalize.
  *
  * Every collective is deterministic: for a fixed number of ranks the reduction order is fixed,
  * so a run is bit-identical to itself.
@@ -61,6 +70,23 @@ ATTN_API int attn_mpi_barrier(attn_mpi_ctx *ctx);
  * message naming the first rank whose description differs from rank 0's ("<what> differs
  * between rank 0 and rank r …"). */
 ATTN_API int attn_mpi_check_same(attn_mpi_ctx *ctx, const void *desc, size_t bytes, const char *what);
+
+/* Every rank passes a 64-bit value (e.g. a hash of the state it loaded: attn_run_state_hash);
+ * fails (ATTN_E_STATE) naming the first rank whose value differs from rank 0's, with both
+ * values ("<what> differs between rank 0 (…) and rank r (…); k of N ranks differ …"). */
+ATTN_API int attn_mpi_check_same_u64(attn_mpi_ctx *ctx, uint64_t value, const char *what);
+
+/* A busy section: this rank is about to work alone for a while (rank 0 writing a checkpoint,
+ * running an evaluation) and makes no attn_mpi call, nor any MPI call of its own, until
+ * attn_mpi_busy_end. Meanwhile a thread sends every other rank a heartbeat every
+ * min(1 s, ATTN_DIST_TIMEOUT / 4), and their waits, which time out only after ATTN_DIST_TIMEOUT
+ * seconds without a sign of life, wait as long as it lasts (a dead or stopped rank sends none).
+ * When MPI was initialised without thread support (MPI_THREAD_SERIALIZED; attn_mpi_init asks
+ * for it) only one heartbeat is sent at the start and one at the end. Collectives called
+ * inside the section fail with ATTN_E_STATE. what (may be NULL) is for messages. One process:
+ * no-ops. */
+ATTN_API int attn_mpi_busy_begin(attn_mpi_ctx *ctx, const char *what);
+ATTN_API int attn_mpi_busy_end(attn_mpi_ctx *ctx);
 
 /* Point-to-point for ring algorithms: start sending `bytes` of sbuf to rank `to` and receiving
  * as many into rbuf from rank `from`; attn_mpi_exchange_wait completes both. One exchange in

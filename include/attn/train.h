@@ -182,6 +182,9 @@ typedef struct attn_train_comm {
     int (*agree)(void *ctx, int flag);             /* rank 0's flag (0/1) on every rank, < 0 on error */
     int (*bcast)(void *ctx, void *buf, size_t n);  /* rank 0's n bytes to every rank */
     int (*same)(void *ctx, uint64_t h, const char *what); /* an error unless every rank has h */
+    /* optional (NULL: none): begin 1 before rank 0 works alone (writing the run's files), 0 after;
+     * meanwhile the others, waiting for it, must not time out (attn_mpi_busy_begin / _end) */
+    int (*busy)(void *ctx, int begin, const char *what);
 } attn_train_comm;
 
 typedef enum attn_train_event_kind {
@@ -339,6 +342,78 @@ ATTN_API int attn_mt_task_create(const attn_seq2seq *tf, const attn_gru_seq2seq 
                                  int64_t n_val, const attn_mt_task_config *c, attn_mt_task **out);
 ATTN_API attn_train_task attn_mt_task_get(attn_mt_task *mt);
 ATTN_API void attn_mt_task_free(attn_mt_task *mt);
+/* ---- tasks: classification ------------------------------------------------------------------- */
+
+/* Labelled token-id sequences (the caller tokenizes: reviews through SentencePiece, say):
+ * sequence i is ids[off[i] .. off[i + 1]), already cut to the model's max_len, its class
+ * label[i] in [0, num_classes). */
+typedef struct attn_cls_data {
+    int64_t n;
+    int64_t *off;   /* [n + 1], off[0] = 0 */
+    int32_t *ids;
+    int32_t *label; /* [n] */
+} attn_cls_data;
+
+/* The order of epoch `epoch` (0-based) for batches of `batch` sequences: shuffled, sorted by
+ * length (then index) within chunks of 50 batches so that a batch holds sequences of similar
+ * length, then the batches shuffled (batch b is order[b · batch ..], the last one may be short).
+ * A function of (seed, epoch) only. The draws: SplitMix64's output fed back as its state,
+ * started from seed · 1000003 + epoch (the orders attn train classify has always used). */
+ATTN_API int attn_cls_epoch_order(const attn_cls_data *d, int64_t batch, uint64_t seed, int64_t epoch,
+                                  int64_t *order);
+
+typedef struct attn_cls_task_config {
+    int64_t batch;         /* sequences per optimiser step */
+    float label_smoothing; /* of the training and the validation loss, in [0, 1] */
+    uint64_t seed;         /* of the epoch orders */
+    int64_t eval_batch;    /* sequences per validation forward (0: 64) */
+} attn_cls_task_config;
+
+/* A Transformer-encoder classifier trained on labelled sequences: each epoch is
+ * attn_cls_epoch_order's batches; a batch's loss is the mean label-smoothed cross-entropy over
+ * its sequences (weight: sequences), under a communicator each rank taking a contiguous share of
+ * every batch; validation gives metric = accuracy (the most probable class, the first of equals)
+ * and loss = the mean label-smoothed cross-entropy. Without validation sequences (val NULL or
+ * empty) the task has no validate: the last model is the run's final one. */
+typedef struct attn_cls_task attn_cls_task;
+/* The model and both sets are borrowed (alive as long as the task); every sequence is checked
+ * (lengths, tokens, labels) here. */
+ATTN_API int attn_cls_task_create(const attn_classifier *m, const attn_cls_data *train, const attn_cls_data *val,
+                                  const attn_cls_task_config *c, attn_cls_task **out);
+/* The task for attn_train_run (meta left NULL: set the tokenizer's and the model's). */
+ATTN_API attn_train_task attn_cls_task_get(attn_cls_task *ct);
+/* Batches (optimiser steps) per epoch: ceil(training sequences / batch). */
+ATTN_API int64_t attn_cls_task_batches(const attn_cls_task *ct);
+ATTN_API void attn_cls_task_free(attn_cls_task *ct);
+
+/* Class probabilities probs [d->n, num_classes] (softmax of the logits, training mode off
+ * meanwhile) of every sequence of d, batch sequences of similar length at a time; labels are not
+ * read. */
+ATTN_API int attn_classifier_predict(const attn_classifier *m, attn_tape *t, const attn_cls_data *d,
+                                     int64_t batch, float *probs);
+
+/* How predictions score against labels: the predicted class is the most probable (the first of
+ * equals). Precision, recall and F1 of a class are 0 where undefined (no prediction, no example). */
+typedef struct attn_cls_report {
+    int64_t n, classes;
+    double accuracy;
+    int64_t *confusion;              /* [classes · classes]: row = true class, column = predicted */
+    int64_t *support;                /* [classes]: examples of each true class */
+    double *precision, *recall, *f1; /* [classes] */
+} attn_cls_report;
+/* probs [n, classes] (attn_classifier_predict's), label [n] in [0, classes). Free the report
+ * with attn_cls_report_free. */
+ATTN_API int attn_cls_evaluate(const float *probs, const int32_t *label, int64_t n, int64_t classes,
+                               attn_cls_report *r);
+ATTN_API void attn_cls_report_free(attn_cls_report *r);
+
+/* ---- a fingerprint of the run state ----------------------------------------------------------- */
+
+/* attn_hash64 of the parameters (names, sizes, values), the optimiser's moments and step count
+ * (o may be NULL) and every counter of s (may be NULL): equal states give equal values, bit for
+ * bit. For checking that the ranks of a job resumed the same state (attn_mpi_check_same_u64);
+ * reads every float once (about a second per GB). */
+ATTN_API uint64_t attn_run_state_hash(const attn_params *P, attn_optim *o, const attn_run_state *s);
 
 #ifdef __cplusplus
 }

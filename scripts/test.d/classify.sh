@@ -71,21 +71,25 @@ else
     cat > "$S/cfg.json" <<'CFG'
 {"_comment": "a tiny run for make test", "vocab_size": 1000, "tokenizer_reviews": 1000,
  "max_len": 128, "head_tokens": 32, "d_model": 32, "nhead": 4, "num_layers": 1,
- "dim_feedforward": 64, "epochs": 5, "batch_size": 32, "lr": 3e-3, "val_fraction": 0.1,
- "log_every": 5}
+ "dim_feedforward": 64, "epochs": 5, "batch_size": 32, "lr": 3e-3, "val_fraction": 0.1}
 CFG
-    M="$S/run/model.safetensors"
-    if "$ATTN" train classify --data "$S" --out "$S/run" --config "$S/cfg.json" --threads 2 > "$S/train.log" 2>&1 && [ -f "$M" ]; then
-        ok "train classify: model written ($(tail -1 "$S/train.log"))"
+    M="$S/run/best.safetensors" # the run's final model: the best by validation accuracy
+    if "$ATTN" train classify --data "$S" --out "$S/run" --config "$S/cfg.json" --threads 2 > "$S/train.log" 2>&1 && [ -f "$M" ] &&
+        [ -f "$S/run/model.safetensors" ] && tail -1 "$S/train.log" | grep -q -E "^result: task=imdb .* model=$S/run/best\.safetensors\$"; then
+        ok "train classify: best and last models written, result names the final one ($(tail -1 "$S/train.log"))"
     else
         bad "train classify: $(tail -5 "$S/train.log")"
     fi
-    if ls "$S/run" | grep -q -v -E '^(model|last|run)\.safetensors$|^metrics\.csv$'; then
+    if ls "$S/run" | grep -q -v -E '^(model|best|run)\.safetensors$|^metrics\.csv$'; then
         bad "train: stray files left in the run directory: $(ls "$S/run")"
     else ok "train: no temporary files left"; fi
-    if head -1 "$S/run/metrics.csv" | grep -q '^step,loss' && [ "$(wc -l < "$S/run/metrics.csv")" -gt 5 ]; then
-        ok "metrics.csv has rows"; else bad "metrics.csv"; fi
-    if grep -q 'epoch 5: validation accuracy' "$S/train.log"; then ok "validation each epoch"; else bad "validation lines"; fi
+    if head -1 "$S/run/metrics.csv" | grep -q '^epoch,step,train_loss,val_loss,val_acc,' && [ "$(wc -l < "$S/run/metrics.csv")" -eq 6 ]; then
+        ok "metrics.csv has a row per epoch"; else bad "metrics.csv: $(head -3 "$S/run/metrics.csv")"; fi
+    if grep -q -E '^epoch 5: train loss [0-9.]+  val loss [0-9.]+  val acc [0-9.]+' "$S/train.log"; then ok "validation each epoch"; else bad "validation lines"; fi
+    # the best epoch's accuracy (metrics.csv) is the one the result line reports
+    best=$(awk -F, 'NR > 1 && $5 > b { b = $5 } END { printf "%.4f", b }' "$S/run/metrics.csv")
+    if tail -1 "$S/train.log" | grep -q "val_accuracy=$best "; then ok "result: the best epoch's accuracy ($best)"
+    else bad "result accuracy vs metrics.csv best $best"; fi
 
     "$ATTN" eval classify --model "$M" --data "$S/test" --threads 2 > "$S/eval.txt" 2>&1
     last=$(tail -1 "$S/eval.txt")
@@ -96,6 +100,9 @@ CFG
     else bad "accuracy ${acc:-?} not above 0.65"; fi
     if grep -q 'confusion matrix' "$S/eval.txt" && grep -q -E '^positive +[0-9.]+ +[0-9.]+ +[0-9.]+ +[0-9]+' "$S/eval.txt"; then
         ok "eval: per-class table and confusion matrix"; else bad "eval report"; fi
+    # a run directory stands for its final model
+    if [ "$("$ATTN" eval classify --model "$S/run" --data "$S/test" --threads 2 | tail -1 | cut -d' ' -f1-4)" = "$(echo "$last" | cut -d' ' -f1-4)" ]; then
+        ok "eval: --model DIR evaluates DIR/best.safetensors"; else bad "eval: --model DIR"; fi
     # the same held-out reviews as an aclImdb-style split folder (pos/ and neg/)
     A="$S/acl/test"
     mkdir -p "$A/pos" "$A/neg"
@@ -118,7 +125,7 @@ CFG
     cleaned=$("$ATTN" classify --model "$M" --pieces "a<br /><br />b &amp; c" | sed -n 's/^cleaned	//p')
     if [ "$cleaned" = "a b & c" ]; then ok "text normalised (<br />, entities)"; else bad "cleaned '$cleaned'"; fi
 
-    if "$ATTN" train classify --data "$S" --out "$S/run" --config "$S/cfg.json" --resume > "$S/resume.log" 2>&1 && grep -q 'resumed .* after epoch 5' "$S/resume.log"; then
+    if "$ATTN" train classify --data "$S" --out "$S/run" --config "$S/cfg.json" --resume > "$S/resume.log" 2>&1 && grep -q 'resumed .*after epoch 5' "$S/resume.log"; then
         ok "train --resume continues a finished run"; else bad "resume: $(tail -3 "$S/resume.log")"; fi
 
     if "$ATTN" viz --model "$M" --input "A wonderful film, but the ending was terrible." --out "$S/viz" > "$S/viz.log" 2>&1 &&
@@ -141,7 +148,11 @@ CFG
     expect_err "eval: ids file disagreeing" "test.ids" "$ATTN" eval classify --model "$M" --data "$E/ids"
     expect_err "eval: empty data" "no reviews|empty" "$ATTN" eval classify --model "$M" --data "$E/empty"
     expect_err "eval: missing model named" "none.safetensors" "$ATTN" eval classify --model "$S/none.safetensors" --data "$S/test"
-    expect_err "eval: not a classifier" "not a text classifier" "$ATTN" eval classify --model "$S/run/run.safetensors" --data "$S/test"
+    expect_err "eval: a run state is not a model" "run.safetensors.*not a model" "$ATTN" eval classify --model "$S/run/run.safetensors" --data "$S/test"
+    "${PY:-/usr/bin/python3}" -c 'import json, struct, sys
+h = json.dumps({"w": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}}).encode()
+open(sys.argv[1], "wb").write(struct.pack("<Q", len(h)) + h + bytes(8))' "$OUT/notcls.safetensors"
+    expect_err "eval: not a classifier" "not a text classifier" "$ATTN" eval classify --model "$OUT/notcls.safetensors" --data "$S/test"
     head -c 1000 "$M" > "$S/cut.safetensors"
     expect_err "classify: truncated model file" "cut.safetensors" "$ATTN" classify --model "$S/cut.safetensors" "text"
 fi

@@ -159,11 +159,11 @@ long=$(printf '%0100d' 0)
 expect_error "translate: input longer than max_len" "longer than" $T "$long"
 out=$($T "mär 3 2021 ☃" 2> /dev/null)
 check "translate: non-ASCII input decodes (unknown characters)" sh -c "[ $? = 0 ] && [ -n '$out' ]"
-expect_error "translate: --beam 0" "usage" $T --beam 0 "x"
-expect_error "translate: no --model" "usage" $ATTN translate "x"
+expect_error "translate: --beam 0" "--beam must be 1..64, got 0" $T --beam 0 "x"
+expect_error "translate: no --model" "--model is required" $ATTN translate "x"
 expect_error "demo: --resume with another seed" "other data" $ATTN demo --steps 41 --resume --seed 9 --out $OUT/full --eval 0 --threads 1 --batch 16
 expect_error "demo: --resume without a saved run" "run.safetensors" $ATTN demo --steps 5 --resume --out $OUT/empty --eval 0 --threads 1
-expect_error "demo: bad option" "usage" $ATTN demo --steps 0
+expect_error "demo: bad option" "--steps must be 1 or more, got 0" $ATTN demo --steps 0
 
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]

@@ -18,22 +18,10 @@
 
 #include <string.h>
 
-#include "unicode_classes.h"
+#include "cp_ranges.h"
 
 
-static int in_class(const attn_cp_range *r, size_t n, uint32_t cp)
-{
-    size_t lo = 0, hi = n;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        if (cp < r[mid].first) hi = mid;
-        else if (cp > r[mid].last) lo = mid + 1;
-        else return 1;
-    }
-    return 0;
-}
-
-#define CLASS_HAS(cls, cp) in_class(unicode_##cls, sizeof unicode_##cls / sizeof unicode_##cls[0], cp)
+#define CLASS_HAS(cls, cp) attn_cp_in(unicode_##cls, sizeof unicode_##cls / sizeof unicode_##cls[0], cp)
 
 static int replace_all(const char *s, size_t n, const char *from, const char *to, attn_buf *out)
 {

@@ -9,7 +9,7 @@
  * after that round — the same rounds encoder.py makes, in O(n log n). */
 #include "bpe_internal.h"
 
-#include "unicode_classes.h"
+#include "cp_ranges.h"
 
 #include <string.h>
 
@@ -17,18 +17,6 @@ _Static_assert(sizeof ATTN_UNICODE_CLASSES_VERSION == sizeof ATTN_BPE_UNICODE_VE
                "regenerate src/text/unicode_classes.h or update ATTN_BPE_UNICODE_VERSION");
 
 enum { CL_OTHER, CL_LETTER, CL_NUMBER, CL_SPACE };
-
-static int in_ranges(const attn_cp_range *r, size_t n, uint32_t cp)
-{
-    size_t lo = 0, hi = n;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        if (cp < r[mid].first) hi = mid;
-        else if (cp > r[mid].last) lo = mid + 1;
-        else return 1;
-    }
-    return 0;
-}
 
 #define N_OF(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -40,9 +28,9 @@ static int char_class(uint32_t cp)
         if (cp == ' ' || (cp >= 0x09 && cp <= 0x0D)) return CL_SPACE;
         return CL_OTHER;
     }
-    if (in_ranges(unicode_letter, N_OF(unicode_letter), cp)) return CL_LETTER;
-    if (in_ranges(unicode_number, N_OF(unicode_number), cp)) return CL_NUMBER;
-    if (in_ranges(unicode_space, N_OF(unicode_space), cp)) return CL_SPACE;
+    if (attn_cp_in(unicode_letter, N_OF(unicode_letter), cp)) return CL_LETTER;
+    if (attn_cp_in(unicode_number, N_OF(unicode_number), cp)) return CL_NUMBER;
+    if (attn_cp_in(unicode_space, N_OF(unicode_space), cp)) return CL_SPACE;
     return CL_OTHER;
 }
 

@@ -4,6 +4,7 @@
 #include "attn/generate.h"
 #include "attn/text.h"
 #include "attn/train.h"
+#include "train_internal.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -76,8 +77,7 @@ static int begin_epoch(void *ctx, int64_t epoch, int64_t step, int64_t *batches)
 {
     const attn_dates_task *dt = ctx;
     (void)epoch;
-    const int64_t left = dt->c.steps - step, period = dt->c.period - step % dt->c.period;
-    *batches = left < period ? left : period;
+    *batches = attn_period_batches(step, dt->c.steps, dt->c.period);
     return ATTN_OK;
 }
 

@@ -2,6 +2,7 @@
  * per step, fixed validation windows, and the loss of a whole stream. */
 #include "internal.h"
 #include "attn/train.h"
+#include "train_internal.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -41,8 +42,7 @@ static int begin_epoch(void *ctx, int64_t epoch, int64_t step, int64_t *batches)
 {
     const attn_lm_task *lt = ctx;
     (void)epoch;
-    const int64_t left = lt->c.steps - step, period = lt->c.eval_every - step % lt->c.eval_every;
-    *batches = left < period ? left : period;
+    *batches = attn_period_batches(step, lt->c.steps, lt->c.eval_every);
     return ATTN_OK;
 }
 

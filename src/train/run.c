@@ -393,3 +393,35 @@ int attn_params_average_files(attn_params *P, const char *const *paths, int n)
     free(acc), free(tmp);
     return st;
 }
+
+/* ---- a fingerprint of the run state ----------------------------------------------------------- */
+
+static uint64_t hash_i64(uint64_t h, int64_t x) { return attn_hash64(h, &x, sizeof x); }
+
+uint64_t attn_run_state_hash(const attn_params *P, attn_optim *o, const attn_run_state *s)
+{
+    uint64_t h = ATTN_HASH64_INIT;
+    const int n = P ? attn_params_count(P) : 0;
+    h = hash_i64(h, n);
+    for (int i = 0; i < n; i++) {
+        const attn_param *p = attn_params_at(P, i);
+        h = attn_hash64(h, p->name, strlen(p->name) + 1);
+        h = hash_i64(h, p->numel);
+        h = attn_hash64(h, p->data, (size_t)p->numel * sizeof *p->data);
+        float *m[2] = {NULL, NULL};
+        if (o && attn_optim_state(o, i, &m[0], &m[1]) != ATTN_OK) m[0] = m[1] = NULL;
+        for (int k = 0; k < 2; k++) {
+            h = hash_i64(h, m[k] != NULL);
+            if (m[k]) h = attn_hash64(h, m[k], (size_t)p->numel * sizeof *m[k]);
+        }
+    }
+    h = hash_i64(h, o ? attn_optim_steps(o) : -1);
+    if (s) {
+        const int64_t counters[] = {s->step, s->epoch, s->batch, (int64_t)s->rng_seed, (int64_t)s->rng_offset,
+                                    s->best_epoch, (int64_t)s->data_hash, s->plan.anchor, s->plan.span};
+        for (size_t k = 0; k < sizeof counters / sizeof counters[0]; k++) h = hash_i64(h, counters[k]);
+        const double reals[] = {s->best_metric, s->plan.d0, s->plan.d1};
+        h = attn_hash64(h, reals, sizeof reals);
+    }
+    return h;
+}

@@ -28,21 +28,6 @@ static void rank_rng(attn_tape *t, int rank)
 }
 
 /* A checksum of what a resume loaded (weights, moments, counters): ranks compare it. */
-static uint64_t state_hash(const attn_params *P, attn_optim *o, const attn_run_state *s)
-{
-    uint64_t h = attn_hash64(ATTN_HASH64_INIT, s, sizeof *s);
-    for (int i = 0; i < attn_params_count(P); i++) {
-        const attn_param *p = attn_params_at((attn_params *)P, i);
-        h = attn_hash64(h, p->data, (size_t)p->numel * sizeof *p->data);
-        float *m = NULL, *v = NULL;
-        if (o && attn_optim_state(o, i, &m, &v) == ATTN_OK) {
-            if (m) h = attn_hash64(h, m, (size_t)p->numel * sizeof *m);
-            if (v) h = attn_hash64(h, v, (size_t)p->numel * sizeof *v);
-        }
-    }
-    return h;
-}
-
 typedef struct loop {
     const attn_train_config *c;
     const attn_train_task *task;
@@ -78,6 +63,19 @@ static int comm_error(const loop *L, int st)
     char why[512]; /* a copy: the message is formatted into the buffer it comes from */
     snprintf(why, sizeof why, "%s", attn_last_error());
     return attn_fail(st, "attn_train_run (rank %d of %d): %s", L->rank, L->ranks, why);
+}
+
+/* Rank 0 alone writes (st = busy(L, 1), then the writing, then end_busy(L, st)): the waiting
+ * ranks hear it is alive meanwhile. */
+static int busy(loop *L, int begin)
+{
+    if (L->ranks < 2 || !L->comm->busy) return ATTN_OK;
+    return comm_error(L, L->comm->busy(L->comm->ctx, begin, "writing the run's files"));
+}
+static int end_busy(loop *L, int st)
+{
+    const int e = busy(L, 0);
+    return st ? st : e;
 }
 
 static int emit(loop *L, attn_train_event *e)
@@ -226,7 +224,7 @@ static int setup(loop *L, attn_train_event *begin)
         ATTN_TRY(attn_run_load(file(L, "run.safetensors"), L->P, L->opt, c->data_hash, &L->rs, NULL));
         attn_tape_set_rng(L->t, L->rs.rng_seed, L->rs.rng_offset);
         if (L->ranks > 1)
-            ATTN_TRY(comm_error(L, L->comm->same(L->comm->ctx, state_hash(L->P, L->opt, &L->rs),
+            ATTN_TRY(comm_error(L, L->comm->same(L->comm->ctx, attn_run_state_hash(L->P, L->opt, &L->rs),
                                                  "the resumed run state")));
     }
     rank_rng(L->t, L->rank);
@@ -304,7 +302,10 @@ static int run(loop *L, attn_train_result *r)
         if (best && L->task->validate) r->best_metric = metric;
         L->rs.epoch = epoch + 1, L->rs.batch = 0;
         attn_tape_get_rng(L->t, &L->rs.rng_seed, &L->rs.rng_offset); /* rank 0's is the one saved */
-        if (L->writer && c->out_dir) ATTN_TRY(save_epoch(L, epoch, train_loss, vloss, metric, lr, best));
+        if (L->writer && c->out_dir) {
+            ATTN_TRY(busy(L, 1));
+            ATTN_TRY(end_busy(L, save_epoch(L, epoch, train_loss, vloss, metric, lr, best)));
+        }
         attn_train_event e = {.kind = ATTN_TRAIN_EPOCH, .step = L->rs.step, .epoch = epoch, .batch = nb,
                               .batches = nb, .loss = train_loss, .val_loss = vloss, .metric = metric,
                               .best = best, .lr = lr};

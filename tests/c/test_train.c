@@ -292,3 +292,42 @@ Test(train, averaging_checkpoints)
     for (int k = 0; k < 3; k++) attn_optim_free(o[k]), attn_params_free(P[k]);
     attn_optim_free(ao), attn_params_free(A);
 }
+
+/* The state hash the ranks of a job compare on resume: a saved and reloaded state hashes the
+ * same; one changed bit of a weight, a moment, the optimiser's step count or a counter does not. */
+Test(train, run_state_hash_follows_the_state)
+{
+    attn_params *P, *Q;
+    attn_optim *o, *q;
+    model(1, &P, &o);
+    model(2, &Q, &q);
+    attn_run_state s = {.step = 7, .epoch = 1, .rng_seed = 5, .rng_offset = 9, .best_metric = -INFINITY};
+    const char *p = path_of("hash.safetensors");
+    cr_assert_eq(attn_run_save(p, P, o, &s, NULL), ATTN_OK, "%s", attn_last_error());
+    const uint64_t h = attn_run_state_hash(P, o, &s);
+    cr_assert_neq(attn_run_state_hash(Q, q, &s), h, "another model");
+    attn_run_state t;
+    cr_assert_eq(attn_run_load(p, Q, q, 0, &t, NULL), ATTN_OK, "%s", attn_last_error());
+    cr_assert_eq(attn_run_state_hash(Q, q, &t), h, "saved and loaded: the same hash");
+    attn_param *w = attn_params_at(Q, 0);
+    uint32_t bits;
+    memcpy(&bits, &w->data[0], 4), bits ^= 1, memcpy(&w->data[0], &bits, 4);
+    cr_assert_neq(attn_run_state_hash(Q, q, &t), h, "one bit of a weight");
+    memcpy(&bits, &w->data[0], 4), bits ^= 1, memcpy(&w->data[0], &bits, 4);
+    float *m, *v;
+    cr_assert_eq(attn_optim_state(q, 1, &m, &v), ATTN_OK);
+    v[0] = nextafterf(v[0], 1.0f);
+    cr_assert_neq(attn_run_state_hash(Q, q, &t), h, "a second moment");
+    v[0] = nextafterf(v[0], -1.0f);
+    cr_assert_eq(attn_run_state_hash(Q, q, &t), h, "restored");
+    attn_optim_set_steps(q, attn_optim_steps(q) + 1);
+    cr_assert_neq(attn_run_state_hash(Q, q, &t), h, "the optimiser's step count");
+    attn_optim_set_steps(q, attn_optim_steps(q) - 1);
+    t.rng_offset++;
+    cr_assert_neq(attn_run_state_hash(Q, q, &t), h, "the dropout stream's offset");
+    t.rng_offset--, t.step++;
+    cr_assert_neq(attn_run_state_hash(Q, q, &t), h, "the step");
+    cr_assert_neq(attn_run_state_hash(Q, NULL, &s), h, "without the optimiser");
+    attn_optim_free(o), attn_optim_free(q);
+    attn_params_free(P), attn_params_free(Q);
+}

@@ -1,13 +1,22 @@
 /* test_dist.c — the MPI layer under mpirun: all-reduce sums and their fixed order, broadcast,
  * configuration checks, exchanges, and a dying rank that must produce an error, not a hang.
- *   mpirun -np N build/test_dist [normal|mismatch|die]
- * Prints "N passed, N failed" from rank 0; exit status nonzero on failure. */
+ *   mpirun -np N build/test_dist [normal|mismatch|die|hang|idle S|busy S]
+ * Prints "N passed, N failed" from rank 0; exit status nonzero on failure.
+ * idle S: rank 0 sleeps S seconds while the others wait in an all-reduce; rank 0 prints each
+ * waiting rank's CPU time over its wall time (a wait must back off, not spin); fails above 5%.
+ * busy S: rank 0 works alone for S seconds inside attn_mpi_busy_begin/end (a checkpoint write)
+ * while the others wait; run with ATTN_DIST_TIMEOUT < S: nobody may time out.
+ * late (2 ranks, ATTN_DIST_TIMEOUT=1): rank 1 answers rank 0's exchange 3 s late; rank 0's wait
+ * fails, then its receive buffer must stay untouched (the receive was cancelled) and the
+ * context must refuse further calls. */
 #include "attn/mpi.h"
 
 #include "attn.h"
 
 #include <math.h>
 #include <stdio.h>
+#include <sys/resource.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -54,6 +63,66 @@ int main(int argc, char **argv)
         }
         attn_mpi_finalize(c);
         return 0;
+    }
+    if (!strcmp(mode, "idle") || !strcmp(mode, "busy")) {
+        const double secs = argc > 2 ? atof(argv[2]) : 3.0;
+        const int busy = !strcmp(mode, "busy");
+        struct timespec w0, w1;
+        struct rusage u0, u1;
+        clock_gettime(CLOCK_MONOTONIC, &w0);
+        getrusage(RUSAGE_SELF, &u0);
+        int st = ATTN_OK;
+        if (R == 0) {
+            if (busy) st = attn_mpi_busy_begin(c, "a long checkpoint write");
+            struct timespec nap = {(time_t)secs, (long)((secs - floor(secs)) * 1e9)};
+            nanosleep(&nap, NULL);
+            if (busy && st == ATTN_OK) st = attn_mpi_busy_end(c);
+        }
+        float x = 1;
+        if (st == ATTN_OK) st = attn_mpi_allreduce_sum(c, &x, 1);
+        clock_gettime(CLOCK_MONOTONIC, &w1);
+        getrusage(RUSAGE_SELF, &u1);
+        if (st) {
+            fprintf(stderr, "rank %d: %s\n", R, attn_last_error());
+            attn_mpi_abort(c, attn_last_error());
+            return 1;
+        }
+        double wall = (double)(w1.tv_sec - w0.tv_sec) + 1e-9 * (double)(w1.tv_nsec - w0.tv_nsec);
+        double cpu = (double)(u1.ru_utime.tv_sec - u0.ru_utime.tv_sec + u1.ru_stime.tv_sec - u0.ru_stime.tv_sec) +
+                     1e-6 * (double)(u1.ru_utime.tv_usec - u0.ru_utime.tv_usec + u1.ru_stime.tv_usec - u0.ru_stime.tv_usec);
+        double *fig = calloc((size_t)(2 * P), sizeof *fig);
+        fig[2 * R] = wall, fig[2 * R + 1] = cpu;
+        for (int i = 0; i < 2 * P; i++) attn_mpi_allreduce_sum_double(c, &fig[i]);
+        double worst = 0;
+        for (int r = 1; r < P; r++) {
+            double share = fig[2 * r + 1] / fig[2 * r];
+            if (share > worst) worst = share;
+            if (R == 0) printf("rank %d waited %.2f s of wall time using %.3f s of CPU (%.1f%%)\n", r, fig[2 * r],
+                               fig[2 * r + 1], 100 * share);
+        }
+        if (R == 0) printf("%s: rank 0 %s %.1f s; the waiting ranks used at most %.1f%% of a core\n", mode,
+                           busy ? "worked (busy section)" : "slept", secs, 100 * worst);
+        free(fig);
+        attn_mpi_finalize(c);
+        return worst < 0.05 ? 0 : 1;
+    }
+    if (!strcmp(mode, "late")) {
+        unsigned char sbuf[64], rbuf[64];
+        memset(sbuf, 0x11 * (R + 1), sizeof sbuf);
+        memset(rbuf, 0, sizeof rbuf);
+        if (R == 1) sleep(3);
+        int st = attn_mpi_exchange_start(c, sbuf, rbuf, sizeof sbuf, 1 - R, 1 - R);
+        if (st == ATTN_OK) st = attn_mpi_exchange_wait(c);
+        if (R == 0) printf("rank 0: exchange status %d: %s\n", st, st ? attn_last_error() : "");
+        memset(rbuf, 0xAB, sizeof rbuf); /* whatever arrives from now on must not land here */
+        int again = attn_mpi_barrier(c);
+        if (R == 0) printf("rank 0: next call status %d: %s\n", again, again ? attn_last_error() : "");
+        if (R == 0) sleep(4); /* rank 1's message arrives meanwhile */
+        attn_mpi_finalize(c);
+        int intact = 1;
+        for (size_t i = 0; i < sizeof rbuf; i++) intact &= rbuf[i] == 0xAB;
+        if (R == 0) printf("rank 0: receive buffer after the late message: %s\n", intact ? "untouched" : "OVERWRITTEN");
+        return R != 0 || (st == ATTN_E_IO && again == ATTN_E_STATE && intact) ? 0 : 1;
     }
     if (!strcmp(mode, "mismatch")) {
         int cfg[2] = {64, R == P - 1 ? 3 : 2}; /* the last rank was started differently */
@@ -104,8 +173,22 @@ int main(int argc, char **argv)
     snprintf(want, sizeof want, "hello from %d", P - 1);
     check(c, !strcmp(msg, want), "broadcast from the last rank");
 
-    int cfg[3] = {1, 2, 3};
+    int cfg[3] = {1, 2, 3}, st0;
     check(c, attn_mpi_check_same(c, cfg, sizeof cfg, "configuration") == 0, "same configuration accepted");
+
+    check(c, attn_mpi_check_same_u64(c, 0x1234abcdULL, "state") == 0, "same 64-bit value accepted");
+    st0 = attn_mpi_check_same_u64(c, R == P - 1 && P > 1 ? 2 : 1, "the resumed state");
+    char named[96];
+    snprintf(named, sizeof named, "rank 0 (0000000000000001) and rank %d (0000000000000002)", P - 1);
+    check(c, P == 1 ? st0 == ATTN_OK : st0 == ATTN_E_STATE && strstr(attn_last_error(), named) != NULL,
+          "a different 64-bit value on the last rank is named with both values");
+    if (P > 1) { /* inside a busy section the rank makes no collective call */
+        st0 = attn_mpi_busy_begin(c, "test");
+        float one = 1;
+        int inside = st0 == ATTN_OK ? attn_mpi_allreduce_sum(c, &one, 1) : st0;
+        int end = attn_mpi_busy_end(c);
+        check(c, st0 == ATTN_OK && inside == ATTN_E_STATE && end == ATTN_OK, "collective inside a busy section refused");
+    }
 
     /* ring exchange: after P-1 steps every rank has seen every other rank's block */
     int token = R, got = -1, seen = 1 << R;

@@ -1,4 +1,4 @@
-/* classify.c — `attn train classify`, `attn eval classify --model M --data PATH` and
+/* classify.c — `attn eval classify --model M --data PATH` (M a checkpoint or a run directory) and
  * `attn classify --model M "text" …` (or one text per stdin line). */
 #include "classify.h"
 #include "args.h"
@@ -9,10 +9,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-
-int cls_train(int argc, char **argv); /* classify_train.c */
-
-int cli_train_classify(int argc, char **argv) { return cls_train(argc, argv); }
 
 static const char *const label_names[2] = {"negative", "positive"};
 
@@ -46,6 +42,33 @@ static const arg_spec eval_spec = {
     .opts = eval_opts,
 };
 
+/* A class's name: the IMDb names for two classes, "class<k>" otherwise. */
+static const char *class_name(int64_t k, int64_t C, char *buf, size_t cap)
+{
+    if (C == 2) return label_names[k];
+    snprintf(buf, cap, "class%lld", (long long)k);
+    return buf;
+}
+
+static void print_report(const attn_cls_report *r, const char *data, double seconds)
+{
+    const int64_t C = r->classes;
+    char nb[32];
+    printf("%lld reviews from %s\n\n", (long long)r->n, data);
+    printf("%-10s %9s %9s %9s %9s\n", "class", "precision", "recall", "f1", "support");
+    for (int64_t k = 0; k < C; k++)
+        printf("%-10s %9.4f %9.4f %9.4f %9lld\n", class_name(k, C, nb, sizeof nb), r->precision[k], r->recall[k],
+               r->f1[k], (long long)r->support[k]);
+    printf("\nconfusion matrix (rows: true, columns: predicted)\n%-10s", "");
+    for (int64_t k = 0; k < C; k++) printf(" %9s", class_name(k, C, nb, sizeof nb));
+    for (int64_t i = 0; i < C; i++) {
+        printf("\n%-10s", class_name(i, C, nb, sizeof nb));
+        for (int64_t k = 0; k < C; k++) printf(" %9lld", (long long)r->confusion[i * C + k]);
+    }
+    printf("\n\naccuracy %.4f\n", r->accuracy);
+    printf("result: task=imdb accuracy=%.4f n=%lld seconds=%.1f\n", r->accuracy, (long long)r->n, seconds);
+}
+
 int cli_eval_classify(int argc, char **argv)
 {
     /* argv[0] "eval", argv[1] "classify" */
@@ -73,38 +96,16 @@ int cli_eval_classify(int argc, char **argv)
     if (st == ATTN_OK)
         st = cls_encode_texts(cm.sp, d->text, d->label, NULL, n, cm.m->cfg.max_len, cm.head_tokens, &s);
     if (st == ATTN_OK) st = attn_tape_create(&tc, &t);
-    if (st == ATTN_OK) st = cls_predict(t, cm.m, &s, 64, probs);
+    if (st == ATTN_OK) st = attn_classifier_predict(cm.m, t, &s, 64, probs);
     int rc = 0;
     if (st) {
         rc = cli_error("eval classify", model, st);
     } else {
-        /* [true][predicted]; a model of more than two classes: column 2 counts predictions of
-         * the classes the (two-label) data has no example of */
-        long cm2[2][3] = {{0, 0, 0}, {0, 0, 0}};
-        char nb[32];
-        const char *nm;
-        for (int64_t i = 0; i < n; i++) {
-            int64_t k = top_class(probs + i * C, C, nb, sizeof nb, &nm);
-            cm2[s.label[i]][k < 2 ? k : 2]++;
-        }
-        double acc = (double)(cm2[0][0] + cm2[1][1]) / (double)n;
-        printf("%lld reviews from %s\n\n", (long long)n, data);
-        printf("%-10s %9s %9s %9s %9s\n", "class", "precision", "recall", "f1", "support");
-        for (int k = 0; k < 2; k++) {
-            long tp = cm2[k][k], fp = cm2[1 - k][k], fn = cm2[k][1 - k];
-            double p = tp + fp ? (double)tp / (double)(tp + fp) : 0, r = tp + fn ? (double)tp / (double)(tp + fn) : 0;
-            double f1 = p + r > 0 ? 2 * p * r / (p + r) : 0;
-            printf("%-10s %9.4f %9.4f %9.4f %9ld\n", label_names[k], p, r, f1, tp + fn);
-        }
-        printf("\nconfusion matrix (rows: true, columns: predicted)\n");
-        printf("%-10s %9s %9s%s\n", "", label_names[0], label_names[1], C > 2 ? "     other" : "");
-        for (int k = 0; k < 2; k++) {
-            printf("%-10s %9ld %9ld", label_names[k], cm2[k][0], cm2[k][1]);
-            if (C > 2) printf(" %9ld", cm2[k][2]);
-            printf("\n");
-        }
-        printf("\naccuracy %.4f\n", acc);
-        printf("result: task=imdb accuracy=%.4f n=%lld seconds=%.1f\n", acc, (long long)n, bench_now() - t0);
+        attn_cls_report r;
+        st = attn_cls_evaluate(probs, s.label, n, C, &r);
+        if (st) rc = cli_error("eval classify", data, st);
+        else print_report(&r, data, bench_now() - t0);
+        attn_cls_report_free(&r);
     }
     free(probs);
     cls_set_free(&s);
@@ -185,7 +186,7 @@ static int classify_one(attn_tape *t, const cls_model *cm, const char *text, con
     float *p = malloc((size_t)C * sizeof *p);
     if (!p) return cli_error("classify", where, ATTN_E_NOMEM);
     int st = cls_encode_texts(cm->sp, texts, &label, NULL, 1, cm->m->cfg.max_len, cm->head_tokens, &s);
-    if (st == ATTN_OK) st = cls_predict(t, cm->m, &s, 1, p);
+    if (st == ATTN_OK) st = attn_classifier_predict(cm->m, t, &s, 1, p);
     cls_set_free(&s);
     if (st) {
         free(p);

@@ -25,20 +25,16 @@ typedef struct cls_run_config {
     double val_fraction;
     int64_t max_train;            /* use the first n training reviews only (0: all) */
     uint64_t seed;
-    int log_every;
+    int log_every;                /* of old config files: warned about, not used */
 } cls_run_config;
 
 void cls_config_default(cls_run_config *c);
 /* Read the JSON file over c (unknown keys and wrong types are errors naming the key). */
 int cls_config_load(const char *path, cls_run_config *c);
 
-/* A labelled, tokenised set: review i holds ids[off[i] .. off[i+1]) (already truncated). */
-typedef struct cls_set {
-    int64_t n;
-    int64_t *off;
-    int32_t *ids;
-    int32_t *label;
-} cls_set;
+/* A labelled, tokenised set (attn/train.h): review i holds ids[off[i] .. off[i+1]) (already
+ * truncated); the command allocates it (cls_encode_texts) and frees it. */
+typedef attn_cls_data cls_set;
 void cls_set_free(cls_set *s);
 
 /* Load IMDb from PATH: a directory with <split>.tsv.gz (+ <split>.ids), an aclImdb/ folder (its
@@ -61,20 +57,12 @@ typedef struct cls_model {
     int64_t head_tokens;
     int pieces; /* attn classify --pieces */
 } cls_model;
+/* PATH is a checkpoint, or a training run's directory (its final model, best.safetensors). */
 int cls_model_load(const char *cmd, const char *path, cls_model *out);
 void cls_model_free(cls_model *cm);
-/* Metadata of a checkpoint: config, arch, tokenizer (base64 in tok_b64), truncation, plus the
- * extra pairs (NULL-terminated). Written atomically. */
-int cls_model_save(const attn_classifier *m, const char *tok_b64, int64_t head_tokens,
-                   const char *path, const char *const *extra);
-
-/* Gather batch rows idx[0..nb) of s into ids [nb, T] (T = longest row, padded with pad_id)
- * and labels; *T_out = T. ids needs nb·max_len. */
-void cls_batch(const cls_set *s, const int64_t *idx, int64_t nb, int32_t pad_id, int32_t *ids,
-               int32_t *labels, int64_t *T_out);
-
-/* Softmax probabilities [n, C] of every review in s (evaluation mode), batch by batch. */
-int cls_predict(attn_tape *t, const attn_classifier *m, const cls_set *s, int64_t batch,
-                float *probs);
+/* A checkpoint's metadata (NULL-terminated kv, strings in buf): config, arch, tokenizer (base64
+ * in tok_b64, borrowed), truncation. */
+int cls_model_meta(const attn_classifier *m, const char *tok_b64, int64_t head_tokens, char *buf, size_t cap,
+                   const char **kv, int kv_cap);
 
 #endif

@@ -36,7 +36,6 @@ void cls_config_default(cls_run_config *c)
     c->warmup_fraction = 0.05;
     c->val_fraction = 0.04;
     c->seed = 1;
-    c->log_every = 50;
 }
 
 int cls_config_load(const char *path, cls_run_config *c)
@@ -70,9 +69,12 @@ int cls_config_load(const char *path, cls_run_config *c)
         {"val_fraction", CFG_DOUBLE, &c->val_fraction, 0, 0.9, NULL, NULL},
         {"max_train", CFG_I64, &c->max_train, 0, 1e12, NULL, NULL},
         {"seed", CFG_U64, &c->seed, 0, 9007199254740992.0, NULL, NULL},
-        {"log_every", CFG_INT, &c->log_every, 1, 1e9, NULL, NULL},
+        {"log_every", CFG_INT, &c->log_every, 1, 1e9, NULL, NULL}, /* read, then ignored: see below */
     };
     int st = cfg_load("train classify", path, f, (int)(sizeof f / sizeof f[0]));
+    if (st == ATTN_OK && c->log_every)
+        fprintf(stderr, "attn train classify: config %s: log_every is no longer used (metrics.csv has a row per "
+                        "epoch)\n", path);
     if (st == ATTN_OK && (m->d_model % m->nhead || c->head_tokens > m->max_len)) {
         fprintf(stderr, "attn train classify: config %s: d_model must be a multiple of nhead and head_tokens ≤ max_len\n",
                 path);
@@ -208,29 +210,41 @@ int cls_encode_texts(const attn_spm *sp, char *const *texts, const int8_t *label
     return ATTN_OK;
 }
 
-int cls_model_save(const attn_classifier *m, const char *tok_b64, int64_t head_tokens,
-                   const char *path, const char *const *extra)
+int cls_model_meta(const attn_classifier *m, const char *tok_b64, int64_t head_tokens, char *buf, size_t cap,
+                   const char **kv, int kv_cap)
 {
-    char buf[2048], head[32];
-    const char *kv[96];
-    int n = attn_classifier_config_to_meta(&m->cfg, buf, sizeof buf, kv, 64);
+    if (kv_cap < 16) return attn_set_error(ATTN_E_ARG, "cls_model_meta: room for %d keys", kv_cap / 2);
+    const size_t head_cap = 32;
+    if (cap <= head_cap) return attn_set_error(ATTN_E_ARG, "cls_model_meta: a buffer of %zu bytes", cap);
+    char *head = buf + cap - head_cap;
+    int n = attn_classifier_config_to_meta(&m->cfg, buf, cap - head_cap, kv, kv_cap - 13);
     if (n < 0) return n;
-    snprintf(head, sizeof head, "%lld", (long long)head_tokens);
+    snprintf(head, head_cap, "%lld", (long long)head_tokens);
     kv[n++] = "attn.arch", kv[n++] = "transformer-classifier";
     kv[n++] = "attn.task", kv[n++] = "imdb";
     kv[n++] = "attn.labels", kv[n++] = "negative,positive";
     kv[n++] = "attn.tokenizer", kv[n++] = "sentencepiece";
     kv[n++] = "attn.tokenizer.model", kv[n++] = tok_b64;
     kv[n++] = "attn.truncate.head", kv[n++] = head;
-    for (int i = 0; extra && extra[i] && extra[i + 1] && n < 92; i += 2)
-        kv[n++] = extra[i], kv[n++] = extra[i + 1];
     kv[n] = NULL;
-    return attn_checkpoint_save(m->P, path, kv);
+    return ATTN_OK;
+}
+
+/* A run directory names its final model: best.safetensors (best by validation accuracy), or
+ * model.safetensors when the run had no validation. */
+static const char *model_file(const char *path, char *buf, size_t cap)
+{
+    if (!is_dir(path)) return path;
+    snprintf(buf, cap, "%s/best.safetensors", path);
+    if (!is_file(buf)) snprintf(buf, cap, "%s/model.safetensors", path);
+    return buf;
 }
 
 int cls_model_load(const char *cmd, const char *path, cls_model *out)
 {
     memset(out, 0, sizeof *out);
+    char file[4200];
+    path = model_file(path, file, sizeof file);
     attn_st_reader *st;
     int s = attn_st_open(path, &st);
     if (s) {
@@ -268,65 +282,4 @@ void cls_model_free(cls_model *cm)
     attn_classifier_free(cm->m);
     attn_spm_free(cm->sp);
     memset(cm, 0, sizeof *cm);
-}
-
-void cls_batch(const cls_set *s, const int64_t *idx, int64_t nb, int32_t pad_id, int32_t *ids,
-               int32_t *labels, int64_t *T_out)
-{
-    int64_t T = 1;
-    for (int64_t b = 0; b < nb; b++) {
-        int64_t len = s->off[idx[b] + 1] - s->off[idx[b]];
-        if (len > T) T = len;
-    }
-    for (int64_t b = 0; b < nb; b++) {
-        int64_t i = idx[b], len = s->off[i + 1] - s->off[i];
-        memcpy(ids + b * T, s->ids + s->off[i], (size_t)len * sizeof *ids);
-        for (int64_t k = len; k < T; k++) ids[b * T + k] = pad_id;
-        if (labels) labels[b] = s->label[i];
-    }
-    *T_out = T;
-}
-
-int cls_predict(attn_tape *t, const attn_classifier *m, const cls_set *s, int64_t batch,
-                float *probs)
-{
-    int64_t C = m->cfg.num_classes, n = s->n;
-    /* sorted by length, so batches hold little padding */
-    int64_t *order = malloc((size_t)(n + 1) * sizeof *order);
-    int32_t *ids = malloc((size_t)(batch * m->cfg.max_len) * sizeof *ids);
-    if (!order || !ids) {
-        free(order), free(ids);
-        return ATTN_E_NOMEM;
-    }
-    for (int64_t i = 0; i < n; i++) order[i] = i;
-    /* counting sort by length */
-    int64_t L = m->cfg.max_len, *cnt = calloc((size_t)L + 2, sizeof *cnt);
-    int64_t *sorted = malloc((size_t)(n + 1) * sizeof *sorted);
-    if (!cnt || !sorted) {
-        free(order), free(ids), free(cnt), free(sorted);
-        return ATTN_E_NOMEM;
-    }
-    for (int64_t i = 0; i < n; i++) cnt[s->off[i + 1] - s->off[i] + 1]++;
-    for (int64_t k = 1; k <= L + 1; k++) cnt[k] += cnt[k - 1];
-    for (int64_t i = 0; i < n; i++) sorted[cnt[s->off[i + 1] - s->off[i]]++] = i;
-    free(cnt), free(order);
-    int was = attn_tape_training(t), st = ATTN_OK;
-    attn_tape_set_training(t, 0);
-    for (int64_t b0 = 0; b0 < n && st == ATTN_OK; b0 += batch) {
-        int64_t nb = n - b0 < batch ? n - b0 : batch, T;
-        cls_batch(s, sorted + b0, nb, m->cfg.pad_id, ids, NULL, &T);
-        attn_var *logits;
-        st = attn_tape_reset(t);
-        if (st == ATTN_OK) st = attn_classifier_forward(t, m, ids, nb, T, &logits, NULL);
-        for (int64_t b = 0; st == ATTN_OK && b < nb; b++) {
-            const float *z = logits->data + b * C;
-            float mx = z[0], sum = 0;
-            for (int64_t c = 1; c < C; c++) mx = z[c] > mx ? z[c] : mx;
-            for (int64_t c = 0; c < C; c++) sum += expf(z[c] - mx);
-            for (int64_t c = 0; c < C; c++) probs[sorted[b0 + b] * C + c] = expf(z[c] - mx) / sum;
-        }
-    }
-    attn_tape_set_training(t, was);
-    free(sorted), free(ids);
-    return st;
 }

@@ -1,93 +1,24 @@
 /* classify_train.c — `attn train classify --data PATH --out DIR [--config F] [--threads N]
  * [--resume] [--export-tokens FILE]`: a SentencePiece tokenizer learned from the training text,
- * a validation split carved from train by movie, a Transformer-encoder classifier trained with
- * AdamW, warm-up + cosine, label smoothing; live progress, metrics.csv, validation each epoch,
- * the best model kept (atomic writes).
+ * a validation split carved from train by movie, then the library's classification task
+ * (attn_cls_task: AdamW, warm-up + cosine, label smoothing) on attn_train_run, whose files are
+ * the run's: model.safetensors (the last epoch), best.safetensors (the best validation accuracy:
+ * the final model, named by the result: line), run.safetensors (--resume), metrics.csv; every
+ * model carries the config, the tokenizer and the truncation in its metadata.
  *
- * Files in DIR: model.safetensors (the best by validation accuracy; config, tokenizer and
- * truncation in its metadata), last.safetensors + optim.safetensors (where --resume continues:
- * end of the last finished epoch), metrics.csv.
- *
- * Under `mpirun -np N` the run is data-parallel: every rank visits the same batches and takes a
- * contiguous share of each batch's reviews; gradients are summed weighted by each rank's share of
- * the batch, so the step is the whole batch's, as one process takes it. Rank 0 learns the
- * tokenizer and sends it to the others, prints and writes every file; all ranks validate (it
- * keeps them in step). --resume reads DIR on every rank (DIR shared). */
+ * Under `mpirun -np N` the run is data-parallel (attn_mpi_train_comm): every rank visits the
+ * same batches and takes a contiguous share of each; the gradients are summed weighted by the
+ * shares, so a step is the whole batch's. Rank 0 learns the tokenizer and sends it to the
+ * others, prints and writes every file. --resume reads DIR on every rank (DIR shared). */
 #include "classify.h"
 #include "cli.h"
 #include "bench_util.h"
 #include "dist_train.h"
-#include "progress.h"
+#include "train_view.h"
 
-#include <errno.h>
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
-
-static uint64_t mix64(uint64_t x)
-{
-    x += 0x9e3779b97f4a7c15ull;
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-    return x ^ (x >> 31);
-}
-
-static void shuffle(int64_t *a, int64_t n, uint64_t *state)
-{
-    for (int64_t i = n - 1; i > 0; i--) {
-        *state = mix64(*state);
-        int64_t j = (int64_t)(*state % (uint64_t)(i + 1)), t = a[i];
-        a[i] = a[j], a[j] = t;
-    }
-}
-
-static const cls_set *sort_set; /* qsort by length within a chunk */
-static int by_len(const void *a, const void *b)
-{
-    int64_t i = *(const int64_t *)a, j = *(const int64_t *)b;
-    int64_t li = sort_set->off[i + 1] - sort_set->off[i], lj = sort_set->off[j + 1] - sort_set->off[j];
-    return li < lj ? -1 : li > lj ? 1 : (i > j) - (i < j);
-}
-
-/* The order of epoch e: shuffled, then sorted by length within chunks of 50 batches (so a
- * batch holds reviews of similar length), the batches shuffled. Depends only on seed and e. */
-static void epoch_order(const cls_set *s, int64_t bs, uint64_t seed, int e, int64_t *order)
-{
-    uint64_t state = mix64(seed * 1000003u + (uint64_t)e);
-    for (int64_t i = 0; i < s->n; i++) order[i] = i;
-    shuffle(order, s->n, &state);
-    int64_t chunk = bs * 50;
-    sort_set = s;
-    for (int64_t c = 0; c < s->n; c += chunk)
-        qsort(order + c, (size_t)(s->n - c < chunk ? s->n - c : chunk), sizeof *order, by_len);
-    int64_t nb = (s->n + bs - 1) / bs;
-    int64_t *perm = malloc((size_t)nb * sizeof *perm), *tmp = malloc((size_t)s->n * sizeof *tmp);
-    if (!perm || !tmp) {
-        free(perm), free(tmp);
-        return; /* keep the chunk order */
-    }
-    for (int64_t b = 0; b < nb; b++) perm[b] = b;
-    shuffle(perm, nb, &state);
-    int64_t k = 0;
-    for (int64_t b = 0; b < nb; b++)
-        for (int64_t i = perm[b] * bs; i < s->n && i < (perm[b] + 1) * bs; i++) tmp[k++] = order[i];
-    memcpy(order, tmp, (size_t)s->n * sizeof *order);
-    free(perm), free(tmp);
-}
-
-static double accuracy(const float *probs, const cls_set *s, int64_t C)
-{
-    int64_t right = 0;
-    for (int64_t i = 0; i < s->n; i++) {
-        int64_t best = 0;
-        for (int64_t c = 1; c < C; c++)
-            if (probs[i * C + c] > probs[i * C + best]) best = c;
-        right += best == s->label[i];
-    }
-    return s->n ? (double)right / (double)s->n : 0;
-}
 
 /* The tokenizer: SentencePiece BPE on (a sample of) the cleaned training reviews. */
 static int train_tokenizer(const attn_imdb *d, const uint8_t *is_tr, const cls_run_config *c,
@@ -181,42 +112,15 @@ static int usage(void)
     return 2;
 }
 
-typedef struct run_state {
-    int epoch;       /* epochs finished */
-    long step;       /* optimiser steps taken */
-    double best_val; /* best validation accuracy so far */
-} run_state;
-
-/* last.safetensors (the model, stamped with the step), then the run state in one atomic file
- * (run.safetensors: model, optimiser, counters, dropout stream, tokenizer) — a kill in between
- * leaves the previous state, and the epoch is redone. */
-static int save_last(const char *dir, const attn_classifier *m, attn_optim *opt, attn_tape *t,
-                     const char *tok, int64_t head, const run_state *rs)
+/* The checksum of the training set (ids, lengths, labels): a resume on other data is refused. */
+static uint64_t data_hash(const cls_set *s)
 {
-    char path[4200], s[32];
-    snprintf(s, sizeof s, "%ld", rs->step);
-    const char *kv[] = {"run.step", s, NULL};
-    snprintf(path, sizeof path, "%s/last.safetensors", dir);
-    ATTN_TRY_CLI(cls_model_save(m, tok, head, path, kv));
-    attn_run_state r = {.step = rs->step, .epoch = rs->epoch, .best_metric = rs->best_val};
-    attn_tape_get_rng(t, &r.rng_seed, &r.rng_offset);
-    const char *meta[] = {"attn.tokenizer.model", tok, NULL};
-    snprintf(path, sizeof path, "%s/run.safetensors", dir);
-    return attn_run_save(path, m->P, opt, &r, meta);
+    uint64_t h = attn_hash64(ATTN_HASH64_INIT, s->off, (size_t)(s->n + 1) * sizeof *s->off);
+    h = attn_hash64(h, s->ids, (size_t)s->off[s->n] * sizeof *s->ids);
+    return attn_hash64(h, s->label, (size_t)s->n * sizeof *s->label);
 }
 
-static int load_last(const char *dir, attn_classifier *m, attn_optim *opt, attn_tape *t, run_state *rs)
-{
-    char path[4200];
-    snprintf(path, sizeof path, "%s/run.safetensors", dir);
-    attn_run_state r;
-    ATTN_TRY_CLI(attn_run_load(path, m->P, opt, 0, &r, NULL));
-    rs->epoch = (int)r.epoch, rs->step = (long)r.step, rs->best_val = r.best_metric;
-    attn_tape_set_rng(t, r.rng_seed, r.rng_offset);
-    return ATTN_OK;
-}
-
-int cls_train(int argc, char **argv)
+int cli_train_classify(int argc, char **argv)
 {
     const char *data = NULL, *out = NULL, *config = NULL, *export_path = NULL;
     int threads = 0, resume = 0;
@@ -258,7 +162,8 @@ int cls_train(int argc, char **argv)
                          (unsigned long long)c.seed, (long long)mc->d_model, (long long)mc->nhead,
                          (long long)mc->num_layers, (long long)mc->dim_feedforward, (double)mc->dropout,
                          (int)mc->activation, mc->norm_first, (int)mc->pooling, resume);
-        if (attn_mpi_check_same(dc, desc, (size_t)n, "the training configuration")) {
+        if (n >= (int)sizeof desc) n = (int)sizeof desc - 1; /* snprintf says what it would have written */
+        if (attn_mpi_check_same(dc, desc, n > 0 ? (size_t)n : 0, "the training configuration")) {
             if (rank == 0) fprintf(stderr, "attn train classify: %s\n", attn_last_error());
             attn_mpi_finalize(dc);
             return 1;
@@ -284,11 +189,8 @@ int cls_train(int argc, char **argv)
     char *tok = NULL;
     cls_set tr = {0}, va = {0}, te = {0};
     attn_classifier *m = NULL;
-    attn_optim *opt = NULL;
     attn_tape *t = NULL;
-    float *probs = NULL;
-    int64_t *order = NULL;
-    int32_t *ids = NULL, *lab = NULL;
+    attn_cls_task *ct = NULL;
     char path[4200];
     /* the tokenizer: from the run being resumed, else learned from the training reviews */
     if (st == ATTN_OK && resume && rank == 0) { /* the run state's own copy */
@@ -345,138 +247,58 @@ int cls_train(int argc, char **argv)
     attn_imdb_free(d);
     d = NULL;
     if (st == ATTN_OK) st = attn_classifier_create(&c.model, c.seed, &m);
-    attn_optim_config oc = {.kind = ATTN_OPTIM_ADAMW, .weight_decay = c.weight_decay, .beta2 = 0.98f};
     attn_tape_config tc = {.seed = c.seed, .num_threads = threads};
-    if (st == ATTN_OK) st = attn_optim_create(m->P, &oc, &opt);
     if (st == ATTN_OK) st = attn_tape_create(&tc, &t);
-    int64_t bs = c.batch_size, per_epoch = (tr.n + bs - 1) / bs;
-    long total = (long)(per_epoch * c.epochs);
-    if (c.max_steps && c.max_steps < total) total = (long)c.max_steps;
-    attn_schedule sched = {ATTN_SCHEDULE_COSINE, c.lr, (int64_t)(c.warmup_fraction * (double)total),
-                           total, c.min_lr_ratio};
-    run_state rs = {0, 0, -1};
-    if (st == ATTN_OK && resume) {
-        st = load_last(out, m, opt, t, &rs);
-        if (st == ATTN_OK) printf("resumed %s after epoch %d (step %ld, best validation %.4f)\n", out,
-                                  rs.epoch, rs.step, rs.best_val);
+    attn_cls_task_config kc = {.batch = c.batch_size, .label_smoothing = c.label_smoothing, .seed = c.seed};
+    if (st == ATTN_OK) st = attn_cls_task_create(m, &tr, &va, &kc, &ct);
+    const char *kv[96];
+    char meta_buf[2048];
+    if (st == ATTN_OK) st = cls_model_meta(m, tok, c.head_tokens, meta_buf, sizeof meta_buf, kv, 96);
+    attn_train_comm comm;
+    if (st == ATTN_OK && ranks > 1) st = attn_mpi_train_comm(dc, &comm);
+    if (st) {
+        cli_error("train classify", "setup", st);
+        goto done;
     }
-    if (st == ATTN_OK) attn_mpi_rank_rng(dc, t);
+    const int64_t per_epoch = attn_cls_task_batches(ct);
+    int64_t total = per_epoch * c.epochs;
+    if (c.max_steps && c.max_steps < total) total = c.max_steps;
+    attn_train_task task = attn_cls_task_get(ct);
+    task.meta = kv;
+    train_view view = {.cmd = "train classify", .out = out, .metric_label = "val acc", .metric_scale = 100, .epochs = c.epochs,
+                       .items = "reviews"};
+    attn_train_config tcfg = {
+        .out_dir = out, .resume = resume, .epochs = c.epochs, .max_steps = total,
+        .optim = {.kind = ATTN_OPTIM_ADAMW, .weight_decay = c.weight_decay, .beta2 = 0.98f},
+        .schedule = {ATTN_SCHEDULE_COSINE, c.lr, (int64_t)(c.warmup_fraction * (double)total), total, c.min_lr_ratio},
+        .clip = c.clip, .data_hash = data_hash(&tr), .metric_name = "val_acc", .items_name = "reviews",
+        .progress = train_view_event, .progress_user = &view, .comm = ranks > 1 ? &comm : NULL};
+    printf("model: %lld parameters; %lld steps of %lld reviews (%lld per epoch), %d threads%s\n",
+           (long long)attn_params_numel(m->P), (long long)total, (long long)c.batch_size, (long long)per_epoch,
+           threads, ranks > 1 ? ", data-parallel" : "");
+    attn_train_result r;
+    st = attn_train_run(&tcfg, &task, m->P, t, &r);
     if (st == ATTN_OK) {
-        order = malloc((size_t)tr.n * sizeof *order);
-        ids = malloc((size_t)(bs * c.model.max_len) * sizeof *ids);
-        lab = malloc((size_t)bs * sizeof *lab);
-        probs = malloc((size_t)(va.n + 1) * 2 * sizeof *probs);
-        if (!order || !ids || !lab || !probs) st = ATTN_E_NOMEM;
-    }
-    if (st == ATTN_OK)
-        printf("model: %lld parameters; %ld steps of %lld reviews (%lld per epoch), %d threads\n",
-               (long long)attn_params_numel(m->P), total, (long long)bs, (long long)per_epoch, threads);
-    metrics_log mlog = {0};
-    snprintf(path, sizeof path, "%s/metrics.csv", out);
-    if (st == ATTN_OK && rank == 0 && metrics_open(&mlog, path, resume, rs.step))
-        fprintf(stderr, "attn train classify: cannot write %s\n", path);
-    progress pr;
-    progress_init(&pr, NULL, total, "classify");
-    attn_ce_options ce = {-100, c.label_smoothing};
-    double tok_sum = 0, loss_sum = 0, t_log = bench_now();
-    long right = 0, seen = 0, n_log = 0;
-    double tokens_per_s = 0, train_tokens = 0, train_seconds = 0;
-    for (int e = rs.epoch; st == ATTN_OK && e < c.epochs && rs.step < total; e++) {
-        epoch_order(&tr, bs, c.seed, e, order);
-        attn_tape_set_training(t, 1);
-        for (int64_t b0 = 0; st == ATTN_OK && b0 < tr.n && rs.step < total; b0 += bs) {
-            int64_t nb = tr.n - b0 < bs ? tr.n - b0 : bs, T;
-            double t_step = bench_now();
-            /* this rank's contiguous share [lo, hi) of the batch (all of it on one rank) */
-            int64_t lo = nb * rank / ranks, hi = nb * (rank + 1) / ranks;
-            double lstep = 0, right_step = 0;
-            attn_params_zero_grad(m->P);
-            if (hi > lo) {
-                attn_var *logits, *loss;
-                cls_batch(&tr, order + b0 + lo, hi - lo, c.model.pad_id, ids, lab, &T);
-                st = attn_tape_reset(t);
-                if (st == ATTN_OK) st = attn_classifier_forward(t, m, ids, hi - lo, T, &logits, NULL);
-                if (st == ATTN_OK) st = attn_op_cross_entropy(t, logits, lab, &ce, &loss);
-                if (st == ATTN_OK) st = attn_tape_backward(t, loss, NULL);
-                if (st) break;
-                lstep = loss->data[0] * (double)(hi - lo) / (double)nb;
-                for (int64_t b = 0; b < hi - lo; b++)
-                    right_step += (logits->data[2 * b + 1] > logits->data[2 * b]) == (lab[b] == 1);
-            }
-            if (ranks > 1) {
-                st = attn_mpi_weighted_grads(dc, m->P, (double)(hi - lo) / (double)nb, 1 << 20, NULL);
-                if (st == ATTN_OK) st = attn_mpi_allreduce_sum_double(dc, &lstep);
-                if (st == ATTN_OK) st = attn_mpi_allreduce_sum_double(dc, &right_step);
-                if (st) {
-                    fprintf(stderr, "attn train classify (rank %d of %d): %s\n", rank, ranks, attn_last_error());
-                    break;
-                }
-            }
-            if (c.clip > 0) st = attn_clip_grad_norm(m->P, c.clip, NULL);
-            float lr = attn_schedule_lr(&sched, rs.step);
-            if (st == ATTN_OK) st = attn_optim_step(opt, lr);
-            if (st) break;
-            rs.step++;
-            right += (long)right_step;
-            for (int64_t b = 0; b < nb; b++) tok_sum += (double)(tr.off[order[b0 + b] + 1] - tr.off[order[b0 + b]]);
-            seen += nb, loss_sum += lstep, n_log++;
-            double now = bench_now();
-            train_seconds += now - t_step;
-            for (int64_t b = 0; b < nb; b++) train_tokens += (double)(tr.off[order[b0 + b] + 1] - tr.off[order[b0 + b]]);
-            if (now > t_log) tokens_per_s = tok_sum / (now - t_log);
-            char extra[64];
-            snprintf(extra, sizeof extra, "acc %.3f  epoch %d", seen ? (double)right / seen : 0, e + 1);
-            progress_update(&pr, rs.step, loss_sum / n_log, tokens_per_s, extra);
-            if (rs.step % c.log_every == 0) {
-                if (mlog.m) metrics_row(&mlog, rs.step, loss_sum / n_log, lr, tokens_per_s, NAN);
-                loss_sum = 0, n_log = 0, right = 0, seen = 0, tok_sum = 0, t_log = now;
-            }
-        }
-        if (st) break;
-        /* validation, the best model, and the state --resume continues from */
-        double acc = NAN;
-        if (va.n > 0) {
-            st = cls_predict(t, m, &va, 64, probs);
-            if (st == ATTN_OK) acc = accuracy(probs, &va, 2);
-        }
-        rs.epoch = e + 1;
-        if (st == ATTN_OK) {
-            progress_done(&pr);
-            printf("epoch %d: validation accuracy %.4f (%lld reviews), %.1f min so far\n", e + 1, acc,
-                   (long long)va.n, (bench_now() - t_start) / 60);
-            if (mlog.m) metrics_row(&mlog, rs.step, NAN, NAN, NAN, acc);
-        }
-        if (st == ATTN_OK && (va.n == 0 || acc > rs.best_val)) {
-            rs.best_val = va.n ? acc : rs.best_val;
-            snprintf(path, sizeof path, "%s/model.safetensors", out);
-            st = rank == 0 ? cls_model_save(m, tok, c.head_tokens, path, NULL) : ATTN_OK;
-            if (st == ATTN_OK) printf("saved %s\n", path);
-        }
-        if (st == ATTN_OK && rank == 0) st = save_last(out, m, opt, t, tok, c.head_tokens, &rs);
-    }
-    if (st == ATTN_OK) {
-        progress_done(&pr);
-        printf("done: %ld steps, best validation accuracy %.4f, %.1f min\n", rs.step, rs.best_val,
+        printf("done: %lld steps, best validation accuracy %.4f, %.1f min\n", (long long)r.state.step, r.best_metric,
                (bench_now() - t_start) / 60);
-        if (train_seconds > 0)
-            printf("result: task=imdb impl=attn val_accuracy=%.4f steps=%ld train_seconds=%.1f tokens_per_s=%.0f "
-                   "total_minutes=%.1f\n", rs.best_val, rs.step, train_seconds, train_tokens / train_seconds,
-                   (bench_now() - t_start) / 60);
+        printf("result: task=imdb impl=attn val_accuracy=%.4f steps=%lld reviews_per_s=%.1f total_minutes=%.1f "
+               "model=%s/%s\n", r.final_metric, (long long)r.state.step, r.seconds > 0 ? r.items / r.seconds : 0,
+               (bench_now() - t_start) / 60, out, r.final_name);
         rc = 0;
-    } else if (st != ATTN_E_IO || attn_last_error()[0]) {
-        cli_error("train classify", "failed", st);
+    } else {
+        cli_error("train classify", "training", st);
     }
+done:
     if (rc && ranks > 1) { /* a peer may be gone: leave without MPI_Finalize, which would wait for it */
         fprintf(stderr, "attn train classify (rank %d of %d): stopped with an error\n", rank, ranks);
         fflush(stdout), fflush(stderr);
         _exit(1);
     }
     attn_mpi_finalize(dc);
-    metrics_close(&mlog);
-    free(order), free(ids), free(lab), free(probs), free(is_val), free(is_tr), free(tok);
+    free(is_val), free(is_tr), free(tok);
     cls_set_free(&tr), cls_set_free(&va), cls_set_free(&te);
+    attn_cls_task_free(ct);
     attn_tape_free(t);
-    attn_optim_free(opt);
     attn_classifier_free(m);
     attn_spm_free(sp);
     attn_imdb_free(d);

@@ -18,7 +18,7 @@ int cli_train(int argc, char **argv); /* tasks.c: attn train <task> */
 int cli_eval(int argc, char **argv);  /* tasks.c: attn eval <task> */
 int cli_train_translate(int argc, char **argv); /* mt_train.c (argv[0] = "translate") */
 int cli_eval_translate(int argc, char **argv);  /* mt_eval.c (argv[0] = "translate") */
-int cli_train_classify(int argc, char **argv);  /* classify.c (argv[0] = "classify") */
+int cli_train_classify(int argc, char **argv);  /* classify_train.c (argv[0] = "classify") */
 int cli_eval_classify(int argc, char **argv);   /* classify.c (argv[0] = "eval") */
 int cli_classify(int argc, char **argv);        /* classify.c */
 

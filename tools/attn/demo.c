@@ -11,6 +11,7 @@
  * alone prints and writes; a run state holds no rank state, so it resumes at any N. */
 #include "cli.h"
 
+#include "args.h"
 #include "attn/mpi.h"
 #include "train_view.h"
 #include "viz.h"
@@ -35,18 +36,6 @@ typedef struct demo_cfg {
     const char *losses; /* --losses FILE: every step's loss, %.9g (tests) */
     attn_seq2seq_config model;
 } demo_cfg;
-
-static int usage(void)
-{
-    fprintf(stderr,
-            "usage: attn demo [--steps N] [--batch N] [--threads N] [--seed N] [--lr X]\n"
-            "                 [--out DIR] [--resume] [--eval N] [--val N] [--log-every N]\n"
-            "                 [--heads N] [--d-model N] [--layers N] [--dec-layers N] [--losses FILE]\n"
-            "Trains a Transformer to translate English dates to ISO 8601 and reports exact match\n"
-            "on held-out dates. Every --log-every steps (50): a row of DIR/metrics.csv, the loss on\n"
-            "--val held-out dates (256), and DIR/run.safetensors for --resume. DIR: out/demo.\n");
-    return 2;
-}
 
 /* The progress printer, plus every step's loss to --losses FILE (tests compare them). */
 typedef struct demo_view {
@@ -110,7 +99,7 @@ static int show_attention(const demo_cfg *c, attn_tape *t, const attn_seq2seq *m
         attn_dates_example ex;
         attn_dates_example_of(c->seed, 1, (uint64_t)i, &ex);
         viz_record *r;
-        char dir[700];
+        char dir[4200];
         snprintf(dir, sizeof dir, "%s/viz/example%d", c->out_dir, i + 1);
         if (viz_seq2seq_record(t, m, ex.src, NULL, &ex, &r)) return -1;
         int st = viz_render_all(r, dir, VIZ_POOL_MEAN);
@@ -121,7 +110,7 @@ static int show_attention(const demo_cfg *c, attn_tape *t, const attn_seq2seq *m
         }
         printf("  %s/attention.html  (%s)\n", dir, ex.src);
     }
-    char png[700];
+    char png[4200];
     snprintf(png, sizeof png, "%s/loss.png", c->out_dir);
     if (viz_plot_csv(mpath, png)) {
         fprintf(stderr, "attn demo: %s\n", viz_last_error());
@@ -148,30 +137,37 @@ int cli_demo(int argc, char **argv)
                                     .norm_first = 1,
                                     .share_embeddings = 1,
                                     .pad_id = ATTN_ASCII_PAD};
-    for (int a = 1; a < argc; a++) {
-        const char *s = argv[a];
-        int more = a + 1 < argc;
-        if (!strcmp(s, "--steps") && more) c.steps = atol(argv[++a]);
-        else if (!strcmp(s, "--batch") && more) c.batch = atoi(argv[++a]);
-        else if (!strcmp(s, "--threads") && more) c.threads = atoi(argv[++a]);
-        else if (!strcmp(s, "--seed") && more) c.seed = strtoull(argv[++a], NULL, 10);
-        else if (!strcmp(s, "--lr") && more) c.lr = (float)atof(argv[++a]);
-        else if (!strcmp(s, "--out") && more) c.out_dir = argv[++a];
-        else if (!strcmp(s, "--eval") && more) c.eval_n = atoi(argv[++a]);
-        else if (!strcmp(s, "--val") && more) c.val_n = atoi(argv[++a]);
-        else if (!strcmp(s, "--heads") && more) c.model.nhead = atol(argv[++a]);
-        else if (!strcmp(s, "--d-model") && more) c.model.d_model = atol(argv[++a]);
-        else if (!strcmp(s, "--layers") && more)
-            c.model.num_encoder_layers = c.model.num_decoder_layers = atol(argv[++a]);
-        else if (!strcmp(s, "--dec-layers") && more) c.model.num_decoder_layers = atol(argv[++a]);
-        else if (!strcmp(s, "--log-every") && more) c.log_every = atol(argv[++a]);
-        else if (!strcmp(s, "--resume")) c.resume = 1;
-        else if (!strcmp(s, "--losses") && more) c.losses = argv[++a];
-        else return usage();
-    }
-    if (c.steps < 1 || c.batch < 1 || c.threads < 0 || c.eval_n < 0 || c.val_n < 0 || !(c.lr > 0) ||
-        c.log_every < 1)
-        return usage();
+    int64_t seed_arg = 0, layers = c.model.num_encoder_layers, dec_layers = 0;
+    const arg_opt opts[] = {
+        {"steps", 0, ARG_LONG, &c.steps, .lo = 1, .hi = ARGS_INF, .help = "training steps"},
+        {"batch", 'b', ARG_INT, &c.batch, .lo = 1, .hi = 1 << 20, .help = "examples per step"},
+        {"threads", 'j', ARG_INT, &c.threads, .lo = 0, .hi = 4096, .help = "threads (0: all cores)"},
+        {"seed", 0, ARG_I64, &seed_arg, .lo = 0, .hi = 9007199254740992.0, .help = "data, weights and dropout"},
+        {"lr", 0, ARG_FLOAT, &c.lr, .lo = 1e-9, .hi = 10, .help = "peak learning rate"},
+        {"out", 'o', ARG_STR, &c.out_dir, .meta = "DIR", .help = "run directory"},
+        {"resume", 0, ARG_FLAG, &c.resume, .help = "continue the run saved in DIR"},
+        {"eval", 0, ARG_INT, &c.eval_n, .lo = 0, .hi = 1 << 24, .help = "held-out dates for exact match"},
+        {"val", 0, ARG_INT, &c.val_n, .lo = 0, .hi = 1 << 24, .help = "held-out dates for the validation loss"},
+        {"log-every", 0, ARG_LONG, &c.log_every, .lo = 1, .hi = ARGS_INF,
+         .help = "steps between metrics rows, validations and saves"},
+        {"heads", 0, ARG_I64, &c.model.nhead, .lo = 1, .hi = 64, .help = "attention heads"},
+        {"d-model", 0, ARG_I64, &c.model.d_model, .lo = 2, .hi = 4096, .help = "model width"},
+        {"layers", 0, ARG_I64, &layers, .lo = 1, .hi = 64, .help = "encoder and decoder layers"},
+        {"dec-layers", 0, ARG_I64, &dec_layers, .lo = 0, .hi = 64, .help = "decoder layers (0: as --layers)"},
+        {"losses", 0, ARG_STR, &c.losses, .meta = "FILE", .help = "every step's loss (for tests)"},
+        {0}};
+    const arg_spec spec = {
+        .cmd = "demo", .synopsis = "[options]", .opts = opts,
+        .about = "Trains a Transformer to translate English dates to ISO 8601 and reports exact match on\n"
+                 "held-out dates, with the cross-attention drawn. Every --log-every steps: a row of\n"
+                 "DIR/metrics.csv, the loss on --val held-out dates, and DIR/run.safetensors for --resume."};
+    ARGS_PARSE_OR_RETURN(&spec, argc, argv, NULL, NULL);
+    c.seed = (uint64_t)seed_arg;
+    c.model.num_encoder_layers = layers;
+    c.model.num_decoder_layers = dec_layers ? dec_layers : layers;
+    if (c.model.d_model % c.model.nhead)
+        return args_usage_error(&spec, "--d-model %lld is not a multiple of --heads %lld", (long long)c.model.d_model,
+                                (long long)c.model.nhead);
     attn_mpi_ctx *dc;
     if (attn_mpi_init(&argc, &argv, &dc)) {
         fprintf(stderr, "attn demo: %s\n", attn_last_error());
