@@ -29,5 +29,6 @@
 #include "attn/generate.h"
 #include "attn/train.h"
 #include "attn/analysis.h"
+#include "attn/image.h"
 
 #endif /* ATTN_H */

@@ -25,7 +25,8 @@ fi
 # ---- help of every subcommand: usage on stdout, nothing on stderr, exit 0 -------------------
 for cmd in "" demo translate train "train translate" "train classify" "train lm" generate eval \
     "eval translate" "eval classify" bench "bench attention" "bench gemm" "bench train" \
-    "bench ring" bleu spm "spm train" "spm encode" "spm decode" viz plot classify; do
+    "bench ring" bleu spm "spm train" "spm encode" "spm decode" viz plot classify "train image" \
+    "eval image" classify-image; do
     for h in --help -h; do
         # shellcheck disable=SC2086
         $A $cmd $h >"$t/out" 2>"$t/err"

@@ -1,6 +1,7 @@
 /* main.c — the attn command: dispatch to subcommands. */
 #include "args.h"
 #include "cli.h"
+#include "image_cli.h"
 #include "lm.h"
 
 #include <stdio.h>
@@ -17,15 +18,16 @@ typedef struct {
 static const command commands[] = {
     {"demo", cli_demo, "run the default job"},
     {"translate", cli_translate, "translate text with a saved model: attn translate --model M TEXT"},
-    {"train", cli_train, "train a model: attn train classify|translate|lm --data PATH --out DIR"},
+    {"train", cli_train, "train a model: attn train classify|translate|lm|image --data PATH --out DIR"},
     {"generate", cli_generate, "continue a prompt with a language model: attn generate --model M --prompt TEXT"},
-    {"eval", cli_eval, "evaluate a model: attn eval classify|translate --model M ..."},
+    {"eval", cli_eval, "evaluate a model: attn eval classify|translate|image --model M ..."},
     {"bench", cli_bench, "benchmarks: attn bench attention|gemm|..."},
     {"bleu", cli_bleu, "BLEU and chrF of a translation: attn bleu HYP REF [REF...]"},
     {"spm", cli_spm, "SentencePiece: attn spm train|encode|decode --model FILE"},
     {"viz", cli_viz, "see what a model attends to: heatmaps, attention.html, metrics"},
     {"plot", cli_plot, "training curves: attn plot metrics.csv --out loss.png"},
     {"classify", cli_classify, "label texts with a classifier: attn classify --model M TEXT"},
+    {"classify-image", cli_classify_image, "label an image with a ViT: attn classify-image --model M FILE.png|IDX[i]"},
 };
 
 static void usage(FILE *f)

@@ -2,6 +2,7 @@
  * record the attention maps of a saved translation model on one input (the Transformer's
  * through libattn's attention record, attn/analysis.h; the GRU's additive attention weights
  * from its decoder) and render them with the viz layer. */
+#include "image_cli.h"
 #include "viz_model.h"
 
 #include "cli.h"
@@ -231,6 +232,7 @@ static int viz_mt_run(const char *model, const char *input, const char *target, 
 static int usage(void)
 {
     fprintf(stderr, "usage: attn viz --model FILE --input TEXT [--target TEXT] [--out DIR] [--metrics]\n"
+                    "       attn viz --model FILE --image FILE.png|IDXFILE[i] [--out DIR]   (a ViT)\n"
                     "FILE: a translation model, a classifier, or a GPT (attn train lm; a GPT-2 directory):\n"
                     "  --target is for translation models only.\n"
                     "Writes attention.html, attention.json and PNG/SVG heatmaps of every layer and head.\n");
@@ -241,6 +243,8 @@ int viz_run_model(int argc, char **argv)
 {
     const char *model = NULL, *input = NULL, *target = NULL, *out = "out/viz";
     int metrics = 0;
+    for (int a = 1; a < argc; a++) /* an image model: attn viz --model M --image FILE */
+        if (!strcmp(argv[a], "--image")) return viz_image_run(argc, argv);
     for (int a = 1; a < argc; a++) {
         int more = a + 1 < argc;
         if (!strcmp(argv[a], "--model") && more) model = argv[++a];

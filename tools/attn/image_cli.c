@@ -1,0 +1,228 @@
+/* image_cli.c — `attn train image` and `attn eval image`: a Vision Transformer on an IDX image
+ * set (Fashion-MNIST by default). The training, its run state and the evaluation are the
+ * library's (attn/image.h); this file parses options, wires libattn_mpi in as the communicator
+ * and prints. */
+#include "args.h"
+#include "cli.h"
+
+#include "attn/mpi.h"
+#include "bench_util.h"
+#include "config.h"
+#include "image_cli.h"
+#include "train_view.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static int train_usage_to(FILE *f)
+{
+    fprintf(f,
+            "usage: attn train image --data DIR --out DIR [--config F.json] [--threads N] [--resume]\n"
+            "  DIR holds train-images-idx3-ubyte[.gz] and train-labels-idx1-ubyte[.gz] (default data:\n"
+            "  " ATTN_FASHION_MNIST_DIR "). The last val_size training images validate.\n"
+            "Config keys: patch d_model heads layers ff dropout pool (cls|mean) pos (learned|sincos)\n"
+            "  batch epochs val_size train_images (0: all) warmup eval_every lr min_lr_ratio\n"
+            "  weight_decay clip label_smoothing pad hflip seed\n"
+            "Under mpirun each rank trains on its share of every batch (batch divisible by the ranks).\n");
+    return f == stdout ? 0 : 2;
+}
+static int train_usage(void) { return train_usage_to(stderr); }
+
+typedef struct train_opts {
+    attn_image_train_config c;
+    int64_t train_images;
+} train_opts;
+
+static int load_config(const char *path, train_opts *o)
+{
+    static const char *const pools[] = {"cls", "mean", NULL}, *const poss[] = {"learned", "sincos", NULL};
+    static const int pool_v[] = {ATTN_POOL_FIRST, ATTN_POOL_MEAN}, pos_v[] = {ATTN_VIT_POS_LEARNED, ATTN_VIT_POS_SINCOS};
+    attn_image_train_config *c = &o->c;
+    int pool = (int)c->model.pooling, pos = (int)c->model.pos;
+    const cfg_field f[] = {
+        {"patch", CFG_I64, &c->model.patch_size, 1, 4096, NULL, NULL},
+        {"d_model", CFG_I64, &c->model.d_model, 1, 4096, NULL, NULL},
+        {"heads", CFG_I64, &c->model.nhead, 1, 256, NULL, NULL},
+        {"layers", CFG_I64, &c->model.num_layers, 1, 256, NULL, NULL},
+        {"ff", CFG_I64, &c->model.dim_feedforward, 1, 65536, NULL, NULL},
+        {"dropout", CFG_FLOAT, &c->model.dropout, 0, 0.9, NULL, NULL},
+        {"pool", CFG_CHOICE, &pool, 0, 0, pools, pool_v},
+        {"pos", CFG_CHOICE, &pos, 0, 0, poss, pos_v},
+        {"batch", CFG_I64, &c->batch, 1, 65536, NULL, NULL},
+        {"epochs", CFG_I64, &c->epochs, 1, 100000, NULL, NULL},
+        {"val_size", CFG_I64, &c->val_size, 1, 1e9, NULL, NULL},
+        {"train_images", CFG_I64, &o->train_images, 0, 1e9, NULL, NULL},
+        {"warmup", CFG_I64, &c->warmup_steps, 0, 1e9, NULL, NULL},
+        {"eval_every", CFG_I64, &c->eval_every, 0, 1e9, NULL, NULL},
+        {"lr", CFG_FLOAT, &c->lr, 0, 10, NULL, NULL},
+        {"min_lr_ratio", CFG_FLOAT, &c->min_lr_ratio, 0, 1, NULL, NULL},
+        {"weight_decay", CFG_FLOAT, &c->weight_decay, 0, 10, NULL, NULL},
+        {"clip", CFG_FLOAT, &c->clip, 0, 1e9, NULL, NULL},
+        {"label_smoothing", CFG_FLOAT, &c->label_smoothing, 0, 0.99, NULL, NULL},
+        {"pad", CFG_INT, &c->pad, 0, 64, NULL, NULL},
+        {"hflip", CFG_BOOL, &c->hflip, 0, 1, NULL, NULL},
+        {"seed", CFG_U64, &c->seed, 0, 9007199254740992.0, NULL, NULL},
+    };
+    if (cfg_load("train image", path, f, (int)(sizeof f / sizeof f[0]))) return 1;
+    c->model.pooling = (attn_pooling)pool;
+    c->model.pos = (attn_vit_pos)pos;
+    return 0;
+}
+
+/* This process's CPU time (all its threads), for the result line beside the wall time. */
+static double cpu_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+int cli_train_image(int argc, char **argv)
+{
+    if (args_wants_help(argc, argv)) return train_usage_to(stdout);
+    const char *data = NULL, *out = NULL, *config = NULL;
+    int threads = 0, resume = 0;
+    for (int a = 1; a < argc; a++) {
+        const int more = a + 1 < argc;
+        if (!strcmp(argv[a], "--data") && more) data = argv[++a];
+        else if (!strcmp(argv[a], "--out") && more) out = argv[++a];
+        else if (!strcmp(argv[a], "--config") && more) config = argv[++a];
+        else if (!strcmp(argv[a], "--threads") && more) threads = atoi(argv[++a]);
+        else if (!strcmp(argv[a], "--resume")) resume = 1;
+        else return train_usage();
+    }
+    if (!out || threads < 0) return train_usage();
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    train_opts o = {0};
+    attn_image_train_defaults(&o.c);
+    if (config && load_config(config, &o)) return 2;
+    if (threads > 0) attn_set_num_threads(threads);
+    attn_mpi_ctx *dc = NULL;
+    if (attn_mpi_init(&argc, &argv, &dc)) {
+        fprintf(stderr, "attn train image: %s\n", attn_last_error());
+        return 1;
+    }
+    const int rank = attn_mpi_rank(dc), ranks = attn_mpi_size(dc);
+    if (rank > 0 && !freopen("/dev/null", "w", stdout)) return 1; /* rank 0 alone prints */
+    attn_image_set *s = NULL;
+    int st = attn_fashion_mnist_load(data, "train", &s);
+    if (st) {
+        cli_error("train image", data ? data : ATTN_FASHION_MNIST_DIR, st);
+        attn_mpi_finalize(dc);
+        return 1;
+    }
+    attn_image_set view = *s;
+    if (o.train_images && o.train_images < view.n) view.n = o.train_images;
+    attn_train_comm comm;
+    st = attn_mpi_train_comm(dc, &comm);
+    if (st) {
+        cli_error("train image", "communicator", st);
+        attn_image_set_free(s);
+        attn_mpi_finalize(dc);
+        return 1;
+    }
+    const attn_vit_config *m = &o.c.model;
+    printf("attn train image: ViT patch %lld (%lld patches), d %lld, %lld layers, %lld heads, ff %lld, %s "
+           "pooling, %s positions; %lld training / %lld validation images, batch %lld, %lld epochs, "
+           "%d thread(s)%s\n",
+           (long long)m->patch_size, (long long)((m->image_size / m->patch_size) * (m->image_size / m->patch_size)),
+           (long long)m->d_model, (long long)m->num_layers, (long long)m->nhead, (long long)m->dim_feedforward,
+           m->pooling == ATTN_POOL_FIRST ? "class-token" : "mean", m->pos == ATTN_VIT_POS_SINCOS ? "sinusoidal" : "learned",
+           (long long)(view.n - o.c.val_size), (long long)o.c.val_size, (long long)o.c.batch, (long long)o.c.epochs,
+           attn_get_num_threads(), ranks > 1 ? " per rank" : "");
+    if (ranks > 1) printf("data-parallel over %d ranks\n", ranks);
+    train_view tv = {.cmd = "train image", .out = out, .metric_label = "val acc", .by_step = 0,
+                     .epochs = o.c.epochs, .items = "images"};
+    if (o.c.eval_every) { /* the trainer's periods are then eval_every steps */
+        const int64_t steps = (view.n - o.c.val_size) / o.c.batch * o.c.epochs;
+        tv.epochs = (steps + o.c.eval_every - 1) / o.c.eval_every;
+    }
+    attn_train_result res;
+    const double c0 = cpu_seconds();
+    st = attn_image_train_run(&o.c, &view, out, resume, ranks > 1 ? &comm : NULL, train_view_event, &tv, &res);
+    if (st) cli_error("train image", out, st);
+    else
+        printf("result: task=image val_acc=%.4f steps=%lld minutes=%.1f cpu_minutes=%.1f images_per_s=%.0f "
+               "final=%s/%s\n",
+               res.best_metric, (long long)res.state.step, res.seconds / 60, (cpu_seconds() - c0) / 60,
+               res.seconds > 0 ? res.items / res.seconds : 0, out, res.final_name ? res.final_name : "");
+    attn_image_set_free(s);
+    attn_mpi_finalize(dc);
+    return st ? 1 : 0;
+}
+
+static int eval_usage_to(FILE *f)
+{
+    fprintf(f, "usage: attn eval image --model M [--data DIR] [--split test|train] [--threads N]\n"
+                    "  accuracy, per-class precision and recall, the confusion matrix (rows: true class,\n"
+                    "  columns: predicted) and a result: line, on DIR's t10k (test) files by default.\n");
+    return f == stdout ? 0 : 2;
+}
+static int eval_usage(void) { return eval_usage_to(stderr); }
+
+int cli_eval_image(int argc, char **argv)
+{
+    if (args_wants_help(argc, argv)) return eval_usage_to(stdout);
+    const char *model = NULL, *data = NULL, *split = "test";
+    int threads = 0;
+    for (int a = 1; a < argc; a++) {
+        const int more = a + 1 < argc;
+        if (!strcmp(argv[a], "--model") && more) model = argv[++a];
+        else if (!strcmp(argv[a], "--data") && more) data = argv[++a];
+        else if (!strcmp(argv[a], "--split") && more) split = argv[++a];
+        else if (!strcmp(argv[a], "--threads") && more) threads = atoi(argv[++a]);
+        else return eval_usage();
+    }
+    if (!model || threads < 0 || (strcmp(split, "test") && strcmp(split, "train"))) return eval_usage();
+    if (threads > 0) attn_set_num_threads(threads);
+    attn_image_model *m = NULL;
+    attn_image_set *s = NULL;
+    attn_image_eval e = {0};
+    int st = attn_image_model_load(model, &m);
+    if (st) return cli_error("eval image", model, st);
+    st = attn_fashion_mnist_load(data, split, &s);
+    if (st) {
+        attn_image_model_free(m);
+        return cli_error("eval image", data ? data : ATTN_FASHION_MNIST_DIR, st);
+    }
+    const double t0 = bench_now();
+    st = attn_image_evaluate(m, s, &e);
+    const double secs = bench_now() - t0;
+    if (st) {
+        cli_error("eval image", model, st);
+    } else {
+        const int64_t C = e.classes;
+        printf("%lld images (%s): accuracy %.4f (%lld right), %.1f s\n\n", (long long)e.n, split, e.accuracy,
+               (long long)e.correct, secs);
+        printf("%-14s %9s %9s %7s\n", "class", "precision", "recall", "images");
+        for (int64_t k = 0; k < C; k++) {
+            int64_t row = 0;
+            for (int64_t j = 0; j < C; j++) row += e.confusion[k * C + j];
+            printf("%-14s %9.4f %9.4f %7lld\n", m->labels[k], e.precision[k], e.recall[k], (long long)row);
+        }
+        printf("\nconfusion matrix (rows: true class, columns: predicted)\n%14s", "");
+        for (int64_t j = 0; j < C; j++) printf(" %5lld", (long long)j);
+        printf("\n");
+        for (int64_t k = 0; k < C; k++) {
+            printf("%2lld %-11.11s", (long long)k, m->labels[k]);
+            for (int64_t j = 0; j < C; j++) printf(" %5lld", (long long)e.confusion[k * C + j]);
+            printf("\n");
+        }
+        double mp = 0, mr = 0;
+        int np = 0, nr = 0;
+        for (int64_t k = 0; k < C; k++) {
+            if (!isnan(e.precision[k])) mp += e.precision[k], np++;
+            if (!isnan(e.recall[k])) mr += e.recall[k], nr++;
+        }
+        printf("result: task=image split=%s n=%lld accuracy=%.4f macro_precision=%.4f macro_recall=%.4f "
+               "seconds=%.1f\n",
+               split, (long long)e.n, e.accuracy, np ? mp / np : NAN, nr ? mr / nr : NAN, secs);
+    }
+    attn_image_eval_free(&e);
+    attn_image_set_free(s);
+    attn_image_model_free(m);
+    return st ? 1 : 0;
+}

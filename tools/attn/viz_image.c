@@ -1,0 +1,330 @@
+/* viz_image.c — the image commands that draw or read pictures through cairo:
+ *   attn classify-image --model M FILE.png|IDXFILE[i] [--top K]
+ *   attn viz --model M --image FILE.png|IDXFILE[i] [--out DIR]
+ * A PNG must already have the model's size (28×28 for Fashion-MNIST): it is converted to
+ * grayscale (BT.601 luma, transparent parts over black, as Fashion-MNIST's backgrounds are) and
+ * anything else is refused with a message rather than resized, so that what the model sees is
+ * exactly the file. The attention itself (per head and rolled out) comes from the library
+ * (attn_image_model_attention); this file only draws it over the image. */
+#include "args.h"
+#include "cli.h"
+#include "image_cli.h"
+#include "viz_internal.h"
+
+#include <cairo.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static int read_png(const char *cmd, const char *path, int64_t size, uint8_t *px)
+{
+    FILE *f = fopen(path, "rb"); /* cairo's own message for a missing file is vague */
+    if (!f) {
+        fprintf(stderr, "attn %s: %s: %s\n", cmd, path, strerror(errno));
+        return 1;
+    }
+    fclose(f);
+    cairo_surface_t *s = cairo_image_surface_create_from_png(path);
+    if (cairo_surface_status(s) != CAIRO_STATUS_SUCCESS) {
+        fprintf(stderr, "attn %s: %s: not a PNG cairo can read (%s)\n", cmd, path,
+                cairo_status_to_string(cairo_surface_status(s)));
+        cairo_surface_destroy(s);
+        return 1;
+    }
+    const int w = cairo_image_surface_get_width(s), h = cairo_image_surface_get_height(s);
+    if (w != size || h != size) {
+        fprintf(stderr, "attn %s: %s is %d×%d; the model takes %lld×%lld images (resize it first, "
+                "e.g. with ImageMagick: convert %s -resize %lldx%lld! small.png)\n", cmd, path, w, h,
+                (long long)size, (long long)size, path, (long long)size, (long long)size);
+        cairo_surface_destroy(s);
+        return 1;
+    }
+    cairo_surface_flush(s);
+    const cairo_format_t fmt = cairo_image_surface_get_format(s);
+    const unsigned char *data = cairo_image_surface_get_data(s);
+    const int stride = cairo_image_surface_get_stride(s);
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++) {
+            double v;
+            if (fmt == CAIRO_FORMAT_ARGB32 || fmt == CAIRO_FORMAT_RGB24) {
+                const uint32_t p = *(const uint32_t *)(data + y * stride + 4 * x);
+                /* premultiplied by alpha: the colour over black */
+                v = 0.299 * ((p >> 16) & 255) + 0.587 * ((p >> 8) & 255) + 0.114 * (p & 255);
+            } else if (fmt == CAIRO_FORMAT_A8) {
+                v = data[y * stride + x];
+            } else {
+                fprintf(stderr, "attn %s: %s: unsupported pixel format\n", cmd, path);
+                cairo_surface_destroy(s);
+                return 1;
+            }
+            px[y * w + x] = (uint8_t)lround(v < 0 ? 0 : v > 255 ? 255 : v);
+        }
+    cairo_surface_destroy(s);
+    return 0;
+}
+
+int image_read_input(const char *cmd, const char *spec, int64_t size, uint8_t *px)
+{
+    const size_t len = strlen(spec);
+    const char *open = strrchr(spec, '[');
+    if (!len || spec[len - 1] != ']' || !open) return read_png(cmd, spec, size, px);
+    char *end = NULL;
+    errno = 0;
+    const long long i = strtoll(open + 1, &end, 10);
+    if (end == open + 1 || *end != ']' || errno || i < 0) {
+        fprintf(stderr, "attn %s: %s: the index in [] must be a whole number ≥ 0\n", cmd, spec);
+        return 1;
+    }
+    char *path = strndup(spec, (size_t)(open - spec));
+    attn_idx *x = NULL;
+    int st = path ? attn_idx_load(path, &x) : ATTN_E_NOMEM;
+    int rc = 0;
+    if (st) rc = cli_error(cmd, path ? path : spec, st);
+    else if (x->ndim != 3 || x->dims[1] != size || x->dims[2] != size) {
+        fprintf(stderr, "attn %s: %s holds [%lld, %lld, %lld, %lld] (ndim %d); images [n, %lld, %lld] wanted\n",
+                cmd, path, (long long)x->dims[0], (long long)x->dims[1], (long long)x->dims[2],
+                (long long)x->dims[3], x->ndim, (long long)size, (long long)size);
+        rc = 1;
+    } else if (i >= x->dims[0]) {
+        fprintf(stderr, "attn %s: %s has %lld images; index %lld is past the end\n", cmd, path,
+                (long long)x->dims[0], i);
+        rc = 1;
+    } else {
+        memcpy(px, x->data + i * size * size, (size_t)(size * size));
+    }
+    attn_idx_free(x);
+    free(path);
+    return rc;
+}
+
+static int load_model(const char *cmd, const char *path, attn_image_model **m)
+{
+    int st = attn_image_model_load(path, m);
+    if (st) return cli_error(cmd, path, st);
+    if ((*m)->vit->cfg.channels != 1) {
+        fprintf(stderr, "attn %s: %s takes %lld channels; these commands read grayscale images\n", cmd, path,
+                (long long)(*m)->vit->cfg.channels);
+        attn_image_model_free(*m);
+        return 1;
+    }
+    return 0;
+}
+
+int cli_classify_image(int argc, char **argv)
+{
+    const char *model = NULL, *input = NULL;
+    int top = 3;
+    for (int a = 1; a < argc; a++) {
+        const int more = a + 1 < argc;
+        if (!strcmp(argv[a], "--model") && more) model = argv[++a];
+        else if (!strcmp(argv[a], "--top") && more) top = atoi(argv[++a]);
+        else if (argv[a][0] != '-' && !input) input = argv[a];
+        else input = NULL, a = argc;
+    }
+    const int help = args_wants_help(argc, argv);
+    if (help || !model || !input || top < 1) {
+        fprintf(help ? stdout : stderr, "usage: attn classify-image --model M [--top K] FILE.png|IDXFILE[i]\n"
+                        "  FILE.png: the model's size (28×28), read as grayscale; IDXFILE[i]: image i of\n"
+                        "  an IDX file, e.g. /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz[0]\n");
+        return help ? 0 : 2;
+    }
+    attn_image_model *m = NULL;
+    if (load_model("classify-image", model, &m)) return 1;
+    const int64_t S = m->vit->cfg.image_size, C = m->classes;
+    uint8_t *px = malloc((size_t)(S * S));
+    float *p = malloc((size_t)C * sizeof *p);
+    int32_t pred = 0;
+    int rc = !px || !p;
+    if (!rc) rc = image_read_input("classify-image", input, S, px);
+    if (!rc) {
+        int st = attn_image_model_predict(m, px, 1, &pred, p);
+        if (st) rc = cli_error("classify-image", input, st);
+    }
+    if (!rc) {
+        if (top > C) top = (int)C;
+        printf("%s: %s (%.4f)\n", input, m->labels[pred], (double)p[pred]);
+        for (int r = 0; r < top; r++) { /* the top classes, by selection */
+            int64_t best = -1;
+            for (int64_t k = 0; k < C; k++)
+                if (p[k] >= 0 && (best < 0 || p[k] > p[best])) best = k;
+            printf("  %-14s %.4f\n", m->labels[best], (double)p[best]);
+            p[best] = -1;
+        }
+        printf("result: label=%d name=%s\n", pred, m->labels[pred]);
+    }
+    free(px), free(p);
+    attn_image_model_free(m);
+    return rc;
+}
+
+/* ---- the overlay grid --------------------------------------------------------------------------- */
+
+/* One tile: the image in gray, scaled by `scale`, with the map (grid×grid, normalised by its
+ * maximum) in the colour map at 60 % opacity, and a caption below. */
+static void draw_tile(cairo_t *cr, double x0, double y0, const uint8_t *px, int64_t S, const float *map,
+                      int64_t G, int scale, const char *caption)
+{
+    for (int64_t y = 0; y < S; y++)
+        for (int64_t x = 0; x < S; x++) {
+            const double v = px[y * S + x] / 255.0;
+            cairo_set_source_rgb(cr, v, v, v);
+            cairo_rectangle(cr, x0 + (double)(x * scale), y0 + (double)(y * scale), scale, scale);
+            cairo_fill(cr);
+        }
+    if (map) {
+        float mx = 0;
+        for (int64_t j = 0; j < G * G; j++) mx = map[j] > mx ? map[j] : mx;
+        const double cell = (double)(S * scale) / (double)G;
+        for (int64_t j = 0; j < G * G; j++) {
+            double rgb[3];
+            const double t = mx > 0 ? map[j] / mx : 0;
+            viz_colormap(t, rgb);
+            cairo_set_source_rgba(cr, rgb[0], rgb[1], rgb[2], 0.15 + 0.5 * t);
+            cairo_rectangle(cr, x0 + (double)(j % G) * cell, y0 + (double)(j / G) * cell, cell, cell);
+            cairo_fill(cr);
+        }
+    }
+    cairo_set_source_rgb(cr, 0.1, 0.1, 0.1);
+    cairo_move_to(cr, x0, y0 + (double)(S * scale) + 13);
+    cairo_show_text(cr, caption);
+}
+
+static int write_grid(const char *path, const uint8_t *px, int64_t S, const float *maps, const float *roll,
+                      int64_t L, int64_t H, int64_t G, const char *title)
+{
+    const int scale = 4, pad = 8, cap = 18, tile = (int)S * scale;
+    const int cols = (int)H + 1, w = pad + cols * (tile + pad), h = 24 + (int)L * (tile + cap + pad) + pad;
+    cairo_surface_t *s = cairo_image_surface_create(CAIRO_FORMAT_RGB24, w, h);
+    cairo_t *cr = cairo_create(s);
+    cairo_set_source_rgb(cr, 1, 1, 1);
+    cairo_paint(cr);
+    cairo_select_font_face(cr, "sans-serif", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL);
+    cairo_set_font_size(cr, 11);
+    cairo_set_source_rgb(cr, 0, 0, 0);
+    cairo_move_to(cr, pad, 16);
+    cairo_show_text(cr, title);
+    char caption[64];
+    for (int64_t l = 0; l < L; l++) {
+        const double y0 = 24 + (double)(l * (tile + cap + pad));
+        for (int64_t hd = 0; hd < H; hd++) {
+            snprintf(caption, sizeof caption, "layer %lld head %lld", (long long)l, (long long)hd);
+            draw_tile(cr, pad + (double)(hd * (tile + pad)), y0, px, S, maps + (l * H + hd) * G * G, G, scale,
+                      caption);
+        }
+        /* the last column: the rollout on the first row, the image alone on the second */
+        const double x0 = pad + (double)(H * (tile + pad));
+        if (l == 0) draw_tile(cr, x0, y0, px, S, roll, G, scale, "rollout");
+        if (l == 1) draw_tile(cr, x0, y0, px, S, NULL, G, scale, "image");
+    }
+    cairo_destroy(cr);
+    const cairo_status_t cs = cairo_surface_write_to_png(s, path);
+    cairo_surface_destroy(s);
+    if (cs != CAIRO_STATUS_SUCCESS) return viz_fail(ATTN_E_IO, "%s: %s", path, cairo_status_to_string(cs));
+    return ATTN_OK;
+}
+
+/* The viewer's record: tokens "[cls]" (with a class token) and "r<row>c<col>" for the patches, and
+ * every layer's self-attention [H, T, T] recorded through the library (attn/analysis.h) on a
+ * forward of the one image; attention.html then shows heads, model view and rollout. */
+static int write_viewer(const attn_image_model *m, const uint8_t *px, const char *title, const char *out)
+{
+    const attn_vit *v = m->vit;
+    const int64_t T = v->tokens, G = v->grid, L = v->cfg.num_layers, H = v->cfg.nhead;
+    const int cls = v->cls_token != NULL;
+    char(*names)[48] = calloc((size_t)T, sizeof *names);
+    const char **tok = calloc((size_t)T, sizeof *tok);
+    float *x = malloc((size_t)(v->cfg.image_size * v->cfg.image_size) * sizeof *x);
+    viz_record *r = NULL;
+    attn_tape *t = NULL;
+    attn_attention_record *rec = NULL;
+    attn_tape_config tc = {0};
+    int st = names && tok && x ? ATTN_OK : ATTN_E_NOMEM, rc = 1;
+    for (int64_t i = 0; st == ATTN_OK && i < T; i++) {
+        if (cls && i == 0) snprintf(names[i], sizeof names[i], "[cls]");
+        else snprintf(names[i], sizeof names[i], "r%lldc%lld", (long long)((i - cls) / G), (long long)((i - cls) % G));
+        tok[i] = names[i];
+    }
+    if (st == ATTN_OK) st = attn_tape_create(&tc, &t);
+    if (st == ATTN_OK) attn_tape_set_training(t, 0), st = attn_attention_record_create(t, &rec);
+    if (st == ATTN_OK) st = attn_image_normalize(px, v->cfg.image_size * v->cfg.image_size, m->mean, m->std, x);
+    attn_var *logits = NULL;
+    if (st == ATTN_OK) st = attn_vit_forward(t, v, x, 1, &logits, NULL);
+    if (st == ATTN_OK) st = attn_attention_record_status(rec);
+    if (st) {
+        cli_error("viz", "attention", st);
+        goto done;
+    }
+    if (viz_record_create(&r, title, tok, (int)T, NULL, 0)) goto fail;
+    for (int64_t l = 0; l < L && l < attn_attention_record_count(rec); l++) {
+        attn_attention_map a;
+        if (attn_attention_record_map(rec, (int)l, &a) != ATTN_OK) goto done;
+        if (viz_record_add_heads(r, VIZ_CLS_SELF, (int)l, a.w, (int)H, (int)T, (int)T)) goto fail;
+    }
+    if (viz_render_all(r, out, cls ? 0 : VIZ_POOL_MEAN)) goto fail;
+    rc = 0;
+    goto done;
+fail:
+    fprintf(stderr, "attn viz: %s\n", viz_last_error());
+done:
+    attn_attention_record_free(rec);
+    attn_tape_free(t);
+    viz_record_free(r);
+    free(names), free(tok), free(x);
+    return rc;
+}
+
+int viz_image_run(int argc, char **argv)
+{
+    const char *model = NULL, *input = NULL, *out = "out/viz";
+    for (int a = 1; a < argc; a++) {
+        const int more = a + 1 < argc;
+        if (!strcmp(argv[a], "--model") && more) model = argv[++a];
+        else if (!strcmp(argv[a], "--image") && more) input = argv[++a];
+        else if (!strcmp(argv[a], "--out") && more) out = argv[++a];
+        else model = NULL, a = argc;
+    }
+    if (!model || !input) {
+        fprintf(stderr, "usage: attn viz --model M --image FILE.png|IDXFILE[i] [--out DIR]\n"
+                        "Writes DIR/image_attention.png: each layer's and head's attention from the class token\n"
+                        "over the image, and the attention rollout; DIR/attention.html shows the same.\n");
+        return 2;
+    }
+    attn_image_model *m = NULL;
+    if (load_model("viz", model, &m)) return 1;
+    const attn_vit *v = m->vit;
+    const int64_t S = v->cfg.image_size, L = v->cfg.num_layers, H = v->cfg.nhead, G = v->grid;
+    uint8_t *px = malloc((size_t)(S * S));
+    float *maps = malloc((size_t)(L * H * G * G) * sizeof *maps), *roll = malloc((size_t)(G * G) * sizeof *roll);
+    float *prob = malloc((size_t)m->classes * sizeof *prob);
+    int32_t pred = 0;
+    int rc = !px || !maps || !roll || !prob;
+    if (!rc) rc = image_read_input("viz", input, S, px);
+    int st = ATTN_OK;
+    if (!rc) st = attn_image_model_predict(m, px, 1, &pred, prob);
+    if (!rc && st == ATTN_OK) st = attn_image_model_attention(m, px, maps, roll);
+    if (!rc && st) rc = cli_error("viz", input, st);
+    if (!rc && mkdir(out, 0777) && errno != EEXIST) {
+        fprintf(stderr, "attn viz: %s: %s\n", out, strerror(errno));
+        rc = 1;
+    }
+    char path[4200], title[300];
+    if (!rc) {
+        snprintf(title, sizeof title, "%.200s: %s (%.3f)", input, m->labels[pred], (double)prob[pred]);
+        snprintf(path, sizeof path, "%s/image_attention.png", out);
+        if (write_grid(path, px, S, maps, roll, L, H, G, title)) {
+            fprintf(stderr, "attn viz: %s\n", viz_last_error());
+            rc = 1;
+        } else {
+            printf("%s\nwrote %s\n", title, path);
+        }
+        if (!rc) rc = write_viewer(m, px, title, out);
+        if (!rc) printf("wrote %s/attention.html (heads over the patches \"r<row>c<col>\", model view, rollout)\n", out);
+    }
+    free(px), free(maps), free(roll), free(prob);
+    attn_image_model_free(m);
+    viz_release_caches();
+    return rc;
+}
