@@ -125,10 +125,12 @@ test:
 	@$(MAKE) --no-print-directory SAN=1 lib tests
 	@PY=$(PY) scripts/run_tests.sh
 
+# DEMO_ARGS: options for the demo (empty: its defaults); the README test shortens it.
+DEMO_ARGS ?=
 demo:
 	@scripts/deps.sh demo
 	@$(MAKE) --no-print-directory features lib cli
-	@$(BUILD)/attn demo
+	@$(BUILD)/attn demo $(DEMO_ARGS)
 
 bench:
 	@scripts/deps.sh bench

@@ -73,6 +73,13 @@ usage_error "bleu with one file" "needs 2 arguments, got 1" bleu a
 usage_error "bleu with stdin twice" "only one file can be '-'" bleu - -
 usage_error "spm train --vocab 200" "--vocab must be 261..1000000, got 200" spm train --vocab 200 -i x -m y
 usage_error "spm train --coverage 2" "--coverage must be" spm train --coverage 2 -i x -m y
+usage_error "bench ring --len -5" "attn bench ring: --len must be 1..16777216, got -5" bench ring --len -5
+usage_error "demo --steps 0" "attn demo: --steps must be 1 or more, got 0" demo --steps 0
+usage_error "generate --top-k -1" "attn generate: --top-k must be 0..16777216, got -1" generate -m m --top-k -1
+usage_error "train translate --arch lstm" "--arch must be one of transformer|gru, got 'lstm'" train translate --arch lstm --data d --out o
+usage_error "eval translate --beam=0" "attn eval translate: --beam must be 1..64, got 0" eval translate --beam=0
+usage_error "train lm --threads x" "attn train lm: --threads must be an integer 0..4096, got 'x'" train lm --threads x
+usage_error "classify-image without a file" "needs 1 argument, got 0" classify-image -m m
 usage_error "spm unknown mode" "unknown mode 'frob'" spm frob
 usage_error "spm encode without --model" "--model is required" spm encode
 usage_error "classify --threads abc" "--threads must be an integer" classify --threads abc -m m

@@ -17,7 +17,7 @@ if [ ! -x "$ATTN" ]; then
     exit 1
 fi
 OUT=$(mktemp -d)
-trap 'rm -rf "$OUT"' EXIT
+trap '[ -n "$KEEP" ] || rm -rf "$OUT"' EXIT
 # a small model and many saves, so that kills land in steps, in saves and between them
 ARGS="--steps 120 --batch 8 --d-model 32 --heads 2 --layers 1 --log-every 1 --val 8 --eval 0 --threads 1 --seed 5"
 "$ATTN" demo $ARGS --out "$OUT/ref" > "$OUT/ref.log" 2>&1
@@ -36,6 +36,13 @@ while [ $kills -lt 30 ]; do
     while [ "$(grep -c '^attn demo: English' "$OUT/k.log" 2>/dev/null)" = "${started:-0}" ] && kill -0 $pid 2>/dev/null; do
         sleep 0.01
     done
+    # and for this run's first save (a new metrics.csv row), so that on a loaded machine the kills
+    # still land in later steps and saves, not always before the first one
+    rows0=$(cat "$OUT/k/metrics.csv" 2>/dev/null | wc -l)
+    [ -n "$resume" ] || rows0=0
+    while [ "$(cat "$OUT/k/metrics.csv" 2>/dev/null | wc -l)" -le "$rows0" ] && kill -0 $pid 2>/dev/null; do
+        sleep 0.01
+    done
     seed=$(( (seed * 1103515245 + 12345) % 2147483648 ))
     ms=$(( seed % 1500 ))
     sleep "$(printf '%d.%03d' $((ms / 1000)) $((ms % 1000)))"
@@ -43,6 +50,7 @@ while [ $kills -lt 30 ]; do
     wait $pid 2>/dev/null
     if grep -q '^result:' "$OUT/k.log" 2>/dev/null && [ $kills -lt 30 ]; then
         # it finished before the kill: start over so that every kill interrupts a run
+        cat "$OUT/k.log" >> "$OUT/earlier.log" # its resumes still count
         rm -rf "$OUT/k" "$OUT/k.log"
     fi
 done
@@ -58,7 +66,7 @@ steps "$OUT/k/metrics.csv" > "$OUT/k.rows"
 check "metrics.csv: the same 120 loss rows, each step once" sh -c "[ \$(wc -l < '$OUT/k.rows') = 120 ] && cmp -s '$OUT/ref.rows' '$OUT/k.rows'"
 left=$(find "$OUT/k" -name '*.tmp.*' | wc -l)
 check "no temporary file left ($left)" [ "$left" = 0 ]
-resumes=$(grep -c '^resumed' "$OUT/k.log")
+resumes=$(cat "$OUT/earlier.log" "$OUT/k.log" 2>/dev/null | grep -c '^resumed')
 check "the kills interrupted training: $resumes of 31 runs resumed from a saved state" [ "$resumes" -ge 15 ]
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

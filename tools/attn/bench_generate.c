@@ -8,6 +8,7 @@
  * rounds; the better of the two, as the machine is shared) and prints tokens/s, bytes per token,
  * the implied GB/s and its share of the triad figure. Weights are random (the speed does not
  * depend on them); the median round is reported. */
+#include "args.h"
 #include "cli.h"
 
 #include "bench_util.h"
@@ -34,24 +35,19 @@ static double load1(void)
     return l;
 }
 
-static int usage(void)
-{
-    fprintf(stderr, "usage: attn bench generate [--threads N] [--rounds R] [--context T]\n");
-    return 2;
-}
-
 int bench_generate(int argc, char **argv)
 {
     int threads = 2, rounds = 5;
     int64_t T = 256;
-    for (int a = 1; a < argc; a++) {
-        const int more = a + 1 < argc;
-        if (!strcmp(argv[a], "--threads") && more) threads = atoi(argv[++a]);
-        else if (!strcmp(argv[a], "--rounds") && more) rounds = atoi(argv[++a]);
-        else if (!strcmp(argv[a], "--context") && more) T = atoll(argv[++a]);
-        else return usage();
-    }
-    if (threads < 1 || rounds < 1 || rounds > 100 || T < 2 || T > 4096) return usage();
+    const arg_opt opts[] = {
+        {"threads", 'j', ARG_INT, &threads, .lo = 1, .hi = 4096, .help = "threads"},
+        {"rounds", 0, ARG_INT, &rounds, .lo = 1, .hi = 100, .help = "timed rounds (after one warm-up)"},
+        {"context", 0, ARG_I64, &T, .lo = 2, .hi = 4096, .help = "the model's context: tokens per round"},
+        {0}};
+    const arg_spec spec = {.cmd = "bench generate", .synopsis = "[options]", .opts = opts,
+                           .about = "Batch-1 sampling with the key/value cache on the 10.7M-parameter GPT of bench train:\n"
+                                    "tokens/s and the implied memory bandwidth against a triad measured in the same run."};
+    ARGS_PARSE_OR_RETURN(&spec, argc, argv, NULL, NULL);
     attn_set_num_threads(threads);
     const attn_gpt_config cfg = {.vocab = 65, .context = T, .n_layer = 6, .n_head = 6, .d_model = 384};
     attn_gpt *m = NULL;

@@ -9,6 +9,7 @@
  *   --check rows   (large L) the last 16 query rows of each local chunk against the fused kernel
  *                  over their key prefix: out, lse and dq (dk/dv need every query: not checked);
  *   --check none.  Default: full up to L = 8192, rows beyond. */
+#include "args.h"
 #include "cli.h"
 
 #include "bench_util.h"
@@ -187,29 +188,27 @@ int bench_ring(int argc, char **argv)
     attn_mpi_ring_problem p = {4096, 8, 64, 0, 0.0f, 0};
     uint64_t seed = 1234;
     int reps = 1, backward = 1, threads = -1;
-    const char *check = NULL;
-    for (int a = 1; a < argc; a++) {
-        int more = a + 1 < argc;
-        if (!strcmp(argv[a], "--len") && more) p.len = atoll(argv[++a]);
-        else if (!strcmp(argv[a], "--heads") && more) p.heads = atoll(argv[++a]);
-        else if (!strcmp(argv[a], "--dim") && more) p.dim = atoll(argv[++a]);
-        else if (!strcmp(argv[a], "--causal")) p.causal = 1;
-        else if (!strcmp(argv[a], "--seed") && more) seed = strtoull(argv[++a], NULL, 10);
-        else if (!strcmp(argv[a], "--threads") && more) threads = atoi(argv[++a]);
-        else if (!strcmp(argv[a], "--reps") && more) reps = atoi(argv[++a]);
-        else if (!strcmp(argv[a], "--check") && more) check = argv[++a];
-        else if (!strcmp(argv[a], "--no-backward")) backward = 0;
-        else {
-            fprintf(stderr, "usage: attn bench ring --len L [--heads H --dim E --causal --seed S "
-                            "--threads T --reps R --check full|rows|none --no-backward]\n");
-            return 2;
-        }
-    }
-    if (!check) check = p.len <= 8192 ? "full" : "rows";
-    if (strcmp(check, "full") && strcmp(check, "rows") && strcmp(check, "none")) {
-        fprintf(stderr, "attn bench ring: --check must be full, rows or none\n");
-        return 2;
-    }
+    int64_t seed_arg = (int64_t)seed;
+    int check_i = -1, no_backward = 0;
+    const arg_opt opts[] = {
+        {"len", 'n', ARG_I64, &p.len, .lo = 1, .hi = (double)(1 << 24), .help = "sequence length (tokens)"},
+        {"heads", 0, ARG_I64, &p.heads, .lo = 1, .hi = 1024, .help = "attention heads"},
+        {"dim", 0, ARG_I64, &p.dim, .lo = 1, .hi = 1024, .help = "head dimension"},
+        {"causal", 0, ARG_FLAG, &p.causal, .help = "causal mask"},
+        {"seed", 0, ARG_I64, &seed_arg, .lo = 0, .hi = 9007199254740992.0, .help = "inputs"},
+        {"threads", 'j', ARG_INT, &threads, .lo = -1, .hi = 4096, .help = "threads per rank (-1: cores / ranks)"},
+        {"reps", 0, ARG_INT, &reps, .lo = 1, .hi = 1000, .help = "timed repetitions"},
+        {"check", 0, ARG_CHOICE, &check_i, .choices = "full|rows|none",
+         .help = "against the single-process kernel (default: full up to 8,192 tokens, else rows)"},
+        {"no-backward", 0, ARG_FLAG, &no_backward, .help = "forward only"},
+        {0}};
+    const arg_spec spec = {.cmd = "bench ring", .synopsis = "[options]", .opts = opts,
+                           .about = "Ring attention over the ranks of mpirun (the sequence split among them): time,\n"
+                                    "memory per rank, and the error against the single-process fused kernel."};
+    ARGS_PARSE_OR_RETURN(&spec, argc, argv, NULL, NULL);
+    seed = (uint64_t)seed_arg, backward = !no_backward;
+    static const char *const checks[] = {"full", "rows", "none"};
+    const char *check = check_i >= 0 ? checks[check_i] : p.len <= 8192 ? "full" : "rows";
     if (reps < 1) reps = 1;
     attn_mpi_ctx *d;
     if (attn_mpi_init(&argc, &argv, &d)) {

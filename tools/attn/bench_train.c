@@ -8,6 +8,7 @@
  * had PyTorch's speed move 25 % between runs on a shared machine, the ratio with it. Under
  * mpirun the global batch is split across ranks and gradients are averaged (no PyTorch, one
  * round). */
+#include "args.h"
 #include "cli.h"
 
 #include "bench_util.h"
@@ -86,25 +87,19 @@ int bench_train(int argc, char **argv)
 {
     int steps = 20, threads = 2, batch = 8, with_torch = 1, rounds = 2;
     const char *data = NULL;
-    for (int a = 1; a < argc; a++) {
-        int more = a + 1 < argc;
-        if (!strcmp(argv[a], "--steps") && more) steps = atoi(argv[++a]);
-        else if (!strcmp(argv[a], "--threads") && more) threads = atoi(argv[++a]);
-        else if (!strcmp(argv[a], "--batch") && more) batch = atoi(argv[++a]);
-        else if (!strcmp(argv[a], "--rounds") && more) rounds = atoi(argv[++a]);
-        else if (!strcmp(argv[a], "--data") && more) data = argv[++a];
-        else if (!strcmp(argv[a], "--no-torch")) with_torch = 0;
-        else {
-            fprintf(stderr, "usage: attn bench train [--steps N] [--rounds R] [--threads N] "
-                            "[--batch N] [--data FILE] [--no-torch]\n");
-            return 2;
-        }
-    }
-    if (steps < 3 || threads < 1 || batch < 1 || rounds < 1 || rounds > 16) {
-        fprintf(stderr, "attn bench train: --steps >= 3, 1 <= --rounds <= 16, --threads >= 1, "
-                        "--batch >= 1\n");
-        return 2;
-    }
+    int no_torch = 0;
+    const arg_opt opts[] = {
+        {"steps", 0, ARG_INT, &steps, .lo = 3, .hi = 1000000, .help = "training steps a round"},
+        {"rounds", 0, ARG_INT, &rounds, .lo = 1, .hi = 16, .help = "alternating rounds (attn, PyTorch)"},
+        {"threads", 'j', ARG_INT, &threads, .lo = 1, .hi = 4096, .help = "threads"},
+        {"batch", 'b', ARG_INT, &batch, .lo = 1, .hi = 1 << 20, .help = "sequences a step"},
+        {"data", 'd', ARG_STR, &data, .meta = "FILE", .help = "text to train on (default: tiny shakespeare if found)"},
+        {"no-torch", 0, ARG_FLAG, &no_torch, .help = "attn alone"},
+        {0}};
+    const arg_spec spec = {.cmd = "bench train", .synopsis = "[options]", .opts = opts,
+                           .about = "Training steps of a 10.7M-parameter GPT, attn beside PyTorch in alternating rounds."};
+    ARGS_PARSE_OR_RETURN(&spec, argc, argv, NULL, NULL);
+    with_torch = !no_torch;
     attn_mpi_ctx *d;
     if (attn_mpi_init(&argc, &argv, &d)) {
         fprintf(stderr, "attn bench train: %s\n", attn_last_error());

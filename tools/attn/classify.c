@@ -50,23 +50,41 @@ static const char *class_name(int64_t k, int64_t C, char *buf, size_t cap)
     return buf;
 }
 
+/* A model may have more classes than the data has labels (attn trains three-class models; a
+ * file may say 4,096): the table and the matrix show the classes with an example or a
+ * prediction, and one line counts the rest, so the output stays the data's size. */
 static void print_report(const attn_cls_report *r, const char *data, double seconds)
 {
     const int64_t C = r->classes;
     char nb[32];
+    int64_t *show = malloc((size_t)C * sizeof *show), S = 0, other = 0, quiet = 0;
+    for (int64_t k = 0; show && k < C; k++) {
+        int64_t predicted = 0;
+        for (int64_t i = 0; i < C; i++) predicted += r->confusion[i * C + k];
+        if (r->support[k] > 0 || predicted > 0) show[S++] = k;
+        else quiet++;
+        if (r->support[k] == 0) other += predicted;
+    }
     printf("%lld reviews from %s\n\n", (long long)r->n, data);
     printf("%-10s %9s %9s %9s %9s\n", "class", "precision", "recall", "f1", "support");
-    for (int64_t k = 0; k < C; k++)
+    for (int64_t j = 0; j < S; j++) {
+        const int64_t k = show[j];
         printf("%-10s %9.4f %9.4f %9.4f %9lld\n", class_name(k, C, nb, sizeof nb), r->precision[k], r->recall[k],
                r->f1[k], (long long)r->support[k]);
-    printf("\nconfusion matrix (rows: true, columns: predicted)\n%-10s", "");
-    for (int64_t k = 0; k < C; k++) printf(" %9s", class_name(k, C, nb, sizeof nb));
-    for (int64_t i = 0; i < C; i++) {
-        printf("\n%-10s", class_name(i, C, nb, sizeof nb));
-        for (int64_t k = 0; k < C; k++) printf(" %9lld", (long long)r->confusion[i * C + k]);
     }
-    printf("\n\naccuracy %.4f\n", r->accuracy);
+    printf("\nconfusion matrix (rows: true, columns: predicted)\n%-10s", "");
+    for (int64_t j = 0; j < S; j++) printf(" %9s", class_name(show[j], C, nb, sizeof nb));
+    for (int64_t i = 0; i < S; i++) {
+        printf("\n%-10s", class_name(show[i], C, nb, sizeof nb));
+        for (int64_t j = 0; j < S; j++) printf(" %9lld", (long long)r->confusion[show[i] * C + show[j]]);
+    }
+    printf("\n");
+    if (S < C || other > 0)
+        printf("\nthe model has %lld classes: %lld other classes have no example and no prediction; %lld predictions "
+               "went to classes with no example\n", (long long)C, (long long)quiet, (long long)other);
+    printf("\naccuracy %.4f\n", r->accuracy);
     printf("result: task=imdb accuracy=%.4f n=%lld seconds=%.1f\n", r->accuracy, (long long)r->n, seconds);
+    free(show);
 }
 
 int cli_eval_classify(int argc, char **argv)

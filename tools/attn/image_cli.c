@@ -17,19 +17,6 @@
 #include <string.h>
 #include <time.h>
 
-static int train_usage_to(FILE *f)
-{
-    fprintf(f,
-            "usage: attn train image --data DIR --out DIR [--config F.json] [--threads N] [--resume]\n"
-            "  DIR holds train-images-idx3-ubyte[.gz] and train-labels-idx1-ubyte[.gz] (default data:\n"
-            "  " ATTN_FASHION_MNIST_DIR "). The last val_size training images validate.\n"
-            "Config keys: patch d_model heads layers ff dropout pool (cls|mean) pos (learned|sincos)\n"
-            "  batch epochs val_size train_images (0: all) warmup eval_every lr min_lr_ratio\n"
-            "  weight_decay clip label_smoothing pad hflip seed\n"
-            "Under mpirun each rank trains on its share of every batch (batch divisible by the ranks).\n");
-    return f == stdout ? 0 : 2;
-}
-static int train_usage(void) { return train_usage_to(stderr); }
 
 typedef struct train_opts {
     attn_image_train_config c;
@@ -82,19 +69,25 @@ static double cpu_seconds(void)
 
 int cli_train_image(int argc, char **argv)
 {
-    if (args_wants_help(argc, argv)) return train_usage_to(stdout);
     const char *data = NULL, *out = NULL, *config = NULL;
     int threads = 0, resume = 0;
-    for (int a = 1; a < argc; a++) {
-        const int more = a + 1 < argc;
-        if (!strcmp(argv[a], "--data") && more) data = argv[++a];
-        else if (!strcmp(argv[a], "--out") && more) out = argv[++a];
-        else if (!strcmp(argv[a], "--config") && more) config = argv[++a];
-        else if (!strcmp(argv[a], "--threads") && more) threads = atoi(argv[++a]);
-        else if (!strcmp(argv[a], "--resume")) resume = 1;
-        else return train_usage();
-    }
-    if (!out || threads < 0) return train_usage();
+    const arg_opt opts[] = {
+        {"data", 'd', ARG_STR, &data, .meta = "DIR", .help = "the IDX files (default " ATTN_FASHION_MNIST_DIR ")"},
+        {"out", 'o', ARG_STR, &out, .meta = "DIR", .help = "run directory (required)"},
+        {"config", 'c', ARG_STR, &config, .meta = "FILE", .help = "JSON configuration (keys below)"},
+        {"threads", 'j', ARG_INT, &threads, .lo = 0, .hi = 4096, .help = "threads (0: all cores)"},
+        {"resume", 0, ARG_FLAG, &resume, .help = "continue the run in --out"},
+        {0}};
+    const arg_spec spec = {
+        .cmd = "train image", .synopsis = "--out DIR [options]", .opts = opts,
+        .about = "A Vision Transformer on Fashion-MNIST: DIR holds train-images-idx3-ubyte[.gz] and\n"
+                 "train-labels-idx1-ubyte[.gz]; the last val_size training images validate.",
+        .epilog = "Configuration keys: patch d_model heads layers ff dropout pool (cls|mean) pos (learned|sincos)\n"
+                  "  batch epochs val_size train_images (0: all) warmup eval_every lr min_lr_ratio\n"
+                  "  weight_decay clip label_smoothing pad hflip seed\n"
+                  "Under mpirun each rank trains on its share of every batch (batch divisible by the ranks).\n"};
+    ARGS_PARSE_OR_RETURN(&spec, argc, argv, NULL, NULL);
+    if (!out) return args_usage_error(&spec, "--out is required");
     setvbuf(stdout, NULL, _IOLBF, 0);
     train_opts o = {0};
     attn_image_train_defaults(&o.c);
@@ -154,29 +147,23 @@ int cli_train_image(int argc, char **argv)
     return st ? 1 : 0;
 }
 
-static int eval_usage_to(FILE *f)
-{
-    fprintf(f, "usage: attn eval image --model M [--data DIR] [--split test|train] [--threads N]\n"
-                    "  accuracy, per-class precision and recall, the confusion matrix (rows: true class,\n"
-                    "  columns: predicted) and a result: line, on DIR's t10k (test) files by default.\n");
-    return f == stdout ? 0 : 2;
-}
-static int eval_usage(void) { return eval_usage_to(stderr); }
 
 int cli_eval_image(int argc, char **argv)
 {
-    if (args_wants_help(argc, argv)) return eval_usage_to(stdout);
-    const char *model = NULL, *data = NULL, *split = "test";
-    int threads = 0;
-    for (int a = 1; a < argc; a++) {
-        const int more = a + 1 < argc;
-        if (!strcmp(argv[a], "--model") && more) model = argv[++a];
-        else if (!strcmp(argv[a], "--data") && more) data = argv[++a];
-        else if (!strcmp(argv[a], "--split") && more) split = argv[++a];
-        else if (!strcmp(argv[a], "--threads") && more) threads = atoi(argv[++a]);
-        else return eval_usage();
-    }
-    if (!model || threads < 0 || (strcmp(split, "test") && strcmp(split, "train"))) return eval_usage();
+    const char *model = NULL, *data = NULL;
+    int threads = 0, split_i = 0;
+    const arg_opt opts[] = {
+        {"model", 'm', ARG_STR, &model, .meta = "M", .help = "a trained ViT (a file or a run directory; required)"},
+        {"data", 'd', ARG_STR, &data, .meta = "DIR", .help = "the IDX files (default " ATTN_FASHION_MNIST_DIR ")"},
+        {"split", 0, ARG_CHOICE, &split_i, .choices = "test|train", .help = "t10k (test) or train files"},
+        {"threads", 'j', ARG_INT, &threads, .lo = 0, .hi = 4096, .help = "threads (0: all cores)"},
+        {0}};
+    const arg_spec spec = {.cmd = "eval image", .synopsis = "--model M [options]", .opts = opts,
+                           .about = "Accuracy, per-class precision and recall, the confusion matrix (rows: true class,\n"
+                                    "columns: predicted) and a result: line."};
+    ARGS_PARSE_OR_RETURN(&spec, argc, argv, NULL, NULL);
+    if (!model) return args_usage_error(&spec, "--model is required");
+    const char *split = split_i ? "train" : "test";
     if (threads > 0) attn_set_num_threads(threads);
     attn_image_model *m = NULL;
     attn_image_set *s = NULL;

@@ -4,6 +4,7 @@
  * generate` takes it: a checkpoint of `attn train lm` (a byte outside its vocabulary is an
  * error naming its line and byte) or a Hugging Face GPT-2 directory. Bits per byte make the
  * two comparable. */
+#include "args.h"
 #include "cli.h"
 
 #include "bench_util.h"
@@ -14,26 +15,21 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int usage(void)
-{
-    fprintf(stderr, "usage: attn eval lm --model M --data FILE [--batch N] [--threads N]\n");
-    return 2;
-}
-
 int cli_eval_lm(int argc, char **argv)
 {
     const char *model = NULL, *data = NULL;
     int threads = 0;
     long batch = 8;
-    for (int a = 1; a < argc; a++) {
-        const int more = a + 1 < argc;
-        if (!strcmp(argv[a], "--model") && more) model = argv[++a];
-        else if (!strcmp(argv[a], "--data") && more) data = argv[++a];
-        else if (!strcmp(argv[a], "--batch") && more) batch = atol(argv[++a]);
-        else if (!strcmp(argv[a], "--threads") && more) threads = atoi(argv[++a]);
-        else return usage();
-    }
-    if (!model || !data || batch < 1 || batch > 65536 || threads < 0) return usage();
+    const arg_opt opts[] = {
+        {"model", 'm', ARG_STR, &model, .meta = "M", .help = "an attn train lm checkpoint or a GPT-2 directory (required)"},
+        {"data", 'd', ARG_STR, &data, .meta = "FILE", .help = "the text (required)"},
+        {"batch", 'b', ARG_LONG, &batch, .lo = 1, .hi = 65536, .help = "windows per forward pass"},
+        {"threads", 'j', ARG_INT, &threads, .lo = 0, .hi = 4096, .help = "threads (0: all cores)"},
+        {0}};
+    const arg_spec spec = {.cmd = "eval lm", .synopsis = "--model M --data FILE [options]", .opts = opts,
+                           .about = "The mean loss, perplexity and bits per byte of a language model on a file."};
+    ARGS_PARSE_OR_RETURN(&spec, argc, argv, NULL, NULL);
+    if (!model || !data) return args_usage_error(&spec, "--model and --data are required");
     if (threads) attn_set_num_threads(threads);
     lm_model lm;
     char *text = NULL;

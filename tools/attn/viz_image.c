@@ -117,20 +117,19 @@ int cli_classify_image(int argc, char **argv)
 {
     const char *model = NULL, *input = NULL;
     int top = 3;
-    for (int a = 1; a < argc; a++) {
-        const int more = a + 1 < argc;
-        if (!strcmp(argv[a], "--model") && more) model = argv[++a];
-        else if (!strcmp(argv[a], "--top") && more) top = atoi(argv[++a]);
-        else if (argv[a][0] != '-' && !input) input = argv[a];
-        else input = NULL, a = argc;
-    }
-    const int help = args_wants_help(argc, argv);
-    if (help || !model || !input || top < 1) {
-        fprintf(help ? stdout : stderr, "usage: attn classify-image --model M [--top K] FILE.png|IDXFILE[i]\n"
-                        "  FILE.png: the model's size (28×28), read as grayscale; IDXFILE[i]: image i of\n"
-                        "  an IDX file, e.g. /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz[0]\n");
-        return help ? 0 : 2;
-    }
+    const arg_opt opts[] = {
+        {"model", 'm', ARG_STR, &model, .meta = "M", .help = "a trained ViT (required)"},
+        {"top", 'k', ARG_INT, &top, .lo = 1, .hi = 1000, .help = "classes listed"},
+        {0}};
+    const arg_spec spec = {.cmd = "classify-image", .synopsis = "--model M [--top K] FILE.png|IDXFILE[i]", .opts = opts,
+                           .about = "FILE.png: the model's size (28x28), read as grayscale; IDXFILE[i]: image i of an IDX\n"
+                                    "file, e.g. /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz[0]",
+                           .min_pos = 1, .max_pos = 1};
+    char **pos;
+    int npos;
+    ARGS_PARSE_OR_RETURN(&spec, argc, argv, &pos, &npos);
+    if (!model) return args_usage_error(&spec, "--model is required");
+    input = pos[0];
     attn_image_model *m = NULL;
     if (load_model("classify-image", model, &m)) return 1;
     const int64_t S = m->vit->cfg.image_size, C = m->classes;
