@@ -80,6 +80,9 @@ usage_error "train translate --arch lstm" "--arch must be one of transformer|gru
 usage_error "eval translate --beam=0" "attn eval translate: --beam must be 1..64, got 0" eval translate --beam=0
 usage_error "train lm --threads x" "attn train lm: --threads must be an integer 0..4096, got 'x'" train lm --threads x
 usage_error "classify-image without a file" "needs 1 argument, got 0" classify-image -m m
+usage_error "bench attention --reps abc" "attn bench attention: --reps must be an integer 0..64, got 'abc'" bench attention --reps abc
+usage_error "bench gemm --threads 0" "attn bench gemm: --threads must be 1..4096, got 0" bench gemm --threads 0
+usage_error "bench attention --pass sideways" "--pass must be one of fwd|bwd|both, got 'sideways'" bench attention --pass sideways
 usage_error "spm unknown mode" "unknown mode 'frob'" spm frob
 usage_error "spm encode without --model" "--model is required" spm encode
 usage_error "classify --threads abc" "--threads must be an integer" classify --threads abc -m m

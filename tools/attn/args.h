@@ -85,6 +85,15 @@ typedef struct arg_spec {
     const char *epilog;   /* printed after the options; NULL: none */
 } arg_spec;
 
+/* The options every `attn train TASK` command shares (data, out, config, threads, resume), as
+ * table entries: {ARGS_TRAIN_OPTS(&data, &out, &config, &threads, &resume), …task's own…, {0}}. */
+#define ARGS_TRAIN_OPTS(data, out, config, threads, resume)                                        \
+    {"data", 'd', ARG_STR, data, .meta = "PATH", .help = "the training data"},                      \
+    {"out", 'o', ARG_STR, out, .meta = "DIR", .help = "run directory (required)"},                  \
+    {"config", 'c', ARG_STR, config, .meta = "FILE", .help = "JSON configuration (keys below)"},    \
+    {"threads", 'j', ARG_INT, threads, .lo = 0, .hi = 4096, .help = "threads (0: all cores)"},      \
+    {"resume", 0, ARG_FLAG, resume, .help = "continue the run in --out"}
+
 #define ARGS_OK (-1)
 
 /* Parse argv[1..argc). ARGS_OK: the destinations are set and pos[0..*npos) are the

@@ -13,6 +13,8 @@
  * repetitions of every case (bandwidth: before and after the decoding case), so one busy moment
  * cannot set the yardstick; a percentage above 100 is printed with `..._calibration=off`. */
 #include "attn.h"
+#include "args.h"
+#include "cli.h"
 #include "bench_util.h"
 
 #include <math.h>
@@ -177,49 +179,26 @@ int bench_attention(int argc, char **argv)
     const char *list = "S1,S2,S3,S4,S5,S6,S7", *pass = "both";
     int threads = attn_get_num_threads(), reps = 0;
     attn_kernel kernel = ATTN_KERNEL_FLASH;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            printf("usage: attn bench attention [--shapes S1,...,S8] [--threads N] "
-                   "[--kernel flash|reference] [--pass fwd|bwd|both] [--reps N] "
-                   "[--isa portable|avx2|avx512]\n");
-            return 0;
-        }
-        if (!val) {
-            fprintf(stderr, "bench attention: %s needs a value\n", a);
-            return 2;
-        }
-        i++;
-        if (!strcmp(a, "--shapes")) list = val;
-        else if (!strcmp(a, "--threads")) threads = atoi(val);
-        else if (!strcmp(a, "--reps")) reps = atoi(val);
-        else if (!strcmp(a, "--pass")) pass = val;
-        else if (!strcmp(a, "--isa")) {
-            attn_isa isa = !strcmp(val, "portable") ? ATTN_ISA_PORTABLE
-                           : !strcmp(val, "avx2")   ? ATTN_ISA_AVX2
-                           : !strcmp(val, "avx512") ? ATTN_ISA_AVX512
-                                                    : ATTN_ISA_AUTO;
-            if (attn_set_isa(isa) != 0) {
-                fprintf(stderr, "bench attention: isa '%s': %s\n", val, attn_last_error());
-                return 2;
-            }
-        }
-        else if (!strcmp(a, "--kernel")) {
-            if (!strcmp(val, "flash")) kernel = ATTN_KERNEL_FLASH;
-            else if (!strcmp(val, "reference")) kernel = ATTN_KERNEL_REFERENCE;
-            else {
-                fprintf(stderr, "bench attention: unknown kernel '%s'\n", val);
-                return 2;
-            }
-        } else {
-            fprintf(stderr, "bench attention: unknown option '%s'\n", a);
-            return 2;
-        }
-    }
-    if (threads < 1 || reps < 0 || reps > 64 ||
-        (strcmp(pass, "fwd") && strcmp(pass, "bwd") && strcmp(pass, "both"))) {
-        fprintf(stderr, "bench attention: bad --threads, --reps or --pass\n");
-        return 2;
+    int pass_i = 2, kernel_i = 0, isa_i = -1;
+    const arg_opt opts[] = {
+        {"shapes", 's', ARG_STR, &list, .meta = "S1,...", .help = "shapes to run (S1..S8)"},
+        {"threads", 'j', ARG_INT, &threads, .lo = 1, .hi = 4096, .help = "threads"},
+        {"kernel", 0, ARG_CHOICE, &kernel_i, .choices = "flash|reference", .help = "the fused or the textbook kernel"},
+        {"pass", 0, ARG_CHOICE, &pass_i, .choices = "fwd|bwd|both", .help = "forward, backward or both"},
+        {"reps", 0, ARG_INT, &reps, .lo = 0, .hi = 64, .help = "repetitions (0: by the shape's size)"},
+        {"isa", 0, ARG_CHOICE, &isa_i, .choices = "portable|avx2|avx512", .help = "force an instruction set"},
+        {0}};
+    const arg_spec spec = {.cmd = "bench attention", .synopsis = "[options]", .opts = opts,
+                           .about = "The attention kernels on the shapes S1..S8: ms, GFLOP/s, % of the FMA peak measured\n"
+                                    "in the same run, peak RSS."};
+    ARGS_PARSE_OR_RETURN(&spec, argc, argv, NULL, NULL);
+    static const char *const passes[] = {"fwd", "bwd", "both"};
+    static const attn_isa isas[] = {ATTN_ISA_PORTABLE, ATTN_ISA_AVX2, ATTN_ISA_AVX512};
+    pass = passes[pass_i];
+    kernel = kernel_i ? ATTN_KERNEL_REFERENCE : ATTN_KERNEL_FLASH;
+    if (isa_i >= 0) {
+        const int st = attn_set_isa(isas[isa_i]);
+        if (st) return cli_error("bench attention", "--isa", st);
     }
     bench_peak pk;
     bench_peak_init(&pk, threads);

@@ -8,6 +8,7 @@
  * Shapes are M×N×K: C[M,N] = op(A)[M,K]·op(B)[K,N]. The FMA peak behind pct_peak is the best of
  * short calibration runs at the start and before every timed block (bench_util.h). */
 #include "bench_util.h"
+#include "args.h"
 #include "cli.h"
 
 #ifdef ATTN_HAVE_OPENBLAS /* mk/gemm.mk: set when pkg-config finds openblas */
@@ -144,53 +145,27 @@ static int time_both(const shape *s, const float *A, const float *B, float *C, f
     return reps;
 }
 
-static void usage(FILE *f)
-{
-    fprintf(f,
-            "usage: attn bench gemm [--threads N] [--reps R] [--shapes LIST] [--isa NAME]\n"
-            "  --threads N    threads for both libraries (default 2)\n"
-            "  --reps R       timed repetitions per shape, at least (more until ~0.2 s),\n"
-            "                 median quoted (default 7)\n"
-            "  --shapes LIST  comma-separated S (square) or MxNxK[:OP], OP in NN NT TN TT\n"
-            "                 (default %s)\n"
-            "  --isa NAME     force attn's path: portable, avx2, avx512 (default: best)\n"
-            "  --no-openblas  time attn only\n",
-            default_shapes);
-}
 
 int bench_gemm(int argc, char **argv)
 {
     int threads = 2, reps = 7, with_openblas = 1;
     const char *shapes = default_shapes;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            usage(stdout);
-            return 0;
-        } else if (!strcmp(a, "--threads") && i + 1 < argc) {
-            threads = atoi(argv[++i]);
-        } else if (!strcmp(a, "--reps") && i + 1 < argc) {
-            reps = atoi(argv[++i]);
-        } else if (!strcmp(a, "--shapes") && i + 1 < argc) {
-            shapes = argv[++i];
-        } else if (!strcmp(a, "--no-openblas")) {
-            with_openblas = 0;
-        } else if (!strcmp(a, "--isa") && i + 1 < argc) {
-            const char *n = argv[++i];
-            attn_isa isa = !strcmp(n, "portable") ? ATTN_ISA_PORTABLE
-                           : !strcmp(n, "avx2")   ? ATTN_ISA_AVX2
-                           : !strcmp(n, "avx512") ? ATTN_ISA_AVX512
-                                                  : ATTN_ISA_AUTO;
-            int rc = attn_set_isa(isa);
-            if (rc) return cli_error("bench gemm", "--isa", rc);
-        } else {
-            usage(stderr);
-            return 2;
-        }
-    }
-    if (threads < 1 || reps < 1) {
-        usage(stderr);
-        return 2;
+    int no_openblas = 0, isa_i = -1;
+    const arg_opt opts[] = {
+        {"threads", 'j', ARG_INT, &threads, .lo = 1, .hi = 4096, .help = "threads"},
+        {"reps", 0, ARG_INT, &reps, .lo = 1, .hi = 1000, .help = "repetitions (the median is reported)"},
+        {"shapes", 's', ARG_STR, &shapes, .meta = "MxNxK,...", .help = "products to time"},
+        {"no-openblas", 0, ARG_FLAG, &no_openblas, .help = "attn alone"},
+        {"isa", 0, ARG_CHOICE, &isa_i, .choices = "portable|avx2|avx512", .help = "force an instruction set"},
+        {0}};
+    const arg_spec spec = {.cmd = "bench gemm", .synopsis = "[options]", .opts = opts,
+                           .about = "attn's matrix products beside OpenBLAS's on the same shapes, in one run."};
+    ARGS_PARSE_OR_RETURN(&spec, argc, argv, NULL, NULL);
+    with_openblas = !no_openblas;
+    static const attn_isa isas[] = {ATTN_ISA_PORTABLE, ATTN_ISA_AVX2, ATTN_ISA_AVX512};
+    if (isa_i >= 0) {
+        const int st = attn_set_isa(isas[isa_i]);
+        if (st) return cli_error("bench gemm", "--isa", st);
     }
     bench_peak pk;
     bench_peak_init(&pk, threads); /* before OpenBLAS starts its threads */

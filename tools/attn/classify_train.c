@@ -117,11 +117,7 @@ int cli_train_classify(int argc, char **argv)
     const char *data = NULL, *out = NULL, *config = NULL, *export_path = NULL;
     int threads = 0, resume = 0;
     const arg_opt opts[] = {
-        {"data", 'd', ARG_STR, &data, .meta = "PATH", .help = "the training data (required)"},
-        {"out", 'o', ARG_STR, &out, .meta = "DIR", .help = "run directory (required)"},
-        {"config", 'c', ARG_STR, &config, .meta = "FILE", .help = "JSON configuration (keys below)"},
-        {"threads", 'j', ARG_INT, &threads, .lo = 0, .hi = 4096, .help = "threads (0: all cores)"},
-        {"resume", 0, ARG_FLAG, &resume, .help = "continue the run in --out"},
+        ARGS_TRAIN_OPTS(&data, &out, &config, &threads, &resume),
         {"export-tokens", 0, ARG_STR, &export_path, .meta = "FILE", .help = "write the tokenized splits (for bench/torch_imdb.py)"},
         {0}};
     const arg_spec spec = {.cmd = "train classify", .synopsis = "--data PATH --out DIR [options]", .opts = opts,

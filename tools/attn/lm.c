@@ -54,11 +54,7 @@ int cli_train_lm(int argc, char **argv)
     const char *data = NULL, *out = NULL, *config = NULL;
     int threads = 0, resume = 0;
     const arg_opt opts[] = {
-        {"data", 'd', ARG_STR, &data, .meta = "PATH", .help = "the training data (required)"},
-        {"out", 'o', ARG_STR, &out, .meta = "DIR", .help = "run directory (required)"},
-        {"config", 'c', ARG_STR, &config, .meta = "FILE", .help = "JSON configuration (keys below)"},
-        {"threads", 'j', ARG_INT, &threads, .lo = 0, .hi = 4096, .help = "threads (0: all cores)"},
-        {"resume", 0, ARG_FLAG, &resume, .help = "continue the run in --out"},
+        ARGS_TRAIN_OPTS(&data, &out, &config, &threads, &resume),
         {0}};
     const arg_spec spec = {.cmd = "train lm", .synopsis = "--data PATH --out DIR [options]", .opts = opts,
                            .about = "A GPT on a text file, character by character (nanoGPT's shakespeare-char convention: the\n"
