@@ -133,7 +133,6 @@ int cli_train_classify(int argc, char **argv)
     if (config && cls_config_load(config, &c)) return 1;
     if (threads > 0) attn_set_num_threads(threads);
     threads = attn_get_num_threads();
-    if (attn_run_dir_prepare(out)) return cli_error("train classify", out, ATTN_E_IO);
     attn_mpi_ctx *dc = NULL;
     if (attn_mpi_init(&argc, &argv, &dc)) {
         fprintf(stderr, "attn train classify: %s\n", attn_last_error());
@@ -165,6 +164,12 @@ int cli_train_classify(int argc, char **argv)
     double t_start = bench_now();
     attn_imdb *d = NULL;
     if (cls_load_imdb("train classify", data, "train", &d)) {
+        attn_mpi_finalize(dc);
+        return 1;
+    }
+    if (rank == 0 && attn_run_dir_prepare(out)) { /* made once the data is there: a failed start leaves no directory */
+        cli_error("train classify", out, ATTN_E_IO);
+        attn_imdb_free(d);
         attn_mpi_finalize(dc);
         return 1;
     }

@@ -319,9 +319,9 @@ int cli_train_translate(int argc, char **argv)
         }
     }
     if (rank > 0 && !freopen("/dev/null", "w", stdout)) return 1; /* rank 0 alone prints */
-    int st = rank == 0 ? attn_run_dir_prepare(c.out) : ATTN_OK;
-    if (st == ATTN_OK) st = load_pair(c.data, "train", &train);
+    int st = load_pair(c.data, "train", &train);
     if (st == ATTN_OK) st = load_pair(c.data, "val", &val);
+    if (st == ATTN_OK && rank == 0) st = attn_run_dir_prepare(c.out); /* once the data is there */
     if (st) {
         cli_error("train translate", c.data, st);
         goto done;
