@@ -11,21 +11,10 @@
 #include <unistd.h>
 
 #include "attn.h"
+#include "test_tmp.h"
 
 
-static char *tmp_path(const char *name)
-{
-    static char dir[64];
-    static char path[4][128];
-    static int k;
-    if (!dir[0]) {
-        snprintf(dir, sizeof dir, "/tmp/attn_models_test_XXXXXX");
-        cr_assert_not_null(mkdtemp(dir));
-    }
-    k = (k + 1) % 4;
-    snprintf(path[k], sizeof path[k], "%s/%s", dir, name);
-    return path[k];
-}
+static char *tmp_path(const char *name) { return test_tmp_path(name); }
 
 static attn_seq2seq_config small_cfg(void)
 {

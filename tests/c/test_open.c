@@ -11,20 +11,9 @@
 #include <unistd.h>
 
 #include "attn.h"
+#include "test_tmp.h"
 
-static char *tmp(const char *name)
-{
-    static char dir[64];
-    static char path[4][160];
-    static int k;
-    if (!dir[0]) {
-        snprintf(dir, sizeof dir, "/tmp/attn_open_test_XXXXXX");
-        cr_assert_not_null(mkdtemp(dir));
-    }
-    k = (k + 1) % 4;
-    snprintf(path[k], sizeof path[k], "%s/%s", dir, name);
-    return path[k];
-}
+static char *tmp(const char *name) { return test_tmp_path(name); }
 
 static attn_st_reader *reopen(const char *path)
 {

@@ -11,25 +11,10 @@
 #include <unistd.h>
 
 #include "attn.h"
+#include "test_tmp.h"
 
-static const char *test_dir(void)
-{
-    static char dir[64];
-    if (!dir[0]) {
-        snprintf(dir, sizeof dir, "/tmp/attn_train_test_XXXXXX");
-        cr_assert_not_null(mkdtemp(dir));
-    }
-    return dir;
-}
-
-static char *path_of(const char *name)
-{
-    static char path[4][256];
-    static int k;
-    k = (k + 1) % 4;
-    snprintf(path[k], sizeof path[k], "%s/%s", test_dir(), name);
-    return path[k];
-}
+static const char *test_dir(void) { return test_tmp_dir(); }
+static char *path_of(const char *name) { return test_tmp_path(name); }
 
 /* A small model with an optimiser that has taken two steps (moments nonzero). */
 static void model(uint64_t seed, attn_params **P, attn_optim **o)

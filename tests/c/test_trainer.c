@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "attn.h"
+#include "test_tmp.h"
 
 /* A learnable stream: a repeating pattern with noise from a fixed generator. */
 static void make_stream(int32_t *ids, int64_t n, int V)
@@ -68,7 +69,7 @@ static char *dir_of(const char *name)
     static char buf[2][128];
     static int k;
     k ^= 1;
-    snprintf(buf[k], sizeof buf[k], "/tmp/attn_trainer_%d_%s", (int)getpid(), name);
+    snprintf(buf[k], sizeof buf[k], "%s/%s", test_tmp_dir(), name);
     return buf[k];
 }
 

@@ -1,0 +1,46 @@
+/* test_tmp.h — one scratch directory per test process (Criterion runs each test in its own
+ * process), removed with everything in it when the process exits. Before this, every run of the
+ * suite left some 30 directories in /tmp. */
+#ifndef ATTN_TEST_TMP_H
+#define ATTN_TEST_TMP_H
+
+#include <criterion/criterion.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+static char test_tmp_root[64];
+
+static int test_tmp_remove(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st, (void)flag, (void)ftw;
+    return remove(path);
+}
+
+static void test_tmp_cleanup(void)
+{
+    if (test_tmp_root[0]) nftw(test_tmp_root, test_tmp_remove, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* The process's scratch directory, created on first use. */
+static inline const char *test_tmp_dir(void)
+{
+    if (!test_tmp_root[0]) {
+        snprintf(test_tmp_root, sizeof test_tmp_root, "/tmp/attn_test_XXXXXX");
+        cr_assert_not_null(mkdtemp(test_tmp_root));
+        atexit(test_tmp_cleanup);
+    }
+    return test_tmp_root;
+}
+
+/* "DIR/name" in the scratch directory; the last four results stay valid. */
+static inline char *test_tmp_path(const char *name)
+{
+    static char path[4][256];
+    static int k;
+    k = (k + 1) % 4;
+    snprintf(path[k], sizeof path[k], "%s/%s", test_tmp_dir(), name);
+    return path[k];
+}
+
+#endif
