@@ -12,7 +12,9 @@
 
 ATTN_CLI: the attn command (default build/attn of this checkout).
 """
+import atexit
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -32,8 +34,9 @@ CLI = os.environ.get("ATTN_CLI", os.path.join(here, "..", "..", "build", "attn")
 torch.set_num_threads(1)
 passed = failed = 0
 tmp = tempfile.mkdtemp(prefix="attn_convert_")
+atexit.register(shutil.rmtree, tmp, ignore_errors=True)
 
-# the date demo's character vocabulary (tools/attn/chars.h): pad 0, BOS 1, EOS 2, unk 3,
+# the date demo's character vocabulary (attn_ascii_*, include/attn/text.h): pad 0, BOS 1, EOS 2, unk 3,
 # printable ASCII 32..126 at 4..98
 PAD, BOS, EOS, VOCAB = 0, 1, 2, 99
 
