@@ -37,6 +37,11 @@ typedef struct attn_image_train_config {
     int pad;               /* random crop from the image padded by pad pixels (0: none) */
     int hflip;             /* random horizontal flips */
     uint64_t seed;         /* model initialisation, epoch orders, augmentation, dropout */
+    int average_last;      /* > 1: also average the last N epochs' models; the final model is
+                            * the better of the best epoch and the average on validation */
+    double minutes;        /* > 0: a wall-time budget: training stops when it is spent, and the
+                            * learning rate, after warm-up, falls linearly to 0 over it (the
+                            * trainer's budget schedule) instead of the cosine over the epochs */
 } attn_image_train_config;
 
 /* The default configuration: 28×28×1 images, 10 classes, patch 7 (16 patches), a class token,

@@ -63,6 +63,8 @@ int attn_image_train_check(const attn_image_train_config *c, const attn_image_se
     else if (!(c->weight_decay >= 0 && c->weight_decay < 10)) bad = "weight_decay (0..10)";
     else if (!(c->clip >= 0 && c->clip < 1e9)) bad = "clip (0: none)";
     else if (!(c->label_smoothing >= 0 && c->label_smoothing < 1)) bad = "label_smoothing (0..1)";
+    else if (c->average_last < 0 || c->average_last > 1000) bad = "average_last (0..1000)";
+    else if (!(c->minutes >= 0 && c->minutes <= 1e7)) bad = "minutes (0..1e7)";
     else if (c->pad < 0 || c->pad > 64) bad = "pad (0..64)";
     if (bad) return attn_fail(ATTN_E_ARG, "%s: %s out of range", fn, bad);
     attn_vit *probe = NULL; /* the model's own checks, with their message */
@@ -308,7 +310,13 @@ void attn_image_task_configure(const attn_image_task *t, attn_train_config *cfg)
     cfg->optim = (attn_optim_config){.kind = ATTN_OPTIM_ADAMW, .beta1 = 0.9f, .beta2 = 0.999f,
                                      .eps = 1e-8f, .weight_decay = c->weight_decay};
     cfg->schedule = (attn_schedule){ATTN_SCHEDULE_COSINE, c->lr, c->warmup_steps, steps, c->min_lr_ratio};
+    if (c->minutes > 0) { /* time decides the end: the budget schedule, replanned each epoch */
+        cfg->max_seconds = 60 * c->minutes;
+        cfg->budget = 1;
+        cfg->schedule.kind = ATTN_SCHEDULE_CONSTANT;
+    }
     cfg->clip = c->clip;
+    cfg->average_last = c->average_last;
     const attn_image_set *s = t->s;
     uint64_t h = attn_hash64(config_hash(c), s->pixels, (size_t)(s->n * t->px));
     cfg->data_hash = attn_hash64(h, s->labels, (size_t)s->n * sizeof *s->labels);

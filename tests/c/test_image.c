@@ -176,5 +176,41 @@ Test(image, configuration_errors)
     c = small_config();
     c.lr = 0;
     cr_assert_eq(attn_image_train_check(&c, s), ATTN_E_ARG);
+    c = small_config();
+    c.average_last = -1;
+    cr_assert_eq(attn_image_train_check(&c, s), ATTN_E_ARG);
+    cr_assert(strstr(attn_last_error(), "average_last") != NULL);
+    c = small_config();
+    c.minutes = NAN;
+    cr_assert_eq(attn_image_train_check(&c, s), ATTN_E_ARG);
+    cr_assert(strstr(attn_last_error(), "minutes") != NULL);
+    free_set(s);
+}
+
+/* minutes and average_last reach the trainer: a time budget with its schedule, and averaging */
+Test(image, budget_and_averaging_configure_the_trainer)
+{
+    attn_image_set *s = make_set();
+    attn_image_train_config c = small_config();
+    attn_vit *m;
+    cr_assert_eq(attn_vit_create(&c.model, 1, &m), ATTN_OK);
+    attn_image_task *t;
+    cr_assert_eq(attn_image_task_create(&c, s, m, &t), ATTN_OK);
+    attn_train_config tc = {0};
+    attn_image_task_configure(t, &tc);
+    cr_expect_eq(tc.budget, 0);
+    cr_expect_eq(tc.max_seconds, 0);
+    cr_expect_eq(tc.schedule.kind, ATTN_SCHEDULE_COSINE);
+    attn_image_task_free(t);
+    c.minutes = 1.5;
+    c.average_last = 3;
+    cr_assert_eq(attn_image_task_create(&c, s, m, &t), ATTN_OK);
+    attn_image_task_configure(t, &tc);
+    cr_expect_eq(tc.budget, 1);
+    cr_expect_float_eq(tc.max_seconds, 90.0, 1e-12);
+    cr_expect_eq(tc.average_last, 3);
+    cr_expect_float_eq(tc.schedule.base_lr, c.lr, 0);
+    attn_image_task_free(t);
+    attn_vit_free(m);
     free_set(s);
 }

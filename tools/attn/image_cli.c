@@ -52,6 +52,8 @@ static int load_config(const char *path, train_opts *o)
         {"pad", CFG_INT, &c->pad, 0, 64, NULL, NULL},
         {"hflip", CFG_BOOL, &c->hflip, 0, 1, NULL, NULL},
         {"seed", CFG_U64, &c->seed, 0, 9007199254740992.0, NULL, NULL},
+        {"average_last", CFG_INT, &c->average_last, 0, 1000, NULL, NULL},
+        {"minutes", CFG_DOUBLE, &c->minutes, 0, 1e7, NULL, NULL},
     };
     if (cfg_load("train image", path, f, (int)(sizeof f / sizeof f[0]))) return 1;
     c->model.pooling = (attn_pooling)pool;
@@ -84,7 +86,9 @@ int cli_train_image(int argc, char **argv)
                  "train-labels-idx1-ubyte[.gz]; the last val_size training images validate.",
         .epilog = "Configuration keys: patch d_model heads layers ff dropout pool (cls|mean) pos (learned|sincos)\n"
                   "  batch epochs val_size train_images (0: all) warmup eval_every lr min_lr_ratio\n"
-                  "  weight_decay clip label_smoothing pad hflip seed\n"
+                  "  weight_decay clip label_smoothing pad hflip seed average_last (N > 1: average the last\n"
+                  "  N epochs; the better of it and the best epoch on validation is final) minutes (a wall-time\n"
+                  "  budget: the learning rate falls linearly to 0 over it instead of the cosine; epochs caps it)\n"
                   "Under mpirun each rank trains on its share of every batch (batch divisible by the ranks).\n"};
     ARGS_PARSE_OR_RETURN(&spec, argc, argv, NULL, NULL);
     if (!out) return args_usage_error(&spec, "--out is required");
