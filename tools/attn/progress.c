@@ -75,21 +75,22 @@ void progress_items(progress *p, long done, const char *unit)
     fflush(p->out);
 }
 
-void progress_update(progress *p, long step, double loss, double tokens_per_s, const char *extra)
+void progress_update(progress *p, long step, double loss, double rate, const char *extra)
 {
     double now = bench_now(), elapsed = now - p->t0;
     if (!due(p, step, now)) return;
+    const char *unit = p->unit ? p->unit : "tokens";
     char eta[16];
     double frac = p->total > 0 ? (double)step / (double)p->total : 0;
     format_eta(eta, sizeof eta, frac > 0 ? elapsed * (1 - frac) / frac : -1);
     if (p->tty) {
         char bar[25];
         draw_bar(bar, frac);
-        fprintf(p->out, "\r%s [%s] %ld/%ld loss %.4f %.0f tok/s eta %s%s%s\033[K", p->label, bar,
-                step, p->total, loss, tokens_per_s, eta, extra ? " " : "", extra ? extra : "");
+        fprintf(p->out, "\r%s [%s] %ld/%ld loss %.4f %.0f %s/s eta %s%s%s\033[K", p->label, bar,
+                step, p->total, loss, rate, unit, eta, extra ? " " : "", extra ? extra : "");
     } else {
-        fprintf(p->out, "%s step %ld/%ld loss %.4f tokens/s %.0f elapsed %.0fs eta %s%s%s\n",
-                p->label, step, p->total, loss, tokens_per_s, elapsed, eta, extra ? " " : "",
+        fprintf(p->out, "%s step %ld/%ld loss %.4f %s/s %.0f elapsed %.0fs eta %s%s%s\n",
+                p->label, step, p->total, loss, unit, rate, elapsed, eta, extra ? " " : "",
                 extra ? extra : "");
     }
     fflush(p->out);

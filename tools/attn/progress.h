@@ -31,12 +31,13 @@ typedef struct progress {
     int quiet;       /* nonzero: print nothing */
     int shown;       /* something was printed (progress_done ends a live line only then) */
     char label[32];
+    const char *unit; /* what the rate counts: "tokens" unless set after init (e.g. "images") */
 } progress;
 
 /* out NULL: stderr. */
 void progress_init(progress *p, FILE *out, long total_steps, const char *label);
-/* extra: e.g. "acc 0.93" or NULL */
-void progress_update(progress *p, long step, double loss, double tokens_per_s, const char *extra);
+/* rate: p->unit per second; extra: e.g. "acc 0.93" or NULL */
+void progress_update(progress *p, long step, double loss, double rate, const char *extra);
 /* done of total items counted in `unit` ("lines"), with their rate. */
 void progress_items(progress *p, long done, const char *unit);
 /* Ends the live line (prints a newline on a terminal). */

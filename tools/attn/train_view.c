@@ -24,6 +24,7 @@ int train_view_event(void *view, const attn_train_event *e)
             else
                 snprintf(label, sizeof label, "epoch %lld/%lld", (long long)e->epoch + 1, (long long)v->epochs);
             progress_init(&v->bar, NULL, (long)e->batches, label);
+            v->bar.unit = v->items; /* NULL: tokens */
         }
         progress_update(&v->bar, (long)e->batch, e->loss, e->items_per_s, NULL);
         break;
