@@ -110,7 +110,8 @@ int cli_train_lm(int argc, char **argv)
         ARGS_TRAIN_OPTS(&data, &out, &config, &threads, &resume),
         {"tokenizer", 0, ARG_CHOICE, &tok_cli, .choices = "chars|bpe",
          .help = "characters (the file's bytes), or a SentencePiece BPE learned from the training part"},
-        {"vocab", 0, ARG_INT, &vocab_cli, .lo = 261, .hi = 1 << 20, .help = "BPE pieces at most (default 1024)"},
+        {"vocab", 0, ARG_INT, &vocab_cli, .lo = 0, .hi = 1 << 20,
+         .help = "BPE pieces at most, above 260 (0: the configuration's vocab, else 1024)"},
         {0}};
     const arg_spec spec = {.cmd = "train lm", .synopsis = "--data PATH --out DIR [options]", .opts = opts,
                            .about = "A GPT on a text file, character by character (nanoGPT's shakespeare-char convention: the\n"
@@ -132,6 +133,7 @@ int cli_train_lm(int argc, char **argv)
     if (config && read_config(&c, config)) return 2;
     if (tok_cli >= 0) c.bpe = tok_cli;
     if (vocab_cli) c.vocab = vocab_cli;
+    if (c.vocab < 261) return args_usage_error(&spec, "a BPE needs more than 260 pieces (256 bytes and 4 specials)");
     if (c.model.d_model % c.model.n_head) {
         fprintf(stderr, "attn train lm: d_model %lld is not a multiple of n_head %lld\n", (long long)c.model.d_model,
                 (long long)c.model.n_head);
