@@ -4,7 +4,7 @@
 # resumed ends byte-identical to an uninterrupted one, sampling is seeded (same seed, same text;
 # another seed, other text), greedy decoding is deterministic, bad input fails cleanly.
 # --tokenizer bpe: a SentencePiece BPE learned from the training part trains (loss falls, fewer
-# tokens than bytes), resumes byte-identically, generates the same text from the same seed, eval lm
+# tokens than bytes), resumes byte-identically (killed at 2 ranks under mpirun, else alone), generates the same text from the same seed, eval lm
 # prints training's validation loss (eval_all) and bits per byte, viz shows its tokens; under
 # mpirun -np 2 (when attn was built with MPI) the same losses as one process to 1e-5, one rank
 # printing, and a killed 2-rank run resumed at 2 ranks ends byte-identical to an uninterrupted one.
@@ -71,6 +71,15 @@ m = d['maps']
 ok = len(m) == 4 and all(x['kind'] == 'decoder-self' and x['rows'] == 8 == x['cols'] for x in m)
 ok = ok and all(abs(sum(r) - 1) < 1e-4 and all(v == 0 for v in r[i + 1:]) for x in m for i, r in enumerate(x['weights']))
 sys.exit(0 if ok and d['target'][0] == 'T' else 1)"
+bpe_resume_1() { # a killed single-process run resumed (under mpirun: the 2-rank case below instead)
+    "$ATTN" train lm --data "$T/text.txt" --out "$T/q" --config "$T/bpe.json" --threads 1 > "$T/q.log" 2>&1 &
+    pid=$!
+    while kill -0 $pid 2>/dev/null && [ "$(if [ -f "$T/q/metrics.csv" ]; then wc -l < "$T/q/metrics.csv"; else echo 0; fi)" -lt 3 ]; do sleep 0.01; done
+    kill -9 $pid 2>/dev/null
+    wait $pid 2>/dev/null
+    "$ATTN" train lm --data "$T/text.txt" --out "$T/q" --config "$T/bpe.json" --threads 1 --resume > "$T/q2.log" 2>&1
+    check "bpe: killed and resumed (tokenizer from the run state), model and run state byte-identical" sh -c "grep -q '^resumed .* at step [1-9]' '$T/q2.log' && ! grep -q '^tokenizer:' '$T/q2.log' && cmp -s '$T/p/model.safetensors' '$T/q/model.safetensors' && cmp -s '$T/p/run.safetensors' '$T/q/run.safetensors'"
+}
 # --tokenizer bpe (config keys tokenizer, vocab; eval_all: the whole validation part, as eval lm)
 printf '{"n_layer": 2, "n_head": 2, "d_model": 32, "context": 32, "batch": 8, "steps": 240, "eval_every": 40, "eval_batches": 4, "lr": 0.003, "tokenizer": "bpe", "vocab": 400, "eval_all": true}\n' > "$T/bpe.json"
 "$ATTN" train lm --data "$T/text.txt" --out "$T/p" --config "$T/bpe.json" --threads 1 > "$T/p.log" 2>&1
@@ -79,13 +88,6 @@ check "bpe: at most 400 pieces, fewer validation tokens than 0.8 x its bytes" aw
     b = $0; sub(/.*training \/ /, "", b); b += 0; t = $0; sub(/.*bytes \([0-9]* \/ /, "", t); t += 0 }
     END { exit !(v > 256 && v <= 400 && t > 0 && t < 0.8 * b) }' "$T/p.log"
 check "bpe: validation loss falls below 85% of its first value" awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "val_loss") c = i } NR == 2 { f = $c } END { exit !(c && $c < 0.85 * f) }' "$T/p/metrics.csv"
-"$ATTN" train lm --data "$T/text.txt" --out "$T/q" --config "$T/bpe.json" --threads 1 > "$T/q.log" 2>&1 &
-pid=$!
-while kill -0 $pid 2>/dev/null && [ "$(if [ -f "$T/q/metrics.csv" ]; then wc -l < "$T/q/metrics.csv"; else echo 0; fi)" -lt 3 ]; do sleep 0.01; done
-kill -9 $pid 2>/dev/null
-wait $pid 2>/dev/null
-"$ATTN" train lm --data "$T/text.txt" --out "$T/q" --config "$T/bpe.json" --threads 1 --resume > "$T/q2.log" 2>&1
-check "bpe: killed and resumed (tokenizer from the run state), model and run state byte-identical" sh -c "grep -q '^resumed .* at step [1-9]' '$T/q2.log' && ! grep -q '^tokenizer:' '$T/q2.log' && cmp -s '$T/p/model.safetensors' '$T/q/model.safetensors' && cmp -s '$T/p/run.safetensors' '$T/q/run.safetensors'"
 "$ATTN" train lm --data "$T/text.txt" --out "$T/a" --config "$T/bpe.json" --resume > /dev/null 2> "$T/e4"
 check "bpe: resuming a character run with --tokenizer bpe is refused, naming the tokenizer" sh -c "[ $? -eq 1 ] && grep -q 'tokenizer \"chars\", not a BPE' '$T/e4'"
 P=$T/p/best.safetensors
@@ -127,15 +129,18 @@ if [ -x "$(dirname "$ATTN")/test_dist" ] && command -v mpirun > /dev/null; then
     mrun --out "$T/m2" > "$T/m2.log" 2>&1
     check "bpe under mpirun -np 2: the losses of one process (to 1e-5)" sh -c "paste -d, '$T/p/metrics.csv' '$T/m2/metrics.csv' | cut -d, -f1-4,8-11 | awk -F, 'NR > 1 { for (i = 3; i <= 4; i++) { d = \$i - \$(i + 4); if (d < 0) d = -d; if (\$1 != \$5 || \$2 != \$6 || d > 1e-5 * \$i) bad = 1 } } END { exit bad || NR != 7 }'"
     check "bpe under mpirun -np 2: one rank learns the tokenizer and prints" sh -c "[ \$(grep -c '^tokenizer: SentencePiece' '$T/m2.log') -eq 1 ] && [ \$(grep -c '^result: task=lm' '$T/m2.log') -eq 1 ] && grep -q 'data-parallel' '$T/m2.log'"
-    mrun --out "$T/m3" > "$T/m3.log" 2>&1 &
+    check "bpe under mpirun -np 2: both ranks end with the same weights (checksums compared)" grep -q '^weights: the same on all 2 ranks' "$T/m2.log"
+    # in the background as is: $! is timeout, which passes SIGTERM on to mpirun, which passes it to the ranks
+    timeout 120 mpirun -np 2 "$ATTN" train lm --data "$T/text.txt" --config "$T/bpe.json" --threads 1 --out "$T/m3" > "$T/m3.log" 2>&1 &
     pid=$!
     while kill -0 $pid 2>/dev/null && [ "$(if [ -f "$T/m3/metrics.csv" ]; then wc -l < "$T/m3/metrics.csv"; else echo 0; fi)" -lt 3 ]; do sleep 0.01; done
     kill -TERM $pid 2>/dev/null
     wait $pid 2>/dev/null
     mrun --out "$T/m3" --resume > "$T/m3r.log" 2>&1
-    check "bpe under mpirun -np 2: killed, resumed at 2 ranks, model and run state byte-identical to an uninterrupted 2-rank run" sh -c "grep -q '^resumed .* at step [1-9]' '$T/m3r.log' && cmp -s '$T/m2/model.safetensors' '$T/m3/model.safetensors' && cmp -s '$T/m2/run.safetensors' '$T/m3/run.safetensors'"
+    check "bpe under mpirun -np 2: killed, resumed at 2 ranks (tokenizer from the run state), model and run state byte-identical to an uninterrupted 2-rank run" sh -c "grep -q '^resumed .* at step [1-9]' '$T/m3r.log' && ! grep -q '^tokenizer:' '$T/m3r.log' && cmp -s '$T/m2/model.safetensors' '$T/m3/model.safetensors' && cmp -s '$T/m2/run.safetensors' '$T/m3/run.safetensors'"
 else
     echo "skip: attn built without MPI (or no mpirun): train lm under mpirun not checked"
+    bpe_resume_1
 fi
 # attn generate --model DIR on a Hugging Face GPT-2 directory = PyTorch's greedy continuation
 PYTHONPATH=python${PYTHONPATH:+:$PYTHONPATH} ATTN_LIB=${ATTN_LIB:-$(dirname "$ATTN")/libattn.so} /usr/bin/python3 tests/py/gpt2_generate.py "$ATTN" > "$T/hf.log" 2>&1

@@ -231,7 +231,7 @@ int cli_train_lm(int argc, char **argv)
                      .total_steps = c.task.steps, .min_ratio = c.min_lr_ratio},
         .max_seconds = c.minutes * 60, .budget = c.budget && c.minutes > 0,
         .clip = c.clip, .data_hash = attn_hash64(ATTN_HASH64_INIT, ids, (size_t)(n_tr + n_va) * sizeof *ids),
-        .items_name = "tokens", .progress = train_view_event, .progress_user = &view, .comm = ranks > 1 ? &comm : NULL};
+        .items_name = "tokens", .progress = rank == 0 ? train_view_event : NULL, .progress_user = &view, .comm = ranks > 1 ? &comm : NULL};
     attn_lm_task_configure(lt, &tcfg);
     const double bytes_per_token = (double)((int64_t)n - split) / (double)n_va;
     printf("attn train lm: GPT %lld parameters (%lld layers, %lld heads, d %lld, context %lld), vocabulary %lld %s, "
@@ -242,6 +242,15 @@ int cli_train_lm(int argc, char **argv)
            attn_get_num_threads(), ranks > 1 ? ", data-parallel" : "");
     attn_train_result r;
     st = attn_train_run(&tcfg, &task, m->P, t, &r);
+    if (st == ATTN_OK && ranks > 1) { /* every rank ends with the same weights, bit for bit */
+        uint64_t h = ATTN_HASH64_INIT;
+        for (int i = 0; i < attn_params_count(m->P); i++) {
+            const attn_param *p = attn_params_at(m->P, i);
+            h = attn_hash64(h, p->data, (size_t)p->numel * sizeof *p->data);
+        }
+        st = attn_mpi_check_same_u64(dc, h, "the trained weights");
+        if (st == ATTN_OK) printf("weights: the same on all %d ranks (checksum %016llx)\n", ranks, (unsigned long long)h);
+    }
     if (st) cli_error("train lm", "training", st);
     else
         printf("result: task=lm tokenizer=%s val_loss=%.4f val_bits_per_byte=%.4f steps=%lld minutes=%.1f "
