@@ -90,6 +90,8 @@ check "bpe: at most 400 pieces, fewer validation tokens than 0.8 x its bytes" aw
 check "bpe: validation loss falls below 85% of its first value" awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "val_loss") c = i } NR == 2 { f = $c } END { exit !(c && $c < 0.85 * f) }' "$T/p/metrics.csv"
 "$ATTN" train lm --data "$T/text.txt" --out "$T/a" --config "$T/bpe.json" --resume > /dev/null 2> "$T/e4"
 check "bpe: resuming a character run with --tokenizer bpe is refused, naming the tokenizer" sh -c "[ $? -eq 1 ] && grep -q 'tokenizer \"chars\", not a BPE' '$T/e4'"
+"$ATTN" train lm --data "$T/text.txt" --out "$T/p" --config "$T/cfg.json" --resume > /dev/null 2> "$T/e6"
+check "bpe: resuming a BPE run without --tokenizer bpe is refused, saying so" sh -c "[ $? -eq 1 ] && grep -q 'resume it with --tokenizer bpe' '$T/e6'"
 P=$T/p/best.safetensors
 vb=$(sed -n 's/.* training \/ \([0-9]*\) validation bytes.*/\1/p' "$T/p.log")
 tail -c "${vb:-1}" "$T/text.txt" > "$T/val.txt"

@@ -102,6 +102,21 @@ static int bpe_tokenizer(attn_mpi_ctx *dc, const lm_cfg *c, const char *out, int
     return attn_lm_spm_wrap(sp, tok);
 }
 
+/* --resume without --tokenizer bpe: the run state must not be a BPE run's. */
+static int check_run_is_chars(const char *out)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/run.safetensors", out);
+    attn_st_reader *r = NULL;
+    if (attn_st_open(path, &r)) return ATTN_OK; /* the trainer says what is wrong with it */
+    const char *kind = attn_st_metadata(r, "attn.tokenizer");
+    const int st = kind && !strcmp(kind, "spm")
+                       ? attn_set_error(ATTN_E_ARG, "%s: the run was trained with a BPE: resume it with --tokenizer bpe", path)
+                       : ATTN_OK;
+    attn_st_close(r);
+    return st;
+}
+
 int cli_train_lm(int argc, char **argv)
 {
     const char *data = NULL, *out = NULL, *config = NULL;
@@ -195,11 +210,12 @@ int cli_train_lm(int argc, char **argv)
         if (st == ATTN_OK) c.model.vocab = attn_lm_spm_vocab(tok);
         if (st == ATTN_OK) st = mt_spm_to_b64(attn_lm_spm_model(tok), &vocab_b64);
     } else {
+        if (resume) st = check_run_is_chars(out);
         attn_chars_of_text(text, n, &chars);
         c.model.vocab = chars.V;
         n_tr = split, n_va = (int64_t)n - split;
-        ids = malloc((n ? n : 1) * sizeof *ids);
-        st = ids ? attn_chars_encode(&chars, text, n, ids, data) : attn_set_error(ATTN_E_NOMEM, "out of memory");
+        ids = st ? NULL : malloc((n ? n : 1) * sizeof *ids);
+        if (st == ATTN_OK) st = ids ? attn_chars_encode(&chars, text, n, ids, data) : attn_set_error(ATTN_E_NOMEM, "out of memory");
         if (st == ATTN_OK) st = attn_chars_to_meta(&chars, &vocab_b64);
     }
     if (st == ATTN_OK && (n_tr - T < 1 || n_va - T < 1))
