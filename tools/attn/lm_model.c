@@ -14,14 +14,14 @@
 #include <sys/stat.h>
 
 /* An attn train lm --tokenizer bpe checkpoint: attn.tokenizer = "spm", attn.spm.model. */
-static int open_spm(const char *path, attn_st_reader *st, lm_model *lm)
+static int open_spm(attn_st_reader *st, lm_model *lm)
 {
     attn_spm *sp = NULL;
     int s = attn_spm_from_reader(st, &sp);
     if (s == ATTN_OK) s = attn_lm_spm_wrap(sp, &lm->spm);
     if (s == ATTN_OK) s = attn_gpt_open(st, &lm->m);
     if (s == ATTN_OK && attn_lm_spm_vocab(lm->spm) != lm->m->cfg.vocab)
-        s = attn_set_error(ATTN_E_FORMAT, "%s: %d pieces in the tokenizer, the model has %lld", path,
+        s = attn_set_error(ATTN_E_FORMAT, "%d pieces in the tokenizer, the model has %lld",
                            (int)attn_lm_spm_vocab(lm->spm), (long long)lm->m->cfg.vocab);
     return s;
 }
@@ -32,7 +32,7 @@ static int open_chars(const char *path, lm_model *lm)
     int s = attn_st_open(path, &st);
     const char *tok = s ? NULL : attn_st_metadata(st, "attn.tokenizer");
     if (tok && !strcmp(tok, "spm")) {
-        s = open_spm(path, st, lm);
+        s = open_spm(st, lm);
         attn_st_close(st);
         return s;
     }
