@@ -254,11 +254,13 @@ ATTN_API int attn_train_run(const attn_train_config *cfg, const attn_train_task 
  * takes `batch` windows of context + 1 tokens at random places of the training stream, drawn
  * from (seed, step) — so a resumed run draws what an uninterrupted one would; each "epoch" is
  * eval_every steps, ending with the mean loss over eval_batches · batch fixed windows of the
- * validation stream (metric = minus that loss). Under a communicator every rank takes a share of
- * each step's windows. */
+ * validation stream (metric = minus that loss), or with eval_all the loss of the whole
+ * validation stream as attn_lm_stream_loss gives it (every token once: what `attn eval lm`
+ * prints on the same text). Under a communicator every rank takes a share of each step's windows. */
 typedef struct attn_lm_task_config {
     int64_t batch, steps, eval_every, eval_batches;
     uint64_t seed;
+    int eval_all; /* nonzero: validate on the whole stream, batch windows at a time */
 } attn_lm_task_config;
 
 typedef struct attn_lm_task attn_lm_task;

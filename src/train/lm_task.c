@@ -62,6 +62,12 @@ static int validate(void *ctx, attn_tape *t, double *metric, double *vloss)
 {
     attn_lm_task *lt = ctx;
     const int64_t N = lt->c.batch, T = lt->m->cfg.context;
+    if (lt->c.eval_all) {
+        const int st = attn_lm_stream_loss(lt->m, t, lt->val, lt->n_val, N, vloss, NULL);
+        attn_tape_set_training(t, 0); /* attn_lm_stream_loss leaves it on; the trainer restores it */
+        *metric = -*vloss;
+        return st;
+    }
     double sum = 0;
     for (int64_t b = 0; b < lt->c.eval_batches; b++) {
         windows(lt->val, lt->n_val, N, T, lt->c.seed, 0xe7a1000000ull + (uint64_t)b, lt->x, lt->y);

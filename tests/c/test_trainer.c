@@ -1,7 +1,7 @@
 /* test_trainer.c — attn_train_run with the language-model task: the loss falls, a run stopped
  * mid-period and resumed ends bit-identical to an uninterrupted one, the files are there, bad
  * configurations are refused, averaging names the final model on validation; and
- * attn_lm_stream_loss against a direct forward pass. */
+ * attn_lm_stream_loss against a direct forward pass, and as the validation of eval_all. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdio.h>
@@ -221,5 +221,25 @@ Test(trainer, stream_loss_matches_a_forward_pass)
     /* a token outside the vocabulary is an error */
     int32_t bad[10] = {0, 1, 2, 7};
     cr_expect_eq(attn_lm_stream_loss(f.m, f.t, bad, 10, 1, &loss, NULL), ATTN_E_ARG);
+    free_fixture(&f);
+}
+
+/* eval_all: the validation of a run is the loss of the whole validation stream, attn_lm_stream_loss's */
+Test(trainer, eval_all_validates_on_the_whole_stream)
+{
+    fixture f;
+    setup_fixture(&f, 4, 5);
+    attn_lm_task_free(f.lt); /* one period: the one validation is the final model's */
+    attn_lm_task_config c = {.batch = 4, .steps = 4, .eval_every = 4, .eval_batches = 2, .seed = 3, .eval_all = 1};
+    cr_assert_eq(attn_lm_task_create(f.m, f.ids, 2500, f.ids + 2500, 500, &c, &f.lt), ATTN_OK, "%s", attn_last_error());
+    attn_train_config tc = config_for(f.lt, NULL);
+    attn_train_task task = attn_lm_task_get(f.lt);
+    attn_train_result r;
+    cr_assert_eq(attn_train_run(&tc, &task, f.m->P, f.t, &r), ATTN_OK, "%s", attn_last_error());
+    double loss;
+    int64_t k;
+    cr_assert_eq(attn_lm_stream_loss(f.m, f.t, f.ids + 2500, 500, 4, &loss, &k), ATTN_OK, "%s", attn_last_error());
+    cr_expect_eq(k, 499);
+    cr_expect(fabs(r.final_metric + loss) < 1e-6, "validation %.8f vs stream loss %.8f", -r.final_metric, loss);
     free_fixture(&f);
 }

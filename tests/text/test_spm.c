@@ -1,7 +1,9 @@
 /* test_spm.c — the SentencePiece shim (tools/text/spm.h): training, the fixed special ids,
  * encode/decode round trips, byte fallback, loading from a file and from memory, error paths.
  * Trains tiny models on a few hundred Multi30k lines when the data folder is there (the
- * ATTN_DATA_DIR environment variable, or ../shared/data), else on generated sentences.
+ * ATTN_DATA_DIR environment variable, or ../shared/data), else on generated sentences. The
+ * language model's BPE (lm_spm.h): every byte string is the concatenation of its tokens' bytes,
+ * and libsentencepiece's own decoding agrees with those bytes.
  * Prints one line per check and ends with "N passed, N failed". */
 #include <stdint.h>
 #include <stdio.h>
@@ -9,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "lm_spm.h"
 #include "spm.h"
 
 static int passed, failed;
@@ -388,6 +391,78 @@ static void test_charsmap(void)
     attn_spm_free(sp2);
 }
 
+/* The concatenation of the tokens' bytes of encode(text[0..n)) is text, *n_ids tokens. */
+static int lm_round_trip(const attn_lm_spm *tok, const char *text, size_t n, int64_t *n_ids, int spm_decode)
+{
+    int32_t *ids = NULL;
+    int64_t k = 0;
+    if (attn_lm_spm_encode(tok, text, n, &ids, &k) != ATTN_OK) return 0;
+    char *back = malloc(n + 1);
+    size_t at = 0;
+    int ok = back != NULL;
+    for (int64_t i = 0; ok && i < k; i++) {
+        const char *b;
+        const size_t len = attn_lm_spm_token(tok, ids[i], &b);
+        ok = len > 0 && at + len <= n;
+        if (ok) memcpy(back + at, b, len), at += len;
+    }
+    ok = ok && at == n && memcmp(back, text, n) == 0;
+    if (ok && spm_decode) { /* libsentencepiece reads the ids as the same text */
+        char *out = NULL;
+        size_t len = 0;
+        ok = attn_spm_decode(attn_lm_spm_model(tok), ids, k, NULL, 0, &len) == ATTN_OK && (out = malloc(len + 1)) &&
+             attn_spm_decode(attn_lm_spm_model(tok), ids, k, out, len + 1, &len) == ATTN_OK && len == n &&
+             memcmp(out, text, n) == 0;
+        if (!ok) printf("     sentencepiece decoded \"%.60s\" as \"%.60s\"\n", text, out ? out : "");
+        free(out);
+    }
+    free(back), free(ids);
+    if (n_ids) *n_ids = k;
+    return ok;
+}
+
+static void test_lm_spm(void)
+{
+    size_t cap = 1, n = 0;
+    for (int i = 0; i < N_ALL; i++) cap += strlen(lines[i]) + 3;
+    char *text = malloc(cap);
+    for (int i = 0; i < N_TRAIN; i++) /* lines, some indented, blank lines between paragraphs */
+        n += (size_t)sprintf(text + n, "%s%s\n%s", i % 7 == 0 ? "  " : "", lines[i], i % 5 == 4 ? "\n" : "");
+    attn_spm *sp = NULL;
+    attn_lm_spm *tok = NULL;
+    int st = attn_lm_spm_train(text, n, 500, 1, 1, &sp);
+    CHECK(st == ATTN_OK && attn_lm_spm_wrap(sp, &tok) == ATTN_OK && attn_lm_spm_vocab(tok) <= 500,
+          "lm bpe: learned from %zu bytes of lines, %d pieces", n, (int)attn_lm_spm_vocab(tok));
+    if (!tok) {
+        free(text);
+        return;
+    }
+    int64_t k = 0;
+    CHECK(lm_round_trip(tok, text, n, &k, 1), "lm bpe: the training text (newlines, indents, blank lines) "
+          "is the concatenation of its %lld tokens' bytes, and libsentencepiece decodes it back", (long long)k);
+    size_t m = 0;
+    for (int i = N_TRAIN; i < N_ALL; i++) m += (size_t)sprintf(text + m, "%s\n", lines[i]);
+    CHECK(lm_round_trip(tok, text, m, &k, 1) && k < (int64_t)m * 6 / 10,
+          "lm bpe: held-out lines round-trip in %lld tokens for %zu bytes (subwords merge)", (long long)k, m);
+    static const char odd[] = "  two  spaces,\ttab, trailing  \n\n\nna\xc3\xafve \xe2\x80\x94 \xe2\x96\x81 literal, "
+                              "bad \xff\x80 \xe2\x96 end\r\n\0after NUL \xf0\x9f\x98\x80";
+    CHECK(lm_round_trip(tok, odd, sizeof odd - 1, &k, 0),
+          "lm bpe: spaces, tabs, CR, NUL, a literal U+2581, malformed UTF-8 and an emoji round-trip (%lld tokens)",
+          (long long)k);
+    CHECK(lm_round_trip(tok, odd, 32, NULL, 1), "lm bpe: libsentencepiece agrees on the well-formed part");
+    char rnd[3000];
+    uint64_t x = 88172645463325252ull;
+    for (size_t i = 0; i < sizeof rnd; i++) x ^= x << 13, x ^= x >> 7, x ^= x << 17, rnd[i] = (char)(x >> 24);
+    CHECK(lm_round_trip(tok, rnd, sizeof rnd, &k, 0) && k <= (int64_t)sizeof rnd,
+          "lm bpe: 3,000 random bytes round-trip (%lld tokens)", (long long)k);
+    const char *b;
+    CHECK(attn_lm_spm_token(tok, 4 + '\n', &b) == 1 && b[0] == '\n' && attn_lm_spm_token(tok, ATTN_SPM_EOS_ID, &b) == 0 &&
+          attn_lm_spm_token(tok, -1, &b) == 0 && attn_lm_spm_token(tok, attn_lm_spm_vocab(tok), &b) == 0,
+          "lm bpe: byte piece <0x0A> is a newline; </s> and ids outside the vocabulary are no bytes");
+    attn_lm_spm_free(tok);
+    free(text);
+}
+
 int main(void)
 {
     const char *src = load_sentences();
@@ -403,6 +478,7 @@ int main(void)
     test_train_file();
     test_errors();
     test_charsmap();
+    test_lm_spm();
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
     if (system(cmd) != 0) printf("note: could not remove %s\n", tmpdir);

@@ -3,13 +3,16 @@
 #define ATTN_LM_H
 
 #include "attn.h"
+#include "../text/lm_spm.h"
 
 /* A model to generate with or evaluate (lm_model.c): an `attn train lm` checkpoint (character
- * vocabulary; bpe NULL) or a Hugging Face GPT-2 directory (byte-level BPE). */
+ * vocabulary, or a SentencePiece BPE: attn.tokenizer "chars" or "spm") or a Hugging Face GPT-2
+ * directory (byte-level BPE). */
 typedef struct lm_model {
     attn_gpt *m;
     attn_bpe *bpe;          /* GPT-2 directories */
-    attn_chars chars;       /* checkpoints of attn train lm */
+    attn_lm_spm *spm;       /* checkpoints of attn train lm --tokenizer bpe */
+    attn_chars chars;       /* checkpoints of attn train lm (characters) */
 } lm_model;
 int lm_model_open(const char *path, lm_model *lm);
 void lm_model_free(lm_model *lm);

@@ -1,20 +1,41 @@
-/* lm_model.c — a language model as `attn generate` and `attn eval lm` open it: an `attn train
- * lm` checkpoint (character vocabulary in its metadata) or a Hugging Face GPT-2 directory
+/* lm_model.c — a language model as `attn generate`, `attn eval lm` and `attn viz` open it: an
+ * `attn train lm` checkpoint (its tokenizer in its metadata: the character vocabulary, or the
+ * SentencePiece BPE of lm_spm.h) or a Hugging Face GPT-2 directory
  * (model.safetensors + config.json, the byte-level BPE from vocab.json + merges.txt or
  * encoder.json + vocab.bpe), with text → ids and id → bytes for either. */
 #include "cli.h"
 
 #include "lm.h"
+#include "../text/translator.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
+/* An attn train lm --tokenizer bpe checkpoint: attn.tokenizer = "spm", attn.spm.model. */
+static int open_spm(attn_st_reader *st, lm_model *lm)
+{
+    attn_spm *sp = NULL;
+    int s = attn_spm_from_reader(st, &sp);
+    if (s == ATTN_OK) s = attn_lm_spm_wrap(sp, &lm->spm);
+    if (s == ATTN_OK) s = attn_gpt_open(st, &lm->m);
+    if (s == ATTN_OK && attn_lm_spm_vocab(lm->spm) != lm->m->cfg.vocab)
+        s = attn_set_error(ATTN_E_FORMAT, "%d pieces in the tokenizer, the model has %lld",
+                           (int)attn_lm_spm_vocab(lm->spm), (long long)lm->m->cfg.vocab);
+    return s;
+}
+
 static int open_chars(const char *path, lm_model *lm)
 {
     attn_st_reader *st = NULL;
     int s = attn_st_open(path, &st);
+    const char *tok = s ? NULL : attn_st_metadata(st, "attn.tokenizer");
+    if (tok && !strcmp(tok, "spm")) {
+        s = open_spm(st, lm);
+        attn_st_close(st);
+        return s;
+    }
     if (s == ATTN_OK && attn_chars_from_meta(st, &lm->chars))
         s = attn_set_error(ATTN_E_FORMAT, "%s is not a character language model (%s)", path, attn_last_error());
     if (s == ATTN_OK) s = attn_gpt_open(st, &lm->m);
@@ -47,12 +68,14 @@ void lm_model_free(lm_model *lm)
 {
     attn_gpt_free(lm->m);
     attn_bpe_free(lm->bpe);
+    attn_lm_spm_free(lm->spm);
     memset(lm, 0, sizeof *lm);
 }
 
 int lm_model_encode(const lm_model *lm, const char *what, const unsigned char *text, size_t len, int32_t **ids,
                     int64_t *n)
 {
+    if (lm->spm) return attn_lm_spm_encode(lm->spm, (const char *)text, len, ids, n);
     *ids = malloc((len ? len : 1) * sizeof **ids);
     if (!*ids) return attn_set_error(ATTN_E_NOMEM, "%s: out of memory", what);
     if (lm->bpe) {
@@ -80,6 +103,7 @@ int lm_model_encode(const lm_model *lm, const char *what, const unsigned char *t
 
 size_t lm_model_token(const lm_model *lm, int32_t id, const char **bytes)
 {
+    if (lm->spm) return attn_lm_spm_token(lm->spm, id, bytes);
     if (lm->bpe) {
         size_t n = 0;
         if (attn_bpe_token_bytes(lm->bpe, id, bytes, &n)) return 0;

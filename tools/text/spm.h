@@ -66,6 +66,10 @@ typedef struct attn_spm_train_options {
     const char *const *user_symbols;      /* always kept whole when they occur in text */
     int n_user_symbols;
     int verbose;                          /* nonzero: SentencePiece's training log on stderr */
+    int keep_whitespace;                  /* nonzero: no dummy prefix "▁" before the text and no
+                                             clean-up of spaces (leading, trailing, repeated): with
+                                             ATTN_SPM_NORM_IDENTITY every space survives, as a
+                                             language model on raw text needs */
 } attn_spm_train_options;
 
 /* Train on n sentences (UTF-8, one per entry). */

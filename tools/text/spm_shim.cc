@@ -179,6 +179,10 @@ int make_args(const char *fn, const attn_spm_train_options *opt,
         k["input_sentence_size"] = std::to_string(o.max_sentences);
         k["shuffle_input_sentence"] = "true";
     }
+    if (o.keep_whitespace) {
+        k["add_dummy_prefix"] = "false";
+        k["remove_extra_whitespaces"] = "false";
+    }
     if (!control.empty()) k["control_symbols"] = control;
     if (!user.empty()) k["user_defined_symbols"] = user;
     if (o.seed) sentencepiece::SetRandomGeneratorSeed(o.seed);
