@@ -160,6 +160,25 @@ def seq2seq(vocab, tokenizer, d=8, ff=16, max_len=64, cfg_over=None, spm_b64=Non
     return st_bytes(t, meta)
 
 
+def gpt(vocab, tokenizer="chars", chars=None, spm_b64=None, d=8, ff=16, context=16, cfg_over=None, chars_b64=None):
+    """A GPT language model as `attn train lm` saves it (attn generate, attn eval lm, attn viz)."""
+    cfg = {"vocab": vocab, "d_model": d, "n_head": 2, "n_layer": 1, "d_ff": ff, "context": context,
+           "dropout": 0, "gelu_tanh": 0, "layer_norm_eps": "1e-05"}
+    meta = {"attn.config." + k: str(v) for k, v in cfg.items()}
+    meta.update({"attn.arch": "gpt", "attn.tokenizer": tokenizer})
+    if tokenizer == "chars":
+        chars = chars if chars is not None else bytes(range(97, 97 + vocab))
+        meta["attn.chars.vocab"] = chars_b64 or base64.b64encode(chars).decode()
+    if spm_b64 is not None:
+        meta["attn.spm.model"] = spm_b64
+    for k, v in (cfg_over or {}).items():
+        meta["attn.config." + k] = v
+    t = {"wte.weight": ([vocab, d], None), "wpe.weight": ([context, d], None),
+         "ln_f.weight": ([d], [1.0] * d), "ln_f.bias": ([d], [0.0] * d)}
+    t.update(layer_names("h.0.", d, ff))
+    return st_bytes(t, meta)
+
+
 def nonzero_padding_bits(b64):
     """The same text with bits set that its padding drops (lenient decoders ignore them)."""
     alpha = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
@@ -251,6 +270,21 @@ def main():
     add("spm-garbage-tokenizer", "translate", "SentencePiece|tokenizer",
         seq2seq(V, "spm", spm_b64=base64.b64encode(b"\x0a\xff\xff\xff\xff\x0f" + b"x" * 30).decode()))
     add("gru-mismatch", "translate", "emb_size", seq2seq(V, "spm", spm_b64=b64, arch="gru-seq2seq"))
+    # language models (attn generate, attn eval lm, attn viz --model)
+    add("gpt-huge-context", "lm", "context|wpe", gpt(20, cfg_over={"context": "1048577"}))
+    add("gpt-heads-vs-width", "lm", "n_head|d_model|head", gpt(20, cfg_over={"n_head": "3"}))
+    add("gpt-billion-layers", "lm", "n_layer|layers", gpt(20, cfg_over={"n_layer": "1000000000"}))
+    add("gpt-vocab-vs-chars", "lm", "vocab|characters|chars", gpt(20, chars=bytes(range(97, 97 + 19))))
+    add("gpt-repeated-chars", "lm", "repeats", gpt(20, chars=b"a" * 20))
+    add("gpt-bad-chars-base64", "lm", "base64|chars", gpt(20, chars_b64="@@" + base64.b64encode(bytes(range(97, 117))).decode()))
+    add("gpt-garbage-spm", "lm", "SentencePiece|tokenizer|spm",
+        gpt(300, tokenizer="spm", spm_b64=base64.b64encode(b"\x0a\xff\xff\xff\xff\x0f" + b"x" * 30).decode()))
+    add("gpt-vocab-vs-spm", "lm", "vocab", gpt(V + 5, tokenizer="spm", spm_b64=b64))
+    add("gpt-1gib-config", "lm", "wte|tensor|layers|n_layer",
+        tiny({"attn.arch": "gpt", "attn.tokenizer": "chars", "attn.chars.vocab": "YWJj",
+              **{"attn.config." + k: v for k, v in {
+                  "vocab": "3", "d_model": "16384", "n_head": "16", "n_layer": "1", "d_ff": "16384",
+                  "context": "16384", "dropout": "0", "gelu_tanh": "0", "layer_norm_eps": "1e-05"}.items()}}))
     # not model files at all
     good = classifier(V, 2, b64)
     add("truncated", "any", "safetensors|header|file|size|short", good[: len(good) // 2])

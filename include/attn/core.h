@@ -64,7 +64,8 @@ ATTN_API const char *attn_status_string(int status);
 ATTN_API const char *attn_last_error(void);
 ATTN_API void attn_clear_error(void);
 /* For libraries built on libattn (the tokenizer module, libattn_mpi) and callbacks: set this
- * thread's message (printf format) and return status, so that their errors read like ours. */
+ * thread's message (printf format) and return status, so that their errors read like ours. The
+ * arguments may include attn_last_error(), to wrap the message before it. */
 ATTN_API int attn_set_error(int status, const char *fmt, ...) ATTN_PRINTF(2, 3);
 
 /* ------------------------------------------------------------------------------------------ */

@@ -1,7 +1,7 @@
 #!/bin/sh
-# Hostile model files (issue 19): every command that loads a model, run from the ASan/UBSan
-# build on each file of the regression corpus scripts/make_hostile.py writes, must end with
-# exit 1 or 2, a message on stderr (naming the problem, for the commands that load that kind of
+# Hostile model files (issue 19): every command that loads a model (translators, classifiers,
+# language models), run from the ASan/UBSan build on each file of the regression corpus
+# scripts/make_hostile.py writes, must end with exit 1 or 2, a message on stderr (naming the problem, for the commands that load that kind of
 # model: the pattern in the corpus MANIFEST), no sanitizer report, in under 5 s and 200 MB of
 # peak RSS. Then the classifiers of 3, 64 and 4096 classes must load, classify, evaluate and
 # visualise.
@@ -63,18 +63,21 @@ worst_s=0
 worst_kb=0
 while IFS="$(printf '\t')" read -r name kind pat; do
     f=$OUT/$name.safetensors
-    for cmd in translate classify eval-translate eval-classify viz; do
+    for cmd in translate classify eval-translate eval-classify viz generate eval-lm; do
         case $cmd in
         translate) run "$ATTN" translate --model "$f" "the dog runs" ;;
         classify) run "$ATTN" classify --model "$f" "the film was good" ;;
         eval-translate) run "$ATTN" eval translate --model "$f" --src "$IN/src.txt" --ref "$IN/ref.txt" ;;
         eval-classify) run "$ATTN" eval classify --model "$f" --data "$IN/test.tsv" ;;
         viz) run "$ATTN" viz --model "$f" --input "the dog runs" --out "$OUT/viz" ;;
+        generate) run "$ATTN" generate --model "$f" --prompt "the" --max-new 4 --seed 1 ;;
+        eval-lm) run "$ATTN" eval lm --model "$f" --data "$IN/corpus.txt" ;;
         esac
         # the pattern applies where the command loads this kind of model
         p=""
         case "$kind:$cmd" in
         any:*|classify:classify|classify:eval-classify|classify:viz|translate:translate|translate:viz) p=$pat ;;
+        lm:generate|lm:eval-lm|lm:viz) p=$pat ;;
         translate:eval-translate) case $name in spm-*|gru-*) p=$pat ;; esac ;;
         esac
         check "$name / attn $cmd" "$p"
@@ -82,7 +85,7 @@ while IFS="$(printf '\t')" read -r name kind pat; do
         [ "$rss" -gt "$worst_kb" ] && [ "$rss" -lt 999999999 ] && worst_kb=$rss
     done
 done <"$OUT/MANIFEST"
-echo "hostile corpus: $(wc -l <"$OUT/MANIFEST") files x 5 commands; slowest ${worst_s} s, largest peak RSS ${worst_kb} KiB"
+echo "hostile corpus: $(wc -l <"$OUT/MANIFEST") files x 7 commands; slowest ${worst_s} s, largest peak RSS ${worst_kb} KiB"
 
 # ---- any number of classes --------------------------------------------------------------
 for c in 3 64 4096; do

@@ -3,6 +3,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 static _Thread_local char last_error[512];
 
@@ -34,9 +35,13 @@ const char *attn_last_error(void) { return last_error; }
 
 void attn_clear_error(void) { last_error[0] = '\0'; }
 
+/* Formatted aside first, so that a message may quote the previous one (attn_last_error() among
+ * the arguments) without vsnprintf reading the buffer it writes. */
 static int set_message(int status, const char *fmt, va_list ap)
 {
-    vsnprintf(last_error, sizeof last_error, fmt, ap);
+    char msg[sizeof last_error];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    memcpy(last_error, msg, sizeof msg);
     return status;
 }
 

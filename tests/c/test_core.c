@@ -16,6 +16,20 @@ Test(core, status_strings_are_distinct)
     cr_expect_str_eq(attn_status_string(12345), "unknown status");
 }
 
+/* a message may quote the one before it (the buffer is not read while it is written) */
+Test(core, error_message_wraps_the_previous_one)
+{
+    cr_assert_eq(attn_set_error(ATTN_E_FORMAT, "inner %d", 7), ATTN_E_FORMAT);
+    cr_assert_eq(attn_set_error(ATTN_E_IO, "outer (%s) and again (%s)", attn_last_error(), attn_last_error()),
+                 ATTN_E_IO);
+    cr_expect_str_eq(attn_last_error(), "outer (inner 7) and again (inner 7)");
+    char longer[600];
+    memset(longer, 'x', sizeof longer - 1);
+    longer[sizeof longer - 1] = 0;
+    attn_set_error(ATTN_E_ARG, "%s", longer); /* cut at the buffer's size, terminated */
+    cr_expect_eq(strlen(attn_last_error()), 511);
+}
+
 Test(core, blhe_view_strides)
 {
     float buf[2 * 3 * 4 * 5];

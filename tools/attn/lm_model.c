@@ -37,11 +37,11 @@ static int open_chars(const char *path, lm_model *lm)
         return s;
     }
     if (s == ATTN_OK && attn_chars_from_meta(st, &lm->chars))
-        s = attn_set_error(ATTN_E_FORMAT, "%s is not a character language model (%s)", path, attn_last_error());
+        s = attn_set_error(ATTN_E_FORMAT, "not a character language model: %s", attn_last_error());
     if (s == ATTN_OK) s = attn_gpt_open(st, &lm->m);
     if (s == ATTN_OK && lm->chars.V != lm->m->cfg.vocab)
-        s = attn_set_error(ATTN_E_FORMAT, "%s: %d characters in the vocabulary, the model has %lld", path,
-                           lm->chars.V, (long long)lm->m->cfg.vocab);
+        s = attn_set_error(ATTN_E_FORMAT, "%d characters in the vocabulary, the model has %lld", lm->chars.V,
+                           (long long)lm->m->cfg.vocab);
     attn_st_close(st);
     return s;
 }
@@ -55,7 +55,7 @@ int lm_model_open(const char *path, lm_model *lm)
         s = attn_gpt_load_hf(path, &lm->m);
         if (s == ATTN_OK) s = attn_bpe_load_dir(path, &lm->bpe);
         if (s == ATTN_OK && attn_bpe_vocab_size(lm->bpe) > lm->m->cfg.vocab)
-            s = attn_set_error(ATTN_E_FORMAT, "%s: the tokenizer has %lld tokens, the model %lld", path,
+            s = attn_set_error(ATTN_E_FORMAT, "the tokenizer has %lld tokens, the model %lld",
                                (long long)attn_bpe_vocab_size(lm->bpe), (long long)lm->m->cfg.vocab);
     } else {
         s = open_chars(path, lm);
