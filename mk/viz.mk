@@ -21,6 +21,7 @@ endif
 # reader, the metrics table) on its own Criterion binary, run by scripts/test.d/viz.sh; libattn's
 # attention analysis itself is tested in the C test binary (tests/c/test_viz.c).
 VIZ_TOOL_OBJ := $(BUILD)/obj/tools/attn/viz_record.o $(BUILD)/obj/tools/attn/viz_json.o \
+                $(BUILD)/obj/tools/attn/viz_overlay.o \
                 $(BUILD)/obj/tools/attn/viz_metrics.o
 $(BUILD)/obj/tests/viz/%.o: CFLAGS_ALL += $(shell pkg-config --cflags libcjson 2>/dev/null) -Wno-missing-field-initializers
 $(BUILD)/test_viz_tool: $(BUILD)/obj/tests/viz/test_viz_tool.o $(VIZ_TOOL_OBJ) $(BUILD)/libattn.a

@@ -218,3 +218,68 @@ Test(viz_tool, maps_from_a_library_record)
     attn_tape_free(t);
     viz_record_free(r);
 }
+
+/* An image record: the copy is checked (tiling, distributions, tokens per patch), written into
+ * attention.json and read back bit for bit; every prefix of that text is refused. */
+Test(viz_tool, image_round_trip_and_checks)
+{
+    const char *src[] = {"[cls]", "r0c0", "r0c1", "r1c0", "r1c1"};
+    viz_record *r = NULL;
+    cr_assert_eq(viz_record_create(&r, NULL, src, 5, NULL, 0), 0);
+    float w[25];
+    for (int k = 0; k < 25; k++) w[k] = 0.2f;
+    cr_assert_eq(viz_record_add_map(r, VIZ_CLS_SELF, 0, 0, w, 5, 5), 0);
+    unsigned char px[24];
+    for (int k = 0; k < 24; k++) px[k] = (unsigned char)(k * 11);
+    float att[8] = {0.1f, 0.2f, 0.3f, 0.4f, 0.7f, 0.1f, 0.1f, 0.1f}, roll[4] = {0.25f, 0.25f, 0.25f, 0.25f};
+    viz_image im = {.width = 6, .height = 4, .pixels = px, .patch = 3, .rows = 2, .cols = 1, .cls = 1,
+                    .layers = 1, .heads = 2, .attn = att, .rollout = roll};
+    cr_expect_eq(viz_record_set_image(r, &im), ATTN_E_ARG, "2×1 patches of 3 do not tile 6×4");
+    im.patch = 2, im.rows = 2, im.cols = 3;
+    cr_expect_eq(viz_record_set_image(r, &im), ATTN_E_ARG, "6 patches, 5 tokens");
+    cr_expect(strstr(viz_last_error(), "5 source tokens") != NULL, "%s", viz_last_error());
+    im.width = 4, im.cols = 2;
+    att[7] = 0.2f; /* head 1 sums to 1.1 */
+    cr_expect_eq(viz_record_set_image(r, &im), ATTN_E_FORMAT);
+    cr_expect(strstr(viz_last_error(), "layer 0 head 1 sums to 1.1") != NULL, "%s", viz_last_error());
+    att[7] = 0.1f;
+    cr_assert_eq(viz_record_set_image(r, &im), 0, "%s", viz_last_error());
+    px[0] = 99, att[0] = 9; /* the record holds copies */
+    char path[] = "/tmp/attn_viz_image_XXXXXX";
+    int fd = mkstemp(path);
+    cr_assert(fd >= 0);
+    close(fd);
+    cr_assert_eq(viz_json_write(r, path), 0, "%s", viz_last_error());
+    viz_record *back = NULL;
+    cr_assert_eq(viz_json_read(path, &back), 0, "%s", viz_last_error());
+    cr_assert(back->image != NULL);
+    const viz_image *b = back->image;
+    cr_expect(b->width == 4 && b->height == 4 && b->patch == 2 && b->rows == 2 && b->cols == 2 && b->cls == 1 &&
+              b->layers == 1 && b->heads == 2);
+    cr_expect_eq(b->pixels[0], 0);
+    cr_expect_eq(memcmp(b->pixels + 1, px + 1, 15), 0);
+    cr_expect_eq(b->attn[0], 0.1f);
+    cr_expect_eq(memcmp(b->attn + 1, att + 1, 7 * sizeof *att), 0, "patch maps not bit-exact");
+    cr_expect_eq(memcmp(b->rollout, roll, sizeof roll), 0);
+    FILE *f = fopen(path, "rb");
+    cr_assert(f);
+    char text[8192];
+    size_t len = fread(text, 1, sizeof text, f);
+    fclose(f);
+    unlink(path);
+    cr_assert(len > 100 && len < sizeof text);
+    const char *img = strstr(text, "\"image\"");
+    cr_assert(img != NULL);
+    size_t end = len;
+    while (end > 0 && strchr(" \n", text[end - 1])) end--;
+    int refused = 0, tried = 0;
+    for (size_t n = (size_t)(img - text); n < end; n++, tried++) {
+        viz_record *p = NULL;
+        int st = viz_json_parse(text, n, &p);
+        refused += st == ATTN_E_FORMAT && p == NULL && viz_last_error()[0];
+        viz_record_free(p);
+    }
+    cr_expect_eq(refused, tried, "%d of %d prefixes refused", refused, tried);
+    viz_record_free(r);
+    viz_record_free(back);
+}

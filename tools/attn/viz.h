@@ -59,7 +59,26 @@ typedef struct viz_record {
     int n_maps, cap_maps;
     viz_map *maps;
     viz_span *align; /* [n_tgt] or NULL: gold alignment of each target token */
+    struct viz_image *image; /* the input picture of an image model (a ViT), or NULL */
 } viz_record;
+
+/* The picture a Vision Transformer read, cut into a grid of patches (one source token each),
+ * and where its pooled representation looks: for each layer and head the attention of the
+ * class token (or, under mean pooling, the mean of the patches' rows) over the patches, and
+ * the attention rollout through all layers, each a distribution over the rows × cols patches
+ * (the class token's share of itself left out, the rest rescaled to sum to 1; as
+ * attn_image_model_attention in attn/image.h returns them). Patch (r, c) covers pixels
+ * [r·patch, (r+1)·patch) × [c·patch, (c+1)·patch) and is source token first + r·cols + c. */
+typedef struct viz_image {
+    int width, height;     /* pixels */
+    unsigned char *pixels; /* [height, width] grayscale, 0 black … 255 white */
+    int patch;             /* side of a patch in pixels: rows·patch = height, cols·patch = width */
+    int rows, cols;        /* the patch grid */
+    int cls;               /* 1: a class token (source token 0) pools; 0: mean pooling */
+    int layers, heads;
+    float *attn;           /* [layers, heads, rows·cols], each head's map sums to 1 */
+    float *rollout;        /* [rows·cols], sums to 1 */
+} viz_image;
 
 /* The message of the last failing viz_* call in this thread ("" if none). */
 const char *viz_last_error(void);
@@ -86,6 +105,11 @@ int viz_record_add_heads(viz_record *r, viz_kind kind, int layer, const float *w
                          int rows, int cols);
 /* Gold alignment: spans[t] for each target token, 0 <= lo <= hi <= n_src. */
 int viz_record_set_alignment(viz_record *r, const viz_span *spans);
+/* Attach a copy of an image and its patch maps (replacing any). Checked: sizes in 1..4096,
+ * the grid tiles the picture exactly, layers and heads within the record's limits, every map
+ * finite, >= 0 and summing to 1 (within 1e-3), and, when the record has source tokens, one
+ * per patch plus the class token (cls). */
+int viz_record_set_image(viz_record *r, const viz_image *img);
 /* Index of the map (kind, layer, head) or -1; the number of layers / heads of a kind (max + 1,
  * 0 if the kind is absent). */
 int viz_record_find(const viz_record *r, viz_kind kind, int layer, int head);
@@ -108,7 +132,11 @@ int viz_record_from_dates(const struct attn_dates_example *ex, viz_record **out)
 /* ---- attention.json ----------------------------------------------------------------------- */
 /* {"format":"attn-attention","version":1,"title":..,"source":[..],"target":[..],
  *  "alignment":[[lo,hi],..] (optional),
- *  "maps":[{"kind":"cross","layer":0,"head":0,"rows":R,"cols":C,"weights":[[..],..]},..]} */
+ *  "maps":[{"kind":"cross","layer":0,"head":0,"rows":R,"cols":C,"weights":[[..],..]},..],
+ *  "image":{"width":W,"height":H,"pixels":[[W values 0..255],..H rows],"patch":P,"rows":R,
+ *           "cols":C,"pool":"cls"|"mean","layers":L,"heads":NH,
+ *           "attention":[{"layer":l,"head":h,"weights":[[C],..R rows]},..] (layer-major, L·NH),
+ *           "rollout":[[C],..R rows]} (optional: viz_image)} */
 int viz_json_write(const viz_record *r, const char *path);
 /* Parse and validate; malformed text, wrong structure, bad sizes, invalid UTF-8 and non-finite
  * weights are ATTN_E_FORMAT with the place named. An empty file is an error. */
@@ -171,12 +199,18 @@ int viz_grid_write(const viz_record *r, viz_kind kind, int layer, const char *pa
 int viz_tokens_png(const char *const *tokens, const double *score, int n, const char *title,
                    const char *path);
 
+/* The record's image (viz_record_set_image) as a grid: one tile per layer and head with that
+ * head's patch map over the picture (colour map, more opaque where larger), the rollout and
+ * the bare picture in the last column. ATTN_E_ARG if the record has no image. */
+int viz_image_grid_write(const viz_record *r, const char *path);
+
 /* ---- the page ----------------------------------------------------------------------------- */
 /* attention.html: self-contained (inline script, style and data; no network). Head view,
  * model view, rollout (token scores as viz_rollout_scores with `pool`) and metrics. */
 int viz_html_write(const viz_record *r, const char *path, int pool);
 
-/* Everything into dir (created if missing): attention.json, attention.html, for each map
+/* Everything into dir (created if missing): attention.json, attention.html, with an image
+ * image_attention.png (viz_image_grid_write), for each map
  * <kind>_L<l>_H<h>.png and .svg, for each kind and layer <kind>_L<l>_grid.png, rollout and
  * token-score pictures for self-attention kinds, and index.json (files, layouts, metrics,
  * rollout scores) for tests and tools. pool: as viz_rollout_scores. */

@@ -15,6 +15,15 @@
 int viz_fail(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int viz_utf8_valid(const char *s);
 
+#define VIZ_MAX_PIXELS 4096 /* an image's width and height */
+
+/* Free an image of viz_record_set_image (NULL ignored). */
+void viz_image_free(viz_image *img);
+/* The image as the "image" member of attention.json (cJSON *), and back: the member checked
+ * field by field (ATTN_E_FORMAT naming it) and attached to r. */
+void *viz_image_json(const viz_image *img);
+int viz_image_json_read(viz_record *r, const void *member);
+
 /* Rows × cols of a kind's maps, and the tokens that label rows and columns. */
 void viz_kind_dims(const viz_record *r, viz_kind kind, int *rows, int *cols);
 const char *const *viz_row_tokens(const viz_record *r, viz_kind kind);

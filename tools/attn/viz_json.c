@@ -202,6 +202,7 @@ void *viz_json_tree(const viz_record *r, int with_extras, int pool)
         cJSON_AddItemToObject(o, "weights", weights_json(mp));
         cJSON_AddItemToArray(maps, o);
     }
+    if (r->image) cJSON_AddItemToObject(root, "image", viz_image_json(r->image));
     if (with_extras) add_extras(root, r, pool);
     return root;
 }
@@ -463,6 +464,7 @@ int viz_json_parse(const char *text, size_t len, viz_record **out)
             if ((st = read_map(r, m, idx++))) break;
         }
     if (!st) st = read_alignment(r, cJSON_GetObjectItemCaseSensitive(root, "alignment"));
+    if (!st) st = viz_image_json_read(r, cJSON_GetObjectItemCaseSensitive(root, "image"));
     free(src);
     free(tgt);
     cJSON_Delete(root);

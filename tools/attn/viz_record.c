@@ -104,6 +104,7 @@ void viz_record_free(viz_record *r)
     free(r->maps);
     free(r->align);
     free(r->title);
+    viz_image_free(r->image);
     free(r);
 }
 

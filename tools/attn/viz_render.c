@@ -119,9 +119,15 @@ int viz_render_all(const viz_record *r, const char *dir, int pool)
     cJSON *index = viz_json_tree(r, 1, pool);
     if (!index) return viz_fail(ATTN_E_NOMEM, "viz_render_all");
     cJSON_DeleteItemFromObjectCaseSensitive(index, "maps");
+    cJSON_DeleteItemFromObjectCaseSensitive(index, "image");
     cJSON *files = cJSON_AddArrayToObject(index, "files");
     add_file(files, "attention.json", "json", NULL, -1, NULL);
     add_file(files, "attention.html", "html", NULL, -1, NULL);
+    if (r->image) {
+        snprintf(path, sizeof path, "%s/image_attention.png", dir);
+        st = viz_image_grid_write(r, path);
+        if (!st) add_file(files, "image_attention.png", "image", NULL, -1, NULL);
+    }
     for (int m = 0; !st && m < r->n_maps; m++) {
         const viz_map *mp = &r->maps[m];
         for (int svg = 0; !st && svg < 2; svg++) {
