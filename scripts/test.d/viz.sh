@@ -8,8 +8,8 @@
 #      chromium). With Fashion-MNIST installed it also trains a tiny ViT for a few seconds and
 #      checks the image overlay of `attn viz --image` (picture, per-head overlay, keys, hover).
 #   3. when build-san/attn exists (make SAN=1 tests builds it), step 1 again under ASan+UBSan;
-#   4. build/test_viz_tool (and build-san/test_viz_tool when built): the command's viz record,
-#      JSON reader and metrics table in C (tests/viz/test_viz_tool.c, Criterion).
+# The view itself (attention.json's reader and writer, rollout, metrics) is libattn's and is
+# tested by build/test_attn (tests/c/test_view.c).
 # Ends with "N passed, N failed".
 set -u
 cd "$(dirname "$0")/../.."
@@ -49,24 +49,6 @@ if [ -x build-san/attn ]; then
     grep -v '^ok' "$OUT/check_viz_san.log"
     add_counts "$OUT/check_viz_san.log"
 fi
-
-# The command's viz code in C (Criterion): count its "Synthesis" line.
-TOOL=$(dirname "$ATTN")/test_viz_tool  # beside the attn binary under test (build/ by default)
-for bin in "$TOOL" build-san/test_viz_tool; do
-    if [ ! -x "$bin" ]; then
-        [ "$bin" = "$TOOL" ] && { echo "FAIL $bin not built (make tests)"; fail=$((fail + 1)); }
-        continue
-    fi
-    log="$OUT/$(basename "$(dirname "$bin")")-test_viz_tool.log"
-    echo "== $bin"
-    "$bin" > "$log" 2>&1
-    cat "$log"
-    synth=$(grep -a 'Synthesis: Tested' "$log" | tail -1 | sed 's/\x1b\[[0-9;]*m//g')
-    p=$(echo "$synth" | sed -n 's/.*Passing: \([0-9]*\).*/\1/p')
-    f=$(echo "$synth" | sed -n 's/.*Failing: \([0-9]*\).*/\1/p')
-    c=$(echo "$synth" | sed -n 's/.*Crashing: \([0-9]*\).*/\1/p')
-    if [ -z "$p" ]; then fail=$((fail + 1)); else pass=$((pass + p)); fail=$((fail + f + c)); fi
-done
 
 browser_ok=1
 if [ ! -x /usr/bin/chromium ]; then

@@ -2,7 +2,6 @@
  * script and style are tools/attn/viz_page.{js,css}, embedded at build time (mk/viz.mk). */
 #include "viz_internal.h"
 
-#include <cjson/cJSON.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,13 +21,12 @@ static void put_html_text(viz_buf *b, const char *s)
     }
 }
 
-int viz_html_write(const viz_record *r, const char *path, int pool)
+int viz_html_write(const attn_attention_view *r, const char *path, int pool)
 {
-    if (!r || !path) return viz_fail(ATTN_E_ARG, "viz_html_write: NULL argument");
-    cJSON *tree = viz_json_tree(r, 1, pool);
-    char *json = tree ? viz_json_print_html_safe(tree) : NULL;
-    cJSON_Delete(tree);
-    if (!json) return viz_fail(ATTN_E_NOMEM, "viz_html_write: %s", path);
+    if (!r || !path) return attn_set_error(ATTN_E_ARG, "viz_html_write: NULL argument");
+    char *json = NULL; /* the library writes every '<' as \u003c: safe inside <script> */
+    int st = attn_attention_view_to_json(r, ATTN_VIEW_JSON_EXTRAS, pool, &json, NULL);
+    if (st) return st;
     viz_buf b = {0};
     viz_buf_puts(&b, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
                      "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
@@ -102,9 +100,9 @@ int viz_html_write(const viz_record *r, const char *path, int pool)
     free(json);
     if (b.oom) {
         free(b.s);
-        return viz_fail(ATTN_E_NOMEM, "viz_html_write: %s", path);
+        return attn_set_error(ATTN_E_NOMEM, "viz_html_write: %s", path);
     }
-    int st = viz_write_file(path, b.s, b.len);
+    st = viz_write_file(path, b.s, b.len);
     free(b.s);
     return st;
 }

@@ -1,4 +1,4 @@
-/* viz_image.c — the image commands that draw or read pictures through cairo:
+/* attn_attention_image.c — the image commands that draw or read pictures through cairo:
  *   attn classify-image --model M FILE.png|IDXFILE[i] [--top K]
  *   attn viz --model M --image FILE.png|IDXFILE[i] [--out DIR]
  * A PNG must already have the model's size (28×28 for Fashion-MNIST): it is converted to
@@ -162,7 +162,7 @@ int cli_classify_image(int argc, char **argv)
 
 /* One tile: the image in gray, scaled by `scale`, with a patch map (normalised by its maximum)
  * in the colour map at 15-65 % opacity, and a caption below. */
-static void draw_tile(cairo_t *cr, double x0, double y0, const viz_image *im, const float *map, int scale,
+static void draw_tile(cairo_t *cr, double x0, double y0, const attn_attention_image *im, const float *map, int scale,
                       const char *caption)
 {
     for (int y = 0; y < im->height; y++)
@@ -188,10 +188,10 @@ static void draw_tile(cairo_t *cr, double x0, double y0, const viz_image *im, co
     cairo_show_text(cr, caption);
 }
 
-int viz_image_grid_write(const viz_record *r, const char *path)
+int viz_image_grid_write(const attn_attention_view *r, const char *path)
 {
-    if (!r || !r->image || !path) return viz_fail(ATTN_E_ARG, "viz_image_grid_write: no record, image or path");
-    const viz_image *im = r->image;
+    if (!r || !r->image || !path) return attn_set_error(ATTN_E_ARG, "viz_image_grid_write: no record, image or path");
+    const attn_attention_image *im = r->image;
     const int L = im->layers, H = im->heads, P = im->rows * im->cols;
     const int scale = im->width <= 64 && im->height <= 64 ? 4 : 1, pad = 8, cap = 18;
     const int tw = im->width * scale, th = im->height * scale, cols = H + 1;
@@ -220,7 +220,7 @@ int viz_image_grid_write(const viz_record *r, const char *path)
     cairo_destroy(cr);
     const cairo_status_t cs = cairo_surface_write_to_png(s, path);
     cairo_surface_destroy(s);
-    if (cs != CAIRO_STATUS_SUCCESS) return viz_fail(ATTN_E_IO, "%s: %s", path, cairo_status_to_string(cs));
+    if (cs != CAIRO_STATUS_SUCCESS) return attn_set_error(ATTN_E_IO, "%s: %s", path, cairo_status_to_string(cs));
     return ATTN_OK;
 }
 
@@ -229,7 +229,7 @@ int viz_image_grid_write(const viz_record *r, const char *path)
  * forward of the one image, and the image with its patch maps (maps [L, H, G·G] and rollout
  * from attn_image_model_attention). */
 static int build_record(const attn_image_model *m, const uint8_t *px, const char *title, float *maps,
-                        float *roll, viz_record **out)
+                        float *roll, attn_attention_view **out)
 {
     const attn_vit *v = m->vit;
     const int64_t T = v->tokens, G = v->grid, L = v->cfg.num_layers, H = v->cfg.nhead, S = v->cfg.image_size;
@@ -237,7 +237,7 @@ static int build_record(const attn_image_model *m, const uint8_t *px, const char
     char(*names)[48] = calloc((size_t)T, sizeof *names);
     const char **tok = calloc((size_t)T, sizeof *tok);
     float *x = malloc((size_t)(S * S) * sizeof *x);
-    viz_record *r = NULL;
+    attn_attention_view *r = NULL;
     attn_tape *t = NULL;
     attn_attention_record *rec = NULL;
     attn_tape_config tc = {0};
@@ -258,25 +258,25 @@ static int build_record(const attn_image_model *m, const uint8_t *px, const char
         cli_error("viz", "attention", st);
         goto done;
     }
-    if (viz_record_create(&r, title, tok, (int)T, NULL, 0)) goto fail;
+    if (attn_attention_view_create(&r, title, tok, (int)T, NULL, 0)) goto fail;
     for (int64_t l = 0; l < L && l < attn_attention_record_count(rec); l++) {
         attn_attention_map a;
         if (attn_attention_record_map(rec, (int)l, &a) != ATTN_OK) goto done;
-        if (viz_record_add_heads(r, VIZ_CLS_SELF, (int)l, a.w, (int)H, (int)T, (int)T)) goto fail;
+        if (attn_attention_view_add_heads(r, ATTN_ATTENTION_CLASSIFIER_SELF, (int)l, a.w, (int)H, (int)T, (int)T)) goto fail;
     }
-    const viz_image im = {.width = (int)S, .height = (int)S, .pixels = (unsigned char *)px,
+    const attn_attention_image im = {.width = (int)S, .height = (int)S, .pixels = (unsigned char *)px,
                           .patch = (int)v->cfg.patch_size, .rows = (int)G, .cols = (int)G, .cls = cls,
                           .layers = (int)L, .heads = (int)H, .attn = maps, .rollout = roll};
-    if (viz_record_set_image(r, &im)) goto fail;
+    if (attn_attention_view_set_image(r, &im)) goto fail;
     *out = r, r = NULL;
     rc = 0;
     goto done;
 fail:
-    fprintf(stderr, "attn viz: %s\n", viz_last_error());
+    fprintf(stderr, "attn viz: %s\n", attn_last_error());
 done:
     attn_attention_record_free(rec);
     attn_tape_free(t);
-    viz_record_free(r);
+    attn_attention_view_free(r);
     free(names), free(tok), free(x);
     return rc;
 }
@@ -306,7 +306,7 @@ int viz_image_run(int argc, char **argv)
     float *maps = malloc((size_t)(L * H * G * G) * sizeof *maps), *roll = malloc((size_t)(G * G) * sizeof *roll);
     float *prob = malloc((size_t)m->classes * sizeof *prob);
     int32_t pred = 0;
-    viz_record *r = NULL;
+    attn_attention_view *r = NULL;
     int rc = !px || !maps || !roll || !prob;
     if (!rc) rc = image_read_input("viz", input, S, px);
     if (!rc) {
@@ -318,14 +318,14 @@ int viz_image_run(int argc, char **argv)
         snprintf(title, sizeof title, "%.200s: %s (%.3f)", input, m->labels[pred], (double)prob[pred]);
         rc = build_record(m, px, title, maps, roll, &r);
     }
-    if (!rc && viz_render_all(r, out, v->cls_token ? 0 : VIZ_POOL_MEAN)) {
-        fprintf(stderr, "attn viz: %s\n", viz_last_error());
+    if (!rc && viz_render_all(r, out, v->cls_token ? 0 : ATTN_ROLLOUT_MEAN)) {
+        fprintf(stderr, "attn viz: %s\n", attn_last_error());
         rc = 1;
     }
     if (!rc)
         printf("%s\nwrote %s/image_attention.png\nwrote %s/attention.html (the image with each head's attention "
                "as an overlay; heads over the patches \"r<row>c<col>\", model view, rollout)\n", title, out, out);
-    viz_record_free(r);
+    attn_attention_view_free(r);
     free(px), free(maps), free(roll), free(prob);
     attn_image_model_free(m);
     viz_release_caches();
