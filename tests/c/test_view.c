@@ -121,6 +121,42 @@ Test(view, record_refuses_bad_input)
     attn_attention_view_free(NULL);
 }
 
+/* Save v to a temporary file, load it back into *back, and return the file's text (freed by
+ * the caller; *len bytes). */
+static char *save_and_load(const attn_attention_view *v, attn_attention_view **back, size_t *len)
+{
+    char path[] = "/tmp/attn_view_json_XXXXXX";
+    int fd = mkstemp(path);
+    cr_assert(fd >= 0);
+    close(fd);
+    cr_assert_eq(attn_attention_view_save(v, path), 0, "%s", attn_last_error());
+    cr_assert_eq(attn_attention_view_load(path, back), 0, "%s", attn_last_error());
+    FILE *f = fopen(path, "rb");
+    cr_assert(f);
+    char *text = calloc(1 << 16, 1);
+    cr_assert(text);
+    *len = fread(text, 1, (1 << 16) - 1, f);
+    fclose(f);
+    unlink(path);
+    cr_assert(*len > 100 && *len < (1 << 16) - 1);
+    return text;
+}
+
+/* Every cut-short prefix text[0, n) for from <= n < the end (trailing blanks aside) must be
+ * refused cleanly: ATTN_E_FORMAT, no view, a message. Returns how many were not. */
+static int prefixes_accepted(const char *text, size_t len, size_t from)
+{
+    while (len > 0 && strchr(" \n", text[len - 1])) len--;
+    int bad = 0;
+    for (size_t n = from; n < len; n++) {
+        attn_attention_view *p = NULL;
+        const int st = attn_attention_view_parse(text, n, &p);
+        bad += !(st == ATTN_E_FORMAT && p == NULL && attn_last_error()[0]);
+        attn_attention_view_free(p);
+    }
+    return bad;
+}
+
 /* Write a record, read it back; then every cut-short prefix of the file must be refused
  * cleanly (run under ASan by `make test` too). */
 Test(view, json_round_trip_and_every_prefix_refused)
@@ -134,13 +170,9 @@ Test(view, json_round_trip_and_every_prefix_refused)
     cr_assert_eq(attn_attention_view_add_map(r, ATTN_ATTENTION_ENCODER_SELF, 0, 0, w, 4, 4), 0);
     cr_assert_eq(attn_attention_view_add_map(r, ATTN_ATTENTION_CROSS, 1, 2, c, 2, 4), 0);
     cr_assert_eq(attn_attention_view_set_alignment(r, (attn_span[]){{0, 2}, {3, 3}}), 0);
-    char path[] = "/tmp/attn_viz_json_XXXXXX";
-    int fd = mkstemp(path);
-    cr_assert(fd >= 0);
-    close(fd);
-    cr_assert_eq(attn_attention_view_save(r, path), 0, "%s", attn_last_error());
     attn_attention_view *back = NULL;
-    cr_assert_eq(attn_attention_view_load(path, &back), 0, "%s", attn_last_error());
+    size_t len = 0;
+    char *text = save_and_load(r, &back, &len);
     cr_expect_str_eq(back->title, "títle");
     cr_assert_eq(back->n_src, 4);
     for (int i = 0; i < 4; i++) cr_expect_str_eq(back->src[i], src[i]);
@@ -151,23 +183,8 @@ Test(view, json_round_trip_and_every_prefix_refused)
     cr_expect_eq(memcmp(back->maps[0].w, w, sizeof w), 0, "weights not bit-exact");
     cr_expect_eq(memcmp(back->maps[1].w, c, sizeof c), 0);
     cr_expect_eq(back->align[1].lo, 3);
-    FILE *f = fopen(path, "rb");
-    cr_assert(f);
-    char text[8192];
-    size_t len = fread(text, 1, sizeof text, f);
-    fclose(f);
-    unlink(path);
-    cr_assert(len > 100 && len < sizeof text);
-    size_t end = len;
-    while (end > 0 && strchr(" \n", text[end - 1])) end--;
-    int refused = 0;
-    for (size_t n = 0; n < end; n++) {
-        attn_attention_view *p = NULL;
-        int st = attn_attention_view_parse(text, n, &p);
-        refused += st == ATTN_E_FORMAT && p == NULL && attn_last_error()[0];
-        attn_attention_view_free(p);
-    }
-    cr_expect_eq(refused, (int)end, "%d of %zu prefixes refused", refused, end);
+    cr_expect_eq(prefixes_accepted(text, len, 0), 0);
+    free(text);
     attn_attention_view_free(r);
     attn_attention_view_free(back);
 }
@@ -235,13 +252,9 @@ Test(view, image_round_trip_and_checks)
     att[7] = 0.1f;
     cr_assert_eq(attn_attention_view_set_image(r, &im), 0, "%s", attn_last_error());
     px[0] = 99, att[0] = 9; /* the record holds copies */
-    char path[] = "/tmp/attn_viz_image_XXXXXX";
-    int fd = mkstemp(path);
-    cr_assert(fd >= 0);
-    close(fd);
-    cr_assert_eq(attn_attention_view_save(r, path), 0, "%s", attn_last_error());
     attn_attention_view *back = NULL;
-    cr_assert_eq(attn_attention_view_load(path, &back), 0, "%s", attn_last_error());
+    size_t len = 0;
+    char *text = save_and_load(r, &back, &len);
     cr_assert(back->image != NULL);
     const attn_attention_image *b = back->image;
     cr_expect(b->width == 4 && b->height == 4 && b->patch == 2 && b->rows == 2 && b->cols == 2 && b->cls == 1 &&
@@ -251,25 +264,10 @@ Test(view, image_round_trip_and_checks)
     cr_expect_eq(b->attn[0], 0.1f);
     cr_expect_eq(memcmp(b->attn + 1, att + 1, 7 * sizeof *att), 0, "patch maps not bit-exact");
     cr_expect_eq(memcmp(b->rollout, roll, sizeof roll), 0);
-    FILE *f = fopen(path, "rb");
-    cr_assert(f);
-    char text[8192];
-    size_t len = fread(text, 1, sizeof text, f);
-    fclose(f);
-    unlink(path);
-    cr_assert(len > 100 && len < sizeof text);
     const char *img = strstr(text, "\"image\"");
     cr_assert(img != NULL);
-    size_t end = len;
-    while (end > 0 && strchr(" \n", text[end - 1])) end--;
-    int refused = 0, tried = 0;
-    for (size_t n = (size_t)(img - text); n < end; n++, tried++) {
-        attn_attention_view *p = NULL;
-        int st = attn_attention_view_parse(text, n, &p);
-        refused += st == ATTN_E_FORMAT && p == NULL && attn_last_error()[0];
-        attn_attention_view_free(p);
-    }
-    cr_expect_eq(refused, tried, "%d of %d prefixes refused", refused, tried);
+    cr_expect_eq(prefixes_accepted(text, len, (size_t)(img - text)), 0);
+    free(text);
     attn_attention_view_free(r);
     attn_attention_view_free(back);
 }

@@ -10,15 +10,6 @@
 /* Whether s is valid UTF-8 (attn_utf8_validate). */
 int viz_utf8_valid(const char *s);
 
-/* A growing string. */
-typedef struct viz_buf {
-    char *s;
-    size_t len, cap;
-    int oom;
-} viz_buf;
-void viz_buf_put(viz_buf *b, const char *s, size_t n);
-void viz_buf_puts(viz_buf *b, const char *s);
-
 /* Write a whole file; ATTN_E_IO with the path and errno text on failure. */
 int viz_write_file(const char *path, const char *data, size_t len);
 /* Read a whole file (NUL-terminated); ATTN_E_IO on failure. */

@@ -1,5 +1,4 @@
-/* viz_util.c — small things the drawing side shares: a growing string, whole-file reads and
- * writes, the UTF-8 check, and the metrics table `attn viz --metrics` prints (its numbers are
+/* viz_util.c — small things the drawing side shares: whole-file reads and writes, the UTF-8 check, and the metrics table `attn viz --metrics` prints (its numbers are
  * libattn's, attn_attention_view_metrics). */
 #include "viz_internal.h"
 
@@ -9,27 +8,6 @@
 #include <string.h>
 
 int viz_utf8_valid(const char *s) { return attn_utf8_validate(s, strlen(s), NULL) == ATTN_OK; }
-
-void viz_buf_put(viz_buf *b, const char *s, size_t n)
-{
-    if (b->oom) return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap < b->len + n + 1) cap *= 2;
-        char *p = realloc(b->s, cap);
-        if (!p) {
-            b->oom = 1;
-            return;
-        }
-        b->s = p;
-        b->cap = cap;
-    }
-    memcpy(b->s + b->len, s, n);
-    b->len += n;
-    b->s[b->len] = 0;
-}
-
-void viz_buf_puts(viz_buf *b, const char *s) { viz_buf_put(b, s, strlen(s)); }
 
 int viz_write_file(const char *path, const char *data, size_t len)
 {
@@ -47,20 +25,18 @@ int viz_read_file(const char *path, char **data, size_t *len)
     *len = 0;
     FILE *f = fopen(path, "rb");
     if (!f) return attn_set_error(ATTN_E_IO, "cannot read %s: %s", path, strerror(errno));
-    viz_buf b = {0};
+    FILE *m = open_memstream(data, len); /* grows as needed, NUL-terminated */
     char chunk[65536];
     size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) viz_buf_put(&b, chunk, n);
-    int err = ferror(f);
+    int bad = !m;
+    while (!bad && (n = fread(chunk, 1, sizeof chunk, f)) > 0) bad = fwrite(chunk, 1, n, m) != n;
+    bad |= ferror(f);
     fclose(f);
-    if (err || b.oom) {
-        free(b.s);
-        return attn_set_error(err ? ATTN_E_IO : ATTN_E_NOMEM, "reading %s failed", path);
+    if (m && fclose(m)) bad = 1;
+    if (bad) {
+        free(*data), *data = NULL, *len = 0;
+        return attn_set_error(ATTN_E_IO, "reading %s failed", path);
     }
-    if (!b.s) viz_buf_put(&b, "", 0);
-    if (b.oom) return attn_set_error(ATTN_E_NOMEM, "reading %s", path);
-    *data = b.s;
-    *len = b.len;
     return 0;
 }
 
