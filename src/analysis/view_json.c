@@ -269,6 +269,11 @@ static int read_map(attn_attention_view *v, const attn_json *o, int idx)
     int st = view_get_rows(w, what, rows, cols, 0, 3.4e38, buf, NULL);
     if (!st) st = attn_attention_view_add_map(v, (attn_attention_kind)kind, layer, head, buf, rows, cols);
     free(buf);
+    if (st && st != ATTN_E_FORMAT && st != ATTN_E_NOMEM) { /* e.g. a head given twice: the file's fault */
+        char msg[400];
+        snprintf(msg, sizeof msg, "%s", attn_last_error());
+        st = attn_fail(ATTN_E_FORMAT, "attention JSON: maps[%d]: %s", idx, msg);
+    }
     return st;
 }
 
@@ -317,7 +322,7 @@ static int read_alignment(attn_attention_view *v, const attn_json *a)
         if ((st = view_get_int(attn_json_next(attn_json_first(p)), what, lo, v->n_src, &hi))) break;
         sp[t] = (attn_span){lo, hi};
     }
-    if (!st) st = attn_attention_view_set_alignment(v, sp);
+    if (!st && v->n_tgt) st = attn_attention_view_set_alignment(v, sp); /* no target: nothing to align */
     free(sp);
     return st;
 }

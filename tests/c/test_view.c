@@ -271,3 +271,26 @@ Test(view, image_round_trip_and_checks)
     attn_attention_view_free(r);
     attn_attention_view_free(back);
 }
+
+/* What the reader refuses is the file's fault: ATTN_E_FORMAT, whichever check catches it. */
+Test(view, reader_says_format_for_every_bad_file)
+{
+    const char *const bad[] = {
+        "{\"source\":[\"a\"],\"maps\":[{\"kind\":\"encoder-self\",\"layer\":0,\"head\":0,\"weights\":[[1]]},"
+        "{\"kind\":\"encoder-self\",\"layer\":0,\"head\":0,\"weights\":[[1]]}]}",
+        "{\"source\":[\"a\"],\"title\":\"\\udc00\",\"maps\":[{\"kind\":\"encoder-self\",\"layer\":0,\"head\":0,"
+        "\"weights\":[[1]]}]}",
+        "{\"source\":[\"a\"],\"maps\":[{\"kind\":\"other\",\"layer\":0,\"head\":0,\"weights\":[[1]]}]}",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        attn_attention_view *v = NULL;
+        cr_expect_eq(attn_attention_view_parse(bad[i], strlen(bad[i]), &v), ATTN_E_FORMAT, "%zu: %s", i,
+                     attn_last_error());
+        cr_expect_null(v);
+    }
+    const char *ok = "{\"source\":[\"a\"],\"target\":[],\"alignment\":[],\"maps\":[{\"kind\":\"encoder-self\","
+                     "\"layer\":0,\"head\":0,\"weights\":[[1]]}]}";
+    attn_attention_view *v = NULL;
+    cr_expect_eq(attn_attention_view_parse(ok, strlen(ok), &v), ATTN_OK, "%s", attn_last_error());
+    attn_attention_view_free(v);
+}
