@@ -1,5 +1,5 @@
-# mk/viz.mk — the visualisation layer of the attn command (tools/attn/viz_*.c) needs cairo and
-# cJSON; libattn does not. The page's script and style live in tools/attn/viz_page.{js,css} and
+# mk/viz.mk — the drawing side of the attn command (tools/attn/viz_*.c) needs cairo (and cJSON
+# for index.json); libattn does not need cairo. The page's script and style live in tools/attn/viz_page.{js,css} and
 # are turned into a C header at build time, so they stay readable (and checkable by node).
 VIZ_PKGS := cairo fontconfig libcjson
 CLI_LDLIBS += $(shell pkg-config --libs $(VIZ_PKGS) 2>/dev/null)
@@ -17,16 +17,5 @@ ifeq ($(SAN),1)
 tests: $(BUILD)/attn
 endif
 
-# tests/viz/test_viz_tool.c unit-tests the command's cairo-free viz code (its record, the JSON
-# reader, the metrics table) on its own Criterion binary, run by scripts/test.d/viz.sh; libattn's
-# attention analysis itself is tested in the C test binary (tests/c/test_viz.c).
-VIZ_TOOL_OBJ := $(BUILD)/obj/tools/attn/viz_record.o $(BUILD)/obj/tools/attn/viz_json.o \
-                $(BUILD)/obj/tools/attn/viz_metrics.o
-$(BUILD)/obj/tests/viz/%.o: CFLAGS_ALL += $(shell pkg-config --cflags libcjson 2>/dev/null) -Wno-missing-field-initializers
-$(BUILD)/test_viz_tool: $(BUILD)/obj/tests/viz/test_viz_tool.o $(VIZ_TOOL_OBJ) $(BUILD)/libattn.a
-	$(CC) $(SANFLAGS) -o $@ $^ -lcriterion $(shell pkg-config --libs libcjson 2>/dev/null) $(LIB_LDLIBS) $(LDLIBS_LIB)
-ifeq ($(HAVE_CRITERION),1)
-tests: $(BUILD)/test_viz_tool
-endif
--include $(BUILD)/obj/tests/viz/test_viz_tool.d
-
+# The viewer's data model (attention views, attention.json) is libattn's (src/analysis/view*.c),
+# tested in the C test binary (tests/c/test_view.c).

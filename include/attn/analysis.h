@@ -2,7 +2,8 @@
  * attn/analysis.h — what a model attends to: a recorder that keeps every attention map the
  * model computes on a tape (through the tape's attention observer), and per-head measures of
  * the maps: entropy, mean attended distance, alignment with a gold alignment, and attention
- * rollout (Abnar & Zuidema, 2020, "Quantifying Attention Flow in Transformers").
+ * rollout (Abnar & Zuidema, 2020, "Quantifying Attention Flow in Transformers"); and a view of
+ * one example's maps over its tokens (and image), saved to and loaded from attention.json.
  *
  * Typical use:
  *     attn_attention_record *rec;
@@ -42,11 +43,19 @@ typedef enum attn_attention_kind {
     ATTN_ATTENTION_ENCODER_SELF = 0, /* self-attention of an encoder or a classifier         */
     ATTN_ATTENTION_DECODER_SELF = 1, /* causal self-attention of a decoder (a GPT's blocks)  */
     ATTN_ATTENTION_CROSS = 2,        /* decoder queries → encoder keys                       */
-    ATTN_ATTENTION_OTHER = 3         /* a module nobody named (attn_attention_record_name)   */
+    ATTN_ATTENTION_OTHER = 3,        /* a module nobody named (attn_attention_record_name)   */
+    ATTN_ATTENTION_CLASSIFIER_SELF = 4 /* a classifier's (encoder-only) self-attention, drawn
+                                          apart from an encoder's: its rollout feeds a decision */
 } attn_attention_kind;
+#define ATTN_ATTENTION_NKINDS 5
 
-/* "encoder-self", "decoder-self", "cross", "other" ("unknown" outside the enum). */
+/* "encoder-self", "decoder-self", "cross", "other", "classifier-self" ("unknown" outside the
+ * enum); attn_attention_kind_parse is the inverse (−1 for an unknown name). */
 ATTN_API const char *attn_attention_kind_name(attn_attention_kind kind);
+ATTN_API int attn_attention_kind_parse(const char *name);
+/* Whether a kind's rows and columns index the same tokens (so |i − j| is a distance): every
+ * kind but cross-attention. */
+ATTN_API int attn_attention_kind_is_self(attn_attention_kind kind);
 
 typedef struct attn_attention_record attn_attention_record;
 
@@ -143,6 +152,161 @@ ATTN_API int attn_attention_rollout(const float *const *maps, int64_t n_layers, 
 #define ATTN_ROLLOUT_MEAN (-1)
 ATTN_API int attn_attention_rollout_scores(const double *rollout, int64_t n, int64_t pool,
                                            double *score);
+
+/* ---- one example's attention, for the viewer: attn_attention_view ----------------------------- */
+/*
+ * The recorder above keeps whatever a forward computes (any batch, module names, [N, H, L, S]).
+ * A view is what one looks at and saves afterwards: one example's maps, one per (kind, layer,
+ * head), over the tokens they are between, with an optional gold alignment, an optional image
+ * (for a Vision Transformer) and a title. It is the data model of attention.json, which
+ * `attn viz` and its viewer (attention.html) read and write; rollout and the per-head measures
+ * above are computed on it by kind. It is filled from a recorder
+ * (attn_attention_view_add_recorded), from kernels' weights (attn_attention_view_add_heads), or
+ * loaded from attention.json. The struct is read-only to callers: change it through the
+ * functions, which check everything they are given.
+ *
+ *     attn_attention_view *v;
+ *     attn_attention_view_create(&v, "title", src, n_src, tgt, n_tgt);
+ *     attn_attention_view_add_recorded(v, rec, 0);           // or add_heads(v, kind, layer, w, ..)
+ *     attn_attention_view_save(v, "out/attention.json");
+ *     attn_attention_view_load("out/attention.json", &v2);   // every field checked
+ *
+ * Which tokens index a map's rows (queries) and columns (keys):
+ *   ENCODER_SELF, CLASSIFIER_SELF  source × source     DECODER_SELF  target × target
+ *   CROSS                           target × source     (OTHER is not a view kind)
+ */
+#define ATTN_VIEW_MAX_TOKENS 4096
+#define ATTN_VIEW_MAX_LAYERS 256
+#define ATTN_VIEW_MAX_HEADS 256
+#define ATTN_VIEW_MAX_PIXELS 4096 /* an image's width and height */
+
+/* One head's weights: w[i·cols + j] is how much query token i attends to key token j. */
+typedef struct attn_attention_head {
+    attn_attention_kind kind;
+    int layer, head; /* 0-based */
+    int rows, cols;
+    float *w;        /* [rows, cols], owned by the view */
+} attn_attention_head;
+
+/* The picture a Vision Transformer read, cut into a grid of patches (one source token each),
+ * and where its pooled representation looks: per layer and head the attention of the class
+ * token (or, under mean pooling, the mean of the patches' rows) over the patches, and the
+ * rollout through all layers, each a distribution over the rows·cols patches (the class
+ * token's share of itself left out, the rest rescaled to sum to 1), as
+ * attn_image_model_attention (attn/image.h) returns them. Patch (r, c) covers pixels
+ * [r·patch, (r+1)·patch) × [c·patch, (c+1)·patch) and is source token cls + r·cols + c. */
+typedef struct attn_attention_image {
+    int width, height;     /* pixels */
+    unsigned char *pixels; /* [height, width] grayscale, 0 black … 255 white */
+    int patch;             /* patch side in pixels: rows·patch = height, cols·patch = width */
+    int rows, cols;        /* the patch grid */
+    int cls;               /* 1: a class token (source token 0) pools; 0: mean pooling */
+    int layers, heads;
+    float *attn;           /* [layers, heads, rows·cols], each head's map sums to 1 */
+    float *rollout;        /* [rows·cols], sums to 1 */
+} attn_attention_image;
+
+typedef struct attn_attention_view {
+    char *title;                 /* free text shown in titles; may be NULL */
+    int n_src;                   /* source tokens (encoder / classifier input), UTF-8 */
+    char **src;
+    int n_tgt;                   /* target tokens (decoder side); 0 for encoder-only models */
+    char **tgt;
+    int n_maps, cap_maps;
+    attn_attention_head *maps;   /* in the order they were added */
+    attn_span *align;            /* [n_tgt] or NULL: gold source span of each target token */
+    attn_attention_image *image; /* or NULL */
+} attn_attention_view;
+
+/* A view over copies of the tokens (n_tgt may be 0 with tgt NULL; at most
+ * ATTN_VIEW_MAX_TOKENS each, valid UTF-8). title may be NULL. */
+ATTN_API int attn_attention_view_create(attn_attention_view **out, const char *title,
+                                        const char *const *src, int n_src,
+                                        const char *const *tgt, int n_tgt);
+ATTN_API void attn_attention_view_free(attn_attention_view *v);
+/* Copy a [rows, cols] map in: rows and cols must be the kind's token counts, weights finite and
+ * ≥ 0, (kind, layer, head) new. */
+ATTN_API int attn_attention_view_add_map(attn_attention_view *v, attn_attention_kind kind,
+                                         int layer, int head, const float *w, int rows, int cols);
+/* Every head of one layer, as attention kernels return them: w [heads, rows, cols]. */
+ATTN_API int attn_attention_view_add_heads(attn_attention_view *v, attn_attention_kind kind,
+                                           int layer, const float *w, int heads, int rows,
+                                           int cols);
+/* Every named map of a recorder, batch row 0, each head cut to the view's tokens (a decoder's
+ * first n_tgt query positions); maps of unnamed modules are skipped. classifier: encoder
+ * self-attention becomes ATTN_ATTENTION_CLASSIFIER_SELF. */
+ATTN_API int attn_attention_view_add_recorded(attn_attention_view *v,
+                                              const attn_attention_record *rec, int classifier);
+/* Gold alignment: spans[t] for each target token, 0 ≤ lo ≤ hi ≤ n_src (copied). */
+ATTN_API int attn_attention_view_set_alignment(attn_attention_view *v, const attn_span *spans);
+/* Attach a copy of an image (replacing any). Checked: sizes 1..ATTN_VIEW_MAX_PIXELS, the grid
+ * tiles the picture, layers and heads within the limits, every map finite, ≥ 0 and summing to
+ * 1 (within 1e-3), and when the view has source tokens, one per patch plus the class token. */
+ATTN_API int attn_attention_view_set_image(attn_attention_view *v, const attn_attention_image *img);
+
+/* Index of the map (kind, layer, head) or −1; a kind's number of layers / heads (largest + 1,
+ * 0 when absent); the rows × cols its maps have; the tokens labelling its rows and columns. */
+ATTN_API int attn_attention_view_find(const attn_attention_view *v, attn_attention_kind kind,
+                                      int layer, int head);
+ATTN_API int attn_attention_view_layers(const attn_attention_view *v, attn_attention_kind kind);
+ATTN_API int attn_attention_view_heads(const attn_attention_view *v, attn_attention_kind kind);
+ATTN_API void attn_attention_view_dims(const attn_attention_view *v, attn_attention_kind kind,
+                                       int *rows, int *cols);
+ATTN_API const char *const *attn_attention_view_row_tokens(const attn_attention_view *v,
+                                                           attn_attention_kind kind);
+ATTN_API const char *const *attn_attention_view_col_tokens(const attn_attention_view *v,
+                                                           attn_attention_kind kind);
+
+/* Rollout (attn_attention_rollout) of a self-attention kind (ENCODER_SELF or CLASSIFIER_SELF)
+ * over the source tokens, out [n_src, n_src]; ATTN_E_ARG if the kind has no maps or a layer
+ * misses a head. Scores: its row `pool` (e.g. 0 for a class token) or, with pool =
+ * ATTN_ROLLOUT_MEAN, the mean of its rows; score [n_src], sums to 1. */
+ATTN_API int attn_attention_view_rollout(const attn_attention_view *v, attn_attention_kind kind,
+                                         double *out);
+ATTN_API int attn_attention_view_rollout_scores(const attn_attention_view *v,
+                                                attn_attention_kind kind, int pool,
+                                                double *score);
+
+/* The measures of one head of a view. */
+typedef struct attn_attention_head_metrics {
+    attn_attention_kind kind;
+    int layer, head;
+    double entropy;   /* attn_attention_entropy (nats)                                      */
+    double distance;  /* attn_attention_distance for self kinds; NaN for cross-attention    */
+    double align_acc; /* attn_attention_alignment for cross-attention with an alignment; NaN */
+    int n_aligned;    /* target tokens with a non-empty span (align_acc's denominator)      */
+} attn_attention_head_metrics;
+/* out [v->n_maps], in map order. */
+ATTN_API int attn_attention_view_metrics(const attn_attention_view *v,
+                                         attn_attention_head_metrics *out);
+/* Index of the head with the best alignment accuracy (ties: lower layer, then head); −1 if no
+ * head has one. */
+ATTN_API int attn_attention_best_alignment(const attn_attention_head_metrics *m, int n);
+
+/* ---- attention.json ----------------------------------------------------------------------------
+ * {"format":"attn-attention","version":1,"title":..,"source":[..],"target":[..],
+ *  "alignment":[[lo,hi],..] (optional),
+ *  "maps":[{"kind":"cross","layer":0,"head":0,"rows":R,"cols":C,"weights":[[..],..]},..],
+ *  "image":{"width":W,"height":H,"pixels":[[W values 0..255],..H rows],"patch":P,"rows":R,
+ *           "cols":C,"pool":"cls"|"mean","layers":L,"heads":NH,
+ *           "attention":[{"layer":l,"head":h,"weights":[[C],..R rows]},..] (layer-major, L·NH),
+ *           "rollout":[[C],..R rows]} (optional)}
+ * Weights are written with 9 significant digits (float32 round-trips exactly). Every '<' is
+ * written as \u003c, so the text can sit inside an HTML <script> element. */
+enum {
+    ATTN_VIEW_JSON_EXTRAS = 1 /* add "metrics", "best_alignment" and "rollout" (matrix and token
+                                 scores of each complete self-attention kind, by `pool`): what the
+                                 viewer shows beside the maps; loading ignores them */
+};
+/* The view as JSON text (NUL-terminated, *len bytes; free() it). */
+ATTN_API int attn_attention_view_to_json(const attn_attention_view *v, int flags, int pool,
+                                         char **text, size_t *len);
+ATTN_API int attn_attention_view_save(const attn_attention_view *v, const char *path);
+/* Parse and check: malformed text, a wrong structure, sizes that disagree with the tokens,
+ * invalid UTF-8, weights that are not finite and ≥ 0, and every image field are ATTN_E_FORMAT
+ * naming the place. An empty text is an error. */
+ATTN_API int attn_attention_view_parse(const char *text, size_t len, attn_attention_view **out);
+ATTN_API int attn_attention_view_load(const char *path, attn_attention_view **out);
 
 #ifdef __cplusplus
 }

@@ -13,7 +13,7 @@ import numpy as np
 
 from ._lib import lib, check
 
-KINDS = {0: "encoder-self", 1: "decoder-self", 2: "cross", 3: "other"}
+KINDS = {0: "encoder-self", 1: "decoder-self", 2: "cross", 3: "other", 4: "classifier-self"}
 ROLLOUT_MEAN = -1
 
 _f32p = ctypes.POINTER(ctypes.c_float)

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Replay the loaders' fuzz corpora (fuzz/corpus/{checkpoint,base64,data}/: seeds, what the
+# Replay the loaders' fuzz corpora (fuzz/corpus/{checkpoint,base64,data,view}/: seeds, what the
 # fuzzers found, and regression inputs) through their libFuzzer targets under ASan + UBSan,
 # each input once, no mutation; the spm charsmap corpus through build/fuzz_spm. The long,
 # exploring runs are `make fuzz-loaders-run` (mk/hostile.mk). Skipped without clang.
@@ -17,7 +17,7 @@ if ! make --no-print-directory fuzz-loaders >build/fuzz-loaders-build.log 2>&1; 
 fi
 pass=0
 fail=0
-for t in checkpoint base64 data; do
+for t in checkpoint base64 data view; do
     set -- fuzz/corpus/$t/*
     [ -e "$1" ] || continue
     if out=$(build/fuzz/fuzz_$t -rss_limit_mb=1024 -malloc_limit_mb=512 "$@" 2>&1); then

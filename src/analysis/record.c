@@ -37,12 +37,22 @@ struct attn_attention_record {
     char msg[256]; /* its message */
 };
 
-static const char *const kind_names[] = {"encoder-self", "decoder-self", "cross", "other"};
+static const char *const kind_names[ATTN_ATTENTION_NKINDS] = {"encoder-self", "decoder-self", "cross",
+                                                              "other", "classifier-self"};
 
 const char *attn_attention_kind_name(attn_attention_kind kind)
 {
-    return (unsigned)kind <= ATTN_ATTENTION_OTHER ? kind_names[kind] : "unknown";
+    return (unsigned)kind < ATTN_ATTENTION_NKINDS ? kind_names[kind] : "unknown";
 }
+
+int attn_attention_kind_parse(const char *name)
+{
+    for (int k = 0; name && k < ATTN_ATTENTION_NKINDS; k++)
+        if (!strcmp(name, kind_names[k])) return k;
+    return -1;
+}
+
+int attn_attention_kind_is_self(attn_attention_kind kind) { return kind != ATTN_ATTENTION_CROSS; }
 
 /* Grow *p (n used of *cap, elements of size sz) to hold one more. */
 static int grow(void **p, int n, int *cap, size_t sz, const char *fn)
@@ -152,7 +162,7 @@ static int make_label(const char *fn, const char *name, attn_attention_kind kind
                       rec_label *out)
 {
     if (!name) name = "";
-    if ((unsigned)kind > ATTN_ATTENTION_OTHER)
+    if ((unsigned)kind >= ATTN_ATTENTION_NKINDS)
         return attn_fail(ATTN_E_ARG, "%s: kind=%d unknown", fn, (int)kind);
     if (layer < -1) return attn_fail(ATTN_E_ARG, "%s: layer=%d (≥ 0, or −1 for none)", fn, layer);
     size_t len = strlen(name);

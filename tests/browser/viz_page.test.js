@@ -1,12 +1,15 @@
 // viz_page.test.js — open attention.html (written by `attn viz`) from disk in Debian's chromium
 // and check the head view, the model view, the rollout and the metrics table behave.
 //   node tests/browser/viz_page.test.js DIR/attention.html SCREENSHOT.png [smoke]
+//   node tests/browser/viz_page.test.js DIR/attention.html SCREENSHOT.png image IDXFILE INDEX
+// (the last: the page of `attn viz --image IDXFILE[INDEX]`, checked against the IDX image itself)
 // Prints one line per check and ends with "N passed, N failed"; exit status 1 on any failure.
 'use strict';
 
 const fs = require('fs');
 const os = require('os');
 const path = require('path');
+const zlib = require('zlib');
 const { chromium } = require('playwright-core');
 
 const htmlPath = path.resolve(process.argv[2] || 'out/viz-test/attention.html');
@@ -16,6 +19,119 @@ let failed = 0;
 function check(name, ok, detail) {
   if (ok) passed++; else failed++;
   console.log((ok ? 'ok   ' : 'FAIL ') + name + (detail !== undefined ? ' (' + detail + ')' : ''));
+}
+
+// Image INDEX of an IDX file of 8-bit images (gzip or plain): { height, width, pixels }.
+function idxImage(file, index) {
+  let raw = fs.readFileSync(file);
+  if (raw[0] === 0x1f && raw[1] === 0x8b) raw = zlib.gunzipSync(raw);
+  if (raw.readUInt16BE(0) !== 0 || raw[2] !== 0x08 || raw[3] !== 3) throw new Error(file + ': not an IDX file of uint8 images');
+  const n = raw.readUInt32BE(4), height = raw.readUInt32BE(8), width = raw.readUInt32BE(12);
+  if (index >= n) throw new Error(file + ': no image ' + index);
+  const at = 16 + index * height * width;
+  return { height, width, pixels: raw.subarray(at, at + height * width) };
+}
+
+// The overlay view of an image model's page (attn viz --image IDXFILE[INDEX]).
+async function imageChecks(page, data, idxFile, index) {
+  const im = data.image;
+  check('image: the record has an image and the view is shown', !!im && await page.isVisible('#image-view'));
+  if (!im) return;
+  const want = idxImage(idxFile, index);
+  check('image: size and patch grid of the model (28×28, rows·patch = height)',
+        im.width === want.width && im.height === want.height && im.rows * im.patch === im.height &&
+        im.cols * im.patch === im.width, `${im.width}×${im.height}, ${im.rows}×${im.cols} patches of ${im.patch}`);
+
+  // The base canvas shows the input image: every pixel's centre has the IDX file's gray value.
+  const scale = Number(await page.getAttribute('#img-base', 'data-scale'));
+  const shown = await page.evaluate(([w, h, s]) => {
+    const d = document.getElementById('img-base').getContext('2d').getImageData(0, 0, w * s, h * s).data;
+    const out = [];
+    for (let y = 0; y < h; y++)
+      for (let x = 0; x < w; x++) {
+        const k = 4 * ((y * s + (s >> 1)) * w * s + x * s + (s >> 1));
+        out.push(d[k] === d[k + 1] && d[k] === d[k + 2] && d[k + 3] === 255 ? d[k] : -1);
+      }
+    return out;
+  }, [im.width, im.height, scale]);
+  let bad = 0, firstBad = '';
+  for (let k = 0; k < shown.length; k++)
+    if (shown[k] !== want.pixels[k]) { if (!bad) firstBad = `pixel ${k}: ${shown[k]} vs ${want.pixels[k]}`; bad++; }
+  const nonzero = want.pixels.filter(v => v > 0).length;
+  check('image: canvas pixels are the input image\'s gray values (all ' + shown.length + ')', bad === 0 && nonzero > 50,
+        bad ? bad + ' differ, ' + firstBad : nonzero + ' non-black pixels');
+
+  // The JSON's class-token rows: each sums to 1 over the patches and is the class token's row
+  // of the recorded classifier-self map with the class token's own share taken out.
+  const P = im.rows * im.cols, flat = w => [].concat(...w);
+  let worstSum = 0, worstRow = 0;
+  for (const a of im.attention.concat([{ weights: im.rollout }]))
+    worstSum = Math.max(worstSum, Math.abs(flat(a.weights).reduce((x, y) => x + y, 0) - 1));
+  for (const a of im.attention) {
+    const m = data.maps.find(x => x.kind === 'classifier-self' && x.layer === a.layer && x.head === a.head);
+    const row = m.weights[0], rest = 1 - row[0];
+    flat(a.weights).forEach((v, j) => { worstRow = Math.max(worstRow, Math.abs(v - row[1 + j] / rest)); });
+  }
+  check('image: every class-token row and the rollout sum to 1 over the patches', worstSum < 1e-5 &&
+        im.attention.length === im.layers * im.heads && im.pool === 'cls', 'max |sum - 1| ' + worstSum.toExponential(2));
+  check('image: each row is the recorded map\'s class-token row without its own share', worstRow < 1e-5,
+        'max error ' + worstRow.toExponential(2));
+
+  // The overlay: per patch, opacity grows with the weight and peaks on the largest one.
+  const overlayAlpha = () => page.evaluate(([rows, cols]) => {
+    const c = document.getElementById('img-overlay'), cell = Number(c.dataset.cell);
+    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data, out = [];
+    for (let r = 0; r < rows; r++)
+      for (let q = 0; q < cols; q++) out.push(d[4 * (Math.floor((r + 0.5) * cell) * c.width + Math.floor((q + 0.5) * cell)) + 3]);
+    return out;
+  }, [im.rows, im.cols]);
+  const argmax = a => a.reduce((b, v, i) => (v > a[b] ? i : b), 0);
+  function overlayFollows(alpha, w, label) {
+    const vmax = Math.max(...w), top = argmax(w);
+    let disorder = 0, off = 0;
+    for (let i = 0; i < P; i++) {
+      off = Math.max(off, Math.abs(alpha[i] - 255 * (0.1 + 0.75 * w[i] / vmax)));
+      for (let j = 0; j < P; j++) if (w[i] - w[j] > 0.02 * vmax && !(alpha[i] > alpha[j])) disorder++;
+    }
+    check(label + ': overlay most opaque on the patch of the largest weight', alpha[top] === Math.max(...alpha) &&
+          alpha[top] > alpha[argmax(w.map((v, i) => (i === top ? -1 : v)))] - 1, 'patch ' + top + ' alpha ' + alpha[top]);
+    check(label + ': overlay opacity follows the weights (0.1 + 0.75·w/max)', disorder === 0 && off <= 1.5,
+          disorder + ' pairs out of order, max opacity error ' + off.toFixed(2) + '/255');
+  }
+  const head0 = flat(im.attention[0].weights);
+  check('image: starts on layer 0 head 0', await page.getAttribute('#img-overlay', 'data-head') === '0' &&
+        await page.getAttribute('#img-overlay', 'data-layer') === '0');
+  const a0 = await overlayAlpha();
+  overlayFollows(a0, head0, 'layer 0 head 0');
+  check('legend: its scale tops at the map\'s maximum',
+        Math.abs(Number(await page.getAttribute('#img-legend', 'data-vmax')) - Math.max(...head0)) < 1e-6);
+
+  // Switching head (mouse) draws that head's map.
+  await page.click('.img-head[data-head="1"]');
+  const head1 = flat(im.attention[1].weights), a1 = await overlayAlpha();
+  check('switching head: overlay changes and the button shows it', a1.join() !== a0.join() &&
+        await page.getAttribute('#img-overlay', 'data-head') === '1' &&
+        await page.getAttribute('.img-head[data-head="1"]', 'aria-pressed') === 'true');
+  overlayFollows(a1, head1, 'layer 0 head 1');
+
+  // Keyboard: ↓ next layer, → next head (after the last head: the rollout).
+  await page.focus('#img-stage');
+  await page.keyboard.press('ArrowDown');
+  const lastLayer = Math.min(1, im.layers - 1);
+  overlayFollows(await overlayAlpha(), flat(im.attention[lastLayer * im.heads + 1].weights), `keys: layer ${lastLayer} head 1`);
+  for (let h = 1; h < im.heads; h++) await page.keyboard.press('ArrowRight');
+  check('keys: → past the last head shows the rollout', await page.getAttribute('#img-overlay', 'data-head') === 'rollout');
+  overlayFollows(await overlayAlpha(), flat(im.rollout), 'rollout');
+
+  // Hover: the patch under the mouse and its weight.
+  const top = argmax(flat(im.rollout)), cell = Number(await page.getAttribute('#img-overlay', 'data-cell'));
+  const box = await page.locator('#img-overlay').boundingBox();
+  await page.mouse.move(box.x + ((top % im.cols) + 0.5) * cell, box.y + (Math.floor(top / im.cols) + 0.5) * cell);
+  const text = await page.textContent('#img-readout');
+  check('hover: names the patch and its rollout weight', text.includes(flat(im.rollout)[top].toFixed(4)) &&
+        await page.getAttribute('#img-readout', 'data-row') === String(Math.floor(top / im.cols)) &&
+        await page.getAttribute('#img-readout', 'data-col') === String(top % im.cols), text);
+  await page.click('.img-head[data-head="0"]');
 }
 
 async function main() {
@@ -44,6 +160,15 @@ async function main() {
     const lines = sel => page.locator('#head-svg line.attn-line' + (sel || '')).count();
     const visible = () => page.locator('#head-svg line.attn-line:not(.hidden)').count();
 
+    if (process.argv[4] === 'image') { // an image model's page: the overlay view
+      await imageChecks(page, data, process.argv[5], Number(process.argv[6]));
+      fs.mkdirSync(path.dirname(shotPath), { recursive: true });
+      await page.locator('#image-view').screenshot({ path: shotPath });
+      check('image view screenshot written', fs.statSync(shotPath).size > 5000, shotPath);
+      check('no console errors', errors.length === 0, errors.join(' | '));
+      check('no network requests', requests.length === 0, requests.join(' '));
+      return;
+    }
     // Head view, default: first kind, layer 0, every head on.
     if (process.argv[4] === 'smoke') { // any record: it loads, draws every pair, no errors
       const k = await page.getAttribute('#head-svg', 'data-kind');

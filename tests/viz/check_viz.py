@@ -404,6 +404,82 @@ check("attention.html data: every map, metrics, rollout with the chosen pool",
       len(page["maps"]) == len(maps) and len(page["metrics"]) == len(maps) and
       [r["pool"] for r in page["rollout"]] == [0, 0] and page["source"] == SRC)
 
+# ---- an image record (a ViT's picture and patch maps) ------------------------------------------
+# 4×4 pixels in 2×2 patches of 2, a class token: its patch maps and rollout round-trip exactly,
+# the overlay grid PNG shows the picture, and every image field is checked on reading.
+IMG_PX = [[0, 40, 80, 120], [160, 200, 240, 255], [255, 0, 255, 0], [10, 20, 30, 250]]
+IMG_SRC = ["[cls]", "r0c0", "r0c1", "r1c0", "r1c1"]
+img_cls = f32(softmax(np.arange(25, dtype=np.float64).reshape(5, 5) / 7))
+
+
+def img_map(row):  # the class token's row over the patches, its own share taken out
+    w = row[1:] / row[1:].sum()
+    return [[float(np.float32(w[0])), float(np.float32(w[1]))], [float(np.float32(w[2])), float(np.float32(w[3]))]]
+
+
+def image_record(**over):
+    image = {"width": 4, "height": 4, "pixels": IMG_PX, "patch": 2, "rows": 2, "cols": 2, "pool": "cls",
+             "layers": 1, "heads": 2,
+             "attention": [{"layer": 0, "head": h, "weights": img_map(img_cls[0] if h == 0 else img_cls[0][::-1])}
+                           for h in range(2)],
+             "rollout": [[0.1, 0.2], [0.3, 0.4]]}
+    image.update(over)
+    return {"source": IMG_SRC, "maps": [{"kind": "classifier-self", "layer": 0, "head": h, "weights": img_cls.tolist()}
+                                        for h in range(2)], "image": image}
+
+
+img_json = os.path.join(OUT, "image.json")
+json.dump(image_record(), open(img_json, "w"))
+img_dir = os.path.join(OUT, "image")
+p = run("viz", "--from-json", img_json, "--out", img_dir, "--pool", "0")
+check("an image record renders", p.returncode == 0, p.stderr.strip())
+got = json.load(open(os.path.join(img_dir, "attention.json"))).get("image", {}) if p.returncode == 0 else {}
+want = image_record()["image"]
+check("attention.json keeps the image: pixels, grid, pool and every patch map exactly",
+      got.get("pixels") == IMG_PX and all(got.get(k) == want[k] for k in ("patch", "rows", "cols", "pool", "layers", "heads"))
+      and np.array_equal(f32([a["weights"] for a in got.get("attention", [])]), f32([a["weights"] for a in want["attention"]]))
+      and np.array_equal(f32(got.get("rollout")), f32(want["rollout"])))
+p2 = run("viz", "--from-json", os.path.join(img_dir, "attention.json"), "--out", os.path.join(OUT, "image_again"))
+check("an image record re-rendered from its attention.json is a fixed point", p2.returncode == 0 and
+      open(os.path.join(OUT, "image_again", "attention.json"), "rb").read() ==
+      open(os.path.join(img_dir, "attention.json"), "rb").read())
+ok, why = False, "not drawn"
+if os.path.exists(os.path.join(img_dir, "image_attention.png")):
+    gw, gh, gpx = read_png(os.path.join(img_dir, "image_attention.png"))
+    # tiles of 4·4 = 16 px: row 1 of the grid, last column (after 2 heads) is the bare picture
+    x0, y0 = 8 + 2 * (16 + 8), 24 + (16 + 18 + 8)
+    shown = [[int(gpx[y0 + 4 * y + 2, x0 + 4 * x + 2][:3].mean()) for x in range(4)] for y in range(4)]
+    ok, why = shown == IMG_PX, f"{gw}x{gh}, bare tile {shown}"
+check("image_attention.png: a tile per head, the rollout, and the bare picture pixel for pixel", ok, why)
+html = open(os.path.join(img_dir, "attention.html"), encoding="utf-8").read() if p.returncode == 0 else ""
+check("attention.html carries the image view and its data", 'id="image-view"' in html and '[0,40,80,120]' in html)
+
+
+def bad_image(name, expect, **over):
+    rec = image_record(**over)
+    path = os.path.join(OUT, "bad_image.json")
+    json.dump(rec, open(path, "w"))
+    p = run("viz", "--from-json", path, "--out", os.path.join(OUT, "bad_out"))
+    ok = p.returncode == 1 and expect in p.stderr and "attn viz:" in p.stderr
+    check(f"rejects an image with {name}", ok, p.stderr.strip()[:160] if ok else f"rc={p.returncode} {p.stderr.strip()[:200]}")
+
+
+good_att = image_record()["image"]["attention"]
+bad_image("a pixel above 255", "image.pixels[1][3] must be an integer in [0, 255]", pixels=[IMG_PX[0], [1, 2, 3, 256]] + IMG_PX[2:])
+bad_image("a fractional pixel", "image.pixels[0][1] must be an integer", pixels=[[0, 0.5, 0, 0]] + IMG_PX[1:])
+bad_image("a missing pixel row", "image.pixels must be an array of 4 rows", pixels=IMG_PX[:3])
+bad_image("patches that do not tile it", "do not tile", patch=3)
+bad_image("a width that is not a number", "image.width must be a number", width="4")
+bad_image("an unknown pool", 'image.pool must be "cls" or "mean"', pool="max")
+bad_image("too few maps", "image.attention must be an array of 2 maps", attention=good_att[:1])
+bad_image("maps out of order", "image.attention[0] must be the object of layer 0 head 0", attention=good_att[::-1])
+bad_image("a negative weight", "image.attention[1].weights[0][1] must be a finite number >= 0",
+          attention=[good_att[0], {"layer": 0, "head": 1, "weights": [[0.5, -0.1], [0.3, 0.3]]}])
+bad_image("a map that does not sum to 1", "layer 0 head 1 sums to 2", attention=[good_att[0], {"layer": 0, "head": 1, "weights": [[0.5, 0.5], [0.5, 0.5]]}])
+bad_image("a short rollout row", "image.rollout[1] must be an array of 2 numbers", rollout=[[0.5, 0.5], [0]])
+bad_image("tokens that are not its patches", "5 source tokens, but 1 patches and a class token", pool="cls", rows=1, cols=1, patch=4,
+          attention=[{"layer": 0, "head": h, "weights": [[1]]} for h in range(2)], rollout=[[1]])
+
 # ---- malformed input --------------------------------------------------------------------------
 def bad(name, text, expect):
     path = os.path.join(OUT, "bad_" + name + ".json")
@@ -417,8 +493,8 @@ def bad(name, text, expect):
 good_map = '{"kind":"encoder-self","layer":0,"head":0,"weights":[[1,0],[0,1]]}'
 bad("empty file", "", "empty input")
 bad("whitespace", " \n\t\n", "empty input")
-bad("truncated JSON", '{"source":["a","b"],"maps":[' + good_map[:30], "syntax error at line 1")
-bad("syntax error on line 3", '{\n"source":["a","b"],\n"maps": [}\n', "syntax error at line 3")
+bad("truncated JSON", '{"source":["a","b"],"maps":[' + good_map[:30], "invalid JSON near byte 58")
+bad("syntax error on line 3", '{\n"source":["a","b"],\n"maps": [}\n', "invalid JSON near byte 31")
 bad("a top-level array", "[1,2,3]", "top level must be an object")
 bad("missing source", '{"maps":[' + good_map + ']}', 'missing "source"')
 bad("missing maps", '{"source":["a","b"]}', '"maps" must be a non-empty array')
@@ -433,12 +509,13 @@ bad("a fractional layer", '{"source":["a","b"],"maps":[{"kind":"encoder-self","l
 bad("a duplicate head", '{"source":["a","b"],"maps":[' + good_map + "," + good_map + ']}', "given twice")
 bad("invalid UTF-8", b'{"source":["a","\xff\xfe"],"maps":[' + good_map.encode() + b']}', "not valid UTF-8")
 bad("overlong UTF-8", b'{"source":["a","\xc0\xaf"],"maps":[' + good_map.encode() + b']}', "not valid UTF-8")
-bad("text after the value", '{"source":["a","b"],"maps":[' + good_map + ']} junk', "text after the JSON value")
+bad("text after the value", '{"source":["a","b"],"maps":[' + good_map + ']} junk', "after the JSON value at byte 97")
 bad("a NUL byte", b'{"source":["a","b"],\x00"maps":[' + good_map.encode() + b']}', "NUL byte")
 bad("cross without target tokens", '{"source":["a","b"],"maps":[{"kind":"cross","layer":0,"head":0,"weights":[[1,0]]}]}', "has 1 rows but the tokens make 0")
 bad("an alignment span out of range", '{"source":["a","b"],"target":["x"],"alignment":[[1,5]],"maps":[' + good_map + ']}', "alignment[0][1]=5 must be an integer in [1, 2]")
 bad("an alignment of the wrong length", '{"source":["a","b"],"target":["x"],"alignment":[],"maps":[' + good_map + ']}', "one per target token")
-bad("deep nesting", "[" * 100000, "syntax error")
+bad("deep nesting", "[" * 100000, "invalid JSON")
+bad("an image that is not an object", '{"source":["a","b"],"maps":[' + good_map + '],"image":[1]}', '"image" must be an object')
 p = run("viz", "--from-json", os.path.join(OUT, "does_not_exist.json"))
 check("rejects a missing file", p.returncode == 1 and "cannot read" in p.stderr, p.stderr.strip())
 p = run("viz", "--model", "m.safetensors")

@@ -1,5 +1,5 @@
 /* image_cli.h — the image commands: attn train image, attn eval image (image_cli.c), attn
- * classify-image and attn viz --model M --image … (viz_image.c, which reads PNGs through cairo). */
+ * classify-image and attn viz --model M --image … (attn_attention_image.c, which reads PNGs through cairo). */
 #ifndef ATTN_IMAGE_CLI_H
 #define ATTN_IMAGE_CLI_H
 

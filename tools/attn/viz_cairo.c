@@ -120,7 +120,7 @@ int viz_surface_open(viz_canvas *c, const char *path, int svg, int w, int h)
                  : svg    ? cairo_svg_surface_create(path, w, h)
                           : cairo_image_surface_create(CAIRO_FORMAT_ARGB32, w, h);
     if (cairo_surface_status(c->surface) != CAIRO_STATUS_SUCCESS) {
-        int st = viz_fail(ATTN_E_IO, "cannot create %s (%dx%d): %s", path, w, h,
+        int st = attn_set_error(ATTN_E_IO, "cannot create %s (%dx%d): %s", path, w, h,
                           cairo_status_to_string(cairo_surface_status(c->surface)));
         cairo_surface_destroy(c->surface);
         c->surface = NULL;
@@ -141,7 +141,7 @@ int viz_surface_close(viz_canvas *c)
     if (s == CAIRO_STATUS_SUCCESS) s = cairo_surface_status(c->surface);
     cairo_surface_destroy(c->surface);
     if (s != CAIRO_STATUS_SUCCESS)
-        return viz_fail(ATTN_E_IO, "writing %s failed: %s", c->path, cairo_status_to_string(s));
+        return attn_set_error(ATTN_E_IO, "writing %s failed: %s", c->path, cairo_status_to_string(s));
     return 0;
 }
 
@@ -250,10 +250,10 @@ static void draw_matrix(cairo_t *cr, const viz_matrix *mx, double x0, double y0,
     }
 }
 
-static viz_matrix map_matrix(const viz_record *r, const viz_map *m)
+static viz_matrix map_matrix(const attn_attention_view *r, const attn_attention_head *m)
 {
-    return (viz_matrix){viz_row_tokens(r, m->kind), m->rows, viz_col_tokens(r, m->kind), m->cols,
-                        m->w, m->kind == VIZ_CROSS ? r->align : NULL};
+    return (viz_matrix){attn_attention_view_row_tokens(r, m->kind), m->rows, attn_attention_view_col_tokens(r, m->kind), m->cols,
+                        m->w, m->kind == ATTN_ATTENTION_CROSS ? r->align : NULL};
 }
 
 static double matrix_max(const viz_matrix *mx)
@@ -264,11 +264,11 @@ static double matrix_max(const viz_matrix *mx)
     return v > 0 ? v : 1;
 }
 
-static const char *axis_note(viz_kind k)
+static const char *axis_note(attn_attention_kind k)
 {
     switch (k) {
-    case VIZ_CROSS: return "rows: target tokens (queries) · columns: source tokens (keys) · teal frames: gold alignment";
-    case VIZ_DEC_SELF: return "rows: target tokens (queries) · columns: target tokens (keys)";
+    case ATTN_ATTENTION_CROSS: return "rows: target tokens (queries) · columns: source tokens (keys) · teal frames: gold alignment";
+    case ATTN_ATTENTION_DECODER_SELF: return "rows: target tokens (queries) · columns: target tokens (keys)";
     default: return "rows: source tokens (queries) · columns: source tokens (keys)";
     }
 }
@@ -319,28 +319,28 @@ int viz_matrix_write(const viz_matrix *mx, const char *title, const char *note, 
     return viz_surface_close(&c);
 }
 
-int viz_heatmap_write(const viz_record *r, int map, const char *path, int svg, viz_layout *layout)
+int viz_heatmap_write(const attn_attention_view *r, int map, const char *path, int svg, viz_layout *layout)
 {
-    if (!r || !path) return viz_fail(ATTN_E_ARG, "viz_heatmap_write: NULL argument");
+    if (!r || !path) return attn_set_error(ATTN_E_ARG, "viz_heatmap_write: NULL argument");
     if (map < 0 || map >= r->n_maps)
-        return viz_fail(ATTN_E_ARG, "viz_heatmap_write: map %d not in [0, %d)", map, r->n_maps);
-    const viz_map *m = &r->maps[map];
+        return attn_set_error(ATTN_E_ARG, "viz_heatmap_write: map %d not in [0, %d)", map, r->n_maps);
+    const attn_attention_head *m = &r->maps[map];
     char title[512];
     snprintf(title, sizeof title, "%s%s%s · layer %d · head %d", r->title ? r->title : "",
-             r->title ? " — " : "", viz_kind_name(m->kind), m->layer, m->head);
+             r->title ? " — " : "", attn_attention_kind_name(m->kind), m->layer, m->head);
     viz_matrix mx = map_matrix(r, m);
     return viz_matrix_write(&mx, title, axis_note(m->kind), path, svg, layout);
 }
 
-int viz_grid_write(const viz_record *r, viz_kind kind, int layer, const char *path, int svg)
+int viz_grid_write(const attn_attention_view *r, attn_attention_kind kind, int layer, const char *path, int svg)
 {
-    if (!r || !path) return viz_fail(ATTN_E_ARG, "viz_grid_write: NULL argument");
-    int heads = viz_record_heads(r, kind);
-    if (layer < 0 || layer >= viz_record_layers(r, kind) || heads == 0)
-        return viz_fail(ATTN_E_ARG, "viz_grid_write: no %s maps in layer %d", viz_kind_name(kind),
+    if (!r || !path) return attn_set_error(ATTN_E_ARG, "viz_grid_write: NULL argument");
+    int heads = attn_attention_view_heads(r, kind);
+    if (layer < 0 || layer >= attn_attention_view_layers(r, kind) || heads == 0)
+        return attn_set_error(ATTN_E_ARG, "viz_grid_write: no %s maps in layer %d", attn_attention_kind_name(kind),
                         layer);
     int rows, cols;
-    viz_kind_dims(r, kind, &rows, &cols);
+    attn_attention_view_dims(r, kind, &rows, &cols);
     int big = rows > cols ? rows : cols;
     double cs = floor(260.0 / big);
     cs = cs < 1 ? 1 : cs > 22 ? 22 : cs;
@@ -350,12 +350,12 @@ int viz_grid_write(const viz_record *r, viz_kind kind, int layer, const char *pa
     double lw = 0, lh = 0;
     if (fs > 0) {
         viz_set_font(mc, fs, 0);
-        lw = max_label_width(mc, viz_row_tokens(r, kind), rows);
-        lh = max_label_width(mc, viz_col_tokens(r, kind), cols);
+        lw = max_label_width(mc, attn_attention_view_row_tokens(r, kind), rows);
+        lh = max_label_width(mc, attn_attention_view_col_tokens(r, kind), cols);
     }
     char title[512];
     snprintf(title, sizeof title, "%s%s%s · layer %d · all %d heads", r->title ? r->title : "",
-             r->title ? " — " : "", viz_kind_name(kind), layer, heads);
+             r->title ? " — " : "", attn_attention_kind_name(kind), layer, heads);
     viz_set_font(mc, 14, 1);
     double tw = viz_text_width(mc, title);
     cairo_destroy(mc);
@@ -369,7 +369,7 @@ int viz_grid_write(const viz_record *r, viz_kind kind, int layer, const char *pa
     double h = top + grid_rows * panel_h + (grid_rows - 1) * gap + pad;
     double vmax = 0;
     for (int hh = 0; hh < heads; hh++) {
-        int m = viz_record_find(r, kind, layer, hh);
+        int m = attn_attention_view_find(r, kind, layer, hh);
         if (m < 0) continue;
         viz_matrix mx = map_matrix(r, &r->maps[m]);
         if (matrix_max(&mx) > vmax) vmax = matrix_max(&mx);
@@ -390,7 +390,7 @@ int viz_grid_write(const viz_record *r, viz_kind kind, int layer, const char *pa
         char ht[32];
         snprintf(ht, sizeof ht, "head %d", hh);
         cairo_show_text(cr, ht);
-        int m = viz_record_find(r, kind, layer, hh);
+        int m = attn_attention_view_find(r, kind, layer, hh);
         if (m < 0) continue; /* a missing head leaves its panel empty */
         viz_matrix mx = map_matrix(r, &r->maps[m]);
         draw_matrix(cr, &mx, px + lw + 6, py + head_title + lh + 6, cs, vmax, fs);
@@ -405,14 +405,14 @@ int viz_tokens_png(const char *const *tokens, const double *score, int n, const 
                    const char *path)
 {
     if (!tokens || !score || !path || n <= 0)
-        return viz_fail(ATTN_E_ARG, "viz_tokens_png: NULL argument or n=%d", n);
+        return attn_set_error(ATTN_E_ARG, "viz_tokens_png: NULL argument or n=%d", n);
     double vmax = 0;
     for (int i = 0; i < n; i++) {
-        if (!tokens[i]) return viz_fail(ATTN_E_ARG, "viz_tokens_png: token %d is NULL", i);
+        if (!tokens[i]) return attn_set_error(ATTN_E_ARG, "viz_tokens_png: token %d is NULL", i);
         if (!viz_utf8_valid(tokens[i]))
-            return viz_fail(ATTN_E_FORMAT, "viz_tokens_png: token %d is not valid UTF-8", i);
+            return attn_set_error(ATTN_E_FORMAT, "viz_tokens_png: token %d is not valid UTF-8", i);
         if (!isfinite(score[i]) || score[i] < 0)
-            return viz_fail(ATTN_E_ARG, "viz_tokens_png: score[%d]=%g (finite, >= 0)", i, score[i]);
+            return attn_set_error(ATTN_E_ARG, "viz_tokens_png: score[%d]=%g (finite, >= 0)", i, score[i]);
         if (score[i] > vmax) vmax = score[i];
     }
     if (vmax <= 0) vmax = 1;
@@ -420,7 +420,7 @@ int viz_tokens_png(const char *const *tokens, const double *score, int n, const 
     char buf[VIZ_LABEL_BYTES + 16];
     /* Lay the tokens out first, wrapping at the width. */
     double *bx = malloc((size_t)n * 2 * sizeof *bx);
-    if (!bx) return viz_fail(ATTN_E_NOMEM, "viz_tokens_png");
+    if (!bx) return attn_set_error(ATTN_E_NOMEM, "viz_tokens_png");
     double *by = bx + n;
     cairo_t *mc = viz_measure_context();
     viz_set_font(mc, fs, 0);

@@ -1,5 +1,5 @@
 /* viz_classify.c — `attn viz --model M --input TEXT` on a text classifier: every layer's and
- * head's self-attention map (VIZ_CLS_SELF) over the review's tokens, recorded through libattn's
+ * head's self-attention map (ATTN_ATTENTION_CLASSIFIER_SELF) over the review's tokens, recorded through libattn's
  * attention record (attn/analysis.h), and the tokens shaded by attention rollout to the
  * mean-pooled output. */
 #include "classify.h"
@@ -17,7 +17,7 @@ int viz_classify_run(const char *model, const char *input, const char *out, int 
     int8_t label = 0;
     cls_set s = {0};
     int rc = 1;
-    viz_record *r = NULL;
+    attn_attention_view *r = NULL;
     attn_tape *t = NULL;
     attn_tape_config tc = {0};
     const char **tok = NULL;
@@ -51,8 +51,8 @@ int viz_classify_run(const char *model, const char *input, const char *out, int 
         if (C == 2) snprintf(name, sizeof name, "%s", k ? "positive" : "negative");
         else snprintf(name, sizeof name, "class%lld", (long long)k);
         snprintf(title, sizeof title, "%s (%.3f): %.200s", name, 1.0 / sum, input);
-        if (viz_record_create(&r, title, tok, (int)n, NULL, 0)) {
-            fprintf(stderr, "attn viz: %s\n", viz_last_error());
+        if (attn_attention_view_create(&r, title, tok, (int)n, NULL, 0)) {
+            fprintf(stderr, "attn viz: %s\n", attn_last_error());
             goto done;
         }
         attn_attention_record *rec = NULL;
@@ -61,10 +61,10 @@ int viz_classify_run(const char *model, const char *input, const char *out, int 
         if (st == ATTN_OK) st = attn_attention_record_watch_classifier(rec, cm.m);
         if (st == ATTN_OK) st = attn_classifier_forward(t, cm.m, s.ids, 1, n, &logits, NULL);
         attn_attention_record_stop(rec);
-        int vst = st ? 0 : viz_record_add_recorded(r, rec, 1);
+        int vst = st ? 0 : attn_attention_view_add_recorded(r, rec, 1);
         attn_attention_record_free(rec);
         if (vst) {
-            fprintf(stderr, "attn viz: recording attention failed: %s\n", viz_last_error());
+            fprintf(stderr, "attn viz: recording attention failed: %s\n", attn_last_error());
             goto done;
         }
     }
@@ -72,9 +72,9 @@ int viz_classify_run(const char *model, const char *input, const char *out, int 
         fprintf(stderr, "attn viz: %s: %s\n", attn_status_string(st), attn_last_error());
         goto done;
     }
-    int pool = cm.m->cfg.pooling == ATTN_POOL_MEAN ? VIZ_POOL_MEAN : 0;
+    int pool = cm.m->cfg.pooling == ATTN_POOL_MEAN ? ATTN_ROLLOUT_MEAN : 0;
     if (viz_render_all(r, out, pool)) {
-        fprintf(stderr, "attn viz: %s\n", viz_last_error());
+        fprintf(stderr, "attn viz: %s\n", attn_last_error());
         goto done;
     }
     printf("%s\nwrote %s/attention.html, %s/attention.json, heatmaps and token shading in %s/\n", title,
@@ -83,7 +83,7 @@ int viz_classify_run(const char *model, const char *input, const char *out, int 
     rc = 0;
 done:
     free(tok);
-    viz_record_free(r);
+    attn_attention_view_free(r);
     attn_tape_free(t);
     cls_set_free(&s);
     cls_model_free(&cm);

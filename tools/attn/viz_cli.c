@@ -43,17 +43,17 @@ static void softmax_row(const double *z, int n, float *w)
 /* A made-up head with a known pattern: logits = noise + 4 on the pattern's cells. Patterns:
  * 0 diagonal, 1 previous token, 2 next token, 3 first token, 4 the aligned span (cross),
  * 5 noise only. Causal rows see only j <= i. */
-static int synthetic_map(viz_record *r, viz_kind kind, int layer, int head, int pattern,
-                         const viz_span *spans, uint64_t seed)
+static int synthetic_map(attn_attention_view *r, attn_attention_kind kind, int layer, int head, int pattern,
+                         const attn_span *spans, uint64_t seed)
 {
     int rows, cols;
-    viz_kind_dims(r, kind, &rows, &cols);
+    attn_attention_view_dims(r, kind, &rows, &cols);
     float *w = malloc((size_t)rows * cols * sizeof *w);
     double *z = malloc((size_t)cols * sizeof *z);
     if (!w || !z) {
         free(w);
         free(z);
-        return viz_fail(ATTN_E_NOMEM, "synthetic record");
+        return attn_set_error(ATTN_E_NOMEM, "synthetic record");
     }
     uint64_t stream = 7000 + (uint64_t)kind * 10000 + (uint64_t)layer * 100 + (uint64_t)head;
     for (int i = 0; i < rows; i++) {
@@ -66,23 +66,23 @@ static int synthetic_map(viz_record *r, viz_kind kind, int layer, int head, int 
                    : pattern == 4 ? spans[i].lo < spans[i].hi && j >= spans[i].lo && j < spans[i].hi
                                   : 0;
             z[j] = z0 + (on ? 4.0 : 0.0);
-            if (kind == VIZ_DEC_SELF && j > i) z[j] = -INFINITY;
+            if (kind == ATTN_ATTENTION_DECODER_SELF && j > i) z[j] = -INFINITY;
         }
         softmax_row(z, cols, w + (size_t)i * cols);
     }
-    int st = viz_record_add_map(r, kind, layer, head, w, rows, cols);
+    int st = attn_attention_view_add_map(r, kind, layer, head, w, rows, cols);
     free(w);
     free(z);
     return st;
 }
 
-int viz_record_from_dates(const attn_dates_example *ex, viz_record **out)
+int viz_record_from_dates(const attn_dates_example *ex, attn_attention_view **out)
 {
-    if (!ex || !out) return viz_fail(ATTN_E_ARG, "viz_record_from_dates: NULL argument");
+    if (!ex || !out) return attn_set_error(ATTN_E_ARG, "viz_record_from_dates: NULL argument");
     *out = NULL;
     int ns = (int)strnlen(ex->src, ATTN_DATES_SRC_MAX), nt = ATTN_DATES_TGT_LEN;
     if (ns == ATTN_DATES_SRC_MAX)
-        return viz_fail(ATTN_E_ARG, "viz_record_from_dates: source not NUL-terminated");
+        return attn_set_error(ATTN_E_ARG, "viz_record_from_dates: source not NUL-terminated");
     char sbuf[ATTN_DATES_SRC_MAX][2], tbuf[ATTN_DATES_TGT_LEN][2];
     const char *src[ATTN_DATES_SRC_MAX], *tgt[ATTN_DATES_TGT_LEN];
     for (int i = 0; i < ns; i++) {
@@ -90,20 +90,20 @@ int viz_record_from_dates(const attn_dates_example *ex, viz_record **out)
         sbuf[i][1] = 0;
         src[i] = sbuf[i];
     }
-    viz_span spans[ATTN_DATES_TGT_LEN];
+    attn_span spans[ATTN_DATES_TGT_LEN];
     for (int t = 0; t < nt; t++) {
         tbuf[t][0] = ex->tgt[t];
         tbuf[t][1] = 0;
         tgt[t] = tbuf[t];
-        spans[t] = (viz_span){ex->align_lo[t], ex->align_hi[t]};
+        spans[t] = (attn_span){ex->align_lo[t], ex->align_hi[t]};
     }
     char title[96];
     snprintf(title, sizeof title, "\"%s\" → %.10s", ex->src, ex->tgt);
-    viz_record *r;
-    int st = viz_record_create(&r, title, src, ns, tgt, nt);
+    attn_attention_view *r;
+    int st = attn_attention_view_create(&r, title, src, ns, tgt, nt);
     if (st) return st;
-    if ((st = viz_record_set_alignment(r, spans))) {
-        viz_record_free(r);
+    if ((st = attn_attention_view_set_alignment(r, spans))) {
+        attn_attention_view_free(r);
         return st;
     }
     *out = r;
@@ -112,11 +112,11 @@ int viz_record_from_dates(const attn_dates_example *ex, viz_record **out)
 
 /* One date example with heads of each kind following known patterns: encoder 2 layers × 4
  * heads, decoder 2 × 2, cross 2 × 4 where layer 1 head 2 follows the gold alignment. */
-static int synthetic_record(uint64_t seed, viz_record **out)
+static int synthetic_record(uint64_t seed, attn_attention_view **out)
 {
     attn_dates_example ex;
     attn_dates_generate(seed, 0, &ex);
-    viz_record *r;
+    attn_attention_view *r;
     int st = viz_record_from_dates(&ex, &r);
     if (st) return st;
     char *title = malloc(strlen(r->title) + 32);
@@ -129,14 +129,14 @@ static int synthetic_record(uint64_t seed, viz_record **out)
                      cross_pat[2][4] = {{5, 0, 5, 3}, {5, 5, 4, 0}};
     for (int l = 0; !st && l < 2; l++) {
         for (int h = 0; !st && h < 4; h++)
-            st = synthetic_map(r, VIZ_ENC_SELF, l, h, enc_pat[(h + l) % 4], r->align, seed);
+            st = synthetic_map(r, ATTN_ATTENTION_ENCODER_SELF, l, h, enc_pat[(h + l) % 4], r->align, seed);
         for (int h = 0; !st && h < 2; h++)
-            st = synthetic_map(r, VIZ_DEC_SELF, l, h, dec_pat[h], r->align, seed);
+            st = synthetic_map(r, ATTN_ATTENTION_DECODER_SELF, l, h, dec_pat[h], r->align, seed);
         for (int h = 0; !st && h < 4; h++)
-            st = synthetic_map(r, VIZ_CROSS, l, h, cross_pat[l][h], r->align, seed);
+            st = synthetic_map(r, ATTN_ATTENTION_CROSS, l, h, cross_pat[l][h], r->align, seed);
     }
     if (st) {
-        viz_record_free(r);
+        attn_attention_view_free(r);
         return st;
     }
     *out = r;
@@ -156,26 +156,26 @@ static int viz_main(int argc, char **argv)
     ARGS_PARSE_OR_RETURN(&viz_spec, argc, argv, NULL, NULL);
     if (!!viz_json + viz_synthetic != 1)
         return args_usage_error(&viz_spec, "give exactly one of --from-json FILE, --synthetic, --model M");
-    int pool = VIZ_POOL_MEAN;
+    int pool = ATTN_ROLLOUT_MEAN;
     long v;
     if (strcmp(viz_pool, "mean")) {
-        if (args_long(&viz_spec, "--pool (a position or \"mean\")", viz_pool, 0, VIZ_MAX_TOKENS - 1, &v))
+        if (args_long(&viz_spec, "--pool (a position or \"mean\")", viz_pool, 0, ATTN_VIEW_MAX_TOKENS - 1, &v))
             return 2;
         pool = (int)v;
     }
     const char *out = viz_out;
     if (!out && !viz_metrics) out = "viz-out";
-    viz_record *r = NULL;
-    int st = viz_json ? viz_json_read(viz_json, &r) : synthetic_record((uint64_t)viz_seed, &r);
+    attn_attention_view *r = NULL;
+    int st = viz_json ? attn_attention_view_load(viz_json, &r) : synthetic_record((uint64_t)viz_seed, &r);
     if (!st && out) st = viz_render_all(r, out, pool);
     if (!st && viz_metrics) st = viz_metrics_print(stdout, r);
     if (st) {
-        fprintf(stderr, "attn viz: %s\n", viz_last_error());
-        viz_record_free(r);
+        fprintf(stderr, "attn viz: %s\n", attn_last_error());
+        attn_attention_view_free(r);
         return 1;
     }
     if (out) printf("attn viz: wrote %s/attention.html and %d heatmaps\n", out, r->n_maps);
-    viz_record_free(r);
+    attn_attention_view_free(r);
     return 0;
 }
 

@@ -39,7 +39,7 @@ typedef struct viz_matrix {
     const char *const *col_tok;
     int cols;
     const float *w;
-    const viz_span *gold; /* [rows] source spans outlined per row (cross-attention), or NULL */
+    const attn_span *gold; /* [rows] source spans outlined per row (cross-attention), or NULL */
 } viz_matrix;
 /* One matrix as a heatmap with a title, a note under it and a colour bar (scale 0..max). */
 int viz_matrix_write(const viz_matrix *mx, const char *title, const char *note, const char *path,

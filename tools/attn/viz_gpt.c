@@ -1,6 +1,6 @@
 /* viz_gpt.c — `attn viz --model M --input TEXT` on a GPT (a checkpoint of `attn train lm` or a
  * Hugging Face GPT-2 directory): every layer's and head's causal self-attention over the
- * prompt's tokens (VIZ_DEC_SELF: row i, the query at token i, attends to tokens 0..i), recorded
+ * prompt's tokens (ATTN_ATTENTION_DECODER_SELF: row i, the query at token i, attends to tokens 0..i), recorded
  * through libattn's attention record (attn_attention_record_watch_gpt) on one forward. */
 #include "cli.h"
 #include "lm.h"
@@ -41,7 +41,7 @@ int viz_gpt_run(const char *model, const char *input, const char *out, int metri
     int32_t *ids = NULL;
     int64_t n = 0;
     char **lab = NULL;
-    viz_record *r = NULL;
+    attn_attention_view *r = NULL;
     attn_tape *t = NULL;
     attn_attention_record *rec = NULL;
     int rc = 1;
@@ -50,9 +50,9 @@ int viz_gpt_run(const char *model, const char *input, const char *out, int metri
         cli_error("viz", model, st);
         goto done;
     }
-    if (n < 1 || n > lm.m->cfg.context || n > VIZ_MAX_TOKENS) {
+    if (n < 1 || n > lm.m->cfg.context || n > ATTN_VIEW_MAX_TOKENS) {
         fprintf(stderr, "attn viz: the input is %lld tokens: 1 to %lld wanted\n", (long long)n,
-                (long long)(lm.m->cfg.context < VIZ_MAX_TOKENS ? lm.m->cfg.context : VIZ_MAX_TOKENS));
+                (long long)(lm.m->cfg.context < ATTN_VIEW_MAX_TOKENS ? lm.m->cfg.context : ATTN_VIEW_MAX_TOKENS));
         goto done;
     }
     lab = calloc((size_t)n, sizeof *lab);
@@ -70,8 +70,8 @@ int viz_gpt_run(const char *model, const char *input, const char *out, int metri
     for (char *p = title; *p; p++)
         if ((unsigned char)*p < 0x20) *p = ' ';
     if (!viz_utf8_valid(title)) snprintf(title, sizeof title, "GPT causal self-attention (%lld tokens)", (long long)n);
-    if (viz_record_create(&r, title, NULL, 0, (const char *const *)lab, (int)n)) {
-        fprintf(stderr, "attn viz: %s\n", viz_last_error());
+    if (attn_attention_view_create(&r, title, NULL, 0, (const char *const *)lab, (int)n)) {
+        fprintf(stderr, "attn viz: %s\n", attn_last_error());
         goto done;
     }
     attn_tape_config tc = {0};
@@ -85,8 +85,8 @@ int viz_gpt_run(const char *model, const char *input, const char *out, int metri
         cli_error("viz", model, st);
         goto done;
     }
-    if (viz_record_add_recorded(r, rec, 0) || viz_render_all(r, out, 0)) {
-        fprintf(stderr, "attn viz: %s\n", viz_last_error());
+    if (attn_attention_view_add_recorded(r, rec, 0) || viz_render_all(r, out, 0)) {
+        fprintf(stderr, "attn viz: %s\n", attn_last_error());
         goto done;
     }
     printf("%s\nwrote %s/attention.html, %s/attention.json and heatmaps in %s/ (%lld layers x %lld heads, %lld tokens)\n",
@@ -98,7 +98,7 @@ done:
     free(lab), free(ids);
     attn_attention_record_free(rec);
     attn_tape_free(t);
-    viz_record_free(r);
+    attn_attention_view_free(r);
     lm_model_free(&lm);
     return rc;
 }

@@ -1,4 +1,4 @@
-/* viz_image.c — the image commands that draw or read pictures through cairo:
+/* attn_attention_image.c — the image commands that draw or read pictures through cairo:
  *   attn classify-image --model M FILE.png|IDXFILE[i] [--top K]
  *   attn viz --model M --image FILE.png|IDXFILE[i] [--out DIR]
  * A PNG must already have the model's size (28×28 for Fashion-MNIST): it is converted to
@@ -17,7 +17,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 static int read_png(const char *cmd, const char *path, int64_t size, uint8_t *px)
 {
@@ -161,41 +160,42 @@ int cli_classify_image(int argc, char **argv)
 
 /* ---- the overlay grid --------------------------------------------------------------------------- */
 
-/* One tile: the image in gray, scaled by `scale`, with the map (grid×grid, normalised by its
- * maximum) in the colour map at 60 % opacity, and a caption below. */
-static void draw_tile(cairo_t *cr, double x0, double y0, const uint8_t *px, int64_t S, const float *map,
-                      int64_t G, int scale, const char *caption)
+/* One tile: the image in gray, scaled by `scale`, with a patch map (normalised by its maximum)
+ * in the colour map at 15-65 % opacity, and a caption below. */
+static void draw_tile(cairo_t *cr, double x0, double y0, const attn_attention_image *im, const float *map, int scale,
+                      const char *caption)
 {
-    for (int64_t y = 0; y < S; y++)
-        for (int64_t x = 0; x < S; x++) {
-            const double v = px[y * S + x] / 255.0;
+    for (int y = 0; y < im->height; y++)
+        for (int x = 0; x < im->width; x++) {
+            const double v = im->pixels[y * im->width + x] / 255.0;
             cairo_set_source_rgb(cr, v, v, v);
-            cairo_rectangle(cr, x0 + (double)(x * scale), y0 + (double)(y * scale), scale, scale);
+            cairo_rectangle(cr, x0 + x * scale, y0 + y * scale, scale, scale);
             cairo_fill(cr);
         }
-    if (map) {
-        float mx = 0;
-        for (int64_t j = 0; j < G * G; j++) mx = map[j] > mx ? map[j] : mx;
-        const double cell = (double)(S * scale) / (double)G;
-        for (int64_t j = 0; j < G * G; j++) {
-            double rgb[3];
-            const double t = mx > 0 ? map[j] / mx : 0;
-            viz_colormap(t, rgb);
-            cairo_set_source_rgba(cr, rgb[0], rgb[1], rgb[2], 0.15 + 0.5 * t);
-            cairo_rectangle(cr, x0 + (double)(j % G) * cell, y0 + (double)(j / G) * cell, cell, cell);
-            cairo_fill(cr);
-        }
+    const int P = im->rows * im->cols, cell = im->patch * scale;
+    float mx = 0;
+    for (int j = 0; map && j < P; j++) mx = map[j] > mx ? map[j] : mx;
+    for (int j = 0; map && j < P; j++) {
+        double rgb[3];
+        const double t = mx > 0 ? map[j] / mx : 0;
+        viz_colormap(t, rgb);
+        cairo_set_source_rgba(cr, rgb[0], rgb[1], rgb[2], 0.15 + 0.5 * t);
+        cairo_rectangle(cr, x0 + (j % im->cols) * cell, y0 + (j / im->cols) * cell, cell, cell);
+        cairo_fill(cr);
     }
     cairo_set_source_rgb(cr, 0.1, 0.1, 0.1);
-    cairo_move_to(cr, x0, y0 + (double)(S * scale) + 13);
+    cairo_move_to(cr, x0, y0 + im->height * scale + 13);
     cairo_show_text(cr, caption);
 }
 
-static int write_grid(const char *path, const uint8_t *px, int64_t S, const float *maps, const float *roll,
-                      int64_t L, int64_t H, int64_t G, const char *title)
+int viz_image_grid_write(const attn_attention_view *r, const char *path)
 {
-    const int scale = 4, pad = 8, cap = 18, tile = (int)S * scale;
-    const int cols = (int)H + 1, w = pad + cols * (tile + pad), h = 24 + (int)L * (tile + cap + pad) + pad;
+    if (!r || !r->image || !path) return attn_set_error(ATTN_E_ARG, "viz_image_grid_write: no record, image or path");
+    const attn_attention_image *im = r->image;
+    const int L = im->layers, H = im->heads, P = im->rows * im->cols;
+    const int scale = im->width <= 64 && im->height <= 64 ? 4 : 1, pad = 8, cap = 18;
+    const int tw = im->width * scale, th = im->height * scale, cols = H + 1;
+    const int rows = L > 2 ? L : 2, w = pad + cols * (tw + pad), h = 24 + rows * (th + cap + pad) + pad;
     cairo_surface_t *s = cairo_image_surface_create(CAIRO_FORMAT_RGB24, w, h);
     cairo_t *cr = cairo_create(s);
     cairo_set_source_rgb(cr, 1, 1, 1);
@@ -204,39 +204,40 @@ static int write_grid(const char *path, const uint8_t *px, int64_t S, const floa
     cairo_set_font_size(cr, 11);
     cairo_set_source_rgb(cr, 0, 0, 0);
     cairo_move_to(cr, pad, 16);
-    cairo_show_text(cr, title);
+    cairo_show_text(cr, r->title ? r->title : "attention over the image");
     char caption[64];
-    for (int64_t l = 0; l < L; l++) {
-        const double y0 = 24 + (double)(l * (tile + cap + pad));
-        for (int64_t hd = 0; hd < H; hd++) {
-            snprintf(caption, sizeof caption, "layer %lld head %lld", (long long)l, (long long)hd);
-            draw_tile(cr, pad + (double)(hd * (tile + pad)), y0, px, S, maps + (l * H + hd) * G * G, G, scale,
-                      caption);
+    for (int l = 0; l < rows; l++) {
+        const double y0 = 24 + l * (th + cap + pad);
+        for (int hd = 0; l < L && hd < H; hd++) {
+            snprintf(caption, sizeof caption, "layer %d head %d", l, hd);
+            draw_tile(cr, pad + hd * (tw + pad), y0, im, im->attn + (size_t)(l * H + hd) * P, scale, caption);
         }
         /* the last column: the rollout on the first row, the image alone on the second */
-        const double x0 = pad + (double)(H * (tile + pad));
-        if (l == 0) draw_tile(cr, x0, y0, px, S, roll, G, scale, "rollout");
-        if (l == 1) draw_tile(cr, x0, y0, px, S, NULL, G, scale, "image");
+        const double x0 = pad + H * (tw + pad);
+        if (l == 0) draw_tile(cr, x0, y0, im, im->rollout, scale, "rollout");
+        if (l == 1) draw_tile(cr, x0, y0, im, NULL, scale, "image");
     }
     cairo_destroy(cr);
     const cairo_status_t cs = cairo_surface_write_to_png(s, path);
     cairo_surface_destroy(s);
-    if (cs != CAIRO_STATUS_SUCCESS) return viz_fail(ATTN_E_IO, "%s: %s", path, cairo_status_to_string(cs));
+    if (cs != CAIRO_STATUS_SUCCESS) return attn_set_error(ATTN_E_IO, "%s: %s", path, cairo_status_to_string(cs));
     return ATTN_OK;
 }
 
-/* The viewer's record: tokens "[cls]" (with a class token) and "r<row>c<col>" for the patches, and
+/* The viewer's record: tokens "[cls]" (with a class token) and "r<row>c<col>" for the patches,
  * every layer's self-attention [H, T, T] recorded through the library (attn/analysis.h) on a
- * forward of the one image; attention.html then shows heads, model view and rollout. */
-static int write_viewer(const attn_image_model *m, const uint8_t *px, const char *title, const char *out)
+ * forward of the one image, and the image with its patch maps (maps [L, H, G·G] and rollout
+ * from attn_image_model_attention). */
+static int build_record(const attn_image_model *m, const uint8_t *px, const char *title, float *maps,
+                        float *roll, attn_attention_view **out)
 {
     const attn_vit *v = m->vit;
-    const int64_t T = v->tokens, G = v->grid, L = v->cfg.num_layers, H = v->cfg.nhead;
+    const int64_t T = v->tokens, G = v->grid, L = v->cfg.num_layers, H = v->cfg.nhead, S = v->cfg.image_size;
     const int cls = v->cls_token != NULL;
     char(*names)[48] = calloc((size_t)T, sizeof *names);
     const char **tok = calloc((size_t)T, sizeof *tok);
-    float *x = malloc((size_t)(v->cfg.image_size * v->cfg.image_size) * sizeof *x);
-    viz_record *r = NULL;
+    float *x = malloc((size_t)(S * S) * sizeof *x);
+    attn_attention_view *r = NULL;
     attn_tape *t = NULL;
     attn_attention_record *rec = NULL;
     attn_tape_config tc = {0};
@@ -248,29 +249,34 @@ static int write_viewer(const attn_image_model *m, const uint8_t *px, const char
     }
     if (st == ATTN_OK) st = attn_tape_create(&tc, &t);
     if (st == ATTN_OK) attn_tape_set_training(t, 0), st = attn_attention_record_create(t, &rec);
-    if (st == ATTN_OK) st = attn_image_normalize(px, v->cfg.image_size * v->cfg.image_size, m->mean, m->std, x);
+    if (st == ATTN_OK) st = attn_image_normalize(px, S * S, m->mean, m->std, x);
     attn_var *logits = NULL;
     if (st == ATTN_OK) st = attn_vit_forward(t, v, x, 1, &logits, NULL);
     if (st == ATTN_OK) st = attn_attention_record_status(rec);
+    if (st == ATTN_OK) st = attn_image_model_attention(m, px, maps, roll);
     if (st) {
         cli_error("viz", "attention", st);
         goto done;
     }
-    if (viz_record_create(&r, title, tok, (int)T, NULL, 0)) goto fail;
+    if (attn_attention_view_create(&r, title, tok, (int)T, NULL, 0)) goto fail;
     for (int64_t l = 0; l < L && l < attn_attention_record_count(rec); l++) {
         attn_attention_map a;
         if (attn_attention_record_map(rec, (int)l, &a) != ATTN_OK) goto done;
-        if (viz_record_add_heads(r, VIZ_CLS_SELF, (int)l, a.w, (int)H, (int)T, (int)T)) goto fail;
+        if (attn_attention_view_add_heads(r, ATTN_ATTENTION_CLASSIFIER_SELF, (int)l, a.w, (int)H, (int)T, (int)T)) goto fail;
     }
-    if (viz_render_all(r, out, cls ? 0 : VIZ_POOL_MEAN)) goto fail;
+    const attn_attention_image im = {.width = (int)S, .height = (int)S, .pixels = (unsigned char *)px,
+                          .patch = (int)v->cfg.patch_size, .rows = (int)G, .cols = (int)G, .cls = cls,
+                          .layers = (int)L, .heads = (int)H, .attn = maps, .rollout = roll};
+    if (attn_attention_view_set_image(r, &im)) goto fail;
+    *out = r, r = NULL;
     rc = 0;
     goto done;
 fail:
-    fprintf(stderr, "attn viz: %s\n", viz_last_error());
+    fprintf(stderr, "attn viz: %s\n", attn_last_error());
 done:
     attn_attention_record_free(rec);
     attn_tape_free(t);
-    viz_record_free(r);
+    attn_attention_view_free(r);
     free(names), free(tok), free(x);
     return rc;
 }
@@ -288,7 +294,8 @@ int viz_image_run(int argc, char **argv)
     if (!model || !input) {
         fprintf(stderr, "usage: attn viz --model M --image FILE.png|IDXFILE[i] [--out DIR]\n"
                         "Writes DIR/image_attention.png: each layer's and head's attention from the class token\n"
-                        "over the image, and the attention rollout; DIR/attention.html shows the same.\n");
+                        "over the image, and the attention rollout; DIR/attention.html shows the same over the\n"
+                        "picture (and heads, model view and rollout over the patch tokens).\n");
         return 2;
     }
     attn_image_model *m = NULL;
@@ -299,29 +306,26 @@ int viz_image_run(int argc, char **argv)
     float *maps = malloc((size_t)(L * H * G * G) * sizeof *maps), *roll = malloc((size_t)(G * G) * sizeof *roll);
     float *prob = malloc((size_t)m->classes * sizeof *prob);
     int32_t pred = 0;
+    attn_attention_view *r = NULL;
     int rc = !px || !maps || !roll || !prob;
     if (!rc) rc = image_read_input("viz", input, S, px);
-    int st = ATTN_OK;
-    if (!rc) st = attn_image_model_predict(m, px, 1, &pred, prob);
-    if (!rc && st == ATTN_OK) st = attn_image_model_attention(m, px, maps, roll);
-    if (!rc && st) rc = cli_error("viz", input, st);
-    if (!rc && mkdir(out, 0777) && errno != EEXIST) {
-        fprintf(stderr, "attn viz: %s: %s\n", out, strerror(errno));
-        rc = 1;
+    if (!rc) {
+        const int st = attn_image_model_predict(m, px, 1, &pred, prob);
+        if (st) rc = cli_error("viz", input, st);
     }
-    char path[4200], title[300];
+    char title[300];
     if (!rc) {
         snprintf(title, sizeof title, "%.200s: %s (%.3f)", input, m->labels[pred], (double)prob[pred]);
-        snprintf(path, sizeof path, "%s/image_attention.png", out);
-        if (write_grid(path, px, S, maps, roll, L, H, G, title)) {
-            fprintf(stderr, "attn viz: %s\n", viz_last_error());
-            rc = 1;
-        } else {
-            printf("%s\nwrote %s\n", title, path);
-        }
-        if (!rc) rc = write_viewer(m, px, title, out);
-        if (!rc) printf("wrote %s/attention.html (heads over the patches \"r<row>c<col>\", model view, rollout)\n", out);
+        rc = build_record(m, px, title, maps, roll, &r);
     }
+    if (!rc && viz_render_all(r, out, v->cls_token ? 0 : ATTN_ROLLOUT_MEAN)) {
+        fprintf(stderr, "attn viz: %s\n", attn_last_error());
+        rc = 1;
+    }
+    if (!rc)
+        printf("%s\nwrote %s/image_attention.png\nwrote %s/attention.html (the image with each head's attention "
+               "as an overlay; heads over the patches \"r<row>c<col>\", model view, rollout)\n", title, out, out);
+    attn_attention_view_free(r);
     free(px), free(maps), free(roll), free(prob);
     attn_image_model_free(m);
     viz_release_caches();

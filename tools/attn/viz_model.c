@@ -17,7 +17,7 @@
  * library attention record on the tape; its maps move into r. On failure *reported says whether
  * the message was printed. */
 static int record_seq2seq(attn_tape *t, const attn_seq2seq *m, const int32_t *src, int64_t S,
-                          const int32_t *tgt, int64_t T, viz_record *r, int *reported)
+                          const int32_t *tgt, int64_t T, attn_attention_view *r, int *reported)
 {
     attn_attention_record *rec = NULL;
     attn_var *memory, *logits;
@@ -28,8 +28,8 @@ static int record_seq2seq(attn_tape *t, const attn_seq2seq *m, const int32_t *sr
     if (st == ATTN_OK) st = attn_seq2seq_decode(t, m, memory, src, S, tgt, T, &logits);
     attn_attention_record_stop(rec);
     *reported = 0;
-    if (st == ATTN_OK && (st = viz_record_add_recorded(r, rec, 0))) {
-        fprintf(stderr, "attn viz: recording attention failed: %s\n", viz_last_error());
+    if (st == ATTN_OK && (st = attn_attention_view_add_recorded(r, rec, 0))) {
+        fprintf(stderr, "attn viz: recording attention failed: %s\n", attn_last_error());
         *reported = 1;
     }
     attn_attention_record_free(rec);
@@ -37,7 +37,7 @@ static int record_seq2seq(attn_tape *t, const attn_seq2seq *m, const int32_t *sr
 }
 
 int viz_seq2seq_record(attn_tape *t, const attn_seq2seq *m, const char *input, const char *target,
-                       const attn_dates_example *ex, viz_record **out)
+                       const attn_dates_example *ex, attn_attention_view **out)
 {
     *out = NULL;
     int64_t S = (int64_t)strlen(input);
@@ -90,17 +90,17 @@ int viz_seq2seq_record(attn_tape *t, const attn_seq2seq *m, const char *input, c
     }
     char title[1200];
     snprintf(title, sizeof title, "%s -> %s", input, out_text);
-    viz_record *r = NULL;
-    int st = viz_record_create(&r, title, stok, (int)S, stok + S, (int)T);
+    attn_attention_view *r = NULL;
+    int st = attn_attention_view_create(&r, title, stok, (int)S, stok + S, (int)T);
     free(sbuf), free(stok);
     if (st) {
-        fprintf(stderr, "attn viz: %s\n", viz_last_error());
+        fprintf(stderr, "attn viz: %s\n", attn_last_error());
         return st;
     }
     if (ex && T == ATTN_DATES_TGT_LEN && (int64_t)strlen(ex->src) == S) {
-        viz_span spans[ATTN_DATES_TGT_LEN];
+        attn_span spans[ATTN_DATES_TGT_LEN];
         for (int k = 0; k < ATTN_DATES_TGT_LEN; k++) spans[k].lo = ex->align_lo[k], spans[k].hi = ex->align_hi[k];
-        st = viz_record_set_alignment(r, spans);
+        st = attn_attention_view_set_alignment(r, spans);
     }
     /* teacher-forced pass with an attention record on the tape: decoder input BOS + output (T+1 positions, the
      * first T of which produce the output characters) */
@@ -110,7 +110,7 @@ int viz_seq2seq_record(attn_tape *t, const attn_seq2seq *m, const char *input, c
     attn_tape_set_training(t, was_training);
     if (st) {
         if (!reported) fprintf(stderr, "attn viz: recording attention failed: %s\n", attn_last_error());
-        viz_record_free(r);
+        attn_attention_view_free(r);
         return st;
     }
     *out = r;
@@ -140,7 +140,7 @@ static int mt_ids(const attn_spm *sp, const char *text, int64_t cap, int32_t **i
 /* Source pieces + EOS against output pieces + EOS (teacher forcing on `target`, or on the
  * model's own beam-5 translation): every attention map of either architecture. */
 static int viz_mt_record(attn_tape *t, const mt_model *mm, const attn_spm *sp, const char *input,
-                         const char *target, viz_record **out, int *reported)
+                         const char *target, attn_attention_view **out, int *reported)
 {
     *out = NULL;
     *reported = 1; /* set back to 0 below where a library call fails unreported */
@@ -168,9 +168,9 @@ static int viz_mt_record(attn_tape *t, const mt_model *mm, const attn_spm *sp, c
     if (st == ATTN_OK && !(tin = malloc((size_t)T * sizeof *tin))) st = ATTN_E_NOMEM;
     char title[2048];
     snprintf(title, sizeof title, "%s -> %s", input, target);
-    viz_record *r = NULL;
-    if (st == ATTN_OK && viz_record_create(&r, title, stok, (int)S, ttok, (int)T)) {
-        fprintf(stderr, "attn viz: %s\n", viz_last_error());
+    attn_attention_view *r = NULL;
+    if (st == ATTN_OK && attn_attention_view_create(&r, title, stok, (int)S, ttok, (int)T)) {
+        fprintf(stderr, "attn viz: %s\n", attn_last_error());
         st = ATTN_E_ARG;
     }
     if (st == ATTN_OK) { /* decoder input: BOS + the output pieces (row t produces piece t) */
@@ -188,14 +188,14 @@ static int viz_mt_record(attn_tape *t, const mt_model *mm, const attn_spm *sp, c
         st = attn_gru_seq2seq_encode(t, mm->gru, sid, 1, S, &mem, &s0);
         if (st == ATTN_OK) st = attn_gru_seq2seq_decode(t, mm->gru, mem, s0, sid, S, tin, T, &logits, &w);
         if (st) *reported = 0;
-        if (st == ATTN_OK && viz_record_add_heads(r, VIZ_CROSS, 0, w->data, 1, (int)T, (int)S)) {
-            fprintf(stderr, "attn viz: %s\n", viz_last_error());
+        if (st == ATTN_OK && attn_attention_view_add_heads(r, ATTN_ATTENTION_CROSS, 0, w->data, 1, (int)T, (int)S)) {
+            fprintf(stderr, "attn viz: %s\n", attn_last_error());
             st = ATTN_E_ARG;
         }
     }
     attn_tape_set_training(t, was_training);
     if (st == ATTN_OK) *out = r;
-    else viz_record_free(r);
+    else attn_attention_view_free(r);
     free(sid), free(tid), free(tin), free(stok), free(ttok);
     attn_translator_free_strings(hyp, hyp ? 1 : 0);
     return st;
@@ -210,19 +210,19 @@ static int viz_mt_run(const char *model, const char *input, const char *target, 
     attn_tape *t = NULL;
     attn_tape_config tc = {0};
     s = attn_tape_create(&tc, &t);
-    viz_record *r = NULL;
+    attn_attention_view *r = NULL;
     int rc = 0, reported = 0;
     if (s == ATTN_OK) s = viz_mt_record(t, &mm, sp, input, target, &r, &reported);
     if (s) rc = reported ? 1 : cli_error("viz", model, s);
-    else if (viz_render_all(r, out, VIZ_POOL_MEAN)) {
-        fprintf(stderr, "attn viz: %s\n", viz_last_error());
+    else if (viz_render_all(r, out, ATTN_ROLLOUT_MEAN)) {
+        fprintf(stderr, "attn viz: %s\n", attn_last_error());
         rc = 1;
     } else {
         printf("%s\nwrote %s/attention.html, %s/attention.json and heatmaps in %s/ (%s model)\n", r->title, out,
                out, out, mt_model_arch(&mm));
         if (metrics) viz_metrics_print(stdout, r);
     }
-    viz_record_free(r);
+    attn_attention_view_free(r);
     attn_tape_free(t);
     mt_model_free(&mm);
     attn_spm_free(sp);
@@ -291,19 +291,19 @@ int viz_run_model(int argc, char **argv)
     attn_st_close(st);
     attn_tape_config tc = {0};
     if (s == ATTN_OK) s = attn_tape_create(&tc, &t);
-    viz_record *r = NULL;
+    attn_attention_view *r = NULL;
     int rc = 0;
     if (s) rc = cli_error("viz", model, s);
     else if (viz_seq2seq_record(t, m, input, target, NULL, &r)) rc = 1;
-    else if (viz_render_all(r, out, VIZ_POOL_MEAN)) {
-        fprintf(stderr, "attn viz: %s\n", viz_last_error());
+    else if (viz_render_all(r, out, ATTN_ROLLOUT_MEAN)) {
+        fprintf(stderr, "attn viz: %s\n", attn_last_error());
         rc = 1;
     } else {
         printf("%s\nwrote %s/attention.html, %s/attention.json and heatmaps in %s/\n", r->title, out,
                out, out);
         if (metrics) viz_metrics_print(stdout, r);
     }
-    viz_record_free(r);
+    attn_attention_view_free(r);
     attn_tape_free(t);
     attn_seq2seq_free(m);
     return rc;

@@ -11,7 +11,7 @@
  * and row t of the decoder maps is the query that produces it. ex (may be NULL) gives the
  * gold alignment of a date example. */
 int viz_seq2seq_record(attn_tape *t, const attn_seq2seq *m, const char *input, const char *target,
-                       const attn_dates_example *ex, viz_record **out);
+                       const attn_dates_example *ex, attn_attention_view **out);
 
 /* `attn viz` on a text classifier (viz_classify.c): every self-attention map and the tokens
  * shaded by rollout to the pooled output, into out. Returns the exit status. */

@@ -6,10 +6,14 @@
  *               hovering a token keeps only its lines;
  *   model view  every layer × head of the chosen kind as a small matrix; click one to see it large;
  *   rollout     attention rollout matrix and token scores;
- *   metrics     per-head entropy, attended distance, alignment accuracy.
+ *   metrics     per-head entropy, attended distance, alignment accuracy;
+ *   image       for an image model: the picture with the chosen head's (or the rollout's)
+ *               attention over its patches as a colour overlay, a legend, keys and hover.
  * Stable hooks for tests: line.attn-line[data-head][data-row][data-col], .hv-token[data-side]
  * [data-index], .head-toggle[data-head][aria-pressed], canvas.mv-cell[data-layer][data-head],
- * #mv-large[data-layer][data-head], tr.metrics-row, .rollout-token[data-score]. */
+ * #mv-large[data-layer][data-head], tr.metrics-row, .rollout-token[data-score],
+ * canvas#img-base[data-scale], canvas#img-overlay[data-layer][data-head][data-cell],
+ * .img-head[data-head][aria-pressed], #img-readout[data-row][data-col]. */
 'use strict';
 
 (function () {
@@ -339,6 +343,131 @@
     }
   }
 
+  /* ---- image overlay (image models: data.image) ------------------------------------------ */
+  /* Two stacked canvases: #img-base holds the picture (one gray square of `scale` pixels per
+   * image pixel), #img-overlay the chosen map, one colour-mapped square per patch whose opacity
+   * grows with the weight (0.1 at 0, 0.85 at the map's maximum). The opacity slider fades the
+   * overlay canvas as a whole, so its pixels keep the map. */
+  function drawImageView() {
+    const im = data.image;
+    if (!im) return;
+    document.getElementById('image-view').hidden = false;
+    const base = document.getElementById('img-base'), over = document.getElementById('img-overlay');
+    const stage = document.getElementById('img-stage'), legend = document.getElementById('img-legend');
+    const readout = document.getElementById('img-readout');
+    const layerSelect = document.getElementById('img-layer-select');
+    const buttons = document.getElementById('img-head-buttons');
+    const scale = Math.max(1, Math.floor(336 / Math.max(im.width, im.height)));
+    const cell = im.patch * scale;
+    /* view.head is a head number, or 'rollout' */
+    const view = { layer: 0, head: 0 };
+
+    base.width = over.width = im.width * scale;
+    base.height = over.height = im.height * scale;
+    const bctx = base.getContext('2d');
+    for (let y = 0; y < im.height; y++)
+      for (let x = 0; x < im.width; x++) {
+        const v = im.pixels[y][x];
+        bctx.fillStyle = rgb([v, v, v]);
+        bctx.fillRect(x * scale, y * scale, scale, scale);
+      }
+    base.dataset.scale = String(scale);
+
+    for (let l = 0; l < im.layers; l++) layerSelect.appendChild(el('option', { value: String(l) }, 'layer ' + l));
+    const choices = [];
+    for (let h = 0; h < im.heads; h++) choices.push(h);
+    choices.push('rollout');
+    for (const c of choices) {
+      const b = el('button', { class: 'img-head', type: 'button', 'data-head': String(c) },
+                   c === 'rollout' ? 'rollout' : 'head ' + c);
+      b.addEventListener('click', () => { view.head = c; paint(); });
+      buttons.appendChild(b);
+    }
+
+    function currentMap() {
+      if (view.head === 'rollout') return im.rollout;
+      return im.attention[view.layer * im.heads + view.head].weights;
+    }
+    function paint() {
+      const w = currentMap();
+      let vmax = 0;
+      for (const row of w) for (const x of row) vmax = Math.max(vmax, x);
+      if (!(vmax > 0)) vmax = 1;
+      const ctx = over.getContext('2d');
+      ctx.clearRect(0, 0, over.width, over.height);
+      for (let r = 0; r < im.rows; r++)
+        for (let c = 0; c < im.cols; c++) {
+          const t = w[r][c] / vmax, col = colormap(t);
+          ctx.fillStyle = 'rgba(' + col[0] + ',' + col[1] + ',' + col[2] + ',' + (0.1 + 0.75 * t).toFixed(4) + ')';
+          ctx.fillRect(c * cell, r * cell, cell, cell);
+        }
+      over.dataset.layer = String(view.layer);
+      over.dataset.head = String(view.head);
+      over.dataset.vmax = String(vmax);
+      over.dataset.cell = String(cell);
+      layerSelect.value = String(view.layer);
+      layerSelect.disabled = view.head === 'rollout';
+      for (const b of buttons.querySelectorAll('.img-head'))
+        b.setAttribute('aria-pressed', String(b.dataset.head === String(view.head)));
+      paintLegend(vmax);
+      readout.textContent = view.head === 'rollout'
+        ? 'Attention rollout through all ' + im.layers + ' layers.'
+        : 'Layer ' + view.layer + ', head ' + view.head + '.';
+    }
+    function paintLegend(vmax) {
+      const W = 200, H = 14;
+      legend.width = W + 60;
+      legend.height = H + 34;
+      const ctx = legend.getContext('2d');
+      ctx.fillStyle = '#fff';
+      ctx.fillRect(0, 0, legend.width, legend.height);
+      for (let k = 0; k < W; k++) {
+        const t = (k + 0.5) / W, c = colormap(t);
+        ctx.fillStyle = 'rgba(' + c[0] + ',' + c[1] + ',' + c[2] + ',' + (0.1 + 0.75 * t) + ')';
+        ctx.fillRect(10 + k, 6, 1, H);
+      }
+      ctx.strokeStyle = '#999';
+      ctx.strokeRect(9.5, 5.5, W + 1, H + 1);
+      ctx.fillStyle = '#222';
+      ctx.font = '11px sans-serif';
+      ctx.textAlign = 'center';
+      ctx.fillText('0', 10, H + 20);
+      ctx.fillText(vmax.toPrecision(3), 10 + W, H + 20);
+      ctx.fillText('attention to the patch', 10 + W / 2, H + 32);
+      legend.dataset.vmax = String(vmax);
+    }
+
+    layerSelect.addEventListener('change', () => { view.layer = Number(layerSelect.value); paint(); });
+    document.getElementById('img-opacity').addEventListener('input', e => {
+      over.style.opacity = String(Number(e.target.value) / 100);
+    });
+    over.style.opacity = '0.8';
+    /* Keyboard, with the picture focused: ←/→ step through the heads and the rollout, ↑/↓ the
+     * layers, r jumps to the rollout. */
+    stage.addEventListener('keydown', e => {
+      const i = choices.indexOf(view.head);
+      if (e.key === 'ArrowRight') view.head = choices[(i + 1) % choices.length];
+      else if (e.key === 'ArrowLeft') view.head = choices[(i + choices.length - 1) % choices.length];
+      else if (e.key === 'ArrowDown') view.layer = Math.min(im.layers - 1, view.layer + 1);
+      else if (e.key === 'ArrowUp') view.layer = Math.max(0, view.layer - 1);
+      else if (e.key === 'r') view.head = 'rollout';
+      else return;
+      e.preventDefault();
+      paint();
+    });
+    /* Mouse: hovering a patch names it and gives its weight. */
+    over.addEventListener('mousemove', e => {
+      const box = over.getBoundingClientRect();
+      const c = Math.floor((e.clientX - box.left) / cell), r = Math.floor((e.clientY - box.top) / cell);
+      if (r < 0 || c < 0 || r >= im.rows || c >= im.cols) return;
+      const tok = data.source[(im.pool === 'cls' ? 1 : 0) + r * im.cols + c];
+      readout.textContent = 'patch ' + tok + ' (row ' + r + ', column ' + c + '): ' + currentMap()[r][c].toFixed(4);
+      readout.dataset.row = String(r);
+      readout.dataset.col = String(c);
+    });
+    paint();
+  }
+
   if (kinds.length) {
     kindSel.value = state.kind;
     resetControls();
@@ -347,5 +476,6 @@
   }
   drawRollout();
   drawMetrics();
+  drawImageView();
   document.body.dataset.ready = '1';
 })();

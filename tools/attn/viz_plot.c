@@ -51,7 +51,7 @@ static int csv_read(const char *path, csv_table *t)
     if (st) return st;
     if (memchr(text, 0, len)) {
         free(text);
-        return viz_fail(ATTN_E_FORMAT, "%s: NUL byte in a CSV file", path);
+        return attn_set_error(ATTN_E_FORMAT, "%s: NUL byte in a CSV file", path);
     }
     char *save = NULL, *field[PLOT_MAX_COLS + 1];
     int lineno = 0, cap = 0;
@@ -62,12 +62,12 @@ static int csv_read(const char *path, csv_table *t)
         int n = split(line, field, PLOT_MAX_COLS);
         if (!t->ncols) {
             if (n > PLOT_MAX_COLS) {
-                st = viz_fail(ATTN_E_FORMAT, "%s: more than %d columns", path, PLOT_MAX_COLS);
+                st = attn_set_error(ATTN_E_FORMAT, "%s: more than %d columns", path, PLOT_MAX_COLS);
                 break;
             }
             for (int c = 0; c < n; c++) {
                 t->names[c] = strdup(field[c]);
-                if (!t->names[c]) st = viz_fail(ATTN_E_NOMEM, "%s", path);
+                if (!t->names[c]) st = attn_set_error(ATTN_E_NOMEM, "%s", path);
             }
             t->ncols = n;
             if (st) break;
@@ -76,7 +76,7 @@ static int csv_read(const char *path, csv_table *t)
         /* The last line of a log still being written may be cut short: leave it out. */
         if (n != t->ncols && cut_off && !save[0]) break;
         if (n != t->ncols) {
-            st = viz_fail(ATTN_E_FORMAT, "%s line %d: %d fields but the header has %d", path,
+            st = attn_set_error(ATTN_E_FORMAT, "%s line %d: %d fields but the header has %d", path,
                           lineno, n > PLOT_MAX_COLS ? n - 1 : n, t->ncols);
             break;
         }
@@ -84,7 +84,7 @@ static int csv_read(const char *path, csv_table *t)
             cap = cap ? 2 * cap : 256;
             double *v = realloc(t->v, (size_t)cap * t->ncols * sizeof *v);
             if (!v) {
-                st = viz_fail(ATTN_E_NOMEM, "%s", path);
+                st = attn_set_error(ATTN_E_NOMEM, "%s", path);
                 break;
             }
             t->v = v;
@@ -95,7 +95,7 @@ static int csv_read(const char *path, csv_table *t)
                 char *end;
                 x = strtod(field[c], &end);
                 if (*end) {
-                    st = viz_fail(ATTN_E_FORMAT, "%s line %d column %s: '%s' is not a number",
+                    st = attn_set_error(ATTN_E_FORMAT, "%s line %d column %s: '%s' is not a number",
                                   path, lineno, t->names[c], field[c]);
                     break;
                 }
@@ -107,7 +107,7 @@ static int csv_read(const char *path, csv_table *t)
         t->nrows++;
     }
     free(text);
-    if (!st && !t->ncols) st = viz_fail(ATTN_E_FORMAT, "%s: empty file (need a header row)", path);
+    if (!st && !t->ncols) st = attn_set_error(ATTN_E_FORMAT, "%s: empty file (need a header row)", path);
     if (st) csv_free(t);
     return st;
 }
@@ -207,9 +207,9 @@ static int parse_cols(const csv_table *t, const char *path, const char *list, in
             for (int k = 0; k < t->ncols; k++)
                 snprintf(cols + strlen(cols), sizeof cols - strlen(cols), "%s%s", k ? ", " : "",
                          t->names[k]);
-            return viz_fail(ATTN_E_FORMAT, "%s: no column '%s' (its columns: %s)", path, name, cols);
+            return attn_set_error(ATTN_E_FORMAT, "%s: no column '%s' (its columns: %s)", path, name, cols);
         }
-        if (*n == max) return viz_fail(ATTN_E_ARG, "more than %d columns to draw", max);
+        if (*n == max) return attn_set_error(ATTN_E_ARG, "more than %d columns to draw", max);
         idx[(*n)++] = c;
     }
     return 0;
@@ -225,7 +225,7 @@ static int has_data(const csv_table *t, int c, int xc)
 
 int viz_plot_csv_opts(const char *csv_path, const char *out_path, const viz_plot_options *o)
 {
-    if (!csv_path || !out_path) return viz_fail(ATTN_E_ARG, "viz_plot_csv: NULL argument");
+    if (!csv_path || !out_path) return attn_set_error(ATTN_E_ARG, "viz_plot_csv: NULL argument");
     viz_plot_options d = {0};
     if (o) d = *o;
     csv_table t;
@@ -235,9 +235,9 @@ int viz_plot_csv_opts(const char *csv_path, const char *out_path, const viz_plot
     if (!d.x && xc < 0) xc = find_col(&t, "epoch", 0);
     if (xc < 0) {
         st = d.x ? parse_cols(&t, csv_path, d.x, &xc, 1, &(int){0})
-                 : viz_fail(ATTN_E_FORMAT, "%s: no \"step\" or \"epoch\" column for the x axis "
+                 : attn_set_error(ATTN_E_FORMAT, "%s: no \"step\" or \"epoch\" column for the x axis "
                                            "(choose one with --x)", csv_path);
-        if (!st) st = viz_fail(ATTN_E_FORMAT, "%s: no x column", csv_path);
+        if (!st) st = attn_set_error(ATTN_E_FORMAT, "%s: no x column", csv_path);
         csv_free(&t);
         return st;
     }
@@ -253,7 +253,7 @@ int viz_plot_csv_opts(const char *csv_path, const char *out_path, const viz_plot
                 has_data(&t, c, xc))
                 vc[nv++] = c;
     if (!st && !ny)
-        st = viz_fail(ATTN_E_FORMAT, "%s: no loss column with data to draw (choose columns with "
+        st = attn_set_error(ATTN_E_FORMAT, "%s: no loss column with data to draw (choose columns with "
                                      "--y)", csv_path);
     if (st) {
         csv_free(&t);
@@ -274,7 +274,7 @@ int viz_plot_csv_opts(const char *csv_path, const char *out_path, const viz_plot
     }
     if (!n || !any_y) {
         csv_free(&t);
-        return viz_fail(ATTN_E_FORMAT, "%s: no rows with both %s and a value to draw on the left "
+        return attn_set_error(ATTN_E_FORMAT, "%s: no rows with both %s and a value to draw on the left "
                                        "axis", csv_path, t.names[xc]);
     }
     const double W = 820, H = 480, px = 80, py = 50, pw = W - px - (any_v ? 90 : 40), ph = H - py - 70;
@@ -432,7 +432,7 @@ static int plot_main(int argc, char **argv)
     viz_plot_options o = {.format = fmt, .x = plot_x, .y = plot_y, .y2 = plot_y2};
     int st = viz_plot_csv_opts(pos[0], plot_out, &o);
     if (st) {
-        fprintf(stderr, "attn plot: %s\n", viz_last_error());
+        fprintf(stderr, "attn plot: %s\n", attn_last_error());
         return 1;
     }
     printf("attn plot: wrote %s\n", plot_out);
