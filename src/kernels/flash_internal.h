@@ -14,6 +14,8 @@
 
 #include "sdpa_internal.h"
 
+#include <string.h>
+
 #define FLASH_BR 128      /* query rows per tile */
 #define FLASH_BC 64      /* keys per tile */
 #define FLASH_MAX_E 256  /* widest E and Ev served */
@@ -143,6 +145,24 @@ static inline int flash_rows_path(const attn_sdpa_problem *p)
 
 static inline int64_t flash_pad(int64_t n) { return (n + FLASH_PAD - 1) / FLASH_PAD * FLASH_PAD; }
 
+/* dst[r·ldd + e] = x(r, e) for r < rows, e < cols; x(r, e) at src[r·rs + e·es]. The tiles the
+ * products broadcast element by element are copied so (ldd = flash_pad(cols) + FLASH_PAD, an
+ * odd number of cache lines): read in place, rows of a packed q|k|v projection lie 3·H·E
+ * floats apart (4,608 bytes for 6 heads of 64), every row starts in one of 8 of L1's 64 sets,
+ * and a tile walked down its rows evicts itself. The copy is 1/FLASH_BR of the products. */
+static inline void flash_pack_rows(int64_t rows, int64_t cols, const float *src, int64_t rs,
+                                   int64_t es, float *dst, int64_t ldd)
+{
+    for (int64_t r = 0; r < rows; r++) {
+        const float *x = src + r * rs;
+        float *d = dst + r * ldd;
+        if (es == 1)
+            memcpy(d, x, (size_t)cols * sizeof(float));
+        else
+            for (int64_t e = 0; e < cols; e++) d[e] = x[e * es];
+    }
+}
+
 /* Dropout multipliers (0 or 1/(1−p)) of keys j0 .. j0+n−1 of row (b, h, i): the decisions of
  * attn_dropout_keep, made 64 at a time by attn_dropout_mask_fill's SIMD paths. */
 static inline void flash_dropout_row(const attn_sdpa_problem *p, int64_t b, int64_t h, int64_t i,
@@ -196,6 +216,10 @@ typedef struct flash_bwd_seg {
     int64_t dqs[4], dks[4], dvs[4];
     const attn_tensor *dbias; /* NULL: none */
 } flash_bwd_seg;
+
+/* Per-thread bytes up to which a backward task packs all its Q and dO rows once (flash_bwd.c;
+ * the tests lower it to take the tile-by-tile path). */
+ATTN_INTERNAL extern int64_t attn_flash_bwd_pack_bytes;
 
 ATTN_INTERNAL int flash_backward_segs(const char *fn, const flash_bwd_seg *segs, int64_t nseg,
                                       int threads, const flash_ops *ops);
