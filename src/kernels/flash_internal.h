@@ -3,8 +3,9 @@
  *
  * Layout of the work (FlashAttention-2): the forward keeps, per query tile, Qᵀ packed once and
  * the scores transposed (keys × queries), so the online softmax runs down columns with plain
- * vector ops and K, V are read in place (any strides). The backward keeps, per key tile, Kᵀ,
- * K and Vᵀ packed once and walks all query tiles of the kv-head's group.
+ * vector ops; K and V tiles are copied into padded rows (flash_pack_rows). The backward keeps,
+ * per key tile, Kᵀ, K and Vᵀ packed once and walks all query tiles of the kv-head's group,
+ * whose Q and dO rows a task packs once (or tile by tile when they would not fit).
  *
  * Every product is C[M×N] (+)= alpha · A[M×K] · B[K×N] with A read element by element through
  * two strides (so it may be a strided input or a transposed view) and B, C row-major with N a
