@@ -30,23 +30,30 @@ from . import torch as _at
 
 
 _causal_seen = [None, None, False]  # (weakref to the mask last checked, its _version, verdict)
+_upper = [None]  # the bool [L, L] upper triangle (triu(1)) of the last size checked
 
 
 def _is_causal_mask(m, L, S):
     """True if attn_mask m ([L, S]) is the causal mask in nn.MultiheadAttention's convention.
     An nn.TransformerEncoder hands every layer the same mask tensor: the verdict on the last
-    one is kept while that tensor lives and is not modified in place (its version counter)."""
+    one is kept while that tensor lives and is not modified in place (its version counter).
+    A model that builds its mask in every forward (as bench/torch_train.py's GPT) gets a new
+    tensor each step, so the check itself is a few passes over m: a float mask is causal when
+    its -inf entries are exactly the upper triangle and nothing else is nonzero (NaN counts
+    as nonzero)."""
     if m is None or m.dim() != 2 or L != S or tuple(m.shape) != (L, S):
         return False
     ref, version, verdict = _causal_seen
     if ref is not None and ref() is m and version == m._version:
         return verdict
-    upper = torch.ones(L, S, dtype=torch.bool).triu(1)
+    upper = _upper[0]
+    if upper is None or tuple(upper.shape) != (L, S):
+        upper = _upper[0] = torch.ones(L, S, dtype=torch.bool).triu(1)
     if m.dtype == torch.bool:
         verdict = bool(torch.equal(m, upper))
     else:
         verdict = bool(torch.equal(torch.isneginf(m), upper)) and \
-            bool(torch.equal(m.masked_fill(upper, 0), torch.zeros_like(m)))
+            int(torch.count_nonzero(m)) == L * (L - 1) // 2
     _causal_seen[:] = [weakref.ref(m), m._version, verdict]
     return verdict
 

@@ -44,6 +44,7 @@ typedef struct fwd_ws {
     float *s;   /* [BC][BR]  Sᵀ, then Pᵀ */
     float *ot;  /* [Evp][BR] Oᵀ accumulator (rows path: [BR][Evp]) */
     float *vp;  /* [BC][Evp + FLASH_PAD] the key tile's values, rows padded as FLASH_LDR */
+    float *kp;  /* [BC][Ep + FLASH_PAD] the key tile's keys, likewise */
     float *qrow;/* [E]       one contiguous query row (rows path) */
     float m[FLASH_BR], l[FLASH_BR], al[FLASH_BR], u[FLASH_BR];
     int64_t lo[FLASH_BR], hi[FLASH_BR];
@@ -159,16 +160,20 @@ static void fwd_tile(const flash_seg *sg, const flash_ops *ops, fwd_ws *w, int64
             if (w->lo[c] > j0 || w->hi[c] < j1) full = 0;
         }
         if (!any) continue;
-        const float *kt = key_row(sg, b, hk, j0);
+        /* Sᵀ = K·Qᵀ broadcasts K down all the tile's rows once per 16 queries: packed
+         * (flash_pack_rows) it stays in L1 */
+        const int64_t kpitch = flash_pad(E) + FLASH_PAD;
+        flash_pack_rows(bc, E, key_row(sg, b, hk, j0), p->ks[2], p->ks[3], w->kp, kpitch);
+        const float *kt = w->kp;
         int exact = qmax > FLASH_EXACT_QNORM &&
-                    qmax * flash_max_row_norm(bc, E, kt, p->ks[2], p->ks[3]) > FLASH_EXACT_TERMS;
+                    qmax * flash_max_row_norm(bc, E, kt, kpitch, 1) > FLASH_EXACT_TERMS;
         float msave[FLASH_BR], lsave[FLASH_BR], usave[FLASH_BR];
         memcpy(msave, w->m, sizeof msave), memcpy(lsave, w->l, sizeof lsave);
         memcpy(usave, w->u, sizeof usave);
         if (!exact && flash_large_scores(br, msave, 1)) exact = 1; /* known from earlier tiles */
         for (int pass = 0; pass < 2; pass++) {
-            ops->gemm(bc, brp, E, kt, p->ks[2], p->ks[3], w->qp, FLASH_LDR, w->s, FLASH_LDR, p->scale, 0);
-            if (exact) flash_exact_gemm(bc, br, E, kt, p->ks[2], p->ks[3], w->qp, FLASH_LDR, w->s, FLASH_LDR, p->scale);
+            ops->gemm(bc, brp, E, kt, kpitch, 1, w->qp, FLASH_LDR, w->s, FLASH_LDR, p->scale, 0);
+            if (exact) flash_exact_gemm(bc, br, E, kt, kpitch, 1, w->qp, FLASH_LDR, w->s, FLASH_LDR, p->scale);
             if (!elementwise && !full)
                 mask_keys(w->s, FLASH_LDR, j0, bc, br, w->lo, w->hi);
             else if (elementwise)
@@ -203,14 +208,7 @@ static void fwd_tile(const flash_seg *sg, const flash_ops *ops, fwd_ws *w, int64
          * the caller's tensor the rows are often a power of two of bytes apart and would share
          * a handful of L1 sets. A copy with padded rows costs 1/FLASH_BR of the products. */
         const int64_t vpitch = flash_pad(Ev) + FLASH_PAD;
-        for (int64_t jj = 0; jj < bc; jj++) {
-            const float *src = value_row(sg, b, hk, j0 + jj);
-            float *dst = w->vp + jj * vpitch;
-            if (p->vs[3] == 1)
-                memcpy(dst, src, (size_t)Ev * sizeof(float));
-            else
-                for (int64_t e = 0; e < Ev; e++) dst[e] = src[e * p->vs[3]];
-        }
+        flash_pack_rows(bc, Ev, value_row(sg, b, hk, j0), p->vs[2], p->vs[3], w->vp, vpitch);
         ops->gemm(Ev, brp, bc, w->vp, 1, vpitch, w->s, FLASH_LDR, w->ot, FLASH_LDR, 1.0f, 1);
     }
     /* O = Oᵀᵀ / l: scaled in place (a column with no weight gets 0), then transposed out */
@@ -367,7 +365,7 @@ static void run_task(const flash_seg *segs, const fwd_task *t, const flash_ops *
 static void ws_free(fwd_ws *w)
 {
     if (!w) return;
-    free(w->qp), free(w->s), free(w->ot), free(w->vp), free(w->qrow);
+    free(w->qp), free(w->s), free(w->ot), free(w->vp), free(w->kp), free(w->qrow);
     free(w);
 }
 
@@ -380,8 +378,9 @@ static fwd_ws *ws_alloc(int64_t E, int64_t Ev)
     w->s = attn_aligned_alloc((size_t)(FLASH_BC * FLASH_LDR) * sizeof(float));
     w->ot = attn_aligned_alloc((size_t)(Evp * FLASH_LDR) * sizeof(float));
     w->vp = attn_aligned_alloc((size_t)(FLASH_BC * (Evp + FLASH_PAD)) * sizeof(float));
+    w->kp = attn_aligned_alloc((size_t)(FLASH_BC * (flash_pad(E) + FLASH_PAD)) * sizeof(float));
     w->qrow = attn_aligned_alloc((size_t)flash_pad(E) * sizeof(float));
-    if (!w->qp || !w->s || !w->ot || !w->vp || !w->qrow) {
+    if (!w->qp || !w->s || !w->ot || !w->vp || !w->kp || !w->qrow) {
         ws_free(w);
         return NULL;
     }

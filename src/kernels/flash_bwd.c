@@ -16,9 +16,16 @@
 #include <string.h>
 
 #define FLASH_BWD_UNITS 8 /* split key ranges until there are at least this many tasks */
+/* A task packs Q and dO of all its query rows once when they take at most this many bytes
+ * per thread, else each (query tile, key tile) pair packs its own tile: the same numbers, a
+ * few % slower. A variable so that the tests can take the second path. */
+int64_t attn_flash_bwd_pack_bytes = (int64_t)32 << 20;
 
 typedef struct bwd_ws {
     float *kp, *kt, *vp, *dkt, *dvt, *s, *dp, *z, *raw;
+    float *qa, *da;      /* the query tile's Q and dO rows, packed (bwd_pair) */
+    float *qall, *dall;  /* or all the task's rows, packed once: [group·Lq][ldq], [..][ldd] */
+    int64_t all_rows;    /* rows qall and dall hold (0: none) */
     float *qrow, *dorow; /* one query row and its dO, contiguous (row path) */
     int64_t *lo, *hi; /* [Lq] row ranges of the task's batch */
     int64_t *qlo, *qhi, *qflo, *qfhi; /* per query tile: union and full (common) range */
@@ -29,11 +36,16 @@ static void bws_free(bwd_ws *w)
     if (!w) return;
     free(w->kp), free(w->kt), free(w->vp), free(w->dkt), free(w->dvt), free(w->s), free(w->dp);
     free(w->z), free(w->raw), free(w->qrow), free(w->dorow), free(w->lo), free(w->hi), free(w->qlo), free(w->qhi);
-    free(w->qflo), free(w->qfhi);
+    free(w->qflo), free(w->qfhi), free(w->qa), free(w->da), free(w->qall), free(w->dall);
     free(w);
 }
 
-static bwd_ws *bws_alloc(int64_t E, int64_t Ev, int64_t Lq)
+/* Row pitches of packed Q and dO rows (flash_pack_rows). */
+static inline int64_t pitch_q(const attn_sdpa_problem *p) { return flash_pad(p->E) + FLASH_PAD; }
+static inline int64_t pitch_d(const attn_sdpa_problem *p) { return flash_pad(p->Ev) + FLASH_PAD; }
+
+/* all_rows: rows of packed Q and dO to keep for a whole task (0: pack tile by tile). */
+static bwd_ws *bws_alloc(int64_t E, int64_t Ev, int64_t Lq, int64_t all_rows)
 {
     bwd_ws *w = calloc(1, sizeof *w);
     if (!w) return NULL;
@@ -47,13 +59,22 @@ static bwd_ws *bws_alloc(int64_t E, int64_t Ev, int64_t Lq)
     w->dvt = attn_aligned_alloc((size_t)(Evp * FLASH_LDC) * sizeof(float));
     w->s = attn_aligned_alloc(tile), w->dp = attn_aligned_alloc(tile);
     w->z = attn_aligned_alloc(tile), w->raw = attn_aligned_alloc(tile);
+    w->qa = attn_aligned_alloc((size_t)(FLASH_BR * (Ep + FLASH_PAD)) * sizeof(float));
+    w->da = attn_aligned_alloc((size_t)(FLASH_BR * (Evp + FLASH_PAD)) * sizeof(float));
     w->qrow = attn_aligned_alloc((size_t)Ep * sizeof(float));
     w->dorow = attn_aligned_alloc((size_t)Evp * sizeof(float));
     w->lo = malloc((size_t)Lq * sizeof(int64_t)), w->hi = malloc((size_t)Lq * sizeof(int64_t));
     w->qlo = malloc((size_t)nqt * sizeof(int64_t)), w->qhi = malloc((size_t)nqt * sizeof(int64_t));
     w->qflo = malloc((size_t)nqt * sizeof(int64_t));
     w->qfhi = malloc((size_t)nqt * sizeof(int64_t));
+    if (all_rows > 0) { /* optional: without it, pairs pack their own tiles */
+        w->qall = attn_aligned_alloc((size_t)(all_rows * (Ep + FLASH_PAD)) * sizeof(float));
+        w->dall = attn_aligned_alloc((size_t)(all_rows * (Evp + FLASH_PAD)) * sizeof(float));
+        if (w->qall && w->dall)
+            w->all_rows = all_rows;
+    }
     if (!w->kp || !w->kt || !w->vp || !w->dkt || !w->dvt || !w->s || !w->dp || !w->z || !w->raw || !w->qrow || !w->dorow ||
+        !w->qa || !w->da ||
         !w->lo || !w->hi || !w->qlo || !w->qhi || !w->qflo || !w->qfhi) {
         bws_free(w);
         return NULL;
@@ -136,7 +157,7 @@ static void unpack_transposed(const flash_ops *ops, int64_t bc, int64_t E, const
 
 /* One (query head h, query tile) against the packed key tile [j0, j0+bc). */
 static void bwd_pair(const bwd_ctx *cx, int64_t si, bwd_ws *w, float *dqb, int64_t b, int64_t h,
-                     int64_t hl, int64_t qt, int64_t j0, int64_t bc)
+                     int64_t hl, int64_t qt, int64_t j0, int64_t bc, int packed)
 {
     const flash_bwd_seg *bs = &cx->segs[si];
     const flash_seg *sg = bs->seg;
@@ -146,15 +167,25 @@ static void bwd_pair(const bwd_ctx *cx, int64_t si, bwd_ws *w, float *dqb, int64
     const int64_t i0 = qt * FLASH_BR, br = p->Lq - i0 < FLASH_BR ? p->Lq - i0 : FLASH_BR;
     const int full = w->qflo[qt] <= j0 && w->qfhi[qt] >= j1;
     const int elementwise = sdpa_has_elementwise(p);
-    const float *q = p->q + b * p->qs[0] + h * p->qs[1] + i0 * p->qs[2];
-    const float *dout = bs->dout + b * bs->dos[0] + h * bs->dos[1] + i0 * bs->dos[2];
     const int64_t row = (b * p->Hq + h) * p->Lq + i0;
     const float *L = cx->L[si] + row, *D = cx->D[si] + row;
     float *S = w->s, *dP = w->dp;
+    /* Q and dO of the tile, packed (flash_pack_rows): four products walk them. Packed by
+     * the task for all its rows, or here. */
+    const int64_t ldq = pitch_q(p), ldd = pitch_d(p);
+    const float *q = w->qa, *dout = w->da;
+    if (packed) {
+        q = w->qall + (hl * p->Lq + i0) * ldq, dout = w->dall + (hl * p->Lq + i0) * ldd;
+    } else {
+        flash_pack_rows(br, E, p->q + b * p->qs[0] + h * p->qs[1] + i0 * p->qs[2], p->qs[2],
+                        p->qs[3], w->qa, ldq);
+        flash_pack_rows(br, Ev, bs->dout + b * bs->dos[0] + h * bs->dos[1] + i0 * bs->dos[2],
+                        bs->dos[2], bs->dos[3], w->da, ldd);
+    }
 
-    ops->gemm(br, bcp, E, q, p->qs[2], p->qs[3], w->kp, FLASH_LDC, S, FLASH_LDC, p->scale, 0);
+    ops->gemm(br, bcp, E, q, ldq, 1, w->kp, FLASH_LDC, S, FLASH_LDC, p->scale, 0);
     if (flash_large_scores(br, L, 1)) /* as the forward did: exact scores (flash_internal.h) */
-        flash_exact_gemm(br, bc, E, q, p->qs[2], p->qs[3], w->kp, FLASH_LDC, S, FLASH_LDC, p->scale);
+        flash_exact_gemm(br, bc, E, q, ldq, 1, w->kp, FLASH_LDC, S, FLASH_LDC, p->scale);
     if (p->softcap > 0)
         for (int64_t c = 0; c < br; c++) memcpy(w->raw + c * FLASH_LDC, S + c * FLASH_LDC, (size_t)bc * sizeof(float));
     for (int64_t c = 0; c < br; c++) {
@@ -176,7 +207,7 @@ static void bwd_pair(const bwd_ctx *cx, int64_t si, bwd_ws *w, float *dqb, int64
         for (int64_t jj = bc; jj < bcp; jj++) srow[jj] = -INFINITY;
     }
     ops->exp_rows(S, FLASH_LDC, br, bcp, L);
-    ops->gemm(br, bcp, Ev, dout, bs->dos[2], bs->dos[3], w->vp, FLASH_LDC, dP, FLASH_LDC, 1.0f, 0);
+    ops->gemm(br, bcp, Ev, dout, ldd, 1, w->vp, FLASH_LDC, dP, FLASH_LDC, 1.0f, 0);
     const float *Z = S;
     if (p->dropout_p > 0) {
         float kst[FLASH_BR * FLASH_BC];
@@ -192,7 +223,7 @@ static void bwd_pair(const bwd_ctx *cx, int64_t si, bwd_ws *w, float *dqb, int64
         }
         Z = w->z;
     }
-    ops->gemm(Ev, bcp, br, dout, bs->dos[3], bs->dos[2], Z, FLASH_LDC, w->dvt, FLASH_LDC, 1.0f, 1);
+    ops->gemm(Ev, bcp, br, dout, 1, ldd, Z, FLASH_LDC, w->dvt, FLASH_LDC, 1.0f, 1);
     ops->ds_rows(S, dP, FLASH_LDC, br, bcp, D);
     if (bs->dbias || p->softcap > 0) {
         const attn_tensor *db = bs->dbias;
@@ -214,7 +245,7 @@ static void bwd_pair(const bwd_ctx *cx, int64_t si, bwd_ws *w, float *dqb, int64
             }
         }
     }
-    ops->gemm(E, bcp, br, q, p->qs[3], p->qs[2], dP, FLASH_LDC, w->dkt, FLASH_LDC, p->scale, 1);
+    ops->gemm(E, bcp, br, q, 1, ldq, dP, FLASH_LDC, w->dkt, FLASH_LDC, p->scale, 1);
     ops->gemm(br, Ep, bcp, dP, FLASH_LDC, 1, w->kt, Ep + FLASH_PAD, dqb + (hl * p->Lq + i0) * Ep,
               Ep, p->scale, 1);
 }
@@ -307,6 +338,17 @@ static void bwd_task_run(const bwd_ctx *cx, const bwd_task *t, bwd_ws *w, float 
     const int rows = flash_rows_path(p);
     row_ranges(sg, b, w);
     memset(dqb, 0, (size_t)(p->group * p->Lq * Ep) * sizeof(float));
+    /* Q and dO of every row the task visits, packed once (bwd_pair) */
+    const int packed = !rows && w->all_rows >= p->group * p->Lq;
+    if (packed) {
+        for (int64_t hl = 0; hl < p->group; hl++) {
+            const int64_t h = hk * p->group + hl;
+            flash_pack_rows(p->Lq, E, p->q + b * p->qs[0] + h * p->qs[1], p->qs[2], p->qs[3],
+                            w->qall + hl * p->Lq * pitch_q(p), pitch_q(p));
+            flash_pack_rows(p->Lq, Ev, bs->dout + b * bs->dos[0] + h * bs->dos[1], bs->dos[2],
+                            bs->dos[3], w->dall + hl * p->Lq * pitch_d(p), pitch_d(p));
+        }
+    }
     for (int64_t kt = t->chunk; kt < nkt; kt += t->nchunk) {
         const int64_t j0 = sg->kbase + kt * FLASH_BC;
         const int64_t bc = sg->kend - j0 < FLASH_BC ? sg->kend - j0 : FLASH_BC, bcp = flash_pad(bc);
@@ -349,7 +391,7 @@ static void bwd_task_run(const bwd_ctx *cx, const bwd_task *t, bwd_ws *w, float 
         for (int64_t hl = 0; hl < p->group; hl++)
             for (int64_t qt = 0; qt < nqt; qt++)
                 if (w->qlo[qt] < j0 + bc && w->qhi[qt] > j0)
-                    bwd_pair(cx, t->seg, w, dqb, b, hk * p->group + hl, hl, qt, j0, bc);
+                    bwd_pair(cx, t->seg, w, dqb, b, hk * p->group + hl, hl, qt, j0, bc, packed);
         unpack_transposed(cx->ops, bc, E, w->dkt, dk, bs->dks[2], bs->dks[3]);
         unpack_transposed(cx->ops, bc, Ev, w->dvt, dv, bs->dvs[2], bs->dvs[3]);
     }
@@ -377,7 +419,7 @@ static void write_dq(const flash_bwd_seg *bs, int64_t b, int64_t hk, const float
 int flash_backward_segs(const char *fn, const flash_bwd_seg *segs, int64_t nseg, int threads,
                         const flash_ops *ops)
 {
-    int64_t ntask = 0, pool = 0, Emax = 1, Evmax = 1, Lqmax = 1, rows = 0;
+    int64_t ntask = 0, pool = 0, Emax = 1, Evmax = 1, Lqmax = 1, rows = 0, all_rows = 0;
     int serial = 0;
     for (int64_t s = 0; s < nseg; s++) {
         const flash_seg *sg = segs[s].seg;
@@ -388,6 +430,7 @@ int flash_backward_segs(const char *fn, const flash_bwd_seg *segs, int64_t nseg,
         if (p->E > Emax) Emax = p->E;
         if (p->Ev > Evmax) Evmax = p->Ev;
         if (p->Lq > Lqmax) Lqmax = p->Lq;
+        if (p->group * p->Lq > all_rows) all_rows = p->group * p->Lq;
         rows += p->B * p->Hq * p->Lq;
         const attn_tensor *db = segs[s].dbias;
         if (db) {
@@ -447,11 +490,14 @@ int flash_backward_segs(const char *fn, const flash_bwd_seg *segs, int64_t nseg,
                 }
     }
     bwd_ctx cx = {segs, ops, L, D};
+    if (all_rows * (flash_pad(Emax) + flash_pad(Evmax) + 2 * FLASH_PAD) * (int64_t)sizeof(float) >
+        attn_flash_bwd_pack_bytes)
+        all_rows = 0;
     if (nt > ntask) nt = (int)ntask;
     int failed = 0;
 #pragma omp parallel num_threads(nt)
     {
-        bwd_ws *w = bws_alloc(Emax, Evmax, Lqmax);
+        bwd_ws *w = bws_alloc(Emax, Evmax, Lqmax, all_rows);
         float *own = malloc((size_t)(Lqmax * flash_pad(Emax)) * sizeof(float) *
                             (size_t)1 /* grown below when a group needs more */);
         size_t own_n = own ? (size_t)(Lqmax * flash_pad(Emax)) : 0;

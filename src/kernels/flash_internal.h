@@ -3,8 +3,9 @@
  *
  * Layout of the work (FlashAttention-2): the forward keeps, per query tile, Qᵀ packed once and
  * the scores transposed (keys × queries), so the online softmax runs down columns with plain
- * vector ops and K, V are read in place (any strides). The backward keeps, per key tile, Kᵀ,
- * K and Vᵀ packed once and walks all query tiles of the kv-head's group.
+ * vector ops; K and V tiles are copied into padded rows (flash_pack_rows). The backward keeps,
+ * per key tile, Kᵀ, K and Vᵀ packed once and walks all query tiles of the kv-head's group,
+ * whose Q and dO rows a task packs once (or tile by tile when they would not fit).
  *
  * Every product is C[M×N] (+)= alpha · A[M×K] · B[K×N] with A read element by element through
  * two strides (so it may be a strided input or a transposed view) and B, C row-major with N a
@@ -13,6 +14,8 @@
 #define ATTN_FLASH_INTERNAL_H
 
 #include "sdpa_internal.h"
+
+#include <string.h>
 
 #define FLASH_BR 128      /* query rows per tile */
 #define FLASH_BC 64      /* keys per tile */
@@ -143,6 +146,24 @@ static inline int flash_rows_path(const attn_sdpa_problem *p)
 
 static inline int64_t flash_pad(int64_t n) { return (n + FLASH_PAD - 1) / FLASH_PAD * FLASH_PAD; }
 
+/* dst[r·ldd + e] = x(r, e) for r < rows, e < cols; x(r, e) at src[r·rs + e·es]. The tiles the
+ * products broadcast element by element are copied so (ldd = flash_pad(cols) + FLASH_PAD, an
+ * odd number of cache lines): read in place, rows of a packed q|k|v projection lie 3·H·E
+ * floats apart (4,608 bytes for 6 heads of 64), every row starts in one of 8 of L1's 64 sets,
+ * and a tile walked down its rows evicts itself. The copy is 1/FLASH_BR of the products. */
+static inline void flash_pack_rows(int64_t rows, int64_t cols, const float *src, int64_t rs,
+                                   int64_t es, float *dst, int64_t ldd)
+{
+    for (int64_t r = 0; r < rows; r++) {
+        const float *x = src + r * rs;
+        float *d = dst + r * ldd;
+        if (es == 1)
+            memcpy(d, x, (size_t)cols * sizeof(float));
+        else
+            for (int64_t e = 0; e < cols; e++) d[e] = x[e * es];
+    }
+}
+
 /* Dropout multipliers (0 or 1/(1−p)) of keys j0 .. j0+n−1 of row (b, h, i): the decisions of
  * attn_dropout_keep, made 64 at a time by attn_dropout_mask_fill's SIMD paths. */
 static inline void flash_dropout_row(const attn_sdpa_problem *p, int64_t b, int64_t h, int64_t i,
@@ -196,6 +217,10 @@ typedef struct flash_bwd_seg {
     int64_t dqs[4], dks[4], dvs[4];
     const attn_tensor *dbias; /* NULL: none */
 } flash_bwd_seg;
+
+/* Per-thread bytes up to which a backward task packs all its Q and dO rows once (flash_bwd.c;
+ * the tests lower it to take the tile-by-tile path). */
+ATTN_INTERNAL extern int64_t attn_flash_bwd_pack_bytes;
 
 ATTN_INTERNAL int flash_backward_segs(const char *fn, const flash_bwd_seg *segs, int64_t nseg,
                                       int threads, const flash_ops *ops);

@@ -343,6 +343,42 @@ Test(flash, bit_identical_across_threads)
     check_threads(&d, "decode split");
 }
 
+/* The backward packs Q and dO once per task when they fit attn_flash_bwd_pack_bytes, else
+ * tile by tile: both paths give the same bits, and agree with the reference. */
+extern int64_t attn_flash_bwd_pack_bytes;
+
+Test(flash, backward_packing_paths_agree)
+{
+    fcase c = {.B = 2, .Hq = 4, .Hkv = 2, .Lq = 300, .Lk = 260, .E = 40, .Ev = 24, .blhe = 1,
+               .causal = 1, .dropout = 0.1f};
+    fbufs f;
+    make(&c, &f);
+    const int64_t nq = c.B * c.Hq * c.Lq * c.E, nk = c.B * c.Hkv * c.Lk * c.E;
+    const int64_t nv = c.B * c.Hkv * c.Lk * c.Ev;
+    const int64_t saved = attn_flash_bwd_pack_bytes;
+    float *g[2][3];
+    f.opt.kernel = ATTN_KERNEL_FLASH;
+    f.opt.num_threads = 2;
+    cr_assert_eq(attn_sdpa_forward(&f.tq, &f.tk, &f.tv, &f.opt, &f.to, f.lse, NULL), 0);
+    for (int pass = 0; pass < 2; pass++) {
+        attn_flash_bwd_pack_bytes = pass == 0 ? saved : 0;
+        cr_assert_eq(attn_sdpa_backward(&f.tq, &f.tk, &f.tv, &f.to, f.lse, &f.tdo, &f.opt, &f.tdq,
+                                        &f.tdk, &f.tdv, NULL),
+                     0, "%s", attn_last_error());
+        g[pass][0] = copy(f.dq, nq), g[pass][1] = copy(f.dk, nk), g[pass][2] = copy(f.dv, nv);
+    }
+    attn_flash_bwd_pack_bytes = saved;
+    cr_expect(!memcmp(g[0][0], g[1][0], (size_t)nq * 4), "dq differs between the paths");
+    cr_expect(!memcmp(g[0][1], g[1][1], (size_t)nk * 4), "dk differs between the paths");
+    cr_expect(!memcmp(g[0][2], g[1][2], (size_t)nv * 4), "dv differs between the paths");
+    for (int pass = 0; pass < 2; pass++)
+        for (int i = 0; i < 3; i++) free(g[pass][i]);
+    release(&f);
+    attn_flash_bwd_pack_bytes = 0; /* the tile-by-tile path against the reference */
+    check_case(&c, 1, "tile-by-tile packing, [B, L, H, E], causal, dropout, GQA");
+    attn_flash_bwd_pack_bytes = saved;
+}
+
 /* ---- finite differences ---------------------------------------------------------------------- */
 
 /* loss = Σ dout ∘ out: its gradient w.r.t. x[idx] by central differences (float forward, step
