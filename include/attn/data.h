@@ -54,6 +54,13 @@ ATTN_API int attn_imdb_load_dir(const char *split_dir, attn_imdb **out);
 
 ATTN_API void attn_imdb_free(attn_imdb *d);
 
+/* A split of IMDb wherever it is: path is a directory holding <split>.tsv.gz or <split>.tsv
+ * (with <split>.ids beside it when present), an aclImdb/ folder (its <split>/ is read), a split
+ * folder holding pos/ and neg/, or a .tsv(.gz) file itself. split: "train" or "test". A
+ * directory with none of these is ATTN_E_IO, a set with no review ATTN_E_FORMAT ("PATH: no
+ * reviews"); the loaders' errors otherwise. *out is NULL on failure. */
+ATTN_API int attn_imdb_open(const char *path, const char *split, attn_imdb **out);
+
 /* A validation split that keeps each movie on one side: review i goes to validation
  * (is_val[i] = 1) when a hash of (its movie id, seed) falls below `fraction` of the hash
  * range, so about that fraction of the movies (not exactly of the reviews) is held out. A

@@ -354,6 +354,10 @@ typedef struct attn_cls_data {
     int32_t *label; /* [n] */
 } attn_cls_data;
 
+/* Release the arrays of a set built by its owner with malloc (off, ids, label) and zero it;
+ * NULL is a no-op. */
+ATTN_API void attn_cls_data_free(attn_cls_data *d);
+
 /* The order of epoch `epoch` (0-based) for batches of `batch` sequences: shuffled, sorted by
  * length (then index) within chunks of 50 batches so that a batch holds sequences of similar
  * length, then the batches shuffled (batch b is order[b · batch ..], the last one may be short).
@@ -406,6 +410,44 @@ typedef struct attn_cls_report {
 ATTN_API int attn_cls_evaluate(const float *probs, const int32_t *label, int64_t n, int64_t classes,
                                attn_cls_report *r);
 ATTN_API void attn_cls_report_free(attn_cls_report *r);
+
+/* ---- a text-classification run: settings and the saved model's metadata ------------------ */
+
+/* A training run's settings (attn train classify): the model's and the optimiser's. The JSON
+ * config file names them by these field names (configs/imdb.json), the model's as
+ * d_model nhead num_layers dim_feedforward max_len dropout activation (relu|gelu)
+ * pooling (mean|first) norm (post|pre). */
+typedef struct attn_cls_run_config {
+    attn_classifier_config model; /* vocab: the tokenizer's, set when it is trained */
+    int vocab_size;               /* tokenizer pieces asked for */
+    int64_t tokenizer_reviews;    /* reviews the tokenizer is trained on (0: all) */
+    int64_t head_tokens;          /* kept from the start of a long review; the rest from its end */
+    int64_t batch_size;
+    int epochs;
+    int64_t max_steps;            /* stop after this many steps (0: epochs decide) */
+    float lr, min_lr_ratio, weight_decay, label_smoothing, clip;
+    double warmup_fraction;
+    double val_fraction;
+    int64_t max_train;            /* use the first n training reviews only (0: all) */
+    uint64_t seed;
+    int log_every;                /* of old config files: read, not used (warn when nonzero) */
+} attn_cls_run_config;
+
+/* The defaults of attn train classify (a 2-layer, 128-wide pre-norm encoder, mean pooling,
+ * a 16,000-piece tokenizer, 2 epochs of batches of 32 at lr 1e-3). */
+ATTN_API void attn_cls_run_config_default(attn_cls_run_config *c);
+/* Read the config file at path over c (attn_config_load: unknown keys, wrong types and values
+ * out of range are ATTN_E_FORMAT naming the key); also ATTN_E_FORMAT when d_model is not a
+ * multiple of nhead or head_tokens > max_len. *legacy as attn_config_load's. */
+ATTN_API int attn_cls_run_config_load(const char *path, attn_cls_run_config *c, int *legacy);
+
+/* The metadata a saved text classifier carries, NULL-terminated key/value pairs in kv (strings
+ * in buf or borrowed): the model's configuration, attn.arch = transformer-classifier,
+ * attn.task = imdb, attn.labels, attn.tokenizer = sentencepiece, attn.tokenizer.model =
+ * tok_b64 (the SentencePiece model in base64, borrowed), attn.truncate.head = head_tokens.
+ * kv_cap ≥ 16 and cap > 32, else ATTN_E_ARG. */
+ATTN_API int attn_cls_model_meta(const attn_classifier *m, const char *tok_b64, int64_t head_tokens, char *buf,
+                                 size_t cap, const char **kv, int kv_cap);
 
 /* ---- a fingerprint of the run state ----------------------------------------------------------- */
 

@@ -198,7 +198,7 @@ static int classify_one(attn_tape *t, const cls_model *cm, const char *text, con
     }
     char *texts[1] = {(char *)text};
     int8_t label = 0;
-    if (cm->pieces) return show_pieces(cm, text);
+    if (cl_pieces) return show_pieces(cm, text);
     cls_set s;
     const int64_t C = cm->m->cfg.num_classes;
     float *p = malloc((size_t)C * sizeof *p);
@@ -230,7 +230,6 @@ int cli_classify(int argc, char **argv)
     if (cl_threads > 0) attn_set_num_threads(cl_threads);
     cls_model cm;
     if (cls_model_load("classify", cl_model, &cm)) return 1;
-    cm.pieces = cl_pieces;
     attn_tape *t = NULL;
     attn_tape_config tc = {0};
     if (attn_tape_create(&tc, &t)) {

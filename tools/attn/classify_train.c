@@ -22,7 +22,7 @@
 #include <unistd.h>
 
 /* The tokenizer: SentencePiece BPE on (a sample of) the cleaned training reviews. */
-static int train_tokenizer(const attn_imdb *d, const uint8_t *is_tr, const cls_run_config *c,
+static int train_tokenizer(const attn_imdb *d, const uint8_t *is_tr, const attn_cls_run_config *c,
                            int threads, attn_spm **sp)
 {
     int64_t n = 0;
@@ -50,7 +50,7 @@ static int train_tokenizer(const attn_imdb *d, const uint8_t *is_tr, const cls_r
 /* The token ids for the PyTorch comparison (bench/torch_imdb.py): F32 tensors <set>.ids
  * [n, max_len] (pad_id-padded), <set>.labels [n], and the run's configuration. */
 static int export_tokens(const char *path, const cls_set *sets, const char *const *names, int k,
-                         const cls_run_config *c, const char *config_path)
+                         const attn_cls_run_config *c, const char *config_path)
 {
     attn_st_writer *w;
     ATTN_TRY_CLI(attn_st_writer_create(&w));
@@ -128,8 +128,8 @@ int cli_train_classify(int argc, char **argv)
     ARGS_PARSE_OR_RETURN(&spec, argc, argv, NULL, NULL);
     if (!data || !out) return args_usage_error(&spec, "--data and --out are required");
     setvbuf(stdout, NULL, _IOLBF, 0); /* a log file follows the run line by line */
-    cls_run_config c;
-    cls_config_default(&c);
+    attn_cls_run_config c;
+    attn_cls_run_config_default(&c);
     if (config && cls_config_load(config, &c)) return 1;
     if (threads > 0) attn_set_num_threads(threads);
     threads = attn_get_num_threads();
@@ -250,7 +250,7 @@ int cli_train_classify(int argc, char **argv)
     if (st == ATTN_OK) st = attn_cls_task_create(m, &tr, &va, &kc, &ct);
     const char *kv[96];
     char meta_buf[2048];
-    if (st == ATTN_OK) st = cls_model_meta(m, tok, c.head_tokens, meta_buf, sizeof meta_buf, kv, 96);
+    if (st == ATTN_OK) st = attn_cls_model_meta(m, tok, c.head_tokens, meta_buf, sizeof meta_buf, kv, 96);
     attn_train_comm comm;
     if (st == ATTN_OK && ranks > 1) st = attn_mpi_train_comm(dc, &comm);
     if (st) {
