@@ -2,14 +2,18 @@
  * encode/decode round trips, byte fallback, loading from a file and from memory, error paths.
  * Trains tiny models on a few hundred Multi30k lines when the data folder is there (the
  * ATTN_DATA_DIR environment variable, or ../shared/data), else on generated sentences.
+ * Then the text classifier of the tokenizer module (text_classifier.h): tokenising labelled
+ * texts against cleaning + encoding + head/tail truncation by hand, and opening saved models.
  * Prints one line per check and ends with "N passed, N failed". */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "spm.h"
+#include "text_classifier.h"
 
 static int passed, failed;
 
@@ -388,6 +392,107 @@ static void test_charsmap(void)
     attn_spm_free(sp2);
 }
 
+/* attn_cls_encode_texts against the same steps by hand (clean, encode, keep the first head and
+ * the last max_len − head ids), on more texts than the parallel threshold; then
+ * attn_text_classifier_open on a saved classifier, a run directory and bad files. */
+static void test_text_classifier(void)
+{
+    attn_spm_train_options o = {.model_type = ATTN_SPM_BPE, .vocab_size = 400, .seed = 3};
+    attn_spm *sp = NULL;
+    if (attn_spm_train((const char *const *)lines, N_TRAIN, &o, &sp)) {
+        CHECK(0, "text classifier: tokenizer: %s", attn_spm_last_error());
+        return;
+    }
+    enum { MAXLEN = 9, HEAD = 4 };
+    int8_t lab[N_ALL];
+    uint8_t take[N_ALL];
+    char *texts[N_ALL];
+    for (int i = 0; i < N_ALL; i++) {
+        lab[i] = (int8_t)(i % 2), take[i] = i % 7 != 3;
+        texts[i] = malloc(strlen(lines[i]) + 32);
+        sprintf(texts[i], "  %s<br />&amp; ", lines[i]);
+    }
+    attn_cls_data d;
+    int st = attn_cls_encode_texts(sp, texts, lab, take, N_ALL, MAXLEN, HEAD, &d);
+    int same = st == ATTN_OK && d.off[0] == 0, k = 0;
+    for (int i = 0; same && i < N_ALL; i++) {
+        if (!take[i]) continue;
+        char clean[1200];
+        size_t cl;
+        int32_t ids[1024];
+        int64_t n = 0;
+        same &= attn_text_clean(texts[i], strlen(texts[i]), NULL, clean, sizeof clean, &cl) == ATTN_OK &&
+                attn_spm_encode(sp, clean, ids, 1024, &n) == ATTN_OK;
+        int64_t m = n > MAXLEN ? MAXLEN : n, len = d.off[k + 1] - d.off[k];
+        same &= len == m && d.label[k] == lab[i];
+        for (int64_t j = 0; same && j < m; j++)
+            same &= d.ids[d.off[k] + j] == (n > MAXLEN && j >= HEAD ? ids[n - (MAXLEN - j)] : ids[j]);
+        k++;
+    }
+    CHECK(same && d.n == k && k > 256, "text classifier: %d of %d texts encoded as clean + encode + head/tail by hand",
+          k, N_ALL);
+    attn_cls_data_free(&d);
+    CHECK(attn_cls_encode_texts(NULL, texts, lab, NULL, 2, MAXLEN, HEAD, &d) == ATTN_E_ARG && d.n == 0 && !d.ids &&
+              strstr(attn_last_error(), "attn_cls_encode_texts"),
+          "text classifier: no tokenizer is ATTN_E_ARG (%s)", attn_last_error());
+    CHECK(attn_cls_encode_texts(sp, texts, lab, NULL, 2, 0, 0, &d) == ATTN_E_ARG, "text classifier: max_len 0 refused");
+    for (int i = 0; i < N_ALL; i++) free(texts[i]);
+
+    /* a saved classifier, as attn train classify writes it */
+    int32_t vocab = 0;
+    attn_spm_vocab_size(sp, &vocab);
+    attn_classifier_config cfg = {.vocab = vocab, .d_model = 8, .nhead = 2, .num_layers = 1, .dim_feedforward = 16,
+                                  .max_len = MAXLEN, .num_classes = 2, .activation = ATTN_ACT_GELU, .norm_first = 1};
+    attn_classifier *m = NULL;
+    size_t nb = 0;
+    char *b64 = NULL, buf[4096], path[400], rundir[300];
+    const char *kv[96];
+    st = attn_classifier_create(&cfg, 1, &m);
+    unsigned char *bytes = NULL;
+    if (st == ATTN_OK) st = attn_spm_serialize(sp, NULL, 0, &nb);
+    if (st == ATTN_OK && !(bytes = malloc(nb))) st = ATTN_E_NOMEM;
+    if (st == ATTN_OK) st = attn_spm_serialize(sp, bytes, nb, &nb);
+    if (st == ATTN_OK) st = attn_base64_encode(bytes, nb, &b64);
+    if (st == ATTN_OK) st = attn_cls_model_meta(m, b64, HEAD, buf, sizeof buf, kv, 96);
+    snprintf(rundir, sizeof rundir, "%s/run", tmpdir);
+    mkdir(rundir, 0700);
+    snprintf(path, sizeof path, "%s/best.safetensors", rundir);
+    if (st == ATTN_OK) st = attn_checkpoint_save(m->P, path, kv);
+    CHECK(st == ATTN_OK, "text classifier: saved (%s)", st ? attn_last_error() : "");
+    attn_text_classifier tc;
+    st = attn_text_classifier_open(rundir, &tc);
+    int32_t v2 = 0;
+    CHECK(st == ATTN_OK && tc.head_tokens == HEAD && tc.m->cfg.d_model == 8 && attn_spm_vocab_size(tc.sp, &v2) == 0 &&
+              v2 == vocab,
+          "text classifier: a run directory opens its best.safetensors (%s)", st ? attn_last_error() : "");
+    attn_text_classifier_free(&tc);
+    attn_text_classifier_free(NULL);
+    /* the tokenizer of another vocabulary */
+    cfg.vocab = vocab + 1;
+    attn_classifier *m2 = NULL;
+    snprintf(path, sizeof path, "%s/other.safetensors", tmpdir);
+    st = attn_classifier_create(&cfg, 1, &m2);
+    if (st == ATTN_OK) st = attn_cls_model_meta(m2, b64, HEAD, buf, sizeof buf, kv, 96);
+    if (st == ATTN_OK) st = attn_checkpoint_save(m2->P, path, kv);
+    st = st ? st : attn_text_classifier_open(path, &tc);
+    CHECK(st == ATTN_E_FORMAT && strstr(attn_last_error(), "tokenizer has") && !tc.m && !tc.sp,
+          "text classifier: a vocabulary mismatch is refused (%s)", attn_last_error());
+    /* not a classifier: no metadata */
+    snprintf(path, sizeof path, "%s/plain.safetensors", tmpdir);
+    st = attn_checkpoint_save(m2->P, path, NULL);
+    st = st ? st : attn_text_classifier_open(path, &tc);
+    CHECK(st == ATTN_E_FORMAT && strstr(attn_last_error(), "is not a text classifier saved by attn (attn.arch=none)"),
+          "text classifier: a plain checkpoint is refused (%s)", attn_last_error());
+    snprintf(path, sizeof path, "%s/none.safetensors", tmpdir);
+    st = attn_text_classifier_open(path, &tc);
+    CHECK(st == ATTN_E_IO && strstr(attn_last_error(), "none.safetensors"), "text classifier: a missing file is named (%s)",
+          attn_last_error());
+    CHECK(attn_text_classifier_open(NULL, &tc) == ATTN_E_ARG, "text classifier: NULL path refused");
+    attn_classifier_free(m), attn_classifier_free(m2);
+    free(bytes), free(b64);
+    attn_spm_free(sp);
+}
+
 int main(void)
 {
     const char *src = load_sentences();
@@ -403,6 +508,7 @@ int main(void)
     test_train_file();
     test_errors();
     test_charsmap();
+    test_text_classifier();
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
     if (system(cmd) != 0) printf("note: could not remove %s\n", tmpdir);
