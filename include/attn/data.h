@@ -82,6 +82,10 @@ typedef struct attn_parallel {
 
 ATTN_API int attn_parallel_load(const char *src_path, const char *tgt_path, attn_parallel **out);
 ATTN_API void attn_parallel_free(attn_parallel *p);
+/* A checksum of the text (64-bit FNV-1a over every line with its NUL, source then target;
+ * attn_lines_load's sets have no target): a resumed run refuses other data by it. 0 lines (or
+ * NULL): ATTN_HASH64_INIT. */
+ATTN_API uint64_t attn_parallel_hash(const attn_parallel *d);
 
 /* The lines of one text file (gzip or plain), same rules as attn_parallel_load, returned as an
  * attn_parallel whose tgt is NULL. A NUL byte in a line is ATTN_E_FORMAT (naming line and byte)

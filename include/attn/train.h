@@ -342,6 +342,43 @@ ATTN_API int attn_mt_task_create(const attn_seq2seq *tf, const attn_gru_seq2seq 
                                  int64_t n_val, const attn_mt_task_config *c, attn_mt_task **out);
 ATTN_API attn_train_task attn_mt_task_get(attn_mt_task *mt);
 ATTN_API void attn_mt_task_free(attn_mt_task *mt);
+/* Free n pairs whose src and tgt were malloc'ed one by one (attn_mt_encode_pairs's), and the
+ * array; NULL is a no-op. */
+ATTN_API void attn_mt_pairs_free(attn_mt_pair *p, int64_t n);
+
+/* A translation training run's settings (attn train translate): the model's (both
+ * architectures'), the tokenizer's size and the optimiser's. */
+typedef struct attn_mt_run_config {
+    attn_seq2seq_config model;   /* the Transformer (vocabularies: the tokenizer's) */
+    attn_gru_seq2seq_config gru; /* the GRU encoder–decoder */
+    int vocab;                   /* SentencePiece pieces asked for */
+    int epochs, avg_last;        /* avg_last: checkpoints averaged at the end (0: none) */
+    int val_bleu_n;              /* validation sentences scored by greedy BLEU each epoch */
+    int tie_output;              /* Transformer: output projection = target embedding */
+    int budget_schedule;         /* linear decay to 0 when the time runs out (else inverse sqrt) */
+    long batch_tokens, warmup;
+    float lr, label_smoothing, clip, weight_decay;
+    double max_minutes;          /* of the whole run (0: none) */
+    uint64_t seed;
+} attn_mt_run_config;
+
+/* The defaults of attn train translate for the architecture (gru nonzero: the GRU; else the
+ * Transformer: budget schedule, embedding scaled by √d, 60 minutes; the GRU: warm-up 200,
+ * inverse square root, 90 minutes). */
+ATTN_API void attn_mt_run_config_default(attn_mt_run_config *c, int gru);
+/* Read the config file at path over c (attn_config_load). Keys: vocab dropout max_len (both
+ * architectures) batch_tokens lr warmup epochs label_smoothing clip weight_decay max_minutes
+ * avg_last val_bleu_sentences seed schedule (invsqrt|budget); the Transformer's d_model nhead
+ * encoder_layers decoder_layers ff tie_output scale_embedding; the GRU's emb enc_hidden
+ * enc_layers dec_hidden attn_size out_size. */
+ATTN_API int attn_mt_run_config_load(const char *path, attn_mt_run_config *c, int *legacy);
+/* The metadata that makes a translation checkpoint self-contained (NULL-terminated pairs in
+ * kv, strings in buf or borrowed): one model's configuration (tf or gru), attn.arch, attn.task
+ * = multi30k, attn.tokenizer = spm, attn.spm.model = tok_b64 (borrowed), and
+ * attn.mt.tie_output = 1 when tied. kv_cap ≥ 18. */
+ATTN_API int attn_mt_model_meta(const attn_seq2seq *tf, const attn_gru_seq2seq *gru, const char *tok_b64, int tied,
+                                char *buf, size_t cap, const char **kv, int kv_cap);
+
 /* ---- tasks: classification ------------------------------------------------------------------- */
 
 /* Labelled token-id sequences (the caller tokenizes: reviews through SentencePiece, say):

@@ -10,6 +10,7 @@
 #include "../text/text_classifier.h"
 #include "../text/translator.h"
 #include "cli.h"
+#include "config.h"
 
 #include <stdio.h>
 
@@ -23,11 +24,8 @@ typedef attn_text_classifier cls_model;
 static inline int cls_config_load(const char *path, attn_cls_run_config *c)
 {
     int legacy = 0, st = attn_cls_run_config_load(path, c, &legacy);
-    if (legacy)
-        fprintf(stderr, "attn train classify: config %s: `key = value` lines are read for compatibility; write a "
-                        "JSON object\n", path);
-    if (st) fprintf(stderr, "attn train classify: %s\n", attn_last_error());
-    else if (c->log_every)
+    if (cfg_report("train classify", path, legacy, st)) return st;
+    if (c->log_every)
         fprintf(stderr, "attn train classify: config %s: log_every is no longer used (metrics.csv has a row per "
                         "epoch)\n", path);
     return st;

@@ -18,15 +18,22 @@ typedef attn_config_field cfg_field;
 #define CFG_BOOL ATTN_CONFIG_BOOL
 #define CFG_CHOICE ATTN_CONFIG_CHOICE
 
-/* Returns 0, or a negative ATTN_E_* status (its message printed). */
-static inline int cfg_load(const char *cmd, const char *path, const cfg_field *fields, int n)
+/* After a library config reader: the warning about the older format, then the error if any.
+ * Returns st. */
+static inline int cfg_report(const char *cmd, const char *path, int legacy, int st)
 {
-    int legacy = 0, st = attn_config_load(path, fields, n, &legacy);
     if (legacy)
         fprintf(stderr, "attn %s: config %s: `key = value` lines are read for compatibility; write a JSON object\n",
                 cmd, path);
     if (st) fprintf(stderr, "attn %s: %s\n", cmd, attn_last_error());
     return st;
+}
+
+/* Returns 0, or a negative ATTN_E_* status (its message printed). */
+static inline int cfg_load(const char *cmd, const char *path, const cfg_field *fields, int n)
+{
+    int legacy = 0, st = attn_config_load(path, fields, n, &legacy);
+    return cfg_report(cmd, path, legacy, st);
 }
 
 #endif
