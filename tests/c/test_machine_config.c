@@ -336,3 +336,80 @@ Test(text, clean_alloc)
     cr_assert_null(o);
     cr_assert_eq(attn_text_clean_alloc("x", NULL), ATTN_E_ARG);
 }
+
+/* ---- a translation run's settings and metadata, the pairs, the text checksum --------------- */
+
+Test(mt_run, config_defaults_per_architecture_and_file, .init = mkdir_tmp, .fini = rm_tmp)
+{
+    attn_mt_run_config t, g;
+    attn_mt_run_config_default(&t, 0);
+    attn_mt_run_config_default(&g, 1);
+    cr_assert(t.budget_schedule == 1 && t.model.scale_embedding == 1 && t.warmup == 400 && t.max_minutes == 60);
+    cr_assert(g.budget_schedule == 0 && g.warmup == 200 && g.max_minutes == 90);
+    cr_assert(t.vocab == 8000 && t.model.d_model == 256 && g.gru.dec_hidden == 512);
+    int legacy = 0;
+    cr_assert_eq(attn_mt_run_config_load(write_file("m.cfg", "dropout = 0.2\nmax_len = 64\nschedule = invsqrt\n"), &t,
+                                         &legacy),
+                 ATTN_OK, "%s", attn_last_error());
+    cr_assert_eq(legacy, 1);
+    cr_assert(t.model.dropout == 0.2f && t.gru.dropout == 0.2f, "dropout goes to both architectures");
+    cr_assert(t.model.max_len == 64 && t.gru.max_len == 64);
+    cr_assert_eq(t.budget_schedule, 0);
+    cr_assert_eq(attn_mt_run_config_load(write_file("m.json", "{\"ff\": 128, \"tie_output\": true, \"emb\": 16}"), &t,
+                                         &legacy),
+                 ATTN_OK);
+    cr_assert(t.model.dim_feedforward == 128 && t.tie_output == 1 && t.gru.emb_size == 16 && legacy == 0);
+    cr_assert_eq(attn_mt_run_config_load(write_file("bad.json", "{\"max_len\": 3}"), &t, NULL), ATTN_E_FORMAT);
+    cr_assert(strstr(attn_last_error(), "\"max_len\" must be a whole number in [4, 65536]"), "%s", attn_last_error());
+    cr_assert_eq(t.model.max_len, 64, "a refused value is not stored");
+    cr_assert_eq(attn_mt_run_config_load("x", NULL, NULL), ATTN_E_ARG);
+}
+
+Test(mt_run, model_metadata)
+{
+    attn_seq2seq_config c = {.src_vocab = 20, .tgt_vocab = 20, .d_model = 8, .nhead = 2, .num_encoder_layers = 1,
+                             .num_decoder_layers = 1, .dim_feedforward = 16, .max_len = 12,
+                             .activation = ATTN_ACT_RELU, .norm_first = 1, .share_embeddings = 1};
+    attn_seq2seq *tf = NULL;
+    cr_assert_eq(attn_seq2seq_create(&c, 1, &tf), ATTN_OK, "%s", attn_last_error());
+    char buf[2048];
+    const char *kv[64];
+    cr_assert_eq(attn_mt_model_meta(tf, NULL, "QUJD", 1, buf, sizeof buf, kv, 64), ATTN_OK, "%s", attn_last_error());
+    int found = 0, n = 0;
+    for (; kv[n]; n += 2) {
+        if (!strcmp(kv[n], "attn.arch")) found += !strcmp(kv[n + 1], "transformer-seq2seq");
+        if (!strcmp(kv[n], "attn.spm.model")) found += !strcmp(kv[n + 1], "QUJD");
+        if (!strcmp(kv[n], "attn.mt.tie_output")) found += !strcmp(kv[n + 1], "1");
+        if (!strcmp(kv[n], "attn.config.max_len")) found += !strcmp(kv[n + 1], "12");
+    }
+    cr_assert_eq(found, 4);
+    cr_assert_eq(attn_mt_model_meta(tf, NULL, "QUJD", 0, buf, sizeof buf, kv, 64), ATTN_OK);
+    for (int i = 0; kv[i]; i += 2) cr_assert_str_neq(kv[i], "attn.mt.tie_output");
+    cr_assert_eq(attn_mt_model_meta(NULL, NULL, "QUJD", 0, buf, sizeof buf, kv, 64), ATTN_E_ARG);
+    cr_assert(strstr(attn_last_error(), "one of tf and gru"), "%s", attn_last_error());
+    cr_assert_eq(attn_mt_model_meta(tf, NULL, "QUJD", 0, buf, sizeof buf, kv, 17), ATTN_E_ARG);
+    cr_assert_eq(attn_mt_model_meta(tf, NULL, "QUJD", 0, buf, 16, kv, 64), ATTN_E_ARG, "a buffer too small");
+    attn_seq2seq_free(tf);
+}
+
+Test(mt_run, pairs_free_and_text_checksum)
+{
+    attn_mt_pairs_free(NULL, 3);
+    attn_mt_pair *p = calloc(2, sizeof *p);
+    for (int i = 0; i < 2; i++) p[i].src = calloc(3, 4), p[i].tgt = calloc(2, 4);
+    attn_mt_pairs_free(p, 2); /* ASan finds a leak or a double free */
+    char *src[] = {"a b", "c"}, *tgt[] = {"x", "y z"}, *tgt2[] = {"x", "y  z"}, *src2[] = {"a", "b c"};
+    attn_parallel d = {.n = 2, .src = src, .tgt = tgt}, e = {.n = 2, .src = src, .tgt = tgt2},
+                  f = {.n = 2, .src = src2, .tgt = tgt}, g = {.n = 2, .src = src, .tgt = tgt};
+    const uint64_t h = attn_parallel_hash(&d);
+    cr_assert_eq(h, attn_parallel_hash(&g), "a function of the text");
+    cr_assert_neq(h, attn_parallel_hash(&e));
+    cr_assert_neq(h, attn_parallel_hash(&f), "line boundaries count");
+    /* FNV-1a by hand: the lines with their NULs, source then target of each pair */
+    uint64_t ref = 0xcbf29ce484222325ull;
+    const char *all[] = {"a b", "x", "c", "y z"};
+    for (int i = 0; i < 4; i++)
+        for (size_t k = 0; k <= strlen(all[i]); k++) ref = (ref ^ (unsigned char)all[i][k]) * 0x100000001b3ull;
+    cr_assert_eq(h, ref);
+    cr_assert_eq(attn_parallel_hash(NULL), ATTN_HASH64_INIT);
+}

@@ -14,6 +14,7 @@
 
 #include "spm.h"
 #include "text_classifier.h"
+#include "translator.h"
 
 static int passed, failed;
 
@@ -493,6 +494,120 @@ static void test_text_classifier(void)
     attn_spm_free(sp);
 }
 
+/* The translation side of the module: a joint tokenizer of both languages, its base64 and
+ * atomic file, encoded pairs against encoding by hand, the validation BLEU of an untrained
+ * model, and attn_mt_open on a saved model and bad files. */
+static void test_mt_data(void)
+{
+    enum { NP = 120 };
+    char *src[NP], *tgt[NP];
+    for (int i = 0; i < NP; i++) src[i] = lines[i], tgt[i] = lines[N_ALL - 1 - i];
+    attn_parallel d = {.n = NP, .src = src, .tgt = tgt};
+    attn_spm *sp = NULL;
+    int st = attn_spm_train_joint(&d, 700, 5, &sp);
+    CHECK(st == ATTN_OK, "mt: joint tokenizer (%s)", st ? attn_last_error() : "");
+    if (st) return;
+    char *b64 = NULL;
+    unsigned char *back = NULL;
+    size_t nb = 0, ns = 0;
+    st = attn_spm_to_base64(sp, &b64);
+    if (st == ATTN_OK) st = attn_base64_decode(b64, strlen(b64), &back, &nb);
+    attn_spm_serialize(sp, NULL, 0, &ns);
+    unsigned char *ser = malloc(ns);
+    attn_spm_serialize(sp, ser, ns, &ns);
+    CHECK(st == ATTN_OK && nb == ns && !memcmp(back, ser, ns), "mt: base64 decodes to the serialized tokenizer");
+    free(back), free(ser);
+    char path[400];
+    snprintf(path, sizeof path, "%s/spm.model", tmpdir);
+    attn_spm *sp2 = NULL;
+    st = attn_spm_save_atomic(sp, path);
+    if (st == ATTN_OK) st = attn_spm_load_file(path, &sp2);
+    CHECK(st == ATTN_OK && same_encoding(sp, sp2, lines[3]), "mt: the atomic file reloads to the same tokenizer");
+    attn_spm_free(sp2);
+    snprintf(path, sizeof path, "%s/no/such/dir/spm.model", tmpdir);
+    CHECK(attn_spm_save_atomic(sp, path) == ATTN_E_IO && strstr(attn_last_error(), "no/such/dir"),
+          "mt: an unwritable path is ATTN_E_IO naming it (%s)", attn_last_error());
+
+    /* pairs: src + EOS, tgt bare, too long or empty dropped */
+    enum { MAXLEN = 24 };
+    char empty[] = "";
+    src[7] = empty;
+    attn_mt_pair *p = NULL;
+    int64_t n = 0, dropped = -1;
+    st = attn_mt_encode_pairs(&d, sp, MAXLEN, &p, &n, &dropped);
+    int ok = st == ATTN_OK, k = 0, expect_drop = 0;
+    for (int i = 0; ok && i < NP; i++) {
+        int32_t s[512], t[512];
+        int64_t sn = 0, tn = 0;
+        attn_spm_encode(sp, src[i], s, 512, &sn), attn_spm_encode(sp, tgt[i], t, 512, &tn);
+        if (sn + 1 > MAXLEN || tn + 1 > MAXLEN || !sn || !tn) {
+            expect_drop++;
+            continue;
+        }
+        ok &= p[k].slen == sn + 1 && p[k].tlen == tn && p[k].src[sn] == ATTN_SPM_EOS_ID &&
+              !memcmp(p[k].src, s, (size_t)sn * 4) && !memcmp(p[k].tgt, t, (size_t)tn * 4);
+        k++;
+    }
+    CHECK(ok && n == k && dropped == expect_drop && expect_drop > 0 && k > 0,
+          "mt: %d pairs encoded as by hand, %d too long or empty dropped", k, expect_drop);
+
+    /* validation BLEU of an untrained model: runs, a score in [0, 100]; none asked: NaN */
+    int32_t V = 0;
+    attn_spm_vocab_size(sp, &V);
+    attn_seq2seq_config c = {.src_vocab = V, .tgt_vocab = V, .d_model = 8, .nhead = 2, .num_encoder_layers = 1,
+                             .num_decoder_layers = 1, .dim_feedforward = 16, .max_len = MAXLEN,
+                             .activation = ATTN_ACT_RELU, .norm_first = 1, .share_embeddings = 1};
+    attn_seq2seq *tf = NULL;
+    attn_tape *t = NULL;
+    attn_tape_config tc = {0};
+    st = attn_seq2seq_create(&c, 1, &tf);
+    if (st == ATTN_OK) st = attn_tape_create(&tc, &t);
+    attn_mt_bleu_hook h = {.tf = tf, .sp = sp, .val = &d, .n = 5};
+    double bleu = -1, none = 0;
+    if (st == ATTN_OK) st = attn_mt_val_bleu(&h, t, &bleu);
+    h.n = 0;
+    int st0 = attn_mt_val_bleu(&h, t, &none);
+    CHECK(st == ATTN_OK && bleu >= 0 && bleu <= 100 && st0 == ATTN_OK && none != none,
+          "mt: validation BLEU %g of 5 sentences, NaN of none", bleu);
+    CHECK(attn_mt_val_bleu(NULL, t, &bleu) == ATTN_E_ARG, "mt: validation BLEU without a hook is ATTN_E_ARG");
+
+    /* a saved model reopens; a vocabulary mismatch and another kind of checkpoint do not */
+    char buf[2048];
+    const char *kv[64];
+    snprintf(path, sizeof path, "%s/mt.safetensors", tmpdir);
+    if (st == ATTN_OK) st = attn_mt_model_meta(tf, NULL, b64, 0, buf, sizeof buf, kv, 64);
+    if (st == ATTN_OK) st = attn_checkpoint_save(tf->P, path, kv);
+    attn_seq2seq *tf2 = NULL;
+    attn_gru_seq2seq *g2 = NULL;
+    attn_spm *sp3 = NULL;
+    if (st == ATTN_OK) st = attn_mt_open(path, &tf2, &g2, &sp3);
+    CHECK(st == ATTN_OK && tf2 && !g2 && sp3 && tf2->cfg.d_model == 8 && same_encoding(sp, sp3, lines[9]),
+          "mt: a saved model reopens with its tokenizer (%s)", st ? attn_last_error() : "");
+    attn_seq2seq_free(tf2), attn_spm_free(sp3);
+    attn_seq2seq_free(tf);
+    c.src_vocab = c.tgt_vocab = V + 2;
+    tf = NULL;
+    snprintf(path, sizeof path, "%s/mt_bad.safetensors", tmpdir);
+    st = attn_seq2seq_create(&c, 1, &tf);
+    if (st == ATTN_OK) st = attn_mt_model_meta(tf, NULL, b64, 0, buf, sizeof buf, kv, 64);
+    if (st == ATTN_OK) st = attn_checkpoint_save(tf->P, path, kv);
+    st = st ? st : attn_mt_open(path, &tf2, &g2, &sp3);
+    CHECK(st == ATTN_E_FORMAT && strstr(attn_last_error(), "its tokenizer has") && !tf2 && !g2 && !sp3,
+          "mt: a vocabulary mismatch is refused (%s)", attn_last_error());
+    snprintf(path, sizeof path, "%s/plain.safetensors", tmpdir);
+    st = attn_checkpoint_save(tf->P, path, NULL);
+    st = st ? st : attn_mt_open(path, &tf2, &g2, &sp3);
+    CHECK(st == ATTN_E_FORMAT && strstr(attn_last_error(), "is not a subword translation model (attn.arch=none"),
+          "mt: a checkpoint without metadata is refused (%s)", attn_last_error());
+    CHECK(attn_mt_open(NULL, &tf2, &g2, &sp3) == ATTN_E_ARG, "mt: NULL path refused");
+    CHECK(attn_mt_encode_pairs(&d, NULL, MAXLEN, &p, &n, NULL) == ATTN_E_ARG, "mt: encode without tokenizer refused");
+    attn_mt_pairs_free(p, n);
+    attn_seq2seq_free(tf);
+    attn_tape_free(t);
+    free(b64);
+    attn_spm_free(sp);
+}
+
 int main(void)
 {
     const char *src = load_sentences();
@@ -509,6 +624,7 @@ int main(void)
     test_errors();
     test_charsmap();
     test_text_classifier();
+    test_mt_data();
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
     if (system(cmd) != 0) printf("note: could not remove %s\n", tmpdir);
