@@ -413,3 +413,22 @@ Test(mt_run, pairs_free_and_text_checksum)
     cr_assert_eq(h, ref);
     cr_assert_eq(attn_parallel_hash(NULL), ATTN_HASH64_INIT);
 }
+
+Test(image_run, config_file, .init = mkdir_tmp, .fini = rm_tmp)
+{
+    attn_image_train_config c;
+    attn_image_train_defaults(&c);
+    int64_t n = 0;
+    const char *p = write_file("i.json", "{\"pool\": \"mean\", \"pos\": \"sincos\", \"layers\": 3, \"hflip\": false, "
+                                         "\"train_images\": 900}");
+    cr_assert_eq(attn_image_train_config_load(p, &c, &n, NULL), ATTN_OK, "%s", attn_last_error());
+    cr_assert(c.model.pooling == ATTN_POOL_MEAN && c.model.pos == ATTN_VIT_POS_SINCOS && c.model.num_layers == 3);
+    cr_assert(c.hflip == 0 && n == 900 && c.batch == 128, "named keys set, the rest kept");
+    cr_assert_eq(attn_image_train_check(&c, NULL), ATTN_OK);
+    cr_assert_eq(attn_image_train_config_load(p, &c, NULL, NULL), ATTN_E_FORMAT, "train_images needs a place");
+    cr_assert(strstr(attn_last_error(), "unknown key \"train_images\""), "%s", attn_last_error());
+    cr_assert_eq(attn_image_train_config_load(write_file("j.json", "{\"pool\": \"max\"}"), &c, &n, NULL), ATTN_E_FORMAT);
+    cr_assert(strstr(attn_last_error(), "must be one of cls|mean"), "%s", attn_last_error());
+    cr_assert_eq(c.model.pooling, ATTN_POOL_MEAN, "kept on error");
+    cr_assert_eq(attn_image_train_config_load(p, NULL, &n, NULL), ATTN_E_ARG);
+}
