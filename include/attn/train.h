@@ -394,6 +394,9 @@ typedef struct attn_cls_data {
 /* Release the arrays of a set built by its owner with malloc (off, ids, label) and zero it;
  * NULL is a no-op. */
 ATTN_API void attn_cls_data_free(attn_cls_data *d);
+/* A checksum of the set (attn_hash64 over off, ids and label, in that order, as stored): a
+ * resumed run refuses other data by it. NULL or an empty struct: ATTN_HASH64_INIT. */
+ATTN_API uint64_t attn_cls_data_hash(const attn_cls_data *d);
 
 /* The order of epoch `epoch` (0-based) for batches of `batch` sequences: shuffled, sorted by
  * length (then index) within chunks of 50 batches so that a batch holds sequences of similar

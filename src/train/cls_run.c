@@ -108,3 +108,11 @@ int attn_cls_model_meta(const attn_classifier *m, const char *tok_b64, int64_t h
     kv[n] = NULL;
     return ATTN_OK;
 }
+
+uint64_t attn_cls_data_hash(const attn_cls_data *d)
+{
+    if (!d || !d->off) return ATTN_HASH64_INIT;
+    uint64_t h = attn_hash64(ATTN_HASH64_INIT, d->off, (size_t)(d->n + 1) * sizeof *d->off);
+    h = attn_hash64(h, d->ids, (size_t)d->off[d->n] * sizeof *d->ids);
+    return attn_hash64(h, d->label, (size_t)d->n * sizeof *d->label);
+}

@@ -432,3 +432,20 @@ Test(image_run, config_file, .init = mkdir_tmp, .fini = rm_tmp)
     cr_assert_eq(c.model.pooling, ATTN_POOL_MEAN, "kept on error");
     cr_assert_eq(attn_image_train_config_load(p, NULL, &n, NULL), ATTN_E_ARG);
 }
+
+Test(cls_run, data_checksum)
+{
+    int64_t off[] = {0, 2, 3};
+    int32_t ids[] = {5, 6, 7}, lab[] = {0, 1}, ids2[] = {5, 6, 8}, lab2[] = {1, 1};
+    attn_cls_data d = {.n = 2, .off = off, .ids = ids, .label = lab}, e = {.n = 2, .off = off, .ids = ids2, .label = lab},
+                  f = {.n = 2, .off = off, .ids = ids, .label = lab2};
+    const uint64_t h = attn_cls_data_hash(&d);
+    uint64_t ref = attn_hash64(ATTN_HASH64_INIT, off, sizeof off);
+    ref = attn_hash64(ref, ids, sizeof ids);
+    cr_assert_eq(h, attn_hash64(ref, lab, sizeof lab));
+    cr_assert_neq(h, attn_cls_data_hash(&e), "a token differs");
+    cr_assert_neq(h, attn_cls_data_hash(&f), "a label differs");
+    attn_cls_data empty = {0};
+    cr_assert_eq(attn_cls_data_hash(&empty), ATTN_HASH64_INIT);
+    cr_assert_eq(attn_cls_data_hash(NULL), ATTN_HASH64_INIT);
+}

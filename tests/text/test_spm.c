@@ -489,6 +489,27 @@ static void test_text_classifier(void)
     CHECK(st == ATTN_E_IO && strstr(attn_last_error(), "none.safetensors"), "text classifier: a missing file is named (%s)",
           attn_last_error());
     CHECK(attn_text_classifier_open(NULL, &tc) == ATTN_E_ARG, "text classifier: NULL path refused");
+    /* the tokenizer back from the saved file; a tokenizer learned from every other text */
+    attn_spm *back = NULL;
+    snprintf(path, sizeof path, "%s/best.safetensors", rundir);
+    st = attn_spm_from_checkpoint(path, &back);
+    CHECK(st == ATTN_OK && same_encoding(sp, back, lines[5]), "text classifier: the tokenizer reads back from the file");
+    attn_spm_free(back);
+    snprintf(path, sizeof path, "%s/plain.safetensors", tmpdir);
+    CHECK(attn_spm_from_checkpoint(path, &back) == ATTN_E_FORMAT && !back && strstr(attn_last_error(), "no tokenizer"),
+          "text classifier: a checkpoint without tokenizer is ATTN_E_FORMAT (%s)", attn_last_error());
+    uint8_t half[N_TRAIN];
+    for (int i = 0; i < N_TRAIN; i++) half[i] = i % 2;
+    attn_spm *ts = NULL;
+    st = attn_cls_train_tokenizer(lines, half, N_TRAIN, 150, 400, 1, 2, &ts);
+    int32_t tv = 0;
+    CHECK(st == ATTN_OK && attn_spm_vocab_size(ts, &tv) == 0 && tv == 400,
+          "text classifier: tokenizer of 400 pieces from 150 of the chosen texts (%s)", st ? attn_last_error() : "");
+    attn_spm_free(ts);
+    CHECK(attn_cls_train_tokenizer(lines, NULL, -1, 0, 400, 1, 2, &ts) == ATTN_E_ARG, "text classifier: n < 0 refused");
+    st = attn_cls_train_tokenizer(lines, half, N_TRAIN, 0, 100, 1, 2, &ts);
+    CHECK(st != ATTN_OK && !ts && strstr(attn_last_error(), "tokenizer:"),
+          "text classifier: 100 pieces (fewer than the 256 bytes) is an error with a message (%s)", attn_last_error());
     attn_classifier_free(m), attn_classifier_free(m2);
     free(bytes), free(b64);
     attn_spm_free(sp);

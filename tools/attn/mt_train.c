@@ -144,11 +144,8 @@ int cli_train_translate(int argc, char **argv)
     }
     const uint64_t data_hash = attn_parallel_hash(train);
     if (rank == 0 && c.resume) { /* the tokenizer the run state holds, not a file beside it */
-        attn_st_reader *r = NULL;
         snprintf(path, sizeof path, "%s/run.safetensors", c.out);
-        st = attn_st_open(path, &r);
-        if (st == ATTN_OK) st = attn_spm_from_reader(r, &sp);
-        attn_st_close(r);
+        st = attn_spm_from_checkpoint(path, &sp);
     } else if (rank == 0) {
         printf("learning a joint BPE vocabulary of %d pieces from %lld training pairs\n", c.r.vocab,
                (long long)train->n);

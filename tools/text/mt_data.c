@@ -150,3 +150,14 @@ int attn_mt_open(const char *path, attn_seq2seq **tf, attn_gru_seq2seq **gru, at
     }
     return s;
 }
+
+int attn_spm_from_checkpoint(const char *path, attn_spm **sp)
+{
+    if (!path || !sp) return attn_set_error(ATTN_E_ARG, "attn_spm_from_checkpoint: NULL argument");
+    *sp = NULL;
+    attn_st_reader *r = NULL;
+    int st = attn_st_open(path, &r);
+    if (st == ATTN_OK) st = attn_spm_from_reader(r, sp);
+    attn_st_close(r);
+    return st;
+}

@@ -134,3 +134,31 @@ void attn_text_classifier_free(attn_text_classifier *tc)
     attn_spm_free(tc->sp);
     memset(tc, 0, sizeof *tc);
 }
+
+int attn_cls_train_tokenizer(char *const *texts, const uint8_t *take, int64_t n, int64_t max_texts, int vocab,
+                             int threads, uint64_t seed, attn_spm **sp)
+{
+    if (!sp || (n > 0 && !texts) || n < 0 || max_texts < 0)
+        return attn_set_error(ATTN_E_ARG, "attn_cls_train_tokenizer: texts %p, n %lld, max_texts %lld",
+                              (const void *)texts, (long long)n, (long long)max_texts);
+    *sp = NULL;
+    int64_t k = 0;
+    char **sent = malloc((size_t)(n + 1) * sizeof *sent);
+    int st = sent ? ATTN_OK : attn_set_error(ATTN_E_NOMEM, "attn_cls_train_tokenizer: %lld texts", (long long)n);
+    for (int64_t i = 0; st == ATTN_OK && i < n; i++) {
+        if (take && !take[i]) continue;
+        if (max_texts && k >= max_texts) break;
+        if ((st = attn_text_clean_alloc(texts[i], &sent[k])) == ATTN_OK) k++;
+    }
+    attn_spm_train_options o = {.model_type = ATTN_SPM_BPE,
+                                .vocab_size = vocab,
+                                .character_coverage = 0.9995,
+                                .normalization = ATTN_SPM_NORM_NMT_NFKC,
+                                .num_threads = threads,
+                                .seed = (uint32_t)seed + 1};
+    if (st == ATTN_OK && (st = attn_spm_train((const char *const *)sent, k, &o, sp)))
+        st = attn_set_error(st, "tokenizer: %s", attn_spm_last_error());
+    for (int64_t i = 0; i < k; i++) free(sent[i]);
+    free(sent);
+    return st;
+}

@@ -29,6 +29,12 @@ extern "C" {
 int attn_cls_encode_texts(const attn_spm *sp, char *const *texts, const int8_t *labels, const uint8_t *take,
                           int64_t n, int64_t max_len, int64_t head, attn_cls_data *out);
 
+/* The classifier's tokenizer: SentencePiece BPE of `vocab` pieces (NFKC normalisation, 99.95 %
+ * character coverage, seed + 1) learned from the cleaned texts i with take[i] nonzero (take
+ * NULL: all), the first max_texts of them (0: all). */
+int attn_cls_train_tokenizer(char *const *texts, const uint8_t *take, int64_t n, int64_t max_texts, int vocab,
+                             int threads, uint64_t seed, attn_spm **sp);
+
 /* A saved text classifier: the model, its tokenizer, how long reviews are cut. */
 typedef struct attn_text_classifier {
     attn_classifier *m;

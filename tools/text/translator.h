@@ -61,6 +61,8 @@ int attn_translate_texts_progress(attn_tape *t, const attn_seq2seq *tf, const at
 /* The SentencePiece model stored in a checkpoint's metadata (attn.spm.model, or the classifier's
  * attn.tokenizer.model). */
 int attn_spm_from_reader(const attn_st_reader *st, attn_spm **sp);
+/* The same from the checkpoint (or run state) file at path. */
+int attn_spm_from_checkpoint(const char *path, attn_spm **sp);
 /* Text → ids (no BOS/EOS), *ids malloc'ed; ids → text, *text malloc'ed. Errors through
  * attn_last_error. */
 int attn_spm_encode_alloc(const attn_spm *sp, const char *text, int32_t **ids, int64_t *n);
