@@ -127,6 +127,14 @@ ATTN_API int attn_machine_bandwidth(attn_machine_peak *p, int runs);
 ATTN_API double attn_machine_peak_gflops(int threads);
 /* Peak resident set size of this process so far, in MB (getrusage). */
 ATTN_API double attn_peak_rss_mb(void);
+/* CPU time of this process (all its threads) so far, in seconds: beside the wall time on a
+ * shared machine, where the wall time also counts waiting for a core. */
+ATTN_API double attn_cpu_seconds(void);
+/* The peak resident set since the last attn_rss_hwm_reset (Linux's VmHWM, reset through
+ * /proc/self/clear_refs), in MB; where there is no VmHWM, attn_peak_rss_mb. The reset is
+ * ATTN_E_UNSUPPORTED where the kernel does not offer it (the peak then runs from the start). */
+ATTN_API int attn_rss_hwm_reset(void);
+ATTN_API double attn_rss_hwm_mb(void);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Tensor views                                                                               */

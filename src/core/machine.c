@@ -2,7 +2,9 @@
  * FP32 FMA peak on the SIMD path in use, the triad memory bandwidth, the peak RSS (core.h). */
 #include "internal.h"
 
+#include <errno.h>
 #include <omp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -136,4 +138,31 @@ double attn_peak_rss_mb(void)
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     return ru.ru_maxrss / 1024.0;
+}
+
+double attn_cpu_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+int attn_rss_hwm_reset(void)
+{
+    FILE *f = fopen("/proc/self/clear_refs", "w");
+    if (!f) return attn_fail(ATTN_E_UNSUPPORTED, "attn_rss_hwm_reset: /proc/self/clear_refs: %s", strerror(errno));
+    int ok = fputs("5", f) >= 0;
+    ok = (fclose(f) == 0) && ok;
+    return ok ? ATTN_OK : attn_fail(ATTN_E_UNSUPPORTED, "attn_rss_hwm_reset: the kernel refused the reset");
+}
+
+double attn_rss_hwm_mb(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    double kb = -1;
+    while (f && fgets(line, sizeof line, f))
+        if (!strncmp(line, "VmHWM:", 6)) kb = strtod(line + 6, NULL);
+    if (f) fclose(f);
+    return kb < 0 ? attn_peak_rss_mb() : kb / 1024.0;
 }

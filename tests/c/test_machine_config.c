@@ -449,3 +449,27 @@ Test(cls_run, data_checksum)
     cr_assert_eq(attn_cls_data_hash(&empty), ATTN_HASH64_INIT);
     cr_assert_eq(attn_cls_data_hash(NULL), ATTN_HASH64_INIT);
 }
+
+Test(machine, cpu_time_and_resettable_peak)
+{
+    double c0 = attn_cpu_seconds();
+    volatile double x = 0;
+    for (long i = 0; i < 20000000; i++) x += 1e-9 * (double)i;
+    double c1 = attn_cpu_seconds();
+    cr_assert(c1 - c0 > 0.001 && c1 - c0 < 10, "a busy loop took %g CPU s", c1 - c0);
+    if (attn_rss_hwm_reset() != ATTN_OK) {
+        cr_assert(strstr(attn_last_error(), "clear_refs"), "%s", attn_last_error());
+        return; /* no reset on this kernel: nothing more to check */
+    }
+    double base = attn_rss_hwm_mb();
+    size_t n = 96u << 20;
+    volatile char *p = malloc(n);
+    cr_assert_not_null(p);
+    for (size_t i = 0; i < n; i += 4096) p[i] = 1; /* every page, through a volatile pointer */
+    double peak = attn_rss_hwm_mb();
+    free((char *)p);
+    cr_assert(peak >= base + 90, "96 MB touched: VmHWM %g -> %g MB", base, peak);
+    cr_assert_eq(attn_rss_hwm_reset(), ATTN_OK);
+    cr_assert(attn_rss_hwm_mb() < peak - 50, "after the reset the peak is today's, not the past's: %g MB",
+              attn_rss_hwm_mb());
+}

@@ -15,21 +15,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 
 typedef struct train_opts {
     attn_image_train_config c;
     int64_t train_images;
 } train_opts;
-
-/* This process's CPU time (all its threads), for the result line beside the wall time. */
-static double cpu_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 int cli_train_image(int argc, char **argv)
 {
@@ -101,13 +92,13 @@ int cli_train_image(int argc, char **argv)
         tv.epochs = (steps + o.c.eval_every - 1) / o.c.eval_every;
     }
     attn_train_result res;
-    const double c0 = cpu_seconds();
+    const double c0 = attn_cpu_seconds();
     st = attn_image_train_run(&o.c, &view, out, resume, ranks > 1 ? &comm : NULL, train_view_event, &tv, &res);
     if (st) cli_error("train image", out, st);
     else
         printf("result: task=image val_acc=%.4f steps=%lld minutes=%.1f cpu_minutes=%.1f images_per_s=%.0f "
                "final=%s/%s\n",
-               res.best_metric, (long long)res.state.step, res.seconds / 60, (cpu_seconds() - c0) / 60,
+               res.best_metric, (long long)res.state.step, res.seconds / 60, (attn_cpu_seconds() - c0) / 60,
                res.seconds > 0 ? res.items / res.seconds : 0, out, res.final_name ? res.final_name : "");
     attn_image_set_free(s);
     attn_mpi_finalize(dc);
