@@ -10,22 +10,19 @@
 #include <unistd.h>
 
 #include "attn.h"
+#include "st_test_helpers.h"
 
-static char dir[64];
+static const char *dir;
 
-static void mkdir_tmp(void)
-{
-    snprintf(dir, sizeof dir, "/tmp/attn_mc_XXXXXX");
-    cr_assert_not_null(mkdtemp(dir));
-}
-static void rm_tmp(void)
+static void mkdir_tmp(void) { dir = temp_dir(); }
+static void rm_tmp(void) /* nested folders: remove_tree reads one level */
 {
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     cr_assert_eq(system(cmd), 0);
 }
 /* dir/name with the given contents; the path in a static buffer */
-static const char *write_file(const char *name, const char *text)
+static const char *put_file(const char *name, const char *text)
 {
     static char path[256];
     snprintf(path, sizeof path, "%s/%s", dir, name);
@@ -133,7 +130,7 @@ static int load(const char *text, cfg *c, int *legacy)
         {"lr", ATTN_CONFIG_FLOAT, &c->lr, 0, 10, NULL, NULL},
         {"frac", ATTN_CONFIG_DOUBLE, &c->frac, 0, 1, NULL, NULL},
     };
-    return attn_config_load(write_file("c.cfg", text), f, 8, legacy);
+    return attn_config_load(put_file("c.cfg", text), f, 8, legacy);
 }
 
 Test(config, json_sets_the_named_fields_only, .init = mkdir_tmp, .fini = rm_tmp)
@@ -197,7 +194,7 @@ Test(config, bad_values_name_the_key, .init = mkdir_tmp, .fini = rm_tmp)
         cfg c = {0};
         cr_assert_eq(load(bad[i].text, &c, NULL), ATTN_E_FORMAT, "%s", bad[i].text);
         cr_assert(strstr(attn_last_error(), bad[i].needle), "%s: %s", bad[i].text, attn_last_error());
-        cr_assert(strstr(attn_last_error(), "config /tmp/attn_mc_"), "names the file: %s", attn_last_error());
+        cr_assert(strstr(attn_last_error(), "config /tmp/attn_st_test_"), "names the file: %s", attn_last_error());
     }
 }
 
@@ -211,10 +208,10 @@ Test(config, unreadable_files_and_bad_tables, .init = mkdir_tmp, .fini = rm_tmp)
     char *big = malloc(ATTN_CONFIG_MAX_BYTES + 16);
     memset(big, ' ', ATTN_CONFIG_MAX_BYTES + 15);
     big[0] = '{', big[ATTN_CONFIG_MAX_BYTES + 14] = '}', big[ATTN_CONFIG_MAX_BYTES + 15] = '\0';
-    cr_assert_eq(attn_config_load(write_file("big.json", big), &f, 1, NULL), ATTN_E_IO);
+    cr_assert_eq(attn_config_load(put_file("big.json", big), &f, 1, NULL), ATTN_E_IO);
     cr_assert(strstr(attn_last_error(), "larger than 1 MiB"), "%s", attn_last_error());
     free(big);
-    const char *ok = write_file("ok.json", "{\"x\": 3}");
+    const char *ok = put_file("ok.json", "{\"x\": 3}");
     cr_assert_eq(attn_config_load(NULL, &f, 1, NULL), ATTN_E_ARG);
     cr_assert_eq(attn_config_load(ok, NULL, 1, NULL), ATTN_E_ARG);
     attn_config_field nochoices = {"x", ATTN_CONFIG_CHOICE, &x, 0, 0, NULL, NULL};
@@ -236,7 +233,7 @@ Test(cls_run, config_defaults_file_and_checks, .init = mkdir_tmp, .fini = rm_tmp
     cr_assert_eq(c.model.pooling, ATTN_POOL_MEAN);
     cr_assert_eq(c.vocab_size, 16000);
     cr_assert_eq(c.seed, 1);
-    cr_assert_eq(attn_cls_run_config_load(write_file("a.json", "{\"d_model\": 64, \"activation\": \"relu\", "
+    cr_assert_eq(attn_cls_run_config_load(put_file("a.json", "{\"d_model\": 64, \"activation\": \"relu\", "
                                                                 "\"pooling\": \"first\", \"norm\": \"post\", \"epochs\": 3}"),
                                           &c, NULL),
                  ATTN_OK, "%s", attn_last_error());
@@ -246,11 +243,11 @@ Test(cls_run, config_defaults_file_and_checks, .init = mkdir_tmp, .fini = rm_tmp
     cr_assert_eq(c.model.norm_first, 0);
     cr_assert_eq(c.epochs, 3);
     cr_assert_eq(c.model.nhead, 4, "kept");
-    cr_assert_eq(attn_cls_run_config_load(write_file("b.json", "{\"d_model\": 66}"), &c, NULL), ATTN_E_FORMAT);
+    cr_assert_eq(attn_cls_run_config_load(put_file("b.json", "{\"d_model\": 66}"), &c, NULL), ATTN_E_FORMAT);
     cr_assert(strstr(attn_last_error(), "multiple of nhead"), "%s", attn_last_error());
     attn_cls_run_config_default(&c);
-    cr_assert_eq(attn_cls_run_config_load(write_file("c.json", "{\"head_tokens\": 600}"), &c, NULL), ATTN_E_FORMAT);
-    cr_assert_eq(attn_cls_run_config_load(write_file("d.json", "{\"vocab_size\": 10}"), &c, NULL), ATTN_E_FORMAT);
+    cr_assert_eq(attn_cls_run_config_load(put_file("c.json", "{\"head_tokens\": 600}"), &c, NULL), ATTN_E_FORMAT);
+    cr_assert_eq(attn_cls_run_config_load(put_file("d.json", "{\"vocab_size\": 10}"), &c, NULL), ATTN_E_FORMAT);
     cr_assert(strstr(attn_last_error(), "\"vocab_size\""), "%s", attn_last_error());
     cr_assert_eq(attn_cls_run_config_load("x.json", NULL, NULL), ATTN_E_ARG);
 }
@@ -288,7 +285,7 @@ Test(imdb_open, every_layout_and_the_errors, .init = mkdir_tmp, .fini = rm_tmp)
 {
     attn_imdb *d = NULL;
     char p[256];
-    write_file("flat/test.tsv", "1\tgood<br />film\n0\tbad\n");
+    put_file("flat/test.tsv", "1\tgood<br />film\n0\tbad\n");
     snprintf(p, sizeof p, "%s/flat", dir);
     cr_assert_eq(attn_imdb_open(p, "test", &d), ATTN_OK, "%s", attn_last_error());
     cr_assert_eq(d->n, 2);
@@ -297,8 +294,8 @@ Test(imdb_open, every_layout_and_the_errors, .init = mkdir_tmp, .fini = rm_tmp)
     snprintf(p, sizeof p, "%s/flat/test.tsv", dir);
     cr_assert_eq(attn_imdb_open(p, "train", &d), ATTN_OK, "a file is read whatever the split");
     attn_imdb_free(d);
-    write_file("acl/test/pos/0_9.txt", "great");
-    write_file("acl/test/neg/0_2.txt", "awful");
+    put_file("acl/test/pos/0_9.txt", "great");
+    put_file("acl/test/neg/0_2.txt", "awful");
     snprintf(p, sizeof p, "%s/acl", dir);
     cr_assert_eq(attn_imdb_open(p, "test", &d), ATTN_OK, "%s", attn_last_error());
     cr_assert_eq(d->n, 2);
@@ -310,11 +307,11 @@ Test(imdb_open, every_layout_and_the_errors, .init = mkdir_tmp, .fini = rm_tmp)
     cr_assert_eq(attn_imdb_open(p, "train", &d), ATTN_E_IO);
     cr_assert_null(d);
     cr_assert(strstr(attn_last_error(), "no train.tsv.gz, no aclImdb train/ folder"), "%s", attn_last_error());
-    write_file("empty/test.tsv", "");
+    put_file("empty/test.tsv", "");
     snprintf(p, sizeof p, "%s/empty", dir);
     cr_assert_eq(attn_imdb_open(p, "test", &d), ATTN_E_FORMAT);
     cr_assert(strstr(attn_last_error(), "empty: no reviews"), "%s", attn_last_error());
-    write_file("bad/test.tsv", "1\tfine\n2\ttwo\n");
+    put_file("bad/test.tsv", "1\tfine\n2\ttwo\n");
     snprintf(p, sizeof p, "%s/bad", dir);
     cr_assert_eq(attn_imdb_open(p, "test", &d), ATTN_E_FORMAT);
     cr_assert(strstr(attn_last_error(), "test.tsv:2"), "%s", attn_last_error());
@@ -348,18 +345,18 @@ Test(mt_run, config_defaults_per_architecture_and_file, .init = mkdir_tmp, .fini
     cr_assert(g.budget_schedule == 0 && g.warmup == 200 && g.max_minutes == 90);
     cr_assert(t.vocab == 8000 && t.model.d_model == 256 && g.gru.dec_hidden == 512);
     int legacy = 0;
-    cr_assert_eq(attn_mt_run_config_load(write_file("m.cfg", "dropout = 0.2\nmax_len = 64\nschedule = invsqrt\n"), &t,
+    cr_assert_eq(attn_mt_run_config_load(put_file("m.cfg", "dropout = 0.2\nmax_len = 64\nschedule = invsqrt\n"), &t,
                                          &legacy),
                  ATTN_OK, "%s", attn_last_error());
     cr_assert_eq(legacy, 1);
     cr_assert(t.model.dropout == 0.2f && t.gru.dropout == 0.2f, "dropout goes to both architectures");
     cr_assert(t.model.max_len == 64 && t.gru.max_len == 64);
     cr_assert_eq(t.budget_schedule, 0);
-    cr_assert_eq(attn_mt_run_config_load(write_file("m.json", "{\"ff\": 128, \"tie_output\": true, \"emb\": 16}"), &t,
+    cr_assert_eq(attn_mt_run_config_load(put_file("m.json", "{\"ff\": 128, \"tie_output\": true, \"emb\": 16}"), &t,
                                          &legacy),
                  ATTN_OK);
     cr_assert(t.model.dim_feedforward == 128 && t.tie_output == 1 && t.gru.emb_size == 16 && legacy == 0);
-    cr_assert_eq(attn_mt_run_config_load(write_file("bad.json", "{\"max_len\": 3}"), &t, NULL), ATTN_E_FORMAT);
+    cr_assert_eq(attn_mt_run_config_load(put_file("bad.json", "{\"max_len\": 3}"), &t, NULL), ATTN_E_FORMAT);
     cr_assert(strstr(attn_last_error(), "\"max_len\" must be a whole number in [4, 65536]"), "%s", attn_last_error());
     cr_assert_eq(t.model.max_len, 64, "a refused value is not stored");
     cr_assert_eq(attn_mt_run_config_load("x", NULL, NULL), ATTN_E_ARG);
@@ -419,7 +416,7 @@ Test(image_run, config_file, .init = mkdir_tmp, .fini = rm_tmp)
     attn_image_train_config c;
     attn_image_train_defaults(&c);
     int64_t n = 0;
-    const char *p = write_file("i.json", "{\"pool\": \"mean\", \"pos\": \"sincos\", \"layers\": 3, \"hflip\": false, "
+    const char *p = put_file("i.json", "{\"pool\": \"mean\", \"pos\": \"sincos\", \"layers\": 3, \"hflip\": false, "
                                          "\"train_images\": 900}");
     cr_assert_eq(attn_image_train_config_load(p, &c, &n, NULL), ATTN_OK, "%s", attn_last_error());
     cr_assert(c.model.pooling == ATTN_POOL_MEAN && c.model.pos == ATTN_VIT_POS_SINCOS && c.model.num_layers == 3);
@@ -427,7 +424,7 @@ Test(image_run, config_file, .init = mkdir_tmp, .fini = rm_tmp)
     cr_assert_eq(attn_image_train_check(&c, NULL), ATTN_OK);
     cr_assert_eq(attn_image_train_config_load(p, &c, NULL, NULL), ATTN_E_FORMAT, "train_images needs a place");
     cr_assert(strstr(attn_last_error(), "unknown key \"train_images\""), "%s", attn_last_error());
-    cr_assert_eq(attn_image_train_config_load(write_file("j.json", "{\"pool\": \"max\"}"), &c, &n, NULL), ATTN_E_FORMAT);
+    cr_assert_eq(attn_image_train_config_load(put_file("j.json", "{\"pool\": \"max\"}"), &c, &n, NULL), ATTN_E_FORMAT);
     cr_assert(strstr(attn_last_error(), "must be one of cls|mean"), "%s", attn_last_error());
     cr_assert_eq(c.model.pooling, ATTN_POOL_MEAN, "kept on error");
     cr_assert_eq(attn_image_train_config_load(p, NULL, &n, NULL), ATTN_E_ARG);
