@@ -298,6 +298,12 @@ ATTN_API int attn_dates_task_create(const attn_seq2seq *m, const attn_dates_task
 ATTN_API attn_train_task attn_dates_task_get(attn_dates_task *dt);
 ATTN_API void attn_dates_task_configure(const attn_dates_task *dt, attn_train_config *cfg);
 ATTN_API void attn_dates_task_free(attn_dates_task *dt);
+/* The metadata of a saved date model (NULL-terminated pairs in kv, strings in buf or constant):
+ * the model's configuration, attn.arch = transformer-seq2seq, attn.task = dates,
+ * attn.tokenizer = chars-ascii, attn.dates.seed = seed (the held-out dates are a function of
+ * it). kv_cap ≥ 16 and cap > 24, else ATTN_E_ARG. */
+ATTN_API int attn_dates_model_meta(const attn_seq2seq *m, uint64_t seed, char *buf, size_t cap, const char **kv,
+                                   int kv_cap);
 /* Example `index` of the training (heldout 0) or held-out (1) split of the stream `seed`. */
 ATTN_API void attn_dates_example_of(uint64_t seed, int heldout, uint64_t index, attn_dates_example *ex);
 /* Exact match of greedy translations of the first n held-out examples; show (may be NULL) sees

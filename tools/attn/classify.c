@@ -159,17 +159,11 @@ static const arg_spec classify_spec = {
 /* --pieces: the text as the model sees it (cleaned), its pieces, and their decoding. */
 static int show_pieces(const cls_model *cm, const char *text)
 {
-    char *c = cls_clean(text);
+    char *c = cls_clean(text), *dec = NULL;
+    int32_t *ids = NULL;
     int64_t n = 0;
-    int st = c ? attn_spm_encode(cm->sp, c, NULL, 0, &n) : ATTN_E_NOMEM;
-    int32_t *ids = st ? NULL : malloc((size_t)(n + 1) * sizeof *ids);
-    if (st == ATTN_OK && !ids) st = ATTN_E_NOMEM;
-    if (st == ATTN_OK) st = attn_spm_encode(cm->sp, c, ids, n + 1, &n);
-    size_t len = 0;
-    char *dec = NULL;
-    if (st == ATTN_OK) st = attn_spm_decode(cm->sp, ids, n, NULL, 0, &len);
-    if (st == ATTN_OK && !(dec = malloc(len + 1))) st = ATTN_E_NOMEM;
-    if (st == ATTN_OK) st = attn_spm_decode(cm->sp, ids, n, dec, len + 1, &len);
+    int st = c ? attn_spm_encode_alloc(cm->sp, c, &ids, &n) : ATTN_E_NOMEM;
+    if (st == ATTN_OK) st = attn_spm_decode_alloc(cm->sp, ids, n, &dec);
     if (st == ATTN_OK) {
         printf("cleaned\t%s\npieces\t%lld", c, (long long)n);
         for (int64_t i = 0; i < n; i++) {
