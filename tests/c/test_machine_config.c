@@ -470,3 +470,45 @@ Test(machine, cpu_time_and_resettable_peak)
     cr_assert(attn_rss_hwm_mb() < peak - 50, "after the reset the peak is today's, not the past's: %g MB",
               attn_rss_hwm_mb());
 }
+
+Test(dates, model_metadata_reopens)
+{
+    attn_seq2seq_config c = {.src_vocab = ATTN_ASCII_VOCAB, .tgt_vocab = ATTN_ASCII_VOCAB, .d_model = 8, .nhead = 2,
+                             .num_encoder_layers = 1, .num_decoder_layers = 1, .dim_feedforward = 16, .max_len = 12,
+                             .activation = ATTN_ACT_RELU, .norm_first = 1, .share_embeddings = 1,
+                             .pad_id = ATTN_ASCII_PAD};
+    attn_seq2seq *m = NULL;
+    cr_assert_eq(attn_seq2seq_create(&c, 1, &m), ATTN_OK, "%s", attn_last_error());
+    char buf[2048];
+    const char *kv[64];
+    cr_assert_eq(attn_dates_model_meta(m, 18446744073709551615ull, buf, sizeof buf, kv, 64), ATTN_OK, "%s",
+                 attn_last_error());
+    int found = 0;
+    for (int i = 0; kv[i]; i += 2) {
+        if (!strcmp(kv[i], "attn.dates.seed")) found += !strcmp(kv[i + 1], "18446744073709551615");
+        if (!strcmp(kv[i], "attn.tokenizer")) found += !strcmp(kv[i + 1], "chars-ascii");
+        if (!strcmp(kv[i], "attn.task")) found += !strcmp(kv[i + 1], "dates");
+    }
+    cr_assert_eq(found, 3);
+    /* the configuration in the metadata reads back */
+    unsigned char *bytes = NULL;
+    attn_st_writer *w = NULL;
+    cr_assert_eq(attn_st_writer_create(&w), ATTN_OK);
+    for (int i = 0; kv[i]; i += 2) cr_assert_eq(attn_st_writer_set_metadata(w, kv[i], kv[i + 1]), ATTN_OK);
+    int64_t size = 0;
+    cr_assert_eq(attn_st_writer_size(w, &size), ATTN_OK);
+    bytes = malloc((size_t)size);
+    cr_assert_eq(attn_st_writer_serialize(w, bytes, size), ATTN_OK);
+    attn_st_reader *r = NULL;
+    attn_seq2seq_config back;
+    cr_assert_eq(attn_st_open_memory(bytes, (size_t)size, &r), ATTN_OK, "%s", attn_last_error());
+    cr_assert_eq(attn_seq2seq_config_from_reader(r, &back), ATTN_OK, "%s", attn_last_error());
+    cr_assert(back.d_model == 8 && back.max_len == 12 && back.pad_id == ATTN_ASCII_PAD);
+    attn_st_close(r);
+    attn_st_writer_free(w);
+    free(bytes);
+    cr_assert_eq(attn_dates_model_meta(m, 1, buf, sizeof buf, kv, 15), ATTN_E_ARG);
+    cr_assert_eq(attn_dates_model_meta(m, 1, buf, 24, kv, 64), ATTN_E_ARG);
+    cr_assert_eq(attn_dates_model_meta(NULL, 1, buf, sizeof buf, kv, 64), ATTN_E_ARG);
+    attn_seq2seq_free(m);
+}
