@@ -58,10 +58,11 @@ Test(machine, fma_peak_is_measured_on_every_path)
         cr_assert_eq(attn_machine_peak_init(&p, 1), ATTN_OK, "%s", attn_last_error());
         cr_assert_eq(p.threads, 1);
         cr_assert(p.fma_runs >= 45, "%d FMA runs", p.fma_runs);
-        /* a 2018+ x86 core does at least ~1 GFLOP/s even in the portable loop, and no core
-         * does 10 TFLOP/s */
-        cr_assert(p.gflops > 0.5 && p.gflops < 1e4, "%s: %g GFLOP/s", attn_isa_name(paths[i]), p.gflops);
-        cr_assert(p.core_gflops > 0.5 && p.core_gflops < 1e4, "%g", p.core_gflops);
+        /* a 2018+ x86 core does ~1 GFLOP/s or more even in the portable loop (0.4 measured under
+         * ASan on a busy machine): a bound 10x below catches flops miscounted or not run, and
+         * no core does 10 TFLOP/s */
+        cr_assert(p.gflops > 0.04 && p.gflops < 1e4, "%s: %g GFLOP/s", attn_isa_name(paths[i]), p.gflops);
+        cr_assert(p.core_gflops > 0.04 && p.core_gflops < 1e4, "%g", p.core_gflops);
         int runs = p.fma_runs;
         double best = p.gflops;
         cr_assert_eq(attn_machine_peak_sample(&p), ATTN_OK);
@@ -467,8 +468,10 @@ Test(machine, cpu_time_and_resettable_peak)
     free((char *)p);
     cr_assert(peak >= base + 90, "96 MB touched: VmHWM %g -> %g MB", base, peak);
     cr_assert_eq(attn_rss_hwm_reset(), ATTN_OK);
+#ifndef __SANITIZE_ADDRESS__ /* ASan keeps freed memory in quarantine: the RSS does not fall */
     cr_assert(attn_rss_hwm_mb() < peak - 50, "after the reset the peak is today's, not the past's: %g MB",
               attn_rss_hwm_mb());
+#endif
 }
 
 Test(dates, model_metadata_reopens)
