@@ -147,7 +147,7 @@ install: lib $(BUILD)/libattn_text.a
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|0.1.0|' -e 's|@LIBS_PRIVATE@|$(LIB_LDLIBS)|' attn.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/attn.pc
 	@if [ -f $(BUILD)/attn ]; then install -d $(DESTDIR)$(PREFIX)/bin && install -m 755 $(BUILD)/attn $(DESTDIR)$(PREFIX)/bin/attn; fi
 	@if [ -f $(BUILD)/libattn_text.a ]; then \
-	    install -m 644 tools/text/spm.h tools/text/translator.h tools/text/lm_spm.h $(DESTDIR)$(PREFIX)/include/attn/ && \
+	    install -m 644 tools/text/spm.h tools/text/translator.h tools/text/lm_spm.h tools/text/text_classifier.h $(DESTDIR)$(PREFIX)/include/attn/ && \
 	    install -m 644 $(BUILD)/libattn_text.a $(DESTDIR)$(PREFIX)/lib/libattn_text.a && \
 	    sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|0.1.0|' attn-text.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/attn-text.pc; fi
 

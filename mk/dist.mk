@@ -16,11 +16,11 @@ DIST_MPI :=
 endif
 
 ifeq ($(DIST_MPI),1)
-DIST_SRC := dist/dist_mpi.c dist/ring.c dist/train.c
+DIST_SRC := dist/dist_mpi.c dist/ring.c dist/ring_check.c dist/train.c
 DIST_CFLAGS := $(shell mpicc --showme:compile)
 DIST_LIBS := $(shell mpicc --showme:link)
 else
-DIST_SRC := dist/dist_single.c dist/ring.c dist/train.c
+DIST_SRC := dist/dist_single.c dist/ring.c dist/ring_check.c dist/train.c
 DIST_CFLAGS :=
 DIST_LIBS :=
 endif

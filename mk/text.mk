@@ -47,9 +47,10 @@ $(BUILD)/fuzz_spm: tests/fuzz/fuzz_spm.c tools/text/spm_shim.cc tools/text/spm.h
 	clang++ -fsanitize=fuzzer,address -o $@ $(BUILD)/obj/fuzz/fuzz_spm.o $(BUILD)/obj/fuzz/spm_shim.o $(TEXT_SPM_LIBS)
 
 # The tokenizer module: the SentencePiece shim (C++) and the text translator (C) in one archive,
-# libattn_text.a, installed with its headers as attn/spm.h, attn/translator.h, attn/lm_spm.h and
-# `attn-text.pc`.
-TEXT_C_OBJ := $(BUILD)/obj/tools/text/translator.o $(BUILD)/obj/tools/text/lm_spm.o
+# libattn_text.a, installed with its headers as attn/spm.h, attn/translator.h, attn/lm_spm.h,
+# attn/text_classifier.h and `attn-text.pc`.
+TEXT_C_OBJ := $(BUILD)/obj/tools/text/translator.o $(BUILD)/obj/tools/text/lm_spm.o \
+              $(BUILD)/obj/tools/text/text_classifier.o $(BUILD)/obj/tools/text/mt_data.o
 $(TEXT_C_OBJ): CFLAGS_ALL += -Itools/text
 $(BUILD)/libattn_text.a: $(TEXT_C_OBJ)
 DEPS += $(TEXT_C_OBJ:.o=.d)

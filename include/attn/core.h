@@ -1,6 +1,7 @@
 /*
  * attn/core.h — what every part of libattn uses: version, errors, threads and SIMD paths,
- * tensor views, counter-based random numbers.
+ * machine measurement (clock, FMA peak, bandwidth, RSS), tensor views, counter-based random
+ * numbers.
  *
  * One prefix (attn_) for every header of include/attn/. Conventions that hold for every call:
  *
@@ -92,6 +93,49 @@ ATTN_API attn_isa attn_get_isa(void);
 /* Whether this CPU can run the path. */
 ATTN_API int attn_isa_supported(attn_isa isa);
 ATTN_API const char *attn_isa_name(attn_isa isa);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Machine measurement                                                                        */
+/* ------------------------------------------------------------------------------------------ */
+
+/* What a benchmark measures about the machine and itself, so that every benchmark (the attn
+ * command's, the Python binding's) states its figures against the same yardsticks. */
+
+/* Wall clock in seconds (CLOCK_MONOTONIC; only differences mean anything). */
+ATTN_API double attn_now(void);
+
+/* The machine's peaks as the best of several short runs; take more between the measurements
+ * of a benchmark (interleaved, so a busy moment at the start does not set the yardstick for
+ * the whole run). FMA runs use the SIMD path in use (attn_get_isa: AVX-512, AVX2, or a
+ * portable loop), each FMA counting 2 flops per lane. */
+typedef struct attn_machine_peak {
+    int threads;        /* threads the FMA and triad runs use (≥ 1) */
+    double gflops;      /* best FP32 FMA GFLOP/s on `threads` threads (wall time) so far */
+    double core_gflops; /* best FMA GFLOP/s of one core per second of its CPU time so far */
+    double gbs;         /* best triad GB/s (a[i] = b[i] + s·c[i]) so far; 0 until measured */
+    int fma_runs, bw_runs;
+} attn_machine_peak;
+
+/* Start *p on `threads` threads (0: 1): FMA runs of ~8 ms and ~0.5 ms, ~0.1 s in all.
+ * ATTN_E_ARG for a NULL p or threads outside [0, 4096]. */
+ATTN_API int attn_machine_peak_init(attn_machine_peak *p, int threads);
+/* A few more FMA runs (~15 ms); the best is kept. */
+ATTN_API int attn_machine_peak_sample(attn_machine_peak *p);
+/* `runs` triad passes over 3 × 64 MB (allocated and freed here; ATTN_E_NOMEM if they cannot
+ * be); the best is kept in p->gbs. */
+ATTN_API int attn_machine_bandwidth(attn_machine_peak *p, int runs);
+/* attn_machine_peak_init's FMA GFLOP/s on `threads` threads, or 0 on an error. */
+ATTN_API double attn_machine_peak_gflops(int threads);
+/* Peak resident set size of this process so far, in MB (getrusage). */
+ATTN_API double attn_peak_rss_mb(void);
+/* CPU time of this process (all its threads) so far, in seconds: beside the wall time on a
+ * shared machine, where the wall time also counts waiting for a core. */
+ATTN_API double attn_cpu_seconds(void);
+/* The peak resident set since the last attn_rss_hwm_reset (Linux's VmHWM, reset through
+ * /proc/self/clear_refs), in MB; where there is no VmHWM, attn_peak_rss_mb. The reset is
+ * ATTN_E_UNSUPPORTED where the kernel does not offer it (the peak then runs from the start). */
+ATTN_API int attn_rss_hwm_reset(void);
+ATTN_API double attn_rss_hwm_mb(void);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Tensor views                                                                               */

@@ -54,6 +54,13 @@ ATTN_API int attn_imdb_load_dir(const char *split_dir, attn_imdb **out);
 
 ATTN_API void attn_imdb_free(attn_imdb *d);
 
+/* A split of IMDb wherever it is: path is a directory holding <split>.tsv.gz or <split>.tsv
+ * (with <split>.ids beside it when present), an aclImdb/ folder (its <split>/ is read), a split
+ * folder holding pos/ and neg/, or a .tsv(.gz) file itself. split: "train" or "test". A
+ * directory with none of these is ATTN_E_IO, a set with no review ATTN_E_FORMAT ("PATH: no
+ * reviews"); the loaders' errors otherwise. *out is NULL on failure. */
+ATTN_API int attn_imdb_open(const char *path, const char *split, attn_imdb **out);
+
 /* A validation split that keeps each movie on one side: review i goes to validation
  * (is_val[i] = 1) when a hash of (its movie id, seed) falls below `fraction` of the hash
  * range, so about that fraction of the movies (not exactly of the reviews) is held out. A
@@ -75,6 +82,10 @@ typedef struct attn_parallel {
 
 ATTN_API int attn_parallel_load(const char *src_path, const char *tgt_path, attn_parallel **out);
 ATTN_API void attn_parallel_free(attn_parallel *p);
+/* A checksum of the text (64-bit FNV-1a over every line with its NUL, source then target;
+ * attn_lines_load's sets have no target): a resumed run refuses other data by it. 0 lines (or
+ * NULL): ATTN_HASH64_INIT. */
+ATTN_API uint64_t attn_parallel_hash(const attn_parallel *d);
 
 /* The lines of one text file (gzip or plain), same rules as attn_parallel_load, returned as an
  * attn_parallel whose tgt is NULL. A NUL byte in a line is ATTN_E_FORMAT (naming line and byte)

@@ -51,6 +51,13 @@ typedef struct attn_image_train_config {
  * padding 2 and flips. Chosen on the validation split (README: the measurements and what is
  * still unmeasured). */
 ATTN_API void attn_image_train_defaults(attn_image_train_config *c);
+/* Read the config file at path over c (attn_config_load; *legacy as its). Keys: patch d_model
+ * heads layers ff dropout pool (cls|mean) pos (learned|sincos) batch epochs val_size warmup
+ * eval_every lr min_lr_ratio weight_decay clip label_smoothing pad hflip seed, and
+ * train_images (the first n training images only; 0: all) into *train_images when that is not
+ * NULL (else the key is unknown). */
+ATTN_API int attn_image_train_config_load(const char *path, attn_image_train_config *c, int64_t *train_images,
+                                          int *legacy);
 /* ATTN_E_ARG naming the first field out of range (or not matching the data when s is given). */
 ATTN_API int attn_image_train_check(const attn_image_train_config *c, const attn_image_set *s);
 

@@ -1,5 +1,6 @@
 /*
- * attn/io.h — safetensors files: a bounded, checked reader and an atomic writer.
+ * attn/io.h — safetensors files (a bounded, checked reader and an atomic writer), base64,
+ * and the configuration files of training runs.
  */
 #ifndef ATTN_IO_H
 #define ATTN_IO_H
@@ -130,6 +131,53 @@ ATTN_API int attn_st_writer_serialize(const attn_st_writer *w, void *dst, int64_
 #define ATTN_BASE64_MAX_TEXT (1 << 30)
 ATTN_API int attn_base64_encode(const void *data, size_t n, char **out);
 ATTN_API int attn_base64_decode(const char *text, size_t len, unsigned char **out, size_t *n);
+
+/* ------------------------------------------------------------------------------------------ */
+/* @@ configuration files @@                                                                  */
+/* ------------------------------------------------------------------------------------------ */
+
+/*
+ * One configuration format for every training run: a JSON object of key → number, string or
+ * boolean (keys starting with "_" are comments), read strictly against a table of fields.
+ * Unknown keys, wrong types, numbers out of range or not whole where a count is expected give
+ * ATTN_E_FORMAT with a message "config PATH: …" naming the key; a file that cannot be read
+ * gives ATTN_E_IO ("config PATH: cannot read: …"), one over ATTN_CONFIG_MAX_BYTES too. Fields
+ * the file does not name keep their values; the file's values are stored in file order, so on
+ * an error the fields before the bad key may already be set.
+ *
+ * The older `key = value` lines (# comments; a value is a number or a choice's name) are read
+ * too; *legacy (may be NULL) is then set to 1 so the caller can warn that the format is old.
+ *
+ *     int epochs = 2; float lr = 1e-3f;
+ *     const attn_config_field f[] = {{"epochs", ATTN_CONFIG_INT, &epochs, 1, 1000},
+ *                                    {"lr", ATTN_CONFIG_FLOAT, &lr, 0, 10}};
+ *     if (attn_config_load("run.json", f, 2, NULL)) fail(attn_last_error());
+ */
+#define ATTN_CONFIG_MAX_BYTES (1 << 20)
+
+typedef enum attn_config_kind {
+    ATTN_CONFIG_I64,    /* int64_t, whole */
+    ATTN_CONFIG_INT,    /* int, whole */
+    ATTN_CONFIG_LONG,   /* long, whole */
+    ATTN_CONFIG_U64,    /* uint64_t, whole, ≥ 0 */
+    ATTN_CONFIG_FLOAT,  /* float */
+    ATTN_CONFIG_DOUBLE, /* double */
+    ATTN_CONFIG_BOOL,   /* int 0/1: true/false, or a whole number in [lo, hi] (nonzero: 1) */
+    ATTN_CONFIG_CHOICE  /* int: the index of a string among choices (or values[index]) */
+} attn_config_kind;
+
+typedef struct attn_config_field {
+    const char *key;
+    attn_config_kind kind;
+    void *ptr;                  /* where the value goes, of the kind's C type */
+    double lo, hi;              /* numbers: accepted range, inclusive */
+    const char *const *choices; /* ATTN_CONFIG_CHOICE: the accepted strings, NULL-terminated */
+    const int *values;          /* ATTN_CONFIG_CHOICE: value stored for each choice (NULL: its index) */
+} attn_config_field;
+
+/* Read the file at path over the n fields. ATTN_E_ARG for a NULL path or an incomplete field
+ * (no key, no ptr, an unknown kind, a choice without choices). */
+ATTN_API int attn_config_load(const char *path, const attn_config_field *fields, int n, int *legacy);
 
 #ifdef __cplusplus
 }

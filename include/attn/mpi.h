@@ -197,6 +197,27 @@ ATTN_API int attn_mpi_ring_backward(attn_mpi_ctx *ctx, const attn_mpi_ring_probl
                                     float *v, const float *out, const float *lse, const float *dout, float *dq,
                                     float *dk, float *dv, attn_mpi_ring_stats *st);
 
+/* Inputs every rank can make for itself (nothing scattered): element (h, pos, e) of tensor
+ * `tensor` (ATTN_MPI_RING_Q, _K, _V or _DOUT) of the whole sequence is 2·u − 1, u =
+ * attn_philox_uniform(seed, tensor, (h·len + pos)·dim + e). attn_mpi_ring_fill writes this rank's
+ * local [2][H][c][E] array of it. */
+enum { ATTN_MPI_RING_Q = 1, ATTN_MPI_RING_K, ATTN_MPI_RING_V, ATTN_MPI_RING_DOUT };
+ATTN_API int attn_mpi_ring_fill(float *x, uint64_t seed, int tensor, const attn_mpi_ring_problem *p, int rank,
+                                int ranks);
+
+/* Check a rank's ring results for attn_mpi_ring_fill's inputs of `seed` against the fused
+ * kernel on one process (attn_sdpa_forward/backward, ATTN_KERNEL_FLASH): *fwd_err = the largest
+ * |difference| of out and lse, *bwd_err that of dq, dk, dv (NaN when dq is NULL: forward only;
+ * a NaN result counts as infinite). rows_only = 0: the whole sequence is generated here
+ * (memory ~ 9·H·len·E floats); rows_only ≠ 0 (long sequences): only the last
+ * ATTN_MPI_RING_CHECK_ROWS query rows of each local chunk against their key prefix, out, lse
+ * and dq (dk and dv need every query: not checked; memory ~ 4·H·len·E floats). Runs on this
+ * process alone: no communication. */
+#define ATTN_MPI_RING_CHECK_ROWS 16
+ATTN_API int attn_mpi_ring_check(const attn_mpi_ring_problem *p, uint64_t seed, int rank, int ranks, int rows_only,
+                                 const float *out, const float *lse, const float *dq, const float *dk,
+                                 const float *dv, double *fwd_err, double *bwd_err);
+
 #ifdef __cplusplus
 }
 #endif

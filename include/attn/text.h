@@ -140,6 +140,9 @@ typedef struct attn_text_clean_options {
  * without the NUL. out_cap too small: ATTN_E_ARG, nothing written. */
 ATTN_API int attn_text_clean(const char *in, size_t len, const attn_text_clean_options *opt,
                              char *out, size_t out_cap, size_t *out_len);
+/* The same with default options into a new string: *out malloc'ed (free it), NULL on failure
+ * (ATTN_E_NOMEM; ATTN_E_ARG for a NULL text or out). */
+ATTN_API int attn_text_clean_alloc(const char *text, char **out);
 
 /* ------------------------------------------------------------------------------------------ */
 /* @@ GPT-2 byte-level BPE @@                                                                 */

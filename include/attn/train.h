@@ -300,6 +300,12 @@ ATTN_API int attn_dates_task_create(const attn_seq2seq *m, const attn_dates_task
 ATTN_API attn_train_task attn_dates_task_get(attn_dates_task *dt);
 ATTN_API void attn_dates_task_configure(const attn_dates_task *dt, attn_train_config *cfg);
 ATTN_API void attn_dates_task_free(attn_dates_task *dt);
+/* The metadata of a saved date model (NULL-terminated pairs in kv, strings in buf or constant):
+ * the model's configuration, attn.arch = transformer-seq2seq, attn.task = dates,
+ * attn.tokenizer = chars-ascii, attn.dates.seed = seed (the held-out dates are a function of
+ * it). kv_cap ≥ 16 and cap > 24, else ATTN_E_ARG. */
+ATTN_API int attn_dates_model_meta(const attn_seq2seq *m, uint64_t seed, char *buf, size_t cap, const char **kv,
+                                   int kv_cap);
 /* Example `index` of the training (heldout 0) or held-out (1) split of the stream `seed`. */
 ATTN_API void attn_dates_example_of(uint64_t seed, int heldout, uint64_t index, attn_dates_example *ex);
 /* Exact match of greedy translations of the first n held-out examples; show (may be NULL) sees
@@ -344,6 +350,43 @@ ATTN_API int attn_mt_task_create(const attn_seq2seq *tf, const attn_gru_seq2seq 
                                  int64_t n_val, const attn_mt_task_config *c, attn_mt_task **out);
 ATTN_API attn_train_task attn_mt_task_get(attn_mt_task *mt);
 ATTN_API void attn_mt_task_free(attn_mt_task *mt);
+/* Free n pairs whose src and tgt were malloc'ed one by one (attn_mt_encode_pairs's), and the
+ * array; NULL is a no-op. */
+ATTN_API void attn_mt_pairs_free(attn_mt_pair *p, int64_t n);
+
+/* A translation training run's settings (attn train translate): the model's (both
+ * architectures'), the tokenizer's size and the optimiser's. */
+typedef struct attn_mt_run_config {
+    attn_seq2seq_config model;   /* the Transformer (vocabularies: the tokenizer's) */
+    attn_gru_seq2seq_config gru; /* the GRU encoder–decoder */
+    int vocab;                   /* SentencePiece pieces asked for */
+    int epochs, avg_last;        /* avg_last: checkpoints averaged at the end (0: none) */
+    int val_bleu_n;              /* validation sentences scored by greedy BLEU each epoch */
+    int tie_output;              /* Transformer: output projection = target embedding */
+    int budget_schedule;         /* linear decay to 0 when the time runs out (else inverse sqrt) */
+    long batch_tokens, warmup;
+    float lr, label_smoothing, clip, weight_decay;
+    double max_minutes;          /* of the whole run (0: none) */
+    uint64_t seed;
+} attn_mt_run_config;
+
+/* The defaults of attn train translate for the architecture (gru nonzero: the GRU; else the
+ * Transformer: budget schedule, embedding scaled by √d, 60 minutes; the GRU: warm-up 200,
+ * inverse square root, 90 minutes). */
+ATTN_API void attn_mt_run_config_default(attn_mt_run_config *c, int gru);
+/* Read the config file at path over c (attn_config_load). Keys: vocab dropout max_len (both
+ * architectures) batch_tokens lr warmup epochs label_smoothing clip weight_decay max_minutes
+ * avg_last val_bleu_sentences seed schedule (invsqrt|budget); the Transformer's d_model nhead
+ * encoder_layers decoder_layers ff tie_output scale_embedding; the GRU's emb enc_hidden
+ * enc_layers dec_hidden attn_size out_size. */
+ATTN_API int attn_mt_run_config_load(const char *path, attn_mt_run_config *c, int *legacy);
+/* The metadata that makes a translation checkpoint self-contained (NULL-terminated pairs in
+ * kv, strings in buf or borrowed): one model's configuration (tf or gru), attn.arch, attn.task
+ * = multi30k, attn.tokenizer = spm, attn.spm.model = tok_b64 (borrowed), and
+ * attn.mt.tie_output = 1 when tied. kv_cap ≥ 18. */
+ATTN_API int attn_mt_model_meta(const attn_seq2seq *tf, const attn_gru_seq2seq *gru, const char *tok_b64, int tied,
+                                char *buf, size_t cap, const char **kv, int kv_cap);
+
 /* ---- tasks: classification ------------------------------------------------------------------- */
 
 /* Labelled token-id sequences (the caller tokenizes: reviews through SentencePiece, say):
@@ -355,6 +398,13 @@ typedef struct attn_cls_data {
     int32_t *ids;
     int32_t *label; /* [n] */
 } attn_cls_data;
+
+/* Release the arrays of a set built by its owner with malloc (off, ids, label) and zero it;
+ * NULL is a no-op. */
+ATTN_API void attn_cls_data_free(attn_cls_data *d);
+/* A checksum of the set (attn_hash64 over off, ids and label, in that order, as stored): a
+ * resumed run refuses other data by it. NULL or an empty struct: ATTN_HASH64_INIT. */
+ATTN_API uint64_t attn_cls_data_hash(const attn_cls_data *d);
 
 /* The order of epoch `epoch` (0-based) for batches of `batch` sequences: shuffled, sorted by
  * length (then index) within chunks of 50 batches so that a batch holds sequences of similar
@@ -408,6 +458,44 @@ typedef struct attn_cls_report {
 ATTN_API int attn_cls_evaluate(const float *probs, const int32_t *label, int64_t n, int64_t classes,
                                attn_cls_report *r);
 ATTN_API void attn_cls_report_free(attn_cls_report *r);
+
+/* ---- a text-classification run: settings and the saved model's metadata ------------------ */
+
+/* A training run's settings (attn train classify): the model's and the optimiser's. The JSON
+ * config file names them by these field names (configs/imdb.json), the model's as
+ * d_model nhead num_layers dim_feedforward max_len dropout activation (relu|gelu)
+ * pooling (mean|first) norm (post|pre). */
+typedef struct attn_cls_run_config {
+    attn_classifier_config model; /* vocab: the tokenizer's, set when it is trained */
+    int vocab_size;               /* tokenizer pieces asked for */
+    int64_t tokenizer_reviews;    /* reviews the tokenizer is trained on (0: all) */
+    int64_t head_tokens;          /* kept from the start of a long review; the rest from its end */
+    int64_t batch_size;
+    int epochs;
+    int64_t max_steps;            /* stop after this many steps (0: epochs decide) */
+    float lr, min_lr_ratio, weight_decay, label_smoothing, clip;
+    double warmup_fraction;
+    double val_fraction;
+    int64_t max_train;            /* use the first n training reviews only (0: all) */
+    uint64_t seed;
+    int log_every;                /* of old config files: read, not used (warn when nonzero) */
+} attn_cls_run_config;
+
+/* The defaults of attn train classify (a 2-layer, 128-wide pre-norm encoder, mean pooling,
+ * a 16,000-piece tokenizer, 2 epochs of batches of 32 at lr 1e-3). */
+ATTN_API void attn_cls_run_config_default(attn_cls_run_config *c);
+/* Read the config file at path over c (attn_config_load: unknown keys, wrong types and values
+ * out of range are ATTN_E_FORMAT naming the key); also ATTN_E_FORMAT when d_model is not a
+ * multiple of nhead or head_tokens > max_len. *legacy as attn_config_load's. */
+ATTN_API int attn_cls_run_config_load(const char *path, attn_cls_run_config *c, int *legacy);
+
+/* The metadata a saved text classifier carries, NULL-terminated key/value pairs in kv (strings
+ * in buf or borrowed): the model's configuration, attn.arch = transformer-classifier,
+ * attn.task = imdb, attn.labels, attn.tokenizer = sentencepiece, attn.tokenizer.model =
+ * tok_b64 (the SentencePiece model in base64, borrowed), attn.truncate.head = head_tokens.
+ * kv_cap ≥ 16 and cap > 32, else ATTN_E_ARG. */
+ATTN_API int attn_cls_model_meta(const attn_classifier *m, const char *tok_b64, int64_t head_tokens, char *buf,
+                                 size_t cap, const char **kv, int kv_cap);
 
 /* ---- a fingerprint of the run state ----------------------------------------------------------- */
 

@@ -23,4 +23,4 @@ from . import text  # noqa: F401,E402
 from .additive import (additive_attention, additive_attention_backward, sinusoidal, learned_positions, learned_positions_backward, rope, alibi_slopes, GRU, gru, BahdanauStep, BahdanauDecoder)  # noqa: F401,E501
 from .mha import MultiheadAttention  # noqa: F401,E402  (also loads attn.nn)
 from .models import Seq2SeqTransformer, GPT, GruSeq2Seq, Classifier, ViT  # noqa: F401,E402
-from . import convert, data  # noqa: F401,E402
+from . import convert, data, machine  # noqa: F401,E402

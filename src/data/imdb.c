@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static char empty_string[1];
 
@@ -389,5 +390,53 @@ int attn_imdb_split_by_movie(const attn_imdb *d, double fraction, uint64_t seed,
         count += is_val[i];
     }
     if (n_val) *n_val = count;
+    return ATTN_OK;
+}
+
+static int is_dir(const char *p)
+{
+    struct stat sb;
+    return stat(p, &sb) == 0 && S_ISDIR(sb.st_mode);
+}
+static int is_file(const char *p)
+{
+    struct stat sb;
+    return stat(p, &sb) == 0 && S_ISREG(sb.st_mode);
+}
+
+int attn_imdb_open(const char *path, const char *split, attn_imdb **out)
+{
+    ATTN_REQUIRE_NONNULL("attn_imdb_open", out);
+    *out = NULL;
+    ATTN_REQUIRE_NONNULL("attn_imdb_open", path);
+    ATTN_REQUIRE_NONNULL("attn_imdb_open", split);
+    if (strlen(path) + strlen(split) > 4000)
+        return attn_fail(ATTN_E_ARG, "attn_imdb_open: a path of %zu bytes", strlen(path) + strlen(split));
+    char a[4096], b[4096];
+    int st;
+    if (is_dir(path)) {
+        snprintf(a, sizeof a, "%s/%s.tsv.gz", path, split);
+        if (!is_file(a)) snprintf(a, sizeof a, "%s/%s.tsv", path, split);
+        snprintf(b, sizeof b, "%s/%s.ids", path, split);
+        if (is_file(a)) {
+            st = attn_imdb_load(a, is_file(b) ? b : NULL, out);
+        } else {
+            snprintf(a, sizeof a, "%s/%s", path, split);
+            snprintf(b, sizeof b, "%s/pos", path);
+            if (is_dir(a)) st = attn_imdb_load_dir(a, out);
+            else if (is_dir(b)) st = attn_imdb_load_dir(path, out);
+            else
+                return attn_fail(ATTN_E_IO, "%s: no %s.tsv.gz, no aclImdb %s/ folder, no pos/ and neg/ folders", path,
+                                 split, split);
+        }
+    } else {
+        st = attn_imdb_load(path, NULL, out);
+    }
+    if (st) return st;
+    if ((*out)->n == 0) {
+        attn_imdb_free(*out);
+        *out = NULL;
+        return attn_fail(ATTN_E_FORMAT, "%s: no reviews", path);
+    }
     return ATTN_OK;
 }

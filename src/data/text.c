@@ -1,6 +1,7 @@
 /* text.c — cleaning review-style text: HTML line breaks, HTML entities, whitespace. */
 #include "../text/text_internal.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 /* Length of an HTML line break tag at s (<br>, <br/>, <br />, any case, spaces before the
@@ -117,5 +118,22 @@ int attn_text_clean(const char *in, size_t len, const attn_text_clean_options *o
     memcpy(out, tmp, n);
     out[n] = '\0';
     free(tmp);
+    return ATTN_OK;
+}
+
+int attn_text_clean_alloc(const char *text, char **out)
+{
+    ATTN_REQUIRE_NONNULL("attn_text_clean_alloc", out);
+    *out = NULL;
+    ATTN_REQUIRE_NONNULL("attn_text_clean_alloc", text);
+    size_t len = strlen(text), n;
+    char *o = malloc(len + 1);
+    if (!o) return attn_fail(ATTN_E_NOMEM, "attn_text_clean_alloc: %zu bytes", len + 1);
+    int st = attn_text_clean(text, len, NULL, o, len + 1, &n);
+    if (st) {
+        free(o);
+        return st;
+    }
+    *out = o;
     return ATTN_OK;
 }

@@ -196,3 +196,23 @@ int attn_dates_exact_match(const attn_seq2seq *m, attn_tape *t, uint64_t seed, i
     attn_dates_task_free(dt);
     return st;
 }
+
+int attn_dates_model_meta(const attn_seq2seq *m, uint64_t seed, char *buf, size_t cap, const char **kv, int kv_cap)
+{
+    ATTN_REQUIRE_NONNULL("attn_dates_model_meta", m);
+    ATTN_REQUIRE_NONNULL("attn_dates_model_meta", buf);
+    ATTN_REQUIRE_NONNULL("attn_dates_model_meta", kv);
+    const size_t seed_cap = 24;
+    if (kv_cap < 16 || cap <= seed_cap)
+        return attn_fail(ATTN_E_ARG, "attn_dates_model_meta: room for %d keys in %zu bytes", kv_cap / 2, cap);
+    char *s = buf + cap - seed_cap;
+    snprintf(s, seed_cap, "%llu", (unsigned long long)seed);
+    int n = attn_seq2seq_config_to_meta(&m->cfg, buf, cap - seed_cap, kv, kv_cap - 8);
+    if (n < 0) return n;
+    kv[n++] = "attn.arch", kv[n++] = "transformer-seq2seq";
+    kv[n++] = "attn.task", kv[n++] = "dates";
+    kv[n++] = "attn.tokenizer", kv[n++] = "chars-ascii";
+    kv[n++] = "attn.dates.seed", kv[n++] = s;
+    kv[n] = NULL;
+    return ATTN_OK;
+}

@@ -232,6 +232,39 @@ int main(int argc, char **argv)
     st = attn_mpi_ring_forward(c, &rp, buf, buf, buf, buf, buf, NULL);
     check(c, st == ATTN_E_SHAPE && strstr(attn_last_error(), "attn_mpi_ring_forward: chunks"),
           "ring: short chunks refused");
+    /* the ring's results against the fused kernel on one process (attn_mpi_ring_check), on
+     * inputs every rank fills itself; a corrupted value is found; bad arguments refused */
+    {
+        attn_mpi_ring_problem q = {64 * P, 2, 8, 1, 0.0f, 1};
+        const int64_t n = attn_mpi_ring_local_floats(&q, P);
+        float *a[8], *lse = malloc((size_t)(n / q.dim) * sizeof *lse);
+        int ok = lse != NULL;
+        for (int i = 0; i < 8; i++) ok &= (a[i] = malloc((size_t)n * sizeof(float))) != NULL;
+        for (int t = ATTN_MPI_RING_Q, i = 0; ok && t <= ATTN_MPI_RING_DOUT; t++, i++)
+            ok = attn_mpi_ring_fill(a[i == 3 ? 4 : i], 77, t, &q, R, P) == ATTN_OK;
+        ok = ok && attn_mpi_ring_forward(c, &q, a[0], a[1], a[2], a[3], lse, NULL) == ATTN_OK &&
+             attn_mpi_ring_backward(c, &q, a[0], a[1], a[2], a[3], lse, a[4], a[5], a[6], a[7], NULL) == ATTN_OK;
+        double fe = -1, be = -1, rfe = -1, rbe = -1, nfe = -1, nbe = 0;
+        ok = ok && attn_mpi_ring_check(&q, 77, R, P, 0, a[3], lse, a[5], a[6], a[7], &fe, &be) == ATTN_OK &&
+             attn_mpi_ring_check(&q, 77, R, P, 1, a[3], lse, a[5], NULL, NULL, &rfe, &rbe) == ATTN_OK &&
+             attn_mpi_ring_check(&q, 77, R, P, 0, a[3], lse, NULL, NULL, NULL, &nfe, &nbe) == ATTN_OK;
+        check(c, ok && fe >= 0 && fe < 1e-5 && be >= 0 && be < 1e-5 && rfe < 1e-5 && rbe < 1e-5 && nfe == fe && isnan(nbe),
+              "ring check: the ring agrees with the fused kernel (full and rows), forward only gives NaN backward");
+        double cfe = 0, cbe = 0;
+        if (ok) a[3][5] += 0.25f, a[7][n - 1] -= 0.5f;
+        ok = ok && attn_mpi_ring_check(&q, 77, R, P, 0, a[3], lse, a[5], a[6], a[7], &cfe, &cbe) == ATTN_OK;
+        check(c, ok && cfe >= 0.2499 && cbe >= 0.4999, "ring check: corrupted out and dv are found");
+        if (ok) a[3][5] = NAN;
+        ok = ok && attn_mpi_ring_check(&q, 77, R, P, 0, a[3], lse, NULL, NULL, NULL, &cfe, &cbe) == ATTN_OK;
+        check(c, ok && isinf(cfe), "ring check: a NaN counts as an infinite error");
+        q.len = 16 * P;
+        st = attn_mpi_ring_check(&q, 77, R, P, 1, a[3], lse, NULL, NULL, NULL, &cfe, &cbe);
+        int st2 = attn_mpi_ring_fill(a[0], 77, 9, &q, R, P), st3 = attn_mpi_ring_fill(a[0], 77, 1, &q, R + P, P);
+        check(c, st == ATTN_E_ARG && strstr(attn_last_error(), "attn_mpi_ring_fill") && st2 == ATTN_E_ARG && st3 == ATTN_E_ARG,
+              "ring check: rows of 8-row chunks, an unknown tensor, a rank beyond the job refused");
+        for (int i = 0; i < 8; i++) free(a[i]);
+        free(lse);
+    }
     st = attn_mpi_average_grads(c, NULL, 0, NULL);
     check(c, st == ATTN_E_ARG && strstr(attn_last_error(), "parameter table is NULL"),
           "average_grads: NULL table refused");

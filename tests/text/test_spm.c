@@ -3,16 +3,21 @@
  * Trains tiny models on a few hundred Multi30k lines when the data folder is there (the
  * ATTN_DATA_DIR environment variable, or ../shared/data), else on generated sentences. The
  * language model's BPE (lm_spm.h): every byte string is the concatenation of its tokens' bytes,
- * and libsentencepiece's own decoding agrees with those bytes.
+ * and libsentencepiece's own decoding agrees with those bytes. Then the text classifier of the
+ * tokenizer module (text_classifier.h): tokenising labelled texts against cleaning + encoding +
+ * head/tail truncation by hand, and opening saved models.
  * Prints one line per check and ends with "N passed, N failed". */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "lm_spm.h"
 #include "spm.h"
+#include "text_classifier.h"
+#include "translator.h"
 
 static int passed, failed;
 
@@ -463,6 +468,242 @@ static void test_lm_spm(void)
     free(text);
 }
 
+/* attn_cls_encode_texts against the same steps by hand (clean, encode, keep the first head and
+ * the last max_len − head ids), on more texts than the parallel threshold; then
+ * attn_text_classifier_open on a saved classifier, a run directory and bad files. */
+static void test_text_classifier(void)
+{
+    attn_spm_train_options o = {.model_type = ATTN_SPM_BPE, .vocab_size = 400, .seed = 3};
+    attn_spm *sp = NULL;
+    if (attn_spm_train((const char *const *)lines, N_TRAIN, &o, &sp)) {
+        CHECK(0, "text classifier: tokenizer: %s", attn_spm_last_error());
+        return;
+    }
+    enum { MAXLEN = 9, HEAD = 4 };
+    int8_t lab[N_ALL];
+    uint8_t take[N_ALL];
+    char *texts[N_ALL];
+    for (int i = 0; i < N_ALL; i++) {
+        lab[i] = (int8_t)(i % 2), take[i] = i % 7 != 3;
+        texts[i] = malloc(strlen(lines[i]) + 32);
+        sprintf(texts[i], "  %s<br />&amp; ", lines[i]);
+    }
+    attn_cls_data d;
+    int st = attn_cls_encode_texts(sp, texts, lab, take, N_ALL, MAXLEN, HEAD, &d);
+    int same = st == ATTN_OK && d.off[0] == 0, k = 0;
+    for (int i = 0; same && i < N_ALL; i++) {
+        if (!take[i]) continue;
+        char clean[1200];
+        size_t cl;
+        int32_t ids[1024];
+        int64_t n = 0;
+        same &= attn_text_clean(texts[i], strlen(texts[i]), NULL, clean, sizeof clean, &cl) == ATTN_OK &&
+                attn_spm_encode(sp, clean, ids, 1024, &n) == ATTN_OK;
+        int64_t m = n > MAXLEN ? MAXLEN : n, len = d.off[k + 1] - d.off[k];
+        same &= len == m && d.label[k] == lab[i];
+        for (int64_t j = 0; same && j < m; j++)
+            same &= d.ids[d.off[k] + j] == (n > MAXLEN && j >= HEAD ? ids[n - (MAXLEN - j)] : ids[j]);
+        k++;
+    }
+    CHECK(same && d.n == k && k > 256, "text classifier: %d of %d texts encoded as clean + encode + head/tail by hand",
+          k, N_ALL);
+    attn_cls_data_free(&d);
+    CHECK(attn_cls_encode_texts(NULL, texts, lab, NULL, 2, MAXLEN, HEAD, &d) == ATTN_E_ARG && d.n == 0 && !d.ids &&
+              strstr(attn_last_error(), "attn_cls_encode_texts"),
+          "text classifier: no tokenizer is ATTN_E_ARG (%s)", attn_last_error());
+    CHECK(attn_cls_encode_texts(sp, texts, lab, NULL, 2, 0, 0, &d) == ATTN_E_ARG, "text classifier: max_len 0 refused");
+    for (int i = 0; i < N_ALL; i++) free(texts[i]);
+
+    /* a saved classifier, as attn train classify writes it */
+    int32_t vocab = 0;
+    attn_spm_vocab_size(sp, &vocab);
+    attn_classifier_config cfg = {.vocab = vocab, .d_model = 8, .nhead = 2, .num_layers = 1, .dim_feedforward = 16,
+                                  .max_len = MAXLEN, .num_classes = 2, .activation = ATTN_ACT_GELU, .norm_first = 1};
+    attn_classifier *m = NULL;
+    size_t nb = 0;
+    char *b64 = NULL, buf[4096], path[400], rundir[300];
+    const char *kv[96];
+    st = attn_classifier_create(&cfg, 1, &m);
+    unsigned char *bytes = NULL;
+    if (st == ATTN_OK) st = attn_spm_serialize(sp, NULL, 0, &nb);
+    if (st == ATTN_OK && !(bytes = malloc(nb))) st = ATTN_E_NOMEM;
+    if (st == ATTN_OK) st = attn_spm_serialize(sp, bytes, nb, &nb);
+    if (st == ATTN_OK) st = attn_base64_encode(bytes, nb, &b64);
+    if (st == ATTN_OK) st = attn_cls_model_meta(m, b64, HEAD, buf, sizeof buf, kv, 96);
+    snprintf(rundir, sizeof rundir, "%s/run", tmpdir);
+    mkdir(rundir, 0700);
+    snprintf(path, sizeof path, "%s/best.safetensors", rundir);
+    if (st == ATTN_OK) st = attn_checkpoint_save(m->P, path, kv);
+    CHECK(st == ATTN_OK, "text classifier: saved (%s)", st ? attn_last_error() : "");
+    attn_text_classifier tc;
+    st = attn_text_classifier_open(rundir, &tc);
+    int32_t v2 = 0;
+    CHECK(st == ATTN_OK && tc.head_tokens == HEAD && tc.m->cfg.d_model == 8 && attn_spm_vocab_size(tc.sp, &v2) == 0 &&
+              v2 == vocab,
+          "text classifier: a run directory opens its best.safetensors (%s)", st ? attn_last_error() : "");
+    attn_text_classifier_free(&tc);
+    attn_text_classifier_free(NULL);
+    /* the tokenizer of another vocabulary */
+    cfg.vocab = vocab + 1;
+    attn_classifier *m2 = NULL;
+    snprintf(path, sizeof path, "%s/other.safetensors", tmpdir);
+    st = attn_classifier_create(&cfg, 1, &m2);
+    if (st == ATTN_OK) st = attn_cls_model_meta(m2, b64, HEAD, buf, sizeof buf, kv, 96);
+    if (st == ATTN_OK) st = attn_checkpoint_save(m2->P, path, kv);
+    st = st ? st : attn_text_classifier_open(path, &tc);
+    CHECK(st == ATTN_E_FORMAT && strstr(attn_last_error(), "tokenizer has") && !tc.m && !tc.sp,
+          "text classifier: a vocabulary mismatch is refused (%s)", attn_last_error());
+    /* not a classifier: no metadata */
+    snprintf(path, sizeof path, "%s/plain.safetensors", tmpdir);
+    st = attn_checkpoint_save(m2->P, path, NULL);
+    st = st ? st : attn_text_classifier_open(path, &tc);
+    CHECK(st == ATTN_E_FORMAT && strstr(attn_last_error(), "is not a text classifier saved by attn (attn.arch=none)"),
+          "text classifier: a plain checkpoint is refused (%s)", attn_last_error());
+    snprintf(path, sizeof path, "%s/none.safetensors", tmpdir);
+    st = attn_text_classifier_open(path, &tc);
+    CHECK(st == ATTN_E_IO && strstr(attn_last_error(), "none.safetensors"), "text classifier: a missing file is named (%s)",
+          attn_last_error());
+    CHECK(attn_text_classifier_open(NULL, &tc) == ATTN_E_ARG, "text classifier: NULL path refused");
+    /* the tokenizer back from the saved file; a tokenizer learned from every other text */
+    attn_spm *back = NULL;
+    snprintf(path, sizeof path, "%s/best.safetensors", rundir);
+    st = attn_spm_from_checkpoint(path, &back);
+    CHECK(st == ATTN_OK && same_encoding(sp, back, lines[5]), "text classifier: the tokenizer reads back from the file");
+    attn_spm_free(back);
+    snprintf(path, sizeof path, "%s/plain.safetensors", tmpdir);
+    CHECK(attn_spm_from_checkpoint(path, &back) == ATTN_E_FORMAT && !back && strstr(attn_last_error(), "no tokenizer"),
+          "text classifier: a checkpoint without tokenizer is ATTN_E_FORMAT (%s)", attn_last_error());
+    uint8_t half[N_TRAIN];
+    for (int i = 0; i < N_TRAIN; i++) half[i] = i % 2;
+    attn_spm *ts = NULL;
+    st = attn_cls_train_tokenizer(lines, half, N_TRAIN, 150, 400, 1, 2, &ts);
+    int32_t tv = 0;
+    CHECK(st == ATTN_OK && attn_spm_vocab_size(ts, &tv) == 0 && tv == 400,
+          "text classifier: tokenizer of 400 pieces from 150 of the chosen texts (%s)", st ? attn_last_error() : "");
+    attn_spm_free(ts);
+    CHECK(attn_cls_train_tokenizer(lines, NULL, -1, 0, 400, 1, 2, &ts) == ATTN_E_ARG, "text classifier: n < 0 refused");
+    st = attn_cls_train_tokenizer(lines, half, N_TRAIN, 0, 100, 1, 2, &ts);
+    CHECK(st != ATTN_OK && !ts && strstr(attn_last_error(), "tokenizer:"),
+          "text classifier: 100 pieces (fewer than the 256 bytes) is an error with a message (%s)", attn_last_error());
+    attn_classifier_free(m), attn_classifier_free(m2);
+    free(bytes), free(b64);
+    attn_spm_free(sp);
+}
+
+/* The translation side of the module: a joint tokenizer of both languages, its base64 and
+ * atomic file, encoded pairs against encoding by hand, the validation BLEU of an untrained
+ * model, and attn_mt_open on a saved model and bad files. */
+static void test_mt_data(void)
+{
+    enum { NP = 120 };
+    char *src[NP], *tgt[NP];
+    for (int i = 0; i < NP; i++) src[i] = lines[i], tgt[i] = lines[N_ALL - 1 - i];
+    attn_parallel d = {.n = NP, .src = src, .tgt = tgt};
+    attn_spm *sp = NULL;
+    int st = attn_spm_train_joint(&d, 700, 5, &sp);
+    CHECK(st == ATTN_OK, "mt: joint tokenizer (%s)", st ? attn_last_error() : "");
+    if (st) return;
+    char *b64 = NULL;
+    unsigned char *back = NULL;
+    size_t nb = 0, ns = 0;
+    st = attn_spm_to_base64(sp, &b64);
+    if (st == ATTN_OK) st = attn_base64_decode(b64, strlen(b64), &back, &nb);
+    attn_spm_serialize(sp, NULL, 0, &ns);
+    unsigned char *ser = malloc(ns);
+    attn_spm_serialize(sp, ser, ns, &ns);
+    CHECK(st == ATTN_OK && nb == ns && !memcmp(back, ser, ns), "mt: base64 decodes to the serialized tokenizer");
+    free(back), free(ser);
+    char path[400];
+    snprintf(path, sizeof path, "%s/spm.model", tmpdir);
+    attn_spm *sp2 = NULL;
+    st = attn_spm_save_atomic(sp, path);
+    if (st == ATTN_OK) st = attn_spm_load_file(path, &sp2);
+    CHECK(st == ATTN_OK && same_encoding(sp, sp2, lines[3]), "mt: the atomic file reloads to the same tokenizer");
+    attn_spm_free(sp2);
+    snprintf(path, sizeof path, "%s/no/such/dir/spm.model", tmpdir);
+    CHECK(attn_spm_save_atomic(sp, path) == ATTN_E_IO && strstr(attn_last_error(), "no/such/dir"),
+          "mt: an unwritable path is ATTN_E_IO naming it (%s)", attn_last_error());
+
+    /* pairs: src + EOS, tgt bare, too long or empty dropped */
+    enum { MAXLEN = 24 };
+    char empty[] = "";
+    src[7] = empty;
+    attn_mt_pair *p = NULL;
+    int64_t n = 0, dropped = -1;
+    st = attn_mt_encode_pairs(&d, sp, MAXLEN, &p, &n, &dropped);
+    int ok = st == ATTN_OK, k = 0, expect_drop = 0;
+    for (int i = 0; ok && i < NP; i++) {
+        int32_t s[512], t[512];
+        int64_t sn = 0, tn = 0;
+        attn_spm_encode(sp, src[i], s, 512, &sn), attn_spm_encode(sp, tgt[i], t, 512, &tn);
+        if (sn + 1 > MAXLEN || tn + 1 > MAXLEN || !sn || !tn) {
+            expect_drop++;
+            continue;
+        }
+        ok &= p[k].slen == sn + 1 && p[k].tlen == tn && p[k].src[sn] == ATTN_SPM_EOS_ID &&
+              !memcmp(p[k].src, s, (size_t)sn * 4) && !memcmp(p[k].tgt, t, (size_t)tn * 4);
+        k++;
+    }
+    CHECK(ok && n == k && dropped == expect_drop && expect_drop > 0 && k > 0,
+          "mt: %d pairs encoded as by hand, %d too long or empty dropped", k, expect_drop);
+
+    /* validation BLEU of an untrained model: runs, a score in [0, 100]; none asked: NaN */
+    int32_t V = 0;
+    attn_spm_vocab_size(sp, &V);
+    attn_seq2seq_config c = {.src_vocab = V, .tgt_vocab = V, .d_model = 8, .nhead = 2, .num_encoder_layers = 1,
+                             .num_decoder_layers = 1, .dim_feedforward = 16, .max_len = MAXLEN,
+                             .activation = ATTN_ACT_RELU, .norm_first = 1, .share_embeddings = 1};
+    attn_seq2seq *tf = NULL;
+    attn_tape *t = NULL;
+    attn_tape_config tc = {0};
+    st = attn_seq2seq_create(&c, 1, &tf);
+    if (st == ATTN_OK) st = attn_tape_create(&tc, &t);
+    attn_mt_bleu_hook h = {.tf = tf, .sp = sp, .val = &d, .n = 5};
+    double bleu = -1, none = 0;
+    if (st == ATTN_OK) st = attn_mt_val_bleu(&h, t, &bleu);
+    h.n = 0;
+    int st0 = attn_mt_val_bleu(&h, t, &none);
+    CHECK(st == ATTN_OK && bleu >= 0 && bleu <= 100 && st0 == ATTN_OK && none != none,
+          "mt: validation BLEU %g of 5 sentences, NaN of none", bleu);
+    CHECK(attn_mt_val_bleu(NULL, t, &bleu) == ATTN_E_ARG, "mt: validation BLEU without a hook is ATTN_E_ARG");
+
+    /* a saved model reopens; a vocabulary mismatch and another kind of checkpoint do not */
+    char buf[2048];
+    const char *kv[64];
+    snprintf(path, sizeof path, "%s/mt.safetensors", tmpdir);
+    if (st == ATTN_OK) st = attn_mt_model_meta(tf, NULL, b64, 0, buf, sizeof buf, kv, 64);
+    if (st == ATTN_OK) st = attn_checkpoint_save(tf->P, path, kv);
+    attn_seq2seq *tf2 = NULL;
+    attn_gru_seq2seq *g2 = NULL;
+    attn_spm *sp3 = NULL;
+    if (st == ATTN_OK) st = attn_mt_open(path, &tf2, &g2, &sp3);
+    CHECK(st == ATTN_OK && tf2 && !g2 && sp3 && tf2->cfg.d_model == 8 && same_encoding(sp, sp3, lines[9]),
+          "mt: a saved model reopens with its tokenizer (%s)", st ? attn_last_error() : "");
+    attn_seq2seq_free(tf2), attn_spm_free(sp3);
+    attn_seq2seq_free(tf);
+    c.src_vocab = c.tgt_vocab = V + 2;
+    tf = NULL;
+    snprintf(path, sizeof path, "%s/mt_bad.safetensors", tmpdir);
+    st = attn_seq2seq_create(&c, 1, &tf);
+    if (st == ATTN_OK) st = attn_mt_model_meta(tf, NULL, b64, 0, buf, sizeof buf, kv, 64);
+    if (st == ATTN_OK) st = attn_checkpoint_save(tf->P, path, kv);
+    st = st ? st : attn_mt_open(path, &tf2, &g2, &sp3);
+    CHECK(st == ATTN_E_FORMAT && strstr(attn_last_error(), "its tokenizer has") && !tf2 && !g2 && !sp3,
+          "mt: a vocabulary mismatch is refused (%s)", attn_last_error());
+    snprintf(path, sizeof path, "%s/plain.safetensors", tmpdir);
+    st = attn_checkpoint_save(tf->P, path, NULL);
+    st = st ? st : attn_mt_open(path, &tf2, &g2, &sp3);
+    CHECK(st == ATTN_E_FORMAT && strstr(attn_last_error(), "is not a subword translation model (attn.arch=none"),
+          "mt: a checkpoint without metadata is refused (%s)", attn_last_error());
+    CHECK(attn_mt_open(NULL, &tf2, &g2, &sp3) == ATTN_E_ARG, "mt: NULL path refused");
+    CHECK(attn_mt_encode_pairs(&d, NULL, MAXLEN, &p, &n, NULL) == ATTN_E_ARG, "mt: encode without tokenizer refused");
+    attn_mt_pairs_free(p, n);
+    attn_seq2seq_free(tf);
+    attn_tape_free(t);
+    free(b64);
+    attn_spm_free(sp);
+}
+
 int main(void)
 {
     const char *src = load_sentences();
@@ -479,6 +720,8 @@ int main(void)
     test_errors();
     test_charsmap();
     test_lm_spm();
+    test_text_classifier();
+    test_mt_data();
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
     if (system(cmd) != 0) printf("note: could not remove %s\n", tmpdir);

@@ -21,14 +21,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-
-static double cpu_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 typedef struct shape {
     const char *name;
@@ -46,26 +38,6 @@ static const shape shapes[] = {
     {"S8", 8, 6, 256, 256, 64, 1, 0, 0},
 };
 #define NSHAPES (int)(sizeof shapes / sizeof shapes[0])
-
-/* Peak RSS since the last reset, MB: VmHWM, reset through /proc/self/clear_refs. */
-static int hwm_reset(void)
-{
-    FILE *f = fopen("/proc/self/clear_refs", "w");
-    if (!f) return 0;
-    int ok = fputs("5", f) >= 0;
-    return fclose(f) == 0 && ok;
-}
-
-static double hwm_mb(void)
-{
-    FILE *f = fopen("/proc/self/status", "r");
-    char line[256];
-    double kb = -1;
-    while (f && fgets(line, sizeof line, f))
-        if (!strncmp(line, "VmHWM:", 6)) kb = strtod(line + 6, NULL);
-    if (f) fclose(f);
-    return kb < 0 ? bench_peak_rss_mb() : kb / 1024.0;
-}
 
 static float *filled(int64_t n, unsigned seed)
 {
@@ -100,7 +72,7 @@ static int run_case(const shape *s, attn_kernel kernel, int bwd, int threads, in
     }
     const int membound = s->decode && !bwd;
     if (membound) bench_peak_bandwidth(pk, 3); /* before the RSS reset */
-    hwm_reset();
+    (void)attn_rss_hwm_reset(); /* without it the peak is the process's */
     const int64_t nq = B * H * Lq * E, nk = B * H * Lk * E;
     float *q = filled(nq, 1), *k = filled(nk, 2), *v = filled(nk, 3), *o = calloc((size_t)nq, 4);
     float *lse = calloc((size_t)(B * H * Lq), 4);
@@ -130,12 +102,12 @@ static int run_case(const shape *s, attn_kernel kernel, int bwd, int threads, in
     int reps = reps_opt, n = 0;
     for (int r = 0; st == 0 && r < (reps ? reps : 64); r++) {
         if (!membound) bench_peak_sample(pk); /* interleaved calibration, outside the timing */
-        double t0 = bench_now(), c0 = cpu_now();
+        double t0 = bench_now(), c0 = attn_cpu_seconds();
         if (bwd)
             st = attn_sdpa_backward(&tq, &tk, &tv, &to, lse, &tdo, &opt, &tdq, &tdk, &tdv, NULL);
         else
             st = attn_sdpa_forward(&tq, &tk, &tv, &opt, &to, lse, NULL);
-        cpu[n] = cpu_now() - c0;
+        cpu[n] = attn_cpu_seconds() - c0;
         times[n++] = bench_now() - t0;
         if (!reps) { /* about a second of repetitions, 3 to 64 */
             double sum = 0;
@@ -148,7 +120,7 @@ static int run_case(const shape *s, attn_kernel kernel, int bwd, int threads, in
         rc = 1;
         goto done;
     }
-    double t = bench_median(times, n), rss = hwm_mb();
+    double t = bench_median(times, n), rss = attn_rss_hwm_mb();
     if (membound) bench_peak_bandwidth(pk, 3); /* after: the best of both sides */
     printf("shape=%s kernel=%s pass=%s threads=%d ms=%.3f reps=%d", s->name, kname,
            bwd ? "bwd" : "fwd", threads, t * 1e3, n);

@@ -1,7 +1,7 @@
 /* bench_ring.c — `attn bench ring --len L [--heads H --dim E --causal]`: ring attention over the
  * ranks of an mpirun job (one process without it), forward and backward, checked against the
- * single-process fused kernel on the same inputs. Every rank draws the inputs of its own chunks
- * from the seed (Philox, by global position), so nothing is scattered.
+ * single-process fused kernel on the same inputs (attn_mpi_ring_check). Every rank draws the
+ * inputs of its own chunks from the seed (attn_mpi_ring_fill), so nothing is scattered.
  *
  * Check (after the timed ring, so the peak RSS reported is the ring's own):
  *   --check full   each rank generates the whole sequence and runs the fused kernel forward and
@@ -20,148 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { T_Q = 1, T_K, T_V, T_DO };
-#define SAMPLE_ROWS 16
-
 static char kv_msg[100]; /* why the bench failed, when the ring itself did not */
-
-/* Element (h, pos, e) of tensor t of the sequence, uniform in [−1, 1). */
-static float gen(uint64_t seed, int t, int64_t L, int64_t E, int64_t h, int64_t pos, int64_t e)
-{
-    return 2.0f * attn_philox_uniform(seed, (uint64_t)t, (uint64_t)((h * L + pos) * E + e)) - 1.0f;
-}
-
-/* Local [2][H][c][E] array of tensor t for this rank. */
-static void gen_local(float *x, uint64_t seed, int t, const attn_mpi_ring_problem *p, int rank, int ranks)
-{
-    const int64_t c = p->len / (2 * ranks), E = p->dim;
-    for (int s = 0; s < 2; s++) {
-        const int64_t base = attn_mpi_ring_chunk_of(rank, ranks, s) * c;
-        for (int64_t h = 0; h < p->heads; h++)
-            for (int64_t i = 0; i < c; i++)
-                for (int64_t e = 0; e < E; e++)
-                    x[((s * p->heads + h) * c + i) * E + e] = gen(seed, t, p->len, E, h, base + i, e);
-    }
-}
-
-/* Whole [1][H][L][E] tensor t. */
-static float *gen_full(uint64_t seed, int t, const attn_mpi_ring_problem *p)
-{
-    const int64_t L = p->len, E = p->dim;
-    float *x = malloc((size_t)(p->heads * L * E) * sizeof *x);
-    if (!x) return NULL;
-    for (int64_t h = 0; h < p->heads; h++)
-        for (int64_t i = 0; i < L; i++)
-            for (int64_t e = 0; e < E; e++) x[(h * L + i) * E + e] = gen(seed, t, L, E, h, i, e);
-    return x;
-}
-
-static double maxdiff_chunks(const float *loc, const float *full, const attn_mpi_ring_problem *p, int rank,
-                             int ranks, int64_t w)
-{
-    const int64_t c = p->len / (2 * ranks);
-    double m = 0;
-    for (int s = 0; s < 2; s++) {
-        const int64_t base = attn_mpi_ring_chunk_of(rank, ranks, s) * c;
-        for (int64_t h = 0; h < p->heads; h++)
-            for (int64_t i = 0; i < c; i++)
-                for (int64_t e = 0; e < w; e++) {
-                    double a = loc[((s * p->heads + h) * c + i) * w + e];
-                    double b = full[(h * p->len + base + i) * w + e];
-                    double dd = fabs(a - b);
-                    if (!(dd <= m)) m = isnan(dd) ? INFINITY : dd;
-                }
-    }
-    return m;
-}
-
-/* Full check: errors of out, lse (as max over both), and of dq, dk, dv. */
-static int check_full(const attn_mpi_ring_problem *p, uint64_t seed, int rank, int ranks, const float *out,
-                      const float *lse, const float *dq, const float *dk, const float *dv,
-                      double *fwd_err, double *bwd_err)
-{
-    const int64_t H = p->heads, L = p->len, E = p->dim;
-    float *Q = gen_full(seed, T_Q, p), *K = gen_full(seed, T_K, p), *V = gen_full(seed, T_V, p);
-    float *G = gen_full(seed, T_DO, p);
-    size_t n = (size_t)(H * L * E);
-    float *O = malloc(n * sizeof *O), *LS = malloc((size_t)(H * L) * sizeof *LS);
-    float *DQ = malloc(n * sizeof *DQ), *DK = malloc(n * sizeof *DK), *DV = malloc(n * sizeof *DV);
-    int st = ATTN_E_NOMEM;
-    if (Q && K && V && G && O && LS && DQ && DK && DV) {
-        attn_tensor q = attn_tensor_4d(Q, 1, H, L, E), k = attn_tensor_4d(K, 1, H, L, E);
-        attn_tensor v = attn_tensor_4d(V, 1, H, L, E), o = attn_tensor_4d(O, 1, H, L, E);
-        attn_tensor g = attn_tensor_4d(G, 1, H, L, E), tq = attn_tensor_4d(DQ, 1, H, L, E);
-        attn_tensor tk = attn_tensor_4d(DK, 1, H, L, E), tv = attn_tensor_4d(DV, 1, H, L, E);
-        attn_sdpa_options opt;
-        memset(&opt, 0, sizeof opt);
-        opt.causal = p->causal, opt.scale = p->scale, opt.kernel = ATTN_KERNEL_FLASH;
-        opt.num_threads = p->threads;
-        st = attn_sdpa_forward(&q, &k, &v, &opt, &o, LS, NULL);
-        if (st == ATTN_OK) st = attn_sdpa_backward(&q, &k, &v, &o, LS, &g, &opt, &tq, &tk, &tv, NULL);
-        if (st == ATTN_OK) {
-            double e1 = maxdiff_chunks(out, O, p, rank, ranks, E);
-            double e2 = maxdiff_chunks(lse, LS, p, rank, ranks, 1);
-            *fwd_err = e1 > e2 ? e1 : e2;
-            double b1 = maxdiff_chunks(dq, DQ, p, rank, ranks, E);
-            double b2 = maxdiff_chunks(dk, DK, p, rank, ranks, E);
-            double b3 = maxdiff_chunks(dv, DV, p, rank, ranks, E);
-            *bwd_err = fmax(b1, fmax(b2, b3));
-        }
-    }
-    free(Q), free(K), free(V), free(G), free(O), free(LS), free(DQ), free(DK), free(DV);
-    return st;
-}
-
-/* Rows check: the last SAMPLE_ROWS query rows of each local chunk. */
-static int check_rows(const attn_mpi_ring_problem *p, uint64_t seed, int rank, int ranks, const float *out,
-                      const float *lse, const float *dq, double *fwd_err, double *bwd_err)
-{
-    const int64_t H = p->heads, L = p->len, E = p->dim, c = L / (2 * ranks), m = SAMPLE_ROWS;
-    float *K = gen_full(seed, T_K, p), *V = gen_full(seed, T_V, p);
-    float *Q = malloc((size_t)(H * m * E) * sizeof *Q), *G = malloc((size_t)(H * m * E) * sizeof *G);
-    float *O = malloc((size_t)(H * m * E) * sizeof *O), *LS = malloc((size_t)(H * m) * sizeof *LS);
-    float *DQ = malloc((size_t)(H * m * E) * sizeof *DQ), *DK = NULL, *DV = NULL;
-    DK = malloc((size_t)(H * L * E) * sizeof *DK), DV = malloc((size_t)(H * L * E) * sizeof *DV);
-    int st = ATTN_E_NOMEM;
-    *fwd_err = *bwd_err = 0;
-    if (K && V && Q && G && O && LS && DQ && DK && DV) {
-        st = ATTN_OK;
-        for (int s = 0; s < 2 && st == ATTN_OK; s++) {
-            const int64_t end = (attn_mpi_ring_chunk_of(rank, ranks, s) + 1) * c; /* rows [end − m, end) */
-            const int64_t nk = p->causal ? end : L;
-            for (int64_t h = 0; h < H; h++)
-                for (int64_t i = 0; i < m; i++)
-                    for (int64_t e = 0; e < E; e++) {
-                        Q[(h * m + i) * E + e] = gen(seed, T_Q, L, E, h, end - m + i, e);
-                        G[(h * m + i) * E + e] = gen(seed, T_DO, L, E, h, end - m + i, e);
-                    }
-            attn_tensor q = attn_tensor_4d(Q, 1, H, m, E), g = attn_tensor_4d(G, 1, H, m, E);
-            attn_tensor o = attn_tensor_4d(O, 1, H, m, E), tq = attn_tensor_4d(DQ, 1, H, m, E);
-            attn_tensor k = attn_tensor_4d(K, 1, H, L, E), v = attn_tensor_4d(V, 1, H, L, E);
-            k.shape[2] = v.shape[2] = nk; /* the key prefix (strides keep the full layout) */
-            attn_tensor tk = attn_tensor_4d(DK, 1, H, nk, E), tv = attn_tensor_4d(DV, 1, H, nk, E);
-            attn_sdpa_options opt;
-            memset(&opt, 0, sizeof opt);
-            opt.causal = p->causal, opt.align = ATTN_ALIGN_BOTTOM_RIGHT, opt.scale = p->scale;
-            opt.kernel = ATTN_KERNEL_FLASH, opt.num_threads = p->threads;
-            st = attn_sdpa_forward(&q, &k, &v, &opt, &o, LS, NULL);
-            if (st == ATTN_OK) st = attn_sdpa_backward(&q, &k, &v, &o, LS, &g, &opt, &tq, &tk, &tv, NULL);
-            for (int64_t h = 0; h < H && st == ATTN_OK; h++)
-                for (int64_t i = 0; i < m; i++) {
-                    double dl = fabs((double)lse[(s * H + h) * c + c - m + i] - LS[h * m + i]);
-                    if (!(dl <= *fwd_err)) *fwd_err = isnan(dl) ? INFINITY : dl;
-                    for (int64_t e = 0; e < E; e++) {
-                        const int64_t li = ((s * H + h) * c + c - m + i) * E + e, ri = (h * m + i) * E + e;
-                        double d1 = fabs((double)out[li] - O[ri]), d2 = fabs((double)dq[li] - DQ[ri]);
-                        if (!(d1 <= *fwd_err)) *fwd_err = isnan(d1) ? INFINITY : d1;
-                        if (!(d2 <= *bwd_err)) *bwd_err = isnan(d2) ? INFINITY : d2;
-                    }
-                }
-        }
-    }
-    free(K), free(V), free(Q), free(G), free(O), free(LS), free(DQ), free(DK), free(DV);
-    return st;
-}
 
 /* Every rank's value, gathered at every rank (sum of one-hot vectors; exact). */
 static int gather(attn_mpi_ctx *d, double x, double *all)
@@ -237,8 +96,10 @@ int bench_ring(int argc, char **argv)
     double fwd_ms = 0, bwd_ms = 0;
     if (!ok || !lse) st = ATTN_E_NOMEM;
     if (st == ATTN_OK) {
-        gen_local(q, seed, T_Q, &p, rank, N), gen_local(k, seed, T_K, &p, rank, N);
-        gen_local(v, seed, T_V, &p, rank, N), gen_local(g, seed, T_DO, &p, rank, N);
+        st = attn_mpi_ring_fill(q, seed, ATTN_MPI_RING_Q, &p, rank, N);
+        if (st == ATTN_OK) st = attn_mpi_ring_fill(k, seed, ATTN_MPI_RING_K, &p, rank, N);
+        if (st == ATTN_OK) st = attn_mpi_ring_fill(v, seed, ATTN_MPI_RING_V, &p, rank, N);
+        if (st == ATTN_OK) st = attn_mpi_ring_fill(g, seed, ATTN_MPI_RING_DOUT, &p, rank, N);
         double fr[64], br[64];
         if (reps > 64) reps = 64;
         for (int r = 0; r < reps && st == ATTN_OK; r++) {
@@ -256,21 +117,19 @@ int bench_ring(int argc, char **argv)
     if (st == ATTN_OK) {
         float *home = malloc((size_t)n * sizeof *home);
         if (!home) st = ATTN_E_NOMEM;
-        for (int t = T_K; st == ATTN_OK && t <= T_V; t++) {
-            gen_local(home, seed, t, &p, rank, N);
-            if (memcmp(home, t == T_K ? k : v, (size_t)n * sizeof(float))) {
-                snprintf(kv_msg, sizeof kv_msg, "%s is not restored after the ring", t == T_K ? "k" : "v");
+        for (int t = ATTN_MPI_RING_K; st == ATTN_OK && t <= ATTN_MPI_RING_V; t++) {
+            st = attn_mpi_ring_fill(home, seed, t, &p, rank, N);
+            if (st == ATTN_OK && memcmp(home, t == ATTN_MPI_RING_K ? k : v, (size_t)n * sizeof(float))) {
+                snprintf(kv_msg, sizeof kv_msg, "%s is not restored after the ring", t == ATTN_MPI_RING_K ? "k" : "v");
                 st = ATTN_E_STATE;
             }
         }
         free(home);
     }
     double ferr = NAN, berr = NAN;
-    if (st == ATTN_OK && !strcmp(check, "full"))
-        st = check_full(&p, seed, rank, N, out, lse, dq, dk, dv, &ferr, &berr);
-    else if (st == ATTN_OK && !strcmp(check, "rows"))
-        st = check_rows(&p, seed, rank, N, out, lse, dq, &ferr, &berr);
-    if (!backward) berr = NAN;
+    if (st == ATTN_OK && strcmp(check, "none"))
+        st = attn_mpi_ring_check(&p, seed, rank, N, !strcmp(check, "rows"), out, lse, backward ? dq : NULL, dk, dv,
+                                 &ferr, &berr);
     if (st) {
         fprintf(stderr, "attn bench ring (rank %d of %d): %s\n", rank, N,
                 st == ATTN_E_NOMEM ? "out of memory" : kv_msg[0] ? kv_msg : attn_last_error());

@@ -19,27 +19,21 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Text as ids over its sorted character set (tiny shakespeare has 65). */
+/* Text as ids over its sorted character set (tiny shakespeare has 65): attn_chars. */
 static int32_t *load_chars(const char *path, int64_t *n, int *vocab)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long len = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *buf = len > 0 ? malloc((size_t)len) : NULL;
-    int32_t *ids = len > 0 ? malloc((size_t)len * sizeof *ids) : NULL;
-    if (!buf || !ids || fread(buf, 1, (size_t)len, f) != (size_t)len) {
-        fclose(f), free(buf), free(ids);
+    char *buf = NULL;
+    size_t len = 0;
+    if (attn_data_read_file(path, &buf, &len) || !len) {
+        free(buf);
         return NULL;
     }
-    fclose(f);
-    int map[256], used[256] = {0}, v = 0;
-    for (long i = 0; i < len; i++) used[buf[i]] = 1;
-    for (int c = 0; c < 256; c++) map[c] = used[c] ? v++ : -1;
-    for (long i = 0; i < len; i++) ids[i] = map[buf[i]];
+    attn_chars c;
+    attn_chars_of_text(buf, len, &c);
+    int32_t *ids = malloc(len * sizeof *ids);
+    if (ids && attn_chars_encode(&c, buf, len, ids, path) == ATTN_OK) *n = (int64_t)len, *vocab = c.V;
+    else free(ids), ids = NULL;
     free(buf);
-    *n = len, *vocab = v;
     return ids;
 }
 

@@ -159,17 +159,11 @@ static const arg_spec classify_spec = {
 /* --pieces: the text as the model sees it (cleaned), its pieces, and their decoding. */
 static int show_pieces(const cls_model *cm, const char *text)
 {
-    char *c = cls_clean(text);
+    char *c = cls_clean(text), *dec = NULL;
+    int32_t *ids = NULL;
     int64_t n = 0;
-    int st = c ? attn_spm_encode(cm->sp, c, NULL, 0, &n) : ATTN_E_NOMEM;
-    int32_t *ids = st ? NULL : malloc((size_t)(n + 1) * sizeof *ids);
-    if (st == ATTN_OK && !ids) st = ATTN_E_NOMEM;
-    if (st == ATTN_OK) st = attn_spm_encode(cm->sp, c, ids, n + 1, &n);
-    size_t len = 0;
-    char *dec = NULL;
-    if (st == ATTN_OK) st = attn_spm_decode(cm->sp, ids, n, NULL, 0, &len);
-    if (st == ATTN_OK && !(dec = malloc(len + 1))) st = ATTN_E_NOMEM;
-    if (st == ATTN_OK) st = attn_spm_decode(cm->sp, ids, n, dec, len + 1, &len);
+    int st = c ? attn_spm_encode_alloc(cm->sp, c, &ids, &n) : ATTN_E_NOMEM;
+    if (st == ATTN_OK) st = attn_spm_decode_alloc(cm->sp, ids, n, &dec);
     if (st == ATTN_OK) {
         printf("cleaned\t%s\npieces\t%lld", c, (long long)n);
         for (int64_t i = 0; i < n; i++) {
@@ -198,7 +192,7 @@ static int classify_one(attn_tape *t, const cls_model *cm, const char *text, con
     }
     char *texts[1] = {(char *)text};
     int8_t label = 0;
-    if (cm->pieces) return show_pieces(cm, text);
+    if (cl_pieces) return show_pieces(cm, text);
     cls_set s;
     const int64_t C = cm->m->cfg.num_classes;
     float *p = malloc((size_t)C * sizeof *p);
@@ -230,7 +224,6 @@ int cli_classify(int argc, char **argv)
     if (cl_threads > 0) attn_set_num_threads(cl_threads);
     cls_model cm;
     if (cls_model_load("classify", cl_model, &cm)) return 1;
-    cm.pieces = cl_pieces;
     attn_tape *t = NULL;
     attn_tape_config tc = {0};
     if (attn_tape_create(&tc, &t)) {

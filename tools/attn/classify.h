@@ -1,68 +1,57 @@
 /* classify.h — what the text-classification commands share (attn train|eval classify,
- * attn classify, attn viz on a classifier): the run configuration, data sets, the tokenizer
- * carried inside the checkpoint, batching. */
+ * attn classify, attn viz on a classifier): the library's run configuration (attn/train.h),
+ * data sets (attn/data.h), the saved model with its tokenizer and the tokenisation of texts
+ * (attn/text_classifier.h), under the commands' names, their errors printed as
+ * "attn CMD: MESSAGE". */
 #ifndef ATTN_CLASSIFY_H
 #define ATTN_CLASSIFY_H
 
 #include "attn.h"
+#include "../text/text_classifier.h"
 #include "../text/translator.h"
 #include "cli.h"
+#include "config.h"
 
 #include <stdio.h>
 
-/* A training run's settings: the model's and the optimiser's (JSON config file, keys as the
- * field names; see configs/imdb.json). */
-typedef struct cls_run_config {
-    attn_classifier_config model; /* vocab is the tokenizer's */
-    int vocab_size;               /* tokenizer pieces asked for */
-    int64_t tokenizer_reviews;    /* reviews the tokenizer is trained on (0: all) */
-    int64_t head_tokens;          /* kept from the start of a long review; the rest from its end */
-    int64_t batch_size;
-    int epochs;
-    int64_t max_steps;            /* stop after this many steps (0: epochs decide) */
-    float lr, min_lr_ratio, weight_decay, label_smoothing, clip;
-    double warmup_fraction;
-    double val_fraction;
-    int64_t max_train;            /* use the first n training reviews only (0: all) */
-    uint64_t seed;
-    int log_every;                /* of old config files: warned about, not used */
-} cls_run_config;
-
-void cls_config_default(cls_run_config *c);
-/* Read the JSON file over c (unknown keys and wrong types are errors naming the key). */
-int cls_config_load(const char *path, cls_run_config *c);
-
-/* A labelled, tokenised set (attn/train.h): review i holds ids[off[i] .. off[i+1]) (already
- * truncated); the command allocates it (cls_encode_texts) and frees it. */
 typedef attn_cls_data cls_set;
-void cls_set_free(cls_set *s);
+typedef attn_text_classifier cls_model;
+#define cls_set_free attn_cls_data_free
+#define cls_encode_texts attn_cls_encode_texts
+#define cls_model_free attn_text_classifier_free
 
-/* Load IMDb from PATH: a directory with <split>.tsv.gz (+ <split>.ids), an aclImdb/ folder (its
- * <split>/ is read), a split folder holding pos/ and neg/, or a .tsv(.gz) file. split: "train"
- * or "test". Messages go to stderr naming the file. */
-int cls_load_imdb(const char *cmd, const char *path, const char *split, attn_imdb **out);
+/* Read the JSON file over c (unknown keys and wrong types are errors naming the key). */
+static inline int cls_config_load(const char *path, attn_cls_run_config *c)
+{
+    int legacy = 0, st = attn_cls_run_config_load(path, c, &legacy);
+    if (cfg_report("train classify", path, legacy, st)) return st;
+    if (c->log_every)
+        fprintf(stderr, "attn train classify: config %s: log_every is no longer used (metrics.csv has a row per "
+                        "epoch)\n", path);
+    return st;
+}
+
+/* IMDb's split from PATH (attn_imdb_open). */
+static inline int cls_load_imdb(const char *cmd, const char *path, const char *split, attn_imdb **out)
+{
+    int st = attn_imdb_open(path, split, out);
+    if (st) fprintf(stderr, "attn %s: %s\n", cmd, attn_last_error());
+    return st;
+}
+
+/* PATH is a checkpoint, or a training run's directory (its final model, best.safetensors). */
+static inline int cls_model_load(const char *cmd, const char *path, cls_model *out)
+{
+    int st = attn_text_classifier_open(path, out);
+    if (st) fprintf(stderr, "attn %s: %s\n", cmd, attn_last_error());
+    return st;
+}
 
 /* Clean a text (HTML breaks, entities, spaces) into a new string. NULL: out of memory. */
-char *cls_clean(const char *text);
-
-
-/* Tokenise texts[i] (cleaned here) truncated head+tail to max_len. */
-int cls_encode_texts(const attn_spm *sp, char *const *texts, const int8_t *labels,
-                     const uint8_t *take, int64_t n, int64_t max_len, int64_t head, cls_set *out);
-
-/* A saved classifier: model, tokenizer, truncation. */
-typedef struct cls_model {
-    attn_classifier *m;
-    attn_spm *sp;
-    int64_t head_tokens;
-    int pieces; /* attn classify --pieces */
-} cls_model;
-/* PATH is a checkpoint, or a training run's directory (its final model, best.safetensors). */
-int cls_model_load(const char *cmd, const char *path, cls_model *out);
-void cls_model_free(cls_model *cm);
-/* A checkpoint's metadata (NULL-terminated kv, strings in buf): config, arch, tokenizer (base64
- * in tok_b64, borrowed), truncation. */
-int cls_model_meta(const attn_classifier *m, const char *tok_b64, int64_t head_tokens, char *buf, size_t cap,
-                   const char **kv, int kv_cap);
+static inline char *cls_clean(const char *text)
+{
+    char *o = NULL;
+    return attn_text_clean_alloc(text, &o) ? NULL : o;
+}
 
 #endif

@@ -21,36 +21,10 @@
 #include <string.h>
 #include <unistd.h>
 
-/* The tokenizer: SentencePiece BPE on (a sample of) the cleaned training reviews. */
-static int train_tokenizer(const attn_imdb *d, const uint8_t *is_tr, const cls_run_config *c,
-                           int threads, attn_spm **sp)
-{
-    int64_t n = 0;
-    char **sent = malloc((size_t)d->n * sizeof *sent);
-    if (!sent) return ATTN_E_NOMEM;
-    for (int64_t i = 0; i < d->n; i++) {
-        if (!is_tr[i]) continue;
-        if (c->tokenizer_reviews && n >= c->tokenizer_reviews) break;
-        if (!(sent[n] = cls_clean(d->text[i]))) break;
-        n++;
-    }
-    attn_spm_train_options o = {.model_type = ATTN_SPM_BPE,
-                                .vocab_size = c->vocab_size,
-                                .character_coverage = 0.9995,
-                                .normalization = ATTN_SPM_NORM_NMT_NFKC,
-                                .num_threads = threads,
-                                .seed = (uint32_t)c->seed + 1};
-    int st = attn_spm_train((const char *const *)sent, n, &o, sp);
-    if (st) fprintf(stderr, "attn train classify: tokenizer: %s\n", attn_spm_last_error());
-    for (int64_t i = 0; i < n; i++) free(sent[i]);
-    free(sent);
-    return st;
-}
-
 /* The token ids for the PyTorch comparison (bench/torch_imdb.py): F32 tensors <set>.ids
  * [n, max_len] (pad_id-padded), <set>.labels [n], and the run's configuration. */
 static int export_tokens(const char *path, const cls_set *sets, const char *const *names, int k,
-                         const cls_run_config *c, const char *config_path)
+                         const attn_cls_run_config *c, const char *config_path)
 {
     attn_st_writer *w;
     ATTN_TRY_CLI(attn_st_writer_create(&w));
@@ -104,14 +78,6 @@ static int export_tokens(const char *path, const cls_set *sets, const char *cons
     return st;
 }
 
-/* The checksum of the training set (ids, lengths, labels): a resume on other data is refused. */
-static uint64_t data_hash(const cls_set *s)
-{
-    uint64_t h = attn_hash64(ATTN_HASH64_INIT, s->off, (size_t)(s->n + 1) * sizeof *s->off);
-    h = attn_hash64(h, s->ids, (size_t)s->off[s->n] * sizeof *s->ids);
-    return attn_hash64(h, s->label, (size_t)s->n * sizeof *s->label);
-}
-
 int cli_train_classify(int argc, char **argv)
 {
     const char *data = NULL, *out = NULL, *config = NULL, *export_path = NULL;
@@ -128,8 +94,8 @@ int cli_train_classify(int argc, char **argv)
     ARGS_PARSE_OR_RETURN(&spec, argc, argv, NULL, NULL);
     if (!data || !out) return args_usage_error(&spec, "--data and --out are required");
     setvbuf(stdout, NULL, _IOLBF, 0); /* a log file follows the run line by line */
-    cls_run_config c;
-    cls_config_default(&c);
+    attn_cls_run_config c;
+    attn_cls_run_config_default(&c);
     if (config && cls_config_load(config, &c)) return 1;
     if (threads > 0) attn_set_num_threads(threads);
     threads = attn_get_num_threads();
@@ -191,28 +157,19 @@ int cli_train_classify(int argc, char **argv)
     char path[4200];
     /* the tokenizer: from the run being resumed, else learned from the training reviews */
     if (st == ATTN_OK && resume && rank == 0) { /* the run state's own copy */
-        attn_st_reader *r = NULL;
         snprintf(path, sizeof path, "%s/run.safetensors", out);
-        st = attn_st_open(path, &r);
-        if (st == ATTN_OK) st = attn_spm_from_reader(r, &sp);
-        attn_st_close(r);
+        st = attn_spm_from_checkpoint(path, &sp);
     } else if (st == ATTN_OK && rank == 0) {
         double t0 = bench_now();
-        st = train_tokenizer(d, is_tr, &c, threads, &sp);
+        if ((st = attn_cls_train_tokenizer(d->text, is_tr, d->n, c.tokenizer_reviews, c.vocab_size, threads, c.seed, &sp)))
+            fprintf(stderr, "attn train classify: %s\n", attn_last_error());
         if (st == ATTN_OK) printf("tokenizer: SentencePiece BPE, %d pieces, learned in %.1f s\n",
                                   c.vocab_size, bench_now() - t0);
     }
     if (ranks > 1) st = dist_share_tokenizer(dc, st, &sp, "attn train classify");
     int32_t vocab = 0;
-    size_t nbytes = 0;
     if (st == ATTN_OK) st = attn_spm_vocab_size(sp, &vocab);
-    if (st == ATTN_OK) st = attn_spm_serialize(sp, NULL, 0, &nbytes);
-    if (st == ATTN_OK) {
-        void *bytes = malloc(nbytes);
-        st = bytes ? attn_spm_serialize(sp, bytes, nbytes, &nbytes) : ATTN_E_NOMEM;
-        if (st == ATTN_OK) st = attn_base64_encode(bytes, nbytes, &tok);
-        free(bytes);
-    }
+    if (st == ATTN_OK) st = attn_spm_to_base64(sp, &tok);
     c.model.vocab = vocab;
     if (st == ATTN_OK) {
         double t0 = bench_now();
@@ -250,7 +207,7 @@ int cli_train_classify(int argc, char **argv)
     if (st == ATTN_OK) st = attn_cls_task_create(m, &tr, &va, &kc, &ct);
     const char *kv[96];
     char meta_buf[2048];
-    if (st == ATTN_OK) st = cls_model_meta(m, tok, c.head_tokens, meta_buf, sizeof meta_buf, kv, 96);
+    if (st == ATTN_OK) st = attn_cls_model_meta(m, tok, c.head_tokens, meta_buf, sizeof meta_buf, kv, 96);
     attn_train_comm comm;
     if (st == ATTN_OK && ranks > 1) st = attn_mpi_train_comm(dc, &comm);
     if (st) {
@@ -268,7 +225,7 @@ int cli_train_classify(int argc, char **argv)
         .out_dir = out, .resume = resume, .epochs = c.epochs, .max_steps = total,
         .optim = {.kind = ATTN_OPTIM_ADAMW, .weight_decay = c.weight_decay, .beta2 = 0.98f},
         .schedule = {ATTN_SCHEDULE_COSINE, c.lr, (int64_t)(c.warmup_fraction * (double)total), total, c.min_lr_ratio},
-        .clip = c.clip, .data_hash = data_hash(&tr), .metric_name = "val_acc", .items_name = "reviews",
+        .clip = c.clip, .data_hash = attn_cls_data_hash(&tr), .metric_name = "val_acc", .items_name = "reviews",
         .progress = train_view_event, .progress_user = &view, .comm = ranks > 1 ? &comm : NULL};
     printf("model: %lld parameters; %lld steps of %lld reviews (%lld per epoch), %d threads%s\n",
            (long long)attn_params_numel(m->P), (long long)total, (long long)c.batch_size, (long long)per_epoch,

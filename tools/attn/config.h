@@ -1,35 +1,39 @@
-/* config.h — one configuration format for every training command: a JSON object of key → number,
- * string or boolean, read strictly against a table of fields (type, range, choices). Unknown keys,
- * wrong types, numbers out of range or not whole where a count is expected are errors naming the
- * file and the key; keys starting with "_" are comments. The older `key = value` lines of
- * `attn train translate` configs are read too, with a warning. */
+/* config.h — the training commands' configuration files, read by the library (attn/io.h:
+ * attn_config_load, JSON or the older `key = value` lines); this prints its messages as
+ * "attn CMD: config PATH: …" and warns about the older format. */
 #ifndef ATTN_CLI_CONFIG_H
 #define ATTN_CLI_CONFIG_H
 
-#include <stdint.h>
+#include "attn.h"
 
-typedef enum cfg_kind {
-    CFG_I64,    /* int64_t, whole */
-    CFG_INT,    /* int, whole */
-    CFG_LONG,   /* long, whole */
-    CFG_U64,    /* uint64_t, whole, ≥ 0 */
-    CFG_FLOAT,  /* float */
-    CFG_DOUBLE, /* double */
-    CFG_BOOL,   /* int 0/1: true/false, or 0/1 */
-    CFG_CHOICE  /* int: the index of a string among choices (NULL-terminated) */
-} cfg_kind;
+#include <stdio.h>
 
-typedef struct cfg_field {
-    const char *key;
-    cfg_kind kind;
-    void *ptr;
-    double lo, hi;                /* numbers: accepted range */
-    const char *const *choices;   /* CFG_CHOICE */
-    const int *values;            /* CFG_CHOICE: value stored for each choice (NULL: its index) */
-} cfg_field;
+typedef attn_config_field cfg_field;
+#define CFG_I64 ATTN_CONFIG_I64
+#define CFG_INT ATTN_CONFIG_INT
+#define CFG_LONG ATTN_CONFIG_LONG
+#define CFG_U64 ATTN_CONFIG_U64
+#define CFG_FLOAT ATTN_CONFIG_FLOAT
+#define CFG_DOUBLE ATTN_CONFIG_DOUBLE
+#define CFG_BOOL ATTN_CONFIG_BOOL
+#define CFG_CHOICE ATTN_CONFIG_CHOICE
 
-/* Read path over the fields (those not named keep their values). Messages to stderr as
- * "attn CMD: config PATH: …". Returns 0, or a negative ATTN_E_* status. */
-int cfg_load(const char *cmd, const char *path, const cfg_field *fields, int n);
+/* After a library config reader: the warning about the older format, then the error if any.
+ * Returns st. */
+static inline int cfg_report(const char *cmd, const char *path, int legacy, int st)
+{
+    if (legacy)
+        fprintf(stderr, "attn %s: config %s: `key = value` lines are read for compatibility; write a JSON object\n",
+                cmd, path);
+    if (st) fprintf(stderr, "attn %s: %s\n", cmd, attn_last_error());
+    return st;
+}
+
+/* Returns 0, or a negative ATTN_E_* status (its message printed). */
+static inline int cfg_load(const char *cmd, const char *path, const cfg_field *fields, int n)
+{
+    int legacy = 0, st = attn_config_load(path, fields, n, &legacy);
+    return cfg_report(cmd, path, legacy, st);
+}
 
 #endif

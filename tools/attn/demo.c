@@ -204,19 +204,13 @@ int cli_demo(int argc, char **argv)
     attn_dates_task_config dcfg = {.batch = c.batch, .steps = c.steps, .period = c.log_every, .val_examples = c.val_n,
                                    .seed = c.seed};
     if (st == ATTN_OK) st = attn_dates_task_create(m, &dcfg, &dt);
-    int n = st ? 0 : attn_seq2seq_config_to_meta(&m->cfg, buf, sizeof buf, kv, 56);
-    if (n < 0) st = n;
+    if (st == ATTN_OK) st = attn_dates_model_meta(m, c.seed, buf, sizeof buf, kv, 64);
     if (st) {
         cli_error("demo", "setup", st);
         goto done;
     }
     char seed[32];
     snprintf(seed, sizeof seed, "%llu", (unsigned long long)c.seed);
-    kv[n++] = "attn.arch", kv[n++] = "transformer-seq2seq";
-    kv[n++] = "attn.task", kv[n++] = "dates";
-    kv[n++] = "attn.tokenizer", kv[n++] = "chars-ascii";
-    kv[n++] = "attn.dates.seed", kv[n++] = seed;
-    kv[n] = NULL;
     attn_train_task task = attn_dates_task_get(dt);
     task.meta = kv;
     attn_train_comm comm;

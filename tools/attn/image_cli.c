@@ -15,59 +15,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 
 typedef struct train_opts {
     attn_image_train_config c;
     int64_t train_images;
 } train_opts;
-
-static int load_config(const char *path, train_opts *o)
-{
-    static const char *const pools[] = {"cls", "mean", NULL}, *const poss[] = {"learned", "sincos", NULL};
-    static const int pool_v[] = {ATTN_POOL_FIRST, ATTN_POOL_MEAN}, pos_v[] = {ATTN_VIT_POS_LEARNED, ATTN_VIT_POS_SINCOS};
-    attn_image_train_config *c = &o->c;
-    int pool = (int)c->model.pooling, pos = (int)c->model.pos;
-    const cfg_field f[] = {
-        {"patch", CFG_I64, &c->model.patch_size, 1, 4096, NULL, NULL},
-        {"d_model", CFG_I64, &c->model.d_model, 1, 4096, NULL, NULL},
-        {"heads", CFG_I64, &c->model.nhead, 1, 256, NULL, NULL},
-        {"layers", CFG_I64, &c->model.num_layers, 1, 256, NULL, NULL},
-        {"ff", CFG_I64, &c->model.dim_feedforward, 1, 65536, NULL, NULL},
-        {"dropout", CFG_FLOAT, &c->model.dropout, 0, 0.9, NULL, NULL},
-        {"pool", CFG_CHOICE, &pool, 0, 0, pools, pool_v},
-        {"pos", CFG_CHOICE, &pos, 0, 0, poss, pos_v},
-        {"batch", CFG_I64, &c->batch, 1, 65536, NULL, NULL},
-        {"epochs", CFG_I64, &c->epochs, 1, 100000, NULL, NULL},
-        {"val_size", CFG_I64, &c->val_size, 1, 1e9, NULL, NULL},
-        {"train_images", CFG_I64, &o->train_images, 0, 1e9, NULL, NULL},
-        {"warmup", CFG_I64, &c->warmup_steps, 0, 1e9, NULL, NULL},
-        {"eval_every", CFG_I64, &c->eval_every, 0, 1e9, NULL, NULL},
-        {"lr", CFG_FLOAT, &c->lr, 0, 10, NULL, NULL},
-        {"min_lr_ratio", CFG_FLOAT, &c->min_lr_ratio, 0, 1, NULL, NULL},
-        {"weight_decay", CFG_FLOAT, &c->weight_decay, 0, 10, NULL, NULL},
-        {"clip", CFG_FLOAT, &c->clip, 0, 1e9, NULL, NULL},
-        {"label_smoothing", CFG_FLOAT, &c->label_smoothing, 0, 0.99, NULL, NULL},
-        {"pad", CFG_INT, &c->pad, 0, 64, NULL, NULL},
-        {"hflip", CFG_BOOL, &c->hflip, 0, 1, NULL, NULL},
-        {"seed", CFG_U64, &c->seed, 0, 9007199254740992.0, NULL, NULL},
-        {"average_last", CFG_INT, &c->average_last, 0, 1000, NULL, NULL},
-        {"minutes", CFG_DOUBLE, &c->minutes, 0, 1e7, NULL, NULL},
-    };
-    if (cfg_load("train image", path, f, (int)(sizeof f / sizeof f[0]))) return 1;
-    c->model.pooling = (attn_pooling)pool;
-    c->model.pos = (attn_vit_pos)pos;
-    return 0;
-}
-
-/* This process's CPU time (all its threads), for the result line beside the wall time. */
-static double cpu_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 int cli_train_image(int argc, char **argv)
 {
@@ -95,7 +48,10 @@ int cli_train_image(int argc, char **argv)
     setvbuf(stdout, NULL, _IOLBF, 0);
     train_opts o = {0};
     attn_image_train_defaults(&o.c);
-    if (config && load_config(config, &o)) return 2;
+    if (config) {
+        int legacy = 0, st = attn_image_train_config_load(config, &o.c, &o.train_images, &legacy);
+        if (cfg_report("train image", config, legacy, st)) return 2;
+    }
     if (threads > 0) attn_set_num_threads(threads);
     attn_mpi_ctx *dc = NULL;
     if (attn_mpi_init(&argc, &argv, &dc)) {
@@ -138,13 +94,13 @@ int cli_train_image(int argc, char **argv)
         tv.epochs = (steps + o.c.eval_every - 1) / o.c.eval_every;
     }
     attn_train_result res;
-    const double c0 = cpu_seconds();
+    const double c0 = attn_cpu_seconds();
     st = attn_image_train_run(&o.c, &view, out, resume, ranks > 1 ? &comm : NULL, train_view_event, &tv, &res);
     if (st) cli_error("train image", out, st);
     else
         printf("result: task=image val_acc=%.4f steps=%lld minutes=%.1f cpu_minutes=%.1f images_per_s=%.0f "
                "final=%s/%s\n",
-               res.best_metric, (long long)res.state.step, res.seconds / 60, (cpu_seconds() - c0) / 60,
+               res.best_metric, (long long)res.state.step, res.seconds / 60, (attn_cpu_seconds() - c0) / 60,
                res.seconds > 0 ? res.items / res.seconds : 0, out, res.final_name ? res.final_name : "");
     attn_image_set_free(s);
     attn_mpi_finalize(dc);

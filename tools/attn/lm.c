@@ -208,7 +208,7 @@ int cli_train_lm(int argc, char **argv)
         if (st == ATTN_OK && !all) st = attn_set_error(ATTN_E_NOMEM, "out of memory");
         if (st == ATTN_OK) ids = all, memcpy(ids + n_tr, ids_va, (size_t)n_va * sizeof *ids);
         if (st == ATTN_OK) c.model.vocab = attn_lm_spm_vocab(tok);
-        if (st == ATTN_OK) st = mt_spm_to_b64(attn_lm_spm_model(tok), &vocab_b64);
+        if (st == ATTN_OK) st = attn_spm_to_base64(attn_lm_spm_model(tok), &vocab_b64);
     } else {
         if (resume) st = check_run_is_chars(out);
         attn_chars_of_text(text, n, &chars);
@@ -235,7 +235,7 @@ int cli_train_lm(int argc, char **argv)
     }
     kv[nk++] = "attn.arch", kv[nk++] = "gpt";
     kv[nk++] = "attn.tokenizer", kv[nk++] = c.bpe ? "spm" : "chars";
-    kv[nk++] = c.bpe ? MT_META_SPM : "attn.chars.vocab", kv[nk++] = vocab_b64;
+    kv[nk++] = c.bpe ? "attn.spm.model" : "attn.chars.vocab", kv[nk++] = vocab_b64;
     kv[nk] = NULL;
     attn_train_task task = attn_lm_task_get(lt);
     task.meta = kv;

@@ -13,42 +13,6 @@
 #include <string.h>
 
 
-/* Open a subword translation checkpoint: model (either architecture), tokenizer. */
-int mt_open_model(const char *path, mt_model *m, attn_spm **sp)
-{
-    attn_st_reader *st;
-    *m = (mt_model){0}, *sp = NULL;
-    ATTN_TRY_CLI(attn_st_open(path, &st));
-    const char *arch = attn_st_metadata(st, "attn.arch"), *tok = attn_st_metadata(st, "attn.tokenizer");
-    int s = ATTN_OK, gru = arch && !strcmp(arch, "gru-seq2seq");
-    if (!arch || (strcmp(arch, "transformer-seq2seq") && !gru) || !tok || strcmp(tok, "spm")) {
-        fprintf(stderr, "attn: %s is not a subword translation model (attn.arch=%s, attn.tokenizer=%s)\n",
-                path, arch ? arch : "none", tok ? tok : "none");
-        s = ATTN_E_FORMAT;
-    }
-    attn_seq2seq_config tc;
-    attn_gru_seq2seq_config gc;
-    int64_t sv = 0, tv = 0;
-    if (s == ATTN_OK && gru) s = attn_gru_seq2seq_config_from_reader(st, &gc), sv = gc.src_vocab, tv = gc.tgt_vocab;
-    else if (s == ATTN_OK) s = attn_seq2seq_config_from_reader(st, &tc), sv = tc.src_vocab, tv = tc.tgt_vocab;
-    if (s == ATTN_OK) s = attn_spm_from_reader(st, sp);
-    int32_t V = 0;
-    if (s == ATTN_OK) s = attn_spm_vocab_size(*sp, &V);
-    if (s == ATTN_OK && (sv != V || tv != V)) {
-        fprintf(stderr, "attn: %s: vocabularies %lld/%lld, its tokenizer has %d\n", path, (long long)sv,
-                (long long)tv, (int)V);
-        s = ATTN_E_FORMAT;
-    }
-    if (s == ATTN_OK) s = gru ? attn_gru_seq2seq_open(st, &m->gru) : attn_seq2seq_open(st, &m->tf);
-    attn_st_close(st);
-    if (s) {
-        mt_model_free(m);
-        attn_spm_free(*sp);
-        *sp = NULL;
-    }
-    return s;
-}
-
 static void eval_progress(void *user, int64_t done, int64_t n)
 {
     (void)n;

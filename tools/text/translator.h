@@ -61,10 +61,41 @@ int attn_translate_texts_progress(attn_tape *t, const attn_seq2seq *tf, const at
 /* The SentencePiece model stored in a checkpoint's metadata (attn.spm.model, or the classifier's
  * attn.tokenizer.model). */
 int attn_spm_from_reader(const attn_st_reader *st, attn_spm **sp);
+/* The same from the checkpoint (or run state) file at path. */
+int attn_spm_from_checkpoint(const char *path, attn_spm **sp);
 /* Text → ids (no BOS/EOS), *ids malloc'ed; ids → text, *text malloc'ed. Errors through
  * attn_last_error. */
 int attn_spm_encode_alloc(const attn_spm *sp, const char *text, int32_t **ids, int64_t *n);
 int attn_spm_decode_alloc(const attn_spm *sp, const int32_t *ids, int64_t n, char **text);
+
+/* ---- training and reopening a subword translation model ---------------------------------- */
+
+/* The tokenizer serialized, as a malloc'ed base64 string (what attn.spm.model holds). */
+int attn_spm_to_base64(const attn_spm *sp, char **b64);
+/* The tokenizer as a file at path, written to a temporary file beside it and renamed. */
+int attn_spm_save_atomic(const attn_spm *sp, const char *path);
+/* A joint source+target BPE tokenizer of `vocab` pieces learned from the training pairs
+ * (identity normalisation: case, punctuation and spacing kept, so decoding is exact). */
+int attn_spm_train_joint(const attn_parallel *train, int vocab, uint32_t seed, attn_spm **sp);
+/* Encode the pairs of d for attn_mt_task: src + EOS, tgt without BOS/EOS; a pair with an empty
+ * side, or longer than max_len with EOS/BOS, is dropped (*dropped, may be NULL, counts them).
+ * *pairs (free with attn_mt_pairs_free(*pairs, *n)) is NULL on failure. */
+int attn_mt_encode_pairs(const attn_parallel *d, const attn_spm *sp, int64_t max_len, attn_mt_pair **pairs,
+                         int64_t *n, int64_t *dropped);
+/* Greedy BLEU (13a, cased) of the first n sentences of val, as attn_mt_task_config's metric
+ * (user: an attn_mt_bleu_hook; NaN when there is no sentence). */
+typedef struct attn_mt_bleu_hook {
+    const attn_seq2seq *tf;      /* one of tf, gru */
+    const attn_gru_seq2seq *gru;
+    const attn_spm *sp;
+    const attn_parallel *val;
+    int64_t n;
+} attn_mt_bleu_hook;
+int attn_mt_val_bleu(void *user, attn_tape *t, double *bleu);
+/* Open a subword translation checkpoint (attn.tokenizer = spm; not the character models, which
+ * attn_translator_open also reads): the model in *tf or *gru, its tokenizer in *sp, checked
+ * against each other. All three NULL on failure. */
+int attn_mt_open(const char *path, attn_seq2seq **tf, attn_gru_seq2seq **gru, attn_spm **sp);
 
 #ifdef __cplusplus
 }

@@ -1,8 +1,10 @@
-/* peak_avx512.c — an FMA-bound loop: 12 independent accumulator chains hide the FMA latency
+/* machine_avx512.c — an FMA-bound loop: 12 independent accumulator chains hide the FMA latency
  * (4 cycles × 2 ports = 8 in flight needed; 12 leave margin). Returns the flops done. */
 #include <immintrin.h>
 
-double bench_fma_loop_avx512(long iters)
+#include "internal.h"
+
+ATTN_INTERNAL double attn_fma_loop_avx512(long iters)
 {
     __m512 acc[12];
     const __m512 b = _mm512_set1_ps(1.0000001f), c = _mm512_set1_ps(1e-7f);
