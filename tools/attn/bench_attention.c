@@ -53,7 +53,7 @@ static float *filled(int64_t n, unsigned seed)
 
 /* Run one case; returns 0, or 1 on a library error. */
 static int run_case(const shape *s, attn_kernel kernel, int bwd, int threads, int reps_opt,
-                    bench_peak *pk)
+                    attn_machine_peak *pk)
 {
     const int64_t B = s->B, H = s->H, Lq = s->Lq, Lk = s->Lk, E = s->E;
     const char *kname = kernel == ATTN_KERNEL_REFERENCE ? "reference" : "flash";
@@ -71,7 +71,7 @@ static int run_case(const shape *s, attn_kernel kernel, int bwd, int threads, in
         return 0;
     }
     const int membound = s->decode && !bwd;
-    if (membound) bench_peak_bandwidth(pk, 3); /* before the RSS reset */
+    if (membound) (void)attn_machine_bandwidth(pk, 3); /* before the RSS reset */
     (void)attn_rss_hwm_reset(); /* without it the peak is the process's */
     const int64_t nq = B * H * Lq * E, nk = B * H * Lk * E;
     float *q = filled(nq, 1), *k = filled(nk, 2), *v = filled(nk, 3), *o = calloc((size_t)nq, 4);
@@ -101,14 +101,14 @@ static int run_case(const shape *s, attn_kernel kernel, int bwd, int threads, in
     double times[64], cpu[64];
     int reps = reps_opt, n = 0;
     for (int r = 0; st == 0 && r < (reps ? reps : 64); r++) {
-        if (!membound) bench_peak_sample(pk); /* interleaved calibration, outside the timing */
-        double t0 = bench_now(), c0 = attn_cpu_seconds();
+        if (!membound) (void)attn_machine_peak_sample(pk); /* interleaved calibration, outside the timing */
+        double t0 = attn_now(), c0 = attn_cpu_seconds();
         if (bwd)
             st = attn_sdpa_backward(&tq, &tk, &tv, &to, lse, &tdo, &opt, &tdq, &tdk, &tdv, NULL);
         else
             st = attn_sdpa_forward(&tq, &tk, &tv, &opt, &to, lse, NULL);
         cpu[n] = attn_cpu_seconds() - c0;
-        times[n++] = bench_now() - t0;
+        times[n++] = attn_now() - t0;
         if (!reps) { /* about a second of repetitions, 3 to 64 */
             double sum = 0;
             for (int i = 0; i < n; i++) sum += times[i];
@@ -121,7 +121,7 @@ static int run_case(const shape *s, attn_kernel kernel, int bwd, int threads, in
         goto done;
     }
     double t = bench_median(times, n), rss = attn_rss_hwm_mb();
-    if (membound) bench_peak_bandwidth(pk, 3); /* after: the best of both sides */
+    if (membound) (void)attn_machine_bandwidth(pk, 3); /* after: the best of both sides */
     printf("shape=%s kernel=%s pass=%s threads=%d ms=%.3f reps=%d", s->name, kname,
            bwd ? "bwd" : "fwd", threads, t * 1e3, n);
     if (membound) {
@@ -172,8 +172,8 @@ int bench_attention(int argc, char **argv)
         const int st = attn_set_isa(isas[isa_i]);
         if (st) return cli_error("bench attention", "--isa", st);
     }
-    bench_peak pk;
-    bench_peak_init(&pk, threads);
+    attn_machine_peak pk;
+    (void)attn_machine_peak_init(&pk, threads);
     printf("# attention: isa=%s threads=%d peak_gflops=%.1f core_cpu_peak_gflops=%.1f (start; "
            "recalibrated between repetitions)\n",
            attn_isa_name(attn_get_isa()), threads, pk.gflops, pk.core_gflops);

@@ -105,7 +105,7 @@ static void pause_ms(int ms)
  * timed in batches so the clock resolution does not matter. t[impl] = median, min, max in ms.
  * Returns the repetitions timed per implementation. */
 static int time_both(const shape *s, const float *A, const float *B, float *C, float *C2,
-                     int threads, int reps, int with_openblas, double t[2][3], bench_peak *pk)
+                     int threads, int reps, int with_openblas, double t[2][3], attn_machine_peak *pk)
 {
     double v[2][256];
     int n[2] = {0, 0};
@@ -114,9 +114,9 @@ static int time_both(const shape *s, const float *A, const float *B, float *C, f
     double flops = 2.0 * s->M * s->N * s->K;
     while (inner < 4096 && flops * inner < 2e7) inner *= 2;
     run_attn(s, A, B, C, threads); /* cold: page faults, the pool's threads */
-    double t0 = bench_now();       /* one warm batch sets the repetitions */
+    double t0 = attn_now();       /* one warm batch sets the repetitions */
     for (int i = 0; i < inner; i++) run_attn(s, A, B, C, threads);
-    const double batch_ms = (bench_now() - t0) * 1e3;
+    const double batch_ms = (attn_now() - t0) * 1e3;
     while (reps < 256 && reps * batch_ms < 200.0) reps++;
     const int rounds = reps < 4 ? reps : 4;
     for (int round = 0; round < rounds; round++) {
@@ -124,13 +124,13 @@ static int time_both(const shape *s, const float *A, const float *B, float *C, f
             int count = (round + 1) * reps / rounds - round * reps / rounds;
             if (count == 0) continue;
             if (with_openblas) pause_ms(120);
-            bench_peak_sample(pk); /* interleaved calibration (before OpenBLAS's threads wake) */
+            (void)attn_machine_peak_sample(pk); /* interleaved calibration (before OpenBLAS's threads wake) */
             impl ? run_openblas(s, A, B, C2) : run_attn(s, A, B, C, threads); /* warm-up */
             for (int r = 0; r < count; r++) {
-                double t0 = bench_now();
+                double t0 = attn_now();
                 for (int i = 0; i < inner; i++)
                     impl ? run_openblas(s, A, B, C2) : run_attn(s, A, B, C, threads);
-                v[impl][n[impl]++] = (bench_now() - t0) * 1e3 / inner;
+                v[impl][n[impl]++] = (attn_now() - t0) * 1e3 / inner;
             }
         }
     }
@@ -167,8 +167,8 @@ int bench_gemm(int argc, char **argv)
         const int st = attn_set_isa(isas[isa_i]);
         if (st) return cli_error("bench gemm", "--isa", st);
     }
-    bench_peak pk;
-    bench_peak_init(&pk, threads); /* before OpenBLAS starts its threads */
+    attn_machine_peak pk;
+    (void)attn_machine_peak_init(&pk, threads); /* before OpenBLAS starts its threads */
     const char *core = "none";
 #ifdef ATTN_HAVE_OPENBLAS
     if (openblas_set_num_threads) openblas_set_num_threads(threads);
@@ -234,6 +234,6 @@ int bench_gemm(int argc, char **argv)
     free(list);
     printf("# peak_gflops=%.1f: best of %d calibration runs, interleaved with the timing\n",
            pk.gflops, pk.fma_runs);
-    printf("# peak_rss_mb=%.1f\n", bench_peak_rss_mb());
+    printf("# peak_rss_mb=%.1f\n", attn_peak_rss_mb());
     return status;
 }

@@ -66,9 +66,9 @@ int bench_generate(int argc, char **argv)
            "context %lld, %d threads, %d rounds\n",
            (long long)params, (long long)nl, (long long)cfg.n_head, (long long)d, (long long)cfg.vocab, (long long)T,
            threads, rounds);
-    bench_peak pk; /* the triad, the best of a few passes before and after (bench_util.h) */
-    bench_peak_init(&pk, threads);
-    bench_peak_bandwidth(&pk, 3);
+    attn_machine_peak pk; /* the triad, the best of a few passes before and after (bench_util.h) */
+    (void)attn_machine_peak_init(&pk, threads);
+    (void)attn_machine_bandwidth(&pk, 3);
     const double bw0 = pk.gbs;
     int32_t prompt[1] = {0}, *out = malloc((size_t)T * sizeof *out);
     double *tps = malloc((size_t)rounds * sizeof *tps), *tpc = malloc((size_t)rounds * sizeof *tpc);
@@ -78,15 +78,15 @@ int bench_generate(int argc, char **argv)
         attn_generate_options o = {.eos_id = -1, .max_new = T - 1, .sample = 1, .temperature = 1.0f,
                                    .seed = (uint64_t)r + 1};
         int64_t len = 0;
-        const double t0 = bench_now(), c0 = cpu_now();
+        const double t0 = attn_now(), c0 = cpu_now();
         st = attn_gpt_generate(m, prompt, 1, 1, &o, out, T, &len, NULL);
-        const double t = bench_now() - t0, c = cpu_now() - c0;
+        const double t = attn_now() - t0, c = cpu_now() - c0;
         if (st == ATTN_OK && r > 0) tps[r - 1] = (double)len / t, tpc[r - 1] = (double)len / c, made = len;
     }
     double bw1 = 0;
     if (st == ATTN_OK) {
         pk.gbs = 0;
-        bench_peak_bandwidth(&pk, 3);
+        (void)attn_machine_bandwidth(&pk, 3);
         bw1 = pk.gbs;
     }
     if (st == ATTN_OK) {

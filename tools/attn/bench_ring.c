@@ -112,7 +112,7 @@ int bench_ring(int argc, char **argv)
         }
         if (st == ATTN_OK) fwd_ms = bench_median(fr, reps), bwd_ms = bench_median(br, reps);
     }
-    double rss = bench_peak_rss_mb();
+    double rss = attn_peak_rss_mb();
     /* k and v travel round the ring in place: they must be home, bit for bit */
     if (st == ATTN_OK) {
         float *home = malloc((size_t)n * sizeof *home);

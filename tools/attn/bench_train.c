@@ -153,7 +153,7 @@ int bench_train(int argc, char **argv)
                                     : (int32_t)(attn_philox_uniform(7, 1 + gb, (uint64_t)i + 1) * (float)cfg.vocab);
             }
         }
-        double t0 = bench_now(), ar_ms = 0;
+        double t0 = attn_now(), ar_ms = 0;
         attn_var *logits, *loss;
         st = attn_tape_reset(t);
         if (st == ATTN_OK) st = attn_gpt_forward(t, m, x, local, T, &logits);
@@ -162,7 +162,7 @@ int bench_train(int argc, char **argv)
         if (st == ATTN_OK) st = attn_tape_backward(t, loss, NULL);
         if (st == ATTN_OK) st = attn_mpi_average_grads(d, m->P, 1 << 20, &ar_ms);
         if (st == ATTN_OK) st = attn_optim_step(opt, 3e-4f);
-        step_ms[s] = (bench_now() - t0) * 1e3;
+        step_ms[s] = (attn_now() - t0) * 1e3;
         double l = st == ATTN_OK ? loss->data[0] : NAN;
         if (st == ATTN_OK) st = attn_mpi_allreduce_sum_double(d, &l);
         if (s % steps >= 2) allreduce_total += ar_ms;
@@ -188,7 +188,7 @@ int bench_train(int argc, char **argv)
     if (rank == 0) {
         printf("result: ranks=%d tokens_per_s=%.0f step_ms=%.1f allreduce_ms=%.1f threads=%d "
                "rounds=%d rss_mb=%.0f\n",
-               ranks, tps, med, allreduce_total / n_kept, threads, rounds, bench_peak_rss_mb());
+               ranks, tps, med, allreduce_total / n_kept, threads, rounds, attn_peak_rss_mb());
         if (with_torch && ranks == 1 && !torch_ok)
             printf("torch: bench/torch_train.py did not run to its result (it needs /usr/bin/python3 "
                    "with python3-torch): no comparison\n");

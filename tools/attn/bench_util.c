@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-void bench_print_pct(bench_peak *p, const char *key, double value, double peak)
+void bench_print_pct(attn_machine_peak *p, const char *key, double value, double peak)
 {
     static int warned; /* the "calibration off" note went to stderr */
     double pct = peak > 0 ? 100.0 * value / peak : 0;

@@ -96,23 +96,23 @@ int cli_eval_classify(int argc, char **argv)
     int threads = ev_threads;
     long limit = ev_limit;
     if (threads > 0) attn_set_num_threads(threads);
-    double t0 = bench_now();
-    cls_model cm;
+    double t0 = attn_now();
+    attn_text_classifier cm;
     if (cls_model_load("eval classify", model, &cm)) return 1;
     attn_imdb *d = NULL;
     if (cls_load_imdb("eval classify", data, "test", &d)) {
-        cls_model_free(&cm);
+        attn_text_classifier_free(&cm);
         return 1;
     }
     int64_t n = limit && limit < d->n ? limit : d->n;
-    cls_set s = {0};
+    attn_cls_data s = {0};
     attn_tape *t = NULL;
     attn_tape_config tc = {0};
     const int64_t C = cm.m->cfg.num_classes;
     float *probs = malloc((size_t)(n * C) * sizeof *probs);
     int st = probs ? ATTN_OK : ATTN_E_NOMEM;
     if (st == ATTN_OK)
-        st = cls_encode_texts(cm.sp, d->text, d->label, NULL, n, cm.m->cfg.max_len, cm.head_tokens, &s);
+        st = attn_cls_encode_texts(cm.sp, d->text, d->label, NULL, n, cm.m->cfg.max_len, cm.head_tokens, &s);
     if (st == ATTN_OK) st = attn_tape_create(&tc, &t);
     if (st == ATTN_OK) st = attn_classifier_predict(cm.m, t, &s, 64, probs);
     int rc = 0;
@@ -122,14 +122,14 @@ int cli_eval_classify(int argc, char **argv)
         attn_cls_report r;
         st = attn_cls_evaluate(probs, s.label, n, C, &r);
         if (st) rc = cli_error("eval classify", data, st);
-        else print_report(&r, data, bench_now() - t0);
+        else print_report(&r, data, attn_now() - t0);
         attn_cls_report_free(&r);
     }
     free(probs);
-    cls_set_free(&s);
+    attn_cls_data_free(&s);
     attn_tape_free(t);
     attn_imdb_free(d);
-    cls_model_free(&cm);
+    attn_text_classifier_free(&cm);
     return rc;
 }
 
@@ -157,7 +157,7 @@ static const arg_spec classify_spec = {
 };
 
 /* --pieces: the text as the model sees it (cleaned), its pieces, and their decoding. */
-static int show_pieces(const cls_model *cm, const char *text)
+static int show_pieces(const attn_text_classifier *cm, const char *text)
 {
     char *c = cls_clean(text), *dec = NULL;
     int32_t *ids = NULL;
@@ -182,7 +182,7 @@ static int show_pieces(const cls_model *cm, const char *text)
 }
 
 /* One text → "label<TAB>probability<TAB>text". */
-static int classify_one(attn_tape *t, const cls_model *cm, const char *text, const char *where)
+static int classify_one(attn_tape *t, const attn_text_classifier *cm, const char *text, const char *where)
 {
     size_t bad;
     if (attn_utf8_validate(text, strlen(text), &bad)) {
@@ -193,13 +193,13 @@ static int classify_one(attn_tape *t, const cls_model *cm, const char *text, con
     char *texts[1] = {(char *)text};
     int8_t label = 0;
     if (cl_pieces) return show_pieces(cm, text);
-    cls_set s;
+    attn_cls_data s;
     const int64_t C = cm->m->cfg.num_classes;
     float *p = malloc((size_t)C * sizeof *p);
     if (!p) return cli_error("classify", where, ATTN_E_NOMEM);
-    int st = cls_encode_texts(cm->sp, texts, &label, NULL, 1, cm->m->cfg.max_len, cm->head_tokens, &s);
+    int st = attn_cls_encode_texts(cm->sp, texts, &label, NULL, 1, cm->m->cfg.max_len, cm->head_tokens, &s);
     if (st == ATTN_OK) st = attn_classifier_predict(cm->m, t, &s, 1, p);
-    cls_set_free(&s);
+    attn_cls_data_free(&s);
     if (st) {
         free(p);
         cli_error("classify", where, st);
@@ -222,12 +222,12 @@ int cli_classify(int argc, char **argv)
     if (!cl_model) return args_usage_error(&classify_spec, "--model is required");
     if (cl_input && ntexts) return args_usage_error(&classify_spec, "give TEXT arguments or --input, not both");
     if (cl_threads > 0) attn_set_num_threads(cl_threads);
-    cls_model cm;
+    attn_text_classifier cm;
     if (cls_model_load("classify", cl_model, &cm)) return 1;
     attn_tape *t = NULL;
     attn_tape_config tc = {0};
     if (attn_tape_create(&tc, &t)) {
-        cls_model_free(&cm);
+        attn_text_classifier_free(&cm);
         return cli_error("classify", "tape", ATTN_E_NOMEM);
     }
     const int flags = cl_replace ? ATTN_LINES_REPLACE_INVALID : 0;
@@ -267,6 +267,6 @@ int cli_classify(int argc, char **argv)
         attn_line_reader_close(r);
     }
     attn_tape_free(t);
-    cls_model_free(&cm);
+    attn_text_classifier_free(&cm);
     return rc;
 }

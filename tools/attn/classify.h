@@ -1,8 +1,7 @@
 /* classify.h — what the text-classification commands share (attn train|eval classify,
  * attn classify, attn viz on a classifier): the library's run configuration (attn/train.h),
  * data sets (attn/data.h), the saved model with its tokenizer and the tokenisation of texts
- * (attn/text_classifier.h), under the commands' names, their errors printed as
- * "attn CMD: MESSAGE". */
+ * (attn/text_classifier.h), with their errors printed as "attn CMD: MESSAGE". */
 #ifndef ATTN_CLASSIFY_H
 #define ATTN_CLASSIFY_H
 
@@ -13,12 +12,6 @@
 #include "config.h"
 
 #include <stdio.h>
-
-typedef attn_cls_data cls_set;
-typedef attn_text_classifier cls_model;
-#define cls_set_free attn_cls_data_free
-#define cls_encode_texts attn_cls_encode_texts
-#define cls_model_free attn_text_classifier_free
 
 /* Read the JSON file over c (unknown keys and wrong types are errors naming the key). */
 static inline int cls_config_load(const char *path, attn_cls_run_config *c)
@@ -40,7 +33,7 @@ static inline int cls_load_imdb(const char *cmd, const char *path, const char *s
 }
 
 /* PATH is a checkpoint, or a training run's directory (its final model, best.safetensors). */
-static inline int cls_model_load(const char *cmd, const char *path, cls_model *out)
+static inline int cls_model_load(const char *cmd, const char *path, attn_text_classifier *out)
 {
     int st = attn_text_classifier_open(path, out);
     if (st) fprintf(stderr, "attn %s: %s\n", cmd, attn_last_error());

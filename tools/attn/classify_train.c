@@ -23,7 +23,7 @@
 
 /* The token ids for the PyTorch comparison (bench/torch_imdb.py): F32 tensors <set>.ids
  * [n, max_len] (pad_id-padded), <set>.labels [n], and the run's configuration. */
-static int export_tokens(const char *path, const cls_set *sets, const char *const *names, int k,
+static int export_tokens(const char *path, const attn_cls_data *sets, const char *const *names, int k,
                          const attn_cls_run_config *c, const char *config_path)
 {
     attn_st_writer *w;
@@ -33,7 +33,7 @@ static int export_tokens(const char *path, const cls_set *sets, const char *cons
     int st = ATTN_OK;
     int64_t L = c->model.max_len;
     for (int j = 0; j < k && st == ATTN_OK; j++) {
-        const cls_set *s = &sets[j];
+        const attn_cls_data *s = &sets[j];
         float *b = bufs[j] = calloc((size_t)(s->n * (L + 1) + 1), sizeof *b);
         if (!b) {
             st = ATTN_E_NOMEM;
@@ -127,7 +127,7 @@ int cli_train_classify(int argc, char **argv)
         }
     }
     if (rank > 0 && !freopen("/dev/null", "w", stdout)) return 1; /* rank 0 alone prints */
-    double t_start = bench_now();
+    double t_start = attn_now();
     attn_imdb *d = NULL;
     if (cls_load_imdb("train classify", data, "train", &d)) {
         attn_mpi_finalize(dc);
@@ -150,7 +150,7 @@ int cli_train_classify(int argc, char **argv)
     }
     attn_spm *sp = NULL;
     char *tok = NULL;
-    cls_set tr = {0}, va = {0}, te = {0};
+    attn_cls_data tr = {0}, va = {0}, te = {0};
     attn_classifier *m = NULL;
     attn_tape *t = NULL;
     attn_cls_task *ct = NULL;
@@ -160,11 +160,11 @@ int cli_train_classify(int argc, char **argv)
         snprintf(path, sizeof path, "%s/run.safetensors", out);
         st = attn_spm_from_checkpoint(path, &sp);
     } else if (st == ATTN_OK && rank == 0) {
-        double t0 = bench_now();
+        double t0 = attn_now();
         if ((st = attn_cls_train_tokenizer(d->text, is_tr, d->n, c.tokenizer_reviews, c.vocab_size, threads, c.seed, &sp)))
             fprintf(stderr, "attn train classify: %s\n", attn_last_error());
         if (st == ATTN_OK) printf("tokenizer: SentencePiece BPE, %d pieces, learned in %.1f s\n",
-                                  c.vocab_size, bench_now() - t0);
+                                  c.vocab_size, attn_now() - t0);
     }
     if (ranks > 1) st = dist_share_tokenizer(dc, st, &sp, "attn train classify");
     int32_t vocab = 0;
@@ -172,14 +172,14 @@ int cli_train_classify(int argc, char **argv)
     if (st == ATTN_OK) st = attn_spm_to_base64(sp, &tok);
     c.model.vocab = vocab;
     if (st == ATTN_OK) {
-        double t0 = bench_now();
-        st = cls_encode_texts(sp, d->text, d->label, is_tr, d->n, c.model.max_len, c.head_tokens, &tr);
+        double t0 = attn_now();
+        st = attn_cls_encode_texts(sp, d->text, d->label, is_tr, d->n, c.model.max_len, c.head_tokens, &tr);
         if (st == ATTN_OK)
-            st = cls_encode_texts(sp, d->text, d->label, is_val, d->n, c.model.max_len, c.head_tokens, &va);
+            st = attn_cls_encode_texts(sp, d->text, d->label, is_val, d->n, c.model.max_len, c.head_tokens, &va);
         if (st == ATTN_OK)
             printf("data: %lld training reviews (%lld tokens), %lld validation (split by movie), "
                    "encoded in %.1f s\n", (long long)tr.n, (long long)tr.off[tr.n], (long long)va.n,
-                   bench_now() - t0);
+                   attn_now() - t0);
     }
     if (st == ATTN_OK && tr.n == 0) {
         fprintf(stderr, "attn train classify: no training reviews left after the validation split\n");
@@ -187,11 +187,11 @@ int cli_train_classify(int argc, char **argv)
     }
     if (st == ATTN_OK && export_path && rank == 0) {
         attn_imdb *dt = NULL;
-        cls_set sets[3] = {tr, va, {0}};
+        attn_cls_data sets[3] = {tr, va, {0}};
         const char *names[3] = {"train", "val", "test"};
         int k = 2;
         if (cls_load_imdb("train classify", data, "test", &dt) == ATTN_OK) {
-            st = cls_encode_texts(sp, dt->text, dt->label, NULL, dt->n, c.model.max_len, c.head_tokens, &te);
+            st = attn_cls_encode_texts(sp, dt->text, dt->label, NULL, dt->n, c.model.max_len, c.head_tokens, &te);
             sets[2] = te, k = 3;
         }
         attn_imdb_free(dt);
@@ -234,10 +234,10 @@ int cli_train_classify(int argc, char **argv)
     st = attn_train_run(&tcfg, &task, m->P, t, &r);
     if (st == ATTN_OK) {
         printf("done: %lld steps, best validation accuracy %.4f, %.1f min\n", (long long)r.state.step, r.best_metric,
-               (bench_now() - t_start) / 60);
+               (attn_now() - t_start) / 60);
         printf("result: task=imdb impl=attn val_accuracy=%.4f steps=%lld reviews_per_s=%.1f total_minutes=%.1f "
                "model=%s/%s\n", r.final_metric, (long long)r.state.step, r.seconds > 0 ? r.items / r.seconds : 0,
-               (bench_now() - t_start) / 60, out, r.final_name);
+               (attn_now() - t_start) / 60, out, r.final_name);
         rc = 0;
     } else {
         cli_error("train classify", "training", st);
@@ -250,7 +250,7 @@ done:
     }
     attn_mpi_finalize(dc);
     free(is_val), free(is_tr), free(tok);
-    cls_set_free(&tr), cls_set_free(&va), cls_set_free(&te);
+    attn_cls_data_free(&tr), attn_cls_data_free(&va), attn_cls_data_free(&te);
     attn_cls_task_free(ct);
     attn_tape_free(t);
     attn_classifier_free(m);

@@ -8,16 +8,6 @@
 
 #include <stdio.h>
 
-typedef attn_config_field cfg_field;
-#define CFG_I64 ATTN_CONFIG_I64
-#define CFG_INT ATTN_CONFIG_INT
-#define CFG_LONG ATTN_CONFIG_LONG
-#define CFG_U64 ATTN_CONFIG_U64
-#define CFG_FLOAT ATTN_CONFIG_FLOAT
-#define CFG_DOUBLE ATTN_CONFIG_DOUBLE
-#define CFG_BOOL ATTN_CONFIG_BOOL
-#define CFG_CHOICE ATTN_CONFIG_CHOICE
-
 /* After a library config reader: the warning about the older format, then the error if any.
  * Returns st. */
 static inline int cfg_report(const char *cmd, const char *path, int legacy, int st)
@@ -30,7 +20,7 @@ static inline int cfg_report(const char *cmd, const char *path, int legacy, int 
 }
 
 /* Returns 0, or a negative ATTN_E_* status (its message printed). */
-static inline int cfg_load(const char *cmd, const char *path, const cfg_field *fields, int n)
+static inline int cfg_load(const char *cmd, const char *path, const attn_config_field *fields, int n)
 {
     int legacy = 0, st = attn_config_load(path, fields, n, &legacy);
     return cfg_report(cmd, path, legacy, st);

@@ -69,20 +69,20 @@ static int show_attention(const demo_cfg *c, attn_tape *t, const attn_seq2seq *m
     for (int i = 0; i < N_ALIGN && L * H <= MAXH; i++) {
         attn_dates_example ex;
         attn_dates_example_of(c->seed, 1, (uint64_t)i, &ex);
-        viz_record *r;
+        attn_attention_view *r;
         if (viz_seq2seq_record(t, m, ex.src, ex.tgt, &ex, &r)) return -1;
-        viz_head_metrics *hm = malloc((size_t)r->n_maps * sizeof *hm);
-        if (!hm || viz_metrics_compute(r, hm)) {
-            free(hm), viz_record_free(r);
+        attn_attention_head_metrics *hm = malloc((size_t)r->n_maps * sizeof *hm);
+        if (!hm || attn_attention_view_metrics(r, hm)) {
+            free(hm), attn_attention_view_free(r);
             return -1;
         }
         for (int k = 0; k < r->n_maps; k++)
-            if (hm[k].kind == VIZ_CROSS && hm[k].n_aligned > 0) {
+            if (hm[k].kind == ATTN_ATTENTION_CROSS && hm[k].n_aligned > 0) {
                 hits[hm[k].layer * H + hm[k].head] += hm[k].align_acc * hm[k].n_aligned;
                 total[hm[k].layer * H + hm[k].head] += hm[k].n_aligned;
             }
         free(hm);
-        viz_record_free(r);
+        attn_attention_view_free(r);
     }
     int best = 0;
     for (int k = 1; k < L * H && k < MAXH; k++)
@@ -98,14 +98,14 @@ static int show_attention(const demo_cfg *c, attn_tape *t, const attn_seq2seq *m
     for (int i = 0; i < 5; i++) {
         attn_dates_example ex;
         attn_dates_example_of(c->seed, 1, (uint64_t)i, &ex);
-        viz_record *r;
+        attn_attention_view *r;
         char dir[4200];
         snprintf(dir, sizeof dir, "%s/viz/example%d", c->out_dir, i + 1);
         if (viz_seq2seq_record(t, m, ex.src, NULL, &ex, &r)) return -1;
-        int st = viz_render_all(r, dir, VIZ_POOL_MEAN);
-        viz_record_free(r);
+        int st = viz_render_all(r, dir, ATTN_ROLLOUT_MEAN);
+        attn_attention_view_free(r);
         if (st) {
-            fprintf(stderr, "attn demo: %s\n", viz_last_error());
+            fprintf(stderr, "attn demo: %s\n", attn_last_error());
             return -1;
         }
         printf("  %s/attention.html  (%s)\n", dir, ex.src);
@@ -113,7 +113,7 @@ static int show_attention(const demo_cfg *c, attn_tape *t, const attn_seq2seq *m
     char png[4200];
     snprintf(png, sizeof png, "%s/loss.png", c->out_dir);
     if (viz_plot_csv(mpath, png)) {
-        fprintf(stderr, "attn demo: %s\n", viz_last_error());
+        fprintf(stderr, "attn demo: %s\n", attn_last_error());
         return -1;
     }
     printf("  %s  (training loss)\n", png);

@@ -135,9 +135,9 @@ int cli_eval_image(int argc, char **argv)
         attn_image_model_free(m);
         return cli_error("eval image", data ? data : ATTN_FASHION_MNIST_DIR, st);
     }
-    const double t0 = bench_now();
+    const double t0 = attn_now();
     st = attn_image_evaluate(m, s, &e);
-    const double secs = bench_now() - t0;
+    const double secs = attn_now() - t0;
     if (st) {
         cli_error("eval image", model, st);
     } else {

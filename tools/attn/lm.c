@@ -43,27 +43,27 @@ typedef struct lm_cfg {
 static int read_config(lm_cfg *c, const char *path)
 {
     static const char *const tokenizers[] = {"chars", "bpe", NULL};
-    const cfg_field f[] = {
-        {"tokenizer", CFG_CHOICE, &c->bpe, 0, 0, tokenizers, NULL},
-        {"vocab", CFG_INT, &c->vocab, 261, 1 << 20, NULL, NULL},
-        {"eval_all", CFG_BOOL, &c->task.eval_all, 0, 1, NULL, NULL},
-        {"n_layer", CFG_I64, &c->model.n_layer, 1, 64, NULL, NULL},
-        {"n_head", CFG_I64, &c->model.n_head, 1, 64, NULL, NULL},
-        {"d_model", CFG_I64, &c->model.d_model, 1, 4096, NULL, NULL},
-        {"context", CFG_I64, &c->model.context, 2, 8192, NULL, NULL},
-        {"dropout", CFG_FLOAT, &c->model.dropout, 0, 0.9, NULL, NULL},
-        {"batch", CFG_I64, &c->task.batch, 1, 4096, NULL, NULL},
-        {"steps", CFG_I64, &c->task.steps, 1, 1e9, NULL, NULL},
-        {"warmup", CFG_I64, &c->warmup, 0, 1e9, NULL, NULL},
-        {"eval_every", CFG_I64, &c->task.eval_every, 1, 1e9, NULL, NULL},
-        {"eval_batches", CFG_I64, &c->task.eval_batches, 1, 1e6, NULL, NULL},
-        {"lr", CFG_FLOAT, &c->lr, 0, 10, NULL, NULL},
-        {"min_lr_ratio", CFG_FLOAT, &c->min_lr_ratio, 0, 1, NULL, NULL},
-        {"weight_decay", CFG_FLOAT, &c->weight_decay, 0, 10, NULL, NULL},
-        {"clip", CFG_FLOAT, &c->clip, 0, 1e9, NULL, NULL},
-        {"seed", CFG_U64, &c->task.seed, 0, 9007199254740992.0, NULL, NULL},
-        {"minutes", CFG_DOUBLE, &c->minutes, 0, 1e7, NULL, NULL},
-        {"budget", CFG_BOOL, &c->budget, 0, 1, NULL, NULL},
+    const attn_config_field f[] = {
+        {"tokenizer", ATTN_CONFIG_CHOICE, &c->bpe, 0, 0, tokenizers, NULL},
+        {"vocab", ATTN_CONFIG_INT, &c->vocab, 261, 1 << 20, NULL, NULL},
+        {"eval_all", ATTN_CONFIG_BOOL, &c->task.eval_all, 0, 1, NULL, NULL},
+        {"n_layer", ATTN_CONFIG_I64, &c->model.n_layer, 1, 64, NULL, NULL},
+        {"n_head", ATTN_CONFIG_I64, &c->model.n_head, 1, 64, NULL, NULL},
+        {"d_model", ATTN_CONFIG_I64, &c->model.d_model, 1, 4096, NULL, NULL},
+        {"context", ATTN_CONFIG_I64, &c->model.context, 2, 8192, NULL, NULL},
+        {"dropout", ATTN_CONFIG_FLOAT, &c->model.dropout, 0, 0.9, NULL, NULL},
+        {"batch", ATTN_CONFIG_I64, &c->task.batch, 1, 4096, NULL, NULL},
+        {"steps", ATTN_CONFIG_I64, &c->task.steps, 1, 1e9, NULL, NULL},
+        {"warmup", ATTN_CONFIG_I64, &c->warmup, 0, 1e9, NULL, NULL},
+        {"eval_every", ATTN_CONFIG_I64, &c->task.eval_every, 1, 1e9, NULL, NULL},
+        {"eval_batches", ATTN_CONFIG_I64, &c->task.eval_batches, 1, 1e6, NULL, NULL},
+        {"lr", ATTN_CONFIG_FLOAT, &c->lr, 0, 10, NULL, NULL},
+        {"min_lr_ratio", ATTN_CONFIG_FLOAT, &c->min_lr_ratio, 0, 1, NULL, NULL},
+        {"weight_decay", ATTN_CONFIG_FLOAT, &c->weight_decay, 0, 10, NULL, NULL},
+        {"clip", ATTN_CONFIG_FLOAT, &c->clip, 0, 1e9, NULL, NULL},
+        {"seed", ATTN_CONFIG_U64, &c->task.seed, 0, 9007199254740992.0, NULL, NULL},
+        {"minutes", ATTN_CONFIG_DOUBLE, &c->minutes, 0, 1e7, NULL, NULL},
+        {"budget", ATTN_CONFIG_BOOL, &c->budget, 0, 1, NULL, NULL},
     };
     return cfg_load("train lm", path, f, (int)(sizeof f / sizeof f[0]));
 }
@@ -87,12 +87,12 @@ static int bpe_tokenizer(attn_mpi_ctx *dc, const lm_cfg *c, const char *out, int
         if (st == ATTN_OK) st = attn_spm_from_reader(r, &sp);
         attn_st_close(r);
     } else if (attn_mpi_rank(dc) == 0) {
-        const double t0 = bench_now();
+        const double t0 = attn_now();
         st = attn_lm_spm_train(text, split, c->vocab, (uint32_t)c->task.seed, threads ? threads : 2, &sp);
         int32_t V = 0;
         if (st == ATTN_OK && attn_spm_vocab_size(sp, &V) == ATTN_OK)
             printf("tokenizer: SentencePiece BPE of %d pieces (%d asked) learned from the %zu training bytes in %.1f s\n",
-                   (int)V, c->vocab, split, bench_now() - t0);
+                   (int)V, c->vocab, split, attn_now() - t0);
     }
     if (attn_mpi_size(dc) > 1) st = dist_share_tokenizer(dc, st, &sp, "attn train lm");
     if (st) {

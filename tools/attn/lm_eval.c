@@ -42,7 +42,7 @@ int cli_eval_lm(int argc, char **argv)
     if (s == ATTN_OK) s = attn_data_read_file(data, &text, &bytes);
     if (s == ATTN_OK) s = lm_model_encode(&lm, data, (const unsigned char *)text, bytes, &ids, &n);
     if (s == ATTN_OK && n < 2) s = attn_set_error(ATTN_E_ARG, "%s: %lld tokens, at least 2 needed", data, (long long)n);
-    const double t0 = bench_now();
+    const double t0 = attn_now();
     attn_tape *t = NULL;
     attn_tape_config tc = {.num_threads = threads};
     if (s == ATTN_OK) s = attn_tape_create(&tc, &t);
@@ -52,7 +52,7 @@ int cli_eval_lm(int argc, char **argv)
     if (s == ATTN_OK)
         printf("result: task=lm loss=%.4f perplexity=%.3f tokens=%lld bytes=%zu bits_per_byte=%.4f seconds=%.1f\n",
                loss, exp(loss), (long long)count, bytes, loss * (double)count / ((double)bytes * log(2.0)),
-               bench_now() - t0);
+               attn_now() - t0);
     free(text), free(ids);
     lm_model_free(&lm);
     return s ? cli_error("eval lm", culprit, s) : 0;

@@ -61,14 +61,14 @@ int cli_eval_translate(int argc, char **argv)
     attn_tape_config tc = {.num_threads = threads};
     if (s == ATTN_OK) s = attn_tape_create(&tc, &t);
     if (s == ATTN_OK) attn_tape_set_training(t, 0);
-    double t0 = bench_now();
+    double t0 = attn_now();
     progress p;
     progress_init(&p, NULL, (long)d->n, "eval translate");
     if (s == ATTN_OK)
         s = attn_translate_texts_progress(t, m.tf, m.gru, sp, (const char *const *)d->src, d->n, &o, batch,
                                           quiet ? NULL : eval_progress, &p, &hyp);
     if (!quiet) progress_done(&p);
-    double secs = bench_now() - t0;
+    double secs = attn_now() - t0;
     attn_bleu_result b, blc;
     attn_chrf_result cf;
     attn_bleu_options lc = {.lowercase = 1};

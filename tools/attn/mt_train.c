@@ -96,7 +96,7 @@ int cli_train_translate(int argc, char **argv)
         return args_usage_error(&spec, "batch_tokens %ld is below max_len %lld", c.r.batch_tokens, (long long)max_len);
     if (!(c.r.lr > 0)) return args_usage_error(&spec, "lr must be above 0");
     if (c.threads) attn_set_num_threads(c.threads);
-    const double t0 = bench_now();
+    const double t0 = attn_now();
     attn_parallel *train = NULL, *val = NULL;
     attn_spm *sp = NULL;
     char *b64 = NULL, path[4200];
@@ -208,7 +208,7 @@ int cli_train_translate(int argc, char **argv)
     train_view view = {.cmd = "train translate", .out = c.out, .metric_label = "val BLEU", .epochs = c.r.epochs, .items = "target tok"};
     attn_train_comm comm;
     /* the time limit covers the whole command: what the tokenizer and the data took is spent */
-    const double spent = bench_now() - t0;
+    const double spent = attn_now() - t0;
     attn_train_config tcfg = {
         .out_dir = c.out, .resume = c.resume, .epochs = c.r.epochs,
         .max_seconds = c.r.max_minutes > 0 ? (c.r.max_minutes * 60 - spent > 1 ? c.r.max_minutes * 60 - spent : 1) : 0,
@@ -226,7 +226,7 @@ int cli_train_translate(int argc, char **argv)
     if (rank == 0)
         printf("result: task=multi30k arch=%s val_bleu=%.2f epochs=%lld steps=%lld minutes=%.1f "
                "tokens_per_s=%.0f best=%s/best.safetensors final=%s/%s\n",
-               arch, r.final_metric, (long long)r.state.epoch, (long long)r.state.step, (bench_now() - t0) / 60,
+               arch, r.final_metric, (long long)r.state.epoch, (long long)r.state.step, (attn_now() - t0) / 60,
                r.items / (r.seconds > 0 ? r.seconds : 1), c.out, c.out, r.final_name);
 done:
     if (st && ranks > 1) { /* a peer may be gone: leave without MPI_Finalize, which would wait for it */

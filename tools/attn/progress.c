@@ -17,7 +17,7 @@ void progress_init(progress *p, FILE *out, long total_steps, const char *label)
     p->quiet = env && !strcmp(env, "0");
     p->tty = isatty(fileno(out));
     p->total = total_steps;
-    p->t0 = p->last = bench_now();
+    p->t0 = p->last = attn_now();
     p->interval = 10.0;
     snprintf(p->label, sizeof p->label, "%s", label ? label : "train");
 }
@@ -56,7 +56,7 @@ static void draw_bar(char bar[25], double frac)
 
 void progress_items(progress *p, long done, const char *unit)
 {
-    double now = bench_now(), elapsed = now - p->t0;
+    double now = attn_now(), elapsed = now - p->t0;
     if (!due(p, done, now)) return;
     char eta[16], tot[32] = "";
     double frac = p->total > 0 ? (double)done / (double)p->total : 0;
@@ -77,7 +77,7 @@ void progress_items(progress *p, long done, const char *unit)
 
 void progress_update(progress *p, long step, double loss, double rate, const char *extra)
 {
-    double now = bench_now(), elapsed = now - p->t0;
+    double now = attn_now(), elapsed = now - p->t0;
     if (!due(p, step, now)) return;
     const char *unit = p->unit ? p->unit : "tokens";
     char eta[16];

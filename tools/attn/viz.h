@@ -94,15 +94,4 @@ int cli_plot(int argc, char **argv); /* attn plot metrics.csv --out loss.png|svg
  * subcommand's arguments as given; returns the exit status. */
 int viz_run_model(int argc, char **argv) __attribute__((weak));
 
-/* ---- old names ------------------------------------------------------------------------------
- * tools/attn/demo.c (another helper's file this session) still spells the view with the names
- * it had before the data model moved into libattn; drop these once it uses the attn_ names. */
-typedef attn_attention_view viz_record;
-typedef attn_attention_head_metrics viz_head_metrics;
-#define viz_record_free attn_attention_view_free
-#define viz_metrics_compute attn_attention_view_metrics
-#define viz_last_error attn_last_error
-#define VIZ_CROSS ATTN_ATTENTION_CROSS
-#define VIZ_POOL_MEAN ATTN_ROLLOUT_MEAN
-
 #endif

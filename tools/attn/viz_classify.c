@@ -11,17 +11,17 @@
 
 int viz_classify_run(const char *model, const char *input, const char *out, int metrics)
 {
-    cls_model cm;
+    attn_text_classifier cm;
     if (cls_model_load("viz", model, &cm)) return 1;
     char *texts[1] = {(char *)input};
     int8_t label = 0;
-    cls_set s = {0};
+    attn_cls_data s = {0};
     int rc = 1;
     attn_attention_view *r = NULL;
     attn_tape *t = NULL;
     attn_tape_config tc = {0};
     const char **tok = NULL;
-    int st = cls_encode_texts(cm.sp, texts, &label, NULL, 1, cm.m->cfg.max_len, cm.head_tokens, &s);
+    int st = attn_cls_encode_texts(cm.sp, texts, &label, NULL, 1, cm.m->cfg.max_len, cm.head_tokens, &s);
     int64_t n = st ? 0 : s.off[1];
     if (st == ATTN_OK && n == 0) {
         fprintf(stderr, "attn viz: the input has no tokens: nothing to attend to\n");
@@ -85,7 +85,7 @@ done:
     free(tok);
     attn_attention_view_free(r);
     attn_tape_free(t);
-    cls_set_free(&s);
-    cls_model_free(&cm);
+    attn_cls_data_free(&s);
+    attn_text_classifier_free(&cm);
     return rc;
 }
