@@ -4,7 +4,9 @@
 
 #include "internal.h"
 
-ATTN_INTERNAL double attn_fma_loop_avx2(long iters)
+/* The target attribute lets builds that compile every source with the same flags (the fuzz
+ * targets) build this file too; the dispatcher calls it only where the CPU has the ISA. */
+__attribute__((target("avx2,fma"))) ATTN_INTERNAL double attn_fma_loop_avx2(long iters)
 {
     __m256 acc[12];
     const __m256 b = _mm256_set1_ps(1.0000001f), c = _mm256_set1_ps(1e-7f);
