@@ -114,7 +114,12 @@ ATTN_API int attn_gru_seq2seq_generate(const attn_gru_seq2seq *m, attn_tape *t,
                                        const int32_t *src, int64_t N, int64_t S,
                                        const attn_generate_options *o, int32_t *out, int64_t cap,
                                        int64_t *out_len, attn_generate_info *info);
-/* Continue N prompts of P tokens each (prompt [N, P]); the bound is the context − P. */
+/* Continue N prompts of P tokens each (prompt [N, P]) by max_new tokens (0: up to the context,
+ * context − P), at most cap − 1. Beyond the context the window slides, as a GPT with absolute
+ * positions must: when the context is full, the last ⌊context/2⌋ tokens of each row (prompt and
+ * text together) start a new round through the same cache, sampling with the seed
+ * seed + round·0x9E3779B97F4A7C15 (round 0 is the call's own seed, so a call within the context
+ * is unchanged). on_token's step counts across rounds. Beam search stays within the context. */
 ATTN_API int attn_gpt_generate(const attn_gpt *m, const int32_t *prompt, int64_t N, int64_t P,
                                const attn_generate_options *o, int32_t *out, int64_t cap,
                                int64_t *out_len, attn_generate_info *info);

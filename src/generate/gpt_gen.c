@@ -131,6 +131,118 @@ int attn_gpt_stepper_create(const attn_gpt *m, int64_t R, int64_t max_pos, int u
     return attn_stepper_wrap(&cached_ops, c, R, m->cfg.vocab, max_pos, 0, out);
 }
 
+/* ---- beyond the context: a sliding window ------------------------------------------------------ */
+
+typedef struct window {
+    const attn_generate_options *o; /* the caller's */
+    int64_t offset;                 /* tokens generated in earlier rounds */
+    char *done;                     /* [N] rows that produced their EOS */
+    int32_t *tok;                   /* [N] what the caller's callback sees */
+    int user_stopped, all_done;
+} window;
+
+/* A round's callback: rows already finished read −1; a row's EOS finishes it; the caller's
+ * callback sees one step count across rounds. */
+static int window_on_token(void *ctx, int64_t step, const int32_t *tokens, int64_t N)
+{
+    window *w = ctx;
+    int all = 1;
+    for (int64_t i = 0; i < N; i++) {
+        w->tok[i] = w->done[i] ? -1 : tokens[i];
+        if (w->tok[i] >= 0 && w->tok[i] == w->o->eos_id) w->done[i] = 1;
+        all &= w->done[i];
+    }
+    if (w->o->on_token && w->o->on_token(w->o->ctx, w->offset + step, w->tok, N)) w->user_stopped = 1;
+    w->all_done = all;
+    return w->user_stopped || all;
+}
+
+/* L > context − P new tokens: rounds of at most a context each. A round generates until the
+ * context is full; the next one starts from the last ⌊context/2⌋ tokens of each row (prompt and
+ * generated text together), run again through the same stepper. Sampling draws of round r use
+ * the seed seed + r·0x9E3779B97F4A7C15. EOS handling as attn_generate's (a row ends at its EOS;
+ * a row cut by the bound ends with one). */
+static int gpt_generate_windowed(const attn_gpt *m, const int32_t *prompt, int64_t N, int64_t P,
+                                 const attn_generate_options *o, int64_t L, int32_t *out, int64_t cap,
+                                 int64_t *out_len, attn_generate_info *info)
+{
+    static const char fn[] = "attn_gpt_generate";
+    const int64_t C = m->cfg.context, keep = C / 2 > 0 ? C / 2 : 1;
+    if (o->beam > 1) return attn_fail(ATTN_E_ARG, "%s: beam search over more than the context (%lld new tokens after "
+                                      "a prompt of %lld, context %lld) is not supported", fn, (long long)L,
+                                      (long long)P, (long long)C);
+    attn_stepper *s = NULL;
+    ATTN_TRY(attn_gpt_stepper_create(m, N, C, !o->no_cache, 0, &s));
+    const int64_t rcap = C + 1, width = P > keep ? P : keep;
+    int32_t *rout = malloc((size_t)(N * rcap) * sizeof *rout), *rprompt = malloc((size_t)(N * width) * sizeof *rprompt);
+    int64_t *rlen = malloc((size_t)N * sizeof *rlen);
+    window w = {.o = o, .done = calloc((size_t)N, 1), .tok = malloc((size_t)N * sizeof(int32_t))};
+    int st = rout && rprompt && rlen && w.done && w.tok ? ATTN_OK : attn_fail(ATTN_E_NOMEM, "%s: out of memory", fn);
+    attn_generate_info local = {0};
+    if (!info) info = &local;
+    memset(info, 0, sizeof *info);
+    info->max_new = L;
+    for (int64_t i = 0; i < N * cap; i++) out[i] = s->pad_id;
+    for (int64_t i = 0; i < N; i++) out_len[i] = 0;
+    if (st == ATTN_OK) memcpy(rprompt, prompt, (size_t)(N * P) * sizeof *rprompt);
+    const double t0 = attn_now();
+    int64_t Pr = P, made = 0; /* the round's prompt length; tokens per row so far */
+    for (int64_t r = 0; st == ATTN_OK && made < L; r++) {
+        attn_generate_options ro = *o;
+        ro.eos_id = -1; /* ends are tracked here: a round's bound must not force an EOS */
+        ro.max_new = C - Pr < L - made ? C - Pr : L - made;
+        ro.seed = o->seed + (uint64_t)r * 0x9E3779B97F4A7C15ull;
+        ro.on_token = window_on_token, ro.ctx = &w;
+        if (o->max_seconds > 0) {
+            ro.max_seconds = o->max_seconds - (attn_now() - t0);
+            if (ro.max_seconds <= 0) {
+                info->timed_out = 1;
+                break;
+            }
+        }
+        w.offset = made;
+        char *was = malloc((size_t)N);
+        if (!was) {
+            st = attn_fail(ATTN_E_NOMEM, "%s: out of memory", fn);
+            break;
+        }
+        memcpy(was, w.done, (size_t)N);
+        attn_generate_info ri;
+        st = attn_generate(s, N, rprompt, Pr, &ro, rout, rcap, rlen, &ri);
+        int64_t got = 0;
+        for (int64_t i = 0; st == ATTN_OK && i < N; i++) {
+            got = rlen[i] > got ? rlen[i] : got;
+            for (int64_t t = 0; !was[i] && t < rlen[i]; t++) {
+                const int32_t y = rout[i * rcap + t];
+                if (y == o->eos_id) { /* written after the row's length, as attn_generate does */
+                    out[i * cap + out_len[i]] = y;
+                    break;
+                }
+                out[i * cap + out_len[i]++] = y;
+            }
+        }
+        free(was);
+        info->steps += ri.steps;
+        info->timed_out |= ri.timed_out;
+        info->stopped |= w.user_stopped;
+        made += got;
+        if (st != ATTN_OK || ri.timed_out || w.user_stopped || w.all_done || got < ro.max_new) break;
+        /* the next round's prompt: each row's last `keep` tokens (its text so far) */
+        Pr = keep;
+        for (int64_t i = 0; i < N; i++)
+            for (int64_t j = 0; j < keep; j++) {
+                const int64_t k = P + made - keep + j; /* index into prompt ++ generated */
+                rprompt[i * keep + j] = k < P ? prompt[i * P + k] : out[i * cap + (k - P)];
+            }
+    }
+    /* rows cut by the bound end with an EOS, as attn_generate's */
+    for (int64_t i = 0; st == ATTN_OK && o->eos_id >= 0 && i < N; i++)
+        if (!w.done[i]) out[i * cap + out_len[i]] = o->eos_id;
+    free(rout), free(rprompt), free(rlen), free(w.done), free(w.tok);
+    attn_stepper_free(s);
+    return st;
+}
+
 int attn_gpt_generate(const attn_gpt *m, const int32_t *prompt, int64_t N, int64_t P,
                       const attn_generate_options *o, int32_t *out, int64_t cap, int64_t *out_len,
                       attn_generate_info *info)
@@ -138,16 +250,25 @@ int attn_gpt_generate(const attn_gpt *m, const int32_t *prompt, int64_t N, int64
     static const char fn[] = "attn_gpt_generate";
     ATTN_REQUIRE_NONNULL(fn, m);
     ATTN_REQUIRE_NONNULL(fn, o);
+    ATTN_REQUIRE_NONNULL(fn, prompt);
+    ATTN_REQUIRE_NONNULL(fn, out);
+    ATTN_REQUIRE_NONNULL(fn, out_len);
     if (N < 1 || P < 1 || P >= m->cfg.context)
         return attn_fail(ATTN_E_ARG, "%s: N=%lld, prompt of %lld tokens (context %lld leaves no room)", fn,
                          (long long)N, (long long)P, (long long)m->cfg.context);
     if (o->beam < 0 || o->beam > ATTN_MAX_BEAM)
         return attn_fail(ATTN_E_ARG, "%s: beam=%d must be 1..%d", fn, o->beam, ATTN_MAX_BEAM);
-    if (o->max_new > m->cfg.context - P)
-        return attn_fail(ATTN_E_ARG, "%s: max_new=%lld but the context leaves %lld after a prompt of %lld", fn,
-                         (long long)o->max_new, (long long)(m->cfg.context - P), (long long)P);
+    if (o->max_new < 0 || cap < 2)
+        return attn_fail(ATTN_E_ARG, "%s: max_new=%lld, cap=%lld", fn, (long long)o->max_new, (long long)cap);
     int64_t L = o->max_new > 0 ? o->max_new : m->cfg.context - P;
     if (L > cap - 1) L = cap - 1;
+    if (L > m->cfg.context - P) {
+        for (int64_t i = 0; i < N * P; i++) /* checked here: a later round's prompt comes from the output */
+            if (prompt[i] < 0 || prompt[i] >= m->cfg.vocab)
+                return attn_fail(ATTN_E_ARG, "%s: prompt token %d outside [0, %lld)", fn, prompt[i],
+                                 (long long)m->cfg.vocab);
+        return gpt_generate_windowed(m, prompt, N, P, o, L, out, cap, out_len, info);
+    }
     const int64_t K = o->beam > 1 ? o->beam : 1;
     const int64_t positions = P + L + (o->eos_id >= 0 ? 1 : 0) <= m->cfg.context ? P + L + (o->eos_id >= 0 ? 1 : 0)
                                                                                   : m->cfg.context;

@@ -464,6 +464,76 @@ Test(generate, sampling_is_seeded_and_truncation_works)
     attn_gpt_free(m);
 }
 
+/* ---- beyond the context ---------------------------------------------------------------------- */
+
+static int64_t window_calls;
+static int count_steps(void *ctx, int64_t step, const int32_t *tokens, int64_t N)
+{
+    (void)ctx, (void)tokens, (void)N;
+    cr_assert_eq(step, window_calls, "on_token's step counts across rounds");
+    window_calls++;
+    return 0;
+}
+
+Test(generate, gpt_window_slides_beyond_the_context)
+{
+    attn_gpt *m = tiny_gpt(5, 2);
+    for (int64_t i = 0; i < m->wte.weight->numel; i++) m->wte.weight->data[i] /= 8; /* broad enough to sample */
+    enum { N = 2, P = 4, L = 50, CAP = L + 1, KEEP = GC / 2 };
+    const int32_t prompt[N * P] = {1, 5, 7, 2, 3, 3, 9, 12};
+    const attn_generate_options kinds[2] = {{.eos_id = -1}, {.eos_id = -1, .sample = 1, .temperature = 1.2f, .seed = 77}};
+    for (int k = 0; k < 2; k++) {
+        attn_generate_options o = kinds[k];
+        o.max_new = L;
+        compare_gpt(m, &o, prompt, N, P, CAP); /* cached = uncached across rounds */
+        int32_t out[N * CAP];
+        int64_t len[N];
+        window_calls = 0;
+        o.on_token = count_steps;
+        cr_assert_eq(attn_gpt_generate(m, prompt, N, P, &o, out, CAP, len, NULL), ATTN_OK, "%s", attn_last_error());
+        cr_assert_eq(window_calls, L);
+        for (int64_t i = 0; i < N; i++) cr_assert_eq(len[i], L, "kind %d row %lld: %lld tokens", k, (long long)i, (long long)len[i]);
+        /* the same text, round by round with separate calls: the first fills the context, each
+         * next one continues the last GC/2 tokens with the round's seed */
+        int32_t seq[N][P + L];
+        for (int64_t i = 0; i < N; i++) memcpy(seq[i], prompt + i * P, P * sizeof(int32_t));
+        int64_t made = 0, Pr = P;
+        for (uint64_t r = 0; made < L; r++) {
+            attn_generate_options ro = kinds[k];
+            ro.max_new = GC - Pr < L - made ? GC - Pr : L - made;
+            ro.seed = kinds[k].seed + r * 0x9E3779B97F4A7C15ull;
+            int32_t rp[N * P > N * KEEP ? N * P : N * KEEP], ro_out[N * GC];
+            int64_t rl[N];
+            for (int64_t i = 0; i < N; i++)
+                for (int64_t j = 0; j < Pr; j++) rp[i * Pr + j] = seq[i][P + made - Pr + j];
+            cr_assert_eq(attn_gpt_generate(m, rp, N, Pr, &ro, ro_out, GC, rl, NULL), ATTN_OK, "%s", attn_last_error());
+            for (int64_t i = 0; i < N; i++) {
+                cr_assert_eq(rl[i], ro.max_new);
+                memcpy(seq[i] + P + made, ro_out + i * GC, (size_t)ro.max_new * sizeof(int32_t));
+            }
+            made += ro.max_new, Pr = KEEP;
+        }
+        for (int64_t i = 0; i < N; i++)
+            cr_assert_eq(memcmp(out + i * CAP, seq[i] + P, L * sizeof(int32_t)), 0, "kind %d row %lld differs from the rounds", k,
+                         (long long)i);
+    }
+    /* with an EOS: every row ends with one (chosen, or forced at the bound), cached = uncached */
+    attn_generate_options e = {.eos_id = 2, .sample = 1, .seed = 3, .max_new = L};
+    compare_gpt(m, &e, prompt, N, P, CAP);
+    int32_t out[N * CAP];
+    int64_t len[N];
+    cr_assert_eq(attn_gpt_generate(m, prompt, N, P, &e, out, CAP, len, NULL), ATTN_OK, "%s", attn_last_error());
+    for (int64_t i = 0; i < N; i++) {
+        cr_assert_eq(out[i * CAP + len[i]], 2, "row %lld ends with its EOS", (long long)i);
+        for (int64_t t = 0; t < len[i]; t++) cr_assert_neq(out[i * CAP + t], 2);
+    }
+    /* beam search stays within the context */
+    attn_generate_options b = {.eos_id = 2, .beam = 2, .max_new = L};
+    cr_assert_eq(attn_gpt_generate(m, prompt, N, P, &b, out, CAP, len, NULL), ATTN_E_ARG);
+    cr_assert(strstr(attn_last_error(), "beam") != NULL, "%s", attn_last_error());
+    attn_gpt_free(m);
+}
+
 /* ---- streaming, limits, bad arguments --------------------------------------------------------- */
 
 typedef struct seen {
@@ -509,7 +579,7 @@ Test(generate, streaming_callback_and_limits)
     cr_assert_eq(attn_gpt_generate(m, prompt, 1, 1, &quick, out, 24, &len, &info), ATTN_OK);
     cr_assert(info.timed_out && len < GC - 1);
     /* bad arguments: an error and a message, nothing else */
-    attn_generate_options bad = {.eos_id = -1, .max_new = GC};
+    attn_generate_options bad = {.eos_id = -1, .max_new = -1};
     cr_assert_eq(attn_gpt_generate(m, prompt, 1, 1, &bad, out, 24, &len, NULL), ATTN_E_ARG);
     cr_assert(strstr(attn_last_error(), "max_new") != NULL, "%s", attn_last_error());
     bad = (attn_generate_options){.eos_id = -1, .beam = 3};
