@@ -46,6 +46,16 @@ static int check_view(const char *fn, const attn_attention_view *v, const void *
     return ATTN_OK;
 }
 
+/* An encoder–decoder's view (src [n_src] and tgt_in [n_tgt] ids, each within max_len) checked,
+ * and the tape begun. */
+static int begin_seq2seq(const char *fn, eval_tape *e, attn_tape *t, const attn_attention_view *v, const void *m,
+                         const int32_t *src, const int32_t *tgt_in, int64_t max_len)
+{
+    ATTN_TRY(check_view(fn, v, m, src, v ? v->n_src : 0, max_len, "source"));
+    ATTN_TRY(check_view(fn, v, m, tgt_in, v->n_tgt, max_len, "target"));
+    return eval_tape_begin(e, t);
+}
+
 /* The forward `run` does on the tape with a recorder naming the modules (`watch`), then every
  * named map into v. */
 typedef struct rec_forward {
@@ -83,11 +93,8 @@ static int record_into(attn_attention_view *v, attn_tape *t, const rec_forward *
 int attn_attention_view_record_seq2seq(attn_attention_view *v, attn_tape *t, const attn_seq2seq *m,
                                        const int32_t *src, const int32_t *tgt_in)
 {
-    static const char fn[] = "attn_attention_view_record_seq2seq";
-    ATTN_TRY(check_view(fn, v, m, src, v ? v->n_src : 0, m ? m->cfg.max_len : 0, "source"));
-    ATTN_TRY(check_view(fn, v, m, tgt_in, v->n_tgt, m->cfg.max_len, "target"));
     eval_tape e;
-    ATTN_TRY(eval_tape_begin(&e, t));
+    ATTN_TRY(begin_seq2seq("attn_attention_view_record_seq2seq", &e, t, v, m, src, tgt_in, m ? m->cfg.max_len : 0));
     const rec_forward f = {0, m, src, tgt_in, v->n_src, v->n_tgt};
     const int st = record_into(v, e.t, &f);
     eval_tape_end(&e);
@@ -97,11 +104,9 @@ int attn_attention_view_record_seq2seq(attn_attention_view *v, attn_tape *t, con
 int attn_attention_view_record_gru_seq2seq(attn_attention_view *v, attn_tape *t, const attn_gru_seq2seq *m,
                                            const int32_t *src, const int32_t *tgt_in)
 {
-    static const char fn[] = "attn_attention_view_record_gru_seq2seq";
-    ATTN_TRY(check_view(fn, v, m, src, v ? v->n_src : 0, m ? m->cfg.max_len : 0, "source"));
-    ATTN_TRY(check_view(fn, v, m, tgt_in, v->n_tgt, m->cfg.max_len, "target"));
     eval_tape e;
-    ATTN_TRY(eval_tape_begin(&e, t));
+    ATTN_TRY(begin_seq2seq("attn_attention_view_record_gru_seq2seq", &e, t, v, m, src, tgt_in,
+                           m ? m->cfg.max_len : 0));
     attn_var *mem, *s0, *logits, *w = NULL;
     int st = attn_tape_reset(e.t);
     if (st == ATTN_OK) st = attn_gru_seq2seq_encode(e.t, m, src, 1, v->n_src, &mem, &s0);

@@ -6,15 +6,13 @@
 #include <string.h>
 
 #include "attn.h"
+#include "st_test_helpers.h"
 #include "test_tmp.h"
 
 static const char *write_text(const char *name, const char *text)
 {
     const char *path = test_tmp_path(name);
-    FILE *f = fopen(path, "w");
-    cr_assert_not_null(f);
-    fputs(text, f);
-    fclose(f);
+    write_file(path, text, strlen(text));
     return path;
 }
 
@@ -80,9 +78,7 @@ Test(metrics_table, malformed_files_are_refused_naming_the_place)
     cr_expect_eq(attn_metrics_load(write_text("wide.csv", wide), &t), ATTN_E_FORMAT);
     cr_expect(strstr(attn_last_error(), "more than 64 columns"), "%s", attn_last_error());
     const char *p = test_tmp_path("nul.csv");
-    FILE *f = fopen(p, "w");
-    fwrite("step\n1\0\n", 1, 8, f);
-    fclose(f);
+    write_file(p, "step\n1\0\n", 8);
     cr_expect_eq(attn_metrics_load(p, &t), ATTN_E_FORMAT);
     cr_expect(strstr(attn_last_error(), "NUL byte"), "%s", attn_last_error());
     cr_expect_eq(attn_metrics_load(test_tmp_path("none.csv"), &t), ATTN_E_IO);
