@@ -320,7 +320,8 @@ ATTN_API int attn_attention_view_load(const char *path, attn_attention_view **ou
  * [v->n_tgt] decoder inputs (BOS, then every output token but the last: row i is the query that
  * produces output token i). The model is not changed. Errors: ATTN_E_ARG for NULL pointers or a
  * view whose token counts the model cannot take (0, or past its positions), and the model's
- * own; on failure the view may hold some of the maps. */
+ * own; on failure the view may hold some of the maps. The functions below that make a view
+ * return it in *out, the caller's to free with attn_attention_view_free (NULL on failure). */
 ATTN_API int attn_attention_view_record_seq2seq(attn_attention_view *v, attn_tape *t,
                                                 const attn_seq2seq *m, const int32_t *src,
                                                 const int32_t *tgt_in);

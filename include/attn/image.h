@@ -147,7 +147,8 @@ ATTN_API int attn_image_model_attention(const attn_image_model *m, const uint8_t
  * Tokens "[cls]" (with a class token) and "r<row>c<col>" for the patches; every layer's
  * self-attention [heads, T, T] as ATTN_ATTENTION_CLASSIFIER_SELF, recorded on a forward of the
  * one image (pixels [S, S], grayscale models only: ATTN_E_ARG otherwise); the image with its
- * per-head patch maps and rollout (attn_image_model_attention). title may be NULL. */
+ * per-head patch maps and rollout (attn_image_model_attention). title may be NULL. *out: the
+ * caller's, freed with attn_attention_view_free (NULL on failure). */
 ATTN_API int attn_image_attention_view(const attn_image_model *m, const uint8_t *pixels,
                                        const char *title, attn_attention_view **out);
 

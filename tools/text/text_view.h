@@ -10,7 +10,8 @@
  *     attn_attention_view_save(v, "attention.json");
  *     attn_attention_view_free(v);
  *
- * t: the tape the forward runs on (NULL: a temporary one), as in attn/analysis.h. Errors through
+ * t: the tape the forward runs on (NULL: a temporary one), as in attn/analysis.h. The view in
+ * *out is the caller's (attn_attention_view_free; NULL on failure). Errors through
  * attn_last_error; ATTN_E_ARG with a message for the user for an input without tokens.
  */
 #ifndef ATTN_TEXT_VIEW_H
