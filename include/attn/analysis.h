@@ -30,6 +30,7 @@
 #ifndef ATTN_ANALYSIS_H
 #define ATTN_ANALYSIS_H
 
+#include "attn/data.h"
 #include "attn/models.h"
 
 #ifdef __cplusplus
@@ -224,6 +225,8 @@ ATTN_API int attn_attention_view_create(attn_attention_view **out, const char *t
                                         const char *const *src, int n_src,
                                         const char *const *tgt, int n_tgt);
 ATTN_API void attn_attention_view_free(attn_attention_view *v);
+/* Replace the title (a copy; NULL: none). ATTN_E_FORMAT if it is not valid UTF-8. */
+ATTN_API int attn_attention_view_set_title(attn_attention_view *v, const char *title);
 /* Copy a [rows, cols] map in: rows and cols must be the kind's token counts, weights finite and
  * ≥ 0, (kind, layer, head) new. */
 ATTN_API int attn_attention_view_add_map(attn_attention_view *v, attn_attention_kind kind,
@@ -307,6 +310,69 @@ ATTN_API int attn_attention_view_save(const attn_attention_view *v, const char *
  * naming the place. An empty text is an error. */
 ATTN_API int attn_attention_view_parse(const char *text, size_t len, attn_attention_view **out);
 ATTN_API int attn_attention_view_load(const char *path, attn_attention_view **out);
+
+/* ---- a model's attention on one example, as a view (what `attn viz --model` shows) -------------
+ *
+ * The teacher-forced forward of a model on one example, run on tape t (NULL: a temporary tape;
+ * reset, in evaluation mode for the call, its training flag restored after) with a recorder,
+ * and every map added to a view as attn_attention_view_add_recorded does. The record_ functions
+ * fill a view the caller made with one token per id: src [v->n_src] source ids and tgt_in
+ * [v->n_tgt] decoder inputs (BOS, then every output token but the last: row i is the query that
+ * produces output token i). The model is not changed. Errors: ATTN_E_ARG for NULL pointers or a
+ * view whose token counts the model cannot take (0, or past its positions), and the model's
+ * own; on failure the view may hold some of the maps. The functions below that make a view
+ * return it in *out, the caller's to free with attn_attention_view_free (NULL on failure). */
+ATTN_API int attn_attention_view_record_seq2seq(attn_attention_view *v, attn_tape *t,
+                                                const attn_seq2seq *m, const int32_t *src,
+                                                const int32_t *tgt_in);
+/* The GRU's additive attention [n_tgt, n_src] as cross-attention layer 0, head 0. */
+ATTN_API int attn_attention_view_record_gru_seq2seq(attn_attention_view *v, attn_tape *t,
+                                                    const attn_gru_seq2seq *m, const int32_t *src,
+                                                    const int32_t *tgt_in);
+/* A GPT's causal self-attention over ids [v->n_tgt] (a view of target tokens only). */
+ATTN_API int attn_attention_view_record_gpt(attn_attention_view *v, attn_tape *t,
+                                            const attn_gpt *m, const int32_t *ids);
+/* A classifier's self-attention over ids [v->n_src] as ATTN_ATTENTION_CLASSIFIER_SELF. probs
+ * (may be NULL): the class probabilities [num_classes] of a plain forward (no recorder):
+ * e^(z_j − z_k) / Σ_i e^(z_i − z_k) with k the largest logit (differences in float, the rest in
+ * double; class k gets exactly 1 / Σ_i e^(z_i − z_k)). */
+ATTN_API int attn_attention_view_record_classifier(attn_attention_view *v, attn_tape *t,
+                                                   const attn_classifier *m, const int32_t *ids,
+                                                   double *probs);
+
+/* A view with one token per byte of src and of tgt (NULL or "": none on that side), e.g. for a
+ * character model; title may be NULL. At most ATTN_VIEW_MAX_TOKENS bytes a side. */
+ATTN_API int attn_attention_view_create_chars(attn_attention_view **out, const char *title,
+                                              const char *src, const char *tgt);
+/* A date example (attn/data.h) as a view without maps: its characters, its gold alignment and
+ * the title "\"SOURCE\" → TARGET" (quotes around the source). */
+ATTN_API int attn_attention_view_from_dates(const attn_dates_example *ex,
+                                            attn_attention_view **out);
+/* A date example (attn_dates_generate(seed, 0)) with made-up heads of known patterns, to test a
+ * viewer without a model: encoder self-attention 2 layers × 4 heads, decoder 2 × 2, cross 2 × 4.
+ * Each head's logits are 1.5 × Philox noise (attn_philox_uniform(seed, 7000 + 10000·kind +
+ * 100·layer + head, i·cols + j)) + 4 on its pattern's cells — the diagonal, the previous token,
+ * the next one, the first one, the gold span (cross layer 1 head 2) or none — softmax per row in
+ * double, decoder rows causal. Title "synthetic weights: " + the date example's. */
+ATTN_API int attn_attention_view_synthetic(uint64_t seed, attn_attention_view **out);
+/* A character seq2seq model (attn.tokenizer "chars-ascii", e.g. the date demo's) on the text
+ * input against target (NULL: the model's own greedy translation): tokens are characters,
+ * title "<input> -> <output>", every map. ex (may be NULL): a date example whose gold alignment
+ * is attached when the input is its source and the output has 10 characters. ATTN_E_ARG with a
+ * message for the user (no function name) for an empty input, one as long as the model's
+ * positions, a character outside the vocabulary, or an empty or too long output. */
+ATTN_API int attn_seq2seq_ascii_attention_view(attn_tape *t, const attn_seq2seq *m,
+                                               const char *input, const char *target,
+                                               const attn_dates_example *ex,
+                                               attn_attention_view **out);
+/* A GPT on ids [n] (1 ≤ n ≤ min(context, ATTN_VIEW_MAX_TOKENS), else ATTN_E_ARG "the input is
+ * N tokens: 1 to K wanted"), token i labelled by the tok_len[i] bytes tok_bytes[i] it stands
+ * for: as they are when they are whole UTF-8 characters without control bytes, else with each
+ * byte outside printable ASCII as "\xNN" and a newline as "\n". title may be NULL. */
+ATTN_API int attn_gpt_attention_view(attn_tape *t, const attn_gpt *m, const int32_t *ids,
+                                     int64_t n, const char *const *tok_bytes,
+                                     const size_t *tok_len, const char *title,
+                                     attn_attention_view **out);
 
 #ifdef __cplusplus
 }

@@ -15,6 +15,7 @@
 #ifndef ATTN_IMAGE_H
 #define ATTN_IMAGE_H
 
+#include "attn/analysis.h"
 #include "attn/data.h"
 #include "attn/models.h"
 #include "attn/nn.h"
@@ -141,6 +142,15 @@ ATTN_API int attn_image_model_predict(const attn_image_model *m, const uint8_t *
  * token's share of itself left out and the rest rescaled). */
 ATTN_API int attn_image_model_attention(const attn_image_model *m, const uint8_t *pixels,
                                         float *maps, float *rollout);
+
+/* ---- the attention of one image, as a view (what `attn viz --image` shows) --------------------
+ * Tokens "[cls]" (with a class token) and "r<row>c<col>" for the patches; every layer's
+ * self-attention [heads, T, T] as ATTN_ATTENTION_CLASSIFIER_SELF, recorded on a forward of the
+ * one image (pixels [S, S], grayscale models only: ATTN_E_ARG otherwise); the image with its
+ * per-head patch maps and rollout (attn_image_model_attention). title may be NULL. *out: the
+ * caller's, freed with attn_attention_view_free (NULL on failure). */
+ATTN_API int attn_image_attention_view(const attn_image_model *m, const uint8_t *pixels,
+                                       const char *title, attn_attention_view **out);
 
 /* ---- evaluation --------------------------------------------------------------------------- */
 

@@ -113,6 +113,26 @@ ATTN_API int attn_metrics_open(const char *path, const char *header, int resume,
 ATTN_API int attn_metrics_row(attn_metrics *m, const char *row);
 ATTN_API int attn_metrics_close(attn_metrics *m);
 
+/* ---- metrics.csv read back (what `attn plot` draws) ---------------------------------------------
+ * Any metrics CSV attn writes: a header row naming the columns, then rows of numbers separated
+ * by plain commas (no quoting), spaces around a field ignored, blank lines skipped. An empty
+ * cell, "nan" or "inf" reads as NaN; a last line without its newline and with another number of
+ * fields (a log still being written) is left out. ATTN_E_FORMAT naming the file, line and column
+ * for a cell that is not a number, a row with another number of fields, more than
+ * ATTN_METRICS_MAX_COLS columns, a NUL byte or no header row; ATTN_E_IO naming the file when it
+ * cannot be read (gzip is read too). On failure *out is empty. */
+#define ATTN_METRICS_MAX_COLS 64
+typedef struct attn_metrics_table {
+    int ncols, nrows;
+    char **names; /* [ncols] */
+    double *v;    /* [nrows, ncols], row-major */
+} attn_metrics_table;
+ATTN_API int attn_metrics_load(const char *path, attn_metrics_table *out);
+/* Frees what the table holds and empties it; NULL is ignored. */
+ATTN_API void attn_metrics_table_free(attn_metrics_table *t);
+/* Index of the column called name, or −1. */
+ATTN_API int attn_metrics_column(const attn_metrics_table *t, const char *name);
+
 /* ---- averaging and the final model ------------------------------------------------------------ */
 
 /* P = the mean of the parameters stored in n checkpoint files (each must hold every parameter of

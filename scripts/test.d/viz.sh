@@ -8,6 +8,7 @@
 #      chromium). With Fashion-MNIST installed it also trains a tiny ViT for a few seconds and
 #      checks the image overlay of `attn viz --image` (picture, per-head overlay, keys, hover).
 #   3. when build-san/attn exists (make SAN=1 tests builds it), step 1 again under ASan+UBSan;
+#   4. test_text_view (beside $ATTN, and in build-san/): the tokenizer module's attention views;
 # The view itself (attention.json's reader and writer, rollout, metrics) is libattn's and is
 # tested by build/test_attn (tests/c/test_view.c).
 # Ends with "N passed, N failed".
@@ -49,6 +50,20 @@ if [ -x build-san/attn ]; then
     grep -v '^ok' "$OUT/check_viz_san.log"
     add_counts "$OUT/check_viz_san.log"
 fi
+
+# The tokenizer module's attention views (tools/text/text_view.c): their own test program, also
+# under ASan+UBSan when the sanitizer build has it.
+for tv in "$(dirname "$ATTN")/test_text_view" build-san/test_text_view; do
+    if [ -x "$tv" ]; then
+        echo "== $tv"
+        "$tv" > "$OUT/text_view.log" 2>&1
+        grep -v '^ok' "$OUT/text_view.log"
+        add_counts "$OUT/text_view.log"
+    elif [ "$tv" != build-san/test_text_view ]; then
+        echo "FAIL $tv not built (make tests)"
+        fail=$((fail + 1))
+    fi
+done
 
 browser_ok=1
 if [ ! -x /usr/bin/chromium ]; then

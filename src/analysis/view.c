@@ -50,6 +50,18 @@ int attn_attention_view_create(attn_attention_view **out, const char *title, con
     return ATTN_OK;
 }
 
+int attn_attention_view_set_title(attn_attention_view *v, const char *title)
+{
+    static const char fn[] = "attn_attention_view_set_title";
+    ATTN_REQUIRE_NONNULL(fn, v);
+    if (title && !valid_utf8(title)) return attn_fail(ATTN_E_FORMAT, "%s: title is not valid UTF-8", fn);
+    char *copy = title ? strdup(title) : NULL;
+    if (title && !copy) return attn_fail(ATTN_E_NOMEM, "%s", fn);
+    free(v->title);
+    v->title = copy;
+    return ATTN_OK;
+}
+
 static void image_free(attn_attention_image *img)
 {
     if (!img) return;

@@ -15,7 +15,6 @@
 #include "attn/mpi.h"
 #include "train_view.h"
 #include "viz.h"
-#include "viz_model.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -70,7 +69,7 @@ static int show_attention(const demo_cfg *c, attn_tape *t, const attn_seq2seq *m
         attn_dates_example ex;
         attn_dates_example_of(c->seed, 1, (uint64_t)i, &ex);
         attn_attention_view *r;
-        if (viz_seq2seq_record(t, m, ex.src, ex.tgt, &ex, &r)) return -1;
+        if (attn_seq2seq_ascii_attention_view(t, m, ex.src, ex.tgt, &ex, &r)) return -1;
         attn_attention_head_metrics *hm = malloc((size_t)r->n_maps * sizeof *hm);
         if (!hm || attn_attention_view_metrics(r, hm)) {
             free(hm), attn_attention_view_free(r);
@@ -101,8 +100,8 @@ static int show_attention(const demo_cfg *c, attn_tape *t, const attn_seq2seq *m
         attn_attention_view *r;
         char dir[4200];
         snprintf(dir, sizeof dir, "%s/viz/example%d", c->out_dir, i + 1);
-        if (viz_seq2seq_record(t, m, ex.src, NULL, &ex, &r)) return -1;
-        int st = viz_render_all(r, dir, ATTN_ROLLOUT_MEAN);
+        int st = attn_seq2seq_ascii_attention_view(t, m, ex.src, NULL, &ex, &r);
+        if (!st) st = viz_render_all(r, dir, ATTN_ROLLOUT_MEAN);
         attn_attention_view_free(r);
         if (st) {
             fprintf(stderr, "attn demo: %s\n", attn_last_error());

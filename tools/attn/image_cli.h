@@ -8,8 +8,6 @@
 int cli_train_image(int argc, char **argv); /* argv[0] = "image" */
 int cli_eval_image(int argc, char **argv);  /* argv[0] = "image" */
 int cli_classify_image(int argc, char **argv);
-/* attn viz --model M --image FILE.png|IDX[i] [--out DIR]: called by viz_run_model for a ViT. */
-int viz_image_run(int argc, char **argv);
 
 /* One image for a model taking size×size×1 pixels, from "FILE.png" (cairo; converted to
  * grayscale by BT.601 luma over a black background; any other size is refused) or "IDXFILE[i]"

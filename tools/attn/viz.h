@@ -4,13 +4,13 @@
  * This is the drawing side of attn: it links cairo and cJSON. The data it draws is libattn's
  * (attn/analysis.h): an attn_attention_view holds one example's maps over its tokens (and an
  * image for a ViT), is saved to and loaded from attention.json, and gives the rollout and the
- * per-head measures; here it is drawn. Errors go through attn_set_error / attn_last_error.
+ * per-head measures; the libraries make one from a model (attn_seq2seq_ascii_attention_view,
+ * attn_gpt_attention_view, attn_image_attention_view, attn/text_view.h); here it is drawn.
+ * Errors go through attn_set_error / attn_last_error.
  *
- * Typical use on the model side (`attn viz --model M`, through viz_run_model):
  *     attn_attention_view *v;
- *     viz_record_from_dates(&ex, &v);                                // or attn_attention_view_create
- *     attn_attention_view_add_heads(v, ATTN_ATTENTION_CROSS, l, w, H, Lt, Ls); // w: [H, Lt, Ls]
- *     viz_render_all(v, "out/viz", ATTN_ROLLOUT_MEAN);               // html, json, png, svg, index
+ *     attn_seq2seq_ascii_attention_view(NULL, model, "march 3rd 2021", NULL, NULL, &v);
+ *     viz_render_all(v, "out/viz", ATTN_ROLLOUT_MEAN);   // html, json, png, svg, index
  *     viz_metrics_print(stdout, v);
  *     attn_attention_view_free(v);
  */
@@ -20,12 +20,6 @@
 #include "attn.h"
 
 #include <stdio.h>
-
-/* A view for one example of the date task (attn/data.h): one token per character of the
- * source and of the 10-character ISO target, alignment from the example's spans, no maps yet.
- * A model whose tokens are not exactly these characters builds its own view. */
-struct attn_dates_example;
-int viz_record_from_dates(const struct attn_dates_example *ex, attn_attention_view **out);
 
 /* A table: kind, layer, head, entropy, distance, alignment; then the best-aligned head. */
 int viz_metrics_print(FILE *f, const attn_attention_view *v);
@@ -90,8 +84,8 @@ int viz_plot_csv_opts(const char *csv_path, const char *out_path, const viz_plot
 /* ---- CLI ---------------------------------------------------------------------------------- */
 int cli_viz(int argc, char **argv);  /* attn viz --from-json F --out DIR | --model M ... */
 int cli_plot(int argc, char **argv); /* attn plot metrics.csv --out loss.png|svg|pdf */
-/* Provided by the model code when it is linked in (weak: NULL otherwise). Gets the viz
- * subcommand's arguments as given; returns the exit status. */
-int viz_run_model(int argc, char **argv) __attribute__((weak));
+/* `attn viz --model M ...` (viz_model.c): gets the viz subcommand's arguments as given; returns
+ * the exit status. */
+int viz_run_model(int argc, char **argv);
 
 #endif

@@ -83,6 +83,14 @@ void viz_set_font(cairo_t *cr, double size, int bold)
     cairo_set_font_size(cr, size);
 }
 
+void viz_text(cairo_t *cr, double x, double y, double size, int bold, double gray, const char *s)
+{
+    viz_set_font(cr, size, bold);
+    cairo_set_source_rgb(cr, gray, gray, gray);
+    cairo_move_to(cr, x, y);
+    cairo_show_text(cr, s);
+}
+
 /* Widest label among tokens at the current font. */
 static double max_label_width(cairo_t *cr, const char *const *tok, int n)
 {
@@ -94,6 +102,23 @@ static double max_label_width(cairo_t *cr, const char *const *tok, int n)
         if (x > w) w = x;
     }
     return w;
+}
+
+/* A heatmap's cell size, floor(span / its longer side) within [1, cs_max]; its labels' font size
+ * (at most fs_max, at least 7, none when cramped); the widest row and column labels at it. */
+static void cell_sizes(cairo_t *mc, const char *const *rt, int rows, const char *const *ct, int cols, double span,
+                       double cs_max, double fs_max, double *cs, double *fs, double *lw, double *lh)
+{
+    *cs = floor(span / (rows > cols ? rows : cols));
+    *cs = *cs < 1 ? 1 : *cs > cs_max ? cs_max : *cs;
+    *fs = *cs >= 9 ? (*cs * 0.62 < fs_max ? *cs * 0.62 : fs_max) : 0;
+    if (*fs > 0 && *fs < 7) *fs = 7;
+    *lw = *lh = 0;
+    if (*fs > 0) {
+        viz_set_font(mc, *fs, 0);
+        *lw = max_label_width(mc, rt, rows);
+        *lh = max_label_width(mc, ct, cols);
+    }
 }
 
 double viz_nice_step(double range, int target_ticks)
@@ -145,31 +170,36 @@ int viz_surface_close(viz_canvas *c)
     return 0;
 }
 
-/* Vertical colour bar of height h at (x, y), 0 at the bottom, vmax at the top, with ticks. */
-void viz_colorbar(cairo_t *cr, double x, double y, double w, double h, double vmax, double fs)
+/* A colour bar w × h at (x, y) from 0 to vmax with ticked labels: vertical (0 at the bottom,
+ * labels at the right, framed) or horizontal (0 at the left, labels below). */
+void viz_colorbar(cairo_t *cr, double x, double y, double w, double h, double vmax, double fs, int horizontal)
 {
     const int steps = 64;
     double rgb[3];
     for (int k = 0; k < steps; k++) {
         viz_colormap((k + 0.5) / steps, rgb);
         cairo_set_source_rgb(cr, rgb[0], rgb[1], rgb[2]);
-        cairo_rectangle(cr, x, y + h - (k + 1) * h / steps, w, h / steps + 0.5);
+        if (horizontal) cairo_rectangle(cr, x + k * w / steps, y, w / steps + 0.5, h);
+        else cairo_rectangle(cr, x, y + h - (k + 1) * h / steps, w, h / steps + 0.5);
         cairo_fill(cr);
     }
     cairo_set_source_rgb(cr, 0.3, 0.3, 0.3);
     cairo_set_line_width(cr, 1);
-    cairo_rectangle(cr, x + 0.5, y + 0.5, w - 1, h - 1);
-    cairo_stroke(cr);
+    if (!horizontal) {
+        cairo_rectangle(cr, x + 0.5, y + 0.5, w - 1, h - 1);
+        cairo_stroke(cr);
+    }
     viz_set_font(cr, fs, 0);
     double step = viz_nice_step(vmax, 4);
     for (double v = 0; v <= vmax * (1 + 1e-9); v += step) {
-        double ty = y + h - v / vmax * h;
+        const double t = horizontal ? x + v / vmax * w : y + h - v / vmax * h;
         char lab[32];
         snprintf(lab, sizeof lab, "%.3g", v);
-        cairo_move_to(cr, x + w, ty);
-        cairo_line_to(cr, x + w + 4, ty);
+        cairo_move_to(cr, horizontal ? t : x + w, horizontal ? y + h : t);
+        cairo_line_to(cr, horizontal ? t : x + w + 4, horizontal ? y + h + 4 : t);
         cairo_stroke(cr);
-        cairo_move_to(cr, x + w + 6, ty + fs * 0.35);
+        if (horizontal) cairo_move_to(cr, t - viz_text_width(cr, lab) / 2, y + h + 14);
+        else cairo_move_to(cr, x + w + 6, t + fs * 0.35);
         cairo_show_text(cr, lab);
     }
 }
@@ -276,18 +306,9 @@ static const char *axis_note(attn_attention_kind k)
 int viz_matrix_write(const viz_matrix *mx, const char *title, const char *note, const char *path,
                      int svg, viz_layout *layout)
 {
-    int big = mx->rows > mx->cols ? mx->rows : mx->cols;
-    double cs = floor(520.0 / big);
-    cs = cs < 1 ? 1 : cs > 32 ? 32 : cs; /* 4096 tokens still fit in 4096 px */
-    double fs = cs >= 9 ? (cs * 0.62 < 13 ? cs * 0.62 : 13) : 0; /* no labels when cramped */
-    if (fs > 0 && fs < 7) fs = 7;
     cairo_t *mc = viz_measure_context();
-    double lw = 0, lh = 0;
-    if (fs > 0) {
-        viz_set_font(mc, fs, 0);
-        lw = max_label_width(mc, mx->row_tok, mx->rows);
-        lh = max_label_width(mc, mx->col_tok, mx->cols);
-    }
+    double cs, fs, lw, lh; /* 4096 tokens still fit in 4096 px */
+    cell_sizes(mc, mx->row_tok, mx->rows, mx->col_tok, mx->cols, 520, 32, 13, &cs, &fs, &lw, &lh);
     viz_set_font(mc, 14, 1);
     double tw = viz_text_width(mc, title);
     viz_set_font(mc, 11, 0);
@@ -305,16 +326,10 @@ int viz_matrix_write(const viz_matrix *mx, const char *title, const char *note, 
     if (st) return st;
     cairo_t *cr = c.cr;
     double vmax = matrix_max(mx);
-    viz_set_font(cr, 14, 1);
-    cairo_set_source_rgb(cr, 0, 0, 0);
-    cairo_move_to(cr, pad, pad + 12);
-    cairo_show_text(cr, title);
-    viz_set_font(cr, 11, 0);
-    cairo_set_source_rgb(cr, 0.35, 0.35, 0.35);
-    cairo_move_to(cr, pad, pad + 30);
-    cairo_show_text(cr, note);
+    viz_text(cr, pad, pad + 12, 14, 1, 0, title);
+    viz_text(cr, pad, pad + 30, 11, 0, 0.35, note);
     draw_matrix(cr, mx, x0, y0, cs, vmax, fs);
-    viz_colorbar(cr, x0 + pw + bar_gap, y0, bar_w, ph > 120 ? ph : 120, vmax, 10);
+    viz_colorbar(cr, x0 + pw + bar_gap, y0, bar_w, ph > 120 ? ph : 120, vmax, 10, 0);
     if (layout) *layout = (viz_layout){(int)ceil(w), (int)ceil(h), x0, y0, cs, cs, vmax};
     return viz_surface_close(&c);
 }
@@ -341,18 +356,10 @@ int viz_grid_write(const attn_attention_view *r, attn_attention_kind kind, int l
                         layer);
     int rows, cols;
     attn_attention_view_dims(r, kind, &rows, &cols);
-    int big = rows > cols ? rows : cols;
-    double cs = floor(260.0 / big);
-    cs = cs < 1 ? 1 : cs > 22 ? 22 : cs;
-    double fs = cs >= 9 ? (cs * 0.62 < 11 ? cs * 0.62 : 11) : 0;
-    if (fs > 0 && fs < 7) fs = 7;
     cairo_t *mc = viz_measure_context();
-    double lw = 0, lh = 0;
-    if (fs > 0) {
-        viz_set_font(mc, fs, 0);
-        lw = max_label_width(mc, attn_attention_view_row_tokens(r, kind), rows);
-        lh = max_label_width(mc, attn_attention_view_col_tokens(r, kind), cols);
-    }
+    double cs, fs, lw, lh;
+    cell_sizes(mc, attn_attention_view_row_tokens(r, kind), rows, attn_attention_view_col_tokens(r, kind), cols, 260,
+               22, 11, &cs, &fs, &lw, &lh);
     char title[512];
     snprintf(title, sizeof title, "%s%s%s · layer %d · all %d heads", r->title ? r->title : "",
              r->title ? " — " : "", attn_attention_kind_name(kind), layer, heads);
@@ -378,18 +385,12 @@ int viz_grid_write(const attn_attention_view *r, attn_attention_kind kind, int l
     int st = viz_surface_open(&c, path, svg, (int)ceil(w), (int)ceil(h));
     if (st) return st;
     cairo_t *cr = c.cr;
-    viz_set_font(cr, 14, 1);
-    cairo_set_source_rgb(cr, 0, 0, 0);
-    cairo_move_to(cr, pad, pad + 12);
-    cairo_show_text(cr, title);
+    viz_text(cr, pad, pad + 12, 14, 1, 0, title);
     for (int hh = 0; hh < heads; hh++) {
         double px = pad + (hh % per_row) * (panel_w + gap), py = top + (hh / per_row) * (panel_h + gap);
-        viz_set_font(cr, 11, 1);
-        cairo_set_source_rgb(cr, 0.2, 0.2, 0.2);
-        cairo_move_to(cr, px + lw + 6, py + 11);
         char ht[32];
         snprintf(ht, sizeof ht, "head %d", hh);
-        cairo_show_text(cr, ht);
+        viz_text(cr, px + lw + 6, py + 11, 11, 1, 0.2, ht);
         int m = attn_attention_view_find(r, kind, layer, hh);
         if (m < 0) continue; /* a missing head leaves its panel empty */
         viz_matrix mx = map_matrix(r, &r->maps[m]);
@@ -397,7 +398,7 @@ int viz_grid_write(const attn_attention_view *r, attn_attention_kind kind, int l
     }
     double bx = pad + per_row * panel_w + (per_row - 1) * gap + 18;
     double by = top + head_title + lh + 6, bh = rows * cs > 100 ? rows * cs : 100;
-    viz_colorbar(cr, bx, by, 14, bh, vmax, 10);
+    viz_colorbar(cr, bx, by, 14, bh, vmax, 10, 0);
     return viz_surface_close(&c);
 }
 
@@ -445,10 +446,7 @@ int viz_tokens_png(const char *const *tokens, const double *score, int n, const 
         return st;
     }
     cairo_t *cr = c.cr;
-    viz_set_font(cr, 14, 1);
-    cairo_set_source_rgb(cr, 0, 0, 0);
-    cairo_move_to(cr, pad, pad + 12);
-    cairo_show_text(cr, title ? title : "token scores");
+    viz_text(cr, pad, pad + 12, 14, 1, 0, title ? title : "token scores");
     viz_set_font(cr, fs, 0);
     double rgb[3];
     for (int i = 0; i < n; i++) {
@@ -464,28 +462,7 @@ int viz_tokens_png(const char *const *tokens, const double *score, int n, const 
         cairo_move_to(cr, bx[i] + 5, by[i] + box_h / 2 + fs * 0.35);
         cairo_show_text(cr, buf);
     }
-    /* Horizontal colour scale under the text. */
-    double sy = y + box_h + 24, sw = 300;
-    for (int k = 0; k < 64; k++) {
-        viz_colormap((k + 0.5) / 64, rgb);
-        cairo_set_source_rgb(cr, rgb[0], rgb[1], rgb[2]);
-        cairo_rectangle(cr, pad + k * sw / 64, sy, sw / 64 + 0.5, 14);
-        cairo_fill(cr);
-    }
-    cairo_set_source_rgb(cr, 0.3, 0.3, 0.3);
-    cairo_set_line_width(cr, 1);
-    viz_set_font(cr, 10, 0);
-    double step = viz_nice_step(vmax, 4);
-    for (double v = 0; v <= vmax * (1 + 1e-9); v += step) {
-        double tx = pad + v / vmax * sw;
-        char lab[32];
-        snprintf(lab, sizeof lab, "%.3g", v);
-        cairo_move_to(cr, tx, sy + 14);
-        cairo_line_to(cr, tx, sy + 18);
-        cairo_stroke(cr);
-        cairo_move_to(cr, tx - viz_text_width(cr, lab) / 2, sy + 28);
-        cairo_show_text(cr, lab);
-    }
+    viz_colorbar(cr, pad, y + box_h + 24, 300, 14, vmax, 10, 1); /* the colour scale under the text */
     free(bx);
     return viz_surface_close(&c);
 }

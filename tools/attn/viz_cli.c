@@ -1,9 +1,8 @@
-/* viz_cli.c — `attn viz`: render attention from a JSON file, a synthetic record, or (when the
- * model code is linked in) a model. */
+/* viz_cli.c — `attn viz`: render attention from a JSON file, a synthetic record, or a model
+ * (viz_model.c). */
 #include "args.h"
 #include "viz_internal.h"
 
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,127 +30,11 @@ static const arg_spec viz_spec = {
     .opts = viz_opts,
 };
 
-/* Softmax of one row of logits into w. */
-static void softmax_row(const double *z, int n, float *w)
-{
-    double mx = -INFINITY, s = 0;
-    for (int j = 0; j < n; j++) mx = z[j] > mx ? z[j] : mx;
-    for (int j = 0; j < n; j++) s += exp(z[j] - mx);
-    for (int j = 0; j < n; j++) w[j] = (float)(exp(z[j] - mx) / s);
-}
-
-/* A made-up head with a known pattern: logits = noise + 4 on the pattern's cells. Patterns:
- * 0 diagonal, 1 previous token, 2 next token, 3 first token, 4 the aligned span (cross),
- * 5 noise only. Causal rows see only j <= i. */
-static int synthetic_map(attn_attention_view *r, attn_attention_kind kind, int layer, int head, int pattern,
-                         const attn_span *spans, uint64_t seed)
-{
-    int rows, cols;
-    attn_attention_view_dims(r, kind, &rows, &cols);
-    float *w = malloc((size_t)rows * cols * sizeof *w);
-    double *z = malloc((size_t)cols * sizeof *z);
-    if (!w || !z) {
-        free(w);
-        free(z);
-        return attn_set_error(ATTN_E_NOMEM, "synthetic record");
-    }
-    uint64_t stream = 7000 + (uint64_t)kind * 10000 + (uint64_t)layer * 100 + (uint64_t)head;
-    for (int i = 0; i < rows; i++) {
-        for (int j = 0; j < cols; j++) {
-            double z0 = 1.5 * attn_philox_uniform(seed, stream, (uint64_t)(i * cols + j));
-            int on = pattern == 0 ? j == i
-                   : pattern == 1 ? j == (i > 0 ? i - 1 : 0)
-                   : pattern == 2 ? j == (i + 1 < cols ? i + 1 : i)
-                   : pattern == 3 ? j == 0
-                   : pattern == 4 ? spans[i].lo < spans[i].hi && j >= spans[i].lo && j < spans[i].hi
-                                  : 0;
-            z[j] = z0 + (on ? 4.0 : 0.0);
-            if (kind == ATTN_ATTENTION_DECODER_SELF && j > i) z[j] = -INFINITY;
-        }
-        softmax_row(z, cols, w + (size_t)i * cols);
-    }
-    int st = attn_attention_view_add_map(r, kind, layer, head, w, rows, cols);
-    free(w);
-    free(z);
-    return st;
-}
-
-int viz_record_from_dates(const attn_dates_example *ex, attn_attention_view **out)
-{
-    if (!ex || !out) return attn_set_error(ATTN_E_ARG, "viz_record_from_dates: NULL argument");
-    *out = NULL;
-    int ns = (int)strnlen(ex->src, ATTN_DATES_SRC_MAX), nt = ATTN_DATES_TGT_LEN;
-    if (ns == ATTN_DATES_SRC_MAX)
-        return attn_set_error(ATTN_E_ARG, "viz_record_from_dates: source not NUL-terminated");
-    char sbuf[ATTN_DATES_SRC_MAX][2], tbuf[ATTN_DATES_TGT_LEN][2];
-    const char *src[ATTN_DATES_SRC_MAX], *tgt[ATTN_DATES_TGT_LEN];
-    for (int i = 0; i < ns; i++) {
-        sbuf[i][0] = ex->src[i];
-        sbuf[i][1] = 0;
-        src[i] = sbuf[i];
-    }
-    attn_span spans[ATTN_DATES_TGT_LEN];
-    for (int t = 0; t < nt; t++) {
-        tbuf[t][0] = ex->tgt[t];
-        tbuf[t][1] = 0;
-        tgt[t] = tbuf[t];
-        spans[t] = (attn_span){ex->align_lo[t], ex->align_hi[t]};
-    }
-    char title[96];
-    snprintf(title, sizeof title, "\"%s\" → %.10s", ex->src, ex->tgt);
-    attn_attention_view *r;
-    int st = attn_attention_view_create(&r, title, src, ns, tgt, nt);
-    if (st) return st;
-    if ((st = attn_attention_view_set_alignment(r, spans))) {
-        attn_attention_view_free(r);
-        return st;
-    }
-    *out = r;
-    return 0;
-}
-
-/* One date example with heads of each kind following known patterns: encoder 2 layers × 4
- * heads, decoder 2 × 2, cross 2 × 4 where layer 1 head 2 follows the gold alignment. */
-static int synthetic_record(uint64_t seed, attn_attention_view **out)
-{
-    attn_dates_example ex;
-    attn_dates_generate(seed, 0, &ex);
-    attn_attention_view *r;
-    int st = viz_record_from_dates(&ex, &r);
-    if (st) return st;
-    char *title = malloc(strlen(r->title) + 32);
-    if (title) { /* say plainly that these weights are made up */
-        sprintf(title, "synthetic weights: %s", r->title);
-        free(r->title);
-        r->title = title;
-    }
-    static const int enc_pat[4] = {0, 1, 2, 3}, dec_pat[2] = {0, 1},
-                     cross_pat[2][4] = {{5, 0, 5, 3}, {5, 5, 4, 0}};
-    for (int l = 0; !st && l < 2; l++) {
-        for (int h = 0; !st && h < 4; h++)
-            st = synthetic_map(r, ATTN_ATTENTION_ENCODER_SELF, l, h, enc_pat[(h + l) % 4], r->align, seed);
-        for (int h = 0; !st && h < 2; h++)
-            st = synthetic_map(r, ATTN_ATTENTION_DECODER_SELF, l, h, dec_pat[h], r->align, seed);
-        for (int h = 0; !st && h < 4; h++)
-            st = synthetic_map(r, ATTN_ATTENTION_CROSS, l, h, cross_pat[l][h], r->align, seed);
-    }
-    if (st) {
-        attn_attention_view_free(r);
-        return st;
-    }
-    *out = r;
-    return 0;
-}
-
 static int viz_main(int argc, char **argv)
 {
     for (int a = 1; a < argc; a++) {
         if (!strcmp(argv[a], "--")) break;
-        if (!strcmp(argv[a], "--model") || !strncmp(argv[a], "--model=", 8)) {
-            if (viz_run_model) return viz_run_model(argc, argv);
-            return args_usage_error(&viz_spec, "model-driven visualisation is not built into this "
-                                               "attn (no viz_run_model); use --from-json FILE or --synthetic");
-        }
+        if (!strcmp(argv[a], "--model") || !strncmp(argv[a], "--model=", 8)) return viz_run_model(argc, argv);
     }
     ARGS_PARSE_OR_RETURN(&viz_spec, argc, argv, NULL, NULL);
     if (!!viz_json + viz_synthetic != 1)
@@ -166,7 +49,7 @@ static int viz_main(int argc, char **argv)
     const char *out = viz_out;
     if (!out && !viz_metrics) out = "viz-out";
     attn_attention_view *r = NULL;
-    int st = viz_json ? attn_attention_view_load(viz_json, &r) : synthetic_record((uint64_t)viz_seed, &r);
+    int st = viz_json ? attn_attention_view_load(viz_json, &r) : attn_attention_view_synthetic((uint64_t)viz_seed, &r);
     if (!st && out) st = viz_render_all(r, out, pool);
     if (!st && viz_metrics) st = viz_metrics_print(stdout, r);
     if (st) {

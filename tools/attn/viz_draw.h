@@ -24,13 +24,16 @@ int viz_surface_close(viz_canvas *c);
 cairo_t *viz_measure_context(void);
 void viz_set_font(cairo_t *cr, double size, int bold);
 double viz_text_width(cairo_t *cr, const char *s);
+/* s at (x, y) in sans-serif of this size (bold or not), in gray level gray (0 black). */
+void viz_text(cairo_t *cr, double x, double y, double size, int bold, double gray, const char *s);
 /* A token (valid UTF-8) as shown: spaces as "␣", control bytes as \xNN, empty as "∅", long
  * ones cut with "…". cap >= 16. */
 void viz_display_token(const char *tok, char *out, size_t cap);
 /* A tick step of 1, 2 or 5 × 10^k giving about target_ticks ticks over range. */
 double viz_nice_step(double range, int target_ticks);
-/* Vertical colour bar: 0 at the bottom, vmax at the top, ticked labels at the right. */
-void viz_colorbar(cairo_t *cr, double x, double y, double w, double h, double vmax, double fs);
+/* A colour bar from 0 to vmax with ticked labels: vertical (0 at the bottom, labels at the right)
+ * or horizontal (0 at the left, labels below). */
+void viz_colorbar(cairo_t *cr, double x, double y, double w, double h, double vmax, double fs, int horizontal);
 
 /* A labelled matrix: w[i * cols + j], rows labelled by row_tok, columns by col_tok. */
 typedef struct viz_matrix {

@@ -1,17 +1,16 @@
-/* attn_attention_image.c — the image commands that draw or read pictures through cairo:
+/* viz_image.c — the image commands that draw or read pictures through cairo:
  *   attn classify-image --model M FILE.png|IDXFILE[i] [--top K]
  *   attn viz --model M --image FILE.png|IDXFILE[i] [--out DIR]
  * A PNG must already have the model's size (28×28 for Fashion-MNIST): it is converted to
  * grayscale (BT.601 luma, transparent parts over black, as Fashion-MNIST's backgrounds are) and
  * anything else is refused with a message rather than resized, so that what the model sees is
  * exactly the file. The attention itself (per head and rolled out) comes from the library
- * (attn_image_model_attention); this file only draws it over the image. */
+ * (attn_image_attention_view); this file only draws it over the image. */
 #include "args.h"
 #include "cli.h"
 #include "image_cli.h"
-#include "viz_internal.h"
+#include "viz_draw.h"
 
-#include <cairo.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -183,9 +182,7 @@ static void draw_tile(cairo_t *cr, double x0, double y0, const attn_attention_im
         cairo_rectangle(cr, x0 + (j % im->cols) * cell, y0 + (j / im->cols) * cell, cell, cell);
         cairo_fill(cr);
     }
-    cairo_set_source_rgb(cr, 0.1, 0.1, 0.1);
-    cairo_move_to(cr, x0, y0 + im->height * scale + 13);
-    cairo_show_text(cr, caption);
+    viz_text(cr, x0, y0 + im->height * scale + 13, 11, 0, 0.1, caption);
 }
 
 int viz_image_grid_write(const attn_attention_view *r, const char *path)
@@ -200,11 +197,7 @@ int viz_image_grid_write(const attn_attention_view *r, const char *path)
     cairo_t *cr = cairo_create(s);
     cairo_set_source_rgb(cr, 1, 1, 1);
     cairo_paint(cr);
-    cairo_select_font_face(cr, "sans-serif", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL);
-    cairo_set_font_size(cr, 11);
-    cairo_set_source_rgb(cr, 0, 0, 0);
-    cairo_move_to(cr, pad, 16);
-    cairo_show_text(cr, r->title ? r->title : "attention over the image");
+    viz_text(cr, pad, 16, 11, 0, 0, r->title ? r->title : "attention over the image");
     char caption[64];
     for (int l = 0; l < rows; l++) {
         const double y0 = 24 + l * (th + cap + pad);
@@ -224,73 +217,8 @@ int viz_image_grid_write(const attn_attention_view *r, const char *path)
     return ATTN_OK;
 }
 
-/* The viewer's record: tokens "[cls]" (with a class token) and "r<row>c<col>" for the patches,
- * every layer's self-attention [H, T, T] recorded through the library (attn/analysis.h) on a
- * forward of the one image, and the image with its patch maps (maps [L, H, G·G] and rollout
- * from attn_image_model_attention). */
-static int build_record(const attn_image_model *m, const uint8_t *px, const char *title, float *maps,
-                        float *roll, attn_attention_view **out)
+int viz_image_run(const char *model, const char *input, const char *out)
 {
-    const attn_vit *v = m->vit;
-    const int64_t T = v->tokens, G = v->grid, L = v->cfg.num_layers, H = v->cfg.nhead, S = v->cfg.image_size;
-    const int cls = v->cls_token != NULL;
-    char(*names)[48] = calloc((size_t)T, sizeof *names);
-    const char **tok = calloc((size_t)T, sizeof *tok);
-    float *x = malloc((size_t)(S * S) * sizeof *x);
-    attn_attention_view *r = NULL;
-    attn_tape *t = NULL;
-    attn_attention_record *rec = NULL;
-    attn_tape_config tc = {0};
-    int st = names && tok && x ? ATTN_OK : ATTN_E_NOMEM, rc = 1;
-    for (int64_t i = 0; st == ATTN_OK && i < T; i++) {
-        if (cls && i == 0) snprintf(names[i], sizeof names[i], "[cls]");
-        else snprintf(names[i], sizeof names[i], "r%lldc%lld", (long long)((i - cls) / G), (long long)((i - cls) % G));
-        tok[i] = names[i];
-    }
-    if (st == ATTN_OK) st = attn_tape_create(&tc, &t);
-    if (st == ATTN_OK) attn_tape_set_training(t, 0), st = attn_attention_record_create(t, &rec);
-    if (st == ATTN_OK) st = attn_image_normalize(px, S * S, m->mean, m->std, x);
-    attn_var *logits = NULL;
-    if (st == ATTN_OK) st = attn_vit_forward(t, v, x, 1, &logits, NULL);
-    if (st == ATTN_OK) st = attn_attention_record_status(rec);
-    if (st == ATTN_OK) st = attn_image_model_attention(m, px, maps, roll);
-    if (st) {
-        cli_error("viz", "attention", st);
-        goto done;
-    }
-    if (attn_attention_view_create(&r, title, tok, (int)T, NULL, 0)) goto fail;
-    for (int64_t l = 0; l < L && l < attn_attention_record_count(rec); l++) {
-        attn_attention_map a;
-        if (attn_attention_record_map(rec, (int)l, &a) != ATTN_OK) goto done;
-        if (attn_attention_view_add_heads(r, ATTN_ATTENTION_CLASSIFIER_SELF, (int)l, a.w, (int)H, (int)T, (int)T)) goto fail;
-    }
-    const attn_attention_image im = {.width = (int)S, .height = (int)S, .pixels = (unsigned char *)px,
-                          .patch = (int)v->cfg.patch_size, .rows = (int)G, .cols = (int)G, .cls = cls,
-                          .layers = (int)L, .heads = (int)H, .attn = maps, .rollout = roll};
-    if (attn_attention_view_set_image(r, &im)) goto fail;
-    *out = r, r = NULL;
-    rc = 0;
-    goto done;
-fail:
-    fprintf(stderr, "attn viz: %s\n", attn_last_error());
-done:
-    attn_attention_record_free(rec);
-    attn_tape_free(t);
-    attn_attention_view_free(r);
-    free(names), free(tok), free(x);
-    return rc;
-}
-
-int viz_image_run(int argc, char **argv)
-{
-    const char *model = NULL, *input = NULL, *out = "out/viz";
-    for (int a = 1; a < argc; a++) {
-        const int more = a + 1 < argc;
-        if (!strcmp(argv[a], "--model") && more) model = argv[++a];
-        else if (!strcmp(argv[a], "--image") && more) input = argv[++a];
-        else if (!strcmp(argv[a], "--out") && more) out = argv[++a];
-        else model = NULL, a = argc;
-    }
     if (!model || !input) {
         fprintf(stderr, "usage: attn viz --model M --image FILE.png|IDXFILE[i] [--out DIR]\n"
                         "Writes DIR/image_attention.png: each layer's and head's attention from the class token\n"
@@ -300,14 +228,12 @@ int viz_image_run(int argc, char **argv)
     }
     attn_image_model *m = NULL;
     if (load_model("viz", model, &m)) return 1;
-    const attn_vit *v = m->vit;
-    const int64_t S = v->cfg.image_size, L = v->cfg.num_layers, H = v->cfg.nhead, G = v->grid;
+    const int64_t S = m->vit->cfg.image_size;
     uint8_t *px = malloc((size_t)(S * S));
-    float *maps = malloc((size_t)(L * H * G * G) * sizeof *maps), *roll = malloc((size_t)(G * G) * sizeof *roll);
     float *prob = malloc((size_t)m->classes * sizeof *prob);
     int32_t pred = 0;
     attn_attention_view *r = NULL;
-    int rc = !px || !maps || !roll || !prob;
+    int rc = !px || !prob;
     if (!rc) rc = image_read_input("viz", input, S, px);
     if (!rc) {
         const int st = attn_image_model_predict(m, px, 1, &pred, prob);
@@ -316,9 +242,10 @@ int viz_image_run(int argc, char **argv)
     char title[300];
     if (!rc) {
         snprintf(title, sizeof title, "%.200s: %s (%.3f)", input, m->labels[pred], (double)prob[pred]);
-        rc = build_record(m, px, title, maps, roll, &r);
+        const int st = attn_image_attention_view(m, px, title, &r);
+        if (st) rc = cli_error("viz", "attention", st);
     }
-    if (!rc && viz_render_all(r, out, v->cls_token ? 0 : ATTN_ROLLOUT_MEAN)) {
+    if (!rc && viz_render_all(r, out, m->vit->cls_token ? 0 : ATTN_ROLLOUT_MEAN)) {
         fprintf(stderr, "attn viz: %s\n", attn_last_error());
         rc = 1;
     }
@@ -326,8 +253,7 @@ int viz_image_run(int argc, char **argv)
         printf("%s\nwrote %s/image_attention.png\nwrote %s/attention.html (the image with each head's attention "
                "as an overlay; heads over the patches \"r<row>c<col>\", model view, rollout)\n", title, out, out);
     attn_attention_view_free(r);
-    free(px), free(maps), free(roll), free(prob);
+    free(px), free(prob);
     attn_image_model_free(m);
-    viz_release_caches();
     return rc;
 }

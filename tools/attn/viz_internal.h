@@ -12,8 +12,10 @@ int viz_utf8_valid(const char *s);
 
 /* Write a whole file; ATTN_E_IO with the path and errno text on failure. */
 int viz_write_file(const char *path, const char *data, size_t len);
-/* Read a whole file (NUL-terminated); ATTN_E_IO on failure. */
-int viz_read_file(const char *path, char **data, size_t *len);
+
+/* `attn viz --model M --image FILE.png|IDXFILE[i] [--out DIR]` on a ViT (viz_image.c); model or
+ * image NULL: the usage. Returns the exit status. */
+int viz_image_run(const char *model, const char *image, const char *out);
 
 /* Free cairo's (and through it fontconfig's) caches: for leak checkers, at the end of a command. */
 void viz_release_caches(void);

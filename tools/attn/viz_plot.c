@@ -9,123 +9,12 @@
 #include <string.h>
 #include <strings.h>
 
-#define PLOT_MAX_COLS 64
-
-typedef struct csv_table {
-    int ncols, nrows;
-    char *names[PLOT_MAX_COLS];
-    double *v; /* [nrows, ncols], NaN for empty cells */
-} csv_table;
-
-static void csv_free(csv_table *t)
-{
-    for (int c = 0; c < t->ncols; c++) free(t->names[c]);
-    free(t->v);
-}
-
-/* Split line in place at commas (no quoting: metric CSVs are plain numbers). */
-static int split(char *line, char **field, int max)
-{
-    int n = 0;
-    for (char *p = line;; p++) {
-        if (n == max) return max + 1;
-        field[n++] = p;
-        p = strchr(p, ',');
-        if (!p) break;
-        *p = 0;
-    }
-    for (int i = 0; i < n; i++) { /* trim */
-        while (*field[i] == ' ' || *field[i] == '\t') field[i]++;
-        char *e = field[i] + strlen(field[i]);
-        while (e > field[i] && strchr(" \t\r\n", e[-1])) *--e = 0;
-    }
-    return n;
-}
-
-static int csv_read(const char *path, csv_table *t)
-{
-    memset(t, 0, sizeof *t);
-    char *text;
-    size_t len;
-    int st = viz_read_file(path, &text, &len);
-    if (st) return st;
-    if (memchr(text, 0, len)) {
-        free(text);
-        return attn_set_error(ATTN_E_FORMAT, "%s: NUL byte in a CSV file", path);
-    }
-    char *save = NULL, *field[PLOT_MAX_COLS + 1];
-    int lineno = 0, cap = 0;
-    int cut_off = len > 0 && text[len - 1] != '\n'; /* the last line has no newline yet */
-    for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-        lineno++;
-        if (strspn(line, " \t\r") == strlen(line)) continue;
-        int n = split(line, field, PLOT_MAX_COLS);
-        if (!t->ncols) {
-            if (n > PLOT_MAX_COLS) {
-                st = attn_set_error(ATTN_E_FORMAT, "%s: more than %d columns", path, PLOT_MAX_COLS);
-                break;
-            }
-            for (int c = 0; c < n; c++) {
-                t->names[c] = strdup(field[c]);
-                if (!t->names[c]) st = attn_set_error(ATTN_E_NOMEM, "%s", path);
-            }
-            t->ncols = n;
-            if (st) break;
-            continue;
-        }
-        /* The last line of a log still being written may be cut short: leave it out. */
-        if (n != t->ncols && cut_off && !save[0]) break;
-        if (n != t->ncols) {
-            st = attn_set_error(ATTN_E_FORMAT, "%s line %d: %d fields but the header has %d", path,
-                          lineno, n > PLOT_MAX_COLS ? n - 1 : n, t->ncols);
-            break;
-        }
-        if (t->nrows == cap) {
-            cap = cap ? 2 * cap : 256;
-            double *v = realloc(t->v, (size_t)cap * t->ncols * sizeof *v);
-            if (!v) {
-                st = attn_set_error(ATTN_E_NOMEM, "%s", path);
-                break;
-            }
-            t->v = v;
-        }
-        for (int c = 0; c < n; c++) {
-            double x = NAN;
-            if (field[c][0]) {
-                char *end;
-                x = strtod(field[c], &end);
-                if (*end) {
-                    st = attn_set_error(ATTN_E_FORMAT, "%s line %d column %s: '%s' is not a number",
-                                  path, lineno, t->names[c], field[c]);
-                    break;
-                }
-                if (!isfinite(x)) x = NAN; /* a diverged loss ("nan", "inf"): not drawn */
-            }
-            t->v[(size_t)t->nrows * t->ncols + c] = x;
-        }
-        if (st) break;
-        t->nrows++;
-    }
-    free(text);
-    if (!st && !t->ncols) st = attn_set_error(ATTN_E_FORMAT, "%s: empty file (need a header row)", path);
-    if (st) csv_free(t);
-    return st;
-}
-
-static int find_col(const csv_table *t, const char *name, int prefix)
-{
-    for (int c = 0; c < t->ncols; c++)
-        if (prefix ? !strncmp(t->names[c], name, strlen(name)) : !strcmp(t->names[c], name))
-            return c;
-    return -1;
-}
-
 typedef struct axis {
     double lo, hi;
 } axis;
 
 /* Data range of a column over rows where both it and x are present, widened to nice ticks. */
-static int col_range(const csv_table *t, int c, int xc, axis *a)
+static int col_range(const attn_metrics_table *t, int c, int xc, axis *a)
 {
     double lo = INFINITY, hi = -INFINITY;
     int n = 0;
@@ -147,7 +36,7 @@ static int col_range(const csv_table *t, int c, int xc, axis *a)
     return n;
 }
 
-static void draw_series(cairo_t *cr, const csv_table *t, int xc, int c, axis ax, axis ay,
+static void draw_series(cairo_t *cr, const attn_metrics_table *t, int xc, int c, axis ax, axis ay,
                         double px, double py, double pw, double ph, const double rgb[3], int dots)
 {
     cairo_set_source_rgb(cr, rgb[0], rgb[1], rgb[2]);
@@ -171,27 +60,28 @@ static void draw_series(cairo_t *cr, const csv_table *t, int xc, int c, axis ax,
     }
 }
 
-/* Ticks and labels of a vertical axis at x (side -1: labels left, +1: right). */
-static void y_ticks(cairo_t *cr, axis a, double x, double py, double ph, int side)
+/* Ticks and labels of an axis: the x axis along y = at from x = from (side 0: labels below), or
+ * a vertical one at x = at from y = from + len up (side −1: labels left, +1: right). */
+static void ticks(cairo_t *cr, axis a, double at, double from, double len, int side)
 {
-    double step = viz_nice_step(a.hi - a.lo, 5);
+    double step = viz_nice_step(a.hi - a.lo, side ? 5 : 6);
     viz_set_font(cr, 11, 0);
     for (double v = a.lo; v <= a.hi + step * 1e-6; v += step) {
-        double y = py + ph - (v - a.lo) / (a.hi - a.lo) * ph;
+        double f = (v - a.lo) / (a.hi - a.lo) * len, p = side ? from + len - f : from + f;
         char lab[32];
-        snprintf(lab, sizeof lab, "%.4g", fabs(v) < step * 1e-6 ? 0.0 : v);
+        snprintf(lab, sizeof lab, side ? "%.4g" : "%.6g", fabs(v) < step * 1e-6 ? 0.0 : v);
         cairo_set_source_rgb(cr, 0.2, 0.2, 0.2);
-        cairo_move_to(cr, x, y);
-        cairo_line_to(cr, x + 5 * side, y);
+        cairo_move_to(cr, side ? at : p, side ? p : at);
+        cairo_line_to(cr, side ? at + 5 * side : p, side ? p : at + 5);
         cairo_stroke(cr);
         double tw = viz_text_width(cr, lab);
-        cairo_move_to(cr, side < 0 ? x - 8 - tw : x + 8, y + 4);
+        cairo_move_to(cr, side < 0 ? at - 8 - tw : side ? at + 8 : p - tw / 2, side ? p + 4 : at + 18);
         cairo_show_text(cr, lab);
     }
 }
 
 /* Column names in a comma list into idx[] (at most max); a name not in t fails naming it. */
-static int parse_cols(const csv_table *t, const char *path, const char *list, int *idx, int max,
+static int parse_cols(const attn_metrics_table *t, const char *path, const char *list, int *idx, int max,
                       int *n)
 {
     *n = 0;
@@ -201,7 +91,7 @@ static int parse_cols(const csv_table *t, const char *path, const char *list, in
     for (char *name = strtok_r(buf, ",", &save); name; name = strtok_r(NULL, ",", &save)) {
         while (*name == ' ') name++;
         if (!*name) continue;
-        int c = find_col(t, name, 0);
+        int c = attn_metrics_column(t, name);
         if (c < 0) {
             char cols[1024] = "";
             for (int k = 0; k < t->ncols; k++)
@@ -215,7 +105,7 @@ static int parse_cols(const csv_table *t, const char *path, const char *list, in
     return 0;
 }
 
-static int has_data(const csv_table *t, int c, int xc)
+static int has_data(const attn_metrics_table *t, int c, int xc)
 {
     axis a;
     return col_range(t, c, xc, &a) > 0;
@@ -228,17 +118,17 @@ int viz_plot_csv_opts(const char *csv_path, const char *out_path, const viz_plot
     if (!csv_path || !out_path) return attn_set_error(ATTN_E_ARG, "viz_plot_csv: NULL argument");
     viz_plot_options d = {0};
     if (o) d = *o;
-    csv_table t;
-    int st = csv_read(csv_path, &t);
+    attn_metrics_table t;
+    int st = attn_metrics_load(csv_path, &t);
     if (st) return st;
-    int xc = d.x ? find_col(&t, d.x, 0) : find_col(&t, "step", 0);
-    if (!d.x && xc < 0) xc = find_col(&t, "epoch", 0);
+    int xc = attn_metrics_column(&t, d.x ? d.x : "step");
+    if (!d.x && xc < 0) xc = attn_metrics_column(&t, "epoch");
     if (xc < 0) {
         st = d.x ? parse_cols(&t, csv_path, d.x, &xc, 1, &(int){0})
                  : attn_set_error(ATTN_E_FORMAT, "%s: no \"step\" or \"epoch\" column for the x axis "
                                            "(choose one with --x)", csv_path);
         if (!st) st = attn_set_error(ATTN_E_FORMAT, "%s: no x column", csv_path);
-        csv_free(&t);
+        attn_metrics_table_free(&t);
         return st;
     }
     int yc[PLOT_MAX_SERIES], vc[PLOT_MAX_SERIES], ny = 0, nv = 0;
@@ -256,7 +146,7 @@ int viz_plot_csv_opts(const char *csv_path, const char *out_path, const viz_plot
         st = attn_set_error(ATTN_E_FORMAT, "%s: no loss column with data to draw (choose columns with "
                                      "--y)", csv_path);
     if (st) {
-        csv_free(&t);
+        attn_metrics_table_free(&t);
         return st;
     }
     /* y ranges over all the series of each axis */
@@ -273,14 +163,14 @@ int viz_plot_csv_opts(const char *csv_path, const char *out_path, const viz_plot
         else any_v = 1;
     }
     if (!n || !any_y) {
-        csv_free(&t);
+        attn_metrics_table_free(&t);
         return attn_set_error(ATTN_E_FORMAT, "%s: no rows with both %s and a value to draw on the left "
                                        "axis", csv_path, t.names[xc]);
     }
     const double W = 820, H = 480, px = 80, py = 50, pw = W - px - (any_v ? 90 : 40), ph = H - py - 70;
     viz_canvas c;
     if ((st = viz_surface_open(&c, out_path, d.format, (int)W, (int)H))) {
-        csv_free(&t);
+        attn_metrics_table_free(&t);
         return st;
     }
     cairo_t *cr = c.cr;
@@ -288,13 +178,10 @@ int viz_plot_csv_opts(const char *csv_path, const char *out_path, const viz_plot
     char title[512];
     snprintf(title, sizeof title, "training curves — %s (%d rows)", base ? base + 1 : csv_path,
              t.nrows);
-    viz_set_font(cr, 14, 1);
-    cairo_set_source_rgb(cr, 0, 0, 0);
-    cairo_move_to(cr, px, 28);
-    cairo_show_text(cr, title);
+    viz_text(cr, px, 28, 14, 1, 0, title);
     /* Grid lines and x ticks. */
     cairo_set_line_width(cr, 1);
-    double xs = viz_nice_step(ax.hi - ax.lo, 6), ys = viz_nice_step(ay.hi - ay.lo, 5);
+    double ys = viz_nice_step(ay.hi - ay.lo, 5);
     cairo_set_source_rgb(cr, 0.9, 0.9, 0.9);
     for (double v = ay.lo; v <= ay.hi + ys * 1e-6; v += ys) {
         double y = py + ph - (v - ay.lo) / (ay.hi - ay.lo) * ph;
@@ -302,22 +189,11 @@ int viz_plot_csv_opts(const char *csv_path, const char *out_path, const viz_plot
         cairo_line_to(cr, px + pw, y);
     }
     cairo_stroke(cr);
-    viz_set_font(cr, 11, 0);
-    for (double v = ax.lo; v <= ax.hi + xs * 1e-6; v += xs) {
-        double x = px + (v - ax.lo) / (ax.hi - ax.lo) * pw;
-        char lab[32];
-        snprintf(lab, sizeof lab, "%.6g", fabs(v) < xs * 1e-6 ? 0.0 : v);
-        cairo_set_source_rgb(cr, 0.2, 0.2, 0.2);
-        cairo_move_to(cr, x, py + ph);
-        cairo_line_to(cr, x, py + ph + 5);
-        cairo_stroke(cr);
-        cairo_move_to(cr, x - viz_text_width(cr, lab) / 2, py + ph + 18);
-        cairo_show_text(cr, lab);
-    }
+    ticks(cr, ax, py + ph, px, pw, 0);
     cairo_set_source_rgb(cr, 0.2, 0.2, 0.2);
     cairo_rectangle(cr, px + 0.5, py + 0.5, pw, ph);
     cairo_stroke(cr);
-    y_ticks(cr, ay, px, py, ph, -1);
+    ticks(cr, ay, px, py, ph, -1);
     viz_set_font(cr, 12, 0);
     cairo_move_to(cr, px + pw / 2 - viz_text_width(cr, t.names[xc]) / 2, py + ph + 40);
     cairo_show_text(cr, t.names[xc]);
@@ -338,7 +214,7 @@ int viz_plot_csv_opts(const char *csv_path, const char *out_path, const viz_plot
         if (nk) draw_series(cr, &t, xc, yc[k], ax, ay, px, py, pw, ph, palette[k], nk < 40);
     }
     if (any_v) {
-        y_ticks(cr, av, px + pw, py, ph, +1);
+        ticks(cr, av, px + pw, py, ph, +1);
         const char *vlab = nv == 1 ? t.names[vc[0]] : "validation";
         viz_set_font(cr, 12, 0);
         cairo_save(cr);
@@ -378,7 +254,7 @@ int viz_plot_csv_opts(const char *csv_path, const char *out_path, const viz_plot
         cairo_move_to(cr, lx + 32, y + 4);
         cairo_show_text(cr, lab[k]);
     }
-    csv_free(&t);
+    attn_metrics_table_free(&t);
     return viz_surface_close(&c);
 }
 

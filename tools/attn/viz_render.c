@@ -3,31 +3,8 @@
 #include "viz_draw.h"
 
 #include <cjson/cJSON.h>
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-
-static int make_dirs(const char *dir)
-{
-    char path[4096];
-    if (snprintf(path, sizeof path, "%s", dir) >= (int)sizeof path)
-        return attn_set_error(ATTN_E_ARG, "output directory name too long");
-    for (char *p = path + 1;; p++) {
-        char c = *p;
-        if (c == '/' || c == 0) {
-            *p = 0;
-            if (mkdir(path, 0777) != 0 && errno != EEXIST)
-                return attn_set_error(ATTN_E_IO, "cannot create directory %s: %s", path, strerror(errno));
-            *p = c;
-        }
-        if (!c) break;
-    }
-    struct stat sb;
-    if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
-        return attn_set_error(ATTN_E_IO, "%s is not a directory", dir);
-    return 0;
-}
 
 static void add_file(cJSON *files, const char *name, const char *what, const attn_attention_head *m,
                      int map, const viz_layout *lay)
@@ -109,7 +86,7 @@ int viz_render_all(const attn_attention_view *r, const char *dir, int pool)
 {
     if (!r || !dir) return attn_set_error(ATTN_E_ARG, "viz_render_all: NULL argument");
     if (r->n_maps == 0) return attn_set_error(ATTN_E_ARG, "viz_render_all: the record has no maps");
-    int st = make_dirs(dir);
+    int st = attn_run_dir_prepare(dir); /* created with its parents if missing */
     if (st) return st;
     char path[4096], name[128];
     snprintf(path, sizeof path, "%s/attention.json", dir);

@@ -1,5 +1,6 @@
-/* viz_util.c — small things the drawing side shares: whole-file reads and writes, the UTF-8 check, and the metrics table `attn viz --metrics` prints (its numbers are
- * libattn's, attn_attention_view_metrics). */
+/* viz_util.c — small things the drawing side shares: whole-file writes, the UTF-8 check, and the
+ * metrics table `attn viz --metrics` prints (its numbers are libattn's,
+ * attn_attention_view_metrics). */
 #include "viz_internal.h"
 
 #include <errno.h>
@@ -17,27 +18,6 @@ int viz_write_file(const char *path, const char *data, size_t len)
     int bad = w != len;
     if (fclose(f) != 0) bad = 1;
     return bad ? attn_set_error(ATTN_E_IO, "writing %s failed: %s", path, strerror(errno)) : 0;
-}
-
-int viz_read_file(const char *path, char **data, size_t *len)
-{
-    *data = NULL;
-    *len = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f) return attn_set_error(ATTN_E_IO, "cannot read %s: %s", path, strerror(errno));
-    FILE *m = open_memstream(data, len); /* grows as needed, NUL-terminated */
-    char chunk[65536];
-    size_t n;
-    int bad = !m;
-    while (!bad && (n = fread(chunk, 1, sizeof chunk, f)) > 0) bad = fwrite(chunk, 1, n, m) != n;
-    bad |= ferror(f);
-    fclose(f);
-    if (m && fclose(m)) bad = 1;
-    if (bad) {
-        free(*data), *data = NULL, *len = 0;
-        return attn_set_error(ATTN_E_IO, "reading %s failed", path);
-    }
-    return 0;
 }
 
 int viz_metrics_print(FILE *f, const attn_attention_view *r)
