@@ -1,9 +1,6 @@
-/* progress.c — live progress line and metrics.csv. */
+/* progress.c — the live progress line of long commands (progress.h). */
 #include "progress.h"
 
-#include "bench_util.h"
-
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -100,26 +97,4 @@ void progress_done(progress *p)
 {
     if (p->tty && p->shown && !p->quiet) fprintf(p->out, "\n");
     fflush(p->out);
-}
-
-int metrics_open(metrics_log *m, const char *path, int resume, long resume_step)
-{
-    return attn_metrics_open(path, "step,loss,lr,tokens_per_s,val_metric", resume, resume_step, &m->m);
-}
-
-int metrics_row(metrics_log *m, long step, double loss, double lr, double tokens_per_s,
-                double val_metric)
-{
-    if (!m->m) return ATTN_OK;
-    char row[160], val[40] = "";
-    if (!isnan(val_metric)) snprintf(val, sizeof val, "%.6g", val_metric);
-    snprintf(row, sizeof row, "%ld,%.6g,%.6g,%.1f,%s", step, loss, lr, tokens_per_s, val);
-    return attn_metrics_row(m->m, row);
-}
-
-int metrics_close(metrics_log *m)
-{
-    int st = attn_metrics_close(m->m);
-    m->m = NULL;
-    return st;
 }
