@@ -10,25 +10,12 @@
 #include "attn.h"
 #include "test_tmp.h"
 
-static const char *write_file(const char *name, const char *text)
-{
-    static char paths[4][256];
-    static int k;
-    char *p = paths[k++ % 4];
-    snprintf(p, 256, "%s/%s", test_tmp_dir(), name);
-    FILE *f = fopen(p, "w");
-    cr_assert_not_null(f);
-    fputs(text, f);
-    fclose(f);
-    return p;
-}
-
 Test(bleu_files, sacrebleu_readme_example)
 {
-    const char *hyp = write_file("hyp", "The dog bit the man.\nIt wasn't surprising.\nThe man had just bitten him.\n");
+    const char *hyp = test_tmp_write("hyp", "The dog bit the man.\nIt wasn't surprising.\nThe man had just bitten him.\n");
     const char *refs[2] = {
-        write_file("r1", "The dog bit the man.\nIt was not unexpected.\nThe man bit him first.\n"),
-        write_file("r2", "The dog had bit the man.\nNo one was surprised.\nThe man had bitten the dog.\n")};
+        test_tmp_write("r1", "The dog bit the man.\nIt was not unexpected.\nThe man bit him first.\n"),
+        test_tmp_write("r2", "The dog had bit the man.\nNo one was surprised.\nThe man had bitten the dog.\n")};
     attn_bleu_result b;
     attn_chrf_result c;
     cr_assert_eq(attn_bleu_files(hyp, refs, 2, 0, NULL, &b, NULL, &c), ATTN_OK, "%s", attn_last_error());
@@ -41,8 +28,8 @@ Test(bleu_files, sacrebleu_readme_example)
 
 Test(bleu_files, errors_name_the_files)
 {
-    const char *hyp = write_file("h2", "a b c\nd e f\n");
-    const char *refs[2] = {write_file("three", "a b c\nd e f\ng h\n"), "-"};
+    const char *hyp = test_tmp_write("h2", "a b c\nd e f\n");
+    const char *refs[2] = {test_tmp_write("three", "a b c\nd e f\ng h\n"), "-"};
     attn_bleu_result b;
     cr_assert_eq(attn_bleu_files(hyp, refs, 1, 0, NULL, &b, NULL, NULL), ATTN_E_FORMAT);
     cr_assert(strstr(attn_last_error(), "has 3 lines but") && strstr(attn_last_error(), "has 2"), "%s",
@@ -50,7 +37,7 @@ Test(bleu_files, errors_name_the_files)
     const char *missing[1] = {"/nonexistent/attn/ref.txt"};
     cr_assert(attn_bleu_files(hyp, missing, 1, 0, NULL, &b, NULL, NULL) < 0);
     cr_assert(strstr(attn_last_error(), "/nonexistent/attn/ref.txt"), "%s", attn_last_error());
-    const char *empty = write_file("empty", "");
+    const char *empty = test_tmp_write("empty", "");
     const char *one[1] = {empty};
     cr_assert_eq(attn_bleu_files(empty, one, 1, 0, NULL, &b, NULL, NULL), ATTN_E_FORMAT);
     cr_assert(strstr(attn_last_error(), "empty"));
@@ -88,14 +75,10 @@ Test(bleu_files, signatures)
 
 Test(bleu_files, data_find)
 {
-    char dir[256], file[300], path[512];
-    snprintf(dir, sizeof dir, "%s/data", test_tmp_dir());
-    cr_assert_eq(mkdir(dir, 0755), 0);
-    snprintf(file, sizeof file, "%s/x.txt", dir);
-    FILE *f = fopen(file, "w");
-    fputs("x\n", f);
-    fclose(f);
-    setenv("ATTN_DATA_DIR", dir, 1);
+    char path[512];
+    cr_assert_eq(mkdir(test_tmp_path("data"), 0755), 0);
+    const char *file = test_tmp_write("data/x.txt", "x\n");
+    setenv("ATTN_DATA_DIR", test_tmp_path("data"), 1);
     cr_assert_eq(attn_data_find("x.txt", path, sizeof path), ATTN_OK);
     cr_assert_str_eq(path, file);
     cr_assert_eq(attn_data_find("no/such/attn-file.txt", path, sizeof path), ATTN_E_IO);
