@@ -89,6 +89,12 @@ typedef struct attn_bench_sdpa_result {
     attn_bench_timing t;
 } attn_bench_sdpa_result;
 
+/* The cases `attn bench attention` names S1..S8 (causal ones, a decoding step, padded batches;
+ * S8 is the attention of attn_bench_gpt_train's model), for threads and reps: *c set, *decode
+ * = 1 for S6 (one query: bound by memory traffic, no backward). ATTN_E_ARG for another name. */
+#define ATTN_BENCH_SDPA_DEFAULT "S1,S2,S3,S4,S5,S6,S7"
+ATTN_API int attn_bench_sdpa_named(const char *name, int threads, int reps, attn_bench_sdpa_case *c, int *decode);
+
 /* *flops and *bytes of a case (attn_bench_sdpa_result's), without running it. */
 ATTN_API int attn_bench_sdpa_count(const attn_bench_sdpa_case *c, double *flops, double *bytes);
 /* Run one case on inputs of fixed pseudo-random values in [−1, 1): allocates them, resets the
@@ -163,7 +169,11 @@ ATTN_API int attn_bench_gpt_train_step(attn_bench_gpt_train *b, int64_t step,
                                        int (*grad_hook)(void *ctx, attn_params *P), void *hook_ctx,
                                        double *loss, double *ms);
 
-/* ---- batch-1 generation (bench: attn_bench_gpt_generate) ----------------------------------- */
+/* ---- the machine's load, batch-1 generation (bench: attn_bench_load, attn_bench_gpt_generate) */
+
+/* The 1-minute load average (/proc/loadavg), or −1 where there is none: on a shared machine
+ * the figures of a benchmark mean little above the core count. */
+ATTN_API double attn_bench_load(void);
 
 /* Bytes a token read and written by batch-1 sampling with the key/value cache, filling a
  * context of T positions from a one-token prompt: *weights = every weight once, the token

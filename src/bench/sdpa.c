@@ -36,6 +36,33 @@ static float *filled(int64_t n, unsigned seed)
 
 #define MAX_LENGTHS_BATCH 4096
 
+int attn_bench_sdpa_named(const char *name, int threads, int reps, attn_bench_sdpa_case *c, int *decode)
+{
+    static const struct {
+        char name[3];
+        int64_t B, H, Lq, Lk, E;
+        int causal, decode, lengths;
+    } cases[] = {
+        {"S1", 1, 8, 512, 512, 64, 0, 0, 0},     {"S2", 1, 8, 2048, 2048, 64, 0, 0, 0},
+        {"S3", 1, 8, 2048, 2048, 64, 1, 0, 0},   {"S4", 1, 8, 8192, 8192, 64, 1, 0, 0},
+        {"S5", 1, 16, 2048, 2048, 128, 1, 0, 0}, {"S6", 1, 32, 1, 4096, 128, 0, 1, 0},
+        {"S7", 4, 12, 512, 512, 64, 0, 0, 1},
+        /* the attention of the GPT at the shakespeare-char size: batch 8, 6 heads of 64,
+         * context 256, causal */
+        {"S8", 8, 6, 256, 256, 64, 1, 0, 0},
+    };
+    ATTN_REQUIRE_NONNULL("attn_bench_sdpa_named", name);
+    ATTN_REQUIRE_NONNULL("attn_bench_sdpa_named", c);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        if (strcmp(name, cases[i].name)) continue;
+        *c = (attn_bench_sdpa_case){cases[i].B, cases[i].H, cases[i].Lq, cases[i].Lk, cases[i].E, cases[i].causal,
+                                    cases[i].lengths, 0, ATTN_KERNEL_FLASH, threads, reps};
+        if (decode) *decode = cases[i].decode;
+        return ATTN_OK;
+    }
+    return attn_fail(ATTN_E_ARG, "attn_bench_sdpa_named: unknown shape '%s' (S1..S8)", name);
+}
+
 int attn_bench_sdpa_count(const attn_bench_sdpa_case *c, double *flops, double *bytes)
 {
     ATTN_REQUIRE_NONNULL("attn_bench_sdpa_count", c);

@@ -1,6 +1,8 @@
-/* time.c — the benchmarks' timing loop: repetitions in alternating blocks, medians (bench.h). */
+/* time.c — the benchmarks' timing loop: repetitions in alternating blocks, medians; the machine's
+ * load (bench.h). */
 #include "internal.h"
 
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -15,6 +17,15 @@ double attn_bench_median(double *v, int n)
     if (!v || n <= 0) return 0;
     qsort(v, (size_t)n, sizeof *v, cmp_double);
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+double attn_bench_load(void)
+{
+    double l = -1;
+    FILE *f = fopen("/proc/loadavg", "r");
+    if (f && fscanf(f, "%lf", &l) != 1) l = -1;
+    if (f) fclose(f);
+    return l;
 }
 
 static void pause_s(double s)

@@ -125,6 +125,34 @@ Test(bench, sdpa_counts)
     cr_assert(strstr(attn_last_error(), "E=0"));
 }
 
+Test(bench, sdpa_named_and_load)
+{
+    attn_bench_sdpa_case c;
+    int decode = -1;
+    cr_assert_eq(attn_bench_sdpa_named("S6", 2, 5, &c, &decode), ATTN_OK);
+    cr_assert(c.H == 32 && c.Lq == 1 && c.Lk == 4096 && c.E == 128 && decode == 1 && c.threads == 2 && c.reps == 5);
+    cr_assert(c.kernel == ATTN_KERNEL_FLASH && !c.backward && !c.causal);
+    cr_assert_eq(attn_bench_sdpa_named("S7", 1, 0, &c, &decode), ATTN_OK);
+    cr_assert(c.B == 4 && c.half_lengths && !decode);
+    /* S8 is the attention of bench train's GPT: batch 8, 6 heads of 384 / 6, context 256, causal */
+    cr_assert_eq(attn_bench_sdpa_named("S8", 1, 0, &c, NULL), ATTN_OK);
+    cr_assert(c.B == 8 && c.H == 6 && c.E == 384 / 6 && c.Lq == 256 && c.Lk == 256 && c.causal);
+    char list[] = ATTN_BENCH_SDPA_DEFAULT;
+    int n = 0;
+    for (char *t = strtok(list, ","); t; t = strtok(NULL, ","), n++)
+        cr_assert_eq(attn_bench_sdpa_named(t, 1, 0, &c, NULL), ATTN_OK, "%s", t);
+    cr_assert_eq(n, 7);
+    cr_assert_eq(attn_bench_sdpa_named("S9", 1, 0, &c, NULL), ATTN_E_ARG);
+    cr_assert(strstr(attn_last_error(), "'S9'"));
+    cr_assert_eq(attn_bench_sdpa_named(NULL, 1, 0, &c, NULL), ATTN_E_ARG);
+    FILE *f = fopen("/proc/loadavg", "r");
+    double want = -1;
+    if (f && fscanf(f, "%lf", &want) != 1) want = -1;
+    if (f) fclose(f);
+    const double l = attn_bench_load();
+    cr_assert(want < 0 ? l == -1 : l >= 0 && fabs(l - want) < 5, "load %g (read %g)", l, want);
+}
+
 Test(bench, sdpa_case_runs)
 {
     attn_bench_sdpa_case c = {.B = 2, .H = 2, .Lq = 32, .Lk = 32, .E = 16, .causal = 1, .half_lengths = 1,

@@ -3,7 +3,7 @@
  *   attn bench attention [--shapes S1,S2,...] [--threads N] [--kernel flash|reference]
  *                        [--pass fwd|bwd|both] [--reps N] [--isa portable|avx2|avx512]
  *
- * One line per case (attn_bench_sdpa, attn/bench.h): shape, kernel, pass, threads, median ms,
+ * One line per case (attn_bench_sdpa_named, attn_bench_sdpa: attn/bench.h): shape, kernel, pass, threads, median ms,
  * GFLOP/s and % of the FMA peak (decoding, S6: GB/s and % of the measured memory bandwidth
  * instead), the median CPU time of the process per repetition (cpu_ms: on a shared machine wall
  * time also counts waiting for a core), and the case's peak resident set next to the size of
@@ -19,42 +19,24 @@
 #include <stdio.h>
 #include <string.h>
 
-typedef struct shape {
-    const char *name;
-    int64_t B, H, Lq, Lk, E;
-    int causal, decode, lengths;
-} shape;
-
-static const shape shapes[] = {
-    {"S1", 1, 8, 512, 512, 64, 0, 0, 0},      {"S2", 1, 8, 2048, 2048, 64, 0, 0, 0},
-    {"S3", 1, 8, 2048, 2048, 64, 1, 0, 0},    {"S4", 1, 8, 8192, 8192, 64, 1, 0, 0},
-    {"S5", 1, 16, 2048, 2048, 128, 1, 0, 0},  {"S6", 1, 32, 1, 4096, 128, 0, 1, 0},
-    {"S7", 4, 12, 512, 512, 64, 0, 0, 1},
-    /* not in the default list: the attention of `attn bench train` (GPT at the shakespeare-char
-     * size: batch 8, 6 heads of 64, context 256, causal) */
-    {"S8", 8, 6, 256, 256, 64, 1, 0, 0},
-};
-#define NSHAPES (int)(sizeof shapes / sizeof shapes[0])
-
 /* Run one case; returns 0, or 1 on a library error. */
-static int run_case(const shape *s, attn_kernel kernel, int bwd, int threads, int reps, attn_machine_peak *pk)
+static int run_case(const char *name, attn_bench_sdpa_case c, int membound, attn_machine_peak *pk)
 {
-    const char *kname = kernel == ATTN_KERNEL_REFERENCE ? "reference" : "flash", *pass = bwd ? "bwd" : "fwd";
-    const attn_bench_sdpa_case c = {s->B, s->H, s->Lq, s->Lk, s->E, s->causal, s->lengths, bwd, kernel, threads, reps};
+    const char *kname = c.kernel == ATTN_KERNEL_REFERENCE ? "reference" : "flash", *pass = c.backward ? "bwd" : "fwd";
+    const int threads = c.threads;
     double flops = 0;
-    if (attn_bench_sdpa_count(&c, &flops, NULL)) return cli_error("bench attention", s->name, ATTN_E_ARG);
-    if (kernel == ATTN_KERNEL_REFERENCE && flops > 3e9) {
-        printf("shape=%s kernel=%s pass=%s threads=%d skipped=too_slow\n", s->name, kname, pass, threads);
+    if (attn_bench_sdpa_count(&c, &flops, NULL)) return cli_error("bench attention", name, ATTN_E_ARG);
+    if (c.kernel == ATTN_KERNEL_REFERENCE && flops > 3e9) {
+        printf("shape=%s kernel=%s pass=%s threads=%d skipped=too_slow\n", name, kname, pass, threads);
         return 0;
     }
-    const int membound = s->decode && !bwd;
     if (membound) (void)attn_machine_bandwidth(pk, 3); /* before the case resets the peak RSS */
     attn_bench_sdpa_result r;
     int st = attn_bench_sdpa(&c, membound ? NULL : pk, &r);
-    if (st) return cli_error("bench attention", s->name, st);
+    if (st) return cli_error("bench attention", name, st);
     if (membound) (void)attn_machine_bandwidth(pk, 3); /* after: the best of both sides */
     const double t = r.t.ms * 1e-3, c_s = r.t.cpu_ms * 1e-3;
-    printf("shape=%s kernel=%s pass=%s threads=%d ms=%.3f reps=%d", s->name, kname, pass, threads, r.t.ms, r.t.reps);
+    printf("shape=%s kernel=%s pass=%s threads=%d ms=%.3f reps=%d", name, kname, pass, threads, r.t.ms, r.t.reps);
     if (membound) {
         printf(" gbs=%.2f peak_gbs=%.2f", r.bytes / t * 1e-9, pk->gbs);
         bench_print_pct(pk, "pct_peak", r.bytes / t * 1e-9, pk->gbs);
@@ -74,7 +56,7 @@ static int run_case(const shape *s, attn_kernel kernel, int bwd, int threads, in
 
 int bench_attention(int argc, char **argv)
 {
-    const char *list = "S1,S2,S3,S4,S5,S6,S7";
+    const char *list = ATTN_BENCH_SDPA_DEFAULT;
     int threads = attn_get_num_threads(), reps = 0, pass_i = 2, kernel_i = 0, isa_i = -1;
     const arg_opt opts[] = {
         {"shapes", 's', ARG_STR, &list, .meta = "S1,...", .help = "shapes to run (S1..S8)"},
@@ -99,15 +81,16 @@ int bench_attention(int argc, char **argv)
     char buf[256];
     snprintf(buf, sizeof buf, "%s", list);
     for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
-        const shape *s = NULL;
-        for (int i = 0; i < NSHAPES; i++)
-            if (!strcmp(tok, shapes[i].name)) s = &shapes[i];
-        if (!s) {
+        attn_bench_sdpa_case c;
+        int decode = 0;
+        if (attn_bench_sdpa_named(tok, threads, reps, &c, &decode)) {
             fprintf(stderr, "bench attention: unknown shape '%s' (S1..S8)\n", tok);
             return 2;
         }
-        if (pass_i != 1) rc |= run_case(s, kernel, 0, threads, reps, &pk);
-        if (pass_i != 0 && !s->decode) rc |= run_case(s, kernel, 1, threads, reps, &pk);
+        c.kernel = kernel;
+        if (pass_i != 1) rc |= run_case(tok, c, decode, &pk);
+        c.backward = 1;
+        if (pass_i != 0 && !decode) rc |= run_case(tok, c, 0, &pk);
     }
     printf("# peaks, best of all calibration runs: peak_gflops=%.1f (%d runs) "
            "core_cpu_peak_gflops=%.1f peak_gbs=%.2f (%d runs)\n",

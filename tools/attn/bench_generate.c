@@ -16,16 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The 1-minute load average (the machine is shared: the figures mean little above ~2). */
-static double load1(void)
-{
-    double l = -1;
-    FILE *f = fopen("/proc/loadavg", "r");
-    if (f && fscanf(f, "%lf", &l) != 1) l = -1;
-    if (f) fclose(f);
-    return l;
-}
-
 int bench_generate(int argc, char **argv)
 {
     int threads = 2, rounds = 5;
@@ -81,7 +71,7 @@ int bench_generate(int argc, char **argv)
         printf("triad bandwidth: %.1f GB/s before, %.1f GB/s after\n", bw0, bw1);
         printf("result: bench=generate tokens_per_s=%.1f tokens_per_cpu_s=%.1f bytes_per_token=%.0f implied_gbs=%.2f "
                "triad_gbs=%.2f pct_of_triad=%.1f threads=%d load=%.1f\n",
-               med, medc, bpt, gbs, bw, bw > 0 ? 100 * gbs / bw : 0.0, threads, load1());
+               med, medc, bpt, gbs, bw, bw > 0 ? 100 * gbs / bw : 0.0, threads, attn_bench_load());
         if (gbs > bw) fprintf(stderr, "attn bench generate: note: above the measured triad: part of the weights stayed in cache, or the triad ran in a busy moment\n");
     }
     free(tps), free(tpc);
