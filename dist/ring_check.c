@@ -175,3 +175,71 @@ int attn_mpi_ring_check(const attn_mpi_ring_problem *p, uint64_t seed, int rank,
     return rows_only ? check_rows(p, seed, rank, ranks, out, lse, dq, fwd_err, bwd_err)
                      : check_full(p, seed, rank, ranks, out, lse, dq, dk, dv, fwd_err, bwd_err);
 }
+
+/* ---- attn_mpi_ring_bench: `attn bench ring` as a call ------------------------------------- */
+
+int attn_mpi_ring_bench(attn_mpi_ctx *ctx, const attn_mpi_ring_problem *p, uint64_t seed, int reps, int backward,
+                        int check, attn_mpi_ring_bench_result *r)
+{
+    const int N = ctx ? attn_mpi_size(ctx) : 0, rank = ctx ? attn_mpi_rank(ctx) : 0;
+    if (!ctx || !r) return attn_set_error(ATTN_E_ARG, "attn_mpi_ring_bench: %s is NULL", ctx ? "r" : "ctx");
+    int st = check_args("attn_mpi_ring_bench", p, rank, N, ATTN_MPI_RING_Q);
+    if (st) return st;
+    if (reps < 1 || reps > 64 || check < ATTN_MPI_RING_BENCH_NO_CHECK || check > ATTN_MPI_RING_BENCH_CHECK_ROWS)
+        return attn_set_error(ATTN_E_ARG, "attn_mpi_ring_bench: reps %d (1..64), check %d", reps, check);
+    memset(r, 0, sizeof *r);
+    r->fwd_err = r->bwd_err = NAN;
+    const int64_t n = attn_mpi_ring_local_floats(p, N), l1 = n / p->dim;
+    float *arr[9];
+    for (int i = 0; i < 9; i++) arr[i] = malloc((size_t)(i < 8 ? n : l1) * sizeof(float));
+    float *q = arr[0], *k = arr[1], *v = arr[2], *out = arr[3], *g = arr[4], *dq = arr[5], *dk = arr[6],
+          *dv = arr[7], *lse = arr[8];
+    for (int i = 0; i < 9 && !st; i++)
+        if (!arr[i]) st = attn_set_error(ATTN_E_NOMEM, "attn_mpi_ring_bench: out of memory (%lld floats)", (long long)n);
+    for (int t = ATTN_MPI_RING_Q; t <= ATTN_MPI_RING_DOUT && !st; t++)
+        st = attn_mpi_ring_fill(t == ATTN_MPI_RING_DOUT ? g : arr[t - 1], seed, t, p, rank, N);
+    attn_mpi_ring_stats fs = {0, 0, 0, 0}, bs = {0, 0, 0, 0};
+    double fr[64], br[64], wait = 0, total = 0;
+    for (int i = 0; i < reps && !st; i++) {
+        st = attn_mpi_barrier(ctx);
+        if (!st) st = attn_mpi_ring_forward(ctx, p, q, k, v, out, lse, &fs);
+        fr[i] = fs.total_ms;
+        if (!st && backward) st = attn_mpi_ring_backward(ctx, p, q, k, v, out, lse, g, dq, dk, dv, &bs);
+        br[i] = bs.total_ms;
+    }
+    if (!st) {
+        r->fwd_ms = attn_bench_median(fr, reps), r->bwd_ms = attn_bench_median(br, reps);
+        wait = fs.wait_ms + bs.wait_ms, total = fs.total_ms + bs.total_ms; /* the last repetition's */
+        r->wait_pct = 100.0 * wait / fmax(total, 1e-9);
+        r->rss_mb = attn_peak_rss_mb(); /* the ring's own: before the check */
+    }
+    /* k and v travel round the ring in place: they must be home, bit for bit (g: scratch) */
+    for (int t = ATTN_MPI_RING_K; t <= ATTN_MPI_RING_V && !st; t++) {
+        st = attn_mpi_ring_fill(g, seed, t, p, rank, N);
+        if (!st && memcmp(g, t == ATTN_MPI_RING_K ? k : v, (size_t)n * sizeof(float)))
+            st = attn_set_error(ATTN_E_STATE, "attn_mpi_ring_bench: %s is not restored after the ring",
+                                t == ATTN_MPI_RING_K ? "k" : "v");
+    }
+    if (!st && check != ATTN_MPI_RING_BENCH_NO_CHECK)
+        st = attn_mpi_ring_check(p, seed, rank, N, check == ATTN_MPI_RING_BENCH_CHECK_ROWS, out, lse,
+                                 backward ? dq : NULL, dk, dv, &r->fwd_err, &r->bwd_err);
+    for (int i = 0; i < 9; i++) free(arr[i]);
+    return st;
+}
+
+int attn_mpi_ring_bench_gather(attn_mpi_ctx *ctx, const attn_mpi_ring_bench_result *mine,
+                               attn_mpi_ring_bench_result *all)
+{
+    if (!ctx || !mine || !all) return attn_set_error(ATTN_E_ARG, "attn_mpi_ring_bench_gather: a NULL argument");
+    const int N = attn_mpi_size(ctx), me = attn_mpi_rank(ctx);
+    /* every rank's six values, as sums of one-hot vectors (exact in float) */
+    float *v = calloc((size_t)N * 6, sizeof *v);
+    if (!v) return attn_set_error(ATTN_E_NOMEM, "attn_mpi_ring_bench_gather: %d ranks", N);
+    const double x[6] = {mine->fwd_ms, mine->bwd_ms, mine->fwd_err, mine->bwd_err, mine->rss_mb, mine->wait_pct};
+    for (int i = 0; i < 6; i++) v[(size_t)i * N + me] = (float)x[i];
+    int st = attn_mpi_allreduce_sum(ctx, v, (size_t)N * 6);
+    for (int r = 0; r < N && !st; r++)
+        all[r] = (attn_mpi_ring_bench_result){v[r], v[N + r], v[2 * N + r], v[3 * N + r], v[4 * N + r], v[5 * N + r]};
+    free(v);
+    return st;
+}

@@ -13,6 +13,7 @@
  *   attn/generate.h  greedy, beam search and sampling over key/value-cached steppers
  *   attn/train.h     batches, schedules, the run state (atomic, resumable), metrics, averaging
  *   attn/analysis.h  attention maps recorded from a tape; entropy, distance, alignment, rollout
+ *   attn/bench.h     timing loops (medians over alternating rounds), FLOP/byte counts, benchmark cases
  *
  * The conventions every call follows are at the top of attn/core.h.
  */
@@ -30,5 +31,6 @@
 #include "attn/train.h"
 #include "attn/analysis.h"
 #include "attn/image.h"
+#include "attn/bench.h"
 
 #endif /* ATTN_H */

@@ -49,7 +49,7 @@ $(BUILD)/fuzz_spm: tests/fuzz/fuzz_spm.c tools/text/spm_shim.cc tools/text/spm.h
 # The tokenizer module: the SentencePiece shim (C++) and the text translator (C) in one archive,
 # libattn_text.a, installed with its headers as attn/spm.h, attn/translator.h, attn/lm_spm.h,
 # attn/text_classifier.h and `attn-text.pc`.
-TEXT_C_OBJ := $(BUILD)/obj/tools/text/translator.o $(BUILD)/obj/tools/text/lm_spm.o \
+TEXT_C_OBJ := $(BUILD)/obj/tools/text/translator.o $(BUILD)/obj/tools/text/lm_spm.o $(BUILD)/obj/tools/text/spm_lines.o \
               $(BUILD)/obj/tools/text/text_classifier.o $(BUILD)/obj/tools/text/mt_data.o
 $(TEXT_C_OBJ): CFLAGS_ALL += -Itools/text
 $(BUILD)/libattn_text.a: $(TEXT_C_OBJ)

@@ -6,6 +6,7 @@
 #define ATTN_DATA_H
 
 #include "attn/core.h"
+#include "attn/text.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -119,6 +120,23 @@ ATTN_API void attn_line_reader_close(attn_line_reader *r);
  * NUL-terminated; release with attn_lines_free. */
 ATTN_API int attn_lines_read(const char *path, int flags, char ***lines, int64_t *n);
 ATTN_API void attn_lines_free(char **lines, int64_t n);
+
+/* ---- the data folder, translation scores of line files (bench: attn_data_find, attn_bleu_files) */
+
+/* The data folder's copy of relative path rel ("tinyshakespeare/input.txt"): the first of
+ * $ATTN_DATA_DIR/rel, ../shared/data/rel and ../../shared/data/rel that can be opened for
+ * reading, NUL-terminated in path. ATTN_E_IO when none can (naming rel), ATTN_E_ARG when cap is
+ * too small. */
+ATTN_API int attn_data_find(const char *rel, char *path, size_t cap);
+/* Corpus BLEU and chrF (attn/text.h) of the hypotheses in hyp_path against n_refs (1..64)
+ * reference files aligned with it line by line, every file read by attn_lines_read with flags
+ * ("-": standard input, for at most one of them). bleu (with bleu_opt) or chrf (with chrf_opt)
+ * may be NULL: not computed; NULL options are the defaults. ATTN_E_FORMAT when a reference has
+ * another number of lines than the hypotheses (naming both) or the hypotheses are empty;
+ * ATTN_E_ARG when "-" is given twice; else attn_lines_read's errors, naming the file. */
+ATTN_API int attn_bleu_files(const char *hyp_path, const char *const *ref_paths, int n_refs, int flags,
+                             const attn_bleu_options *bleu_opt, attn_bleu_result *bleu,
+                             const attn_chrf_options *chrf_opt, attn_chrf_result *chrf);
 
 
 /* ---- IDX files and image sets (MNIST, Fashion-MNIST) ------------------------------------- */

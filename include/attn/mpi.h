@@ -218,6 +218,29 @@ ATTN_API int attn_mpi_ring_check(const attn_mpi_ring_problem *p, uint64_t seed, 
                                  const float *out, const float *lse, const float *dq, const float *dk,
                                  const float *dv, double *fwd_err, double *bwd_err);
 
+/* ---- bench ring (attn_mpi_ring_bench) ------------------------------------------------------ */
+
+/* What `attn bench ring` measures on a rank: ring attention on attn_mpi_ring_fill's inputs of
+ * a seed, timed, its key/value restoration checked bit for bit, and its results checked
+ * against the single-process kernel (attn_mpi_ring_check). */
+enum { ATTN_MPI_RING_BENCH_NO_CHECK = 0, ATTN_MPI_RING_BENCH_CHECK_FULL, ATTN_MPI_RING_BENCH_CHECK_ROWS };
+typedef struct attn_mpi_ring_bench_result {
+    double fwd_ms, bwd_ms;   /* median over the repetitions of this rank's call (bwd 0: none) */
+    double fwd_err, bwd_err; /* attn_mpi_ring_check's (NaN: not checked) */
+    double rss_mb;           /* this rank's peak RSS after the timed calls, before the check */
+    double wait_pct;         /* % of the last repetition's time blocked on exchanges */
+} attn_mpi_ring_bench_result;
+
+/* Every rank calls it with the same arguments: allocates the 9 local arrays, fills them,
+ * reps (1..64) times a barrier, the forward and (backward ≠ 0) the backward, then checks
+ * (check: ATTN_MPI_RING_BENCH_*). ATTN_E_STATE when k or v is not restored, else the status
+ * of the first failing step (ATTN_E_ARG for bad arguments, ATTN_E_NOMEM). */
+ATTN_API int attn_mpi_ring_bench(attn_mpi_ctx *ctx, const attn_mpi_ring_problem *p, uint64_t seed, int reps,
+                                 int backward, int check, attn_mpi_ring_bench_result *r);
+/* Every rank's result in all[0..ranks) at every rank (collective; values as float). */
+ATTN_API int attn_mpi_ring_bench_gather(attn_mpi_ctx *ctx, const attn_mpi_ring_bench_result *mine,
+                                        attn_mpi_ring_bench_result *all);
+
 #ifdef __cplusplus
 }
 #endif

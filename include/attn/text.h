@@ -114,6 +114,16 @@ typedef struct attn_chrf_result {
 ATTN_API int attn_chrf_corpus(const char *const *hyps, const char *const *refs, int64_t n,
                               int n_refs, const attn_chrf_options *opt, attn_chrf_result *out);
 
+/* ---- score signatures (bleu: attn_bleu_signature, attn_chrf_signature) ---------------------- */
+
+/* sacreBLEU's signature of a score, so that it can be compared with sacreBLEU's: BLEU
+ * "nrefs:N|case:mixed|eff:no|tok:13a|smooth:exp|version:attn-VERSION", chrF
+ * "nrefs:N|case:mixed|eff:yes|nc:6|nw:0|space:no|version:attn-VERSION" (opt NULL: the
+ * defaults). Written NUL-terminated into buf; ATTN_E_ARG when cap is too small (buf then holds
+ * ""), n_refs < 1 or an option is out of range. 128 bytes always suffice. */
+ATTN_API int attn_bleu_signature(const attn_bleu_options *opt, int n_refs, char *buf, size_t cap);
+ATTN_API int attn_chrf_signature(const attn_chrf_options *opt, int n_refs, char *buf, size_t cap);
+
 /* ------------------------------------------------------------------------------------------ */
 /* @@ data and text @@                                                                        */
 /* ------------------------------------------------------------------------------------------ */

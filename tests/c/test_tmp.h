@@ -43,4 +43,13 @@ static inline char *test_tmp_path(const char *name)
     return path[k];
 }
 
+/* test_tmp_path(name) holding text (written whole, or the test fails). */
+static inline char *test_tmp_write(const char *name, const char *text)
+{
+    char *path = test_tmp_path(name);
+    FILE *f = fopen(path, "w");
+    cr_assert(f && fputs(text, f) >= 0 && fclose(f) == 0, "cannot write %s", path);
+    return path;
+}
+
 #endif

@@ -288,6 +288,46 @@ static void test_train_file(void)
     attn_spm_free(b);
 }
 
+/* attn_spm_encode_line / attn_spm_decode_line: the lines `attn spm` prints, against the ids and
+ * pieces of attn_spm_encode and attn_spm_id_to_piece joined here */
+static void test_lines(void)
+{
+    attn_spm_train_options o = {.model_type = ATTN_SPM_BPE, .vocab_size = 400, .normalization = ATTN_SPM_NORM_IDENTITY};
+    attn_spm *sp = NULL;
+    int st = attn_spm_train((const char *const *)lines, N_TRAIN, &o, &sp), same = st == ATTN_OK, back = same;
+    for (int i = N_TRAIN; same && i < N_TRAIN + 20; i++) {
+        int32_t ids[4096];
+        int64_t n = 0;
+        char want[65536] = "", wantp[65536] = "", *got = NULL, *gotp = NULL, *text = NULL;
+        attn_spm_encode(sp, lines[i], ids, 4096, &n);
+        for (int64_t k = 0; k < n; k++) {
+            const char *piece = NULL;
+            attn_spm_id_to_piece(sp, ids[k], &piece);
+            snprintf(want + strlen(want), sizeof want - strlen(want), "%s%d", k ? " " : "", (int)ids[k]);
+            snprintf(wantp + strlen(wantp), sizeof wantp - strlen(wantp), "%s%s", k ? " " : "", piece);
+        }
+        same &= attn_spm_encode_line(sp, lines[i], 0, &got) == ATTN_OK && !strcmp(got, want);
+        same &= attn_spm_encode_line(sp, lines[i], 1, &gotp) == ATTN_OK && !strcmp(gotp, wantp);
+        back &= got && attn_spm_decode_line(sp, got, &text) == ATTN_OK && !strcmp(text, lines[i]);
+        free(got), free(gotp), free(text);
+    }
+    CHECK(same, "encode_line: the ids and pieces of attn_spm_encode, space-separated");
+    CHECK(back, "decode_line(encode_line(text)) == text on held-out lines");
+    char *out = NULL;
+    st = sp ? attn_spm_decode_line(sp, "5\t6  7 x9", &out) : -1;
+    CHECK(st == ATTN_E_FORMAT && !out && !strcmp(attn_last_error(), "not an id: \"x9\""),
+          "a line with something else than ids is refused, naming it (%s)", attn_last_error());
+    st = sp ? attn_spm_decode_line(sp, "5 99999", &out) : -1;
+    CHECK(st == ATTN_E_ARG && !out && attn_last_error()[0], "an id outside the vocabulary is refused (%s)",
+          attn_last_error());
+    st = sp ? attn_spm_decode_line(sp, "", &out) : -1;
+    CHECK(st == ATTN_OK && out && !strcmp(out, ""), "an empty line decodes to an empty text");
+    free(out);
+    CHECK(attn_spm_encode_line(NULL, "a", 0, &out) == ATTN_E_ARG && attn_spm_decode_line(sp, NULL, &out) == ATTN_E_ARG,
+          "NULL arguments are refused");
+    attn_spm_free(sp);
+}
+
 /* ---- crafted normalisation rules --------------------------------------------------------- */
 
 static size_t varint(const unsigned char *b, size_t i, size_t end, uint64_t *v)
@@ -718,6 +758,7 @@ int main(void)
     test_model("unigram-nfkc", ATTN_SPM_UNIGRAM, ATTN_SPM_NORM_NMT_NFKC);
     test_train_file();
     test_errors();
+    test_lines();
     test_charsmap();
     test_lm_spm();
     test_text_classifier();

@@ -136,7 +136,7 @@ static const char *default_meta(const arg_opt *o)
     }
 }
 
-void args_print_help(const arg_spec *s, FILE *f)
+static void print_help(const arg_spec *s, FILE *f)
 {
     fprintf(f, "usage: attn %s %s\n", s->cmd, s->synopsis ? s->synopsis : "[options]");
     if (s->about) fprintf(f, "%s%s", s->about, s->about[strlen(s->about) - 1] == '\n' ? "" : "\n");
@@ -206,7 +206,7 @@ int args_wants_help(int argc, char **argv)
 int args_parse(const arg_spec *s, int argc, char **argv, char ***pos, int *npos)
 {
     if (args_wants_help(argc, argv)) { /* help wins over any error in the other arguments */
-        args_print_help(s, stdout);
+        print_help(s, stdout);
         return 0;
     }
     int w = 1, only_pos = 0;
@@ -225,7 +225,7 @@ int args_parse(const arg_spec *s, int argc, char **argv, char ***pos, int *npos)
             size_t len = eq ? (size_t)(eq - name) : strlen(name);
             const arg_opt *o = find_long(s, name, len);
             if (!o && len == 4 && !strncmp(name, "help", 4)) {
-                args_print_help(s, stdout);
+                print_help(s, stdout);
                 return 0;
             }
             if (!o) return args_usage_error(s, "unknown option --%.*s", (int)len, name);
@@ -242,7 +242,7 @@ int args_parse(const arg_spec *s, int argc, char **argv, char ***pos, int *npos)
         for (const char *c = t + 1; *c; c++) { /* -abc: flags; -oFILE or -o FILE: a value */
             const arg_opt *o = find_short(s, *c);
             if (!o && *c == 'h') {
-                args_print_help(s, stdout);
+                print_help(s, stdout);
                 return 0;
             }
             if (!o) return args_usage_error(s, "unknown option -%c", *c);
@@ -274,11 +274,4 @@ int args_long(const arg_spec *s, const char *what, const char *text, long lo, lo
     if (parse_integer(s, what, &o, text, &v)) return 2;
     *out = (long)v;
     return 0;
-}
-
-int args_double(const arg_spec *s, const char *what, const char *text, double lo, double hi,
-                double *out)
-{
-    arg_opt o = {.kind = ARG_DOUBLE, .lo = lo, .hi = hi};
-    return parse_real(s, what, &o, text, out);
 }

@@ -113,15 +113,10 @@ int args_parse(const arg_spec *s, int argc, char **argv, char ***pos, int *npos)
 /* Print "attn CMD: REASON" and the --help hint to stderr; return 2. */
 int args_usage_error(const arg_spec *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* The full help (synopsis, about, options with defaults, epilog) to f. */
-void args_print_help(const arg_spec *s, FILE *f);
-
 /* Strict number parsing, for values that are not options (e.g. a positional): 0 and *out set
- * when the whole of text is a number in [lo, hi]; otherwise 2 after printing
+ * when the whole of text is an integer in [lo, hi]; otherwise 2 after printing
  * "attn CMD: WHAT must be ..., got TEXT" to stderr. */
 int args_long(const arg_spec *s, const char *what, const char *text, long lo, long hi, long *out);
-int args_double(const arg_spec *s, const char *what, const char *text, double lo, double hi,
-                double *out);
 
 /* 1 when argv[1..argc) holds -h or --help before any "--" (for dispatchers that route to a
  * subcommand and want to answer help themselves when no mode was given). */

@@ -6,34 +6,15 @@
  * head) and every cached key and value of the positions before it. The program counts those
  * bytes, measures the machine's STREAM-triad bandwidth in the same run (before and after the
  * rounds; the better of the two, as the machine is shared) and prints tokens/s, bytes per token,
- * the implied GB/s and its share of the triad figure. Weights are random (the speed does not
- * depend on them); the median round is reported. */
+ * the implied GB/s and its share of the triad figure (attn/bench.h: attn_gpt_decode_bytes,
+ * attn_bench_gpt_generate). Weights are random (the speed does not depend on them); the median
+ * round is reported. */
 #include "args.h"
 #include "cli.h"
-
-#include "bench_util.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-
-static double cpu_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-/* The 1-minute load average (the machine is shared: the figures mean little above ~2). */
-static double load1(void)
-{
-    double l = -1;
-    FILE *f = fopen("/proc/loadavg", "r");
-    if (f && fscanf(f, "%lf", &l) != 1) l = -1;
-    if (f) fclose(f);
-    return l;
-}
 
 int bench_generate(int argc, char **argv)
 {
@@ -51,37 +32,28 @@ int bench_generate(int argc, char **argv)
     attn_set_num_threads(threads);
     const attn_gpt_config cfg = {.vocab = 65, .context = T, .n_layer = 6, .n_head = 6, .d_model = 384};
     attn_gpt *m = NULL;
+    double wbytes = 0, cbytes = 0;
     int st = attn_gpt_create(&cfg, 1, &m);
-    if (st) return cli_error("bench generate", "model", st);
-    const int64_t d = cfg.d_model, nl = cfg.n_layer, params = attn_params_numel(m->P);
-    /* weights read per token: all but the position table, of which one row; wte counted twice
-     * (the embedding row is a negligible part, the head reads it whole) */
-    const double wbytes = 4.0 * (double)(params - T * d + d);
-    /* cache: the token at position p reads keys and values of positions 0..p of every layer
-     * and writes those of p; averaged over the positions that produce a token (0..T−2) */
-    double cbytes = 0;
-    for (int64_t p = 0; p < T - 1; p++) cbytes += 4.0 * 2 * (double)nl * d * (double)(p + 2);
-    cbytes /= (double)(T - 1);
+    if (st == ATTN_OK) st = attn_gpt_decode_bytes(m, T, &wbytes, &cbytes);
+    if (st) {
+        attn_gpt_free(m);
+        return cli_error("bench generate", "model", st);
+    }
     printf("attn bench generate: GPT %lld parameters (%lld layers, %lld heads, d %lld, vocabulary %lld), batch 1, "
            "context %lld, %d threads, %d rounds\n",
-           (long long)params, (long long)nl, (long long)cfg.n_head, (long long)d, (long long)cfg.vocab, (long long)T,
-           threads, rounds);
-    attn_machine_peak pk; /* the triad, the best of a few passes before and after (bench_util.h) */
+           (long long)attn_params_numel(m->P), (long long)cfg.n_layer, (long long)cfg.n_head, (long long)cfg.d_model,
+           (long long)cfg.vocab, (long long)T, threads, rounds);
+    attn_machine_peak pk; /* the triad, the best of a few passes before and after */
     (void)attn_machine_peak_init(&pk, threads);
     (void)attn_machine_bandwidth(&pk, 3);
     const double bw0 = pk.gbs;
-    int32_t prompt[1] = {0}, *out = malloc((size_t)T * sizeof *out);
     double *tps = malloc((size_t)rounds * sizeof *tps), *tpc = malloc((size_t)rounds * sizeof *tpc);
-    if (!out || !tps || !tpc) st = ATTN_E_NOMEM;
+    if (!tps || !tpc) st = attn_set_error(ATTN_E_NOMEM, "%d rounds", rounds);
     int64_t made = 0;
     for (int r = 0; st == ATTN_OK && r <= rounds; r++) { /* round 0 warms up */
-        attn_generate_options o = {.eos_id = -1, .max_new = T - 1, .sample = 1, .temperature = 1.0f,
-                                   .seed = (uint64_t)r + 1};
-        int64_t len = 0;
-        const double t0 = attn_now(), c0 = cpu_now();
-        st = attn_gpt_generate(m, prompt, 1, 1, &o, out, T, &len, NULL);
-        const double t = attn_now() - t0, c = cpu_now() - c0;
-        if (st == ATTN_OK && r > 0) tps[r - 1] = (double)len / t, tpc[r - 1] = (double)len / c, made = len;
+        double t, c;
+        st = attn_bench_gpt_generate(m, T, (uint64_t)r + 1, &made, &t, &c);
+        if (st == ATTN_OK && r > 0) tps[r - 1] = (double)made / t, tpc[r - 1] = (double)made / c;
     }
     double bw1 = 0;
     if (st == ATTN_OK) {
@@ -92,17 +64,17 @@ int bench_generate(int argc, char **argv)
     if (st == ATTN_OK) {
         for (int r = 0; r < rounds; r++)
             printf("round %d: %.1f tokens/s, %.1f tokens per CPU-second\n", r + 1, tps[r], tpc[r]);
-        const double med = bench_median(tps, rounds), medc = bench_median(tpc, rounds), bw = bw0 > bw1 ? bw0 : bw1;
-        const double bpt = wbytes + cbytes, gbs = med * bpt * 1e-9;
+        const double med = attn_bench_median(tps, rounds), medc = attn_bench_median(tpc, rounds);
+        const double bw = bw0 > bw1 ? bw0 : bw1, bpt = wbytes + cbytes, gbs = med * bpt * 1e-9;
         printf("tokens %lld a round; bytes a token: weights %.1f MB + cache %.2f MB (mean) = %.1f MB\n",
                (long long)made, wbytes / 1e6, cbytes / 1e6, bpt / 1e6);
         printf("triad bandwidth: %.1f GB/s before, %.1f GB/s after\n", bw0, bw1);
         printf("result: bench=generate tokens_per_s=%.1f tokens_per_cpu_s=%.1f bytes_per_token=%.0f implied_gbs=%.2f "
                "triad_gbs=%.2f pct_of_triad=%.1f threads=%d load=%.1f\n",
-               med, medc, bpt, gbs, bw, bw > 0 ? 100 * gbs / bw : 0.0, threads, load1());
+               med, medc, bpt, gbs, bw, bw > 0 ? 100 * gbs / bw : 0.0, threads, attn_bench_load());
         if (gbs > bw) fprintf(stderr, "attn bench generate: note: above the measured triad: part of the weights stayed in cache, or the triad ran in a busy moment\n");
     }
-    free(out), free(tps), free(tpc);
+    free(tps), free(tpc);
     attn_gpt_free(m);
     return st ? cli_error("bench generate", "generation", st) : 0;
 }

@@ -12,35 +12,14 @@
 #include "args.h"
 #include "cli.h"
 
-#include "bench_util.h"
 #include "attn/mpi.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
-static char kv_msg[100]; /* why the bench failed, when the ring itself did not */
-
-/* Every rank's value, gathered at every rank (sum of one-hot vectors; exact). */
-static int gather(attn_mpi_ctx *d, double x, double *all)
-{
-    int N = attn_mpi_size(d);
-    float *v = calloc((size_t)N, sizeof *v);
-    if (!v) return ATTN_E_NOMEM;
-    v[attn_mpi_rank(d)] = (float)x;
-    int st = attn_mpi_allreduce_sum(d, v, (size_t)N);
-    for (int i = 0; i < N; i++) all[i] = v[i];
-    free(v);
-    return st;
-}
-
-static double max_of(const double *v, int n)
-{
-    double m = v[0];
-    for (int i = 1; i < n; i++) m = v[i] > m || isnan(v[i]) ? v[i] : m;
-    return m;
-}
+/* the larger, a NaN counting as the largest */
+static double worse(double m, double v) { return v > m || isnan(v) ? v : m; }
 
 int bench_ring(int argc, char **argv)
 {
@@ -67,8 +46,7 @@ int bench_ring(int argc, char **argv)
     ARGS_PARSE_OR_RETURN(&spec, argc, argv, NULL, NULL);
     seed = (uint64_t)seed_arg, backward = !no_backward;
     static const char *const checks[] = {"full", "rows", "none"};
-    const char *check = check_i >= 0 ? checks[check_i] : p.len <= 8192 ? "full" : "rows";
-    if (reps < 1) reps = 1;
+    if (check_i < 0) check_i = p.len <= 8192 ? 0 : 1;
     attn_mpi_ctx *d;
     if (attn_mpi_init(&argc, &argv, &d)) {
         fprintf(stderr, "attn bench ring: %s\n", attn_last_error());
@@ -83,77 +61,36 @@ int bench_ring(int argc, char **argv)
         attn_mpi_finalize(d);
         return 1;
     }
-    int64_t n = attn_mpi_ring_local_floats(&p, N);
-    const int64_t l1 = n / p.dim;
-    float *arr[8];
-    int ok = n > 0;
-    for (int i = 0; i < 8; i++) arr[i] = ok ? malloc((size_t)n * sizeof(float)) : NULL;
-    float *lse = ok ? malloc((size_t)l1 * sizeof *lse) : NULL;
-    for (int i = 0; i < 8; i++) ok = ok && arr[i];
-    float *q = arr[0], *k = arr[1], *v = arr[2], *out = arr[3], *g = arr[4], *dq = arr[5],
-          *dk = arr[6], *dv = arr[7];
-    attn_mpi_ring_stats fs = {0, 0, 0, 0}, bs = {0, 0, 0, 0};
-    double fwd_ms = 0, bwd_ms = 0;
-    if (!ok || !lse) st = ATTN_E_NOMEM;
-    if (st == ATTN_OK) {
-        st = attn_mpi_ring_fill(q, seed, ATTN_MPI_RING_Q, &p, rank, N);
-        if (st == ATTN_OK) st = attn_mpi_ring_fill(k, seed, ATTN_MPI_RING_K, &p, rank, N);
-        if (st == ATTN_OK) st = attn_mpi_ring_fill(v, seed, ATTN_MPI_RING_V, &p, rank, N);
-        if (st == ATTN_OK) st = attn_mpi_ring_fill(g, seed, ATTN_MPI_RING_DOUT, &p, rank, N);
-        double fr[64], br[64];
-        if (reps > 64) reps = 64;
-        for (int r = 0; r < reps && st == ATTN_OK; r++) {
-            st = attn_mpi_barrier(d);
-            if (st == ATTN_OK) st = attn_mpi_ring_forward(d, &p, q, k, v, out, lse, &fs);
-            fr[r] = fs.total_ms;
-            if (st == ATTN_OK && backward)
-                st = attn_mpi_ring_backward(d, &p, q, k, v, out, lse, g, dq, dk, dv, &bs);
-            br[r] = bs.total_ms;
-        }
-        if (st == ATTN_OK) fwd_ms = bench_median(fr, reps), bwd_ms = bench_median(br, reps);
-    }
-    double rss = attn_peak_rss_mb();
-    /* k and v travel round the ring in place: they must be home, bit for bit */
-    if (st == ATTN_OK) {
-        float *home = malloc((size_t)n * sizeof *home);
-        if (!home) st = ATTN_E_NOMEM;
-        for (int t = ATTN_MPI_RING_K; st == ATTN_OK && t <= ATTN_MPI_RING_V; t++) {
-            st = attn_mpi_ring_fill(home, seed, t, &p, rank, N);
-            if (st == ATTN_OK && memcmp(home, t == ATTN_MPI_RING_K ? k : v, (size_t)n * sizeof(float))) {
-                snprintf(kv_msg, sizeof kv_msg, "%s is not restored after the ring", t == ATTN_MPI_RING_K ? "k" : "v");
-                st = ATTN_E_STATE;
-            }
-        }
-        free(home);
-    }
-    double ferr = NAN, berr = NAN;
-    if (st == ATTN_OK && strcmp(check, "none"))
-        st = attn_mpi_ring_check(&p, seed, rank, N, !strcmp(check, "rows"), out, lse, backward ? dq : NULL, dk, dv,
-                                 &ferr, &berr);
+    static const int modes[] = {ATTN_MPI_RING_BENCH_CHECK_FULL, ATTN_MPI_RING_BENCH_CHECK_ROWS,
+                                ATTN_MPI_RING_BENCH_NO_CHECK};
+    attn_mpi_ring_bench_result mine, *all = calloc((size_t)N, sizeof *all);
+    st = all ? attn_mpi_ring_bench(d, &p, seed, reps > 64 ? 64 : reps, backward, modes[check_i], &mine)
+             : attn_set_error(ATTN_E_NOMEM, "out of memory");
     if (st) {
-        fprintf(stderr, "attn bench ring (rank %d of %d): %s\n", rank, N,
-                st == ATTN_E_NOMEM ? "out of memory" : kv_msg[0] ? kv_msg : attn_last_error());
+        fprintf(stderr, "attn bench ring (rank %d of %d): %s\n", rank, N, attn_last_error());
         attn_mpi_abort(d, "bench ring failed");
         return 1;
     }
-    double all[6][256];
-    double mine[6] = {fwd_ms, bwd_ms, ferr, berr, rss,
-                      100.0 * (fs.wait_ms + bs.wait_ms) / fmax(fs.total_ms + bs.total_ms, 1e-9)};
-    for (int i = 0; i < 6 && st == ATTN_OK && N <= 256; i++) st = gather(d, mine[i], all[i]);
-    if (st == ATTN_OK && rank == 0 && N <= 256) {
+    st = attn_mpi_ring_bench_gather(d, &mine, all);
+    if (st == ATTN_OK && rank == 0) {
         printf("ring attention: %d ranks, len %lld (%lld per chunk, 2 chunks per rank), %lld heads "
                "of %lld, %s, check %s\n", N, (long long)p.len, (long long)(p.len / (2 * N)),
-               (long long)p.heads, (long long)p.dim, p.causal ? "causal" : "full", check);
+               (long long)p.heads, (long long)p.dim, p.causal ? "causal" : "full", checks[check_i]);
         for (int r = 0; r < N; r++)
             printf("  rank %d: fwd %.1f ms bwd %.1f ms, fwd err %.3g bwd err %.3g, peak RSS %.1f MB, "
-                   "comm wait %.1f%%\n", r, all[0][r], all[1][r], all[2][r], all[3][r], all[4][r], all[5][r]);
+                   "comm wait %.1f%%\n", r, all[r].fwd_ms, all[r].bwd_ms, all[r].fwd_err, all[r].bwd_err,
+                   all[r].rss_mb, all[r].wait_pct);
+        attn_mpi_ring_bench_result m = all[0];
+        for (int r = 1; r < N; r++) {
+            m.fwd_ms = worse(m.fwd_ms, all[r].fwd_ms), m.bwd_ms = worse(m.bwd_ms, all[r].bwd_ms);
+            m.fwd_err = worse(m.fwd_err, all[r].fwd_err), m.bwd_err = worse(m.bwd_err, all[r].bwd_err);
+            m.rss_mb = worse(m.rss_mb, all[r].rss_mb), m.wait_pct = worse(m.wait_pct, all[r].wait_pct);
+        }
         printf("result: ranks=%d len=%lld ms=%.1f max_err=%.3g peak_rss_mb_per_rank=%.1f "
-               "comm_wait_pct=%.1f bwd_ms=%.1f bwd_max_err=%.3g\n", N, (long long)p.len,
-               max_of(all[0], N), max_of(all[2], N), max_of(all[4], N), max_of(all[5], N),
-               max_of(all[1], N), max_of(all[3], N));
+               "comm_wait_pct=%.1f bwd_ms=%.1f bwd_max_err=%.3g\n", N, (long long)p.len, m.fwd_ms,
+               m.fwd_err, m.rss_mb, m.wait_pct, m.bwd_ms, m.bwd_err);
     }
-    for (int i = 0; i < 8; i++) free(arr[i]);
-    free(lse);
+    free(all);
     attn_mpi_finalize(d);
     return st ? 1 : 0;
 }

@@ -1,5 +1,5 @@
-/* bench_util.h — the benchmarks' shared report helpers, over the library's machine measurement
- * (attn/core.h: attn_now, attn_machine_peak, attn_peak_rss_mb). */
+/* bench_util.h — what the benchmark commands (bench_*.c) share: the --isa option and the report
+ * of a percentage of a peak. The measuring itself is libattn's (attn/bench.h, attn/core.h). */
 #ifndef ATTN_BENCH_UTIL_H
 #define ATTN_BENCH_UTIL_H
 
@@ -10,7 +10,9 @@
  * and a note on stderr once per process. */
 void bench_print_pct(attn_machine_peak *p, const char *key, double value, double peak);
 
-/* Median of n doubles (sorts in place). */
-double bench_median(double *v, int n);
+/* The --isa option of a table, into an int that starts at -1 (not given). */
+#define BENCH_ISA_OPT(dest) {"isa", 0, ARG_CHOICE, dest, .choices = "portable|avx2|avx512", .help = "force an instruction set"}
+/* Apply it: 0, or cli_error's status naming cmd. */
+int bench_set_isa(const char *cmd, int isa_i);
 
 #endif

@@ -1,9 +1,6 @@
-/* progress.c — live progress line and metrics.csv. */
+/* progress.c — the live progress line of long commands (progress.h). */
 #include "progress.h"
 
-#include "bench_util.h"
-
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -35,64 +32,52 @@ static void format_eta(char *buf, size_t cap, double seconds)
         snprintf(buf, cap, "%02d:%02d", s / 60, s % 60);
 }
 
-/* Whether to print now; sets p->last. */
-static int due(progress *p, long done, double now)
+/* Whether to print now (sets p->last); if so the line's ETA, its bar (24 of '#' and '.') and the
+ * time elapsed, for done of p->total. */
+static int due(progress *p, long done, char eta[16], char bar[25], double *elapsed)
 {
+    const double now = attn_now();
     if (p->quiet) return 0;
     int final = p->total > 0 && done >= p->total;
     if (!p->tty && !final && now - p->last < p->interval) return 0;
     if (p->tty && !final && now - p->last < 0.1) return 0;
     p->last = now;
     p->shown = 1;
-    return 1;
-}
-
-static void draw_bar(char bar[25], double frac)
-{
-    int filled = (int)(frac * 24);
-    for (int i = 0; i < 24; i++) bar[i] = i < filled ? '#' : '.';
+    *elapsed = now - p->t0;
+    const double frac = p->total > 0 ? (double)done / (double)p->total : 0;
+    format_eta(eta, 16, frac > 0 ? *elapsed * (1 - frac) / frac : -1);
+    for (int i = 0; i < 24; i++) bar[i] = i < (int)(frac * 24) ? '#' : '.';
     bar[24] = '\0';
+    return 1;
 }
 
 void progress_items(progress *p, long done, const char *unit)
 {
-    double now = attn_now(), elapsed = now - p->t0;
-    if (!due(p, done, now)) return;
-    char eta[16], tot[32] = "";
-    double frac = p->total > 0 ? (double)done / (double)p->total : 0;
-    format_eta(eta, sizeof eta, frac > 0 ? elapsed * (1 - frac) / frac : -1);
+    char eta[16], bar[25], tot[32] = "";
+    double elapsed;
+    if (!due(p, done, eta, bar, &elapsed)) return;
     if (p->total > 0) snprintf(tot, sizeof tot, "/%ld", p->total);
     double rate = elapsed > 0 ? (double)done / elapsed : 0;
-    if (p->tty) {
-        char bar[25];
-        draw_bar(bar, frac);
-        fprintf(p->out, "\r%s [%s] %ld%s %s %.1f %s/s eta %s\033[K", p->label, bar, done, tot, unit,
-                rate, unit, eta);
-    } else {
-        fprintf(p->out, "%s %ld%s %s %.1f %s/s elapsed %.0fs eta %s\n", p->label, done, tot, unit,
-                rate, unit, elapsed, eta);
-    }
+    if (p->tty)
+        fprintf(p->out, "\r%s [%s] %ld%s %s %.1f %s/s eta %s\033[K", p->label, bar, done, tot, unit, rate, unit, eta);
+    else
+        fprintf(p->out, "%s %ld%s %s %.1f %s/s elapsed %.0fs eta %s\n", p->label, done, tot, unit, rate, unit,
+                elapsed, eta);
     fflush(p->out);
 }
 
 void progress_update(progress *p, long step, double loss, double rate, const char *extra)
 {
-    double now = attn_now(), elapsed = now - p->t0;
-    if (!due(p, step, now)) return;
-    const char *unit = p->unit ? p->unit : "tokens";
-    char eta[16];
-    double frac = p->total > 0 ? (double)step / (double)p->total : 0;
-    format_eta(eta, sizeof eta, frac > 0 ? elapsed * (1 - frac) / frac : -1);
-    if (p->tty) {
-        char bar[25];
-        draw_bar(bar, frac);
-        fprintf(p->out, "\r%s [%s] %ld/%ld loss %.4f %.0f %s/s eta %s%s%s\033[K", p->label, bar,
-                step, p->total, loss, rate, unit, eta, extra ? " " : "", extra ? extra : "");
-    } else {
-        fprintf(p->out, "%s step %ld/%ld loss %.4f %s/s %.0f elapsed %.0fs eta %s%s%s\n",
-                p->label, step, p->total, loss, unit, rate, elapsed, eta, extra ? " " : "",
-                extra ? extra : "");
-    }
+    char eta[16], bar[25];
+    double elapsed;
+    if (!due(p, step, eta, bar, &elapsed)) return;
+    const char *unit = p->unit ? p->unit : "tokens", *sp = extra ? " " : "";
+    if (p->tty)
+        fprintf(p->out, "\r%s [%s] %ld/%ld loss %.4f %.0f %s/s eta %s%s%s\033[K", p->label, bar, step, p->total,
+                loss, rate, unit, eta, sp, extra ? extra : "");
+    else
+        fprintf(p->out, "%s step %ld/%ld loss %.4f %s/s %.0f elapsed %.0fs eta %s%s%s\n", p->label, step, p->total,
+                loss, unit, rate, elapsed, eta, sp, extra ? extra : "");
     fflush(p->out);
 }
 
@@ -100,26 +85,4 @@ void progress_done(progress *p)
 {
     if (p->tty && p->shown && !p->quiet) fprintf(p->out, "\n");
     fflush(p->out);
-}
-
-int metrics_open(metrics_log *m, const char *path, int resume, long resume_step)
-{
-    return attn_metrics_open(path, "step,loss,lr,tokens_per_s,val_metric", resume, resume_step, &m->m);
-}
-
-int metrics_row(metrics_log *m, long step, double loss, double lr, double tokens_per_s,
-                double val_metric)
-{
-    if (!m->m) return ATTN_OK;
-    char row[160], val[40] = "";
-    if (!isnan(val_metric)) snprintf(val, sizeof val, "%.6g", val_metric);
-    snprintf(row, sizeof row, "%ld,%.6g,%.6g,%.1f,%s", step, loss, lr, tokens_per_s, val);
-    return attn_metrics_row(m->m, row);
-}
-
-int metrics_close(metrics_log *m)
-{
-    int st = attn_metrics_close(m->m);
-    m->m = NULL;
-    return st;
 }

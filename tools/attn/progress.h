@@ -1,4 +1,4 @@
-/* progress.h — live progress of long commands and the metrics.csv log.
+/* progress.h — live progress of long commands.
  *
  * Progress goes to standard error (as tqdm's does), so standard output keeps only results.
  * On a terminal: one line redrawn in place (a bar, count, rate, ETA). Elsewhere (a log file,
@@ -42,17 +42,5 @@ void progress_update(progress *p, long step, double loss, double rate, const cha
 void progress_items(progress *p, long done, const char *unit);
 /* Ends the live line (prints a newline on a terminal). */
 void progress_done(progress *p);
-
-/* metrics.csv: "step,loss,lr,tokens_per_s,val_metric" — one row per report, flushed, so a
- * running training can be plotted; val_metric NaN is written as an empty field. Through
- * attn_metrics: a resumed run's rows after resume_step are cut, write errors are errors. */
-typedef struct metrics_log {
-    attn_metrics *m;
-} metrics_log;
-
-int metrics_open(metrics_log *m, const char *path, int resume, long resume_step);
-int metrics_row(metrics_log *m, long step, double loss, double lr, double tokens_per_s,
-                double val_metric);
-int metrics_close(metrics_log *m);
 
 #endif

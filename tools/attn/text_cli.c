@@ -1,5 +1,6 @@
-/* text_cli.c — `attn bleu` (corpus BLEU and chrF of a translation file against references)
- * and `attn spm` (train a SentencePiece model, encode and decode lines with it). */
+/* text_cli.c — `attn bleu` (corpus BLEU and chrF of a translation file against references:
+ * attn_bleu_files, attn/data.h) and `attn spm` (train a SentencePiece model, encode and decode
+ * lines with it: attn_spm_encode_line, attn_spm_decode_line, spm.h). */
 #include "args.h"
 #include "cli.h"
 
@@ -39,59 +40,23 @@ int cli_bleu(int argc, char **argv)
     int n_stdin = 0;
     for (int i = 0; i < nf; i++) n_stdin += !strcmp(files[i], "-");
     if (n_stdin > 1) return args_usage_error(&bleu_spec, "only one file can be '-' (standard input)");
-    static const attn_bleu_tokenize toks[] = {ATTN_BLEU_TOKENIZE_13A, ATTN_BLEU_TOKENIZE_NONE,
-                                              ATTN_BLEU_TOKENIZE_INTL, ATTN_BLEU_TOKENIZE_CHAR};
-    static const char *const tok_names[] = {"13a", "none", "intl", "char"};
-    attn_bleu_options bo = {.tokenize = toks[bleu_tok], .lowercase = bleu_lowercase,
+    attn_bleu_options bo = {.tokenize = (attn_bleu_tokenize)bleu_tok, .lowercase = bleu_lowercase,
                             .smooth = bleu_smooth ? ATTN_BLEU_SMOOTH_NONE : ATTN_BLEU_SMOOTH_EXP};
     attn_chrf_options co = {.lowercase = bleu_lowercase};
-    char **lines[64] = {0};
-    int64_t count[64] = {0};
-    const char **refs = NULL;
-    int rc = 0;
-    for (int i = 0; i < nf && rc == 0; i++) {
-        int st = attn_lines_read(files[i], bleu_replace ? ATTN_LINES_REPLACE_INVALID : 0, &lines[i],
-                                 &count[i]);
-        if (st) rc = cli_error("bleu", "reading", st);
-        else if (i > 0 && count[i] != count[0]) {
-            fprintf(stderr, "attn bleu: %s: has %lld lines but %s has %lld\n", files[i],
-                    (long long)count[i], files[0], (long long)count[0]);
-            rc = 1;
-        }
-    }
-    if (rc == 0 && count[0] == 0) {
-        fprintf(stderr, "attn bleu: %s: empty: no segment to score\n", files[0]);
-        rc = 1;
-    }
-    if (rc == 0) {
-        int64_t n = count[0];
-        refs = malloc((size_t)(nf - 1) * (size_t)n * sizeof *refs);
-        for (int r = 1; refs && r < nf; r++)
-            for (int64_t i = 0; i < n; i++) refs[(int64_t)(r - 1) * n + i] = lines[r][i];
-        attn_bleu_result b;
-        attn_chrf_result c;
-        const char *const *hyp = (const char *const *)lines[0];
-        int st = refs ? attn_bleu_corpus(hyp, refs, n, nf - 1, &bo, &b) : ATTN_E_NOMEM;
-        if (st) rc = cli_error("bleu", "BLEU", st);
-        if (!rc && (st = attn_chrf_corpus(hyp, refs, n, nf - 1, &co, &c)))
-            rc = cli_error("bleu", "chrF", st);
-        if (!rc) {
-            printf("BLEU = %.2f %.1f/%.1f/%.1f/%.1f (BP = %.3f ratio = %.3f hyp_len = %lld "
-                   "ref_len = %lld)\n",
-                   b.score, b.precisions[0], b.precisions[1], b.precisions[2], b.precisions[3],
-                   b.bp, b.ref_len ? (double)b.hyp_len / (double)b.ref_len : 0.0,
-                   (long long)b.hyp_len, (long long)b.ref_len);
-            printf("chrF2 = %.2f\n", c.score);
-            printf("signature: nrefs:%d|case:%s|eff:no|tok:%s|smooth:%s|version:attn-%s\n", nf - 1,
-                   bleu_lowercase ? "lc" : "mixed", tok_names[bleu_tok],
-                   bleu_smooth ? "none" : "exp", attn_version());
-            printf("chrF2 signature: nrefs:%d|case:%s|eff:yes|nc:6|nw:0|space:no|version:attn-%s\n",
-                   nf - 1, bleu_lowercase ? "lc" : "mixed", attn_version());
-        }
-    }
-    free(refs);
-    for (int i = 0; i < nf; i++) attn_lines_free(lines[i], count[i]);
-    return rc;
+    attn_bleu_result b;
+    attn_chrf_result c;
+    char sig[128], chrf_sig[128];
+    int st = attn_bleu_files(files[0], (const char *const *)files + 1, nf - 1,
+                             bleu_replace ? ATTN_LINES_REPLACE_INVALID : 0, &bo, &b, &co, &c);
+    if (st == ATTN_OK) st = attn_bleu_signature(&bo, nf - 1, sig, sizeof sig);
+    if (st == ATTN_OK) st = attn_chrf_signature(&co, nf - 1, chrf_sig, sizeof chrf_sig);
+    if (st) return cli_error("bleu", "reading", st);
+    printf("BLEU = %.2f %.1f/%.1f/%.1f/%.1f (BP = %.3f ratio = %.3f hyp_len = %lld ref_len = %lld)\n", b.score,
+           b.precisions[0], b.precisions[1], b.precisions[2], b.precisions[3], b.bp,
+           b.ref_len ? (double)b.hyp_len / (double)b.ref_len : 0.0, (long long)b.hyp_len, (long long)b.ref_len);
+    printf("chrF2 = %.2f\n", c.score);
+    printf("signature: %s\nchrF2 signature: %s\n", sig, chrf_sig);
+    return 0;
 }
 
 /* ---- attn spm ------------------------------------------------------------------------------ */
@@ -111,76 +76,29 @@ static void spm_overview(FILE *f)
 
 static int spm_fail(const char *what, int st)
 {
-    const char *name = attn_status_string(st);
-    fprintf(stderr, "attn spm: %s: %s (%.*s)\n", what, attn_spm_last_error(), (int)strcspn(name, ":"),
-            name);
-    return 1;
+    return cli_error("spm", what, attn_set_error(st, "%s", attn_spm_last_error()));
 }
 
-static int spm_encode(const attn_spm *sp, attn_line_reader *r, int pieces)
+/* Each line of r encoded (ids, or pieces) or decoded (a line of ids) to standard output. */
+static int spm_lines(const attn_spm *sp, attn_line_reader *r, int decode, int pieces)
 {
     const char *line;
-    size_t len, idcap = 0;
-    int32_t *ids = NULL;
-    int rc = 0, got;
-    while (rc == 0 && (got = attn_line_reader_next(r, &line, &len)) == 1) {
-        int64_t n;
-        int st = attn_spm_encode(sp, line, NULL, 0, &n);
-        if (!st && (size_t)n > idcap) {
-            int32_t *p = realloc(ids, (size_t)n * sizeof *p);
-            if (!p) st = ATTN_E_NOMEM;
-            else ids = p, idcap = (size_t)n;
-        }
-        if (!st) st = attn_spm_encode(sp, line, ids, (int64_t)idcap, &n);
-        if (st) {
-            rc = spm_fail("encode", st);
-            break;
-        }
-        for (int64_t i = 0; i < n; i++) {
-            const char *piece;
-            if (pieces && attn_spm_id_to_piece(sp, ids[i], &piece) == ATTN_OK)
-                printf("%s%s", i ? " " : "", piece);
-            else
-                printf("%s%d", i ? " " : "", (int)ids[i]);
-        }
-        printf("\n");
-    }
-    if (rc == 0 && got < 0) rc = cli_error("spm encode", "reading", got);
-    free(ids);
-    return rc;
-}
-
-static int spm_decode(const attn_spm *sp, attn_line_reader *r)
-{
-    const char *line;
-    size_t llen;
-    int rc = 0, got;
-    while (rc == 0 && (got = attn_line_reader_next(r, &line, &llen)) == 1) {
-        int64_t n = 0;
-        int32_t *ids = malloc((llen / 2 + 1) * sizeof *ids);
-        const char *p = line;
-        char *end;
-        while (ids) {
-            long v = strtol(p, &end, 10);
-            if (end == p) break;
-            ids[n++] = (int32_t)v;
-            p = end;
-        }
-        while (*p == ' ' || *p == '\t') p++;
-        size_t len;
-        int st = !ids ? ATTN_E_NOMEM : *p ? ATTN_E_FORMAT : attn_spm_decode(sp, ids, n, NULL, 0, &len);
-        char *out = st ? NULL : malloc(len + 1);
-        if (!st) st = out ? attn_spm_decode(sp, ids, n, out, len + 1, &len) : ATTN_E_NOMEM;
-        if (st == ATTN_E_FORMAT && *p)
-            fprintf(stderr, "attn spm decode: %s:%lld: not an id: \"%s\"\n", attn_line_reader_name(r),
-                    (long long)attn_line_reader_lineno(r), p), rc = 1;
-        else if (st) rc = spm_fail("decode", st);
-        else printf("%s\n", out);
+    size_t len;
+    int got, st = ATTN_OK;
+    while (st == ATTN_OK && (got = attn_line_reader_next(r, &line, &len)) == 1) {
+        char *out = NULL;
+        st = decode ? attn_spm_decode_line(sp, line, &out) : attn_spm_encode_line(sp, line, pieces, &out);
+        if (st == ATTN_OK) printf("%s\n", out);
         free(out);
-        free(ids);
     }
-    if (rc == 0 && got < 0) rc = cli_error("spm decode", "reading", got);
-    return rc;
+    if (st == ATTN_E_FORMAT && decode)
+        fprintf(stderr, "attn spm decode: %s:%lld: %s\n", attn_line_reader_name(r),
+                (long long)attn_line_reader_lineno(r), attn_last_error());
+    else if (st)
+        cli_error("spm", decode ? "decode" : "encode", st);
+    else if (got < 0)
+        return cli_error(decode ? "spm decode" : "spm encode", "reading", got);
+    return st ? 1 : 0;
 }
 
 static const char *spm_input, *spm_model;
@@ -263,7 +181,7 @@ int cli_spm(int argc, char **argv)
             attn_line_reader *r = NULL;
             st = attn_line_reader_open(files[i], spm_replace ? ATTN_LINES_REPLACE_INVALID : 0, &r);
             if (st) rc = cli_error(spec->cmd, "reading", st);
-            else rc = spec == &spm_encode_spec ? spm_encode(sp, r, spm_pieces) : spm_decode(sp, r);
+            else rc = spm_lines(sp, r, spec == &spm_decode_spec, spm_pieces);
             attn_line_reader_close(r);
         }
     }

@@ -108,6 +108,18 @@ int attn_spm_piece_to_id(const attn_spm *sp, const char *piece, int32_t *id);
 /* Detail of the last failure in this thread ("" if none). */
 const char *attn_spm_last_error(void);
 
+/* ---- lines of ids or pieces (spm: attn_spm_encode_line, attn_spm_decode_line; spm_lines.c) --
+ * What `attn spm encode` and `attn spm decode` print for one line. Unlike the calls above these
+ * report failures through attn_last_error() (attn.h), wrapping attn_spm_last_error()'s text. */
+
+/* text → its ids (pieces ≠ 0: their pieces) separated by single spaces, NUL-terminated,
+ * malloc'ed into *out (free it). */
+int attn_spm_encode_line(const attn_spm *sp, const char *text, int pieces, char **out);
+/* A line of decimal ids separated by spaces or tabs → the text, malloc'ed into *out (free it).
+ * ATTN_E_FORMAT when something else follows the ids: `not an id: "REST"`; ATTN_E_ARG for an id
+ * outside the vocabulary (attn_spm_decode). */
+int attn_spm_decode_line(const attn_spm *sp, const char *line, char **out);
+
 #ifdef __cplusplus
 }
 #endif
