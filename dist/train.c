@@ -132,6 +132,10 @@ static int comm_sum(void *c, double *v) { return attn_mpi_allreduce_sum_double(c
 static int comm_agree(void *c, int flag) { return attn_mpi_agree(c, flag); }
 static int comm_bcast(void *c, void *buf, size_t n) { return attn_mpi_bcast(c, buf, n, 0); }
 static int comm_same(void *c, uint64_t h, const char *what) { return attn_mpi_check_same_u64(c, h, what); }
+static int comm_same_bytes(void *c, const void *desc, size_t n, const char *what)
+{
+    return attn_mpi_check_same(c, desc, n, what);
+}
 static int comm_busy(void *c, int begin, const char *what)
 {
     return begin ? attn_mpi_busy_begin(c, what) : attn_mpi_busy_end(c);
@@ -141,6 +145,7 @@ int attn_mpi_train_comm(attn_mpi_ctx *d, attn_train_comm *out)
 {
     if (!d || !out) return attn_set_error(ATTN_E_ARG, "attn_mpi_train_comm: an argument is NULL");
     *out = (attn_train_comm){.ctx = d, .rank = attn_mpi_rank(d), .size = attn_mpi_size(d), .reduce_grads = comm_reduce,
-                             .sum = comm_sum, .agree = comm_agree, .bcast = comm_bcast, .same = comm_same, .busy = comm_busy};
+                             .sum = comm_sum, .agree = comm_agree, .bcast = comm_bcast, .same = comm_same, .busy = comm_busy,
+                             .same_bytes = comm_same_bytes};
     return ATTN_OK;
 }

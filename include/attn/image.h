@@ -160,6 +160,7 @@ typedef struct attn_image_eval {
     int64_t *confusion;   /* [classes, classes]: row = true class, column = predicted */
     double *precision;    /* [classes] (NaN for a class never predicted) */
     double *recall;       /* [classes] (NaN for a class absent from the data) */
+    double macro_precision, macro_recall; /* their means over the classes where defined (runs) */
 } attn_image_eval;
 ATTN_API int attn_image_evaluate(const attn_image_model *m, const attn_image_set *s,
                                  attn_image_eval *out);

@@ -205,6 +205,9 @@ typedef struct attn_train_comm {
     /* optional (NULL: none): begin 1 before rank 0 works alone (writing the run's files), 0 after;
      * meanwhile the others, waiting for it, must not time out (attn_mpi_busy_begin / _end) */
     int (*busy)(void *ctx, int begin, const char *what);
+    /* optional (NULL: `same` on a hash of the bytes): an error naming the first rank whose n
+     * bytes of desc differ from rank 0's (attn_mpi_check_same) */
+    int (*same_bytes)(void *ctx, const void *desc, size_t n, const char *what);
 } attn_train_comm;
 
 typedef enum attn_train_event_kind {
@@ -524,6 +527,85 @@ ATTN_API int attn_cls_model_meta(const attn_classifier *m, const char *tok_b64, 
  * bit. For checking that the ranks of a job resumed the same state (attn_mpi_check_same_u64);
  * reads every float once (about a second per GB). */
 ATTN_API uint64_t attn_run_state_hash(const attn_params *P, attn_optim *o, const attn_run_state *s);
+
+
+/* ---- task runs: from a data path to the final model in one call (runs) ----------------------- */
+
+/* A task's run entry point (attn_cls_run, attn_mt_run, attn_lm_run in libattn_text, attn_dates_run
+ * here) loads the data, learns or resumes the tokenizer, encodes, creates the model, tape and task
+ * and calls attn_train_run. Before the training starts it reports its stages through hooks->stage
+ * in this order (each at most once), with the run's result struct filled up to that stage, so a
+ * caller can print what it did while the run goes on. */
+typedef enum attn_run_stage {
+    ATTN_RUN_TOKENIZER_BEGIN = 0, /* a tokenizer is about to be learned (not on a resume) */
+    ATTN_RUN_TOKENIZER = 1,       /* it is learned */
+    ATTN_RUN_DATA = 2,            /* the data is encoded (the result's counts are set) */
+    ATTN_RUN_MODEL = 3            /* model, tape and task are made: attn_train_run comes next */
+} attn_run_stage;
+
+typedef struct attn_run_hooks {
+    attn_train_progress_fn progress; /* the trainer's events (attn_train_config.progress); may be NULL */
+    /* may be NULL; a nonzero return stops the run before training with that status (a negative
+     * ATTN_E_* code; anything else becomes ATTN_E_STATE) */
+    int (*stage)(void *user, attn_run_stage stage);
+    void *user;                  /* passed to both */
+    const attn_train_comm *comm; /* NULL: one process; else every rank calls with the same arguments,
+                                  * rank 0 alone learns the tokenizer (then sent to the others) and
+                                  * writes the files */
+    int threads;                 /* the tape's threads (0: the library's default) */
+} attn_run_hooks;
+
+/* Rank 0's bytes to every rank through c (NULL or one rank: nothing to do): on rank 0 *data and
+ * *n are read; on the others *data receives a malloc'ed copy (the caller frees it; NULL after a
+ * failure, and when rank 0 sent 0 bytes) and *n its length. */
+ATTN_API int attn_train_comm_share(const attn_train_comm *c, void **data, size_t *n);
+/* An error (ATTN_E_STATE, naming the first rank that differs) unless every rank passes the same
+ * n bytes of desc (its configuration written out); c NULL or one rank: ATTN_OK. */
+ATTN_API int attn_train_comm_check_same(const attn_train_comm *c, const void *desc, size_t n, const char *what);
+/* hooks->stage(hooks->user, s) when there is one, its nonzero return turned into a status as
+ * attn_run_hooks says; hooks NULL: ATTN_OK. */
+ATTN_API int attn_run_hooks_stage(const attn_run_hooks *hooks, attn_run_stage s);
+
+/* A language-model run's settings (attn train lm): the GPT's (vocab: the tokenizer's), the
+ * task's (attn_lm_task_config) and the optimiser's. */
+typedef struct attn_lm_run_config {
+    attn_gpt_config model;
+    attn_lm_task_config task;
+    int64_t warmup;
+    float lr, min_lr_ratio, weight_decay, clip;
+    double minutes; /* wall-time limit (0: none) */
+    int budget;     /* the learning rate falls linearly to 0 over the minutes (attn_budget_factor) */
+    int bpe;        /* tokenizer: 0 characters (the text's distinct bytes), 1 a SentencePiece BPE */
+    int vocab;      /* BPE pieces at most (> 260) */
+} attn_lm_run_config;
+/* nanoGPT's CPU shakespeare-char: 4 layers, 4 heads, 128 wide, context 64, batch 12, 2,000 steps,
+ * validation every 200 of 20 batches, lr 1e-3 (warm-up 100, cosine to 0.1), no dropout, seed
+ * 1337; a BPE would have 1,024 pieces. */
+ATTN_API void attn_lm_run_config_default(attn_lm_run_config *c);
+/* Read the config file at path over c (attn_config_load). Keys: tokenizer (chars|bpe) vocab
+ * eval_all n_layer n_head d_model context dropout batch steps warmup eval_every eval_batches lr
+ * min_lr_ratio weight_decay clip seed minutes budget. */
+ATTN_API int attn_lm_run_config_load(const char *path, attn_lm_run_config *c, int *legacy);
+
+/* The date demo's run (attn demo): an encoder–decoder Transformer c->model (vocabularies:
+ * chars-ascii) on attn_dates_task with AdamW (0.9, 0.98, 1e-9, decay 0.01), warm-up 100 steps
+ * then cosine to 2 % over `steps`, clip 1, a validation, a metrics.csv row and a save every
+ * `period` steps in out_dir. Everything is a function of the seed: the same seed and threads give
+ * the same run, bit for bit, resumed or not. */
+typedef struct attn_dates_run_config {
+    attn_seq2seq_config model;
+    attn_dates_task_config task; /* batch, steps, period, val_examples, seed (also the weights') */
+    float lr;
+} attn_dates_run_config;
+typedef struct attn_dates_run_result {
+    int64_t params;           /* ATTN_RUN_MODEL */
+    attn_train_result train;
+} attn_dates_run_result;
+/* The model is returned in *model (the caller frees it with attn_seq2seq_free; may be NULL: freed
+ * here) and the tape, with the run's dropout stream, in *tape (may be NULL likewise). */
+ATTN_API int attn_dates_run(const attn_dates_run_config *c, const char *out_dir, int resume,
+                            const attn_run_hooks *hooks, attn_dates_run_result *res, attn_seq2seq **model,
+                            attn_tape **tape);
 
 #ifdef __cplusplus
 }

@@ -5,6 +5,7 @@
 # promise, and malformed inputs (IDX files, PNGs, models) fail with a message.
 # Skipped, and said so, without Debian's dataset-fashion-mnist. Ends with "N passed, N failed".
 cd "$(dirname "$0")/../.."
+. scripts/test.d/lib/resume.sh
 ATTN=${ATTN:-build/attn}
 DATA=${ATTN_FASHION_MNIST_DIR:-/usr/share/datasets/fashion-mnist}
 pass=0
@@ -28,12 +29,7 @@ check "train image writes best, model, run state and metrics.csv" \
     sh -c "[ -s '$T/a/best.safetensors' ] && [ -s '$T/a/model.safetensors' ] && [ -s '$T/a/run.safetensors' ] && [ \$(wc -l < '$T/a/metrics.csv') -eq 10 ]"
 check "validation accuracy rises above 0.5 (chance 0.1)" awk -F, 'NR > 1 && $5 > m { m = $5 } END { exit !(m > 0.5) }' "$T/a/metrics.csv"
 # the same run, killed once it has validated twice, then resumed
-"$ATTN" train image --data "$DATA" --out "$T/b" --config "$T/cfg.json" --threads 1 > "$T/b.log" 2>&1 &
-pid=$!
-rows() { if [ -f "$T/b/metrics.csv" ]; then wc -l < "$T/b/metrics.csv"; else echo 0; fi; }
-while kill -0 $pid 2>/dev/null && [ "$(rows)" -lt 3 ]; do sleep 0.01; done
-kill -9 $pid 2>/dev/null
-wait $pid 2>/dev/null
+kill_after_saves 9 "$T/b" 3 "$T/b.log" "$ATTN" train image --data "$DATA" --out "$T/b" --config "$T/cfg.json" --threads 1
 "$ATTN" train image --data "$DATA" --out "$T/b" --config "$T/cfg.json" --threads 1 --resume > "$T/b2.log" 2>&1
 check "the killed run resumes from its saved state" grep -q '^resumed .* after epoch [1-9]' "$T/b2.log"
 check "resumed run: model byte-identical to the uninterrupted one" cmp -s "$T/a/model.safetensors" "$T/b/model.safetensors"

@@ -10,6 +10,7 @@
 # printing, and a killed 2-rank run resumed at 2 ranks ends byte-identical to an uninterrupted one.
 # Ends with "N passed, N failed".
 cd "$(dirname "$0")/../.."
+. scripts/test.d/lib/resume.sh
 ATTN=${ATTN:-build/attn}
 pass=0
 fail=0
@@ -29,12 +30,7 @@ printf '{"n_layer": 2, "n_head": 2, "d_model": 32, "context": 32, "batch": 8, "s
 check "train lm finishes with a result line" grep -q '^result: task=lm' "$T/a.log"
 check "validation loss falls below 85% of its first value" awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "val_loss") c = i } NR == 2 { f = $c } END { exit !(c && $c < 0.85 * f) }' "$T/a/metrics.csv"
 # the same run, killed once training has saved twice, then resumed
-"$ATTN" train lm --data "$T/text.txt" --out "$T/b" --config "$T/cfg.json" --threads 1 > "$T/b.log" 2>&1 &
-pid=$!
-rows() { if [ -f "$T/b/metrics.csv" ]; then wc -l < "$T/b/metrics.csv"; else echo 0; fi; }
-while kill -0 $pid 2>/dev/null && [ "$(rows)" -lt 3 ]; do sleep 0.01; done
-kill -9 $pid 2>/dev/null
-wait $pid 2>/dev/null
+kill_after_saves 9 "$T/b" 3 "$T/b.log" "$ATTN" train lm --data "$T/text.txt" --out "$T/b" --config "$T/cfg.json" --threads 1
 "$ATTN" train lm --data "$T/text.txt" --out "$T/b" --config "$T/cfg.json" --threads 1 --resume > "$T/b2.log" 2>&1
 check "the killed run resumes from its saved state" grep -q '^resumed .* at step [1-9]' "$T/b2.log"
 check "resumed run: model byte-identical to the uninterrupted one" cmp -s "$T/a/model.safetensors" "$T/b/model.safetensors"
@@ -72,11 +68,7 @@ ok = len(m) == 4 and all(x['kind'] == 'decoder-self' and x['rows'] == 8 == x['co
 ok = ok and all(abs(sum(r) - 1) < 1e-4 and all(v == 0 for v in r[i + 1:]) for x in m for i, r in enumerate(x['weights']))
 sys.exit(0 if ok and d['target'][0] == 'T' else 1)"
 bpe_resume_1() { # a killed single-process run resumed (under mpirun: the 2-rank case below instead)
-    "$ATTN" train lm --data "$T/text.txt" --out "$T/q" --config "$T/bpe.json" --threads 1 > "$T/q.log" 2>&1 &
-    pid=$!
-    while kill -0 $pid 2>/dev/null && [ "$(if [ -f "$T/q/metrics.csv" ]; then wc -l < "$T/q/metrics.csv"; else echo 0; fi)" -lt 3 ]; do sleep 0.01; done
-    kill -9 $pid 2>/dev/null
-    wait $pid 2>/dev/null
+    kill_after_saves 9 "$T/q" 3 "$T/q.log" "$ATTN" train lm --data "$T/text.txt" --out "$T/q" --config "$T/bpe.json" --threads 1
     "$ATTN" train lm --data "$T/text.txt" --out "$T/q" --config "$T/bpe.json" --threads 1 --resume > "$T/q2.log" 2>&1
     check "bpe: killed and resumed (tokenizer from the run state), model and run state byte-identical" sh -c "grep -q '^resumed .* at step [1-9]' '$T/q2.log' && ! grep -q '^tokenizer:' '$T/q2.log' && cmp -s '$T/p/model.safetensors' '$T/q/model.safetensors' && cmp -s '$T/p/run.safetensors' '$T/q/run.safetensors'"
 }
@@ -132,12 +124,9 @@ if [ -x "$(dirname "$ATTN")/test_dist" ] && command -v mpirun > /dev/null; then
     check "bpe under mpirun -np 2: the losses of one process (to 1e-5)" sh -c "paste -d, '$T/p/metrics.csv' '$T/m2/metrics.csv' | cut -d, -f1-4,8-11 | awk -F, 'NR > 1 { for (i = 3; i <= 4; i++) { d = \$i - \$(i + 4); if (d < 0) d = -d; if (\$1 != \$5 || \$2 != \$6 || d > 1e-5 * \$i) bad = 1 } } END { exit bad || NR != 7 }'"
     check "bpe under mpirun -np 2: one rank learns the tokenizer and prints" sh -c "[ \$(grep -c '^tokenizer: SentencePiece' '$T/m2.log') -eq 1 ] && [ \$(grep -c '^result: task=lm' '$T/m2.log') -eq 1 ] && grep -q 'data-parallel' '$T/m2.log'"
     check "bpe under mpirun -np 2: both ranks end with the same weights (checksums compared)" grep -q '^weights: the same on all 2 ranks' "$T/m2.log"
-    # in the background as is: $! is timeout, which passes SIGTERM on to mpirun, which passes it to the ranks
-    timeout 120 mpirun -np 2 "$ATTN" train lm --data "$T/text.txt" --config "$T/bpe.json" --threads 1 --out "$T/m3" > "$T/m3.log" 2>&1 &
-    pid=$!
-    while kill -0 $pid 2>/dev/null && [ "$(if [ -f "$T/m3/metrics.csv" ]; then wc -l < "$T/m3/metrics.csv"; else echo 0; fi)" -lt 3 ]; do sleep 0.01; done
-    kill -TERM $pid 2>/dev/null
-    wait $pid 2>/dev/null
+    # the signal goes to timeout, which passes SIGTERM on to mpirun, which passes it to the ranks
+    kill_after_saves TERM "$T/m3" 3 "$T/m3.log" timeout 120 mpirun -np 2 "$ATTN" train lm --data "$T/text.txt" \
+        --config "$T/bpe.json" --threads 1 --out "$T/m3"
     mrun --out "$T/m3" --resume > "$T/m3r.log" 2>&1
     check "bpe under mpirun -np 2: killed, resumed at 2 ranks (tokenizer from the run state), model and run state byte-identical to an uninterrupted 2-rank run" sh -c "grep -q '^resumed .* at step [1-9]' '$T/m3r.log' && ! grep -q '^tokenizer:' '$T/m3r.log' && cmp -s '$T/m2/model.safetensors' '$T/m3/model.safetensors' && cmp -s '$T/m2/run.safetensors' '$T/m3/run.safetensors'"
 else

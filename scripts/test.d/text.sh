@@ -1,11 +1,12 @@
 #!/bin/sh
 # The SentencePiece shim's test program (C++ library, so kept out of build/test_attn), in the
-# normal build and, when it was built, under ASan+UBSan. Ends with "N passed, N failed".
+# normal build and, when it was built, under ASan+UBSan; then the training runs of libattn_text
+# (tests/text/test_runs.c) likewise. Ends with "N passed, N failed".
 cd "$(dirname "$0")/../.."
 pass=0
 fail=0
-for bin in build/test_spm build-san/test_spm; do
-    [ -x "$bin" ] || { [ "$bin" = build/test_spm ] && { echo "FAIL $bin missing"; fail=$((fail + 1)); }; continue; }
+for bin in build/test_spm build-san/test_spm build/test_text_runs build-san/test_text_runs; do
+    [ -x "$bin" ] || { case $bin in build/*) echo "FAIL $bin missing"; fail=$((fail + 1)) ;; esac; continue; }
     echo "== $bin"
     out=$("$bin" 2>&1)
     rc=$?

@@ -260,13 +260,19 @@ int attn_image_evaluate(const attn_image_model *m, const attn_image_set *s, attn
             out->correct += pred[i] == s->labels[i];
         }
         out->accuracy = (double)out->correct / (double)s->n;
+        double mp = 0, mr = 0;
+        int np = 0, nr = 0;
         for (int64_t k = 0; k < C; k++) {
             int64_t row = 0, col = 0;
             for (int64_t j = 0; j < C; j++) row += out->confusion[k * C + j], col += out->confusion[j * C + k];
             const double tp = (double)out->confusion[k * C + k];
             out->precision[k] = col ? tp / (double)col : NAN;
             out->recall[k] = row ? tp / (double)row : NAN;
+            if (col) mp += out->precision[k], np++;
+            if (row) mr += out->recall[k], nr++;
         }
+        out->macro_precision = np ? mp / np : NAN;
+        out->macro_recall = nr ? mr / nr : NAN;
     }
     free(pred);
     if (st != ATTN_OK) attn_image_eval_free(out);

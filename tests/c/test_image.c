@@ -116,13 +116,20 @@ Test(image, validation_evaluation_and_reload_agree)
     for (int i = 0; i < N; i++) conf[s->labels[i] * CLASSES + pred[i]]++, right += pred[i] == s->labels[i];
     cr_assert(!memcmp(conf, e.confusion, sizeof conf));
     cr_assert_eq(e.correct, right);
+    double mp = 0, mr = 0;
+    int np = 0, nr = 0;
     for (int k = 0; k < CLASSES; k++) {
         int64_t col = 0, row = 0;
         for (int j = 0; j < CLASSES; j++) col += conf[j * CLASSES + k], row += conf[k * CLASSES + j];
         if (col) cr_assert_float_eq(e.precision[k], (double)conf[k * CLASSES + k] / col, 1e-12);
         else cr_assert(isnan(e.precision[k]));
         cr_assert_float_eq(e.recall[k], (double)conf[k * CLASSES + k] / row, 1e-12);
+        if (col) mp += (double)conf[k * CLASSES + k] / col, np++;
+        if (row) mr += (double)conf[k * CLASSES + k] / row, nr++;
     }
+    /* the macro averages: over the classes where each is defined */
+    cr_assert_float_eq(e.macro_precision, mp / np, 1e-12);
+    cr_assert_float_eq(e.macro_recall, mr / nr, 1e-12);
     for (int i = 0; i < N; i++) {
         double sum = 0;
         for (int k = 0; k < CLASSES; k++) sum += probs[i * CLASSES + k];

@@ -73,19 +73,6 @@ static char *dir_of(const char *name)
     return buf[k];
 }
 
-static int same_file(const char *a, const char *b)
-{
-    FILE *fa = fopen(a, "rb"), *fb = fopen(b, "rb");
-    int same = fa && fb;
-    for (int ca = 0, cb = 0; same && (ca != EOF || cb != EOF);) {
-        ca = fgetc(fa), cb = fgetc(fb);
-        same = ca == cb;
-    }
-    if (fa) fclose(fa);
-    if (fb) fclose(fb);
-    return same;
-}
-
 Test(trainer, learns_and_resumes_bit_identical)
 {
     char a[128], b[128], pa[160], pb[160];
@@ -127,9 +114,9 @@ Test(trainer, learns_and_resumes_bit_identical)
     cr_expect_eq(r.state.step, 24);
     free_fixture(&f);
     snprintf(pa, sizeof pa, "%s/model.safetensors", a), snprintf(pb, sizeof pb, "%s/model.safetensors", b);
-    cr_expect(same_file(pa, pb), "the resumed run's model differs from the uninterrupted one's");
+    cr_expect(test_same_file(pa, pb), "the resumed run's model differs from the uninterrupted one's");
     snprintf(pa, sizeof pa, "%s/best.safetensors", a), snprintf(pb, sizeof pb, "%s/best.safetensors", b);
-    cr_expect(same_file(pa, pb), "best.safetensors differs");
+    cr_expect(test_same_file(pa, pb), "best.safetensors differs");
     /* metrics.csv: the interrupted run has one more row (its stop at step 10), each step once */
     snprintf(pb, sizeof pb, "%s/metrics.csv", b);
     FILE *m = fopen(pb, "r");

@@ -4,25 +4,9 @@
 #include "args.h"
 #include "cli.h"
 #include "progress.h"
-#include "bench_util.h"
 
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
-
-static const char *const label_names[2] = {"negative", "positive"};
-
-/* The most probable of C classes in p[C], and its name: the IMDb names for two classes,
- * "class<k>" otherwise (buf holds it). */
-static int64_t top_class(const float *p, int64_t C, char *buf, size_t cap, const char **name)
-{
-    int64_t k = 0;
-    for (int64_t c = 1; c < C; c++)
-        if (p[c] > p[k]) k = c;
-    if (C == 2) *name = label_names[k];
-    else snprintf(buf, cap, "class%lld", (long long)k), *name = buf;
-    return k;
-}
 
 static const char *ev_model, *ev_data;
 static int ev_threads;
@@ -41,14 +25,6 @@ static const arg_spec eval_spec = {
              "pos/ and neg/, or a .tsv(.gz) file of LABEL<TAB>TEXT lines.",
     .opts = eval_opts,
 };
-
-/* A class's name: the IMDb names for two classes, "class<k>" otherwise. */
-static const char *class_name(int64_t k, int64_t C, char *buf, size_t cap)
-{
-    if (C == 2) return label_names[k];
-    snprintf(buf, cap, "class%lld", (long long)k);
-    return buf;
-}
 
 /* A model may have more classes than the data has labels (attn trains three-class models; a
  * file may say 4,096): the table and the matrix show the classes with an example or a
@@ -69,13 +45,13 @@ static void print_report(const attn_cls_report *r, const char *data, double seco
     printf("%-10s %9s %9s %9s %9s\n", "class", "precision", "recall", "f1", "support");
     for (int64_t j = 0; j < S; j++) {
         const int64_t k = show[j];
-        printf("%-10s %9.4f %9.4f %9.4f %9lld\n", class_name(k, C, nb, sizeof nb), r->precision[k], r->recall[k],
+        printf("%-10s %9.4f %9.4f %9.4f %9lld\n", attn_cls_class_name(k, C, nb, sizeof nb), r->precision[k], r->recall[k],
                r->f1[k], (long long)r->support[k]);
     }
     printf("\nconfusion matrix (rows: true, columns: predicted)\n%-10s", "");
-    for (int64_t j = 0; j < S; j++) printf(" %9s", class_name(show[j], C, nb, sizeof nb));
+    for (int64_t j = 0; j < S; j++) printf(" %9s", attn_cls_class_name(show[j], C, nb, sizeof nb));
     for (int64_t i = 0; i < S; i++) {
-        printf("\n%-10s", class_name(show[i], C, nb, sizeof nb));
+        printf("\n%-10s", attn_cls_class_name(show[i], C, nb, sizeof nb));
         for (int64_t j = 0; j < S; j++) printf(" %9lld", (long long)r->confusion[show[i] * C + show[j]]);
     }
     printf("\n");
@@ -104,29 +80,15 @@ int cli_eval_classify(int argc, char **argv)
         attn_text_classifier_free(&cm);
         return 1;
     }
-    int64_t n = limit && limit < d->n ? limit : d->n;
-    attn_cls_data s = {0};
+    const int64_t n = limit && limit < d->n ? limit : d->n;
     attn_tape *t = NULL;
     attn_tape_config tc = {0};
-    const int64_t C = cm.m->cfg.num_classes;
-    float *probs = malloc((size_t)(n * C) * sizeof *probs);
-    int st = probs ? ATTN_OK : ATTN_E_NOMEM;
-    if (st == ATTN_OK)
-        st = attn_cls_encode_texts(cm.sp, d->text, d->label, NULL, n, cm.m->cfg.max_len, cm.head_tokens, &s);
-    if (st == ATTN_OK) st = attn_tape_create(&tc, &t);
-    if (st == ATTN_OK) st = attn_classifier_predict(cm.m, t, &s, 64, probs);
-    int rc = 0;
-    if (st) {
-        rc = cli_error("eval classify", model, st);
-    } else {
-        attn_cls_report r;
-        st = attn_cls_evaluate(probs, s.label, n, C, &r);
-        if (st) rc = cli_error("eval classify", data, st);
-        else print_report(&r, data, attn_now() - t0);
-        attn_cls_report_free(&r);
-    }
-    free(probs);
-    attn_cls_data_free(&s);
+    attn_cls_report r = {0};
+    int st = attn_tape_create(&tc, &t), rc = 0;
+    if (st == ATTN_OK) st = attn_text_classifier_evaluate(&cm, t, d->text, d->label, n, 64, &r);
+    if (st) rc = cli_error("eval classify", model, st);
+    else print_report(&r, data, attn_now() - t0);
+    attn_cls_report_free(&r);
     attn_tape_free(t);
     attn_imdb_free(d);
     attn_text_classifier_free(&cm);
@@ -190,25 +152,20 @@ static int classify_one(attn_tape *t, const attn_text_classifier *cm, const char
                 (unsigned char)text[bad]);
         return ATTN_E_FORMAT;
     }
-    char *texts[1] = {(char *)text};
-    int8_t label = 0;
     if (cl_pieces) return show_pieces(cm, text);
-    attn_cls_data s;
     const int64_t C = cm->m->cfg.num_classes;
     float *p = malloc((size_t)C * sizeof *p);
-    if (!p) return cli_error("classify", where, ATTN_E_NOMEM);
-    int st = attn_cls_encode_texts(cm->sp, texts, &label, NULL, 1, cm->m->cfg.max_len, cm->head_tokens, &s);
-    if (st == ATTN_OK) st = attn_classifier_predict(cm->m, t, &s, 1, p);
-    attn_cls_data_free(&s);
+    char *texts[1] = {(char *)text}, nb[32];
+    int st = p ? attn_text_classifier_predict(cm, t, texts, 1, 1, p) : ATTN_E_NOMEM;
     if (st) {
         free(p);
         cli_error("classify", where, st);
         return st;
     }
-    char nb[32];
-    const char *name;
-    int64_t k = top_class(p, C, nb, sizeof nb, &name);
-    printf("%s\t%.4f\t%s\n", name, (double)p[k], text);
+    int64_t k = 0;
+    for (int64_t c = 1; c < C; c++)
+        if (p[c] > p[k]) k = c;
+    printf("%s\t%.4f\t%s\n", attn_cls_class_name(k, C, nb, sizeof nb), (double)p[k], text);
     free(p);
     return ATTN_OK;
 }

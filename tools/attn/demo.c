@@ -3,16 +3,15 @@
  * into ISO 8601 ("2021-03-03"), on every core, then measure exact match on held-out dates and
  * show where the cross-attention looks.
  *
- * The data, the task and the training loop are the library's (attn_dates_task_* and
- * attn_train_run, attn/train.h): everything is a function of the seed, so the same seed and
- * thread count give the same run, bit for bit, and --resume continues a saved run (every
+ * The data, the task and the training run are the library's (attn_dates_run, attn/train.h):
+ * everything is a function of the seed, so the same seed and thread count give the same run, bit
+ * for bit, and --resume continues a saved run (every
  * --log-every steps: a metrics.csv row, the held-out loss, the run state) with the same losses
  * as an uninterrupted one. Under `mpirun -np N` each batch is shared among the ranks and rank 0
  * alone prints and writes; a run state holds no rank state, so it resumes at any N. */
 #include "cli.h"
 
 #include "args.h"
-#include "attn/mpi.h"
 #include "train_view.h"
 #include "viz.h"
 
@@ -20,7 +19,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 typedef struct demo_cfg {
     uint64_t seed;
@@ -40,6 +38,8 @@ typedef struct demo_cfg {
 typedef struct demo_view {
     train_view v;
     FILE *losses;
+    const demo_cfg *c;
+    const attn_dates_run_result *res;
 } demo_view;
 
 static int demo_event(void *user, const attn_train_event *e)
@@ -48,6 +48,20 @@ static int demo_event(void *user, const attn_train_event *e)
     if (e->kind == ATTN_TRAIN_STEP && d->losses) fprintf(d->losses, "%lld %.9g\n", (long long)e->step, e->loss), fflush(d->losses);
     if (e->kind == ATTN_TRAIN_EPOCH) return 0; /* a row every few steps: the progress line says enough */
     return train_view_event(&d->v, e);
+}
+
+static int demo_stage(void *user, attn_run_stage stage)
+{
+    const demo_view *d = user;
+    const demo_cfg *c = d->c;
+    if (stage != ATTN_RUN_MODEL) return 0;
+    printf("attn demo: English dates -> ISO 8601 with a Transformer (%lld parameters, d_model %lld,"
+           " %lld+%lld layers, %lld heads), %ld steps of %d, %d threads\n",
+           (long long)d->res->params, (long long)c->model.d_model, (long long)c->model.num_encoder_layers,
+           (long long)c->model.num_decoder_layers, (long long)c->model.nhead, c->steps, c->batch,
+           attn_get_num_threads());
+    fflush(stdout);
+    return 0;
 }
 
 static void show_example(void *user, int64_t i, const attn_dates_example *ex, const char *hyp, int ok)
@@ -168,10 +182,9 @@ int cli_demo(int argc, char **argv)
         return args_usage_error(&spec, "--d-model %lld is not a multiple of --heads %lld", (long long)c.model.d_model,
                                 (long long)c.model.nhead);
     attn_mpi_ctx *dc;
-    if (attn_mpi_init(&argc, &argv, &dc)) {
-        fprintf(stderr, "attn demo: %s\n", attn_last_error());
-        return 1;
-    }
+    attn_train_comm comm;
+    const attn_train_comm *use;
+    if (train_mpi_begin("demo", &argc, &argv, &dc, &comm, &use)) return 1;
     const int rank = attn_mpi_rank(dc), ranks = attn_mpi_size(dc);
     { /* every rank must run the same job; rank 0 names the first that differs */
         char desc[700];
@@ -188,48 +201,18 @@ int cli_demo(int argc, char **argv)
             return 1;
         }
     }
-    if (rank > 0 && !freopen("/dev/null", "w", stdout)) return 1; /* rank 0 alone prints */
     if (c.threads) attn_set_num_threads(c.threads);
     attn_seq2seq *m = NULL;
     attn_tape *t = NULL;
-    attn_dates_task *dt = NULL;
-    char buf[2048];
-    const char *kv[64];
-    demo_view view = {.v = {.cmd = "demo", .out = c.out_dir, .by_step = 1, .items = "tokens"}};
+    attn_dates_run_result res = {0};
+    demo_view view = {.v = {.cmd = "demo", .out = c.out_dir, .by_step = 1, .items = "tokens"}, .c = &c, .res = &res};
     view.losses = rank == 0 && c.losses ? fopen(c.losses, c.resume ? "a" : "w") : NULL;
-    int st = attn_seq2seq_create(&c.model, c.seed, &m);
-    attn_tape_config tc = {.num_threads = c.threads, .seed = c.seed ^ 0x5eedull};
-    if (st == ATTN_OK) st = attn_tape_create(&tc, &t);
-    attn_dates_task_config dcfg = {.batch = c.batch, .steps = c.steps, .period = c.log_every, .val_examples = c.val_n,
-                                   .seed = c.seed};
-    if (st == ATTN_OK) st = attn_dates_task_create(m, &dcfg, &dt);
-    if (st == ATTN_OK) st = attn_dates_model_meta(m, c.seed, buf, sizeof buf, kv, 64);
-    if (st) {
-        cli_error("demo", "setup", st);
-        goto done;
-    }
-    char seed[32];
-    snprintf(seed, sizeof seed, "%llu", (unsigned long long)c.seed);
-    attn_train_task task = attn_dates_task_get(dt);
-    task.meta = kv;
-    attn_train_comm comm;
-    attn_train_config tcfg = {
-        .out_dir = c.out_dir, .resume = c.resume,
-        .optim = {.kind = ATTN_OPTIM_ADAMW, .beta1 = 0.9f, .beta2 = 0.98f, .eps = 1e-9f, .weight_decay = 0.01f},
-        .schedule = {.kind = ATTN_SCHEDULE_COSINE, .base_lr = c.lr, .warmup_steps = 100, .total_steps = c.steps,
-                     .min_ratio = 0.02f},
-        .clip = 1.0f, .data_hash = attn_hash64(ATTN_HASH64_INIT, seed, strlen(seed)), .items_name = "tokens",
-        .progress = demo_event, .progress_user = &view};
-    attn_dates_task_configure(dt, &tcfg);
-    if (ranks > 1 && (st = attn_mpi_train_comm(dc, &comm)) == ATTN_OK) tcfg.comm = &comm;
-    printf("attn demo: English dates -> ISO 8601 with a Transformer (%lld parameters, d_model %lld,"
-           " %lld+%lld layers, %lld heads), %ld steps of %d, %d threads\n",
-           (long long)attn_params_numel(m->P), (long long)c.model.d_model,
-           (long long)c.model.num_encoder_layers, (long long)c.model.num_decoder_layers,
-           (long long)c.model.nhead, c.steps, c.batch, attn_get_num_threads());
-    fflush(stdout);
-    attn_train_result r;
-    if (st == ATTN_OK) st = attn_train_run(&tcfg, &task, m->P, t, &r);
+    const attn_dates_run_config rc = {.model = c.model, .lr = c.lr,
+                                      .task = {.batch = c.batch, .steps = c.steps, .period = c.log_every,
+                                               .val_examples = c.val_n, .seed = c.seed}};
+    const attn_run_hooks hooks = {.progress = demo_event, .stage = demo_stage, .user = &view, .comm = use,
+                                  .threads = c.threads};
+    int st = attn_dates_run(&rc, c.out_dir, c.resume, &hooks, &res, &m, &t);
     if (st) {
         cli_error("demo", "training", st);
         goto done;
@@ -248,18 +231,11 @@ int cli_demo(int argc, char **argv)
     printf("\nsaved %s/model.safetensors, %s\n", c.out_dir, mpath);
     printf("translate with: build/attn translate --model %s/model.safetensors \"march 3rd 2021\"\n", c.out_dir);
     printf("result: task=dates exact_match=%.4f steps=%lld seconds=%.1f tokens_per_s=%.0f\n", exact,
-           (long long)r.state.step, r.seconds, r.items / (r.seconds > 0 ? r.seconds : 1));
+           (long long)res.train.state.step, res.train.seconds,
+           res.train.items / (res.train.seconds > 0 ? res.train.seconds : 1));
 done:
-    if (st && ranks > 1) { /* a peer may be gone: leave without MPI_Finalize, which would wait
-                            * for it; mpirun then ends the job with a nonzero status */
-        fprintf(stderr, "attn demo (rank %d of %d): stopped with an error\n", rank, ranks);
-        fflush(stdout), fflush(stderr);
-        _exit(1);
-    }
     if (view.losses) fclose(view.losses);
-    attn_mpi_finalize(dc);
-    attn_dates_task_free(dt);
     attn_tape_free(t);
     attn_seq2seq_free(m);
-    return st ? 1 : 0;
+    return train_mpi_end("demo", dc, st);
 }

@@ -5,13 +5,10 @@
 #include "args.h"
 #include "cli.h"
 
-#include "attn/mpi.h"
-#include "bench_util.h"
 #include "config.h"
 #include "image_cli.h"
 #include "train_view.h"
 
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,29 +51,18 @@ int cli_train_image(int argc, char **argv)
     }
     if (threads > 0) attn_set_num_threads(threads);
     attn_mpi_ctx *dc = NULL;
-    if (attn_mpi_init(&argc, &argv, &dc)) {
-        fprintf(stderr, "attn train image: %s\n", attn_last_error());
-        return 1;
-    }
-    const int rank = attn_mpi_rank(dc), ranks = attn_mpi_size(dc);
-    if (rank > 0 && !freopen("/dev/null", "w", stdout)) return 1; /* rank 0 alone prints */
+    attn_train_comm comm;
+    const attn_train_comm *use;
+    if (train_mpi_begin("train image", &argc, &argv, &dc, &comm, &use)) return 1;
+    const int ranks = attn_mpi_size(dc);
     attn_image_set *s = NULL;
     int st = attn_fashion_mnist_load(data, "train", &s);
     if (st) {
         cli_error("train image", data ? data : ATTN_FASHION_MNIST_DIR, st);
-        attn_mpi_finalize(dc);
-        return 1;
+        return train_mpi_end("train image", dc, st);
     }
     attn_image_set view = *s;
     if (o.train_images && o.train_images < view.n) view.n = o.train_images;
-    attn_train_comm comm;
-    st = attn_mpi_train_comm(dc, &comm);
-    if (st) {
-        cli_error("train image", "communicator", st);
-        attn_image_set_free(s);
-        attn_mpi_finalize(dc);
-        return 1;
-    }
     const attn_vit_config *m = &o.c.model;
     printf("attn train image: ViT patch %lld (%lld patches), d %lld, %lld layers, %lld heads, ff %lld, %s "
            "pooling, %s positions; %lld training / %lld validation images, batch %lld, %lld epochs, "
@@ -95,7 +81,7 @@ int cli_train_image(int argc, char **argv)
     }
     attn_train_result res;
     const double c0 = attn_cpu_seconds();
-    st = attn_image_train_run(&o.c, &view, out, resume, ranks > 1 ? &comm : NULL, train_view_event, &tv, &res);
+    st = attn_image_train_run(&o.c, &view, out, resume, use, train_view_event, &tv, &res);
     if (st) cli_error("train image", out, st);
     else
         printf("result: task=image val_acc=%.4f steps=%lld minutes=%.1f cpu_minutes=%.1f images_per_s=%.0f "
@@ -103,8 +89,7 @@ int cli_train_image(int argc, char **argv)
                res.best_metric, (long long)res.state.step, res.seconds / 60, (attn_cpu_seconds() - c0) / 60,
                res.seconds > 0 ? res.items / res.seconds : 0, out, res.final_name ? res.final_name : "");
     attn_image_set_free(s);
-    attn_mpi_finalize(dc);
-    return st ? 1 : 0;
+    return train_mpi_end("train image", dc, st);
 }
 
 
@@ -158,15 +143,8 @@ int cli_eval_image(int argc, char **argv)
             for (int64_t j = 0; j < C; j++) printf(" %5lld", (long long)e.confusion[k * C + j]);
             printf("\n");
         }
-        double mp = 0, mr = 0;
-        int np = 0, nr = 0;
-        for (int64_t k = 0; k < C; k++) {
-            if (!isnan(e.precision[k])) mp += e.precision[k], np++;
-            if (!isnan(e.recall[k])) mr += e.recall[k], nr++;
-        }
         printf("result: task=image split=%s n=%lld accuracy=%.4f macro_precision=%.4f macro_recall=%.4f "
-               "seconds=%.1f\n",
-               split, (long long)e.n, e.accuracy, np ? mp / np : NAN, nr ? mr / nr : NAN, secs);
+               "seconds=%.1f\n", split, (long long)e.n, e.accuracy, e.macro_precision, e.macro_recall, secs);
     }
     attn_image_eval_free(&e);
     attn_image_set_free(s);

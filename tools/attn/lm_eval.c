@@ -7,7 +7,6 @@
 #include "args.h"
 #include "cli.h"
 
-#include "bench_util.h"
 #include "lm.h"
 
 #include <math.h>
@@ -34,26 +33,19 @@ int cli_eval_lm(int argc, char **argv)
     lm_model lm;
     char *text = NULL;
     size_t bytes = 0;
-    int32_t *ids = NULL;
-    int64_t n = 0, count = 0;
+    int64_t count = 0;
     double loss = 0;
     int s = lm_model_open(model, &lm);
     const char *culprit = s ? model : data; /* what the message is about: past here, the data */
     if (s == ATTN_OK) s = attn_data_read_file(data, &text, &bytes);
-    if (s == ATTN_OK) s = lm_model_encode(&lm, data, (const unsigned char *)text, bytes, &ids, &n);
-    if (s == ATTN_OK && n < 2) s = attn_set_error(ATTN_E_ARG, "%s: %lld tokens, at least 2 needed", data, (long long)n);
     const double t0 = attn_now();
-    attn_tape *t = NULL;
-    attn_tape_config tc = {.num_threads = threads};
-    if (s == ATTN_OK) s = attn_tape_create(&tc, &t);
-    if (s == ATTN_OK) s = attn_lm_stream_loss(lm.m, t, ids, n, batch, &loss, &count);
+    if (s == ATTN_OK) s = attn_lm_model_eval(&lm, data, text, bytes, batch, threads, &loss, &count);
     if (s && culprit == data && s != ATTN_E_IO && s != ATTN_E_ARG) culprit = model;
-    attn_tape_free(t);
     if (s == ATTN_OK)
         printf("result: task=lm loss=%.4f perplexity=%.3f tokens=%lld bytes=%zu bits_per_byte=%.4f seconds=%.1f\n",
                loss, exp(loss), (long long)count, bytes, loss * (double)count / ((double)bytes * log(2.0)),
                attn_now() - t0);
-    free(text), free(ids);
+    free(text);
     lm_model_free(&lm);
     return s ? cli_error("eval lm", culprit, s) : 0;
 }

@@ -13,8 +13,6 @@ typedef struct mt_model {
     attn_gru_seq2seq *gru; /* attn.arch = gru-seq2seq */
 } mt_model;
 
-static inline attn_params *mt_model_params(const mt_model *m) { return m->tf ? m->tf->P : m->gru ? m->gru->P : NULL; }
-static inline int32_t mt_model_pad(const mt_model *m) { return m->tf ? m->tf->cfg.pad_id : m->gru->cfg.pad_id; }
 static inline int64_t mt_model_max_len(const mt_model *m) { return m->tf ? m->tf->cfg.max_len : m->gru->cfg.max_len; }
 static inline const char *mt_model_arch(const mt_model *m) { return m->tf ? "transformer" : "gru"; }
 /* frees what it holds; *m becomes empty */

@@ -5,7 +5,6 @@
 #include "cli.h"
 #include "progress.h"
 
-#include "bench_util.h"
 #include "mt.h"
 
 #include <stdio.h>
@@ -49,7 +48,7 @@ int cli_eval_translate(int argc, char **argv)
     mt_model m = {0};
     attn_spm *sp = NULL;
     attn_tape *t = NULL;
-    char **hyp = NULL;
+    attn_mt_eval e = {0};
     int s = attn_parallel_load(srcp, refp, &d);
     if (s) return cli_error("eval translate", srcp, s);
     if (d->n < 1) {
@@ -61,26 +60,16 @@ int cli_eval_translate(int argc, char **argv)
     attn_tape_config tc = {.num_threads = threads};
     if (s == ATTN_OK) s = attn_tape_create(&tc, &t);
     if (s == ATTN_OK) attn_tape_set_training(t, 0);
-    double t0 = attn_now();
     progress p;
     progress_init(&p, NULL, (long)d->n, "eval translate");
-    if (s == ATTN_OK)
-        s = attn_translate_texts_progress(t, m.tf, m.gru, sp, (const char *const *)d->src, d->n, &o, batch,
-                                          quiet ? NULL : eval_progress, &p, &hyp);
+    if (s == ATTN_OK) s = attn_mt_evaluate(t, m.tf, m.gru, sp, d, &o, batch, quiet ? NULL : eval_progress, &p, &e);
     if (!quiet) progress_done(&p);
-    double secs = attn_now() - t0;
-    attn_bleu_result b, blc;
-    attn_chrf_result cf;
-    attn_bleu_options lc = {.lowercase = 1};
-    const char *const *H = (const char *const *)hyp, *const *R = (const char *const *)d->tgt;
-    if (s == ATTN_OK) s = attn_bleu_corpus(H, R, d->n, 1, NULL, &b);
-    if (s == ATTN_OK) s = attn_bleu_corpus(H, R, d->n, 1, &lc, &blc);
-    if (s == ATTN_OK) s = attn_chrf_corpus(H, R, d->n, 1, NULL, &cf);
     if (s == ATTN_OK && outp) {
         FILE *f = fopen(outp, "w");
-        for (int64_t i = 0; f && i < d->n; i++) fprintf(f, "%s\n", hyp[i]);
+        for (int64_t i = 0; f && i < d->n; i++) fprintf(f, "%s\n", e.hyp[i]);
         if (!f || fclose(f)) s = ATTN_E_IO;
     }
+    const attn_bleu_result b = e.bleu;
     int rc = 0;
     if (s) rc = cli_error("eval translate", model, s);
     else {
@@ -89,12 +78,12 @@ int cli_eval_translate(int argc, char **argv)
                b.score, b.precisions[0], b.precisions[1], b.precisions[2], b.precisions[3], b.bp,
                b.ref_len > 0 ? (double)b.hyp_len / (double)b.ref_len : 0, (long long)b.hyp_len,
                (long long)b.ref_len, o.beam);
-        printf("BLEU (lowercased) = %.2f\nchrF2 = %.2f\n", blc.score, cf.score);
+        printf("BLEU (lowercased) = %.2f\nchrF2 = %.2f\n", e.bleu_lc.score, e.chrf.score);
         printf("result: task=multi30k arch=%s bleu=%.2f bleu_lc=%.2f chrf=%.2f n=%lld "
-               "sentences_per_s=%.1f\n",
-               mt_model_arch(&m), b.score, blc.score, cf.score, (long long)d->n, (double)d->n / (secs > 0 ? secs : 1e-9));
+               "sentences_per_s=%.1f\n", mt_model_arch(&m), b.score, e.bleu_lc.score, e.chrf.score, (long long)d->n,
+               (double)d->n / (e.seconds > 0 ? e.seconds : 1e-9));
     }
-    attn_translator_free_strings(hyp, hyp ? d->n : 0);
+    attn_mt_eval_free(&e);
     attn_tape_free(t);
     mt_model_free(&m);
     attn_spm_free(sp);

@@ -1,8 +1,10 @@
-/* train_view.c — the trainers' progress callback (train_view.h). */
+/* train_view.c — the trainers' progress callback, and their start and end under mpirun
+ * (train_view.h). */
 #include "train_view.h"
 
 #include <math.h>
 #include <stdio.h>
+#include <unistd.h>
 
 int train_view_event(void *view, const attn_train_event *e)
 {
@@ -53,4 +55,28 @@ int train_view_event(void *view, const attn_train_event *e)
     }
     fflush(stdout);
     return 0;
+}
+
+int train_mpi_begin(const char *cmd, int *argc, char ***argv, attn_mpi_ctx **dc, attn_train_comm *comm,
+                    const attn_train_comm **use)
+{
+    *use = NULL;
+    if (attn_mpi_init(argc, argv, dc) || attn_mpi_train_comm(*dc, comm)) {
+        fprintf(stderr, "attn %s: %s\n", cmd, attn_last_error());
+        return 1;
+    }
+    if (attn_mpi_size(*dc) > 1) *use = comm;
+    if (attn_mpi_rank(*dc) > 0 && !freopen("/dev/null", "w", stdout)) return 1; /* rank 0 alone prints */
+    return 0;
+}
+
+int train_mpi_end(const char *cmd, attn_mpi_ctx *dc, int st)
+{
+    if (st && attn_mpi_size(dc) > 1) {
+        fprintf(stderr, "attn %s (rank %d of %d): stopped with an error\n", cmd, attn_mpi_rank(dc), attn_mpi_size(dc));
+        fflush(stdout), fflush(stderr);
+        _exit(1);
+    }
+    attn_mpi_finalize(dc);
+    return st ? 1 : 0;
 }

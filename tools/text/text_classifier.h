@@ -49,6 +49,56 @@ typedef struct attn_text_classifier {
 int attn_text_classifier_open(const char *path, attn_text_classifier *out);
 void attn_text_classifier_free(attn_text_classifier *tc);
 
+/* ---- applying a saved classifier; a whole training run (runs) -------------------------------- */
+
+/* Class probabilities probs [n, classes] of n raw texts (each tokenised as attn_cls_encode_texts
+ * does with tc's tokenizer and truncation), batch texts of similar length at a time on tape t. */
+int attn_text_classifier_predict(const attn_text_classifier *tc, attn_tape *t, char *const *texts, int64_t n,
+                                 int64_t batch, float *probs);
+/* The report (attn_cls_evaluate: accuracy, per-class precision/recall/F1, confusion) of tc on n
+ * labelled texts; free it with attn_cls_report_free (it is zeroed first, so also after a failure). */
+int attn_text_classifier_evaluate(const attn_text_classifier *tc, attn_tape *t, char *const *texts,
+                                  const int8_t *labels, int64_t n, int64_t batch, attn_cls_report *r);
+/* Class k's name among `classes`: "negative" and "positive" for two (IMDb's), "class<k>"
+ * (written into buf) otherwise. */
+const char *attn_cls_class_name(int64_t k, int64_t classes, char *buf, size_t cap);
+
+/* ---- a whole training run ---------------------------------------------------------- */
+
+/* What attn_cls_run did, filled as it goes (attn_run_hooks: each stage sees its part set). */
+typedef struct attn_cls_run_result {
+    double tokenizer_seconds;          /* ATTN_RUN_TOKENIZER: learning it took */
+    int64_t n_train, train_tokens;     /* ATTN_RUN_DATA: training reviews and their tokens, */
+    int64_t n_val;                     /* validation reviews (split by movie), */
+    double encode_seconds;             /* and the time encoding both took */
+    const attn_spm *sp;                /* ATTN_RUN_DATA, ATTN_RUN_MODEL: the tokenizer and the */
+    const attn_cls_data *train_set, *val_set; /* encoded sets, valid during the stage calls only */
+    int64_t params, steps, steps_per_epoch;   /* ATTN_RUN_MODEL */
+    attn_train_result train;           /* at the end (final_name: the final model in out_dir) */
+} attn_cls_run_result;
+
+/* Train (or resume) a text classifier, as `attn train classify` does: the labelled reviews of
+ * data (attn_imdb_open's PATH, split "train"; the first c->max_train when nonzero), a validation
+ * share carved out by movie (attn_imdb_split_by_movie), a SentencePiece tokenizer learned from
+ * the training reviews (attn_cls_train_tokenizer, threads: the library's; on resume the one in
+ * out_dir/run.safetensors), the reviews encoded (attn_cls_encode_texts), a classifier made from
+ * c->model and c->seed, attn_cls_task on attn_train_run with AdamW (β2 0.98), warm-up then cosine
+ * over the run's steps, and every model file carrying attn_cls_model_meta's metadata. out_dir is
+ * created once the data is read. hooks may be NULL (one process, no callbacks); with a
+ * communicator every rank checks that the others run the same configuration, rank 0 learns the
+ * tokenizer and sends it (attn_spm_share). Errors: the data's, the tokenizer's, ATTN_E_ARG when
+ * no training review is left, the trainer's; res is filled up to where it stopped. */
+int attn_cls_run(const attn_cls_run_config *c, const char *data, const char *out_dir, int resume,
+                 const attn_run_hooks *hooks, attn_cls_run_result *res);
+
+/* The encoded sets for a comparison with PyTorch (bench/torch_imdb.py), in one safetensors file
+ * at path: F32 tensors <set>.ids [n, max_len] (pad_id-padded) and <set>.labels [n] for "train",
+ * "val" and, when data has a test split, "test" (encoded here with sp as c says); metadata: the
+ * run's settings and "config" = config_name (NULL: "(defaults)"). */
+int attn_cls_export_tokens(const char *path, const attn_spm *sp, const attn_cls_data *train,
+                           const attn_cls_data *val, const char *data, const attn_cls_run_config *c,
+                           const char *config_name);
+
 #ifdef __cplusplus
 }
 #endif

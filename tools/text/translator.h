@@ -97,6 +97,55 @@ int attn_mt_val_bleu(void *user, attn_tape *t, double *bleu);
  * against each other. All three NULL on failure. */
 int attn_mt_open(const char *path, attn_seq2seq **tf, attn_gru_seq2seq **gru, attn_spm **sp);
 
+/* ---- training runs (runs) --------------------------------------------------------------------- */
+
+/* Rank 0's tokenizer to every rank of a run (attn_train_comm_share): rank 0 passes its status st
+ * and, when st is ATTN_OK, its *sp; the others receive *sp (a new model: free it), or an error
+ * when rank 0 failed (ATTN_E_ARG "rank 0 has no tokenizer") or the broadcast did; a rank that
+ * enters with an error keeps it. comm NULL or one rank: returns st. */
+int attn_spm_share(const attn_train_comm *comm, int st, attn_spm **sp);
+
+/* A subword translation model scored on d (source and reference sides): its translations
+ * (attn_translate_texts_progress with o, batch sentences at a time, on_batch as there), their
+ * corpus BLEU (13a) cased and lowercased and chrF2 against the references, and the time the
+ * translation took. Exactly one of tf, gru. Free out with attn_mt_eval_free (zeroed first, so
+ * also after a failure; hyp stays NULL when the translation failed). */
+typedef struct attn_mt_eval {
+    int64_t n;
+    char **hyp;                   /* [n] malloc'ed translations, in d's order */
+    attn_bleu_result bleu, bleu_lc;
+    attn_chrf_result chrf;
+    double seconds;
+} attn_mt_eval;
+int attn_mt_evaluate(attn_tape *t, const attn_seq2seq *tf, const attn_gru_seq2seq *gru, const attn_spm *sp,
+                     const attn_parallel *d, const attn_generate_options *o, int64_t batch,
+                     void (*on_batch)(void *user, int64_t done, int64_t n), void *user, attn_mt_eval *out);
+void attn_mt_eval_free(attn_mt_eval *e);
+
+/* What attn_mt_run did, filled as it goes (attn_run_hooks: each stage sees its part set). */
+typedef struct attn_mt_run_result {
+    int64_t n_pairs;              /* ATTN_RUN_TOKENIZER_BEGIN: training pairs read */
+    int32_t vocab;                /* ATTN_RUN_DATA: the tokenizer's pieces */
+    int64_t n_train, dropped_train, n_val, dropped_val; /* pairs kept and dropped (too long, empty) */
+    int64_t params;               /* ATTN_RUN_MODEL: parameters (a tied output layer counted once) */
+    int tied;                     /* the output projection is the target embedding */
+    attn_train_result train;      /* at the end (final_name: the final model in out_dir) */
+} attn_mt_run_result;
+
+/* Train (or resume) a subword translation model, as `attn train translate` does: data holds
+ * train.en, train.de, val.en, val.de (attn_parallel_load); a joint SentencePiece BPE of c->vocab
+ * pieces learned from the training pairs (attn_spm_train_joint, also written as
+ * out_dir/spm.model; on resume the one in out_dir/run.safetensors); the pairs encoded up to the
+ * model's max_len (attn_mt_encode_pairs); the Transformer c->model (gru 0; c->tie_output: the
+ * output layer shares the target embedding) or the GRU c->gru; attn_mt_task (validation metric:
+ * greedy BLEU of the first c->val_bleu_n validation sentences) on attn_train_run with AdamW (0.9,
+ * 0.98, 1e-9), warm-up then inverse square root or the budget schedule, c->avg_last epochs
+ * averaged, and c->max_minutes covering the whole call. out_dir is created once the data is
+ * read. hooks as attn_cls_run's. ATTN_E_ARG for tie_output with the GRU, batch_tokens below
+ * max_len or lr ≤ 0. */
+int attn_mt_run(const attn_mt_run_config *c, int gru, const char *data, const char *out_dir, int resume,
+                const attn_run_hooks *hooks, attn_mt_run_result *res);
+
 #ifdef __cplusplus
 }
 #endif
