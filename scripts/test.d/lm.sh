@@ -47,6 +47,10 @@ s3=$(g --prompt "The " --max-new 24 --seed 8)
 check "generate: the same seed gives the same text" [ "$s1" = "$s2" ]
 check "generate: another seed, another text" [ "$s1" != "$s3" ]
 check "generate: the prompt, then 24 characters at most (context 32)" sh -c "[ \$(printf %s '$s1' | head -c 100 | wc -c) -le 28 ] && printf %s '$s1' | grep -q '^The '"
+"$ATTN" generate --model "$M" --threads 1 --prompt "The " --max-new 100 --seed 7 > "$T/long.txt" 2>&1
+"$ATTN" generate --model "$M" --threads 1 --prompt "The " --max-new 24 --seed 7 > "$T/short.txt" 2>&1
+check "generate: past the context (32) the window slides: the prompt and 100 characters, the first 24 as without" \
+    sh -c "[ \$(wc -c < '$T/long.txt') -eq 105 ] && [ \"\$(head -c 28 '$T/long.txt')\" = \"\$(head -c 28 '$T/short.txt')\" ]"
 check "generate --greedy is deterministic" [ "$(g --prompt "The " --greedy --max-new 20 --seed 1)" = "$(g --prompt "The " --greedy --max-new 20 --seed 2)" ]
 "$ATTN" generate --model "$M" --prompt "$(printf '\001')" > /dev/null 2> "$T/e1"
 check "generate: a prompt byte outside the vocabulary is refused" sh -c "[ $? -eq 1 ] && grep -q 'not in the model' '$T/e1'"

@@ -48,10 +48,10 @@ int cli_generate(int argc, char **argv)
     o.temperature = (float)temperature, o.top_p = (float)top_p, o.seed = (uint64_t)seed;
     if (greedy || temperature == 0) o.sample = 0, o.temperature = 1; /* temperature 0: the arg max (greedy) */
     if (threads) attn_set_num_threads(threads);
-    lm_model lm;
-    int s = lm_model_open(model, &lm), printed = 0;
+    attn_lm_model lm;
+    int s = attn_lm_model_open(model, &lm), printed = 0;
     if (s == ATTN_OK) s = attn_lm_model_generate(&lm, prompt, max_new, &o, print_text, &printed, NULL);
     if (printed) putchar('\n');
-    lm_model_free(&lm);
+    attn_lm_model_free(&lm);
     return s ? cli_error("generate", model, s) : 0;
 }

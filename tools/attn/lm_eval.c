@@ -30,12 +30,12 @@ int cli_eval_lm(int argc, char **argv)
     ARGS_PARSE_OR_RETURN(&spec, argc, argv, NULL, NULL);
     if (!model || !data) return args_usage_error(&spec, "--model and --data are required");
     if (threads) attn_set_num_threads(threads);
-    lm_model lm;
+    attn_lm_model lm;
     char *text = NULL;
     size_t bytes = 0;
     int64_t count = 0;
     double loss = 0;
-    int s = lm_model_open(model, &lm);
+    int s = attn_lm_model_open(model, &lm);
     const char *culprit = s ? model : data; /* what the message is about: past here, the data */
     if (s == ATTN_OK) s = attn_data_read_file(data, &text, &bytes);
     const double t0 = attn_now();
@@ -46,6 +46,6 @@ int cli_eval_lm(int argc, char **argv)
                loss, exp(loss), (long long)count, bytes, loss * (double)count / ((double)bytes * log(2.0)),
                attn_now() - t0);
     free(text);
-    lm_model_free(&lm);
+    attn_lm_model_free(&lm);
     return s ? cli_error("eval lm", culprit, s) : 0;
 }

@@ -5,7 +5,7 @@
 #include "cli.h"
 #include "progress.h"
 
-#include "mt.h"
+#include "../text/translator.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,7 +45,8 @@ int cli_eval_translate(int argc, char **argv)
     o.beam = beam, o.len_penalty = (float)lp, o.no_cache = no_cache;
     if (threads) attn_set_num_threads(threads);
     attn_parallel *d = NULL;
-    mt_model m = {0};
+    attn_seq2seq *tf = NULL;
+    attn_gru_seq2seq *gru = NULL;
     attn_spm *sp = NULL;
     attn_tape *t = NULL;
     attn_mt_eval e = {0};
@@ -56,13 +57,13 @@ int cli_eval_translate(int argc, char **argv)
         fprintf(stderr, "attn eval translate: %s is empty\n", srcp);
         return 1;
     }
-    s = mt_open_model(model, &m, &sp);
+    s = attn_mt_open(model, &tf, &gru, &sp);
     attn_tape_config tc = {.num_threads = threads};
     if (s == ATTN_OK) s = attn_tape_create(&tc, &t);
     if (s == ATTN_OK) attn_tape_set_training(t, 0);
     progress p;
     progress_init(&p, NULL, (long)d->n, "eval translate");
-    if (s == ATTN_OK) s = attn_mt_evaluate(t, m.tf, m.gru, sp, d, &o, batch, quiet ? NULL : eval_progress, &p, &e);
+    if (s == ATTN_OK) s = attn_mt_evaluate(t, tf, gru, sp, d, &o, batch, quiet ? NULL : eval_progress, &p, &e);
     if (!quiet) progress_done(&p);
     if (s == ATTN_OK && outp) {
         FILE *f = fopen(outp, "w");
@@ -80,12 +81,12 @@ int cli_eval_translate(int argc, char **argv)
                (long long)b.ref_len, o.beam);
         printf("BLEU (lowercased) = %.2f\nchrF2 = %.2f\n", e.bleu_lc.score, e.chrf.score);
         printf("result: task=multi30k arch=%s bleu=%.2f bleu_lc=%.2f chrf=%.2f n=%lld "
-               "sentences_per_s=%.1f\n", mt_model_arch(&m), b.score, e.bleu_lc.score, e.chrf.score, (long long)d->n,
+               "sentences_per_s=%.1f\n", tf ? "transformer" : "gru", b.score, e.bleu_lc.score, e.chrf.score, (long long)d->n,
                (double)d->n / (e.seconds > 0 ? e.seconds : 1e-9));
     }
     attn_mt_eval_free(&e);
     attn_tape_free(t);
-    mt_model_free(&m);
+    attn_seq2seq_free(tf), attn_gru_seq2seq_free(gru);
     attn_spm_free(sp);
     attn_parallel_free(d);
     return rc;

@@ -7,7 +7,7 @@
 #include "cli.h"
 #include "config.h"
 
-#include "mt.h"
+#include "../text/translator.h"
 #include "train_view.h"
 
 #include <stdio.h>

@@ -76,20 +76,20 @@ static int run_mt(const viz_args *a)
  * input's tokens, each labelled by its bytes. */
 static int run_gpt(const viz_args *a)
 {
-    lm_model lm;
-    int s = lm_model_open(a->model, &lm);
+    attn_lm_model lm;
+    int s = attn_lm_model_open(a->model, &lm);
     if (s) return cli_error("viz", a->model, s);
     int32_t *ids = NULL;
     int64_t n = 0;
-    s = lm_model_encode(&lm, "the input", (const unsigned char *)a->input, strlen(a->input), &ids, &n);
+    s = attn_lm_model_encode(&lm, "the input", (const unsigned char *)a->input, strlen(a->input), &ids, &n);
     if (s) {
-        lm_model_free(&lm);
+        attn_lm_model_free(&lm);
         return cli_error("viz", a->model, s);
     }
     const char **bytes = calloc((size_t)(n ? n : 1), sizeof *bytes);
     size_t *len = calloc((size_t)(n ? n : 1), sizeof *len);
     if (!bytes || !len) s = attn_set_error(ATTN_E_NOMEM, "%lld tokens", (long long)n);
-    for (int64_t i = 0; s == ATTN_OK && i < n; i++) len[i] = lm_model_token(&lm, ids[i], &bytes[i]);
+    for (int64_t i = 0; s == ATTN_OK && i < n; i++) len[i] = attn_lm_model_token(&lm, ids[i], &bytes[i]);
     char title[512];
     snprintf(title, sizeof title, "GPT causal self-attention: %.400s", a->input);
     for (char *p = title; *p; p++)
@@ -101,7 +101,7 @@ static int run_gpt(const viz_args *a)
     snprintf(note, sizeof note, " (%lld layers x %lld heads, %lld tokens)", (long long)lm.m->cfg.n_layer,
              (long long)lm.m->cfg.n_head, (long long)n);
     free(ids), free(bytes), free(len);
-    lm_model_free(&lm);
+    attn_lm_model_free(&lm);
     return s ? view_failed(a->model, s) : finish(v, a, 0, " and heatmaps", note);
 }
 

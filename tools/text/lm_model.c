@@ -152,7 +152,7 @@ int attn_lm_model_generate(const attn_lm_model *lm, const char *prompt, int64_t 
     if (s == ATTN_OK && !out) s = attn_set_error(ATTN_E_NOMEM, "out of memory");
     text_sink sink = {lm, on_text, user};
     attn_generate_options go = *o;
-    go.max_new = max_new < room ? max_new : room;
+    go.max_new = max_new; /* past the context the window slides (attn_gpt_generate) */
     go.on_token = sink_token, go.ctx = &sink;
     const int stop = s == ATTN_OK ? on_text(user, prompt, strlen(prompt)) : 0; /* the text goes on from it */
     if (s == ATTN_OK && !stop) s = attn_gpt_generate(lm->m, ids, 1, P, &go, out, max_new + 1, &len, NULL);

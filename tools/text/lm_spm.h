@@ -74,8 +74,8 @@ int attn_lm_model_encode(const attn_lm_model *lm, const char *what, const unsign
                          int32_t **ids, int64_t *n);
 /* The bytes token id stands for (*bytes points into lm), 0 when there are none. */
 size_t attn_lm_model_token(const attn_lm_model *lm, int32_t id, const char **bytes);
-/* Continue prompt (non-empty text) with at most max_new tokens (fewer when the model's context
- * fills up), with o's greedy or sampling settings (eos_id, sample, temperature, top_k, top_p,
+/* Continue prompt (non-empty text) with max_new tokens (past the model's context the window
+ * slides: attn_gpt_generate), with o's greedy or sampling settings (eos_id, sample, temperature, top_k, top_p,
  * seed; its max_new and on_token are set here), through the key/value cache: on_text receives
  * the prompt, then each generated token's bytes as it is made (a nonzero return stops; ATTN_OK).
  * *generated (may be NULL): tokens generated. ATTN_E_ARG for a prompt that encodes to no token
