@@ -578,9 +578,10 @@ typedef struct attn_lm_run_config {
     int bpe;        /* tokenizer: 0 characters (the text's distinct bytes), 1 a SentencePiece BPE */
     int vocab;      /* BPE pieces at most (> 260) */
 } attn_lm_run_config;
-/* nanoGPT's CPU shakespeare-char: 4 layers, 4 heads, 128 wide, context 64, batch 12, 2,000 steps,
- * validation every 200 of 20 batches, lr 1e-3 (warm-up 100, cosine to 0.1), no dropout, seed
- * 1337; a BPE would have 1,024 pieces. */
+/* 30 minutes of wall time (configs/lm_shakespeare.json): 4 layers, 6 heads, 192 wide, context
+ * 128, batch 16, validation every 250 steps of 20 batches, lr 1.5e-3 (warm-up 100, then the
+ * budget schedule: linear to 0 over the minutes), weight decay 0.1, no dropout, seed 1337; a BPE
+ * would have 1,024 pieces. nanoGPT's CPU configuration is configs/lm_nanogpt_cpu.json. */
 ATTN_API void attn_lm_run_config_default(attn_lm_run_config *c);
 /* Read the config file at path over c (attn_config_load). Keys: tokenizer (chars|bpe) vocab
  * eval_all n_layer n_head d_model context dropout batch steps warmup eval_every eval_batches lr

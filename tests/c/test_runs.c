@@ -124,14 +124,15 @@ Test(runs, lm_config_file)
 {
     attn_lm_run_config c;
     attn_lm_run_config_default(&c);
-    cr_assert(c.model.n_layer == 4 && c.task.steps == 2000 && c.task.seed == 1337 && c.vocab == 1024 && !c.bpe);
+    cr_assert(c.model.n_layer == 4 && c.model.d_model == 192 && c.model.context == 128 && c.minutes == 30 &&
+              c.budget == 1 && c.task.seed == 1337 && c.vocab == 1024 && !c.bpe, "configs/lm_shakespeare.json's values");
     const char *p = test_tmp_path("lm.json");
     FILE *f = fopen(p, "w");
     fputs("{\"tokenizer\": \"bpe\", \"vocab\": 300, \"n_layer\": 2, \"lr\": 0.003, \"budget\": true}\n", f);
     fclose(f);
     cr_assert_eq(attn_lm_run_config_load(p, &c, NULL), ATTN_OK, "%s", attn_last_error());
     cr_assert(c.bpe == 1 && c.vocab == 300 && c.model.n_layer == 2 && c.lr == 0.003f && c.budget == 1);
-    cr_assert(c.model.n_head == 4, "keys not in the file keep their values");
+    cr_assert(c.model.n_head == 6, "keys not in the file keep their values");
     f = fopen(p, "w");
     fputs("{\"vocab\": 100}\n", f);
     fclose(f);

@@ -64,10 +64,11 @@ int cli_train_lm(int argc, char **argv)
                            .epilog = "Configuration keys: n_layer n_head d_model context dropout batch steps lr min_lr_ratio warmup\n"
                                      "  weight_decay clip eval_every eval_batches seed minutes (a wall-time limit) budget (true: the\n"
                                      "  learning rate falls linearly to 0 over the minutes) tokenizer (chars|bpe) vocab eval_all\n"
-                                     "  (true: validate on the whole validation part, as attn eval lm does). Defaults: nanoGPT's\n"
-                                     "  CPU shakespeare-char (4 layers, 4 heads, 128 wide, context 64, batch 12, 2,000 steps,\n"
-                                     "  lr 1e-3, no dropout). Losses are per token; the result line adds bits per byte\n"
-                                     "  (loss x tokens / bytes / ln 2 on the validation part), comparable across tokenizers.\n"
+                                     "  (true: validate on the whole validation part, as attn eval lm does). Defaults: 30 minutes\n"
+                                     "  (configs/lm_shakespeare.json: 4 layers, 6 heads, 192 wide, context 128, batch 16, lr 1.5e-3,\n"
+                                     "  budget schedule, no dropout; nanoGPT's CPU one is configs/lm_nanogpt_cpu.json). Losses\n"
+                                     "  are per token; the result line adds bits per byte (loss x tokens / bytes / ln 2 on the\n"
+                                     "  validation part), comparable across tokenizers.\n"
                                      "Under mpirun -np N the batches are split over the ranks (same losses as one process).\n"};
     ARGS_PARSE_OR_RETURN(&spec, argc, argv, NULL, NULL);
     if (!data || !out) return args_usage_error(&spec, "--data and --out are required");
