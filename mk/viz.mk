@@ -1,15 +1,15 @@
 # mk/viz.mk — the drawing side of the attn command (tools/attn/viz_*.c) needs cairo (and cJSON
 # for index.json); libattn does not need cairo. The page's markup, script and style live in
-# tools/attn/viz_page.{html,js,css} and are turned into a C header at build time, so they stay
+# tools/viewer/page.{html,js,css} and are turned into a C header at build time, so they stay
 # readable (and checkable by node).
 VIZ_PKGS := cairo fontconfig libcjson
 CLI_LDLIBS += $(shell pkg-config --libs $(VIZ_PKGS) 2>/dev/null)
 $(BUILD)/obj/tools/attn/viz_%.o: CFLAGS_ALL += $(shell pkg-config --cflags $(VIZ_PKGS) 2>/dev/null) -I$(BUILD)/gen
 
-$(BUILD)/gen/viz_page.h: tools/attn/viz_page.html tools/attn/viz_page.js tools/attn/viz_page.css scripts/embed_text.sh
+$(BUILD)/gen/viz_page.h: tools/viewer/page.html tools/viewer/page.js tools/viewer/page.css scripts/embed_text.sh
 	@mkdir -p $(dir $@)
-	scripts/embed_text.sh viz_page_html tools/attn/viz_page.html viz_page_js tools/attn/viz_page.js \
-	    viz_page_css tools/attn/viz_page.css > $@.tmp
+	scripts/embed_text.sh viz_page_html tools/viewer/page.html viz_page_js tools/viewer/page.js \
+	    viz_page_css tools/viewer/page.css > $@.tmp
 	mv $@.tmp $@
 $(BUILD)/obj/tools/attn/viz_html.o: $(BUILD)/gen/viz_page.h
 

@@ -1,5 +1,5 @@
 /* viz_html.c — attention.html: one self-contained page (style, script and data inline). The
- * page is tools/attn/viz_page.html, its script and style tools/attn/viz_page.{js,css}, all
+ * page is tools/viewer/page.html, its script and style tools/viewer/page.{js,css}, all
  * embedded at build time (mk/viz.mk); @TITLE@, @STYLE@, @DATA@ and @SCRIPT@ mark their slots. */
 #include "viz_internal.h"
 

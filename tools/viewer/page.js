@@ -1,4 +1,4 @@
-/* viz_page.js — the script of attention.html (inlined by viz_html.c; no network, no framework).
+/* tools/viewer/page.js — the script of attention.html (inlined by viz_html.c; no network, no framework).
  *
  * Reads the record from the JSON script element #attn-data and builds:
  *   head view   source/target tokens in two columns, one line per (query, key) pair of each
