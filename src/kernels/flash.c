@@ -50,17 +50,19 @@ typedef struct fwd_ws {
     int64_t lo[FLASH_BR], hi[FLASH_BR];
     /* The keys and values of one (segment, b, kv head), rows padded as kp and vp, packed as
      * the tiles first need them and kept for the thread's next query tiles of the same head
-     * (NULL when they would not fit attn_flash_fwd_cache_bytes): key j's row at
+     * (NULL when they would not fit cache_max bytes): key j's row at
      * kc + (j − kbase)·pitch; rows [ca, cz) are packed. */
     float *kc, *vc;
     int64_t kc_n, vc_n; /* floats kc and vc hold */
+    int64_t cache_max;  /* this thread's share of attn_flash_fwd_cache_bytes */
     const flash_seg *ctag;
     int64_t cb, chk, ca, cz;
 } fwd_ws;
 
-/* Per-thread bytes up to which a head's keys and values are packed once (fwd_ws.kc), else
- * tile by tile: the same numbers. A variable so that the tests can take the second path. */
-int64_t attn_flash_fwd_cache_bytes = (int64_t)16 << 20;
+/* Bytes a forward call may spend on packing heads' keys and values once (fwd_ws.kc), shared
+ * among its threads; a head that does not fit its thread's share is packed tile by tile: the
+ * same numbers. A variable so that the tests can take the second path. */
+int64_t attn_flash_fwd_cache_bytes = (int64_t)32 << 20;
 
 /* Where a task's rows go: row c of the tile at o + c·ors (elements e·oes), lse at lse[c·ls]. */
 typedef struct fwd_dst {
@@ -191,7 +193,7 @@ static void fwd_tile(const flash_seg *sg, const flash_ops *ops, fwd_ws *w, int64
     const int64_t nkeys = sg->kend - sg->kbase;
     const int64_t kc_n = nkeys * (flash_pad(E) + FLASH_PAD), vc_n = nkeys * (flash_pad(Ev) + FLASH_PAD);
     if ((kc_n > w->kc_n || vc_n > w->vc_n) &&
-        (kc_n + vc_n) * (int64_t)sizeof(float) <= attn_flash_fwd_cache_bytes) {
+        (kc_n + vc_n) * (int64_t)sizeof(float) <= w->cache_max) {
         free(w->kc), free(w->vc);
         w->kc = attn_aligned_alloc((size_t)kc_n * sizeof(float));
         w->vc = attn_aligned_alloc((size_t)vc_n * sizeof(float));
@@ -495,6 +497,7 @@ int flash_forward_segs(const char *fn, flash_seg *segs, int64_t nseg, int thread
 #pragma omp parallel num_threads(nt)
     {
         fwd_ws *w = ws_alloc(Emax, Evmax);
+        if (w) w->cache_max = attn_flash_fwd_cache_bytes / nt;
         if (!w) {
 #pragma omp atomic write
             failed = 1;

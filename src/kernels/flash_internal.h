@@ -223,8 +223,8 @@ typedef struct flash_bwd_seg {
     const attn_tensor *dbias; /* NULL: none */
 } flash_bwd_seg;
 
-/* Per-thread bytes up to which the forward packs a head's keys and values once (flash.c; the
- * tests lower it to take the tile-by-tile path). */
+/* Bytes (shared by a call's threads) up to which the forward packs a head's keys and values
+ * once (flash.c; the tests lower it to take the tile-by-tile path). */
 ATTN_INTERNAL extern int64_t attn_flash_fwd_cache_bytes;
 
 /* Per-thread bytes up to which a backward task packs all its Q and dO rows once (flash_bwd.c;

@@ -379,8 +379,8 @@ Test(flash, backward_packing_paths_agree)
     attn_flash_bwd_pack_bytes = saved;
 }
 
-/* The forward packs a head's keys and values once per thread when they fit
- * attn_flash_fwd_cache_bytes, else tile by tile: the same bits either way, with GQA, [B, L, H, E]
+/* The forward packs a head's keys and values once per thread when they fit the thread's share
+ * of attn_flash_fwd_cache_bytes, else tile by tile: the same bits either way, with GQA, [B, L, H, E]
  * rows, and windows whose key ranges move between query tiles (the packed run restarts, or
  * grows before and after what it holds), on 1 and 3 threads. */
 extern int64_t attn_flash_fwd_cache_bytes;
