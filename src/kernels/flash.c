@@ -472,9 +472,10 @@ int flash_forward_segs(const char *fn, flash_seg *segs, int64_t nseg, int thread
         free(tasks), free(pbuf), free(plse);
         return attn_fail(ATTN_E_NOMEM, "%s: out of memory for %lld tasks", fn, (long long)ntask);
     }
-    /* head by head, so that the threads walk the same keys and values at the same time (one
-     * head's, shared in L3, instead of one head's each); within a head heaviest first: the
-     * last query tiles see the most keys under causal masks */
+    /* head by head: the threads work on one head at a time (its keys and values shared in
+     * L3), and a thread's packed copy of a head (fwd_ws.kc) serves every query tile it takes
+     * from it; within a head heaviest first: the last query tiles see the most keys under
+     * causal masks */
     int64_t n = 0, boff = 0;
     for (int64_t s = 0; s < nseg; s++) {
         const attn_sdpa_problem *p = &segs[s].p;
