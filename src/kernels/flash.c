@@ -48,7 +48,21 @@ typedef struct fwd_ws {
     float *qrow;/* [E]       one contiguous query row (rows path) */
     float m[FLASH_BR], l[FLASH_BR], al[FLASH_BR], u[FLASH_BR];
     int64_t lo[FLASH_BR], hi[FLASH_BR];
+    /* The keys and values of one (segment, b, kv head), rows padded as kp and vp, packed as
+     * the tiles first need them and kept for the thread's next query tiles of the same head
+     * (NULL when they would not fit cache_max bytes): key j's row at
+     * kc + (j − kbase)·pitch; rows [ca, cz) are packed. */
+    float *kc, *vc;
+    int64_t kc_n, vc_n; /* floats kc and vc hold */
+    int64_t cache_max;  /* this thread's share of attn_flash_fwd_cache_bytes */
+    const flash_seg *ctag;
+    int64_t cb, chk, ca, cz;
 } fwd_ws;
+
+/* Bytes a forward call may spend on packing heads' keys and values once (fwd_ws.kc), shared
+ * among its threads; a head that does not fit its thread's share is packed tile by tile: the
+ * same numbers. A variable so that the tests can take the second path. */
+int64_t attn_flash_fwd_cache_bytes = (int64_t)32 << 20;
 
 /* Where a task's rows go: row c of the tile at o + c·ors (elements e·oes), lse at lse[c·ls]. */
 typedef struct fwd_dst {
@@ -123,6 +137,29 @@ static void softmax_cols_entropy(float *S, int64_t lds, int64_t rows, int64_t nc
     }
 }
 
+/* Keys and values [j0, j1) of (b, kv head hk) packed in w->kc, w->vc: the packed run [ca, cz)
+ * grows to cover them (restarting when they do not touch it, or for another head). */
+static void cache_rows(const flash_seg *sg, fwd_ws *w, int64_t b, int64_t hk, int64_t j0,
+                       int64_t j1)
+{
+    const attn_sdpa_problem *p = &sg->p;
+    const int64_t kpitch = flash_pad(p->E) + FLASH_PAD, vpitch = flash_pad(p->Ev) + FLASH_PAD;
+    if (w->ctag != sg || w->cb != b || w->chk != hk || j1 < w->ca || j0 > w->cz) {
+        w->ctag = sg, w->cb = b, w->chk = hk;
+        w->ca = w->cz = j0;
+    }
+    int64_t a[2] = {j0, w->cz}, z[2] = {w->ca < j1 ? w->ca : j1, j1}; /* before, after the run */
+    for (int r = 0; r < 2; r++)
+        if (a[r] < z[r]) {
+            flash_pack_rows(z[r] - a[r], p->E, key_row(sg, b, hk, a[r]), p->ks[2], p->ks[3],
+                            w->kc + (a[r] - sg->kbase) * kpitch, kpitch);
+            flash_pack_rows(z[r] - a[r], p->Ev, value_row(sg, b, hk, a[r]), p->vs[2], p->vs[3],
+                            w->vc + (a[r] - sg->kbase) * vpitch, vpitch);
+        }
+    if (j0 < w->ca) w->ca = j0;
+    if (j1 > w->cz) w->cz = j1;
+}
+
 /* The tile path: rows i0 .. i0+br of (b, h), keys [ks, ke). */
 static void fwd_tile(const flash_seg *sg, const flash_ops *ops, fwd_ws *w, int64_t b, int64_t h,
                      int64_t i0, int64_t br, int64_t ks, int64_t ke, const fwd_dst *d)
@@ -152,19 +189,47 @@ static void fwd_tile(const flash_seg *sg, const flash_ops *ops, fwd_ws *w, int64
             n2[c] += w->qp[e * FLASH_LDR + c] * w->qp[e * FLASH_LDR + c];
     for (int64_t c = 0; c < br; c++) qmax = n2[c] > qmax ? n2[c] : qmax;
     qmax = sqrtf(qmax) * p->scale;
+    /* the head's packed keys and values (fwd_ws.kc), when they fit */
+    const int64_t nkeys = sg->kend - sg->kbase;
+    const int64_t kc_n = nkeys * (flash_pad(E) + FLASH_PAD), vc_n = nkeys * (flash_pad(Ev) + FLASH_PAD);
+    if ((kc_n > w->kc_n || vc_n > w->vc_n) &&
+        (kc_n + vc_n) * (int64_t)sizeof(float) <= w->cache_max) {
+        free(w->kc), free(w->vc);
+        w->kc = attn_aligned_alloc((size_t)kc_n * sizeof(float));
+        w->vc = attn_aligned_alloc((size_t)vc_n * sizeof(float));
+        w->ctag = NULL, w->kc_n = kc_n, w->vc_n = vc_n;
+        if (!w->kc || !w->vc) { /* optional: the tiles are then packed one by one */
+            free(w->kc), free(w->vc);
+            w->kc = w->vc = NULL, w->kc_n = w->vc_n = 0;
+        }
+    }
+    const int cached = w->kc && kc_n <= w->kc_n && vc_n <= w->vc_n;
     for (int64_t j0 = jmin; j0 < jmax; j0 += FLASH_BC) {
         const int64_t bc = jmax - j0 < FLASH_BC ? jmax - j0 : FLASH_BC, j1 = j0 + bc;
         int any = 0, full = 1;
+        int64_t ca = br, cz = 0; /* the queries attending any key of the tile lie in [ca, cz) */
         for (int64_t c = 0; c < br; c++) {
-            if (w->lo[c] < j1 && w->hi[c] > j0) any = 1;
+            if (w->lo[c] < j1 && w->hi[c] > j0) {
+                any = 1, cz = c + 1;
+                if (c < ca) ca = c;
+            }
             if (w->lo[c] > j0 || w->hi[c] < j1) full = 0;
         }
         if (!any) continue;
+        /* Columns outside [c0, c0 + nc) would hold −∞ scores, weights 0, α = 1: left alone (the
+         * tile below a causal diagonal skips half its queries). */
+        const int64_t c0 = ca / FLASH_PAD * FLASH_PAD, nc = flash_pad(cz) - c0;
         /* Sᵀ = K·Qᵀ broadcasts K down all the tile's rows once per 16 queries: packed
          * (flash_pack_rows) it stays in L1 */
-        const int64_t kpitch = flash_pad(E) + FLASH_PAD;
-        flash_pack_rows(bc, E, key_row(sg, b, hk, j0), p->ks[2], p->ks[3], w->kp, kpitch);
-        const float *kt = w->kp;
+        const int64_t kpitch = flash_pad(E) + FLASH_PAD, vpitch = flash_pad(Ev) + FLASH_PAD;
+        const float *kt = w->kp, *vt = w->vp;
+        if (cached) {
+            cache_rows(sg, w, b, hk, j0, j1);
+            kt = w->kc + (j0 - sg->kbase) * kpitch, vt = w->vc + (j0 - sg->kbase) * vpitch;
+        } else {
+            flash_pack_rows(bc, E, key_row(sg, b, hk, j0), p->ks[2], p->ks[3], w->kp, kpitch);
+            flash_pack_rows(bc, Ev, value_row(sg, b, hk, j0), p->vs[2], p->vs[3], w->vp, vpitch);
+        }
         int exact = qmax > FLASH_EXACT_QNORM &&
                     qmax * flash_max_row_norm(bc, E, kt, kpitch, 1) > FLASH_EXACT_TERMS;
         float msave[FLASH_BR], lsave[FLASH_BR], usave[FLASH_BR];
@@ -172,7 +237,7 @@ static void fwd_tile(const flash_seg *sg, const flash_ops *ops, fwd_ws *w, int64
         memcpy(usave, w->u, sizeof usave);
         if (!exact && flash_large_scores(br, msave, 1)) exact = 1; /* known from earlier tiles */
         for (int pass = 0; pass < 2; pass++) {
-            ops->gemm(bc, brp, E, kt, kpitch, 1, w->qp, FLASH_LDR, w->s, FLASH_LDR, p->scale, 0);
+            ops->gemm(bc, nc, E, kt, kpitch, 1, w->qp + c0, FLASH_LDR, w->s + c0, FLASH_LDR, p->scale, 0);
             if (exact) flash_exact_gemm(bc, br, E, kt, kpitch, 1, w->qp, FLASH_LDR, w->s, FLASH_LDR, p->scale);
             if (!elementwise && !full)
                 mask_keys(w->s, FLASH_LDR, j0, bc, br, w->lo, w->hi);
@@ -188,16 +253,17 @@ static void fwd_tile(const flash_seg *sg, const flash_ops *ops, fwd_ws *w, int64
                     }
                 }
             if (d->ent)
-                softmax_cols_entropy(w->s, FLASH_LDR, bc, brp, w->m, w->l, w->al, w->u);
+                softmax_cols_entropy(w->s + c0, FLASH_LDR, bc, nc, w->m + c0, w->l + c0,
+                                     w->al + c0, w->u + c0);
             else
-                ops->softmax_cols(w->s, FLASH_LDR, bc, brp, w->m, w->l, w->al);
+                ops->softmax_cols(w->s + c0, FLASH_LDR, bc, nc, w->m + c0, w->l + c0, w->al + c0);
             /* a large running maximum: redo the tile with exact scores */
             if (exact || !flash_large_scores(br, w->m, 1)) break;
             exact = 1;
             memcpy(w->m, msave, sizeof msave), memcpy(w->l, lsave, sizeof lsave);
             memcpy(w->u, usave, sizeof usave);
         }
-        ops->scale_cols(w->ot, FLASH_LDR, Ev, brp, w->al);
+        ops->scale_cols(w->ot + c0, FLASH_LDR, Ev, nc, w->al + c0);
         if (p->dropout_p > 0) {
             float ks[FLASH_BR * FLASH_BC];
             flash_dropout_tile(p, b, h, i0, br, j0, bc, ks, FLASH_BC);
@@ -206,10 +272,8 @@ static void fwd_tile(const flash_seg *sg, const flash_ops *ops, fwd_ws *w, int64
         }
         /* Oᵀ += Vᵀ·Pᵀ reads the tile's values a few columns at a time down all its rows; in
          * the caller's tensor the rows are often a power of two of bytes apart and would share
-         * a handful of L1 sets. A copy with padded rows costs 1/FLASH_BR of the products. */
-        const int64_t vpitch = flash_pad(Ev) + FLASH_PAD;
-        flash_pack_rows(bc, Ev, value_row(sg, b, hk, j0), p->vs[2], p->vs[3], w->vp, vpitch);
-        ops->gemm(Ev, brp, bc, w->vp, 1, vpitch, w->s, FLASH_LDR, w->ot, FLASH_LDR, 1.0f, 1);
+         * a handful of L1 sets: they come from the padded copy. */
+        ops->gemm(Ev, nc, bc, vt, 1, vpitch, w->s + c0, FLASH_LDR, w->ot + c0, FLASH_LDR, 1.0f, 1);
     }
     /* O = Oᵀᵀ / l: scaled in place (a column with no weight gets 0), then transposed out */
     for (int64_t c = 0; c < brp; c++) w->al[c] = c < br && w->l[c] > 0 ? 1.0f / w->l[c] : 0.0f;
@@ -366,6 +430,7 @@ static void ws_free(fwd_ws *w)
 {
     if (!w) return;
     free(w->qp), free(w->s), free(w->ot), free(w->vp), free(w->kp), free(w->qrow);
+    free(w->kc), free(w->vc);
     free(w);
 }
 
@@ -407,14 +472,17 @@ int flash_forward_segs(const char *fn, flash_seg *segs, int64_t nseg, int thread
         free(tasks), free(pbuf), free(plse);
         return attn_fail(ATTN_E_NOMEM, "%s: out of memory for %lld tasks", fn, (long long)ntask);
     }
-    /* heaviest first: the last query tiles see the most keys under causal masks */
+    /* head by head: the threads work on one head at a time (its keys and values shared in
+     * L3), and a thread's packed copy of a head (fwd_ws.kc) serves every query tile it takes
+     * from it; within a head heaviest first: the last query tiles see the most keys under
+     * causal masks */
     int64_t n = 0, boff = 0;
     for (int64_t s = 0; s < nseg; s++) {
         const attn_sdpa_problem *p = &segs[s].p;
         int64_t nqt = (p->Lq + FLASH_BR - 1) / FLASH_BR, ns = seg_splits(&segs[s]);
-        for (int64_t qt = nqt - 1; qt >= 0; qt--)
-            for (int64_t b = 0; b < p->B; b++)
-                for (int64_t h = 0; h < p->Hq; h++)
+        for (int64_t b = 0; b < p->B; b++)
+            for (int64_t h = 0; h < p->Hq; h++)
+                for (int64_t qt = nqt - 1; qt >= 0; qt--)
                     for (int64_t sp = 0; sp < ns; sp++) {
                         fwd_task *t = &tasks[n++];
                         t->seg = s, t->b = b, t->h = h, t->qt = qt;
@@ -430,6 +498,7 @@ int flash_forward_segs(const char *fn, flash_seg *segs, int64_t nseg, int thread
 #pragma omp parallel num_threads(nt)
     {
         fwd_ws *w = ws_alloc(Emax, Evmax);
+        if (w) w->cache_max = attn_flash_fwd_cache_bytes / nt;
         if (!w) {
 #pragma omp atomic write
             failed = 1;

@@ -164,8 +164,12 @@ static void bwd_pair(const bwd_ctx *cx, int64_t si, bwd_ws *w, float *dqb, int64
     const attn_sdpa_problem *p = &sg->p;
     const flash_ops *ops = cx->ops;
     const int64_t E = p->E, Ev = p->Ev, Ep = flash_pad(E), bcp = flash_pad(bc), j1 = j0 + bc;
-    const int64_t i0 = qt * FLASH_BR, br = p->Lq - i0 < FLASH_BR ? p->Lq - i0 : FLASH_BR;
+    int64_t i0 = qt * FLASH_BR, br = p->Lq - i0 < FLASH_BR ? p->Lq - i0 : FLASH_BR;
     const int full = w->qflo[qt] <= j0 && w->qfhi[qt] >= j1;
+    /* Rows at either end of the query tile that attend no key of this tile (above a causal
+     * diagonal: half the tile) are left out: they would only add exact zeros. */
+    while (br > 1 && !(w->lo[i0] < j1 && w->hi[i0] > j0)) i0++, br--;
+    while (br > 1 && !(w->lo[i0 + br - 1] < j1 && w->hi[i0 + br - 1] > j0)) br--;
     const int elementwise = sdpa_has_elementwise(p);
     const int64_t row = (b * p->Hq + h) * p->Lq + i0;
     const float *L = cx->L[si] + row, *D = cx->D[si] + row;
@@ -533,6 +537,8 @@ int flash_backward_segs(const char *fn, const flash_bwd_seg *segs, int64_t nseg,
         free(own);
     }
     if (!failed && pool) {
+        /* one (segment, b, kv head) per iteration: disjoint dq rows, each summed in chunk order */
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
         for (int64_t ti = 0; ti < ntask; ti++) {
             const bwd_task *t = &tasks[ti];
             if (t->nchunk == 1 || t->chunk != 0) continue;

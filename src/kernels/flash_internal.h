@@ -27,6 +27,11 @@
  * every row of the walk maps to the same 8 (16) of L1's 64 sets, and a 128-row walk evicts
  * itself. An odd number of cache lines spreads the walk over every set. */
 #define FLASH_LDR (FLASH_BR + FLASH_PAD)
+/* A product whose whole B operand takes at most this many bytes walks A's rows outside (B stays
+ * in L1, each block of A is read once, and C is walked row after row); a larger B walks its
+ * column panels outside instead. The backward's Kᵀ, Vᵀ and K rows (64 rows of 80 floats) fit;
+ * a 128-query Qᵀ does not. */
+#define FLASH_GEMM_B_L1 (24 << 10)
 #define FLASH_LDC (FLASH_BC + FLASH_PAD)
 
 typedef struct flash_ops {
@@ -217,6 +222,10 @@ typedef struct flash_bwd_seg {
     int64_t dqs[4], dks[4], dvs[4];
     const attn_tensor *dbias; /* NULL: none */
 } flash_bwd_seg;
+
+/* Bytes (shared by a call's threads) up to which the forward packs a head's keys and values
+ * once (flash.c; the tests lower it to take the tile-by-tile path). */
+ATTN_INTERNAL extern int64_t attn_flash_fwd_cache_bytes;
 
 /* Per-thread bytes up to which a backward task packs all its Q and dO rows once (flash_bwd.c;
  * the tests lower it to take the tile-by-tile path). */

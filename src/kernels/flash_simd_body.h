@@ -17,6 +17,12 @@ FLASH_AI void kern(const int mr, const int nr, int64_t K, const float *A, int64_
                    int acc)
 {
     VF c[MR][NR];
+    if (acc) /* C is read at the end: on its way (often from L2 or beyond) while the products run */
+#pragma GCC unroll 8
+        for (int m = 0; m < mr; m++) {
+            __builtin_prefetch(C + m * ldc, 1, 3);
+            __builtin_prefetch(C + m * ldc + nr * VL - 1, 1, 3);
+        }
 #pragma GCC unroll 8
     for (int m = 0; m < mr; m++)
 #pragma GCC unroll 8
@@ -80,6 +86,19 @@ static void gemm_simd(int64_t M, int64_t N, int64_t K, const float *A, int64_t a
                       const float *B, int64_t ldb, float *C, int64_t ldc, float alpha, int acc)
 {
     const int64_t nv = N / VL;
+    if (K * ldb * (int64_t)sizeof(float) <= FLASH_GEMM_B_L1) {
+        /* all of B stays in L1: rows of A outside, each block of MR rows read once */
+        for (int64_t m0 = 0; m0 < M; m0 += MR) {
+            int mr = M - m0 < MR ? (int)(M - m0) : MR;
+            for (int64_t v0 = 0; v0 < nv; v0 += NR) {
+                int nr = nv - v0 < NR ? (int)(nv - v0) : NR;
+                kerns[mr - 1][nr - 1](K, A + m0 * ars, ars, acs, B + v0 * VL, ldb,
+                                      C + m0 * ldc + v0 * VL, ldc, alpha, acc);
+            }
+        }
+        return;
+    }
+    /* a panel of B (K rows of NR vectors) stays in L1 while A streams past it */
     for (int64_t v0 = 0; v0 < nv; v0 += NR) {
         int nr = nv - v0 < NR ? (int)(nv - v0) : NR;
         for (int64_t m0 = 0; m0 < M; m0 += MR) {

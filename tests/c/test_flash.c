@@ -379,6 +379,48 @@ Test(flash, backward_packing_paths_agree)
     attn_flash_bwd_pack_bytes = saved;
 }
 
+/* The forward packs a head's keys and values once per thread when they fit the thread's share
+ * of attn_flash_fwd_cache_bytes, else tile by tile: the same bits either way, with GQA, [B, L, H, E]
+ * rows, and windows whose key ranges move between query tiles (the packed run restarts, or
+ * grows before and after what it holds), on 1 and 3 threads. */
+extern int64_t attn_flash_fwd_cache_bytes;
+
+Test(flash, forward_packing_paths_agree)
+{
+    static const fcase cs[] = {
+        {.B = 2, .Hq = 4, .Hkv = 2, .Lq = 300, .Lk = 260, .E = 40, .Ev = 24, .blhe = 1, .causal = 1},
+        {.B = 1, .Hq = 2, .Hkv = 1, .Lq = 200, .Lk = 200, .E = 16, .Ev = 16, .causal = 1,
+         .window = 1, .wl = 70},
+        {.B = 1, .Hq = 2, .Hkv = 2, .Lq = 400, .Lk = 420, .E = 32, .Ev = 48, .window = 1,
+         .wl = 150, .wr = 20, .align = 1},
+    };
+    const int64_t saved = attn_flash_fwd_cache_bytes;
+    for (int ci = 0; ci < 3; ci++) {
+        const fcase *c = &cs[ci];
+        fbufs f;
+        make(c, &f);
+        const int64_t no = c->B * c->Hq * c->Lq * c->Ev, nl = c->B * c->Hq * c->Lq;
+        float *o[2], *l[2];
+        f.opt.kernel = ATTN_KERNEL_FLASH;
+        for (int th = 1; th <= 3; th += 2) {
+            f.opt.num_threads = th;
+            for (int pass = 0; pass < 2; pass++) {
+                attn_flash_fwd_cache_bytes = pass == 0 ? saved : 0;
+                cr_assert_eq(attn_sdpa_forward(&f.tq, &f.tk, &f.tv, &f.opt, &f.to, f.lse, NULL), 0,
+                             "%s", attn_last_error());
+                o[pass] = copy(f.o, no), l[pass] = copy(f.lse, nl);
+            }
+            attn_flash_fwd_cache_bytes = saved;
+            cr_expect(!memcmp(o[0], o[1], (size_t)no * 4), "case %d, %d threads: out differs", ci, th);
+            cr_expect(!memcmp(l[0], l[1], (size_t)nl * 4), "case %d, %d threads: lse differs", ci, th);
+            for (int pass = 0; pass < 2; pass++) free(o[pass]), free(l[pass]);
+        }
+        release(&f);
+        check_case(c, 0, "forward with the packed heads"); /* and against the reference */
+    }
+    attn_flash_fwd_cache_bytes = saved;
+}
+
 /* ---- finite differences ---------------------------------------------------------------------- */
 
 /* loss = Σ dout ∘ out: its gradient w.r.t. x[idx] by central differences (float forward, step
