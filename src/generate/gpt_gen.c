@@ -176,8 +176,10 @@ static int gpt_generate_windowed(const attn_gpt *m, const int32_t *prompt, int64
     const int64_t rcap = C + 1, width = P > keep ? P : keep;
     int32_t *rout = malloc((size_t)(N * rcap) * sizeof *rout), *rprompt = malloc((size_t)(N * width) * sizeof *rprompt);
     int64_t *rlen = malloc((size_t)N * sizeof *rlen);
+    char *was = malloc((size_t)N); /* rows finished before the round */
     window w = {.o = o, .done = calloc((size_t)N, 1), .tok = malloc((size_t)N * sizeof(int32_t))};
-    int st = rout && rprompt && rlen && w.done && w.tok ? ATTN_OK : attn_fail(ATTN_E_NOMEM, "%s: out of memory", fn);
+    int st = rout && rprompt && rlen && was && w.done && w.tok ? ATTN_OK
+                                                              : attn_fail(ATTN_E_NOMEM, "%s: out of memory", fn);
     attn_generate_info local = {0};
     if (!info) info = &local;
     memset(info, 0, sizeof *info);
@@ -201,11 +203,6 @@ static int gpt_generate_windowed(const attn_gpt *m, const int32_t *prompt, int64
             }
         }
         w.offset = made;
-        char *was = malloc((size_t)N);
-        if (!was) {
-            st = attn_fail(ATTN_E_NOMEM, "%s: out of memory", fn);
-            break;
-        }
         memcpy(was, w.done, (size_t)N);
         attn_generate_info ri;
         st = attn_generate(s, N, rprompt, Pr, &ro, rout, rcap, rlen, &ri);
@@ -221,7 +218,6 @@ static int gpt_generate_windowed(const attn_gpt *m, const int32_t *prompt, int64
                 out[i * cap + out_len[i]++] = y;
             }
         }
-        free(was);
         info->steps += ri.steps;
         info->timed_out |= ri.timed_out;
         info->stopped |= w.user_stopped;
@@ -238,7 +234,7 @@ static int gpt_generate_windowed(const attn_gpt *m, const int32_t *prompt, int64
     /* rows cut by the bound end with an EOS, as attn_generate's */
     for (int64_t i = 0; st == ATTN_OK && o->eos_id >= 0 && i < N; i++)
         if (!w.done[i]) out[i * cap + out_len[i]] = o->eos_id;
-    free(rout), free(rprompt), free(rlen), free(w.done), free(w.tok);
+    free(rout), free(rprompt), free(rlen), free(was), free(w.done), free(w.tok);
     attn_stepper_free(s);
     return st;
 }

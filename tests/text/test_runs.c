@@ -16,14 +16,7 @@
 #include "text_classifier.h"
 #include "translator.h"
 
-static int passed, failed;
-#define CHECK(cond, ...)                                                                       \
-    do {                                                                                       \
-        if (cond) passed++, printf("ok   ");                                                   \
-        else failed++, printf("FAIL ");                                                        \
-        printf(__VA_ARGS__);                                                                   \
-        printf("\n");                                                                          \
-    } while (0)
+#include "check.h"
 
 static char dir[256];
 static const char *syl[] = {"ka", "to", "mi", "re", "su", "no", "la", "pe", "di", "go", "ba", "ne", "fu", "ri", "sa", "vo"};

@@ -19,20 +19,7 @@
 #include "text_classifier.h"
 #include "translator.h"
 
-static int passed, failed;
-
-#define CHECK(cond, ...)                                                                       \
-    do {                                                                                       \
-        if (cond) {                                                                            \
-            passed++;                                                                          \
-            printf("ok   ");                                                                   \
-        } else {                                                                               \
-            failed++;                                                                          \
-            printf("FAIL ");                                                                   \
-        }                                                                                      \
-        printf(__VA_ARGS__);                                                                   \
-        printf("\n");                                                                          \
-    } while (0)
+#include "check.h"
 
 enum { N_TRAIN = 400, N_TEST = 60, N_ALL = N_TRAIN + N_TEST };
 

@@ -12,14 +12,7 @@
 #include "text_view.h"
 #include "translator.h"
 
-static int passed, failed;
-#define CHECK(cond, ...)                                                                       \
-    do {                                                                                       \
-        if (cond) passed++, printf("ok   ");                                                   \
-        else failed++, printf("FAIL ");                                                        \
-        printf(__VA_ARGS__);                                                                   \
-        printf("\n");                                                                          \
-    } while (0)
+#include "check.h"
 
 enum { NP = 300, MAXLEN = 24 };
 
