@@ -60,6 +60,11 @@ ATTN_INTERNAL int attn_kv_ffn(attn_kv *c, const attn_ffn *f, const attn_layernor
 /* Rows r take the caches (positions 0..pos) of rows parent[r]. */
 ATTN_INTERNAL void attn_kv_reorder(attn_kv *c, const int64_t *parent, int64_t pos);
 
+/* What every generation call starts with: info (or *local when info is NULL) cleared with
+ * max_new = L, out [N, cap] filled with s's pad id, out_len zeroed. Returns the info to fill. */
+ATTN_INTERNAL attn_generate_info *attn_generate_start(const attn_stepper *s, int64_t N, int64_t cap, int64_t L,
+                                                      int32_t *out, int64_t *out_len, attn_generate_info *info,
+                                                      attn_generate_info *local);
 /* attn_generate with a length bound per sequence (row_max [N], each ≤ the call's bound; NULL:
  * none): a sequence's result then does not depend on the others decoded beside it. */
 ATTN_INTERNAL int attn_generate_bounded(attn_stepper *s, int64_t N, const int32_t *prompt, int64_t P,

@@ -180,12 +180,8 @@ static int gpt_generate_windowed(const attn_gpt *m, const int32_t *prompt, int64
     window w = {.o = o, .done = calloc((size_t)N, 1), .tok = malloc((size_t)N * sizeof(int32_t))};
     int st = rout && rprompt && rlen && was && w.done && w.tok ? ATTN_OK
                                                               : attn_fail(ATTN_E_NOMEM, "%s: out of memory", fn);
-    attn_generate_info local = {0};
-    if (!info) info = &local;
-    memset(info, 0, sizeof *info);
-    info->max_new = L;
-    for (int64_t i = 0; i < N * cap; i++) out[i] = s->pad_id;
-    for (int64_t i = 0; i < N; i++) out_len[i] = 0;
+    attn_generate_info local;
+    info = attn_generate_start(s, N, cap, L, out, out_len, info, &local);
     if (st == ATTN_OK) memcpy(rprompt, prompt, (size_t)(N * P) * sizeof *rprompt);
     const double t0 = attn_now();
     int64_t Pr = P, made = 0; /* the round's prompt length; tokens per row so far */

@@ -440,6 +440,17 @@ int attn_generate(attn_stepper *s, int64_t N, const int32_t *prompt, int64_t P,
     return attn_generate_bounded(s, N, prompt, P, NULL, o, out, cap, out_len, info);
 }
 
+attn_generate_info *attn_generate_start(const attn_stepper *s, int64_t N, int64_t cap, int64_t L, int32_t *out,
+                                        int64_t *out_len, attn_generate_info *info, attn_generate_info *local)
+{
+    if (!info) info = local;
+    memset(info, 0, sizeof *info);
+    info->max_new = L;
+    for (int64_t i = 0; i < N * cap; i++) out[i] = s->pad_id;
+    for (int64_t i = 0; i < N; i++) out_len[i] = 0;
+    return info;
+}
+
 int attn_generate_bounded(attn_stepper *s, int64_t N, const int32_t *prompt, int64_t P, const int64_t *row_max,
                           const attn_generate_options *o, int32_t *out, int64_t cap, int64_t *out_len,
                           attn_generate_info *info)
@@ -474,12 +485,8 @@ int attn_generate_bounded(attn_stepper *s, int64_t N, const int32_t *prompt, int
     int64_t L = s->max_pos - P;
     if (cap - 1 < L) L = cap - 1;
     if (o->max_new > 0 && o->max_new < L) L = o->max_new;
-    attn_generate_info local = {0};
-    if (!info) info = &local;
-    memset(info, 0, sizeof *info);
-    info->max_new = L;
-    for (int64_t i = 0; i < N * cap; i++) out[i] = s->pad_id;
-    for (int64_t i = 0; i < N; i++) out_len[i] = 0;
+    attn_generate_info local;
+    info = attn_generate_start(s, N, cap, L, out, out_len, info, &local);
     search q = {.s = s, .o = o, .N = N, .K = K, .R = N * K, .V = s->vocab, .L = L, .P = P, .cap = cap,
                 .pad = s->pad_id, .prompt = prompt, .row_max = row_max, .info = info, .t0 = now_seconds()};
     q.logp = malloc((size_t)(q.R * q.V) * sizeof *q.logp);
