@@ -87,6 +87,36 @@ ATTN_INTERNAL int attn_checked_numel(const char *fn, const int64_t *dims, int n,
 /* Threads to use for a call whose option says `requested` (0 = library default). */
 ATTN_INTERNAL int attn_resolve_threads(int requested);
 
+/* A parallel region's threads on distinct CPUs for its duration (threads.c). Every thread of
+ * an OpenMP team calls attn_team_spread(cpus, &me) at the start of the region (it holds a
+ * barrier: all or none of the team must call it) and attn_team_unspread(&me) at the end;
+ * cpus is an int[nt] shared by the team. A thread whose affinity allows several CPUs is bound,
+ * until unspread gives its own mask back, to the CPU it runs on — or, when an earlier thread
+ * of the team runs there too, to an allowed CPU no team thread uses. Threads the host (or
+ * OMP_PROC_BIND) already bound to one CPU are left alone, and so is a team that is too large,
+ * a call below attn_team_spread_min_flops of work, and any system without sched_setaffinity.
+ *
+ * Why: on a shared core count, a host runtime's idle workers (OpenBLAS's poll with
+ * sched_yield for ~0.1 s after each product) are runnable threads too, and the scheduler can
+ * put two of this team on one CPU while such a poller keeps the other to itself, for the
+ * whole call. Bound one per CPU, the team gets every core, and a poller sharing one gives way
+ * at its next yield. */
+typedef struct attn_team_cpu {
+    unsigned char saved[128]; /* the thread's own affinity mask (a cpu_set_t) */
+    int bound;                /* 1: saved must be given back */
+} attn_team_cpu;
+#define ATTN_TEAM_MAX 256   /* larger teams are left alone */
+#define ATTN_TEAM_CPUS 1024 /* CPUs numbered from this on are left alone */
+ATTN_INTERNAL extern double attn_team_spread_min_flops; /* a variable for the tests */
+ATTN_INTERNAL int attn_team_worth_spreading(int nt, double flops);
+ATTN_INTERNAL void attn_team_spread(int *cpus, attn_team_cpu *me);
+ATTN_INTERNAL void attn_team_unspread(attn_team_cpu *me);
+/* The CPU thread t of a team binds to, given the CPUs the team's threads run on (cpus[nt], −1:
+ * unknown) and the CPUs t may use (allowed[c] ≠ 0 for c < ncpus): its own, unless an earlier
+ * thread runs there; then the next allowed CPU no thread of the team takes. */
+ATTN_INTERNAL int attn_team_target(const int *cpus, int nt, int t, const unsigned char *allowed,
+                                   int ncpus);
+
 /* Validate a view: ndim as given, every dim ≥ 1 (or ≥ 0 if allow_empty), strides ≥ 0,
  * and the largest offset representable. `name` is used in the message. */
 ATTN_INTERNAL int attn_check_view(const char *fn, const char *name, const attn_tensor *t, int ndim);

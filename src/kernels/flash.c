@@ -494,9 +494,19 @@ int flash_forward_segs(const char *fn, flash_seg *segs, int64_t nseg, int thread
     }
     int nt = threads < 1 ? 1 : threads;
     if (nt > ntask) nt = (int)ntask;
+    double work = 0; /* flops, as if nothing were masked */
+    for (int64_t s = 0; s < nseg; s++) {
+        const attn_sdpa_problem *p = &segs[s].p;
+        work += 2.0 * (double)(p->B * p->Hq * p->Lq) * (double)(segs[s].kend - segs[s].kbase) *
+                (double)(p->E + p->Ev);
+    }
+    const int spread = attn_team_worth_spreading(nt, work);
+    int cpus[ATTN_TEAM_MAX];
     int failed = 0;
 #pragma omp parallel num_threads(nt)
     {
+        attn_team_cpu me; /* one thread per CPU for the call (internal.h) */
+        if (spread) attn_team_spread(cpus, &me);
         fwd_ws *w = ws_alloc(Emax, Evmax);
         if (w) w->cache_max = attn_flash_fwd_cache_bytes / nt;
         if (!w) {
@@ -509,6 +519,7 @@ int flash_forward_segs(const char *fn, flash_seg *segs, int64_t nseg, int thread
             for (int64_t t = 0; t < ntask; t++) run_task(segs, &tasks[t], ops, w, pbuf, plse, Evmax);
         }
         ws_free(w);
+        if (spread) attn_team_unspread(&me);
     }
     if (!failed && nbuf) {
         /* merge the splits of every row in a fixed order */

@@ -498,9 +498,19 @@ int flash_backward_segs(const char *fn, const flash_bwd_seg *segs, int64_t nseg,
         attn_flash_bwd_pack_bytes)
         all_rows = 0;
     if (nt > ntask) nt = (int)ntask;
+    double work = 0; /* flops, as if nothing were masked */
+    for (int64_t s = 0; s < nseg; s++) {
+        const attn_sdpa_problem *p = &segs[s].seg->p;
+        work += 5.0 * (double)(p->B * p->Hq * p->Lq) *
+                (double)(segs[s].seg->kend - segs[s].seg->kbase) * (double)(p->E + p->Ev);
+    }
+    const int spread = attn_team_worth_spreading(nt, work);
+    int cpus[ATTN_TEAM_MAX];
     int failed = 0;
 #pragma omp parallel num_threads(nt)
     {
+        attn_team_cpu me; /* one thread per CPU for the call (internal.h) */
+        if (spread) attn_team_spread(cpus, &me);
         bwd_ws *w = bws_alloc(Emax, Evmax, Lqmax, all_rows);
         float *own = malloc((size_t)(Lqmax * flash_pad(Emax)) * sizeof(float) *
                             (size_t)1 /* grown below when a group needs more */);
@@ -535,6 +545,7 @@ int flash_backward_segs(const char *fn, const flash_bwd_seg *segs, int64_t nseg,
         }
         bws_free(w);
         free(own);
+        if (spread) attn_team_unspread(&me);
     }
     if (!failed && pool) {
         /* one (segment, b, kv head) per iteration: disjoint dq rows, each summed in chunk order */

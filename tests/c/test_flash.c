@@ -2,6 +2,7 @@
  * double), over shapes, masks, layouts and every SIMD path; determinism across thread counts;
  * finite differences; the fused extras (varlen, slices + merge, weights on demand, entropy). */
 #include <criterion/criterion.h>
+#include <sched.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -682,4 +683,68 @@ Test(flash, partial_and_merge_errors)
     opt.kernel = ATTN_KERNEL_AUTO;
     cr_expect_eq(attn_sdpa_forward(&wq, &wq, &wq, &opt, &wo, NULL, NULL), 0);
     free(big);
+}
+
+/* ---- the team's threads on distinct CPUs (internal.h: attn_team_spread) --------------------- */
+
+extern double attn_team_spread_min_flops;
+int attn_team_target(const int *cpus, int nt, int t, const unsigned char *allowed, int ncpus);
+
+Test(flash, team_targets)
+{
+    unsigned char all4[4] = {1, 1, 1, 1}, only3[4] = {0, 0, 0, 1}, no1[4] = {1, 0, 1, 1};
+    const int apart[2] = {0, 1}, stacked[2] = {0, 0}, three[3] = {3, 3, 3}, unknown[2] = {-1, 2};
+    cr_expect_eq(attn_team_target(apart, 2, 0, all4, 4), 0, "a thread alone on its CPU stays");
+    cr_expect_eq(attn_team_target(apart, 2, 1, all4, 4), 1);
+    cr_expect_eq(attn_team_target(stacked, 2, 0, all4, 4), 0, "the first thread keeps its CPU");
+    cr_expect_eq(attn_team_target(stacked, 2, 1, all4, 4), 1, "the second moves to a free one");
+    cr_expect_eq(attn_team_target(stacked, 2, 1, no1, 4), 2, "... that it may use");
+    int t1 = attn_team_target(three, 3, 1, all4, 4), t2 = attn_team_target(three, 3, 2, all4, 4);
+    cr_expect(t1 == 0 && t2 == 1, "three on CPU 3 spread to 3, 0, 1 (got %d, %d)", t1, t2);
+    cr_expect_eq(attn_team_target(three, 3, 2, only3, 4), 3, "no free CPU: it stays");
+    cr_expect_eq(attn_team_target(unknown, 2, 0, all4, 4), -1, "an unknown CPU is left alone");
+    cr_expect_eq(attn_team_target(unknown, 2, 1, all4, 4), 2);
+}
+
+/* Spreading changes where threads run, never what they compute, and gives every thread its own
+ * affinity back: the caller's mask after a call is the one before, also when the caller is
+ * bound to one CPU (then it is left alone). */
+static int same_mask(const cpu_set_t *a, const cpu_set_t *b) { return CPU_EQUAL(a, b); }
+
+Test(flash, team_spread_keeps_results_and_affinity)
+{
+    fcase c = {.B = 1, .Hq = 3, .Hkv = 3, .Lq = 260, .Lk = 260, .E = 32, .Ev = 32, .causal = 1,
+               .dropout = 0.1f};
+    fbufs f;
+    make(&c, &f);
+    const int64_t no = c.B * c.Hq * c.Lq * c.Ev, nq = c.B * c.Hq * c.Lq * c.E;
+    const double saved_min = attn_team_spread_min_flops;
+    cpu_set_t before, after, one;
+    cr_assert_eq(sched_getaffinity(0, sizeof before, &before), 0);
+    CPU_ZERO(&one);
+    CPU_SET(sched_getcpu(), &one);
+    float *o[3], *dq[3];
+    f.opt.kernel = ATTN_KERNEL_FLASH;
+    f.opt.num_threads = 3;
+    for (int pass = 0; pass < 3; pass++) { /* off; on; on with the caller bound to one CPU */
+        attn_team_spread_min_flops = pass == 0 ? 1e300 : 0;
+        if (pass == 2) cr_assert_eq(sched_setaffinity(0, sizeof one, &one), 0);
+        cr_assert_eq(attn_sdpa_forward(&f.tq, &f.tk, &f.tv, &f.opt, &f.to, f.lse, NULL), 0, "%s",
+                     attn_last_error());
+        cr_assert_eq(attn_sdpa_backward(&f.tq, &f.tk, &f.tv, &f.to, f.lse, &f.tdo, &f.opt, &f.tdq,
+                                        &f.tdk, &f.tdv, NULL),
+                     0, "%s", attn_last_error());
+        cr_assert_eq(sched_getaffinity(0, sizeof after, &after), 0);
+        cr_expect(same_mask(&after, pass == 2 ? &one : &before),
+                  "pass %d: the caller's affinity changed", pass);
+        o[pass] = copy(f.o, no), dq[pass] = copy(f.dq, nq);
+    }
+    sched_setaffinity(0, sizeof before, &before);
+    attn_team_spread_min_flops = saved_min;
+    for (int pass = 1; pass < 3; pass++) {
+        cr_expect(!memcmp(o[0], o[pass], (size_t)no * 4), "pass %d: out differs", pass);
+        cr_expect(!memcmp(dq[0], dq[pass], (size_t)nq * 4), "pass %d: dq differs", pass);
+    }
+    for (int pass = 0; pass < 3; pass++) free(o[pass]), free(dq[pass]);
+    release(&f);
 }
