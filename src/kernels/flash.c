@@ -20,6 +20,7 @@
 #define FLASH_SPLIT_LQ 16     /* query lengths up to this are "decoding": keys get split */
 #define FLASH_SPLIT_KEYS 1024 /* keys per split, at least */
 #define FLASH_SPLIT_MAX 64
+#define FLASH_FWD_BC 96 /* keys per forward tile: 16 blocks of the 6-row micro-kernel */
 
 int attn_sdpa_flash_supported(const attn_sdpa_problem *p)
 {
@@ -204,8 +205,8 @@ static void fwd_tile(const flash_seg *sg, const flash_ops *ops, fwd_ws *w, int64
         }
     }
     const int cached = w->kc && kc_n <= w->kc_n && vc_n <= w->vc_n;
-    for (int64_t j0 = jmin; j0 < jmax; j0 += FLASH_BC) {
-        const int64_t bc = jmax - j0 < FLASH_BC ? jmax - j0 : FLASH_BC, j1 = j0 + bc;
+    for (int64_t j0 = jmin; j0 < jmax; j0 += FLASH_FWD_BC) {
+        const int64_t bc = jmax - j0 < FLASH_FWD_BC ? jmax - j0 : FLASH_FWD_BC, j1 = j0 + bc;
         int any = 0, full = 1;
         int64_t ca = br, cz = 0; /* the queries attending any key of the tile lie in [ca, cz) */
         for (int64_t c = 0; c < br; c++) {
@@ -265,10 +266,10 @@ static void fwd_tile(const flash_seg *sg, const flash_ops *ops, fwd_ws *w, int64
         }
         ops->scale_cols(w->ot + c0, FLASH_LDR, Ev, nc, w->al + c0);
         if (p->dropout_p > 0) {
-            float ks[FLASH_BR * FLASH_BC];
-            flash_dropout_tile(p, b, h, i0, br, j0, bc, ks, FLASH_BC);
+            float ks[FLASH_BR * FLASH_FWD_BC];
+            flash_dropout_tile(p, b, h, i0, br, j0, bc, ks, FLASH_FWD_BC);
             for (int64_t c = 0; c < br; c++)
-                for (int64_t jj = 0; jj < bc; jj++) w->s[jj * FLASH_LDR + c] *= ks[c * FLASH_BC + jj];
+                for (int64_t jj = 0; jj < bc; jj++) w->s[jj * FLASH_LDR + c] *= ks[c * FLASH_FWD_BC + jj];
         }
         /* Oᵀ += Vᵀ·Pᵀ reads the tile's values a few columns at a time down all its rows; in
          * the caller's tensor the rows are often a power of two of bytes apart and would share
@@ -311,8 +312,8 @@ static void fwd_rows(const flash_seg *sg, const flash_ops *ops, fwd_ws *w, int64
     for (int64_t c = 0; c < br; c++) w->m[c] = -INFINITY, w->l[c] = 0;
     memset(w->ot, 0, (size_t)(br * Evp) * sizeof(float));
     float *s = w->s;
-    for (int64_t j0 = jmin; j0 < jmax; j0 += FLASH_BC) {
-        const int64_t bc = jmax - j0 < FLASH_BC ? jmax - j0 : FLASH_BC, j1 = j0 + bc;
+    for (int64_t j0 = jmin; j0 < jmax; j0 += FLASH_FWD_BC) {
+        const int64_t bc = jmax - j0 < FLASH_FWD_BC ? jmax - j0 : FLASH_FWD_BC, j1 = j0 + bc;
         for (int64_t c = 0; c < br; c++) {
             if (!(w->lo[c] < j1 && w->hi[c] > j0)) continue;
             const float *q = p->q + b * p->qs[0] + h * p->qs[1] + (i0 + c) * p->qs[2];
@@ -348,7 +349,7 @@ static void fwd_rows(const flash_seg *sg, const flash_ops *ops, fwd_ws *w, int64
             float sum = 0;
             for (int64_t jj = 0; jj < bc; jj++) sum += s[jj];
             w->l[c] += sum;
-            float ks[FLASH_BC];
+            float ks[FLASH_FWD_BC];
             if (p->dropout_p > 0) flash_dropout_row(p, b, h, i0 + c, j0, bc, ks);
             for (int64_t jj = ja; jj < jz; jj++) {
                 float x = s[jj];
@@ -393,7 +394,7 @@ static int64_t seg_splits(const flash_seg *sg)
 static void split_range(const flash_seg *sg, int64_t s, int64_t n, int64_t *ks, int64_t *ke)
 {
     int64_t keys = sg->kend - sg->kbase;
-    int64_t chunk = ((keys + n - 1) / n + FLASH_BC - 1) / FLASH_BC * FLASH_BC;
+    int64_t chunk = ((keys + n - 1) / n + FLASH_FWD_BC - 1) / FLASH_FWD_BC * FLASH_FWD_BC;
     *ks = sg->kbase + s * chunk;
     *ke = *ks + chunk < sg->kend ? *ks + chunk : sg->kend;
     if (*ks > sg->kend) *ks = sg->kend;
@@ -440,10 +441,10 @@ static fwd_ws *ws_alloc(int64_t E, int64_t Ev)
     if (!w) return NULL;
     const int64_t Evp = flash_pad(Ev);
     w->qp = attn_aligned_alloc((size_t)(E * FLASH_LDR) * sizeof(float));
-    w->s = attn_aligned_alloc((size_t)(FLASH_BC * FLASH_LDR) * sizeof(float));
+    w->s = attn_aligned_alloc((size_t)(FLASH_FWD_BC * FLASH_LDR) * sizeof(float));
     w->ot = attn_aligned_alloc((size_t)(Evp * FLASH_LDR) * sizeof(float));
-    w->vp = attn_aligned_alloc((size_t)(FLASH_BC * (Evp + FLASH_PAD)) * sizeof(float));
-    w->kp = attn_aligned_alloc((size_t)(FLASH_BC * (flash_pad(E) + FLASH_PAD)) * sizeof(float));
+    w->vp = attn_aligned_alloc((size_t)(FLASH_FWD_BC * (Evp + FLASH_PAD)) * sizeof(float));
+    w->kp = attn_aligned_alloc((size_t)(FLASH_FWD_BC * (flash_pad(E) + FLASH_PAD)) * sizeof(float));
     w->qrow = attn_aligned_alloc((size_t)flash_pad(E) * sizeof(float));
     if (!w->qp || !w->s || !w->ot || !w->vp || !w->kp || !w->qrow) {
         ws_free(w);

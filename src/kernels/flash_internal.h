@@ -18,7 +18,7 @@
 #include <string.h>
 
 #define FLASH_BR 128      /* query rows per tile */
-#define FLASH_BC 64      /* keys per tile */
+#define FLASH_BC 64      /* keys per backward tile (the forward takes FLASH_FWD_BC, flash.c) */
 #define FLASH_MAX_E 256  /* widest E and Ev served */
 #define FLASH_PAD 16     /* every padded width is a multiple of this (the widest vector) */
 #define FLASH_ROWS_MAX 8 /* query lengths up to this use the row-at-a-time paths */
