@@ -102,8 +102,8 @@ ATTN_INTERNAL int attn_resolve_threads(int requested);
  * whole call. Bound one per CPU, the team gets every core, and a poller sharing one gives way
  * at its next yield. */
 typedef struct attn_team_cpu {
-    unsigned char saved[128]; /* the thread's own affinity mask (a cpu_set_t) */
-    int bound;                /* 1: saved must be given back */
+    unsigned long long saved[16]; /* the thread's own affinity mask (a cpu_set_t, 128 bytes) */
+    int bound;                    /* 1: saved must be given back */
 } attn_team_cpu;
 #define ATTN_TEAM_MAX 256   /* larger teams are left alone */
 #define ATTN_TEAM_CPUS 1024 /* CPUs numbered from this on are left alone */

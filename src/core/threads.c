@@ -127,6 +127,7 @@ void attn_team_spread(int *cpus, attn_team_cpu *me)
     cpu_set_t *own = (cpu_set_t *)(void *)me->saved;
     const int t = omp_get_thread_num(), nt = omp_get_num_threads();
     me->bound = 0;
+    if (nt == 1) return; /* a nested region of one: nothing to spread (and no barrier) */
     int movable = sched_getaffinity(0, sizeof *own, own) == 0 && CPU_COUNT(own) > 1;
     int here = sched_getcpu();
     cpus[t] = here < 0 || here >= ATTN_TEAM_CPUS ? -1 : here;
