@@ -119,11 +119,13 @@ $(BUILD)/test_attn: $(TEST_OBJ) $(BUILD)/libattn.a
 deps:
 	@PY=$(PY) scripts/deps.sh test
 
+# the builds `make test` runs (and the fuzz targets its stages build) use every core
+JOBS ?= $(shell nproc 2>/dev/null || echo 1)
 test:
 	@PY=$(PY) scripts/deps.sh test
-	@$(MAKE) --no-print-directory all tests
-	@$(MAKE) --no-print-directory SAN=1 lib tests
-	@PY=$(PY) scripts/run_tests.sh
+	@$(MAKE) -j$(JOBS) --no-print-directory all tests
+	@$(MAKE) -j$(JOBS) --no-print-directory SAN=1 lib tests
+	@JOBS=$(JOBS) PY=$(PY) scripts/run_tests.sh
 
 # DEMO_ARGS: options for the demo (empty: its defaults); the README test shortens it.
 DEMO_ARGS ?=

@@ -10,7 +10,7 @@ if ! command -v clang >/dev/null 2>&1; then
     echo "0 passed, 0 failed"
     exit 0
 fi
-if ! make --no-print-directory fuzz-loaders >build/fuzz-loaders-build.log 2>&1; then
+if ! make -j"${JOBS:-1}" --no-print-directory fuzz-loaders >build/fuzz-loaders-build.log 2>&1; then
     tail -30 build/fuzz-loaders-build.log
     echo "0 passed, 1 failed"
     exit 1
