@@ -77,9 +77,9 @@ ATTN_API int attn_set_error(int status, const char *fmt, ...) ATTN_PRINTF(2, 3);
  * depend on the thread count beyond what each function documents.
  * On Linux, the fused attention kernel's calls with more than ~1e8 flops of work bind their
  * threads one per CPU for the call's duration (each thread's own affinity mask is given back
- * at the end; threads the host bound to a single CPU are left alone): another runtime's idle
- * threads that poll with sched_yield (OpenBLAS's do for ~0.1 s after each product) can
- * otherwise leave two of the call's threads sharing one core. */
+ * at the end; threads the host bound to a single CPU, and calls with more threads than CPUs,
+ * are left alone): another runtime's idle threads that poll with sched_yield (OpenBLAS's do
+ * for ~0.1 s after each product) can otherwise leave two of the call's threads on one core. */
 ATTN_API int attn_set_num_threads(int n);
 ATTN_API int attn_get_num_threads(void);
 

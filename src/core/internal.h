@@ -93,8 +93,9 @@ ATTN_INTERNAL int attn_resolve_threads(int requested);
  * cpus is an int[nt] shared by the team. A thread whose affinity allows several CPUs is bound,
  * until unspread gives its own mask back, to the CPU it runs on — or, when an earlier thread
  * of the team runs there too, to an allowed CPU no team thread uses. Threads the host (or
- * OMP_PROC_BIND) already bound to one CPU are left alone, and so is a team that is too large,
- * a call below attn_team_spread_min_flops of work, and any system without sched_setaffinity.
+ * OMP_PROC_BIND) already bound to one CPU are left alone, and so is a team with more threads
+ * than the CPUs it may use (or over ATTN_TEAM_MAX), a call below attn_team_spread_min_flops of
+ * work, and any system without sched_setaffinity.
  *
  * Why: on a shared core count, a host runtime's idle workers (OpenBLAS's poll with
  * sched_yield for ~0.1 s after each product) are runnable threads too, and the scheduler can

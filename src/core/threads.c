@@ -128,7 +128,10 @@ void attn_team_spread(int *cpus, attn_team_cpu *me)
     const int t = omp_get_thread_num(), nt = omp_get_num_threads();
     me->bound = 0;
     if (nt == 1) return; /* a nested region of one: nothing to spread (and no barrier) */
-    int movable = sched_getaffinity(0, sizeof *own, own) == 0 && CPU_COUNT(own) > 1;
+    /* more threads than CPUs: binding would freeze whatever stacking the team starts with,
+     * where the scheduler can still even it out */
+    int movable = sched_getaffinity(0, sizeof *own, own) == 0 && CPU_COUNT(own) > 1 &&
+                  CPU_COUNT(own) >= nt;
     int here = sched_getcpu();
     cpus[t] = here < 0 || here >= ATTN_TEAM_CPUS ? -1 : here;
 #pragma omp barrier
