@@ -85,27 +85,17 @@ static const kern_fn kerns[6][NR] = {KERN_PTRS(1), KERN_PTRS(2), KERN_PTRS(3),
 static void gemm_simd(int64_t M, int64_t N, int64_t K, const float *A, int64_t ars, int64_t acs,
                       const float *B, int64_t ldb, float *C, int64_t ldc, float alpha, int acc)
 {
-    const int64_t nv = N / VL;
-    if (K * ldb * (int64_t)sizeof(float) <= FLASH_GEMM_B_L1) {
-        /* all of B stays in L1: rows of A outside, each block of MR rows read once */
-        for (int64_t m0 = 0; m0 < M; m0 += MR) {
-            int mr = M - m0 < MR ? (int)(M - m0) : MR;
-            for (int64_t v0 = 0; v0 < nv; v0 += NR) {
-                int nr = nv - v0 < NR ? (int)(nv - v0) : NR;
-                kerns[mr - 1][nr - 1](K, A + m0 * ars, ars, acs, B + v0 * VL, ldb,
-                                      C + m0 * ldc + v0 * VL, ldc, alpha, acc);
-            }
-        }
-        return;
-    }
-    /* a panel of B (K rows of NR vectors) stays in L1 while A streams past it */
-    for (int64_t v0 = 0; v0 < nv; v0 += NR) {
-        int nr = nv - v0 < NR ? (int)(nv - v0) : NR;
-        for (int64_t m0 = 0; m0 < M; m0 += MR) {
-            int mr = M - m0 < MR ? (int)(M - m0) : MR;
-            kerns[mr - 1][nr - 1](K, A + m0 * ars, ars, acs, B + v0 * VL, ldb,
-                                  C + m0 * ldc + v0 * VL, ldc, alpha, acc);
-        }
+    /* Blocks of MR rows × NR vectors of C. When all of B fits in L1, rows of A go outside
+     * (each block of MR rows read once); otherwise B's column panels do (a panel of K rows of
+     * NR vectors stays in L1 while A streams past it). */
+    const int64_t nv = N / VL, nm = (M + MR - 1) / MR, nb = (nv + NR - 1) / NR;
+    const int rows_outside = K * ldb * (int64_t)sizeof(float) <= FLASH_GEMM_B_L1;
+    for (int64_t i = 0; i < nm * nb; i++) {
+        const int64_t m0 = (rows_outside ? i / nb : i % nm) * MR;
+        const int64_t v0 = (rows_outside ? i % nb : i / nm) * NR;
+        const int mr = M - m0 < MR ? (int)(M - m0) : MR, nr = nv - v0 < NR ? (int)(nv - v0) : NR;
+        kerns[mr - 1][nr - 1](K, A + m0 * ars, ars, acs, B + v0 * VL, ldb, C + m0 * ldc + v0 * VL,
+                              ldc, alpha, acc);
     }
 }
 
